@@ -1,0 +1,180 @@
+"""`axis get`, `axis describe`, `axis delete`: read and remove desired objects and events."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from axis.cli.context import CliError, app_context
+from axis.cli.output import Format, age, console, dump, emit, print_table, table
+from axis.cli.selectors import LabelSelector
+from axis.cli.views import event_view, list_view, resolve_kind, views_for
+from axis.specs import effective_features
+from axis.state.events import list_events
+from axis.state.objects import delete_object, desired_hosts, get_row, list_rows, to_model
+
+
+def get(
+    ctx: typer.Context,
+    resource: str = typer.Argument(..., help="hosts, profiles, claims or events"),
+    name: str | None = typer.Argument(None, help="one object by name"),
+    output: Format = typer.Option(Format.table, "-o", "--output", help="table, wide, json or yaml"),
+    selector: str | None = typer.Option(None, "-l", "--selector", help="label selector, e.g. role=worker,gpu"),
+) -> None:
+    """List objects (or one by name) with their effective state."""
+    kind = _kind(resource)
+    labels = _selector(selector)
+    with app_context(ctx).db().read() as session:
+        if kind == "Event":
+            _print_events(list_events(session, name=name, limit=None if output != Format.table else 200), output)
+            return
+        rows = [r for r in list_rows(session, kind) if (name is None or r.name == name) and labels.matches(r.labels)]
+        if name and not rows:
+            raise CliError(f"{kind} {name!r} not found")
+        hosts, profiles = desired_hosts(session)
+    views = views_for(kind, rows, hosts, profiles)
+    if output in (Format.json, Format.yaml):
+        emit(views[0] if name else list_view(views), output)
+        return
+    wide = output == Format.wide
+    if kind == "Host":
+        headers = ["NAME", "ADDRESS", "SUDO", "FANOUT", "FEATURES", "GEN"] + (["LABELS", "DESCRIPTION"] if wide else [])
+        body = [[v["metadata"]["name"], _address(v["spec"]), _yes(v["spec"].get("sudo")), _yes(v["spec"].get("fanout", True)),
+                 _features(v["status"]["effectiveFeatures"]), v["metadata"]["generation"]]
+                + ([_labels(v), v["spec"].get("description")] if wide else []) for v in views]
+    elif kind == "HostProfile":
+        headers = ["NAME", "SELECTOR", "FEATURES", "HOSTS", "GEN"]
+        body = [[v["metadata"]["name"], _match(v["spec"]), ",".join(v["spec"].get("features", {})) or None,
+                 ",".join(v["status"]["matchedHosts"]) or "(none)", v["metadata"]["generation"]] for v in views]
+    else:
+        headers = ["NAME", "TASK", "MEMORY", "GPU", "TTL", "GEN"] + (["SELECTOR", "SOURCE"] if wide else [])
+        body = [[v["metadata"]["name"], _short(v["spec"]["task"]), v["spec"].get("requires", {}).get("memory"),
+                 _yes(v["spec"].get("requires", {}).get("gpu")), v["spec"].get("ttl", "45m"), v["metadata"]["generation"]]
+                + ([_match(v["spec"]), v["metadata"]["source"]] if wide else []) for v in views]
+    if not body:
+        typer.echo(f"No {resource} found.", err=True)
+        return
+    print_table(headers, body)
+
+
+def describe(
+    ctx: typer.Context,
+    resource: str = typer.Argument(..., help="host, profile or claim"),
+    name: str = typer.Argument(...),
+) -> None:
+    """Everything about one object: spec, effective features, generation, recent events."""
+    kind = _kind(resource)
+    if kind == "Event":
+        raise CliError("events cannot be described; use `axis get events`")
+    with app_context(ctx).db().read() as session:
+        row = get_row(session, kind, name)
+        if row is None:
+            raise CliError(f"{kind} {name!r} not found")
+        hosts, profiles = desired_hosts(session)
+        events = list_events(session, kind=kind, name=name, limit=20)
+    view = views_for(kind, [row], hosts, profiles)[0]
+    out = console()
+    meta = view["metadata"]
+    fields = [("Name:", row.name), ("Kind:", kind),
+              ("Labels:", ", ".join(f"{k}={v}" for k, v in meta.get("labels", {}).items()) or "<none>"),
+              ("Source:", meta["source"]), ("Generation:", row.generation),
+              ("Created:", f"{meta['creationTimestamp']} ({age(row.created_at)} ago)")]
+    for label, value in fields:
+        out.print(f"{label:<14}{value}")
+    out.print("Spec:")
+    out.print(_indent(dump(view["spec"], Format.yaml)))
+    if kind == "Host":
+        feats = effective_features(to_model(row), profiles)  # type: ignore[arg-type]
+        out.print("Effective features:")
+        out.print(_indent_table(["FEATURE", "SETTINGS", "FROM"], [
+            [n, "remove" if not f.enabled else (_flow(f.to_data()["settings"]) or "{}"), f.origin]
+            for n, f in feats.items()]) if feats else "  <none>")
+    elif kind == "HostProfile":
+        out.print(f"{'Matches:':<14}{', '.join(view['status']['matchedHosts']) or '<no host>'}")
+    out.print("Events:")
+    now = time.time()
+    out.print(_indent_table(["TYPE", "REASON", "AGE", "MESSAGE"],
+                            [[e.type, e.reason, age(e.time, now), e.message] for e in events]) if events else "  <none>")
+
+
+def delete(
+    ctx: typer.Context,
+    resource: str = typer.Argument(..., help="host, profile or claim"),
+    name: str = typer.Argument(...),
+) -> None:
+    """Delete one object from the desired state (a claim's lease is released with it)."""
+    kind = _kind(resource)
+    if kind == "Event":
+        raise CliError("events are an append-only log and cannot be deleted")
+    with app_context(ctx).db().write() as session:
+        if delete_object(session, kind, name) is None:
+            raise CliError(f"{kind} {name!r} not found")
+    typer.echo(f"{kind.lower()}/{name} deleted")
+
+
+def _kind(resource: str) -> str:
+    try:
+        return resolve_kind(resource)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _selector(text: str | None) -> LabelSelector:
+    try:
+        return LabelSelector.parse(text)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _print_events(events: list, output: Format) -> None:  # type: ignore[type-arg]
+    if output in (Format.json, Format.yaml):
+        emit({"apiVersion": "axis/v1", "kind": "EventList", "items": [event_view(e) for e in events]}, output)
+        return
+    now = time.time()
+    print_table(["AGE", "TYPE", "OBJECT", "REASON", "MESSAGE"],
+                [[age(e.time, now), e.type, f"{e.kind.lower()}/{e.name}", e.reason, e.message] for e in events])
+
+
+def _address(spec: dict) -> str:  # type: ignore[type-arg]
+    user = f"{spec['user']}@" if spec.get("user") else ""
+    port = f":{spec['port']}" if spec.get("port") else ""
+    return f"{user}{spec['address']}{port}"
+
+
+def _features(effective: dict) -> str:  # type: ignore[type-arg]
+    return ",".join(n if f["settings"] is not False else f"-{n}" for n, f in effective.items()) or "-"
+
+
+def _labels(view: dict) -> str:  # type: ignore[type-arg]
+    return ",".join(f"{k}={v}" for k, v in view["metadata"].get("labels", {}).items())
+
+
+def _match(spec: dict) -> str:  # type: ignore[type-arg]
+    labels = spec.get("selector", {}).get("matchLabels", {})
+    return ",".join(f"{k}={v}" for k, v in labels.items()) or "(all)"
+
+
+def _yes(value: object) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def _short(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _flow(data: object) -> str:
+    if not data:
+        return ""
+    return ", ".join(f"{k}={v}" for k, v in data.items())  # type: ignore[attr-defined]
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def _indent_table(headers: list[str], rows: list[list[object]]) -> str:
+    out = console()
+    with out.capture() as cap:
+        out.print(table(headers, rows))
+    return _indent(cap.get().rstrip("\n"))

@@ -1,0 +1,86 @@
+"""The `axis` command line: a typer app whose errors are one clear line each, never a traceback."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+import typer
+
+from axis import __version__
+from axis.cli import apply_cmd, get_cmd, schema_cmd
+from axis.cli.context import AppContext, CliError
+from axis.specs import SpecErrors
+from axis.state import StateError, state_path
+
+app = typer.Typer(
+    name="axis", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Declarative reconciler for a small fleet of machines reached over SSH.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"axis {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    state: Path | None = typer.Option(None, "--state", envvar="AXIS_STATE", show_envvar=True,
+                                      help="state DB file [default: ~/.axis/state.db]"),
+    debug: bool = typer.Option(False, "--debug", help="show a traceback on errors"),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
+) -> None:
+    ctx.obj = AppContext(state=state_path(state), debug=debug)
+
+
+app.command()(apply_cmd.apply)
+app.command()(get_cmd.get)
+app.command()(get_cmd.describe)
+app.command()(get_cmd.delete)
+app.command()(schema_cmd.schema)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Entry point: exit 0 ok, 1 error (diff uses 2 for pending changes via typer.Exit)."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        result = app(args=args, prog_name="axis", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        print("axis: aborted", file=sys.stderr)
+        return 130
+    except typer.TyperException as exc:  # usage errors: typer prints them with the usage line
+        show = getattr(exc, "show", None)
+        show() if show else print(f"error: {exc.format_message()}", file=sys.stderr)
+        return exc.exit_code
+    except SpecErrors as exc:
+        for error in exc.errors:
+            print(f"error: {error}", file=sys.stderr)
+        print(f"{len(exc.errors)} error(s); nothing was stored", file=sys.stderr)
+        return 1
+    except (CliError, StateError) as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("axis: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an axis bug: still one line, the traceback only on request
+        if debug:
+            traceback.print_exc()
+        print(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)",
+              file=sys.stderr)
+        return 1
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,75 @@
+"""Rendering for humans (rich tables) and machines (`-o json|yaml`), kept apart from the commands."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any, Iterable, Sequence
+
+from rich.console import Console
+from rich.table import Table
+from ruamel.yaml import YAML
+
+
+class Format(StrEnum):
+    table = "table"
+    wide = "wide"
+    json = "json"
+    yaml = "yaml"
+
+
+def console(stderr: bool = False) -> Console:
+    """A console that never wraps table rows when piped (kubectl-style plain columns)."""
+    stream = sys.stderr if stderr else sys.stdout
+    tty = stream.isatty()
+    return Console(file=stream, width=None if tty else 400, highlight=False, soft_wrap=not tty,
+                   emoji=False, markup=False)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    t = Table(box=None, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 3, 0, 0))
+    for header in headers:
+        t.add_column(header, no_wrap=True, overflow="fold")
+    for row in rows:
+        t.add_row(*("-" if v is None or v == "" else str(v) for v in row))
+    return t
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    console().print(table(headers, rows))
+
+
+def dump(data: Any, fmt: Format) -> str:
+    if fmt == Format.json:
+        return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    buf = io.StringIO()
+    yaml.dump(data, buf)
+    return buf.getvalue().rstrip("\n")
+
+
+def emit(data: Any, fmt: Format) -> None:
+    print(dump(data, fmt))
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def age(ts: float | None, now: float | None = None) -> str:
+    """kubectl-style age: 45s, 12m, 3h, 5d."""
+    if ts is None:
+        return "-"
+    delta = max(0, int((now if now is not None else time.time()) - ts))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if delta >= size:
+            return f"{delta // size}{unit}"
+    return f"{delta}s"

@@ -1,0 +1,34 @@
+"""Spec errors that name the file, line, object and field, and are collected, not thrown one by one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SpecError:
+    """One problem in the user's specs, printed as `path:line: kind/name: field: message`."""
+
+    path: str
+    line: int
+    message: str
+    kind: str | None = None
+    name: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        parts = [f"{self.path}:{self.line}"]
+        if self.kind or self.name:
+            parts.append(f"{self.kind or '?'}/{self.name or '?'}")
+        if self.field:
+            parts.append(self.field)
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class SpecErrors(Exception):
+    """Every error found in one load; nothing from that load may be stored."""
+
+    def __init__(self, errors: list[SpecError]):
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))

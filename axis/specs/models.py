@@ -1,0 +1,134 @@
+"""The spec kinds users write: Host, HostProfile and Claim (apiVersion axis/v1).
+
+Models are strict (unknown fields are errors) so that a typo such as `swapfle:` is reported with
+its file and line instead of being silently ignored. Field names follow the YAML (camelCase
+aliases); Python code uses snake_case attributes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from axis.specs.features import Features
+from axis.specs.units import Duration, Size
+
+API_VERSION = "axis/v1"
+KINDS = ("Host", "HostProfile", "Claim")
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_TOOL = re.compile(r"^[A-Za-z0-9._+-]{1,64}$")
+
+
+def _dns_label(name: str) -> str:
+    if not _DNS_LABEL.match(name):
+        raise ValueError(f"{name!r} is not a DNS-1123 label (lowercase letters, digits and '-', "
+                         "starting and ending with a letter or digit, at most 63 characters)")
+    return name
+
+
+def _labels(labels: dict[str, str]) -> dict[str, str]:
+    for key, value in labels.items():
+        prefix, _, name = key.rpartition("/")
+        if not _LABEL_NAME.match(name) or (prefix and not _LABEL_PREFIX.match(prefix)):
+            raise ValueError(f"label key {key!r} is invalid: [prefix/]name, name of letters, digits, "
+                             "'-', '_' and '.', at most 63 characters")
+        if not _LABEL_VALUE.match(value):
+            raise ValueError(f"label value {value!r} of {key!r} is invalid: letters, digits, '-', '_' "
+                             "and '.', at most 63 characters")
+    return labels
+
+
+def _tool(tool: str) -> str:
+    if not _TOOL.match(tool):
+        raise ValueError(f"tool name {tool!r} is invalid: 1-64 letters, digits, '.', '_', '+' or '-'")
+    return tool
+
+
+Name = Annotated[str, AfterValidator(_dns_label)]
+ToolName = Annotated[str, AfterValidator(_tool)]
+Labels = Annotated[dict[str, str], AfterValidator(_labels)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Metadata(_Strict):
+    name: Name
+    labels: Labels = Field(default_factory=dict)
+
+
+class Selector(_Strict):
+    match_labels: Labels = Field(default_factory=dict, alias="matchLabels")
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        """Every listed label must be present with the same value; an empty selector matches all."""
+        return all(labels.get(k) == v for k, v in self.match_labels.items())
+
+
+class HostSpec(_Strict):
+    address: str = Field(min_length=1, description="IP, hostname, or an alias in ~/.ssh/config")
+    user: str | None = Field(default=None, description="login user; ~/.ssh/config and defaults apply when unset")
+    port: int | None = Field(default=None, ge=1, le=65535)
+    sudo: bool = Field(default=False, description="prefix privileged steps with `sudo -n` when the user is not root")
+    description: str = ""
+    fanout: bool = Field(default=True, description="false: left out of `all` fan-outs, `clean all` and placement")
+    features: Features = Field(default_factory=Features)
+
+    @field_validator("address", "user")
+    @classmethod
+    def _one_word(cls, value: str | None) -> str | None:
+        if value is not None and (any(c.isspace() for c in value) or value.startswith("-")):
+            raise ValueError("must be one word that does not start with '-'")
+        return value
+
+
+class HostProfileSpec(_Strict):
+    selector: Selector = Field(default_factory=Selector)
+    features: Features = Field(default_factory=Features)
+
+
+class Requirements(_Strict):
+    tools: list[ToolName] = Field(default_factory=list)
+    memory: Size | None = None
+    gpu: bool | None = None
+    os: Literal["linux", "macos"] | None = None
+
+
+class ClaimSpec(_Strict):
+    task: str = Field(min_length=1, description="free text; requirements are inferred from its keywords")
+    requires: Requirements = Field(default_factory=Requirements)
+    selector: Selector = Field(default_factory=Selector)
+    ttl: Duration = Field(default=45 * 60, description="lease time to live, renewed by `axis exec`/`axis renew`")
+
+
+class _Object(_Strict):
+    api_version: Literal["axis/v1"] = Field(alias="apiVersion")
+    metadata: Metadata
+
+
+class Host(_Object):
+    kind: Literal["Host"]
+    spec: HostSpec
+
+
+class HostProfile(_Object):
+    kind: Literal["HostProfile"]
+    spec: HostProfileSpec
+
+
+class Claim(_Object):
+    kind: Literal["Claim"]
+    spec: ClaimSpec
+
+
+SpecObject = Host | HostProfile | Claim
+MODELS: dict[str, type[Host] | type[HostProfile] | type[Claim]] = {
+    "Host": Host, "HostProfile": HostProfile, "Claim": Claim,
+}

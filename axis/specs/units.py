@@ -1,0 +1,114 @@
+"""Typed sizes and durations as users write them in specs (`32G`, `8Gi`, `45m`).
+
+Sizes follow the operator's tools rather than Kubernetes: `fallocate -l 32G`, `free -g` and
+`sort -h` all mean GiB by `G`, so a bare `K/M/G/T` is binary, exactly like `Ki/Mi/Gi/Ti`.
+Decimal units must be spelled out (`kB`, `MB`, `GB`, `TB`). Values are stored as whole bytes
+and written back in one canonical form, so `32G` and `32Gi` hash the same.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+_BINARY = {"": 1, "b": 1, "k": 2**10, "ki": 2**10, "m": 2**20, "mi": 2**20,
+           "g": 2**30, "gi": 2**30, "t": 2**40, "ti": 2**40}
+_DECIMAL = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_CANONICAL = (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
+
+_DURATION_RE = re.compile(r"(\d+)\s*(d|h|m|s)")
+_DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_size(value: Any) -> int:
+    """Return a size in bytes; a plain integer is already bytes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 512Mi, 8Gi or 32G, not a boolean")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a size cannot be negative")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a size such as 512Mi, 8Gi or 32G")
+    match = _SIZE_RE.match(value)
+    if not match:
+        raise ValueError(f"invalid size {value!r}: expected a number and a unit such as 512Mi, 8Gi or 32G")
+    number, unit = match.groups()
+    key = unit.lower()
+    factor = _BINARY.get(key) or _DECIMAL.get(key)
+    if factor is None:
+        raise ValueError(f"invalid size {value!r}: unknown unit {unit!r} (use K, M, G, T, Ki, Mi, Gi, Ti, kB, MB, GB, TB)")
+    return int(float(number) * factor)
+
+
+def format_size(num_bytes: int) -> str:
+    """Canonical spelling: the largest binary unit that divides the value exactly."""
+    for suffix, factor in _CANONICAL:
+        if num_bytes and num_bytes % factor == 0:
+            return f"{num_bytes // factor}{suffix}"
+    return str(num_bytes)
+
+
+def human_size(num_bytes: int | None) -> str:
+    """Short, rounded spelling for tables (`29.8Gi`)."""
+    if num_bytes is None:
+        return "-"
+    for suffix, factor in _CANONICAL:
+        if num_bytes >= factor:
+            return f"{num_bytes / factor:.1f}{suffix}"
+    return f"{num_bytes}B"
+
+
+def parse_duration(value: Any) -> int:
+    """Return a duration in seconds from `45m`, `1h30m`, `90s`, `2d` or an integer of seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 45m, 1h30m or 90s, not a boolean")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError("a duration must be positive")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a duration such as 45m, 1h30m or 90s")
+    text = value.strip().lower()
+    pos, total = 0, 0
+    for match in _DURATION_RE.finditer(text):
+        if match.start() != pos:
+            break
+        total += int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if not text or pos != len(text):
+        raise ValueError(f"invalid duration {value!r}: expected e.g. 45m, 1h30m, 90s or 2d")
+    if total <= 0:
+        raise ValueError(f"invalid duration {value!r}: must be longer than zero")
+    return total
+
+
+def format_duration(seconds: int) -> str:
+    """Canonical spelling, largest units first (`1h30m`)."""
+    parts = []
+    for unit, factor in _DURATION_UNITS.items():
+        if seconds >= factor:
+            parts.append(f"{seconds // factor}{unit}")
+            seconds %= factor
+    return "".join(parts) or "0s"
+
+
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    PlainSerializer(format_size, return_type=str, when_used="json"),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^\d+(\.\d+)?([KMGT]i?|[kMGT]B|B)?$"},
+                              {"type": "integer", "minimum": 0}],
+                    "description": "bytes, or a number with a unit: K/M/G/T and Ki/Mi/Gi/Ti are binary, kB/MB/GB/TB decimal"}),
+]
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^(\d+[dhms])+$"},
+                              {"type": "integer", "minimum": 1}],
+                    "description": "seconds, or e.g. 45m, 1h30m, 90s, 2d"}),
+]

@@ -1,0 +1,40 @@
+"""The event log: what happened to which object and why, newest last."""
+
+from __future__ import annotations
+
+import time
+
+from sqlmodel import Session, col, delete, select
+
+from axis.state.tables import Event
+
+#: The log is append-only but bounded, so a controller running for months stays small.
+MAX_EVENTS = 20_000
+
+
+def record_event(session: Session, kind: str, name: str, reason: str, message: str = "",
+                 *, type: str = "Normal", now: float | None = None) -> Event:
+    event = Event(time=now if now is not None else time.time(), kind=kind, name=name,
+                  type=type, reason=reason, message=message)
+    session.add(event)
+    return event
+
+
+def list_events(session: Session, *, kind: str | None = None, name: str | None = None,
+                limit: int | None = None, after_id: int = 0) -> list[Event]:
+    """Events oldest first; with `limit`, the newest `limit` of them."""
+    query = select(Event).where(Event.id > after_id)  # type: ignore[operator]
+    if kind:
+        query = query.where(Event.kind == kind)
+    if name:
+        query = query.where(Event.name == name)
+    if limit:
+        rows = session.exec(query.order_by(col(Event.id).desc()).limit(limit)).all()
+        return list(reversed(rows))
+    return list(session.exec(query.order_by(col(Event.id))).all())
+
+
+def trim_events(session: Session, keep: int = MAX_EVENTS) -> None:
+    newest = session.exec(select(Event.id).order_by(col(Event.id).desc()).offset(keep).limit(1)).first()
+    if newest is not None:
+        session.exec(delete(Event).where(col(Event.id) <= newest))  # type: ignore[call-overload]

@@ -1,0 +1,67 @@
+"""Numbered, forward-only schema migrations, so that upgrading axis never loses a user's data.
+
+Each migration is plain SQL run in one transaction with the version bump; the table models in
+`tables.py` must describe the schema the last migration leaves (a test checks they agree).
+To change the schema: append a migration, never edit a released one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (1, "initial schema", [
+        """CREATE TABLE objects (
+            id INTEGER PRIMARY KEY, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
+            labels JSON NOT NULL, spec JSON NOT NULL, spec_hash VARCHAR NOT NULL,
+            generation INTEGER NOT NULL, source_path VARCHAR NOT NULL, source_line INTEGER NOT NULL,
+            apply_set VARCHAR NOT NULL, created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL,
+            UNIQUE (kind, name))""",
+        """CREATE TABLE facts (
+            id INTEGER PRIMARY KEY, host VARCHAR NOT NULL, collected_at FLOAT NOT NULL,
+            status VARCHAR NOT NULL, reason VARCHAR NOT NULL, data JSON)""",
+        "CREATE INDEX ix_facts_host_id ON facts (host, id)",
+        """CREATE TABLE feature_status (
+            host VARCHAR NOT NULL, feature VARCHAR NOT NULL, state VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL, message VARCHAR NOT NULL, observed_generation INTEGER NOT NULL,
+            updated_at FLOAT NOT NULL, PRIMARY KEY (host, feature))""",
+        """CREATE TABLE leases (
+            claim VARCHAR NOT NULL PRIMARY KEY, host VARCHAR NOT NULL, memory_bytes INTEGER NOT NULL,
+            gpu BOOLEAN NOT NULL, acquired FLOAT NOT NULL, renewed FLOAT NOT NULL, expires FLOAT NOT NULL)""",
+        "CREATE INDEX ix_leases_host ON leases (host)",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY, time FLOAT NOT NULL, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
+            type VARCHAR NOT NULL, reason VARCHAR NOT NULL, message VARCHAR NOT NULL)""",
+        "CREATE INDEX ix_events_object ON events (kind, name)",
+    ]),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    has_meta = conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='axis_meta'").first()
+    if not has_meta:
+        return 0
+    row = conn.exec_driver_sql("SELECT value FROM axis_meta WHERE key='schema_version'").first()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: Connection) -> list[int]:
+    """Bring the DB to LATEST inside the caller's (immediate) transaction; return what ran."""
+    conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS axis_meta (key VARCHAR NOT NULL PRIMARY KEY, value VARCHAR NOT NULL)")
+    version = current_version(conn)
+    if version > LATEST:
+        raise RuntimeError(f"the state DB has schema version {version}, newer than this axis "
+                           f"understands ({LATEST}); upgrade axis")
+    ran = []
+    for number, _title, statements in MIGRATIONS:
+        if number <= version:
+            continue
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+        conn.exec_driver_sql("INSERT OR REPLACE INTO axis_meta (key, value) VALUES ('schema_version', ?)",
+                             (str(number),))
+        ran.append(number)
+    return ran

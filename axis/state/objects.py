@@ -1,0 +1,126 @@
+"""Desired objects in the state DB: storing an applied set, reading it back, deleting, pruning.
+
+`generation` follows Kubernetes: it rises only when the canonical spec changes, so re-applying
+the same files is a no-op and `observedGeneration` can tell whether a change was acted on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+from sqlmodel import Session, col, delete, select
+
+from axis.specs import MODELS, Claim, Host, HostProfile, Loaded, SpecObject, spec_data, spec_hash
+from axis.state.events import record_event, trim_events
+from axis.state.tables import DesiredObject, FactsRecord, FeatureStatus, Lease
+
+Action = Literal["created", "configured", "unchanged", "pruned", "deleted"]
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str
+    name: str
+    action: Action
+    generation: int
+    source: str
+
+
+def apply_objects(session: Session, loaded: Iterable[Loaded], *, prune: bool = False,
+                  apply_sets: Iterable[str] = (), now: float | None = None) -> list[Change]:
+    """Store every loaded object; with `prune`, delete objects of `apply_sets` no longer present.
+
+    Runs inside the caller's transaction: the caller commits (apply) or rolls back (dry run).
+    """
+    now = now if now is not None else time.time()
+    existing = {(o.kind, o.name): o for o in session.exec(select(DesiredObject)).all()}
+    changes: list[Change] = []
+    present: set[tuple[str, str]] = set()
+    for item in loaded:
+        present.add(item.key)
+        changes.append(_upsert(session, existing.get(item.key), item, now))
+    if prune:
+        sets = set(apply_sets)
+        for key, row in sorted(existing.items()):
+            if row.apply_set in sets and key not in present:
+                _delete_row(session, row, "Pruned", f"gone from {row.apply_set}", now)
+                changes.append(Change(row.kind, row.name, "pruned", row.generation, row.source_path))
+    trim_events(session)
+    return changes
+
+
+def _upsert(session: Session, row: DesiredObject | None, item: Loaded, now: float) -> Change:
+    obj = item.obj
+    data, labels = spec_data(obj), dict(obj.metadata.labels)
+    digest = spec_hash(data)
+    kind, name = item.key
+    if row is None:
+        row = DesiredObject(kind=kind, name=name, labels=labels, spec=data, spec_hash=digest, generation=1,
+                            source_path=item.path, source_line=item.line, apply_set=item.apply_set,
+                            created_at=now, updated_at=now)
+        session.add(row)
+        record_event(session, kind, name, "Created", f"from {item.source}", now=now)
+        return Change(kind, name, "created", 1, item.source)
+    spec_changed = row.spec_hash != digest
+    other_changed = (row.labels != labels or row.source_path != item.path
+                     or row.source_line != item.line or row.apply_set != item.apply_set)
+    if not spec_changed and not other_changed:
+        return Change(kind, name, "unchanged", row.generation, item.source)
+    if spec_changed:
+        row.generation += 1
+        row.spec, row.spec_hash = data, digest
+    row.labels, row.source_path, row.source_line, row.apply_set = labels, item.path, item.line, item.apply_set
+    row.updated_at = now
+    session.add(row)
+    what = f"spec changed, generation {row.generation}" if spec_changed else "labels or source changed"
+    record_event(session, kind, name, "Configured", f"{what} (from {item.source})", now=now)
+    return Change(kind, name, "configured", row.generation, item.source)
+
+
+def _delete_row(session: Session, row: DesiredObject, reason: str, message: str, now: float) -> None:
+    session.delete(row)
+    if row.kind == "Host":
+        session.exec(delete(FeatureStatus).where(col(FeatureStatus.host) == row.name))  # type: ignore[call-overload]
+        session.exec(delete(FactsRecord).where(col(FactsRecord.host) == row.name))  # type: ignore[call-overload]
+    if row.kind == "Claim":
+        session.exec(delete(Lease).where(col(Lease.claim) == row.name))  # type: ignore[call-overload]
+    record_event(session, row.kind, row.name, reason, message, now=now)
+
+
+def delete_object(session: Session, kind: str, name: str, now: float | None = None) -> DesiredObject | None:
+    """Delete one object (and what only it owned); None when there is no such object."""
+    row = get_row(session, kind, name)
+    if row is not None:
+        _delete_row(session, row, "Deleted", "deleted by `axis delete`", now if now is not None else time.time())
+    return row
+
+
+def get_row(session: Session, kind: str, name: str) -> DesiredObject | None:
+    return session.exec(select(DesiredObject).where(DesiredObject.kind == kind,
+                                                     DesiredObject.name == name)).first()
+
+
+def list_rows(session: Session, kind: str) -> list[DesiredObject]:
+    return list(session.exec(select(DesiredObject).where(DesiredObject.kind == kind)
+                             .order_by(col(DesiredObject.name))).all())
+
+
+def to_model(row: DesiredObject) -> SpecObject:
+    """Rebuild the validated spec model from a stored row (the row holds canonical data)."""
+    return MODELS[row.kind].model_validate({
+        "apiVersion": "axis/v1", "kind": row.kind,
+        "metadata": {"name": row.name, "labels": row.labels}, "spec": row.spec,
+    })
+
+
+def desired_hosts(session: Session) -> tuple[list[Host], list[HostProfile]]:
+    """All stored hosts and profiles, as models, for computing effective features."""
+    hosts = [to_model(r) for r in list_rows(session, "Host")]
+    profiles = [to_model(r) for r in list_rows(session, "HostProfile")]
+    return hosts, profiles  # type: ignore[return-value]
+
+
+def desired_claims(session: Session) -> list[Claim]:
+    return [to_model(r) for r in list_rows(session, "Claim")]  # type: ignore[misc]

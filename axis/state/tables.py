@@ -1,0 +1,99 @@
+"""Table models of the state DB. Rows are written from validated spec models and facts;
+`table=True` models skip pydantic validation, so nothing user-typed reaches them unvalidated.
+
+Times are UTC epoch seconds (REAL): cheap to compare for lease expiry, unambiguous across zones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class DesiredObject(SQLModel, table=True):
+    """A Host, HostProfile or Claim as last applied; `generation` rises only when the spec changes."""
+
+    __tablename__ = "objects"
+    __table_args__ = (UniqueConstraint("kind", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    name: str
+    labels: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    spec_hash: str
+    generation: int = 1
+    source_path: str
+    source_line: int
+    apply_set: str
+    created_at: float
+    updated_at: float
+
+
+class FactsRecord(SQLModel, table=True):
+    """One observation of a host; the newest row per host is its current facts."""
+
+    __tablename__ = "facts"
+    __table_args__ = (Index("ix_facts_host_id", "host", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    host: str
+    collected_at: float
+    status: str  # complete | partial | unreachable | error
+    reason: str = ""
+    data: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class FeatureStatus(SQLModel, table=True):
+    """The last known state of one feature on one host, rebuilt from observation each pass."""
+
+    __tablename__ = "feature_status"
+
+    host: str = Field(primary_key=True)
+    feature: str = Field(primary_key=True)
+    state: str  # in-sync | pending | applied | refused | failed | not-applicable
+    reason: str = ""
+    message: str = ""
+    observed_generation: int = 0
+    updated_at: float
+
+
+class Lease(SQLModel, table=True):
+    """Capacity held on a host by a bound claim until `expires`."""
+
+    __tablename__ = "leases"
+    __table_args__ = (Index("ix_leases_host", "host"),)
+
+    claim: str = Field(primary_key=True)
+    host: str
+    memory_bytes: int
+    gpu: bool = False
+    acquired: float
+    renewed: float
+    expires: float
+
+
+class Event(SQLModel, table=True):
+    """Append-only log of what happened to which object, and why."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_object", "kind", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    time: float
+    kind: str
+    name: str
+    type: str = "Normal"  # Normal | Warning
+    reason: str
+    message: str = ""
+
+
+class Meta(SQLModel, table=True):
+    """Key/value facts about the DB itself, such as its schema version."""
+
+    __tablename__ = "axis_meta"
+
+    key: str = Field(primary_key=True)
+    value: str

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from axis.state.migrations import migrate
@@ -48,8 +48,10 @@ class Database:
         try:
             with self.engine.begin() as conn:
                 migrate(conn)
-        except OperationalError as exc:
+        except DBAPIError as exc:
             raise StateError(f"{path}: {exc.orig}") from exc
+        except RuntimeError as exc:  # a schema newer than this axis
+            raise StateError(f"{path}: {exc}") from exc
 
     @contextmanager
     def write(self) -> Iterator[Session]:

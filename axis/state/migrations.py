@@ -12,13 +12,13 @@ from sqlalchemy import Connection
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "initial schema", [
         """CREATE TABLE objects (
-            id INTEGER PRIMARY KEY, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
+            id INTEGER NOT NULL PRIMARY KEY, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
             labels JSON NOT NULL, spec JSON NOT NULL, spec_hash VARCHAR NOT NULL,
             generation INTEGER NOT NULL, source_path VARCHAR NOT NULL, source_line INTEGER NOT NULL,
             apply_set VARCHAR NOT NULL, created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL,
             UNIQUE (kind, name))""",
         """CREATE TABLE facts (
-            id INTEGER PRIMARY KEY, host VARCHAR NOT NULL, collected_at FLOAT NOT NULL,
+            id INTEGER NOT NULL PRIMARY KEY, host VARCHAR NOT NULL, collected_at FLOAT NOT NULL,
             status VARCHAR NOT NULL, reason VARCHAR NOT NULL, data JSON)""",
         "CREATE INDEX ix_facts_host_id ON facts (host, id)",
         """CREATE TABLE feature_status (
@@ -30,7 +30,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             gpu BOOLEAN NOT NULL, acquired FLOAT NOT NULL, renewed FLOAT NOT NULL, expires FLOAT NOT NULL)""",
         "CREATE INDEX ix_leases_host ON leases (host)",
         """CREATE TABLE events (
-            id INTEGER PRIMARY KEY, time FLOAT NOT NULL, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
+            id INTEGER NOT NULL PRIMARY KEY, time FLOAT NOT NULL, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
             type VARCHAR NOT NULL, reason VARCHAR NOT NULL, message VARCHAR NOT NULL)""",
         "CREATE INDEX ix_events_object ON events (kind, name)",
     ]),

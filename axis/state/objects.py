@@ -63,18 +63,19 @@ def _upsert(session: Session, row: DesiredObject | None, item: Loaded, now: floa
         session.add(row)
         record_event(session, kind, name, "Created", f"from {item.source}", now=now)
         return Change(kind, name, "created", 1, item.source)
-    spec_changed = row.spec_hash != digest
-    other_changed = (row.labels != labels or row.source_path != item.path
-                     or row.source_line != item.line or row.apply_set != item.apply_set)
-    if not spec_changed and not other_changed:
+    spec_changed, labels_changed = row.spec_hash != digest, row.labels != labels
+    # Where an object was applied from is provenance, not desired state: it is kept current
+    # (prune needs it) but moving a file is not a change of the object.
+    row.source_path, row.source_line, row.apply_set = item.path, item.line, item.apply_set
+    if not spec_changed and not labels_changed:
         return Change(kind, name, "unchanged", row.generation, item.source)
     if spec_changed:
         row.generation += 1
         row.spec, row.spec_hash = data, digest
-    row.labels, row.source_path, row.source_line, row.apply_set = labels, item.path, item.line, item.apply_set
+    row.labels = labels
     row.updated_at = now
     session.add(row)
-    what = f"spec changed, generation {row.generation}" if spec_changed else "labels or source changed"
+    what = f"spec changed, generation {row.generation}" if spec_changed else "labels changed"
     record_event(session, kind, name, "Configured", f"{what} (from {item.source})", now=now)
     return Change(kind, name, "configured", row.generation, item.source)
 

@@ -1,0 +1,71 @@
+"""Shared fixtures: spec files in a temp dir, and the real CLI run in-process on a temp state DB."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from axis.cli.main import run
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return root
+
+
+@pytest.fixture
+def specs(tmp_path: Path) -> Callable[..., Path]:
+    """`specs({"a.yaml": "..."})` writes files under a fresh `specs/` dir and returns it."""
+    counter = iter(range(1000))
+
+    def make(files: dict[str, str], name: str | None = None) -> Path:
+        return write_files(tmp_path / (name or f"specs{next(counter)}"), files)
+
+    return make
+
+
+@pytest.fixture
+def state_db(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "axis.db"
+
+
+@pytest.fixture
+def axis(state_db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run `axis ARGS...` in-process against a temp state DB; returns exit code, stdout, stderr."""
+    monkeypatch.delenv("AXIS_STATE", raising=False)
+
+    def call(*args: str) -> Result:
+        capsys.readouterr()
+        code = run(["--state", str(state_db), *args])
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return call
+
+
+HOST = """
+apiVersion: axis/v1
+kind: Host
+metadata:
+  name: {name}
+  labels: {{role: worker}}
+spec:
+  address: {name}.lan
+  sudo: true
+  features:
+    swapfile: {{size: 32G}}
+"""

@@ -1,0 +1,301 @@
+"""``parse_facts``: turn the facts script's output into a ``Facts`` model. Pure.
+
+Why every fact goes through ``_attempt``: the output comes from a machine we do not
+control. A probe that is missing, denied, truncated or garbled must make exactly its own
+fact absent, with a reason in ``Facts.missing``; it must never raise. Status is
+``partial`` when a core fact (os, hostname, cpu, memory, root_disk) is missing — GPU,
+tool, sudo and other probes never make a host partial, as in AXIS.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable, TypeVar
+
+from . import parse_common as pc
+from . import parse_linux as pl
+from . import parse_macos as pm
+from .errors import FactMissing
+from .models import (CpuFacts, DiskFacts, Facts, GpuFacts, LoadFacts, MemoryFacts, OsFacts,
+                     SudoFacts, SwapFacts, VirtualizationFacts)
+from .parse_net import parse_addresses
+from .pressure import memory_pressure
+from .sections import ScriptOutput, split_sections
+
+CORE_FACTS: tuple[str, ...] = ("os", "hostname", "cpu", "memory", "root_disk")
+T = TypeVar("T")
+
+
+class _Builder:
+    def __init__(self, out: ScriptOutput) -> None:
+        self.out = out
+        self.missing: dict[str, str] = {}
+
+    def lines(self, name: str, *, require_ok: bool = True) -> list[str]:
+        """A section's stdout, or FactMissing with the probe's own reason."""
+        sec = self.out.get(name)
+        if sec is None:
+            raise FactMissing(f"no {name!r} section in the output")
+        if require_ok and not sec.ok:
+            raise FactMissing(sec.reason())
+        if not any(line.strip() for line in sec.lines):
+            raise FactMissing(sec.reason(default=f"{name} printed nothing"))
+        return sec.lines
+
+    def attempt(self, fact: str, fn: Callable[[], T]) -> T | None:
+        try:
+            return fn()
+        except FactMissing as exc:
+            self.missing[fact] = str(exc) or "unknown"
+        except Exception as exc:  # noqa: BLE001 - foreign text must never crash a pass
+            self.missing[fact] = f"unparseable output ({type(exc).__name__}: {exc})"[:300]
+        return None
+
+
+def _family(kernel_name: str) -> str:
+    return {"Linux": "linux", "Darwin": "macos"}.get(kernel_name, kernel_name.lower())
+
+
+def _os(b: _Builder, uname: tuple[str, str, str, str | None], macos: bool) -> OsFacts:
+    kname, release, arch, _ = uname
+    facts = OsFacts(family=_family(kname), kernel_name=kname, kernel=release, arch=arch)
+    if macos:
+        kv = b.attempt("distro", lambda: pm.parse_sw_vers(b.lines("sw_vers")))
+        if kv:
+            facts.distro, facts.distro_version = "macos", kv.get("ProductVersion")
+            facts.distro_name = f"{kv.get('ProductName', 'macOS')} {kv.get('ProductVersion')}"
+            facts.distro_codename = kv.get("BuildVersion")
+    else:
+        rel = b.attempt("distro", lambda: pl.parse_os_release(b.lines("os_release")))
+        if rel:
+            facts.distro = rel.get("ID") or rel.get("NAME", "").lower() or None
+            facts.distro_version = rel.get("VERSION_ID")
+            facts.distro_name = rel.get("PRETTY_NAME") or rel.get("NAME")
+            facts.distro_codename = rel.get("VERSION_CODENAME") or None
+    return facts
+
+
+def _linux_memory(b: _Builder) -> tuple[MemoryFacts, SwapFacts | None]:
+    mi = pl.parse_meminfo(b.lines("meminfo"))
+    total = mi.get("MemTotal")
+    if not total:
+        raise FactMissing("/proc/meminfo has no MemTotal")
+    source = "MemAvailable" if "MemAvailable" in mi else "MemFree"
+    if source not in mi:
+        raise FactMissing("/proc/meminfo has neither MemAvailable nor MemFree")
+    avail = mi[source]
+    psi = b.attempt("psi", lambda: pl.parse_psi_some_avg10(b.lines("psi")))
+    limit = None
+    if "cgroup_memory" in b.out.sections:
+        try:
+            limit = pl.parse_cgroup_limit(b.lines("cgroup_memory"))
+        except Exception:  # noqa: BLE001 - a hint only; None means unlimited/unknown
+            limit = None
+    pressure, reason = memory_pressure(avail, total, psi_avg10=psi)
+    mem = MemoryFacts(total_bytes=total, available_bytes=avail, available_source=source,
+                      pressure=pressure, pressure_reason=reason, psi_some_avg10=psi,
+                      cgroup_limit_bytes=limit)
+    swap = None
+    if "SwapTotal" in mi and "SwapFree" in mi:
+        swap = SwapFacts(total_bytes=mi["SwapTotal"],
+                         used_bytes=max(0, mi["SwapTotal"] - mi["SwapFree"]))
+    return mem, swap
+
+
+def _macos_memory(b: _Builder, sysctl: dict[str, str]) -> MemoryFacts:
+    total = pc.to_int(sysctl.get("hw.memsize"))
+    if not total:
+        raise FactMissing("sysctl hw.memsize missing")
+    page_size, counts = pm.parse_vm_stat(b.lines("vm_stat"))
+    avail = pm.vm_stat_available(page_size, counts)
+    level = pc.to_int(sysctl.get("kern.memorystatus_vm_pressure_level"))
+    pressure, reason = memory_pressure(avail, total, vm_level=level)
+    return MemoryFacts(total_bytes=total, available_bytes=avail,
+                       available_source="vm_stat free+inactive pages", pressure=pressure,
+                       pressure_reason=reason, vm_pressure_level=level,
+                       page_size_bytes=page_size)
+
+
+def _macos_cpu(sysctl: dict[str, str]) -> CpuFacts:
+    cores = pc.to_int(sysctl.get("hw.ncpu"))
+    if not cores:
+        raise FactMissing("sysctl hw.ncpu missing")
+    return CpuFacts(model=sysctl.get("machdep.cpu.brand_string") or None, cores=cores,
+                    physical_cores=pc.to_int(sysctl.get("hw.physicalcpu")))
+
+
+def _sudo(b: _Builder, uid: int | None, user: str | None) -> SudoFacts:
+    is_root = uid == 0
+    sec = b.out.get("sudo")
+    if sec is None or sec.rc is None:
+        raise FactMissing("no complete 'sudo' section in the output")
+    detail = next((e.strip() for e in reversed(sec.stderr) if e.strip()), None)
+    if sec.rc == 0:
+        return SudoFacts(is_root=is_root, passwordless=True, user=user, uid=uid)
+    if sec.rc == 127:  # sudo absent: root does not need it, others cannot escalate
+        return SudoFacts(is_root=is_root, passwordless=None, user=user, uid=uid, detail=detail)
+    return SudoFacts(is_root=is_root, passwordless=False, user=user, uid=uid, detail=detail)
+
+
+def _disks(b: _Builder, macos: bool) -> tuple[list[DiskFacts], DiskFacts | None]:
+    fstypes: dict[str, str] = {}
+    if "mounts" in b.out.sections:
+        parse = pm.parse_mount if macos else pl.parse_proc_mounts
+        fstypes = b.attempt("mounts", lambda: parse(b.lines("mounts"))) or {}
+    root = b.attempt("root_disk", lambda: _root_disk(b, fstypes))
+    disks = b.attempt("disks", lambda: pc.real_disks(pc.parse_df(b.lines("df")), fstypes))
+    if disks is None:
+        return ([root] if root else []), root
+    if root and not any(d.mount == "/" for d in disks):
+        disks.insert(0, root)
+    return disks, root
+
+
+def _root_disk(b: _Builder, fstypes: dict[str, str]) -> DiskFacts:
+    rows = [d for d in pc.parse_df(b.lines("df_root")) if d.mount == "/"]
+    if not rows:
+        raise FactMissing("df -kP / printed no row for /")
+    return rows[-1].model_copy(update={"fstype": fstypes.get("/")})
+
+
+def _gpus(b: _Builder, macos: bool, sysctl: dict[str, str]) -> list[GpuFacts]:
+    if macos:
+        gpus = b.attempt("gpus", lambda: pm.parse_displays(b.lines("displays")))
+        brand = sysctl.get("machdep.cpu.brand_string", "")
+        if not gpus and brand.startswith("Apple"):  # Apple silicon always has its GPU
+            b.missing.pop("gpus", None)
+            return [GpuFacts(name=brand, vendor="apple", source="sysctl")]
+        return gpus or []
+    nvidia = b.attempt("gpus", lambda: pc.parse_nvidia(_nvidia_lines(b)))
+    if nvidia:
+        return nvidia
+    lspci = b.out.get("lspci")
+    others = pc.parse_lspci(lspci.lines) if lspci else []
+    if others:
+        reason = b.missing.pop("gpus", "nvidia-smi gave no data")
+        b.missing["gpu_memory"] = f"{reason}; GPUs seen by lspci only"
+    return others
+
+
+def _nvidia_lines(b: _Builder) -> list[str]:
+    sec = b.out.get("nvidia")
+    if sec is None:
+        raise FactMissing("no 'nvidia' section in the output")
+    if not sec.ok:
+        # nvidia-smi prints its failures ("couldn't communicate with the NVIDIA driver")
+        # on stdout, not stderr.
+        msg = next((line.strip() for line in sec.lines if line.strip()), "")
+        raise FactMissing(f"{msg} (exit {sec.rc})" if msg and sec.rc else sec.reason())
+    return sec.lines
+
+
+def parse_facts(output: str, *, collected_at: datetime | None = None) -> Facts:
+    """Parse the facts script's output. Pure; never raises on any string."""
+    at = collected_at or datetime.now(timezone.utc)
+    try:
+        return _parse(output if isinstance(output, str) else "", at)
+    except Exception as exc:  # noqa: BLE001 - last resort; the parsers above are total
+        reason = f"parser failure ({type(exc).__name__}: {exc})"[:300]
+        return Facts(status="partial", collected_at=at,
+                     missing={fact: reason for fact in CORE_FACTS})
+
+
+def _parse(output: str, collected_at: datetime) -> Facts:
+    out = split_sections(output)
+    b = _Builder(out)
+    notes: list[str] = []
+    if out.version is None:
+        notes.append("no '@@axis:facts' header: is this the facts script's output?")
+    elif out.version != 1:
+        notes.append(f"facts script version {out.version}, parser knows version 1")
+    if not out.done:
+        notes.append("output ended before '@@axis:done' (cut off or timed out)")
+
+    uname = b.attempt("os", lambda: pc.parse_uname(b.lines("uname")))
+    kname = uname[0] if uname else (out.os_hint or "")
+    macos = kname == "Darwin"
+    os_facts = b.attempt("os", lambda: _os(b, uname, macos)) if uname else None
+    hostname = uname[3] if uname else None
+    if not hostname:
+        b.missing["hostname"] = "uname -n printed nothing" if uname else b.missing["os"]
+
+    sysctl: dict[str, str] = {}
+    if macos:
+        sysctl = b.attempt("sysctl", lambda: pm.parse_sysctl(
+            b.lines("sysctl", require_ok=False))) or {}
+        per_os = _macos_facts(b, sysctl)
+    else:
+        per_os = _linux_facts(b)
+
+    disks, root = _disks(b, macos)
+    gpus = b.attempt("gpus_fallback", lambda: _gpus(b, macos, sysctl)) or []
+    addresses = b.attempt("addresses", lambda: parse_addresses(b.lines("addresses"))) or []
+    user_sec = out.get("user")
+    uid, user = pc.parse_user(user_sec.lines) if user_sec else (None, None)
+    sudo = b.attempt("sudo", lambda: _sudo(b, uid, user))
+    tools = b.attempt("tools", lambda: pc.parse_tools(b.lines("tools"))) or {}
+
+    status = "partial" if any(f in b.missing for f in CORE_FACTS) else "complete"
+    return Facts(
+        status=status, missing=dict(sorted(b.missing.items())), notes=notes,
+        collected_at=collected_at, hostname=hostname, os=os_facts, disks=disks,
+        root_disk=root, gpus=gpus, addresses=addresses, sudo=sudo, tools=tools,
+        section_status={n: s.rc for n, s in out.sections.items()}, **per_os,
+    )
+
+
+def _macos_facts(b: _Builder, sysctl: dict[str, str]) -> dict[str, Any]:
+    """cpu, load, memory, swap, virtualisation and sleep settings from sysctl & co."""
+    def load() -> LoadFacts:
+        l1, l5, l15 = pm.parse_loadavg_sysctl(_need(sysctl, "vm.loadavg"))
+        return LoadFacts(load1=l1, load5=l5, load15=l15)
+
+    def swap() -> SwapFacts:
+        total, used = pm.parse_swapusage(_need(sysctl, "vm.swapusage"))
+        return SwapFacts(total_bytes=total, used_bytes=used)
+
+    hv = pc.to_int(sysctl.get("kern.hv_vmm_present"))
+    return {
+        "cpu": b.attempt("cpu", lambda: _macos_cpu(sysctl)),
+        "load": b.attempt("load", load),
+        "memory": b.attempt("memory", lambda: _macos_memory(b, sysctl)),
+        "swap": b.attempt("swap", swap),
+        "init_system": "launchd",
+        "virtualization": VirtualizationFacts(vm="apple-hypervisor" if hv else None,
+                                              hints=["kern.hv_vmm_present: 1"] if hv else []),
+        "sleep_settings": b.attempt("sleep_settings", lambda: pm.parse_pmset(b.lines("pmset"))),
+    }
+
+
+def _linux_facts(b: _Builder) -> dict[str, Any]:
+    """cpu, load, memory/swap, swap devices, swappiness, init and virt from /proc & co."""
+    mem_swap = b.attempt("memory", lambda: _linux_memory(b))
+    memory, swap = mem_swap if mem_swap else (None, None)
+    if memory is None:
+        b.missing["swap"] = b.missing["memory"]
+    return {
+        "cpu": b.attempt("cpu", lambda: pl.parse_cpu(b.lines("cpu"))),
+        "load": b.attempt("load", lambda: pl.parse_loadavg(b.lines("loadavg"))),
+        "memory": memory,
+        "swap": swap,
+        "swaps": b.attempt("swaps", lambda: pl.parse_swaps(_lines_or_empty(b, "swaps"))),
+        "swappiness": b.attempt("swappiness", lambda: pl.parse_single_int(
+            b.lines("swappiness"), "swappiness")),
+        "init_system": b.attempt("init_system", lambda: pl.parse_init(b.lines("init"))),
+        "virtualization": b.attempt("virtualization", lambda: pl.parse_virt(
+            b.lines("virt", require_ok=False))),
+    }
+
+
+def _need(kv: dict[str, str], key: str) -> str:
+    if not kv.get(key):
+        raise FactMissing(f"sysctl {key} missing")
+    return kv[key]
+
+
+def _lines_or_empty(b: _Builder, name: str) -> list[str]:
+    """/proc/swaps with only its header is a valid "no swap devices" answer."""
+    sec = b.out.get(name)
+    if sec is None or not sec.ok:
+        return b.lines(name)  # raises with the reason
+    return sec.lines

@@ -1,0 +1,215 @@
+"""The one POSIX ``sh`` script that gathers every fact about a host in one round trip.
+
+Why one script: the earlier Go tool (AXIS) opened one SSH command per fact, so a sweep
+of N hosts cost ~20·N round trips and a slow host stalled every probe. axis sends this
+script once per host per pass (``sh -s`` with the script on stdin) and parses the
+printed sections in Python with pure functions (see ``sections.py``).
+
+Output protocol (version 1), one marker per line::
+
+    @@axis:facts v=1 os=Linux
+    @@axis:section:NAME
+    ...the probe's stdout, verbatim...
+    @@axis:stderr:NAME first line of the probe's stderr (at most 20 lines)
+    @@axis:end:NAME rc=N
+    ...more sections...
+    @@axis:done
+
+Design rules the script follows, and why:
+
+* ``LC_ALL=C`` is forced inside the script as well as by the caller, because sshd may
+  pass the user's ``LANG``/``LC_*`` through ``AcceptEnv`` and localised headers or
+  decimal commas would otherwise reach the parser.
+* Every probe runs with stdin from ``/dev/null``: the script itself arrives on stdin, and a
+  probe that reads stdin (``sudo``, ``cat``) would swallow the rest of the script.
+* stderr is captured per section (after its stdout, so the two never interleave) and is
+  the "reason" when a fact is absent: the host's own words, e.g. ``nvidia-smi not found``.
+* Commands that are known to hang (``df`` on a stale NFS mount, ``nvidia-smi`` with a
+  wedged driver) are bounded by ``timeout`` when the host has it.
+* Common admin directories (``/usr/sbin``, ``/opt/homebrew/bin``, ...) are *appended* to
+  ``PATH``: a non-interactive SSH session on macOS does not see Homebrew, and on Debian a
+  normal user does not see ``/usr/sbin/ip``. Appending keeps the user's own precedence.
+* User data (extra tool names from specs) is validated against a strict regex and then
+  ``shlex.quote``-d; nothing from a spec is ever pasted into the script unquoted.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Iterable
+
+SCRIPT_VERSION = 1
+
+#: Tools looked up with ``command -v`` on every host (AXIS's list plus what the feature
+#: drivers need: package managers, nvidia-smi, tailscale, earlyoom).
+FACTS_TOOLS: tuple[str, ...] = (
+    "go", "python3", "git", "docker", "ollama", "node", "swift", "cargo", "gcc",
+    "brew", "apt-get", "nvidia-smi", "tailscale", "earlyoom",
+)
+
+# No leading "-": ``command -v -x`` would be read as an option by some shells.
+TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9._+][A-Za-z0-9._+-]{0,63}$")
+
+NVIDIA_QUERY = "name,memory.total,memory.used,utilization.gpu"
+
+MACOS_SYSCTLS: tuple[str, ...] = (
+    "hw.memsize", "hw.ncpu", "hw.physicalcpu", "hw.model", "machdep.cpu.brand_string",
+    "vm.swapusage", "kern.memorystatus_vm_pressure_level", "vm.loadavg",
+    "kern.hv_vmm_present",
+)
+
+_PRELUDE = r"""# axis facts script v{version}: one round trip, POSIX sh, Linux and macOS.
+LC_ALL=C; LANG=C; export LC_ALL LANG
+PATH="${{PATH:-/usr/bin:/bin}}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/homebrew/bin:/opt/homebrew/sbin:/usr/local/cuda/bin"
+export PATH
+exec 4>&1
+_axis_has() {{ command -v "$1" >/dev/null 2>&1; }}
+_axis_need() {{ _axis_has "$1" || {{ printf '%s not found\n' "$1" >&2; return 127; }}; }}
+# _axis_t SECONDS CMD...: bound an external command that is known to hang.
+_axis_t() {{ _axis_s=$1; shift; if _axis_has timeout; then timeout "$_axis_s" "$@"; else "$@"; fi; }}
+# _axis_section NAME CMD...: stdout verbatim, then stderr (prefixed), then the exit status.
+_axis_section() {{
+  _axis_name=$1; shift
+  printf '@@axis:section:%s\n' "$_axis_name"
+  _axis_err=$( {{ "$@" </dev/null 2>&1 1>&4 4>&-; printf '@@rc=%s' "$?"; }} )
+  _axis_rc=${{_axis_err##*@@rc=}}
+  _axis_err=${{_axis_err%@@rc=*}}
+  if [ -n "$_axis_err" ]; then
+    _axis_n=0
+    printf '%s\n' "$_axis_err" | while IFS= read -r _axis_l; do
+      [ -n "$_axis_l" ] && [ "$_axis_n" -lt 20 ] && printf '@@axis:stderr:%s %s\n' "$_axis_name" "$_axis_l"
+      _axis_n=$((_axis_n + 1))
+    done
+  fi
+  # A probe whose output lacks a final newline leaves this marker mid-line; the
+  # parser splits markers out of a line wherever they start.
+  printf '@@axis:end:%s rc=%s\n' "$_axis_name" "$_axis_rc"
+}}
+_axis_cat() {{ for _axis_f in "$@"; do [ -r "$_axis_f" ] && {{ cat "$_axis_f"; return; }}; done; printf '%s not readable\n' "$1" >&2; return 1; }}
+_axis_uname() {{ uname -s && uname -r && uname -m && uname -n; }}
+_axis_user() {{ printf 'uid: %s\n' "$(id -u)" && printf 'user: %s\n' "$(id -un 2>/dev/null)"; }}
+_axis_sudo() {{ _axis_need sudo || return; sudo -n true; }}
+_axis_tools() {{
+  for _axis_tool in "$@"; do
+    _axis_p=$(command -v "$_axis_tool" 2>/dev/null) || _axis_p=
+    printf '%s\t%s\n' "$_axis_tool" "$_axis_p"
+  done
+}}
+_axis_cpu() {{
+  [ -r /proc/cpuinfo ] || {{ echo '/proc/cpuinfo not readable' >&2; return 1; }}
+  printf 'online: %s\n' "$(getconf _NPROCESSORS_ONLN 2>/dev/null)"
+  _axis_has nproc && printf 'usable: %s\n' "$(nproc 2>/dev/null)"
+  printf 'processors: %s\n' "$(grep -c '^processor' /proc/cpuinfo)"
+  grep -m 2 -E '^(model name|Hardware|Model|cpu model)[[:space:]]*:' /proc/cpuinfo
+  _axis_has lscpu && lscpu 2>/dev/null | grep -E '^(Model name|Vendor ID|Socket\(s\)|Core\(s\) per socket|Thread\(s\) per core):' | sed 's/^/lscpu /'
+  return 0
+}}
+_axis_cgroup_memory() {{
+  if [ -r /sys/fs/cgroup/memory.max ]; then printf 'v2 %s\n' "$(cat /sys/fs/cgroup/memory.max)"
+  elif [ -r /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then printf 'v1 %s\n' "$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
+  else echo 'no cgroup memory limit file' >&2; return 1; fi
+}}
+_axis_lspci() {{
+  _axis_need lspci || return
+  _axis_o=$(lspci 2>&1) || {{ printf '%s\n' "$_axis_o" >&2; return 1; }}
+  printf '%s\n' "$_axis_o" | grep -Ei 'vga|3d controller|display controller'
+  return 0
+}}
+_axis_nvidia() {{ _axis_need nvidia-smi || return; _axis_t 15 nvidia-smi --query-gpu={nvidia_query} --format=csv,noheader,nounits; }}
+_axis_addresses() {{
+  if _axis_has ip; then echo 'tool: ip'; ip -o addr show
+  elif _axis_has ifconfig; then echo 'tool: ifconfig'; ifconfig -a
+  else echo 'neither ip nor ifconfig found' >&2; return 127; fi
+}}
+_axis_init() {{
+  if [ -d /run/systemd/system ]; then echo systemd
+  else printf 'pid1 %s\n' "$(cat /proc/1/comm 2>/dev/null)"; fi
+}}
+_axis_virt() {{
+  if _axis_has systemd-detect-virt; then
+    printf 'detect-virt-vm: %s\n' "$(systemd-detect-virt --vm 2>/dev/null)"
+    printf 'detect-virt-container: %s\n' "$(systemd-detect-virt --container 2>/dev/null)"
+  fi
+  [ -e /.dockerenv ] && echo 'dockerenv: yes'
+  [ -e /run/.containerenv ] && echo 'containerenv: yes'
+  grep -qi microsoft /proc/sys/kernel/osrelease 2>/dev/null && echo 'wsl: yes'
+  grep -qE '^flags.* hypervisor' /proc/cpuinfo 2>/dev/null && echo 'cpu-flag: hypervisor'
+  [ -r /sys/class/dmi/id/product_name ] && printf 'dmi-product: %s\n' "$(cat /sys/class/dmi/id/product_name)"
+  [ -r /proc/1/cgroup ] && grep -m 8 '' /proc/1/cgroup | sed 's/^/cgroup: /'
+  return 0
+}}
+_axis_sysctl() {{ _axis_src=0; for _axis_k in "$@"; do sysctl "$_axis_k" || _axis_src=1; done; return $_axis_src; }}
+_axis_displays() {{ _axis_need system_profiler || return; _axis_t 20 system_profiler SPDisplaysDataType; }}
+"""
+
+_BODY = r"""
+_axis_os=$(uname -s 2>/dev/null)
+printf '@@axis:facts v={version} os=%s\n' "$_axis_os"
+_axis_section uname _axis_uname
+_axis_section user _axis_user
+_axis_section sudo _axis_sudo
+_axis_section tools _axis_tools {tools}
+_axis_section df_root df -kP /
+_axis_section df _axis_t 10 df -kP
+if [ "$_axis_os" = Darwin ]; then
+  _axis_section sw_vers sw_vers
+  _axis_section sysctl _axis_sysctl {sysctls}
+  _axis_section vm_stat vm_stat
+  _axis_section pmset pmset -g
+  _axis_section mounts mount
+  _axis_section addresses ifconfig -a
+  _axis_section displays _axis_displays
+else
+  _axis_section os_release _axis_cat /etc/os-release /usr/lib/os-release
+  _axis_section cpu _axis_cpu
+  _axis_section loadavg _axis_cat /proc/loadavg
+  _axis_section meminfo _axis_cat /proc/meminfo
+  _axis_section psi _axis_cat /proc/pressure/memory
+  _axis_section cgroup_memory _axis_cgroup_memory
+  _axis_section swaps _axis_cat /proc/swaps
+  _axis_section swappiness _axis_cat /proc/sys/vm/swappiness
+  _axis_section mounts _axis_cat /proc/mounts
+  _axis_section addresses _axis_addresses
+  _axis_section init _axis_init
+  _axis_section virt _axis_virt
+  _axis_section nvidia _axis_nvidia
+  _axis_section lspci _axis_lspci
+fi
+echo '@@axis:done'
+"""
+
+
+def validate_tool_name(name: str) -> str:
+    """Return ``name`` if it is a safe tool name, else raise ``ValueError``.
+
+    Tool names come from user specs (``requires.tools``); they end up inside a shell
+    script run as a possibly privileged user, so anything but a plain file name is refused.
+    """
+    if not isinstance(name, str) or not TOOL_NAME_RE.fullmatch(name):
+        raise ValueError(
+            f"invalid tool name {name!r}: must match {TOOL_NAME_RE.pattern}"
+        )
+    return name
+
+
+def tool_list(extra_tools: Iterable[str] = ()) -> list[str]:
+    """The default tools followed by the validated extras, without duplicates, in order."""
+    out: list[str] = []
+    for name in (*FACTS_TOOLS, *extra_tools):
+        validate_tool_name(name)
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def build_script(extra_tools: Iterable[str] = ()) -> str:
+    """Build the facts script; ``extra_tools`` are probed with ``command -v`` too.
+
+    Raises ``ValueError`` if any extra tool name is not a plain file name.
+    """
+    tools = " ".join(shlex.quote(t) for t in tool_list(extra_tools))
+    sysctls = " ".join(shlex.quote(s) for s in MACOS_SYSCTLS)
+    prelude = _PRELUDE.format(version=SCRIPT_VERSION, nvidia_query=NVIDIA_QUERY)
+    body = _BODY.format(version=SCRIPT_VERSION, tools=tools, sysctls=sysctls)
+    return prelude + body

@@ -1,0 +1,70 @@
+"""Golden tests: each captured or hand-built fixture parses to its hand-written JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from axis.drivers.facts import Facts, parse_facts
+
+FIXTURES = Path(__file__).parent / "fixtures" / "facts"
+NAMES = sorted(p.name[: -len(".expected.json")] for p in FIXTURES.glob("*.expected.json"))
+AT = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+
+
+def _parse(name: str) -> Facts:
+    return parse_facts((FIXTURES / f"{name}.txt").read_text(), collected_at=AT)
+
+
+def test_all_required_fixtures_present() -> None:
+    assert {"debian12", "ubuntu-22.04-gpu", "container-no-systemd", "macos-14-arm",
+            "minimal-missing-tools", "locale-de-leaked"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_golden(name: str) -> None:
+    expected = json.loads((FIXTURES / f"{name}.expected.json").read_text())
+    assert _parse(name).model_dump(mode="json") == expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_round_trip_through_json(name: str) -> None:
+    facts = _parse(name)
+    again = Facts.model_validate(json.loads(json.dumps(facts.model_dump(mode="json"))))
+    assert again == facts
+
+
+def test_gpu_host_details() -> None:
+    f = _parse("ubuntu-22.04-gpu")
+    assert [g.name for g in f.gpus] == ["NVIDIA GeForce RTX 3090", "NVIDIA A100-SXM4-40GB"]
+    assert f.gpus[1].utilization_percent is None  # "[N/A]"
+    assert f.memory.pressure == "high"  # ratio says low, PSI 16.40 says high: the worse wins
+    assert "/snap/core20/2264" not in [d.mount for d in f.disks]
+    assert f.status == "complete" and f.has_systemd
+
+
+def test_container_is_complete_without_systemd_psi_or_swap() -> None:
+    f = _parse("container-no-systemd")
+    assert f.status == "complete"
+    assert f.init_system == "tini" and not f.has_systemd
+    assert f.virtualization.container == "docker"
+    assert f.memory.psi_some_avg10 is None and "psi" in f.missing
+    assert f.swap.total_bytes == 0 and f.swaps == []
+    assert [d.mount for d in f.disks] == ["/", "/data"]  # no /etc/hosts bind, no tmpfs
+
+
+def test_minimal_host_is_partial_with_reasons() -> None:
+    f = _parse("minimal-missing-tools")
+    assert f.status == "partial"
+    for fact in ("cpu", "memory", "root_disk"):
+        assert f.missing[fact]
+    assert f.missing["root_disk"] == "df: not found"
+    assert f.os is not None and f.hostname == "vm"  # what did work is still reported
+
+
+def test_gpu_and_tool_failures_never_make_a_host_partial() -> None:
+    f = _parse("debian12")
+    assert "gpus" in f.missing and f.status == "complete"

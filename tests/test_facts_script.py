@@ -1,0 +1,91 @@
+"""The facts script: quoting of user data, POSIX-sh behaviour, and the locale guard."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from axis.drivers.facts import FACTS_TOOLS, build_script, parse_facts
+from axis.drivers.facts.script import TOOL_NAME_RE
+
+EVIL = ["$(touch /tmp/x)", "`id`", "a;b", "a b", "a\nb", "-v", "", "x" * 65, "a|b", "a'b",
+        "../bin/sh", "a&&b", "${HOME}", "é"]
+
+
+@pytest.mark.parametrize("name", EVIL)
+def test_invalid_tool_names_are_rejected(name: str) -> None:
+    with pytest.raises(ValueError):
+        build_script([name])
+
+
+def test_valid_extra_tools_appear_quoted_in_the_tool_loop() -> None:
+    extras = ["rsync", "python3.11", "g++", "clang-format", "uv"]
+    script = build_script(extras)
+    line = next(ln for ln in script.splitlines() if ln.startswith("_axis_section tools "))
+    words = shlex.split(line)[3:]
+    assert words == [*FACTS_TOOLS, *extras]
+    for name in extras:
+        assert shlex.quote(name) in line
+
+
+def test_duplicates_are_probed_once() -> None:
+    line = next(ln for ln in build_script(["git", "rsync", "rsync"]).splitlines()
+                if ln.startswith("_axis_section tools "))
+    assert shlex.split(line).count("git") == 1 and shlex.split(line).count("rsync") == 1
+
+
+@given(st.text(max_size=80))
+def test_only_plain_names_get_into_the_script(name: str) -> None:
+    try:
+        script = build_script([name])
+    except ValueError:
+        assert not TOOL_NAME_RE.fullmatch(name)
+        return
+    assert TOOL_NAME_RE.fullmatch(name)
+    line = next(ln for ln in script.splitlines() if ln.startswith("_axis_section tools "))
+    assert shlex.split(line)[-1] == name or name in FACTS_TOOLS
+
+
+def test_rejected_name_never_runs(tmp_path) -> None:
+    marker = tmp_path / "pwned"
+    with pytest.raises(ValueError):
+        build_script([f"$(touch {marker})"])
+    assert not marker.exists()
+
+
+def test_locale_is_forced_before_any_probe() -> None:
+    lines = build_script().splitlines()
+    first_probe = next(i for i, ln in enumerate(lines) if ln.startswith("_axis_section "))
+    forced = next(i for i, ln in enumerate(lines) if ln.startswith("LC_ALL=C;"))
+    assert forced < first_probe
+
+
+SHELLS = [s for s in (["dash", "-s"], ["bash", "--posix", "-s"]) if shutil.which(s[0])]
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+def test_script_is_valid_and_complete_in_posix_shells(shell: list[str]) -> None:
+    script = build_script(["sh"])
+    assert subprocess.run([shell[0], "-n"], input=script, text=True).returncode == 0
+    env = dict(os.environ, LC_ALL="de_DE.UTF-8", LANG="de_DE.UTF-8", LC_NUMERIC="de_DE.UTF-8")
+    out = subprocess.run(shell, input=script, text=True, capture_output=True, env=env,
+                         timeout=60).stdout
+    facts = parse_facts(out)
+    assert facts.status == "complete", facts.missing
+    assert facts.tools["sh"] is not None
+    assert not facts.notes
+
+
+def test_a_probe_reading_stdin_cannot_swallow_the_script() -> None:
+    script = build_script().replace("_axis_section uname _axis_uname",
+                                    "_axis_section eat cat\n_axis_section uname _axis_uname", 1)
+    out = subprocess.run(["sh", "-s"], input=script, text=True, capture_output=True,
+                         timeout=60).stdout
+    assert "@@axis:section:eat\n@@axis:end:eat rc=0\n" in out
+    assert out.rstrip().endswith("@@axis:done")

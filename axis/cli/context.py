@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from axis.reconciler.fleet import SshOptions
 from axis.state import Database, state_path
 
 
@@ -18,6 +19,7 @@ class CliError(Exception):
 class AppContext:
     state: Path
     debug: bool = False
+    ssh: SshOptions = field(default_factory=SshOptions)
     _db: Database | None = field(default=None, repr=False)
 
     def db(self) -> Database:

@@ -9,8 +9,11 @@ from pathlib import Path
 import typer
 
 from axis import __version__
-from axis.cli import apply_cmd, get_cmd, schema_cmd
+from axis.cli import apply_cmd, fleet_cmd, get_cmd, on_cmd, schema_cmd
 from axis.cli.context import AppContext, CliError
+from axis.drivers.hostkeys import HostKeyPolicy
+from axis.drivers.transport import TransportError
+from axis.reconciler.fleet import SshOptions
 from axis.specs import SpecErrors
 from axis.state import StateError, state_path
 
@@ -32,10 +35,20 @@ def _root(
     ctx: typer.Context,
     state: Path | None = typer.Option(None, "--state", envvar="AXIS_STATE", show_envvar=True,
                                       help="state DB file [default: ~/.axis/state.db]"),
+    ssh_config: Path | None = typer.Option(None, "--ssh-config", envvar="AXIS_SSH_CONFIG", show_envvar=True,
+                                           help="ssh_config file [default: ~/.ssh/config]"),
+    known_hosts: Path | None = typer.Option(None, "--known-hosts", envvar="AXIS_KNOWN_HOSTS", show_envvar=True,
+                                            help="known_hosts file [default: from ssh_config, else ~/.ssh/known_hosts]"),
+    host_key_policy: HostKeyPolicy = typer.Option(
+        HostKeyPolicy.STRICT, "--host-key-policy", envvar="AXIS_HOST_KEY_POLICY", show_envvar=True,
+        help="strict: only keys already in known_hosts; accept-new: record a host's first key, refuse a changed one"),
+    connect_timeout: float = typer.Option(10.0, "--connect-timeout", help="seconds to reach and log in to a host"),
     debug: bool = typer.Option(False, "--debug", help="show a traceback on errors"),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
 ) -> None:
-    ctx.obj = AppContext(state=state_path(state), debug=debug)
+    ssh = SshOptions(ssh_config=ssh_config, known_hosts=known_hosts, policy=host_key_policy,
+                     connect_timeout=connect_timeout)
+    ctx.obj = AppContext(state=state_path(state), debug=debug, ssh=ssh)
 
 
 app.command()(apply_cmd.apply)
@@ -43,6 +56,9 @@ app.command()(get_cmd.get)
 app.command()(get_cmd.describe)
 app.command()(get_cmd.delete)
 app.command()(schema_cmd.schema)
+app.command()(fleet_cmd.facts)
+app.command()(fleet_cmd.status)
+app.command(name="on", context_settings={"allow_interspersed_args": False})(on_cmd.on)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -66,7 +82,7 @@ def run(argv: list[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
         print(f"{len(exc.errors)} error(s); nothing was stored", file=sys.stderr)
         return 1
-    except (CliError, StateError) as exc:
+    except (CliError, StateError, TransportError) as exc:
         if debug:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)

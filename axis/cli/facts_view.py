@@ -1,0 +1,50 @@
+"""Short, table-sized renderings of a host's facts (RAM used/total, GPU, disk), shared by
+`axis facts`, `axis status` and `axis get hosts -o wide`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axis.drivers.facts import Facts
+from axis.specs.units import human_size
+
+
+def _used_total(used: int | None, total: int | None) -> str:
+    if total is None:
+        return "-"
+    return f"{human_size(used)}/{human_size(total)}"
+
+
+def os_label(f: Facts) -> str:
+    if f.os is None:
+        return "-"
+    name = f.os.distro or f.os.family
+    return f"{name} {f.os.distro_version}" if f.os.distro_version else name
+
+
+def summary(f: Facts) -> dict[str, str]:
+    """The columns pool's `list` showed, plus pressure and cores."""
+    mem = f.memory
+    gpu = "-"
+    if f.gpus:
+        g = f.gpus[0]
+        util = f" {g.utilization_percent:.0f}%" if g.utilization_percent is not None else ""
+        gpu = f"{len(f.gpus)}x {g.name}{util}" if len(f.gpus) > 1 else f"{g.name}{util}"
+    sudo = "-"
+    if f.sudo is not None:
+        sudo = "root" if f.sudo.is_root else {True: "yes", False: "password", None: "no"}[f.sudo.passwordless]
+    return {
+        "os": os_label(f),
+        "cores": str(f.cpu.cores) if f.cpu else "-",
+        "load": f"{f.load.load1:.2f}" if f.load else "-",
+        "ram": _used_total(mem.total_bytes - mem.available_bytes, mem.total_bytes) if mem else "-",
+        "pressure": mem.pressure if mem else "-",
+        "gpu": gpu,
+        "disk": _used_total(f.root_disk.used_bytes, f.root_disk.size_bytes) if f.root_disk else "-",
+        "sudo": sudo,
+    }
+
+
+def load_facts(data: dict[str, Any] | None) -> Facts | None:
+    """Stored facts back as the model; None when a pass carried none (unreachable)."""
+    return Facts.model_validate(data) if data else None

@@ -1,0 +1,109 @@
+"""`axis facts` (this machine) and `axis status` (every host, fresh or `--cached`)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import typer
+
+from axis.cli.context import app_context
+from axis.cli.facts_view import load_facts, summary
+from axis.cli.output import Format, age, emit, iso, print_table
+from axis.cli.progress import fleet_progress
+from axis.drivers.facts import collect_local
+from axis.reconciler.observe import claim_tools, observe_fleet
+from axis.specs.units import human_size
+from axis.state.facts import latest, latest_with_data, store_observations
+from axis.state.objects import desired_claims, desired_hosts
+
+
+def facts(
+    output: Format = typer.Option(Format.table, "-o", "--output", help="table, json or yaml"),
+) -> None:
+    """Facts of this machine, gathered by the same script axis runs on every host (no SSH)."""
+    local = asyncio.run(collect_local())
+    if output in (Format.json, Format.yaml):
+        emit(local.model_dump(mode="json"), output)
+        return
+    row = summary(local)
+    fields = [("hostname", local.hostname), ("status", local.status), ("os", row["os"]),
+              ("kernel", local.os.kernel if local.os else None), ("arch", local.os.arch if local.os else None),
+              ("cpu", f"{local.cpu.model} ({local.cpu.cores} cores)" if local.cpu else None),
+              ("load", f"{local.load.load1} {local.load.load5} {local.load.load15}" if local.load else None),
+              ("memory", f"{row['ram']} used, pressure {row['pressure']}"), ("gpu", row["gpu"]),
+              ("root disk", row["disk"]), ("sudo", row["sudo"]),
+              ("swap", f"{human_size(local.swap.used_bytes)}/{human_size(local.swap.total_bytes)}" if local.swap else None),
+              ("init", local.init_system),
+              ("tools", " ".join(sorted(t for t, p in local.tools.items() if p)) or None)]
+    fields += [(f"missing {k}", v) for k, v in sorted(local.missing.items())]
+    print_table(["FACT", "VALUE"], fields)
+
+
+def status(
+    ctx: typer.Context,
+    output: Format = typer.Option(Format.table, "-o", "--output", help="table, json or yaml"),
+    cached: bool = typer.Option(False, "--cached", help="read the state DB only; no SSH"),
+    jobs: int = typer.Option(32, "--jobs", "-j", min=1, help="hosts observed at once"),
+    timeout: float = typer.Option(30.0, "--timeout", help="seconds per host, connect included"),
+) -> None:
+    """Cluster snapshot: every host's status and facts, and cluster totals."""
+    app = app_context(ctx)
+    db = app.db()
+    with db.read() as session:
+        hosts, _ = desired_hosts(session)
+        tools = claim_tools(desired_claims(session))
+    if not cached and hosts:
+        with fleet_progress(len(hosts), "observing") as tick:
+            observations = asyncio.run(observe_fleet(hosts, app.ssh, jobs=jobs, timeout=timeout,
+                                                     extra_tools=tools, on_done=lambda h, o: tick()))
+        with db.write() as session:
+            store_observations(session, observations)
+    now = time.time()
+    with db.read() as session:
+        newest = latest(session, [h.metadata.name for h in hosts])
+        rows = []
+        for host in hosts:
+            name = host.metadata.name
+            record = newest.get(name)
+            good = record if record is not None and record.data else latest_with_data(session, name)
+            rows.append(_host_view(name, record, good, now))
+    snapshot = {"hosts": rows, "totals": _totals(rows)}
+    if output in (Format.json, Format.yaml):
+        emit(snapshot, output)
+        return
+    print_table(["NAME", "STATUS", "OS", "CORES", "LOAD", "RAM", "PRESSURE", "GPU", "DISK", "AGE", "REASON"],
+                [[r["name"], r["status"], *(r["summary"].get(k) for k in ("os", "cores", "load", "ram", "pressure", "gpu", "disk")),
+                  r["age"], r["reason"]] for r in rows])
+    t = snapshot["totals"]
+    typer.echo(f"\n{t['reachable']}/{t['hosts']} hosts reachable · {t['cores']} cores · "
+               f"memory {human_size(t['memoryAvailableBytes'])} available of {human_size(t['memoryTotalBytes'])} · "
+               f"{t['gpus']} GPU(s)")
+
+
+def _host_view(name: str, record: Any, good: Any, now: float) -> dict[str, Any]:
+    parsed = load_facts(good.data) if good is not None else None
+    return {
+        "name": name,
+        "status": record.status if record else "unknown",
+        "reason": (record.reason if record else "never observed") or None,
+        "observedAt": iso(record.collected_at) if record else None,
+        "age": age(record.collected_at, now) if record else "-",
+        "factsAt": iso(good.collected_at) if good else None,
+        "summary": summary(parsed) if parsed else {},
+        "facts": good.data if good else None,
+    }
+
+
+def _totals(rows: list[dict[str, Any]]) -> dict[str, int]:
+    live = [r for r in rows if r["status"] in ("complete", "partial") and r["facts"]]
+    facts = [load_facts(r["facts"]) for r in live]
+    return {
+        "hosts": len(rows),
+        "reachable": len(live),
+        "cores": sum(f.cpu.cores for f in facts if f and f.cpu),
+        "memoryTotalBytes": sum(f.memory.total_bytes for f in facts if f and f.memory),
+        "memoryAvailableBytes": sum(f.memory.available_bytes for f in facts if f and f.memory),
+        "gpus": sum(len(f.gpus) for f in facts if f),
+    }

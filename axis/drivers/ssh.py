@@ -1,0 +1,171 @@
+"""`Transport` over asyncssh: one connection per host, reused for every step of a pass.
+
+~/.ssh/config (or `--ssh-config`) is honoured through asyncssh (aliases, User, Port,
+IdentityFile, ProxyJump, ssh-agent); host keys are checked by `axis.drivers.hostkeys`. Every
+asyncssh or socket failure leaves this module as a `TransportError` with a plain-words kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import signal
+import socket
+from pathlib import Path
+
+import asyncssh
+
+from axis.drivers.hostkeys import HostKeyPolicy, PolicyClient, known_hosts_files, load_trusted
+from axis.drivers.transport import (ErrorKind, OutputCallback, RunResult, Target, TransportError,
+                                    atomic_write_command, command_failed, privileged, sudo_refusal)
+
+#: Seconds between keepalives, and how many may go unanswered before the connection is dead:
+#: a host that vanishes mid-pass fails within ~45 s even without a command timeout.
+_KEEPALIVE = (15.0, 3)
+_CHUNK = 1 << 16
+
+
+class SSHTransport:
+    """An open, authenticated connection to one host."""
+
+    def __init__(self, target: Target, conn: asyncssh.SSHClientConnection):
+        self.name = target.name
+        self.target = target
+        self._conn = conn
+        self.login_user: str = conn.get_extra_info("username") or ""
+
+    @property
+    def login_is_root(self) -> bool:
+        return self.login_user == "root"
+
+    async def run(self, command: str, *, input: str | None = None, timeout: float | None = None,
+                  sudo: bool = False, check: bool = False,
+                  on_output: OutputCallback | None = None) -> RunResult:
+        line = privileged(command, login_is_root=self.login_is_root, sudo_allowed=self.target.sudo) if sudo else command
+        result = await self._exec(line, input.encode() if input is not None else None, timeout, on_output)
+        if sudo and (refused := sudo_refusal(self.name, result)) is not None:
+            raise refused
+        if check and not result.ok:
+            raise command_failed(self.name, command, result)
+        return result
+
+    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False) -> None:
+        command = atomic_write_command(path, mode)
+        line = privileged(command, login_is_root=self.login_is_root, sudo_allowed=self.target.sudo) if sudo else command
+        result = await self._exec(line, data, None, None)
+        if sudo and (refused := sudo_refusal(self.name, result)) is not None:
+            raise refused
+        if not result.ok:
+            raise command_failed(self.name, f"write {path}", result)
+
+    async def close(self) -> None:
+        self._conn.close()
+        await self._conn.wait_closed()
+
+    async def _exec(self, line: str, stdin: bytes | None, timeout: float | None,
+                    on_output: OutputCallback | None) -> RunResult:
+        try:
+            process = await self._conn.create_process(line, encoding=None)
+        except (asyncssh.Error, OSError) as exc:
+            raise _classify(self.name, exc) from exc
+        try:
+            async with asyncio.timeout(timeout):
+                if stdin:
+                    process.stdin.write(stdin)
+                process.stdin.write_eof()
+                out, err = await asyncio.gather(_drain(process.stdout, "stdout", on_output),
+                                                _drain(process.stderr, "stderr", on_output))
+                await process.wait_closed()
+        except TimeoutError:
+            _kill(process)
+            raise TransportError(ErrorKind.TIMEOUT, self.name,
+                                 f"command still running after {timeout:g}s; killed") from None
+        except (asyncssh.Error, OSError) as exc:
+            raise _classify(self.name, exc) from exc
+        return RunResult(_exit_code(process), out, err)
+
+
+async def connect(target: Target, *, known_hosts: Path | None = None,
+                  policy: HostKeyPolicy = HostKeyPolicy.STRICT, ssh_config: Path | None = None,
+                  connect_timeout: float = 10.0) -> SSHTransport:
+    """Open and authenticate one connection; raise a classified TransportError otherwise."""
+    config: tuple[()] | list[str] = [str(ssh_config)] if ssh_config else ()
+    port: tuple[()] | int = target.port if target.port else ()
+    username: tuple[()] | str = target.user if target.user else ()
+    try:
+        options = asyncssh.SSHClientConnectionOptions(config=config, host=target.address, port=port,
+                                                      username=username)
+    except (asyncssh.Error, OSError, ValueError) as exc:
+        raise TransportError(ErrorKind.ERROR, target.name, f"ssh_config: {exc}") from exc
+    files = known_hosts_files(known_hosts, options.known_hosts)
+    client = PolicyClient(target.name, files, policy)
+    try:
+        async with asyncio.timeout(connect_timeout):
+            conn = await asyncssh.connect(
+                target.address, port, options=options, known_hosts=load_trusted(files),
+                client_factory=lambda: client, connect_timeout=connect_timeout,
+                keepalive_interval=_KEEPALIVE[0], keepalive_count_max=_KEEPALIVE[1])
+    except TimeoutError:
+        raise TransportError(ErrorKind.TIMEOUT, target.name,
+                             f"no SSH answer from {target.address} within {connect_timeout:g}s") from None
+    except asyncssh.HostKeyNotVerifiable as exc:
+        raise (client.refusal or TransportError(ErrorKind.HOST_KEY_UNKNOWN, target.name, str(exc))) from exc
+    except (asyncssh.Error, OSError) as exc:
+        raise _classify(target.name, exc, target.address) from exc
+    return SSHTransport(target, conn)
+
+
+async def _drain(stream: asyncssh.SSHReader[bytes], name: str, on_output: OutputCallback | None) -> str:
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    parts: list[str] = []
+    while chunk := await stream.read(_CHUNK):
+        text = decoder.decode(chunk)
+        parts.append(text)
+        if on_output is not None and text:
+            on_output(name, text)
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        parts.append(tail)
+        if on_output is not None:
+            on_output(name, tail)
+    return "".join(parts)
+
+
+def _kill(process: asyncssh.SSHClientProcess[bytes]) -> None:
+    """Signal the remote command (sshd delivers it to the session's process group), then close."""
+    try:
+        process.send_signal("KILL")
+    except (asyncssh.Error, OSError):
+        pass
+    process.close()
+
+
+def _exit_code(process: asyncssh.SSHClientProcess[bytes]) -> int:
+    """The exit status, or 128 + signal number like a shell when the command died of a signal."""
+    if process.exit_status is not None and process.exit_status >= 0:
+        return process.exit_status
+    if process.exit_signal:
+        try:
+            return 128 + int(signal.Signals[f"SIG{process.exit_signal[0]}"])
+        except KeyError:
+            pass
+    return 255
+
+
+def _classify(name: str, exc: BaseException, address: str = "") -> TransportError:
+    where = f" {address}" if address else ""
+    if isinstance(exc, ConnectionRefusedError):
+        return TransportError(ErrorKind.UNREACHABLE, name, f"connection refused by{where or ' host'} (is sshd running?)")
+    if isinstance(exc, socket.gaierror):
+        return TransportError(ErrorKind.UNREACHABLE, name, f"cannot resolve{where}: {exc.strerror}")
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return TransportError(ErrorKind.AUTH, name, f"the host refused our keys ({exc.reason or 'permission denied'})")
+    if isinstance(exc, asyncssh.ConnectionLost):
+        return TransportError(ErrorKind.UNREACHABLE, name, f"connection lost: {exc.reason or exc}")
+    if isinstance(exc, asyncssh.ChannelOpenError):
+        return TransportError(ErrorKind.ERROR, name, f"the host refused a session channel: {exc.reason}")
+    if isinstance(exc, asyncssh.DisconnectError):
+        return TransportError(ErrorKind.UNREACHABLE, name, f"disconnected: {exc.reason or exc}")
+    if isinstance(exc, OSError):
+        return TransportError(ErrorKind.UNREACHABLE, name, f"cannot connect to{where or ' host'}: {exc.strerror or exc}")
+    return TransportError(ErrorKind.ERROR, name, str(exc) or type(exc).__name__)

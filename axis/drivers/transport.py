@@ -1,0 +1,132 @@
+"""The one small interface every host-touching step goes through: `run` a command, `put` a file.
+
+Drivers and the reconciler code against `Transport`; `axis.drivers.ssh` implements it over one
+asyncssh connection per host, `axis.drivers.fake` with scripted answers for unit tests. Failures
+are one exception type whose `kind` says in plain words what went wrong, so a fan-out can report
+"unreachable" or "sudo needs a password" per host instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Callable, Protocol
+
+#: Streamed output: called with ("stdout" | "stderr", text chunk) as it arrives.
+OutputCallback = Callable[[str, str], None]
+
+
+class ErrorKind(StrEnum):
+    UNREACHABLE = "unreachable"
+    TIMEOUT = "timed out"
+    AUTH = "auth refused"
+    HOST_KEY_MISMATCH = "host key mismatch"
+    HOST_KEY_UNKNOWN = "host key unknown"
+    SUDO = "sudo needs a password"
+    COMMAND_FAILED = "command failed"
+    ERROR = "error"
+
+
+class TransportError(Exception):
+    """A host could not do what was asked; `str()` is one line: `host: kind: detail`."""
+
+    def __init__(self, kind: ErrorKind, host: str, detail: str):
+        super().__init__(f"{host}: {kind}: {detail}")
+        self.kind = kind
+        self.host = host
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Target:
+    """How to reach one host; None leaves the choice to ~/.ssh/config and ssh's defaults."""
+
+    name: str
+    address: str
+    user: str | None = None
+    port: int | None = None
+    sudo: bool = False
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+    def stderr_tail(self, lines: int = 3) -> str:
+        tail = [line for line in self.stderr.strip().splitlines() if line.strip()][-lines:]
+        return " | ".join(tail)
+
+
+class Transport(Protocol):
+    """A connection to one host, reused for every step of a pass."""
+
+    name: str
+
+    async def run(self, command: str, *, input: str | None = None, timeout: float | None = None,
+                  sudo: bool = False, check: bool = False,
+                  on_output: OutputCallback | None = None) -> RunResult:
+        """Run a shell command line. `sudo` runs it as root (via `sudo -n` when the login user is
+        not root and the host allows sudo); `check` raises COMMAND_FAILED on a non-zero exit."""
+        ...
+
+    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False) -> None:
+        """Write a file atomically (temp file + rename in the same directory)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+# sudo's own refusals, as opposed to the command's errors: these are never a command result.
+_SUDO_PASSWORD = re.compile(r"sudo: (a password is required|a terminal is required|no tty present)")
+_SUDO_DENIED = re.compile(r"is not in the sudoers file|is not allowed to execute|sudo: command not found")
+
+
+def privileged(command: str, *, login_is_root: bool, sudo_allowed: bool) -> str:
+    """The command line that runs `command` as root: itself for root, else under `sudo -n sh -c`.
+
+    `-n` makes sudo fail at once instead of waiting for a password nobody will type. A host
+    without `sudo: true` runs the command as the login user, and the host's own refusal
+    (permission denied) is reported as it is.
+    """
+    if login_is_root or not sudo_allowed:
+        return command
+    return f"sudo -n sh -c {shlex.quote(command)}"
+
+
+def sudo_refusal(host: str, result: RunResult) -> TransportError | None:
+    """The error to raise when a privileged command failed because sudo itself refused."""
+    if result.exit_status == 0:
+        return None
+    if _SUDO_PASSWORD.search(result.stderr):
+        return TransportError(ErrorKind.SUDO, host, "`sudo -n` asked for a password; allow passwordless "
+                                                    "sudo for this user or log in as root")
+    if _SUDO_DENIED.search(result.stderr):
+        return TransportError(ErrorKind.SUDO, host, f"sudo refused: {result.stderr_tail(1)}")
+    return None
+
+
+def command_failed(host: str, command: str, result: RunResult) -> TransportError:
+    first = command.strip().splitlines()[0] if command.strip() else command
+    short = first if len(first) <= 60 else first[:57] + "..."
+    tail = result.stderr_tail() or "(no stderr)"
+    return TransportError(ErrorKind.COMMAND_FAILED, host, f"`{short}` exited {result.exit_status}: {tail}")
+
+
+def atomic_write_command(path: str, mode: int) -> str:
+    """Shell that writes stdin to `path` atomically: a temp file beside it, chmod, then rename.
+
+    A reader (or a crash) sees the old file or the new one, never half of it.
+    """
+    target = shlex.quote(path)
+    directory = shlex.quote(path.rsplit("/", 1)[0] or "/")
+    return (f"tmp=$(mktemp {directory}/.axis-tmp.XXXXXX) && "
+            f"{{ cat > \"$tmp\" && chmod {mode:o} \"$tmp\" && mv -f \"$tmp\" {target}; }} "
+            f"|| {{ rc=$?; rm -f \"$tmp\"; exit $rc; }}")

@@ -1,0 +1,92 @@
+"""Reaching hosts: SSH options from the command line, a Host spec as a transport Target, and a
+bounded concurrent fan-out in which one slow or dead host never holds up the others."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Awaitable, Callable, Iterable, TypeVar
+
+from axis.drivers.hostkeys import HostKeyPolicy
+from axis.drivers.ssh import SSHTransport, connect
+from axis.drivers.transport import ErrorKind, Target, TransportError
+from axis.specs import Host
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    """How to reach hosts; None means asyncssh's defaults (~/.ssh/config, ~/.ssh/known_hosts)."""
+
+    ssh_config: Path | None = None
+    known_hosts: Path | None = None
+    policy: HostKeyPolicy = HostKeyPolicy.STRICT
+    connect_timeout: float = 10.0
+
+    async def connect(self, host: Host) -> SSHTransport:
+        return await connect(target_for(host), known_hosts=self.known_hosts, policy=self.policy,
+                             ssh_config=self.ssh_config, connect_timeout=self.connect_timeout)
+
+
+def target_for(host: Host) -> Target:
+    spec = host.spec
+    return Target(name=host.metadata.name, address=spec.address, user=spec.user, port=spec.port, sudo=spec.sudo)
+
+
+async def fan_out(items: Iterable[T], work: Callable[[T], Awaitable[R]], *, jobs: int,
+                  on_done: Callable[[T, R], None] | None = None) -> list[R]:
+    """Run `work` on every item, at most `jobs` at once; results in input order.
+
+    `work` must turn its own failures into results: one host's exception must not cancel the rest.
+    """
+    gate = asyncio.Semaphore(max(1, jobs))
+
+    async def one(item: T) -> R:
+        async with gate:
+            result = await work(item)
+        if on_done is not None:
+            on_done(item, result)
+        return result
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """One host's result of an ad-hoc command: its exit code, or the reason it never ran/finished."""
+
+    host: str
+    exit_status: int
+    stdout: str = ""
+    stderr: str = ""
+    error: str | None = None
+
+
+#: Exit codes for hosts that did not give one, as ssh and timeout(1) use them.
+EXIT_TIMEOUT = 124
+EXIT_TRANSPORT = 255
+
+
+async def run_command(host: Host, ssh: SshOptions, command: str, *, deadline: float,
+                      on_output: Callable[[str, str], None] | None = None) -> CommandOutcome:
+    """Connect, run `command` until the loop clock reaches `deadline`, close; never raises."""
+    name = host.metadata.name
+    loop = asyncio.get_running_loop()
+    try:
+        # The command's own timeout fires first and kills it on the host; this one is a backstop.
+        async with asyncio.timeout_at(deadline + 1.0):
+            transport = await ssh.connect(host)
+            try:
+                result = await transport.run(command, timeout=max(0.0, deadline - loop.time()),
+                                             on_output=on_output)
+            finally:
+                await transport.close()
+    except TimeoutError:
+        return CommandOutcome(name, EXIT_TIMEOUT, error="timed out")
+    except TransportError as exc:
+        code = EXIT_TIMEOUT if exc.kind is ErrorKind.TIMEOUT else EXIT_TRANSPORT
+        return CommandOutcome(name, code, error=f"{exc.kind}: {exc.detail}")
+    return CommandOutcome(name, result.exit_status, result.stdout, result.stderr)

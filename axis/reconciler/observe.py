@@ -1,0 +1,68 @@
+"""Observing hosts: one connection and one facts script per host, hosts concurrently.
+
+Every outcome is an Observation (complete, partial, unreachable or error, with the reason), so a
+dead host is reported alone while the others are stored and shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Callable, Iterable
+
+from axis.drivers.facts import Facts, build_script, parse_facts
+from axis.drivers.transport import ErrorKind, Transport, TransportError
+from axis.reconciler.fleet import SshOptions, fan_out
+from axis.specs import Claim, Host
+from axis.state.facts import Observation
+
+#: A host that cannot be reached at all, as opposed to one that answered badly.
+_UNREACHABLE = {ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT}
+
+
+def claim_tools(claims: Iterable[Claim]) -> list[str]:
+    """Tools that claims ask for, added to the inventory so placement can check them."""
+    return sorted({tool for claim in claims for tool in claim.spec.requires.tools})
+
+
+async def gather_facts(transport: Transport, extra_tools: Iterable[str] = (), timeout: float = 30.0) -> Facts:
+    """All of a host's facts in one round trip on an open connection."""
+    result = await transport.run(build_script(extra_tools), timeout=timeout)
+    return parse_facts(result.stdout)
+
+
+def to_observation(host: str, facts: Facts | None, error: Exception | None) -> Observation:
+    now = time.time()
+    if facts is not None:
+        reason = "; ".join(f"{k}: {v}" for k, v in sorted(facts.missing.items())) if facts.status == "partial" else ""
+        return Observation(host, facts.status, reason, facts.model_dump(mode="json"), now)
+    if isinstance(error, TransportError):
+        status = "unreachable" if error.kind in _UNREACHABLE else "error"
+        return Observation(host, status, str(error), None, now)
+    return Observation(host, "error", f"{host}: {type(error).__name__}: {error}", None, now)
+
+
+async def observe_host(host: Host, ssh: SshOptions, *, extra_tools: Iterable[str] = (),
+                       timeout: float = 30.0) -> Observation:
+    """Connect, gather, close; never raises: failures become an Observation with the reason."""
+    name = host.metadata.name
+    try:
+        async with asyncio.timeout(timeout):
+            transport = await ssh.connect(host)
+            try:
+                facts = await gather_facts(transport, extra_tools, timeout)
+            finally:
+                await transport.close()
+    except TimeoutError:
+        return to_observation(name, None, TransportError(ErrorKind.TIMEOUT, name, f"no answer within {timeout:g}s"))
+    except (TransportError, OSError) as exc:
+        return to_observation(name, None, exc)
+    return to_observation(name, facts, None)
+
+
+async def observe_fleet(hosts: list[Host], ssh: SshOptions, *, jobs: int = 32, timeout: float = 30.0,
+                        extra_tools: Iterable[str] = (),
+                        on_done: Callable[[Host, Observation], None] | None = None) -> list[Observation]:
+    tools = list(extra_tools)
+    return await fan_out(hosts, lambda h: observe_host(h, ssh, extra_tools=tools, timeout=timeout),
+                         jobs=jobs, on_done=on_done)

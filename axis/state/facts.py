@@ -1,0 +1,63 @@
+"""Observed facts per host: the latest observation plus a bounded history.
+
+An observation is stored whatever its outcome (complete, partial, unreachable, error) so that
+`axis status --cached` can say both what a host looked like and when it was last reachable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from sqlalchemy import func
+from sqlmodel import Session, col, delete, select
+
+from axis.state.tables import FactsRecord
+
+#: Observations kept per host; older ones are dropped as new ones arrive.
+HISTORY = 20
+
+
+@dataclass(frozen=True)
+class Observation:
+    host: str
+    status: str  # complete | partial | unreachable | error
+    reason: str
+    data: dict[str, Any] | None
+    collected_at: float
+
+
+def store_observations(session: Session, observations: Iterable[Observation], *, keep: int = HISTORY) -> None:
+    """Insert a pass's observations in the caller's transaction and trim each host's history."""
+    hosts = set()
+    for obs in observations:
+        session.add(FactsRecord(host=obs.host, collected_at=obs.collected_at, status=obs.status,
+                                reason=obs.reason, data=obs.data))
+        hosts.add(obs.host)
+    session.flush()
+    for host in hosts:
+        cutoff = session.exec(select(FactsRecord.id).where(FactsRecord.host == host)
+                              .order_by(col(FactsRecord.id).desc()).offset(keep).limit(1)).first()
+        if cutoff is not None:
+            session.exec(delete(FactsRecord).where(col(FactsRecord.host) == host,  # type: ignore[call-overload]
+                                                   col(FactsRecord.id) <= cutoff))
+
+
+def latest(session: Session, hosts: Iterable[str] | None = None) -> dict[str, FactsRecord]:
+    """The newest observation of each host (one query, whatever the fleet size)."""
+    newest = select(func.max(FactsRecord.id)).group_by(FactsRecord.host)
+    query = select(FactsRecord).where(col(FactsRecord.id).in_(newest))
+    if hosts is not None:
+        query = query.where(col(FactsRecord.host).in_(list(hosts)))
+    return {row.host: row for row in session.exec(query).all()}
+
+
+def latest_with_data(session: Session, host: str) -> FactsRecord | None:
+    """The newest observation that carried facts (an unreachable pass carries none)."""
+    return session.exec(select(FactsRecord).where(FactsRecord.host == host, col(FactsRecord.data).is_not(None))
+                        .order_by(col(FactsRecord.id).desc()).limit(1)).first()
+
+
+def history(session: Session, host: str) -> list[FactsRecord]:
+    return list(session.exec(select(FactsRecord).where(FactsRecord.host == host)
+                             .order_by(col(FactsRecord.id))).all())

@@ -111,12 +111,14 @@ def test_one_bad_document_stores_nothing(axis, specs):
 def test_label_selector_and_tables(axis):
     axis("apply", "-f", str(EXAMPLE))
     out = axis("get", "hosts", "-l", "role=worker,gpu").out
-    assert out.splitlines()[0].split() == ["NAME", "ADDRESS", "SUDO", "FANOUT", "FEATURES", "GEN"]
-    assert [l.split()[0] for l in out.splitlines()[1:]] == ["gpu-1"]
+    assert out.splitlines()[0].split() == ["NAME", "ADDRESS", "STATUS", "SUDO", "FANOUT", "FEATURES", "GEN"]
+    assert [l.split()[:3] for l in out.splitlines()[1:]] == [["gpu-1", "root@10.0.40.21:2222", "unknown"]]
     names = [l.split()[0] for l in axis("get", "hosts", "-l", "role!=worker").out.splitlines()[1:]]
     assert names == ["mini"]
     wide = axis("get", "hosts", "-o", "wide").out
-    assert "DESCRIPTION" in wide and "shared CI runner" in wide
+    assert wide.splitlines()[0].split() == ["NAME", "ADDRESS", "STATUS", "AGE", "LOAD", "RAM", "GPU", "DISK",
+                                            "SUDO", "FANOUT", "DESCRIPTION"]
+    assert "shared CI runner" in wide
     profiles = axis("get", "profiles").out
     assert "gpu-1,ubu-1,ubu-2" in profiles
     assert "llm-eval" in axis("get", "claims").out

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import Session
+
+from axis.cli.output import age, iso
 from axis.drivers.facts import Facts
+from axis.state.facts import latest_with_data
+from axis.state.tables import FactsRecord
 from axis.specs.units import human_size
 
 
@@ -48,3 +53,20 @@ def summary(f: Facts) -> dict[str, str]:
 def load_facts(data: dict[str, Any] | None) -> Facts | None:
     """Stored facts back as the model; None when a pass carried none (unreachable)."""
     return Facts.model_validate(data) if data else None
+
+
+def observed_view(session: Session, name: str, record: FactsRecord | None, now: float) -> dict[str, Any]:
+    """A host's latest observation, with the numbers from the newest pass that carried facts:
+    an unreachable host still shows what it looked like, and `age`/`factsAt` say how old that is."""
+    good = record if record is not None and record.data else latest_with_data(session, name)
+    parsed = load_facts(good.data) if good is not None else None
+    return {
+        "name": name,
+        "status": record.status if record else "unknown",
+        "reason": (record.reason if record else "never observed") or None,
+        "observedAt": iso(record.collected_at) if record else None,
+        "age": age(record.collected_at, now) if record else "-",
+        "factsAt": iso(good.collected_at) if good else None,
+        "summary": summary(parsed) if parsed else {},
+        "facts": good.data if good else None,
+    }

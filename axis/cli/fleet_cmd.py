@@ -9,13 +9,13 @@ from typing import Any
 import typer
 
 from axis.cli.context import app_context
-from axis.cli.facts_view import load_facts, summary
-from axis.cli.output import Format, age, emit, iso, print_table
+from axis.cli.facts_view import load_facts, observed_view, summary
+from axis.cli.output import Format, emit, print_table
 from axis.cli.progress import fleet_progress
 from axis.drivers.facts import collect_local
 from axis.reconciler.observe import claim_tools, observe_fleet
 from axis.specs.units import human_size
-from axis.state.facts import latest, latest_with_data, store_observations
+from axis.state.facts import latest, store_observations
 from axis.state.objects import desired_claims, desired_hosts
 
 
@@ -63,12 +63,7 @@ def status(
     now = time.time()
     with db.read() as session:
         newest = latest(session, [h.metadata.name for h in hosts])
-        rows = []
-        for host in hosts:
-            name = host.metadata.name
-            record = newest.get(name)
-            good = record if record is not None and record.data else latest_with_data(session, name)
-            rows.append(_host_view(name, record, good, now))
+        rows = [observed_view(session, h.metadata.name, newest.get(h.metadata.name), now) for h in hosts]
     snapshot = {"hosts": rows, "totals": _totals(rows)}
     if output in (Format.json, Format.yaml):
         emit(snapshot, output)
@@ -80,20 +75,6 @@ def status(
     typer.echo(f"\n{t['reachable']}/{t['hosts']} hosts reachable · {t['cores']} cores · "
                f"memory {human_size(t['memoryAvailableBytes'])} available of {human_size(t['memoryTotalBytes'])} · "
                f"{t['gpus']} GPU(s)")
-
-
-def _host_view(name: str, record: Any, good: Any, now: float) -> dict[str, Any]:
-    parsed = load_facts(good.data) if good is not None else None
-    return {
-        "name": name,
-        "status": record.status if record else "unknown",
-        "reason": (record.reason if record else "never observed") or None,
-        "observedAt": iso(record.collected_at) if record else None,
-        "age": age(record.collected_at, now) if record else "-",
-        "factsAt": iso(good.collected_at) if good else None,
-        "summary": summary(parsed) if parsed else {},
-        "facts": good.data if good else None,
-    }
 
 
 def _totals(rows: list[dict[str, Any]]) -> dict[str, int]:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import typer
 
+from sqlmodel import Session
+
 from axis.cli.context import CliError, app_context
+from axis.cli.facts_view import observed_view
 from axis.cli.output import Format, age, console, dump, emit, print_table, table
 from axis.cli.selectors import LabelSelector
 from axis.cli.views import event_view, list_view, resolve_kind, views_for
 from axis.specs import effective_features
 from axis.state.events import list_events
+from axis.state.facts import latest
 from axis.state.objects import delete_object, desired_hosts, get_row, list_rows, to_model
 
 
@@ -33,16 +38,23 @@ def get(
         if name and not rows:
             raise CliError(f"{kind} {name!r} not found")
         hosts, profiles = desired_hosts(session)
-    views = views_for(kind, rows, hosts, profiles)
+        views = views_for(kind, rows, hosts, profiles)
+        if kind == "Host":
+            _add_observed(session, views)
     if output in (Format.json, Format.yaml):
         emit(views[0] if name else list_view(views), output)
         return
     wide = output == Format.wide
-    if kind == "Host":
-        headers = ["NAME", "ADDRESS", "SUDO", "FANOUT", "FEATURES", "GEN"] + (["LABELS", "DESCRIPTION"] if wide else [])
-        body = [[v["metadata"]["name"], _address(v["spec"]), _yes(v["spec"].get("sudo")), _yes(v["spec"].get("fanout", True)),
-                 _features(v["status"]["effectiveFeatures"]), v["metadata"]["generation"]]
-                + ([_labels(v), v["spec"].get("description")] if wide else []) for v in views]
+    if kind == "Host" and wide:
+        headers = ["NAME", "ADDRESS", "STATUS", "AGE", "LOAD", "RAM", "GPU", "DISK", "SUDO", "FANOUT", "DESCRIPTION"]
+        body = [[v["metadata"]["name"], _address(v["spec"]), v["status"]["observed"]["status"], v["status"]["observed"]["age"],
+                 *(v["status"]["observed"]["summary"].get(k) for k in ("load", "ram", "gpu", "disk", "sudo")),
+                 _yes(v["spec"].get("fanout", True)), v["spec"].get("description")] for v in views]
+    elif kind == "Host":
+        headers = ["NAME", "ADDRESS", "STATUS", "SUDO", "FANOUT", "FEATURES", "GEN"]
+        body = [[v["metadata"]["name"], _address(v["spec"]), v["status"]["observed"]["status"], _yes(v["spec"].get("sudo")),
+                 _yes(v["spec"].get("fanout", True)), _features(v["status"]["effectiveFeatures"]), v["metadata"]["generation"]]
+                for v in views]
     elif kind == "HostProfile":
         headers = ["NAME", "SELECTOR", "FEATURES", "HOSTS", "GEN"]
         body = [[v["metadata"]["name"], _match(v["spec"]), ",".join(v["spec"].get("features", {})) or None,
@@ -56,6 +68,18 @@ def get(
         typer.echo(f"No {resource} found.", err=True)
         return
     print_table(headers, body)
+
+
+def _add_observed(session: Session, views: list[dict[str, Any]]) -> None:
+    """Put each host's latest observation (facts summary, status, age) under status.observed."""
+    now = time.time()
+    newest = latest(session, [v["metadata"]["name"] for v in views])
+    for view in views:
+        name = view["metadata"]["name"]
+        observed = observed_view(session, name, newest.get(name), now)
+        observed.pop("facts")
+        observed.pop("name")
+        view["status"]["observed"] = observed
 
 
 def describe(

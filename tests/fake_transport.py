@@ -1,0 +1,53 @@
+"""A scripted `Transport` for unit tests: answers by the first matching rule, records every call.
+
+Feed it real captured output (tests/fixtures) so parsers and planners are tested on what hosts
+really print; integration tests use real sshd hosts instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from axis.drivers.transport import (OutputCallback, RunResult, command_failed, privileged,
+                                    sudo_refusal)
+
+
+@dataclass
+class FakeTransport:
+    name: str = "fake"
+    rules: list[tuple[str, RunResult]] = field(default_factory=list)
+    login_is_root: bool = True
+    sudo_allowed: bool = True
+    calls: list[str] = field(default_factory=list)
+    files: dict[str, tuple[bytes, int]] = field(default_factory=dict)
+    closed: bool = False
+
+    def script(self, pattern: str, stdout: str = "", stderr: str = "", exit_status: int = 0) -> "FakeTransport":
+        """Answer commands matching the regex `pattern` (searched in the final command line)."""
+        self.rules.append((pattern, RunResult(exit_status, stdout, stderr)))
+        return self
+
+    async def run(self, command: str, *, input: str | None = None, timeout: float | None = None,
+                  sudo: bool = False, check: bool = False,
+                  on_output: OutputCallback | None = None) -> RunResult:
+        line = privileged(command, login_is_root=self.login_is_root, sudo_allowed=self.sudo_allowed) if sudo else command
+        self.calls.append(line)
+        result = next((r for p, r in self.rules if re.search(p, line)), None)
+        if result is None:
+            raise AssertionError(f"FakeTransport: no scripted answer for {line!r}")
+        if on_output is not None:
+            on_output("stdout", result.stdout)
+            on_output("stderr", result.stderr)
+        if sudo and (refused := sudo_refusal(self.name, result)) is not None:
+            raise refused
+        if check and not result.ok:
+            raise command_failed(self.name, command, result)
+        return result
+
+    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False) -> None:
+        self.calls.append(f"put {path}")
+        self.files[path] = (data, mode)
+
+    async def close(self) -> None:
+        self.closed = True

@@ -21,7 +21,7 @@ def _generation(axis, name: str) -> int:
 
 
 def test_example_applies_and_shows_four_hosts_with_effective_features(axis):
-    r = axis("apply", "-f", str(EXAMPLE))
+    r = axis("apply", "--no-converge", "-f", str(EXAMPLE))
     assert r.code == 0, r.err
     assert _actions(r.out) == {"host/ubu-1": "created", "host/ubu-2": "created", "host/gpu-1": "created",
                                "host/mini": "created", "hostprofile/baseline": "created",
@@ -41,29 +41,29 @@ def test_example_applies_and_shows_four_hosts_with_effective_features(axis):
 
 def test_reapply_is_unchanged_and_generation_rises_only_on_spec_change(axis, specs):
     root = specs({"h.yaml": HOST.format(name="a")})
-    assert _actions(axis("apply", "-f", str(root)).out) == {"host/a": "created"}
-    assert _actions(axis("apply", "-f", str(root)).out) == {"host/a": "unchanged"}
+    assert _actions(axis("apply", "--no-converge", "-f", str(root)).out) == {"host/a": "created"}
+    assert _actions(axis("apply", "--no-converge", "-f", str(root)).out) == {"host/a": "unchanged"}
     assert _generation(axis, "a") == 1
     # same size, other spelling: canonical form is equal, nothing changes
     (root / "h.yaml").write_text((root / "h.yaml").read_text().replace("32G", "32Gi"))
-    assert _actions(axis("apply", "-f", str(root)).out) == {"host/a": "unchanged"}
+    assert _actions(axis("apply", "--no-converge", "-f", str(root)).out) == {"host/a": "unchanged"}
     (root / "h.yaml").write_text((root / "h.yaml").read_text().replace("32Gi", "16G"))
-    assert _actions(axis("apply", "-f", str(root)).out) == {"host/a": "configured"}
+    assert _actions(axis("apply", "--no-converge", "-f", str(root)).out) == {"host/a": "configured"}
     assert _generation(axis, "a") == 2
     (root / "h.yaml").write_text((root / "h.yaml").read_text().replace("role: worker", "role: gpu"))
-    assert _actions(axis("apply", "-f", str(root)).out) == {"host/a": "configured"}
+    assert _actions(axis("apply", "--no-converge", "-f", str(root)).out) == {"host/a": "configured"}
     assert _generation(axis, "a") == 2  # labels are not spec
-    assert _actions(axis("apply", "-f", str(root)).out) == {"host/a": "unchanged"}
+    assert _actions(axis("apply", "--no-converge", "-f", str(root)).out) == {"host/a": "unchanged"}
 
 
 def test_dry_run_reports_and_stores_nothing(axis, specs):
     root = specs({"h.yaml": HOST.format(name="a")})
-    r = axis("apply", "-f", str(root), "--dry-run")
+    r = axis("apply", "--no-converge", "-f", str(root), "--dry-run")
     assert r.code == 0 and r.out.strip() == "host/a created (dry run)"
     assert axis("get", "hosts", "-o", "json").out.count('"name"') == 0
-    axis("apply", "-f", str(root))
+    axis("apply", "--no-converge", "-f", str(root))
     (root / "h.yaml").write_text((root / "h.yaml").read_text().replace("32G", "8G"))
-    assert axis("apply", "-f", str(root), "--dry-run").out.strip() == "host/a configured (dry run)"
+    assert axis("apply", "--no-converge", "-f", str(root), "--dry-run").out.strip() == "host/a configured (dry run)"
     assert _generation(axis, "a") == 1
     doc = json.loads(axis("get", "hosts", "a", "-o", "json").out)
     assert doc["spec"]["features"]["swapfile"]["size"] == "32Gi"
@@ -72,14 +72,14 @@ def test_dry_run_reports_and_stores_nothing(axis, specs):
 def test_prune_removes_only_objects_gone_from_the_same_path(axis, specs):
     first = specs({"a.yaml": HOST.format(name="a"), "b.yaml": HOST.format(name="b")})
     other = specs({"c.yaml": HOST.format(name="c")})
-    axis("apply", "-f", str(first))
-    axis("apply", "-f", str(other))
+    axis("apply", "--no-converge", "-f", str(first))
+    axis("apply", "--no-converge", "-f", str(other))
     (first / "b.yaml").unlink()
-    assert _actions(axis("apply", "-f", str(first)).out) == {"host/a": "unchanged"}  # no prune: b stays
+    assert _actions(axis("apply", "--no-converge", "-f", str(first)).out) == {"host/a": "unchanged"}  # no prune: b stays
     assert axis("get", "hosts", "b").code == 0
-    assert _actions(axis("apply", "-f", str(first), "--prune", "--dry-run").out) == {"host/a": "unchanged", "host/b": "pruned"}
+    assert _actions(axis("apply", "--no-converge", "-f", str(first), "--prune", "--dry-run").out) == {"host/a": "unchanged", "host/b": "pruned"}
     assert axis("get", "hosts", "b").code == 0
-    assert _actions(axis("apply", "-f", str(first), "--prune").out) == {"host/a": "unchanged", "host/b": "pruned"}
+    assert _actions(axis("apply", "--no-converge", "-f", str(first), "--prune").out) == {"host/a": "unchanged", "host/b": "pruned"}
     r = axis("get", "hosts", "b")
     assert r.code == 1 and r.err.strip() == "error: Host 'b' not found"
     assert axis("get", "hosts", "c").code == 0  # another apply set is never pruned
@@ -87,18 +87,18 @@ def test_prune_removes_only_objects_gone_from_the_same_path(axis, specs):
 
 
 def test_get_yaml_round_trip_is_a_no_op(axis, specs, tmp_path):
-    axis("apply", "-f", str(EXAMPLE))
+    axis("apply", "--no-converge", "-f", str(EXAMPLE))
     for resource in ("hosts", "profiles", "claims"):
         dumped = tmp_path / f"{resource}.yaml"
         dumped.write_text(axis("get", resource, "-o", "yaml").out)
-        r = axis("apply", "-f", str(dumped))
+        r = axis("apply", "--no-converge", "-f", str(dumped))
         assert r.code == 0, r.err
         assert set(_actions(r.out).values()) == {"unchanged"}, r.out
 
 
 def test_one_bad_document_stores_nothing(axis, specs):
     root = specs({"a.yaml": HOST.format(name="a"), "b.yaml": HOST.format(name="b") + "  bogus: 1\n"})
-    r = axis("apply", "-f", str(root))
+    r = axis("apply", "--no-converge", "-f", str(root))
     assert r.code == 1
     assert r.out == ""
     lines = r.err.strip().splitlines()
@@ -109,7 +109,7 @@ def test_one_bad_document_stores_nothing(axis, specs):
 
 
 def test_label_selector_and_tables(axis):
-    axis("apply", "-f", str(EXAMPLE))
+    axis("apply", "--no-converge", "-f", str(EXAMPLE))
     out = axis("get", "hosts", "-l", "role=worker,gpu").out
     assert out.splitlines()[0].split() == ["NAME", "ADDRESS", "STATUS", "SUDO", "FANOUT", "FEATURES", "GEN"]
     assert [l.split()[:3] for l in out.splitlines()[1:]] == [["gpu-1", "root@10.0.40.21:2222", "unknown"]]
@@ -126,7 +126,7 @@ def test_label_selector_and_tables(axis):
 
 
 def test_describe_shows_spec_effective_features_and_events(axis):
-    axis("apply", "-f", str(EXAMPLE))
+    axis("apply", "--no-converge", "-f", str(EXAMPLE))
     r = axis("describe", "host", "gpu-1")
     assert r.code == 0
     assert "Generation:   1" in r.out
@@ -139,7 +139,7 @@ def test_describe_shows_spec_effective_features_and_events(axis):
 
 
 def test_delete(axis):
-    axis("apply", "-f", str(EXAMPLE))
+    axis("apply", "--no-converge", "-f", str(EXAMPLE))
     r = axis("delete", "claim", "llm-eval")
     assert (r.code, r.out.strip()) == (0, "claim/llm-eval deleted")
     assert axis("get", "claims", "llm-eval").code == 1

@@ -56,8 +56,12 @@ def test_atomic_write_replaces_whole_file_and_cleans_up(tmp_path):
     assert target.read_text() == "new\ncontent\n"
     assert oct(target.stat().st_mode & 0o777) == "0o640"
     assert sorted(os.listdir(target.parent)) == ["it's.conf"]
-    missing = atomic_write_command(str(tmp_path / "nope" / "x"), 0o644)
-    assert subprocess.run(["sh", "-c", missing], input=b"x", capture_output=True).returncode != 0
+    fresh = atomic_write_command(str(tmp_path / "new.d" / "x"), 0o644)
+    subprocess.run(["sh", "-c", fresh], input=b"x", check=True)
+    assert (tmp_path / "new.d" / "x").read_text() == "x"
+    under_a_file = atomic_write_command(str(target / "x"), 0o644)
+    assert subprocess.run(["sh", "-c", under_a_file], input=b"x", capture_output=True).returncode != 0
+    assert target.read_text() == "new\ncontent\n"
 
 
 def _key() -> asyncssh.SSHKey:

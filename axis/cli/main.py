@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from axis import __version__
-from axis.cli import apply_cmd, fleet_cmd, get_cmd, on_cmd, schema_cmd
+from axis.cli import apply_cmd, diff_cmd, fleet_cmd, get_cmd, on_cmd, schema_cmd
 from axis.cli.context import AppContext, CliError
 from axis.drivers.hostkeys import HostKeyPolicy
 from axis.drivers.transport import TransportError
@@ -52,6 +52,7 @@ def _root(
 
 
 app.command()(apply_cmd.apply)
+app.command()(diff_cmd.diff)
 app.command()(get_cmd.get)
 app.command()(get_cmd.describe)
 app.command()(get_cmd.delete)

@@ -123,10 +123,11 @@ def command_failed(host: str, command: str, result: RunResult) -> TransportError
 def atomic_write_command(path: str, mode: int) -> str:
     """Shell that writes stdin to `path` atomically: a temp file beside it, chmod, then rename.
 
-    A reader (or a crash) sees the old file or the new one, never half of it.
+    A reader (or a crash) sees the old file or the new one, never half of it. A missing parent
+    directory (such as /etc/systemd/system.conf.d) is created.
     """
     target = shlex.quote(path)
     directory = shlex.quote(path.rsplit("/", 1)[0] or "/")
-    return (f"tmp=$(mktemp {directory}/.axis-tmp.XXXXXX) && "
+    return (f"mkdir -p {directory} && tmp=$(mktemp {directory}/.axis-tmp.XXXXXX) && "
             f"{{ cat > \"$tmp\" && chmod {mode:o} \"$tmp\" && mv -f \"$tmp\" {target}; }} "
             f"|| {{ rc=$?; rm -f \"$tmp\"; exit $rc; }}")

@@ -34,6 +34,15 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             type VARCHAR NOT NULL, reason VARCHAR NOT NULL, message VARCHAR NOT NULL)""",
         "CREATE INDEX ix_events_object ON events (kind, name)",
     ]),
+    (2, "claim placement status", [
+        """CREATE TABLE claim_status (
+            claim VARCHAR NOT NULL PRIMARY KEY, phase VARCHAR NOT NULL, host VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL, observed_generation INTEGER NOT NULL, updated_at FLOAT NOT NULL)""",
+    ]),
+    (3, "feature status remembers refused live steps", [
+        "ALTER TABLE feature_status ADD COLUMN settings_hash VARCHAR NOT NULL DEFAULT ''",
+        "ALTER TABLE feature_status ADD COLUMN refused JSON NOT NULL DEFAULT '{}'",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

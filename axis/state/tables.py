@@ -58,6 +58,10 @@ class FeatureStatus(SQLModel, table=True):
     message: str = ""
     observed_generation: int = 0
     updated_at: float
+    #: hash of the settings the status was computed for, and the live steps the host refused
+    #: for those settings (step key → the host's message): not retried until the settings change.
+    settings_hash: str = ""
+    refused: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class Lease(SQLModel, table=True):
@@ -73,6 +77,23 @@ class Lease(SQLModel, table=True):
     acquired: float
     renewed: float
     expires: float
+
+
+class ClaimStatus(SQLModel, table=True):
+    """Where a claim stands in placement: its phase, host, and the reason when it is not bound.
+
+    `observed_generation` is the claim generation this status was decided under: an Expired or
+    Released claim is placed again only once its spec changes (or `axis renew` asks for it).
+    """
+
+    __tablename__ = "claim_status"
+
+    claim: str = Field(primary_key=True)
+    phase: str  # Pending | Bound | Expired | Released
+    host: str = ""
+    reason: str = ""
+    observed_generation: int = 0
+    updated_at: float
 
 
 class Event(SQLModel, table=True):

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Iterable
+from typing import Iterable, Mapping
 
 SCRIPT_VERSION = 1
 
@@ -50,6 +50,8 @@ FACTS_TOOLS: tuple[str, ...] = (
 
 # No leading "-": ``command -v -x`` would be read as an option by some shells.
 TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9._+][A-Za-z0-9._+-]{0,63}$")
+
+SECTION_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 NVIDIA_QUERY = "name,memory.total,memory.used,utilization.gpu"
 
@@ -176,8 +178,14 @@ else
   _axis_section nvidia _axis_nvidia
   _axis_section lspci _axis_lspci
 fi
-echo '@@axis:done'
+{extra}echo '@@axis:done'
 """
+
+
+def _section_name(name: str) -> str:
+    if not SECTION_NAME_RE.fullmatch(name):
+        raise ValueError(f"invalid section name {name!r}: must match {SECTION_NAME_RE.pattern}")
+    return name
 
 
 def validate_tool_name(name: str) -> str:
@@ -203,13 +211,17 @@ def tool_list(extra_tools: Iterable[str] = ()) -> list[str]:
     return out
 
 
-def build_script(extra_tools: Iterable[str] = ()) -> str:
+def build_script(extra_tools: Iterable[str] = (), extra_sections: Mapping[str, str] | None = None) -> str:
     """Build the facts script; ``extra_tools`` are probed with ``command -v`` too.
 
-    Raises ``ValueError`` if any extra tool name is not a plain file name.
+    ``extra_sections`` maps a section name to a shell command line (the feature drivers'
+    probes): each runs as ``sh -c`` in its own section, so the features are observed in the
+    same round trip as the facts. Raises ``ValueError`` on a bad tool or section name.
     """
     tools = " ".join(shlex.quote(t) for t in tool_list(extra_tools))
     sysctls = " ".join(shlex.quote(s) for s in MACOS_SYSCTLS)
     prelude = _PRELUDE.format(version=SCRIPT_VERSION, nvidia_query=NVIDIA_QUERY)
-    body = _BODY.format(version=SCRIPT_VERSION, tools=tools, sysctls=sysctls)
+    extra = "".join(f"_axis_section {_section_name(name)} sh -c {shlex.quote(command)}\n"
+                    for name, command in (extra_sections or {}).items())
+    body = _BODY.format(version=SCRIPT_VERSION, tools=tools, sysctls=sysctls, extra=extra)
     return prelude + body

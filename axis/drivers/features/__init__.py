@@ -1,0 +1,15 @@
+"""Bootstrap feature drivers, one module each; this registry is the one place a feature is added.
+
+See `base.py` for the contract (probes → observe → plan → steps) that every driver follows.
+"""
+
+from __future__ import annotations
+
+from axis.drivers.features.base import (Command, FeatureDriver, Plan, RemoveFile, Step, WriteFile)
+from axis.drivers.features.panic_recovery import PanicRecovery
+
+DRIVERS: dict[str, FeatureDriver] = {d.name: d for d in (
+    PanicRecovery(),
+)}
+
+__all__ = ["Command", "DRIVERS", "FeatureDriver", "Plan", "RemoveFile", "Step", "WriteFile"]

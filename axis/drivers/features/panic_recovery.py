@@ -1,0 +1,60 @@
+"""panicRecovery: reboot N seconds after a kernel panic, and never panic on OOM.
+
+pool wrote `kernel.panic_on_oom`, a key that does not exist (the knob is `vm.panic_on_oom`, and
+`sysctl -p` fails on the unknown key); axis writes the real one. It writes them to its own sysctl.d file (so removal is exact)
+and loads that file with `sysctl -p` — a live step that a namespaced kernel refuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel
+
+from axis.drivers.facts import Facts
+from axis.drivers.facts.sections import Section
+from axis.drivers.features.base import (MANAGED_MARK, Command, Step, cat_probe, file_text,
+                                        remove_managed_step, write_step)
+from axis.specs.features import PanicRecoverySettings
+
+PATH = "/etc/sysctl.d/60-axis-recovery.conf"
+
+
+@dataclass(frozen=True)
+class State:
+    file: str | None
+    panic: str | None          # /proc/sys/kernel/panic as the host's kernel reports it
+    panic_on_oom: str | None
+
+
+def render(settings: PanicRecoverySettings) -> str:
+    return (f"{MANAGED_MARK}: panicRecovery\n"
+            f"kernel.panic = {settings.panic_seconds}\n"
+            "vm.panic_on_oom = 0\n")
+
+
+class PanicRecovery:
+    name: ClassVar[str] = "panicRecovery"
+    oses: ClassVar[frozenset[str]] = frozenset({"linux"})
+
+    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
+        return {"panicRecovery.file": cat_probe(PATH),
+                "panicRecovery.panic": "cat /proc/sys/kernel/panic",
+                "panicRecovery.oom": "cat /proc/sys/vm/panic_on_oom"}
+
+    def observe(self, sections: dict[str, Section]) -> State:
+        def value(name: str) -> str | None:
+            text = file_text(sections.get(name))
+            return text.strip() if text is not None else None
+        return State(file_text(sections.get("panicRecovery.file")), value("panicRecovery.panic"),
+                     value("panicRecovery.oom"))
+
+    def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
+        if settings is False:
+            return remove_managed_step(PATH, state.file, "panic recovery sysctls")
+        assert isinstance(settings, PanicRecoverySettings)
+        steps = write_step(PATH, render(settings), state.file, f"kernel.panic = {settings.panic_seconds}")
+        if steps or state.panic != str(settings.panic_seconds) or state.panic_on_oom != "0":
+            steps.append(Step("~", f"load {PATH} into the running kernel", Command(f"sysctl -p {PATH}"), live=True))
+        return steps

@@ -1,0 +1,141 @@
+"""Converging one host: observe (one round trip), plan, apply, observe again to verify.
+
+Level-triggered: every pass starts from what the host reports now, never from a YAML diff. A
+host's outcome is always a value (changed, unchanged, pending for a dry run, failed with the
+reason), so one dead host fails alone while the fan-out goes on with the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Literal, Mapping
+
+from axis.drivers.facts import Facts, build_script, parse_facts
+from axis.drivers.facts.sections import Section, split_sections
+from axis.drivers.features import Plan
+from axis.drivers.features.execute import StepResult, run_steps
+from axis.drivers.transport import ErrorKind, Transport, TransportError
+from axis.reconciler.fleet import SshOptions
+from axis.reconciler.observe import to_observation
+from axis.reconciler.plan import feature_probes, plan_host
+from axis.specs import Host
+from axis.specs.effective import EffectiveFeature
+from axis.state.facts import Observation
+
+FeatureState = Literal["in-sync", "pending", "applied", "refused", "failed", "not-applicable"]
+
+
+@dataclass
+class FeatureOutcome:
+    feature: str
+    state: FeatureState
+    plan: Plan
+    results: list[StepResult] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def refused(self) -> dict[str, str]:
+        """Step key → the host's message, for steps refused now or remembered as refused."""
+        out = {r.step.key: r.message for r in self.results if r.status == "refused"}
+        out.update({step.key: why for step, why in self.plan.skipped})
+        return out
+
+
+@dataclass
+class HostOutcome:
+    host: str
+    status: Literal["changed", "unchanged", "pending", "failed"]
+    reason: str = ""
+    features: list[FeatureOutcome] = field(default_factory=list)
+    observation: Observation | None = None
+    seconds: float = 0.0
+
+    @property
+    def steps_run(self) -> int:
+        return sum(1 for f in self.features for r in f.results if r.status == "done")
+
+
+async def observe_features(transport: Transport, features: Mapping[str, EffectiveFeature],
+                           extra_tools: list[str], timeout: float) -> tuple[Facts, dict[str, Section]]:
+    """Facts and every feature's probes, in one script and one round trip."""
+    result = await transport.run(build_script(extra_tools, feature_probes(features)), timeout=timeout)
+    return parse_facts(result.stdout), split_sections(result.stdout).sections
+
+
+async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], ssh: SshOptions, *,
+                        dry_run: bool, refused: Mapping[str, Mapping[str, str]] | None = None,
+                        extra_tools: list[str] | None = None, timeout: float = 600.0) -> HostOutcome:
+    """One pass over one host; never raises (a failure is the outcome, with its reason)."""
+    name = host.metadata.name
+    started = time.monotonic()
+    tools = extra_tools or []
+    try:
+        async with asyncio.timeout(timeout):
+            transport = await ssh.connect(host)
+            try:
+                outcome = await _pass(name, transport, features, dry_run, refused or {}, tools)
+            finally:
+                await transport.close()
+    except TimeoutError:
+        err = TransportError(ErrorKind.TIMEOUT, name, f"pass not finished within {timeout:g}s")
+        outcome = HostOutcome(name, "failed", str(err), observation=to_observation(name, None, err))
+    except TransportError as exc:
+        outcome = HostOutcome(name, "failed", str(exc), observation=to_observation(name, None, exc))
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+async def _pass(name: str, transport: Transport, features: Mapping[str, EffectiveFeature], dry_run: bool,
+                refused: Mapping[str, Mapping[str, str]], tools: list[str]) -> HostOutcome:
+    facts, sections = await observe_features(transport, features, tools, timeout=60.0)
+    if facts.os is None:
+        return HostOutcome(name, "failed", f"{name}: cannot tell the host's OS: {facts.missing.get('os', 'no output')}",
+                           observation=to_observation(name, facts, None))
+    plans = plan_host(features, sections, facts, refused)
+    if dry_run or not any(p.changes for p in plans):
+        status = "pending" if any(p.changes for p in plans) else "unchanged"
+        return HostOutcome(name, status, features=[_unapplied(p) for p in plans],
+                           observation=to_observation(name, facts, None))
+    results = {p.feature: await run_steps(transport, p.steps) for p in plans if p.changes}
+    facts, sections = await observe_features(transport, features, tools, timeout=60.0)
+    remembered = {p.feature: {**refused.get(p.feature, {}),
+                              **{r.step.key: r.message for r in results.get(p.feature, []) if r.status == "refused"}}
+                  for p in plans}
+    verified = {p.feature: p for p in plan_host(features, sections, facts, remembered)}
+    outcomes = [_applied(p, results.get(p.feature, []), verified[p.feature]) for p in plans]
+    failed = [o for o in outcomes if o.state == "failed"]
+    status: Literal["changed", "failed"] = "failed" if failed else "changed"
+    reason = "; ".join(f"{o.feature}: {o.message}" for o in failed)
+    return HostOutcome(name, status, reason, outcomes, to_observation(name, facts, None))
+
+
+def _unapplied(plan: Plan) -> FeatureOutcome:
+    if not plan.applicable:
+        return FeatureOutcome(plan.feature, "not-applicable", plan, message="; ".join(plan.notes))
+    if plan.changes:
+        return FeatureOutcome(plan.feature, "pending", plan, message=f"{len(plan.steps)} step(s) to run")
+    if plan.skipped:
+        return FeatureOutcome(plan.feature, "refused", plan, message=_refusal_message(plan.skipped))
+    return FeatureOutcome(plan.feature, "in-sync", plan, message="; ".join(plan.notes))
+
+
+def _applied(plan: Plan, results: list[StepResult], after: Plan) -> FeatureOutcome:
+    if not plan.changes:
+        return _unapplied(plan)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        return FeatureOutcome(plan.feature, "failed", plan, results, f"{failed[0].step.summary}: {failed[0].message}")
+    if after.changes:
+        left = ", ".join(s.summary for s in after.steps)
+        return FeatureOutcome(plan.feature, "failed", plan, results, f"still differs after apply: {left}")
+    if after.skipped:  # refused now (remembered for the verification plan) or earlier
+        return FeatureOutcome(plan.feature, "refused", after, results, _refusal_message(after.skipped))
+    return FeatureOutcome(plan.feature, "applied", plan, results, f"{len(results)} step(s) applied")
+
+
+def _refusal_message(refused: list) -> str:
+    step, why = refused[0]
+    more = f" (+{len(refused) - 1} more)" if len(refused) > 1 else ""
+    return f"files in place; the host refused `{step.target}`: {why}{more}"

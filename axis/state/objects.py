@@ -13,8 +13,10 @@ from typing import Iterable, Literal
 from sqlmodel import Session, col, delete, select
 
 from axis.specs import MODELS, Claim, Host, HostProfile, Loaded, SpecObject, spec_data, spec_hash
+from axis.state import leases
+from axis.state.claims import PENDING, drop_status, set_status
 from axis.state.events import record_event, trim_events
-from axis.state.tables import DesiredObject, FactsRecord, FeatureStatus, Lease
+from axis.state.tables import DesiredObject, FactsRecord, FeatureStatus
 
 Action = Literal["created", "configured", "unchanged", "pruned", "deleted"]
 
@@ -85,8 +87,15 @@ def _delete_row(session: Session, row: DesiredObject, reason: str, message: str,
     if row.kind == "Host":
         session.exec(delete(FeatureStatus).where(col(FeatureStatus.host) == row.name))  # type: ignore[call-overload]
         session.exec(delete(FactsRecord).where(col(FactsRecord.host) == row.name))  # type: ignore[call-overload]
+        for lease in leases.on_host(session, row.name):  # not the claims' fault: place them again
+            leases.end(session, lease, reason="Released", message=f"host {reason.lower()}", now=now)
+            set_status(session, lease.claim, PENDING, generation=0, now=now,
+                       reason=f"its host {row.name} was {reason.lower()}; placed again on the next pass")
     if row.kind == "Claim":
-        session.exec(delete(Lease).where(col(Lease.claim) == row.name))  # type: ignore[call-overload]
+        lease = leases.find(session, row.name)
+        if lease is not None:
+            leases.end(session, lease, reason="Released", message=f"claim {reason.lower()}", now=now)
+        drop_status(session, row.name)
     record_event(session, row.kind, row.name, reason, message, now=now)
 
 

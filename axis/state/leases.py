@@ -1,0 +1,72 @@
+"""Lease rows: memory held on a host by a bound claim until `expires`.
+
+A lease is live while `expires > now`; callers pass `now`, so expiry is decided by the caller's
+clock once per pass and tests control time without sleeping. Every change is also an event on
+the claim (Bound, Renewed, Released, Expired), in the caller's transaction: the ledger
+(`axis.reconciler.ledger`) decides when; this module only reads and writes rows.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from axis.specs.units import format_duration, human_size
+from axis.state.events import record_event
+from axis.state.tables import Lease
+
+
+def leased_by_host(session: Session, *, now: float) -> dict[str, int]:
+    """Memory held by live leases, per host (one query)."""
+    query = (select(Lease.host, func.sum(Lease.memory_bytes)).where(col(Lease.expires) > now)
+             .group_by(col(Lease.host)))
+    return {host: int(total) for host, total in session.exec(query).all()}
+
+
+def held_on(session: Session, host: str, *, now: float) -> int:
+    """Memory held by live leases on one host, read inside the caller's transaction."""
+    total = session.exec(select(func.sum(Lease.memory_bytes))
+                         .where(Lease.host == host, col(Lease.expires) > now)).one()
+    return int(total or 0)
+
+
+def find(session: Session, claim: str) -> Lease | None:
+    """The claim's lease, live or not yet swept."""
+    return session.get(Lease, claim)
+
+
+def on_host(session: Session, host: str) -> list[Lease]:
+    return list(session.exec(select(Lease).where(Lease.host == host).order_by(col(Lease.claim))).all())
+
+
+def all_leases(session: Session) -> list[Lease]:
+    return list(session.exec(select(Lease).order_by(col(Lease.host), col(Lease.claim))).all())
+
+
+def expired(session: Session, *, now: float) -> list[Lease]:
+    return list(session.exec(select(Lease).where(col(Lease.expires) <= now).order_by(col(Lease.claim))).all())
+
+
+def grant(session: Session, *, claim: str, host: str, memory: int, gpu: bool, ttl: int, now: float,
+          note: str = "") -> Lease:
+    lease = Lease(claim=claim, host=host, memory_bytes=memory, gpu=gpu, acquired=now, renewed=now, expires=now + ttl)
+    session.add(lease)
+    record_event(session, "Claim", claim, "Bound",
+                 f"on {host}: {human_size(memory)}{' + GPU' if gpu else ''}, ttl {format_duration(ttl)}"
+                 + (f"; {note}" if note else ""), now=now)
+    return lease
+
+
+def extend(session: Session, lease: Lease, *, ttl: int, now: float) -> Lease:
+    lease.renewed, lease.expires = now, now + ttl
+    session.add(lease)
+    record_event(session, "Claim", lease.claim, "Renewed", f"on {lease.host} for {format_duration(ttl)}", now=now)
+    return lease
+
+
+def end(session: Session, lease: Lease, *, reason: str, message: str, now: float) -> None:
+    """Remove a lease (its memory is free at once) and say why: Released or Expired."""
+    session.delete(lease)
+    record_event(session, "Claim", lease.claim, reason,
+                 f"{human_size(lease.memory_bytes)} on {lease.host} freed: {message}",
+                 type="Warning" if reason == "Expired" else "Normal", now=now)

@@ -1,0 +1,122 @@
+"""Hosts as placement sees them: the few facts that filters, ranking and the fit score read.
+
+Built from stored facts (the newest observation of each host) and the memory of its live leases.
+The facts JSON is read directly rather than re-validated into `Facts` models: the rows were
+validated when stored, and a 1,000-host fleet must load in well under a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from sqlmodel import Session
+
+from axis.specs import Host
+from axis.state import facts as facts_store
+from axis.state.leases import leased_by_host
+from axis.state.objects import list_rows, to_model
+
+GiB = 1 << 30
+
+#: Kept free on every host for its OS and daemons (AXIS: RAM total − 1024 MiB).
+HEADROOM = GiB
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One host; `problem` set means its facts cannot be used and it is ineligible."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    fanout: bool = True
+    problem: str | None = None
+    os: str | None = None
+    tools: frozenset[str] = frozenset()
+    probed: frozenset[str] = frozenset()  # tools the facts pass looked for (found or not)
+    gpu: str | None = None  # the first GPU's name
+    total: int = 0  # memory capacity: RAM total, or the cgroup limit when lower
+    available: int = 0
+    pressure: str = "none"
+    cores: int = 0
+    local: bool = False
+    leased: int = 0  # memory held by live leases
+
+    @property
+    def cap(self) -> int:
+        """What leases may hold in total: capacity minus the headroom."""
+        return max(0, self.total - HEADROOM)
+
+    @property
+    def allocatable(self) -> int:
+        return self.cap - self.leased
+
+    @property
+    def effective(self) -> int:
+        """Memory a new claim could really use now: free on the ledger and free on the host."""
+        return min(self.available, self.allocatable)
+
+    @property
+    def ratio(self) -> float:
+        """Share of the cap already leased (1.0 when the cap is zero)."""
+        return self.leased / self.cap if self.cap else 1.0
+
+
+def candidate(host: Host, status: str | None, reason: str, data: Mapping[str, Any] | None, *,
+              leased: int = 0, local_hostname: str | None = None) -> Candidate:
+    """A host with its newest observation (`status` None: never observed)."""
+    base = Candidate(name=host.metadata.name, labels=dict(host.metadata.labels), fanout=host.spec.fanout,
+                     leased=leased)
+    if status is None:
+        return _with_problem(base, "never observed: no facts yet (run `axis status` to gather them)")
+    if data is None:
+        return _with_problem(base, f"last observation {status}" + (f": {reason}" if reason else ""))
+    memory = data.get("memory")
+    if not memory or not memory.get("total_bytes"):
+        why = (data.get("missing") or {}).get("memory", "not reported")
+        return _with_problem(base, f"memory total unknown ({why}): capacity cannot be checked")
+    total, available = memory["total_bytes"], memory["available_bytes"]
+    limit = memory.get("cgroup_limit_bytes")
+    if limit and limit < total:  # a container sees the machine's RAM but may only use its limit
+        total, available = limit, min(available, limit)
+    tools = data.get("tools") or {}
+    gpus = data.get("gpus") or []
+    return Candidate(
+        name=base.name, labels=base.labels, fanout=base.fanout, leased=leased,
+        os=(data.get("os") or {}).get("family"),
+        tools=frozenset(name for name, path in tools.items() if path),
+        probed=frozenset(tools),
+        gpu=gpus[0]["name"] if gpus else None,
+        total=total, available=available, pressure=memory.get("pressure", "high"),
+        cores=(data.get("cpu") or {}).get("cores") or 0,
+        local=_is_local(data.get("hostname"), local_hostname),
+    )
+
+
+def _with_problem(base: Candidate, problem: str) -> Candidate:
+    return Candidate(name=base.name, labels=base.labels, fanout=base.fanout, leased=base.leased, problem=problem)
+
+
+def _is_local(reported: str | None, local_hostname: str | None) -> bool:
+    """The host is this machine when it reports this machine's hostname (short names compared).
+
+    The spec address cannot tell: it may be an ~/.ssh/config alias, and 127.0.0.1:2201 may be a
+    container with its own hostname. What the host itself says is what identifies it.
+    """
+    if not reported or not local_hostname:
+        return False
+    return reported.split(".")[0].lower() == local_hostname.split(".")[0].lower()
+
+
+def load_candidates(session: Session, *, now: float, local_hostname: str | None = None) -> list[Candidate]:
+    """Every desired host with its newest facts and live leases: three queries, any fleet size."""
+    hosts: list[Host] = [to_model(row) for row in list_rows(session, "Host")]  # type: ignore[misc]
+    newest = facts_store.latest(session)
+    leased = leased_by_host(session, now=now)
+    out = []
+    for host in hosts:
+        record = newest.get(host.metadata.name)
+        out.append(candidate(host, record.status if record else None, record.reason if record else "",
+                             record.data if record else None,
+                             leased=leased.get(host.metadata.name, 0), local_hostname=local_hostname))
+    return out

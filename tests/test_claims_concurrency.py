@@ -1,0 +1,82 @@
+"""20 processes binding claims at once against one SQLite file never over-commit a host."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+from axis.reconciler.candidates import HEADROOM
+from axis.reconciler.infer import Need
+from axis.reconciler.ledger import bind, place_claims
+from axis.state import Database, leases
+from axis.state.objects import get_row
+from tests.claimkit import GiB, T0, claim, facts, host, store
+
+PROCESSES = 20
+HOSTS = {"ubu-1": 30, "ubu-2": 30, "ubu-3": 20, "gpu-1": 64}
+
+
+def _run_pass(path: str, start: multiprocessing.synchronize.Event) -> int:  # type: ignore[name-defined]
+    db = Database(Path(path))
+    start.wait()
+    return sum(1 for o in place_claims(db, now=T0) if o.phase == "Bound")
+
+
+def _bind_same_host(path: str, name: str, start: multiprocessing.synchronize.Event) -> bool:  # type: ignore[name-defined]
+    db = Database(Path(path))
+    start.wait()
+    with db.write() as session:
+        generation = get_row(session, "Claim", name).generation  # type: ignore[union-attr]
+        result = bind(session, claim=name, generation=generation, host="ubu-1", cap=30 * GiB - HEADROOM,
+                      need=Need(memory=5 * GiB), gpu=False, ttl=600, now=T0)
+    return result.lease is not None
+
+
+def _report(target, args: tuple, start, results) -> None:  # type: ignore[no-untyped-def]
+    results.put(target(*args, start))
+
+
+def _run_all(target, args_per_process: list[tuple]) -> list:  # type: ignore[no-untyped-def]
+    """Start every process, let them all wait on one event, release them together."""
+    ctx = multiprocessing.get_context("fork")  # callers close their DB first: no live SQLite connection is forked
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_report, args=(target, args, start, results)) for args in args_per_process]
+    for proc in procs:
+        proc.start()
+    start.set()
+    out = [results.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+        assert proc.exitcode == 0
+    return out
+
+
+def _held(db: Database) -> dict[str, int]:
+    with db.read() as session:
+        return leases.leased_by_host(session, now=T0)
+
+
+def test_twenty_processes_running_passes_at_once_never_over_commit(tmp_path: Path):
+    path = tmp_path / "state.db"
+    db = Database(path)
+    claims = [claim(f"job-{i:02d}", requires={"memory": f"{3 + i % 5}Gi"}) for i in range(60)]
+    store(db, [host(name) for name in HOSTS] + claims, {name: facts(total_gib=gib) for name, gib in HOSTS.items()})
+    db.close()
+    bound = _run_all(_run_pass, [(str(path),)] * PROCESSES)
+    held = _held(db)
+    for name, gib in HOSTS.items():
+        assert held.get(name, 0) <= gib * GiB - HEADROOM, (name, held)
+    with db.read() as session:
+        lease_rows = leases.all_leases(session)
+    assert sum(bound) == len(lease_rows)  # every claim bound exactly once, by one of the processes
+    assert sum(HOSTS.values()) * GiB - len(HOSTS) * HEADROOM - sum(held.values()) < 7 * GiB  # the fleet is full
+
+
+def test_twenty_processes_binding_to_one_host_fit_exactly_its_cap(tmp_path: Path):
+    path = tmp_path / "state.db"
+    db = Database(path)
+    store(db, [host("ubu-1")] + [claim(f"job-{i:02d}") for i in range(PROCESSES)], {"ubu-1": facts(total_gib=30)})
+    db.close()
+    won = _run_all(_bind_same_host, [(str(path), f"job-{i:02d}") for i in range(PROCESSES)])
+    assert sum(won) == 5  # 29 GiB cap / 5 GiB = 5 leases, whichever processes got there first
+    assert _held(db) == {"ubu-1": 25 * GiB}

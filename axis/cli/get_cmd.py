@@ -11,12 +11,13 @@ from sqlmodel import Session
 
 from axis.cli.context import CliError, app_context
 from axis.cli.facts_view import observed_view
-from axis.cli.output import Format, age, console, dump, emit, print_table, table
+from axis.cli.output import Format, age, console, dump, emit, iso, print_table, table
 from axis.cli.selectors import LabelSelector
 from axis.cli.views import event_view, list_view, resolve_kind, views_for
 from axis.specs import effective_features
 from axis.state.events import list_events
 from axis.state.facts import latest
+from axis.state.feature_status import feature_status
 from axis.state.objects import delete_object, desired_hosts, get_row, list_rows, to_model
 
 
@@ -53,7 +54,7 @@ def get(
     elif kind == "Host":
         headers = ["NAME", "ADDRESS", "STATUS", "SUDO", "FANOUT", "FEATURES", "GEN"]
         body = [[v["metadata"]["name"], _address(v["spec"]), v["status"]["observed"]["status"], _yes(v["spec"].get("sudo")),
-                 _yes(v["spec"].get("fanout", True)), _features(v["status"]["effectiveFeatures"]), v["metadata"]["generation"]]
+                 _yes(v["spec"].get("fanout", True)), _features(v["status"]), v["metadata"]["generation"]]
                 for v in views]
     elif kind == "HostProfile":
         headers = ["NAME", "SELECTOR", "FEATURES", "HOSTS", "GEN"]
@@ -80,6 +81,10 @@ def _add_observed(session: Session, views: list[dict[str, Any]]) -> None:
         observed.pop("facts")
         observed.pop("name")
         view["status"]["observed"] = observed
+        view["status"]["features"] = [
+            {"feature": f.feature, "state": f.state, "reason": f.reason, "message": f.message,
+             "observedGeneration": f.observed_generation, "updated": iso(f.updated_at)}
+            for f in feature_status(session, name)]
 
 
 def describe(
@@ -97,6 +102,7 @@ def describe(
             raise CliError(f"{kind} {name!r} not found")
         hosts, profiles = desired_hosts(session)
         events = list_events(session, kind=kind, name=name, limit=20)
+        status_rows = feature_status(session, name) if kind == "Host" else []
     view = views_for(kind, [row], hosts, profiles)[0]
     out = console()
     meta = view["metadata"]
@@ -110,9 +116,11 @@ def describe(
     out.print(_indent(dump(view["spec"], Format.yaml)))
     if kind == "Host":
         feats = effective_features(to_model(row), profiles)  # type: ignore[arg-type]
+        states = {f.feature: f for f in status_rows}
         out.print("Effective features:")
-        out.print(_indent_table(["FEATURE", "SETTINGS", "FROM"], [
-            [n, "remove" if not f.enabled else (_flow(f.to_data()["settings"]) or "{}"), f.origin]
+        out.print(_indent_table(["FEATURE", "SETTINGS", "FROM", "STATE", "MESSAGE"], [
+            [n, "remove" if not f.enabled else (_flow(f.to_data()["settings"]) or "{}"), f.origin,
+             states[n].state if n in states else "unknown", states[n].message if n in states else ""]
             for n, f in feats.items()]) if feats else "  <none>")
     elif kind == "HostProfile":
         out.print(f"{'Matches:':<14}{', '.join(view['status']['matchedHosts']) or '<no host>'}")
@@ -166,8 +174,15 @@ def _address(spec: dict) -> str:  # type: ignore[type-arg]
     return f"{user}{spec['address']}{port}"
 
 
-def _features(effective: dict) -> str:  # type: ignore[type-arg]
-    return ",".join(n if f["settings"] is not False else f"-{n}" for n, f in effective.items()) or "-"
+def _features(status: dict) -> str:  # type: ignore[type-arg]
+    """`swapfile,earlyoom(refused),-watchdog`: a state is shown when it is not plainly converged."""
+    states = {f["feature"]: f["state"] for f in status.get("features", [])}
+
+    def one(name: str, settings: object) -> str:
+        state = states.get(name)
+        mark = f"({state})" if state not in (None, "in-sync", "applied") else ""
+        return (name if settings is not False else f"-{name}") + mark
+    return ",".join(one(n, f["settings"]) for n, f in status["effectiveFeatures"].items()) or "-"
 
 
 def _labels(view: dict) -> str:  # type: ignore[type-arg]

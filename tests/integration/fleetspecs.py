@@ -1,0 +1,33 @@
+"""Spec files for the test fleet, and the CLI bound to its ssh_config: shared by integration tests."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+
+def host_specs(fleet, *, user: str | None = None, sudo: bool = False, description: str = "test host",
+               features: str = "{}", fanout: dict[str, bool] | None = None,
+               hosts: list | None = None) -> str:
+    """One Host document per test host, reached through its ssh_config alias."""
+    docs = []
+    for host in hosts if hosts is not None else fleet.hosts:
+        lines = ["apiVersion: axis/v1", "kind: Host",
+                 f"metadata: {{name: {host.name}, labels: {{role: test}}}}", "spec:",
+                 f"  address: {host.name}", f"  description: {_quote(description)}",
+                 f"  fanout: {str((fanout or {}).get(host.name, True)).lower()}",
+                 f"  sudo: {str(sudo).lower()}", f"  features: {features}"]
+        if user:
+            lines.append(f"  user: {user}")
+        docs.append("\n".join(lines) + "\n")
+    return "---\n".join(docs)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def fleet_axis(fleet, axis) -> Callable:
+    """`axis` with the fleet's ssh_config (aliases, keys, known_hosts), like a user's ~/.ssh/config."""
+    def run(*args: str):
+        return axis("--ssh-config", str(fleet.ssh_config), *args)
+    return run

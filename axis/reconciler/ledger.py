@@ -73,15 +73,14 @@ def bind(session: Session, *, claim: str, generation: int, host: str, cap: int, 
          ttl: int, now: float) -> _Bind:
     """Check the host's cap against its live leases and write the lease, in the caller's write
     transaction; nothing is written unless the claim (same generation) and host still exist."""
-    row = get_row(session, "Claim", claim)
-    if row is None or row.generation != generation:
+    view = leases.bind_view(session, claim=claim, host=host, now=now)
+    if view.generation != generation:
         return _Bind(None, -1, reason="the claim changed or was deleted meanwhile")
-    if get_row(session, "Host", host) is None:
+    if not view.host_exists:
         return _Bind(None, -1, reason=f"host {host} was deleted meanwhile")
-    existing = leases.find(session, claim)
-    if existing is not None:
-        return _Bind(None, -1, reason=f"already holds a lease on {existing.host}")
-    held = leases.held_on(session, host, now=now)
+    if view.leased_on is not None:
+        return _Bind(None, -1, reason=f"already holds a lease on {view.leased_on}")
+    held = view.held
     if held + need.memory > cap:
         return _Bind(None, held, full=True)
     lease = leases.grant(session, claim=claim, host=host, memory=need.memory, gpu=gpu, ttl=ttl, now=now)

@@ -153,6 +153,7 @@ class Index:
         usable = [h for h in self._hosts.values() if not h.problem]
         self._orders = {wanted: sorted(_key(h, wanted) for h in usable) for wanted in (False, True)}
         self._static: dict[tuple[object, ...], frozenset[str]] = {}
+        self._placements: dict[Need, Placement] = {}  # valid until a host's leases change
 
     @property
     def hosts(self) -> list[Candidate]:
@@ -171,13 +172,19 @@ class Index:
         return None
 
     def placement(self, need: Need) -> Placement:
-        return rank(need, self._hosts.values())
+        """The full ranking; once hosts fill up, every claim of the same shape waits for the
+        same reasons, so it is computed once until a lease changes."""
+        found = self._placements.get(need)
+        if found is None:
+            found = self._placements[need] = rank(need, self._hosts.values())
+        return found
 
     def set_leased(self, name: str, leased: int) -> None:
         """Record what the host's live leases now hold, and move it to its new place in order."""
         old = self._hosts[name]
         new = replace(old, leased=leased)
         self._hosts[name] = new
+        self._placements.clear()
         if old.problem:
             return
         for wanted, order in self._orders.items():

@@ -12,6 +12,11 @@ from axis.state.tables import ClaimStatus
 
 PENDING, BOUND, EXPIRED, RELEASED = "Pending", "Bound", "Expired", "Released"
 
+_UPSERT = """INSERT INTO claim_status (claim, phase, host, reason, observed_generation, updated_at)
+    VALUES (:claim, :phase, :host, :reason, :generation, :now)
+    ON CONFLICT (claim) DO UPDATE SET phase = excluded.phase, host = excluded.host, reason = excluded.reason,
+        observed_generation = excluded.observed_generation, updated_at = excluded.updated_at"""
+
 
 def statuses(session: Session) -> dict[str, ClaimStatus]:
     return {row.claim: row for row in session.exec(select(ClaimStatus)).all()}
@@ -22,11 +27,10 @@ def get_status(session: Session, claim: str) -> ClaimStatus | None:
 
 
 def set_status(session: Session, claim: str, phase: str, *, generation: int, now: float,
-               host: str = "", reason: str = "") -> ClaimStatus:
-    row = session.get(ClaimStatus, claim) or ClaimStatus(claim=claim, phase=phase, updated_at=now)
-    row.phase, row.host, row.reason, row.observed_generation, row.updated_at = phase, host, reason, generation, now
-    session.add(row)
-    return row
+               host: str = "", reason: str = "") -> None:
+    """Insert or overwrite the claim's status in one statement (an upsert: no read first)."""
+    session.connection().exec_driver_sql(_UPSERT, dict(claim=claim, phase=phase, host=host, reason=reason,
+                                                      generation=generation, now=now))
 
 
 def drop_status(session: Session, claim: str) -> None:

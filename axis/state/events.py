@@ -13,11 +13,15 @@ MAX_EVENTS = 20_000
 
 
 def record_event(session: Session, kind: str, name: str, reason: str, message: str = "",
-                 *, type: str = "Normal", now: float | None = None) -> Event:
-    event = Event(time=now if now is not None else time.time(), kind=kind, name=name,
-                  type=type, reason=reason, message=message)
-    session.add(event)
-    return event
+                 *, type: str = "Normal", now: float | None = None) -> None:
+    """Append an event in the caller's transaction.
+
+    Written at once as one plain INSERT rather than added to the ORM session: a lease bind writes
+    an event every time, and the unit-of-work flush used to be half of a bind's cost.
+    """
+    session.connection().exec_driver_sql(
+        "INSERT INTO events (time, kind, name, type, reason, message) VALUES (?, ?, ?, ?, ?, ?)",
+        (now if now is not None else time.time(), kind, name, type, reason, message))
 
 
 def list_events(session: Session, *, kind: str | None = None, name: str | None = None,

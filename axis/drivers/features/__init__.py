@@ -6,10 +6,12 @@ See `base.py` for the contract (probes → observe → plan → steps) that ever
 from __future__ import annotations
 
 from axis.drivers.features.base import (Command, FeatureDriver, Plan, RemoveFile, Step, WriteFile)
+from axis.drivers.features.disk_cleanup import DiskCleanup
 from axis.drivers.features.panic_recovery import PanicRecovery
 
 DRIVERS: dict[str, FeatureDriver] = {d.name: d for d in (
     PanicRecovery(),
+    DiskCleanup(),
 )}
 
 __all__ = ["Command", "DRIVERS", "FeatureDriver", "Plan", "RemoveFile", "Step", "WriteFile"]

@@ -1,0 +1,94 @@
+"""diskCleanup: a daily cron script that frees disk space, the same script `axis clean` runs now.
+
+The script text comes from `cleanup_script.render(settings)` (see that module for the tiers and
+for what pool got wrong). The driver only keeps /etc/cron.daily/axis-disk-cleanup equal to it;
+`false` removes the script and the log file the script created, each only if it carries axis's
+mark. A host without a cron daemon (or without /etc/cron.daily, which the write creates) still
+gets the file, and the step says that it will not run until cron is there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel
+
+from axis.drivers.facts import Facts
+from axis.drivers.facts.sections import Section
+from axis.drivers.features.base import Step, cat_probe, file_text, remove_managed_step, write_step
+from axis.drivers.features.cleanup_script import LOG_PATH, SCRIPT_PATH, render
+from axis.specs.features import DiskCleanupSettings
+
+#: Programs that run /etc/cron.daily (cron, cronie, busybox crond, anacron, systemd-cron's timer).
+CRON_RUNNERS = ("/usr/sbin/cron", "/usr/sbin/crond", "/usr/bin/crond", "/sbin/crond", "/usr/sbin/anacron",
+                "/usr/bin/fcron", "/usr/sbin/fcron", "/lib/systemd/system/cron-daily.timer",
+                "/usr/lib/systemd/system/cron-daily.timer")
+CRON_TOOLS = ("cron", "crond", "anacron")
+
+_CRON_PROBE = ("for p in " + " ".join(shlex.quote(p) for p in CRON_RUNNERS)
+               + "; do [ -e \"$p\" ] && echo \"runner=$p\"; done; "
+               "if [ -d /etc/cron.daily ]; then echo daily=yes; else echo daily=no; fi")
+
+
+@dataclass(frozen=True)
+class State:
+    script: str | None             # the installed script, None when absent
+    log_head: str | None           # the log file's first line, None when absent
+    cron_runners: tuple[str, ...] = ()
+    cron_daily: bool | None = None  # /etc/cron.daily exists; None when the probe said nothing
+
+
+def _without_shebang(text: str | None) -> str | None:
+    """The script from its second line on: the managed mark follows `#!/bin/sh`."""
+    if text is None or not text.startswith("#!"):
+        return text
+    return text.partition("\n")[2]
+
+
+def cron_problem(state: State, facts: Facts) -> str | None:
+    """Why the installed script would not run daily, or None when cron is there."""
+    has_runner = bool(state.cron_runners) or any(facts.tools.get(t) for t in CRON_TOOLS)
+    if not has_runner:
+        return "no cron daemon found on the host: the script will not run until one is installed"
+    if state.cron_daily is False:
+        return "the host had no /etc/cron.daily: check that its cron runs that directory"
+    return None
+
+
+class DiskCleanup:
+    name: ClassVar[str] = "diskCleanup"
+    oses: ClassVar[frozenset[str]] = frozenset({"linux"})
+
+    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
+        return {"diskCleanup.script": cat_probe(SCRIPT_PATH),
+                "diskCleanup.log": f"head -n 1 {shlex.quote(LOG_PATH)}",
+                "diskCleanup.cron": _CRON_PROBE}
+
+    def observe(self, sections: dict[str, Section]) -> State:
+        cron = sections.get("diskCleanup.cron")
+        lines = cron.lines if cron is not None and cron.ok else []
+        runners = tuple(line.partition("=")[2] for line in lines if line.startswith("runner="))
+        daily = "daily=yes" in lines if any(line.startswith("daily=") for line in lines) else None
+        return State(file_text(sections.get("diskCleanup.script")), file_text(sections.get("diskCleanup.log")),
+                     runners, daily)
+
+    def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
+        if settings is False:
+            return (remove_managed_step(SCRIPT_PATH, _without_shebang(state.script), "daily disk clean-up")
+                    + remove_managed_step(LOG_PATH, state.log_head, "disk clean-up log"))
+        assert isinstance(settings, DiskCleanupSettings)
+        what = (f"daily disk clean-up, retention {settings.retention_days}d, "
+                f"deep tier at {settings.deep_at_percent}%")
+        steps = write_step(SCRIPT_PATH, render(settings), state.script, what, mode=0o755)
+        problem = cron_problem(state, facts)
+        if problem:
+            steps = [dataclasses.replace(s, summary=f"{s.summary}; {problem}") for s in steps]
+        return steps
+
+    def notes(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[str]:
+        """Still said when the script is in place: it will not run without cron."""
+        problem = None if settings is False else cron_problem(state, facts)
+        return [problem] if problem else []

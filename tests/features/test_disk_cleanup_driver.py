@@ -1,0 +1,126 @@
+"""The diskCleanup driver's observe/plan on real facts captures: from scratch, converged, changed
+settings, removal (only what axis marked), the no-cron note, and not applicable on macOS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from axis.drivers.facts import parse_facts
+from axis.drivers.facts.sections import split_sections
+from axis.drivers.features import DRIVERS
+from axis.drivers.features.base import MANAGED_MARK, RemoveFile, WriteFile
+from axis.drivers.features.cleanup_script import LOG_PATH, SCRIPT_PATH, render
+from axis.drivers.features.disk_cleanup import DiskCleanup
+from axis.reconciler.plan import feature_probes, plan_host
+from axis.specs.effective import EffectiveFeature
+from axis.specs.features import DiskCleanupSettings
+
+FACTS = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
+CRON_OK = "runner=/usr/sbin/cron\ndaily=yes\n"
+LOG_HEAD = f"{MANAGED_MARK}: diskCleanup log (removed with the feature)\n"
+
+
+def _output(fixture: str, sections: dict[str, str | None]) -> str:
+    """A real facts capture plus the driver's sections framed as the facts script frames them
+    (None: the probe failed, as `cat` of a missing file does)."""
+    text = (FACTS / fixture).read_text().replace("@@axis:done\n", "")
+    for name, body in sections.items():
+        text += f"@@axis:section:{name}\n{body or ''}"
+        if body is None:
+            text += f"@@axis:stderr:{name} cat: No such file or directory\n"
+        text += f"@@axis:end:{name} rc={1 if body is None else 0}\n"
+    return text + "@@axis:done\n"
+
+
+def _plan(settings, script: str | None, log: str | None = None, cron: str = CRON_OK,
+          fixture: str = "debian12.txt"):
+    features = {"diskCleanup": EffectiveFeature("diskCleanup", settings, "Host")}
+    out = _output(fixture, {"diskCleanup.script": script, "diskCleanup.log": log, "diskCleanup.cron": cron})
+    return plan_host(features, split_sections(out).sections, parse_facts(out))[0]
+
+
+def _summaries(plan) -> list[tuple[str, str]]:
+    return [(s.op, s.summary) for s in plan.steps]
+
+
+def test_registered_with_its_probes():
+    assert isinstance(DRIVERS["diskCleanup"], DiskCleanup)
+    probes = feature_probes({"diskCleanup": EffectiveFeature("diskCleanup", DiskCleanupSettings(), "Host")})
+    assert set(probes) == {"diskCleanup.script", "diskCleanup.log", "diskCleanup.cron"}
+    assert probes["diskCleanup.script"] == f"cat {SCRIPT_PATH}"
+
+
+def test_from_scratch_creates_the_cron_script_executable():
+    settings = DiskCleanupSettings(retentionDays=5, deepAtPercent=90)
+    plan = _plan(settings, None)
+    assert _summaries(plan) == [
+        ("+", f"create {SCRIPT_PATH} (daily disk clean-up, retention 5d, deep tier at 90%)")]
+    action = plan.steps[0].action
+    assert isinstance(action, WriteFile) and action.mode == 0o755 and action.content == render(settings)
+    assert action.content.startswith(f"#!/bin/sh\n{MANAGED_MARK}")
+
+
+def test_converged_host_plans_nothing():
+    settings = DiskCleanupSettings()
+    plan = _plan(settings, render(settings), log=LOG_HEAD)
+    assert plan.steps == [] and not plan.changes
+
+
+def test_changed_settings_update_the_script_with_a_diff():
+    plan = _plan(DiskCleanupSettings(retentionDays=7), render(DiskCleanupSettings(retentionDays=3)))
+    assert [s.op for s in plan.steps] == ["~"]
+    assert "-RETENTION_DAYS=3" in plan.steps[0].detail and "+RETENTION_DAYS=7" in plan.steps[0].detail
+
+
+def test_hand_edited_script_is_put_back():
+    settings = DiskCleanupSettings()
+    plan = _plan(settings, render(settings).replace("RETENTION_DAYS=3", "RETENTION_DAYS=300"))
+    assert [s.op for s in plan.steps] == ["~"]
+
+
+def test_false_removes_the_script_and_the_log_it_created():
+    plan = _plan(False, render(DiskCleanupSettings()), log=LOG_HEAD)
+    assert _summaries(plan) == [("-", f"remove {SCRIPT_PATH} (daily disk clean-up)"),
+                                ("-", f"remove {LOG_PATH} (disk clean-up log)")]
+    assert [s.action for s in plan.steps] == [RemoveFile(SCRIPT_PATH), RemoveFile(LOG_PATH)]
+
+
+def test_false_leaves_files_axis_did_not_write():
+    plan = _plan(False, "#!/bin/sh\n# someone's own clean-up\nfind /tmp -delete\n", log="Mon Jan 1 cleanup ran\n")
+    assert plan.steps == []
+
+
+def test_false_on_a_clean_host_plans_nothing():
+    assert _plan(False, None, log=None).steps == []
+
+
+def test_no_cron_daemon_still_installs_and_says_so():
+    settings = DiskCleanupSettings()
+    plan = _plan(settings, None, cron="daily=no\n")
+    [step] = plan.steps
+    assert isinstance(step.action, WriteFile) and step.action.path == SCRIPT_PATH
+    assert "no cron daemon found on the host" in step.summary
+    # once the file is there the plan is empty; the driver's notes still say it
+    driver = DRIVERS["diskCleanup"]
+    out = _output("debian12.txt", {"diskCleanup.script": render(settings), "diskCleanup.log": None,
+                                   "diskCleanup.cron": "daily=yes\n"})
+    state = driver.observe(split_sections(out).sections)
+    assert driver.plan(settings, state, parse_facts(out)) == []
+    assert driver.notes(settings, state, parse_facts(out)) == [
+        "no cron daemon found on the host: the script will not run until one is installed"]
+    assert driver.notes(False, state, parse_facts(out)) == []
+
+
+def test_cron_without_cron_daily_is_mentioned():
+    [step] = _plan(DiskCleanupSettings(), None, cron="runner=/usr/sbin/crond\ndaily=no\n").steps
+    assert "no /etc/cron.daily" in step.summary
+
+
+def test_cron_probe_that_failed_is_not_a_problem_claimed_about_cron_daily():
+    plan = _plan(DiskCleanupSettings(), None, cron=None)
+    assert "no cron daemon" in plan.steps[0].summary and "cron.daily" not in plan.steps[0].summary.split(";")[1]
+
+
+def test_not_applicable_on_macos():
+    plan = _plan(DiskCleanupSettings(), None, fixture="macos-14-arm.txt")
+    assert not plan.applicable and plan.steps == [] and plan.notes == ["not applicable on macos"]

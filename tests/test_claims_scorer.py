@@ -102,11 +102,13 @@ def test_fit_score_terms_follow_the_axis_scale():
     assert next(t for t in terms if t.name == "gpu").why == "task wants no GPU"
 
 
-def test_pending_reason_names_hosts_and_counts_the_rest():
-    hosts = [cand(f"h{i}", leased=29 * GiB) for i in range(5)]
-    why = rank(Need(memory=17 * GiB), hosts).why_not(shown=2)
-    assert why.startswith("no host fits: h0: not enough allocatable memory: needs 17.0Gi, 0B free")
-    assert why.endswith("| and 3 more")
+def test_pending_reason_groups_hosts_by_reason_and_counts_the_rest():
+    hosts = [cand(f"h{i}", problem="never observed") for i in range(5)] + [cand("x", leased=29 * GiB)]
+    hosts += [cand("y", problem="last observation unreachable"), cand("z", fanout=False)]
+    assert rank(Need(memory=17 * GiB), hosts).why_not(shown=2) == (
+        "no host fits: h0, h1, h2 and 2 more: never observed | x: not enough allocatable memory: needs 17.0Gi, "
+        "0B free of 29.0Gi (total − 1Gi headroom, 29.0Gi leased) | 2 more hosts for other reasons")
+    assert rank(NEED, []).why_not() == "no hosts in the desired state"
 
 
 _pressures = st.sampled_from(["none", "low", "medium", "high"])

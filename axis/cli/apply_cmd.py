@@ -1,18 +1,22 @@
 """`axis apply -f PATH`: store the desired objects (created/configured/unchanged/pruned), then
-converge the hosts they concern in one pass. `--dry-run` stores nothing and shows the diff."""
+converge the hosts they concern in one pass, then bind pending claims (`ledger.place_claims`:
+sweep expired leases, bind on the newest stored facts). `--dry-run` stores and binds nothing."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
 
+from axis.cli.claims_cmd import report_placements
 from axis.cli.context import app_context
 from axis.cli.converge_run import run_pass, work_for
 from axis.cli.diff_cmd import report_exit
 from axis.cli.output import Format, emit
 from axis.cli.plan_view import outcomes_data, print_diff, print_results
 from axis.reconciler.converge import HostOutcome
+from axis.reconciler.ledger import place_claims
 from axis.specs import load_specs
 from axis.state.objects import apply_objects, desired_hosts
 from axis.specs.effective import matching_profiles
@@ -41,13 +45,16 @@ def apply(
         if dry_run:
             session.rollback()
     outcomes = run_pass(app, work, tools, dry_run=dry_run, jobs=jobs)
+    placed = [] if dry_run else place_claims(db, now=time.time())
     warnings = [f"HostProfile/{p.metadata.name} matches no host" for p in profiles
                 if not any(p in matching_profiles(h, [p]) for h in hosts)]
     suffix = " (dry run)" if dry_run else ""
     if output in (Format.json, Format.yaml):
         emit({"dryRun": dry_run, "changes": [
             {"kind": c.kind, "name": c.name, "action": c.action, "generation": c.generation, "source": c.source}
-            for c in changes], "warnings": warnings, **outcomes_data(outcomes)}, output)
+            for c in changes], "warnings": warnings, **outcomes_data(outcomes),
+            "claims": [{"claim": p.claim, "phase": p.phase, "host": p.host or None, "reason": p.reason or None}
+                       for p in placed if p.phase]}, output)
         _exit(outcomes, dry_run)
         return
     for change in changes:
@@ -56,6 +63,7 @@ def apply(
         typer.echo(f"warning: {warning}", err=True)
     if not changes:
         typer.echo("no objects found", err=True)
+    report_placements(placed)
     if outcomes:
         typer.echo("")
         print_diff(outcomes) if dry_run else print_results(outcomes)

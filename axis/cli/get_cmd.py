@@ -9,6 +9,8 @@ import typer
 
 from sqlmodel import Session
 
+from axis.cli.claims_cmd import get_leases
+from axis.cli.claims_view import add_claim_status, claim_table
 from axis.cli.context import CliError, app_context
 from axis.cli.facts_view import observed_view
 from axis.cli.output import Format, age, console, dump, emit, iso, print_table, table
@@ -23,12 +25,14 @@ from axis.state.objects import delete_object, desired_hosts, get_row, list_rows,
 
 def get(
     ctx: typer.Context,
-    resource: str = typer.Argument(..., help="hosts, profiles, claims or events"),
+    resource: str = typer.Argument(..., help="hosts, profiles, claims, leases or events"),
     name: str | None = typer.Argument(None, help="one object by name"),
     output: Format = typer.Option(Format.table, "-o", "--output", help="table, wide, json or yaml"),
     selector: str | None = typer.Option(None, "-l", "--selector", help="label selector, e.g. role=worker,gpu"),
 ) -> None:
     """List objects (or one by name) with their effective state."""
+    if resource.lower() in ("lease", "leases"):
+        return get_leases(ctx, name, output)
     kind = _kind(resource)
     labels = _selector(selector)
     with app_context(ctx).db().read() as session:
@@ -42,6 +46,8 @@ def get(
         views = views_for(kind, rows, hosts, profiles)
         if kind == "Host":
             _add_observed(session, views)
+        elif kind == "Claim":
+            add_claim_status(session, views, rows, time.time())
     if output in (Format.json, Format.yaml):
         emit(views[0] if name else list_view(views), output)
         return
@@ -61,10 +67,7 @@ def get(
         body = [[v["metadata"]["name"], _match(v["spec"]), ",".join(v["spec"].get("features", {})) or None,
                  ",".join(v["status"]["matchedHosts"]) or "(none)", v["metadata"]["generation"]] for v in views]
     else:
-        headers = ["NAME", "TASK", "MEMORY", "GPU", "TTL", "GEN"] + (["SELECTOR", "SOURCE"] if wide else [])
-        body = [[v["metadata"]["name"], _short(v["spec"]["task"]), v["spec"].get("requires", {}).get("memory"),
-                 _yes(v["spec"].get("requires", {}).get("gpu")), v["spec"].get("ttl", "45m"), v["metadata"]["generation"]]
-                + ([_match(v["spec"]), v["metadata"]["source"]] if wide else []) for v in views]
+        headers, body = claim_table(views, wide)
     if not body:
         typer.echo(f"No {resource} found.", err=True)
         return
@@ -196,10 +199,6 @@ def _match(spec: dict) -> str:  # type: ignore[type-arg]
 
 def _yes(value: object) -> str:
     return "-" if value is None else ("yes" if value else "no")
-
-
-def _short(text: str, width: int = 40) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _flow(data: object) -> str:

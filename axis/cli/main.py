@@ -10,6 +10,7 @@ import typer
 
 from axis import __version__
 from axis.cli import apply_cmd, diff_cmd, fleet_cmd, get_cmd, on_cmd, schema_cmd
+from axis.cli import claims_cmd
 from axis.cli.context import AppContext, CliError
 from axis.drivers.hostkeys import HostKeyPolicy
 from axis.drivers.transport import TransportError
@@ -56,6 +57,10 @@ app.command()(diff_cmd.diff)
 app.command()(get_cmd.get)
 app.command()(get_cmd.describe)
 app.command()(get_cmd.delete)
+app.command()(claims_cmd.place)
+app.command()(claims_cmd.renew)
+app.command()(claims_cmd.release)
+app.command(name="exec")(claims_cmd.exec_)
 app.command()(schema_cmd.schema)
 app.command()(fleet_cmd.facts)
 app.command()(fleet_cmd.status)

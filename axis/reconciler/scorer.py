@@ -61,12 +61,19 @@ class Placement:
         return self.ranked[0] if self.ranked else None
 
     def why_not(self, shown: int = 3) -> str:
-        """Why no host fits, naming a few hosts, for a Pending claim's reason."""
+        """Why no host fits, for a Pending claim's reason: hosts grouped by identical reasons."""
         if not self.rejected:
             return "no hosts in the desired state"
-        parts = [f"{r.host}: {'; '.join(r.reasons)}" for r in self.rejected[:shown]]
-        more = len(self.rejected) - shown
-        return "no host fits: " + " | ".join(parts) + (f" | and {more} more" if more > 0 else "")
+        groups: dict[str, list[str]] = {}
+        for r in self.rejected:
+            groups.setdefault("; ".join(r.reasons), []).append(r.host)
+        parts = [f"{_names(hosts)}: {reason}" for reason, hosts in list(groups.items())[:shown]]
+        more = sum(len(hosts) for hosts in list(groups.values())[shown:])
+        return "no host fits: " + " | ".join(parts) + (f" | {more} more host{'s' if more > 1 else ''} for other reasons" if more else "")
+
+
+def _names(hosts: list[str], shown: int = 3) -> str:
+    return ", ".join(hosts[:shown]) + (f" and {len(hosts) - shown} more" if len(hosts) > shown else "")
 
 
 def static_reasons(need: Need, host: Candidate) -> list[str]:

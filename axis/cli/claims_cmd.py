@@ -1,0 +1,171 @@
+"""`axis place`, `axis renew`, `axis release`, `axis exec`, and the claim parts of `get`/`apply`.
+
+Every command reads the clock once and passes `now` down, so a command's decisions agree with
+each other; `exec` passes the clock itself, because its lease renewals happen over time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import socket
+import sys
+import time
+from typing import NoReturn
+
+import typer
+
+from axis.cli.claims_view import (
+    context_block, explain_lines, lease_table, lease_view, placement_doc, placement_table,
+)
+from axis.cli.context import CliError, app_context
+from axis.cli.output import Format, emit, print_table
+from axis.drivers.transport import TransportError
+from axis.reconciler.candidates import load_candidates
+from axis.reconciler.claim_exec import ExecLost, ExecRefused, bound_target, run_bound
+from axis.reconciler.infer import infer
+from axis.reconciler.ledger import LedgerError, Outcome, release as release_lease, renew as renew_lease
+from axis.reconciler.scorer import rank
+from axis.specs.models import ClaimSpec
+from axis.specs.units import format_duration, human_size, parse_duration
+from axis.state import leases
+
+#: `axis exec` exit codes when the command did not run to completion on the host (as `docker run`
+#: and `ssh` use them), so a script can tell them from the command's own exit codes.
+EXIT_NOT_STARTED = 125
+EXIT_CONNECTION_LOST = 255
+
+
+def place(
+    ctx: typer.Context,
+    task: str = typer.Argument(..., help='what the task does, e.g. "run ollama inference on a 7b model"'),
+    explain: bool = typer.Option(False, "--explain", help="show what was inferred from the task and each fit score's terms"),
+    context: bool = typer.Option(False, "--context", help="print a compact block to paste into an agent's prompt"),
+    output: Format = typer.Option(Format.table, "-o", "--output", help="table, json or yaml"),
+) -> None:
+    """Rank the hosts for a task (advisory: no lease is taken), with a reason for every rejected host."""
+    try:
+        spec = ClaimSpec(task=task)
+    except ValueError as exc:
+        raise CliError(f"invalid task: {exc}") from exc
+    inference = infer(spec)
+    now = time.time()
+    with app_context(ctx).db().read() as session:
+        hosts = load_candidates(session, now=now, local_hostname=socket.gethostname())
+    placement = rank(inference.need, hosts)
+    doc = placement_doc(task, inference, placement)
+    if output in (Format.json, Format.yaml):
+        emit(doc, output)
+        return
+    if context:
+        typer.echo(context_block(doc, placement))
+        return
+    if explain:
+        typer.echo("\n".join(explain_lines(doc)) + "\n")
+    best = placement.best
+    typer.echo(f"best: {best.host.name} (fit {best.score}/100)" if best else f"no host fits: {task}")
+    if placement.ranked:
+        print_table(*placement_table(doc))
+    if placement.rejected:
+        typer.echo("")
+        print_table(["REJECTED", "REASON"], [[r.host, "; ".join(r.reasons)] for r in placement.rejected])
+
+
+def get_leases(ctx: typer.Context, name: str | None, output: Format) -> None:
+    """`axis get leases [CLAIM]`: every lease, live or expired but not yet swept."""
+    now = time.time()
+    with app_context(ctx).db().read() as session:
+        views = [lease_view(lease, now) for lease in leases.all_leases(session) if name is None or lease.claim == name]
+    if name and not views:
+        raise CliError(f"claim {name!r} holds no lease")
+    if output in (Format.json, Format.yaml):
+        emit(views[0] if name else {"apiVersion": "axis/v1", "kind": "LeaseList", "items": views}, output)
+    elif views:
+        print_table(*lease_table(views))
+    else:
+        typer.echo("No leases found.", err=True)
+
+
+def renew(
+    ctx: typer.Context,
+    claim: str = typer.Argument(..., help="claim name"),
+    ttl: str | None = typer.Option(None, "--ttl", help="new time to live from now, e.g. 30m [default: the claim's ttl]"),
+) -> None:
+    """Extend a claim's lease; an unbound claim (Pending, Expired, Released) is placed again now."""
+    seconds = _duration(ttl)
+    now = time.time()
+    try:
+        lease = renew_lease(app_context(ctx).db(), claim, now=now, ttl=seconds)
+    except LedgerError as exc:
+        raise CliError(str(exc)) from exc
+    typer.echo(f"claim/{claim} bound to {lease.host} ({human_size(lease.memory_bytes)}), "
+               f"expires in {format_duration(int(lease.expires - now))}")
+
+
+def release(ctx: typer.Context, claim: str = typer.Argument(..., help="claim name")) -> None:
+    """Free a claim's lease now; the claim stays Released until renewed or its spec changes."""
+    try:
+        lease = release_lease(app_context(ctx).db(), claim, now=time.time())
+    except LedgerError as exc:
+        raise CliError(str(exc)) from exc
+    typer.echo(f"claim/{claim} released ({human_size(lease.memory_bytes)} on {lease.host} freed)")
+
+
+def exec_(
+    ctx: typer.Context,
+    claim: str = typer.Argument(..., help="a bound claim"),
+    command: list[str] = typer.Argument(..., help="the command, after `--`; one argument is a shell line, "
+                                                  "several are quoted exactly as given"),
+    force: bool = typer.Option(False, "--force", help="run even if the host's available memory is below the claim's"),
+) -> None:
+    """Run a command on the claim's host, streaming its output and renewing the lease while it runs.
+
+    Exit: the command's own code; 125 if it was not started (claim unbound, lease expired, too
+    little memory, host unreachable); 255 if the connection was lost while it ran."""
+    app = app_context(ctx)
+    line = command[0] if len(command) == 1 else shlex.join(command)
+    if not line.strip():
+        raise CliError("empty command")
+    db = app.db()
+    try:
+        target = bound_target(db, claim, now=time.time())
+    except ExecRefused as exc:
+        _refuse(str(exc))
+    try:
+        code = asyncio.run(run_bound(db, target, line, connect=app.ssh.connect, clock=time.time, force=force,
+                                     on_output=_stream))
+    except (ExecRefused, TransportError) as exc:
+        _refuse(str(exc))
+    except ExecLost as exc:
+        print(f"error: connection lost while the command ran: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_CONNECTION_LOST) from exc
+    raise typer.Exit(code)
+
+
+def _stream(name: str, text: str) -> None:
+    out = sys.stdout if name == "stdout" else sys.stderr
+    out.write(text)
+    out.flush()
+
+
+def report_placements(outcomes: list[Outcome]) -> None:
+    """After `axis apply`: one line per claim the pass bound or left pending (stderr, so stdout
+    stays the list of stored objects)."""
+    for o in outcomes:
+        if o.phase:
+            detail = f"bound to {o.host}" if o.host else f"pending: {o.reason}"
+            typer.echo(f"claim/{o.claim} {detail}", err=True)
+
+
+def _refuse(message: str) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(EXIT_NOT_STARTED)
+
+
+def _duration(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise CliError(f"--ttl: {exc}") from exc

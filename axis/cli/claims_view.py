@@ -1,0 +1,134 @@
+"""How claims, leases and placements look: tables for people, documents for `-o json|yaml`, and
+the compact `axis place --context` block for pasting into an agent's prompt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from axis.cli.output import iso
+from axis.reconciler.infer import Inference, infer
+from axis.reconciler.scorer import Placement, Ranked
+from axis.specs.units import format_duration, human_size
+from axis.state import leases
+from axis.state.claims import BOUND, EXPIRED, PENDING, statuses
+from axis.state.objects import to_model
+from axis.state.tables import ClaimStatus, DesiredObject, Lease
+
+
+def add_claim_status(session: Session, views: list[dict[str, Any]], rows: list[DesiredObject], now: float) -> None:
+    """Put each claim's placement (phase, host, memory, expiry, reason) under `status`."""
+    seen = statuses(session)
+    held = {lease.claim: lease for lease in leases.all_leases(session)}
+    for view, row in zip(views, rows):
+        view["status"] = claim_status(row, seen.get(row.name), held.get(row.name), now)
+
+
+def claim_status(row: DesiredObject, status: ClaimStatus | None, lease: Lease | None, now: float) -> dict[str, Any]:
+    if lease is not None and lease.expires <= now:
+        phase, reason = EXPIRED, "lease expired; its memory is freed by the next pass"
+    elif lease is not None:
+        phase, reason = BOUND, ""
+        if status is not None and status.observed_generation != row.generation:
+            reason = (f"spec changed after binding (generation {status.observed_generation} → {row.generation}); "
+                      f"it applies at the next binding (`axis release {row.name}`, then `axis renew {row.name}`)")
+    elif status is None or status.phase == BOUND:
+        phase, reason = PENDING, "waiting for the next placement pass (`axis apply`)"
+    else:
+        phase, reason = status.phase, status.reason
+    memory = lease.memory_bytes if lease else infer(to_model(row).spec).need.memory  # type: ignore[union-attr]
+    return {"phase": phase, "host": lease.host if lease else None, "memory": human_size(memory),
+            "expires": iso(lease.expires) if lease else None,
+            "expiresIn": _until(lease.expires, now) if lease else None, "reason": reason or None}
+
+
+def claim_table(views: list[dict[str, Any]], wide: bool) -> tuple[list[str], list[list[Any]]]:
+    headers = ["NAME", "PHASE", "HOST", "MEMORY", "EXPIRES", "REASON"] + (["TASK", "TTL", "GEN"] if wide else [])
+    body = [[v["metadata"]["name"], v["status"]["phase"], v["status"]["host"], v["status"]["memory"],
+             v["status"]["expiresIn"], v["status"]["reason"]]
+            + ([v["spec"]["task"], v["spec"].get("ttl", "45m"), v["metadata"]["generation"]] if wide else [])
+            for v in views]
+    return headers, body
+
+
+def lease_view(lease: Lease, now: float) -> dict[str, Any]:
+    return {"claim": lease.claim, "host": lease.host, "memory": human_size(lease.memory_bytes), "gpu": lease.gpu,
+            "acquired": iso(lease.acquired), "renewed": iso(lease.renewed), "expires": iso(lease.expires),
+            "expiresIn": _until(lease.expires, now)}
+
+
+def lease_table(views: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    headers = ["CLAIM", "HOST", "MEMORY", "GPU", "ACQUIRED", "RENEWED", "EXPIRES"]
+    return headers, [[v["claim"], v["host"], v["memory"], "yes" if v["gpu"] else "no", v["acquired"],
+                      v["renewed"], v["expiresIn"]] for v in views]
+
+
+def _until(expires: float, now: float) -> str:
+    """`in 45m` / `expired 3m ago`: whole minutes once past one, as people read a countdown."""
+    left = expires - now
+    seconds = abs(left)
+    shown = format_duration(max(1, round(seconds / 60) * 60 if seconds >= 60 else int(seconds)))
+    return f"in {shown}" if left > 0 else f"expired {shown} ago"
+
+
+def placement_doc(task: str, inference: Inference, placement: Placement) -> dict[str, Any]:
+    need = inference.need
+    return {
+        "task": task,
+        "needs": {"tools": list(need.tools), "memory": human_size(need.memory), "gpuRequired": need.gpu_required,
+                  "gpuWanted": need.gpu_wanted, "os": need.os, "selector": dict(need.selector)},
+        "inferred": list(inference.reasons),
+        "best": placement.best.host.name if placement.best else None,
+        "ranked": [_ranked(i + 1, r) for i, r in enumerate(placement.ranked)],
+        "rejected": [{"host": r.host, "reasons": list(r.reasons)} for r in placement.rejected],
+    }
+
+
+def _ranked(position: int, r: Ranked) -> dict[str, Any]:
+    h = r.host
+    return {"rank": position, "host": h.name, "fit": r.score,
+            "terms": {t.name: {"points": t.points, "why": t.why} for t in r.terms},
+            "pressure": h.pressure, "allocatable": human_size(h.allocatable), "effective": human_size(h.effective),
+            "reserved": f"{h.ratio:.0%}", "gpu": h.gpu, "cores": h.cores, "local": h.local}
+
+
+def placement_table(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    headers = ["RANK", "HOST", "FIT", "PRESSURE", "EFFECTIVE", "ALLOCATABLE", "RESERVED", "GPU", "CORES"]
+    return headers, [[r["rank"], r["host"], r["fit"], r["pressure"], r["effective"], r["allocatable"], r["reserved"],
+                      r["gpu"], r["cores"]] for r in doc["ranked"]]
+
+
+def explain_lines(doc: dict[str, Any]) -> list[str]:
+    """What was inferred and why, then each ranked host's score as a sum of its terms."""
+    lines = [f"task: {doc['task']}", "inferred:"] + [f"  {reason}" for reason in doc["inferred"]]
+    lines.append("fit scores (the ranking decides; the score explains):")
+    for r in doc["ranked"]:
+        terms = " + ".join(f"{name} {t['points']} ({t['why']})" for name, t in r["terms"].items())
+        lines.append(f"  {r['host']}: {r['fit']} = {terms}")
+    if not doc["ranked"]:
+        lines.append("  (no eligible host)")
+    return lines
+
+
+def context_block(doc: dict[str, Any], placement: Placement) -> str:
+    """A few plain lines an agent can read: where to run the task and what is there."""
+    lines = ["# axis placement context", f"task: {doc['task']}"]
+    best = placement.best
+    if best is None:
+        lines += ["best node: none", f"summary: {placement.why_not()}"]
+        return "\n".join(lines)
+    h = best.host
+    runners = ", ".join(f"{r.host.name} (fit {r.score})" for r in placement.ranked[1:3]) or "none"
+    lines += [
+        f"best node: {h.name} (fit {best.score}/100{', this machine' if h.local else ''})",
+        f"RAM: {human_size(h.allocatable)} allocatable of {human_size(h.cap)}, {human_size(h.available)} available now",
+        f"pressure: {h.pressure}",
+        f"tools: {', '.join(sorted(h.tools)) or 'none found'}",
+        f"gpu: {h.gpu or 'none'}",
+        f"summary: {len(placement.ranked)} of {len(placement.ranked) + len(placement.rejected)} hosts eligible; "
+        f"needs {doc['needs']['memory']}"
+        + (f", tools {', '.join(doc['needs']['tools'])}" if doc["needs"]["tools"] else "")
+        + f"; runners-up: {runners}",
+    ]
+    return "\n".join(lines)

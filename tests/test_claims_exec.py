@@ -1,0 +1,110 @@
+"""`axis exec`'s decisions with a scripted transport: refusals, the memory probe, streaming, the
+exit code, and lease renewal while the command runs (real sshd hosts: tests/integration)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from axis.drivers.transport import ErrorKind, RunResult, TransportError
+from axis.reconciler.claim_exec import ExecLost, ExecRefused, bound_target, run_bound
+from axis.reconciler.ledger import place_claims, release
+from axis.specs import Host
+from axis.state import Database, leases
+from tests.claimkit import T0, claim, facts, host, store
+from tests.fake_transport import FakeTransport
+
+FIXTURES = Path(__file__).parent / "fixtures" / "facts"
+DEBIAN = (FIXTURES / "debian12.txt").read_text()  # MemAvailable ≈ 23.3 GiB
+FACTS_SCRIPT = r"@@axis:section"  # every facts script prints section markers
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    db = Database(tmp_path / "state.db")
+    store(db, [host("ubu-1"), claim("small", requires={"memory": "4Gi"}), claim("big", requires={"memory": "26Gi"}),
+               claim("waits", requires={"memory": "40Gi"})], {"ubu-1": facts(total_gib=64)})
+    place_claims(db, now=T0)
+    return db
+
+
+def _connect(transport):  # type: ignore[no-untyped-def]
+    async def connect(target: Host):  # type: ignore[no-untyped-def]
+        assert target.metadata.name == "ubu-1"
+        return transport
+    return connect
+
+
+def _run(db, name, line, transport, *, force=False, clock=lambda: T0 + 1, renew_every=None):  # type: ignore[no-untyped-def]
+    chunks: list[tuple[str, str]] = []
+    code = asyncio.run(run_bound(db, bound_target(db, name, now=clock()), line, connect=_connect(transport),
+                                 clock=clock, force=force, on_output=lambda s, t: chunks.append((s, t)),
+                                 renew_every=renew_every))
+    return code, chunks
+
+
+def test_refuses_an_unbound_claim_and_an_expired_lease(db):
+    with pytest.raises(ExecRefused, match=r"claim 'waits' is not bound \(Pending: no host fits: ubu-1: not enough"):
+        bound_target(db, "waits", now=T0 + 1)
+    with pytest.raises(ExecRefused, match=r"the lease of claim 'small' on ubu-1 expired 15m ago; `axis renew small`"):
+        bound_target(db, "small", now=T0 + 60 * 60)
+    release(db, "small", now=T0 + 2)
+    with pytest.raises(ExecRefused, match=r"claim 'small' is not bound \(Released: released by `axis release`"):
+        bound_target(db, "small", now=T0 + 3)
+    with pytest.raises(ExecRefused, match="claim 'nope' not found"):
+        bound_target(db, "nope", now=T0)
+
+
+def test_runs_the_command_streams_its_output_and_returns_its_exit_code(db):
+    fake = FakeTransport(name="ubu-1").script(FACTS_SCRIPT, DEBIAN).script(r"^make test$", "ok\n", "warn\n", exit_status=3)
+    code, chunks = _run(db, "small", "make test", fake)
+    assert code == 3
+    assert chunks == [("stdout", "ok\n"), ("stderr", "warn\n")]
+    assert fake.calls[-1] == "make test" and fake.closed
+
+
+def test_refuses_when_the_host_has_less_available_memory_than_the_lease_unless_forced(db):
+    fake = FakeTransport(name="ubu-1").script(FACTS_SCRIPT, DEBIAN).script("true", "")
+    with pytest.raises(ExecRefused, match=r"ubu-1 has 23.3Gi available now, claim 'big' needs 26.0Gi \(--force runs anyway\)"):
+        _run(db, "big", "true", fake)
+    assert fake.calls[-1] != "true" and fake.closed  # refused before running, connection closed
+    forced = FakeTransport(name="ubu-1").script("true", "")
+    assert _run(db, "big", "true", forced, force=True)[0] == 0
+    assert forced.calls == ["true"]  # --force skips the probe
+
+
+class _SlowTransport(FakeTransport):
+    """Runs the command until the lease has been renewed twice (or gives up after 5 s)."""
+
+    db: Database | None = None
+
+    async def run(self, command, **kwargs):  # type: ignore[no-untyped-def, override]
+        if "@@axis" in command:
+            return await super().run(command, **kwargs)
+        for _ in range(5000):
+            await asyncio.sleep(0.001)
+            with self.db.read() as session:  # type: ignore[union-attr]
+                if leases.find(session, "small").renewed >= T0 + 20:  # type: ignore[union-attr]
+                    return RunResult(0, "", "")
+        return RunResult(99, "", "never renewed")
+
+
+def test_the_lease_is_renewed_while_the_command_runs(db):
+    slow = _SlowTransport(name="ubu-1").script(FACTS_SCRIPT, DEBIAN)
+    slow.db = db
+    ticks = iter(range(10, 10_000, 10))
+    code, _ = _run(db, "small", "sleep 3600", slow, clock=lambda: T0 + next(ticks), renew_every=0.001)
+    assert code == 0
+    with db.read() as session:
+        lease = leases.find(session, "small")
+    assert lease.renewed >= T0 + 20 and lease.expires == lease.renewed + 45 * 60
+
+
+def test_a_connection_lost_mid_command_is_not_an_exit_code(db):
+    class _Dropping(FakeTransport):
+        async def run(self, command, **kwargs):  # type: ignore[no-untyped-def, override]
+            raise TransportError(ErrorKind.UNREACHABLE, "ubu-1", "connection reset")
+    with pytest.raises(ExecLost, match="ubu-1: unreachable: connection reset"):
+        _run(db, "small", "true", _Dropping(name="ubu-1"), force=True)

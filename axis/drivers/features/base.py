@@ -45,9 +45,12 @@ class RemoveFile:
 
 @dataclass(frozen=True)
 class Command:
-    """A shell command run as root; every value pasted into it must be shlex-quoted."""
+    """A shell command run as root; every value pasted into it must be shlex-quoted.
+
+    `as_root=False` runs it as the login user instead (Homebrew refuses to run as root)."""
 
     command: str
+    as_root: bool = True
 
 
 Action = Union[WriteFile, RemoveFile, Command]
@@ -101,6 +104,15 @@ class FeatureDriver(Protocol):
     def plan(self, settings: BaseModel | Literal[False], state: Any, facts: Facts) -> list[Step]:
         """Pure: the steps from `state` to `settings` (`False` = remove what axis added)."""
         ...
+
+    # Optional: `notes(settings, state, facts) -> list[str]`, pure like `plan`: remarks for the
+    # Plan, e.g. why nothing is planned ("swap already 64Gi ≥ 32Gi"). See `driver_notes`.
+
+
+def driver_notes(driver: FeatureDriver, settings: BaseModel | Literal[False], state: Any, facts: Facts) -> list[str]:
+    """The driver's optional `notes(...)`, or none: the reconciler adds them to `Plan.notes`."""
+    notes = getattr(driver, "notes", None)
+    return list(notes(settings, state, facts)) if notes is not None else []
 
 
 def file_text(section: Section | None) -> str | None:

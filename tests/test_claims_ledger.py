@@ -12,7 +12,7 @@ from axis.state import Database, leases
 from axis.state.claims import statuses
 from axis.state.events import list_events
 from axis.state.objects import delete_object
-from tests.claimkit import GiB, T0, claim, facts, host, store
+from tests.claimkit import T0, claim, facts, host, store
 
 MIN = 60.0
 

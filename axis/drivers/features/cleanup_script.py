@@ -296,7 +296,8 @@ main() {
   set -- $(disk)
   _after=${1:-0}
   _freed=$(( (_before - _after) * 1024 ))
-  [ "$_freed" -ge 0 ] || _freed=0
+  # Others write to the disk meanwhile: a dry run frees nothing whatever df says.
+  [ "$_freed" -ge 0 ] && [ "$DRY" = no ] || _freed=0
   _deep=yes
   [ "$_reason" != no ] || _deep=no
   printf '%s:clean before=%s after=%s freed=%s deep=%s deep_reason=%s dry_run=%s used_percent=%s estimate=%s errors=%s\n' \

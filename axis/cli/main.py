@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from axis import __version__
-from axis.cli import apply_cmd, diff_cmd, fleet_cmd, get_cmd, on_cmd, schema_cmd
+from axis.cli import apply_cmd, clean_cmd, diff_cmd, fleet_cmd, get_cmd, on_cmd, schema_cmd
 from axis.cli import claims_cmd
 from axis.cli.context import AppContext, CliError
 from axis.drivers.hostkeys import HostKeyPolicy
@@ -64,7 +64,8 @@ app.command(name="exec")(claims_cmd.exec_)
 app.command()(schema_cmd.schema)
 app.command()(fleet_cmd.facts)
 app.command()(fleet_cmd.status)
-app.command(name="on", context_settings={"allow_interspersed_args": False})(on_cmd.on)
+app.command(name="on")(on_cmd.on)
+app.command()(clean_cmd.clean)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,0 +1,234 @@
+"""swapfile: a swap file of `size` at `path`, its /etc/fstab line, and `vm.swappiness`.
+
+Nothing is created when the host already has at least `size` of swap without axis's own file
+(facts.swap minus the file axis made): the plan is empty and its note says why. The file is
+built beside its final path (fallocate, dd when the filesystem cannot fallocate; chmod 600;
+mkswap) and renamed into place, so a half-made file never sits at `path`. A file of the wrong
+size is recreated (swapoff first, a live step). `swapon`, `swapoff` and `sysctl -p` are live
+steps: a container's kernel refuses them, and the host's message is reported.
+
+/etc/fstab is rewritten whole (atomically) from the probed content with one line added under a
+`# managed by axis: swapfile` comment, never twice. axis records the path of the file it made
+in STATE_DIR *before* creating it (a claim): an existing file at `path` that axis did not make
+is never touched, and `swapfile: false` removes only the file, fstab line and sysctl file that
+axis made (the kernel keeps its current swappiness until reboot).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel
+
+from axis.drivers.facts import Facts
+from axis.drivers.facts.sections import Section
+from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, RemoveFile, Step, cat_probe,
+                                        file_text, remove_managed_step, write_step)
+from axis.specs.features import SwapfileSettings
+from axis.specs.units import format_size, human_size
+
+FSTAB = "/etc/fstab"
+SYSCTL = "/etc/sysctl.d/60-axis-swap.conf"
+MARKER = f"{STATE_DIR}/swapfile.path"
+#: The comment axis puts just above its fstab line; only lines under it are ever removed.
+FSTAB_MARK = f"{MANAGED_MARK}: swapfile"
+MIB = 2**20
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    size: int
+    kind: str                 # stat %F: "regular file", "directory", ...
+
+
+@dataclass(frozen=True)
+class State:
+    fstab: str | None
+    sysctl: str | None
+    marker: str | None        # the marker file's text
+    files: dict[str, FileInfo] = field(default_factory=dict)  # the wanted path and axis's path
+
+    @property
+    def axis_path(self) -> str | None:
+        """The path of the swap file axis made, from its marker (None: axis made none)."""
+        if self.marker is None or not self.marker.startswith(MANAGED_MARK):
+            return None
+        return next((line.strip() for line in self.marker.splitlines()
+                     if line.strip() and not line.startswith("#")), None)
+
+
+def file_size(settings: SwapfileSettings) -> int:
+    """The size of the file axis makes: `size` rounded up to whole MiB (dd writes MiB blocks)."""
+    return -(-settings.size // MIB) * MIB
+
+
+def marker_text(path: str) -> str:
+    return f"{MANAGED_MARK}: swapfile (the swap file axis made; `swapfile: false` removes it)\n{path}\n"
+
+
+def render_sysctl(settings: SwapfileSettings) -> str:
+    return f"{MANAGED_MARK}: swapfile\nvm.swappiness = {settings.swappiness}\n"
+
+
+def _fields(line: str) -> list[str]:
+    return [] if line.lstrip().startswith("#") else line.split()
+
+
+def fstab_has(text: str | None, path: str) -> bool:
+    return any(f[:1] == [path] for f in map(_fields, (text or "").splitlines()))
+
+
+def fstab_add(text: str | None, path: str) -> str:
+    body = text or ""
+    if body and not body.endswith("\n"):
+        body += "\n"
+    return f"{body}{FSTAB_MARK}\n{path} none swap sw 0 0\n"
+
+
+def fstab_remove(text: str, path: str | None = None) -> str:
+    """Drop each line that sits under axis's comment (for `path`, or any), with its comment."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if (lines[i].rstrip("\n") == FSTAB_MARK and i + 1 < len(lines)
+                and (f := _fields(lines[i + 1])) and (path is None or f[0] == path)):
+            i += 2
+            continue
+        out.append(lines[i])
+        i += 1
+    return "".join(out)
+
+
+def _active(facts: Facts) -> dict[str, int]:
+    return {d.path: d.size_bytes for d in facts.swaps or []}
+
+
+def _in_proc_swaps(q: str) -> str:
+    return f"awk 'NR > 1 {{ print $1 }}' /proc/swaps | grep -qxF -- {q}"
+
+
+def _refuse_if_active(path: str, why: str) -> str:
+    q = shlex.quote(path)
+    return f"if {_in_proc_swaps(q)}; then echo {shlex.quote(f'{path} {why}')} >&2; exit 1; fi; "
+
+
+def create_command(path: str, size: int) -> str:
+    """Build the swap file beside `path`, then rename it into place (never over an active one)."""
+    q, t, of = shlex.quote(path), shlex.quote(path + ".axis-new"), shlex.quote(f"of={path}.axis-new")
+    make = (f"fallocate -l {size} -- {t} 2>/dev/null || "
+            f"{{ rm -f -- {t}; dd if=/dev/zero {of} bs=1M count={size // MIB} status=none; }}")
+    return (_refuse_if_active(path, "is in use as swap: swapoff it first")
+            + f"rm -f -- {t} && (umask 077 && {{ {make}; }}) && chmod 600 -- {t} && mkswap -- {t} >/dev/null "
+            f"&& mv -f -- {t} {q} || {{ rc=$?; rm -f -- {t}; exit $rc; }}")
+
+
+def remove_file_command(path: str) -> str:
+    return _refuse_if_active(path, "is still in use as swap: not removed") + f"rm -f -- {shlex.quote(path)}"
+
+
+class Swapfile:
+    name: ClassVar[str] = "swapfile"
+    oses: ClassVar[frozenset[str]] = frozenset({"linux"})
+
+    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
+        wanted = shlex.quote(settings.path) if isinstance(settings, SwapfileSettings) else ""
+        # size, file type and name (tab-separated) of the wanted file and of the one axis made
+        files = (f"m=$(grep -v '^#' {MARKER} 2>/dev/null | head -n 1); "
+                 f'for p in {wanted} "$m"; do [ -n "$p" ] && [ -e "$p" ] && '
+                 "stat -c '%s\t%F\t%n' -- \"$p\"; done; exit 0")
+        return {"swapfile.fstab": cat_probe(FSTAB), "swapfile.sysctl": cat_probe(SYSCTL),
+                "swapfile.marker": cat_probe(MARKER), "swapfile.files": files}
+
+    def observe(self, sections: dict[str, Section]) -> State:
+        files: dict[str, FileInfo] = {}
+        sec = sections.get("swapfile.files")
+        for line in sec.lines if sec is not None else []:
+            parts = line.split("\t")
+            if len(parts) == 3 and parts[0].isdigit():
+                files[parts[2]] = FileInfo(int(parts[0]), parts[1])
+        return State(file_text(sections.get("swapfile.fstab")), file_text(sections.get("swapfile.sysctl")),
+                     file_text(sections.get("swapfile.marker")), files)
+
+    def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
+        return self._decide(settings, state, facts)[0]
+
+    def notes(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[str]:
+        return self._decide(settings, state, facts)[1]
+
+    def _decide(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> tuple[list[Step], list[str]]:
+        active = _active(facts)
+        mine = state.axis_path
+        if settings is False:
+            steps = self._remove_file(mine, state, active) if mine else []
+            fstab = fstab_remove(state.fstab, None) if state.fstab is not None else None
+            steps += write_step(FSTAB, fstab, state.fstab, "drop axis's swap line") if fstab is not None else []
+            steps += remove_managed_step(SYSCTL, state.sysctl, "vm.swappiness")
+            if mine:
+                steps.append(Step("-", f"remove {MARKER} (the swap file axis made)", RemoveFile(MARKER)))
+            return self._order(steps), []
+
+        assert isinstance(settings, SwapfileSettings)
+        path, size = settings.path, file_size(settings)
+        steps: list[Step] = []
+        notes: list[str] = []
+        fstab = state.fstab
+        if mine and mine != path:  # the path changed: the file axis made before goes
+            steps += self._remove_file(mine, state, active)
+            fstab = fstab_remove(fstab, mine) if fstab is not None else None
+        skip = None
+        if mine != path:
+            if path in state.files:
+                skip = f"{path} exists and axis did not make it: left alone (choose another path)"
+            elif facts.swap is None:
+                skip = f"current swap unknown ({facts.missing.get('swap', 'no facts')}): no swap file made"
+            elif (other := facts.swap.total_bytes - active.get(mine or "", 0)) >= settings.size:
+                skip = f"swap already {human_size(other)} ≥ {human_size(settings.size)}: no swap file needed"
+        if skip is not None:
+            if fstab is not None:
+                steps += write_step(FSTAB, fstab, state.fstab, "drop axis's old swap line")
+            if mine:
+                steps.append(Step("-", f"remove {MARKER} (the swap file axis made)", RemoveFile(MARKER)))
+            return self._order(steps), [skip]
+
+        have = state.files.get(path)
+        fresh = have is None or have.size != size or have.kind != "regular file"
+        if fresh:
+            if have is not None and path in active:
+                steps.append(Step("~", f"deactivate swap file {path} to resize it",
+                                  Command(f"swapoff {shlex.quote(path)}"), live=True))
+            steps += write_step(MARKER, marker_text(path), state.marker, "claim the swap file path for axis")
+            steps.append(Step("+" if have is None else "~",
+                              f"{'create' if have is None else 'recreate'} swap file {path} ({format_size(size)})",
+                              Command(create_command(path, size))))
+        if not fstab_has(fstab, path):
+            fstab = fstab_add(fstab, path)
+        steps += write_step(FSTAB, fstab, state.fstab, f"swap line for {path}") if fstab is not None else []
+        if facts.swaps is None:
+            notes.append(f"active swap unknown ({facts.missing.get('swaps', 'no facts')}): swapon not planned")
+        elif fresh or path not in active:
+            steps.append(Step("~", f"activate swap file {path}", Command(f"swapon {shlex.quote(path)}"), live=True))
+        written = write_step(SYSCTL, render_sysctl(settings), state.sysctl, f"vm.swappiness = {settings.swappiness}")
+        steps += written
+        if written or facts.swappiness != settings.swappiness:
+            steps.append(Step("~", f"load {SYSCTL} into the running kernel",
+                              Command(f"sysctl -p {shlex.quote(SYSCTL)}"), live=True))
+        return self._order(steps), notes
+
+    @staticmethod
+    def _order(steps: list[Step]) -> list[Step]:
+        """swapoff first: a file must be free before it is rebuilt or removed (stable otherwise)."""
+        def rank(step: Step) -> int:
+            return 0 if isinstance(step.action, Command) and step.action.command.startswith("swapoff ") else 1
+        return sorted(steps, key=rank)
+
+    @staticmethod
+    def _remove_file(path: str, state: State, active: dict[str, int]) -> list[Step]:
+        steps: list[Step] = []
+        if path in active:
+            steps.append(Step("-", f"deactivate swap file {path}", Command(f"swapoff {shlex.quote(path)}"), live=True))
+        if path in state.files:
+            steps.append(Step("-", f"remove swap file {path} (axis made it)", Command(remove_file_command(path))))
+        return steps

@@ -9,12 +9,14 @@ from axis.drivers.features.base import (Command, FeatureDriver, Plan, RemoveFile
 from axis.drivers.features.disk_cleanup import DiskCleanup
 from axis.drivers.features.earlyoom import Earlyoom
 from axis.drivers.features.panic_recovery import PanicRecovery
+from axis.drivers.features.persistent_journal import PersistentJournal
 from axis.drivers.features.swapfile import Swapfile
 
 DRIVERS: dict[str, FeatureDriver] = {d.name: d for d in (
     PanicRecovery(),
     Swapfile(),
     Earlyoom(),
+    PersistentJournal(),
     DiskCleanup(),
 )}
 

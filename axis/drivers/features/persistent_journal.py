@@ -1,0 +1,113 @@
+"""persistentJournal: /var/log/journal exists, so journald keeps the logs across reboots.
+
+With journald's default `Storage=auto`, the journal is persistent exactly when /var/log/journal
+exists. axis creates it (`systemd-tmpfiles --create --prefix /var/log/journal` then sets its
+group and ACLs) and restarts systemd-journald, a live step (a host without systemd refuses it).
+The journal counts as persisting once journald has made its machine-id directory there; until
+then the restart is planned again (and, once refused, remembered as refused).
+
+axis records that it created the directory (a marker under STATE_DIR, written just before the
+mkdir): `persistentJournal: false` removes only a directory axis created — with the journal
+files in it — and restarts journald so it logs to /run again. A directory that was there before
+axis (Debian 12's systemd package ships one) is left alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel
+
+from axis.drivers.facts import Facts
+from axis.drivers.facts.sections import Section
+from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, RemoveFile, Step, cat_probe,
+                                        file_text, write_step)
+from axis.specs.features import PersistentJournalSettings
+
+JOURNAL_DIR = "/var/log/journal"
+MARKER = f"{STATE_DIR}/persistent-journal.created"
+RESTART = "systemctl restart systemd-journald"
+
+#: Prints `dir: yes|no|other`, `persisting: yes` when journald writes there, and the last
+#: `Storage=` set in journald.conf(.d) (no root needed: the directory is world-readable).
+PROBE = (
+    f"if [ -d {JOURNAL_DIR} ]; then echo 'dir: yes'; "
+    "id=$(cat /etc/machine-id 2>/dev/null); "
+    f'[ -n "$id" ] && [ -d "{JOURNAL_DIR}/$id" ] && echo \'persisting: yes\'; '
+    f"elif [ -e {JOURNAL_DIR} ]; then echo 'dir: other'; else echo 'dir: no'; fi; "
+    "s=$(cat /etc/systemd/journald.conf /etc/systemd/journald.conf.d/*.conf 2>/dev/null "
+    "| sed -n 's/^[[:space:]]*Storage=//p' | tail -n 1); "
+    '[ -n "$s" ] && echo "storage: $s"; exit 0')
+
+
+@dataclass(frozen=True)
+class State:
+    dir: str                  # "yes", "no", "other" (something that is not a directory), "" unknown
+    persisting: bool          # journald's machine-id directory is there
+    storage: str              # journald's Storage= ("" = default, auto)
+    marker: str | None
+
+    @property
+    def created_by_axis(self) -> bool:
+        return self.marker is not None and self.marker.startswith(MANAGED_MARK)
+
+
+def marker_text() -> str:
+    return f"{MANAGED_MARK}: persistentJournal\ncreated-by-axis: {JOURNAL_DIR}\n"
+
+
+class PersistentJournal:
+    name: ClassVar[str] = "persistentJournal"
+    oses: ClassVar[frozenset[str]] = frozenset({"linux"})
+
+    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
+        return {"persistentJournal.dir": PROBE, "persistentJournal.marker": cat_probe(MARKER)}
+
+    def observe(self, sections: dict[str, Section]) -> State:
+        kv: dict[str, str] = {}
+        sec = sections.get("persistentJournal.dir")
+        for line in sec.lines if sec is not None else []:
+            key, sep, value = line.partition(":")
+            if sep:
+                kv[key.strip()] = value.strip()
+        return State(kv.get("dir", ""), kv.get("persisting") == "yes", kv.get("storage", ""),
+                     file_text(sections.get("persistentJournal.marker")))
+
+    def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
+        restart = Step("~", "restart systemd-journald", Command(RESTART), live=True)
+        if settings is False:
+            if not state.created_by_axis:
+                return []
+            steps = []
+            if state.dir == "yes":
+                steps += [Step("-", f"remove {JOURNAL_DIR} (axis created it; its journal files go too)",
+                               Command(f"rm -rf -- {JOURNAL_DIR}")), restart]
+            return steps + [Step("-", f"remove {MARKER} (axis created {JOURNAL_DIR})", RemoveFile(MARKER))]
+        assert isinstance(settings, PersistentJournalSettings)
+        if state.dir == "other":
+            return []
+        steps: list[Step] = []
+        if state.dir != "yes":
+            steps += write_step(MARKER, marker_text(), state.marker, f"remember that axis created {JOURNAL_DIR}")
+            steps.append(Step("+", f"create {JOURNAL_DIR}", Command(
+                f"mkdir -p {JOURNAL_DIR} && {{ ! command -v systemd-tmpfiles >/dev/null 2>&1 || "
+                f"systemd-tmpfiles --create --prefix {JOURNAL_DIR}; }}")))
+        if self._journald_uses_dir(state) and (steps or not state.persisting):
+            steps.append(restart)
+        return steps
+
+    @staticmethod
+    def _journald_uses_dir(state: State) -> bool:
+        return state.storage.lower() not in ("volatile", "none")
+
+    def notes(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[str]:
+        if settings is False:
+            if state.dir == "yes" and not state.created_by_axis:
+                return [f"{JOURNAL_DIR} was not created by axis: left as it is"]
+            return []
+        if state.dir == "other":
+            return [f"{JOURNAL_DIR} exists but is not a directory: left alone"]
+        if not self._journald_uses_dir(state):
+            return [f"journald has Storage={state.storage}: it does not use {JOURNAL_DIR}"]
+        return []

@@ -11,12 +11,14 @@ from axis.drivers.features.earlyoom import Earlyoom
 from axis.drivers.features.panic_recovery import PanicRecovery
 from axis.drivers.features.persistent_journal import PersistentJournal
 from axis.drivers.features.swapfile import Swapfile
+from axis.drivers.features.watchdog import Watchdog
 
 DRIVERS: dict[str, FeatureDriver] = {d.name: d for d in (
     PanicRecovery(),
     Swapfile(),
     Earlyoom(),
     PersistentJournal(),
+    Watchdog(),
     DiskCleanup(),
 )}
 

@@ -1,0 +1,95 @@
+"""watchdog: the softdog module loaded at boot, and systemd pinging it (RuntimeWatchdogSec).
+
+Two files axis owns: /etc/modules-load.d/axis-softdog.conf (`softdog`) and
+/etc/systemd/system.conf.d/60-axis-watchdog.conf (`[Manager]` RuntimeWatchdogSec=<timeout>s,
+ShutdownWatchdogSec=4min). Two live steps put them into effect now: `modprobe softdog` while
+/sys/module/softdog is absent, and `systemctl daemon-reexec` while the manager's running
+RuntimeWatchdogUSec differs from the timeout (a container's kernel or a host without systemd
+refuses them, with its own message). `watchdog: false` removes both files and re-executes
+systemd so it stops using the watchdog; softdog stays loaded until the next boot (unloading a
+watchdog that is being pinged is how machines reboot by surprise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel
+
+from axis.drivers.facts import Facts
+from axis.drivers.facts.sections import Section
+from axis.drivers.features.base import (MANAGED_MARK, Command, Step, cat_probe, file_text,
+                                        remove_managed_step, write_step)
+from axis.specs.features import WatchdogSettings
+
+MODULES = "/etc/modules-load.d/axis-softdog.conf"
+SYSTEM = "/etc/systemd/system.conf.d/60-axis-watchdog.conf"
+PROBE = ("[ -d /sys/module/softdog ] && echo 'softdog: loaded'; "
+         'echo "runtime: $(systemctl show -p RuntimeWatchdogUSec --value 2>/dev/null)"; exit 0')
+
+
+@dataclass(frozen=True)
+class State:
+    modules: str | None
+    system: str | None
+    softdog_loaded: bool
+    runtime: str              # the manager's RuntimeWatchdogUSec as `systemctl show` prints it ("" unknown)
+
+
+def render_modules() -> str:
+    return f"{MANAGED_MARK}: watchdog\nsoftdog\n"
+
+
+def render_system(settings: WatchdogSettings) -> str:
+    return (f"{MANAGED_MARK}: watchdog\n[Manager]\nRuntimeWatchdogSec={settings.timeout_seconds}s\n"
+            "ShutdownWatchdogSec=4min\n")
+
+
+def timespan(seconds: int) -> str:
+    """How systemd prints a whole number of seconds (`format_timespan`): 90 → "1min 30s"."""
+    if seconds == 0:
+        return "0"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return " ".join(parts)
+
+
+class Watchdog:
+    name: ClassVar[str] = "watchdog"
+    oses: ClassVar[frozenset[str]] = frozenset({"linux"})
+
+    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
+        return {"watchdog.modules": cat_probe(MODULES), "watchdog.system": cat_probe(SYSTEM),
+                "watchdog.live": PROBE}
+
+    def observe(self, sections: dict[str, Section]) -> State:
+        kv: dict[str, str] = {}
+        sec = sections.get("watchdog.live")
+        for line in sec.lines if sec is not None else []:
+            key, sep, value = line.partition(":")
+            if sep:
+                kv[key.strip()] = value.strip()
+        return State(file_text(sections.get("watchdog.modules")), file_text(sections.get("watchdog.system")),
+                     kv.get("softdog") == "loaded", kv.get("runtime", ""))
+
+    def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
+        reexec = Step("~", "re-execute systemd to apply the watchdog settings", Command("systemctl daemon-reexec"),
+                      live=True)
+        if settings is False:
+            steps = remove_managed_step(MODULES, state.modules, "softdog at boot")
+            system = remove_managed_step(SYSTEM, state.system, "systemd watchdog")
+            return steps + system + ([reexec] if system else [])
+        assert isinstance(settings, WatchdogSettings)
+        steps = write_step(MODULES, render_modules(), state.modules, "softdog at boot")
+        written = write_step(SYSTEM, render_system(settings), state.system,
+                             f"RuntimeWatchdogSec={settings.timeout_seconds}s")
+        steps += written
+        if not state.softdog_loaded:
+            steps.append(Step("~", "load the softdog module", Command("modprobe softdog"), live=True))
+        if written or state.runtime != timespan(settings.timeout_seconds):
+            steps.append(reexec)
+        return steps

@@ -8,6 +8,7 @@ from __future__ import annotations
 from axis.drivers.features.base import (Command, FeatureDriver, Plan, RemoveFile, Step, WriteFile)
 from axis.drivers.features.disk_cleanup import DiskCleanup
 from axis.drivers.features.earlyoom import Earlyoom
+from axis.drivers.features.no_sleep import NoSleep
 from axis.drivers.features.panic_recovery import PanicRecovery
 from axis.drivers.features.persistent_journal import PersistentJournal
 from axis.drivers.features.swapfile import Swapfile
@@ -19,6 +20,7 @@ DRIVERS: dict[str, FeatureDriver] = {d.name: d for d in (
     Earlyoom(),
     PersistentJournal(),
     Watchdog(),
+    NoSleep(),
     DiskCleanup(),
 )}
 

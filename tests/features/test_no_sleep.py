@@ -1,0 +1,150 @@
+"""noSleep on macOS: the facts fixture of a Mac mini (`pmset -g`) plus hand-written
+`pmset -g custom` output in its documented format (a Mac mini: AC only; a MacBook: both)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from axis.drivers.features.base import MANAGED_MARK, Command, RemoveFile, Step, WriteFile, driver_notes
+from axis.drivers.features.execute import run_steps
+from axis.drivers.features.no_sleep import (APPLY, RECORD, NoSleep, parse_custom, render_record,
+                                            restore_command)
+from axis.reconciler.plan import plan_host
+from axis.specs.effective import EffectiveFeature
+from axis.specs.features import NoSleepSettings
+from tests.fake_transport import FakeTransport
+from tests.features.hostsim import capture, converge, facts_with, replan, section, summaries, with_files
+
+D = NoSleep()
+S = NoSleepSettings()
+FLAGS = {"-c": "AC Power", "-b": "Battery Power", "-u": "UPS Power"}
+NEVER = ("~", "never sleep: displaysleep 0, sleep 0, disksleep 0")
+
+
+def mac(sections_fixture: str = "macos-14-arm.sections.txt"):
+    return capture(sections_fixture, facts_fixture="macos-14-arm.txt")
+
+
+def by_hand(command):
+    """Someone running pmset on the Mac, outside axis."""
+    return Step("~", "by hand", Command(command))
+
+
+def effects(step, facts, sections):
+    """pmset -a/-c/-b KEY VALUE ...: change those profiles; the Mac is on AC power."""
+    profiles = parse_custom(sections["noSleep.custom"].lines)
+    in_use = dict(facts.sleep_settings)
+    for part in step.action.command.split("&&"):
+        words = part.split()
+        assert words[0] == "pmset"
+        values = dict(zip(words[2::2], words[3::2]))
+        chosen = list(profiles) if words[1] == "-a" else [FLAGS[words[1]]]
+        for name in chosen:
+            profiles[name].update(values)
+        if "AC Power" in chosen:
+            in_use.update(values)
+    lines = [line for name, values in profiles.items() for line in (f"{name}:", *(f" {k} {v}" for k, v in values.items()))]
+    return facts_with(facts, sleep_settings=in_use), {**sections, "noSleep.custom": section("noSleep.custom", lines)}
+
+
+def test_facts_and_profiles_as_parsed():
+    facts, sections = mac()
+    assert {k: facts.sleep_settings[k] for k in ("displaysleep", "sleep", "disksleep")} == \
+        {"displaysleep": "10", "sleep": "1", "disksleep": "10"}
+    assert D.observe(sections).profiles["AC Power"]["Sleep On Power Button"] == "1"
+
+
+def test_from_scratch_records_the_previous_values_then_sets_zero():
+    facts, sections = mac()
+    steps = D.plan(S, D.observe(sections), facts)
+    assert summaries(steps) == [("+", f"create {RECORD} (the sleep settings before axis)"), NEVER]
+    assert steps[0].action == WriteFile(RECORD, render_record({"AC Power": {"displaysleep": "10", "sleep": "1",
+                                                                             "disksleep": "10"}}))
+    assert steps[0].action.content.startswith(MANAGED_MARK)
+    assert steps[0].action.content.splitlines()[1] == "AC Power: displaysleep=10 sleep=1 disksleep=10"
+    assert steps[1].action.command == APPLY == "pmset -a displaysleep 0 sleep 0 disksleep 0"
+
+
+def test_second_plan_on_the_converged_mac_is_empty():
+    facts, sections = mac()
+    _, facts, sections = converge(D, S, facts, sections, effects)
+    assert replan(D, S, facts, sections) == []
+
+
+def test_the_record_is_never_overwritten():
+    facts, sections = mac()
+    _, facts, sections = converge(D, S, facts, sections, effects)
+    record = D.observe(sections).record
+    facts, sections = effects(by_hand("pmset -c displaysleep 5"), facts, sections)  # someone changed it
+    steps = D.plan(S, D.observe(sections), facts)
+    assert summaries(steps) == [NEVER] and D.observe(sections).record == record
+
+
+def test_false_restores_exactly_the_recorded_values_then_nothing():
+    facts, sections = mac()
+    before = dict(facts.sleep_settings)
+    _, facts, sections = converge(D, S, facts, sections, effects)
+    steps, facts, sections = converge(D, False, facts, sections, effects)
+    assert summaries(steps) == [
+        ("~", "restore the sleep settings from before axis (AC Power: displaysleep 10 sleep 1 disksleep 10)"),
+        ("-", f"remove {RECORD} (the settings axis restored)")]
+    assert steps[0].action.command == "pmset -c displaysleep 10 sleep 1 disksleep 10"
+    assert steps[1].action == RemoveFile(RECORD)
+    assert facts.sleep_settings == before
+    assert replan(D, False, facts, sections) == []
+
+
+def test_false_without_a_record_touches_nothing():
+    facts, sections = mac()
+    state = D.observe(sections)
+    assert D.plan(False, state, facts) == []
+    assert driver_notes(D, False, state, facts) == ["axis did not change the sleep settings: left as they are"]
+
+
+def test_laptop_records_and_restores_each_power_source():
+    facts, sections = mac("macbook-pmset-custom.txt")
+    steps, facts, sections = converge(D, S, facts, sections, effects)
+    assert steps[0].action.content.splitlines()[1:] == ["Battery Power: displaysleep=2 sleep=1 disksleep=10",
+                                                        "AC Power: displaysleep=10 sleep=1 disksleep=10"]
+    assert replan(D, S, facts, sections) == []
+    restore = D.plan(False, D.observe(sections), facts)[0].action.command
+    assert restore == "pmset -b displaysleep 2 sleep 1 disksleep 10 && pmset -c displaysleep 10 sleep 1 disksleep 10"
+
+
+def test_a_battery_profile_that_still_sleeps_is_converged_too():
+    facts, sections = mac("macbook-pmset-custom.txt")
+    facts, sections = effects(by_hand("pmset -c displaysleep 0 sleep 0 disksleep 0"), facts, sections)
+    assert summaries(D.plan(S, D.observe(sections), facts))[-1] == NEVER
+
+
+def test_without_profiles_the_facts_are_recorded_and_restored_with_a():
+    facts, sections = mac()
+    sections = {**sections, "noSleep.custom": section("noSleep.custom", [], 1, ["pmset: not permitted"])}
+    steps = D.plan(S, D.observe(sections), facts)
+    assert steps[0].action.content.splitlines()[1] == "All: displaysleep=10 sleep=1 disksleep=10"
+    sections = with_files(D, S, sections, {RECORD: steps[0].action.content})
+    assert D.plan(False, D.observe(sections), facts)[0].action.command == "pmset -a displaysleep 10 sleep 1 disksleep 10"
+
+
+def test_odd_values_in_a_record_are_never_pasted_into_a_command():
+    facts, sections = mac()
+    record = f"{MANAGED_MARK}: noSleep\nAC Power: displaysleep=10 sleep=$(reboot)\nBattery Power: sleep=3;reboot\n"
+    sections = with_files(D, False, sections, {RECORD: record})
+    assert D.observe(sections).saved == {}
+    assert restore_command({"AC Power": {"sleep": "$(reboot)", "disksleep": "7"}}) == "pmset -c disksleep 7"
+    assert summaries(D.plan(False, D.observe(sections), facts)) == [("-", f"remove {RECORD} (the settings axis restored)")]
+
+
+def test_not_applicable_on_linux():
+    facts, sections = capture("debian12-container.txt")
+    plan = plan_host({"noSleep": EffectiveFeature("noSleep", S, "Host")}, sections, facts)[0]
+    assert not plan.applicable and plan.steps == [] and plan.notes == ["not applicable on linux"]
+
+
+def test_steps_run_through_the_transport():
+    facts, sections = mac()
+    steps = D.plan(S, D.observe(sections), facts)
+    t = FakeTransport(login_is_root=False).script(r"pmset -a")
+    results = asyncio.run(run_steps(t, steps))
+    assert [r.status for r in results] == ["done", "done"]
+    assert t.calls == [f"put {RECORD}", "sudo -n sh -c 'pmset -a displaysleep 0 sleep 0 disksleep 0'"]

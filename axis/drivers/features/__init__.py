@@ -12,6 +12,7 @@ from axis.drivers.features.no_sleep import NoSleep
 from axis.drivers.features.panic_recovery import PanicRecovery
 from axis.drivers.features.persistent_journal import PersistentJournal
 from axis.drivers.features.swapfile import Swapfile
+from axis.drivers.features.tailscale import Tailscale
 from axis.drivers.features.watchdog import Watchdog
 
 DRIVERS: dict[str, FeatureDriver] = {d.name: d for d in (
@@ -21,6 +22,7 @@ DRIVERS: dict[str, FeatureDriver] = {d.name: d for d in (
     PersistentJournal(),
     Watchdog(),
     NoSleep(),
+    Tailscale(),
     DiskCleanup(),
 )}
 

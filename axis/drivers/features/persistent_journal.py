@@ -14,6 +14,7 @@ axis (Debian 12's systemd package ships one) is left alone.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -28,14 +29,15 @@ from axis.specs.features import PersistentJournalSettings
 JOURNAL_DIR = "/var/log/journal"
 MARKER = f"{STATE_DIR}/persistent-journal.created"
 RESTART = "systemctl restart systemd-journald"
+_Q = shlex.quote(JOURNAL_DIR)  # a constant, quoted all the same like every path in a command
 
 #: Prints `dir: yes|no|other`, `persisting: yes` when journald writes there, and the last
 #: `Storage=` set in journald.conf(.d) (no root needed: the directory is world-readable).
 PROBE = (
-    f"if [ -d {JOURNAL_DIR} ]; then echo 'dir: yes'; "
+    f"if [ -d {_Q} ]; then echo 'dir: yes'; "
     "id=$(cat /etc/machine-id 2>/dev/null); "
-    f'[ -n "$id" ] && [ -d "{JOURNAL_DIR}/$id" ] && echo \'persisting: yes\'; '
-    f"elif [ -e {JOURNAL_DIR} ]; then echo 'dir: other'; else echo 'dir: no'; fi; "
+    f'[ -n "$id" ] && [ -d {_Q}/"$id" ] && echo \'persisting: yes\'; '
+    f"elif [ -e {_Q} ]; then echo 'dir: other'; else echo 'dir: no'; fi; "
     "s=$(cat /etc/systemd/journald.conf /etc/systemd/journald.conf.d/*.conf 2>/dev/null "
     "| sed -n 's/^[[:space:]]*Storage=//p' | tail -n 1); "
     '[ -n "$s" ] && echo "storage: $s"; exit 0')
@@ -82,7 +84,7 @@ class PersistentJournal:
             steps = []
             if state.dir == "yes":
                 steps += [Step("-", f"remove {JOURNAL_DIR} (axis created it; its journal files go too)",
-                               Command(f"rm -rf -- {JOURNAL_DIR}")), restart]
+                               Command(f"rm -rf -- {_Q}")), restart]
             return steps + [Step("-", f"remove {MARKER} (axis created {JOURNAL_DIR})", RemoveFile(MARKER))]
         assert isinstance(settings, PersistentJournalSettings)
         if state.dir == "other":
@@ -91,8 +93,8 @@ class PersistentJournal:
         if state.dir != "yes":
             steps += write_step(MARKER, marker_text(), state.marker, f"remember that axis created {JOURNAL_DIR}")
             steps.append(Step("+", f"create {JOURNAL_DIR}", Command(
-                f"mkdir -p {JOURNAL_DIR} && {{ ! command -v systemd-tmpfiles >/dev/null 2>&1 || "
-                f"systemd-tmpfiles --create --prefix {JOURNAL_DIR}; }}")))
+                f"mkdir -p {_Q} && {{ ! command -v systemd-tmpfiles >/dev/null 2>&1 || "
+                f"systemd-tmpfiles --create --prefix {_Q}; }}")))
         if self._journald_uses_dir(state) and (steps or not state.persisting):
             steps.append(restart)
         return steps

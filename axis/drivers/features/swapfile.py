@@ -136,7 +136,7 @@ class Swapfile:
     def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
         wanted = shlex.quote(settings.path) if isinstance(settings, SwapfileSettings) else ""
         # size, file type and name (tab-separated) of the wanted file and of the one axis made
-        files = (f"m=$(grep -v '^#' {MARKER} 2>/dev/null | head -n 1); "
+        files = (f"m=$(grep -v '^#' {shlex.quote(MARKER)} 2>/dev/null | head -n 1); "
                  f'for p in {wanted} "$m"; do [ -n "$p" ] && [ -e "$p" ] && '
                  "stat -c '%s\t%F\t%n' -- \"$p\"; done; exit 0")
         return {"swapfile.fstab": cat_probe(FSTAB), "swapfile.sysctl": cat_probe(SYSCTL),

@@ -60,7 +60,7 @@ def package_probe(package: str, service: str) -> str:
     return (
         'if [ "$(uname -s)" = Darwin ]; then '
         "if command -v brew >/dev/null 2>&1; then echo 'manager: brew'; "
-        f"brew list --versions {p} >/dev/null 2>&1 && echo 'status: ii'; fi; "
+        f"brew list --formula --versions {p} >/dev/null 2>&1 && echo 'status: ii'; fi; "
         f"[ -f {plist} ] && echo 'enabled: enabled'; "
         f"pgrep -x {shlex.quote(service)} >/dev/null 2>&1 && echo 'active: active'; "
         "elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then "

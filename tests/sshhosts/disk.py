@@ -48,16 +48,20 @@ def create(hostdir: Path, host: str, base: Path) -> str:
 def destroy(hostdir: Path, host: str, loop: str | None) -> None:
     """Unmount root and disk and detach the loop device; safe on partial or repeated calls.
 
-    Also finds leftovers by name (overlay source, image file) when state was lost in a crash."""
-    disk = str((hostdir / "disk").resolve())
-    for source, target, fstype in reversed(mounts()):
-        if (fstype == "overlay" and source == overlay_source(host)) or target == disk:
-            run(["umount", "-l", target], check=False)
+    Also finds leftovers by name (overlay source, image file name) when a crashed run left
+    them in another work dir."""
     loops = {loop} if loop else set()
     listing = run(["losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"], check=False)
     for line in listing.stdout.splitlines():
         name, _, backing = line.strip().partition(" ")
         if backing.strip().removesuffix(" (deleted)").endswith(f"/{host}.disk"):
             loops.add(name)
+    disk = str((hostdir / "disk").resolve())
+    for source, target, fstype in reversed(mounts()):
+        if (fstype == "overlay" and source == overlay_source(host)) or target == disk:
+            run(["umount", "-l", target], check=False)
+    for source, target, _ in reversed(mounts()):
+        if source in loops:
+            run(["umount", "-l", target], check=False)
     for device in loops:
         run(["losetup", "--detach", device], check=False)

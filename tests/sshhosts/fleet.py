@@ -14,10 +14,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from . import base, keys, network
-from .host import CGROUP_PARENT, TestHost
-from .system import HarnessUnavailable, cgroup2_root, remove_tree, require_machine
+from .host import TestHost
+from .system import (CGROUP_PARENT, CommandFailed, HarnessUnavailable, cgroup2_root, claim,
+                     release, remove_tree, require_machine)
 
 STATE_FILE = "fleet.json"
 
@@ -32,6 +34,7 @@ class Fleet:
     net: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # seconds: base, hosts, stop
     owns_workdir: bool = False
+    _locks: list[IO[str]] = field(default_factory=list, repr=False)  # see system.claim
 
     @property
     def ssh_config(self) -> Path:
@@ -54,33 +57,18 @@ class Fleet:
 
         Raises HarnessUnavailable when the machine cannot run hosts at all."""
         require_machine()
-        began = time.monotonic()
-        base_root = base.ensure_base()
         owns = workdir is None
         workdir = Path(tempfile.mkdtemp(prefix="axis-fleet-")) if workdir is None else workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        if (workdir / STATE_FILE).exists():
-            cls.attach(workdir).stop()
-        names = [f"{prefix}{i}" for i in range(1, n + 1)]
-        planned = [TestHost(name, network.host_address(net, i), workdir / "hosts" / name)
-                   for i, name in enumerate(names, 1)]
-        fleet = cls(workdir.resolve(), planned, net, {"base": time.monotonic() - began}, owns)
-        began = time.monotonic()
-        for host in planned:
-            host.stop()  # leftovers of a crashed run with the same names
-        fleet._save()
-        keys.generate_key(fleet.identity, "ed25519", f"axis-fleet@{workdir.name}")
+        fleet = cls(workdir.resolve(), [], net, {}, owns, [claim(f"prefix-{prefix}")])
         try:
-            network.ensure_bridge(net)
-            for host in planned:
-                network.add_host(host.name, net, host.address)
-        except Exception as exc:
+            fleet._locks.append(claim(f"net-{net}"))
+            if (workdir / STATE_FILE).exists():
+                cls.attach(workdir).stop()
+            fleet._start([f"{prefix}{i}" for i in range(1, n + 1)], init)
+        except BaseException:
             fleet.stop()
-            raise HarnessUnavailable(f"cannot create the fleet network: {exc}") from exc
-        fleet.hosts = fleet._boot_all(planned, base_root, init)
-        fleet.timings["hosts"] = time.monotonic() - began
-        fleet._write_client_files()
-        fleet._save()
+            raise
         return fleet
 
     @classmethod
@@ -107,6 +95,9 @@ class Fleet:
         remove_tree(self.workdir / "hosts")
         if self.owns_workdir:
             remove_tree(self.workdir)
+        for lock in self._locks:
+            release(lock)
+        self._locks.clear()
         self.timings["stop"] = time.monotonic() - began
 
     def heal(self) -> None:
@@ -120,8 +111,30 @@ class Fleet:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _start(self, names: list[str], init: str) -> None:
+        began = time.monotonic()
+        base_root = base.ensure_base()
+        self.timings["base"] = time.monotonic() - began
+        began = time.monotonic()
+        self.hosts = [TestHost(name, network.host_address(self.net, i), self.workdir / "hosts" / name)
+                      for i, name in enumerate(names, 1)]
+        for host in self.hosts:
+            host.stop()  # leftovers of a crashed run with the same names
+        self._save()
+        keys.generate_key(self.identity, "ed25519", f"axis-fleet@{self.workdir.name}")
+        try:
+            network.ensure_bridge(self.net)
+            for host in self.hosts:
+                network.add_host(host.name, self.net, host.address)
+        except CommandFailed as exc:
+            raise HarnessUnavailable(f"cannot create the fleet network: {exc}") from exc
+        self.hosts = self._boot_all(self.hosts, base_root, init)
+        self.timings["hosts"] = time.monotonic() - began
+        self._write_client_files()
+        self._save()
+
     def _boot_all(self, planned: list[TestHost], base_root: Path, init: str) -> list[TestHost]:
-        """Boot all hosts in parallel; on any failure stop everything and re-raise."""
+        """Boot all hosts in parallel; re-raise the first failure."""
         client_key = self.identity.with_name("id_ed25519.pub").read_text()
 
         def boot(host: TestHost) -> TestHost:
@@ -131,9 +144,8 @@ class Fleet:
         with ThreadPoolExecutor(max_workers=len(planned)) as pool:
             futures = [pool.submit(boot, host) for host in planned]
             errors = [f.exception() for f in futures]
-        if any(errors):
+        if any(errors):  # keep the booted ones so that stop() can halt them properly
             self.hosts = [p if e else f.result() for p, f, e in zip(planned, futures, errors)]
-            self.stop()
             raise next(e for e in errors if e)
         return [f.result() for f in futures]
 

@@ -16,13 +16,12 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 from . import disk, keys, network
-from .system import cgroup2_root, kill_cgroup, remove_tree
+from .system import CGROUP_PARENT, CommandFailed, cgroup2_root, kill_cgroup, remove_tree
 
 BOOT_SCRIPT = Path(__file__).with_name("boot.sh")
-CGROUP_PARENT = "axis-testhosts"
 # Capabilities no host process gets: they act on the whole kernel, not on the namespaces.
 DROPPED_CAPS = ("-sys_module,-sys_rawio,-sys_time,-syslog,-mac_admin,-mac_override,"
                 "-wake_alarm,-block_suspend,-mknod")
@@ -69,8 +68,7 @@ class TestHost:
                 "/bin/sh", "-c", cmd]
         proc = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
-            raise subprocess.CalledProcessError(proc.returncode, cmd, proc.stdout,
-                                                f"{self.name}: {cmd}: {proc.stderr.strip()}")
+            raise CommandFailed(proc.returncode, f"{self.name}: {cmd}", proc.stdout, proc.stderr)
         return proc
 
     # -- faults ---------------------------------------------------------------------------
@@ -96,7 +94,8 @@ class TestHost:
             for path in etc_ssh.glob("ssh_host_*"):
                 shutil.move(path, saved / path.name)
         keys.generate_host_keys(etc_ssh, self.name)
-        self._restart_sshd()
+        self.stop_sshd()  # sshd reads its host keys when it starts
+        self.start_sshd()
 
     def freeze(self) -> None:
         """Freeze every process of the host: TCP still connects (the kernel answers), but no
@@ -113,14 +112,14 @@ class TestHost:
             self._terminate()
             self._launch()
             self.wait_ready(SYSTEMD_BOOT_TIMEOUT)
-            return
         self._set_frozen(False)
         saved = self.hostdir / "original-host-keys"
         if saved.exists():
             for path in saved.iterdir():
                 shutil.move(path, self.root_path("/etc/ssh") / path.name)
             saved.rmdir()
-            self._restart_sshd()
+            self.stop_sshd()
+            self.start_sshd()
         elif not self.banner():
             self.start_sshd()
 
@@ -193,6 +192,7 @@ class TestHost:
 
     def _launch(self) -> None:
         self.cgroup.mkdir(parents=True, exist_ok=True)
+        self.pid1 = 0
         argv = ["nsenter", f"--net=/run/netns/{self.name}",
                 "unshare", "--uts", "--mount", "--pid", "--ipc", "--fork",
                 "/bin/sh", str(BOOT_SCRIPT), "enter", str(self.root_path("/")), self.name,
@@ -202,8 +202,8 @@ class TestHost:
             self._launcher = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                               stderr=subprocess.STDOUT, start_new_session=True)
         # Ready once PID 1 has moved itself into the host's cgroup (or the launch failed).
-        _wait(lambda: (self._find_pid1() and self._pid1_alive()) or self._launcher.poll() is not None,
-              10, f"{self.name}: PID 1 did not appear")
+        _wait(lambda: ((self.pid1 or self._find_pid1()) and self._pid1_alive())
+              or self._launcher.poll() is not None, 10, f"{self.name}: PID 1 did not appear")
 
     def _find_pid1(self) -> bool:
         """The launcher (unshare) forks the host's PID 1: find that child among /proc."""
@@ -237,13 +237,6 @@ class TestHost:
             self._launcher.wait(timeout=10)
             self._launcher = None
 
-    def _restart_sshd(self) -> None:
-        if self.init == "systemd":
-            self.exec("systemctl restart ssh.service")
-        else:
-            self.exec("kill $(cat /run/sshd.pid); sleep 0.2; /usr/sbin/sshd")
-        self.wait_ready()
-
     def _port_open(self) -> bool:
         try:
             socket.create_connection((self.address, self.port), timeout=0.5).close()
@@ -260,7 +253,7 @@ class TestHost:
                   f"{self.name}: cgroup did not {'freeze' if frozen else 'thaw'}")
 
 
-def _wait(ready, timeout: float, message: str, raise_error: bool = True) -> bool:
+def _wait(ready: Callable[[], object], timeout: float, message: str, raise_error: bool = True) -> bool:
     """Poll `ready()` every 20 ms until true or `timeout` seconds passed."""
     deadline = time.monotonic() + timeout
     while not ready():

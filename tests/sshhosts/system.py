@@ -6,12 +6,18 @@ teardown step can be called on leftovers of a crashed run without a live `TestHo
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import IO
 
+# Parent of every host's cgroup v2 subtree (a host's PID 1 lives in CGROUP_PARENT/<name>).
+CGROUP_PARENT = "axis-testhosts"
+LOCK_DIR = Path("/run/axis-testhosts")
+_CLAIMED: set[Path] = set()  # lock files this process holds
 REQUIRED_TOOLS = (
     "debootstrap", "unshare", "nsenter", "ip", "mount", "umount", "losetup",
     "mkfs.ext4", "ssh-keygen", "chroot",
@@ -29,14 +35,51 @@ class HarnessUnavailable(RuntimeError):
         self.reason = reason
 
 
+class CommandFailed(subprocess.CalledProcessError):
+    """CalledProcessError whose message includes the command's stderr."""
+
+    def __str__(self) -> str:
+        cmd = self.cmd if isinstance(self.cmd, str) else " ".join(self.cmd)
+        return f"{cmd} (exit {self.returncode}): {(self.stderr or '').strip()}"
+
+
 def run(cmd: list[str], check: bool = True, input: str | None = None,
         timeout: float | None = 120) -> subprocess.CompletedProcess[str]:
-    """Run a command with captured text output; on failure the error message carries stderr."""
+    """Run a command with captured text output; raise CommandFailed if check and it failed."""
     proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise subprocess.CalledProcessError(proc.returncode, cmd, proc.stdout,
-                                            f"{' '.join(cmd)}: {proc.stderr.strip()}")
+        raise CommandFailed(proc.returncode, cmd, proc.stdout, proc.stderr)
     return proc
+
+
+def release(lock: IO[str]) -> None:
+    """Give back a lock taken by claim()."""
+    _CLAIMED.discard(Path(lock.name))
+    lock.close()
+
+
+def claim(name: str, timeout: float = 900) -> IO[str]:
+    """Exclusive flock on /run/axis-testhosts/<name>.lock, waiting up to `timeout` seconds.
+
+    Fleets hold one per host-name prefix and per network for their lifetime, so two test
+    sessions at once wait for each other instead of one "cleaning up" the other's hosts; a
+    crashed holder releases it automatically."""
+    LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    path = LOCK_DIR / f"{name}.lock"
+    if path in _CLAIMED:  # a second flock from this process would wait for itself
+        raise RuntimeError(f"test hosts {name!r} are already in use in this process")
+    lock = open(path, "w")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _CLAIMED.add(path)
+            return lock
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                lock.close()
+                raise RuntimeError(f"test hosts {name!r} are still in use by another process")
+            time.sleep(0.2)
 
 
 def require_machine() -> None:
@@ -48,7 +91,10 @@ def require_machine() -> None:
         raise HarnessUnavailable(f"missing tools: {', '.join(missing)} "
                                  "(apt-get install debootstrap iproute2 util-linux mount "
                                  "e2fsprogs openssh-client)")
-    cgroup2_root()
+    try:
+        (cgroup2_root() / CGROUP_PARENT).mkdir(exist_ok=True)
+    except OSError as exc:
+        raise HarnessUnavailable(f"cannot create a cgroup v2 subtree for the hosts: {exc}") from exc
     probe = run(["unshare", "--uts", "--mount", "--pid", "--ipc", "--cgroup", "--fork",
                  "mount", "-t", "tmpfs", "axis-probe", "/mnt"], check=False)
     if probe.returncode != 0:

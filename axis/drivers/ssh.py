@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import secrets
 import signal
 import socket
 from pathlib import Path
@@ -17,7 +18,8 @@ import asyncssh
 
 from axis.drivers.hostkeys import HostKeyPolicy, PolicyClient, known_hosts_files, load_trusted
 from axis.drivers.transport import (ErrorKind, OutputCallback, RunResult, Target, TransportError,
-                                    atomic_write_command, command_failed, privileged, sudo_refusal)
+                                    atomic_write_command, command_failed, kill_command, killable,
+                                    privileged, sudo_refusal)
 
 #: Seconds between keepalives, and how many may go unanswered before the connection is dead:
 #: a host that vanishes mid-pass fails within ~45 s even without a command timeout.
@@ -41,8 +43,15 @@ class SSHTransport:
     async def run(self, command: str, *, input: str | None = None, timeout: float | None = None,
                   sudo: bool = False, check: bool = False,
                   on_output: OutputCallback | None = None) -> RunResult:
-        line = privileged(command, login_is_root=self.login_is_root, sudo_allowed=self.target.sudo) if sudo else command
-        result = await self._exec(line, input.encode() if input is not None else None, timeout, on_output)
+        token = secrets.token_hex(8) if timeout is not None else None
+        body = killable(command, token) if token else command
+        line = self._as(body, sudo)
+        try:
+            result = await self._exec(line, input.encode() if input is not None else None, timeout, on_output)
+        except TransportError as exc:
+            if token and exc.kind is ErrorKind.TIMEOUT:
+                await self._kill_group(token, sudo)
+            raise
         if sudo and (refused := sudo_refusal(self.name, result)) is not None:
             raise refused
         if check and not result.ok:
@@ -50,13 +59,22 @@ class SSHTransport:
         return result
 
     async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False) -> None:
-        command = atomic_write_command(path, mode)
-        line = privileged(command, login_is_root=self.login_is_root, sudo_allowed=self.target.sudo) if sudo else command
-        result = await self._exec(line, data, None, None)
+        result = await self._exec(self._as(atomic_write_command(path, mode), sudo), data, None, None)
         if sudo and (refused := sudo_refusal(self.name, result)) is not None:
             raise refused
         if not result.ok:
             raise command_failed(self.name, f"write {path}", result)
+
+    def _as(self, command: str, sudo: bool) -> str:
+        return privileged(command, login_is_root=self.login_is_root, sudo_allowed=self.target.sudo) if sudo else command
+
+    async def _kill_group(self, token: str, sudo: bool) -> None:
+        """Kill what a timed-out command left running, best effort: sshd refuses channel signals
+        for root sessions (OpenSSH 9.2: "session signalling requires privilege separation")."""
+        try:
+            await self._exec(self._as(kill_command(token), sudo), None, 10.0, None)
+        except TransportError:
+            pass
 
     async def close(self) -> None:
         self._conn.close()
@@ -77,7 +95,7 @@ class SSHTransport:
                                                 _drain(process.stderr, "stderr", on_output))
                 await process.wait_closed()
         except TimeoutError:
-            _kill(process)
+            process.close()
             raise TransportError(ErrorKind.TIMEOUT, self.name,
                                  f"command still running after {timeout:g}s; killed") from None
         except (asyncssh.Error, OSError) as exc:
@@ -129,15 +147,6 @@ async def _drain(stream: asyncssh.SSHReader[bytes], name: str, on_output: Output
         if on_output is not None:
             on_output(name, tail)
     return "".join(parts)
-
-
-def _kill(process: asyncssh.SSHClientProcess[bytes]) -> None:
-    """Signal the remote command (sshd delivers it to the session's process group), then close."""
-    try:
-        process.send_signal("KILL")
-    except (asyncssh.Error, OSError):
-        pass
-    process.close()
 
 
 def _exit_code(process: asyncssh.SSHClientProcess[bytes]) -> int:

@@ -131,3 +131,25 @@ def atomic_write_command(path: str, mode: int) -> str:
     return (f"mkdir -p {directory} && tmp=$(mktemp {directory}/.axis-tmp.XXXXXX) && "
             f"{{ cat > \"$tmp\" && chmod {mode:o} \"$tmp\" && mv -f \"$tmp\" {target}; }} "
             f"|| {{ rc=$?; rm -f \"$tmp\"; exit $rc; }}")
+
+
+def _pid_file(token: str) -> str:
+    return f'"${{TMPDIR:-/tmp}}/.axis-run.{token}"'
+
+
+def killable(command: str, token: str) -> str:
+    """`command` run so that a timeout can kill all of it: the session's process group id goes
+    to a file named by `token` (removed when the command ends), for `kill_command` to use.
+
+    Why not an SSH signal: OpenSSH refuses channel signals for root sessions, and closing the
+    channel does not stop a command that is not writing (a `sleep 30` would live on).
+    """
+    pid_file = _pid_file(token)
+    return (f"ps -o pgid= -p $$ > {pid_file} 2>/dev/null; sh -c {shlex.quote(command)}; "
+            f"_axis_rc=$?; rm -f {pid_file}; exit $_axis_rc")
+
+
+def kill_command(token: str) -> str:
+    pid_file = _pid_file(token)
+    return (f"_axis_g=$(tr -d ' ' < {pid_file} 2>/dev/null); rm -f {pid_file}; "
+            f'[ -n "$_axis_g" ] && kill -KILL -- -"$_axis_g"')

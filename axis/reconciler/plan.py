@@ -11,6 +11,7 @@ from typing import Mapping
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
 from axis.drivers.features import DRIVERS, Plan
+from axis.drivers.features.base import driver_notes
 from axis.specs.effective import EffectiveFeature
 
 
@@ -36,7 +37,9 @@ def plan_host(features: Mapping[str, EffectiveFeature], sections: Mapping[str, S
             continue
         plan = Plan(name)
         remembered = (refused or {}).get(name, {})
-        for step in driver.plan(feature.settings, driver.observe(dict(sections)), facts):
+        state = driver.observe(dict(sections))
+        plan.notes.extend(driver_notes(driver, feature.settings, state, facts))
+        for step in driver.plan(feature.settings, state, facts):
             if step.key in remembered:
                 plan.skipped.append((step, remembered[step.key]))
             else:

@@ -1,6 +1,7 @@
 """Running a feature's planned steps on a host: the only place a feature touches the host.
 
-Steps run in order, as root (the transport applies the host's sudo rule). A file step or a
+Steps run in order, as root (the transport applies the host's sudo rule) unless a command says
+otherwise (Homebrew refuses root). A file step or a
 command that fails stops the feature with the host's message; a *live* step that fails is
 recorded as refused (a namespaced kernel says no to swapon or sysctl) and the remaining steps
 still run, so the files stay converged. Failures that are not the step's own (host gone, sudo
@@ -51,6 +52,6 @@ async def _run(transport: Transport, step: Step, timeout: float) -> None:
     elif isinstance(action, RemoveFile):
         await transport.run(f"rm -f -- {shlex.quote(action.path)}", sudo=True, check=True, timeout=timeout)
     elif isinstance(action, Command):
-        await transport.run(action.command, sudo=True, check=True, timeout=timeout)
+        await transport.run(action.command, sudo=action.as_root, check=True, timeout=timeout)
     else:  # pragma: no cover - Action is a closed union
         raise TypeError(f"unknown step action {action!r}")

@@ -54,7 +54,9 @@ def latest(session: Session, hosts: Iterable[str] | None = None) -> dict[str, Fa
 
 def latest_with_data(session: Session, host: str) -> FactsRecord | None:
     """The newest observation that carried facts (an unreachable pass carries none)."""
-    return session.exec(select(FactsRecord).where(FactsRecord.host == host, col(FactsRecord.data).is_not(None))
+    # JSON columns store Python None as the JSON text 'null', not SQL NULL: ask for an object.
+    return session.exec(select(FactsRecord).where(FactsRecord.host == host,
+                                                  func.json_type(FactsRecord.data) == "object")
                         .order_by(col(FactsRecord.id).desc()).limit(1)).first()
 
 

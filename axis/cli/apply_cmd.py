@@ -17,6 +17,7 @@ from axis.cli.output import Format, emit
 from axis.cli.plan_view import outcomes_data, print_diff, print_results
 from axis.reconciler.converge import HostOutcome
 from axis.reconciler.ledger import place_claims
+from axis.reconciler.record import record_claim_conditions
 from axis.specs import load_specs
 from axis.state.objects import apply_objects, desired_hosts
 from axis.specs.effective import matching_profiles
@@ -46,6 +47,9 @@ def apply(
             session.rollback()
     outcomes = run_pass(app, work, tools, dry_run=dry_run, jobs=jobs)
     placed = [] if dry_run else place_claims(db, now=time.time())
+    if not dry_run:
+        with db.write() as session:
+            record_claim_conditions(session, time.time())
     warnings = [f"HostProfile/{p.metadata.name} matches no host" for p in profiles
                 if not any(p in matching_profiles(h, [p]) for h in hosts)]
     suffix = " (dry run)" if dry_run else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 import typer
@@ -19,6 +20,7 @@ from axis.cli.views import event_view, list_view, resolve_kind, views_for
 from axis.specs import effective_features
 from axis.state.events import list_events
 from axis.state.facts import latest
+from axis.state.conditions import conditions_of
 from axis.state.feature_status import feature_status
 from axis.state.objects import delete_object, desired_hosts, get_row, list_rows, to_model
 
@@ -48,6 +50,7 @@ def get(
             _add_observed(session, views)
         elif kind == "Claim":
             add_claim_status(session, views, rows, time.time())
+        _add_conditions(session, kind, views)
     if output in (Format.json, Format.yaml):
         emit(views[0] if name else list_view(views), output)
         return
@@ -90,6 +93,22 @@ def _add_observed(session: Session, views: list[dict[str, Any]]) -> None:
             for f in feature_status(session, name)]
 
 
+def _add_conditions(session: Session, kind: str, views: list[dict[str, Any]]) -> None:
+    """status.conditions and status.observedGeneration, Kubernetes-style, where a pass set them."""
+    by_name: dict[str, list[Any]] = {}
+    for c in conditions_of(session, kind):
+        by_name.setdefault(c.name, []).append(c)
+    for view in views:
+        found = by_name.get(view["metadata"]["name"])
+        if not found:
+            continue
+        status = view.setdefault("status", {})
+        status["observedGeneration"] = max(c.observed_generation for c in found)
+        status["conditions"] = [{"type": c.type, "status": c.status, "reason": c.reason, "message": c.message,
+                                 "lastTransitionTime": iso(c.last_transition),
+                                 "observedGeneration": c.observed_generation} for c in found]
+
+
 def describe(
     ctx: typer.Context,
     resource: str = typer.Argument(..., help="host, profile or claim"),
@@ -106,7 +125,8 @@ def describe(
         hosts, profiles = desired_hosts(session)
         events = list_events(session, kind=kind, name=name, limit=20)
         status_rows = feature_status(session, name) if kind == "Host" else []
-    view = views_for(kind, [row], hosts, profiles)[0]
+        view = views_for(kind, [row], hosts, profiles)[0]
+        _add_conditions(session, kind, [view])
     out = console()
     meta = view["metadata"]
     fields = [("Name:", row.name), ("Kind:", kind),
@@ -127,6 +147,13 @@ def describe(
             for n, f in feats.items()]) if feats else "  <none>")
     elif kind == "HostProfile":
         out.print(f"{'Matches:':<14}{', '.join(view['status']['matchedHosts']) or '<no host>'}")
+    conditions = view.get("status", {}).get("conditions", [])
+    if conditions:
+        now_ts = time.time()
+        out.print("Conditions:")
+        out.print(_indent_table(["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"], [
+            [c["type"], c["status"], c["reason"], age(_ts(c["lastTransitionTime"]), now_ts), c["message"]]
+            for c in conditions]))
     out.print("Events:")
     now = time.time()
     out.print(_indent_table(["TYPE", "REASON", "AGE", "MESSAGE"],
@@ -146,6 +173,10 @@ def delete(
         if delete_object(session, kind, name) is None:
             raise CliError(f"{kind} {name!r} not found")
     typer.echo(f"{kind.lower()}/{name} deleted")
+
+
+def _ts(stamp: str) -> float:
+    return datetime.fromisoformat(stamp).timestamp()
 
 
 def _kind(resource: str) -> str:

@@ -14,9 +14,12 @@ from sqlmodel import Session
 from axis.reconciler.converge import HostOutcome
 from axis.specs import spec_hash
 from axis.specs.effective import EffectiveFeature
+from axis.state.claims import statuses
+from axis.state.conditions import set_condition
 from axis.state.events import record_event
 from axis.state.facts import store_observations
 from axis.state.feature_status import FeatureRow, store_feature_status
+from axis.state.objects import list_rows
 
 
 def settings_hashes(features: Mapping[str, EffectiveFeature]) -> dict[str, str]:
@@ -28,6 +31,7 @@ def record_outcome(session: Session, outcome: HostOutcome, features: Mapping[str
     if outcome.observation is not None:
         store_observations(session, [outcome.observation])
     host = outcome.host
+    _host_conditions(session, outcome, generation, now)
     if outcome.status == "failed" and not outcome.features:
         kind = "Unreachable" if outcome.observation and outcome.observation.status == "unreachable" else "ConvergeFailed"
         record_event(session, "Host", host, kind, outcome.reason, type="Warning", now=now)
@@ -53,3 +57,40 @@ def record_outcome(session: Session, outcome: HostOutcome, features: Mapping[str
 def _reason(state: str) -> str:
     return {"in-sync": "InSync", "pending": "ChangesPending", "applied": "Applied", "refused": "RefusedByHost",
             "failed": "ApplyFailed", "not-applicable": "NotApplicable"}[state]
+
+
+def _host_conditions(session: Session, outcome: HostOutcome, generation: int, now: float) -> None:
+    """Reachable, Converged and Ready, from this pass alone (level-triggered, rebuildable)."""
+    obs = outcome.observation
+    reachable = obs is not None and obs.status in ("complete", "partial")
+    if reachable:
+        r_reason, r_msg = ("FactsComplete", "") if obs.status == "complete" else ("FactsPartial", obs.reason)
+    else:
+        r_reason = "Unreachable" if obs is not None and obs.status == "unreachable" else "Error"
+        r_msg = outcome.reason
+    set_condition(session, "Host", outcome.host, "Reachable", reachable, r_reason, r_msg, generation=generation, now=now)
+    failed = [f for f in outcome.features if f.state == "failed"]
+    refused = [f.feature for f in outcome.features if f.state == "refused"]
+    if not reachable or (outcome.status == "failed" and not outcome.features):
+        converged, c_reason, c_msg = None, "HostNotObserved", outcome.reason
+    elif failed:
+        converged, c_reason, c_msg = False, "ApplyFailed", outcome.reason
+    elif refused:
+        converged, c_reason, c_msg = True, "InSyncWithRefusals", "host refused live steps of: " + ", ".join(refused)
+    else:
+        converged, c_reason, c_msg = True, "InSync", ""
+    set_condition(session, "Host", outcome.host, "Converged", converged, c_reason, c_msg, generation=generation, now=now)
+    ready = reachable and converged is True
+    set_condition(session, "Host", outcome.host, "Ready", ready, "Ready" if ready else "NotReady",
+                  "" if ready else (c_msg or r_msg), generation=generation, now=now)
+
+
+def record_claim_conditions(session: Session, now: float) -> None:
+    """Bound for every claim, from the ledger's placement status."""
+    known = statuses(session)
+    for row in list_rows(session, "Claim"):
+        status = known.get(row.name)
+        phase = status.phase if status else "Pending"
+        set_condition(session, "Claim", row.name, "Bound", phase == "Bound", phase,
+                      (status.host if status and phase == "Bound" else (status.reason if status else "not placed yet")),
+                      generation=row.generation, now=now)

@@ -43,6 +43,12 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "ALTER TABLE feature_status ADD COLUMN settings_hash VARCHAR NOT NULL DEFAULT ''",
         "ALTER TABLE feature_status ADD COLUMN refused JSON NOT NULL DEFAULT '{}'",
     ]),
+    (4, "status conditions", [
+        """CREATE TABLE conditions (
+            kind VARCHAR NOT NULL, name VARCHAR NOT NULL, type VARCHAR NOT NULL, status VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL, message VARCHAR NOT NULL, last_transition FLOAT NOT NULL,
+            observed_generation INTEGER NOT NULL, PRIMARY KEY (kind, name, type))""",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

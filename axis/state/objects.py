@@ -15,6 +15,7 @@ from sqlmodel import Session, col, delete, select
 from axis.specs import MODELS, Claim, Host, HostProfile, Loaded, SpecObject, spec_data, spec_hash
 from axis.state import leases
 from axis.state.claims import PENDING, drop_status, set_status
+from axis.state.conditions import drop_conditions
 from axis.state.events import record_event, trim_events
 from axis.state.tables import DesiredObject, FactsRecord, FeatureStatus
 
@@ -84,6 +85,7 @@ def _upsert(session: Session, row: DesiredObject | None, item: Loaded, now: floa
 
 def _delete_row(session: Session, row: DesiredObject, reason: str, message: str, now: float) -> None:
     session.delete(row)
+    drop_conditions(session, row.kind, row.name)
     if row.kind == "Host":
         session.exec(delete(FeatureStatus).where(col(FeatureStatus.host) == row.name))  # type: ignore[call-overload]
         session.exec(delete(FactsRecord).where(col(FactsRecord.host) == row.name))  # type: ignore[call-overload]

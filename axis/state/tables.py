@@ -64,6 +64,25 @@ class FeatureStatus(SQLModel, table=True):
     refused: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class Condition(SQLModel, table=True):
+    """A Kubernetes-style condition of an object (Reachable, Converged, Ready, Bound).
+
+    `last_transition` moves only when `status` flips, so it says how long a host has been
+    unreachable, not when it was last checked.
+    """
+
+    __tablename__ = "conditions"
+
+    kind: str = Field(primary_key=True)
+    name: str = Field(primary_key=True)
+    type: str = Field(primary_key=True)
+    status: str  # "True" | "False" | "Unknown"
+    reason: str
+    message: str = ""
+    last_transition: float
+    observed_generation: int = 0
+
+
 class Lease(SQLModel, table=True):
     """Capacity held on a host by a bound claim until `expires`."""
 

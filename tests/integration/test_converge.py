@@ -59,6 +59,11 @@ def test_first_apply_converges_second_changes_nothing(fleet, axis, specs, clean_
     assert json.loads(events)["items"] and events.count("StepRefused") == len(fleet.hosts)
     wide = run("get", "hosts").out
     assert "panicRecovery(refused)" in wide
+    view = json.loads(run("get", "hosts", fleet.hosts[0].name, "-o", "json").out)
+    conditions = {c["type"]: c for c in view["status"]["conditions"]}
+    assert conditions["Reachable"]["status"] == "True"
+    assert (conditions["Converged"]["status"], conditions["Converged"]["reason"]) == ("True", "InSyncWithRefusals")
+    assert conditions["Ready"]["status"] == "True" and view["status"]["observedGeneration"] == 1
 
 
 def test_drift_is_found_and_repaired(fleet, axis, specs, clean_panic):
@@ -100,6 +105,9 @@ def test_dead_host_fails_alone(fleet, axis, specs, clean_panic):
     assert hosts[dead.name]["status"] == "failed" and "connection refused" in hosts[dead.name]["reason"]
     assert all(hosts[h.name]["status"] == "changed" for h in fleet.hosts if h is not dead)
     assert run("diff", "-f", str(spec)).code == 1  # an unobservable host is an error for CI
+    down = {c["type"]: c for c in json.loads(run("get", "hosts", dead.name, "-o", "json").out)["status"]["conditions"]}
+    assert (down["Reachable"]["status"], down["Reachable"]["reason"]) == ("False", "Unreachable")
+    assert down["Converged"]["status"] == "Unknown" and down["Ready"]["status"] == "False"
     dead.heal()
     assert run("apply", "-f", str(spec)).code == 0
     assert "kernel.panic" in dead.exec(f"cat {PANIC_CONF}").stdout

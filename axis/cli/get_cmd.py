@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from axis.cli.output import Format, age, console, dump, emit, iso, print_table, 
 from axis.cli.selectors import LabelSelector
 from axis.cli.views import event_view, list_view, resolve_kind, views_for
 from axis.specs import effective_features
+from axis.state import Database
 from axis.state.events import list_events
 from axis.state.facts import latest
 from axis.state.conditions import conditions_of
@@ -31,12 +33,17 @@ def get(
     name: str | None = typer.Argument(None, help="one object by name"),
     output: Format = typer.Option(Format.table, "-o", "--output", help="table, wide, json or yaml"),
     selector: str | None = typer.Option(None, "-l", "--selector", help="label selector, e.g. role=worker,gpu"),
+    watch: bool = typer.Option(False, "--watch", "-w", help="events: keep following the log (Ctrl-C stops)"),
 ) -> None:
     """List objects (or one by name) with their effective state."""
     if resource.lower() in ("lease", "leases"):
         return get_leases(ctx, name, output)
     kind = _kind(resource)
     labels = _selector(selector)
+    if kind == "Event" and watch:
+        return _follow_events(app_context(ctx).db(), name)
+    if watch:
+        raise CliError("--watch follows events only: axis get events --watch")
     with app_context(ctx).db().read() as session:
         if kind == "Event":
             _print_events(list_events(session, name=name, limit=None if output != Format.table else 200), output)
@@ -200,6 +207,22 @@ def _print_events(events: list, output: Format) -> None:  # type: ignore[type-ar
     now = time.time()
     print_table(["AGE", "TYPE", "OBJECT", "REASON", "MESSAGE"],
                 [[age(e.time, now), e.type, f"{e.kind.lower()}/{e.name}", e.reason, e.message] for e in events])
+
+
+def _follow_events(db: Database, name: str | None, poll: float = 0.5) -> None:
+    """Print the recent events, then every new one as it is written (one line each, like kubectl -w)."""
+    with db.read() as session:
+        events = list_events(session, name=name, limit=20)
+    _print_events(events, Format.table)
+    last = events[-1].id if events else 0
+    while True:
+        time.sleep(poll)
+        with db.read() as session:
+            fresh = list_events(session, name=name, after_id=last or 0)
+        for e in fresh:
+            typer.echo(f"{iso(e.time)}  {e.type:<7}  {e.kind.lower()}/{e.name}  {e.reason}  {e.message}")
+            last = e.id
+        sys.stdout.flush()
 
 
 def _address(spec: dict) -> str:  # type: ignore[type-arg]

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from axis import __version__
-from axis.cli import apply_cmd, clean_cmd, diff_cmd, fleet_cmd, get_cmd, on_cmd, schema_cmd
+from axis.cli import apply_cmd, clean_cmd, controller_cmd, diff_cmd, fleet_cmd, get_cmd, on_cmd, schema_cmd
 from axis.cli import claims_cmd
 from axis.cli.context import AppContext, CliError
 from axis.drivers.hostkeys import HostKeyPolicy
@@ -54,6 +54,7 @@ def _root(
 
 app.command()(apply_cmd.apply)
 app.command()(diff_cmd.diff)
+app.command()(controller_cmd.controller)
 app.command()(get_cmd.get)
 app.command()(get_cmd.describe)
 app.command()(get_cmd.delete)

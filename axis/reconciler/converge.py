@@ -66,8 +66,11 @@ async def observe_features(transport: Transport, features: Mapping[str, Effectiv
 
 async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], ssh: SshOptions, *,
                         dry_run: bool, refused: Mapping[str, Mapping[str, str]] | None = None,
-                        extra_tools: list[str] | None = None, timeout: float = 600.0) -> HostOutcome:
-    """One pass over one host; never raises (a failure is the outcome, with its reason)."""
+                        extra_tools: list[str] | None = None, timeout: float = 600.0,
+                        stop: asyncio.Event | None = None) -> HostOutcome:
+    """One pass over one host; never raises (a failure is the outcome, with its reason).
+
+    With `stop` set mid-pass (shutdown), the step in flight finishes and no other starts."""
     name = host.metadata.name
     started = time.monotonic()
     tools = extra_tools or []
@@ -75,7 +78,7 @@ async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], ss
         async with asyncio.timeout(timeout):
             transport = await ssh.connect(host)
             try:
-                outcome = await _pass(name, transport, features, dry_run, refused or {}, tools)
+                outcome = await _pass(name, transport, features, dry_run, refused or {}, tools, stop)
             finally:
                 await transport.close()
     except TimeoutError:
@@ -88,7 +91,8 @@ async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], ss
 
 
 async def _pass(name: str, transport: Transport, features: Mapping[str, EffectiveFeature], dry_run: bool,
-                refused: Mapping[str, Mapping[str, str]], tools: list[str]) -> HostOutcome:
+                refused: Mapping[str, Mapping[str, str]], tools: list[str],
+                stop: asyncio.Event | None) -> HostOutcome:
     facts, sections = await observe_features(transport, features, tools, timeout=60.0)
     if facts.os is None:
         return HostOutcome(name, "failed", f"{name}: cannot tell the host's OS: {facts.missing.get('os', 'no output')}",
@@ -98,7 +102,11 @@ async def _pass(name: str, transport: Transport, features: Mapping[str, Effectiv
         status = "pending" if any(p.changes for p in plans) else "unchanged"
         return HostOutcome(name, status, features=[_unapplied(p) for p in plans],
                            observation=to_observation(name, facts, None))
-    results = {p.feature: await run_steps(transport, p.steps) for p in plans if p.changes}
+    results = {p.feature: await run_steps(transport, p.steps, stop=stop) for p in plans if p.changes}
+    if stop is not None and stop.is_set():
+        done = sum(1 for rs in results.values() for r in rs if r.status == "done")
+        return HostOutcome(name, "failed", f"{name}: interrupted by shutdown after {done} step(s); "
+                                           "the next pass continues", observation=to_observation(name, facts, None))
     facts, sections = await observe_features(transport, features, tools, timeout=60.0)
     remembered = {p.feature: {**refused.get(p.feature, {}),
                               **{r.step.key: r.message for r in results.get(p.feature, []) if r.status == "refused"}}

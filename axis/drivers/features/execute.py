@@ -10,6 +10,7 @@ asks for a password) propagate: the whole host fails with that reason.
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 from dataclasses import dataclass
 from typing import Literal
@@ -28,9 +29,13 @@ class StepResult:
     message: str = ""
 
 
-async def run_steps(transport: Transport, steps: list[Step], *, timeout: float = STEP_TIMEOUT) -> list[StepResult]:
+async def run_steps(transport: Transport, steps: list[Step], *, timeout: float = STEP_TIMEOUT,
+                    stop: asyncio.Event | None = None) -> list[StepResult]:
+    """Run the steps in order; with `stop` set (shutdown), no further step starts."""
     results: list[StepResult] = []
     for step in steps:
+        if stop is not None and stop.is_set():
+            break
         try:
             await _run(transport, step, timeout)
         except TransportError as exc:

@@ -1,0 +1,71 @@
+"""`axis controller --watch PATH`: run the reconcile loop until SIGTERM/SIGINT.
+
+The first signal stops taking work and lets the steps in flight finish; a second one cancels
+them (every file write is atomic, so even then no file is left half-written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from axis.cli.context import CliError, app_context
+from axis.reconciler.controller import Controller
+from axis.specs.units import parse_duration
+from axis.state.lock import ControllerLock, LockHeld
+
+
+def controller(
+    ctx: typer.Context,
+    watch: Path = typer.Option(..., "--watch", "-w", help="spec directory (or file) to watch and apply"),
+    resync: str = typer.Option("60s", "--resync", help="re-observe every host this often (drift repair)"),
+    jobs: int = typer.Option(16, "--jobs", "-j", min=1, help="hosts reconciled at once"),
+) -> None:
+    """Watch the specs and keep every host converged and every claim placed."""
+    app = app_context(ctx)
+    if not watch.exists():
+        raise CliError(f"{watch}: no such file or directory")
+    try:
+        every = parse_duration(resync)
+    except ValueError as exc:
+        raise CliError(f"--resync: {exc}") from exc
+    lock = ControllerLock(app.state)
+    try:
+        lock.acquire()
+    except LockHeld as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        _log(f"controller watching {watch} (resync {every}s, {jobs} at once, state {app.state})")
+        loop = Controller(app.db(), app.ssh, watch, resync=float(every), jobs=jobs, log=_log)
+        asyncio.run(_run(loop))
+    finally:
+        lock.release()
+
+
+async def _run(controller: Controller) -> None:
+    stop = asyncio.Event()
+    main = asyncio.current_task()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            _log("signal received: finishing the steps in flight (signal again to cancel them)")
+            stop.set()
+        elif main is not None:
+            main.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    await controller.run(stop)
+
+
+def _log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,47 @@
+"""One controller per state DB: an exclusive flock on a file beside the DB.
+
+The lock dies with the process (kill -9 included), so a crashed controller never blocks the
+next one; the holder's pid is written into the file only to make the refusal message useful.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+
+class LockHeld(Exception):
+    """Another process holds the lock; str() names it."""
+
+
+class ControllerLock:
+    def __init__(self, db_path: Path):
+        self.path = db_path.with_name(db_path.name + ".controller.lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise LockHeld(f"another axis controller (pid {holder}) is already running on this state DB "
+                           f"({self.path}); only one controller per state DB") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "ControllerLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()

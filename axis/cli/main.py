@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from axis import __version__
+from axis.api import mcp_cmd, serve_cmd
 from axis.cli import apply_cmd, clean_cmd, controller_cmd, diff_cmd, fleet_cmd, get_cmd, on_cmd, schema_cmd
 from axis.cli import claims_cmd
 from axis.cli.context import AppContext, CliError
@@ -67,6 +68,8 @@ app.command()(fleet_cmd.facts)
 app.command()(fleet_cmd.status)
 app.command(name="on")(on_cmd.on)
 app.command()(clean_cmd.clean)
+app.command()(serve_cmd.serve)
+app.add_typer(mcp_cmd.app, name="mcp")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -60,9 +60,17 @@ def print_diff(outcomes: list[HostOutcome], *, show_diffs: bool = True) -> None:
 
 
 def print_results(outcomes: list[HostOutcome]) -> None:
+    """One line per host; the host's full refusal messages are in `axis describe host NAME`."""
     rows = []
     for o in outcomes:
         refused = [f.feature for f in o.features if f.state == "refused"]
-        detail = o.reason or "; ".join(f"{f.feature}: {f.message}" for f in o.features if f.state == "refused")
-        rows.append([o.host, o.status, o.steps_run, ",".join(refused) or None, f"{o.seconds:.1f}s", detail or None])
-    print_table(["HOST", "RESULT", "STEPS", "REFUSED", "TIME", "DETAIL"], rows)
+        rows.append([o.host, o.status, o.steps_run, ",".join(refused) or None, f"{o.seconds:.1f}s",
+                     _short(o.reason) or None])
+    print_table(["HOST", "RESULT", "STEPS", "REFUSED", "TIME", "REASON"], rows)
+    if any(f.state == "refused" for o in outcomes for f in o.features):
+        typer.echo("refused: the host said no to a live step (kept as files, not retried); "
+                   "see `axis describe host NAME`", err=True)
+
+
+def _short(text: str, width: int = 160) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -32,11 +32,19 @@ class ErrorKind(StrEnum):
 class TransportError(Exception):
     """A host could not do what was asked; `str()` is one line: `host: kind: detail`."""
 
-    def __init__(self, kind: ErrorKind, host: str, detail: str):
+    def __init__(self, kind: ErrorKind, host: str, detail: str, result: "RunResult | None" = None):
         super().__init__(f"{host}: {kind}: {detail}")
         self.kind = kind
         self.host = host
         self.detail = detail
+        self.result = result  # for COMMAND_FAILED: what the command printed
+
+    @property
+    def host_message(self) -> str:
+        """The host's own words: the stderr tail of a failed command, else the detail."""
+        if self.result is not None and self.result.stderr_tail():
+            return f"{self.result.stderr_tail()} (exit {self.result.exit_status})"
+        return self.detail
 
 
 @dataclass(frozen=True)
@@ -117,7 +125,7 @@ def command_failed(host: str, command: str, result: RunResult) -> TransportError
     first = command.strip().splitlines()[0] if command.strip() else command
     short = first if len(first) <= 60 else first[:57] + "..."
     tail = result.stderr_tail() or "(no stderr)"
-    return TransportError(ErrorKind.COMMAND_FAILED, host, f"`{short}` exited {result.exit_status}: {tail}")
+    return TransportError(ErrorKind.COMMAND_FAILED, host, f"`{short}` exited {result.exit_status}: {tail}", result)
 
 
 def atomic_write_command(path: str, mode: int) -> str:

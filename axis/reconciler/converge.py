@@ -114,7 +114,9 @@ async def _pass(name: str, transport: Transport, features: Mapping[str, Effectiv
     verified = {p.feature: p for p in plan_host(features, sections, facts, remembered)}
     outcomes = [_applied(p, results.get(p.feature, []), verified[p.feature]) for p in plans]
     failed = [o for o in outcomes if o.state == "failed"]
-    status: Literal["changed", "failed"] = "failed" if failed else "changed"
+    ran = any(r.status == "done" for rs in results.values() for r in rs)
+    # only refused live steps ran: nothing on the host changed
+    status: Literal["changed", "unchanged", "failed"] = "failed" if failed else "changed" if ran else "unchanged"
     reason = "; ".join(f"{o.feature}: {o.message}" for o in failed)
     return HostOutcome(name, status, reason, outcomes, to_observation(name, facts, None))
 

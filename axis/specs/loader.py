@@ -63,6 +63,19 @@ def load_specs(paths: Iterable[Path | str]) -> list[Loaded]:
         apply_set = str(root.resolve())
         for file in spec_files(root):
             loaded.extend(_load_file(file, apply_set, errors))
+    return _checked(loaded, errors)
+
+
+def load_spec_text(text: str, path: str = "<request>") -> list[Loaded]:
+    """Load and validate YAML that did not come from a file (an HTTP request body): the same
+    checks and `path:line` errors as `load_specs`, with `path` a pseudo path such as `<request>`;
+    it also stands for the apply set, since there is no -f argument."""
+    errors: list[SpecError] = []
+    return _checked(_load_text(text, path, path, errors), errors)
+
+
+def _checked(loaded: list[Loaded], errors: list[SpecError]) -> list[Loaded]:
+    """Add an error for every object defined twice; raise SpecErrors if anything is wrong."""
     seen: dict[tuple[str, str], Loaded] = {}
     for item in loaded:
         first = seen.setdefault(item.key, item)
@@ -82,6 +95,10 @@ def _load_file(file: Path, apply_set: str, errors: list[SpecError]) -> list[Load
     except (OSError, UnicodeDecodeError) as exc:
         errors.append(SpecError(path, 0, f"cannot read: {exc}"))
         return []
+    return _load_text(text, path, apply_set, errors)
+
+
+def _load_text(text: str, path: str, apply_set: str, errors: list[SpecError]) -> list[Loaded]:
     yaml = YAML(typ="rt")
     out: list[Loaded] = []
     try:

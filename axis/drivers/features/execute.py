@@ -42,9 +42,9 @@ async def run_steps(transport: Transport, steps: list[Step], *, timeout: float =
             if exc.kind is not ErrorKind.COMMAND_FAILED:
                 raise
             if step.live:
-                results.append(StepResult(step, "refused", exc.detail))
+                results.append(StepResult(step, "refused", exc.host_message))
                 continue
-            results.append(StepResult(step, "failed", exc.detail))
+            results.append(StepResult(step, "failed", exc.host_message))
             break
         results.append(StepResult(step, "done"))
     return results

@@ -1,0 +1,67 @@
+"""The read-only MCP server behind `axis mcp serve`: four tools over the state DB, nothing else.
+
+An agent gets what a person gets from `axis get hosts`, `axis get host NAME`, `axis status
+--cached` and `axis place` — the same documents, from `axis.api.reads` — and no way to change
+anything: no tool writes, none talks to a host, none takes a lease (`rank_hosts` is advisory),
+and the server offers no resources or prompts that could. Every tool says so to the client with
+`readOnlyHint`, so clients that ask before acting can skip asking.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+
+from axis import __version__
+from axis.api import reads
+from axis.state import Database
+
+INSTRUCTIONS = """axis manages a fleet of machines reached over SSH. Use list_hosts for the fleet,
+get_host for one machine's facts (OS, CPU, memory, GPU, disk, tools) and status, cluster_status
+for totals, and rank_hosts to pick a machine for a task before running it there. All tools are
+read-only; facts are as of the last observation (see observedAt/factsAt)."""
+
+READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+
+
+def build_server(db: Database) -> MCPServer:
+    server = MCPServer(name="axis", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
+
+    @server.tool(annotations=READ_ONLY)
+    def list_hosts() -> dict[str, Any]:
+        """Every host axis manages: address, labels, effective features, and its latest observation
+        (status, age, a summary of load, RAM, GPU and disk), as `axis get hosts -o json`."""
+        return _answer(reads.object_list, db, "Host")
+
+    @server.tool(annotations=READ_ONLY)
+    def get_host(name: str) -> dict[str, Any]:
+        """One host by name: its spec, status (observation, feature states, conditions) and the
+        full facts of its newest observation (OS, CPU, memory, GPUs, disk, tools)."""
+        return _answer(reads.object_one, db, "Host", name)
+
+    @server.tool(annotations=READ_ONLY)
+    def cluster_status() -> dict[str, Any]:
+        """Every host's latest observation and the cluster totals (hosts reachable, cores,
+        memory total and available, GPUs), from stored facts, as `axis status --cached -o json`."""
+        return _answer(reads.cluster_status, db)
+
+    @server.tool(annotations=READ_ONLY)
+    def rank_hosts(task: str) -> dict[str, Any]:
+        """Rank the hosts for a task described in words, e.g. "run ollama inference on a 7b model":
+        what it needs (inferred tools, memory, GPU), the best host, each eligible host's fit score
+        with its terms, and why every other host was rejected. Advisory: no capacity is reserved."""
+        return _answer(reads.placement, db, task)
+
+    return server
+
+
+def _answer(read: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """A read's document, or a ToolError whose message reaches the agent (a plain exception's
+    text is withheld by the SDK, which would leave the agent guessing)."""
+    try:
+        return read(*args)
+    except (reads.NotFound, ValueError) as exc:
+        raise ToolError(str(exc)) from exc

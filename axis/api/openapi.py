@@ -1,0 +1,78 @@
+"""The OpenAPI 3.1 document, generated from the same endpoint table that builds the routes, so it
+cannot list a route that does not exist or miss one that does."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from axis import __version__
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+_STATUS_TEXT = {400: "invalid request (the body lists every problem)", 401: "missing or wrong bearer token",
+                404: "no such object", 409: "the request conflicts with the ledger's state",
+                413: "request body too large"}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str  # a JSON Schema type
+    description: str
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route and what its document says about it."""
+
+    method: str
+    path: str  # Starlette syntax, `{name}` for path parameters (as OpenAPI writes them too)
+    handler: Handler
+    summary: str
+    query: tuple[Param, ...] = ()
+    body: str | None = None  # media type of the request body, if it takes one
+    errors: tuple[int, ...] = ()  # besides 401, which every endpoint can answer
+
+
+def document(endpoints: list[Endpoint]) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for e in endpoints:
+        paths.setdefault(e.path, {})[e.method.lower()] = _operation(e)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "axis", "version": __version__,
+                 "description": "Local HTTP API of axis: read hosts, facts, claims, leases, events and status; "
+                                "apply a YAML body; renew or release a claim. Every request needs "
+                                "`Authorization: Bearer <token>` (the token file is printed by `axis serve`)."},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }
+
+
+def _operation(e: Endpoint) -> dict[str, Any]:
+    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+              for name in re.findall(r"{(\w+)}", e.path)]
+    for q in e.query:
+        schema: dict[str, Any] = {"type": q.type}
+        if q.default is not None:
+            schema["default"] = q.default
+        params.append({"name": q.name, "in": "query", "required": False, "description": q.description,
+                       "schema": schema})
+    json_body = {"application/json": {"schema": {"type": "object"}}}
+    responses: dict[str, Any] = {"200": {"description": "OK", "content": json_body}}
+    for code in (400, 401, 404, 409, 413):
+        if code == 401 or code in e.errors:
+            responses[str(code)] = {"description": _STATUS_TEXT[code], "content": json_body}
+    op: dict[str, Any] = {"operationId": e.handler.__name__.strip("_"), "summary": e.summary, "responses": responses}
+    if params:
+        op["parameters"] = params
+    if e.body:
+        op["requestBody"] = {"required": True, "content": {e.body: {"schema": {"type": "string"}}}}
+    return op

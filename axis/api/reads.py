@@ -1,0 +1,114 @@
+"""The read-only documents served by the HTTP API and the MCP tools.
+
+Each is built by the very view code behind `axis get … -o json`, `axis status --cached -o json`
+and `axis place -o json`, so a script reading the API and a person reading the CLI see the same
+objects; the API adds nothing of its own but event ids (for `?after=`) and a host's full facts.
+Every function is synchronous and opens its own short read transaction: callers on an event loop
+run it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+from sqlmodel import Session
+
+from axis.cli.claims_view import add_claim_status, lease_view, placement_doc
+from axis.cli.facts_view import observed_view
+from axis.cli.fleet_cmd import _totals as status_totals
+from axis.cli.get_cmd import _add_conditions as add_conditions
+from axis.cli.get_cmd import _add_observed as add_observed
+from axis.cli.views import event_view, list_view, views_for
+from axis.reconciler.candidates import load_candidates
+from axis.reconciler.infer import infer
+from axis.reconciler.scorer import rank
+from axis.specs import API_VERSION
+from axis.specs.models import ClaimSpec
+from axis.state import Database, leases
+from axis.state.events import list_events
+from axis.state.facts import latest
+from axis.state.objects import desired_hosts, get_row, list_rows
+
+
+class NotFound(LookupError):
+    """A named object that is not in the state DB: 404 over HTTP, a tool error over MCP."""
+
+
+def object_list(db: Database, kind: str) -> dict[str, Any]:
+    """Every Host or Claim, as `axis get hosts|claims -o json` prints them."""
+    with db.read() as session:
+        return list_view(_views(session, kind, None))
+
+
+def object_one(db: Database, kind: str, name: str) -> dict[str, Any]:
+    """One Host or Claim as `axis get KIND NAME -o json` prints it; a host also carries `facts`,
+    its newest observation that had any (None when it was never reached)."""
+    with db.read() as session:
+        views = _views(session, kind, name)
+        if not views:
+            raise NotFound(f"{kind} {name!r} not found")
+        if kind == "Host":
+            views[0]["facts"] = _observed(session, name)["facts"]
+        return views[0]
+
+
+def host_facts(db: Database, name: str) -> dict[str, Any]:
+    """A host's latest observation: status, reason, when, summary, and the full facts."""
+    with db.read() as session:
+        if get_row(session, "Host", name) is None:
+            raise NotFound(f"Host {name!r} not found")
+        return _observed(session, name)
+
+
+def cluster_status(db: Database) -> dict[str, Any]:
+    """The snapshot `axis status --cached -o json` prints: every host's observation and totals."""
+    now = time.time()
+    with db.read() as session:
+        hosts, _ = desired_hosts(session)
+        newest = latest(session, [h.metadata.name for h in hosts])
+        rows = [observed_view(session, h.metadata.name, newest.get(h.metadata.name), now) for h in hosts]
+    return {"hosts": rows, "totals": status_totals(rows)}
+
+
+def lease_list(db: Database) -> dict[str, Any]:
+    """The lease ledger as `axis get leases -o json` prints it (live, and expired but not swept)."""
+    now = time.time()
+    with db.read() as session:
+        items = [lease_view(lease, now) for lease in leases.all_leases(session)]
+    return {"apiVersion": API_VERSION, "kind": "LeaseList", "items": items}
+
+
+def event_list(db: Database, after: int = 0) -> dict[str, Any]:
+    """Events oldest first, each with its `id`: a client polls with `after` = the last id it saw.
+    The log is bounded (`axis.state.events.MAX_EVENTS`), so an unfiltered answer is too."""
+    with db.read() as session:
+        items = [{"id": e.id, **event_view(e)} for e in list_events(session, after_id=after)]
+    return {"apiVersion": API_VERSION, "kind": "EventList", "items": items}
+
+
+def placement(db: Database, task: str) -> dict[str, Any]:
+    """Advisory ranking of the hosts for a task, as `axis place TASK -o json`; takes no lease.
+    Raises ValueError for an empty task."""
+    inference = infer(ClaimSpec(task=task))
+    with db.read() as session:
+        hosts = load_candidates(session, now=time.time(), local_hostname=socket.gethostname())
+    return placement_doc(task, inference, rank(inference.need, hosts))
+
+
+def _views(session: Session, kind: str, name: str | None) -> list[dict[str, Any]]:
+    """What `axis get` builds for `kind`, in the same steps."""
+    rows = [r for r in list_rows(session, kind) if name is None or r.name == name]
+    hosts, profiles = desired_hosts(session)
+    views = views_for(kind, rows, hosts, profiles)
+    if kind == "Host":
+        add_observed(session, views)
+    elif kind == "Claim":
+        add_claim_status(session, views, rows, time.time())
+    add_conditions(session, kind, views)
+    return views
+
+
+def _observed(session: Session, name: str) -> dict[str, Any]:
+    return observed_view(session, name, latest(session, [name]).get(name), time.time())

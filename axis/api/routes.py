@@ -1,0 +1,183 @@
+"""The API's endpoints: thin async handlers over `reads`, `apply` and the lease ledger.
+
+All DB work is synchronous SQLAlchemy, so every handler runs it in Starlette's thread pool:
+a request waiting for the write lock (the controller's pass, an `axis apply` in a shell) or
+for a slow host during `POST /apply` never stalls the event loop that serves the others.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from axis import __version__
+from axis.api import reads
+from axis.api.apply import apply_yaml
+from axis.api.openapi import Endpoint, Param, document
+from axis.cli.claims_view import lease_view
+from axis.cli.context import AppContext
+from axis.reconciler.ledger import LedgerError, release as release_lease, renew as renew_lease
+from axis.specs import SpecErrors
+from axis.specs.units import parse_duration
+from axis.state import Database
+from axis.state.objects import get_row
+
+#: Largest request body accepted (a spec set is a few KiB; 1 MiB is far beyond any real one).
+MAX_BODY = 1 << 20
+
+
+def error(status: int, message: str, **extra: Any) -> JSONResponse:
+    """Every error has one shape: `{"error": "...", ...}`."""
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def _app(request: Request) -> AppContext:
+    return request.app.state.axis  # type: ignore[no-any-return]
+
+
+async def _read(request: Request, fn: Callable[..., dict[str, Any]], *args: Any) -> Response:
+    try:
+        return JSONResponse(await run_in_threadpool(fn, _app(request).db(), *args))
+    except reads.NotFound as exc:
+        return error(404, str(exc.args[0]))
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "version": __version__, "state": str(_app(request).state)})
+
+
+async def list_hosts(request: Request) -> Response:
+    return await _read(request, reads.object_list, "Host")
+
+
+async def get_host(request: Request) -> Response:
+    return await _read(request, reads.object_one, "Host", request.path_params["name"])
+
+
+async def get_facts(request: Request) -> Response:
+    return await _read(request, reads.host_facts, request.path_params["name"])
+
+
+async def list_claims(request: Request) -> Response:
+    return await _read(request, reads.object_list, "Claim")
+
+
+async def get_claim(request: Request) -> Response:
+    return await _read(request, reads.object_one, "Claim", request.path_params["name"])
+
+
+async def list_leases(request: Request) -> Response:
+    return await _read(request, reads.lease_list)
+
+
+async def list_events(request: Request) -> Response:
+    text = request.query_params.get("after", "0")
+    if not text.isdigit():
+        return error(400, f"after: expected an event id (a whole number), got {text!r}")
+    return await _read(request, reads.event_list, int(text))
+
+
+async def cluster_status(request: Request) -> Response:
+    return await _read(request, reads.cluster_status)
+
+
+async def apply(request: Request) -> Response:
+    dry_run, converge = _flag(request, "dryRun", False), _flag(request, "converge", True)
+    try:
+        text = (await _body(request)).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return error(400, f"the body is not UTF-8 text: {exc}")
+    try:
+        doc = await run_in_threadpool(apply_yaml, _app(request), text, dry_run=dry_run, converge=converge)
+    except SpecErrors as exc:
+        return error(400, f"{len(exc.errors)} error(s); nothing was stored", errors=[str(e) for e in exc.errors])
+    return JSONResponse(doc)
+
+
+async def renew(request: Request) -> Response:
+    ttl_text = request.query_params.get("ttl")
+    try:
+        ttl = parse_duration(ttl_text) if ttl_text else None
+    except ValueError as exc:
+        return error(400, f"ttl: {exc}")
+    return await _ledger(request, lambda db, name, now: renew_lease(db, name, now=now, ttl=ttl))
+
+
+async def release(request: Request) -> Response:
+    return await _ledger(request, lambda db, name, now: release_lease(db, name, now=now))
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(document(ENDPOINTS))
+
+
+async def _ledger(request: Request, change: Callable[..., Any]) -> Response:
+    """Renew or release a claim: 404 if there is no such claim, 409 if the ledger refuses."""
+    name = request.path_params["name"]
+
+    def run(db: Database) -> dict[str, Any]:
+        with db.read() as session:
+            if get_row(session, "Claim", name) is None:
+                raise reads.NotFound(f"Claim {name!r} not found")
+        now = time.time()
+        return lease_view(change(db, name, now), now)
+    try:
+        return await _read(request, run)
+    except LedgerError as exc:
+        return error(409, str(exc))
+
+
+def _flag(request: Request, name: str, default: bool) -> bool:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise HTTPException(400, f"{name}: expected true or false, got {text!r}")
+
+
+async def _body(request: Request) -> bytes:
+    """The body, refused with 413 once it passes MAX_BODY: at once when Content-Length says so,
+    else while it streams in, so an endless chunked body is never held in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise HTTPException(413, f"request body larger than {MAX_BODY} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HTTPException(413, f"request body larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+_CONVERGE = Param("converge", "boolean", "false: store only, as `axis apply --no-converge`", True)
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("GET", "/health", health, "liveness, version and state DB path"),
+    Endpoint("GET", "/hosts", list_hosts, "every host with its effective features and latest observation"),
+    Endpoint("GET", "/hosts/{name}", get_host, "one host: spec, status and its newest facts", errors=(404,)),
+    Endpoint("GET", "/facts/{name}", get_facts, "a host's latest observation with its full facts", errors=(404,)),
+    Endpoint("GET", "/claims", list_claims, "every claim with its phase, host and reason"),
+    Endpoint("GET", "/claims/{name}", get_claim, "one claim with its phase, host and reason", errors=(404,)),
+    Endpoint("GET", "/leases", list_leases, "the lease ledger"),
+    Endpoint("GET", "/events", list_events, "the event log, oldest first",
+             (Param("after", "integer", "only events with a larger id (poll with the last id seen)", 0),),
+             errors=(400,)),
+    Endpoint("GET", "/status", cluster_status, "cluster snapshot from stored facts (`axis status --cached`)"),
+    Endpoint("POST", "/apply", apply, "store the objects of a YAML body, converge their hosts, bind claims",
+             (Param("dryRun", "boolean", "store nothing; answer with the changes and the plan", False), _CONVERGE),
+             body="application/yaml", errors=(400, 413)),
+    Endpoint("POST", "/claims/{name}/renew", renew, "extend the claim's lease, or place an unbound claim now",
+             (Param("ttl", "string", "new time to live from now, e.g. 30m (default: the claim's ttl)"),),
+             errors=(400, 404, 409)),
+    Endpoint("POST", "/claims/{name}/release", release, "free the claim's lease; the claim stays Released",
+             errors=(404, 409)),
+    Endpoint("GET", "/openapi.json", openapi, "this document"),
+]

@@ -1,0 +1,168 @@
+"""`axis serve`: the local HTTP API on uvicorn, loopback only unless asked, behind a bearer token.
+
+Starlette and uvicorn are imported when the command runs, not when the CLI starts, so that
+`axis get` and friends do not pay for a web stack they never use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import signal
+import socket
+from pathlib import Path
+from typing import Any, Iterator
+
+import typer
+
+from axis.api.token import TokenError, default_token_path, ensure_token
+from axis.cli.context import AppContext, CliError, app_context
+from axis.cli.controller_cmd import _log
+from axis.reconciler.controller import Controller
+from axis.specs.units import parse_duration
+from axis.state.lock import ControllerLock, LockHeld
+
+DEFAULT_LISTEN = "127.0.0.1:42425"
+
+
+def serve(
+    ctx: typer.Context,
+    listen: str = typer.Option(DEFAULT_LISTEN, "--listen", help="HOST:PORT to listen on ([::1]:PORT for IPv6)"),
+    allow_remote: bool = typer.Option(False, "--allow-remote",
+                                      help="allow a non-loopback listen address (the API can change every host)"),
+    token_file: Path | None = typer.Option(None, "--token-file",
+                                           help="bearer token file, created 0600 on first start (default: <state>.token)"),
+    watch: Path | None = typer.Option(None, "--watch", "-w",
+                                      help="also run the controller loop on this spec directory, as `axis controller`"),
+    resync: str = typer.Option("60s", "--resync", help="with --watch: re-observe every host this often"),
+    jobs: int = typer.Option(16, "--jobs", "-j", min=1, help="with --watch: hosts reconciled at once"),
+) -> None:
+    """Serve the local HTTP API (loopback only by default, bearer token on every request).
+
+    Read hosts, facts, claims, leases, events and status; apply a YAML body; renew or release a
+    claim. SIGTERM/SIGINT stop it cleanly (with --watch, the loop's steps in flight finish)."""
+    app = app_context(ctx)
+    host, port = parse_listen(listen)
+    if not allow_remote and not is_loopback(host):
+        raise CliError(f"refusing to listen on {listen}: not a loopback address, so other machines could reach "
+                       f"an API that changes every host; pass --allow-remote if that is what you want")
+    path = token_file or default_token_path(app.state)
+    try:
+        token = ensure_token(path)
+    except TokenError as exc:
+        raise CliError(str(exc)) from exc
+    with contextlib.ExitStack() as stack:
+        loop = _controller(app, watch, resync, jobs, stack) if watch else None
+        sock = stack.enter_context(_bind(host, port))
+        shown = f"[{host}]" if ":" in host else host
+        _log(f"axis API listening on http://{shown}:{sock.getsockname()[1]} (bearer token in {path})")
+        if not asyncio.run(_serve(_server(app, token), sock, loop)):
+            raise typer.Exit(130)
+
+
+def _controller(app: AppContext, watch: Path, resync: str, jobs: int, stack: contextlib.ExitStack) -> Controller:
+    """The loop of `axis controller`, holding the one-controller-per-DB lock until `stack` closes."""
+    if not watch.exists():
+        raise CliError(f"{watch}: no such file or directory")
+    try:
+        every = parse_duration(resync)
+    except ValueError as exc:
+        raise CliError(f"--resync: {exc}") from exc
+    try:
+        stack.enter_context(ControllerLock(app.state))
+    except LockHeld as exc:
+        raise CliError(str(exc)) from exc
+    _log(f"controller watching {watch} (resync {every}s, {jobs} at once)")
+    return Controller(app.db(), app.ssh, watch, resync=float(every), jobs=jobs, log=_log)
+
+
+def _server(app: AppContext, token: str) -> Any:
+    """A uvicorn server for the API; Starlette and uvicorn are imported only now (module docstring)."""
+    import uvicorn
+
+    from axis.api.app import build_app
+
+    class Server(uvicorn.Server):
+        """uvicorn minus its signal handling, which re-raises SIGINT/SIGTERM after its own shutdown
+        and would so kill the controller loop mid-step: `_serve` takes the signals for both."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server(uvicorn.Config(build_app(app, token), log_level="warning", access_log=False, lifespan="off"))
+
+
+async def _serve(server: Any, sock: socket.socket, loop: Controller | None) -> bool:
+    """Run the API (and the loop) until a signal; False when a second signal cut the wait short."""
+    stop = asyncio.Event()
+    main = asyncio.current_task()
+
+    def on_signal() -> None:
+        if stop.is_set():  # second signal: stop waiting for open requests and steps in flight
+            server.force_exit = True
+            if main is not None:
+                main.cancel()
+            return
+        _log("signal received: stopping" + (" (the loop finishes its steps in flight)" if loop else ""))
+        stop.set()
+        server.should_exit = True
+
+    async def http() -> None:
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            stop.set()  # the server is gone (or never started): stop the loop too
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, on_signal)
+    try:
+        await asyncio.gather(http(), *([loop.run(stop)] if loop else []))
+    except asyncio.CancelledError:
+        return False
+    return True
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT` or `[IPV6]:PORT` → (host, port); port 0 picks a free one."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise CliError(f"--listen {text!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN} or [::1]:42425")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """An IP in 127.0.0.0/8 or ::1, or `localhost`. Any other name counts as remote: what it
+    resolves to is not ours to vouch for."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@contextlib.contextmanager
+def _bind(host: str, port: int) -> Iterator[socket.socket]:
+    """Bind before uvicorn starts, so the address is taken (or refused) with one clear error
+    and the port actually bound is known even for port 0."""
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                          flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    with sock:
+        yield sock

@@ -1,0 +1,122 @@
+"""`axis serve` as a user starts it: the listen address check, and a real uvicorn in a child
+process (`python -m axis`) answering over TCP, with and without the controller loop."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+import pytest
+
+from axis.api.serve_cmd import is_loopback, parse_listen
+from axis.cli.context import CliError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("listen", ["0.0.0.0:42425", "192.168.1.10:42425", "[::]:42425", "example.com:42425"])
+def test_a_non_loopback_address_is_refused_without_allow_remote(listen: str, axis: Any, state_db: Path) -> None:
+    r = axis("serve", "--listen", listen)
+    assert r.code == 1
+    assert f"refusing to listen on {listen}: not a loopback address" in r.err and "--allow-remote" in r.err
+    assert not state_db.with_name(state_db.name + ".token").exists()  # refused before anything was made
+
+
+def test_listen_addresses_are_parsed_and_classified() -> None:
+    assert parse_listen("127.0.0.1:42425") == ("127.0.0.1", 42425)
+    assert parse_listen("[::1]:0") == ("::1", 0)
+    assert parse_listen("localhost:8080") == ("localhost", 8080)
+    for bad in ("127.0.0.1", "127.0.0.1:http", ":42425", "[::1]", "127.0.0.1:70000"):
+        with pytest.raises(CliError, match="expected HOST:PORT"):
+            parse_listen(bad)
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.3.4.5", "::1", "localhost", "LOCALHOST"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.0.0.1", "example.com", "localhost.example.com"))
+
+
+def _start(state: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """Start `axis serve` on a free port; return the process and its base URL once it listens."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("AXIS_STATE", None)
+    proc = subprocess.Popen([sys.executable, "-m", "axis", "--state", str(state), "serve", "--listen", "127.0.0.1:0",
+                             *args], stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    assert proc.stderr is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stderr, selectors.EVENT_READ)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and sel.select(deadline - time.monotonic()):
+            line = proc.stderr.readline()
+            if not line:
+                break
+            found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+            if found:
+                return proc, found.group(1)
+    proc.kill()
+    raise AssertionError(f"axis serve did not start: {proc.stderr.read()}")
+
+
+@pytest.fixture
+def serving(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str], str]]]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> tuple[subprocess.Popen[str], str]:
+        proc, url = _start(tmp_path / "state.db", *args)
+        started.append(proc)
+        return proc, url
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    return proc.returncode, err
+
+
+def test_a_real_server_needs_the_token_from_its_0600_file(serving: Any, tmp_path: Path) -> None:
+    proc, url = serving()
+    token_file = tmp_path / "state.db.token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    token = token_file.read_text().strip()
+    assert httpx.get(f"{url}/health").status_code == 401
+    assert httpx.get(f"{url}/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    r = httpx.get(f"{url}/health", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    code, err = _stop(proc)
+    assert code == 0 and "signal received: stopping" in err
+    proc, url = serving()  # a restart keeps the token
+    assert httpx.get(f"{url}/hosts", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert _stop(proc)[0] == 0
+
+
+def test_watch_runs_the_controller_loop_in_the_same_process(serving: Any, tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "fleet.yaml").write_text("apiVersion: axis/v1\nkind: Host\nmetadata: {name: w}\n"
+                                      "spec: {address: 127.0.0.1, port: 9}\n")
+    proc, url = serving("--watch", str(specs), "--resync", "1h")
+    headers = {"Authorization": f"Bearer {(tmp_path / 'state.db.token').read_text().strip()}"}
+    deadline = time.monotonic() + 20
+    reasons: list[str] = []
+    while time.monotonic() < deadline and "Unreachable" not in reasons:  # the loop applied and tried the host
+        reasons = [e["reason"] for e in httpx.get(f"{url}/events", headers=headers).json()["items"]]
+        time.sleep(0.2)
+    assert reasons[:2] == ["Created", "Unreachable"]
+    assert [h["metadata"]["name"] for h in httpx.get(f"{url}/hosts", headers=headers).json()["items"]] == ["w"]
+    second = subprocess.run([sys.executable, "-m", "axis", "--state", str(tmp_path / "state.db"), "controller",
+                             "--watch", str(specs)], capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert second.returncode == 1 and "already running" in second.stderr  # it holds the controller lock
+    code, err = _stop(proc)
+    assert code == 0 and "stopped" in err

@@ -1,0 +1,90 @@
+"""`axis mcp serve` driven by the official SDK's client over stdio, as an agent's client runs it:
+four read-only tools whose answers match what the CLI prints, and a DB left exactly as it was."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from axis.reconciler.ledger import place_claims
+from axis.state import Database
+from tests.claimkit import claim, host, store
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "facts"
+TASK = "run ollama inference on a 7b model"
+
+
+def golden_facts(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / f"{name}.expected.json").read_text())
+
+
+def dump(state: Path) -> list[str]:
+    """Every row of every table, to prove that nothing was written."""
+    with sqlite3.connect(state) as conn:
+        return list(conn.iterdump())
+
+
+async def session_calls(state: Path, calls: list[tuple[str, dict[str, Any]]]) -> tuple[list[Any], list[Any]]:
+    """Start `python -m axis mcp serve`, list its tools and make `calls`; return both answers."""
+    params = StdioServerParameters(command=sys.executable, args=["-m", "axis", "--state", str(state), "mcp", "serve"],
+                                   cwd=str(Path(__file__).resolve().parent.parent))
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            tools = (await session.list_tools()).tools
+            results = [await session.call_tool(name, args) for name, args in calls]
+    return tools, results
+
+
+def test_the_tools_are_read_only_and_answer_as_the_cli_does(state_db: Path, axis: Any) -> None:
+    db = Database(state_db)
+    store(db, [host("a"), host("b"), host("c"), claim("job", "batch job", requires={"memory": "4Gi"})],
+          {"a": golden_facts("ubuntu-22.04-gpu"), "b": golden_facts("debian12")}, now=time.time())
+    place_claims(db, now=time.time())
+    db.close()
+    before = dump(state_db)
+    tools, results = anyio.run(session_calls, state_db, [
+        ("list_hosts", {}), ("get_host", {"name": "a"}), ("cluster_status", {}), ("rank_hosts", {"task": TASK}),
+        ("get_host", {"name": "nope"}), ("rank_hosts", {"task": ""})])
+    assert sorted(t.name for t in tools) == ["cluster_status", "get_host", "list_hosts", "rank_hosts"]
+    for tool in tools:
+        assert tool.annotations is not None and tool.annotations.read_only_hint is True, tool.name
+        assert tool.annotations.destructive_hint is False and tool.description
+    hosts, one, status, ranked, missing, empty = results
+    assert not any(r.is_error for r in (hosts, one, status, ranked))
+    assert _steady(hosts.structured_content) == _steady(json.loads(axis("get", "hosts", "-o", "json").out))
+    assert [h["metadata"]["name"] for h in hosts.structured_content["items"]] == ["a", "b", "c"]
+    assert one.structured_content["facts"] == golden_facts("ubuntu-22.04-gpu")
+    assert one.structured_content["status"]["observed"]["status"] == "complete"
+    assert _steady(status.structured_content) == _steady(json.loads(axis("status", "--cached", "-o", "json").out))
+    assert status.structured_content["totals"]["reachable"] == 2
+    assert ranked.structured_content == json.loads(axis("place", TASK, "-o", "json").out)
+    assert ranked.structured_content["best"] in ("a", "b")
+    assert {r["host"] for r in ranked.structured_content["rejected"]} >= {"c"}  # never observed
+    assert missing.is_error and "Host 'nope' not found" in missing.content[0].text
+    assert empty.is_error and "at least 1 character" in empty.content[0].text
+    assert dump(state_db) == before  # nothing the tools did changed a row
+
+
+def test_no_state_db_is_refused_rather_than_created(tmp_path: Path, axis: Any) -> None:
+    state = tmp_path / "none" / "state.db"
+    r = axis("--state", str(state), "mcp", "serve")
+    assert r.code == 1 and f"no state DB at {state}" in r.err
+    assert not state.exists()
+
+
+def _steady(doc: Any) -> Any:
+    """Without the fields that move with the clock between the two reads."""
+    if isinstance(doc, dict):
+        return {k: _steady(v) for k, v in doc.items() if k not in ("age", "expiresIn")}
+    if isinstance(doc, list):
+        return [_steady(v) for v in doc]
+    return doc

@@ -83,7 +83,7 @@ def normalized(doc: Any, spec_file: Path | None = None) -> Any:
     if spec_file is not None:
         text = text.replace(str(spec_file), "<request>")
     return _drop(json.loads(text), {"seconds", "creationTimestamp", "lastTransitionTime", "age", "observedAt",
-                                    "factsAt", "expires", "expiresIn"})
+                                    "factsAt", "expires", "expiresIn", "time"})
 
 
 def _drop(doc: Any, keys: set[str]) -> Any:

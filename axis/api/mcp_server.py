@@ -4,7 +4,7 @@ An agent gets what a person gets from `axis get hosts`, `axis get host NAME`, `a
 --cached` and `axis place` — the same documents, from `axis.api.reads` — and no way to change
 anything: no tool writes, none talks to a host, none takes a lease (`rank_hosts` is advisory),
 and the server offers no resources or prompts that could. Every tool says so to the client with
-`readOnlyHint`, so clients that ask before acting can skip asking.
+`readOnlyHint` (on the wire), so clients that ask before acting can skip asking.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ get_host for one machine's facts (OS, CPU, memory, GPU, disk, tools) and status,
 for totals, and rank_hosts to pick a machine for a task before running it there. All tools are
 read-only; facts are as of the last observation (see observedAt/factsAt)."""
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
 def build_server(db: Database) -> MCPServer:

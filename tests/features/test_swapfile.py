@@ -13,7 +13,7 @@ from axis.drivers.facts.models import SwapDeviceFacts, SwapFacts
 from axis.drivers.features.base import MANAGED_MARK, Command, RemoveFile, WriteFile, driver_notes
 from axis.drivers.features.execute import run_steps
 from axis.drivers.features.swapfile import (FSTAB, FSTAB_MARK, MARKER, SYSCTL, Swapfile, create_command,
-                                            fstab_remove, marker_text, remove_file_command)
+                                            fstab_add, fstab_remove, marker_text, remove_file_command)
 from axis.reconciler.plan import plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import SwapfileSettings
@@ -199,6 +199,15 @@ def test_fstab_remove_keeps_unmarked_lines_for_the_same_path():
     text = f"{FSTAB_LINE}\n{FSTAB_MARK}\n{FSTAB_LINE}\n"
     assert fstab_remove(text, "/swapfile") == f"{FSTAB_LINE}\n"
     assert fstab_remove(text, "/other") == text
+
+
+def test_fstab_add_drops_axis_comment_left_without_its_line():
+    # the swap line was deleted by hand, axis's comment stayed: the repair keeps one comment
+    assert fstab_add(f"# base\n{FSTAB_MARK}\n", "/swapfile") == f"# base\n{FSTAB_MARK}\n{FSTAB_LINE}\n"
+    assert fstab_add(f"{FSTAB_MARK}\n\n# other\n", "/swapfile") == f"\n# other\n{FSTAB_MARK}\n{FSTAB_LINE}\n"
+    # a comment with an entry under it stays (that line may be someone's)
+    theirs = f"{FSTAB_MARK}\n/dev/sdb2 none swap sw 0 0"
+    assert fstab_add(theirs, "/swapfile") == f"{theirs}\n{FSTAB_MARK}\n{FSTAB_LINE}\n"
 
 
 def test_path_change_removes_the_old_file_and_makes_the_new_one():

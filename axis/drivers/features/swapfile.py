@@ -81,7 +81,11 @@ def fstab_has(text: str | None, path: str) -> bool:
 
 
 def fstab_add(text: str | None, path: str) -> str:
-    body = text or ""
+    """Append axis's comment and line; a comment of axis's left without its line below it (the
+    line was deleted by hand) goes, so the file never holds two."""
+    lines = (text or "").splitlines(keepends=True)
+    body = "".join(line for i, line in enumerate(lines)
+                   if line.rstrip("\n") != FSTAB_MARK or (i + 1 < len(lines) and _fields(lines[i + 1])))
     if body and not body.endswith("\n"):
         body += "\n"
     return f"{body}{FSTAB_MARK}\n{path} none swap sw 0 0\n"

@@ -76,7 +76,7 @@ def test_refuses_when_the_host_has_less_available_memory_than_the_lease_unless_f
 
 
 class _SlowTransport(FakeTransport):
-    """Runs the command until the lease has been renewed twice (or gives up after 5 s)."""
+    """Runs the command until the lease has been renewed while it ran (or gives up after 5 s)."""
 
     db: Database | None = None
 
@@ -86,7 +86,7 @@ class _SlowTransport(FakeTransport):
         for _ in range(5000):
             await asyncio.sleep(0.001)
             with self.db.read() as session:  # type: ignore[union-attr]
-                if leases.find(session, "small").renewed >= T0 + 20:  # type: ignore[union-attr]
+                if leases.find(session, "small").renewed >= T0 + 40:  # type: ignore[union-attr]
                     return RunResult(0, "", "")
         return RunResult(99, "", "never renewed")
 
@@ -99,7 +99,31 @@ def test_the_lease_is_renewed_while_the_command_runs(db):
     assert code == 0
     with db.read() as session:
         lease = leases.find(session, "small")
-    assert lease.renewed >= T0 + 20 and lease.expires == lease.renewed + 45 * 60
+    # clock: T0+10 bound_target, T0+20 the renewal as it starts, then T0+30, T0+40 while it runs
+    assert lease.renewed >= T0 + 40 and lease.expires == lease.renewed + 45 * 60
+
+
+def test_a_lease_nearly_expired_is_renewed_as_the_command_starts(db):
+    """A lease with less than ttl/3 left would end before the first periodic renewal."""
+    started = T0 + 45 * 60 - 5  # 5 s of the 45m lease left
+    fake = FakeTransport(name="ubu-1").script("sleep 12", "")
+    code, chunks = _run(db, "small", "sleep 12", fake, force=True, clock=lambda: started, renew_every=3600)
+    assert code == 0 and "".join(text for _, text in chunks) == ""  # no "the lease ended" warning
+    with db.read() as session:
+        lease = leases.find(session, "small")
+    assert (lease.renewed, lease.expires) == (started, started + 45 * 60)
+
+
+def test_a_lease_released_before_the_command_starts_is_refused(db):
+    class _Releasing(FakeTransport):
+        async def run(self, command, **kwargs):  # type: ignore[no-untyped-def, override]
+            if "@@axis" in command:  # the memory probe: meanwhile someone releases the claim
+                release(db, "small", now=T0 + 2)
+            return await super().run(command, **kwargs)
+    fake = _Releasing(name="ubu-1").script(FACTS_SCRIPT, DEBIAN).script("true", "")
+    with pytest.raises(ExecRefused, match=r"the lease of claim 'small' ended before the command started"):
+        _run(db, "small", "true", fake, clock=lambda: T0 + 3)
+    assert "true" not in fake.calls and fake.closed
 
 
 def test_a_connection_lost_mid_command_is_not_an_exit_code(db):

@@ -3,7 +3,8 @@
 Refuses before connecting when the claim is not bound or its lease has expired, and before
 running when a fresh probe shows the host's available memory below what the lease holds (the
 ledger only knows what axis handed out; something outside axis may have eaten the memory since).
-While the command runs, the lease is renewed every ttl/3 so a long job never loses its host.
+The lease is renewed as the command starts (it may have had less than ttl/3 left) and then every
+ttl/3 while it runs, so a long job never loses its host.
 The command line is built by the caller as `axis on` builds it (several arguments are
 `shlex.join`ed; a single argument is the user's own shell line); nothing from specs or the state
 DB is ever pasted into it.
@@ -87,6 +88,9 @@ async def run_bound(db: Database, target: Target, line: str, *,
     try:
         if not force:
             await check_memory(transport, target)
+        if extend_live(db, target.claim, now=clock()) is None:
+            raise ExecRefused(f"the lease of claim {target.claim!r} ended before the command started (released "
+                              f"or expired); `axis renew {target.claim}` binds it again if a host fits")
         renewer = asyncio.create_task(_keep_renewed(db, target, clock, on_output, renew_every or target.ttl / 3))
         try:
             result = await transport.run(line, on_output=on_output)

@@ -15,12 +15,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from axis.cli.claims_view import add_claim_status, lease_view, placement_doc
+from axis.cli.claims_view import lease_view, placement_doc
 from axis.cli.facts_view import observed_view
-from axis.cli.fleet_cmd import _totals as status_totals
-from axis.cli.get_cmd import _add_conditions as add_conditions
-from axis.cli.get_cmd import _add_observed as add_observed
-from axis.cli.views import event_view, list_view, views_for
+from axis.cli.fleet_cmd import cluster_totals
+from axis.cli.get_cmd import object_views
+from axis.cli.views import event_view, list_view
 from axis.reconciler.candidates import load_candidates
 from axis.reconciler.infer import infer
 from axis.reconciler.scorer import rank
@@ -69,7 +68,7 @@ def cluster_status(db: Database) -> dict[str, Any]:
         hosts, _ = desired_hosts(session)
         newest = latest(session, [h.metadata.name for h in hosts])
         rows = [observed_view(session, h.metadata.name, newest.get(h.metadata.name), now) for h in hosts]
-    return {"hosts": rows, "totals": status_totals(rows)}
+    return {"hosts": rows, "totals": cluster_totals(rows)}
 
 
 def lease_list(db: Database) -> dict[str, Any]:
@@ -99,15 +98,7 @@ def placement(db: Database, task: str) -> dict[str, Any]:
 
 def _views(session: Session, kind: str, name: str | None) -> list[dict[str, Any]]:
     """What `axis get` builds for `kind`, in the same steps."""
-    rows = [r for r in list_rows(session, kind) if name is None or r.name == name]
-    hosts, profiles = desired_hosts(session)
-    views = views_for(kind, rows, hosts, profiles)
-    if kind == "Host":
-        add_observed(session, views)
-    elif kind == "Claim":
-        add_claim_status(session, views, rows, time.time())
-    add_conditions(session, kind, views)
-    return views
+    return object_views(session, kind, [r for r in list_rows(session, kind) if name is None or r.name == name])
 
 
 def _observed(session: Session, name: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import typer
 
 from axis.api.token import TokenError, default_token_path, ensure_token
 from axis.cli.context import AppContext, CliError, app_context
-from axis.cli.controller_cmd import _log
+from axis.cli.controller_cmd import log_line
 from axis.reconciler.controller import Controller
 from axis.specs.units import parse_duration
 from axis.state.lock import ControllerLock, LockHeld
@@ -56,7 +56,7 @@ def serve(
         loop = _controller(app, watch, resync, jobs, stack) if watch else None
         sock = stack.enter_context(_bind(host, port))
         shown = f"[{host}]" if ":" in host else host
-        _log(f"axis API listening on http://{shown}:{sock.getsockname()[1]} (bearer token in {path})")
+        log_line(f"axis API listening on http://{shown}:{sock.getsockname()[1]} (bearer token in {path})")
         if not asyncio.run(_serve(_server(app, token), sock, loop)):
             raise typer.Exit(130)
 
@@ -73,8 +73,8 @@ def _controller(app: AppContext, watch: Path, resync: str, jobs: int, stack: con
         stack.enter_context(ControllerLock(app.state))
     except LockHeld as exc:
         raise CliError(str(exc)) from exc
-    _log(f"controller watching {watch} (resync {every}s, {jobs} at once)")
-    return Controller(app.db(), app.ssh, watch, resync=float(every), jobs=jobs, log=_log)
+    log_line(f"controller watching {watch} (resync {every}s, {jobs} at once)")
+    return Controller(app.db(), app.ssh, watch, resync=float(every), jobs=jobs, log=log_line)
 
 
 def _server(app: AppContext, token: str) -> Any:
@@ -105,7 +105,7 @@ async def _serve(server: Any, sock: socket.socket, loop: Controller | None) -> b
             if main is not None:
                 main.cancel()
             return
-        _log("signal received: stopping" + (" (the loop finishes its steps in flight)" if loop else ""))
+        log_line("signal received: stopping" + (" (the loop finishes its steps in flight)" if loop else ""))
         stop.set()
         server.should_exit = True
 

@@ -4,23 +4,19 @@ sweep expired leases, bind on the newest stored facts). `--dry-run` stores and b
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
 
 from axis.cli.claims_cmd import report_placements
 from axis.cli.context import app_context
-from axis.cli.converge_run import run_pass, work_for
+from axis.cli.converge_run import run_pass
 from axis.cli.diff_cmd import report_exit
 from axis.cli.output import Format, emit
-from axis.cli.plan_view import outcomes_data, print_diff, print_results
+from axis.cli.plan_view import applied_data, print_diff, print_results
+from axis.reconciler.apply_pass import store
 from axis.reconciler.converge import HostOutcome
-from axis.reconciler.ledger import place_claims
-from axis.reconciler.record import record_claim_conditions
 from axis.specs import load_specs
-from axis.state.objects import apply_objects, desired_hosts
-from axis.specs.effective import matching_profiles
 
 
 def apply(
@@ -37,41 +33,25 @@ def apply(
     every document is valid. Exit 0 ok, 1 if any host failed (dry run: 2 if changes are pending)."""
     app = app_context(ctx)
     loaded = load_specs(filename)  # raises SpecErrors listing every problem: nothing stored
-    sets = [str(p.resolve()) for p in filename]
-    db = app.db()
-    with db.write() as session:
-        changes = apply_objects(session, loaded, prune=prune, apply_sets=sets)
-        hosts, profiles = desired_hosts(session)
-        work, tools = work_for(session, loaded) if converge else ([], [])
-        if dry_run:
-            session.rollback()
-    outcomes = run_pass(app, work, tools, dry_run=dry_run, jobs=jobs)
-    placed = [] if dry_run else place_claims(db, now=time.time())
-    if not dry_run:
-        with db.write() as session:
-            record_claim_conditions(session, time.time())
-    warnings = [f"HostProfile/{p.metadata.name} matches no host" for p in profiles
-                if not any(p in matching_profiles(h, [p]) for h in hosts)]
-    suffix = " (dry run)" if dry_run else ""
+    stored = store(app.db(), loaded, apply_sets=[str(p.resolve()) for p in filename], prune=prune,
+                   dry_run=dry_run, converge=converge)
+    applied = run_pass(app, stored, jobs=jobs)
     if output in (Format.json, Format.yaml):
-        emit({"dryRun": dry_run, "changes": [
-            {"kind": c.kind, "name": c.name, "action": c.action, "generation": c.generation, "source": c.source}
-            for c in changes], "warnings": warnings, **outcomes_data(outcomes),
-            "claims": [{"claim": p.claim, "phase": p.phase, "host": p.host or None, "reason": p.reason or None}
-                       for p in placed if p.phase]}, output)
-        _exit(outcomes, dry_run)
+        emit(applied_data(applied), output)
+        _exit(applied.outcomes, dry_run)
         return
-    for change in changes:
+    suffix = " (dry run)" if dry_run else ""
+    for change in stored.changes:
         typer.echo(f"{change.kind.lower()}/{change.name} {change.action}{suffix}")
-    for warning in warnings:
+    for warning in stored.warnings:
         typer.echo(f"warning: {warning}", err=True)
-    if not changes:
+    if not stored.changes:
         typer.echo("no objects found", err=True)
-    report_placements(placed)
-    if outcomes:
+    report_placements(applied.placed)
+    if applied.outcomes:
         typer.echo("")
-        print_diff(outcomes) if dry_run else print_results(outcomes)
-    _exit(outcomes, dry_run)
+        print_diff(applied.outcomes) if dry_run else print_results(applied.outcomes)
+    _exit(applied.outcomes, dry_run)
 
 
 def _exit(outcomes: list[HostOutcome], dry_run: bool) -> None:

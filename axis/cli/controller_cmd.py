@@ -40,8 +40,8 @@ def controller(
     except LockHeld as exc:
         raise CliError(str(exc)) from exc
     try:
-        _log(f"controller watching {watch} (resync {every}s, {jobs} at once, state {app.state})")
-        loop = Controller(app.db(), app.ssh, watch, resync=float(every), jobs=jobs, log=_log)
+        log_line(f"controller watching {watch} (resync {every}s, {jobs} at once, state {app.state})")
+        loop = Controller(app.db(), app.ssh, watch, resync=float(every), jobs=jobs, log=log_line)
         asyncio.run(_run(loop))
     finally:
         lock.release()
@@ -56,7 +56,7 @@ async def _run(controller: Controller) -> None:
         nonlocal signals
         signals += 1
         if signals == 1:
-            _log("signal received: finishing the steps in flight (signal again to cancel them)")
+            log_line("signal received: finishing the steps in flight (signal again to cancel them)")
             stop.set()
         elif main is not None:
             main.cancel()
@@ -67,5 +67,5 @@ async def _run(controller: Controller) -> None:
     await controller.run(stop)
 
 
-def _log(message: str) -> None:
+def log_line(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)

@@ -11,11 +11,11 @@ from pathlib import Path
 import typer
 
 from axis.cli.context import app_context
-from axis.cli.converge_run import run_pass, work_for
+from axis.cli.converge_run import run_pass
 from axis.cli.output import Format, emit
 from axis.cli.plan_view import outcomes_data, print_diff
 from axis.specs import load_specs
-from axis.state.objects import apply_objects
+from axis.reconciler.apply_pass import store
 
 EXIT_PENDING = 2
 
@@ -29,11 +29,9 @@ def diff(
     """Show the steps `axis apply` would run on each host; exit 0 none, 2 pending, 1 error."""
     app = app_context(ctx)
     loaded = load_specs(filename)
-    with app.db().write() as session:  # the state as it would be after apply, then rolled back
-        apply_objects(session, loaded, apply_sets=[str(p.resolve()) for p in filename])
-        work, tools = work_for(session, loaded)
-        session.rollback()
-    outcomes = run_pass(app, work, tools, dry_run=True, jobs=jobs)
+    # the state as it would be after apply, then rolled back
+    stored = store(app.db(), loaded, apply_sets=[str(p.resolve()) for p in filename], dry_run=True)
+    outcomes = run_pass(app, stored, jobs=jobs).outcomes
     if output in (Format.json, Format.yaml):
         emit(outcomes_data(outcomes), output)
     else:

@@ -64,7 +64,7 @@ def status(
     with db.read() as session:
         newest = latest(session, [h.metadata.name for h in hosts])
         rows = [observed_view(session, h.metadata.name, newest.get(h.metadata.name), now) for h in hosts]
-    snapshot = {"hosts": rows, "totals": _totals(rows)}
+    snapshot = {"hosts": rows, "totals": cluster_totals(rows)}
     if output in (Format.json, Format.yaml):
         emit(snapshot, output)
         return
@@ -77,7 +77,7 @@ def status(
                f"{t['gpus']} GPU(s)")
 
 
-def _totals(rows: list[dict[str, Any]]) -> dict[str, int]:
+def cluster_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
     live = [r for r in rows if r["status"] in ("complete", "partial") and r["facts"]]
     facts = [load_facts(r["facts"]) for r in live]
     return {

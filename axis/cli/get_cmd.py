@@ -22,6 +22,7 @@ from axis.specs import effective_features
 from axis.state import Database
 from axis.state.events import list_events
 from axis.state.facts import latest
+from axis.state.tables import DesiredObject
 from axis.state.conditions import conditions_of
 from axis.state.feature_status import feature_status
 from axis.state.objects import delete_object, desired_hosts, get_row, list_rows, to_model
@@ -51,13 +52,7 @@ def get(
         rows = [r for r in list_rows(session, kind) if (name is None or r.name == name) and labels.matches(r.labels)]
         if name and not rows:
             raise CliError(f"{kind} {name!r} not found")
-        hosts, profiles = desired_hosts(session)
-        views = views_for(kind, rows, hosts, profiles)
-        if kind == "Host":
-            _add_observed(session, views)
-        elif kind == "Claim":
-            add_claim_status(session, views, rows, time.time())
-        _add_conditions(session, kind, views)
+        views = object_views(session, kind, rows)
     if output in (Format.json, Format.yaml):
         emit(views[0] if name else list_view(views), output)
         return
@@ -84,7 +79,19 @@ def get(
     print_table(headers, body)
 
 
-def _add_observed(session: Session, views: list[dict[str, Any]]) -> None:
+def object_views(session: Session, kind: str, rows: list[DesiredObject]) -> list[dict[str, Any]]:
+    """Objects as `get -o json` shows them: spec plus status (observation, conditions, placement)."""
+    hosts, profiles = desired_hosts(session)
+    views = views_for(kind, rows, hosts, profiles)
+    if kind == "Host":
+        add_observed(session, views)
+    elif kind == "Claim":
+        add_claim_status(session, views, rows, time.time())
+    add_conditions(session, kind, views)
+    return views
+
+
+def add_observed(session: Session, views: list[dict[str, Any]]) -> None:
     """Put each host's latest observation (facts summary, status, age) under status.observed."""
     now = time.time()
     newest = latest(session, [v["metadata"]["name"] for v in views])
@@ -100,7 +107,7 @@ def _add_observed(session: Session, views: list[dict[str, Any]]) -> None:
             for f in feature_status(session, name)]
 
 
-def _add_conditions(session: Session, kind: str, views: list[dict[str, Any]]) -> None:
+def add_conditions(session: Session, kind: str, views: list[dict[str, Any]]) -> None:
     """status.conditions and status.observedGeneration, Kubernetes-style, where a pass set them."""
     by_name: dict[str, list[Any]] = {}
     for c in conditions_of(session, kind):
@@ -133,7 +140,7 @@ def describe(
         events = list_events(session, kind=kind, name=name, limit=20)
         status_rows = feature_status(session, name) if kind == "Host" else []
         view = views_for(kind, [row], hosts, profiles)[0]
-        _add_conditions(session, kind, [view])
+        add_conditions(session, kind, [view])
     out = console()
     meta = view["metadata"]
     fields = [("Name:", row.name), ("Kind:", kind),

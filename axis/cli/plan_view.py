@@ -9,6 +9,7 @@ import typer
 
 from axis.cli.output import print_table
 from axis.drivers.features import Step
+from axis.reconciler.apply_pass import Applied
 from axis.reconciler.converge import FeatureOutcome, HostOutcome
 
 
@@ -36,6 +37,17 @@ def outcomes_data(outcomes: list[HostOutcome]) -> dict[str, Any]:
         "hosts": [{"name": o.host, "status": o.status, "reason": o.reason or None, "seconds": round(o.seconds, 3),
                    "features": [_feature(f) for f in o.features]} for o in outcomes],
     }
+
+
+def applied_data(applied: Applied) -> dict[str, Any]:
+    """The document `axis apply -o json` prints and `POST /apply` answers."""
+    stored = applied.stored
+    return {"dryRun": stored.dry_run,
+            "changes": [{"kind": c.kind, "name": c.name, "action": c.action, "generation": c.generation,
+                         "source": c.source} for c in stored.changes],
+            "warnings": stored.warnings, **outcomes_data(applied.outcomes),
+            "claims": [{"claim": p.claim, "phase": p.phase, "host": p.host or None, "reason": p.reason or None}
+                       for p in applied.placed if p.phase]}
 
 
 def print_diff(outcomes: list[HostOutcome], *, show_diffs: bool = True) -> None:

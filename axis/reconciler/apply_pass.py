@@ -1,0 +1,77 @@
+"""What `axis apply` does, for every front end (CLI, HTTP API): store, converge, bind.
+
+Two halves so that a front end can show progress between them: `store` writes the desired
+objects in one transaction (rolled back for a dry run) and says which hosts they concern;
+`finish` converges those hosts, binds pending claims and records the claims' conditions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sqlmodel import Session
+
+from axis.reconciler.converge import HostOutcome
+from axis.reconciler.fleet import SshOptions
+from axis.reconciler.fleet_pass import HostWork, converge_fleet, plan_work
+from axis.reconciler.ledger import Outcome, place_claims
+from axis.reconciler.observe import claim_tools
+from axis.reconciler.record import record_claim_conditions
+from axis.specs import Host, HostProfile, Loaded
+from axis.specs.effective import matching_profiles
+from axis.state import Database
+from axis.state.objects import Change, apply_objects, desired_claims, desired_hosts
+
+
+@dataclass
+class Stored:
+    dry_run: bool
+    changes: list[Change]
+    warnings: list[str]
+    work: list[HostWork]
+    tools: list[str]
+
+
+@dataclass
+class Applied:
+    stored: Stored
+    outcomes: list[HostOutcome] = field(default_factory=list)
+    placed: list[Outcome] = field(default_factory=list)
+
+
+def work_for(session: Session, loaded: list[Loaded]) -> tuple[list[HostWork], list[str]]:
+    """The hosts these objects concern (their Hosts, and hosts their profiles match), planned from
+    the state as it stands in `session`, and the tools claims ask for (probed with the facts)."""
+    hosts, profiles = desired_hosts(session)
+    named = {item.obj.metadata.name for item in loaded if isinstance(item.obj, Host)}
+    applied_profiles = [item.obj for item in loaded if isinstance(item.obj, HostProfile)]
+    chosen = [h for h in hosts if h.metadata.name in named
+              or any(p.spec.selector.matches(h.metadata.labels) for p in applied_profiles)]
+    return plan_work(session, chosen, profiles), claim_tools(desired_claims(session))
+
+
+def store(db: Database, loaded: list[Loaded], *, apply_sets: list[str] | None = None, prune: bool = False,
+          dry_run: bool = False, converge: bool = True) -> Stored:
+    with db.write() as session:
+        changes = apply_objects(session, loaded, prune=prune, apply_sets=apply_sets or [])
+        hosts, profiles = desired_hosts(session)
+        work, tools = work_for(session, loaded) if converge else ([], [])
+        if dry_run:
+            session.rollback()
+    warnings = [f"HostProfile/{p.metadata.name} matches no host" for p in profiles
+                if not any(p in matching_profiles(h, [p]) for h in hosts)]
+    return Stored(dry_run, changes, warnings, work, tools)
+
+
+async def finish(db: Database, ssh: SshOptions, stored: Stored, *, jobs: int = 16,
+                 on_done: Callable[[HostOutcome], None] | None = None) -> Applied:
+    outcomes = await converge_fleet(db, ssh, stored.work, dry_run=stored.dry_run, extra_tools=stored.tools,
+                                    jobs=jobs, on_done=on_done)
+    if stored.dry_run:
+        return Applied(stored, outcomes)
+    placed = place_claims(db, now=time.time())
+    with db.write() as session:
+        record_claim_conditions(session, time.time())
+    return Applied(stored, outcomes, placed)

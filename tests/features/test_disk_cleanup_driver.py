@@ -33,9 +33,10 @@ def _output(fixture: str, sections: dict[str, str | None]) -> str:
 
 
 def _plan(settings, script: str | None, log: str | None = None, cron: str = CRON_OK,
-          fixture: str = "debian12.txt"):
+          fixture: str = "debian12.txt", mode: str | None = "755\n"):
     features = {"diskCleanup": EffectiveFeature("diskCleanup", settings, "Host")}
-    out = _output(fixture, {"diskCleanup.script": script, "diskCleanup.log": log, "diskCleanup.cron": cron})
+    out = _output(fixture, {"diskCleanup.script": script, "diskCleanup.log": log, "diskCleanup.cron": cron,
+                            "diskCleanup.mode": mode if script is not None else None})
     return plan_host(features, split_sections(out).sections, parse_facts(out))[0]
 
 
@@ -46,7 +47,7 @@ def _summaries(plan) -> list[tuple[str, str]]:
 def test_registered_with_its_probes():
     assert isinstance(DRIVERS["diskCleanup"], DiskCleanup)
     probes = feature_probes({"diskCleanup": EffectiveFeature("diskCleanup", DiskCleanupSettings(), "Host")})
-    assert set(probes) == {"diskCleanup.script", "diskCleanup.log", "diskCleanup.cron"}
+    assert set(probes) == {"diskCleanup.script", "diskCleanup.log", "diskCleanup.cron", "diskCleanup.mode"}
     assert probes["diskCleanup.script"] == f"cat {SCRIPT_PATH}"
 
 
@@ -64,6 +65,15 @@ def test_converged_host_plans_nothing():
     settings = DiskCleanupSettings()
     plan = _plan(settings, render(settings), log=LOG_HEAD)
     assert plan.steps == [] and not plan.changes
+
+
+def test_a_script_chmod_ed_by_hand_gets_its_mode_back():
+    """cron skips a script that is not executable: same content, wrong mode is drift too."""
+    settings = DiskCleanupSettings()
+    plan = _plan(settings, render(settings), log=LOG_HEAD, mode="644\n")
+    assert _summaries(plan) == [("~", f"restore mode 755 of {SCRIPT_PATH} (is 644; daily disk clean-up, "
+                                      "retention 3d, deep tier at 85%)")]
+    assert isinstance(plan.steps[0].action, WriteFile) and plan.steps[0].action.mode == 0o755
 
 
 def test_changed_settings_update_the_script_with_a_diff():

@@ -122,10 +122,14 @@ def file_text(section: Section | None) -> str | None:
     return "".join(line + "\n" for line in section.lines)
 
 
-def write_step(path: str, want: str, have: str | None, what: str, mode: int = 0o644) -> list[Step]:
-    """A step writing `want` to `path` when its content differs (none when it matches)."""
+def write_step(path: str, want: str, have: str | None, what: str, mode: int = 0o644,
+               have_mode: int | None = None) -> list[Step]:
+    """A step writing `want` to `path` when its content differs (none when it matches), or, when
+    `have_mode` was observed, when its permissions do (a cron script chmod-ed 644 never runs)."""
     if have == want:
-        return []
+        if have_mode is None or have_mode == mode:
+            return []
+        return [Step("~", f"restore mode {mode:o} of {path} (is {have_mode:o}; {what})", WriteFile(path, want, mode))]
     if have is None:
         return [Step("+", f"create {path} ({what})", WriteFile(path, want, mode))]
     diff = "".join(difflib.unified_diff(have.splitlines(True), want.splitlines(True), path, path, n=0))
@@ -137,6 +141,20 @@ def remove_managed_step(path: str, have: str | None, what: str) -> list[Step]:
     if have is None or not have.startswith(MANAGED_MARK):
         return []
     return [Step("-", f"remove {path} ({what})", RemoveFile(path))]
+
+
+def mode_probe(path: str) -> str:
+    """A probe printing a file's permission bits in octal (GNU stat; Linux drivers only)."""
+    return f"stat -c %a {shlex.quote(path)}"
+
+
+def file_mode(section: Section | None) -> int | None:
+    if section is None or not section.ok or not section.lines:
+        return None
+    try:
+        return int(section.lines[0].strip(), 8)
+    except ValueError:
+        return None
 
 
 def cat_probe(path: str) -> str:

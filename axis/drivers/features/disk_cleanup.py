@@ -18,7 +18,8 @@ from pydantic import BaseModel
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import Step, cat_probe, file_text, remove_managed_step, write_step
+from axis.drivers.features.base import (Step, cat_probe, file_mode, file_text, mode_probe, remove_managed_step,
+                                        write_step)
 from axis.drivers.features.cleanup_script import LOG_PATH, SCRIPT_PATH, render
 from axis.specs.features import DiskCleanupSettings
 
@@ -39,6 +40,7 @@ class State:
     log_head: str | None           # the log file's first line, None when absent
     cron_runners: tuple[str, ...] = ()
     cron_daily: bool | None = None  # /etc/cron.daily exists; None when the probe said nothing
+    script_mode: int | None = None  # permission bits of the installed script
 
 
 def _without_shebang(text: str | None) -> str | None:
@@ -65,7 +67,8 @@ class DiskCleanup:
     def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
         return {"diskCleanup.script": cat_probe(SCRIPT_PATH),
                 "diskCleanup.log": f"head -n 1 {shlex.quote(LOG_PATH)}",
-                "diskCleanup.cron": _CRON_PROBE}
+                "diskCleanup.cron": _CRON_PROBE,
+                "diskCleanup.mode": mode_probe(SCRIPT_PATH)}
 
     def observe(self, sections: dict[str, Section]) -> State:
         cron = sections.get("diskCleanup.cron")
@@ -73,7 +76,7 @@ class DiskCleanup:
         runners = tuple(line.partition("=")[2] for line in lines if line.startswith("runner="))
         daily = "daily=yes" in lines if any(line.startswith("daily=") for line in lines) else None
         return State(file_text(sections.get("diskCleanup.script")), file_text(sections.get("diskCleanup.log")),
-                     runners, daily)
+                     runners, daily, file_mode(sections.get("diskCleanup.mode")))
 
     def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
         if settings is False:
@@ -82,7 +85,8 @@ class DiskCleanup:
         assert isinstance(settings, DiskCleanupSettings)
         what = (f"daily disk clean-up, retention {settings.retention_days}d, "
                 f"deep tier at {settings.deep_at_percent}%")
-        steps = write_step(SCRIPT_PATH, render(settings), state.script, what, mode=0o755)
+        steps = write_step(SCRIPT_PATH, render(settings), state.script, what, mode=0o755,
+                           have_mode=state.script_mode)
         problem = cron_problem(state, facts)
         if problem:
             steps = [dataclasses.replace(s, summary=f"{s.summary}; {problem}") for s in steps]

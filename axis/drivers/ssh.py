@@ -118,9 +118,10 @@ async def connect(target: Target, *, known_hosts: Path | None = None,
     files = known_hosts_files(known_hosts, options.known_hosts)
     client = PolicyClient(target.name, files, policy)
     try:
+        # config again: a ProxyJump tunnel is opened with it too (else ~/.ssh/config is read)
         async with asyncio.timeout(connect_timeout):
             conn = await asyncssh.connect(
-                target.address, port, options=options, known_hosts=load_trusted(files),
+                target.address, port, options=options, config=config, known_hosts=load_trusted(files),
                 client_factory=lambda: client, connect_timeout=connect_timeout,
                 keepalive_interval=_KEEPALIVE[0], keepalive_count_max=_KEEPALIVE[1])
     except TimeoutError:

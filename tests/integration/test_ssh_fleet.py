@@ -143,3 +143,19 @@ def test_hostile_spec_data_is_never_executed(fleet, axis, specs):
         assert found == "", f"{host.name}: spec data was executed: {found}"
     described = json.loads(run("get", "hosts", fleet.hosts[0].name, "-o", "json").out)
     assert described["spec"]["description"] == hostile
+
+
+def test_proxyjump_from_ssh_config(fleet, axis, specs, tmp_path):
+    """A host reached only through another one, as ~/.ssh/config's ProxyJump says."""
+    first, target = fleet.hosts[0], fleet.hosts[1]
+    config = tmp_path / "ssh_config"
+    config.write_text(fleet.ssh_config.read_text() + (
+        f"\nHost via-jump\n    HostName {target.address}\n    ProxyJump {first.name}\n    User root\n"
+        f"    IdentityFile {fleet.identity}\n    IdentitiesOnly yes\n    UserKnownHostsFile {fleet.known_hosts}\n"))
+    spec = specs({"hosts.yaml": "apiVersion: axis/v1\nkind: Host\nmetadata: {name: jumped}\nspec: {address: via-jump}\n"})
+    assert axis("--ssh-config", str(config), "apply", "--no-converge", "-f", str(spec)).code == 0
+    r = axis("--ssh-config", str(config), "on", "jumped", "--", "hostname; echo $SSH_CONNECTION")
+    assert r.code == 0, r.err
+    lines = [l.split(" ", 1)[1].strip() for l in r.out.splitlines()]
+    assert lines[0] == target.name
+    assert lines[1].split()[0] == first.address  # the connection came from the jump host

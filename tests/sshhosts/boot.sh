@@ -32,8 +32,9 @@ for node in "null 1 3" "zero 1 5" "full 1 7" "random 1 8" "urandom 1 9" "tty 5 0
     set -- $node
     mknod -m 666 "$root/dev/$1" c "$2" "$3"
 done
+# /dev/console is the host's console.log (our stdout): what is written there stays readable.
 touch "$root/dev/console"
-mount --bind /dev/null "$root/dev/console"
+mount --bind /proc/self/fd/1 "$root/dev/console"
 mkdir -p "$root/dev/pts" "$root/dev/shm"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec devpts "$root/dev/pts"
 mount -t tmpfs -o nosuid,nodev,mode=1777 shm "$root/dev/shm"

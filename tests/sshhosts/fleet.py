@@ -19,7 +19,7 @@ from typing import IO
 from . import base, keys, network
 from .host import TestHost
 from .system import (CGROUP_PARENT, CommandFailed, HarnessUnavailable, cgroup2_root, claim,
-                     release, remove_tree, require_machine)
+                     ensure_inotify_instances, release, remove_tree, require_machine)
 
 STATE_FILE = "fleet.json"
 
@@ -57,6 +57,7 @@ class Fleet:
 
         Raises HarnessUnavailable when the machine cannot run hosts at all."""
         require_machine()
+        ensure_inotify_instances()
         owns = workdir is None
         workdir = Path(tempfile.mkdtemp(prefix="axis-fleet-")) if workdir is None else workdir
         workdir.mkdir(parents=True, exist_ok=True)

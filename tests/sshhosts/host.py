@@ -27,6 +27,8 @@ DROPPED_CAPS = ("-sys_module,-sys_rawio,-sys_time,-syslog,-mac_admin,-mac_overri
                 "-wake_alarm,-block_suspend,-mknod")
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SYSTEMD_BOOT_TIMEOUT = 30.0
+DIAGNOSE = ("systemctl is-system-running; systemctl list-jobs --no-pager; "
+            "systemctl status ssh --no-pager; ip -br addr; ss -ltn; journalctl -b -n 40 --no-pager")
 USERS = {"root": "/root", "ops": "/home/ops", "pw": "/home/pw"}
 
 
@@ -135,13 +137,16 @@ class TestHost:
         host = cls(name, address, hostdir)
         host.loop = disk.create(hostdir, name, base)
         host._personalize(client_key)
-        for mode in ("systemd", "sshd-only") if init == "auto" else (init,):
+        # systemd gets a second chance: a rare boot can stall on a machine under heavy load.
+        for mode in ("systemd", "systemd", "sshd-only") if init == "auto" else (init,):
             host.init = mode
             host._launch()
             if host.wait_ready(SYSTEMD_BOOT_TIMEOUT, raise_error=False):
                 return host
+            host._log_failed_boot()
             host._terminate()
-        raise RuntimeError(f"{name}: sshd never answered; see {hostdir / 'console.log'}")
+        console = (hostdir / "console.log").read_text(errors="replace")
+        raise RuntimeError(f"{name}: sshd never answered; its console.log ends:\n{console[-3000:]}")
 
     def banner(self, timeout: float = 1.0) -> bool:
         """True when sshd accepts a TCP connection and sends its SSH banner."""
@@ -156,7 +161,7 @@ class TestHost:
         """Wait for the SSH banner; False (or an error) if PID 1 died or time ran out."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self._pid1_alive():
-            if self.banner(timeout=0.5):
+            if self.banner(timeout=3.0):  # generous: a loaded machine can be slow to greet
                 return True
             time.sleep(0.05)
         if raise_error:
@@ -204,6 +209,18 @@ class TestHost:
         # Ready once PID 1 has moved itself into the host's cgroup (or the launch failed).
         _wait(lambda: ((self.pid1 or self._find_pid1()) and self._pid1_alive())
               or self._launcher.poll() is not None, 10, f"{self.name}: PID 1 did not appear")
+
+    def _log_failed_boot(self) -> None:
+        """Append why sshd did not answer to console.log (kept until the host is stopped)."""
+        report = f"axis-testhosts: {self.init}: no SSH banner, PID 1 exited\n"
+        if self._pid1_alive():
+            try:
+                report = self.exec(DIAGNOSE, check=False, timeout=30).stdout
+            except subprocess.TimeoutExpired:
+                report = "axis-testhosts: diagnosis timed out\n"
+            report = f"axis-testhosts: {self.init}: no SSH banner, PID 1 alive\n{report}"
+        with open(self.hostdir / "console.log", "a") as log:
+            log.write(report)
 
     def _find_pid1(self) -> bool:
         """The launcher (unshare) forks the host's PID 1: find that child among /proc."""

@@ -18,6 +18,7 @@ from typing import IO
 CGROUP_PARENT = "axis-testhosts"
 LOCK_DIR = Path("/run/axis-testhosts")
 _CLAIMED: set[Path] = set()  # lock files this process holds
+INOTIFY_INSTANCES = 4096
 REQUIRED_TOOLS = (
     "debootstrap", "unshare", "nsenter", "ip", "mount", "umount", "losetup",
     "mkfs.ext4", "ssh-keygen", "chroot",
@@ -109,6 +110,20 @@ def cgroup2_root() -> Path:
         if right.split()[0] == "cgroup2":
             return Path(_unescape(left.split()[4]))
     raise HarnessUnavailable("no cgroup v2 hierarchy mounted (needed for systemd in hosts)")
+
+
+def ensure_inotify_instances(wanted: int = INOTIFY_INSTANCES) -> None:
+    """Raise fs.inotify.max_user_instances to `wanted` if it is lower (never lowers it).
+
+    Hosts share the machine's root user, so every host's systemd, journald, logind and dbus
+    count against root's one limit (Debian: 128, about 7 per host). Past it systemd either
+    exits at start or hangs in "initializing" with "Failed to create inotify object: Too many
+    open files", so a 20-host fleet beside another fleet would randomly lose systemd. This is
+    the one kernel setting the harness changes; it is a limit, not a reservation, and is not
+    persisted."""
+    knob = Path("/proc/sys/fs/inotify/max_user_instances")
+    if int(knob.read_text()) < wanted:
+        knob.write_text(str(wanted))
 
 
 def mounts() -> list[tuple[str, str, str]]:

@@ -109,3 +109,42 @@ def test_events_are_bounded(tmp_path: Path):
     with db.read() as s:
         assert [e.message for e in list_events(s)] == [str(i) for i in range(20, 30)]
         assert [e.message for e in list_events(s, limit=3)] == ["27", "28", "29"]
+
+
+def test_schema_version_1_db_is_migrated_without_losing_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A DB made by the first release (schema 1, rows in every table) opens with today's axis."""
+    path = tmp_path / "old.db"
+    with monkeypatch.context() as m:
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+        m.setattr(migrations, "LATEST", 1)
+        Database(path).close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT value FROM axis_meta WHERE key='schema_version'").fetchone() == ("1",)
+    assert {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")} == {
+        "axis_meta", "objects", "facts", "feature_status", "leases", "events"}
+    raw.execute("INSERT INTO objects (kind, name, labels, spec, spec_hash, generation, source_path, source_line,"
+                " apply_set, created_at, updated_at) VALUES ('Host', 'old-1', '{\"role\": \"w\"}',"
+                " '{\"address\": \"old-1.lan\"}', 'h1', 3, 'specs/a.yaml', 1, 'specs', 1.0, 2.0)")
+    raw.execute("INSERT INTO facts (host, collected_at, status, reason, data) VALUES ('old-1', 5.0, 'complete', '', '{}')")
+    raw.execute("INSERT INTO feature_status (host, feature, state, reason, message, observed_generation, updated_at)"
+                " VALUES ('old-1', 'swapfile', 'converged', 'Applied', '', 3, 6.0)")
+    raw.execute("INSERT INTO leases (claim, host, memory_bytes, gpu, acquired, renewed, expires)"
+                " VALUES ('job', 'old-1', 1024, 0, 1.0, 2.0, 99999999999.0)")
+    raw.execute("INSERT INTO events (time, kind, name, type, reason, message) VALUES (7.0, 'Host', 'old-1', 'Normal', 'Converged', 'old')")
+    raw.commit()
+    before = {t: raw.execute(f"SELECT * FROM {t}").fetchall() for t in ("objects", "facts", "feature_status", "leases", "events")}
+    raw.close()
+
+    Database(path).close()  # today's migrations run from 1 to LATEST
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT value FROM axis_meta WHERE key='schema_version'").fetchone() == (str(migrations.LATEST),)
+    assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    for table, rows in before.items():
+        width = len(rows[0])
+        assert [r[:width] for r in raw.execute(f"SELECT * FROM {table}").fetchall()] == rows, table
+    # the columns added later got their defaults on the old row
+    assert raw.execute("SELECT settings_hash, refused FROM feature_status").fetchall() == [("", "{}")]
+    db = Database(path)
+    with db.read() as s:
+        assert [e.message for e in list_events(s)] == ["old"]
+    db.close()

@@ -139,3 +139,18 @@ def test_empty_documents_and_list_kind(specs):
         load_specs([root])
     [error] = info.value.errors
     assert (error.line, error.field, error.name) == (14, "spec.port", "b")
+
+
+def test_unhashable_kind_control_character_and_multiline_text_are_one_line_errors():
+    """Found by tests/test_spec_fuzz.py: `kind: []` raised TypeError, a control character gave a
+    two-line error at line 0, a key with a carriage return split its error line."""
+    from axis.specs import SpecError
+    from axis.specs.loader import load_spec_text
+
+    with pytest.raises(SpecErrors) as kind:
+        load_spec_text("apiVersion: axis/v1\nkind: []\nmetadata: {name: a}\nspec: {}\n", "f.yaml")
+    assert str(kind.value) == "f.yaml:2: []/a: kind: unknown kind [] (expected one of Host, HostProfile, Claim)"
+    with pytest.raises(SpecErrors) as char:
+        load_spec_text("apiVersion: axis/v1\nkind: Host\n\x1f\n", "f.yaml")
+    assert str(char.value).splitlines() == ["f.yaml:3: invalid YAML: unacceptable character #x001f: special characters are not allowed"]
+    assert str(SpecError("f.yaml", 4, "bad\r\nthing", field="spec.\r")) == "f.yaml:4: spec. : bad thing"

@@ -23,7 +23,8 @@ class SpecError:
         if self.field:
             parts.append(self.field)
         parts.append(self.message)
-        return ": ".join(parts)
+        # one error, one line: a message quoting YAML's own multi-line text must not break that
+        return " ".join(": ".join(parts).splitlines())
 
 
 class SpecErrors(Exception):

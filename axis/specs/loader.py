@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from axis.specs.errors import SpecError, SpecErrors
 from axis.specs.features import OFF_TAG, ON_TAG
@@ -114,6 +115,10 @@ def _load_text(text: str, path: str, apply_set: str, errors: list[SpecError]) ->
         line = mark.line + 1 if mark else 0
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
         errors.append(SpecError(path, line, f"invalid YAML: {problem or exc}"))
+    except ReaderError as exc:  # a character YAML does not allow: its line, not a stream offset
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else 0
+        character = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        errors.append(SpecError(path, line, f"invalid YAML: unacceptable character {character}: {exc.reason}"))
     except YAMLError as exc:
         errors.append(SpecError(path, 0, f"invalid YAML: {exc}"))
     return out
@@ -152,7 +157,7 @@ def _validate(node: CommentedMap, path: str, apply_set: str, errors: list[SpecEr
     if kind is None:
         error("kind", f"required field missing (one of {', '.join(KINDS)})", _line(node))
         return None
-    if kind not in MODELS:
+    if not isinstance(kind, str) or kind not in MODELS:
         error("kind", f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})", _line(node, "kind"))
         return None
     data = _plain(node)

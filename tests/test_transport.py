@@ -64,6 +64,19 @@ def test_atomic_write_replaces_whole_file_and_cleans_up(tmp_path):
     assert target.read_text() == "new\ncontent\n"
 
 
+def test_atomic_write_with_size_refuses_a_truncated_transfer(tmp_path):
+    """Found by the sshd-killed-mid-apply test: a dropped connection ends stdin early, and the
+    empty or partial temp file was renamed over the target."""
+    target = tmp_path / "a.conf"
+    target.write_text("old\n")
+    short = subprocess.run(["sh", "-c", atomic_write_command(str(target), 0o644, size=12)], input=b"new\n",
+                           capture_output=True)
+    assert short.returncode != 0 and b"short write: 4 of 12 bytes" in short.stderr
+    assert target.read_text() == "old\n" and os.listdir(tmp_path) == ["a.conf"]
+    subprocess.run(["sh", "-c", atomic_write_command(str(target), 0o644, size=12)], input=b"new\ncontent\n", check=True)
+    assert target.read_text() == "new\ncontent\n" and os.listdir(tmp_path) == ["a.conf"]
+
+
 def _key() -> asyncssh.SSHKey:
     return asyncssh.generate_private_key("ssh-ed25519")
 

@@ -59,7 +59,7 @@ class SSHTransport:
         return result
 
     async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False) -> None:
-        result = await self._exec(self._as(atomic_write_command(path, mode), sudo), data, None, None)
+        result = await self._exec(self._as(atomic_write_command(path, mode, len(data)), sudo), data, None, None)
         if sudo and (refused := sudo_refusal(self.name, result)) is not None:
             raise refused
         if not result.ok:

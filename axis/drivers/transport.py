@@ -128,16 +128,21 @@ def command_failed(host: str, command: str, result: RunResult) -> TransportError
     return TransportError(ErrorKind.COMMAND_FAILED, host, f"`{short}` exited {result.exit_status}: {tail}", result)
 
 
-def atomic_write_command(path: str, mode: int) -> str:
+def atomic_write_command(path: str, mode: int, size: int | None = None) -> str:
     """Shell that writes stdin to `path` atomically: a temp file beside it, chmod, then rename.
 
     A reader (or a crash) sees the old file or the new one, never half of it. A missing parent
-    directory (such as /etc/systemd/system.conf.d) is created.
+    directory (such as /etc/systemd/system.conf.d) is created. With `size`, the rename happens
+    only if exactly that many bytes arrived: a connection lost mid-transfer ends stdin early,
+    and `cat` would otherwise take the truncated content for the whole file.
     """
     target = shlex.quote(path)
     directory = shlex.quote(path.rsplit("/", 1)[0] or "/")
+    complete = (f" && {{ test $(wc -c < \"$tmp\") -eq {int(size)} || "
+                f"{{ echo \"short write: $(wc -c < \"$tmp\") of {int(size)} bytes\" >&2; false; }}; }}"
+                if size is not None else "")
     return (f"mkdir -p {directory} && tmp=$(mktemp {directory}/.axis-tmp.XXXXXX) && "
-            f"{{ cat > \"$tmp\" && chmod {mode:o} \"$tmp\" && mv -f \"$tmp\" {target}; }} "
+            f"{{ cat > \"$tmp\"{complete} && chmod {mode:o} \"$tmp\" && mv -f \"$tmp\" {target}; }} "
             f"|| {{ rc=$?; rm -f \"$tmp\"; exit $rc; }}")
 
 

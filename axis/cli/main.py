@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from pathlib import Path
@@ -9,9 +10,6 @@ from pathlib import Path
 import typer
 
 from axis import __version__
-from axis.api import mcp_cmd, serve_cmd
-from axis.cli import apply_cmd, clean_cmd, controller_cmd, diff_cmd, fleet_cmd, get_cmd, on_cmd, schema_cmd
-from axis.cli import claims_cmd
 from axis.cli.context import AppContext, CliError
 from axis.drivers.hostkeys import HostKeyPolicy
 from axis.drivers.transport import TransportError
@@ -53,23 +51,55 @@ def _root(
     ctx.obj = AppContext(state=state_path(state), debug=debug, ssh=ssh)
 
 
-app.command()(apply_cmd.apply)
-app.command()(diff_cmd.diff)
-app.command()(controller_cmd.controller)
-app.command()(get_cmd.get)
-app.command()(get_cmd.describe)
-app.command()(get_cmd.delete)
-app.command()(claims_cmd.place)
-app.command()(claims_cmd.renew)
-app.command()(claims_cmd.release)
-app.command(name="exec")(claims_cmd.exec_)
-app.command()(schema_cmd.schema)
-app.command()(fleet_cmd.facts)
-app.command()(fleet_cmd.status)
-app.command(name="on")(on_cmd.on)
-app.command()(clean_cmd.clean)
-app.command()(serve_cmd.serve)
-app.add_typer(mcp_cmd.app, name="mcp")
+#: Commands in help order: name, module, function. A module is imported only when its command
+#: runs (or for help and unknown commands): `axis status` does not pay for the YAML loader, the
+#: scorer, the clean-up script or the HTTP API, which all commands importing everything did.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("apply", "axis.cli.apply_cmd", "apply"),
+    ("diff", "axis.cli.diff_cmd", "diff"),
+    ("controller", "axis.cli.controller_cmd", "controller"),
+    ("get", "axis.cli.get_cmd", "get"),
+    ("describe", "axis.cli.get_cmd", "describe"),
+    ("delete", "axis.cli.get_cmd", "delete"),
+    ("place", "axis.cli.claims_cmd", "place"),
+    ("renew", "axis.cli.claims_cmd", "renew"),
+    ("release", "axis.cli.claims_cmd", "release"),
+    ("exec", "axis.cli.claims_cmd", "exec_"),
+    ("schema", "axis.cli.schema_cmd", "schema"),
+    ("facts", "axis.cli.fleet_cmd", "facts"),
+    ("status", "axis.cli.fleet_cmd", "status"),
+    ("on", "axis.cli.on_cmd", "on"),
+    ("clean", "axis.cli.clean_cmd", "clean"),
+    ("serve", "axis.api.serve_cmd", "serve"),
+)
+#: Sub-apps (command groups): name, module, typer app.
+GROUPS: tuple[tuple[str, str, str], ...] = (("mcp", "axis.api.mcp_cmd", "app"),)
+#: Root options that take a value (so the word after them is not the command).
+_VALUE_OPTIONS = frozenset({"--state", "--ssh-config", "--known-hosts", "--host-key-policy", "--connect-timeout"})
+
+
+def register(only: str | None = None) -> None:
+    """(Re)build the app's commands: all of them, or only the command named `only`."""
+    app.registered_commands.clear()
+    app.registered_groups.clear()
+    for name, module, attr in COMMANDS:
+        if only is None or name == only:
+            app.command(name=name)(getattr(importlib.import_module(module), attr))
+    for name, module, attr in GROUPS:
+        if only is None or name == only:
+            app.add_typer(getattr(importlib.import_module(module), attr), name=name)
+
+
+def invoked_command(args: list[str]) -> str | None:
+    """The command `args` runs, if it is one of axis's; None for help, --version or a typo."""
+    known = {name for name, _, _ in (*COMMANDS, *GROUPS)}
+    words = iter(args)
+    for word in words:
+        if word in _VALUE_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in known else None
+    return None
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -77,6 +107,7 @@ def run(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
+        register(invoked_command(args))
         result = app(args=args, prog_name="axis", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except typer.Exit as exc:

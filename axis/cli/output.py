@@ -8,11 +8,11 @@ import sys
 import time
 from datetime import datetime, timezone
 from enum import StrEnum
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from rich.console import Console
-from rich.table import Table
-from ruamel.yaml import YAML
+if TYPE_CHECKING:  # rich and ruamel are imported where used: `-o json` needs neither
+    from rich.console import Console
+    from rich.table import Table
 
 
 class Format(StrEnum):
@@ -24,6 +24,8 @@ class Format(StrEnum):
 
 def console(stderr: bool = False) -> Console:
     """A console that never wraps table rows when piped (kubectl-style plain columns)."""
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     tty = stream.isatty()
     return Console(file=stream, width=None if tty else 400, highlight=False, soft_wrap=not tty,
@@ -31,6 +33,8 @@ def console(stderr: bool = False) -> Console:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    from rich.table import Table
+
     t = Table(box=None, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 3, 0, 0))
     for header in headers:
         t.add_column(header, no_wrap=True, overflow="fold")
@@ -46,6 +50,8 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
 def dump(data: Any, fmt: Format) -> str:
     if fmt == Format.json:
         return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]

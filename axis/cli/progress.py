@@ -6,9 +6,6 @@ import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 
 @contextmanager
 def fleet_progress(total: int, label: str, *, threshold: int = 4) -> Iterator[Callable[[], None]]:
@@ -16,6 +13,9 @@ def fleet_progress(total: int, label: str, *, threshold: int = 4) -> Iterator[Ca
     if total < threshold or not sys.stderr.isatty():
         yield lambda: None
         return
+    from rich.console import Console  # only for a terminal: piped runs never import rich
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(file=sys.stderr), transient=True) as progress:
         task = progress.add_task(label, total=total)

@@ -39,9 +39,32 @@ def known_hosts_files(explicit: Path | None, from_config: object) -> list[Path]:
 
 
 def load_trusted(files: Sequence[Path]) -> asyncssh.SSHKnownHosts:
-    """All entries of the files that exist (a missing file trusts nothing, like OpenSSH)."""
-    text = "".join(p.read_text(errors="replace") + "\n" for p in files if p.is_file())
-    return asyncssh.import_known_hosts(text)
+    """All entries of the files that exist (a missing file trusts nothing, like OpenSSH).
+
+    Parsed once per process for as long as the files stay the same (path, size, mtime): a
+    fan-out opens one connection per host, and parsing a known_hosts of N hosts for each of
+    them made a pass cost O(N²) key decodings."""
+    stamp = tuple((str(p), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                  for p in files if (st := _stat(p)) is not None)
+    cached = _TRUSTED.get(stamp)
+    if cached is None:
+        text = "".join(p.read_text(errors="replace") + "\n" for p in files if p.is_file())
+        cached = asyncssh.import_known_hosts(text)
+        if len(_TRUSTED) >= 8:
+            _TRUSTED.clear()
+        _TRUSTED[stamp] = cached
+    return cached
+
+
+_TRUSTED: dict[tuple[tuple[str, int, int, int, int], ...], asyncssh.SSHKnownHosts] = {}
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st if path.is_file() else None
 
 
 def _entry_host(host: str, port: int) -> str:

@@ -156,9 +156,15 @@ def killable(command: str, token: str) -> str:
 
     Why not an SSH signal: OpenSSH refuses channel signals for root sessions, and closing the
     channel does not stop a command that is not writing (a `sleep 30` would live on).
+
+    The group id is the 5th field of /proc/$$/stat, read by the shell itself (the 3rd after the
+    `(comm)` field, which may hold blanks); `ps` (a few ms of the host's CPU per command) only
+    where there is no /proc (macOS).
     """
     pid_file = _pid_file(token)
-    return (f"ps -o pgid= -p $$ > {pid_file} 2>/dev/null; sh -c {shlex.quote(command)}; "
+    return (f"{{ IFS= read -r _axis_s < /proc/$$/stat; }} 2>/dev/null && _axis_s=${{_axis_s##*) }} && "
+            f"set -- $_axis_s && [ -n \"$3\" ] && echo \"$3\" > {pid_file} 2>/dev/null "
+            f"|| ps -o pgid= -p $$ > {pid_file} 2>/dev/null; sh -c {shlex.quote(command)}; "
             f"_axis_rc=$?; rm -f {pid_file}; exit $_axis_rc")
 
 

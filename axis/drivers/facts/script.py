@@ -89,13 +89,31 @@ _axis_section() {{
   printf '@@axis:end:%s rc=%s\n' "$_axis_name" "$_axis_rc"
 }}
 _axis_cat() {{ for _axis_f in "$@"; do [ -r "$_axis_f" ] && {{ cat "$_axis_f"; return; }}; done; printf '%s not readable\n' "$1" >&2; return 1; }}
-_axis_uname() {{ uname -s && uname -r && uname -m && uname -n; }}
-_axis_user() {{ printf 'uid: %s\n' "$(id -u)" && printf 'user: %s\n' "$(id -un 2>/dev/null)"; }}
-_axis_sudo() {{ _axis_need sudo || return; sudo -n true; }}
+# _axis_read: _axis_cat for small files with the shell's own `read` (no process; a last line
+# without a newline is kept). Not for /proc/sys (the shell reads a byte at a time, and those
+# files answer only a read from offset 0) nor for files whose read may fail (PSI): cat there.
+_axis_read() {{
+  for _axis_f in "$@"; do
+    [ -r "$_axis_f" ] || continue
+    while IFS= read -r _axis_l || [ -n "$_axis_l" ]; do printf '%s\n' "$_axis_l"; done < "$_axis_f"
+    return
+  done
+  printf '%s not readable\n' "$1" >&2; return 1
+}}
+# One uname for nodename, release and machine (POSIX fixes that order; none holds a blank).
+_axis_uname() {{
+  _axis_u=$(uname -n -r -m 2>/dev/null); set -f; set -- $_axis_u; set +f
+  if [ -n "$_axis_os" ] && [ $# -eq 3 ]; then printf '%s\n' "$_axis_os" "$2" "$3" "$1"
+  else uname -s && uname -r && uname -m && uname -n; fi
+}}
+_axis_user() {{ printf 'uid: %s\n' "$_axis_uid" && printf 'user: %s\n' "$(id -un 2>/dev/null)"; }}
+# root needs no sudo: only whether it is installed is reported, without running it.
+_axis_sudo() {{ _axis_need sudo || return; [ "$_axis_uid" = 0 ] && return 0; sudo -n true; }}
+# No subshell per tool: `command -v` prints the path and its newline, or nothing.
 _axis_tools() {{
   for _axis_tool in "$@"; do
-    _axis_p=$(command -v "$_axis_tool" 2>/dev/null) || _axis_p=
-    printf '%s\t%s\n' "$_axis_tool" "$_axis_p"
+    printf '%s\t' "$_axis_tool"
+    command -v "$_axis_tool" 2>/dev/null || echo
   done
 }}
 _axis_cpu() {{
@@ -104,7 +122,7 @@ _axis_cpu() {{
   _axis_has nproc && printf 'usable: %s\n' "$(nproc 2>/dev/null)"
   printf 'processors: %s\n' "$(grep -c '^processor' /proc/cpuinfo)"
   grep -m 2 -E '^(model name|Hardware|Model|cpu model)[[:space:]]*:' /proc/cpuinfo
-  _axis_has lscpu && lscpu 2>/dev/null | grep -E '^(Model name|Vendor ID|Socket\(s\)|Core\(s\) per socket|Thread\(s\) per core):' | sed 's/^/lscpu /'
+  _axis_has lscpu && lscpu 2>/dev/null | sed -n -E '/^(Model name|Vendor ID|Socket\(s\)|Core\(s\) per socket|Thread\(s\) per core):/s/^/lscpu /p'
   return 0
 }}
 _axis_cgroup_memory() {{
@@ -136,9 +154,17 @@ _axis_virt() {{
   [ -e /.dockerenv ] && echo 'dockerenv: yes'
   [ -e /run/.containerenv ] && echo 'containerenv: yes'
   grep -qi microsoft /proc/sys/kernel/osrelease 2>/dev/null && echo 'wsl: yes'
+  # sysfs and seq_file files are read with the shell's own `read`: no process per hint.
   grep -qE '^flags.* hypervisor' /proc/cpuinfo 2>/dev/null && echo 'cpu-flag: hypervisor'
-  [ -r /sys/class/dmi/id/product_name ] && printf 'dmi-product: %s\n' "$(cat /sys/class/dmi/id/product_name)"
-  [ -r /proc/1/cgroup ] && grep -m 8 '' /proc/1/cgroup | sed 's/^/cgroup: /'
+  if [ -r /sys/class/dmi/id/product_name ]; then
+    _axis_l=; IFS= read -r _axis_l < /sys/class/dmi/id/product_name; printf 'dmi-product: %s\n' "$_axis_l"
+  fi
+  if [ -r /proc/1/cgroup ]; then
+    _axis_n=0
+    while [ "$_axis_n" -lt 8 ] && IFS= read -r _axis_l; do
+      printf 'cgroup: %s\n' "$_axis_l"; _axis_n=$((_axis_n + 1))
+    done < /proc/1/cgroup
+  fi
   return 0
 }}
 _axis_sysctl() {{ _axis_src=0; for _axis_k in "$@"; do sysctl "$_axis_k" || _axis_src=1; done; return $_axis_src; }}
@@ -147,6 +173,7 @@ _axis_displays() {{ _axis_need system_profiler || return; _axis_t 20 system_prof
 
 _BODY = r"""
 _axis_os=$(uname -s 2>/dev/null)
+_axis_uid=$(id -u 2>/dev/null)
 printf '@@axis:facts v={version} os=%s\n' "$_axis_os"
 _axis_section uname _axis_uname
 _axis_section user _axis_user
@@ -163,13 +190,13 @@ if [ "$_axis_os" = Darwin ]; then
   _axis_section addresses ifconfig -a
   _axis_section displays _axis_displays
 else
-  _axis_section os_release _axis_cat /etc/os-release /usr/lib/os-release
+  _axis_section os_release _axis_read /etc/os-release /usr/lib/os-release
   _axis_section cpu _axis_cpu
-  _axis_section loadavg _axis_cat /proc/loadavg
+  _axis_section loadavg _axis_read /proc/loadavg
   _axis_section meminfo _axis_cat /proc/meminfo
   _axis_section psi _axis_cat /proc/pressure/memory
   _axis_section cgroup_memory _axis_cgroup_memory
-  _axis_section swaps _axis_cat /proc/swaps
+  _axis_section swaps _axis_read /proc/swaps
   _axis_section swappiness _axis_cat /proc/sys/vm/swappiness
   _axis_section mounts _axis_cat /proc/mounts
   _axis_section addresses _axis_addresses

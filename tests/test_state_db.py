@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -148,3 +149,28 @@ def test_schema_version_1_db_is_migrated_without_losing_rows(tmp_path: Path, mon
     with db.read() as s:
         assert [e.message for e in list_events(s)] == ["old"]
     db.close()
+
+
+def test_apply_lock_serialises_applies_on_one_state_db(tmp_path: Path):
+    """Found by tests/integration/test_crash_concurrency.py: two applies at once raced on the same
+    hosts (one reported "still differs after apply"); now the second waits, and says so."""
+    from axis.state.lock import ApplyLock
+
+    path = tmp_path / "s.db"
+    order: list[str] = []
+    waits: list[str] = []
+    first = ApplyLock(path).__enter__()
+
+    def second() -> None:
+        with ApplyLock(path, on_wait=waits.append):
+            order.append("second")
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(0.3)
+    assert thread.is_alive() and order == []  # waiting, not refused, not running alongside
+    order.append("first")
+    first.__exit__(None, None, None)
+    thread.join(5)
+    assert order == ["first", "second"]
+    assert waits and "waiting for another axis apply" in waits[0] and str(os.getpid()) in waits[0]

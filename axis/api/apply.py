@@ -17,6 +17,7 @@ from axis.cli.context import AppContext
 from axis.cli.plan_view import applied_data
 from axis.reconciler.apply_pass import finish, store
 from axis.specs.loader import load_spec_text
+from axis.state.lock import ApplyLock
 
 #: Where objects applied through the API say they came from, in errors and in `metadata.source`.
 REQUEST_PATH = "<request>"
@@ -29,5 +30,6 @@ def apply_yaml(app: AppContext, text: str, *, dry_run: bool, converge: bool, job
     the HTTP handler calls it in a worker thread, so a long converge never holds up other requests.
     """
     loaded = load_spec_text(text, REQUEST_PATH)
-    stored = store(app.db(), loaded, dry_run=dry_run, converge=converge)
-    return applied_data(asyncio.run(finish(app.db(), app.ssh, stored, jobs=jobs)))
+    with ApplyLock(app.state):  # serialised with other API and CLI applies on this state DB
+        stored = store(app.db(), loaded, dry_run=dry_run, converge=converge)
+        return applied_data(asyncio.run(finish(app.db(), app.ssh, stored, jobs=jobs)))

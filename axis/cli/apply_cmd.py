@@ -16,6 +16,7 @@ from axis.cli.output import Format, emit
 from axis.cli.plan_view import applied_data, print_diff, print_results
 from axis.reconciler.apply_pass import store
 from axis.reconciler.converge import HostOutcome
+from axis.state.lock import ApplyLock
 from axis.specs import load_specs
 
 
@@ -33,9 +34,10 @@ def apply(
     every document is valid. Exit 0 ok, 1 if any host failed (dry run: 2 if changes are pending)."""
     app = app_context(ctx)
     loaded = load_specs(filename)  # raises SpecErrors listing every problem: nothing stored
-    stored = store(app.db(), loaded, apply_sets=[str(p.resolve()) for p in filename], prune=prune,
-                   dry_run=dry_run, converge=converge)
-    applied = run_pass(app, stored, jobs=jobs)
+    with ApplyLock(app.state, on_wait=lambda msg: typer.echo(msg, err=True)):  # one apply at a time
+        stored = store(app.db(), loaded, apply_sets=[str(p.resolve()) for p in filename], prune=prune,
+                       dry_run=dry_run, converge=converge)
+        applied = run_pass(app, stored, jobs=jobs)
     if output in (Format.json, Format.yaml):
         emit(applied_data(applied), output)
         _exit(applied.outcomes, dry_run)

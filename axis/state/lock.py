@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
+from typing import Callable
 
 
 class LockHeld(Exception):
@@ -45,3 +46,36 @@ class ControllerLock:
 
     def __exit__(self, *_exc: object) -> None:
         self.release()
+
+
+class ApplyLock:
+    """One `axis apply` (or API apply) at a time per state DB: an exclusive flock on a file beside
+    the DB, waited for, not refused. Two applies that both store and converge at once would race
+    on the same hosts (each seeing the other's writes as a failed step); one after the other,
+    each finishes cleanly and the last one stored is what the hosts end up with. Dies with the
+    process, like the controller lock."""
+
+    def __init__(self, db_path: Path, on_wait: Callable[[str], None] | None = None):
+        self.path = db_path.with_name(db_path.name + ".apply.lock")
+        self.on_wait = on_wait
+        self._fd: int | None = None
+
+    def __enter__(self) -> "ApplyLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if self.on_wait is not None:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                self.on_wait(f"waiting for another axis apply (pid {holder}) on this state DB to finish")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -154,3 +154,12 @@ def test_unhashable_kind_control_character_and_multiline_text_are_one_line_error
         load_spec_text("apiVersion: axis/v1\nkind: Host\n\x1f\n", "f.yaml")
     assert str(char.value).splitlines() == ["f.yaml:3: invalid YAML: unacceptable character #x001f: special characters are not allowed"]
     assert str(SpecError("f.yaml", 4, "bad\r\nthing", field="spec.\r")) == "f.yaml:4: spec. : bad thing"
+
+
+def test_a_huge_value_is_cut_in_the_middle_of_its_error_line():
+    from axis.specs import SpecError
+
+    line = str(SpecError("f.yaml", 3, f"label value '{'a' * 5000}' must be at most 63 characters", "Host", "x",
+                         "metadata.labels"))
+    assert line.startswith("f.yaml:3: Host/x: metadata.labels: label value 'aaa") and len(line) < 300
+    assert line.endswith("' must be at most 63 characters") and "characters)…" in line

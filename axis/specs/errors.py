@@ -23,8 +23,13 @@ class SpecError:
         if self.field:
             parts.append(self.field)
         parts.append(self.message)
-        # one error, one line: a message quoting YAML's own multi-line text must not break that
-        return " ".join(": ".join(parts).splitlines())
+        # one error, one line: a message quoting YAML's own multi-line text must not break that,
+        # and a part quoting a huge value (a 5,000-character label) is cut in the middle
+        return " ".join(": ".join(_short(p) for p in parts).splitlines())
+
+
+def _short(part: str, limit: int = 240) -> str:
+    return part if len(part) <= limit else f"{part[:limit - 80]}…({len(part) - limit + 20} characters)…{part[-60:]}"
 
 
 class SpecErrors(Exception):

@@ -85,4 +85,8 @@ def print_results(outcomes: list[HostOutcome]) -> None:
 
 
 def _short(text: str, width: int = 160) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
+    """Cut the middle: the host's own words (the cause) come last and must stay visible."""
+    if len(text) <= width:
+        return text
+    head = width // 3
+    return text[:head] + " ... " + text[-(width - head - 5):]

@@ -153,14 +153,19 @@ async def connect(target: Target, *, known_hosts: Path | None = None,
         raise TransportError(ErrorKind.ERROR, target.name, f"ssh_config: {exc}") from exc
     files = known_hosts_files(known_hosts, options.known_hosts)
     client = PolicyClient(target.name, files, policy)
-    ciphers: dict[str, str] = {} if options.config.get("Ciphers") else {"encryption_algs": PREFERRED_CIPHERS}
+    extra: dict[str, Any] = {} if options.config.get("Ciphers") else {"encryption_algs": PREFERRED_CIPHERS}
+    if options.tunnel or options.config.has_match_final() or (options.canonicalize_hostname and
+                                                              options.canonical_domains):
+        # config again where asyncssh reads it again: a ProxyJump tunnel is opened with it (else
+        # ~/.ssh/config is read), `Match final` and canonicalized names re-evaluate it. Nowhere
+        # else: it would parse the whole file a second time for every connection.
+        extra["config"] = config
     try:
-        # config again: a ProxyJump tunnel is opened with it too (else ~/.ssh/config is read)
         async with asyncio.timeout(connect_timeout):
             conn = await asyncssh.connect(
-                target.address, port, options=options, config=config, known_hosts=load_trusted(files),
+                target.address, port, options=options, known_hosts=load_trusted(files),
                 client_factory=lambda: client, connect_timeout=connect_timeout,
-                keepalive_interval=_KEEPALIVE[0], keepalive_count_max=_KEEPALIVE[1], **ciphers)
+                keepalive_interval=_KEEPALIVE[0], keepalive_count_max=_KEEPALIVE[1], **extra)
     except TimeoutError:
         raise TransportError(ErrorKind.TIMEOUT, target.name,
                              f"no SSH answer from {target.address} within {connect_timeout:g}s") from None

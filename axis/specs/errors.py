@@ -18,14 +18,19 @@ class SpecError:
 
     def __str__(self) -> str:
         parts = [f"{self.path}:{self.line}"]
-        if self.kind or self.name:
-            parts.append(f"{self.kind or '?'}/{self.name or '?'}")
+        if (self.kind and self.kind.strip()) or (self.name and self.name.strip()):
+            parts.append(f"{_label(self.kind)}/{_label(self.name)}")
         if self.field:
             parts.append(self.field)
         parts.append(self.message)
         # one error, one line: a message quoting YAML's own multi-line text must not break that,
         # and a part quoting a huge value (a 5,000-character label) is cut in the middle
         return " ".join(": ".join(_short(p) for p in parts).splitlines())
+
+
+def _label(value: str | None) -> str:
+    """A kind or name as the user wrote it, or `?` when blank: `Host/web`, `?/web`."""
+    return value.strip() or "?" if value else "?"
 
 
 def _short(part: str, limit: int = 240) -> str:

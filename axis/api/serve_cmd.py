@@ -18,10 +18,8 @@ import typer
 
 from axis.api.token import TokenError, default_token_path, ensure_token
 from axis.cli.context import AppContext, CliError, app_context
-from axis.cli.controller_cmd import log_line
+from axis.cli.controller_cmd import log_line, make_controller
 from axis.reconciler.controller import Controller
-from axis.specs.units import parse_duration
-from axis.state.lock import ControllerLock, LockHeld
 
 DEFAULT_LISTEN = "127.0.0.1:42425"
 
@@ -53,28 +51,12 @@ def serve(
     except TokenError as exc:
         raise CliError(str(exc)) from exc
     with contextlib.ExitStack() as stack:
-        loop = _controller(app, watch, resync, jobs, stack) if watch else None
+        loop = make_controller(app, watch, resync, jobs, stack) if watch else None
         sock = stack.enter_context(_bind(host, port))
         shown = f"[{host}]" if ":" in host else host
         log_line(f"axis API listening on http://{shown}:{sock.getsockname()[1]} (bearer token in {path})")
         if not asyncio.run(_serve(_server(app, token), sock, loop)):
             raise typer.Exit(130)
-
-
-def _controller(app: AppContext, watch: Path, resync: str, jobs: int, stack: contextlib.ExitStack) -> Controller:
-    """The loop of `axis controller`, holding the one-controller-per-DB lock until `stack` closes."""
-    if not watch.exists():
-        raise CliError(f"{watch}: no such file or directory")
-    try:
-        every = parse_duration(resync)
-    except ValueError as exc:
-        raise CliError(f"--resync: {exc}") from exc
-    try:
-        stack.enter_context(ControllerLock(app.state))
-    except LockHeld as exc:
-        raise CliError(str(exc)) from exc
-    log_line(f"controller watching {watch} (resync {every}s, {jobs} at once)")
-    return Controller(app.db(), app.ssh, watch, resync=float(every), jobs=jobs, log=log_line)
 
 
 def _server(app: AppContext, token: str) -> Any:

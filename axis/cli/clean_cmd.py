@@ -23,7 +23,7 @@ from axis.cli.progress import fleet_progress
 from axis.cli.targets import select_hosts
 from axis.drivers.features.cleanup_script import CleanReport, run_clean
 from axis.drivers.transport import RunResult, TransportError
-from axis.reconciler.fleet import SshOptions, fan_out
+from axis.reconciler.fleet import SshOptions, fan_out, with_connection
 from axis.specs import Host, HostProfile, effective_features
 from axis.specs.features import DiskCleanupSettings
 from axis.specs.units import human_size
@@ -67,16 +67,9 @@ async def clean_host(host: Host, ssh: SshOptions, settings: DiskCleanupSettings,
                      deadline: float) -> HostClean:
     """Connect, run the clean-up script until `deadline` (loop clock), close; never raises."""
     name = host.metadata.name
-    loop = asyncio.get_running_loop()
     try:
-        # The run's own timeout fires first and kills the script; this one is a backstop.
-        async with asyncio.timeout_at(deadline + 1.0):
-            transport = await ssh.connect(host)
-            try:
-                report, result = await run_clean(transport, settings, deep=deep, dry_run=dry_run,
-                                                 timeout=max(0.0, deadline - loop.time()))
-            finally:
-                await transport.close()
+        report, result = await with_connection(
+            host, ssh, deadline, lambda t, left: run_clean(t, settings, deep=deep, dry_run=dry_run, timeout=left))
     except TimeoutError:
         return HostClean(name, settings, "failed", "timed out")
     except TransportError as exc:

@@ -7,6 +7,7 @@ them (every file write is atomic, so even then no file is left half-written).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from axis.cli.context import CliError, app_context
+from axis.cli.context import AppContext, CliError, app_context
 from axis.reconciler.controller import Controller
 from axis.specs.units import parse_duration
 from axis.state.lock import ControllerLock, LockHeld
@@ -28,23 +29,24 @@ def controller(
 ) -> None:
     """Watch the specs and keep every host converged and every claim placed."""
     app = app_context(ctx)
+    with contextlib.ExitStack() as stack:
+        asyncio.run(_run(make_controller(app, watch, resync, jobs, stack)))
+
+
+def make_controller(app: AppContext, watch: Path, resync: str, jobs: int, stack: contextlib.ExitStack) -> Controller:
+    """The loop, holding the one-controller-per-DB lock until `stack` closes (also `axis serve --watch`)."""
     if not watch.exists():
         raise CliError(f"{watch}: no such file or directory")
     try:
         every = parse_duration(resync)
     except ValueError as exc:
         raise CliError(f"--resync: {exc}") from exc
-    lock = ControllerLock(app.state)
     try:
-        lock.acquire()
+        stack.enter_context(ControllerLock(app.state))
     except LockHeld as exc:
         raise CliError(str(exc)) from exc
-    try:
-        log_line(f"controller watching {watch} (resync {every}s, {jobs} at once, state {app.state})")
-        loop = Controller(app.db(), app.ssh, watch, resync=float(every), jobs=jobs, log=log_line)
-        asyncio.run(_run(loop))
-    finally:
-        lock.release()
+    log_line(f"controller watching {watch} (resync {every}s, {jobs} at once, state {app.state})")
+    return Controller(app.db(), app.ssh, watch, resync=float(every), jobs=jobs, log=log_line)
 
 
 async def _run(controller: Controller) -> None:

@@ -70,20 +70,29 @@ EXIT_TIMEOUT = 124
 EXIT_TRANSPORT = 255
 
 
+async def with_connection(host: Host, ssh: SshOptions, deadline: float,
+                          work: Callable[[SSHTransport, float], Awaitable[R]]) -> R:
+    """Connect, run `work(transport, seconds left until deadline)`, close.
+
+    The work's own command timeout should fire first (it kills the command on the host); the
+    deadline here, a second later, is the backstop. Raises TimeoutError or TransportError.
+    """
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout_at(deadline + 1.0):
+        transport = await ssh.connect(host)
+        try:
+            return await work(transport, max(0.0, deadline - loop.time()))
+        finally:
+            await transport.close()
+
+
 async def run_command(host: Host, ssh: SshOptions, command: str, *, deadline: float,
                       on_output: Callable[[str, str], None] | None = None) -> CommandOutcome:
     """Connect, run `command` until the loop clock reaches `deadline`, close; never raises."""
     name = host.metadata.name
-    loop = asyncio.get_running_loop()
     try:
-        # The command's own timeout fires first and kills it on the host; this one is a backstop.
-        async with asyncio.timeout_at(deadline + 1.0):
-            transport = await ssh.connect(host)
-            try:
-                result = await transport.run(command, timeout=max(0.0, deadline - loop.time()),
-                                             on_output=on_output)
-            finally:
-                await transport.close()
+        result = await with_connection(host, ssh, deadline,
+                                       lambda t, left: t.run(command, timeout=left, on_output=on_output))
     except TimeoutError:
         return CommandOutcome(name, EXIT_TIMEOUT, error="timed out")
     except TransportError as exc:

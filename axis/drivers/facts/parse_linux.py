@@ -11,7 +11,7 @@ import re
 
 from .errors import FactMissing
 from .models import CpuFacts, LoadFacts, SwapDeviceFacts, VirtualizationFacts
-from .text import key_values, to_float, to_int, unescape_mount
+from .text import to_float, to_int, unescape_mount
 
 KIB = 1024
 

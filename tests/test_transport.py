@@ -77,6 +77,19 @@ def test_atomic_write_with_size_refuses_a_truncated_transfer(tmp_path):
     assert target.read_text() == "new\ncontent\n" and os.listdir(tmp_path) == ["a.conf"]
 
 
+def test_atomic_write_removes_what_a_killed_write_of_the_same_file_left(tmp_path):
+    """Found by CI: sshd killed with -9 mid-transfer leaves the temp file (no trap runs), and
+    nothing ever removed it. The next write of that file does; other files' temps are theirs."""
+    target = tmp_path / "it's.conf"
+    stale = tmp_path / ".axis-tmp.it's.conf.Ab3dE9"
+    other = tmp_path / ".axis-tmp.other.conf.Xy12Zq"
+    stale.write_text("half")
+    other.write_text("in flight")
+    subprocess.run(["sh", "-c", atomic_write_command(str(target), 0o644, size=4)], input=b"new\n", check=True)
+    assert target.read_text() == "new\n"
+    assert sorted(os.listdir(tmp_path)) == [other.name, "it's.conf"]
+
+
 def _key() -> asyncssh.SSHKey:
     return asyncssh.generate_private_key("ssh-ed25519")
 

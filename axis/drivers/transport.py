@@ -135,13 +135,20 @@ def atomic_write_command(path: str, mode: int, size: int | None = None) -> str:
     directory (such as /etc/systemd/system.conf.d) is created. With `size`, the rename happens
     only if exactly that many bytes arrived: a connection lost mid-transfer ends stdin early,
     and `cat` would otherwise take the truncated content for the whole file.
+
+    The temp file is named after its target (`.axis-tmp.<name>.XXXXXX`) so that the next write
+    of the same file removes what a killed write left behind (a `kill -9` of sshd runs no
+    shell trap); the apply lock keeps two axis runs from writing one file at once.
     """
     target = shlex.quote(path)
-    directory = shlex.quote(path.rsplit("/", 1)[0] or "/")
+    directory, _, name = path.rpartition("/")
+    directory = directory or "/"
+    prefix = f"{directory.rstrip('/')}/.axis-tmp.{name}."
     complete = (f" && {{ test $(wc -c < \"$tmp\") -eq {int(size)} || "
                 f"{{ echo \"short write: $(wc -c < \"$tmp\") of {int(size)} bytes\" >&2; false; }}; }}"
                 if size is not None else "")
-    return (f"mkdir -p {directory} && tmp=$(mktemp {directory}/.axis-tmp.XXXXXX) && "
+    return (f"mkdir -p {shlex.quote(directory)} && rm -f {shlex.quote(prefix)}?????? && "
+            f"tmp=$(mktemp {shlex.quote(prefix + 'XXXXXX')}) && "
             f"{{ cat > \"$tmp\"{complete} && chmod {mode:o} \"$tmp\" && mv -f \"$tmp\" {target}; }} "
             f"|| {{ rc=$?; rm -f \"$tmp\"; exit $rc; }}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -179,3 +180,22 @@ def test_schema_is_generated_from_the_models(axis):
 def test_example_files_are_valid_yaml_for_other_tools():
     for file in EXAMPLE.glob("*.yaml"):
         assert list(YAML(typ="safe").load_all(file.read_text()))
+
+
+def test_apply_beside_a_controller_stores_and_hands_the_hosts_over(axis, specs, state_db):
+    """Found by tests/integration/test_crash_concurrency.py: an apply converging the hosts a
+    controller was converging to other values failed its verify step ("still differs after apply").
+    Now it stores, contacts no host (this one is unreachable: 192.0.2.1 is TEST-NET) and says who
+    converges; a dry run still plans on its own."""
+    from axis.state.lock import ControllerLock
+
+    root = specs({"h.yaml": HOST.format(name="a").replace("a.lan", "192.0.2.1")})
+    with ControllerLock(state_db):
+        r = axis("apply", "-f", str(root))
+        assert r.code == 0, r.out + r.err
+        assert _actions(r.out) == {"host/a": "created"}
+        assert f"a controller (pid {os.getpid()}) reconciles this state DB" in r.err
+        doc = json.loads(axis("apply", "-f", str(root), "-o", "json").out)
+        assert doc["controller"] == str(os.getpid()) and doc["hosts"] == []
+        dry = json.loads(axis("apply", "--dry-run", "-f", str(root), "-o", "json").out)
+        assert dry["controller"] is None and [h["name"] for h in dry["hosts"]] == ["a"]

@@ -174,3 +174,15 @@ def test_apply_lock_serialises_applies_on_one_state_db(tmp_path: Path):
     thread.join(5)
     assert order == ["first", "second"]
     assert waits and "waiting for another axis apply" in waits[0] and str(os.getpid()) in waits[0]
+
+
+def test_controller_pid_names_a_running_controller_only(tmp_path: Path):
+    """`axis apply` asks this before converging: while a controller holds the DB's lock (here in this
+    very process, as under `axis serve --watch`) its pid; before and after, None."""
+    from axis.state.lock import ControllerLock, controller_pid
+
+    path = tmp_path / "s.db"
+    assert controller_pid(path) is None  # no lock file at all
+    with ControllerLock(path):
+        assert controller_pid(path) == str(os.getpid())
+    assert controller_pid(path) is None  # the file stays, the lock is gone

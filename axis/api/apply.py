@@ -6,6 +6,8 @@ pending claims, record the claims' conditions — and the answer is the document
 can switch between the CLI and the API without re-learning the output. Two differences, both
 because a request is not a directory: objects are recorded as coming from `<request>:LINE`,
 and there is no `--prune` (a request has no notion of "the files that used to be here").
+Under `axis serve --watch` the hosts are converged by that controller (the answer's `controller`
+names its pid), as they are for an `axis apply` run beside it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from axis.cli.context import AppContext
 from axis.cli.plan_view import applied_data
 from axis.reconciler.apply_pass import finish, store
 from axis.specs.loader import load_spec_text
-from axis.state.lock import ApplyLock
+from axis.state.lock import ApplyLock, controller_pid
 
 #: Where objects applied through the API say they came from, in errors and in `metadata.source`.
 REQUEST_PATH = "<request>"
@@ -31,5 +33,5 @@ def apply_yaml(app: AppContext, text: str, *, dry_run: bool, converge: bool, job
     """
     loaded = load_spec_text(text, REQUEST_PATH)
     with ApplyLock(app.state):  # serialised with other API and CLI applies on this state DB
-        stored = store(app.db(), loaded, dry_run=dry_run, converge=converge)
+        stored = store(app.db(), loaded, dry_run=dry_run, converge=converge, controller=controller_pid(app.state))
         return applied_data(asyncio.run(finish(app.db(), app.ssh, stored, jobs=jobs)))

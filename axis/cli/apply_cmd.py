@@ -16,7 +16,7 @@ from axis.cli.output import Format, emit
 from axis.cli.plan_view import applied_data, print_diff, print_results
 from axis.reconciler.apply_pass import store
 from axis.reconciler.converge import HostOutcome
-from axis.state.lock import ApplyLock
+from axis.state.lock import ApplyLock, controller_pid
 from axis.specs import load_specs
 
 
@@ -36,7 +36,7 @@ def apply(
     loaded = load_specs(filename)  # raises SpecErrors listing every problem: nothing stored
     with ApplyLock(app.state, on_wait=lambda msg: typer.echo(msg, err=True)):  # one apply at a time
         stored = store(app.db(), loaded, apply_sets=[str(p.resolve()) for p in filename], prune=prune,
-                       dry_run=dry_run, converge=converge)
+                       dry_run=dry_run, converge=converge, controller=controller_pid(app.state))
         applied = run_pass(app, stored, jobs=jobs)
     if output in (Format.json, Format.yaml):
         emit(applied_data(applied), output)
@@ -49,6 +49,9 @@ def apply(
         typer.echo(f"warning: {warning}", err=True)
     if not stored.changes:
         typer.echo("no objects found", err=True)
+    if stored.controller is not None and converge:
+        typer.echo(f"a controller (pid {stored.controller}) reconciles this state DB: it converges these hosts "
+                   "now (follow with `axis get hosts`); its watched specs win again when they next change", err=True)
     report_placements(applied.placed)
     if applied.outcomes:
         typer.echo("")

@@ -45,7 +45,7 @@ def applied_data(applied: Applied) -> dict[str, Any]:
     return {"dryRun": stored.dry_run,
             "changes": [{"kind": c.kind, "name": c.name, "action": c.action, "generation": c.generation,
                          "source": c.source} for c in stored.changes],
-            "warnings": stored.warnings, **outcomes_data(applied.outcomes),
+            "warnings": stored.warnings, "controller": stored.controller, **outcomes_data(applied.outcomes),
             "claims": [{"claim": p.claim, "phase": p.phase, "host": p.host or None, "reason": p.reason or None}
                        for p in applied.placed if p.phase]}
 

@@ -32,6 +32,8 @@ class Stored:
     warnings: list[str]
     work: list[HostWork]
     tools: list[str]
+    #: pid of the controller that converges these hosts instead of this apply (see `store`)
+    controller: str | None = None
 
 
 @dataclass
@@ -53,7 +55,14 @@ def work_for(session: Session, loaded: list[Loaded]) -> tuple[list[HostWork], li
 
 
 def store(db: Database, loaded: list[Loaded], *, apply_sets: list[str] | None = None, prune: bool = False,
-          dry_run: bool = False, converge: bool = True) -> Stored:
+          dry_run: bool = False, converge: bool = True, controller: str | None = None) -> Stored:
+    """Store `loaded` in one transaction and plan the hosts it concerns.
+
+    With `controller` (the pid of a controller reconciling this state DB) a real apply stores and
+    leaves converging to it, as `kubectl apply` leaves it to the cluster: two processes writing
+    the same host files at once would each find the other's writes and fail their verify step.
+    The controller notices the stored change within a second."""
+    converge = converge and (dry_run or controller is None)
     with db.write() as session:
         changes = apply_objects(session, loaded, prune=prune, apply_sets=apply_sets or [])
         hosts, profiles = desired_hosts(session)
@@ -62,7 +71,7 @@ def store(db: Database, loaded: list[Loaded], *, apply_sets: list[str] | None = 
             session.rollback()
     warnings = [f"HostProfile/{p.metadata.name} matches no host" for p in profiles
                 if not any(p in matching_profiles(h, [p]) for h in hosts)]
-    return Stored(dry_run, changes, warnings, work, tools)
+    return Stored(dry_run, changes, warnings, work, tools, None if dry_run else controller)
 
 
 async def finish(db: Database, ssh: SshOptions, stored: Stored, *, jobs: int = 16,

@@ -8,7 +8,9 @@ so a slow or dead host never holds up the others. Claims are bound and expired l
 host passes and at least every few seconds.
 
 A spec edit re-applies the whole directory to the DB exactly as `axis apply --prune` would; an
-invalid edit is logged with file:line and the last good desired state stays in force. Stopping
+invalid edit is logged with file:line and the last good desired state stays in force. What another
+process stores in the DB (`axis apply` run beside the controller hands its hosts over to it, the
+HTTP API, `axis delete`) is noticed by a once-a-second look at the objects' change times. Stopping
 (`stop` set, e.g. by SIGTERM) starts no new pass and no new step; steps in flight finish.
 """
 
@@ -32,12 +34,14 @@ from axis.reconciler.record import record_claim_conditions, record_outcome
 from axis.specs import SpecErrors, load_specs
 from axis.state import Database
 from axis.state.events import record_event
-from axis.state.objects import Change, apply_objects, desired_claims, desired_hosts
+from axis.state.objects import Change, apply_objects, desired_claims, desired_hosts, object_versions
 
 BACKOFF_BASE = 5.0
 BACKOFF_CAP = 300.0
 #: Expired leases are swept and pending claims retried at least this often (seconds).
 CLAIMS_EVERY = 10.0
+#: How often the DB is checked for objects stored by another process (seconds).
+POLL_EVERY = 1.0
 #: watchfiles: wait for `step` ms of quiet, at most `debounce` ms, so a save storm is one change.
 DEBOUNCE_MS, STEP_MS = 1600, 50
 
@@ -61,6 +65,8 @@ class Controller:
         self.resync, self.jobs, self.log = resync, jobs, log
         self._slots: dict[str, _Slot] = {}
         self._claims_due = 0.0
+        self._poll_due = 0.0
+        self._versions: dict[tuple[str, str], float] = {}
         self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -74,6 +80,8 @@ class Controller:
                 for name, slot in self._slots.items():
                     if slot.task is None and slot.due <= now:
                         slot.task = asyncio.create_task(self._host_pass(name, slot, gate, stop))
+                if now >= self._poll_due:
+                    self._notice_stored()
                 if now >= self._claims_due:
                     self._place_claims()
                 self._wake.clear()
@@ -98,6 +106,7 @@ class Controller:
                 self.log(f"spec error: {error}")
             self.log(f"{len(exc.errors)} error(s); the last good desired state stays in force")
             with self.db.write() as session:
+                self._versions = object_versions(session)
                 record_event(session, "Controller", self.watch.name, "SpecInvalid",
                              f"{exc.errors[0]}" + (f" (+{len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""),
                              type="Warning")
@@ -105,11 +114,27 @@ class Controller:
         with self.db.write() as session:
             changes = apply_objects(session, loaded, prune=True, apply_sets=[str(self.watch.resolve())])
             names = {h.metadata.name for h in desired_hosts(session)[0]}
+            self._versions = object_versions(session)
         changed = [c for c in changes if c.action != "unchanged"]
         for c in changed:
             self.log(f"{c.kind.lower()}/{c.name} {c.action}")
         self._schedule_changed(names, changed)
         return changed
+
+    def _notice_stored(self) -> None:
+        """Schedule the hosts whose objects another process stored or deleted since the last look."""
+        self._poll_due = time.time() + POLL_EVERY
+        with self.db.read() as session:
+            versions = object_versions(session)
+        if versions == self._versions:
+            return
+        changed = [Change(kind, name, "configured" if (kind, name) in self._versions else "created", 0, "state DB")
+                   for (kind, name), at in versions.items() if self._versions.get((kind, name)) != at]
+        changed += [Change(kind, name, "deleted", 0, "state DB") for kind, name in self._versions.keys() - versions.keys()]
+        self._versions = versions
+        for c in changed:
+            self.log(f"{c.kind.lower()}/{c.name} {c.action} in the state DB by another process")
+        self._schedule_changed({name for kind, name in versions if kind == "Host"}, changed)
 
     def _schedule_changed(self, names: set[str], changed: list[Change]) -> None:
         now = time.time()
@@ -177,7 +202,7 @@ class Controller:
 
     def _idle_seconds(self) -> float:
         now = time.time()
-        due = [s.due for s in self._slots.values() if s.task is None] + [self._claims_due]
+        due = [s.due for s in self._slots.values() if s.task is None] + [self._claims_due, self._poll_due]
         return max(0.05, min(1.0, min(due) - now))
 
     async def _watch(self, stop: asyncio.Event) -> None:

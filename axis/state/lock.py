@@ -48,6 +48,25 @@ class ControllerLock:
         self.release()
 
 
+def controller_pid(db_path: Path) -> str | None:
+    """The pid of the controller reconciling this state DB, or None when there is none.
+
+    A shared, non-blocking flock on the controller's lock file fails only while a controller
+    holds it (in this process too: flock conflicts between open files, not processes)."""
+    path = db_path.with_name(db_path.name + ".controller.lock")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+    finally:
+        os.close(fd)
+    return None
+
+
 class ApplyLock:
     """One `axis apply` (or API apply) at a time per state DB: an exclusive flock on a file beside
     the DB, waited for, not refused. Two applies that both store and converge at once would race

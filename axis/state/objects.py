@@ -119,6 +119,13 @@ def list_rows(session: Session, kind: str) -> list[DesiredObject]:
                              .order_by(col(DesiredObject.name))).all())
 
 
+def object_versions(session: Session) -> dict[tuple[str, str], float]:
+    """(kind, name) → when the object last changed: a cheap fingerprint of the whole desired state,
+    for a controller to notice what another process (`axis apply`, the API) stored."""
+    rows = session.exec(select(DesiredObject.kind, DesiredObject.name, DesiredObject.updated_at)).all()
+    return {(kind, name): updated for kind, name, updated in rows}
+
+
 def to_model(row: DesiredObject) -> SpecObject:
     """Rebuild the validated spec model from a stored row (the row holds canonical data)."""
     return MODELS[row.kind].model_validate({

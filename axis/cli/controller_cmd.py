@@ -18,7 +18,7 @@ import typer
 from axis.cli.context import AppContext, CliError, app_context
 from axis.reconciler.controller import Controller
 from axis.specs.units import parse_duration
-from axis.state.lock import ControllerLock, LockHeld
+from axis.state.lock import ApplyLock, ControllerLock, LockHeld
 
 
 def controller(
@@ -45,8 +45,13 @@ def make_controller(app: AppContext, watch: Path, resync: str, jobs: int, stack:
         stack.enter_context(ControllerLock(app.state))
     except LockHeld as exc:
         raise CliError(str(exc)) from exc
+    loop = Controller(app.db(), app.ssh, watch, resync=float(every), jobs=jobs, log=log_line)
+    # An apply that started before the lock above converges its hosts itself: wait for it, then
+    # store the watched specs; every apply from now on sees the controller and hands over to it.
+    with ApplyLock(app.state, on_wait=log_line):
+        loop.apply_specs()
     log_line(f"controller watching {watch} (resync {every}s, {jobs} at once, state {app.state})")
-    return Controller(app.db(), app.ssh, watch, resync=float(every), jobs=jobs, log=log_line)
+    return loop
 
 
 async def _run(controller: Controller) -> None:

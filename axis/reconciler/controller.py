@@ -70,8 +70,8 @@ class Controller:
         self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Reconcile until `stop`; the caller has stored the watched specs once (`apply_specs`)."""
         gate = asyncio.Semaphore(self.jobs)
-        self.apply_specs()
         watcher = asyncio.create_task(self._watch(stop))
         stopper = asyncio.create_task(self._wake_on(stop))
         try:

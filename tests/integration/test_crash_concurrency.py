@@ -171,6 +171,8 @@ def test_two_applies_at_once_and_apply_beside_the_controller(fleet, tmp_path, cl
     log = tmp_path / "controller.log"
     controller = _controller(fleet, dirs[7], state, log)
     try:
+        # up: it holds the lock and has stored its specs (the hosts may be at 7 already, from above)
+        _wait(lambda: "controller watching" in log.read_text(), 30, "the controller to start")
         _wait(lambda: all("kernel.panic = 7" in _panic(h) for h in fleet.hosts), 60, "the controller to converge")
         code, text = _finish(_apply(fleet, state, dirs[8]))
         _say(f"apply beside the controller: exit {code}: {text.strip().splitlines()[-1] if text.strip() else ''}")

@@ -151,3 +151,40 @@ def test_a_pass_binds_claims_in_name_order_and_respects_each_hosts_cap(db):
     held = _leases(db)
     assert sorted(held.values()).count("big") == 5 and sorted(held.values()).count("small") == 2
     assert _phases(db)["job-7"][0] == "Pending"
+
+
+def _lease_memory(db: Database, name: str) -> int:
+    with db.read() as session:
+        return leases.find(session, name).memory_bytes
+
+
+def test_a_bound_claim_whose_need_grows_but_still_fits_keeps_its_host_with_a_bigger_lease(db):
+    store(db, [host("ubu-1"), host("ubu-2"), claim("job", requires={"memory": "8Gi"})],
+          {"ubu-1": facts(total_gib=30), "ubu-2": facts(total_gib=62)})
+    place_claims(db, now=T0)
+    first = _leases(db)["job"]
+    store(db, [claim("job", requires={"memory": "20Gi"})], now=T0 + MIN)
+    outcomes = place_claims(db, now=T0 + MIN)
+    assert [(o.claim, o.phase, o.host) for o in outcomes] == [("job", "Bound", first)]
+    assert _leases(db) == {"job": first} and _lease_memory(db, "job") == 20 * (1 << 30)
+    assert _reasons(db, "job")[-1] == "LeaseUpdated"
+    assert place_claims(db, now=T0 + 2 * MIN) == []  # settled: nothing to do in the next pass
+
+
+def test_a_bound_claim_that_no_longer_fits_its_host_is_released_and_placed_again(db):
+    """Before: the lease kept the old 8 GiB while the claim asked for 40 GiB, so the ledger
+    under-counted the host and a second claim could over-commit it."""
+    store(db, [host("small"), claim("job", requires={"memory": "8Gi"})], {"small": facts(total_gib=30)})
+    place_claims(db, now=T0)
+    store(db, [host("big")], {"big": facts(total_gib=62)}, now=T0 + MIN)
+    store(db, [claim("job", requires={"memory": "40Gi"})], now=T0 + MIN)
+    place_claims(db, now=T0 + MIN)
+    assert _leases(db) == {"job": "big"} and _lease_memory(db, "job") == 40 * (1 << 30)
+    assert _reasons(db, "job")[-2:] == ["Released", "Bound"]
+    with db.read() as session:
+        released = [e.message for e in list_events(session, kind="Claim", name="job") if e.reason == "Released"]
+    assert "spec changed (generation 2) and no longer fits small: not enough allocatable memory: needs 40.0Gi" in released[0]
+    store(db, [claim("job", requires={"memory": "80Gi"})], now=T0 + 2 * MIN)
+    place_claims(db, now=T0 + 2 * MIN)  # fits nowhere now: the lease goes, the claim waits with the reason
+    assert _leases(db) == {} and _phases(db)["job"][0] == "Pending"
+    assert "needs 80.0Gi" in _phases(db)["job"][1]

@@ -14,18 +14,23 @@ move it to another host under a job still running on the first. An Expired (or R
 placed again when its spec changes (a new generation) or when `axis renew NAME` asks for it.
 A claim deleted or pruned from specs releases its lease in the same transaction
 (`axis.state.objects`); a deleted host's claims go back to Pending.
+
+A Bound claim whose spec changes is checked against its host again, with its own lease not
+counted: if the host still passes every filter and has the memory, the lease is resized in place
+(event LeaseUpdated: the job keeps its host); otherwise the lease is released with the reasons and
+the claim is placed afresh, so the ledger never holds less than a claim now asks for.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 from sqlmodel import Session
 
 from axis.reconciler.candidates import load_candidates
 from axis.reconciler.infer import Need, infer
-from axis.reconciler.scorer import Index
+from axis.reconciler.scorer import Index, memory_reason, static_reasons
 from axis.specs import Claim
 from axis.state import Database, leases
 from axis.state.claims import BOUND, EXPIRED, PENDING, RELEASED, get_status, set_status, statuses
@@ -101,14 +106,17 @@ def place_claims(db: Database, *, now: float, names: Iterable[str] | None = None
     wanted = set(names) if names is not None else None
     with db.read() as session:
         seen = statuses(session)
-        held = {lease.claim for lease in leases.all_leases(session)}
-        todo = [row for row in list_rows(session, "Claim")
+        held = {lease.claim: lease for lease in leases.all_leases(session)}
+        rows = list_rows(session, "Claim")
+        changed = [(row, held[row.name]) for row in rows if row.name in held and _spec_changed(seen.get(row.name), row)]
+        todo = [row for row in rows
                 if row.name not in held and (row.name in wanted if wanted is not None
                                              else _wants_host(seen.get(row.name), row))]
-        if not todo:
+        if not todo and not changed:
             return []
         index = Index(load_candidates(session, now=now))
-    outcomes = [_place_one(db, index, row, now) for row in todo]
+    outcomes = [_recheck(db, index, row, lease, now) for row, lease in changed]
+    outcomes += [_place_one(db, index, row, now) for row in todo]
     pending = [o for o in outcomes if o.phase == PENDING]
     if pending:
         with db.write() as session:
@@ -121,6 +129,42 @@ def _wants_host(status: ClaimStatus | None, row: DesiredObject) -> bool:
     if status is None or status.phase in (PENDING, BOUND):  # Bound without a lease: the row is stale
         return True
     return status.observed_generation != row.generation  # Expired/Released: only a changed spec
+
+
+def _spec_changed(status: ClaimStatus | None, row: DesiredObject) -> bool:
+    """A leased claim bound at an older generation of its spec."""
+    return status is not None and status.phase == BOUND and status.observed_generation != row.generation
+
+
+def _recheck(db: Database, index: Index, row: DesiredObject, lease: Lease, now: float) -> Outcome:
+    """Keep a bound claim whose spec changed on its host if the host still fits it (the lease
+    resized), else release the lease and place the claim afresh; see the module docstring."""
+    claim: Claim = to_model(row)  # type: ignore[assignment]
+    need = infer(claim.spec).need
+    host = index.get(lease.host)
+    with db.write() as session:
+        current = leases.find(session, row.name)
+        if current is None or current.host != lease.host or get_row(session, "Claim", row.name) is None:
+            return Outcome(row.name, "", reason="the claim or its lease changed meanwhile")
+        others = leases.held_on(session, current.host, now=now) - current.memory_bytes
+        if host is None:
+            reasons = [f"host {current.host} is no longer a candidate"]
+        else:
+            own = replace(host, leased=others)
+            reasons = static_reasons(need, own) + [r for r in [memory_reason(need, own)] if r]
+        what = f"spec changed (generation {row.generation})"
+        if not reasons:
+            leases.resize(session, current, memory=need.memory, gpu=need.gpu_wanted and own.gpu is not None,
+                          message=f"{what}; still fits {current.host}", now=now)
+            set_status(session, row.name, BOUND, generation=row.generation, now=now, host=current.host)
+            held = others + need.memory
+        else:
+            leases.end(session, current, reason="Released",
+                       message=f"{what} and no longer fits {current.host}: {'; '.join(reasons)}", now=now)
+            held = others
+    if host is not None:
+        index.set_leased(current.host, held)
+    return Outcome(row.name, BOUND, host=current.host) if not reasons else _place_one(db, index, row, now)
 
 
 def _place_one(db: Database, index: Index, row: DesiredObject, now: float) -> Outcome:

@@ -166,6 +166,9 @@ class Index:
     def hosts(self) -> list[Candidate]:
         return list(self._hosts.values())
 
+    def get(self, name: str) -> Candidate | None:
+        return self._hosts.get(name)
+
     def choose(self, need: Need) -> Candidate | None:
         shape = (need.tools, need.gpu_required, need.os, need.selector)
         fits = self._static.get(shape)

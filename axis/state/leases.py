@@ -89,6 +89,16 @@ def extend(session: Session, lease: Lease, *, ttl: int, now: float) -> Lease:
     return lease
 
 
+def resize(session: Session, lease: Lease, *, memory: int, gpu: bool, message: str, now: float) -> Lease:
+    """Give a lease a claim's new memory and GPU need on the same host; its expiry is unchanged."""
+    before = f"{human_size(lease.memory_bytes)}{' + GPU' if lease.gpu else ''}"
+    lease.memory_bytes, lease.gpu = memory, gpu
+    session.add(lease)
+    record_event(session, "Claim", lease.claim, "LeaseUpdated",
+                 f"{message}: {before} → {human_size(memory)}{' + GPU' if gpu else ''}", now=now)
+    return lease
+
+
 def end(session: Session, lease: Lease, *, reason: str, message: str, now: float) -> None:
     """Remove a lease (its memory is free at once) and say why: Released or Expired."""
     session.delete(lease)

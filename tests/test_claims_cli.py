@@ -104,6 +104,16 @@ def test_get_claims_and_leases_tables(axis, fleet):
     assert one["claim"] == "job-a" and one["expiresIn"] == "in 1h"
 
 
+def test_describe_claim_shows_its_placement(axis, fleet):
+    axis("apply", "--no-converge", "-f", str(fleet))
+    out = axis("describe", "claim", "job-a").out
+    fields = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in out.splitlines()
+              if line[:1].isalpha() and ":" in line}
+    assert fields["Phase"] == "Bound" and fields["Host"] == "gpu-1" and fields["Memory"] == "17.0Gi"
+    assert fields["Expires"] == "in 1h" and "Reason" not in fields
+    assert "Bound" in out.split("Events:")[1]
+
+
 def test_place_ranks_hosts_with_reasons_and_takes_no_lease(axis, fleet):
     r = axis("place", "run ollama inference on a 7b model")
     assert r.code == 0, r.err

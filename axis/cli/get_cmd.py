@@ -136,11 +136,10 @@ def describe(
         row = get_row(session, kind, name)
         if row is None:
             raise CliError(f"{kind} {name!r} not found")
-        hosts, profiles = desired_hosts(session)
+        profiles = desired_hosts(session)[1]
         events = list_events(session, kind=kind, name=name, limit=20)
         status_rows = feature_status(session, name) if kind == "Host" else []
-        view = views_for(kind, [row], hosts, profiles)[0]
-        add_conditions(session, kind, [view])
+        view = object_views(session, kind, [row])[0]
     out = console()
     meta = view["metadata"]
     fields = [("Name:", row.name), ("Kind:", kind),
@@ -161,6 +160,12 @@ def describe(
             for n, f in feats.items()]) if feats else "  <none>")
     elif kind == "HostProfile":
         out.print(f"{'Matches:':<14}{', '.join(view['status']['matchedHosts']) or '<no host>'}")
+    elif kind == "Claim":
+        placed = view["status"]
+        for label, key in (("Phase:", "phase"), ("Host:", "host"), ("Memory:", "memory"),
+                           ("Expires:", "expiresIn"), ("Reason:", "reason")):
+            if placed.get(key):
+                out.print(f"{label:<14}{placed[key]}")
     conditions = view.get("status", {}).get("conditions", [])
     if conditions:
         now_ts = time.time()

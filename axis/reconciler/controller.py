@@ -34,7 +34,8 @@ from axis.reconciler.record import record_claim_conditions, record_outcome
 from axis.specs import SpecErrors, load_specs
 from axis.state import Database
 from axis.state.events import record_event
-from axis.state.objects import Change, apply_objects, desired_claims, desired_hosts, object_versions
+from axis.state.objects import (Change, apply_objects, desired_claims, desired_hosts, object_versions,
+                                objects_fingerprint)
 
 BACKOFF_BASE = 5.0
 BACKOFF_CAP = 300.0
@@ -67,6 +68,7 @@ class Controller:
         self._claims_due = 0.0
         self._poll_due = 0.0
         self._versions: dict[tuple[str, str], float] = {}
+        self._fingerprint: tuple[int, float] | None = None
         self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -125,6 +127,10 @@ class Controller:
         """Schedule the hosts whose objects another process stored or deleted since the last look."""
         self._poll_due = time.time() + POLL_EVERY
         with self.db.read() as session:
+            fingerprint = objects_fingerprint(session)
+            if fingerprint == self._fingerprint:
+                return
+            self._fingerprint = fingerprint
             versions = object_versions(session)
         if versions == self._versions:
             return

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
+from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
 from axis.specs import MODELS, Claim, Host, HostProfile, Loaded, SpecObject, spec_data, spec_hash
@@ -117,6 +118,15 @@ def get_row(session: Session, kind: str, name: str) -> DesiredObject | None:
 def list_rows(session: Session, kind: str) -> list[DesiredObject]:
     return list(session.exec(select(DesiredObject).where(DesiredObject.kind == kind)
                              .order_by(col(DesiredObject.name))).all())
+
+
+def objects_fingerprint(session: Session) -> tuple[int, float]:
+    """How many objects there are and when the newest changed: one aggregate query that a
+    controller polls every second, reading the larger `object_versions` only when it moves.
+    (A change it misses, e.g. under a clock stepped back, still reaches the host at its resync:
+    every pass reads the desired state afresh.)"""
+    count, newest = session.exec(select(func.count(), func.max(DesiredObject.updated_at))).one()
+    return int(count), float(newest or 0.0)
 
 
 def object_versions(session: Session) -> dict[tuple[str, str], float]:

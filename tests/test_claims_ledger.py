@@ -188,3 +188,16 @@ def test_a_bound_claim_that_no_longer_fits_its_host_is_released_and_placed_again
     place_claims(db, now=T0 + 2 * MIN)  # fits nowhere now: the lease goes, the claim waits with the reason
     assert _leases(db) == {} and _phases(db)["job"][0] == "Pending"
     assert "needs 80.0Gi" in _phases(db)["job"][1]
+
+
+def test_a_changed_claim_on_an_unreachable_host_keeps_its_lease_until_the_host_can_be_checked(db):
+    store(db, [host("ubu-1"), host("ubu-2"), claim("job", requires={"memory": "8Gi"})],
+          {"ubu-1": facts(total_gib=30), "ubu-2": facts(total_gib=30)})
+    place_claims(db, now=T0)
+    bound = _leases(db)["job"]
+    store(db, [claim("job", requires={"memory": "12Gi"})], {bound: None}, now=T0 + MIN)
+    place_claims(db, now=T0 + MIN)  # its host is down: not moved, not resized
+    assert _leases(db) == {"job": bound} and _lease_memory(db, "job") == 8 * (1 << 30)
+    store(db, [], {bound: facts(total_gib=30)}, now=T0 + 2 * MIN)
+    place_claims(db, now=T0 + 2 * MIN)  # back: checked, still fits, resized in place
+    assert _leases(db) == {"job": bound} and _lease_memory(db, "job") == 12 * (1 << 30)

@@ -18,7 +18,8 @@ A claim deleted or pruned from specs releases its lease in the same transaction
 A Bound claim whose spec changes is checked against its host again, with its own lease not
 counted: if the host still passes every filter and has the memory, the lease is resized in place
 (event LeaseUpdated: the job keeps its host); otherwise the lease is released with the reasons and
-the claim is placed afresh, so the ledger never holds less than a claim now asks for.
+the claim is placed afresh, so the ledger never holds less than a claim now asks for. A host
+whose facts cannot be used right now (unreachable) is not judged: the lease stays until it can be.
 """
 
 from __future__ import annotations
@@ -142,6 +143,9 @@ def _recheck(db: Database, index: Index, row: DesiredObject, lease: Lease, now: 
     claim: Claim = to_model(row)  # type: ignore[assignment]
     need = infer(claim.spec).need
     host = index.get(lease.host)
+    if host is not None and host.problem:  # unreachable for now: the job may still run there
+        return Outcome(row.name, "", reason=f"spec changed; {lease.host} cannot be checked now ({host.problem}): "
+                                            "the lease stays as it is until it can")
     with db.write() as session:
         current = leases.find(session, row.name)
         if current is None or current.host != lease.host or get_row(session, "Claim", row.name) is None:

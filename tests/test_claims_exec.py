@@ -132,3 +132,17 @@ def test_a_connection_lost_mid_command_is_not_an_exit_code(db):
             raise TransportError(ErrorKind.UNREACHABLE, "ubu-1", "connection reset")
     with pytest.raises(ExecLost, match="ubu-1: unreachable: connection reset"):
         _run(db, "small", "true", _Dropping(name="ubu-1"), force=True)
+
+
+def test_a_lease_given_elsewhere_after_a_release_is_not_kept_alive_by_the_old_command(db):
+    """Found in review: renewal looked the lease up by claim name only, so a command still running
+    on the old host renewed the lease the claim had since been given on another host."""
+    from axis.reconciler.ledger import extend_live
+
+    assert extend_live(db, "small", now=T0 + 5, host="ubu-1") is not None
+    with db.write() as session:  # released, then bound again elsewhere
+        lease = leases.find(session, "small")
+        lease.host = "ubu-2"
+        session.add(lease)
+    assert extend_live(db, "small", now=T0 + 6, host="ubu-1") is None
+    assert extend_live(db, "small", now=T0 + 6) is not None  # `axis renew` asks for the claim, wherever

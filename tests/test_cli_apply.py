@@ -195,6 +195,8 @@ def test_apply_beside_a_controller_stores_and_hands_the_hosts_over(axis, specs, 
         assert r.code == 0, r.out + r.err
         assert _actions(r.out) == {"host/a": "created"}
         assert f"a controller (pid {os.getpid()}) reconciles this state DB" in r.err
+        again = axis("apply", "-f", str(root))
+        assert again.code == 0 and "nothing changed; it re-observes every host at its next resync" in again.err
         doc = json.loads(axis("apply", "-f", str(root), "-o", "json").out)
         assert doc["controller"] == str(os.getpid()) and doc["hosts"] == []
         dry = json.loads(axis("apply", "--dry-run", "-f", str(root), "-o", "json").out)

@@ -48,3 +48,19 @@ def test_objects_stored_or_deleted_by_another_process_are_scheduled_at_once(tmp_
     controller._notice_stored()
     assert lines[3:] == ["host/b deleted in the state DB by another process"]
     assert set(controller._slots) == {"a"} and controller._slots["a"].due == far
+
+
+def test_a_spec_edit_right_after_another_process_stored_does_not_swallow_its_change(tmp_path, specs):
+    """Found in review: the controller's own apply took every row's version as seen, so a host an
+    `axis apply` had just handed over waited for its resync."""
+    watch = specs({"h.yaml": HOST.format(name="a")})
+    path = tmp_path / "state.db"
+    lines: list[str] = []
+    controller = Controller(Database(path), SshOptions(), watch, resync=600, log=lines.append)
+    controller.apply_specs()
+    _store(path, HOST.format(name="b"))  # handed over by an apply; the controller has not looked yet
+    controller._slots["a"].due = far = time.time() + 500
+    (watch / "h.yaml").write_text(HOST.format(name="a").replace("32G", "16G"))
+    controller.apply_specs()  # the watched file changed before the next once-a-second look
+    assert "host/b created in the state DB by another process" in lines
+    assert controller._slots["b"].due <= time.time() and controller._slots["a"].due < far

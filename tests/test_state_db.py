@@ -186,3 +186,20 @@ def test_controller_pid_names_a_running_controller_only(tmp_path: Path):
     with ControllerLock(path):
         assert controller_pid(path) == str(os.getpid())
     assert controller_pid(path) is None  # the file stays, the lock is gone
+
+
+def test_a_controller_starting_during_an_apply_probe_is_not_refused(tmp_path: Path):
+    """Found in review: `controller_pid`'s momentary shared lock made a starting controller
+    report "another axis controller is already running"; it now waits out such a probe."""
+    import fcntl
+
+    from axis.state.lock import ControllerLock, controller_pid
+
+    path = tmp_path / "s.db"
+    with ControllerLock(path):
+        pass  # creates the lock file
+    probe = os.open(path.with_name("s.db.controller.lock"), os.O_RDONLY)
+    fcntl.flock(probe, fcntl.LOCK_SH)
+    threading.Timer(0.3, os.close, (probe,)).start()
+    with ControllerLock(path):
+        assert controller_pid(path) == str(os.getpid())

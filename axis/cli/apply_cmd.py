@@ -50,8 +50,10 @@ def apply(
     if not stored.changes:
         typer.echo("no objects found", err=True)
     if stored.controller is not None and converge:
-        typer.echo(f"a controller (pid {stored.controller}) reconciles this state DB: it converges these hosts "
-                   "now (follow with `axis get hosts`); its watched specs win again when they next change", err=True)
+        what = ("it converges the changed hosts now (follow with `axis get hosts`); its watched specs win again "
+                "when they next change" if any(c.action != "unchanged" for c in stored.changes)
+                else "nothing changed; it re-observes every host at its next resync")
+        typer.echo(f"a controller (pid {stored.controller}) reconciles this state DB: {what}", err=True)
     report_placements(applied.placed)
     if applied.outcomes:
         typer.echo("")

@@ -155,6 +155,8 @@ def report_placements(outcomes: list[Outcome]) -> None:
         if o.phase:
             detail = f"bound to {o.host}" if o.host else f"pending: {o.reason}"
             typer.echo(f"claim/{o.claim} {detail}", err=True)
+        elif o.host and o.reason:  # bound, but its changed spec could not be applied on its host
+            typer.echo(f"warning: claim/{o.claim}: {o.reason}", err=True)
 
 
 def _refuse(message: str) -> NoReturn:

@@ -31,8 +31,9 @@ def claim_status(row: DesiredObject, status: ClaimStatus | None, lease: Lease | 
     elif lease is not None:
         phase, reason = BOUND, ""
         if status is not None and status.observed_generation != row.generation:
-            reason = (f"spec changed after binding (generation {status.observed_generation} → {row.generation}); "
-                      "the next placement pass re-checks it against its host (`axis apply` or the controller)")
+            reason = status.reason or (
+                f"spec changed after binding (generation {status.observed_generation} → {row.generation}); "
+                "the next placement pass re-checks it against its host (`axis apply` or the controller)")
     elif status is None or status.phase == BOUND:
         phase, reason = PENDING, "waiting for the next placement pass (`axis apply`)"
     else:

@@ -88,7 +88,7 @@ async def run_bound(db: Database, target: Target, line: str, *,
     try:
         if not force:
             await check_memory(transport, target)
-        if extend_live(db, target.claim, now=clock()) is None:
+        if extend_live(db, target.claim, now=clock(), host=target.host.metadata.name) is None:
             raise ExecRefused(f"the lease of claim {target.claim!r} ended before the command started (released "
                               f"or expired); `axis renew {target.claim}` binds it again if a host fits")
         renewer = asyncio.create_task(_keep_renewed(db, target, clock, on_output, renew_every or target.ttl / 3))
@@ -107,7 +107,7 @@ async def _keep_renewed(db: Database, target: Target, clock: Callable[[], float]
                         every: float) -> None:
     while True:
         await asyncio.sleep(every)
-        if extend_live(db, target.claim, now=clock()) is None:
+        if extend_live(db, target.claim, now=clock(), host=target.host.metadata.name) is None:
             on_output("stderr", f"axis: the lease of claim {target.claim!r} ended while the command ran "
                                 "(released or expired); its memory is no longer reserved\n")
             return

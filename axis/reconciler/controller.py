@@ -101,6 +101,8 @@ class Controller:
 
     def apply_specs(self) -> list[Change]:
         """Re-read the whole directory and store it (prune included); keep the last good state on errors."""
+        if self._fingerprint is not None:
+            self._notice_stored()  # what others stored since the last look, before it is absorbed below
         try:
             loaded = load_specs([self.watch])
         except SpecErrors as exc:
@@ -108,7 +110,7 @@ class Controller:
                 self.log(f"spec error: {error}")
             self.log(f"{len(exc.errors)} error(s); the last good desired state stays in force")
             with self.db.write() as session:
-                self._versions = object_versions(session)
+                self._versions, self._fingerprint = object_versions(session), objects_fingerprint(session)
                 record_event(session, "Controller", self.watch.name, "SpecInvalid",
                              f"{exc.errors[0]}" + (f" (+{len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""),
                              type="Warning")
@@ -116,7 +118,7 @@ class Controller:
         with self.db.write() as session:
             changes = apply_objects(session, loaded, prune=True, apply_sets=[str(self.watch.resolve())])
             names = {h.metadata.name for h in desired_hosts(session)[0]}
-            self._versions = object_versions(session)
+            self._versions, self._fingerprint = object_versions(session), objects_fingerprint(session)
         changed = [c for c in changes if c.action != "unchanged"]
         for c in changed:
             self.log(f"{c.kind.lower()}/{c.name} {c.action}")

@@ -17,9 +17,11 @@ A claim deleted or pruned from specs releases its lease in the same transaction
 
 A Bound claim whose spec changes is checked against its host again, with its own lease not
 counted: if the host still passes every filter and has the memory, the lease is resized in place
-(event LeaseUpdated: the job keeps its host); otherwise the lease is released with the reasons and
-the claim is placed afresh, so the ledger never holds less than a claim now asks for. A host
-whose facts cannot be used right now (unreachable) is not judged: the lease stays until it can be.
+(event LeaseUpdated: the job keeps its host). Otherwise — the host no longer fits, or cannot be
+checked now (unreachable, a new tool not probed yet) — the lease stays as bound and the claim says
+why (event SpecNotApplied, once per reason); every pass checks again. It is never moved by
+itself: a job may still run on the host (`axis exec` renews that lease), and moving it would leave
+that memory unaccounted. `axis release` then `axis renew` places it afresh.
 """
 
 from __future__ import annotations
@@ -109,7 +111,8 @@ def place_claims(db: Database, *, now: float, names: Iterable[str] | None = None
         seen = statuses(session)
         held = {lease.claim: lease for lease in leases.all_leases(session)}
         rows = list_rows(session, "Claim")
-        changed = [(row, held[row.name]) for row in rows if row.name in held and _spec_changed(seen.get(row.name), row)]
+        changed = [(row, held[row.name]) for row in rows if row.name in held and _spec_changed(seen.get(row.name), row)
+                   and (wanted is None or row.name in wanted)]
         todo = [row for row in rows
                 if row.name not in held and (row.name in wanted if wanted is not None
                                              else _wants_host(seen.get(row.name), row))]
@@ -138,37 +141,37 @@ def _spec_changed(status: ClaimStatus | None, row: DesiredObject) -> bool:
 
 
 def _recheck(db: Database, index: Index, row: DesiredObject, lease: Lease, now: float) -> Outcome:
-    """Keep a bound claim whose spec changed on its host if the host still fits it (the lease
-    resized), else release the lease and place the claim afresh; see the module docstring."""
+    """Resize the lease of a bound claim whose spec changed if its host still fits the new need;
+    otherwise leave the lease alone and say why (see the module docstring)."""
     claim: Claim = to_model(row)  # type: ignore[assignment]
     need = infer(claim.spec).need
     host = index.get(lease.host)
-    if host is not None and host.problem:  # unreachable for now: the job may still run there
-        return Outcome(row.name, "", reason=f"spec changed; {lease.host} cannot be checked now ({host.problem}): "
-                                            "the lease stays as it is until it can")
     with db.write() as session:
-        current = leases.find(session, row.name)
-        if current is None or current.host != lease.host or get_row(session, "Claim", row.name) is None:
-            return Outcome(row.name, "", reason="the claim or its lease changed meanwhile")
+        current, status = leases.find(session, row.name), get_status(session, row.name)
+        fresh = get_row(session, "Claim", row.name)
+        if (current is None or current.host != lease.host or fresh is None or fresh.generation != row.generation
+                or status is None or status.observed_generation == row.generation):
+            return Outcome(row.name, "", reason="another binder or a spec change settled it meanwhile")
         others = leases.held_on(session, current.host, now=now) - current.memory_bytes
-        if host is None:
-            reasons = [f"host {current.host} is no longer a candidate"]
+        if host is None or host.problem:  # unreachable for now: nothing to judge it by
+            reasons = [f"{current.host} cannot be checked now ({host.problem if host else 'not a candidate'})"]
         else:
             own = replace(host, leased=others)
             reasons = static_reasons(need, own) + [r for r in [memory_reason(need, own)] if r]
-        what = f"spec changed (generation {row.generation})"
-        if not reasons:
-            leases.resize(session, current, memory=need.memory, gpu=need.gpu_wanted and own.gpu is not None,
-                          message=f"{what}; still fits {current.host}", now=now)
-            set_status(session, row.name, BOUND, generation=row.generation, now=now, host=current.host)
-            held = others + need.memory
-        else:
-            leases.end(session, current, reason="Released",
-                       message=f"{what} and no longer fits {current.host}: {'; '.join(reasons)}", now=now)
-            held = others
-    if host is not None:
-        index.set_leased(current.host, held)
-    return Outcome(row.name, BOUND, host=current.host) if not reasons else _place_one(db, index, row, now)
+        if reasons:
+            why = (f"spec changed (generation {row.generation}) but {'; '.join(reasons)}: the lease on "
+                   f"{current.host} stays as bound; `axis release {row.name}` places it afresh")
+            if status.reason != why:
+                record_event(session, "Claim", row.name, "SpecNotApplied", why, type="Warning", now=now)
+            set_status(session, row.name, BOUND, generation=status.observed_generation, now=now,
+                       host=current.host, reason=why)
+            return Outcome(row.name, "", host=current.host, reason=why)
+        gpu = need.gpu_wanted and host.gpu is not None
+        leases.resize(session, current, memory=need.memory, gpu=gpu,
+                      message=f"spec changed (generation {row.generation}); still fits {current.host}", now=now)
+        set_status(session, row.name, BOUND, generation=row.generation, now=now, host=current.host)
+    index.set_leased(current.host, others + need.memory)
+    return Outcome(row.name, BOUND, host=current.host)
 
 
 def _place_one(db: Database, index: Index, row: DesiredObject, now: float) -> Outcome:
@@ -204,11 +207,14 @@ def _mark_pending(session: Session, outcome: Outcome, now: float) -> None:
     set_status(session, outcome.claim, PENDING, generation=row.generation, now=now, reason=outcome.reason)
 
 
-def extend_live(db: Database, claim: str, *, now: float, ttl: int | None = None) -> Lease | None:
-    """Extend the claim's lease by `ttl` (default: the claim's own) if it is still live."""
+def extend_live(db: Database, claim: str, *, now: float, ttl: int | None = None,
+                host: str | None = None) -> Lease | None:
+    """Extend the claim's lease by `ttl` (default: the claim's own) if it is still live — and,
+    with `host`, still on that host: a command running on the old host must not keep alive a
+    lease the claim was given elsewhere after a release."""
     with db.write() as session:
         lease = leases.find(session, claim)
-        if lease is None or lease.expires <= now:
+        if lease is None or lease.expires <= now or (host is not None and lease.host != host):
             return None
         row = get_row(session, "Claim", claim)
         if row is None:

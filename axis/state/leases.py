@@ -90,7 +90,10 @@ def extend(session: Session, lease: Lease, *, ttl: int, now: float) -> Lease:
 
 
 def resize(session: Session, lease: Lease, *, memory: int, gpu: bool, message: str, now: float) -> Lease:
-    """Give a lease a claim's new memory and GPU need on the same host; its expiry is unchanged."""
+    """Give a lease a claim's new memory and GPU need on the same host; its expiry is unchanged.
+    An event only when the lease really changes (a new ttl or task alone resizes nothing)."""
+    if (lease.memory_bytes, lease.gpu) == (memory, gpu):
+        return lease
     before = f"{human_size(lease.memory_bytes)}{' + GPU' if lease.gpu else ''}"
     lease.memory_bytes, lease.gpu = memory, gpu
     session.add(lease)

@@ -8,8 +8,27 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 from typing import Callable
+
+
+#: `controller_pid` holds a shared lock for a moment; a starting controller waits this long
+#: (seconds) before it takes a held lock for another controller.
+PROBE_GRACE = 1.0
+
+
+def _flock_within(fd: int, seconds: float) -> None:
+    """An exclusive flock, retried for `seconds`; BlockingIOError if it stays held."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 class LockHeld(Exception):
@@ -25,7 +44,7 @@ class ControllerLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _flock_within(fd, PROBE_GRACE)
         except BlockingIOError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)

@@ -144,7 +144,7 @@ def atomic_write_command(path: str, mode: int, size: int | None = None) -> str:
     directory, _, name = path.rpartition("/")
     directory = directory or "/"
     prefix = f"{directory.rstrip('/')}/.axis-tmp.{name}."
-    complete = (f" && {{ test $(wc -c < \"$tmp\") -eq {int(size)} || "
+    complete = (f" && {{ test \"$(wc -c < \"$tmp\")\" -eq {int(size)} || "
                 f"{{ echo \"short write: $(wc -c < \"$tmp\") of {int(size)} bytes\" >&2; false; }}; }}"
                 if size is not None else "")
     return (f"mkdir -p {shlex.quote(directory)} && rm -f {shlex.quote(prefix)}?????? && "

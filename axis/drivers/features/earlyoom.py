@@ -66,7 +66,7 @@ def package_probe(package: str, service: str) -> str:
         "elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then "
         "echo 'manager: apt-get'; "
         f"echo \"status: $(dpkg-query -W -f='${{db:Status-Abbrev}}' {p} 2>/dev/null)\"; "
-        "echo \"lists: $(ls /var/lib/apt/lists 2>/dev/null | grep -c _Packages)\"; "
+        "echo \"lists: $(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' 2>/dev/null | wc -l)\"; "
         "elif command -v dnf >/dev/null 2>&1; then echo 'manager: dnf'; "
         f"rpm -q {p} >/dev/null 2>&1 && echo 'status: ii'; "
         "elif command -v yum >/dev/null 2>&1; then echo 'manager: yum'; "

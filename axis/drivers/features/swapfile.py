@@ -140,9 +140,9 @@ class Swapfile:
     def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
         wanted = shlex.quote(settings.path) if isinstance(settings, SwapfileSettings) else ""
         # size, file type and name (tab-separated) of the wanted file and of the one axis made
-        files = (f"m=$(grep -v '^#' {shlex.quote(MARKER)} 2>/dev/null | head -n 1); "
-                 f'for p in {wanted} "$m"; do [ -n "$p" ] && [ -e "$p" ] && '
-                 "stat -c '%s\t%F\t%n' -- \"$p\"; done; exit 0")
+        each = "[ -n \"$p\" ] && [ -e \"$p\" ] && stat -c '%s\t%F\t%n' -- \"$p\""
+        loop = f'for p in {wanted} "$m"; do {each}; done' if wanted else f'p=$m; {each}'
+        files = f"m=$(grep -v '^#' {shlex.quote(MARKER)} 2>/dev/null | head -n 1); {loop}; exit 0"
         return {"swapfile.fstab": cat_probe(FSTAB), "swapfile.sysctl": cat_probe(SYSCTL),
                 "swapfile.marker": cat_probe(MARKER), "swapfile.files": files}
 

@@ -1,0 +1,73 @@
+"""Every shell text axis sends to a host, through shellcheck (`-s sh`, warnings and errors).
+
+The facts script with every feature's probes, the disk clean-up script (cron job and `axis clean`), each probe on its own (they run as `sh -c` with
+a quoted string that shellcheck would not look into from outside), and the wrappers every
+command passes through (sudo, the kill-on-timeout pid file, atomic writes). CI installs
+shellcheck (`.ci/run`); without it these tests skip and say how to get it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from axis.drivers.facts.script import build_script
+from axis.drivers.features.cleanup_script import render
+from axis.drivers.features import DRIVERS
+from axis.drivers.transport import atomic_write_command, kill_command, killable, privileged
+from axis.specs.features import FEATURE_SETTINGS, DiskCleanupSettings
+
+pytestmark = pytest.mark.skipif(shutil.which("shellcheck") is None,
+                                reason="shellcheck is not installed (apt-get install shellcheck)")
+
+#: Word splitting on purpose: `set -- $_axis_u` (under `set -f`) splits uname's three fields.
+EXCLUDED = "SC2086"
+
+
+def _settings(name: str):  # type: ignore[no-untyped-def]
+    model = FEATURE_SETTINGS[name]
+    return model.model_validate({"size": "1G"} if "size" in model.model_fields else {})
+
+
+def _probes() -> dict[str, str]:
+    sections: dict[str, str] = {}
+    for name, driver in DRIVERS.items():
+        sections.update(driver.probes(_settings(name)))
+        sections.update(driver.probes(False))
+    return sections
+
+
+def _shellcheck(text: str, tmp_path: Path, label: str) -> str:
+    path = tmp_path / f"{label}.sh"
+    path.write_text(text)
+    found = subprocess.run(["shellcheck", "-s", "sh", "-S", "warning", "-e", EXCLUDED, str(path)],
+                           capture_output=True, text=True)
+    return found.stdout + found.stderr
+
+
+def test_the_facts_script_with_every_feature_probe_is_clean(tmp_path):
+    assert _shellcheck(build_script(["ollama", "my-tool"], _probes()), tmp_path, "facts") == ""
+
+
+@pytest.mark.parametrize("section", sorted(_probes()))
+def test_each_feature_probe_is_clean(section, tmp_path):
+    assert _shellcheck(_probes()[section], tmp_path, section) == ""
+
+
+def test_the_command_wrappers_are_clean(tmp_path):
+    inner = "cat /etc/hostname; echo \"it's $HOME\""
+    texts = {
+        "sudo": privileged(inner, login_is_root=False, sudo_allowed=True),
+        "killable": killable(inner, "t0k3n"),
+        "kill": kill_command("t0k3n"),
+        "write": atomic_write_command("/etc/sysctl.d/it's a [file].conf", 0o644, size=12),
+    }
+    assert {label: _shellcheck(text, tmp_path, label) for label, text in texts.items()} == dict.fromkeys(texts, "")
+
+
+def test_the_disk_cleanup_script_is_clean(tmp_path):
+    settings = DiskCleanupSettings.model_validate({"retentionDays": 7, "deepAtPercent": 90})
+    assert _shellcheck(render(settings), tmp_path, "cleanup") == ""

@@ -89,3 +89,47 @@ def test_a_probe_reading_stdin_cannot_swallow_the_script() -> None:
                          timeout=60).stdout
     assert "@@axis:section:eat\n@@axis:end:eat rc=0\n" in out
     assert out.rstrip().endswith("@@axis:done")
+
+
+def _stub(bin_dir, name: str, body: str) -> None:
+    path = bin_dir / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+
+
+def _run_with_stubs(tmp_path, stubs: dict[str, str]):  # type: ignore[no-untyped-def]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in stubs.items():
+        _stub(bin_dir, name, body)
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
+    out = subprocess.run(["sh", "-s"], input=build_script(), text=True, capture_output=True,
+                         env=env, timeout=60).stdout
+    return parse_facts(out)
+
+
+@pytest.mark.skipif(os.uname().sysname != "Linux", reason="the Linux branch of the script")
+def test_a_uid_without_a_name_and_a_vm_need_one_id_and_one_detect_virt(tmp_path) -> None:
+    calls = tmp_path / "calls"
+    facts = _run_with_stubs(tmp_path, {
+        "id": f'echo "id $*" >> {calls}\n'
+              '[ "$1" = -un ] && { echo "id: cannot find name for user ID 1234" >&2; exit 1; }\n'
+              'echo "uid=1234 gid=1234 groups=1234"\n',
+        "systemd-detect-virt": f'echo "virt $*" >> {calls}\necho kvm\n',
+    })
+    assert facts.sudo is not None and (facts.sudo.uid, facts.sudo.user) == (1234, None)
+    assert facts.virtualization is not None
+    assert facts.virtualization.vm == "kvm"  # (a container may still show in file hints here)
+    assert not [h for h in facts.virtualization.hints if "--container" in h]
+    assert calls.read_text().splitlines() == ["id ", "id -un", "virt "]
+
+
+@pytest.mark.skipif(os.uname().sysname != "Linux", reason="the Linux branch of the script")
+def test_inside_a_container_the_vm_beneath_is_asked_for(tmp_path) -> None:
+    facts = _run_with_stubs(tmp_path, {
+        "id": 'echo "uid=501(al) gid=20(staff) groups=20(staff)"\n',
+        "systemd-detect-virt": '[ "$1" = --vm ] && { echo qemu; exit 0; }\necho docker\n',
+    })
+    assert facts.sudo is not None and (facts.sudo.uid, facts.sudo.user) == (501, "al")
+    assert facts.virtualization is not None
+    assert (facts.virtualization.vm, facts.virtualization.container) == ("qemu", "docker")

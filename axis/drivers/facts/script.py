@@ -100,13 +100,22 @@ _axis_read() {{
   done
   printf '%s not readable\n' "$1" >&2; return 1
 }}
-# One uname for nodename, release and machine (POSIX fixes that order; none holds a blank).
+# $_axis_u is the script's one `uname -s -n -r -m`: POSIX fixes that order, none holds a blank.
 _axis_uname() {{
-  _axis_u=$(uname -n -r -m 2>/dev/null); set -f; set -- $_axis_u; set +f
-  if [ -n "$_axis_os" ] && [ $# -eq 3 ]; then printf '%s\n' "$_axis_os" "$2" "$3" "$1"
+  set -f; set -- $_axis_u; set +f
+  if [ $# -eq 4 ]; then printf '%s\n' "$1" "$3" "$4" "$2"
   else uname -s && uname -r && uname -m && uname -n; fi
 }}
-_axis_user() {{ printf 'uid: %s\n' "$_axis_uid" && printf 'user: %s\n' "$(id -un 2>/dev/null)"; }}
+# $_axis_id is the script's one `id`: "uid=0(root) gid=0(root) ..." (POSIX format, C locale);
+# a uid without a passwd entry has no "(name)" and gets `id -un`'s answer (an error).
+_axis_user() {{
+  _axis_who=${{_axis_id%% *}}
+  case $_axis_who in
+    *\(*\)) _axis_who=${{_axis_who#*\(}}; _axis_who=${{_axis_who%\)}} ;;
+    *) _axis_who=$(id -un 2>/dev/null) ;;
+  esac
+  printf 'uid: %s\n' "$_axis_uid" && printf 'user: %s\n' "$_axis_who"
+}}
 # root needs no sudo: only whether it is installed is reported, without running it.
 _axis_sudo() {{ _axis_need sudo || return; [ "$_axis_uid" = 0 ] && return 0; sudo -n true; }}
 # No subshell per tool: `command -v` prints the path and its newline, or nothing.
@@ -120,8 +129,9 @@ _axis_cpu() {{
   [ -r /proc/cpuinfo ] || {{ echo '/proc/cpuinfo not readable' >&2; return 1; }}
   printf 'online: %s\n' "$(getconf _NPROCESSORS_ONLN 2>/dev/null)"
   _axis_has nproc && printf 'usable: %s\n' "$(nproc 2>/dev/null)"
-  printf 'processors: %s\n' "$(grep -c '^processor' /proc/cpuinfo)"
-  grep -m 2 -E '^(model name|Hardware|Model|cpu model)[[:space:]]*:' /proc/cpuinfo
+  # one awk for the count and the first two model lines (was two greps: a process each)
+  awk '/^processor/ {{ n++ }} m < 2 && /^(model name|Hardware|Model|cpu model)[ \t]*:/ {{ print; m++ }}
+       END {{ printf "processors: %d\n", n }}' /proc/cpuinfo
   _axis_has lscpu && lscpu 2>/dev/null | sed -n -E '/^(Model name|Vendor ID|Socket\(s\)|Core\(s\) per socket|Thread\(s\) per core):/s/^/lscpu /p'
   return 0
 }}
@@ -148,8 +158,15 @@ _axis_init() {{
 }}
 _axis_virt() {{
   if _axis_has systemd-detect-virt; then
-    printf 'detect-virt-vm: %s\n' "$(systemd-detect-virt --vm 2>/dev/null)"
-    printf 'detect-virt-container: %s\n' "$(systemd-detect-virt --container 2>/dev/null)"
+    # Without options it names the container, else the VM (else "none"): one run answers both
+    # outside containers; inside one, a second run asks for the VM beneath.
+    _axis_v=$(systemd-detect-virt 2>/dev/null)
+    case $_axis_v in
+      openvz|lxc|lxc-libvirt|systemd-nspawn|docker|podman|rkt|wsl|proot|pouch|container-other)
+        printf 'detect-virt-vm: %s\n' "$(systemd-detect-virt --vm 2>/dev/null)"
+        printf 'detect-virt-container: %s\n' "$_axis_v" ;;
+      *) printf 'detect-virt-vm: %s\ndetect-virt-container: none\n' "$_axis_v" ;;
+    esac
   fi
   [ -e /.dockerenv ] && echo 'dockerenv: yes'
   [ -e /run/.containerenv ] && echo 'containerenv: yes'
@@ -172,8 +189,11 @@ _axis_displays() {{ _axis_need system_profiler || return; _axis_t 20 system_prof
 """
 
 _BODY = r"""
-_axis_os=$(uname -s 2>/dev/null)
-_axis_uid=$(id -u 2>/dev/null)
+_axis_u=$(uname -s -n -r -m 2>/dev/null)
+_axis_os=${{_axis_u%% *}}
+_axis_id=$(id 2>/dev/null)
+_axis_uid=${{_axis_id#uid=}}
+_axis_uid=${{_axis_uid%%[!0-9]*}}
 printf '@@axis:facts v={version} os=%s\n' "$_axis_os"
 _axis_section uname _axis_uname
 _axis_section user _axis_user

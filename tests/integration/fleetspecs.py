@@ -7,8 +7,9 @@ from typing import Callable
 
 def host_specs(fleet, *, user: str | None = None, sudo: bool = False, description: str = "test host",
                features: str = "{}", fanout: dict[str, bool] | None = None,
-               hosts: list | None = None) -> str:
-    """One Host document per test host, reached through its ssh_config alias."""
+               hosts: list | None = None, ports: dict[str, int] | None = None) -> str:
+    """One Host document per test host, reached through its ssh_config alias (on the port in
+    `ports`, where given, instead of the alias's)."""
     docs = []
     for host in hosts if hosts is not None else fleet.hosts:
         lines = ["apiVersion: axis/v1", "kind: Host",
@@ -18,6 +19,8 @@ def host_specs(fleet, *, user: str | None = None, sudo: bool = False, descriptio
                  f"  sudo: {str(sudo).lower()}", f"  features: {features}"]
         if user:
             lines.append(f"  user: {user}")
+        if ports and host.name in ports:
+            lines.append(f"  port: {ports[host.name]}")
         docs.append("\n".join(lines) + "\n")
     return "---\n".join(docs)
 

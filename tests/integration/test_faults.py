@@ -3,9 +3,14 @@ host bounded by timeouts, a full disk, a host key that changes between two appli
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -19,6 +24,7 @@ pytestmark = pytest.mark.hosts
 MANAGED = [PANIC_CONF, WATCHDOG_MODULES, WATCHDOG_SYSTEM, CLEANUP]
 SEVERAL = "{panicRecovery: {panicSeconds: 7}, watchdog: {timeoutSeconds: 30}, diskCleanup: {retentionDays: 9}}"
 FILL = "/var/axis-fill"
+DELAY_PORT = 2022
 
 
 def _say(text: str) -> None:
@@ -102,6 +108,41 @@ def _netem(host) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def _slowed(host) -> Iterator[tuple[int | None, str]]:
+    """2 s of latency in front of the host's sshd: netem on its eth0 where the kernel has it,
+    else the delaying proxy (tests/sshhosts/delayproxy.py) in its netns on DELAY_PORT.
+    Yields the port a spec must use (None: the usual one) and how the delay was made."""
+    why = _netem(host)
+    if why is None:
+        try:
+            yield None, "tc netem"
+        finally:
+            host.exec("tc qdisc del dev eth0 root", check=False)
+        return
+    proxy = subprocess.Popen(["nsenter", f"--net=/run/netns/{host.name}", sys.executable, "-m",
+                              "tests.sshhosts.delayproxy", "--listen", f"0.0.0.0:{DELAY_PORT}",
+                              "--to", f"127.0.0.1:{host.port}", "--delay", "2"],
+                             cwd=Path(__file__).resolve().parents[2], stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection((host.address, DELAY_PORT), timeout=0.5).close()
+                break
+            except OSError:
+                assert proxy.poll() is None and time.monotonic() < deadline, "the delaying proxy did not start"
+                time.sleep(0.1)
+        started = time.monotonic()  # a slow link, not a dead one: sshd's banner comes 2 s late
+        with socket.create_connection((host.address, DELAY_PORT), timeout=10) as probe:
+            assert probe.recv(64).startswith(b"SSH-")
+        assert 1.8 < time.monotonic() - started < 5, time.monotonic() - started
+        yield DELAY_PORT, f"a delaying TCP proxy (no netem here: {why})"
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
 def test_frozen_host_times_out_without_slowing_the_fleet(fleet, axis, specs, clean):
     run = fleet_axis(fleet, axis)
     frozen = fleet.hosts[0]
@@ -136,24 +177,22 @@ def test_frozen_host_times_out_without_slowing_the_fleet(fleet, axis, specs, cle
 
 
 def test_frozen_and_slow_hosts_time_out_together(fleet, axis, specs, clean):
-    """A frozen host and one with 2 s of added latency (tc netem) time out in parallel: the
-    pass takes about one connect timeout, not two."""
+    """A frozen host and one with 2 s of added latency (tc netem, or a delaying proxy where the
+    kernel has no netem) time out in parallel: the pass takes about one connect timeout, not two."""
     run = fleet_axis(fleet, axis)
     frozen, slow = fleet.hosts[0], fleet.hosts[1]
-    assert run("apply", "--no-converge", "-f", str(specs({"hosts.yaml": host_specs(fleet)}))).code == 0
-    why = _netem(slow)
-    if why is not None:
-        pytest.skip(f"tc netem is not available in the test host's namespace: {why}")
-    try:
-        frozen.freeze()
-        started = time.monotonic()
-        status = run("--connect-timeout", "4", "status", "--timeout", "6", "-o", "json")
-        elapsed = time.monotonic() - started
-    finally:
-        slow.exec("tc qdisc del dev eth0 root", check=False)
-        frozen.thaw()
+    with _slowed(slow) as (port, how):
+        spec = host_specs(fleet, ports={slow.name: port} if port else None)
+        assert run("apply", "--no-converge", "-f", str(specs({"hosts.yaml": spec}))).code == 0
+        try:
+            frozen.freeze()
+            started = time.monotonic()
+            status = run("--connect-timeout", "4", "status", "--timeout", "6", "-o", "json")
+            elapsed = time.monotonic() - started
+        finally:
+            frozen.thaw()
     hosts = _hosts(status)
-    _say(f"frozen + slow: {elapsed:.1f}s; {hosts[frozen.name]['reason']!r}, {hosts[slow.name]['reason']!r}")
+    _say(f"frozen + slow ({how}): {elapsed:.1f}s; {hosts[frozen.name]['reason']!r}, {hosts[slow.name]['reason']!r}")
     for host in (frozen, slow):
         assert "timed out" in hosts[host.name]["reason"]
     assert hosts[fleet.hosts[2].name]["status"] == "complete"

@@ -191,13 +191,19 @@ def test_apply_beside_a_controller_stores_and_hands_the_hosts_over(axis, specs, 
 
     root = specs({"h.yaml": HOST.format(name="a").replace("a.lan", "192.0.2.1")})
     with ControllerLock(state_db):
-        r = axis("apply", "-f", str(root))
+        r = axis("apply", "--no-wait", "-f", str(root))
         assert r.code == 0, r.out + r.err
         assert _actions(r.out) == {"host/a": "created"}
         assert f"a controller (pid {os.getpid()}) reconciles this state DB" in r.err
-        again = axis("apply", "-f", str(root))
+        again = axis("apply", "--no-wait", "-f", str(root))
         assert again.code == 0 and "nothing changed; it re-observes every host at its next resync" in again.err
-        doc = json.loads(axis("apply", "-f", str(root), "-o", "json").out)
-        assert doc["controller"] == str(os.getpid()) and doc["hosts"] == []
+        doc = json.loads(axis("apply", "--no-wait", "-f", str(root), "-o", "json").out)
+        assert doc["controller"] == str(os.getpid()) and doc["hosts"] == [] and "handedOver" not in doc
+        # by default it waits for the controller's pass; this lock holder never makes one
+        waited = axis("apply", "--wait-timeout", "0.6", "-f", str(root), "-o", "json")
+        assert waited.code == 1 and "waiting up to 0.6s for the controller's pass on 1 host(s)" in waited.err
+        assert json.loads(waited.out)["handedOver"] == [
+            {"name": "a", "ready": None, "reason": "NoPassYet",
+             "message": "the controller reported no pass within 0.6s"}]
         dry = json.loads(axis("apply", "--dry-run", "-f", str(root), "-o", "json").out)
         assert dry["controller"] is None and [h["name"] for h in dry["hosts"]] == ["a"]

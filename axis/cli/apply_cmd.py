@@ -12,9 +12,10 @@ from axis.cli.claims_cmd import report_placements
 from axis.cli.context import app_context
 from axis.cli.converge_run import run_pass
 from axis.cli.diff_cmd import report_exit
+from axis.cli.handover_wait import all_ready, handed_data, print_handed, wait_for_controller
 from axis.cli.output import Format, emit
 from axis.cli.plan_view import applied_data, print_diff, print_results
-from axis.reconciler.apply_pass import store
+from axis.reconciler.apply_pass import Stored, store
 from axis.reconciler.converge import HostOutcome
 from axis.state.lock import ApplyLock, controller_pid
 from axis.specs import load_specs
@@ -29,20 +30,43 @@ def apply(
                                   help="--no-converge: store the desired state only (a controller converges later)"),
     jobs: int = typer.Option(16, "--jobs", "-j", min=1, help="hosts converged at once"),
     output: Format = typer.Option(Format.table, "-o", "--output", help="table, json or yaml"),
+    wait: bool = typer.Option(True, "--wait/--no-wait",
+                              help="beside a running controller: wait for its pass on the hosts (exit 1 if any is not Ready)"),
+    wait_timeout: float = typer.Option(300.0, "--wait-timeout", min=0.0, help="seconds --wait waits at most"),
 ) -> None:
     """Store the desired state from spec files, then converge the hosts; nothing is stored unless
-    every document is valid. Exit 0 ok, 1 if any host failed (dry run: 2 if changes are pending)."""
+    every document is valid. Exit 0 ok, 1 if any host failed (dry run: 2 if changes are pending).
+    Beside a running controller the hosts are handed to it, and by default apply waits for its
+    results so that the exit code still reflects the hosts."""
     app = app_context(ctx)
     loaded = load_specs(filename)  # raises SpecErrors listing every problem: nothing stored
     with ApplyLock(app.state, on_wait=lambda msg: typer.echo(msg, err=True)):  # one apply at a time
         stored = store(app.db(), loaded, apply_sets=[str(p.resolve()) for p in filename], prune=prune,
                        dry_run=dry_run, converge=converge, controller=controller_pid(app.state))
         applied = run_pass(app, stored, jobs=jobs)
+    if output not in (Format.json, Format.yaml):
+        _report_stored(stored, converge, waiting=wait)
+    handed = wait_for_controller(app, stored, wait_timeout) if stored.handed and wait else None
     if output in (Format.json, Format.yaml):
-        emit(applied_data(applied), output)
-        _exit(applied.outcomes, dry_run)
-        return
-    suffix = " (dry run)" if dry_run else ""
+        data = applied_data(applied)
+        if handed is not None:
+            data["handedOver"] = handed_data(handed, wait_timeout)
+        emit(data, output)
+    else:
+        report_placements(applied.placed)
+        if handed is not None:
+            print_handed(handed, wait_timeout)
+        if applied.outcomes:
+            typer.echo("")
+            print_diff(applied.outcomes) if dry_run else print_results(applied.outcomes)
+    if handed is not None and not all_ready(handed):
+        raise typer.Exit(1)
+    _exit(applied.outcomes, dry_run)
+
+
+def _report_stored(stored: Stored, converge: bool, *, waiting: bool) -> None:
+    """What was stored, then (beside a controller) who converges it."""
+    suffix = " (dry run)" if stored.dry_run else ""
     for change in stored.changes:
         typer.echo(f"{change.kind.lower()}/{change.name} {change.action}{suffix}")
     for warning in stored.warnings:
@@ -50,15 +74,11 @@ def apply(
     if not stored.changes:
         typer.echo("no objects found", err=True)
     if stored.controller is not None and converge:
-        what = ("it converges the changed hosts now (follow with `axis get hosts`); its watched specs win again "
+        follow = "" if waiting else " (follow with `axis get hosts`)"
+        what = (f"it converges the changed hosts now{follow}; its watched specs win again "
                 "when they next change" if any(c.action != "unchanged" for c in stored.changes)
                 else "nothing changed; it re-observes every host at its next resync")
         typer.echo(f"a controller (pid {stored.controller}) reconciles this state DB: {what}", err=True)
-    report_placements(applied.placed)
-    if applied.outcomes:
-        typer.echo("")
-        print_diff(applied.outcomes) if dry_run else print_results(applied.outcomes)
-    _exit(applied.outcomes, dry_run)
 
 
 def _exit(outcomes: list[HostOutcome], dry_run: bool) -> None:

@@ -77,14 +77,14 @@ def print_results(outcomes: list[HostOutcome]) -> None:
     for o in outcomes:
         refused = [f.feature for f in o.features if f.state == "refused"]
         rows.append([o.host, o.status, o.steps_run, ",".join(refused) or None, f"{o.seconds:.1f}s",
-                     _short(o.reason) or None])
+                     cut_middle(o.reason) or None])
     print_table(["HOST", "RESULT", "STEPS", "REFUSED", "TIME", "REASON"], rows)
     if any(f.state == "refused" for o in outcomes for f in o.features):
         typer.echo("refused: the host said no to a live step (kept as files, not retried); "
                    "see `axis describe host NAME`", err=True)
 
 
-def _short(text: str, width: int = 160) -> str:
+def cut_middle(text: str, width: int = 160) -> str:
     """Cut the middle: the host's own words (the cause) come last and must stay visible."""
     if len(text) <= width:
         return text

@@ -34,6 +34,9 @@ class Stored:
     tools: list[str]
     #: pid of the controller that converges these hosts instead of this apply (see `store`)
     controller: str | None = None
+    #: the hosts handed to that controller, and when the transaction that stored them committed
+    handed: list[str] = field(default_factory=list)
+    stored_at: float = 0.0
 
 
 @dataclass
@@ -62,15 +65,18 @@ def store(db: Database, loaded: list[Loaded], *, apply_sets: list[str] | None = 
     leaves converging to it, as `kubectl apply` leaves it to the cluster: two processes writing
     the same host files at once would each find the other's writes and fail their verify step.
     The controller notices the stored change within a second."""
+    hand_over = converge and not dry_run and controller is not None
     converge = converge and (dry_run or controller is None)
     with db.write() as session:
         changes = apply_objects(session, loaded, prune=prune, apply_sets=apply_sets or [])
         hosts, profiles = desired_hosts(session)
-        work, tools = work_for(session, loaded) if converge else ([], [])
+        work, tools = work_for(session, loaded) if converge or hand_over else ([], [])
         if dry_run:
             session.rollback()
     warnings = [f"HostProfile/{p.metadata.name} matches no host" for p in profiles
                 if not any(p in matching_profiles(h, [p]) for h in hosts)]
+    if hand_over:
+        return Stored(dry_run, changes, warnings, [], [], controller, [w.host.metadata.name for w in work], time.time())
     return Stored(dry_run, changes, warnings, work, tools, None if dry_run else controller)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -190,7 +192,7 @@ def test_apply_beside_a_controller_stores_and_hands_the_hosts_over(axis, specs, 
     from axis.state.lock import ControllerLock
 
     root = specs({"h.yaml": HOST.format(name="a").replace("a.lan", "192.0.2.1")})
-    with ControllerLock(state_db):
+    with ControllerLock(state_db) as lock:
         r = axis("apply", "--no-wait", "-f", str(root))
         assert r.code == 0, r.out + r.err
         assert _actions(r.out) == {"host/a": "created"}
@@ -203,7 +205,13 @@ def test_apply_beside_a_controller_stores_and_hands_the_hosts_over(axis, specs, 
         waited = axis("apply", "--wait-timeout", "0.6", "-f", str(root), "-o", "json")
         assert waited.code == 1 and "waiting up to 0.6s for the controller's pass on 1 host(s)" in waited.err
         assert json.loads(waited.out)["handedOver"] == [
-            {"name": "a", "ready": None, "reason": "NoPassYet",
+            {"name": "a", "ready": False, "reason": "NoPassYet",
              "message": "the controller reported no pass within 0.6s"}]
+        # the controller stops while apply waits: it says so at once instead of waiting it out
+        threading.Timer(0.7, lock.release).start()
+        started = time.monotonic()
+        stopped = axis("apply", "-f", str(root), "-o", "json")
+        assert stopped.code == 1 and time.monotonic() - started < 30
+        assert json.loads(stopped.out)["handedOver"][0]["reason"] == "ControllerStopped"
         dry = json.loads(axis("apply", "--dry-run", "-f", str(root), "-o", "json").out)
         assert dry["controller"] is None and [h["name"] for h in dry["hosts"]] == ["a"]

@@ -50,12 +50,12 @@ def apply(
     if output in (Format.json, Format.yaml):
         data = applied_data(applied)
         if handed is not None:
-            data["handedOver"] = handed_data(handed, wait_timeout)
+            data["handedOver"] = handed_data(handed)
         emit(data, output)
     else:
         report_placements(applied.placed)
         if handed is not None:
-            print_handed(handed, wait_timeout)
+            print_handed(handed)
         if applied.outcomes:
             typer.echo("")
             print_diff(applied.outcomes) if dry_run else print_results(applied.outcomes)

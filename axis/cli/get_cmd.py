@@ -120,6 +120,7 @@ def add_conditions(session: Session, kind: str, views: list[dict[str, Any]]) -> 
         status["observedGeneration"] = max(c.observed_generation for c in found)
         status["conditions"] = [{"type": c.type, "status": c.status, "reason": c.reason, "message": c.message,
                                  "lastTransitionTime": iso(c.last_transition),
+                                 "lastProbeTime": iso(c.last_probe) if c.last_probe else None,
                                  "observedGeneration": c.observed_generation} for c in found]
 
 

@@ -12,13 +12,14 @@ from axis.cli.output import print_table
 from axis.cli.plan_view import cut_middle
 from axis.reconciler.apply_pass import Stored
 from axis.reconciler.handover import HandedResult, changed_hosts, handed_results
+from axis.state.lock import controller_pid
 
 POLL_SECONDS = 0.5
 
 
-def wait_for_controller(app: AppContext, stored: Stored, timeout: float) -> dict[str, HandedResult | None]:
-    """Each handed-over host's result, or None for a host the controller did not answer for
-    within `timeout` seconds (its pass is still running, or it is backing off)."""
+def wait_for_controller(app: AppContext, stored: Stored, timeout: float) -> list[HandedResult]:
+    """Each handed-over host's result; a host the controller did not answer for gets NoPassYet
+    after `timeout` seconds, or ControllerStopped at once when the controller is gone."""
     changed = changed_hosts(stored.changes, stored.handed)
     typer.echo(f"waiting up to {timeout:g}s for the controller's pass on {len(stored.handed)} host(s) "
                "(--no-wait returns at once)", err=True)
@@ -26,22 +27,26 @@ def wait_for_controller(app: AppContext, stored: Stored, timeout: float) -> dict
     while True:
         with app.db().read() as session:
             results = handed_results(session, stored.handed, changed, stored.stored_at)
-        if len(results) == len(stored.handed) or time.monotonic() >= deadline:
-            return {name: results.get(name) for name in stored.handed}
+        if len(results) == len(stored.handed):
+            break
+        if controller_pid(app.state) is None:
+            why = ("ControllerStopped", f"the controller (pid {stored.controller}) stopped before its pass on this host")
+            return [results.get(n) or HandedResult(n, False, *why) for n in stored.handed]
+        if time.monotonic() >= deadline:
+            why = ("NoPassYet", f"the controller reported no pass within {timeout:g}s")
+            return [results.get(n) or HandedResult(n, False, *why) for n in stored.handed]
         time.sleep(POLL_SECONDS)
+    return [results[n] for n in stored.handed]
 
 
-def handed_data(results: dict[str, HandedResult | None], timeout: float) -> list[dict[str, object]]:
-    return [{"name": name, "ready": r.ready if r else None, "reason": r.reason if r else "NoPassYet",
-             "message": r.message if r else f"the controller reported no pass within {timeout:g}s"}
-            for name, r in results.items()]
+def handed_data(results: list[HandedResult]) -> list[dict[str, object]]:
+    return [{"name": r.host, "ready": r.ready, "reason": r.reason, "message": r.message} for r in results]
 
 
-def print_handed(results: dict[str, HandedResult | None], timeout: float) -> None:
-    rows = [[d["name"], {True: "yes", False: "no", None: "?"}[d["ready"]], d["reason"],  # type: ignore[index]
-             cut_middle(str(d["message"])) or None] for d in handed_data(results, timeout)]
-    print_table(["HOST", "READY", "REASON", "MESSAGE"], rows)
+def print_handed(results: list[HandedResult]) -> None:
+    print_table(["HOST", "READY", "REASON", "MESSAGE"],
+                [[r.host, "yes" if r.ready else "no", r.reason, cut_middle(r.message) or None] for r in results])
 
 
-def all_ready(results: dict[str, HandedResult | None]) -> bool:
-    return all(r is not None and r.ready for r in results.values())
+def all_ready(results: list[HandedResult]) -> bool:
+    return all(r.ready for r in results)

@@ -20,7 +20,7 @@ from axis.reconciler.ledger import Outcome, place_claims
 from axis.reconciler.observe import claim_tools
 from axis.reconciler.record import record_claim_conditions
 from axis.specs import Host, HostProfile, Loaded
-from axis.specs.effective import matching_profiles
+from axis.specs.effective import effective_features, matching_profiles
 from axis.state import Database
 from axis.state.objects import Change, apply_objects, desired_claims, desired_hosts
 
@@ -46,15 +46,23 @@ class Applied:
     placed: list[Outcome] = field(default_factory=list)
 
 
-def work_for(session: Session, loaded: list[Loaded]) -> tuple[list[HostWork], list[str]]:
-    """The hosts these objects concern (their Hosts, and hosts their profiles match), planned from
-    the state as it stands in `session`, and the tools claims ask for (probed with the facts)."""
+def work_for(session: Session, loaded: list[Loaded], *, also: set[str],
+             planned_at: float) -> tuple[list[HostWork], list[str]]:
+    """The hosts these objects concern (their Hosts, hosts their profiles match, and the hosts
+    named in `also`), planned from the state as it stands in `session`, and the tools claims ask
+    for (probed with the facts)."""
     hosts, profiles = desired_hosts(session)
-    named = {item.obj.metadata.name for item in loaded if isinstance(item.obj, Host)}
+    named = also | {item.obj.metadata.name for item in loaded if isinstance(item.obj, Host)}
     applied_profiles = [item.obj for item in loaded if isinstance(item.obj, HostProfile)]
     chosen = [h for h in hosts if h.metadata.name in named
               or any(p.spec.selector.matches(h.metadata.labels) for p in applied_profiles)]
-    return plan_work(session, chosen, profiles), claim_tools(desired_claims(session))
+    return plan_work(session, chosen, profiles, planned_at=planned_at), claim_tools(desired_claims(session))
+
+
+def _effective(session: Session) -> dict[str, dict[str, object]]:
+    """Every host's effective features as data, to see whose a store changed."""
+    hosts, profiles = desired_hosts(session)
+    return {h.metadata.name: {n: f.to_data() for n, f in effective_features(h, profiles).items()} for h in hosts}
 
 
 def store(db: Database, loaded: list[Loaded], *, apply_sets: list[str] | None = None, prune: bool = False,
@@ -67,10 +75,18 @@ def store(db: Database, loaded: list[Loaded], *, apply_sets: list[str] | None = 
     The controller notices the stored change within a second."""
     hand_over = converge and not dry_run and controller is not None
     converge = converge and (dry_run or controller is None)
+    began = time.time()
     with db.write() as session:
+        before = _effective(session) if converge or hand_over else {}
         changes = apply_objects(session, loaded, prune=prune, apply_sets=apply_sets or [])
         hosts, profiles = desired_hosts(session)
-        work, tools = work_for(session, loaded) if converge or hand_over else ([], [])
+        if converge or hand_over:
+            # a profile narrowed or pruned changes hosts it no longer matches: they are concerned too
+            after = _effective(session)
+            moved = {name for name, features in after.items() if before.get(name, features) != features}
+            work, tools = work_for(session, loaded, also=moved, planned_at=began)
+        else:
+            work, tools = [], []
         if dry_run:
             session.rollback()
     warnings = [f"HostProfile/{p.metadata.name} matches no host" for p in profiles

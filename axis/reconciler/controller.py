@@ -177,18 +177,19 @@ class Controller:
             self._wake.set()
 
     async def _converge(self, name: str, slot: _Slot, stop: asyncio.Event) -> None:
+        planned_at = time.time()  # before the read: the pass saw every commit made until then
         with self.db.read() as session:
             hosts, profiles = desired_hosts(session)
             host = next((h for h in hosts if h.metadata.name == name), None)
             if host is None:
                 return
-            work = plan_work(session, [host], profiles)[0]
+            work = plan_work(session, [host], profiles, planned_at=planned_at)[0]
             tools = claim_tools(desired_claims(session))
         outcome = await converge_host(host, work.features, self.ssh, dry_run=False, refused=work.refused,
                                       extra_tools=tools, stop=stop)
         with self.db.write() as session:
             record_outcome(session, outcome, work.features, generation=work.generation,
-                           previously_refused=work.refused, now=time.time())
+                           previously_refused=work.refused, now=time.time(), probed=work.planned_at)
         if outcome.status == "failed":
             slot.failures += 1
             delay = backoff(slot.failures)

@@ -28,16 +28,20 @@ class HostWork:
     features: dict[str, EffectiveFeature]
     generation: int
     refused: dict[str, dict[str, str]]
+    #: when the desired state was read (taken before the reading transaction began): the pass's
+    #: conditions carry it, so a reader knows whether the pass saw a given commit
+    planned_at: float
 
 
-def plan_work(session: Session, hosts: Iterable[Host], profiles: list[HostProfile]) -> list[HostWork]:
+def plan_work(session: Session, hosts: Iterable[Host], profiles: list[HostProfile], *,
+              planned_at: float) -> list[HostWork]:
     """What each host should be, with its generation and the steps it refused before."""
     work = []
     for host in hosts:
         features = effective_features(host, profiles)
         row = get_row(session, "Host", host.metadata.name)
         work.append(HostWork(host, features, row.generation if row else 0,
-                             refused_steps(session, host.metadata.name, settings_hashes(features))))
+                             refused_steps(session, host.metadata.name, settings_hashes(features)), planned_at))
     return work
 
 
@@ -56,5 +60,5 @@ async def converge_fleet(db: Database, ssh: SshOptions, work: list[HostWork], *,
         with db.write() as session:
             for item, outcome in zip(work, outcomes):
                 record_outcome(session, outcome, item.features, generation=item.generation,
-                               previously_refused=item.refused, now=now)
+                               previously_refused=item.refused, now=now, probed=item.planned_at)
     return outcomes

@@ -1,38 +1,32 @@
 """Following a controller's passes for the hosts an `axis apply` handed to it.
 
 An apply beside a running controller only stores (see `apply_pass.store`); for its exit code to
-still say how the hosts ended up, it reads what the controller records. A host's result counts
-only once it reflects the desired state now stored:
+still say how the hosts ended up, it reads the conditions the controller records. A changed
+host's result counts only once a pass that read the desired state after the apply's commit has
+recorded them: every condition carries `last_probe`, the time its pass began reading the desired
+state (taken before the read, so a probe time later than the commit means the read saw it).
+Facts rows do not serve (`axis status` writes them too, and a pass stamps its facts when it
+observes, after it planned). An unchanged host answers with its last pass.
 
-- its newest observation is newer than the apply's commit when the apply changed the host (its
-  Host object, or a profile: a pass that read the old spec could otherwise answer), and
-- the feature rows of that pass carry the settings hashes of the host's current effective
-  features (the pass planned with what is stored now), unless the host could not be observed
-  at all, which is an answer whatever the spec.
-
-Everything comes from rows the controller writes in one transaction per pass (facts, feature
-status, conditions), so a result is never a mix of two passes.
+Both times come from `time.time()` on this machine (controller and apply share the state DB),
+so only a wall clock stepped backwards between the commit and the pass could mislead it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from axis.reconciler.fleet_pass import plan_work
-from axis.reconciler.record import settings_hashes
-from axis.state.conditions import conditions_of
-from axis.state.facts import latest
 from axis.state.objects import Change, desired_hosts
-from axis.state.tables import FeatureStatus
+from axis.state.tables import Condition
 
 
 @dataclass(frozen=True)
 class HandedResult:
     host: str
     ready: bool
-    reason: str  # the Ready condition's reason, or the observation's status when unreachable
+    reason: str  # Ready, else why not: the Reachable or Converged reason (Unreachable, ApplyFailed, ...)
     message: str
 
 
@@ -45,26 +39,19 @@ def changed_hosts(changes: list[Change], handed: list[str]) -> set[str]:
 
 
 def handed_results(session: Session, handed: list[str], changed: set[str], since: float) -> dict[str, HandedResult]:
-    """The hosts of `handed` the controller has answered for (see the module docstring); the
-    others are absent: their pass is still to come."""
-    hosts, profiles = desired_hosts(session)
-    by_name = {h.metadata.name: h for h in hosts if h.metadata.name in handed}
-    observed = latest(session, list(by_name))
+    """The hosts of `handed` the controller has answered for since `since` (the apply's commit),
+    or that are gone from the state DB; the others are absent: their pass is still to come."""
+    desired = {h.metadata.name for h in desired_hosts(session)[0]}
     results = {}
-    for name, host in by_name.items():
-        obs = observed.get(name)
-        if obs is None or (name in changed and obs.collected_at <= since):
+    for name in handed:
+        if name not in desired:
+            results[name] = HandedResult(name, False, "Deleted", "deleted from the state DB while apply waited")
             continue
-        conditions = {c.type: c for c in conditions_of(session, "Host", name)}
-        if obs.status not in ("complete", "partial"):
-            results[name] = HandedResult(name, False, obs.status, obs.reason)
+        conditions = {t: session.get(Condition, ("Host", name, t)) for t in ("Reachable", "Converged", "Ready")}
+        ready = conditions["Ready"]
+        if ready is None or (name in changed and ready.last_probe <= since):
             continue
-        expected = settings_hashes(plan_work(session, [host], profiles)[0].features)
-        rows = session.exec(select(FeatureStatus).where(FeatureStatus.host == name)).all()
-        converged = conditions.get("Converged")
-        if converged is not None and converged.reason == "HostNotObserved":
-            results[name] = HandedResult(name, False, converged.reason, converged.message)
-        elif {r.feature: r.settings_hash for r in rows} == expected and "Ready" in conditions:
-            ready = conditions["Ready"]
-            results[name] = HandedResult(name, ready.status == "True", ready.reason, ready.message)
+        why = next((c.reason for c in (conditions["Reachable"], conditions["Converged"])
+                    if c is not None and c.status != "True"), ready.reason)
+        results[name] = HandedResult(name, ready.status == "True", why, ready.message)
     return results

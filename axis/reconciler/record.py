@@ -27,11 +27,13 @@ def settings_hashes(features: Mapping[str, EffectiveFeature]) -> dict[str, str]:
 
 
 def record_outcome(session: Session, outcome: HostOutcome, features: Mapping[str, EffectiveFeature], *,
-                   generation: int, previously_refused: Mapping[str, Mapping[str, str]], now: float) -> None:
+                   generation: int, previously_refused: Mapping[str, Mapping[str, str]], now: float,
+                   probed: float) -> None:
+    """`probed`: when the pass read the desired state it converged to (see HostWork.planned_at)."""
     if outcome.observation is not None:
         store_observations(session, [outcome.observation])
     host = outcome.host
-    _host_conditions(session, outcome, generation, now)
+    _host_conditions(session, outcome, generation, now, probed)
     if outcome.status == "failed" and not outcome.features:
         kind = "Unreachable" if outcome.observation and outcome.observation.status == "unreachable" else "ConvergeFailed"
         record_event(session, "Host", host, kind, outcome.reason, type="Warning", now=now)
@@ -59,7 +61,7 @@ def _reason(state: str) -> str:
             "failed": "ApplyFailed", "not-applicable": "NotApplicable"}[state]
 
 
-def _host_conditions(session: Session, outcome: HostOutcome, generation: int, now: float) -> None:
+def _host_conditions(session: Session, outcome: HostOutcome, generation: int, now: float, probed: float) -> None:
     """Reachable, Converged and Ready, from this pass alone (level-triggered, rebuildable)."""
     obs = outcome.observation
     reachable = obs is not None and obs.status in ("complete", "partial")
@@ -68,7 +70,8 @@ def _host_conditions(session: Session, outcome: HostOutcome, generation: int, no
     else:
         r_reason = "Unreachable" if obs is not None and obs.status == "unreachable" else "Error"
         r_msg = outcome.reason
-    set_condition(session, "Host", outcome.host, "Reachable", reachable, r_reason, r_msg, generation=generation, now=now)
+    set_condition(session, "Host", outcome.host, "Reachable", reachable, r_reason, r_msg, generation=generation, now=now,
+                  probed=probed)
     failed = [f for f in outcome.features if f.state == "failed"]
     refused = [f.feature for f in outcome.features if f.state == "refused"]
     if not reachable or (outcome.status == "failed" and not outcome.features):
@@ -79,10 +82,11 @@ def _host_conditions(session: Session, outcome: HostOutcome, generation: int, no
         converged, c_reason, c_msg = True, "InSyncWithRefusals", "host refused live steps of: " + ", ".join(refused)
     else:
         converged, c_reason, c_msg = True, "InSync", ""
-    set_condition(session, "Host", outcome.host, "Converged", converged, c_reason, c_msg, generation=generation, now=now)
+    set_condition(session, "Host", outcome.host, "Converged", converged, c_reason, c_msg, generation=generation, now=now,
+                  probed=probed)
     ready = reachable and converged is True
     set_condition(session, "Host", outcome.host, "Ready", ready, "Ready" if ready else "NotReady",
-                  "" if ready else (c_msg or r_msg), generation=generation, now=now)
+                  "" if ready else (c_msg or r_msg), generation=generation, now=now, probed=probed)
 
 
 def record_claim_conditions(session: Session, now: float) -> None:

@@ -8,22 +8,24 @@ from axis.state.tables import Condition
 
 
 def set_condition(session: Session, kind: str, name: str, type: str, status: bool | None, reason: str,
-                  message: str = "", *, generation: int, now: float) -> bool:
+                  message: str = "", *, generation: int, now: float, probed: float | None = None) -> bool:
     """Upsert a condition; return True when its status flipped (or it is new).
 
-    Reason, message and observedGeneration always follow the latest pass; the transition time
-    moves only on a flip, as in Kubernetes.
+    Reason, message, observedGeneration and the probe time (`probed`: when the pass read the
+    desired state; `now` if not given) always follow the latest pass; the transition time moves
+    only on a flip, as in Kubernetes.
     """
+    probed = now if probed is None else probed
     value = "Unknown" if status is None else "True" if status else "False"
     row = session.get(Condition, (kind, name, type))
     if row is None:
         session.add(Condition(kind=kind, name=name, type=type, status=value, reason=reason, message=message,
-                              last_transition=now, observed_generation=generation))
+                              last_transition=now, observed_generation=generation, last_probe=probed))
         return True
     flipped = row.status != value
     if flipped:
         row.status, row.last_transition = value, now
-    row.reason, row.message, row.observed_generation = reason, message, generation
+    row.reason, row.message, row.observed_generation, row.last_probe = reason, message, generation, probed
     session.add(row)
     return flipped
 

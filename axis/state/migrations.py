@@ -49,6 +49,9 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             reason VARCHAR NOT NULL, message VARCHAR NOT NULL, last_transition FLOAT NOT NULL,
             observed_generation INTEGER NOT NULL, PRIMARY KEY (kind, name, type))""",
     ]),
+    (5, "conditions say when the pass that set them read the desired state", [
+        "ALTER TABLE conditions ADD COLUMN last_probe FLOAT NOT NULL DEFAULT 0",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -68,7 +68,8 @@ class Condition(SQLModel, table=True):
     """A Kubernetes-style condition of an object (Reachable, Converged, Ready, Bound).
 
     `last_transition` moves only when `status` flips, so it says how long a host has been
-    unreachable, not when it was last checked.
+    unreachable, not when it was last checked; `last_probe` is when the pass that set it read
+    the desired state (0 before schema 5), so a reader knows which spec it answers for.
     """
 
     __tablename__ = "conditions"
@@ -81,6 +82,7 @@ class Condition(SQLModel, table=True):
     message: str = ""
     last_transition: float
     observed_generation: int = 0
+    last_probe: float = 0.0
 
 
 class Lease(SQLModel, table=True):

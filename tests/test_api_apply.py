@@ -82,7 +82,7 @@ def normalized(doc: Any, spec_file: Path | None = None) -> Any:
     text = json.dumps(doc)
     if spec_file is not None:
         text = text.replace(str(spec_file), "<request>")
-    return _drop(json.loads(text), {"seconds", "creationTimestamp", "lastTransitionTime", "age", "observedAt",
+    return _drop(json.loads(text), {"seconds", "creationTimestamp", "lastTransitionTime", "lastProbeTime", "age", "observedAt",
                                     "factsAt", "expires", "expiresIn", "time"})
 
 

@@ -5,33 +5,47 @@ desired state); a real controller doing so is in tests/integration/test_crash_co
 
 from __future__ import annotations
 
+from axis.reconciler.fleet_pass import plan_work
 from axis.reconciler.handover import changed_hosts, handed_results
+from axis.reconciler.record import settings_hashes
 from axis.specs.loader import load_spec_text
 from axis.state import Database
 from axis.state.conditions import set_condition
 from axis.state.facts import Observation, store_observations
-from axis.state.objects import Change, apply_objects, delete_object
+from axis.state.feature_status import FeatureRow, store_feature_status
+from axis.state.objects import Change, apply_objects, delete_object, desired_hosts
 from tests.conftest import HOST
 
 
 def _db(tmp_path) -> Database:
     db = Database(tmp_path / "state.db")
-    with db.write() as session:
-        apply_objects(session, load_spec_text(HOST.format(name="a")))
+    _store(db, "32G")
     return db
 
 
-def _pass(db: Database, *, probed: float, reachable: bool = True, converged: bool = True, message: str = "") -> None:
-    """The conditions one controller pass on host `a` records."""
+def _store(db: Database, size: str) -> None:
     with db.write() as session:
+        apply_objects(session, load_spec_text(HOST.format(name="a").replace("32G", size)))
+
+
+def _pass(db: Database, *, probed: float, reachable: bool = True, converged: bool = True, message: str = "") -> None:
+    """The conditions and feature rows one controller pass on host `a` records, planned from
+    the desired state stored now."""
+    with db.write() as session:
+        hosts, profiles = desired_hosts(session)
+        work = plan_work(session, hosts, profiles, planned_at=probed)[0]
+        if reachable:
+            rows = [FeatureRow(name, "in-sync", "InSync", "", digest, {})
+                    for name, digest in settings_hashes(work.features).items()]
+            store_feature_status(session, "a", rows, generation=work.generation, now=probed + 5)
         set_condition(session, "Host", "a", "Reachable", reachable, "FactsComplete" if reachable else "Unreachable",
-                      "" if reachable else message, generation=1, now=probed + 5, probed=probed)
+                      "" if reachable else message, generation=work.generation, now=probed + 5, probed=probed)
         set_condition(session, "Host", "a", "Converged", converged if reachable else None,
                       "InSync" if converged else "ApplyFailed", "" if converged else message,
-                      generation=1, now=probed + 5, probed=probed)
+                      generation=work.generation, now=probed + 5, probed=probed)
         ready = reachable and converged
         set_condition(session, "Host", "a", "Ready", ready, "Ready" if ready else "NotReady", "" if ready else message,
-                      generation=1, now=probed + 5, probed=probed)
+                      generation=work.generation, now=probed + 5, probed=probed)
 
 
 def _results(db: Database, changed: set[str], since: float):  # type: ignore[no-untyped-def]
@@ -67,9 +81,18 @@ def test_a_failed_pass_says_why_in_the_reachable_or_converged_reason(tmp_path):
     assert (result.ready, result.reason, result.message) == (False, "ApplyFailed", "swapfile: No space left on device")
 
 
-def test_an_unchanged_host_answers_with_its_last_pass(tmp_path):
+def test_an_unchanged_host_answers_with_its_last_pass_if_it_planned_what_is_stored(tmp_path):
     db = _db(tmp_path)
     _pass(db, probed=50.0)
+    assert _results(db, set(), since=100.0)["a"].ready is True
+    # an earlier apply (--no-wait) stored 16G after that pass: this apply changes nothing, but
+    # the pass it would read planned 32G, so the next pass answers
+    _store(db, "16G")
+    assert _results(db, set(), since=100.0) == {}
+    _pass(db, probed=60.0, reachable=False, message="a: timed out")  # under the new generation
+    result = _results(db, set(), since=100.0)["a"]
+    assert (result.ready, result.reason) == (False, "Unreachable")
+    _pass(db, probed=70.0)
     assert _results(db, set(), since=100.0)["a"].ready is True
 
 

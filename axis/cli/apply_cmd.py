@@ -32,7 +32,7 @@ def apply(
     output: Format = typer.Option(Format.table, "-o", "--output", help="table, json or yaml"),
     wait: bool = typer.Option(True, "--wait/--no-wait",
                               help="beside a running controller: wait for its pass on the hosts (exit 1 if any is not Ready)"),
-    wait_timeout: float = typer.Option(300.0, "--wait-timeout", min=0.0, help="seconds --wait waits at most"),
+    wait_timeout: float = typer.Option(300.0, "--wait-timeout", min=0.0, help="seconds --wait waits at most (inf: until the controller answers or stops)"),
 ) -> None:
     """Store the desired state from spec files, then converge the hosts; nothing is stored unless
     every document is valid. Exit 0 ok, 1 if any host failed (dry run: 2 if changes are pending).

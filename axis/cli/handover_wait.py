@@ -25,18 +25,18 @@ def wait_for_controller(app: AppContext, stored: Stored, timeout: float) -> list
                "(--no-wait returns at once)", err=True)
     deadline = time.monotonic() + timeout
     while True:
+        gone = controller_pid(app.state) is None  # asked first: its last pass is then read below
         with app.db().read() as session:
             results = handed_results(session, stored.handed, changed, stored.stored_at)
         if len(results) == len(stored.handed):
-            break
-        if controller_pid(app.state) is None:
+            return [results[n] for n in stored.handed]
+        if gone:
             why = ("ControllerStopped", f"the controller (pid {stored.controller}) stopped before its pass on this host")
             return [results.get(n) or HandedResult(n, False, *why) for n in stored.handed]
         if time.monotonic() >= deadline:
             why = ("NoPassYet", f"the controller reported no pass within {timeout:g}s")
             return [results.get(n) or HandedResult(n, False, *why) for n in stored.handed]
         time.sleep(POLL_SECONDS)
-    return [results[n] for n in stored.handed]
 
 
 def handed_data(results: list[HandedResult]) -> list[dict[str, object]]:

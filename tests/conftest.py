@@ -10,6 +10,13 @@ from typing import Callable
 import pytest
 
 from axis.cli.main import run
+from tests.ci import ci_skip_is_failure
+
+#: pytester runs pytest on generated test files (tests/test_ci_gate.py checks the CI hook so).
+pytest_plugins = ["pytester"]
+
+# Hooks are found by name in a conftest: under CI=true a skip anywhere in the suite is a failure.
+pytest_runtest_makereport = ci_skip_is_failure
 
 
 @dataclass

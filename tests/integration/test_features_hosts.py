@@ -24,6 +24,7 @@ from axis.drivers.features.persistent_journal import JOURNAL_DIR, MARKER as JOUR
 from axis.drivers.features.swapfile import FSTAB_MARK, MARKER as SWAP_MARKER, SYSCTL as SWAP_SYSCTL, render_sysctl
 from axis.drivers.features.watchdog import MODULES, SYSTEM, render_modules, render_system
 from axis.specs.features import DiskCleanupSettings, SwapfileSettings, WatchdogSettings
+from tests.ci import require_systemd
 from tests.integration.fleetspecs import fleet_axis, host_specs
 
 pytestmark = pytest.mark.hosts
@@ -107,8 +108,7 @@ def _reset(host, fstab: str, journal: bool) -> None:
 def pristine(fleet) -> Iterator[dict]:
     """Hosts without any feature file, journal directory absent (axis creates it from scratch);
     afterwards each host is put back as it booted. Yields each host's original /etc/fstab."""
-    if any(h.init != "systemd" for h in fleet.hosts):
-        pytest.skip("test hosts booted without systemd (init=sshd-only): journald/daemon-reexec differ")
+    require_systemd(fleet.hosts, "journald and daemon-reexec need systemd")
     fstabs = {h.name: _cat(h, "/etc/fstab") for h in fleet.hosts}
     assert not any(FSTAB_MARK in text for text in fstabs.values()), "a previous test left axis's fstab line"
     for host in fleet.hosts:

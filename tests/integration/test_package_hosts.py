@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from tests.ci import require_systemd
 from tests.integration.fleetspecs import fleet_axis, host_specs
 from tests.sshhosts.aptproxy import AptProxy, mirror_hosts
 from tests.sshhosts.network import gateway
@@ -23,8 +24,7 @@ PORT = 3142
 @pytest.fixture
 def apt_host(fleet):
     host = fleet.hosts[0]
-    if host.init != "systemd":
-        pytest.skip("earlyoom is enabled with systemctl: the host booted without systemd")
+    require_systemd([host], "earlyoom is enabled with systemctl")
     proxy = AptProxy(gateway(fleet.net), PORT, mirror_hosts()).start()
     host.exec(f"echo 'Acquire::http::Proxy \"http://{gateway(fleet.net)}:{PORT}\";' > {PROXY_CONF}")
     try:

@@ -1,0 +1,122 @@
+"""CI cannot go green on skipped tests, and plain `pytest` collects what `python -m pytest` does.
+
+The hook (tests/ci.py, installed by tests/conftest.py) is run for real through pytester on
+generated tests that skip in every way pytest offers; the conftest used is the suite's own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SKIPPING_TESTS = """
+import pytest
+
+from tests.ci import harness_unavailable, require_systemd
+
+
+class Host:
+    def __init__(self, name, init):
+        self.name, self.init = name, init
+
+
+def test_passes():
+    pass
+
+
+def test_skip_in_body():
+    pytest.skip("no hosts here")
+
+
+@pytest.mark.skipif(True, reason="a marker's skip")
+def test_skipif_marker():
+    pass
+
+
+@pytest.fixture
+def hosts():
+    pytest.skip("a fixture's skip")
+
+
+def test_fixture_skips(hosts):
+    pass
+
+
+def test_harness_unavailable():
+    harness_unavailable("not root")
+
+
+def test_host_without_systemd():
+    require_systemd([Host("h1", "sshd-only"), Host("h2", "systemd")], "needs systemctl")
+
+
+def test_hosts_with_systemd():
+    require_systemd([Host("h1", "systemd")], "needs systemctl")
+
+
+@pytest.mark.xfail(reason="an expected failure is not a skip", strict=True)
+def test_expected_failure():
+    assert False
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    """The generated tests beside a copy of the suite's real tests/conftest.py."""
+    pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text())
+    pytester.makepyfile(test_generated=SKIPPING_TESTS)
+    return pytester
+
+
+def test_under_ci_every_skip_fails_the_run(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    result = suite.runpytest("-p", "no:cacheprovider", "-rA")
+    # body skips and the helpers fail in the call; a marker's or a fixture's skip fails in setup.
+    result.assert_outcomes(passed=2, failed=3, errors=2, xfailed=1, skipped=0)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([
+        "ERROR *::test_skipif_marker - skipped under CI=true*: a marker's skip",
+        "ERROR *::test_fixture_skips - skipped under CI=true*: a fixture's skip",
+        "FAILED *::test_skip_in_body - skipped under CI=true*: no hosts here",
+    ])
+    out = result.stdout.str()
+    assert "test hosts unavailable under CI=true: not root" in out
+    assert "needs systemctl: h1 booted without systemd (init=sshd-only)" in out
+    assert "h2" not in out.split("needs systemctl:", 1)[1].splitlines()[0]
+
+
+@pytest.mark.parametrize("ci", [None, "false", "1"])
+def test_outside_ci_skips_stay_skips(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str | None) -> None:
+    """Only the exact CI=true (what .ci/run and the common CI services set) turns skips into failures."""
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    result = suite.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, skipped=5, xfailed=1)
+    assert result.ret == pytest.ExitCode.OK
+
+
+def test_ci_script_exports_ci_true_before_running_the_tests() -> None:
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert "export CI=true" in lines
+    runs = [i for i, line in enumerate(lines) if "pytest" in line and not line.startswith("#")]
+    assert runs and lines.index("export CI=true") < runs[0]
+
+
+def test_plain_pytest_collects_the_modules_that_import_tests_helpers(tmp_path: Path) -> None:
+    """`pytest` (the console script) puts only tests/ on sys.path, not the repository root:
+    pyproject's `pythonpath` must add the root, or every `from tests.x import` module fails."""
+    pytest_script = Path(sys.executable).with_name("pytest")
+    modules = ["tests/test_transport.py", "tests/test_apply_store.py", "tests/integration/test_harness.py"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([str(pytest_script), "--collect-only", "-q", "-p", "no:cacheprovider", *modules],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "error" not in proc.stdout.lower().splitlines()[-1]

@@ -113,11 +113,12 @@ def test_apply_through_the_api_equals_axis_apply(converge: bool, api: tuple[Test
         ("Host", "a", "created", "<request>:1"), ("HostProfile", "baseline", "created", "<request>:12"),
         ("HostProfile", "lonely", "created", "<request>:19"), ("Claim", "job", "created", "<request>:25")]
     assert doc["warnings"] == ["HostProfile/lonely matches no host"]
-    assert doc["claims"][0]["claim"] == "job" and doc["claims"][0]["phase"] == "Pending"
+    assert doc["storeOnly"] is not converge
     if converge:  # the host was really contacted: refused, recorded like any failed pass
         assert doc["failed"] == 1 and "connection refused" in doc["hosts"][0]["reason"]
-    else:
-        assert doc["hosts"] == [] and doc["failed"] == 0
+        assert doc["claims"][0]["claim"] == "job" and doc["claims"][0]["phase"] == "Pending"
+    else:  # stored only: no host contacted, no placement pass (tests/test_store_only.py)
+        assert doc["hosts"] == [] and doc["failed"] == 0 and doc["claims"] == []
     for resource in ("hosts", "profiles", "claims", "events"):
         _, from_cli = cli(cli_state, capsys, "get", resource, "-o", "json")
         _, from_api = cli(app.state, capsys, "get", resource, "-o", "json")

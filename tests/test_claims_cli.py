@@ -64,6 +64,12 @@ def fleet(axis, specs, state_db):  # type: ignore[no-untyped-def]
     return root
 
 
+def _bind(axis, root: Path, *args: str):  # type: ignore[no-untyped-def]
+    """A converging apply of the claims file alone: it binds pending claims on the stored facts and
+    contacts no host (the file names none). `apply --no-converge` stores only and binds nothing."""
+    return axis("apply", "-f", str(root / "claims.yaml"), *args)
+
+
 def _claims(axis) -> dict[str, dict]:  # type: ignore[no-untyped-def, type-arg]
     doc = json.loads(axis("get", "claims", "-o", "json").out)
     return {item["metadata"]["name"]: item["status"] for item in doc["items"]}
@@ -71,13 +77,14 @@ def _claims(axis) -> dict[str, dict]:  # type: ignore[no-untyped-def, type-arg]
 
 def test_apply_leaves_claims_pending_until_hosts_are_observed_then_binds_them(axis, specs, state_db):
     root = specs(SPECS)
-    r = axis("apply", "--no-converge", "-f", str(root))
+    assert "claim/job-a created" in axis("apply", "--no-converge", "-f", str(root)).out
+    r = _bind(axis, root)
     assert "claim/job-a pending: no host fits: gpu-1, mini, ubu-1: never observed: no facts yet" in r.err
-    assert "claim/job-a created" in r.out and "pending" not in r.out  # stdout stays the object list
+    assert "claim/job-a unchanged" in r.out and "pending" not in r.out  # stdout stays the object list
     status = _claims(axis)["job-a"]
     assert status["phase"] == "Pending" and status["host"] is None and status["memory"] == "17.0Gi"
     _observe(state_db, {"ubu-1": facts(total_gib=30), "gpu-1": facts(total_gib=30), "mini": facts()})
-    r = axis("apply", "--no-converge", "-f", str(root), "-o", "json")
+    r = _bind(axis, root, "-o", "json")
     placed = {c["claim"]: c for c in json.loads(r.out)["claims"]}
     assert {placed["job-a"]["host"], placed["job-b"]["host"]} == {"ubu-1", "gpu-1"}  # never both on one host
 
@@ -91,7 +98,7 @@ def test_dry_run_binds_nothing(axis, specs, state_db):
 
 
 def test_get_claims_and_leases_tables(axis, fleet):
-    axis("apply", "--no-converge", "-f", str(fleet))
+    _bind(axis, fleet)
     lines = axis("get", "claims").out.splitlines()
     assert lines[0].split() == ["NAME", "PHASE", "HOST", "MEMORY", "EXPIRES", "REASON"]
     rows = {line.split()[0]: line.split()[1:5] for line in lines[1:]}
@@ -105,7 +112,7 @@ def test_get_claims_and_leases_tables(axis, fleet):
 
 
 def test_describe_claim_shows_its_placement(axis, fleet):
-    axis("apply", "--no-converge", "-f", str(fleet))
+    _bind(axis, fleet)
     out = axis("describe", "claim", "job-a").out
     fields = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in out.splitlines()
               if line[:1].isalpha() and ":" in line}
@@ -143,13 +150,13 @@ def test_place_explain_and_context(axis, fleet):
 
 
 def test_renew_and_release(axis, fleet):
-    axis("apply", "--no-converge", "-f", str(fleet))
+    _bind(axis, fleet)
     r = axis("renew", "job-b", "--ttl", "10m")
     assert r.code == 0 and r.out.strip() == "claim/job-b bound to ubu-1 (17.0Gi), expires in 10m"
     r = axis("release", "job-b")
     assert r.out.strip() == "claim/job-b released (17.0Gi on ubu-1 freed)"
     assert _claims(axis)["job-b"]["phase"] == "Released"
-    axis("apply", "--no-converge", "-f", str(fleet))
+    _bind(axis, fleet)
     assert _claims(axis)["job-b"]["phase"] == "Released"  # not re-bound by the next pass
     assert axis("release", "job-b").err.strip() == "error: claim 'job-b' holds no lease"
     assert axis("renew", "job-b").out.startswith("claim/job-b bound to ubu-1")
@@ -164,7 +171,7 @@ def test_exec_refuses_an_unbound_claim_with_exit_125(axis, fleet):
 
 
 def test_exec_runs_on_the_bound_host_and_returns_the_exit_code(axis, fleet, monkeypatch):
-    axis("apply", "--no-converge", "-f", str(fleet))
+    _bind(axis, fleet)
     fake = FakeTransport(name="gpu-1").script(r"^echo 'a b' '\$HOME'$", "a b $HOME\n", exit_status=7)
 
     async def connect(self, host):  # type: ignore[no-untyped-def]
@@ -183,7 +190,7 @@ def test_claim_memory_is_shown_for_pending_claims_from_inference(axis, specs):
         metadata: {name: big-model}
         spec: {task: run a 70b model}
     """})
-    axis("apply", "--no-converge", "-f", str(root))
+    axis("apply", "-f", str(root))  # converging, but the file names no host to contact
     status = _claims(axis)["big-model"]
     assert (status["phase"], status["memory"]) == ("Pending", "40.0Gi")  # inferred from "70b"
     assert status["reason"] == "no hosts in the desired state"

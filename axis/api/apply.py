@@ -7,7 +7,9 @@ can switch between the CLI and the API without re-learning the output. Two diffe
 because a request is not a directory: objects are recorded as coming from `<request>:LINE`,
 and there is no `--prune` (a request has no notion of "the files that used to be here").
 Under `axis serve --watch` the hosts are converged by that controller (the answer's `controller`
-names its pid), as they are for an `axis apply` run beside it.
+names its pid), as they are for an `axis apply` run beside it. `?converge=false` stores only, as
+`--no-converge`: no host is contacted, no claim bound, no lease taken; the answer says
+`"storeOnly": true` and binding waits for a converging apply or the controller.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ REQUEST_PATH = "<request>"
 
 
 def apply_yaml(app: AppContext, text: str, *, dry_run: bool, converge: bool, jobs: int = 16) -> dict[str, Any]:
-    """Store the objects in `text`, converge and bind; raise SpecErrors (nothing stored) on bad input.
+    """Store the objects in `text`, then (unless `converge` is false) converge and bind; raise
+    SpecErrors (nothing stored) on bad input.
 
     Blocking (DB transactions, and an event loop of its own for the SSH work, as the CLI runs it):
     the HTTP handler calls it in a worker thread, so a long converge never holds up other requests.

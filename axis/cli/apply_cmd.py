@@ -1,9 +1,12 @@
 """`axis apply -f PATH`: store the desired objects (created/configured/unchanged/pruned), then
 converge the hosts they concern in one pass, then bind pending claims (`ledger.place_claims`:
-sweep expired leases, bind on the newest stored facts). `--dry-run` stores and binds nothing."""
+sweep expired leases, bind on the newest stored facts). `--dry-run` stores and binds nothing;
+`--no-converge` stores only: no host is contacted, no claim bound, no lease taken."""
 
 from __future__ import annotations
 
+import shlex
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -27,15 +30,17 @@ def apply(
     dry_run: bool = typer.Option(False, "--dry-run", help="show what would be stored; store nothing"),
     prune: bool = typer.Option(False, "--prune", help="delete objects applied from these paths that are gone from them"),
     converge: bool = typer.Option(True, "--converge/--no-converge",
-                                  help="--no-converge: store the desired state only (a controller converges later)"),
+                                  help="--no-converge: store the desired state only: contact no host, bind no "
+                                       "claim, take no lease (a converging apply or a controller does that later)"),
     jobs: int = typer.Option(16, "--jobs", "-j", min=1, help="hosts converged at once"),
     output: Format = typer.Option(Format.table, "-o", "--output", help="table, json or yaml"),
     wait: bool = typer.Option(True, "--wait/--no-wait",
                               help="beside a running controller: wait for its pass on the hosts (exit 1 if any is not Ready)"),
     wait_timeout: float = typer.Option(300.0, "--wait-timeout", min=0.0, help="seconds --wait waits at most (inf: until the controller answers or stops)"),
 ) -> None:
-    """Store the desired state from spec files, then converge the hosts; nothing is stored unless
-    every document is valid. Exit 0 ok, 1 if any host failed (dry run: 2 if changes are pending).
+    """Store the desired state from spec files, then converge the hosts and bind pending claims;
+    nothing is stored unless every document is valid. Exit 0 ok, 1 if any host failed (dry run: 2
+    if changes are pending). With --no-converge it stores only.
     Beside a running controller the hosts are handed to it, and by default apply waits for its
     results so that the exit code still reflects the hosts."""
     app = app_context(ctx)
@@ -45,7 +50,7 @@ def apply(
                        dry_run=dry_run, converge=converge, controller=controller_pid(app.state))
         applied = run_pass(app, stored, jobs=jobs)
     if output not in (Format.json, Format.yaml):
-        _report_stored(stored, converge, waiting=wait)
+        _report_stored(stored, converge, waiting=wait, paths=filename)
     handed = wait_for_controller(app, stored, wait_timeout) if stored.handed and wait else None
     if output in (Format.json, Format.yaml):
         data = applied_data(applied)
@@ -64,8 +69,8 @@ def apply(
     _exit(applied.outcomes, dry_run)
 
 
-def _report_stored(stored: Stored, converge: bool, *, waiting: bool) -> None:
-    """What was stored, then (beside a controller) who converges it."""
+def _report_stored(stored: Stored, converge: bool, *, waiting: bool, paths: list[Path]) -> None:
+    """What was stored, then who converges it: this apply, a controller, or (stored only) nobody yet."""
     suffix = " (dry run)" if stored.dry_run else ""
     for change in stored.changes:
         typer.echo(f"{change.kind.lower()}/{change.name} {change.action}{suffix}")
@@ -73,12 +78,35 @@ def _report_stored(stored: Stored, converge: bool, *, waiting: bool) -> None:
         typer.echo(f"warning: {warning}", err=True)
     if not stored.changes:
         typer.echo("no objects found", err=True)
+    if stored.store_only:
+        typer.echo(store_only_summary(stored, paths), err=True)
     if stored.controller is not None and converge:
         follow = "" if waiting else " (follow with `axis get hosts`)"
         what = (f"it converges the changed hosts now{follow}; its watched specs win again "
                 "when they next change" if any(c.action != "unchanged" for c in stored.changes)
                 else "nothing changed; it re-observes every host at its next resync")
         typer.echo(f"a controller (pid {stored.controller}) reconciles this state DB: {what}", err=True)
+
+
+def store_only_summary(stored: Stored, paths: list[Path]) -> str:
+    """One line for `--no-converge`: what is now in the state DB, that nothing else happened, and
+    what converges it (a running controller, else the command to run)."""
+    counts = Counter(c.kind for c in stored.changes if c.action != "pruned")
+    what = ", ".join(f"{counts[kind]} {nouns[counts[kind] != 1]}" for kind, nouns in _NOUNS.items()
+                     if counts[kind]) or "nothing"
+    pruned = sum(c.action == "pruned" for c in stored.changes)
+    if pruned:
+        what += f" ({pruned} pruned)"
+    if stored.controller is not None:
+        nxt = f"the controller (pid {stored.controller}) on this state DB does both at its next pass"
+    else:
+        files = " ".join(f"-f {shlex.quote(str(p))}" for p in paths)
+        nxt = f"run `axis apply {files}` or a controller (`axis controller -w DIR`)"
+    return f"stored {what}; not converged, claims not bound (--no-converge): {nxt}"
+
+
+#: kind → (singular, plural) as the summary line says them
+_NOUNS = {"Host": ("host", "hosts"), "HostProfile": ("host profile", "host profiles"), "Claim": ("claim", "claims")}
 
 
 def _exit(outcomes: list[HostOutcome], dry_run: bool) -> None:

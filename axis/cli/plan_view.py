@@ -42,7 +42,7 @@ def outcomes_data(outcomes: list[HostOutcome]) -> dict[str, Any]:
 def applied_data(applied: Applied) -> dict[str, Any]:
     """The document `axis apply -o json` prints and `POST /apply` answers."""
     stored = applied.stored
-    return {"dryRun": stored.dry_run,
+    return {"dryRun": stored.dry_run, "storeOnly": stored.store_only,  # storeOnly: no host contacted, no claim bound
             "changes": [{"kind": c.kind, "name": c.name, "action": c.action, "generation": c.generation,
                          "source": c.source} for c in stored.changes],
             "warnings": stored.warnings, "controller": stored.controller, **outcomes_data(applied.outcomes),

@@ -3,6 +3,12 @@
 Two halves so that a front end can show progress between them: `store` writes the desired
 objects in one transaction (rolled back for a dry run) and says which hosts they concern;
 `finish` converges those hosts, binds pending claims and records the claims' conditions.
+
+A store-only apply (`--no-converge`, `?converge=false`) stops after `store`: it contacts no host,
+binds no claim and takes no lease (the README promises exactly that, and a user who stores a
+fleet to look at it first must not find capacity already held). Binding is left to the next
+converging apply or to the controller's claims pass. Storing can still end leases, as any store
+does: a claim deleted or pruned releases its lease, a deleted host sends its claims back to Pending.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ class Stored:
     #: the hosts handed to that controller, and when the transaction that stored them committed
     handed: list[str] = field(default_factory=list)
     stored_at: float = 0.0
+    #: stored only (`--no-converge`): `finish` contacts no host and binds no claim
+    store_only: bool = False
 
 
 @dataclass
@@ -73,6 +81,7 @@ def store(db: Database, loaded: list[Loaded], *, apply_sets: list[str] | None = 
     leaves converging to it, as `kubectl apply` leaves it to the cluster: two processes writing
     the same host files at once would each find the other's writes and fail their verify step.
     The controller notices the stored change within a second."""
+    store_only = not converge and not dry_run
     hand_over = converge and not dry_run and controller is not None
     converge = converge and (dry_run or controller is None)
     # a profile narrowed or pruned changes hosts it no longer matches: they are concerned too
@@ -96,11 +105,15 @@ def store(db: Database, loaded: list[Loaded], *, apply_sets: list[str] | None = 
                 if not any(p in matching_profiles(h, [p]) for h in hosts)]
     if hand_over:
         return Stored(dry_run, changes, warnings, [], [], controller, [w.host.metadata.name for w in work], committed)
-    return Stored(dry_run, changes, warnings, work, tools, None if dry_run else controller)
+    return Stored(dry_run, changes, warnings, work, tools, None if dry_run else controller,
+                  store_only=store_only)
 
 
 async def finish(db: Database, ssh: SshOptions, stored: Stored, *, jobs: int = 16,
                  on_done: Callable[[HostOutcome], None] | None = None) -> Applied:
+    """Converge the stored hosts, then bind pending claims; nothing at all for a store-only apply."""
+    if stored.store_only:
+        return Applied(stored)
     outcomes = await converge_fleet(db, ssh, stored.work, dry_run=stored.dry_run, extra_tools=stored.tools,
                                     jobs=jobs, on_done=on_done)
     if stored.dry_run:

@@ -25,7 +25,12 @@ class SpecError:
         parts.append(self.message)
         # one error, one line: a message quoting YAML's own multi-line text must not break that,
         # and a part quoting a huge value (a 5,000-character label) is cut in the middle
-        return " ".join(": ".join(_short(p) for p in parts).splitlines())
+        return " ".join(": ".join(_short(p) for p in parts).splitlines()).translate(_VISIBLE)
+
+
+#: C0 controls and DEL left in a line (a NUL or an escape sequence quoted from a spec) are shown
+#: as `\x1b`, so an error line never rewrites the terminal that prints it.
+_VISIBLE = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 
 
 def _label(value: str | None) -> str:

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
+from axis.specs.bounded_yaml import MAX_SPEC_BYTES, Refused, bounded_yaml
 from axis.specs.errors import SpecError, SpecErrors
 from axis.specs.features import OFF_TAG, ON_TAG
 from axis.specs.models import API_VERSION, KINDS, MODELS, SpecObject
@@ -23,6 +23,12 @@ from axis.specs.models import API_VERSION, KINDS, MODELS, SpecObject
 #: Fields that `axis get -o yaml` writes and `axis apply` ignores, so its output can be re-applied.
 READ_ONLY_TOP = ("status",)
 READ_ONLY_METADATA = ("generation", "creationTimestamp", "source")
+#: Longest text one field may hold (a task description is a few lines; a DB row stays small).
+MAX_STRING = 64 * 1024
+#: Characters no spec text may contain: C0 controls but tab, newline and carriage return, and DEL.
+#: A NUL ends a C string (ssh arguments, file names); an escape sequence rewrites the terminal
+#: of whoever runs `axis get`.
+_CONTROL = frozenset(chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F))
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,38 @@ def load_spec_text(text: str, path: str = "<request>") -> list[Loaded]:
     checks and `path:line` errors as `load_specs`, with `path` a pseudo path such as `<request>`;
     it also stands for the apply set, since there is no -f argument."""
     errors: list[SpecError] = []
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecErrors([_too_large(path, len(text), "characters")])
     return _checked(_load_text(text, path, path, errors), errors)
+
+
+def decode_spec_bytes(data: bytes, path: str = "<request>") -> str:
+    """Spec text from raw bytes (a request body): UTF-8 of at most MAX_SPEC_BYTES, else SpecErrors
+    naming the line of the first byte that is not UTF-8."""
+    errors: list[SpecError] = []
+    text = _decode(data, path, errors)
+    if text is None:
+        raise SpecErrors(errors)
+    return text
+
+
+def _decode(data: bytes, path: str, errors: list[SpecError]) -> str | None:
+    if len(data) > MAX_SPEC_BYTES:
+        errors.append(_too_large(path, len(data), "bytes"))
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        errors.append(SpecError(path, line, f"not UTF-8 text: byte 0x{data[exc.start]:02x} at column {column} "
+                                "({exc.reason}); save the file as UTF-8"))
+        return None
+
+
+def _too_large(path: str, size: int, unit: str) -> SpecError:
+    return SpecError(path, 0, f"{size:,} {unit} is larger than a spec may be ({MAX_SPEC_BYTES:,} bytes); "
+                     "split it into several files")
 
 
 def _checked(loaded: list[Loaded], errors: list[SpecError]) -> list[Loaded]:
@@ -92,15 +129,27 @@ def _checked(loaded: list[Loaded], errors: list[SpecError]) -> list[Loaded]:
 def _load_file(file: Path, apply_set: str, errors: list[SpecError]) -> list[Loaded]:
     path = str(file)
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        errors.append(SpecError(path, 0, f"cannot read: {exc}"))
+        with file.open("rb") as handle:
+            data = handle.read(MAX_SPEC_BYTES + 1)  # never the whole of a huge file
+            if len(data) > MAX_SPEC_BYTES:
+                errors.append(_too_large(path, max(len(data), _size(file)), "bytes"))
+                return []
+    except OSError as exc:
+        errors.append(SpecError(path, 0, f"cannot read: {exc.strerror or exc}"))
         return []
-    return _load_text(text, path, apply_set, errors)
+    text = _decode(data, path, errors)
+    return [] if text is None else _load_text(text, path, apply_set, errors)
+
+
+def _size(file: Path) -> int:
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0
 
 
 def _load_text(text: str, path: str, apply_set: str, errors: list[SpecError]) -> list[Loaded]:
-    yaml = YAML(typ="rt")
+    yaml = bounded_yaml()
     out: list[Loaded] = []
     try:
         for doc in yaml.load_all(text):
@@ -110,6 +159,8 @@ def _load_text(text: str, path: str, apply_set: str, errors: list[SpecError]) ->
                 item = _validate(node, path, apply_set, errors)
                 if item is not None:
                     out.append(item)
+    except Refused as exc:
+        errors.append(SpecError(path, exc.problem_mark.line + 1 if exc.problem_mark else 0, str(exc.problem)))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -160,6 +211,11 @@ def _validate(node: CommentedMap, path: str, apply_set: str, errors: list[SpecEr
     if not isinstance(kind, str) or kind not in MODELS:
         error("kind", f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})", _line(node, "kind"))
         return None
+    problems = _text_problems(node)
+    for loc, message in problems:
+        error(_field(loc), message, _line_of(node, loc))
+    if problems:
+        return None
     data = _plain(node)
     for key in READ_ONLY_TOP:
         data.pop(key, None)
@@ -174,6 +230,38 @@ def _validate(node: CommentedMap, path: str, apply_set: str, errors: list[SpecEr
             error(_field(loc), _message(err), _line_of(node, loc))
         return None
     return Loaded(obj=obj, path=path, line=_line(node), apply_set=apply_set)
+
+
+def _text_problems(node: Any) -> list[tuple[list[Any], str]]:
+    """Every key or string value that holds a control character or is longer than MAX_STRING,
+    with its location. A node shared through an alias is checked (and reported) once."""
+    found: list[tuple[list[Any], str]] = []
+    seen: set[int] = set()
+
+    def check(text: str, loc: list[Any]) -> None:
+        if len(text) > MAX_STRING:
+            found.append((loc, f"text of {len(text):,} characters is longer than a field may hold ({MAX_STRING:,})"))
+        bad = next((c for c in text if c in _CONTROL), None) if not _CONTROL.isdisjoint(text) else None
+        if bad is not None:
+            found.append((loc, f"control character U+{ord(bad):04X} is not allowed in spec text"))
+
+    def walk(value: Any, loc: list[Any]) -> None:
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str):
+                    check(key, [*loc, key])
+                walk(item, [*loc, key])
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, [*loc, index])
+        elif isinstance(value, str):
+            check(value, loc)
+
+    walk(node, [])
+    return found
 
 
 def _plain(node: Any) -> Any:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from axis.specs.features import Features
+from axis.specs.names import check_tool_name
 from axis.specs.units import Duration, Size
 
 API_VERSION = "axis/v1"
@@ -22,7 +23,6 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-_TOOL = re.compile(r"^[A-Za-z0-9._+-]{1,64}$")
 
 
 def _dns_label(name: str) -> str:
@@ -44,14 +44,8 @@ def _labels(labels: dict[str, str]) -> dict[str, str]:
     return labels
 
 
-def _tool(tool: str) -> str:
-    if not _TOOL.match(tool):
-        raise ValueError(f"tool name {tool!r} is invalid: 1-64 letters, digits, '.', '_', '+' or '-'")
-    return tool
-
-
 Name = Annotated[str, AfterValidator(_dns_label)]
-ToolName = Annotated[str, AfterValidator(_tool)]
+ToolName = Annotated[str, AfterValidator(check_tool_name)]
 Labels = Annotated[dict[str, str], AfterValidator(_labels)]
 
 

@@ -39,6 +39,8 @@ import re
 import shlex
 from typing import Iterable, Mapping
 
+from axis.specs.names import TOOL_NAME_RE, check_tool_name  # one rule: what a spec accepts, the script accepts
+
 SCRIPT_VERSION = 1
 
 #: Tools looked up with ``command -v`` on every host (AXIS's list plus what the feature
@@ -47,9 +49,6 @@ FACTS_TOOLS: tuple[str, ...] = (
     "go", "python3", "git", "docker", "ollama", "node", "swift", "cargo", "gcc",
     "brew", "apt-get", "nvidia-smi", "tailscale", "earlyoom",
 )
-
-# No leading "-": ``command -v -x`` would be read as an option by some shells.
-TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9._+][A-Za-z0-9._+-]{0,63}$")
 
 SECTION_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -241,11 +240,7 @@ def validate_tool_name(name: str) -> str:
     Tool names come from user specs (``requires.tools``); they end up inside a shell
     script run as a possibly privileged user, so anything but a plain file name is refused.
     """
-    if not isinstance(name, str) or not TOOL_NAME_RE.fullmatch(name):
-        raise ValueError(
-            f"invalid tool name {name!r}: must match {TOOL_NAME_RE.pattern}"
-        )
-    return name
+    return check_tool_name(name)
 
 
 def tool_list(extra_tools: Iterable[str] = ()) -> list[str]:

@@ -1,0 +1,136 @@
+"""A round-trip YAML reader with budgets, so that no spec text can make the loader slow or crash.
+
+ruamel.yaml keeps an alias as a reference to the anchored node, so *reading* a "billion laughs"
+document is cheap; every consumer that walks the data as a tree (turning it into plain values,
+pydantic, JSON for the state DB) then expands it exponentially: 464 bytes took 15 s and 309 MB.
+Like cfn-lint and serde-yaml, we count what the data will be once expanded while it is
+composed, in O(1) per alias (each anchored node remembers its expanded size), and refuse the
+document at the alias that passes the budget, before anything walks it. Three more limits keep
+the rest linear and recursion-free: the nesting depth (aliases included), the flow nesting the
+scanner tracks (its stale-key check is quadratic in it: 3,000 `[` took 3 s), and the size of
+the text itself (`MAX_SPEC_BYTES`, checked by the loader before parsing).
+
+Every refusal is a `Refused`, a MarkedYAMLError carrying the line it happened at, and so
+is any value the constructor cannot build (a date that does not exist, `!!bool maybe`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent, ScalarEvent
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.scanner import RoundTripScanner
+
+#: Largest spec file or request body read at all (a fleet's specs are a few KiB).
+MAX_SPEC_BYTES = 1 << 20
+#: Nodes (mappings, sequences, scalars) a file may hold once its aliases are expanded.
+MAX_NODES = 100_000
+#: Scalar characters a file may hold once its aliases are expanded: an anchored 500 KiB string
+#: used 100 times is 50 MB of JSON in the state DB, although it is only 100 nodes.
+MAX_CHARS = 4 * MAX_SPEC_BYTES
+#: Nesting depth of collections, aliases expanded (a spec needs about 6).
+MAX_DEPTH = 64
+
+
+class Refused(MarkedYAMLError):
+    """Valid YAML that no spec can be (too large, too deep, a value that cannot be built),
+    refused at `problem_mark`; the loader prints its message without "invalid YAML"."""
+
+
+class _Scanner(RoundTripScanner):
+    """Refuses flow collections nested deeper than MAX_DEPTH as the scanner meets them."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:  # noqa: N803 - ruamel's name
+        if self.flow_level >= MAX_DEPTH:
+            raise Refused(None, None, f"nested deeper than {MAX_DEPTH} levels; a spec needs far fewer",
+                                self.reader.get_mark())
+        super().fetch_flow_collection_start(TokenClass, to_push)
+
+
+class _Composer(Composer):
+    """Counts the expanded size of the stream (all documents) and refuses what passes a budget."""
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
+        self.warn_double_anchors = False  # legal YAML; a Python warning on stderr is not an error line
+        self.nodes = 0
+        self.chars = 0
+        self.deepest = 0
+        self._anchored: dict[int, tuple[int, int, int]] = {}  # id(node) -> nodes, chars, height
+
+    def compose_document(self) -> Any:
+        self._anchored = {}  # aliases refer to this document's anchors only; ids of freed nodes are reused
+        return super().compose_document()
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent):
+            node = super().compose_node(parent, index)
+            size = self._anchored.get(id(node))
+            if size is None:
+                raise Refused(None, None, f"alias *{event.anchor} refers to a node that contains it",
+                                    event.start_mark)
+            self._charge(*size, event.start_mark, f"alias *{event.anchor}")
+            return node
+        if self.depth + 1 > MAX_DEPTH:
+            raise Refused(None, None, f"nested deeper than {MAX_DEPTH} levels; a spec needs far fewer",
+                                event.start_mark)
+        before, outer = (self.nodes, self.chars), self.deepest
+        self.deepest = self.depth + 1
+        self._charge(1, len(event.value) if isinstance(event, ScalarEvent) else 0, 0, event.start_mark, "this node")
+        node = super().compose_node(parent, index)
+        if event.anchor is not None:
+            self._anchored[id(node)] = (self.nodes - before[0], self.chars - before[1], self.deepest - self.depth)
+        self.deepest = max(outer, self.deepest)
+        return node
+
+    def _charge(self, nodes: int, chars: int, height: int, mark: Any, what: str) -> None:
+        self.nodes += nodes
+        self.chars += chars
+        self.deepest = max(self.deepest, self.depth + height)
+        if self.nodes > MAX_NODES:
+            raise Refused(None, None, f"{what} makes more than {MAX_NODES:,} nodes once aliases are expanded "
+                                "(an alias bomb?); split the file or use fewer nested aliases", mark)
+        if self.chars > MAX_CHARS:
+            raise Refused(None, None, f"{what} makes more than {MAX_CHARS:,} characters of text once aliases "
+                                "are expanded; use fewer aliases of long strings", mark)
+        if self.deepest > MAX_DEPTH:
+            raise Refused(None, None, f"{what} nests deeper than {MAX_DEPTH} levels once aliases are "
+                                "expanded; a spec needs far fewer", mark)
+
+
+class _Constructor(RoundTripConstructor):
+    """A value ruamel cannot build (`2001-02-30`, `!!bool x`, an integer of more than 4,300
+    digits) is an error at its line, not a ValueError or KeyError from inside the constructor."""
+
+    def construct_non_recursive_object(self, node: Any, tag: Any = None) -> Any:
+        try:
+            return super().construct_non_recursive_object(node, tag)
+        except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            shown = str(node.value) if isinstance(node, ScalarNode) else type(node).__name__
+            shown = shown if len(shown) <= 40 else f"{shown[:30]}…({len(shown):,} characters)"
+            kind = str(tag or node.tag).rpartition(":")[2] or "a value"
+            raise Refused(None, None, f"cannot read {shown!r} as {kind}: {_first_clause(exc)}",
+                                node.start_mark) from None
+
+
+def _first_clause(exc: Exception) -> str:
+    """An exception's text up to its first `;` (Python's int-digits message goes on about sys)."""
+    return str(exc).split(";")[0] or type(exc).__name__
+
+
+def bounded_yaml() -> YAML:
+    """A fresh round-trip loader with the limits above (one per text: the budget is per file)."""
+    yaml = YAML(typ="rt")
+    yaml.Scanner = _Scanner
+    yaml.Composer = _Composer
+    yaml.Constructor = _Constructor
+    return yaml
+
+
+__all__ = ["Refused", "MAX_CHARS", "MAX_DEPTH", "MAX_NODES", "MAX_SPEC_BYTES", "bounded_yaml"]

@@ -50,8 +50,12 @@ spec: {task: nightly batch, requires: {memory: 4Gi}}
 """
 
 
+#: the stand-in sshd: its port and its listening socket
+Stand = tuple[int, socket.socket]
+
+
 @pytest.fixture
-def sshd_stand_in() -> Iterator[tuple[int, socket.socket]]:
+def sshd_stand_in() -> Iterator[Stand]:
     """A listening loopback socket where the hosts' sshd would be: any contact shows up as a
     connection waiting in its backlog."""
     with socket.socket() as sock:
@@ -95,7 +99,8 @@ def _files(tmp_path: Path, port: int) -> Path:
     return root
 
 
-def test_no_converge_stores_only_and_a_converging_apply_binds(axis, state_db, tmp_path, sshd_stand_in):  # type: ignore[no-untyped-def]
+def test_no_converge_stores_only_and_a_converging_apply_binds(axis: Any, state_db: Path, tmp_path: Path,
+                                                              sshd_stand_in: Stand) -> None:
     port, sshd = sshd_stand_in
     root = _files(tmp_path, port)
     _observe(state_db, "ubu-1", "ubu-2")  # placement could bind at once: only store-only stops it
@@ -126,7 +131,8 @@ def test_no_converge_stores_only_and_a_converging_apply_binds(axis, state_db, tm
     assert phases == {"job-a": "Bound", "job-b": "Bound"}
 
 
-def test_no_converge_leaves_a_held_lease_as_it_was(axis, state_db, tmp_path, sshd_stand_in):  # type: ignore[no-untyped-def]
+def test_no_converge_leaves_a_held_lease_as_it_was(axis: Any, state_db: Path, tmp_path: Path,
+                                                   sshd_stand_in: Stand) -> None:
     """A bound claim whose spec grows is re-checked (and its lease resized) by a converging pass;
     a store-only apply stores the new spec and leaves the lease untouched."""
     port, sshd = sshd_stand_in
@@ -152,7 +158,8 @@ def client(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
         yield c, app.state
 
 
-def test_api_converge_false_stores_only_and_a_converging_apply_binds(client, sshd_stand_in):  # type: ignore[no-untyped-def]
+def test_api_converge_false_stores_only_and_a_converging_apply_binds(client: tuple[TestClient, Path],
+                                                                     sshd_stand_in: Stand) -> None:
     http, state = client
     port, sshd = sshd_stand_in
     body = (HOSTS.format(port=port) + "---\n" + CLAIMS).encode()

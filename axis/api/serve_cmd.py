@@ -1,5 +1,8 @@
 """`axis serve`: the local HTTP API on uvicorn, loopback only unless asked, behind a bearer token.
 
+A non-loopback listener also needs TLS (`--tls-cert/--tls-key`) unless `--insecure-http` says
+plain HTTP is meant: the token travels with every request (see `axis.api.tls`).
+
 Starlette and uvicorn are imported when the command runs, not when the CLI starts, so that
 `axis get` and friends do not pay for a web stack they never use.
 """
@@ -16,6 +19,7 @@ from typing import Any, Iterator
 
 import typer
 
+from axis.api.tls import TlsFiles, refuse_clear_text, tls_files
 from axis.api.token import TokenError, default_token_path, ensure_token
 from axis.cli.context import AppContext, CliError, app_context
 from axis.cli.controller_cmd import log_line, make_controller
@@ -28,7 +32,14 @@ def serve(
     ctx: typer.Context,
     listen: str = typer.Option(DEFAULT_LISTEN, "--listen", help="HOST:PORT to listen on ([::1]:PORT for IPv6)"),
     allow_remote: bool = typer.Option(False, "--allow-remote",
-                                      help="allow a non-loopback listen address (the API can change every host)"),
+                                      help="allow a non-loopback listen address (the API can change every host); "
+                                           "it needs --tls-cert/--tls-key or --insecure-http"),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="serve HTTPS with this PEM certificate chain "
+                                                                    "(with --tls-key)"),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="the certificate's PEM private key, unencrypted"),
+    insecure_http: bool = typer.Option(False, "--insecure-http",
+                                       help="allow plain HTTP on a non-loopback address (the bearer token "
+                                            "crosses the network readable)"),
     token_file: Path | None = typer.Option(None, "--token-file",
                                            help="bearer token file, created 0600 on first start (default: <state>.token)"),
     watch: Path | None = typer.Option(None, "--watch", "-w",
@@ -36,7 +47,8 @@ def serve(
     resync: str = typer.Option("60s", "--resync", help="with --watch: re-observe every host this often"),
     jobs: int = typer.Option(16, "--jobs", "-j", min=1, help="with --watch: hosts reconciled at once"),
 ) -> None:
-    """Serve the local HTTP API (loopback only by default, bearer token on every request).
+    """Serve the local HTTP API (loopback only by default, bearer token on every request; HTTPS
+    with --tls-cert/--tls-key, required off loopback unless --insecure-http).
 
     Read hosts, facts, claims, leases, events and status; apply a YAML body; renew or release a
     claim. SIGTERM/SIGINT stop it cleanly (with --watch, the loop's steps in flight finish)."""
@@ -45,6 +57,8 @@ def serve(
     if not allow_remote and not is_loopback(host):
         raise CliError(f"refusing to listen on {listen}: not a loopback address, so other machines could reach "
                        f"an API that changes every host; pass --allow-remote if that is what you want")
+    tls = tls_files(tls_cert, tls_key)
+    refuse_clear_text(listen, loopback=is_loopback(host), tls=tls, insecure_http=insecure_http)
     path = token_file or default_token_path(app.state)
     try:
         token = ensure_token(path)
@@ -54,13 +68,18 @@ def serve(
         loop = make_controller(app, watch, resync, jobs, stack) if watch else None
         sock = stack.enter_context(_bind(host, port))
         shown = f"[{host}]" if ":" in host else host
-        log_line(f"axis API listening on http://{shown}:{sock.getsockname()[1]} (bearer token in {path})")
-        if not asyncio.run(_serve(_server(app, token), sock, loop)):
+        scheme = "https" if tls else "http"
+        log_line(f"axis API listening on {scheme}://{shown}:{sock.getsockname()[1]} (bearer token in {path})")
+        if tls is None and not is_loopback(host):
+            log_line("warning: plain HTTP off loopback (--insecure-http): "
+                     "the bearer token crosses the network readable")
+        if not asyncio.run(_serve(_server(app, token, tls), sock, loop)):
             raise typer.Exit(130)
 
 
-def _server(app: AppContext, token: str) -> Any:
-    """A uvicorn server for the API; Starlette and uvicorn are imported only now (module docstring)."""
+def _server(app: AppContext, token: str, tls: TlsFiles | None) -> Any:
+    """A uvicorn server for the API, over TLS when `tls` is given; Starlette and uvicorn are
+    imported only now (module docstring)."""
     import uvicorn
 
     from axis.api.app import build_app
@@ -73,7 +92,9 @@ def _server(app: AppContext, token: str) -> Any:
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    return Server(uvicorn.Config(build_app(app, token), log_level="warning", access_log=False, lifespan="off"))
+    files = {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)} if tls else {}
+    return Server(uvicorn.Config(build_app(app, token), log_level="warning", access_log=False, lifespan="off",
+                                 **files))
 
 
 async def _serve(server: Any, sock: socket.socket, loop: Controller | None) -> bool:

@@ -1,0 +1,182 @@
+"""`axis serve` never sends the bearer token in clear text off loopback.
+
+A non-loopback listener without TLS is refused (one line naming --tls-cert, --tls-key and
+--insecure-http, exit 1, nothing created); a real server started over TLS with a certificate made
+here answers an authenticated request through httpx that trusts only that certificate; plain
+HTTP on loopback still works; a certificate/key pair that cannot be used is one line naming it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import re
+import selectors
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from axis.api.tls import TlsFiles, refuse_clear_text
+from axis.cli.context import CliError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_pair(directory: Path, name: str = "server", *, passphrase: bytes | None = None) -> tuple[Path, Path]:
+    """A self-signed P-256 certificate for 127.0.0.1 and localhost, and its key (PEM, 0600)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "axis test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    encryption = (serialization.BestAvailableEncryption(passphrase) if passphrase
+                  else serialization.NoEncryption())
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    return make_pair(tmp_path)
+
+
+@pytest.mark.parametrize("listen", ["0.0.0.0:42425", "[::]:42425"])
+def test_a_non_loopback_listener_without_tls_is_refused(listen: str, axis: Any, state_db: Path) -> None:
+    r = axis("serve", "--listen", listen, "--allow-remote")
+    assert r.code == 1 and r.out == ""
+    assert r.err.count("\n") == 1 and r.err.startswith(f"error: refusing to serve {listen} over plain HTTP")
+    assert all(option in r.err for option in ("--tls-cert", "--tls-key", "--insecure-http"))
+    assert not state_db.with_name(state_db.name + ".token").exists()  # refused before anything was made
+
+
+def test_clear_text_rule() -> None:
+    """Off loopback only TLS or an explicit --insecure-http passes; on loopback plain HTTP is fine."""
+    files = TlsFiles(Path("c.pem"), Path("k.pem"))
+    refuse_clear_text("127.0.0.1:1", loopback=True, tls=None, insecure_http=False)
+    refuse_clear_text("0.0.0.0:1", loopback=False, tls=files, insecure_http=False)
+    refuse_clear_text("0.0.0.0:1", loopback=False, tls=None, insecure_http=True)
+    with pytest.raises(CliError, match="over plain HTTP"):
+        refuse_clear_text("0.0.0.0:1", loopback=False, tls=None, insecure_http=False)
+    with pytest.raises(CliError, match="choose one"):
+        refuse_clear_text("0.0.0.0:1", loopback=False, tls=files, insecure_http=True)
+
+
+def _pair_errors(tmp_path: Path, cert: Path, key: Path) -> list[tuple[list[str], str]]:
+    other_cert, other_key = make_pair(tmp_path, "other")
+    _, locked_key = make_pair(tmp_path, "locked", passphrase=b"secret")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    missing = tmp_path / "missing.pem"
+    return [
+        (["--tls-cert", str(cert)], "error: --tls-cert needs --tls-key too"),
+        (["--tls-key", str(key)], "error: --tls-key needs --tls-cert too"),
+        (["--tls-cert", str(missing), "--tls-key", str(key)], f"error: --tls-cert {missing}: No such file"),
+        (["--tls-cert", str(cert), "--tls-key", str(missing)], f"error: --tls-key {missing}: No such file"),
+        (["--tls-cert", str(tmp_path), "--tls-key", str(key)], f"error: --tls-cert {tmp_path}: Is a directory"),
+        (["--tls-cert", str(junk), "--tls-key", str(key)], f"error: --tls-cert {junk}: no -----BEGIN CERTIFICATE"),
+        (["--tls-cert", str(key), "--tls-key", str(cert)], f"error: --tls-cert {key}: no -----BEGIN CERTIFICATE"),
+        (["--tls-cert", str(cert), "--tls-key", str(other_key)],
+         f"error: --tls-cert {cert} with --tls-key {other_key}: the key does not belong to the certificate"),
+        (["--tls-cert", str(cert), "--tls-key", str(locked_key)],
+         f"error: --tls-key {locked_key}: the key has a passphrase"),
+        (["--tls-cert", str(cert), "--tls-key", str(key), "--insecure-http"], "error: --insecure-http with --tls-cert"),
+    ]
+
+
+def test_an_unusable_certificate_or_key_is_one_line(axis: Any, state_db: Path, tmp_path: Path,
+                                                    pair: tuple[Path, Path]) -> None:
+    for args, start in _pair_errors(tmp_path, *pair):
+        r = axis("serve", "--listen", "127.0.0.1:0", *args)
+        assert r.code == 1, (args, r.err)
+        assert r.err.count("\n") == 1 and r.err.startswith(start), (args, r.err)
+        assert "Traceback" not in r.err
+    assert not state_db.with_name(state_db.name + ".token").exists()
+
+
+def _start(state: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """`axis serve` on a free loopback port in a child process; its base URL once it listens."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("AXIS_STATE", None)
+    proc = subprocess.Popen([sys.executable, "-m", "axis", "--state", str(state), "serve", "--listen", "127.0.0.1:0",
+                             *args], stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    assert proc.stderr is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stderr, selectors.EVENT_READ)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and sel.select(deadline - time.monotonic()):
+            line = proc.stderr.readline()
+            if not line:
+                break
+            found = re.search(r"listening on (https?://127\.0\.0\.1:\d+)", line)
+            if found:
+                return proc, found.group(1)
+    proc.kill()
+    raise AssertionError(f"axis serve did not start: {proc.stderr.read()}")
+
+
+@pytest.fixture
+def serving(tmp_path: Path) -> Iterator[Any]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> tuple[subprocess.Popen[str], str]:
+        proc, url = _start(tmp_path / "state.db", *args)
+        started.append(proc)
+        return proc, url
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _stop(proc: subprocess.Popen[str]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    return proc.returncode
+
+
+def test_a_real_server_over_tls_answers_an_authenticated_request(serving: Any, tmp_path: Path,
+                                                                 pair: tuple[Path, Path]) -> None:
+    cert, key = pair
+    proc, url = serving("--tls-cert", str(cert), "--tls-key", str(key))
+    assert url.startswith("https://127.0.0.1:")
+    headers = {"Authorization": f"Bearer {(tmp_path / 'state.db.token').read_text().strip()}"}
+    trust = ssl.create_default_context(cafile=str(cert))  # this certificate and nothing else
+    r = httpx.get(f"{url}/health", headers=headers, verify=trust)
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    assert httpx.get(f"{url}/health", verify=trust).status_code == 401  # TLS does not replace the token
+    stranger = ssl.create_default_context(cafile=str(make_pair(tmp_path, "stranger")[0]))
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):  # a client trusting others refuses it
+        httpx.get(f"{url}/health", headers=headers, verify=stranger)
+    with pytest.raises(httpx.TransportError):  # and no plain-HTTP answer on the TLS port
+        httpx.get(url.replace("https://", "http://") + "/health", headers=headers)
+    assert _stop(proc) == 0
+
+
+def test_loopback_without_tls_still_serves_plain_http(serving: Any, tmp_path: Path) -> None:
+    proc, url = serving()
+    assert url.startswith("http://127.0.0.1:")
+    headers = {"Authorization": f"Bearer {(tmp_path / 'state.db.token').read_text().strip()}"}
+    assert httpx.get(f"{url}/health", headers=headers).status_code == 200
+    assert _stop(proc) == 0

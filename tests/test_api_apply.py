@@ -164,7 +164,7 @@ BAD = [
         metadata: {name: bad}
         spec: {address: bad.lan, port: 70000}
         """), ["<request>:9: Host/bad: spec.port: Input should be less than or equal to 65535"]),
-    ("not-utf8", b"kind: \xff\n", ["the body is not UTF-8 text"]),
+    ("not-utf8", b"kind: \xff\n", ["<request>:1: not UTF-8 text: byte 0xff at column 7"]),
 ]
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -9,9 +12,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from axis.api.openapi import Handler
 from axis.api.routes import ENDPOINTS, error
 from axis.api.token import token_matches
 from axis.cli.context import AppContext
+from axis.state import StateError
 
 
 class BearerAuth:
@@ -34,14 +39,37 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
 
+log = logging.getLogger("axis.api")
+
+
 async def _http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return error(exc.status_code, exc.detail)
 
 
+def guarded(handler: Handler) -> Handler:
+    """Every answer is JSON `{"error": ...}`, even for what no handler expected: a state DB that
+    cannot be used (its message names the file and what to do) or an axis bug (its traceback
+    goes to the log, its type to the client), never Starlette's text/plain 500."""
+
+    @functools.wraps(handler)
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except HTTPException:
+            raise  # the handler's own 4xx, answered by _http_error
+        except StateError as exc:
+            log.error("%s %s: %s", request.method, request.url.path, exc)
+            return error(500, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug: logged with its traceback, answered as JSON
+            log.exception("%s %s failed", request.method, request.url.path)
+            return error(500, f"internal error: {type(exc).__name__} (the traceback is in the server's log)")
+    return run
+
+
 def build_app(app: AppContext, token: str) -> ASGIApp:
     """The API over `app`'s state DB and SSH options; every request must carry `token`."""
-    web = Starlette(routes=[Route(e.path, e.handler, methods=[e.method]) for e in ENDPOINTS],
+    web = Starlette(routes=[Route(e.path, guarded(e.handler), methods=[e.method]) for e in ENDPOINTS],
                     exception_handlers={HTTPException: _http_error})
     web.state.axis = app
     return BearerAuth(web, token)

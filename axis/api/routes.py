@@ -7,6 +7,7 @@ for a slow host during `POST /apply` never stalls the event loop that serves the
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Callable
 
@@ -17,18 +18,23 @@ from starlette.responses import JSONResponse, Response
 
 from axis import __version__
 from axis.api import reads
-from axis.api.apply import apply_yaml
+from axis.api.apply import REQUEST_PATH, apply_yaml
 from axis.api.openapi import Endpoint, Param, document
 from axis.cli.claims_view import lease_view
 from axis.cli.context import AppContext
 from axis.reconciler.ledger import LedgerError, release as release_lease, renew as renew_lease
 from axis.specs import SpecErrors
+from axis.specs.bounded_yaml import MAX_SPEC_BYTES
+from axis.specs.loader import decode_spec_bytes
 from axis.specs.units import parse_duration
 from axis.state import Database
-from axis.state.objects import get_row
+from axis.state.objects import StoredSpecInvalid, get_row
 
-#: Largest request body accepted (a spec set is a few KiB; 1 MiB is far beyond any real one).
-MAX_BODY = 1 << 20
+#: Largest request body accepted: the loader's limit for a spec file (a spec set is a few KiB).
+MAX_BODY = MAX_SPEC_BYTES
+#: Event ids are SQLite INTEGERs.
+MAX_EVENT_ID = 2**63 - 1
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
 
 
 def error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -45,6 +51,8 @@ async def _read(request: Request, fn: Callable[..., dict[str, Any]], *args: Any)
         return JSONResponse(await run_in_threadpool(fn, _app(request).db(), *args))
     except reads.NotFound as exc:
         return error(404, str(exc.args[0]))
+    except StoredSpecInvalid as exc:  # that object's stored spec: the client can re-apply or delete it
+        return error(409, str(exc))
 
 
 async def health(request: Request) -> Response:
@@ -77,8 +85,9 @@ async def list_leases(request: Request) -> Response:
 
 async def list_events(request: Request) -> Response:
     text = request.query_params.get("after", "0")
-    if not text.isdigit():
-        return error(400, f"after: expected an event id (a whole number), got {text!r}")
+    # ASCII digits only (str.isdigit() takes '²', which int() refuses), and an id SQLite can hold
+    if not _EVENT_ID.fullmatch(text) or int(text) > MAX_EVENT_ID:
+        return error(400, f"after: expected an event id, a whole number from 0 to {MAX_EVENT_ID}, got {text[:40]!r}")
     return await _read(request, reads.event_list, int(text))
 
 
@@ -88,11 +97,9 @@ async def cluster_status(request: Request) -> Response:
 
 async def apply(request: Request) -> Response:
     dry_run, converge = _flag(request, "dryRun", False), _flag(request, "converge", True)
+    body = await _body(request)
     try:
-        text = (await _body(request)).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return error(400, f"the body is not UTF-8 text: {exc}")
-    try:
+        text = decode_spec_bytes(body, REQUEST_PATH)
         doc = await run_in_threadpool(apply_yaml, _app(request), text, dry_run=dry_run, converge=converge)
     except SpecErrors as exc:
         return error(400, f"{len(exc.errors)} error(s); nothing was stored", errors=[str(e) for e in exc.errors])

@@ -13,7 +13,7 @@ from axis.reconciler.scorer import Placement, Ranked
 from axis.specs.units import format_duration, human_size
 from axis.state import leases
 from axis.state.claims import BOUND, EXPIRED, PENDING, statuses
-from axis.state.objects import to_model
+from axis.state.objects import StoredSpecInvalid, to_model
 from axis.state.tables import ClaimStatus, DesiredObject, Lease
 
 
@@ -38,7 +38,11 @@ def claim_status(row: DesiredObject, status: ClaimStatus | None, lease: Lease | 
         phase, reason = PENDING, "waiting for the next placement pass (`axis apply`)"
     else:
         phase, reason = status.phase, status.reason
-    memory = lease.memory_bytes if lease else infer(to_model(row).spec).need.memory  # type: ignore[union-attr]
+    try:
+        spec = to_model(row).spec
+    except StoredSpecInvalid as exc:  # this claim's problem, shown on its row; the others are unaffected
+        spec, reason = None, str(exc)
+    memory = lease.memory_bytes if lease else (infer(spec).need.memory if spec else None)  # type: ignore[arg-type]
     return {"phase": phase, "host": lease.host if lease else None, "memory": human_size(memory),
             "expires": iso(lease.expires) if lease else None,
             "expiresIn": _until(lease.expires, now) if lease else None, "reason": reason or None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from axis.cli.output import age, iso
@@ -59,7 +60,10 @@ def observed_view(session: Session, name: str, record: FactsRecord | None, now: 
     """A host's latest observation, with the numbers from the newest pass that carried facts:
     an unreachable host still shows what it looked like, and `age`/`factsAt` say how old that is."""
     good = record if record is not None and record.data else latest_with_data(session, name)
-    parsed = load_facts(good.data) if good is not None else None
+    try:
+        parsed = load_facts(good.data) if good is not None else None
+    except ValidationError:  # facts stored by another axis version: this host shows none, the others theirs
+        parsed = None
     return {
         "name": name,
         "status": record.status if record else "unknown",

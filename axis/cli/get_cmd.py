@@ -39,7 +39,7 @@ def get(
     """List objects (or one by name) with their effective state."""
     if resource.lower() in ("lease", "leases"):
         return get_leases(ctx, name, output)
-    kind = _kind(resource)
+    kind = _kind(resource, GET_ACCEPTS)
     labels = _selector(selector)
     if kind == "Event" and watch:
         return _follow_events(app_context(ctx).db(), name)
@@ -130,7 +130,7 @@ def describe(
     name: str = typer.Argument(...),
 ) -> None:
     """Everything about one object: spec, effective features, generation, recent events."""
-    kind = _kind(resource)
+    kind = _kind(resource, OBJECT_ACCEPTS)
     if kind == "Event":
         raise CliError("events cannot be described; use `axis get events`")
     with app_context(ctx).db().read() as session:
@@ -151,7 +151,9 @@ def describe(
         out.print(f"{label:<14}{value}")
     out.print("Spec:")
     out.print(_indent(dump(view["spec"], Format.yaml)))
-    if kind == "Host":
+    if view.get("status", {}).get("invalid"):
+        out.print(f"{'Invalid:':<14}{view['status']['invalid']}")
+    elif kind == "Host":
         feats = effective_features(to_model(row), profiles)  # type: ignore[arg-type]
         states = {f.feature: f for f in status_rows}
         out.print("Effective features:")
@@ -186,7 +188,7 @@ def delete(
     name: str = typer.Argument(...),
 ) -> None:
     """Delete one object from the desired state (a claim's lease is released with it)."""
-    kind = _kind(resource)
+    kind = _kind(resource, OBJECT_ACCEPTS)
     if kind == "Event":
         raise CliError("events are an append-only log and cannot be deleted")
     with app_context(ctx).db().write() as session:
@@ -199,11 +201,16 @@ def _ts(stamp: str) -> float:
     return datetime.fromisoformat(stamp).timestamp()
 
 
-def _kind(resource: str) -> str:
+#: What each command takes, as its error for an unknown word lists it.
+GET_ACCEPTS = "hosts, profiles, claims, leases or events"
+OBJECT_ACCEPTS = "host, profile or claim"
+
+
+def _kind(resource: str, accepts: str) -> str:
     try:
         return resolve_kind(resource)
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
+    except ValueError:
+        raise CliError(f"unknown resource type {resource!r} (use {accepts})") from None
 
 
 def _selector(text: str | None) -> LabelSelector:
@@ -246,6 +253,8 @@ def _address(spec: dict) -> str:  # type: ignore[type-arg]
 
 def _features(status: dict) -> str:  # type: ignore[type-arg]
     """`swapfile,earlyoom(refused),-watchdog`: a state is shown when it is not plainly converged."""
+    if status.get("invalid"):
+        return "(invalid spec: see describe)"
     states = {f["feature"]: f["state"] for f in status.get("features", [])}
 
     def one(name: str, settings: object) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from axis.cli.output import iso
 from axis.specs import API_VERSION, Host, HostProfile, effective_features, matching_profiles
-from axis.state.objects import to_model
+from axis.state.objects import StoredSpecInvalid, to_model
 from axis.state.tables import DesiredObject, Event
 
 KIND_ALIASES = {
@@ -57,10 +57,14 @@ def views_for(kind: str, rows: list[DesiredObject], hosts: list[Host], profiles:
     out = []
     for row in rows:
         status: dict[str, Any] | None = None
-        if kind == "Host":
-            status = host_status(to_model(row), profiles)  # type: ignore[arg-type]
-        elif kind == "HostProfile":
-            status = profile_status(to_model(row), hosts)  # type: ignore[arg-type]
+        try:
+            if kind == "Host":
+                status = host_status(to_model(row), profiles)  # type: ignore[arg-type]
+            elif kind == "HostProfile":
+                status = profile_status(to_model(row), hosts)  # type: ignore[arg-type]
+        except StoredSpecInvalid as exc:  # shown on its own row; the other objects are listed as usual
+            status = {"invalid": str(exc), **({"profiles": [], "effectiveFeatures": {}} if kind == "Host" else {}),
+                      **({"matchedHosts": []} if kind == "HostProfile" else {})}
         out.append(object_view(row, status))
     return out
 

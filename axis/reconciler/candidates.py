@@ -15,7 +15,7 @@ from sqlmodel import Session
 from axis.specs import Host
 from axis.state import facts as facts_store
 from axis.state.leases import leased_by_host
-from axis.state.objects import list_rows, to_model
+from axis.state.objects import list_rows, valid_models
 
 GiB = 1 << 30
 
@@ -110,13 +110,19 @@ def _is_local(reported: str | None, local_hostname: str | None) -> bool:
 
 def load_candidates(session: Session, *, now: float, local_hostname: str | None = None) -> list[Candidate]:
     """Every desired host with its newest facts and live leases: three queries, any fleet size."""
-    hosts: list[Host] = [to_model(row) for row in list_rows(session, "Host")]  # type: ignore[misc]
+    hosts: list[Host] = valid_models(list_rows(session, "Host"))  # type: ignore[assignment]
     newest = facts_store.latest(session)
     leased = leased_by_host(session, now=now)
     out = []
     for host in hosts:
         record = newest.get(host.metadata.name)
-        out.append(candidate(host, record.status if record else None, record.reason if record else "",
-                             record.data if record else None,
-                             leased=leased.get(host.metadata.name, 0), local_hostname=local_hostname))
+        held = leased.get(host.metadata.name, 0)
+        try:
+            out.append(candidate(host, record.status if record else None, record.reason if record else "",
+                                 record.data if record else None, leased=held, local_hostname=local_hostname))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # one host's odd facts stay its own
+            base = Candidate(name=host.metadata.name, labels=dict(host.metadata.labels), fanout=host.spec.fanout,
+                             leased=held)
+            out.append(_with_problem(base, f"stored facts unreadable ({type(exc).__name__}: {exc}); "
+                                           "the next observation replaces them"))
     return out

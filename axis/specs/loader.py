@@ -103,7 +103,7 @@ def _decode(data: bytes, path: str, errors: list[SpecError]) -> str | None:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         errors.append(SpecError(path, line, f"not UTF-8 text: byte 0x{data[exc.start]:02x} at column {column} "
-                                "({exc.reason}); save the file as UTF-8"))
+                                f"({exc.reason}); save the file as UTF-8"))
         return None
 
 

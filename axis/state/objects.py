@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
+from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
@@ -17,6 +18,7 @@ from axis.specs import MODELS, Claim, Host, HostProfile, Loaded, SpecObject, spe
 from axis.state import leases
 from axis.state.claims import PENDING, drop_status, set_status
 from axis.state.conditions import drop_conditions
+from axis.state.db import StateError
 from axis.state.events import record_event, trim_events
 from axis.state.tables import DesiredObject, FactsRecord, FeatureStatus
 
@@ -136,20 +138,46 @@ def object_versions(session: Session) -> dict[tuple[str, str], float]:
     return {(kind, name): updated for kind, name, updated in rows}
 
 
+class StoredSpecInvalid(StateError):
+    """A stored object that this axis no longer accepts (stored by an older one, before a bound
+    was added, or edited in the DB). It stays that object's problem: lists skip it, views show
+    why, and only commands about that object fail, with this message."""
+
+
 def to_model(row: DesiredObject) -> SpecObject:
-    """Rebuild the validated spec model from a stored row (the row holds canonical data)."""
-    return MODELS[row.kind].model_validate({
-        "apiVersion": "axis/v1", "kind": row.kind,
-        "metadata": {"name": row.name, "labels": row.labels}, "spec": row.spec,
-    })
+    """Rebuild the validated spec model from a stored row (the row holds canonical data);
+    StoredSpecInvalid when it no longer validates."""
+    try:
+        return MODELS[row.kind].model_validate({
+            "apiVersion": "axis/v1", "kind": row.kind,
+            "metadata": {"name": row.name, "labels": row.labels}, "spec": row.spec,
+        })
+    except (ValidationError, KeyError, TypeError) as exc:
+        first = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": (), "msg": str(exc)}
+        field = ".".join(str(p) for p in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise StoredSpecInvalid(f"stored {row.kind} {row.name!r} is no longer valid ({field + ': ' if field else ''}"
+                                f"{message}); fix it in {row.source_path}:{row.source_line} and apply it "
+                                f"again, or `axis delete {row.kind.lower()} {row.name}`") from None
+
+
+def valid_models(rows: Iterable[DesiredObject]) -> list[SpecObject]:
+    """The rows that still validate, as models: one invalid object does not stop the others."""
+    out: list[SpecObject] = []
+    for row in rows:
+        try:
+            out.append(to_model(row))
+        except StoredSpecInvalid:
+            continue
+    return out
 
 
 def desired_hosts(session: Session) -> tuple[list[Host], list[HostProfile]]:
-    """All stored hosts and profiles, as models, for computing effective features."""
-    hosts = [to_model(r) for r in list_rows(session, "Host")]
-    profiles = [to_model(r) for r in list_rows(session, "HostProfile")]
+    """All stored hosts and profiles that validate, as models, for computing effective features."""
+    hosts = valid_models(list_rows(session, "Host"))
+    profiles = valid_models(list_rows(session, "HostProfile"))
     return hosts, profiles  # type: ignore[return-value]
 
 
 def desired_claims(session: Session) -> list[Claim]:
-    return [to_model(r) for r in list_rows(session, "Claim")]  # type: ignore[misc]
+    return valid_models(list_rows(session, "Claim"))  # type: ignore[return-value]

@@ -1,0 +1,99 @@
+"""One object's bad stored data stays that object's problem (issue 16, item 6).
+
+A state DB written before sizes and durations were bounded (or by hand) can hold a Claim with
+`ttl: 99999999999999999999999d`, its lease expiring past year 9999, a Host whose swap size is
+over the new maximum, and facts another axis version wrote. Every command about the fleet still
+answers for all the other objects and shows the bad one with the reason; only a command about
+that very object fails, with one line saying what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from axis.api.app import build_app
+from axis.cli.context import AppContext
+from axis.reconciler.fleet import SshOptions
+from tests.conftest import HOST
+
+CLAIMS = """
+apiVersion: axis/v1
+kind: Claim
+metadata: {name: good}
+spec: {task: build it, ttl: 5m}
+---
+apiVersion: axis/v1
+kind: Claim
+metadata: {name: huge}
+spec: {task: build it, ttl: 5m}
+"""
+
+
+@pytest.fixture
+def spoiled(axis, specs, state_db: Path) -> Path:
+    """Two hosts and two claims applied, then rows rewritten as an older axis could have left them."""
+    root = specs({"h.yaml": HOST.format(name="ok-1") + "---\n" + HOST.format(name="bad-1"), "c.yaml": CLAIMS})
+    assert axis("apply", "--no-converge", "-f", str(root)).code == 0
+    db = sqlite3.connect(state_db)
+    spec = json.loads(db.execute("SELECT spec FROM objects WHERE name='bad-1'").fetchone()[0])
+    spec["features"]["swapfile"]["size"] = str(2**62)  # over the 1 EiB maximum
+    db.execute("UPDATE objects SET spec=? WHERE name='bad-1'", (json.dumps(spec),))
+    db.execute("UPDATE objects SET spec=json_set(spec, '$.ttl', '99999999999999999999999d') WHERE name='huge'")
+    now = time.time()
+    db.execute("INSERT INTO leases (claim, host, memory_bytes, gpu, acquired, renewed, expires) "
+               "VALUES ('huge', 'ok-1', 1024, 0, ?, ?, ?)", (now, now, now + 8.64e27))
+    db.execute("INSERT INTO facts (host, collected_at, status, reason, data) VALUES ('ok-1', ?, 'ok', '', ?)",
+               (now, json.dumps({"memory": {"total_bytes": "many"}})))
+    db.commit()
+    db.close()
+    return state_db
+
+
+def test_get_lists_every_object_and_marks_the_invalid_one(axis, spoiled):
+    hosts = axis("get", "hosts")
+    assert hosts.code == 0, hosts.err
+    assert "ok-1" in hosts.out and "bad-1" in hosts.out and "invalid spec" in hosts.out
+    doc = json.loads(axis("get", "hosts", "-o", "json").out)
+    status = {item["metadata"]["name"]: item["status"] for item in doc["items"]}
+    assert "swapfile" in status["ok-1"]["effectiveFeatures"]
+    assert "1048576Ti" in status["bad-1"]["invalid"] and "axis delete host bad-1" in status["bad-1"]["invalid"]
+    claims = axis("get", "claims", "-o", "json")
+    assert claims.code == 0, claims.err
+    phases = {i["metadata"]["name"]: i["status"] for i in json.loads(claims.out)["items"]}
+    assert phases["good"]["memory"] != "-" and "3650d" in phases["huge"]["reason"]
+    leases = axis("get", "leases")
+    assert leases.code == 0 and "huge" in leases.out, leases.err
+    assert axis("get", "profiles").code == 0
+
+
+def test_describe_shows_why_and_place_ranks_the_valid_hosts(axis, spoiled):
+    claim = axis("describe", "claim", "huge")
+    assert claim.code == 0, claim.err
+    assert "longer than the maximum, 3650d" in claim.out
+    host = axis("describe", "host", "bad-1")
+    assert host.code == 0 and "Invalid:" in host.out, host.err
+    placed = axis("place", "compile the kernel", "-o", "json")
+    assert placed.code == 0, placed.err
+    assert "bad-1" not in placed.out
+
+
+def test_renewing_the_invalid_claim_fails_alone_with_one_line(axis, spoiled):
+    renew = axis("renew", "huge")
+    assert renew.code == 1
+    [line] = renew.err.strip().splitlines()
+    assert line.startswith("error: stored Claim 'huge' is no longer valid") and "internal error" not in line
+
+
+def test_api_reads_answer_for_the_fleet(spoiled):
+    app = AppContext(state=spoiled, debug=False, ssh=SshOptions())
+    client = TestClient(build_app(app, "t" * 32), headers={"Authorization": "Bearer " + "t" * 32})
+    for path in ("/hosts", "/claims", "/leases", "/status", "/claims/huge", "/hosts/bad-1", "/facts/ok-1"):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.text)
+    assert client.post("/claims/huge/renew").status_code == 409

@@ -14,6 +14,7 @@ import time
 from typing import NoReturn
 
 import typer
+from pydantic import ValidationError
 
 from axis.cli.claims_view import (
     context_block, explain_lines, lease_table, lease_view, placement_doc, placement_table,
@@ -46,8 +47,10 @@ def place(
     """Rank the hosts for a task (advisory: no lease is taken), with a reason for every rejected host."""
     try:
         spec = ClaimSpec(task=task)
-    except ValueError as exc:
-        raise CliError(f"invalid task: {exc}") from exc
+    except ValidationError as exc:  # one line: what is wrong with the task and what to write instead
+        problem = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise CliError(f"invalid task {task[:60]!r}: {problem}; say what the task does, "
+                       'e.g. axis place "build the kernel with make -j8"') from None
     inference = infer(spec)
     now = time.time()
     with app_context(ctx).db().read() as session:

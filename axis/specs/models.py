@@ -101,6 +101,13 @@ class ClaimSpec(_Strict):
     selector: Selector = Field(default_factory=Selector)
     ttl: Duration = Field(default=45 * 60, description="lease time to live, renewed by `axis exec`/`axis renew`")
 
+    @field_validator("task")
+    @classmethod
+    def _says_something(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must say what the task does, not only spaces")
+        return value
+
 
 class _Object(_Strict):
     api_version: Literal["axis/v1"] = Field(alias="apiVersion")

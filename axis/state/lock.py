@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from axis.state.db import os_error
+
 
 #: `controller_pid` holds a shared lock for a moment; a starting controller waits this long
 #: (seconds) before it takes a held lock for another controller.
@@ -31,6 +33,27 @@ def _flock_within(fd: int, seconds: float) -> None:
             time.sleep(0.02)
 
 
+def _open_lock(path: Path) -> int:
+    """The lock file's descriptor, created if need be; a StateError that names the file and says
+    what to do when its directory is read-only, full or not ours (root ignores modes, not EROFS)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise os_error(path, "open the lock file", exc) from exc
+
+
+def _write_pid(path: Path, fd: int) -> None:
+    """Our pid into the held lock file, for the refusal message of the next one (a full disk
+    fails here, after the lock was taken: the lock is let go with the error)."""
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    except OSError as exc:
+        os.close(fd)
+        raise os_error(path, "write the lock file", exc) from exc
+
+
 class LockHeld(Exception):
     """Another process holds the lock; str() names it."""
 
@@ -41,8 +64,7 @@ class ControllerLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = _open_lock(self.path)
         try:
             _flock_within(fd, PROBE_GRACE)
         except BlockingIOError:
@@ -50,8 +72,7 @@ class ControllerLock:
             os.close(fd)
             raise LockHeld(f"another axis controller (pid {holder}) is already running on this state DB "
                            f"({self.path}); only one controller per state DB") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        _write_pid(self.path, fd)
         self._fd = fd
 
     def release(self) -> None:
@@ -99,8 +120,7 @@ class ApplyLock:
         self._fd: int | None = None
 
     def __enter__(self) -> "ApplyLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = _open_lock(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -108,8 +128,7 @@ class ApplyLock:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
                 self.on_wait(f"waiting for another axis apply (pid {holder}) on this state DB to finish")
             fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        _write_pid(self.path, fd)
         self._fd = fd
         return self
 

@@ -57,13 +57,24 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 LATEST = MIGRATIONS[-1][0]
 
 
+class SchemaError(RuntimeError):
+    """The DB's schema_version is not one this axis can migrate from; the message says what to do."""
+
+
 def current_version(conn: Connection) -> int:
     has_meta = conn.exec_driver_sql(
         "SELECT 1 FROM sqlite_master WHERE type='table' AND name='axis_meta'").first()
     if not has_meta:
         return 0
     row = conn.exec_driver_sql("SELECT value FROM axis_meta WHERE key='schema_version'").first()
-    return int(row[0]) if row else 0
+    if row is None:
+        return 0
+    text = str(row[0]).strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise SchemaError(f"its schema_version is {str(row[0])[:40]!r}, not a version axis writes (1 to {LATEST}): "
+                          "the file was edited or not written by axis; restore it from a backup, or move it "
+                          "aside and run `axis apply` to start a new one")
+    return int(text)
 
 
 def migrate(conn: Connection) -> list[int]:
@@ -71,8 +82,8 @@ def migrate(conn: Connection) -> list[int]:
     conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS axis_meta (key VARCHAR NOT NULL PRIMARY KEY, value VARCHAR NOT NULL)")
     version = current_version(conn)
     if version > LATEST:
-        raise RuntimeError(f"the state DB has schema version {version}, newer than this axis "
-                           f"understands ({LATEST}); upgrade axis")
+        raise SchemaError(f"the state DB has schema version {version}, newer than this axis "
+                          f"understands ({LATEST}); upgrade axis, or point --state/AXIS_STATE at another DB")
     ran = []
     for number, _title, statements in MIGRATIONS:
         if number <= version:

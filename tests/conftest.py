@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -43,6 +45,18 @@ def specs(tmp_path: Path) -> Callable[..., Path]:
         return write_files(tmp_path / (name or f"specs{next(counter)}"), files)
 
     return make
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port on which connections are refused at once, for as long as the test runs.
+
+    The socket is bound (so no other process can take the port meanwhile) but never listens:
+    the kernel answers a connect with RST. A well-known "unused" port (9, discard) may have a
+    listener on some machine; a port freed right after choosing it may be taken by then."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 @pytest.fixture

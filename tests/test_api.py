@@ -22,6 +22,7 @@ from axis.cli.context import AppContext
 from axis.reconciler.ledger import place_claims
 from axis.state.events import list_events
 from axis.state.objects import list_rows
+from tests import dbcheck
 from tests.claimkit import claim, host, store
 
 TOKEN = "test-token-0123456789"
@@ -60,8 +61,11 @@ def _example_path(path: str) -> str:
 def test_every_endpoint_refuses_a_missing_or_wrong_token(client: TestClient, app: AppContext) -> None:
     for e in ENDPOINTS:
         url = _example_path(e.path)
+        # an empty or truncated token must fail too: a prefix check would let `Bearer ` through
         for headers in ({"Authorization": ""}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {TOKEN}"},
-                        {"Authorization": f"Bearer {TOKEN}x"}):
+                        {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": "Bearer "},
+                        {"Authorization": "Bearer"}, {"Authorization": f"Bearer {TOKEN[:4]}"},
+                        {"Authorization": f"Bearer {TOKEN[:-1]}"}, {"Authorization": f"Bearer {TOKEN[1:]}"}):
             r = client.request(e.method, url, headers=headers, content=b"apiVersion: axis/v1\n")
             assert r.status_code == 401, (e.method, url, headers)
             assert r.headers["www-authenticate"].startswith("Bearer")
@@ -124,9 +128,13 @@ def test_hosts_and_claims_read_as_axis_get_prints_them(client: TestClient, fleet
     for resource in ("hosts", "claims"):
         cli = json.loads(axis("get", resource, "-o", "json").out)
         assert _no_ages(client.get(f"/{resource}").json()) == _no_ages(cli)
+    # and the values are the DB's, not only the same as the CLI's
+    dbcheck.check_hosts(client.get("/hosts").json(), fleet.state)
+    dbcheck.check_claims(client.get("/claims").json(), fleet.state)
     one = client.get("/hosts/a").json()
     assert _no_ages({k: v for k, v in one.items() if k != "facts"}) == _no_ages(
         json.loads(axis("get", "hosts", "a", "-o", "json").out))
+    dbcheck.check_hosts(one, fleet.state)
     assert one["facts"] == golden_facts("ubuntu-22.04-gpu")
     assert client.get("/hosts/c").json()["facts"] is None  # never reached
     assert client.get("/claims/job").json()["status"]["phase"] == "Bound"
@@ -141,10 +149,12 @@ def test_facts_status_and_leases(client: TestClient, fleet: AppContext, axis: An
     assert client.get("/facts/c").json()["status"] == "unknown"
     assert client.get("/facts/zz").status_code == 404
     assert _no_ages(client.get("/status").json()) == _no_ages(json.loads(axis("status", "--cached", "-o", "json").out))
+    dbcheck.check_status(client.get("/status").json(), fleet.state)
     leases = client.get("/leases").json()
     assert leases["kind"] == "LeaseList"
     assert _no_ages(leases) == _no_ages(json.loads(axis("get", "leases", "-o", "json").out))
     assert [i["claim"] for i in leases["items"]] == ["job"]
+    dbcheck.check_leases(leases, fleet.state)
 
 
 def test_events_are_numbered_and_polled_with_after(client: TestClient, fleet: AppContext) -> None:

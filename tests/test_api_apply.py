@@ -8,7 +8,6 @@ expected difference, and timestamps move between the two runs)."""
 from __future__ import annotations
 
 import json
-import socket
 import textwrap
 from pathlib import Path
 from typing import Any, Iterator
@@ -54,14 +53,6 @@ kind: Claim
 metadata: {{name: job}}
 spec: {{task: compile the project}}
 """
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A local port nothing listens on: SSH to it is refused at once."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -101,11 +101,11 @@ def test_a_real_server_needs_the_token_from_its_0600_file(serving: Any, tmp_path
     assert _stop(proc)[0] == 0
 
 
-def test_watch_runs_the_controller_loop_in_the_same_process(serving: Any, tmp_path: Path) -> None:
+def test_watch_runs_the_controller_loop_in_the_same_process(serving: Any, tmp_path: Path, closed_port: int) -> None:
     specs = tmp_path / "specs"
     specs.mkdir()
     (specs / "fleet.yaml").write_text("apiVersion: axis/v1\nkind: Host\nmetadata: {name: w}\n"
-                                      "spec: {address: 127.0.0.1, port: 9}\n")
+                                      f"spec: {{address: 127.0.0.1, port: {closed_port}}}\n")
     proc, url = serving("--watch", str(specs), "--resync", "1h")
     headers = {"Authorization": f"Bearer {(tmp_path / 'state.db.token').read_text().strip()}"}
     deadline = time.monotonic() + 20

@@ -27,12 +27,13 @@ def test_hosts_a_narrowed_profile_no_longer_matches_are_converged_too(tmp_path):
     db = Database(tmp_path / "state.db")
     _store(db, HOST.format(name="a") + "---\n" + HOST.format(name="b"), source="hosts")
     first = _store(db, PROFILE.format(role="worker"), source="profiles")
-    assert sorted(w.host.metadata.name for w in first.work) == ["a", "b"]
-    # the selector now matches no host: a and b lose panicRecovery, so both are still concerned
+    assert {w.host.metadata.name: sorted(w.features) for w in first.work} == {
+        "a": ["panicRecovery", "swapfile"], "b": ["panicRecovery", "swapfile"]}
+    assert {w.features["panicRecovery"].origin for w in first.work} == {"HostProfile/baseline"}
+    # the selector now matches no host: a and b lose panicRecovery (only their own swapfile is
+    # left), and both are still concerned
     narrowed = _store(db, PROFILE.format(role="gpu"), source="profiles")
-    assert sorted(w.host.metadata.name for w in narrowed.work) == ["a", "b"]
-    assert all("panicRecovery" not in w.features or w.features["panicRecovery"].to_data()["settings"] is False
-               for w in narrowed.work)
+    assert {w.host.metadata.name: sorted(w.features) for w in narrowed.work} == {"a": ["swapfile"], "b": ["swapfile"]}
     unchanged = _store(db, PROFILE.format(role="gpu"), source="profiles")
     assert unchanged.work == []
 

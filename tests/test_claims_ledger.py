@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from axis.reconciler import ledger
 from axis.reconciler.ledger import LedgerError, place_claims, release, renew
 from axis.state import Database, leases
 from axis.state.claims import statuses
 from axis.state.events import list_events
 from axis.state.objects import delete_object
-from tests.claimkit import T0, claim, facts, host, store
+from tests.claimkit import GiB, T0, claim, facts, host, store
 
 MIN = 60.0
 
@@ -151,6 +152,27 @@ def test_a_pass_binds_claims_in_name_order_and_respects_each_hosts_cap(db):
     held = _leases(db)
     assert sorted(held.values()).count("big") == 5 and sorted(held.values()).count("small") == 2
     assert _phases(db)["job-7"][0] == "Pending"
+
+
+def test_a_bind_from_a_stale_snapshot_that_would_over_commit_the_host_is_refused(db, monkeypatch):
+    """The cap check inside the bind transaction, in one process: this pass read the candidates
+    before another binder's lease on ubu-1 (as a concurrent binder does), so its index still sees
+    29Gi free. The bind must re-read the host's leases, refuse, and leave the claim Pending.
+    Mutation caught: the `held + need > cap` check removed from `ledger.bind`."""
+    store(db, [host("ubu-1"), claim("job-a", **JOB), claim("job-b", **JOB)], {"ubu-1": facts(total_gib=30)})
+    with db.read() as session:
+        stale = ledger.load_candidates(session, now=T0)
+    assert [o.phase for o in place_claims(db, now=T0, names=["job-a"])] == ["Bound"]
+    monkeypatch.setattr(ledger, "load_candidates", lambda session, now: stale)
+
+    (outcome,) = place_claims(db, now=T0 + 1, names=["job-b"])
+
+    assert (outcome.claim, outcome.phase) == ("job-b", "Pending")
+    assert "ubu-1: not enough allocatable memory: needs 17.0Gi, 12.0Gi free" in outcome.reason
+    assert _leases(db) == {"job-a": "ubu-1"}
+    with db.read() as session:
+        assert leases.held_on(session, "ubu-1", now=T0 + 1) == 17 * GiB  # never more than the cap (29Gi)
+    assert _phases(db)["job-b"][0] == "Pending"
 
 
 def _lease_memory(db: Database, name: str) -> int:

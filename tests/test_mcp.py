@@ -16,6 +16,7 @@ from mcp.client.stdio import stdio_client
 
 from axis.reconciler.ledger import place_claims
 from axis.state import Database
+from tests import dbcheck
 from tests.claimkit import claim, host, store
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "facts"
@@ -62,13 +63,22 @@ def test_the_tools_are_read_only_and_answer_as_the_cli_does(state_db: Path, axis
     assert not any(r.is_error for r in (hosts, one, status, ranked))
     assert _steady(hosts.structured_content) == _steady(json.loads(axis("get", "hosts", "-o", "json").out))
     assert [h["metadata"]["name"] for h in hosts.structured_content["items"]] == ["a", "b", "c"]
+    dbcheck.check_hosts(hosts.structured_content, state_db)  # the DB's values, not only the CLI's
     assert one.structured_content["facts"] == golden_facts("ubuntu-22.04-gpu")
     assert one.structured_content["status"]["observed"]["status"] == "complete"
+    dbcheck.check_hosts(one.structured_content, state_db)
     assert _steady(status.structured_content) == _steady(json.loads(axis("status", "--cached", "-o", "json").out))
     assert status.structured_content["totals"]["reachable"] == 2
+    dbcheck.check_status(status.structured_content, state_db)
     assert ranked.structured_content == json.loads(axis("place", TASK, "-o", "json").out)
-    assert ranked.structured_content["best"] in ("a", "b")
-    assert {r["host"] for r in ranked.structured_content["rejected"]} >= {"c"}  # never observed
+    # the task needs ollama (and prefers a GPU): of the stored facts only a's list ollama
+    facts = dbcheck.latest_facts(state_db)
+    assert facts["a"][1]["tools"]["ollama"] and not facts["b"][1]["tools"]["ollama"] and "c" not in facts
+    assert ranked.structured_content["best"] == "a"
+    assert [r["host"] for r in ranked.structured_content["ranked"]] == ["a"]
+    assert {r["host"]: r["reasons"] for r in ranked.structured_content["rejected"]} == {
+        "b": ["missing tool ollama"],
+        "c": ["never observed: no facts yet (run `axis status` to gather them)"]}
     assert missing.is_error and "Host 'nope' not found" in missing.content[0].text
     assert empty.is_error and "at least 1 character" in empty.content[0].text
     assert dump(state_db) == before  # nothing the tools did changed a row

@@ -4,6 +4,7 @@ host-key policy, and one facts round trip through the scripted fake."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -129,10 +130,16 @@ def test_known_hosts_resolution(tmp_path):
 def test_facts_in_one_round_trip_through_the_fake():
     fake = FakeTransport("deb").script(r"", stdout=(FIXTURES / "debian12.txt").read_text())
     facts = asyncio.run(gather_facts(fake, ["ollama"]))
-    assert len(fake.calls) == 1
-    assert facts.status == "complete" and facts.hostname
+    # one command: the facts script itself (not run under sudo), asking for the extra tool too
+    assert len(fake.calls) == 1 and fake.calls[0].startswith("# axis facts script v")
+    assert " ollama" in fake.calls[0]
+    expected = json.loads((FIXTURES / "debian12.expected.json").read_text())
+    got = facts.model_dump(mode="json")
+    assert got.pop("collected_at") and expected.pop("collected_at")  # the time of the run, not the fixture's
+    assert got == expected
     obs = to_observation("deb", facts, None)
-    assert obs.status == "complete" and obs.data is not None
+    assert (obs.host, obs.status, obs.reason) == ("deb", "complete", "")
+    assert obs.data == facts.model_dump(mode="json")
 
 
 def test_unreachable_observation_keeps_the_reason():

@@ -18,15 +18,14 @@ from tests.sshhosts.network import gateway
 pytestmark = pytest.mark.hosts
 
 PROXY_CONF = "/etc/apt/apt.conf.d/99axis-test-proxy"
-PORT = 3142
 
 
 @pytest.fixture
 def apt_host(fleet):
     host = fleet.hosts[0]
     require_systemd([host], "earlyoom is enabled with systemctl")
-    proxy = AptProxy(gateway(fleet.net), PORT, mirror_hosts()).start()
-    host.exec(f"echo 'Acquire::http::Proxy \"http://{gateway(fleet.net)}:{PORT}\";' > {PROXY_CONF}")
+    proxy = AptProxy(gateway(fleet.net), mirror_hosts()).start()  # on a free port
+    host.exec(f"echo 'Acquire::http::Proxy \"http://{gateway(fleet.net)}:{proxy.port}\";' > {PROXY_CONF}")
     try:
         yield host
     finally:

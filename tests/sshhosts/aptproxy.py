@@ -39,9 +39,12 @@ def mirror_hosts(etc_apt: Path = Path("/etc/apt")) -> set[str]:
 
 
 class AptProxy:
-    """Runs in a daemon thread with its own event loop; `stop()` closes it."""
+    """Runs in a daemon thread with its own event loop; `stop()` closes it.
 
-    def __init__(self, listen: str, port: int, allowed: set[str]):
+    `port` 0 (the default) listens on a port the kernel picks, read back into `self.port` by
+    `start()`: a fixed one (apt-cacher-ng's 3142) may be taken by a real proxy on the machine."""
+
+    def __init__(self, listen: str, allowed: set[str], port: int = 0):
         self.listen, self.port, self.allowed = listen, port, allowed
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
@@ -52,6 +55,7 @@ class AptProxy:
         future = asyncio.run_coroutine_threadsafe(
             asyncio.start_server(self._handle, self.listen, self.port), self._loop)
         self._server = future.result(timeout=10)
+        self.port = int(self._server.sockets[0].getsockname()[1])
         return self
 
     def stop(self) -> None:

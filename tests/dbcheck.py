@@ -1,0 +1,114 @@
+"""Read-path answers (HTTP API, MCP tools) checked against the state DB's rows themselves.
+
+Comparing the API with the CLI alone would pass if both read the DB wrong the same way (they
+share the views). These helpers read the tables with plain SQL, not through axis's state layer,
+and check each answer's values against them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+GiB = 1 << 30
+
+
+def _rows(state: Path, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(state)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def objects(state: Path, kind: str) -> dict[str, dict[str, Any]]:
+    return {name: {"generation": gen, "spec": json.loads(spec), "labels": json.loads(labels)}
+            for name, gen, spec, labels in _rows(state, f"SELECT name, generation, spec, labels FROM objects "
+                                                        f"WHERE kind = '{kind}'")}
+
+
+def latest_facts(state: Path) -> dict[str, tuple[str, dict[str, Any] | None]]:
+    """host → (status, facts document) of its newest observation."""
+    rows = _rows(state, "SELECT host, status, data FROM facts WHERE id IN (SELECT max(id) FROM facts GROUP BY host)")
+    return {host: (status, json.loads(data) if data is not None else None) for host, status, data in rows}
+
+
+def leases(state: Path) -> dict[str, dict[str, Any]]:
+    return {claim: {"host": host, "memory_bytes": mem, "expires": expires}
+            for claim, host, mem, expires in _rows(state, "SELECT claim, host, memory_bytes, expires FROM leases")}
+
+
+def claim_phases(state: Path) -> dict[str, str]:
+    return dict(_rows(state, "SELECT claim, phase FROM claim_status"))
+
+
+def check_hosts(doc: dict[str, Any], state: Path) -> None:
+    """A HostList (or one Host) says what the rows say: generation, spec, labels, observation."""
+    items = doc["items"] if "items" in doc else [doc]
+    stored, facts = objects(state, "Host"), latest_facts(state)
+    if "items" in doc:
+        assert [i["metadata"]["name"] for i in items] == sorted(stored)
+    for item in items:
+        name = item["metadata"]["name"]
+        row = stored[name]
+        assert item["metadata"]["generation"] == row["generation"], name
+        assert item["spec"] == row["spec"], name
+        assert item["metadata"].get("labels", {}) == row["labels"], name
+        observed = item["status"]["observed"]
+        if name not in facts:
+            assert observed["status"] == "unknown" and observed["summary"] == {}, name
+            continue
+        status, data = facts[name]
+        assert observed["status"] == status, name
+        assert data is not None
+        assert observed["summary"]["cores"] == str(data["cpu"]["cores"]), name
+        assert observed["summary"]["os"] == f"{data['os']['distro']} {data['os']['distro_version']}", name
+        assert observed["summary"]["pressure"] == data["memory"]["pressure"], name
+
+
+def check_claims(doc: dict[str, Any], state: Path) -> None:
+    """A claim list says each claim's phase, host and memory as claim_status and leases hold them."""
+    stored, held, phases = objects(state, "Claim"), leases(state), claim_phases(state)
+    assert sorted(i["metadata"]["name"] for i in doc["items"]) == sorted(stored)
+    for item in doc["items"]:
+        name, status = item["metadata"]["name"], item["status"]
+        assert item["metadata"]["generation"] == stored[name]["generation"]
+        assert item["spec"] == stored[name]["spec"]
+        assert status["phase"] == phases[name], name
+        if name in held:
+            assert status["host"] == held[name]["host"], name
+            assert status["memory"] == f"{held[name]['memory_bytes'] / GiB:.1f}Gi", name
+            assert status["expires"] == iso(held[name]["expires"]), name
+
+
+def check_leases(doc: dict[str, Any], state: Path) -> None:
+    held = leases(state)
+    assert sorted(i["claim"] for i in doc["items"]) == sorted(held)
+    for item in doc["items"]:
+        row = held[item["claim"]]
+        assert (item["host"], item["memory"], item["expires"]) == (
+            row["host"], f"{row['memory_bytes'] / GiB:.1f}Gi", iso(row["expires"]))
+
+
+def check_status(doc: dict[str, Any], state: Path) -> None:
+    """The fleet totals add up what the newest facts rows say."""
+    facts = latest_facts(state)
+    observed = [data for status, data in facts.values() if status in ("complete", "partial") and data is not None]
+    totals = doc["totals"]
+    assert totals["hosts"] == len(objects(state, "Host"))
+    assert totals["reachable"] == len(observed)
+    assert totals["cores"] == sum(d["cpu"]["cores"] for d in observed)
+    assert totals["memoryTotalBytes"] == sum(d["memory"]["total_bytes"] for d in observed)
+    assert totals["memoryAvailableBytes"] == sum(d["memory"]["available_bytes"] for d in observed)
+    assert totals["gpus"] == sum(len(d["gpus"]) for d in observed)
+    by_name = {h["name"]: h for h in doc["hosts"]}
+    for name, (status, data) in facts.items():
+        assert by_name[name]["status"] == status
+        assert by_name[name]["facts"] == data

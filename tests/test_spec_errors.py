@@ -163,3 +163,137 @@ def test_a_huge_value_is_cut_in_the_middle_of_its_error_line():
                          "metadata.labels"))
     assert line.startswith("f.yaml:3: Host/x: metadata.labels: label value 'aaa") and len(line) < 300
     assert line.endswith("' must be at most 63 characters") and "characters)…" in line
+
+
+# --- issue 16, item 5: what no spec can be is refused at its line, fast -------------------------
+
+def _bomb(levels: int = 9) -> str:
+    """The 464-byte document of nested aliases that took 15 s and 309 MB (9 ** 9 nodes expanded)."""
+    lines = [GOOD_HOST.rstrip("\n"), "  description: x", "  features:", "    swapfile:",
+             "      path: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"      a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def _only_error(text: str, path: str = "f.yaml") -> str:
+    from axis.specs.loader import load_spec_text
+
+    with pytest.raises(SpecErrors) as info:
+        load_spec_text(text, path)
+    [error] = info.value.errors
+    return str(error)
+
+
+def test_an_alias_bomb_is_refused_at_the_alias_that_passes_the_budget_in_little_time_and_memory():
+    import time
+    import tracemalloc
+
+    text = _bomb()
+    assert len(text.encode()) < 700
+    tracemalloc.start()
+    started = time.monotonic()
+    line = _only_error(text)
+    took = time.monotonic() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # expanded, a0..a4 (lines 10-14) hold ~75,000 nodes; the first *a4 on line 15 adds ~66,000 more
+    assert line == ("f.yaml:15: alias *a4 makes more than 100,000 nodes once aliases are expanded (an alias bomb?); "
+                    "split the file or use fewer nested aliases")
+    assert took < 0.5 and peak < 20 * 2**20, (took, peak)
+
+
+def test_aliases_that_a_spec_can_use_still_load():
+    from axis.specs.loader import load_spec_text
+
+    text = ("apiVersion: axis/v1\nkind: HostProfile\nmetadata: {name: p, labels: &l {tier: a}}\n"
+            "spec:\n  selector: {matchLabels: *l}\n  features:\n    swapfile: &s {size: 8G}\n")
+    [loaded] = load_spec_text(text)
+    assert loaded.obj.spec.selector.match_labels == {"tier": "a"}
+    merged = load_spec_text("apiVersion: axis/v1\nkind: Host\nmetadata: {name: h}\n"
+                            "spec:\n  <<: &base {address: h.lan, sudo: true}\n  port: 2222\n")
+    assert (merged[0].obj.spec.address, merged[0].obj.spec.sudo) == ("h.lan", True)
+
+
+def test_a_long_string_repeated_through_aliases_is_refused_by_its_characters():
+    text = GOOD_HOST + "  description: &d " + "x" * 60_000 + "\n  features: {swapfile: {path: [" + "*d, " * 80 + "*d]}}\n"
+    assert "more than 4,194,304 characters of text once aliases are expanded" in _only_error(text)
+
+
+@pytest.mark.parametrize("text,says", [
+    ("a: &a [1, *a]\n", "f.yaml:1: alias *a refers to a node that contains it"),
+    ("a: &a {b: {c: *a}}\n", "f.yaml:1: alias *a refers to a node that contains it"),
+    ("a: " + "[" * 3000 + "]" * 3000 + "\n", "f.yaml:1: nested deeper than 64 levels; a spec needs far fewer"),
+    ("".join("  " * i + f"k{i}:\n" for i in range(100)), "f.yaml:64: nested deeper than 64 levels"),
+    ("a: &a " + "[" * 40 + "]" * 40 + "\nb: " + "[" * 30 + "*a" + "]" * 30 + "\n",
+     "f.yaml:2: alias *a nests deeper than 64 levels once aliases are expanded"),
+    ("a: 2001-02-30\n", "f.yaml:1: cannot read '2001-02-30' as timestamp: day is out of range for month"),
+    ("a: !!bool maybe\n", "f.yaml:1: cannot read 'maybe' as bool"),
+    ("a: " + "9" * 5000 + "\n", "f.yaml:1: cannot read '999999999999999999999999999999…(5,000 characters)' as int: "
+                                "Exceeds the limit (4300 digits) for integer string conversion"),
+])
+def test_yaml_no_spec_can_be_is_one_line_at_its_place(text: str, says: str):
+    import time
+
+    started = time.monotonic()
+    assert _only_error(text).startswith(says)
+    assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize("spec_line,says", [
+    ('  description: "a\\0b"\n', "f.yaml:7: Host/ubu-1: spec.description: control character U+0000 is not allowed"),
+    ('  description: "\\e[2J"\n', "f.yaml:7: Host/ubu-1: spec.description: control character U+001B is not allowed"),
+    ('  "bad\\x01key": 1\n', "f.yaml:7: Host/ubu-1: spec.bad\\x01key: control character U+0001 is not allowed"),
+    ("  description: " + "y" * 70_000 + "\n",
+     "f.yaml:7: Host/ubu-1: spec.description: text of 70,000 characters is longer than a field may hold (65,536)"),
+    ("  port: " + "9" * 30 + "\n", "f.yaml:7: Host/ubu-1: spec.port: Input should be less than or equal to 65535"),
+    ("  features: {swapfile: {swappiness: " + "9" * 4000 + "}}\n",
+     "f.yaml:7: Host/ubu-1: spec.features.swapfile.swappiness: Input should be less than or equal to 200"),
+])
+def test_bad_text_and_numbers_name_the_object_and_field(spec_line: str, says: str):
+    assert _only_error(GOOD_HOST + spec_line).startswith(says)
+
+
+def test_a_spec_file_over_one_mebibyte_is_refused_without_reading_it(tmp_path):
+    import time
+
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as handle:  # sparse: 8 GiB on paper, nothing on disk
+        handle.truncate(8 * 2**30)
+    started = time.monotonic()
+    with pytest.raises(SpecErrors) as info:
+        load_specs([big])
+    assert time.monotonic() - started < 0.5
+    assert str(info.value) == (f"{big}:0: 8,589,934,592 bytes is larger than a spec may be (1,048,576 bytes); "
+                               "split it into several files")
+    (tmp_path / "ok.yaml").write_text(GOOD_HOST + "  description: " + "z" * 60_000 + "\n")
+    assert load_specs([tmp_path / "ok.yaml"])
+
+
+def test_a_file_that_is_not_utf8_names_the_line_of_the_bad_byte(tmp_path):
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(GOOD_HOST.encode() + "  description: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(SpecErrors) as info:
+        load_specs([bad])
+    assert str(info.value) == (f"{bad}:7: not UTF-8 text: byte 0xe9 at column 19 (invalid continuation byte); "
+                               "save the file as UTF-8")
+
+
+@pytest.mark.parametrize("name", ["-x", "--help", "a b", "$(id)", "x" * 65, "", "a/b", "é", "git", "g++", "x.y_z-1",
+                                  "+x", ".", "7zip"])
+def test_the_spec_accepts_exactly_the_tool_names_the_facts_script_accepts(name: str):
+    """Issue 16, item 6: `tools: ["-x"]` was accepted here and then made the facts script raise
+    for every host; both now use axis.specs.names."""
+    from axis.drivers.facts.script import build_script
+    from axis.specs.models import Requirements
+
+    try:
+        Requirements(tools=[name])
+        spec_ok = True
+    except ValueError:
+        spec_ok = False
+    try:
+        build_script([name])
+        script_ok = True
+    except ValueError:
+        script_ok = False
+    assert spec_ok == script_ok

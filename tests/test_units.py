@@ -41,3 +41,27 @@ def test_parse_duration_rejects(bad):
 def test_duration_round_trip():
     for seconds in (1, 59, 60, 3600, 5400, 93784):
         assert parse_duration(format_duration(seconds)) == seconds
+
+
+def test_sizes_are_bounded_to_one_exbibyte_exactly():
+    """Issue 16: `size: 400 digits` became float('inf') and OverflowError; now every size the
+    spec accepts fits an SQLite INTEGER, and the message names the maximum."""
+    assert parse_size(2**60) == parse_size("1048576Ti") == parse_size("1048576T") == 2**60
+    for bad in (2**60 + 1, "1048577Ti", "9" * 400, "9" * 400 + "G", "1" + "0" * 5000, 10**5000 // 7):
+        with pytest.raises(ValueError, match=r"maximum, 1048576Ti \(1 EiB\)"):
+            parse_size(bad)
+    assert parse_size("0.5Ki") == 512  # exact decimal arithmetic, not float
+
+
+def test_durations_are_bounded_to_ten_years():
+    """`ttl: 99999999999999999999999d` was stored and crashed every view of the claim."""
+    assert parse_duration("3650d") == parse_duration(3650 * 86400) == 3650 * 86400
+    for bad in ("3650d1s", "99999999999999999999999d", "9" * 5000 + "s", 3650 * 86400 + 1, 10**30):
+        with pytest.raises(ValueError, match=r"maximum, 3650d \(10 years\)"):
+            parse_duration(bad)
+
+
+def test_a_huge_value_is_named_not_printed():
+    with pytest.raises(ValueError) as info:
+        parse_size("7" * 100_000)
+    assert len(str(info.value)) < 200 and "(100,000 characters)" in str(info.value)

@@ -64,8 +64,13 @@ def parse_size(value: Any) -> int:
 
 def _shown(value: int | str) -> str:
     """A value for a message, cut when long: a 400-digit size is named, not printed."""
-    if isinstance(value, int):  # str() itself refuses more than 4,300 digits
-        return str(value) if value < 10**30 else f"(a {value.bit_length() * 30103 // 100000 + 1:,}-digit number)"
+    if isinstance(value, int):
+        if value < 10**30:
+            return str(value)
+        try:
+            return f"(a {len(str(value)):,}-digit number)"
+        except ValueError:  # str() refuses more than 4,300 digits (an int from 0b/0x text can have them)
+            return "(a number of more than 4,300 digits)"
     return repr(value) if len(value) <= 40 else f"{value[:30]!r}…({len(value):,} characters)"
 
 

@@ -18,9 +18,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from axis.api.app import build_app
+from axis.cli.apply_cmd import store_only_summary
 from axis.cli.context import AppContext
+from axis.reconciler.apply_pass import Stored
 from axis.state import Database
 from axis.state.facts import Observation, store_observations
+from axis.state.objects import Change
 from tests.claimkit import facts
 
 TOKEN = "store-only-token"
@@ -183,3 +186,18 @@ def test_api_converge_false_stores_only_and_a_converging_apply_binds(client: tup
     assert [row[:2] for row in leases] == [("job-a", "ubu-1"), ("job-b", "ubu-2")]
     assert phases == {"job-a": "Bound", "job-b": "Bound"}
     assert not _contacted(sshd)
+
+
+def test_the_summary_names_a_running_controller_and_what_was_pruned() -> None:
+    """Beside a controller, store-only leaves the work to it and says so; pruned objects are
+    counted apart, since they are no longer stored."""
+    changes = [Change("Host", "a", "unchanged", 1, "x:1"), Change("Claim", "c", "created", 1, "x:5"),
+               Change("HostProfile", "p", "pruned", 1, "x:9")]
+    stored = Stored(False, changes, [], [], [], controller="4242", store_only=True)
+    assert store_only_summary(stored, [Path("specs dir")]) == (
+        "stored 1 host, 1 claim (1 pruned); not converged, claims not bound (--no-converge): "
+        "the controller (pid 4242) on this state DB does both at its next pass")
+    alone = Stored(False, changes[:1], [], [], [], store_only=True)
+    assert store_only_summary(alone, [Path("specs dir"), Path("more")]) == (
+        "stored 1 host; not converged, claims not bound (--no-converge): "
+        "run `axis apply -f 'specs dir' -f more` or a controller (`axis controller -w DIR`)")

@@ -25,9 +25,15 @@ from axis.drivers.transport import (ErrorKind, OutputCallback, RunResult, Target
                                     atomic_write_command, command_failed, kill_command, killable,
                                     privileged, sudo_refusal)
 
-#: Seconds between keepalives, and how many may go unanswered before the connection is dead:
-#: a host that vanishes mid-pass fails within ~45 s even without a command timeout.
-_KEEPALIVE = (15.0, 3)
+#: A host lost mid-operation (power cut, network gone) is found by SSH keepalives, not by the
+#: command timeout. asyncssh ticks every KEEPALIVE_INTERVAL seconds in which nothing (no byte, no
+#: keepalive answer) came from the host; the first KEEPALIVE_MISSES ticks send a keepalive, the
+#: next one drops the connection: after SILENCE_LIMIT = 5 s x (2 + 1) = 15 s of silence the
+#: command fails as unreachable. sshd answers keepalives while a command prints nothing (a quiet
+#: `apt-get install`), so only a host that is really gone is cut; a slow link is too, once a round
+#: trip takes over ~10 s. (15 s x 3 took 60 s to notice a host gone.)
+KEEPALIVE_INTERVAL, KEEPALIVE_MISSES = 5.0, 2
+SILENCE_LIMIT = KEEPALIVE_INTERVAL * (KEEPALIVE_MISSES + 1)
 _CHUNK = 1 << 16
 
 #: Ciphers tried first unless ssh_config sets `Ciphers`: asyncssh's own first choice,
@@ -101,6 +107,9 @@ class SSHTransport:
         if not result.ok:
             raise command_failed(self.name, f"write {path}", result)
 
+    def as_root(self, command: str) -> str:
+        return self._as(command, True)
+
     def _as(self, command: str, sudo: bool) -> str:
         return privileged(command, login_is_root=self.login_is_root, sudo_allowed=self.target.sudo) if sudo else command
 
@@ -165,7 +174,7 @@ async def connect(target: Target, *, known_hosts: Path | None = None,
             conn = await asyncssh.connect(
                 target.address, port, options=options, known_hosts=load_trusted(files),
                 client_factory=lambda: client, connect_timeout=connect_timeout,
-                keepalive_interval=_KEEPALIVE[0], keepalive_count_max=_KEEPALIVE[1], **extra)
+                keepalive_interval=KEEPALIVE_INTERVAL, keepalive_count_max=KEEPALIVE_MISSES, **extra)
     except TimeoutError:
         raise TransportError(ErrorKind.TIMEOUT, target.name,
                              f"no SSH answer from {target.address} within {connect_timeout:g}s") from None
@@ -213,6 +222,9 @@ def _classify(name: str, exc: BaseException, address: str = "") -> TransportErro
     if isinstance(exc, asyncssh.PermissionDenied):
         return TransportError(ErrorKind.AUTH, name, f"the host refused our keys ({exc.reason or 'permission denied'})")
     if isinstance(exc, asyncssh.ConnectionLost):
+        if "not responding to keepalive" in (exc.reason or ""):  # asyncssh's words for it
+            return TransportError(ErrorKind.UNREACHABLE, name, f"connection lost: no answer to keepalives for "
+                                                               f"{SILENCE_LIMIT:g}s (host down or network gone)")
         return TransportError(ErrorKind.UNREACHABLE, name, f"connection lost: {exc.reason or exc}")
     if isinstance(exc, asyncssh.ChannelOpenError):
         return TransportError(ErrorKind.ERROR, name, f"the host refused a session channel: {exc.reason}")

@@ -107,6 +107,14 @@ class TestHost:
     def thaw(self) -> None:
         self._set_frozen(False)
 
+    def link_down(self) -> None:
+        """Take the host off the network, as a power cut or a pulled cable would: the bridge end
+        of its veth goes down, so packets to it vanish with no reset and no ICMP answer."""
+        network.set_link(self.name, up=False)
+
+    def link_up(self) -> None:
+        network.set_link(self.name, up=True)
+
     def heal(self) -> None:
         """Undo any fault injected above, so the next test sees a healthy host. A host whose
         PID 1 is gone (`reboot` inside stops a host) is booted again on the same disk."""
@@ -114,6 +122,7 @@ class TestHost:
             self._terminate()
             self._launch()
             self.wait_ready(SYSTEMD_BOOT_TIMEOUT)
+        self.link_up()
         self._set_frozen(False)
         saved = self.hostdir / "original-host-keys"
         if saved.exists():

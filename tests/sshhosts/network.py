@@ -60,6 +60,11 @@ def add_host(host: str, net: int, address: str) -> None:
     run([*inside, "route", "add", "default", "via", gateway(net)])
 
 
+def set_link(host: str, *, up: bool) -> None:
+    """Bring the bridge end of the host's veth up or down (idempotent)."""
+    run(["ip", "link", "set", veth_name(host), "up" if up else "down"])
+
+
 def remove_host(host: str) -> None:
     """Delete the host's netns and veth; a no-op for the parts already gone."""
     if Path(f"/run/netns/{host}").exists():

@@ -10,9 +10,16 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from hypothesis import settings
 
 from axis.cli.main import run
 from tests.ci import ci_skip_is_failure
+
+#: Every hypothesis test draws the same examples on every run (derived from the test's name), so
+#: a failure reproduces and CI cannot pass or fail by luck; no deadline, since a loaded machine
+#: makes any example slow. A test's own @settings (max_examples...) inherits both.
+settings.register_profile("axis", derandomize=True, deadline=None, database=None)
+settings.load_profile("axis")
 
 #: pytester runs pytest on generated test files (tests/test_ci_gate.py checks the CI hook so).
 pytest_plugins = ["pytester"]

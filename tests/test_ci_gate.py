@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,3 +122,18 @@ def test_plain_pytest_collects_the_modules_that_import_tests_helpers(tmp_path: P
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "error" not in proc.stdout.lower().splitlines()[-1]
+
+
+def test_hypothesis_draws_the_same_examples_on_every_run() -> None:
+    """The suite's hypothesis profile (tests/conftest.py): derandomized, no deadline, inherited by
+    a test's own @settings, so a fuzz failure reproduces and no run passes or fails by luck."""
+    own = settings(max_examples=300)
+    assert own.derandomize is True and own.deadline is None
+    seen: list[list[str]] = [[], []]
+    for run in seen:
+        @settings(max_examples=25)
+        @given(st.text())
+        def draw(text: str) -> None:
+            run.append(text)
+        draw()
+    assert seen[0] == seen[1] and len(set(seen[0])) > 5

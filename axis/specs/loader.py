@@ -216,12 +216,11 @@ def _validate(node: CommentedMap, path: str, apply_set: str, errors: list[SpecEr
         error(_field(loc), message, _line_of(node, loc))
     if problems:
         return None
-    data = _plain(node)
+    data = dict(_plain(node))  # copies: the dicts below may also be values elsewhere (aliases)
     for key in READ_ONLY_TOP:
         data.pop(key, None)
     if isinstance(data.get("metadata"), dict):
-        for key in READ_ONLY_METADATA:
-            data["metadata"].pop(key, None)
+        data["metadata"] = {k: v for k, v in data["metadata"].items() if k not in READ_ONLY_METADATA}
     try:
         obj = MODELS[kind].model_validate(data)
     except ValidationError as exc:
@@ -264,12 +263,20 @@ def _text_problems(node: Any) -> list[tuple[list[Any], str]]:
     return found
 
 
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip containers and scalars as plain Python values."""
+def _plain(node: Any, memo: dict[int, Any] | None = None) -> Any:
+    """ruamel's round-trip containers and scalars as plain Python values. A container shared
+    through aliases becomes one shared plain value (`memo`), so the work is the document's size,
+    not its expanded size (the composer's budget bounds that for the validation that follows)."""
+    memo = {} if memo is None else memo
+    if isinstance(node, (dict, list)) and id(node) in memo:
+        return memo[id(node)]
     if isinstance(node, dict):
-        return {str(k) if not isinstance(k, (int, bool)) else k: _plain(v) for k, v in node.items()}
+        out = memo[id(node)] = {str(k) if not isinstance(k, (int, bool)) else k: _plain(v, memo)
+                                for k, v in node.items()}
+        return out
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        out = memo[id(node)] = [_plain(v, memo) for v in node]
+        return out
     if isinstance(node, bool):
         return bool(node)
     if isinstance(node, int):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,10 +72,11 @@ class LocalHost(FakeTransport):
         self.calls.append("facts")
         for path in (panic_recovery.PATH, *SYSCTL_FILES.values()):
             script = script.replace(path, str(self._local(path)))
-        proc = await asyncio.create_subprocess_exec("sh", "-c", script, stdin=asyncio.subprocess.DEVNULL,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-        return RunResult(proc.returncode or 0, out.decode(), err.decode())
+        # in a thread, not an asyncio subprocess: a pass cancelled mid-script (a fan-out that
+        # stops) must not leave the event loop waiting on a child at shutdown
+        proc = await asyncio.to_thread(subprocess.run, ["sh", "-c", script], stdin=subprocess.DEVNULL,
+                                       capture_output=True, text=True, timeout=60)
+        return RunResult(proc.returncode, proc.stdout, proc.stderr)
 
     def _load_sysctl(self, path: str) -> RunResult:
         loaded = []

@@ -15,8 +15,9 @@ from axis import __version__
 Handler = Callable[[Request], Awaitable[Response]]
 
 _STATUS_TEXT = {400: "invalid request (the body lists every problem)", 401: "missing or wrong bearer token",
-                404: "no such object", 409: "the request conflicts with the ledger's state",
-                413: "request body too large"}
+                404: "no such object", 409: "the request conflicts with the ledger's state, or the stored claim no longer validates",
+                413: "request body too large",
+                500: "the state DB cannot be used (the error names the file and what to do), or an axis bug"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Endpoint:
     summary: str
     query: tuple[Param, ...] = ()
     body: str | None = None  # media type of the request body, if it takes one
-    errors: tuple[int, ...] = ()  # besides 401, which every endpoint can answer
+    errors: tuple[int, ...] = ()  # besides 401 and 500 (JSON too), which every endpoint can answer
 
 
 def document(endpoints: list[Endpoint]) -> dict[str, Any]:
@@ -67,8 +68,8 @@ def _operation(e: Endpoint) -> dict[str, Any]:
                        "schema": schema})
     json_body = {"application/json": {"schema": {"type": "object"}}}
     responses: dict[str, Any] = {"200": {"description": "OK", "content": json_body}}
-    for code in (400, 401, 404, 409, 413):
-        if code == 401 or code in e.errors:
+    for code in (400, 401, 404, 409, 413, 500):
+        if code in (401, 500) or code in e.errors:
             responses[str(code)] = {"description": _STATUS_TEXT[code], "content": json_body}
     op: dict[str, Any] = {"operationId": e.handler.__name__.strip("_"), "summary": e.summary, "responses": responses}
     if params:

@@ -73,8 +73,9 @@ def serve(
         if tls is None and not is_loopback(host):
             log_line("warning: plain HTTP off loopback (--insecure-http): "
                      "the bearer token crosses the network readable")
-        if not asyncio.run(_serve(_server(app, token, tls), sock, loop)):
-            raise typer.Exit(130)
+        code = asyncio.run(_serve(_server(app, token, tls), sock, loop))
+        if code:
+            raise typer.Exit(code)
 
 
 def _server(app: AppContext, token: str, tls: TlsFiles | None) -> Any:
@@ -97,8 +98,9 @@ def _server(app: AppContext, token: str, tls: TlsFiles | None) -> Any:
                                  **files))
 
 
-async def _serve(server: Any, sock: socket.socket, loop: Controller | None) -> bool:
-    """Run the API (and the loop) until a signal; False when a second signal cut the wait short."""
+async def _serve(server: Any, sock: socket.socket, loop: Controller | None) -> int:
+    """Run the API (and the loop) until a signal; the exit status: 130 when a second signal cut
+    the wait short, 1 when a part of the loop was failing then (as `axis controller`), else 0."""
     stop = asyncio.Event()
     main = asyncio.current_task()
 
@@ -121,10 +123,13 @@ async def _serve(server: Any, sock: socket.socket, loop: Controller | None) -> b
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, on_signal)
     try:
-        await asyncio.gather(http(), *([loop.run(stop)] if loop else []))
+        _, *looped = await asyncio.gather(http(), *([loop.run(stop)] if loop else []))
     except asyncio.CancelledError:
-        return False
-    return True
+        return 130
+    failing = looped[0] if looped else []
+    if failing:
+        log_line("exit status 1: failing when stopped: " + "; ".join(failing))
+    return 1 if failing else 0
 
 
 def parse_listen(text: str) -> tuple[str, int]:

@@ -12,17 +12,25 @@ invalid edit is logged with file:line and the last good desired state stays in f
 process stores in the DB (`axis apply` run beside the controller hands its hosts over to it, the
 HTTP API, `axis delete`) is noticed by a once-a-second look at the objects' change times. Stopping
 (`stop` set, e.g. by SIGTERM) starts no new pass and no new step; steps in flight finish.
+
+Every part is supervised (`axis.reconciler.supervisor`): an exception it did not expect is
+logged, recorded (Warning event, the part's condition on Controller/controller) and the part
+runs again after a capped backoff; the watcher restarts by re-reading the directory, so no edit
+is lost. Only the loop that schedules them cannot be restarted: if it breaks, `run` raises and
+the process exits non-zero rather than keep running with a dead part.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from sqlmodel import Session
 from watchfiles import awatch
 
 from axis.reconciler.converge import converge_host
@@ -31,11 +39,16 @@ from axis.reconciler.fleet_pass import plan_work
 from axis.reconciler.ledger import place_claims
 from axis.reconciler.observe import claim_tools
 from axis.reconciler.record import record_claim_conditions, record_outcome
+from axis.reconciler.supervisor import KIND as CONTROLLER_KIND, NAME as CONTROLLER_NAME
+from axis.reconciler.supervisor import Part, Supervisor, describe, restart_delay
 from axis.specs import SpecErrors, load_specs
 from axis.state import Database
+from axis.state.conditions import set_condition
 from axis.state.events import record_event
-from axis.state.objects import (Change, apply_objects, desired_claims, desired_hosts, object_versions,
+from axis.state.objects import (Change, apply_objects, desired_claims, desired_hosts, get_row, object_versions,
                                 objects_fingerprint)
+
+logger = logging.getLogger(__name__)
 
 BACKOFF_BASE = 5.0
 BACKOFF_CAP = 300.0
@@ -45,6 +58,9 @@ CLAIMS_EVERY = 10.0
 POLL_EVERY = 1.0
 #: watchfiles: wait for `step` ms of quiet, at most `debounce` ms, so a save storm is one change.
 DEBOUNCE_MS, STEP_MS = 1600, 50
+#: A watcher that ran this long since its last restart counts as stable: its next crash is
+#: restarted after the shortest delay again.
+STABLE_AFTER = 60.0
 
 
 @dataclass
@@ -70,26 +86,43 @@ class Controller:
         self._versions: dict[tuple[str, str], float] = {}
         self._fingerprint: tuple[int, float] | None = None
         self._wake = asyncio.Event()
+        self.supervisor = Supervisor(db)
+        self._spec_retry: float | None = None  # when to re-read the specs after an apply that raised
+        self._streaks = {part: 0 for part in (Part.WATCHER, Part.CLAIMS, Part.STORE_POLL)}
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Reconcile until `stop`; the caller has stored the watched specs once (`apply_specs`)."""
+    async def run(self, stop: asyncio.Event) -> list[str]:
+        """Reconcile until `stop`; the caller has stored the watched specs once (`load_watched`).
+
+        Returns the parts that were failing when it stopped (empty: all healthy), so that the
+        exit status can say so. Raises when the scheduling loop itself broke."""
+        self.supervisor.begin()
         gate = asyncio.Semaphore(self.jobs)
-        watcher = asyncio.create_task(self._watch(stop))
+        watcher = asyncio.create_task(self._supervise_watcher(stop))
         stopper = asyncio.create_task(self._wake_on(stop))
+        broken: BaseException | None = None
         try:
             while not stop.is_set():
+                if watcher.done():  # it restarts itself forever: ending means its supervision broke
+                    raise RuntimeError(f"the spec watcher's supervisor ended: {_ended(watcher)}")
                 now = time.time()
                 for name, slot in self._slots.items():
                     if slot.task is None and slot.due <= now:
                         slot.task = asyncio.create_task(self._host_pass(name, slot, gate, stop))
+                if self._spec_retry is not None and now >= self._spec_retry:
+                    self.load_watched()
                 if now >= self._poll_due:
-                    self._notice_stored()
+                    self._periodic(Part.STORE_POLL, self._notice_stored)
                 if now >= self._claims_due:
-                    self._place_claims()
+                    self._periodic(Part.CLAIMS, self._place_claims)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._idle_seconds()):
                         await self._wake.wait()
+        except Exception as exc:
+            broken = exc
+            logger.critical("the controller loop failed, exiting: %s", describe(exc))
+            logger.debug("traceback", exc_info=exc)
+            raise
         finally:
             watcher.cancel()
             stopper.cancel()
@@ -97,7 +130,42 @@ class Controller:
             if running:
                 self.log(f"stopping: waiting for {len(running)} host pass(es) to finish their step in flight")
             await asyncio.gather(*running, watcher, stopper, return_exceptions=True)
-            self.log("stopped")
+            self.supervisor.end(broken)
+            if broken is None:
+                self.log("stopped")
+        return self.supervisor.failing()
+
+    def load_watched(self) -> None:
+        """`apply_specs`, supervised: an exception other than a spec error (a loader bug, a DB
+        that refuses the write) keeps the last good desired state in force, like a spec error,
+        is recorded, and the directory is read again after a backoff, or at once on the next edit."""
+        try:
+            self.apply_specs()
+        except Exception as exc:
+            self._streaks[Part.WATCHER] += 1
+            delay = restart_delay(self._streaks[Part.WATCHER])
+            self._spec_retry = time.time() + delay
+            self.supervisor.failed(Part.WATCHER, exc, attempt=self._streaks[Part.WATCHER], retry_in=delay)
+            self._wake.set()
+        else:
+            self._streaks[Part.WATCHER], self._spec_retry = 0, None
+            self.supervisor.succeeded(Part.WATCHER)
+
+    def _periodic(self, part: Part, work: Callable[[], object]) -> None:
+        """Run the claims pass or the DB poll; if it raises, record it and try again after a backoff."""
+        try:
+            work()
+        except Exception as exc:
+            self._streaks[part] += 1
+            delay = restart_delay(self._streaks[part])
+            if part is Part.CLAIMS:
+                self._claims_due = time.time() + delay
+            else:
+                self._poll_due = time.time() + delay
+            self.supervisor.failed(part, exc, attempt=self._streaks[part], retry_in=delay)
+        else:
+            self._streaks[part] = 0
+            self.supervisor.succeeded(part)
 
     def apply_specs(self) -> list[Change]:
         """Re-read the whole directory and store it (prune included); keep the last good state on errors."""
@@ -110,10 +178,11 @@ class Controller:
                 self.log(f"spec error: {error}")
             self.log(f"{len(exc.errors)} error(s); the last good desired state stays in force")
             with self.db.write() as session:
-                self._versions, self._fingerprint = object_versions(session), objects_fingerprint(session)
-                record_event(session, "Controller", self.watch.name, "SpecInvalid",
+                record_event(session, CONTROLLER_KIND, CONTROLLER_NAME, "SpecInvalid",
                              f"{exc.errors[0]}" + (f" (+{len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""),
                              type="Warning")
+            if self._fingerprint is None:
+                self._notice_stored()  # the first load: reconcile what was stored before, the last good state
             return []
         with self.db.write() as session:
             changes = apply_objects(session, loaded, prune=True, apply_sets=[str(self.watch.resolve())])
@@ -126,8 +195,12 @@ class Controller:
         return changed
 
     def _notice_stored(self) -> None:
-        """Schedule the hosts whose objects another process stored or deleted since the last look."""
+        """Schedule the hosts whose objects another process stored or deleted since the last look.
+
+        The first look, when the watched specs could not be loaded at start, takes every stored
+        object: the last good desired state is reconciled until the specs load."""
         self._poll_due = time.time() + POLL_EVERY
+        first = self._fingerprint is None
         with self.db.read() as session:
             fingerprint = objects_fingerprint(session)
             if fingerprint == self._fingerprint:
@@ -140,14 +213,18 @@ class Controller:
                    for (kind, name), at in versions.items() if self._versions.get((kind, name)) != at]
         changed += [Change(kind, name, "deleted", 0, "state DB") for kind, name in self._versions.keys() - versions.keys()]
         self._versions = versions
-        for c in changed:
-            self.log(f"{c.kind.lower()}/{c.name} {c.action} in the state DB by another process")
+        if first:
+            self.log(f"reconciling the {len(versions)} object(s) stored in the state DB until the watched specs load")
+        else:
+            for c in changed:
+                self.log(f"{c.kind.lower()}/{c.name} {c.action} in the state DB by another process")
         self._schedule_changed({name for kind, name in versions if kind == "Host"}, changed)
 
     def _schedule_changed(self, names: set[str], changed: list[Change]) -> None:
         now = time.time()
         for gone in set(self._slots) - names:
             del self._slots[gone]
+            self.supervisor.forget(Part.HOST_PASSES, gone)
         everyone = any(c.kind == "HostProfile" for c in changed)
         touched = {c.name for c in changed if c.kind == "Host"}
         for name in names:
@@ -160,15 +237,21 @@ class Controller:
         self._wake.set()
 
     async def _host_pass(self, name: str, slot: _Slot, gate: asyncio.Semaphore, stop: asyncio.Event) -> None:
+        started = time.time()
         try:
             async with gate:
                 if stop.is_set():
                     return
                 await self._converge(name, slot, stop)
-        except Exception as exc:  # a bug must not kill the loop: log it, back off, go on
+        except Exception as exc:  # a bug must not kill the loop: record it, back off, go on
             slot.failures += 1
-            slot.due = time.time() + backoff(slot.failures)
-            self.log(f"{name}: internal error: {type(exc).__name__}: {exc}")
+            delay = backoff(slot.failures)
+            slot.due = time.time() + delay
+            self.supervisor.failed(Part.HOST_PASSES, exc, attempt=slot.failures, retry_in=delay, subject=name,
+                                   also=lambda session, message, now: _host_not_ready(session, name, message,
+                                                                                      now, started))
+        else:
+            self.supervisor.succeeded(Part.HOST_PASSES, name)
         finally:
             slot.task = None
             if slot.again:
@@ -212,12 +295,54 @@ class Controller:
     def _idle_seconds(self) -> float:
         now = time.time()
         due = [s.due for s in self._slots.values() if s.task is None] + [self._claims_due, self._poll_due]
+        if self._spec_retry is not None:
+            due.append(self._spec_retry)
         return max(0.05, min(1.0, min(due) - now))
 
-    async def _watch(self, stop: asyncio.Event) -> None:
+    async def _supervise_watcher(self, stop: asyncio.Event) -> None:
+        """The spec watcher, restarted whenever it raises (after 1 s, doubling up to a minute;
+        from the shortest delay again once it ran STABLE_AFTER seconds). A restart first re-reads
+        the directory, so an edit made while it was down is not missed."""
+        crashes = 0
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await self._watch(stop, relist=crashes > 0)
+                if stop.is_set():
+                    return
+                raise RuntimeError("the file watcher ended by itself")
+            except Exception as exc:
+                crashes = 1 if time.monotonic() - started >= STABLE_AFTER else crashes + 1
+                delay = restart_delay(crashes)
+                self.supervisor.failed(Part.WATCHER, exc, attempt=crashes, retry_in=delay)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await stop.wait()
+
+    async def _watch(self, stop: asyncio.Event, *, relist: bool) -> None:
+        if relist:
+            self.load_watched()
         async for _changes in awatch(self.watch, debounce=DEBOUNCE_MS, step=STEP_MS, stop_event=stop):
-            self.apply_specs()  # editors save atomically (delete + add): re-read everything
+            self.load_watched()  # editors save atomically (delete + add): re-read everything
 
     async def _wake_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
         self._wake.set()
+
+
+def _host_not_ready(session: Session, name: str, message: str, now: float, started: float) -> None:
+    """A host pass that raised leaves the host Ready False (`ControllerError`), stamped with the
+    pass's start: `axis get hosts` shows it, and an apply waiting on the pass gets its answer."""
+    row = get_row(session, "Host", name)
+    if row is None:
+        return
+    for type, status in (("Converged", None), ("Ready", False)):
+        set_condition(session, "Host", name, type, status, "ControllerError", f"the controller's pass: {message}",
+                      generation=row.generation, now=now, probed=started)
+
+
+def _ended(task: asyncio.Task[None]) -> str:
+    if task.cancelled():
+        return "cancelled"
+    error = task.exception()
+    return describe(error) if error is not None else "returned"

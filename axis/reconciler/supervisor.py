@@ -1,0 +1,173 @@
+"""Supervision of the controller's parts, as a controller manager does it: a part that raises is
+logged, recorded and restarted with backoff, never left dead while the process stays up.
+
+The controller is four kinds of work: the spec watcher (one long-lived task), host passes (one
+task per host and pass), the claims pass and the state-DB poll (short periodic calls). Each
+catches what it expects (spec errors, unreachable hosts); anything else (a bug, an input the
+loader chokes on, a state DB that refuses a write) reaches the supervisor, which
+
+- logs one line with the exception's type (this module's logger; the traceback at DEBUG),
+- appends a Warning event `InternalError`: on the Host for a host pass, else on the controller,
+- sets the part's condition False: `Restarting`, then `CrashLoopBackOff` from the
+  CRASH_LOOP-th failure in a row, and the controller's `Ready` False naming the failing parts;
+
+while the caller retries the part after `restart_delay(attempt)`. The part's next success sets
+its condition True again (a Normal event `Recovered`). Conditions are written on a change only,
+so a healthy controller writes nothing per pass; `lastTransitionTime` moves only on a flip.
+
+Where they live: the generic conditions table, kind `Controller`, name `controller` (one
+controller per state DB, see `ControllerLock`), one condition per part plus `Ready`. When
+recording itself fails (the DB is locked or broken) the log line still says what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Callable
+
+from sqlmodel import Session
+
+from axis.state import Database
+from axis.state.conditions import set_condition
+from axis.state.events import record_event
+
+logger = logging.getLogger(__name__)
+
+KIND, NAME = "Controller", "controller"
+RESTART_BASE, RESTART_CAP = 1.0, 60.0
+#: From this many failures in a row a part is reported as crash-looping rather than restarting.
+CRASH_LOOP = 3
+_MESSAGE_LIMIT = 300
+
+
+class Part(StrEnum):
+    """The controller's supervised parts; each value is the type of its condition."""
+
+    WATCHER = "SpecWatcher"
+    HOST_PASSES = "HostPasses"
+    CLAIMS = "ClaimsPass"
+    STORE_POLL = "StorePoll"
+
+
+def restart_delay(attempt: int) -> float:
+    """Seconds before the `attempt`-th retry of a failed part: 1, 2, 4, ... capped at 60."""
+    return min(RESTART_CAP, RESTART_BASE * 2 ** max(0, attempt - 1))
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message`, one line and bounded (a RecursionError's message can be long)."""
+    text = " ".join(str(exc).split())
+    if len(text) > _MESSAGE_LIMIT:
+        text = text[:_MESSAGE_LIMIT - 3] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class Failure:
+    error: str  # describe(exc)
+    attempt: int  # failures in a row
+    retry_in: float
+
+
+class Supervisor:
+    """Records the health of the controller's parts (see the module docstring)."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time):
+        self.db, self.clock = db, clock
+        # part -> subject -> its latest failure; subject "" for the single parts, a host name
+        # for host passes (one host's pass may fail while the others run).
+        self._failing: dict[Part, dict[str, Failure]] = {part: {} for part in Part}
+
+    def begin(self) -> None:
+        """Write every part's condition as it stands (True unless it failed already)."""
+        self._record(lambda session, now: self._write_conditions(session, now, list(Part)))
+
+    def failed(self, part: Part, exc: BaseException, *, attempt: int, retry_in: float, subject: str = "",
+               also: Callable[[Session, str, float], None] | None = None) -> None:
+        """`part` (for host passes: its pass over host `subject`) raised `exc` unexpectedly; the
+        caller retries in `retry_in` seconds. `also(session, message, now)` writes more in the
+        same transaction (the host's own conditions)."""
+        failure = Failure(describe(exc), attempt, retry_in)
+        where = subject or part.value
+        message = f"internal error: {failure.error}; failed {attempt} time(s) in a row, retry in {retry_in:g}s"
+        logger.error("%s: %s", where, message)
+        logger.debug("%s: traceback", where, exc_info=exc)
+        self._failing[part][subject] = failure
+
+        def write(session: Session, now: float) -> None:
+            if subject:
+                record_event(session, "Host", subject, "InternalError", f"controller's host pass: {message}",
+                             type="Warning", now=now)
+            else:
+                record_event(session, KIND, NAME, "InternalError", f"{part.value}: {message}", type="Warning", now=now)
+            self._write_conditions(session, now, [part])
+            if also is not None:
+                also(session, message, now)
+
+        self._record(write)
+
+    def succeeded(self, part: Part, subject: str = "") -> None:
+        """`part` (host pass: over `subject`) ran to its end; cheap when it was healthy already."""
+        failure = self._failing[part].pop(subject, None)
+        if failure is None:
+            return
+        where = subject or part.value
+        logger.info("%s: running again after %d failure(s)", where, failure.attempt)
+
+        def write(session: Session, now: float) -> None:
+            kind, name = ("Host", subject) if subject else (KIND, NAME)
+            record_event(session, kind, name, "Recovered",
+                         f"{part.value}: running again after {failure.attempt} failure(s)", now=now)
+            self._write_conditions(session, now, [part])
+
+        self._record(write)
+
+    def forget(self, part: Part, subject: str) -> None:
+        """`subject` is gone (a deleted host): its failures no longer count."""
+        if self._failing[part].pop(subject, None) is not None:
+            self._record(lambda session, now: self._write_conditions(session, now, [part]))
+
+    def failing(self) -> list[str]:
+        """One line per part that is failing now, empty when all are healthy."""
+        return [f"{part.value}: {self._summary(part)}" for part in Part if self._failing[part]]
+
+    def end(self, error: BaseException | None = None) -> None:
+        """The controller stops (`error`: because its own loop broke): `Ready` says so."""
+        if error is None:
+            reason, text = "Stopped", "stopped" + (f"; failing then: {'; '.join(self.failing())}" if self.failing() else "")
+        else:
+            reason, text = "Crashed", f"the controller loop itself failed: {describe(error)}"
+        self._record(lambda session, now: set_condition(session, KIND, NAME, "Ready", False, reason, text,
+                                                       generation=0, now=now))
+
+    def _summary(self, part: Part) -> str:
+        failures = self._failing[part]
+        shown = [f"{subject + ': ' if subject else ''}{f.error} ({f.attempt} in a row, retry in {f.retry_in:g}s)"
+                 for subject, f in sorted(failures.items())[:3]]
+        more = f"; +{len(failures) - 3} more host(s)" if len(failures) > 3 else ""
+        return "; ".join(shown) + more
+
+    def _write_conditions(self, session: Session, now: float, parts: list[Part]) -> None:
+        for part in parts:
+            failures = self._failing[part]
+            if not failures:
+                set_condition(session, KIND, NAME, part.value, True, "Running", "", generation=0, now=now)
+                continue
+            looping = max(f.attempt for f in failures.values()) >= CRASH_LOOP
+            set_condition(session, KIND, NAME, part.value, False, "CrashLoopBackOff" if looping else "Restarting",
+                          self._summary(part), generation=0, now=now)
+        failing = [part.value for part in Part if self._failing[part]]
+        set_condition(session, KIND, NAME, "Ready", not failing, "PartsFailing" if failing else "Running",
+                      f"failing: {', '.join(failing)}" if failing else "", generation=0, now=now)
+
+    def _record(self, write: Callable[[Session, float], None]) -> None:
+        """Write in one transaction; a failure to record is logged, never raised: the part's
+        retry must not depend on a state DB that may be the very thing failing."""
+        try:
+            with self.db.write() as session:
+                write(session, self.clock())
+        except Exception as exc:
+            logger.error("cannot record the controller's health in the state DB: %s", describe(exc))

@@ -1,0 +1,393 @@
+"""The controller survives an unexpected exception in any of its parts (issue 16, item 4).
+
+Each test injects a failure into one part of a running controller (spec watcher, spec apply,
+host pass, claims pass, DB poll) and checks what an operator would: a log line with the
+exception's type, a Warning event, the part's condition on Controller/controller, the part
+running again after its backoff (condition True again), and a good spec edit still applied.
+No host is contacted: connecting answers "connection refused", a normal failed pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+import pytest
+
+from axis.drivers.transport import ErrorKind, TransportError
+from axis.reconciler import controller as controller_module, supervisor as supervisor_module
+from axis.reconciler.controller import Controller
+from axis.reconciler.fleet import SshOptions
+from axis.reconciler.supervisor import CRASH_LOOP, Part, Supervisor
+from axis.specs import Host
+from axis.state import Database
+from axis.state.conditions import conditions_of
+from axis.state.events import list_events
+from axis.state.objects import list_rows
+from tests.conftest import HOST
+
+CLAIM = """
+apiVersion: axis/v1
+kind: Claim
+metadata: {name: job}
+spec: {task: build, requires: {memory: 1Gi}, ttl: 10m}
+"""
+
+
+class Refused(SshOptions):
+    """Every host answers "connection refused", so a pass ends normally (failed, unreachable).
+    `inject` makes the next connects raise that exception instead, as a bug in a pass would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        object.__setattr__(self, "connects", [])
+        object.__setattr__(self, "inject", [])
+
+    async def connect(self, host: Host) -> Any:
+        self.connects.append(host.metadata.name)
+        if self.inject:
+            raise self.inject.pop(0)
+        raise TransportError(ErrorKind.UNREACHABLE, host.metadata.name, "connection refused by host")
+
+
+@pytest.fixture(autouse=True)
+def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Restarts after 0.2 s (doubling) instead of 1 s, host retries after 0.3 s instead of 5 s."""
+    monkeypatch.setattr(supervisor_module, "RESTART_BASE", 0.2)
+    monkeypatch.setattr(controller_module, "BACKOFF_BASE", 0.3)
+
+
+def _condition(db: Database, type: str, kind: str = "Controller", name: str = "controller") -> Any:
+    with db.read() as session:
+        return next((c for c in conditions_of(session, kind, name) if c.type == type), None)
+
+
+def _events(db: Database, reason: str, kind: str = "Controller") -> list[Any]:
+    with db.read() as session:
+        return [e for e in list_events(session, kind=kind) if e.reason == reason]
+
+
+def _hosts(db: Database) -> list[str]:
+    with db.read() as session:
+        return [r.name for r in list_rows(session, "Host")]
+
+
+async def _until(predicate: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout  # generous: a loaded 2-core machine
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+class Running:
+    """A controller running in this event loop on a temp state DB; `stop()` returns what `run`
+    returned (the parts failing at stop)."""
+
+    def __init__(self, tmp_path: Path, watch: Path, ssh: SshOptions | None = None):
+        self.watch = watch
+        self.db = Database(tmp_path / "state.db")
+        self.lines: list[str] = []
+        self.ssh = ssh or Refused()
+        self.controller = Controller(self.db, self.ssh, watch, resync=600, log=self.lines.append)
+        self._stop = asyncio.Event()
+        self.task: asyncio.Task[list[str]] | None = None
+
+    def start(self) -> None:
+        self.controller.load_watched()
+        self.task = asyncio.create_task(self.controller.run(self._stop))
+
+    async def stop(self) -> list[str]:
+        assert self.task is not None
+        self._stop.set()
+        return await asyncio.wait_for(self.task, 30)
+
+    async def edit(self, name: str, text: str, applied: Callable[[], bool], what: str) -> None:
+        """Write a spec file and wait until the controller has stored it."""
+        (self.watch / name).write_text(text)
+        await _until(applied, what)
+
+
+def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name == "axis.reconciler.supervisor" and r.levelno == logging.ERROR]
+
+
+def test_a_spec_apply_that_raises_keeps_the_last_good_state_and_the_next_good_edit_is_applied(
+        tmp_path, specs, monkeypatch, caplog):
+    """The watcher's apply raises (as the loader did on 3,000 nested brackets): logged with the
+    type, Warning event, SpecWatcher False, retried with backoff until it is reported as a crash
+    loop; the hosts stored before stay; the next good edit is applied at once and all is True."""
+    caplog.set_level(logging.INFO, logger="axis")
+    watch = specs({"h.yaml": HOST.format(name="a")})
+    real = controller_module.load_specs
+
+    def loader(paths: list[Path]) -> Any:
+        if "boom" in (watch / "h.yaml").read_text():
+            raise RecursionError("maximum recursion depth exceeded while calling a Python object")
+        return real(paths)
+
+    monkeypatch.setattr(controller_module, "load_specs", loader)
+
+    async def scenario() -> list[str]:
+        run = Running(tmp_path, watch)
+        run.start()
+        await _until(lambda: (c := _condition(run.db, "SpecWatcher")) is not None and c.status == "True",
+                     "the watcher's condition")
+        (watch / "h.yaml").write_text("# boom\n" + HOST.format(name="b"))
+        await _until(lambda: len(_events(run.db, "InternalError")) >= CRASH_LOOP, "retries of the failed apply")
+        looping = _condition(run.db, "SpecWatcher")
+        ready = _condition(run.db, "Ready")
+        assert (looping.status, looping.reason) == ("False", "CrashLoopBackOff"), looping
+        assert looping.message.startswith("RecursionError: maximum recursion depth exceeded")
+        assert (ready.status, ready.reason, ready.message) == ("False", "PartsFailing", "failing: SpecWatcher")
+        assert _hosts(run.db) == ["a"]  # the last good desired state stays in force
+        failed_at = looping.last_transition
+
+        await run.edit("h.yaml", HOST.format(name="c"), lambda: _hosts(run.db) == ["c"], "the good edit")
+        await _until(lambda: _condition(run.db, "SpecWatcher").status == "True", "SpecWatcher True again")
+        back = _condition(run.db, "SpecWatcher")
+        assert back.reason == "Running" and back.last_transition > failed_at
+        assert _condition(run.db, "Ready").status == "True"
+        (recovered,) = _events(run.db, "Recovered")
+        assert recovered.type == "Normal" and recovered.message.startswith("SpecWatcher: running again after ")
+        return await run.stop()
+
+    assert asyncio.run(scenario()) == []  # healthy when stopped
+    errors = _errors(caplog)
+    assert errors[0] == ("SpecWatcher: internal error: RecursionError: maximum recursion depth exceeded while "
+                         "calling a Python object; failed 1 time(s) in a row, retry in 0.2s")
+    assert errors[1].endswith("failed 2 time(s) in a row, retry in 0.4s")  # backoff doubles
+
+
+async def _never_changes(path: Path, *, stop_event: asyncio.Event, **_kw: Any) -> AsyncIterator[set[Any]]:
+    """A file watcher that reports no change: a spec only gets in by the restart's re-read."""
+    await stop_event.wait()
+    return
+    yield set()
+
+
+def test_a_crashed_file_watcher_restarts_and_rereads_the_directory(tmp_path, specs, monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger="axis")
+    watch = specs({"h.yaml": HOST.format(name="a")})
+    calls: list[int] = []
+
+    def awatch(path: Path, **kw: Any) -> AsyncIterator[set[Any]]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(28, "inotify watch limit reached")
+        return _never_changes(path, **kw)
+
+    monkeypatch.setattr(controller_module, "awatch", awatch)
+    monkeypatch.setattr(supervisor_module, "RESTART_BASE", 1.0)  # time to edit while it is down
+
+    async def scenario() -> list[str]:
+        run = Running(tmp_path, watch)
+        run.start()
+        await _until(lambda: _events(run.db, "InternalError"), "the crash to be recorded")
+        down = _condition(run.db, "SpecWatcher")
+        assert (down.status, down.reason) == ("False", "Restarting")
+        assert down.message == "OSError: [Errno 28] inotify watch limit reached (1 in a row, retry in 1s)"
+        (watch / "h.yaml").write_text(HOST.format(name="edited-while-down"))
+        await _until(lambda: _hosts(run.db) == ["edited-while-down"], "the restart's re-read")
+        await _until(lambda: _condition(run.db, "SpecWatcher").status == "True", "SpecWatcher True again")
+        assert len(calls) == 2
+        return await run.stop()
+
+    assert asyncio.run(scenario()) == []
+    assert _errors(caplog) == ["SpecWatcher: internal error: OSError: [Errno 28] inotify watch limit reached; "
+                               "failed 1 time(s) in a row, retry in 1s"]
+
+
+def test_a_host_pass_that_raises_is_recorded_on_the_host_and_runs_again(tmp_path, specs, caplog):
+    caplog.set_level(logging.INFO, logger="axis")
+    watch = specs({"h.yaml": HOST.format(name="a")})
+    ssh = Refused()
+    ssh.inject.append(KeyError("boom"))
+
+    async def scenario() -> list[str]:
+        run = Running(tmp_path, watch, ssh)
+        run.start()
+        await _until(lambda: _events(run.db, "InternalError", kind="Host"), "the crash to be recorded")
+        part = _condition(run.db, "HostPasses")
+        assert (part.status, part.reason) == ("False", "Restarting")
+        assert part.message == "a: KeyError: 'boom' (1 in a row, retry in 0.3s)"
+        (event,) = _events(run.db, "InternalError", kind="Host")
+        assert (event.name, event.type) == ("a", "Warning")
+        assert "KeyError: 'boom'" in event.message
+        ready = _condition(run.db, "Ready", kind="Host", name="a")
+        assert (ready.status, ready.reason) == ("False", "ControllerError")  # `axis get hosts` shows it
+
+        await _until(lambda: len(ssh.connects) >= 2, "the pass to run again after its backoff")
+        await _until(lambda: _condition(run.db, "HostPasses").status == "True", "HostPasses True again")
+        assert _condition(run.db, "Ready", kind="Host", name="a").reason == "NotReady"  # the real pass's answer
+        await run.edit("b.yaml", HOST.format(name="b"), lambda: "b" in ssh.connects, "the good edit's pass")
+        return await run.stop()
+
+    assert asyncio.run(scenario()) == []
+    assert "a: internal error: KeyError: 'boom'; failed 1 time(s) in a row, retry in 0.3s" in _errors(caplog)
+
+
+@pytest.mark.parametrize("part", [Part.CLAIMS, Part.STORE_POLL])
+def test_a_periodic_part_that_raises_runs_again_after_backoff(tmp_path, specs, monkeypatch, caplog, part):
+    """The claims pass (binding and lease sweep) and the once-a-second DB poll: each raises
+    twice, is recorded and retried with a growing delay, then runs again; edits still apply."""
+    caplog.set_level(logging.INFO, logger="axis")
+    watch = specs({"h.yaml": HOST.format(name="a") + "---\n" + CLAIM})
+    armed: list[BaseException] = []
+    if part is Part.CLAIMS:
+        real_place = controller_module.place_claims
+
+        def place_claims(db: Database, *, now: float) -> Any:
+            if armed:
+                raise armed.pop(0)
+            return real_place(db, now=now)
+
+        monkeypatch.setattr(controller_module, "place_claims", place_claims)
+        failures: list[BaseException] = [ValueError("lease arithmetic"), ValueError("lease arithmetic")]
+    else:
+        real_notice = Controller._notice_stored
+
+        def notice(self: Controller) -> None:
+            if armed:
+                raise armed.pop(0)
+            real_notice(self)
+
+        monkeypatch.setattr(Controller, "_notice_stored", notice)
+        failures = [sqlite3.OperationalError("disk I/O error"), sqlite3.OperationalError("disk I/O error")]
+
+    async def scenario() -> list[str]:
+        run = Running(tmp_path, watch)
+        run.start()
+        await _until(lambda: _condition(run.db, part.value) is not None, "the part's condition")
+        armed.extend(failures)
+        await _until(lambda: len(_events(run.db, "InternalError")) == 2, "two failures recorded")
+        down = _condition(run.db, part.value)
+        assert (down.status, down.reason) == ("False", "Restarting")
+        await _until(lambda: _condition(run.db, part.value).status == "True", f"{part.value} True again")
+        assert not armed
+        await run.edit("b.yaml", HOST.format(name="b"), lambda: "b" in _hosts(run.db), "the good edit")
+        return await run.stop()
+
+    assert asyncio.run(scenario()) == []
+    name = type(failures[0]).__name__
+    assert _errors(caplog) == [
+        f"{part.value}: internal error: {name}: {failures[0]}; failed 1 time(s) in a row, retry in 0.2s",
+        f"{part.value}: internal error: {name}: {failures[0]}; failed 2 time(s) in a row, retry in 0.4s"]
+
+
+def test_stopping_while_a_part_fails_says_so(tmp_path, specs, monkeypatch):
+    """`run` returns the failing parts (the CLI exits 1 then) and Ready says Stopped with them."""
+    watch = specs({"h.yaml": HOST.format(name="a")})
+
+    def loader(paths: list[Path]) -> Any:
+        raise OverflowError("int too large to convert to float")
+
+    monkeypatch.setattr(controller_module, "load_specs", loader)
+
+    async def scenario() -> list[str]:
+        run = Running(tmp_path, watch)
+        run.start()  # the first apply already raises: the controller starts, failing, and says so
+        await _until(lambda: _events(run.db, "InternalError"), "the failure to be recorded")
+        failing = await run.stop()
+        ready = _condition(run.db, "Ready")
+        assert (ready.status, ready.reason) == ("False", "Stopped")
+        assert "SpecWatcher: OverflowError: int too large to convert to float" in ready.message
+        return failing
+
+    (line,) = asyncio.run(scenario())
+    assert line.startswith("SpecWatcher: OverflowError: int too large to convert to float (")
+
+
+def test_a_broken_scheduling_loop_raises_instead_of_running_on(tmp_path, specs, monkeypatch, caplog):
+    """The one part nothing can restart: the loop must end (the CLI exits 1), and say why."""
+    watch = specs({"h.yaml": HOST.format(name="a")})
+    calls: list[int] = []
+    real_idle = Controller._idle_seconds
+
+    def idle(self: Controller) -> float:
+        calls.append(1)
+        if len(calls) > 3:
+            raise AttributeError("'NoneType' object has no attribute 'due'")
+        return real_idle(self)
+
+    monkeypatch.setattr(Controller, "_idle_seconds", idle)
+
+    async def scenario() -> Database:
+        run = Running(tmp_path, watch)
+        run.start()
+        assert run.task is not None
+        with pytest.raises(AttributeError):
+            await asyncio.wait_for(run.task, 30)
+        return run.db
+
+    db = asyncio.run(scenario())
+    ready = _condition(db, "Ready")
+    assert (ready.status, ready.reason) == ("False", "Crashed")
+    assert "AttributeError" in ready.message
+    assert any(r.levelno == logging.CRITICAL and "AttributeError" in r.getMessage() for r in caplog.records)
+
+
+def test_conditions_move_their_transition_time_only_on_a_flip_and_recording_failures_are_logged(tmp_path, caplog):
+    clock = iter(float(t) for t in range(100, 200))
+    db = Database(tmp_path / "state.db")
+    supervisor = Supervisor(db, clock=lambda: next(clock))
+    supervisor.begin()
+    supervisor.failed(Part.CLAIMS, ValueError("x"), attempt=1, retry_in=1)
+    first = _condition(db, "ClaimsPass")
+    supervisor.failed(Part.CLAIMS, ValueError("x"), attempt=CRASH_LOOP, retry_in=4)
+    again = _condition(db, "ClaimsPass")
+    assert (first.reason, again.reason) == ("Restarting", "CrashLoopBackOff")
+    assert again.last_transition == first.last_transition  # still False: no flip
+    supervisor.succeeded(Part.CLAIMS)
+    supervisor.succeeded(Part.CLAIMS)  # healthy already: nothing written
+    back = _condition(db, "ClaimsPass")
+    assert back.status == "True" and back.last_transition > first.last_transition
+    assert len(_events(db, "Recovered")) == 1
+
+    class Locked:
+        def write(self) -> Any:
+            raise sqlite3.OperationalError("database is locked")
+
+    broken = Supervisor(Locked())  # type: ignore[arg-type]
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="axis"):
+        broken.failed(Part.STORE_POLL, RuntimeError("y"), attempt=1, retry_in=1)  # does not raise
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0].startswith("StorePoll: internal error: RuntimeError: y")
+    assert messages[1] == "cannot record the controller's health in the state DB: OperationalError: database is locked"
+    assert broken.failing() == ["StorePoll: RuntimeError: y (1 in a row, retry in 1s)"]
+
+
+@pytest.mark.parametrize("broken", ["spec error", "exception"])
+def test_started_on_specs_that_do_not_load_it_reconciles_the_stored_state(tmp_path, specs, monkeypatch, broken):
+    """Found while testing: a controller whose first load failed never scheduled the hosts
+    stored before (a spec error) or logged them as stored "by another process" (an exception)."""
+    good = specs({"h.yaml": HOST.format(name="a")})
+    watch = specs({"h.yaml": HOST.format(name="a").replace("kind: Host", "kind: Hots")})
+    if broken == "exception":
+        watch = good
+
+        def loader(paths: list[Path]) -> Any:
+            raise MemoryError("injected")
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        first = Running(tmp_path, good)
+        first.controller.apply_specs()  # an earlier controller stored host a
+        if broken == "exception":
+            monkeypatch.setattr(controller_module, "load_specs", loader)
+        run = Running(tmp_path, watch)
+        run.start()
+        ssh = run.ssh
+        assert isinstance(ssh, Refused)
+        await _until(lambda: "a" in ssh.connects, "a pass over the stored host")
+        return await run.stop(), run.lines
+
+    failing, lines = asyncio.run(scenario())
+    assert "reconciling the 1 object(s) stored in the state DB until the watched specs load" in lines
+    assert not [line for line in lines if "by another process" in line]
+    assert bool(failing) == (broken == "exception")

@@ -391,3 +391,48 @@ def test_started_on_specs_that_do_not_load_it_reconciles_the_stored_state(tmp_pa
     assert "reconciling the 1 object(s) stored in the state DB until the watched specs load" in lines
     assert not [line for line in lines if "by another process" in line]
     assert bool(failing) == (broken == "exception")
+
+
+def test_serve_watch_exits_1_when_a_part_of_its_loop_was_failing_at_stop():
+    """`axis serve --watch` says what `axis controller` says: the loop's failing parts make the
+    exit status 1 (the server here ends at once, which stops the loop as a signal would)."""
+    import socket
+
+    from axis.api.serve_cmd import _serve
+
+    class Server:
+        async def serve(self, sockets: list[socket.socket]) -> None:
+            return None
+
+    class Loop:
+        def __init__(self, failing: list[str]):
+            self.failing = failing
+
+        async def run(self, stop: asyncio.Event) -> list[str]:
+            await stop.wait()
+            return self.failing
+
+    with socket.socket() as sock:
+        assert asyncio.run(_serve(Server(), sock, Loop(["SpecWatcher: OSError: x"]))) == 1  # type: ignore[arg-type]
+        assert asyncio.run(_serve(Server(), sock, Loop([]))) == 0  # type: ignore[arg-type]
+        assert asyncio.run(_serve(Server(), sock, None)) == 0
+
+
+PROFILE = """
+apiVersion: axis/v1
+kind: HostProfile
+metadata: {name: base}
+spec: {selector: {matchLabels: {role: worker}}, features: {earlyoom: {}}}
+"""
+
+
+def test_axis_controller_exits_1_when_its_loop_breaks(axis, specs, monkeypatch):
+    """The CLI end of a broken scheduling loop: one log line with the type, exit status 1,
+    not a process left running without its loop. (No Host: nothing is contacted.)"""
+    def idle(self: Controller) -> float:
+        raise AttributeError("'NoneType' object has no attribute 'due'")
+
+    monkeypatch.setattr(Controller, "_idle_seconds", idle)
+    result = axis("controller", "--watch", str(specs({"p.yaml": PROFILE})))
+    assert result.code == 1, result.err
+    assert "the controller loop failed, exiting: AttributeError: 'NoneType' object has no attribute 'due'" in result.err

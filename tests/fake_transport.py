@@ -1,7 +1,9 @@
 """A scripted `Transport` for unit tests: answers by the first matching rule, records every call.
 
 Feed it real captured output (tests/fixtures) so parsers and planners are tested on what hosts
-really print; integration tests use real sshd hosts instead.
+really print; integration tests use real sshd hosts instead. Facts output scripted for a facts
+script is answered in that script's own boundary, as a real host would print it (every run of
+the script has a fresh one).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 
 from axis.drivers.transport import (OutputCallback, RunResult, command_failed, privileged,
                                     sudo_refusal)
+from tests.factskit import has_boundary, reframe, script_boundary
 
 
 @dataclass
@@ -36,6 +39,8 @@ class FakeTransport:
         result = next((r for p, r in self.rules if re.search(p, line)), None)
         if result is None:
             raise AssertionError(f"FakeTransport: no scripted answer for {line!r}")
+        if (boundary := script_boundary(line)) is not None and has_boundary(result.stdout):
+            result = RunResult(result.exit_status, reframe(result.stdout, boundary), result.stderr)
         if on_output is not None:
             on_output("stdout", result.stdout)
             on_output("stderr", result.stderr)

@@ -18,7 +18,7 @@ from tests.fake_transport import FakeTransport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"
 DEBIAN = (FIXTURES / "debian12.txt").read_text()  # MemAvailable ≈ 23.3 GiB
-FACTS_SCRIPT = r"@@axis:section"  # every facts script prints section markers
+FACTS_SCRIPT = r"_axis_section uname"  # every facts script runs this section
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from axis.drivers.facts import Facts, parse_facts
+from axis.drivers.facts import Facts
+from tests.factskit import parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"
 NAMES = sorted(p.name[: -len(".expected.json")] for p in FIXTURES.glob("*.expected.json"))
@@ -16,7 +17,7 @@ AT = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
 
 
 def _parse(name: str) -> Facts:
-    return parse_facts((FIXTURES / f"{name}.txt").read_text(), collected_at=AT)
+    return parse((FIXTURES / f"{name}.txt").read_text(), collected_at=AT)
 
 
 def test_all_required_fixtures_present() -> None:

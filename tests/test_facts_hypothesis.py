@@ -9,9 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from axis.drivers.facts import Facts, parse_facts
+from tests.factskit import boundary_of, parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"
 SAMPLES = {p.stem: p.read_text() for p in FIXTURES.glob("*.txt")}
+B = "b" * 32
+#: examples are derived from the test's name (the same on every run): a failure reproduces
+FUZZ = settings(max_examples=300, derandomize=True, deadline=None)
 LINUX_SECTIONS = ["uname", "user", "sudo", "tools", "df_root", "df", "os_release", "cpu",
                   "loadavg", "meminfo", "psi", "cgroup_memory", "swaps", "swappiness", "mounts",
                   "addresses", "init", "virt", "nvidia", "lspci"]
@@ -23,7 +27,9 @@ garbage_line = st.one_of(
                      "Mach Virtual Memory Statistics: (page size of 0 bytes)", "a, b, c, d",
                      "1: lo inet 999.1.1.1/99 scope host", "/dev/x 1 2 3 4% /",
                      "Chipset Model:", "vm.swapusage: total = M", "v2 -1", "pid1 ",
-                     "@@axis:end:meminfo rc=x", "@@axis:section:", "\x00\udcff", "uid: -1"]),
+                     "@@axis:end:meminfo rc=x", "@@axis:section:", "\x00\udcff", "uid: -1",
+                     f"@@axis:{B}:end:meminfo rc=x", f"@@axis:{B}:section:", f"@@axis:{B}:done ",
+                     f"@@axis:{B}:stderr:meminfo", f"@@axis:{'c' * 32}:end:meminfo rc=0"]),
 )
 
 
@@ -35,13 +41,13 @@ def _check(facts: Facts) -> None:
         assert isinstance(reason, str) and reason
 
 
-@settings(max_examples=300)
+@FUZZ
 @given(st.text())
 def test_arbitrary_text(text: str) -> None:
-    _check(parse_facts(text))
+    _check(parse_facts(text, B))
 
 
-@settings(max_examples=300)
+@FUZZ
 @given(
     os_name=st.sampled_from(["Linux", "Darwin", "", "FreeBSD"]),
     bodies=st.dictionaries(st.sampled_from(LINUX_SECTIONS + MAC_SECTIONS),
@@ -49,36 +55,37 @@ def test_arbitrary_text(text: str) -> None:
                                      st.one_of(st.none(), st.integers(-1, 255)))),
 )
 def test_well_framed_garbage(os_name: str, bodies: dict) -> None:
-    parts = [f"@@axis:facts v=1 os={os_name}"]
+    parts = [f"@@axis:{B}:facts v=2 os={os_name}"]
     for name, (lines, rc) in bodies.items():
-        parts.append(f"@@axis:section:{name}")
+        parts.append(f"@@axis:{B}:section:{name}")
         parts.extend(lines)
         if rc is not None:
-            parts.append(f"@@axis:end:{name} rc={rc}")
-    facts = parse_facts("\n".join(parts))
+            parts.append(f"@@axis:{B}:end:{name} rc={rc}")
+    facts = parse_facts("\n".join(parts), B)
     _check(facts)
     if "meminfo" not in bodies and "vm_stat" not in bodies:
         assert facts.status == "partial" and facts.missing["memory"]
 
 
-@settings(max_examples=300)
+@FUZZ
 @given(name=st.sampled_from(sorted(SAMPLES)), data=st.data())
 def test_fixture_cut_or_garbled_anywhere(name: str, data: st.DataObject) -> None:
     text = SAMPLES[name]
     start = data.draw(st.integers(0, len(text)))
     end = data.draw(st.integers(start, len(text)))
     junk = data.draw(st.text(max_size=40))
-    _check(parse_facts(text[:start] + junk + text[end:]))
-    _check(parse_facts(text[:start]))
+    _check(parse_facts(text[:start] + junk + text[end:], boundary_of(text)))
+    _check(parse_facts(text[:start], boundary_of(text)))
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, derandomize=True, deadline=None)
 @given(junk=st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
                      .filter(lambda s: "MemTotal" not in s and "@@axis" not in s), max_size=8))
 def test_garbled_core_section_makes_host_partial_with_reason(junk: list[str]) -> None:
     text = SAMPLES["debian12"]
-    head, rest = text.split("@@axis:section:meminfo\n", 1)
-    _, tail = rest.split("@@axis:end:meminfo", 1)
-    facts = parse_facts(head + "@@axis:section:meminfo\n" + "\n".join(junk) + "\n@@axis:end:meminfo" + tail)
+    m = f"@@axis:{boundary_of(text)}"
+    head, rest = text.split(f"{m}:section:meminfo\n", 1)
+    _, tail = rest.split(f"{m}:end:meminfo", 1)
+    facts = parse(head + f"{m}:section:meminfo\n" + "\n".join(junk) + f"\n{m}:end:meminfo" + tail)
     _check(facts)
     assert facts.status == "partial" and facts.memory is None and facts.missing["memory"]

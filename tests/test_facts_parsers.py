@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from axis.drivers.facts import parse_facts
 from axis.drivers.facts.errors import FactMissing
 from axis.drivers.facts.parse_common import parse_df, parse_lspci, parse_nvidia
 from axis.drivers.facts.parse_linux import parse_cgroup_limit, parse_cpu, parse_virt
@@ -14,7 +13,8 @@ from axis.drivers.facts.parse_macos import (parse_loadavg_sysctl, parse_pmset, p
                                             parse_vm_stat, vm_stat_available)
 from axis.drivers.facts.parse_net import parse_ifconfig
 from axis.drivers.facts.pressure import memory_pressure
-from axis.drivers.facts.sections import split_sections
+from axis.drivers.facts import parse_facts
+from tests.factskit import boundary_of, parse, section
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"
 MAC = (FIXTURES / "macos-14-arm.txt").read_text()
@@ -23,8 +23,8 @@ MAC = (FIXTURES / "macos-14-arm.txt").read_text()
 # --- the page-size bug of the earlier tool ------------------------------------------------
 
 def test_vm_stat_page_size_comes_from_the_header() -> None:
-    f16k = parse_facts(MAC)
-    f4k = parse_facts(MAC.replace("page size of 16384 bytes", "page size of 4096 bytes"))
+    f16k = parse(MAC)
+    f4k = parse(MAC.replace("page size of 16384 bytes", "page size of 4096 bytes"))
     assert f16k.memory.page_size_bytes == 16384
     assert f16k.memory.available_bytes == (40960 + 262144) * 16384
     assert f16k.memory.available_bytes == 4 * f4k.memory.available_bytes
@@ -34,7 +34,7 @@ def test_vm_stat_page_size_comes_from_the_header() -> None:
 
 def test_vm_stat_without_header_is_absent_not_guessed() -> None:
     broken = MAC.replace("Mach Virtual Memory Statistics: (page size of 16384 bytes)\n", "")
-    f = parse_facts(broken)
+    f = parse(broken)
     assert f.memory is None and "page size" in f.missing["memory"]
     assert f.status == "partial"
 
@@ -70,10 +70,11 @@ def test_nvidia_na_and_not_supported() -> None:
 
 
 def test_nvidia_driver_failure_is_a_reason() -> None:
-    out = ("@@axis:facts v=1 os=Linux\n@@axis:section:nvidia\nNVIDIA-SMI has failed because it "
+    b = "9" * 32
+    out = (f"@@axis:{b}:facts v=2 os=Linux\n" + section(b, "nvidia", "NVIDIA-SMI has failed because it "
            "couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver "
-           "is installed and running.\n@@axis:end:nvidia rc=9\n@@axis:done\n")
-    f = parse_facts(out)
+           "is installed and running.\n", rc=9) + f"@@axis:{b}:done\n")
+    f = parse(out)
     assert f.gpus == [] and "couldn't communicate" in f.missing["gpus"]
     assert "(exit 9)" in f.missing["gpus"]
 
@@ -160,21 +161,15 @@ def test_ifconfig_net_tools_layouts() -> None:
 
 # --- framing --------------------------------------------------------------------------
 
-def test_marker_after_output_without_final_newline() -> None:
-    out = split_sections("@@axis:section:swappiness\n60@@axis:end:swappiness rc=0\n@@axis:done")
-    sec = out.sections["swappiness"]
-    assert sec.lines == ["60"] and sec.rc == 0 and out.done
-
-
 def test_truncated_output_is_partial_with_a_note() -> None:
     text = (FIXTURES / "debian12.txt").read_text()
-    cut = text[: text.index("@@axis:section:meminfo") + 40]
-    f = parse_facts(cut)
+    cut = text[: text.index(f"@@axis:{boundary_of(text)}:section:meminfo") + 90]
+    f = parse(cut)
     assert f.status == "partial"
     assert "memory" in f.missing and "root_disk" not in f.missing
-    assert any("@@axis:done" in n for n in f.notes)
+    assert any("before the 'done' marker" in n for n in f.notes)
 
 
 def test_empty_output() -> None:
-    f = parse_facts("")
+    f = parse_facts("", "0" * 32)
     assert f.status == "partial" and set(f.missing) >= {"os", "hostname", "memory"}

@@ -26,7 +26,7 @@ def test_invalid_tool_names_are_rejected(name: str) -> None:
 
 def test_valid_extra_tools_appear_quoted_in_the_tool_loop() -> None:
     extras = ["rsync", "python3.11", "g++", "clang-format", "uv"]
-    script = build_script(extras)
+    script = build_script(extras).text
     line = next(ln for ln in script.splitlines() if ln.startswith("_axis_section tools "))
     words = shlex.split(line)[3:]
     assert words == [*FACTS_TOOLS, *extras]
@@ -35,7 +35,7 @@ def test_valid_extra_tools_appear_quoted_in_the_tool_loop() -> None:
 
 
 def test_duplicates_are_probed_once() -> None:
-    line = next(ln for ln in build_script(["git", "rsync", "rsync"]).splitlines()
+    line = next(ln for ln in build_script(["git", "rsync", "rsync"]).text.splitlines()
                 if ln.startswith("_axis_section tools "))
     assert shlex.split(line).count("git") == 1 and shlex.split(line).count("rsync") == 1
 
@@ -43,7 +43,7 @@ def test_duplicates_are_probed_once() -> None:
 @given(st.text(max_size=80))
 def test_only_plain_names_get_into_the_script(name: str) -> None:
     try:
-        script = build_script([name])
+        script = build_script([name]).text
     except ValueError:
         assert not TOOL_NAME_RE.fullmatch(name)
         return
@@ -60,7 +60,7 @@ def test_rejected_name_never_runs(tmp_path) -> None:
 
 
 def test_locale_is_forced_before_any_probe() -> None:
-    lines = build_script().splitlines()
+    lines = build_script().text.splitlines()
     first_probe = next(i for i, ln in enumerate(lines) if ln.startswith("_axis_section "))
     forced = next(i for i, ln in enumerate(lines) if ln.startswith("LC_ALL=C;"))
     assert forced < first_probe
@@ -72,23 +72,25 @@ SHELLS = [s for s in (["dash", "-s"], ["bash", "--posix", "-s"]) if shutil.which
 @pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
 def test_script_is_valid_and_complete_in_posix_shells(shell: list[str]) -> None:
     script = build_script(["sh"])
-    assert subprocess.run([shell[0], "-n"], input=script, text=True).returncode == 0
+    assert subprocess.run([shell[0], "-n"], input=script.text, text=True).returncode == 0
     env = dict(os.environ, LC_ALL="de_DE.UTF-8", LANG="de_DE.UTF-8", LC_NUMERIC="de_DE.UTF-8")
-    out = subprocess.run(shell, input=script, text=True, capture_output=True, env=env,
+    out = subprocess.run(shell, input=script.text, text=True, capture_output=True, env=env,
                          timeout=60).stdout
-    facts = parse_facts(out)
+    facts = parse_facts(out, script.boundary)
     assert facts.status == "complete", facts.missing
     assert facts.tools["sh"] is not None
     assert not facts.notes
 
 
 def test_a_probe_reading_stdin_cannot_swallow_the_script() -> None:
-    script = build_script().replace("_axis_section uname _axis_uname",
-                                    "_axis_section eat cat\n_axis_section uname _axis_uname", 1)
-    out = subprocess.run(["sh", "-s"], input=script, text=True, capture_output=True,
+    script = build_script()
+    text = script.text.replace("_axis_section uname _axis_uname",
+                               "_axis_section eat cat\n_axis_section uname _axis_uname", 1)
+    out = subprocess.run(["sh", "-s"], input=text, text=True, capture_output=True,
                          timeout=60).stdout
-    assert "@@axis:section:eat\n@@axis:end:eat rc=0\n" in out
-    assert out.rstrip().endswith("@@axis:done")
+    m = f"@@axis:{script.boundary}"
+    assert f"{m}:section:eat\n\n{m}:end:eat rc=0\n" in out
+    assert out.endswith(f"{m}:done\n")
 
 
 def _stub(bin_dir, name: str, body: str) -> None:
@@ -103,9 +105,10 @@ def _run_with_stubs(tmp_path, stubs: dict[str, str]):  # type: ignore[no-untyped
     for name, body in stubs.items():
         _stub(bin_dir, name, body)
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
-    out = subprocess.run(["sh", "-s"], input=build_script(), text=True, capture_output=True,
+    script = build_script()
+    out = subprocess.run(["sh", "-s"], input=script.text, text=True, capture_output=True,
                          env=env, timeout=60).stdout
-    return parse_facts(out)
+    return parse_facts(out, script.boundary)
 
 
 @pytest.mark.skipif(os.uname().sysname != "Linux", reason="the Linux branch of the script")

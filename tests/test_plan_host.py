@@ -5,26 +5,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from axis.drivers.facts import parse_facts
-from axis.drivers.facts.sections import split_sections
 from axis.drivers.features.base import WriteFile
 from axis.drivers.features.panic_recovery import PATH, render
 from axis.reconciler.plan import feature_probes, plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import PanicRecoverySettings
+from tests.factskit import boundary_of, parse, section, split, with_sections
 
 FACTS = Path(__file__).parent / "fixtures" / "facts"
 
 
 def _output(facts_fixture: str, probes: dict[str, str]) -> str:
     """A real facts capture plus the feature sections as the script frames them."""
-    text = (FACTS / facts_fixture).read_text().replace("@@axis:done\n", "")
-    for name, (body, rc) in probes.items():
-        text += f"@@axis:section:{name}\n{body}"
-        if rc:
-            text += f"@@axis:stderr:{name} cat: {PATH}: No such file or directory\n"
-        text += f"@@axis:end:{name} rc={rc}\n"
-    return text + "@@axis:done\n"
+    text = (FACTS / facts_fixture).read_text()
+    missing = [f"cat: {PATH}: No such file or directory"]
+    return with_sections(text, [section(boundary_of(text), name, body, rc, missing if rc else [])
+                                for name, (body, rc) in probes.items()])
 
 
 def _plan(settings, file_body: str | None, panic: str = "0", oom: str = "0", fixture: str = "debian12.txt",
@@ -35,7 +31,7 @@ def _plan(settings, file_body: str | None, panic: str = "0", oom: str = "0", fix
         "panicRecovery.panic": (f"{panic}\n", 0),
         "panicRecovery.oom": (f"{oom}\n", 0),
     })
-    return plan_host(features, split_sections(out).sections, parse_facts(out), refused)[0]
+    return plan_host(features, split(out).sections, parse(out), refused)[0]
 
 
 def test_probes_are_named_per_feature():

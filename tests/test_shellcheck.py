@@ -49,7 +49,7 @@ def _shellcheck(text: str, tmp_path: Path, label: str) -> str:
 
 
 def test_the_facts_script_with_every_feature_probe_is_clean(tmp_path):
-    assert _shellcheck(build_script(["ollama", "my-tool"], _probes()), tmp_path, "facts") == ""
+    assert _shellcheck(build_script(["ollama", "my-tool"], _probes()).text, tmp_path, "facts") == ""
 
 
 @pytest.mark.parametrize("section", sorted(_probes()))

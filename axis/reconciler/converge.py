@@ -60,8 +60,9 @@ class HostOutcome:
 async def observe_features(transport: Transport, features: Mapping[str, EffectiveFeature],
                            extra_tools: list[str], timeout: float) -> tuple[Facts, dict[str, Section]]:
     """Facts and every feature's probes, in one script and one round trip."""
-    result = await transport.run(build_script(extra_tools, feature_probes(features)), timeout=timeout)
-    return parse_facts(result.stdout), split_sections(result.stdout).sections
+    script = build_script(extra_tools, feature_probes(features))  # a fresh boundary for this run
+    result = await transport.run(script.text, timeout=timeout)
+    return parse_facts(result.stdout, script.boundary), split_sections(result.stdout, script.boundary).sections
 
 
 async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], ssh: SshOptions, *,

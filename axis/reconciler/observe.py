@@ -27,8 +27,9 @@ def claim_tools(claims: Iterable[Claim]) -> list[str]:
 
 async def gather_facts(transport: Transport, extra_tools: Iterable[str] = (), timeout: float = 30.0) -> Facts:
     """All of a host's facts in one round trip on an open connection."""
-    result = await transport.run(build_script(extra_tools), timeout=timeout)
-    return parse_facts(result.stdout)
+    script = build_script(extra_tools)  # a fresh boundary for this run
+    result = await transport.run(script.text, timeout=timeout)
+    return parse_facts(result.stdout, script.boundary)
 
 
 def to_observation(host: str, facts: Facts | None, error: Exception | None) -> Observation:

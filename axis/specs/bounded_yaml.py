@@ -35,6 +35,10 @@ MAX_NODES = 100_000
 MAX_CHARS = 4 * MAX_SPEC_BYTES
 #: Nesting depth of collections, aliases expanded (a spec needs about 6).
 MAX_DEPTH = 64
+#: Longest integer read (no field takes more than 19 digits; longer ones still reach the field's
+#: own check, which names the field): Python's str() and int() stop at 4,300 digits.
+MAX_INT_DIGITS = 1000
+_MAX_INT_BITS = (10**MAX_INT_DIGITS - 1).bit_length()  # the same bound for 0x, 0o and 0b text
 
 
 class Refused(MarkedYAMLError):
@@ -119,6 +123,20 @@ class _Constructor(RoundTripConstructor):
                                 node.start_mark) from None
 
 
+    def construct_yaml_int(self, node: ScalarNode) -> Any:
+        """Integers past MAX_INT_DIGITS are refused here: `0x` and `0b` text builds them
+        without `int()`'s limit, and then every str() or repr() of them raised ValueError."""
+        text = str(node.value)
+        digits = sum(c.isalnum() for c in text) - (2 if text.lstrip("+-")[:2].lower() in ("0x", "0o", "0b") else 0)
+        if digits > MAX_INT_DIGITS or abs(int(value := super().construct_yaml_int(node))).bit_length() > _MAX_INT_BITS:
+            raise Refused(None, None, f"number of {len(text):,} characters is larger than any field takes "
+                          f"(at most {MAX_INT_DIGITS:,} digits are read)", node.start_mark)
+        return value
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
+
+
 def _first_clause(exc: Exception) -> str:
     """An exception's text up to its first `;` (Python's int-digits message goes on about sys)."""
     return str(exc).split(";")[0] or type(exc).__name__
@@ -133,4 +151,4 @@ def bounded_yaml() -> YAML:
     return yaml
 
 
-__all__ = ["Refused", "MAX_CHARS", "MAX_DEPTH", "MAX_NODES", "MAX_SPEC_BYTES", "bounded_yaml"]
+__all__ = ["Refused", "MAX_CHARS", "MAX_DEPTH", "MAX_INT_DIGITS", "MAX_NODES", "MAX_SPEC_BYTES", "bounded_yaml"]

@@ -16,9 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from axis.drivers.facts import Facts, parse_facts
-from axis.drivers.facts.sections import Section, split_sections
+from axis.drivers.facts import Facts
+from axis.drivers.facts.sections import Section
 from axis.drivers.features.base import Command, FeatureDriver, RemoveFile, Step, WriteFile, file_text
+from tests.factskit import boundary_of, parse, reframe, split, with_sections
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 AT = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
@@ -29,9 +30,9 @@ def capture(name: str, *, facts_fixture: str | None = None) -> tuple[Facts, dict
     feature sections is appended to a facts fixture (tests/fixtures/facts/FACTS_FIXTURE)."""
     text = (FIXTURES / "features" / name).read_text()
     if facts_fixture is not None:
-        base = (FIXTURES / "facts" / facts_fixture).read_text().replace("@@axis:done\n", "")
-        text = base + text
-    return parse_facts(text, collected_at=AT), split_sections(text).sections
+        base = (FIXTURES / "facts" / facts_fixture).read_text()
+        text = with_sections(base, [reframe(text, boundary_of(base))])
+    return parse(text, collected_at=AT), split(text).sections
 
 
 def section(name: str, body: str | list[str], rc: int = 0, stderr: list[str] | None = None) -> Section:

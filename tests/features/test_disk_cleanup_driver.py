@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from axis.drivers.facts import parse_facts
-from axis.drivers.facts.sections import split_sections
 from axis.drivers.features import DRIVERS
 from axis.drivers.features.base import MANAGED_MARK, RemoveFile, WriteFile
 from axis.drivers.features.cleanup_script import LOG_PATH, SCRIPT_PATH, render
@@ -14,6 +12,7 @@ from axis.drivers.features.disk_cleanup import DiskCleanup
 from axis.reconciler.plan import feature_probes, plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import DiskCleanupSettings
+from tests.factskit import boundary_of, parse, section, split, with_sections
 
 FACTS = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
 CRON_OK = "runner=/usr/sbin/cron\ndaily=yes\n"
@@ -23,13 +22,11 @@ LOG_HEAD = f"{MANAGED_MARK}: diskCleanup log (removed with the feature)\n"
 def _output(fixture: str, sections: dict[str, str | None]) -> str:
     """A real facts capture plus the driver's sections framed as the facts script frames them
     (None: the probe failed, as `cat` of a missing file does)."""
-    text = (FACTS / fixture).read_text().replace("@@axis:done\n", "")
-    for name, body in sections.items():
-        text += f"@@axis:section:{name}\n{body or ''}"
-        if body is None:
-            text += f"@@axis:stderr:{name} cat: No such file or directory\n"
-        text += f"@@axis:end:{name} rc={1 if body is None else 0}\n"
-    return text + "@@axis:done\n"
+    text = (FACTS / fixture).read_text()
+    return with_sections(text, [
+        section(boundary_of(text), name, body or "", 1 if body is None else 0,
+                ["cat: No such file or directory"] if body is None else [])
+        for name, body in sections.items()])
 
 
 def _plan(settings, script: str | None, log: str | None = None, cron: str = CRON_OK,
@@ -37,7 +34,7 @@ def _plan(settings, script: str | None, log: str | None = None, cron: str = CRON
     features = {"diskCleanup": EffectiveFeature("diskCleanup", settings, "Host")}
     out = _output(fixture, {"diskCleanup.script": script, "diskCleanup.log": log, "diskCleanup.cron": cron,
                             "diskCleanup.mode": mode if script is not None else None})
-    return plan_host(features, split_sections(out).sections, parse_facts(out))[0]
+    return plan_host(features, split(out).sections, parse(out))[0]
 
 
 def _summaries(plan) -> list[tuple[str, str]]:
@@ -114,11 +111,11 @@ def test_no_cron_daemon_still_installs_and_says_so():
     driver = DRIVERS["diskCleanup"]
     out = _output("debian12.txt", {"diskCleanup.script": render(settings), "diskCleanup.log": None,
                                    "diskCleanup.cron": "daily=yes\n"})
-    state = driver.observe(split_sections(out).sections)
-    assert driver.plan(settings, state, parse_facts(out)) == []
-    assert driver.notes(settings, state, parse_facts(out)) == [
+    state = driver.observe(split(out).sections)
+    assert driver.plan(settings, state, parse(out)) == []
+    assert driver.notes(settings, state, parse(out)) == [
         "no cron daemon found on the host: the script will not run until one is installed"]
-    assert driver.notes(False, state, parse_facts(out)) == []
+    assert driver.notes(False, state, parse(out)) == []
 
 
 def test_cron_without_cron_daily_is_mentioned():

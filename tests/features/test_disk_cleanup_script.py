@@ -19,6 +19,7 @@ from axis.drivers.features.base import MANAGED_MARK, file_text
 from axis.drivers.features.cleanup_script import (LOG_PATH, SCRIPT_PATH, TEST_PERCENT_ENV, TEST_ROOT_ENV,
                                                   command_line, parse_report, render)
 from axis.specs.features import DiskCleanupSettings
+from tests.factskit import section
 
 DAY = 86400
 SCRIPT = render(DiskCleanupSettings())  # retention 3 days, deep at 85 %
@@ -133,11 +134,11 @@ def test_script_passes_sh_n_and_shellcheck(tmp_path):
 
 
 def test_installed_script_reads_back_unchanged_through_the_facts_section_parser():
-    """The driver observes the file with `cat` inside the facts script: no line of it may look
-    like a section marker, or the read-back would differ and every diff would show a change."""
-    assert "@@axis:" not in SCRIPT
-    out = f"@@axis:section:diskCleanup.script\n{SCRIPT}@@axis:end:diskCleanup.script rc=0\n@@axis:done\n"
-    assert file_text(split_sections(out).sections["diskCleanup.script"]) == SCRIPT
+    """The driver observes the file with `cat` inside the facts script: the read-back must equal
+    what was written, or every diff would show a change."""
+    boundary = "0" * 32
+    out = section(boundary, "diskCleanup.script", SCRIPT) + f"@@axis:{boundary}:done\n"
+    assert file_text(split_sections(out, boundary).sections["diskCleanup.script"]) == SCRIPT
 
 
 def test_command_line():

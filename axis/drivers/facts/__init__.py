@@ -2,14 +2,15 @@
 
 Public API (other modules code against these names)::
 
-    build_script(extra_tools=()) -> str          # the script; ValueError on a bad tool name
-    parse_facts(output, *, collected_at=None) -> Facts   # pure, never raises
+    build_script(extra_tools=()) -> FactsScript  # .text, .boundary; ValueError on a bad tool name
+    parse_facts(output, boundary, *, collected_at=None) -> Facts  # pure, never raises on output
     await collect_local(extra_tools=()) -> Facts  # run the same script on this machine
     FACTS_TOOLS                                   # tools always probed with `command -v`
 
-Run the script remotely as ``LC_ALL=C sh -s`` with the script on stdin; the output
-format (``@@axis:section:NAME`` ... ``@@axis:end:NAME rc=N``) is described in
-``script.py``. The transport layer adds the ``unreachable``/``error`` statuses; this
+Run ``script.text`` remotely as ``LC_ALL=C sh -s`` with the script on stdin and parse what it
+printed with ``script.boundary``: every run has its own random boundary, so host data cannot
+forge the section markers (``@@axis:B:section:NAME`` ... ``@@axis:B:end:NAME rc=N``, described
+in ``script.py``). Build a new script for every run. The transport layer adds the ``unreachable``/``error`` statuses; this
 package only produces ``complete`` (all core facts) or ``partial``.
 
 ``Facts`` fields (sizes are int bytes; None = unknown, with the reason in ``missing``):
@@ -42,10 +43,10 @@ from .local import collect_local
 from .models import (AddressFacts, CpuFacts, DiskFacts, Facts, GpuFacts, LoadFacts,
                      MemoryFacts, OsFacts, Pressure, SudoFacts, SwapDeviceFacts, SwapFacts,
                      VirtualizationFacts)
-from .script import FACTS_TOOLS, build_script, validate_tool_name
+from .script import FACTS_TOOLS, FactsScript, build_script, validate_tool_name
 
 __all__ = [
-    "AddressFacts", "CORE_FACTS", "CpuFacts", "DiskFacts", "FACTS_TOOLS", "Facts",
+    "AddressFacts", "CORE_FACTS", "CpuFacts", "DiskFacts", "FACTS_TOOLS", "Facts", "FactsScript",
     "GpuFacts", "LoadFacts", "MemoryFacts", "OsFacts", "Pressure", "SudoFacts",
     "SwapDeviceFacts", "SwapFacts", "VirtualizationFacts", "build_script", "collect_local",
     "parse_facts", "validate_tool_name",

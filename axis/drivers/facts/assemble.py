@@ -20,6 +20,7 @@ from .models import (CpuFacts, DiskFacts, Facts, GpuFacts, LoadFacts, MemoryFact
                      SudoFacts, SwapFacts, VirtualizationFacts)
 from .parse_net import parse_addresses
 from .pressure import memory_pressure
+from .script import SCRIPT_VERSION, marker_prefix
 from .sections import ScriptOutput, split_sections
 
 CORE_FACTS: tuple[str, ...] = ("os", "hostname", "cpu", "memory", "root_disk")
@@ -189,27 +190,32 @@ def _nvidia_lines(b: _Builder) -> list[str]:
     return sec.lines
 
 
-def parse_facts(output: str, *, collected_at: datetime | None = None) -> Facts:
-    """Parse the facts script's output. Pure; never raises on any string."""
+def parse_facts(output: str, boundary: str, *, collected_at: datetime | None = None) -> Facts:
+    """Parse the output of the facts script run framed with ``boundary`` (``FactsScript``).
+
+    Pure; never raises on any output string. A malformed ``boundary`` is the caller's bug and
+    raises ``ValueError``.
+    """
+    marker_prefix(boundary)
     at = collected_at or datetime.now(timezone.utc)
     try:
-        return _parse(output if isinstance(output, str) else "", at)
+        return _parse(output if isinstance(output, str) else "", boundary, at)
     except Exception as exc:  # noqa: BLE001 - last resort; the parsers above are total
         reason = f"parser failure ({type(exc).__name__}: {exc})"[:300]
         return Facts(status="partial", collected_at=at,
                      missing={fact: reason for fact in CORE_FACTS})
 
 
-def _parse(output: str, collected_at: datetime) -> Facts:
-    out = split_sections(output)
+def _parse(output: str, boundary: str, collected_at: datetime) -> Facts:
+    out = split_sections(output, boundary)
     b = _Builder(out)
     notes: list[str] = []
     if out.version is None:
-        notes.append("no '@@axis:facts' header: is this the facts script's output?")
-    elif out.version != 1:
-        notes.append(f"facts script version {out.version}, parser knows version 1")
+        notes.append("no facts header with this run's boundary: is this the facts script's output?")
+    elif out.version != SCRIPT_VERSION:
+        notes.append(f"facts script version {out.version}, parser knows version {SCRIPT_VERSION}")
     if not out.done:
-        notes.append("output ended before '@@axis:done' (cut off or timed out)")
+        notes.append("output ended before the 'done' marker (cut off or timed out)")
 
     uname = b.attempt("os", lambda: pc.parse_uname(b.lines("uname")))
     kname = uname[0] if uname else (out.os_hint or "")

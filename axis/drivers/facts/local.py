@@ -33,9 +33,9 @@ async def collect_local(extra_tools: Iterable[str] = (), *,
         stderr=asyncio.subprocess.DEVNULL, env=env, start_new_session=True,
     )
     try:
-        stdout, _ = await asyncio.wait_for(proc.communicate(script.encode()), timeout)
+        stdout, _ = await asyncio.wait_for(proc.communicate(script.text.encode()), timeout)
     except asyncio.TimeoutError:
         proc.kill()
         stdout = b""
         await proc.wait()
-    return parse_facts(stdout.decode("utf-8", errors="replace"), collected_at=started)
+    return parse_facts(stdout.decode("utf-8", errors="replace"), script.boundary, collected_at=started)

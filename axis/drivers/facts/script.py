@@ -5,15 +5,31 @@ of N hosts cost ~20·N round trips and a slow host stalled every probe. axis sen
 script once per host per pass (``sh -s`` with the script on stdin) and parses the
 printed sections in Python with pure functions (see ``sections.py``).
 
-Output protocol (version 1), one marker per line::
+Output protocol (version 2), one marker per line. ``B`` is the run's boundary: 32 random hex
+digits (128 bits) that the caller draws with ``secrets`` for every run (``build_script``
+returns it with the text) and hands to the parser::
 
-    @@axis:facts v=1 os=Linux
-    @@axis:section:NAME
-    ...the probe's stdout, verbatim...
-    @@axis:stderr:NAME first line of the probe's stderr (at most 20 lines)
-    @@axis:end:NAME rc=N
+    @@axis:B:facts v=2 os=Linux
+    @@axis:B:section:NAME
+    ...the probe's stdout, verbatim, then one newline that the script always adds...
+    @@axis:B:stderr:NAME one line of the probe's stderr (at most 20 lines)
+    @@axis:B:end:NAME rc=N
     ...more sections...
-    @@axis:done
+    @@axis:B:done
+
+Why a boundary, like a MIME multipart boundary: probes print host data (mount points, file
+contents, tool output) that anyone with an account may shape; a FUSE mount at
+``/tmp/m@@axis:section:uname`` used to end a section early. Only a line that is exactly a
+marker carrying this run's boundary counts (``sections.py``); anything else is data. The host
+cannot forge one: the boundary is drawn after the host is chosen and exists only in the
+script on the shell's stdin (never in argv or the environment of a probe). A probe could echo
+it only by printing the script itself, which none does.
+
+Why the added newline: the probe's stdout goes straight to the output (no copy in a shell
+variable, which would drop trailing newlines and hold all of it in memory), so the script
+cannot tell whether it ended with a newline. It always prints one, so that every marker starts
+a line, and the parser removes exactly that one: the probe's stdout comes back byte for byte,
+with or without its final newline.
 
 Design rules the script follows, and why:
 
@@ -36,12 +52,18 @@ Design rules the script follows, and why:
 from __future__ import annotations
 
 import re
+import secrets
 import shlex
+from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from axis.specs.names import TOOL_NAME_RE, check_tool_name  # one rule: what a spec accepts, the script accepts
 
-SCRIPT_VERSION = 1
+SCRIPT_VERSION = 2
+
+#: Hex digits in a boundary: 128 bits from ``secrets``, a MIME boundary's strength.
+BOUNDARY_HEX_DIGITS = 32
+BOUNDARY_RE = re.compile(rf"^[0-9a-f]{{{BOUNDARY_HEX_DIGITS}}}$")
 
 #: Tools looked up with ``command -v`` on every host (AXIS's list plus what the feature
 #: drivers need: package managers, nvidia-smi, tailscale, earlyoom).
@@ -62,6 +84,8 @@ MACOS_SYSCTLS: tuple[str, ...] = (
 
 _PRELUDE = r"""# axis facts script v{version}: one round trip, POSIX sh, Linux and macOS.
 LC_ALL=C; LANG=C; export LC_ALL LANG
+# This run's marker prefix; not exported, so no probe sees it (see the module docstring).
+_axis_m={marker}
 PATH="${{PATH:-/usr/bin:/bin}}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/homebrew/bin:/opt/homebrew/sbin:/usr/local/cuda/bin"
 export PATH
 exec 4>&1
@@ -72,20 +96,21 @@ _axis_t() {{ _axis_s=$1; shift; if _axis_has timeout; then timeout "$_axis_s" "$
 # _axis_section NAME CMD...: stdout verbatim, then stderr (prefixed), then the exit status.
 _axis_section() {{
   _axis_name=$1; shift
-  printf '@@axis:section:%s\n' "$_axis_name"
+  printf '%s:section:%s\n' "$_axis_m" "$_axis_name"
   _axis_err=$( {{ "$@" </dev/null 2>&1 1>&4 4>&-; printf '@@rc=%s' "$?"; }} )
   _axis_rc=${{_axis_err##*@@rc=}}
   _axis_err=${{_axis_err%@@rc=*}}
+  # Always one newline after the stdout: the markers below start a line even when the probe's
+  # last line had none, and the parser removes exactly this newline again.
+  printf '\n'
   if [ -n "$_axis_err" ]; then
     _axis_n=0
     printf '%s\n' "$_axis_err" | while IFS= read -r _axis_l; do
-      [ -n "$_axis_l" ] && [ "$_axis_n" -lt 20 ] && printf '@@axis:stderr:%s %s\n' "$_axis_name" "$_axis_l"
+      [ -n "$_axis_l" ] && [ "$_axis_n" -lt 20 ] && printf '%s:stderr:%s %s\n' "$_axis_m" "$_axis_name" "$_axis_l"
       _axis_n=$((_axis_n + 1))
     done
   fi
-  # A probe whose output lacks a final newline leaves this marker mid-line; the
-  # parser splits markers out of a line wherever they start.
-  printf '@@axis:end:%s rc=%s\n' "$_axis_name" "$_axis_rc"
+  printf '%s:end:%s rc=%s\n' "$_axis_m" "$_axis_name" "$_axis_rc"
 }}
 _axis_cat() {{ for _axis_f in "$@"; do [ -r "$_axis_f" ] && {{ cat "$_axis_f"; return; }}; done; printf '%s not readable\n' "$1" >&2; return 1; }}
 # _axis_read: _axis_cat for small files with the shell's own `read` (no process; a last line
@@ -193,7 +218,7 @@ _axis_os=${{_axis_u%% *}}
 _axis_id=$(id 2>/dev/null)
 _axis_uid=${{_axis_id#uid=}}
 _axis_uid=${{_axis_uid%%[!0-9]*}}
-printf '@@axis:facts v={version} os=%s\n' "$_axis_os"
+printf '%s:facts v={version} os=%s\n' "$_axis_m" "$_axis_os"
 _axis_section uname _axis_uname
 _axis_section user _axis_user
 _axis_section sudo _axis_sudo
@@ -224,8 +249,32 @@ else
   _axis_section nvidia _axis_nvidia
   _axis_section lspci _axis_lspci
 fi
-{extra}echo '@@axis:done'
+{extra}printf '%s:done\n' "$_axis_m"
 """
+
+
+@dataclass(frozen=True)
+class FactsScript:
+    """One run's script and the boundary its markers carry (hand both to the parser)."""
+
+    text: str
+    boundary: str = field(repr=False)
+
+
+def new_boundary() -> str:
+    """A fresh boundary for one run: 128 bits from the OS's CSPRNG, as hex digits."""
+    return secrets.token_hex(BOUNDARY_HEX_DIGITS // 2)
+
+
+def marker_prefix(boundary: str) -> str:
+    """``@@axis:B``: what every marker line of a run with ``boundary`` starts with.
+
+    Raises ``ValueError`` unless ``boundary`` looks like ``new_boundary()``'s output: a short
+    or fixed boundary would let host data guess it.
+    """
+    if not isinstance(boundary, str) or not BOUNDARY_RE.fullmatch(boundary):
+        raise ValueError(f"invalid facts boundary: must be {BOUNDARY_HEX_DIGITS} lowercase hex digits")
+    return f"@@axis:{boundary}"
 
 
 def _section_name(name: str) -> str:
@@ -253,17 +302,21 @@ def tool_list(extra_tools: Iterable[str] = ()) -> list[str]:
     return out
 
 
-def build_script(extra_tools: Iterable[str] = (), extra_sections: Mapping[str, str] | None = None) -> str:
-    """Build the facts script; ``extra_tools`` are probed with ``command -v`` too.
+def build_script(extra_tools: Iterable[str] = (), extra_sections: Mapping[str, str] | None = None) -> FactsScript:
+    """Build one run's facts script, framed with a fresh boundary; ``extra_tools`` are probed
+    with ``command -v`` too.
 
     ``extra_sections`` maps a section name to a shell command line (the feature drivers'
     probes): each runs as ``sh -c`` in its own section, so the features are observed in the
     same round trip as the facts. Raises ``ValueError`` on a bad tool or section name.
+    Build a new script for every run: a boundary used twice could have been seen by the host.
     """
+    boundary = new_boundary()
     tools = " ".join(shlex.quote(t) for t in tool_list(extra_tools))
     sysctls = " ".join(shlex.quote(s) for s in MACOS_SYSCTLS)
-    prelude = _PRELUDE.format(version=SCRIPT_VERSION, nvidia_query=NVIDIA_QUERY)
+    prelude = _PRELUDE.format(version=SCRIPT_VERSION, nvidia_query=NVIDIA_QUERY,
+                              marker=shlex.quote(marker_prefix(boundary)))
     extra = "".join(f"_axis_section {_section_name(name)} sh -c {shlex.quote(command)}\n"
                     for name, command in (extra_sections or {}).items())
     body = _BODY.format(version=SCRIPT_VERSION, tools=tools, sysctls=sysctls, extra=extra)
-    return prelude + body
+    return FactsScript(prelude + body, boundary)

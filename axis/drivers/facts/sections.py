@@ -2,9 +2,11 @@
 
 Why a separate layer: every fact parser then sees only its own probe's stdout plus the
 exit status and stderr, so a garbled or missing section degrades exactly one fact.
-The format is described in ``script.py``. This parser is lenient on purpose: markers are
-found even mid-line (a probe printed no final newline), unknown markers are ignored, a
-section without an end marker (output cut off) gets ``rc=None``.
+The format is described in ``script.py``. Only a line that is exactly a marker carrying the
+run's boundary counts; every other line, however much it looks like a marker (one of another
+run, one without a boundary, one in the middle of a line), is the probe's data. Otherwise the
+parser is lenient: data outside a section is ignored, a section without an end marker (output
+cut off) gets ``rc=None``.
 """
 
 from __future__ import annotations
@@ -12,24 +14,36 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-MARKER = "@@axis:"
-_SECTION_RE = re.compile(r"^@@axis:section:([A-Za-z0-9_.-]+)\s*$")
-_END_RE = re.compile(r"^@@axis:end:([A-Za-z0-9_.-]+)\s+rc=(-?\d+)\s*$")
-_STDERR_RE = re.compile(r"^@@axis:stderr:([A-Za-z0-9_.-]+) ?(.*)$")
+from .script import marker_prefix
+
+_NAME = r"([A-Za-z0-9_.-]{1,64})"
+_SECTION_RE = re.compile(rf"section:{_NAME}")
+_END_RE = re.compile(rf"end:{_NAME} rc=(-?\d{{1,9}})")
+_STDERR_RE = re.compile(rf"stderr:{_NAME} (.*)")
+_HEADER_RE = re.compile(r"facts v=(\d{1,9}) os=(\S*)")
+_DONE = "done"
 # "sh: 9: df: not found" (dash) / "sh: line 9: df: command not found" (bash): the
 # script's line number is noise that would make reasons differ between runs.
 _SHELL_PREFIX_RE = re.compile(r"^[\w./-]*sh: (?:line )?\d+: ")
-_HEADER_RE = re.compile(r"^@@axis:facts\s+v=(\d+)(?:\s+os=(\S*))?")
 
 
 @dataclass
 class Section:
-    """One probe's result: stdout lines, stderr lines, and its exit status."""
+    """One probe's result: stdout (exact ``text`` and its ``lines``), stderr lines, exit status.
+
+    ``text`` is the probe's stdout byte for byte as decoded, final newline or not; built by
+    hand from ``lines`` alone (tests), it is those lines each ended by a newline.
+    """
 
     name: str
     lines: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
     rc: int | None = None  # None: the end marker never arrived
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.text and self.lines:
+            self.text = "".join(line + "\n" for line in self.lines)
 
     @property
     def ok(self) -> bool:
@@ -64,44 +78,66 @@ class ScriptOutput:
         return self.sections.get(name)
 
 
-def _split_markers(line: str) -> list[str]:
-    """Split a line at each marker that does not start it (missing final newline)."""
-    parts: list[str] = []
-    while True:
-        idx = line.find(MARKER, 1)
-        if idx <= 0:
-            parts.append(line)
-            return parts
-        parts.append(line[:idx])
-        line = line[idx:]
+class _Splitter:
+    """The parser's state: the section whose stdout is being read, and its lines so far."""
+
+    def __init__(self) -> None:
+        self.result = ScriptOutput()
+        self.current: Section | None = None
+        self.stdout: list[str] | None = None  # None once the stdout has ended
+
+    def data(self, line: str) -> None:
+        if self.stdout is not None:
+            self.stdout.append(line)
+
+    def end_stdout(self) -> None:
+        """Close the stdout. Before a stderr/end marker the last line is the one the script
+        ended with its own newline, so joining the lines with newlines gives the probe's exact
+        stdout; in output cut off mid-section, it gives exactly what arrived."""
+        if self.current is None or self.stdout is None:
+            return
+        text = "\n".join(self.stdout)
+        self.current.text = text
+        self.current.lines = text.splitlines()
+        self.stdout = None
+
+    def marker(self, tag: str) -> bool:
+        """Apply one marker (the line after ``@@axis:B:``); False when it is no marker."""
+        if m := _SECTION_RE.fullmatch(tag):
+            self.end_stdout()
+            self.current = Section(name=m.group(1))
+            self.result.sections[self.current.name] = self.current
+            self.stdout = []
+        elif (m := _STDERR_RE.fullmatch(tag)) and self._is_current(m.group(1)):
+            self.end_stdout()
+            self.current.stderr.append(m.group(2))  # type: ignore[union-attr]
+        elif (m := _END_RE.fullmatch(tag)) and self._is_current(m.group(1)):
+            self.end_stdout()
+            self.current.rc = int(m.group(2))  # type: ignore[union-attr]
+            self.current = None
+        elif m := _HEADER_RE.fullmatch(tag):
+            self.result.version, self.result.os_hint = int(m.group(1)), m.group(2) or None
+        elif tag == _DONE:
+            self.end_stdout()
+            self.current, self.result.done = None, True
+        else:
+            return False
+        return True
+
+    def _is_current(self, name: str) -> bool:
+        return self.current is not None and self.current.name == name
 
 
-def split_sections(output: str) -> ScriptOutput:
-    """Parse raw script output into named sections; never raises on any str input."""
-    result = ScriptOutput()
-    current: Section | None = None
-    for raw in output.splitlines():
-        for line in _split_markers(raw.rstrip("\r")):
-            if not line.startswith(MARKER):
-                if current is not None:
-                    current.lines.append(line)
-                continue
-            if m := _SECTION_RE.match(line):
-                current = Section(name=m.group(1))
-                result.sections[current.name] = current
-            elif m := _END_RE.match(line):
-                sec = result.sections.get(m.group(1))
-                if sec is not None:
-                    sec.rc = int(m.group(2))
-                current = None
-            elif m := _STDERR_RE.match(line):
-                sec = result.sections.get(m.group(1))
-                if sec is not None:
-                    sec.stderr.append(m.group(2))
-            elif m := _HEADER_RE.match(line):
-                result.version = int(m.group(1))
-                result.os_hint = m.group(2) or None
-            elif line.strip() == "@@axis:done":
-                result.done = True
-                current = None
-    return result
+def split_sections(output: str, boundary: str) -> ScriptOutput:
+    """Parse raw script output of the run framed with ``boundary`` into named sections.
+
+    Never raises on any ``output``; raises ``ValueError`` on a malformed ``boundary`` (a
+    caller's bug: the boundary comes from ``build_script``, never from the host).
+    """
+    prefix = marker_prefix(boundary) + ":"
+    splitter = _Splitter()
+    for line in output.split("\n"):
+        if not (line.startswith(prefix) and splitter.marker(line[len(prefix):])):
+            splitter.data(line)
+    splitter.end_stdout()
+    return splitter.result

@@ -97,3 +97,25 @@ def test_api_reads_answer_for_the_fleet(spoiled):
         response = client.get(path)
         assert response.status_code == 200, (path, response.text)
     assert client.post("/claims/huge/renew").status_code == 409
+
+
+def test_a_stored_tool_name_the_script_refuses_leaves_the_other_claims_tools(axis, specs, state_db: Path):
+    """`tools: ["-x"]`, accepted by the spec before the rule was shared, made the facts script
+    raise for every host; a DB that still holds it probes the other claims' tools."""
+    from axis.drivers.facts.script import tool_list
+    from axis.reconciler.observe import claim_tools
+    from axis.state import Database
+    from axis.state.objects import desired_claims
+
+    root = specs({"c.yaml": "apiVersion: axis/v1\nkind: Claim\nmetadata: {name: a}\nspec: {task: t, requires: {tools: [git]}}\n"
+                            "---\napiVersion: axis/v1\nkind: Claim\nmetadata: {name: b}\nspec: {task: t, requires: {tools: [go]}}\n"})
+    assert axis("apply", "--no-converge", "-f", str(root)).code == 0
+    db = sqlite3.connect(state_db)
+    db.execute("""UPDATE objects SET spec=json_set(spec, '$.requires.tools', json('["-x"]')) WHERE name='b'""")
+    db.commit()
+    db.close()
+    with Database(state_db).read() as session:
+        tools = claim_tools(desired_claims(session))
+    assert tools == ["git"]
+    assert "git" in tool_list(tools)  # what the facts script builder validates: no ValueError
+    assert "tool name '-x' is invalid" in json.loads(axis("get", "claims", "b", "-o", "json").out)["status"]["reason"]

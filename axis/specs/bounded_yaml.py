@@ -5,10 +5,11 @@ document is cheap; every consumer that walks the data as a tree (turning it into
 pydantic, JSON for the state DB) then expands it exponentially: 464 bytes took 15 s and 309 MB.
 Like cfn-lint and serde-yaml, we count what the data will be once expanded while it is
 composed, in O(1) per alias (each anchored node remembers its expanded size), and refuse the
-document at the alias that passes the budget, before anything walks it. Three more limits keep
-the rest linear and recursion-free: the nesting depth (aliases included), the flow nesting the
-scanner tracks (its stale-key check is quadratic in it: 3,000 `[` took 3 s), and the size of
-the text itself (`MAX_SPEC_BYTES`, checked by the loader before parsing).
+document at the alias that passes the budget, before anything walks it. More limits keep the
+rest linear and recursion-free: the nesting depth (aliases included), the flow nesting the
+scanner tracks (its stale-key check is quadratic in it: 3,000 `[` took 3 s), the digits of an
+integer (Python's str() and int() raise past 4,300), and the size of the text itself
+(`MAX_SPEC_BYTES`, checked by the loader before parsing).
 
 Every refusal is a `Refused`, a MarkedYAMLError carrying the line it happened at, and so
 is any value the constructor cannot build (a date that does not exist, `!!bool maybe`).
@@ -52,7 +53,7 @@ class _Scanner(RoundTripScanner):
     def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:  # noqa: N803 - ruamel's name
         if self.flow_level >= MAX_DEPTH:
             raise Refused(None, None, f"nested deeper than {MAX_DEPTH} levels; a spec needs far fewer",
-                                self.reader.get_mark())
+                          self.reader.get_mark())
         super().fetch_flow_collection_start(TokenClass, to_push)
 
 
@@ -78,12 +79,12 @@ class _Composer(Composer):
             size = self._anchored.get(id(node))
             if size is None:
                 raise Refused(None, None, f"alias *{event.anchor} refers to a node that contains it",
-                                    event.start_mark)
+                              event.start_mark)
             self._charge(*size, event.start_mark, f"alias *{event.anchor}")
             return node
         if self.depth + 1 > MAX_DEPTH:
             raise Refused(None, None, f"nested deeper than {MAX_DEPTH} levels; a spec needs far fewer",
-                                event.start_mark)
+                          event.start_mark)
         before, outer = (self.nodes, self.chars), self.deepest
         self.deepest = self.depth + 1
         self._charge(1, len(event.value) if isinstance(event, ScalarEvent) else 0, 0, event.start_mark, "this node")
@@ -99,13 +100,13 @@ class _Composer(Composer):
         self.deepest = max(self.deepest, self.depth + height)
         if self.nodes > MAX_NODES:
             raise Refused(None, None, f"{what} makes more than {MAX_NODES:,} nodes once aliases are expanded "
-                                "(an alias bomb?); split the file or use fewer nested aliases", mark)
+                          "(an alias bomb?); split the file or use fewer nested aliases", mark)
         if self.chars > MAX_CHARS:
             raise Refused(None, None, f"{what} makes more than {MAX_CHARS:,} characters of text once aliases "
-                                "are expanded; use fewer aliases of long strings", mark)
+                          "are expanded; use fewer aliases of long strings", mark)
         if self.deepest > MAX_DEPTH:
             raise Refused(None, None, f"{what} nests deeper than {MAX_DEPTH} levels once aliases are "
-                                "expanded; a spec needs far fewer", mark)
+                          "expanded; a spec needs far fewer", mark)
 
 
 class _Constructor(RoundTripConstructor):
@@ -120,7 +121,7 @@ class _Constructor(RoundTripConstructor):
             shown = shown if len(shown) <= 40 else f"{shown[:30]}…({len(shown):,} characters)"
             kind = str(tag or node.tag).rpartition(":")[2] or "a value"
             raise Refused(None, None, f"cannot read {shown!r} as {kind}: {_first_clause(exc)}",
-                                node.start_mark) from None
+                          node.start_mark) from None
 
 
     def construct_yaml_int(self, node: ScalarNode) -> Any:

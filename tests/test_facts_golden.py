@@ -40,9 +40,10 @@ def test_round_trip_through_json(name: str) -> None:
 
 def test_gpu_host_details() -> None:
     f = _parse("ubuntu-22.04-gpu")
-    assert [g.name for g in f.gpus] == ["NVIDIA GeForce RTX 3090", "NVIDIA A100-SXM4-40GB"]
-    assert f.gpus[1].utilization_percent is None  # "[N/A]"
-    assert f.memory.pressure == "high"  # ratio says low, PSI 16.40 says high: the worse wins
+    # the real nvidia-smi row of an RTX 4080 SUPER (README: Sources): MiB figures and a percentage
+    assert [(g.name, g.memory_total_bytes, g.utilization_percent) for g in f.gpus] == [
+        ("NVIDIA GeForce RTX 4080 SUPER", 16376 * 2**20, 7.0)]
+    assert f.memory.pressure == "high"  # ratio says low, PSI 70.24 says high: the worse wins
     assert "/snap/core20/2264" not in [d.mount for d in f.disks]
     assert f.status == "complete" and f.has_systemd
 

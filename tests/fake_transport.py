@@ -27,7 +27,8 @@ class FakeTransport:
     closed: bool = False
 
     def script(self, pattern: str, stdout: str = "", stderr: str = "", exit_status: int = 0) -> "FakeTransport":
-        """Answer commands matching the regex `pattern` (searched in the final command line)."""
+        """Answer commands matching the regex `pattern` (searched in the final command line, and
+        in its stdin after a newline)."""
         self.rules.append((pattern, RunResult(exit_status, stdout, stderr)))
         return self
 
@@ -35,6 +36,8 @@ class FakeTransport:
                   sudo: bool = False, check: bool = False,
                   on_output: OutputCallback | None = None) -> RunResult:
         line = privileged(command, login_is_root=self.login_is_root, sudo_allowed=self.sudo_allowed) if sudo else command
+        if input is not None:  # what the command reads on stdin (the facts script) follows it
+            line = f"{line}\n{input}"
         self.calls.append(line)
         result = next((r for p, r in self.rules if re.search(p, line)), None)
         if result is None:

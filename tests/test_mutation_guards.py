@@ -58,8 +58,8 @@ class LocalHost(FakeTransport):
 
     async def run(self, command: str, *, input: str | None = None, timeout: float | None = None,
                   sudo: bool = False, check: bool = False, on_output=None) -> RunResult:  # type: ignore[no-untyped-def]
-        if command.startswith("axis facts script", 2):
-            return await self._facts(command)
+        if command == "sh -s" and input is not None and input.startswith("# axis facts script"):
+            return await self._facts(input)
         if command == f"sysctl -p {panic_recovery.PATH}":
             self.calls.append(command)
             result = RunResult(1, "", REFUSAL) if self.kernel_refuses else self._load_sysctl(panic_recovery.PATH)
@@ -74,7 +74,7 @@ class LocalHost(FakeTransport):
             script = script.replace(path, str(self._local(path)))
         # in a thread, not an asyncio subprocess: a pass cancelled mid-script (a fan-out that
         # stops) must not leave the event loop waiting on a child at shutdown
-        proc = await asyncio.to_thread(subprocess.run, ["sh", "-c", script], stdin=subprocess.DEVNULL,
+        proc = await asyncio.to_thread(subprocess.run, ["sh", "-s"], input=script,
                                        capture_output=True, text=True, timeout=60)
         return RunResult(proc.returncode, proc.stdout, proc.stderr)
 

@@ -131,7 +131,7 @@ def test_facts_in_one_round_trip_through_the_fake():
     fake = FakeTransport("deb").script(r"", stdout=(FIXTURES / "debian12.txt").read_text())
     facts = asyncio.run(gather_facts(fake, ["ollama"]))
     # one command: the facts script itself (not run under sudo), asking for the extra tool too
-    assert len(fake.calls) == 1 and fake.calls[0].startswith("# axis facts script v")
+    assert len(fake.calls) == 1 and fake.calls[0].startswith("sh -s\n# axis facts script v")  # on stdin
     assert " ollama" in fake.calls[0]
     expected = json.loads((FIXTURES / "debian12.expected.json").read_text())
     got = facts.model_dump(mode="json")

@@ -60,8 +60,8 @@ class HostOutcome:
 async def observe_features(transport: Transport, features: Mapping[str, EffectiveFeature],
                            extra_tools: list[str], timeout: float) -> tuple[Facts, dict[str, Section]]:
     """Facts and every feature's probes, in one script and one round trip."""
-    script = build_script(extra_tools, feature_probes(features))  # a fresh boundary for this run
-    result = await transport.run(script.text, timeout=timeout)
+    script = build_script(extra_tools, feature_probes(features))  # a fresh boundary, sent on stdin: never in argv
+    result = await transport.run("sh -s", input=script.text, timeout=timeout)
     return parse_facts(result.stdout, script.boundary), split_sections(result.stdout, script.boundary).sections
 
 

@@ -27,8 +27,8 @@ def claim_tools(claims: Iterable[Claim]) -> list[str]:
 
 async def gather_facts(transport: Transport, extra_tools: Iterable[str] = (), timeout: float = 30.0) -> Facts:
     """All of a host's facts in one round trip on an open connection."""
-    script = build_script(extra_tools)  # a fresh boundary for this run
-    result = await transport.run(script.text, timeout=timeout)
+    script = build_script(extra_tools)  # a fresh boundary, sent on stdin: never in argv
+    result = await transport.run("sh -s", input=script.text, timeout=timeout)
     return parse_facts(result.stdout, script.boundary)
 
 

@@ -21,8 +21,11 @@ Why a boundary, like a MIME multipart boundary: probes print host data (mount po
 contents, tool output) that anyone with an account may shape; a FUSE mount at
 ``/tmp/m@@axis:section:uname`` used to end a section early. Only a line that is exactly a
 marker carrying this run's boundary counts (``sections.py``); anything else is data. The host
-cannot forge one: the boundary is drawn after the host is chosen and exists only in the
-script on the shell's stdin (never in argv or the environment of a probe). A probe could echo
+cannot forge one: the boundary is drawn fresh for each run, after the host is chosen, and
+exists only in the script the caller sends on the shell's stdin (``sh -s``: never the SSH
+command line, which any user on the host could read in ``ps`` while the script runs) and in
+an unexported shell variable (never in a probe's argv or environment). Only the login user and
+root could read it from the shell's memory, and they run the probes anyway. A probe could echo
 it only by printing the script itself, which none does.
 
 Why the added newline: the probe's stdout goes straight to the output (no copy in a shell

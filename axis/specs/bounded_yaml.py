@@ -98,6 +98,9 @@ class _Composer(Composer):
         self.nodes += nodes
         self.chars += chars
         self.deepest = max(self.deepest, self.depth + height)
+        if self.nodes > MAX_NODES and what == "this node":  # no alias: the file itself is that large
+            raise Refused(None, None, f"more than {MAX_NODES:,} nodes (mappings, lists and values) in one file; "
+                          "split it into several files", mark)
         if self.nodes > MAX_NODES:
             raise Refused(None, None, f"{what} makes more than {MAX_NODES:,} nodes once aliases are expanded "
                           "(an alias bomb?); split the file or use fewer nested aliases", mark)

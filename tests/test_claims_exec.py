@@ -14,10 +14,12 @@ from axis.reconciler.ledger import place_claims, release
 from axis.specs import Host
 from axis.state import Database, leases
 from tests.claimkit import T0, claim, facts, host, store
+from tests.factskit import parse
 from tests.fake_transport import FakeTransport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"
-DEBIAN = (FIXTURES / "debian12.txt").read_text()  # MemAvailable ≈ 23.3 GiB
+DEBIAN = (FIXTURES / "debian12.txt").read_text()  # a real capture: MemAvailable ≈ 23 GiB
+AVAILABLE_GIB = parse(DEBIAN).memory.available_bytes / 2**30  # type: ignore[union-attr]
 FACTS_SCRIPT = r"_axis_section uname"  # every facts script runs this section
 
 
@@ -67,7 +69,8 @@ def test_runs_the_command_streams_its_output_and_returns_its_exit_code(db):
 
 def test_refuses_when_the_host_has_less_available_memory_than_the_lease_unless_forced(db):
     fake = FakeTransport(name="ubu-1").script(FACTS_SCRIPT, DEBIAN).script("true", "")
-    with pytest.raises(ExecRefused, match=r"ubu-1 has 23.3Gi available now, claim 'big' needs 26.0Gi \(--force runs anyway\)"):
+    assert 4 < AVAILABLE_GIB < 26  # 'small' fits, 'big' does not
+    with pytest.raises(ExecRefused, match=rf"ubu-1 has {AVAILABLE_GIB:.1f}Gi available now, claim 'big' needs 26.0Gi \(--force runs anyway\)"):
         _run(db, "big", "true", fake)
     assert fake.calls[-1] != "true" and fake.closed  # refused before running, connection closed
     forced = FakeTransport(name="ubu-1").script("true", "")

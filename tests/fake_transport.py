@@ -53,6 +53,9 @@ class FakeTransport:
             raise command_failed(self.name, command, result)
         return result
 
+    def as_root(self, command: str) -> str:
+        return privileged(command, login_is_root=self.login_is_root, sudo_allowed=self.sudo_allowed)
+
     async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False) -> None:
         self.calls.append(f"put {path}")
         self.files[path] = (data, mode)

@@ -10,9 +10,15 @@ from axis.reconciler.converge import converge_host
 from axis.specs import Host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import PanicRecoverySettings
+from tests.factskit import boundary_of, section, with_sections
 from tests.fake_transport import FakeTransport
 
-FACTS = (Path(__file__).parent / "fixtures" / "facts" / "debian12.txt").read_text()
+_CAPTURE = (Path(__file__).parent / "fixtures" / "facts" / "debian12.txt").read_text()
+#: The capture plus panicRecovery's probes as a fresh host answers them (no file: exit 3).
+FACTS = with_sections(_CAPTURE, [
+    section(boundary_of(_CAPTURE), "panicRecovery.file", "", 3, [f"od: {PATH}: No such file or directory"]),
+    section(boundary_of(_CAPTURE), "panicRecovery.panic", "0"),
+    section(boundary_of(_CAPTURE), "panicRecovery.oom", "0")])
 
 
 class _Ssh:

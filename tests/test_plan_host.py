@@ -11,14 +11,16 @@ from axis.reconciler.plan import feature_probes, plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import PanicRecoverySettings
 from tests.factskit import boundary_of, parse, section, split, with_sections
+from tests.features.hostsim import hexdump
 
 FACTS = Path(__file__).parent / "fixtures" / "facts"
 
 
-def _output(facts_fixture: str, probes: dict[str, str]) -> str:
-    """A real facts capture plus the feature sections as the script frames them."""
+def _output(facts_fixture: str, probes: dict[str, tuple[str, int]]) -> str:
+    """A real facts capture plus the feature sections as the script frames them (exit 3: the
+    file probe's "no such file")."""
     text = (FACTS / facts_fixture).read_text()
-    missing = [f"cat: {PATH}: No such file or directory"]
+    missing = [f"od: {PATH}: No such file or directory"]
     return with_sections(text, [section(boundary_of(text), name, body, rc, missing if rc else [])
                                 for name, (body, rc) in probes.items()])
 
@@ -27,7 +29,7 @@ def _plan(settings, file_body: str | None, panic: str = "0", oom: str = "0", fix
           refused=None):
     features = {"panicRecovery": EffectiveFeature("panicRecovery", settings, "Host")}
     out = _output(fixture, {
-        "panicRecovery.file": (file_body or "", 0 if file_body is not None else 1),
+        "panicRecovery.file": ("\n".join(hexdump(file_body.encode())), 0) if file_body is not None else ("", 3),
         "panicRecovery.panic": (f"{panic}\n", 0),
         "panicRecovery.oom": (f"{oom}\n", 0),
     })
@@ -45,7 +47,7 @@ def test_from_scratch_writes_the_file_then_loads_it():
         ("+", f"create {PATH} (kernel.panic = 10)"),
         ("~", f"load {PATH} into the running kernel")]
     write = plan.steps[0].action
-    assert isinstance(write, WriteFile) and write.content.splitlines()[1:] == ["kernel.panic = 10", "vm.panic_on_oom = 0"]
+    assert isinstance(write, WriteFile) and write.content.splitlines()[1:] == [b"kernel.panic = 10", b"vm.panic_on_oom = 0"]
     assert plan.steps[1].live and not plan.steps[0].live
 
 

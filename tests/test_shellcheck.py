@@ -32,11 +32,13 @@ def _settings(name: str):  # type: ignore[no-untyped-def]
     return model.model_validate({"size": "1G"} if "size" in model.model_fields else {})
 
 
-def _probes() -> dict[str, str]:
+def _probes(sudo: bool = False) -> dict[str, str]:
+    """Every probe's command; with `sudo`, those run as root wrapped as a sudo host sends them."""
     sections: dict[str, str] = {}
     for name, driver in DRIVERS.items():
-        sections.update(driver.probes(_settings(name)))
-        sections.update(driver.probes(False))
+        for settings in (_settings(name), False):
+            sections.update({section: privileged(p.command, login_is_root=False, sudo_allowed=True)
+                             if sudo and p.as_root else p.command for section, p in driver.probes(settings).items()})
     return sections
 
 
@@ -50,6 +52,7 @@ def _shellcheck(text: str, tmp_path: Path, label: str) -> str:
 
 def test_the_facts_script_with_every_feature_probe_is_clean(tmp_path):
     assert _shellcheck(build_script(["ollama", "my-tool"], _probes()).text, tmp_path, "facts") == ""
+    assert _shellcheck(build_script(["ollama"], _probes(sudo=True)).text, tmp_path, "facts-sudo") == ""
 
 
 @pytest.mark.parametrize("section", sorted(_probes()))

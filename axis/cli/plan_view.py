@@ -23,6 +23,8 @@ def _step(step: Step) -> dict[str, Any]:
 def _feature(f: FeatureOutcome) -> dict[str, Any]:
     out: dict[str, Any] = {"feature": f.feature, "state": f.state, "message": f.message,
                            "steps": [_step(s) for s in f.plan.steps]}
+    if f.plan.error:
+        out["error"] = f.plan.error
     if f.plan.skipped:
         out["refused"] = [{**_step(s), "hostMessage": why} for s, why in f.plan.skipped]
     if f.results:
@@ -53,11 +55,15 @@ def applied_data(applied: Applied) -> dict[str, Any]:
 def print_diff(outcomes: list[HostOutcome], *, show_diffs: bool = True) -> None:
     """Terraform-style: each host's steps, `+` add, `~` change, `-` remove; "in sync" otherwise."""
     for o in outcomes:
-        if o.status == "failed":
+        if o.status == "failed" and not o.features:  # the host itself failed: nothing was planned
             typer.echo(f"{o.host}: FAILED: {o.reason}")
             continue
         steps = [(f, s) for f in o.features for s in f.plan.steps]
-        typer.echo(f"{o.host}: {len(steps)} change(s)" if steps else f"{o.host}: in sync")
+        unknown = [f for f in o.features if f.plan.error]
+        head = f"{len(steps)} change(s)" if steps else "in sync" if not unknown else "no change planned"
+        typer.echo(f"{o.host}: {head}" + (f", {len(unknown)} feature(s) FAILED" if unknown else ""))
+        for f in unknown:
+            typer.echo(f"  ! {f.feature}: FAILED, nothing planned: {f.plan.error}")
         for f, s in steps:
             live = "  [live]" if s.live else ""
             typer.echo(f"  {s.op} {f.feature}: {s.summary}{live}")

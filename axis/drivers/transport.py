@@ -89,6 +89,11 @@ class Transport(Protocol):
         """Write a file atomically (temp file + rename in the same directory)."""
         ...
 
+    def as_root(self, command: str) -> str:
+        """The command line that runs `command` with the privilege of a `sudo=True` run (see
+        `privileged`), for a command that travels inside another script (the feature probes)."""
+        ...
+
     async def close(self) -> None: ...
 
 

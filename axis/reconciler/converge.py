@@ -16,7 +16,7 @@ from axis.drivers.facts import Facts, build_script, parse_facts
 from axis.drivers.facts.sections import Section, split_sections
 from axis.drivers.features import Plan
 from axis.drivers.features.execute import StepResult, run_steps
-from axis.drivers.transport import ErrorKind, Transport, TransportError
+from axis.drivers.transport import ErrorKind, RunResult, Transport, TransportError, sudo_refusal
 from axis.reconciler.fleet import SshOptions
 from axis.reconciler.observe import to_observation
 from axis.reconciler.plan import feature_probes, plan_host
@@ -59,10 +59,22 @@ class HostOutcome:
 
 async def observe_features(transport: Transport, features: Mapping[str, EffectiveFeature],
                            extra_tools: list[str], timeout: float) -> tuple[Facts, dict[str, Section]]:
-    """Facts and every feature's probes, in one script and one round trip."""
-    script = build_script(extra_tools, feature_probes(features))  # a fresh boundary, sent on stdin: never in argv
+    """Facts and every feature's probes, in one script and one round trip. A probe marked
+    `as_root` runs with the steps' privilege (`sudo -n` when the host allows it): a root-only
+    file is then read by whoever will write it. When sudo itself refuses (it wants a password),
+    the host fails with that reason, as a refused step would make it: no feature can be read."""
+    wanted = feature_probes(features)
+    probes = {name: transport.as_root(p.command) if p.as_root else p.command for name, p in wanted.items()}
+    script = build_script(extra_tools, probes)  # a fresh boundary, sent on stdin: never in argv
     result = await transport.run("sh -s", input=script.text, timeout=timeout)
-    return parse_facts(result.stdout, script.boundary), split_sections(result.stdout, script.boundary).sections
+    sections = split_sections(result.stdout, script.boundary).sections
+    for name in (n for n, p in wanted.items() if probes[n] != p.command):  # the ones sent through sudo
+        section = sections.get(name)
+        if section is not None and section.rc not in (0, None):
+            refused = sudo_refusal(transport.name, RunResult(section.rc, "", "\n".join(section.stderr)))
+            if refused is not None:
+                raise refused
+    return parse_facts(result.stdout, script.boundary), sections
 
 
 async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], ssh: SshOptions, *,
@@ -100,8 +112,11 @@ async def _pass(name: str, transport: Transport, features: Mapping[str, Effectiv
                            observation=to_observation(name, facts, None))
     plans = plan_host(features, sections, facts, refused)
     if dry_run or not any(p.changes for p in plans):
-        status = "pending" if any(p.changes for p in plans) else "unchanged"
-        return HostOutcome(name, status, features=[_unapplied(p) for p in plans],
+        unapplied = [_unapplied(p) for p in plans]
+        status: Literal["changed", "unchanged", "pending", "failed"] = (
+            "failed" if any(o.state == "failed" for o in unapplied)
+            else "pending" if any(p.changes for p in plans) else "unchanged")
+        return HostOutcome(name, status, _failed_reason(unapplied), unapplied,
                            observation=to_observation(name, facts, None))
     results = {p.feature: await run_steps(transport, p.steps, stop=stop) for p in plans if p.changes}
     if stop is not None and stop.is_set():
@@ -118,11 +133,17 @@ async def _pass(name: str, transport: Transport, features: Mapping[str, Effectiv
     ran = any(r.status == "done" for rs in results.values() for r in rs)
     # only refused live steps ran: nothing on the host changed
     status: Literal["changed", "unchanged", "failed"] = "failed" if failed else "changed" if ran else "unchanged"
-    reason = "; ".join(f"{o.feature}: {o.message}" for o in failed)
-    return HostOutcome(name, status, reason, outcomes, to_observation(name, facts, None))
+    return HostOutcome(name, status, _failed_reason(outcomes), outcomes, to_observation(name, facts, None))
+
+
+def _failed_reason(outcomes: list[FeatureOutcome]) -> str:
+    return "; ".join(f"{o.feature}: {o.message}" for o in outcomes if o.state == "failed")
 
 
 def _unapplied(plan: Plan) -> FeatureOutcome:
+    """The outcome of a plan that was not run (dry run, nothing to do, or not runnable)."""
+    if plan.error:  # the host could not be read: nothing planned, the state is unknown
+        return FeatureOutcome(plan.feature, "failed", plan, message=plan.error)
     if not plan.applicable:
         return FeatureOutcome(plan.feature, "not-applicable", plan, message="; ".join(plan.notes))
     if plan.changes:
@@ -138,6 +159,8 @@ def _applied(plan: Plan, results: list[StepResult], after: Plan) -> FeatureOutco
     failed = [r for r in results if r.status == "failed"]
     if failed:
         return FeatureOutcome(plan.feature, "failed", plan, results, f"{failed[0].step.summary}: {failed[0].message}")
+    if after.error:
+        return FeatureOutcome(plan.feature, "failed", plan, results, f"applied, but not verified: {after.error}")
     if after.changes:
         left = ", ".join(s.summary for s in after.steps)
         return FeatureOutcome(plan.feature, "failed", plan, results, f"still differs after apply: {left}")

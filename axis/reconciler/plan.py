@@ -1,7 +1,9 @@
 """The pure half of converging a host: from desired features and one observation to a plan.
 
 `plan_host` never touches a host or the DB, so `axis diff`, `axis apply --dry-run`, the apply's
-own first pass and its verification pass all compute exactly the same thing.
+own first pass and its verification pass all compute exactly the same thing. A feature whose
+probes could not read the host (`Unreadable`) gets a Plan with `error` and no steps: a failed
+read is never planned from as if the file were absent.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from typing import Mapping
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
 from axis.drivers.features import DRIVERS, Plan
-from axis.drivers.features.base import driver_notes
+from axis.drivers.features.base import Probe, Unreadable, driver_notes
 from axis.specs.effective import EffectiveFeature
 
 
-def feature_probes(features: Mapping[str, EffectiveFeature]) -> dict[str, str]:
+def feature_probes(features: Mapping[str, EffectiveFeature]) -> dict[str, Probe]:
     """Every probe the listed features need, to be sent with the facts script."""
-    probes: dict[str, str] = {}
+    probes: dict[str, Probe] = {}
     for name, feature in features.items():
         probes.update(DRIVERS[name].probes(feature.settings))
     return probes
@@ -37,7 +39,12 @@ def plan_host(features: Mapping[str, EffectiveFeature], sections: Mapping[str, S
             continue
         plan = Plan(name)
         remembered = (refused or {}).get(name, {})
-        state = driver.observe(dict(sections))
+        try:
+            state = driver.observe(sections)
+        except Unreadable as exc:
+            plan.error = str(exc)
+            plans.append(plan)
+            continue
         plan.notes.extend(driver_notes(driver, feature.settings, state, facts))
         for step in driver.plan(feature.settings, state, facts):
             if step.key in remembered:

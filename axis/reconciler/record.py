@@ -42,7 +42,8 @@ def record_outcome(session: Session, outcome: HostOutcome, features: Mapping[str
     rows = []
     for f in outcome.features:
         refused = f.refused
-        rows.append(FeatureRow(f.feature, f.state, _reason(f.state), f.message, hashes.get(f.feature, ""), refused))
+        reason = "ProbeFailed" if f.plan.error else _reason(f.state)  # the host could not be read
+        rows.append(FeatureRow(f.feature, f.state, reason, f.message, hashes.get(f.feature, ""), refused))
         for key, message in refused.items():
             if key not in previously_refused.get(f.feature, {}):
                 record_event(session, "Host", host, "StepRefused", f"{f.feature}: {key.split(' ', 1)[1]}: {message}",
@@ -77,7 +78,8 @@ def _host_conditions(session: Session, outcome: HostOutcome, generation: int, no
     if not reachable or (outcome.status == "failed" and not outcome.features):
         converged, c_reason, c_msg = None, "HostNotObserved", outcome.reason
     elif failed:
-        converged, c_reason, c_msg = False, "ApplyFailed", outcome.reason
+        converged, c_reason, c_msg = False, "ProbeFailed" if all(f.plan.error for f in failed) else "ApplyFailed", \
+            outcome.reason
     elif refused:
         converged, c_reason, c_msg = True, "InSyncWithRefusals", "host refused live steps of: " + ", ".join(refused)
     else:

@@ -1,9 +1,10 @@
 """A tiny host model for the feature drivers' golden tests.
 
 A scenario starts from real captured script output (facts + the drivers' probe sections, see
-tests/fixtures/features/README.md). `files_seen` turns every `cat PATH` probe of a driver into
-an entry of a {path: content} dict; `apply_files` applies WriteFile/RemoveFile steps to that
-dict exactly as a host would; `with_files` turns the dict back into the probes' sections. So
+tests/fixtures/features/README.md). `files_seen` turns every file probe of a driver (a `Probe`
+with a `path`) into an entry of a {path: bytes} dict; `apply_files` applies WriteFile/RemoveFile
+steps to that dict exactly as a host would; `with_files` turns the dict back into the probes'
+sections, printed as the probe prints them (`od` hex dump, or exit 3 for "no such file"). So
 "plan again after applying" really re-observes the files the steps wrote. What Commands change
 on a host (a package installed, swap activated, a kernel value loaded) is modelled per test.
 """
@@ -11,14 +12,15 @@ on a host (a package installed, swap activated, a kernel value loaded) is modell
 from __future__ import annotations
 
 import dataclasses
-import shlex
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import Command, FeatureDriver, RemoveFile, Step, WriteFile, file_text
+from axis.drivers.features.base import (ABSENT_EXIT, Command, FeatureDriver, RemoveFile, Step, WriteFile,
+                                        read_file)
 from tests.factskit import boundary_of, parse, reframe, split, with_sections
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -40,27 +42,41 @@ def section(name: str, body: str | list[str], rc: int = 0, stderr: list[str] | N
     return Section(name, list(lines), list(stderr or []), rc)
 
 
-def cat_paths(driver: FeatureDriver, settings: Any) -> dict[str, str]:
-    """Section name → path, for each of the driver's probes that is a plain `cat PATH`."""
-    out = {}
-    for name, command in driver.probes(settings).items():
-        words = shlex.split(command)
-        if len(words) == 2 and words[0] == "cat":
-            out[name] = words[1]
-    return out
+def hexdump(data: bytes) -> list[str]:
+    """What `od -A n -t x1 -v` prints for `data` (the real od, so the fixture format is the host's)."""
+    out = subprocess.run(["od", "-A", "n", "-t", "x1", "-v"], input=data, capture_output=True, check=True).stdout
+    return out.decode().splitlines()
 
 
-def files_seen(driver: FeatureDriver, settings: Any, sections: dict[str, Section]) -> dict[str, str]:
-    """The files the driver's cat probes saw: {path: content}; absent files are left out."""
+def file_section(name: str, content: bytes | str | None, path: str = "FILE") -> Section:
+    """A file probe's section: the file's hex dump, or "no such file" (exit ABSENT_EXIT)."""
+    if content is None:
+        return section(name, [], ABSENT_EXIT, [f"od: {path}: No such file or directory"])
+    return section(name, hexdump(content.encode() if isinstance(content, str) else content))
+
+
+def unreadable_section(name: str, path: str) -> Section:
+    """A file probe's section when the login user may not read the file (what od says, exit 1)."""
+    return section(name, [], 1, [f"od: {path}: Permission denied"])
+
+
+def file_paths(driver: FeatureDriver, settings: Any) -> dict[str, str]:
+    """Section name → path, for each of the driver's probes that prints a file (`file_probe`)."""
+    return {name: probe.path for name, probe in driver.probes(settings).items() if probe.path is not None}
+
+
+def files_seen(driver: FeatureDriver, settings: Any, sections: dict[str, Section]) -> dict[str, bytes]:
+    """The files the driver's file probes saw: {path: bytes}; absent files are left out."""
     files = {}
-    for name, path in cat_paths(driver, settings).items():
-        text = file_text(sections.get(name))
-        if text is not None:
-            files[path] = text
+    for name, path in file_paths(driver, settings).items():
+        read = read_file(sections.get(name))
+        assert read.kind != "unreadable", (name, read.reason)
+        if read.kind == "present":
+            files[path] = read.data
     return files
 
 
-def apply_files(files: dict[str, str], steps: list[Step]) -> dict[str, str]:
+def apply_files(files: dict[str, bytes], steps: list[Step]) -> dict[str, bytes]:
     """What the host's files are after the steps' WriteFile/RemoveFile actions."""
     out = dict(files)
     for step in steps:
@@ -72,14 +88,11 @@ def apply_files(files: dict[str, str], steps: list[Step]) -> dict[str, str]:
 
 
 def with_files(driver: FeatureDriver, settings: Any, sections: dict[str, Section],
-               files: dict[str, str]) -> dict[str, Section]:
-    """`sections` with every cat probe answered from `files`, as `cat` would answer."""
+               files: dict[str, bytes | str]) -> dict[str, Section]:
+    """`sections` with every file probe answered from `files`, as the probe would answer."""
     out = dict(sections)
-    for name, path in cat_paths(driver, settings).items():
-        if path in files:
-            out[name] = section(name, files[path].splitlines())
-        else:
-            out[name] = section(name, [], 1, [f"cat: {path}: No such file or directory"])
+    for name, path in file_paths(driver, settings).items():
+        out[name] = file_section(name, files.get(path), path)
     return out
 
 

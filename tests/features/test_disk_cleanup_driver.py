@@ -13,20 +13,29 @@ from axis.reconciler.plan import feature_probes, plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import DiskCleanupSettings
 from tests.factskit import boundary_of, parse, section, split, with_sections
+from tests.features.hostsim import hexdump
 
 FACTS = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
 CRON_OK = "runner=/usr/sbin/cron\ndaily=yes\n"
 LOG_HEAD = f"{MANAGED_MARK}: diskCleanup log (removed with the feature)\n"
 
 
-def _output(fixture: str, sections: dict[str, str | None]) -> str:
+#: The driver's probes that print a file (as a hex dump; exit 3 when there is no such file).
+FILE_SECTIONS = {"diskCleanup.script", "diskCleanup.log"}
+
+
+def _output(fixture: str, sections: dict[str, str | None], rc: dict[str, int] | None = None) -> str:
     """A real facts capture plus the driver's sections framed as the facts script frames them
-    (None: the probe failed, as `cat` of a missing file does)."""
+    (None: no such file, exit 3; or the exit status `rc` gives, with od's "Permission denied")."""
     text = (FACTS / fixture).read_text()
-    return with_sections(text, [
-        section(boundary_of(text), name, body or "", 1 if body is None else 0,
-                ["cat: No such file or directory"] if body is None else [])
-        for name, body in sections.items()])
+    out = []
+    for name, body in sections.items():
+        status = (rc or {}).get(name, 0 if body is not None else 3)
+        stdout = "\n".join(hexdump(body.encode())) if body is not None and name in FILE_SECTIONS else body or ""
+        stderr = [] if status == 0 else [f"od: {name}: " + ("No such file or directory" if status == 3
+                                                             else "Permission denied")]
+        out.append(section(boundary_of(text), name, stdout, status, stderr))
+    return with_sections(text, out)
 
 
 def _plan(settings, script: str | None, log: str | None = None, cron: str = CRON_OK,
@@ -45,7 +54,8 @@ def test_registered_with_its_probes():
     assert isinstance(DRIVERS["diskCleanup"], DiskCleanup)
     probes = feature_probes({"diskCleanup": EffectiveFeature("diskCleanup", DiskCleanupSettings(), "Host")})
     assert set(probes) == {"diskCleanup.script", "diskCleanup.log", "diskCleanup.cron", "diskCleanup.mode"}
-    assert probes["diskCleanup.script"] == f"cat {SCRIPT_PATH}"
+    assert probes["diskCleanup.script"].path == SCRIPT_PATH and probes["diskCleanup.script"].as_root
+    assert probes["diskCleanup.log"].path == LOG_PATH and " -N 256 " in probes["diskCleanup.log"].command
 
 
 def test_from_scratch_creates_the_cron_script_executable():
@@ -54,8 +64,8 @@ def test_from_scratch_creates_the_cron_script_executable():
     assert _summaries(plan) == [
         ("+", f"create {SCRIPT_PATH} (daily disk clean-up, retention 5d, deep tier at 90%)")]
     action = plan.steps[0].action
-    assert isinstance(action, WriteFile) and action.mode == 0o755 and action.content == render(settings)
-    assert action.content.startswith(f"#!/bin/sh\n{MANAGED_MARK}")
+    assert isinstance(action, WriteFile) and action.mode == 0o755 and action.content == render(settings).encode()
+    assert action.content.startswith(f"#!/bin/sh\n{MANAGED_MARK}".encode())
 
 
 def test_converged_host_plans_nothing():
@@ -110,7 +120,7 @@ def test_no_cron_daemon_still_installs_and_says_so():
     # once the file is there the plan is empty; the driver's notes still say it
     driver = DRIVERS["diskCleanup"]
     out = _output("debian12.txt", {"diskCleanup.script": render(settings), "diskCleanup.log": None,
-                                   "diskCleanup.cron": "daily=yes\n"})
+                                   "diskCleanup.cron": "daily=yes\n", "diskCleanup.mode": "755\n"})
     state = driver.observe(split(out).sections)
     assert driver.plan(settings, state, parse(out)) == []
     assert driver.notes(settings, state, parse(out)) == [
@@ -123,9 +133,27 @@ def test_cron_without_cron_daily_is_mentioned():
     assert "no /etc/cron.daily" in step.summary
 
 
-def test_cron_probe_that_failed_is_not_a_problem_claimed_about_cron_daily():
-    plan = _plan(DiskCleanupSettings(), None, cron=None)
-    assert "no cron daemon" in plan.steps[0].summary and "cron.daily" not in plan.steps[0].summary.split(";")[1]
+def test_cron_probe_that_failed_plans_nothing_and_says_why():
+    """The cron probe exits 0 whatever it finds: a failure (output cut off) is unknown, not "no cron"."""
+    settings = DiskCleanupSettings()
+    features = {"diskCleanup": EffectiveFeature("diskCleanup", settings, "Host")}
+    out = _output("debian12.txt", {"diskCleanup.script": None, "diskCleanup.log": None, "diskCleanup.cron": "",
+                                   "diskCleanup.mode": None}, rc={"diskCleanup.cron": 1})
+    plan = plan_host(features, split(out).sections, parse(out))[0]
+    assert plan.steps == []
+    assert plan.error == "cannot read the host's cron: od: diskCleanup.cron: Permission denied (exit 1)"
+
+
+def test_unreadable_script_or_mode_plans_nothing_for_either_setting():
+    """A root-only script the login user cannot read is not absent: no create over it, no removal."""
+    for settings in (DiskCleanupSettings(), False):
+        features = {"diskCleanup": EffectiveFeature("diskCleanup", settings, "Host")}
+        for broken in ("diskCleanup.script", "diskCleanup.mode", "diskCleanup.log"):
+            healthy = {"diskCleanup.script": render(DiskCleanupSettings()), "diskCleanup.log": LOG_HEAD,
+                       "diskCleanup.cron": CRON_OK, "diskCleanup.mode": "755\n"}
+            out = _output("debian12.txt", {**healthy, broken: ""}, rc={broken: 1})
+            plan = plan_host(features, split(out).sections, parse(out))[0]
+            assert plan.steps == [] and "Permission denied" in plan.error, (settings, broken, plan)
 
 
 def test_not_applicable_on_macos():

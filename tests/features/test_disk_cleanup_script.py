@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from axis.drivers.facts.sections import split_sections
-from axis.drivers.features.base import MANAGED_MARK, file_text
+from axis.drivers.features.base import MANAGED_MARK, file_bytes, file_probe
 from axis.drivers.features.cleanup_script import (LOG_PATH, SCRIPT_PATH, TEST_PERCENT_ENV, TEST_ROOT_ENV,
                                                   command_line, parse_report, render)
 from axis.specs.features import DiskCleanupSettings
@@ -133,12 +133,17 @@ def test_script_passes_sh_n_and_shellcheck(tmp_path):
         assert check.returncode == 0, check.stdout
 
 
-def test_installed_script_reads_back_unchanged_through_the_facts_section_parser():
-    """The driver observes the file with `cat` inside the facts script: the read-back must equal
-    what was written, or every diff would show a change."""
+def test_installed_script_reads_back_unchanged_through_the_facts_section_parser(tmp_path):
+    """The driver observes the file with its file probe inside the facts script: the read-back
+    (the real probe run by sh, framed, parsed) must equal what was written, or every diff would
+    show a change."""
+    path = tmp_path / "axis-disk-cleanup"
+    path.write_text(SCRIPT)
+    probe = subprocess.run(["sh", "-c", file_probe(str(path)).command], capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr
     boundary = "0" * 32
-    out = section(boundary, "diskCleanup.script", SCRIPT) + f"@@axis:{boundary}:done\n"
-    assert file_text(split_sections(out, boundary).sections["diskCleanup.script"]) == SCRIPT
+    out = section(boundary, "diskCleanup.script", probe.stdout) + f"@@axis:{boundary}:done\n"
+    assert file_bytes(split_sections(out, boundary).sections, "diskCleanup.script", str(path)) == SCRIPT.encode()
 
 
 def test_command_line():

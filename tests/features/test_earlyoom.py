@@ -12,7 +12,7 @@ from axis.drivers.features.earlyoom import (MARKER, Earlyoom, apt_install_comman
 from axis.drivers.features.execute import run_steps
 from axis.specs.features import EarlyoomSettings
 from tests.fake_transport import FakeTransport
-from tests.features.hostsim import capture, converge, facts_with, replan, section, summaries
+from tests.features.hostsim import capture, converge, facts_with, file_section, replan, section, summaries
 
 D = Earlyoom()
 S = EarlyoomSettings()
@@ -63,8 +63,8 @@ def test_from_scratch_installs_records_and_enables():
     ]
     assert steps[0].action.command == apt_install_command("earlyoom", lists_empty=False)
     assert "DEBIAN_FRONTEND=noninteractive apt-get install -y earlyoom" in steps[0].action.command
-    assert steps[1].action == WriteFile(MARKER, marker_text("earlyoom"))
-    assert steps[1].action.content.startswith(MANAGED_MARK)
+    assert steps[1].action == WriteFile(MARKER, marker_text("earlyoom").encode())
+    assert steps[1].action.content.startswith(MANAGED_MARK.encode())
     assert steps[2].target == "systemctl enable --now earlyoom" and not steps[2].live
 
 
@@ -95,7 +95,7 @@ def test_dnf_host_uses_dnf():
     steps = D.plan(S, D.observe(sections), facts)
     assert steps[0].action.command == "dnf install -y earlyoom"
     sections = {**sections, "earlyoom.pkg": section("earlyoom.pkg", ["manager: dnf", "status: ii"]),
-                "earlyoom.marker": section("earlyoom.marker", marker_text("earlyoom"))}
+                "earlyoom.marker": file_section("earlyoom.marker", marker_text("earlyoom"))}
     assert "dnf remove -y earlyoom" in [s.target for s in D.plan(False, D.observe(sections), facts)]
 
 
@@ -127,7 +127,7 @@ def test_false_disables_and_purges_what_axis_installed_then_nothing():
 
 def test_marker_of_a_package_removed_by_hand_is_just_forgotten():
     facts, sections = debian(systemd=True)
-    sections = {**sections, "earlyoom.marker": section("earlyoom.marker", marker_text("earlyoom"))}
+    sections = {**sections, "earlyoom.marker": file_section("earlyoom.marker", marker_text("earlyoom"))}
     assert summaries(D.plan(False, D.observe(sections), facts)) == [("-", f"remove {MARKER} (axis installed earlyoom)")]
 
 

@@ -59,9 +59,9 @@ def test_from_scratch_records_the_previous_values_then_sets_zero():
     steps = D.plan(S, D.observe(sections), facts)
     assert summaries(steps) == [("+", f"create {RECORD} (the sleep settings before axis)"), NEVER]
     assert steps[0].action == WriteFile(RECORD, render_record({"AC Power": {"displaysleep": "10", "sleep": "1",
-                                                                             "disksleep": "10"}}))
-    assert steps[0].action.content.startswith(MANAGED_MARK)
-    assert steps[0].action.content.splitlines()[1] == "AC Power: displaysleep=10 sleep=1 disksleep=10"
+                                                                             "disksleep": "10"}}).encode())
+    assert steps[0].action.content.startswith(MANAGED_MARK.encode())
+    assert steps[0].action.content.splitlines()[1] == b"AC Power: displaysleep=10 sleep=1 disksleep=10"
     assert steps[1].action.command == APPLY == "pmset -a displaysleep 0 sleep 0 disksleep 0"
 
 
@@ -104,8 +104,8 @@ def test_false_without_a_record_touches_nothing():
 def test_laptop_records_and_restores_each_power_source():
     facts, sections = mac("macbook-pmset-custom.txt")
     steps, facts, sections = converge(D, S, facts, sections, effects)
-    assert steps[0].action.content.splitlines()[1:] == ["Battery Power: displaysleep=2 sleep=1 disksleep=10",
-                                                        "AC Power: displaysleep=10 sleep=1 disksleep=10"]
+    assert steps[0].action.content.splitlines()[1:] == [b"Battery Power: displaysleep=2 sleep=1 disksleep=10",
+                                                        b"AC Power: displaysleep=10 sleep=1 disksleep=10"]
     assert replan(D, S, facts, sections) == []
     restore = D.plan(False, D.observe(sections), facts)[0].action.command
     assert restore == "pmset -b displaysleep 2 sleep 1 disksleep 10 && pmset -c displaysleep 10 sleep 1 disksleep 10"
@@ -118,12 +118,24 @@ def test_a_battery_profile_that_still_sleeps_is_converged_too():
 
 
 def test_without_profiles_the_facts_are_recorded_and_restored_with_a():
+    """`pmset -g custom` answered but listed no power source: the settings in use are recorded."""
     facts, sections = mac()
-    sections = {**sections, "noSleep.custom": section("noSleep.custom", [], 1, ["pmset: not permitted"])}
+    sections = {**sections, "noSleep.custom": section("noSleep.custom", [])}
     steps = D.plan(S, D.observe(sections), facts)
-    assert steps[0].action.content.splitlines()[1] == "All: displaysleep=10 sleep=1 disksleep=10"
+    assert steps[0].action.content.splitlines()[1] == b"All: displaysleep=10 sleep=1 disksleep=10"
     sections = with_files(D, S, sections, {RECORD: steps[0].action.content})
     assert D.plan(False, D.observe(sections), facts)[0].action.command == "pmset -a displaysleep 10 sleep 1 disksleep 10"
+
+
+def test_failed_profile_probe_plans_nothing_rather_than_record_a_guess():
+    """The record is what `noSleep: false` restores: one made while the profiles could not be read
+    would restore the wrong values, so nothing is planned and the reason is the host's."""
+    facts, sections = mac()
+    sections = {**sections, "noSleep.custom": section("noSleep.custom", [], 1, ["pmset: not permitted"])}
+    for settings in (S, False):
+        plan = plan_host({"noSleep": EffectiveFeature("noSleep", settings, "Host")}, sections, facts)[0]
+        assert plan.steps == [] and plan.error == \
+            "cannot read the power profiles (pmset -g custom): pmset: not permitted (exit 1)"
 
 
 def test_odd_values_in_a_record_are_never_pasted_into_a_command():

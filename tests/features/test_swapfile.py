@@ -18,8 +18,8 @@ from axis.reconciler.plan import plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import SwapfileSettings
 from tests.fake_transport import FakeTransport
-from tests.features.hostsim import (capture, commands, converge, facts_with, files_seen, replan, section,
-                                    summaries, with_files)
+from tests.features.hostsim import (capture, commands, converge, facts_with, file_section, files_seen, replan,
+                                    section, summaries, with_files)
 
 D = Swapfile()
 G = 2**30
@@ -68,8 +68,10 @@ def converged():
 
 def test_probes_are_named_per_feature_and_quote_the_path():
     probes = D.probes(SwapfileSettings(path="/srv/o'brien$(id)/swap"))
-    assert set(probes) == {"swapfile.fstab", "swapfile.sysctl", "swapfile.marker", "swapfile.files"}
-    assert "'/srv/o'\"'\"'brien$(id)/swap'" in probes["swapfile.files"]
+    assert set(probes) == {"swapfile.fstab", "swapfile.fstab_mode", "swapfile.sysctl", "swapfile.marker",
+                           "swapfile.files"}
+    assert "'/srv/o'\"'\"'brien$(id)/swap'" in probes["swapfile.files"].command
+    assert all(p.as_root for p in probes.values())  # read with the steps' privilege (sudo -n)
     assert set(D.probes(False)) == set(probes)
 
 
@@ -86,15 +88,15 @@ def test_from_scratch_claims_creates_adds_fstab_line_activates_and_sets_swappine
         ("~", f"load {SYSCTL} into the running kernel"),
     ]
     assert [s.live for s in steps] == [False, False, False, True, False, True]
-    assert steps[0].action == WriteFile(MARKER, marker_text("/swapfile"))
+    assert steps[0].action == WriteFile(MARKER, marker_text("/swapfile").encode())
     create = steps[1].action.command
     assert "fallocate -l 34359738368 -- /swapfile.axis-new" in create and "count=32768" in create
     assert "chmod 600 -- /swapfile.axis-new" in create and "mkswap -- /swapfile.axis-new" in create
     assert create.index("mkswap") < create.index("mv -f -- /swapfile.axis-new /swapfile")
     # the captured fstab is kept; axis's line goes under its comment
-    assert steps[2].action.content == f"# UNCONFIGURED FSTAB FOR BASE SYSTEM\n{FSTAB_MARK}\n{FSTAB_LINE}\n"
-    assert steps[2].action.content.count(FSTAB_LINE) == 1
-    assert steps[4].action.content == f"{MANAGED_MARK}: swapfile\nvm.swappiness = 10\n"
+    assert steps[2].action.content == f"# UNCONFIGURED FSTAB FOR BASE SYSTEM\n{FSTAB_MARK}\n{FSTAB_LINE}\n".encode()
+    assert steps[2].action.content.count(FSTAB_LINE.encode()) == 1
+    assert steps[4].action.content == f"{MANAGED_MARK}: swapfile\nvm.swappiness = 10\n".encode()
     assert [s.target for s in steps[3:]][::2] == ["swapon /swapfile", f"sysctl -p {SYSCTL}"]
 
 
@@ -136,7 +138,7 @@ def test_a_file_axis_did_not_make_is_left_alone():
 
 def test_the_real_stat_line_is_read():
     _, extra = capture("debian12-installed-and-file.txt")
-    state = D.observe(extra)
+    state = D.observe({**debian()[1], "swapfile.files": extra["swapfile.files"]})
     assert state.files["/tmp/axis-swapfile-fixture"].size == 4 * 2**20
     assert state.files["/tmp/axis-swapfile-fixture"].kind == "regular file"
 
@@ -161,16 +163,16 @@ def test_existing_fstab_line_is_never_duplicated():
 
 def test_missing_fstab_is_created_with_only_axis_line():
     facts, sections = debian()
-    sections = {**sections, "swapfile.fstab": section("swapfile.fstab", [], 1, ["cat: /etc/fstab: No such file"])}
+    sections = {**sections, "swapfile.fstab": file_section("swapfile.fstab", None, FSTAB)}
     step = next(s for s in D.plan(S, D.observe(sections), facts) if s.target == FSTAB)
-    assert step.op == "+" and step.action.content == f"{FSTAB_MARK}\n{FSTAB_LINE}\n"
+    assert step.op == "+" and step.action.content == f"{FSTAB_MARK}\n{FSTAB_LINE}\n".encode()
 
 
 def test_false_removes_only_what_axis_made_then_nothing():
     facts, sections = converged()
     files = files_seen(D, S, sections)
     # someone else's swap line and fstab entries stay
-    files[FSTAB] = "UUID=abcd / ext4 defaults 0 1\n" + files[FSTAB] + "/dev/sdb2 none swap sw 0 0\n"
+    files[FSTAB] = b"UUID=abcd / ext4 defaults 0 1\n" + files[FSTAB] + b"/dev/sdb2 none swap sw 0 0\n"
     sections = with_files(D, S, sections, files)
     steps, facts2, sections2 = converge(D, False, facts, sections, host_effects)
     assert summaries(steps) == [
@@ -181,8 +183,8 @@ def test_false_removes_only_what_axis_made_then_nothing():
         ("-", f"remove {MARKER} (the swap file axis made)"),
     ]
     assert steps[0].live
-    assert steps[2].action.content == ("UUID=abcd / ext4 defaults 0 1\n# UNCONFIGURED FSTAB FOR BASE SYSTEM\n"
-                                       "/dev/sdb2 none swap sw 0 0\n")
+    assert steps[2].action.content == (b"UUID=abcd / ext4 defaults 0 1\n# UNCONFIGURED FSTAB FOR BASE SYSTEM\n"
+                                       b"/dev/sdb2 none swap sw 0 0\n")
     assert "still in use as swap: not removed" in steps[1].action.command
     assert replan(D, False, facts2, sections2) == []
 
@@ -196,18 +198,20 @@ def test_false_on_a_host_axis_never_touched_plans_nothing():
 
 
 def test_fstab_remove_keeps_unmarked_lines_for_the_same_path():
-    text = f"{FSTAB_LINE}\n{FSTAB_MARK}\n{FSTAB_LINE}\n"
-    assert fstab_remove(text, "/swapfile") == f"{FSTAB_LINE}\n"
+    text = f"{FSTAB_LINE}\n{FSTAB_MARK}\n{FSTAB_LINE}\n".encode()
+    assert fstab_remove(text, "/swapfile") == f"{FSTAB_LINE}\n".encode()
     assert fstab_remove(text, "/other") == text
 
 
 def test_fstab_add_drops_axis_comment_left_without_its_line():
     # the swap line was deleted by hand, axis's comment stayed: the repair keeps one comment
-    assert fstab_add(f"# base\n{FSTAB_MARK}\n", "/swapfile") == f"# base\n{FSTAB_MARK}\n{FSTAB_LINE}\n"
-    assert fstab_add(f"{FSTAB_MARK}\n\n# other\n", "/swapfile") == f"\n# other\n{FSTAB_MARK}\n{FSTAB_LINE}\n"
-    # a comment with an entry under it stays (that line may be someone's)
-    theirs = f"{FSTAB_MARK}\n/dev/sdb2 none swap sw 0 0"
-    assert fstab_add(theirs, "/swapfile") == f"{theirs}\n{FSTAB_MARK}\n{FSTAB_LINE}\n"
+    assert fstab_add(f"# base\n{FSTAB_MARK}\n".encode(), "/swapfile") == f"# base\n{FSTAB_MARK}\n{FSTAB_LINE}\n".encode()
+    assert fstab_add(f"{FSTAB_MARK}\n\n# other\n".encode(), "/swapfile") == \
+        f"\n# other\n{FSTAB_MARK}\n{FSTAB_LINE}\n".encode()
+    # a comment with an entry under it stays (that line may be someone's); the file's missing
+    # final newline stays missing, after axis's line
+    theirs = f"{FSTAB_MARK}\n/dev/sdb2 none swap sw 0 0".encode()
+    assert fstab_add(theirs, "/swapfile") == theirs + f"\n{FSTAB_MARK}\n{FSTAB_LINE}".encode()
 
 
 def test_path_change_removes_the_old_file_and_makes_the_new_one():
@@ -223,7 +227,8 @@ def test_path_change_removes_the_old_file_and_makes_the_new_one():
         ("~", f"update {FSTAB} (swap line for /var/swap)"),
     ]
     fstab = steps[4].action.content
-    assert "/swapfile none" not in fstab and fstab.count(FSTAB_MARK) == 1 and "/var/swap none swap sw 0 0" in fstab
+    assert b"/swapfile none" not in fstab and fstab.count(FSTAB_MARK.encode()) == 1
+    assert b"/var/swap none swap sw 0 0" in fstab
 
 
 ODD = "/o'b$(touch${IFS}PWNED);x`id`/swap"  # no spaces: the settings refuse them
@@ -239,7 +244,7 @@ def test_odd_characters_are_quoted_in_every_command():
             .replace(shlex.quote("of=" + ODD + ".axis-new"), "")
     assert shlex.split(next(c for c in commands(steps) if c.startswith("swapon"))) == ["swapon", ODD]
     fstab = next(s for s in steps if s.target == FSTAB).action.content
-    assert f"{ODD} none swap sw 0 0" in fstab
+    assert f"{ODD} none swap sw 0 0".encode() in fstab
 
 
 @pytest.mark.skipif(shutil.which("mkswap") is None and not shutil.os.path.exists("/usr/sbin/mkswap"),
@@ -284,3 +289,15 @@ def test_remove_file_step_failure_stops_the_feature():
     results = asyncio.run(run_steps(t, steps))
     assert [r.status for r in results] == ["refused", "failed"]  # fstab, sysctl, marker untouched
     assert t.files == {} and isinstance(steps[-1].action, RemoveFile)
+
+
+def test_a_root_only_fstab_is_rewritten_with_its_own_mode():
+    """A 600 fstab stays 600 (the write would chmod it 644 otherwise); one the host lacks is 644."""
+    facts, sections = debian()
+    sections = {**sections, "swapfile.fstab_mode": section("swapfile.fstab_mode", ["600"])}
+    step = next(s for s in D.plan(S, D.observe(sections), facts) if s.target == FSTAB)
+    assert step.action.mode == 0o600
+    sections = {**sections, "swapfile.fstab": file_section("swapfile.fstab", None, FSTAB),
+                "swapfile.fstab_mode": section("swapfile.fstab_mode", [], 3)}
+    step = next(s for s in D.plan(S, D.observe(sections), facts) if s.target == FSTAB)
+    assert step.op == "+" and step.action.mode == 0o644

@@ -44,9 +44,9 @@ def test_from_scratch_writes_both_files_and_runs_the_live_steps():
     assert summaries(steps) == [("+", f"create {MODULES} (softdog at boot)"),
                                 ("+", f"create {SYSTEM} (RuntimeWatchdogSec=30s)"), MODPROBE, REEXEC]
     assert [s.live for s in steps] == [False, False, True, True]
-    assert steps[0].action.content == f"{MANAGED_MARK}: watchdog\nsoftdog\n"
+    assert steps[0].action.content == f"{MANAGED_MARK}: watchdog\nsoftdog\n".encode()
     assert steps[1].action.content == (f"{MANAGED_MARK}: watchdog\n[Manager]\nRuntimeWatchdogSec=30s\n"
-                                       "ShutdownWatchdogSec=4min\n")
+                                       "ShutdownWatchdogSec=4min\n").encode()
 
 
 def test_second_plan_on_the_converged_host_is_empty():

@@ -12,14 +12,14 @@ from __future__ import annotations
 import dataclasses
 import shlex
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Mapping
 
 from pydantic import BaseModel
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (Step, cat_probe, file_mode, file_text, mode_probe, remove_managed_step,
-                                        write_step)
+from axis.drivers.features.base import (Probe, Step, file_bytes, file_mode, file_probe, mode_probe, probe_lines,
+                                        remove_managed_step, write_step)
 from axis.drivers.features.cleanup_script import LOG_PATH, SCRIPT_PATH, render
 from axis.specs.features import DiskCleanupSettings
 
@@ -36,18 +36,22 @@ _CRON_PROBE = ("for p in " + " ".join(shlex.quote(p) for p in CRON_RUNNERS)
 
 @dataclass(frozen=True)
 class State:
-    script: str | None             # the installed script, None when absent
-    log_head: str | None           # the log file's first line, None when absent
+    script: bytes | None           # the installed script, None when absent
+    log_head: bytes | None         # the log file's first bytes (its first line), None when absent
     cron_runners: tuple[str, ...] = ()
     cron_daily: bool | None = None  # /etc/cron.daily exists; None when the probe said nothing
     script_mode: int | None = None  # permission bits of the installed script
 
 
-def _without_shebang(text: str | None) -> str | None:
+#: Bytes of the log read: its first line carries the managed mark (the log itself may be large).
+LOG_HEAD_BYTES = 256
+
+
+def _without_shebang(data: bytes | None) -> bytes | None:
     """The script from its second line on: the managed mark follows `#!/bin/sh`."""
-    if text is None or not text.startswith("#!"):
-        return text
-    return text.partition("\n")[2]
+    if data is None or not data.startswith(b"#!"):
+        return data
+    return data.partition(b"\n")[2]
 
 
 def cron_problem(state: State, facts: Facts) -> str | None:
@@ -64,19 +68,19 @@ class DiskCleanup:
     name: ClassVar[str] = "diskCleanup"
     oses: ClassVar[frozenset[str]] = frozenset({"linux"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
-        return {"diskCleanup.script": cat_probe(SCRIPT_PATH),
-                "diskCleanup.log": f"head -n 1 {shlex.quote(LOG_PATH)}",
-                "diskCleanup.cron": _CRON_PROBE,
+    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
+        return {"diskCleanup.script": file_probe(SCRIPT_PATH),
+                "diskCleanup.log": file_probe(LOG_PATH, limit=LOG_HEAD_BYTES),
+                "diskCleanup.cron": Probe(_CRON_PROBE),
                 "diskCleanup.mode": mode_probe(SCRIPT_PATH)}
 
-    def observe(self, sections: dict[str, Section]) -> State:
-        cron = sections.get("diskCleanup.cron")
-        lines = cron.lines if cron is not None and cron.ok else []
+    def observe(self, sections: Mapping[str, Section]) -> State:
+        lines = probe_lines(sections, "diskCleanup.cron", "the host's cron")
         runners = tuple(line.partition("=")[2] for line in lines if line.startswith("runner="))
         daily = "daily=yes" in lines if any(line.startswith("daily=") for line in lines) else None
-        return State(file_text(sections.get("diskCleanup.script")), file_text(sections.get("diskCleanup.log")),
-                     runners, daily, file_mode(sections.get("diskCleanup.mode")))
+        return State(file_bytes(sections, "diskCleanup.script", SCRIPT_PATH),
+                     file_bytes(sections, "diskCleanup.log", LOG_PATH),
+                     runners, daily, file_mode(sections, "diskCleanup.mode", SCRIPT_PATH))
 
     def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
         if settings is False:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Mapping
 
 from pydantic import BaseModel
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, RemoveFile, Step, cat_probe,
-                                        file_text, write_step)
+from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, Probe, RemoveFile, Step, file_bytes,
+                                        file_probe, probe_lines, write_step)
 from axis.specs.features import EarlyoomSettings
 
 PACKAGE = "earlyoom"
@@ -39,12 +39,12 @@ class PackageState:
     lists: int | None            # apt: package list files in /var/lib/apt/lists (0 = never updated)
     enabled: str                 # `systemctl is-enabled` ("enabled", "disabled", "" when unknown)
     active: str                  # `systemctl is-active` ("active", "inactive", "" when unknown)
-    marker_text: str | None      # the marker file axis writes after installing the package
+    marker_text: bytes | None    # the marker file axis writes after installing the package
 
     @property
     def marker(self) -> bool:
         """axis installed the package: its marker is there and carries the managed mark."""
-        return self.marker_text is not None and self.marker_text.startswith(MANAGED_MARK)
+        return self.marker_text is not None and self.marker_text.startswith(MANAGED_MARK.encode())
 
 
 def package_probe(package: str, service: str) -> str:
@@ -78,17 +78,20 @@ def package_probe(package: str, service: str) -> str:
         "exit 0")
 
 
-def _pairs(section: Section | None) -> dict[str, str]:
+def _pairs(lines: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for line in (section.lines if section is not None else []):
+    for line in lines:
         key, sep, value = line.partition(":")
         if sep:
             out.setdefault(key.strip(), value.strip())
     return out
 
 
-def observe_package(probe: Section | None, marker: Section | None) -> PackageState:
-    kv = _pairs(probe)
+def observe_package(sections: Mapping[str, Section], probe: str, marker: str, marker_path: str,
+                    package: str) -> PackageState:
+    """The package probe's answer (it exits 0 whatever it finds: a failure or a cut-off output
+    leaves the package's state unknown, `Unreadable`) and axis's marker file."""
+    kv = _pairs(probe_lines(sections, probe, f"the state of package {package}"))
     manager = kv.get("manager")
     lists = kv.get("lists")
     return PackageState(
@@ -97,7 +100,7 @@ def observe_package(probe: Section | None, marker: Section | None) -> PackageSta
         installed=len(kv.get("status", "")) >= 2 and kv["status"][1] == "i",
         lists=int(lists) if lists is not None and lists.isdigit() else None,
         enabled=kv.get("enabled", ""), active=kv.get("active", ""),
-        marker_text=file_text(marker))
+        marker_text=file_bytes(sections, marker, marker_path))
 
 
 def _manager(state: PackageState, facts: Facts) -> str | None:
@@ -200,11 +203,11 @@ class Earlyoom:
     name: ClassVar[str] = "earlyoom"
     oses: ClassVar[frozenset[str]] = frozenset({"linux"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
-        return {"earlyoom.pkg": package_probe(PACKAGE, SERVICE), "earlyoom.marker": cat_probe(MARKER)}
+    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
+        return {"earlyoom.pkg": Probe(package_probe(PACKAGE, SERVICE)), "earlyoom.marker": file_probe(MARKER)}
 
-    def observe(self, sections: dict[str, Section]) -> PackageState:
-        return observe_package(sections.get("earlyoom.pkg"), sections.get("earlyoom.marker"))
+    def observe(self, sections: Mapping[str, Section]) -> PackageState:
+        return observe_package(sections, "earlyoom.pkg", "earlyoom.marker", MARKER, PACKAGE)
 
     def plan(self, settings: BaseModel | Literal[False], state: PackageState, facts: Facts) -> list[Step]:
         if settings is False:

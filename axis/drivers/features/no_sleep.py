@@ -15,14 +15,14 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Mapping
 
 from pydantic import BaseModel
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, RemoveFile, Step, cat_probe,
-                                        file_text, write_step)
+from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, Probe, RemoveFile, Step, file_bytes,
+                                        file_probe, probe_lines, write_step)
 from axis.specs.features import NoSleepSettings
 
 KEYS = ("displaysleep", "sleep", "disksleep")
@@ -39,15 +39,15 @@ _RECORD_RE = re.compile(r"^([A-Za-z ]+):((?:\s+[a-z]+=\d+)*)\s*$")
 @dataclass(frozen=True)
 class State:
     profiles: dict[str, dict[str, str]] = field(default_factory=dict)  # source → {key: value}
-    record: str | None = None
+    record: bytes | None = None
 
     @property
     def saved(self) -> dict[str, dict[str, str]] | None:
         """The values recorded before axis changed them (None: no record axis wrote)."""
-        if self.record is None or not self.record.startswith(MANAGED_MARK):
+        if self.record is None or not self.record.startswith(MANAGED_MARK.encode()):
             return None
         out: dict[str, dict[str, str]] = {}
-        for line in self.record.splitlines():
+        for line in self.record.decode("utf-8", errors="replace").split("\n"):
             m = _RECORD_RE.match(line)
             if m and m.group(1) in SOURCES:
                 out[m.group(1)] = dict(kv.split("=", 1) for kv in m.group(2).split())
@@ -90,13 +90,15 @@ class NoSleep:
     name: ClassVar[str] = "noSleep"
     oses: ClassVar[frozenset[str]] = frozenset({"macos"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
-        return {"noSleep.custom": "pmset -g custom", "noSleep.record": cat_probe(RECORD)}
+    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
+        return {"noSleep.custom": Probe("pmset -g custom"), "noSleep.record": file_probe(RECORD)}
 
-    def observe(self, sections: dict[str, Section]) -> State:
-        custom = sections.get("noSleep.custom")
-        profiles = parse_custom(custom.lines) if custom is not None and custom.ok else {}
-        return State({s: v for s, v in profiles.items() if s in SOURCES}, file_text(sections.get("noSleep.record")))
+    def observe(self, sections: Mapping[str, Section]) -> State:
+        """A failed `pmset -g custom` leaves the values to record unknown: `Unreadable`, since a
+        record made from a guess would be what `noSleep: false` restores."""
+        profiles = parse_custom(probe_lines(sections, "noSleep.custom", "the power profiles (pmset -g custom)"))
+        return State({s: v for s, v in profiles.items() if s in SOURCES},
+                     file_bytes(sections, "noSleep.record", RECORD))
 
     def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
         if settings is False:

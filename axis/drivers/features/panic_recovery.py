@@ -8,14 +8,14 @@ and loads that file with `sysctl -p` — a live step that a namespaced kernel re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Mapping
 
 from pydantic import BaseModel
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (MANAGED_MARK, Command, Step, cat_probe, file_text,
-                                        remove_managed_step, write_step)
+from axis.drivers.features.base import (MANAGED_MARK, Command, Probe, Step, file_bytes, file_probe,
+                                        probe_lines, remove_managed_step, write_step)
 from axis.specs.features import PanicRecoverySettings
 
 PATH = "/etc/sysctl.d/60-axis-recovery.conf"
@@ -23,9 +23,9 @@ PATH = "/etc/sysctl.d/60-axis-recovery.conf"
 
 @dataclass(frozen=True)
 class State:
-    file: str | None
-    panic: str | None          # /proc/sys/kernel/panic as the host's kernel reports it
-    panic_on_oom: str | None
+    file: bytes | None
+    panic: str                 # /proc/sys/kernel/panic as the host's kernel reports it
+    panic_on_oom: str
 
 
 def render(settings: PanicRecoverySettings) -> str:
@@ -38,17 +38,17 @@ class PanicRecovery:
     name: ClassVar[str] = "panicRecovery"
     oses: ClassVar[frozenset[str]] = frozenset({"linux"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
-        return {"panicRecovery.file": cat_probe(PATH),
-                "panicRecovery.panic": "cat /proc/sys/kernel/panic",
-                "panicRecovery.oom": "cat /proc/sys/vm/panic_on_oom"}
+    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
+        return {"panicRecovery.file": file_probe(PATH),
+                "panicRecovery.panic": Probe("cat /proc/sys/kernel/panic"),
+                "panicRecovery.oom": Probe("cat /proc/sys/vm/panic_on_oom")}
 
-    def observe(self, sections: dict[str, Section]) -> State:
-        def value(name: str) -> str | None:
-            text = file_text(sections.get(name))
-            return text.strip() if text is not None else None
-        return State(file_text(sections.get("panicRecovery.file")), value("panicRecovery.panic"),
-                     value("panicRecovery.oom"))
+    def observe(self, sections: Mapping[str, Section]) -> State:
+        def value(name: str, what: str) -> str:
+            return "".join(probe_lines(sections, name, what)).strip()
+        return State(file_bytes(sections, "panicRecovery.file", PATH),
+                     value("panicRecovery.panic", "/proc/sys/kernel/panic"),
+                     value("panicRecovery.oom", "/proc/sys/vm/panic_on_oom"))
 
     def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
         if settings is False:

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Mapping
 
 from pydantic import BaseModel
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, RemoveFile, Step, cat_probe,
-                                        file_text, write_step)
+from axis.drivers.features.base import (ENOENT_FN, MANAGED_MARK, STATE_DIR, Command, Probe, RemoveFile, Step,
+                                        Unreadable, file_bytes, file_probe, probe_lines, write_step)
 from axis.specs.features import PersistentJournalSettings
 
 JOURNAL_DIR = "/var/log/journal"
@@ -32,12 +32,16 @@ RESTART = "systemctl restart systemd-journald"
 _Q = shlex.quote(JOURNAL_DIR)  # a constant, quoted all the same like every path in a command
 
 #: Prints `dir: yes|no|other`, `persisting: yes` when journald writes there, and the last
-#: `Storage=` set in journald.conf(.d) (no root needed: the directory is world-readable).
+#: `Storage=` set in journald.conf(.d). `dir: no` only when the host says there is no such
+#: file; any other failure to look (EACCES on /var/log) fails the probe. Run as root like the
+#: steps, so that what it sees is what `mkdir` would see.
 PROBE = (
+    f"LC_ALL=C; export LC_ALL; {ENOENT_FN}"
     f"if [ -d {_Q} ]; then echo 'dir: yes'; "
     "id=$(cat /etc/machine-id 2>/dev/null); "
     f'[ -n "$id" ] && [ -d {_Q}/"$id" ] && echo \'persisting: yes\'; '
-    f"elif [ -e {_Q} ]; then echo 'dir: other'; else echo 'dir: no'; fi; "
+    f"elif [ -e {_Q} ] || [ -L {_Q} ]; then echo 'dir: other'; "
+    f"elif _axis_enoent {_Q}; then echo 'dir: no'; else exit 1; fi; "
     "s=$(cat /etc/systemd/journald.conf /etc/systemd/journald.conf.d/*.conf 2>/dev/null "
     "| sed -n 's/^[[:space:]]*Storage=//p' | tail -n 1); "
     '[ -n "$s" ] && echo "storage: $s"; exit 0')
@@ -45,14 +49,14 @@ PROBE = (
 
 @dataclass(frozen=True)
 class State:
-    dir: str                  # "yes", "no", "other" (something that is not a directory), "" unknown
+    dir: str                  # "yes", "no", "other" (something that is not a directory)
     persisting: bool          # journald's machine-id directory is there
     storage: str              # journald's Storage= ("" = default, auto)
-    marker: str | None
+    marker: bytes | None
 
     @property
     def created_by_axis(self) -> bool:
-        return self.marker is not None and self.marker.startswith(MANAGED_MARK)
+        return self.marker is not None and self.marker.startswith(MANAGED_MARK.encode())
 
 
 def marker_text() -> str:
@@ -63,18 +67,19 @@ class PersistentJournal:
     name: ClassVar[str] = "persistentJournal"
     oses: ClassVar[frozenset[str]] = frozenset({"linux"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
-        return {"persistentJournal.dir": PROBE, "persistentJournal.marker": cat_probe(MARKER)}
+    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
+        return {"persistentJournal.dir": Probe(PROBE, as_root=True), "persistentJournal.marker": file_probe(MARKER)}
 
-    def observe(self, sections: dict[str, Section]) -> State:
+    def observe(self, sections: Mapping[str, Section]) -> State:
         kv: dict[str, str] = {}
-        sec = sections.get("persistentJournal.dir")
-        for line in sec.lines if sec is not None else []:
+        for line in probe_lines(sections, "persistentJournal.dir", JOURNAL_DIR):
             key, sep, value = line.partition(":")
             if sep:
                 kv[key.strip()] = value.strip()
-        return State(kv.get("dir", ""), kv.get("persisting") == "yes", kv.get("storage", ""),
-                     file_text(sections.get("persistentJournal.marker")))
+        if kv.get("dir") not in ("yes", "no", "other"):
+            raise Unreadable(JOURNAL_DIR, f"the probe printed no `dir:` line ({kv.get('dir', 'none')!r})")
+        return State(kv["dir"], kv.get("persisting") == "yes", kv.get("storage", ""),
+                     file_bytes(sections, "persistentJournal.marker", MARKER))
 
     def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
         restart = Step("~", "restart systemd-journald", Command(RESTART), live=True)

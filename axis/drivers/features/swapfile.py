@@ -8,7 +8,10 @@ size is recreated (swapoff first, a live step). `swapon`, `swapoff` and `sysctl 
 steps: a container's kernel refuses them, and the host's message is reported.
 
 /etc/fstab is rewritten whole (atomically) from the probed content with one line added under a
-`# managed by axis: swapfile` comment, never twice. axis records the path of the file it made
+`# managed by axis: swapfile` comment, never twice. It is edited as bytes: every line that is
+not axis's keeps its bytes (Latin-1, CRLF, form feeds, a missing final newline), and removing
+axis's lines gives back the file as it was; its permission bits are kept. An fstab (or any
+other file) that cannot be read stops the feature: it is never taken for an absent one. axis records the path of the file it made
 in STATE_DIR *before* creating it (a claim): an existing file at `path` that axis did not make
 is never touched, and `swapfile: false` removes only the file, fstab line and sysctl file that
 axis made (the kernel keeps its current swappiness until reboot).
@@ -18,14 +21,15 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Mapping
 
 from pydantic import BaseModel
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, RemoveFile, Step, cat_probe,
-                                        file_text, remove_managed_step, write_step)
+from axis.drivers.features.base import (ENOENT_FN, MANAGED_MARK, STATE_DIR, Command, Probe, RemoveFile, Step,
+                                        file_bytes, file_mode, file_probe, mode_probe, probe_lines, remove_managed_step,
+                                        write_step)
 from axis.specs.features import SwapfileSettings
 from axis.specs.units import format_size, human_size
 
@@ -34,6 +38,7 @@ SYSCTL = "/etc/sysctl.d/60-axis-swap.conf"
 MARKER = f"{STATE_DIR}/swapfile.path"
 #: The comment axis puts just above its fstab line; only lines under it are ever removed.
 FSTAB_MARK = f"{MANAGED_MARK}: swapfile"
+_MARK = FSTAB_MARK.encode()
 MIB = 2**20
 
 
@@ -45,17 +50,24 @@ class FileInfo:
 
 @dataclass(frozen=True)
 class State:
-    fstab: str | None
-    sysctl: str | None
-    marker: str | None        # the marker file's text
+    fstab: bytes | None       # exact bytes; None: the host says there is no /etc/fstab
+    sysctl: bytes | None
+    marker: bytes | None      # the marker file's bytes
     files: dict[str, FileInfo] = field(default_factory=dict)  # the wanted path and axis's path
+    fstab_mode: int | None = None  # /etc/fstab's permission bits, kept when axis rewrites it
+
+    @property
+    def keep_mode(self) -> int:
+        """The mode /etc/fstab is written with: its own (a root-only 600 stays 600), else 644."""
+        return self.fstab_mode if self.fstab_mode is not None else 0o644
 
     @property
     def axis_path(self) -> str | None:
         """The path of the swap file axis made, from its marker (None: axis made none)."""
-        if self.marker is None or not self.marker.startswith(MANAGED_MARK):
+        if self.marker is None or not self.marker.startswith(MANAGED_MARK.encode()):
             return None
-        return next((line.strip() for line in self.marker.splitlines()
+        text = self.marker.decode("utf-8", errors="replace")
+        return next((line.strip() for line in text.split("\n")
                      if line.strip() and not line.startswith("#")), None)
 
 
@@ -72,38 +84,61 @@ def render_sysctl(settings: SwapfileSettings) -> str:
     return f"{MANAGED_MARK}: swapfile\nvm.swappiness = {settings.swappiness}\n"
 
 
-def _fields(line: str) -> list[str]:
-    return [] if line.lstrip().startswith("#") else line.split()
+def _lines(data: bytes) -> list[bytes]:
+    """Lines with their ends, split at b"\\n" only: CR, form feeds and other bytes stay inside
+    their line (`str.splitlines` would split at \\f, \\x1c, U+2028 and rewrite the file)."""
+    parts = data.split(b"\n")
+    lines = [part + b"\n" for part in parts[:-1]]
+    return lines + [parts[-1]] if parts[-1] else lines
 
 
-def fstab_has(text: str | None, path: str) -> bool:
-    return any(f[:1] == [path] for f in map(_fields, (text or "").splitlines()))
+def _fields(line: bytes) -> list[bytes]:
+    """fstab's blank-separated fields of a line (none for a comment)."""
+    return [] if line.lstrip().startswith(b"#") else line.split()
 
 
-def fstab_add(text: str | None, path: str) -> str:
+def _is_mark(line: bytes) -> bool:
+    return line.rstrip(b"\r\n") == _MARK
+
+
+def fstab_has(data: bytes | None, path: str) -> bool:
+    return any(f[:1] == [path.encode()] for f in map(_fields, _lines(data or b"")))
+
+
+def fstab_add(data: bytes | None, path: str) -> bytes:
     """Append axis's comment and line; a comment of axis's left without its line below it (the
-    line was deleted by hand) goes, so the file never holds two."""
-    lines = (text or "").splitlines(keepends=True)
-    body = "".join(line for i, line in enumerate(lines)
-                   if line.rstrip("\n") != FSTAB_MARK or (i + 1 < len(lines) and _fields(lines[i + 1])))
-    if body and not body.endswith("\n"):
-        body += "\n"
-    return f"{body}{FSTAB_MARK}\n{path} none swap sw 0 0\n"
+    line was deleted by hand) goes, so the file never holds two.
+
+    Every other line keeps its bytes. When the file's last line has no newline, the file keeps
+    that shape: axis's lines follow a newline of their own and the last of them has none, so
+    that `fstab_remove` gives back the original bytes."""
+    lines = _lines(data or b"")
+    body = b"".join(line for i, line in enumerate(lines)
+                    if not _is_mark(line) or (i + 1 < len(lines) and _fields(lines[i + 1])))
+    entry = _MARK + b"\n" + path.encode() + b" none swap sw 0 0"
+    if body and not body.endswith(b"\n"):
+        return body + b"\n" + entry
+    return body + entry + b"\n"
 
 
-def fstab_remove(text: str, path: str | None = None) -> str:
-    """Drop each line that sits under axis's comment (for `path`, or any), with its comment."""
-    lines = text.splitlines(keepends=True)
-    out: list[str] = []
+def fstab_remove(data: bytes, path: str | None = None) -> bytes:
+    """Drop each line that sits under axis's comment (for `path`, or any), with its comment.
+
+    Every other line keeps its bytes; when axis's line was the file's last and had no newline
+    (see `fstab_add`), the newline axis put before its comment goes too."""
+    lines = _lines(data)
+    out: list[bytes] = []
     i = 0
     while i < len(lines):
-        if (lines[i].rstrip("\n") == FSTAB_MARK and i + 1 < len(lines)
-                and (f := _fields(lines[i + 1])) and (path is None or f[0] == path)):
+        if (_is_mark(lines[i]) and i + 1 < len(lines)
+                and (f := _fields(lines[i + 1])) and (path is None or f[0] == path.encode())):
+            if i + 2 == len(lines) and not lines[i + 1].endswith(b"\n") and out and out[-1].endswith(b"\n"):
+                out[-1] = out[-1][:-1]
             i += 2
             continue
         out.append(lines[i])
         i += 1
-    return "".join(out)
+    return b"".join(out)
 
 
 def _active(facts: Facts) -> dict[str, int]:
@@ -137,24 +172,30 @@ class Swapfile:
     name: ClassVar[str] = "swapfile"
     oses: ClassVar[frozenset[str]] = frozenset({"linux"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
+    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
         wanted = shlex.quote(settings.path) if isinstance(settings, SwapfileSettings) else ""
-        # size, file type and name (tab-separated) of the wanted file and of the one axis made
-        each = "[ -n \"$p\" ] && [ -e \"$p\" ] && stat -c '%s\t%F\t%n' -- \"$p\""
+        # size, file type and name (tab-separated) of the wanted file and of the one axis made;
+        # a path that cannot be stat-ed for any reason but "no such file" fails the probe
+        each = ('if [ -n "$p" ] && ! stat -c \'%s\t%F\t%n\' -- "$p" 2>/dev/null; then '
+                '_axis_enoent "$p" || exit 1; fi')
         loop = f'for p in {wanted} "$m"; do {each}; done' if wanted else f'p=$m; {each}'
-        files = f"m=$(grep -v '^#' {shlex.quote(MARKER)} 2>/dev/null | head -n 1); {loop}; exit 0"
-        return {"swapfile.fstab": cat_probe(FSTAB), "swapfile.sysctl": cat_probe(SYSCTL),
-                "swapfile.marker": cat_probe(MARKER), "swapfile.files": files}
+        marker = shlex.quote(MARKER)
+        # (a marker that cannot be read fails the swapfile.marker probe, and so the feature)
+        files = (f"LC_ALL=C; export LC_ALL; {ENOENT_FN}"
+                 f"m=$(grep -v '^#' {marker} 2>/dev/null | head -n 1); {loop}; exit 0")
+        return {"swapfile.fstab": file_probe(FSTAB), "swapfile.fstab_mode": mode_probe(FSTAB),
+                "swapfile.sysctl": file_probe(SYSCTL), "swapfile.marker": file_probe(MARKER),
+                "swapfile.files": Probe(files, as_root=True)}
 
-    def observe(self, sections: dict[str, Section]) -> State:
+    def observe(self, sections: Mapping[str, Section]) -> State:
         files: dict[str, FileInfo] = {}
-        sec = sections.get("swapfile.files")
-        for line in sec.lines if sec is not None else []:
+        for line in probe_lines(sections, "swapfile.files", "the swap file"):
             parts = line.split("\t")
             if len(parts) == 3 and parts[0].isdigit():
                 files[parts[2]] = FileInfo(int(parts[0]), parts[1])
-        return State(file_text(sections.get("swapfile.fstab")), file_text(sections.get("swapfile.sysctl")),
-                     file_text(sections.get("swapfile.marker")), files)
+        return State(file_bytes(sections, "swapfile.fstab", FSTAB), file_bytes(sections, "swapfile.sysctl", SYSCTL),
+                     file_bytes(sections, "swapfile.marker", MARKER), files,
+                     file_mode(sections, "swapfile.fstab_mode", FSTAB))
 
     def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
         return self._decide(settings, state, facts)[0]
@@ -168,7 +209,8 @@ class Swapfile:
         if settings is False:
             steps = self._remove_file(mine, state, active) if mine else []
             fstab = fstab_remove(state.fstab, None) if state.fstab is not None else None
-            steps += write_step(FSTAB, fstab, state.fstab, "drop axis's swap line") if fstab is not None else []
+            if fstab is not None:
+                steps += write_step(FSTAB, fstab, state.fstab, "drop axis's swap line", state.keep_mode)
             steps += remove_managed_step(SYSCTL, state.sysctl, "vm.swappiness")
             if mine:
                 steps.append(Step("-", f"remove {MARKER} (the swap file axis made)", RemoveFile(MARKER)))
@@ -192,7 +234,7 @@ class Swapfile:
                 skip = f"swap already {human_size(other)} ≥ {human_size(settings.size)}: no swap file needed"
         if skip is not None:
             if fstab is not None:
-                steps += write_step(FSTAB, fstab, state.fstab, "drop axis's old swap line")
+                steps += write_step(FSTAB, fstab, state.fstab, "drop axis's old swap line", state.keep_mode)
             if mine:
                 steps.append(Step("-", f"remove {MARKER} (the swap file axis made)", RemoveFile(MARKER)))
             return self._order(steps), [skip]
@@ -209,7 +251,8 @@ class Swapfile:
                               Command(create_command(path, size))))
         if not fstab_has(fstab, path):
             fstab = fstab_add(fstab, path)
-        steps += write_step(FSTAB, fstab, state.fstab, f"swap line for {path}") if fstab is not None else []
+        if fstab is not None:
+            steps += write_step(FSTAB, fstab, state.fstab, f"swap line for {path}", state.keep_mode)
         if facts.swaps is None:
             notes.append(f"active swap unknown ({facts.missing.get('swaps', 'no facts')}): swapon not planned")
         elif fresh or path not in active:

@@ -16,13 +16,13 @@ under STATE_DIR); logging the machine in or out of a tailnet is never done by ax
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Mapping
 
 from pydantic import BaseModel
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import STATE_DIR, Command, Step, cat_probe
+from axis.drivers.features.base import STATE_DIR, Command, Probe, Step, file_probe
 from axis.drivers.features.earlyoom import (PackageState, brew_path, install_steps, not_axis_note, observe_package,
                                             package_probe, remove_steps, service_running,
                                             systemd_service_step)
@@ -38,11 +38,12 @@ class Tailscale:
     name: ClassVar[str] = "tailscale"
     oses: ClassVar[frozenset[str]] = frozenset({"linux", "macos"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
-        return {"tailscale.pkg": package_probe(PACKAGE, SERVICE), "tailscale.marker": cat_probe(MARKER)}
+    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
+        # the package probe runs as the login user: on macOS it asks Homebrew, which refuses root
+        return {"tailscale.pkg": Probe(package_probe(PACKAGE, SERVICE)), "tailscale.marker": file_probe(MARKER)}
 
-    def observe(self, sections: dict[str, Section]) -> PackageState:
-        return observe_package(sections.get("tailscale.pkg"), sections.get("tailscale.marker"))
+    def observe(self, sections: Mapping[str, Section]) -> PackageState:
+        return observe_package(sections, "tailscale.pkg", "tailscale.marker", MARKER, PACKAGE)
 
     def plan(self, settings: BaseModel | Literal[False], state: PackageState, facts: Facts) -> list[Step]:
         macos = facts.os is not None and facts.os.family == "macos"

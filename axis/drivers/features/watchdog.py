@@ -13,14 +13,14 @@ watchdog that is being pinged is how machines reboot by surprise).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Mapping
 
 from pydantic import BaseModel
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (MANAGED_MARK, Command, Step, cat_probe, file_text,
-                                        remove_managed_step, write_step)
+from axis.drivers.features.base import (MANAGED_MARK, Command, Probe, Step, file_bytes, file_probe,
+                                        probe_lines, remove_managed_step, write_step)
 from axis.specs.features import WatchdogSettings
 
 MODULES = "/etc/modules-load.d/axis-softdog.conf"
@@ -31,8 +31,8 @@ PROBE = ("[ -d /sys/module/softdog ] && echo 'softdog: loaded'; "
 
 @dataclass(frozen=True)
 class State:
-    modules: str | None
-    system: str | None
+    modules: bytes | None
+    system: bytes | None
     softdog_loaded: bool
     runtime: str              # the manager's RuntimeWatchdogUSec as `systemctl show` prints it ("" unknown)
 
@@ -62,18 +62,17 @@ class Watchdog:
     name: ClassVar[str] = "watchdog"
     oses: ClassVar[frozenset[str]] = frozenset({"linux"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, str]:
-        return {"watchdog.modules": cat_probe(MODULES), "watchdog.system": cat_probe(SYSTEM),
-                "watchdog.live": PROBE}
+    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
+        return {"watchdog.modules": file_probe(MODULES), "watchdog.system": file_probe(SYSTEM),
+                "watchdog.live": Probe(PROBE)}
 
-    def observe(self, sections: dict[str, Section]) -> State:
+    def observe(self, sections: Mapping[str, Section]) -> State:
         kv: dict[str, str] = {}
-        sec = sections.get("watchdog.live")
-        for line in sec.lines if sec is not None else []:
+        for line in probe_lines(sections, "watchdog.live", "the softdog module and systemd's watchdog"):
             key, sep, value = line.partition(":")
             if sep:
                 kv[key.strip()] = value.strip()
-        return State(file_text(sections.get("watchdog.modules")), file_text(sections.get("watchdog.system")),
+        return State(file_bytes(sections, "watchdog.modules", MODULES), file_bytes(sections, "watchdog.system", SYSTEM),
                      kv.get("softdog") == "loaded", kv.get("runtime", ""))
 
     def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:

@@ -10,8 +10,9 @@ Public API (other modules code against these names)::
 Run ``script.text`` remotely as ``LC_ALL=C sh -s`` with the script on stdin and parse what it
 printed with ``script.boundary``: every run has its own random boundary, so host data cannot
 forge the section markers (``@@axis:B:section:NAME`` ... ``@@axis:B:end:NAME rc=N``, described
-in ``script.py``). Build a new script for every run. The transport layer adds the ``unreachable``/``error`` statuses; this
-package only produces ``complete`` (all core facts) or ``partial``.
+in ``script.py``). Build a new script for every run. The transport layer adds the
+``unreachable``/``error`` statuses; this package only produces ``complete`` (all core facts)
+or ``partial``.
 
 ``Facts`` fields (sizes are int bytes; None = unknown, with the reason in ``missing``):
 

@@ -28,11 +28,13 @@ from axis.drivers.transport import (ErrorKind, OutputCallback, RunResult, Target
 #: A host lost mid-operation (power cut, network gone) is found by SSH keepalives, not by the
 #: command timeout. asyncssh ticks every KEEPALIVE_INTERVAL seconds in which nothing (no byte, no
 #: keepalive answer) came from the host; the first KEEPALIVE_MISSES ticks send a keepalive, the
-#: next one drops the connection: after SILENCE_LIMIT = 5 s x (2 + 1) = 15 s of silence the
-#: command fails as unreachable. sshd answers keepalives while a command prints nothing (a quiet
-#: `apt-get install`), so only a host that is really gone is cut; a slow link is too, once a round
-#: trip takes over ~10 s. (15 s x 3 took 60 s to notice a host gone.)
-KEEPALIVE_INTERVAL, KEEPALIVE_MISSES = 5.0, 2
+#: next one drops the connection: after SILENCE_LIMIT = 3 s x (3 + 1) = 12 s of silence the
+#: command fails as unreachable, 8 s inside the 20 s a lost host may take even on a loaded
+#: machine. sshd answers keepalives within milliseconds while a command prints nothing (a quiet
+#: `apt-get install`), so only a host that is really gone is cut; a slow link is too, once a
+#: round trip takes over ~9 s (the first keepalive's answer may come until the dropping tick).
+#: (15 s x 3 took 60 s to notice a host gone; 5 s x 2 left only 5 s of margin.)
+KEEPALIVE_INTERVAL, KEEPALIVE_MISSES = 3.0, 3
 SILENCE_LIMIT = KEEPALIVE_INTERVAL * (KEEPALIVE_MISSES + 1)
 _CHUNK = 1 << 16
 

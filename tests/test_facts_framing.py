@@ -117,7 +117,9 @@ def test_an_end_or_stderr_marker_of_another_section_does_not_close_this_one() ->
 def test_stdout_comes_back_exactly(stdout: str) -> None:
     out = split_sections(_framed(section(B, "s", stdout, 0, ["warn"])), B)
     assert out.sections["s"].text == stdout and out.sections["s"].stderr == ["warn"]
-    assert out.sections["s"].lines == stdout.splitlines()
+    assert out.sections["s"].lines == {"60": ["60"], "60\n": ["60"], "": [], "\n": [""], "a\n\n": ["a", ""],
+                                       "a\r\nb": ["a\r", "b"], "  \n x": ["  ", " x"],
+                                       "last@@axis:": ["last@@axis:"]}[stdout]
 
 
 def test_cut_off_output_keeps_what_arrived() -> None:
@@ -196,3 +198,45 @@ def test_real_shell_probes_forging_markers_and_lacking_newlines() -> None:
 
 def _sq(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
+
+
+# --- lines end at "\n" only -----------------------------------------------------------------
+
+#: What str.splitlines (and str.split()) take for line ends or blanks but the kernel does not
+#: escape in /proc/mounts (only space, tab, newline, backslash) and df prints raw.
+LINE_BREAKS = ["\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+FORGED_ROW = "/dev/nvme9n1 9999999999 0 9999999999 0% /srv/big"
+
+
+@pytest.mark.parametrize("brk", LINE_BREAKS, ids=[f"U+{ord(c):04X}" for c in LINE_BREAKS])
+def test_a_line_break_in_a_mount_name_forges_no_disk(brk: str) -> None:
+    """A FUSE user's mount `/home/u/m<brk>/dev/nvme9n1 9999999999 0 9999999999 0% /srv/big`:
+    df prints it raw on one line, which must stay one row (the user's mount), never two."""
+    clean = load("debian12")
+    name = f"/home/u/m{brk}{FORGED_ROW}"
+    hostile = _inject(clean, "df", f"sshfs  1024  0  1024  0% {name}\n")
+    hostile = _inject(hostile, "mounts", f"sshfs {name.replace(' ', chr(92) + '040')} fuse.sshfs rw 0 0\n")
+    before, after = parse(clean), parse(hostile)
+    forged = [d for d in after.disks if d.mount == "/srv/big" or d.device == "/dev/nvme9n1"
+              or d.size_bytes >= 9999999999 * 1024]
+    assert forged == []
+    assert [d for d in after.disks if d.mount != name] == before.disks
+    assert [(d.device, d.size_bytes, d.fstype) for d in after.disks if d.mount == name] == [
+        ("sshfs", 1024 * 1024, "fuse.sshfs")]
+    assert after.root_disk == before.root_disk
+    assert split(hostile).sections["df"].lines[-1] == f"sshfs  1024  0  1024  0% {name}"
+
+
+@pytest.mark.parametrize("brk", LINE_BREAKS, ids=[f"U+{ord(c):04X}" for c in LINE_BREAKS])
+def test_a_line_break_in_a_mount_name_changes_no_fstype(brk: str) -> None:
+    """/proc/mounts lines are read by their space-separated fields: a mount point (or source)
+    holding a line break or another non-blank must not set the fstype of `/` (last one wins)."""
+    clean = load("debian12")
+    hostile = _inject(clean, "mounts", f"fuse /home/u/m{brk}/dev/vda{brk}/{brk}evilfs fuse.x rw 0 0\n")
+    hostile = _inject(hostile, "mounts", f"x{brk}/ /home/u/n fuse.y rw 0 0\n")
+    hostile = _inject(hostile, "df", f"fuse  1024  0  1024  0% /home/u/n{brk}/dev/vda 1 0 1 0% /\n")
+    before, after = parse(clean), parse(hostile)
+    assert before.root_disk is not None and before.root_disk.fstype == "ext4"
+    assert after.root_disk == before.root_disk
+    assert [d for d in after.disks if d.mount == "/"] == [d for d in before.disks if d.mount == "/"]
+    assert not any(d.fstype in ("evilfs", "fuse.x") and d.mount == "/" for d in after.disks)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from hypothesis import given, settings, strategies as st
 
 from axis.drivers.facts.sections import split_sections
@@ -101,3 +103,33 @@ def test_any_bytes_round_trip(lines, end):
     added = fstab_add(data, "/swapfile")
     assert added.startswith(data)
     assert fstab_remove(added, "/swapfile") == data
+
+
+# --- fields are separated by spaces and tabs only (fstab(5)) ----------------------------------
+
+#: Bytes that `bytes.split()` takes for blanks (ASCII whitespace) but fstab(5) does not: inside a field they are
+#: part of it, so a path field "/swapfile\r" is another path than "/swapfile".
+NOT_BLANKS = [b"\r", b"\x0c", b"\x0b"]
+
+
+@pytest.mark.parametrize("blank", NOT_BLANKS)
+def test_a_path_field_holding_cr_or_form_feed_is_not_axis_path(blank):
+    """`/swapfile<CR>` (or with \\f, \\v) names another file: not matched, not removed."""
+    other = b"/swapfile" + blank + b"x none swap sw 0 0\n"
+    assert not fstab_has(other, "/swapfile")
+    assert fstab_add(other, "/swapfile") == other + AXIS + b"\n"  # so axis adds its own line
+    under_mark = f"{FSTAB_MARK}\n".encode() + other
+    assert fstab_remove(under_mark, "/swapfile") == under_mark  # and never removes the other one
+    trailing = b"/swapfile" + blank + b" none swap sw 0 0\n"
+    assert not fstab_has(trailing, "/swapfile")
+
+
+@pytest.mark.parametrize("sep", [b" ", b"\t", b" \t  "])
+def test_the_spec_path_is_matched_exactly_between_spaces_and_tabs(sep):
+    line = sep.join([b"/swapfile", b"none", b"swap", b"sw", b"0", b"0"])
+    assert fstab_has(b"# c\n" + line + b"\n", "/swapfile")
+    assert fstab_has(b"\t" + line + b"\r\n", "/swapfile")  # CRLF: the CR is the last field's
+    assert not fstab_has(line + b"\n", "/swap") and not fstab_has(line + b"\n", "/swapfile2")
+    marked = f"{FSTAB_MARK}\n".encode() + line + b"\n"
+    assert fstab_remove(b"keep\n" + marked, "/swapfile") == b"keep\n"
+    assert not fstab_has(b"  # " + line + b"\n", "/swapfile")  # a comment, however indented

@@ -15,7 +15,8 @@ from .text import to_float, to_int
 
 # "Filesystem 1024-blocks Used Available Capacity Mounted on"; the device may contain
 # spaces ("map auto_home" on macOS), so the row is matched from the numbers outward.
-_DF_ROW_RE = re.compile(r"^(.*?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+%|-)\s+(/.*)$")
+#: Blanks are spaces and tabs only (``\s`` would take \x1c or U+2028 in a raw mount name for one).
+_DF_ROW_RE = re.compile(r"^(.*?)[ \t]+(\d+)[ \t]+(\d+)[ \t]+(\d+)[ \t]+(\d+%|-)[ \t]+(/.*)$")
 
 PSEUDO_FSTYPES = frozenset({
     "proc", "sysfs", "devtmpfs", "devpts", "tmpfs", "ramfs", "cgroup", "cgroup2",

@@ -11,7 +11,7 @@ import re
 
 from .errors import FactMissing
 from .models import CpuFacts, LoadFacts, SwapDeviceFacts, VirtualizationFacts
-from .text import to_float, to_int, unescape_mount
+from .text import blank_fields, to_float, to_int, unescape_mount
 
 KIB = 1024
 
@@ -67,7 +67,7 @@ def parse_cpu(lines: list[str]) -> CpuFacts:
 
 def parse_loadavg(lines: list[str]) -> LoadFacts:
     """/proc/loadavg: ``0.22 0.09 0.02 3/93 4254``."""
-    fields = " ".join(lines).split()
+    fields = blank_fields(" ".join(lines))
     vals = [to_float(f) for f in fields[:3]]
     if len(vals) < 3 or any(v is None for v in vals):
         raise FactMissing("unparseable /proc/loadavg")
@@ -99,7 +99,7 @@ def parse_psi_some_avg10(lines: list[str]) -> float:
 def parse_cgroup_limit(lines: list[str]) -> int | None:
     """``v2 max`` / ``v1 9223372036854771712`` → limit bytes, None when unlimited."""
     for line in lines:
-        fields = line.split()
+        fields = blank_fields(line)
         if len(fields) == 2 and fields[0] in ("v1", "v2"):
             if fields[1] == "max":
                 return None
@@ -114,7 +114,7 @@ def parse_swaps(lines: list[str]) -> list[SwapDeviceFacts]:
     """/proc/swaps (sizes in KiB); the header line is skipped by shape, not by text."""
     out: list[SwapDeviceFacts] = []
     for line in lines:
-        f = line.split()
+        f = blank_fields(line)
         if len(f) >= 4 and to_int(f[2]) is not None and to_int(f[3]) is not None:
             out.append(SwapDeviceFacts(
                 path=unescape_mount(f[0]), type=f[1], size_bytes=int(f[2]) * KIB,
@@ -134,7 +134,7 @@ def parse_proc_mounts(lines: list[str]) -> dict[str, str]:
     """/proc/mounts → {mount point: fstype}; the last mount on a path wins (it shadows)."""
     out: dict[str, str] = {}
     for line in lines:
-        f = line.split()
+        f = blank_fields(line)
         if len(f) >= 3 and f[1].startswith("/"):
             out[unescape_mount(f[1])] = f[2]
     return out

@@ -27,6 +27,19 @@ _DONE = "done"
 _SHELL_PREFIX_RE = re.compile(r"^[\w./-]*sh: (?:line )?\d+: ")
 
 
+def split_lines(text: str) -> list[str]:
+    r"""``text``'s lines, split at ``"\n"`` only (no final empty line after a final newline).
+
+    Why not ``str.splitlines``: it also splits at CR, VT, FF, \x1c-\x1e, \x85, U+2028 and U+2029,
+    which the kernel does not escape in /proc/mounts and ``df`` prints raw, so a mount point
+    named ``/m\u2028/dev/nvme9n1 9999999999 0 9999999999 0% /srv/big`` would add a whole forged
+    row (a 10 TB disk). A CR stays in its line (no probe output ends lines with CRLF; parsers
+    that read a value strip blanks around it anyway).
+    """
+    parts = text.split("\n")
+    return parts[:-1] if parts[-1] == "" else parts
+
+
 @dataclass
 class Section:
     """One probe's result: stdout (exact ``text`` and its ``lines``), stderr lines, exit status.
@@ -98,7 +111,7 @@ class _Splitter:
             return
         text = "\n".join(self.stdout)
         self.current.text = text
-        self.current.lines = text.splitlines()
+        self.current.lines = split_lines(text)
         self.stdout = None
 
     def marker(self, tag: str) -> bool:

@@ -35,6 +35,16 @@ def to_float(text: str | None) -> float | None:
         return None
 
 
+def blank_fields(line: str) -> list[str]:
+    r"""A line's fields separated by spaces and tabs only, as the kernel and ``df`` separate them.
+
+    Why not ``str.split()``: it also splits at \v, \f, \x1c-\x1f, \x85 and U+2028/2029, which
+    the kernel leaves unescaped in mount points (/proc/mounts escapes only space, tab, newline
+    and backslash): a mount named ``/m\x1c/\x1cext4`` would shift the fields of its line.
+    """
+    return [f for f in re.split(r"[ \t]+", line) if f]
+
+
 def key_values(lines: list[str], sep: str = ":") -> dict[str, str]:
     """``"Key: value"`` lines → dict; the first occurrence of a key wins."""
     out: dict[str, str] = {}

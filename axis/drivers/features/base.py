@@ -24,6 +24,7 @@ with the host's own words, and not retried while the desired settings stay the s
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Mapping, Protocol, Union
@@ -265,7 +266,8 @@ def write_step(path: str, want: str | bytes, have: bytes | None, what: str, mode
         return [Step("~", f"restore mode {mode:o} of {path} (is {have_mode:o}; {what})", WriteFile(path, data, mode))]
     if have is None:
         return [Step("+", f"create {path} ({what})", WriteFile(path, data, mode))]
-    old, new = (b.decode("utf-8", errors="replace").splitlines(True) for b in (have, data))
+    # lines end at "\n" only, as the host's tools see them (not at \f or U+2028 as splitlines)
+    old, new = ([p for p in re.split(r"(?<=\n)", b.decode("utf-8", errors="replace")) if p] for b in (have, data))
     diff = "".join(difflib.unified_diff(old, new, path, path, n=0))
     return [Step("~", f"update {path} ({what})", WriteFile(path, data, mode), detail=diff)]
 

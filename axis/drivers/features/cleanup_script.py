@@ -32,6 +32,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from axis.drivers.facts.sections import split_lines
 from axis.drivers.features.base import MANAGED_MARK
 from axis.drivers.transport import RunResult, Transport
 from axis.specs.features import DiskCleanupSettings
@@ -408,9 +409,10 @@ def _fields(text: str) -> tuple[dict[str, str], str]:
 
 
 def parse_report(stdout: str) -> CleanReport:
-    """Read the script's report lines; never raises on any text."""
+    """Read the script's report lines; never raises on any text. Lines end at "\\n" only: a
+    path in a `name=` may hold U+2028 or \\x1c, which must not start a report line of its own."""
     report = CleanReport()
-    for line in stdout.splitlines():
+    for line in split_lines(stdout):
         if not line.startswith(_PREFIX):
             continue
         kind, _, rest = line[len(_PREFIX):].partition(" ")

@@ -19,6 +19,7 @@ axis made (the kernel keeps its current swappiness until reboot).
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Mapping
@@ -93,8 +94,11 @@ def _lines(data: bytes) -> list[bytes]:
 
 
 def _fields(line: bytes) -> list[bytes]:
-    """fstab's blank-separated fields of a line (none for a comment)."""
-    return [] if line.lstrip().startswith(b"#") else line.split()
+    """fstab's fields of a line (none for a comment): fstab(5) separates them by spaces and
+    tabs only, so a CR, form feed or vertical tab is part of a field (`bytes.split()` would cut
+    `/swap\\rfile` into `/swap` and take that line for axis's)."""
+    body = line.rstrip(b"\n")
+    return [] if body.lstrip(b" \t").startswith(b"#") else [f for f in re.split(rb"[ \t]+", body) if f]
 
 
 def _is_mark(line: bytes) -> bool:

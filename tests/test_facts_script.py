@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from axis.drivers.facts import FACTS_TOOLS, build_script, parse_facts
-from axis.drivers.facts.script import TOOL_NAME_RE
+from axis.specs.names import TOOL_NAME_RE
 
 EVIL = ["$(touch /tmp/x)", "`id`", "a;b", "a b", "a\nb", "-v", "", "x" * 65, "a|b", "a'b",
         "../bin/sh", "a&&b", "${HOME}", "é"]
@@ -136,3 +136,42 @@ def test_inside_a_container_the_vm_beneath_is_asked_for(tmp_path) -> None:
     assert facts.sudo is not None and (facts.sudo.uid, facts.sudo.user) == (501, "al")
     assert facts.virtualization is not None
     assert (facts.virtualization.vm, facts.virtualization.container) == ("qemu", "docker")
+
+
+# --- the boundary reaches printf, which must be a builtin -----------------------------------
+
+def test_one_tool_name_rule_one_public_api() -> None:
+    """The spec's rule is the only one: the facts package exports no second validator."""
+    import axis.drivers.facts as facts
+    import axis.drivers.facts.script as script
+    assert not hasattr(facts, "validate_tool_name") and not hasattr(script, "validate_tool_name")
+    assert "validate_tool_name" not in facts.__all__ and not hasattr(script, "TOOL_NAME_RE")
+
+
+@pytest.mark.parametrize("shell", ["dash", "bash"])
+def test_printf_is_a_builtin_in_the_test_hosts_shells(shell: str) -> None:
+    """The forms the script accepts are what these shells really print."""
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    said = subprocess.run([shell, "-c", "command -V printf"], capture_output=True, text=True).stdout.strip()
+    assert said == "printf is a shell builtin"
+    script = build_script()
+    out = subprocess.run([shell, "-s"], input=script.text, capture_output=True, text=True, timeout=60)
+    assert f"@@axis:{script.boundary}:done" in out.stdout
+
+
+def test_the_script_refuses_to_run_where_printf_is_no_builtin() -> None:
+    """bash with its printf builtin disabled runs /usr/bin/printf: the boundary would be an argv
+    every user sees in ps. The script stops before printing any marker and says why."""
+    if shutil.which("bash") is None:
+        pytest.skip("bash is not installed")
+    script = build_script()
+    out = subprocess.run(["bash", "-s"], input="enable -n printf\n" + script.text,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stdout == ""
+    assert "refusing to run: printf is not a builtin of this sh (printf is /usr/bin/printf)" in out.stderr
+    assert script.boundary not in out.stderr
+    facts = parse_facts(out.stdout, script.boundary, stderr=out.stderr)
+    assert facts.status == "partial" and facts.os is None
+    assert facts.missing["os"].startswith("the facts script did not run: axis facts: refusing to run: printf")
+    assert any("refusing to run" in note for note in facts.notes)

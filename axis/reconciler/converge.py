@@ -74,7 +74,7 @@ async def observe_features(transport: Transport, features: Mapping[str, Effectiv
             refused = sudo_refusal(transport.name, RunResult(section.rc, "", "\n".join(section.stderr)))
             if refused is not None:
                 raise refused
-    return parse_facts(result.stdout, script.boundary), sections
+    return parse_facts(result.stdout, script.boundary, stderr=result.stderr), sections
 
 
 async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], ssh: SshOptions, *,

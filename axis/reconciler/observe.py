@@ -29,7 +29,7 @@ async def gather_facts(transport: Transport, extra_tools: Iterable[str] = (), ti
     """All of a host's facts in one round trip on an open connection."""
     script = build_script(extra_tools)  # a fresh boundary, sent on stdin: never in argv
     result = await transport.run("sh -s", input=script.text, timeout=timeout)
-    return parse_facts(result.stdout, script.boundary)
+    return parse_facts(result.stdout, script.boundary, stderr=result.stderr)
 
 
 def to_observation(host: str, facts: Facts | None, error: Exception | None) -> Observation:

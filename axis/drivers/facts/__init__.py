@@ -44,11 +44,11 @@ from .local import collect_local
 from .models import (AddressFacts, CpuFacts, DiskFacts, Facts, GpuFacts, LoadFacts,
                      MemoryFacts, OsFacts, Pressure, SudoFacts, SwapDeviceFacts, SwapFacts,
                      VirtualizationFacts)
-from .script import FACTS_TOOLS, FactsScript, build_script, validate_tool_name
+from .script import FACTS_TOOLS, FactsScript, build_script
 
 __all__ = [
     "AddressFacts", "CORE_FACTS", "CpuFacts", "DiskFacts", "FACTS_TOOLS", "Facts", "FactsScript",
     "GpuFacts", "LoadFacts", "MemoryFacts", "OsFacts", "Pressure", "SudoFacts",
     "SwapDeviceFacts", "SwapFacts", "VirtualizationFacts", "build_script", "collect_local",
-    "parse_facts", "validate_tool_name",
+    "parse_facts",
 ]

@@ -21,22 +21,23 @@ from .models import (CpuFacts, DiskFacts, Facts, GpuFacts, LoadFacts, MemoryFact
 from .parse_net import parse_addresses
 from .pressure import memory_pressure
 from .script import SCRIPT_VERSION, marker_prefix
-from .sections import ScriptOutput, split_sections
+from .sections import ScriptOutput, split_lines, split_sections
 
 CORE_FACTS: tuple[str, ...] = ("os", "hostname", "cpu", "memory", "root_disk")
 T = TypeVar("T")
 
 
 class _Builder:
-    def __init__(self, out: ScriptOutput) -> None:
+    def __init__(self, out: ScriptOutput, no_section: str = "") -> None:
         self.out = out
         self.missing: dict[str, str] = {}
+        self.no_section = no_section  # why sections are missing, when the script said so
 
     def lines(self, name: str, *, require_ok: bool = True) -> list[str]:
         """A section's stdout, or FactMissing with the probe's own reason."""
         sec = self.out.get(name)
         if sec is None:
-            raise FactMissing(f"no {name!r} section in the output")
+            raise FactMissing(self.no_section or f"no {name!r} section in the output")
         if require_ok and not sec.ok:
             raise FactMissing(sec.reason())
         if not any(line.strip() for line in sec.lines):
@@ -190,28 +191,34 @@ def _nvidia_lines(b: _Builder) -> list[str]:
     return sec.lines
 
 
-def parse_facts(output: str, boundary: str, *, collected_at: datetime | None = None) -> Facts:
+def parse_facts(output: str, boundary: str, *, stderr: str = "", collected_at: datetime | None = None) -> Facts:
     """Parse the output of the facts script run framed with ``boundary`` (``FactsScript``).
 
+    ``stderr``: the script's own stderr (the probes' goes into their sections); when the output
+    holds no header of this run, its last line is the reason every fact is missing (the script
+    refuses to run where ``printf`` is no shell builtin, and says so there).
     Pure; never raises on any output string. A malformed ``boundary`` is the caller's bug and
     raises ``ValueError``.
     """
     marker_prefix(boundary)
     at = collected_at or datetime.now(timezone.utc)
     try:
-        return _parse(output if isinstance(output, str) else "", boundary, at)
+        return _parse(output if isinstance(output, str) else "", boundary, at,
+                      stderr if isinstance(stderr, str) else "")
     except Exception as exc:  # noqa: BLE001 - last resort; the parsers above are total
         reason = f"parser failure ({type(exc).__name__}: {exc})"[:300]
         return Facts(status="partial", collected_at=at,
                      missing={fact: reason for fact in CORE_FACTS})
 
 
-def _parse(output: str, boundary: str, collected_at: datetime) -> Facts:
+def _parse(output: str, boundary: str, collected_at: datetime, stderr: str) -> Facts:
     out = split_sections(output, boundary)
-    b = _Builder(out)
+    said = next((line.strip() for line in reversed(split_lines(stderr)) if line.strip()), "")[:300]
+    b = _Builder(out, f"the facts script did not run: {said}" if out.version is None and said else "")
     notes: list[str] = []
     if out.version is None:
-        notes.append("no facts header with this run's boundary: is this the facts script's output?")
+        notes.append("no facts header with this run's boundary: is this the facts script's output?"
+                     + (f" (its stderr: {said})" if said else ""))
     elif out.version != SCRIPT_VERSION:
         notes.append(f"facts script version {out.version}, parser knows version {SCRIPT_VERSION}")
     if not out.done:

@@ -30,12 +30,13 @@ async def collect_local(extra_tools: Iterable[str] = (), *,
     started = datetime.now(timezone.utc)
     proc = await asyncio.create_subprocess_exec(
         "sh", "-s", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL, env=env, start_new_session=True,
+        stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
     )
     try:
-        stdout, _ = await asyncio.wait_for(proc.communicate(script.text.encode()), timeout)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(script.text.encode()), timeout)
     except asyncio.TimeoutError:
         proc.kill()
-        stdout = b""
+        stdout = stderr = b""
         await proc.wait()
-    return parse_facts(stdout.decode("utf-8", errors="replace"), script.boundary, collected_at=started)
+    return parse_facts(stdout.decode("utf-8", errors="replace"), script.boundary,
+                       stderr=stderr.decode("utf-8", errors="replace"), collected_at=started)

@@ -24,8 +24,12 @@ marker carrying this run's boundary counts (``sections.py``); anything else is d
 cannot forge one: the boundary is drawn fresh for each run, after the host is chosen, and
 exists only in the script the caller sends on the shell's stdin (``sh -s``: never the SSH
 command line, which any user on the host could read in ``ps`` while the script runs) and in
-an unexported shell variable (never in a probe's argv or environment). Only the login user and
-root could read it from the shell's memory, and they run the probes anyway. A probe could echo
+an unexported shell variable (never in a probe's argv or environment). The markers are printed
+with ``printf "$_axis_m"``: that is no argv only because ``printf`` is a shell builtin, so the
+script first checks that it is one (``command -V printf``: dash, bash, busybox ash, zsh and
+ksh93 say "printf is a shell builtin") and refuses to run otherwise, with the reason on stderr
+(``parse_facts(stderr=...)`` makes it every fact's reason). Only the login user and root could
+read the boundary from the shell's memory, and they run the probes anyway. A probe could echo
 it only by printing the script itself, which none does.
 
 Why the added newline: the probe's stdout goes straight to the output (no copy in a shell
@@ -60,7 +64,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from axis.specs.names import TOOL_NAME_RE, check_tool_name  # one rule: what a spec accepts, the script accepts
+from axis.specs.names import check_tool_name  # one rule: what a spec accepts, the script accepts
 
 SCRIPT_VERSION = 2
 
@@ -87,6 +91,13 @@ MACOS_SYSCTLS: tuple[str, ...] = (
 
 _PRELUDE = r"""# axis facts script v{version}: one round trip, POSIX sh, Linux and macOS.
 LC_ALL=C; LANG=C; export LC_ALL LANG
+# The boundary is printf's argument: a printf that is no builtin would show it in every user's
+# ps. The forms of dash, bash, busybox ash, zsh and ksh93; any other shell is refused.
+case $(command -V printf 2>&1) in
+  "printf is a shell builtin" | "printf is a special shell builtin") ;;
+  *) echo "axis facts: refusing to run: printf is not a builtin of this sh ($(command -V printf 2>&1 | head -n 1)), so the run's boundary would be visible in ps; make /bin/sh dash, bash or busybox" >&2
+     exit 1 ;;
+esac
 # This run's marker prefix; not exported, so no probe sees it (see the module docstring).
 _axis_m={marker}
 PATH="${{PATH:-/usr/bin:/bin}}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/homebrew/bin:/opt/homebrew/sbin:/usr/local/cuda/bin"
@@ -286,20 +297,13 @@ def _section_name(name: str) -> str:
     return name
 
 
-def validate_tool_name(name: str) -> str:
-    """Return ``name`` if it is a safe tool name, else raise ``ValueError``.
-
-    Tool names come from user specs (``requires.tools``); they end up inside a shell
-    script run as a possibly privileged user, so anything but a plain file name is refused.
-    """
-    return check_tool_name(name)
-
-
 def tool_list(extra_tools: Iterable[str] = ()) -> list[str]:
-    """The default tools followed by the validated extras, without duplicates, in order."""
+    """The default tools followed by the extras, without duplicates, in order. Each name is
+    checked with the spec's own rule (`axis.specs.names.check_tool_name`, ValueError): they end
+    up in a shell script run as a possibly privileged user."""
     out: list[str] = []
     for name in (*FACTS_TOOLS, *extra_tools):
-        validate_tool_name(name)
+        check_tool_name(name)
         if name not in out:
             out.append(name)
     return out

@@ -66,14 +66,19 @@ BAD_BODIES = [
     ("nul-raw", HEAD.encode() + b"spec: {address: a\x00b}\n", "unacceptable character #x0000"),
     ("tool-dash", b"apiVersion: axis/v1\nkind: Claim\nmetadata: {name: c}\nspec: {task: t, requires: {tools: [-x]}}\n",
      "spec.requires.tools[0]: tool name '-x' is invalid"),
+    ("omap-repeated-key", (HEAD + "spec: {address: a.lan, description: !!omap [a: 1, a: 2]}\n").encode(),
+     "<request>:4: tag !!omap is not allowed in a spec"),  # was ruamel's AssertionError: a 500
+    ("binary-nul", (HEAD + "spec: {address: !!binary aAAubGFu}\n").encode(), "<request>:4: tag !!binary is not allowed"),
+    ("wide-flow-map", (HEAD + "spec: {address: a.lan, x: {" + ", ".join(f"k{i}: 1" for i in range(60_000)) + "}}\n").encode(),
+     f"<request>:4: more than {MAX_NODES:,} nodes (mappings, lists and values) in one file"),
 ]
 
 
 @pytest.mark.parametrize("body,says", [(b, s) for _, b, s in BAD_BODIES], ids=[i for i, _, _ in BAD_BODIES])
 def test_hostile_apply_bodies_are_400_json_and_fast(client: TestClient, app: AppContext, body: bytes, says: str):
-    started = time.monotonic()
+    started = time.process_time()
     r = client.post("/apply?converge=false", content=body)
-    took = time.monotonic() - started
+    took = time.process_time() - started
     assert r.status_code == 400 and r.headers["content-type"] == "application/json", r.text
     doc = r.json()
     assert doc["error"].endswith("nothing was stored")
@@ -123,17 +128,19 @@ def test_a_damaged_state_db_is_json_500_naming_the_file(state_db: Path):
 
 
 @pytest.mark.parametrize("hostile", [alias_bomb(), HEAD + "spec: {address: a.lan, description: " + "[" * 3000 + "]" * 3000 + "}\n",
-                                     HEAD + "spec: {address: a.lan, features: {swapfile: {size: " + "9" * 400 + "}}}\n"],
-                         ids=["alias-bomb", "deep", "size-400-digits"])
+                                     HEAD + "spec: {address: a.lan, features: {swapfile: {size: " + "9" * 400 + "}}}\n",
+                                     HEAD + "spec: {address: a.lan, description: !!omap [a: 1, a: 2]}\n",
+                                     "--- ~\n" * 30_000],
+                         ids=["alias-bomb", "deep", "size-400-digits", "omap-repeated-key", "many-documents"])
 def test_controller_logs_a_hostile_edit_and_keeps_the_last_good_state(tmp_path: Path, specs, hostile: str):
     watch = specs({"h.yaml": HOST.format(name="keep")})
     lines: list[str] = []
     controller = Controller(Database(tmp_path / "state.db"), SshOptions(), watch, resync=600, log=lines.append)
     controller.apply_specs()
     (watch / "h.yaml").write_text(hostile)
-    started = time.monotonic()
+    started = time.process_time()
     assert controller.apply_specs() == []
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert lines[-2].startswith(f"spec error: {watch / 'h.yaml'}:")
     assert lines[-1] == "1 error(s); the last good desired state stays in force"
     with controller.db.read() as session:

@@ -191,13 +191,13 @@ def test_an_alias_bomb_is_refused_at_the_alias_that_passes_the_budget_in_little_
     text = _bomb()
     assert len(text.encode()) < 700
     tracemalloc.start()
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: a stall of a busy CI machine is not the loader's
     line = _only_error(text)
-    took = time.monotonic() - started
+    took = time.process_time() - started
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    # expanded, a0..a4 (lines 10-14) hold ~75,000 nodes; the first *a4 on line 15 adds ~66,000 more
-    assert line == ("f.yaml:15: alias *a4 makes more than 100,000 nodes once aliases are expanded (an alias bomb?); "
+    # expanded, a0..a2 (lines 10-12) hold ~900 nodes, a3 (line 13) ~7,400; the first *a3 on line 14 adds ~7,400 more
+    assert line == ("f.yaml:14: alias *a3 makes more than 10,000 nodes once aliases are expanded (an alias bomb?); "
                     "split the file or use fewer nested aliases")
     assert took < 0.5 and peak < 20 * 2**20, (took, peak)
 
@@ -236,9 +236,9 @@ def test_a_long_string_repeated_through_aliases_is_refused_by_its_characters():
 def test_yaml_no_spec_can_be_is_one_line_at_its_place(text: str, says: str):
     import time
 
-    started = time.monotonic()
+    started = time.process_time()
     assert _only_error(text).startswith(says)
-    assert time.monotonic() - started < 0.5
+    assert time.process_time() - started < 0.5
 
 
 @pytest.mark.parametrize("spec_line,says", [
@@ -261,10 +261,10 @@ def test_a_spec_file_over_one_mebibyte_is_refused_without_reading_it(tmp_path):
     big = tmp_path / "big.yaml"
     with big.open("wb") as handle:  # sparse: 8 GiB on paper, nothing on disk
         handle.truncate(8 * 2**30)
-    started = time.monotonic()
+    started = time.process_time()
     with pytest.raises(SpecErrors) as info:
         load_specs([big])
-    assert time.monotonic() - started < 0.5
+    assert time.process_time() - started < 0.5
     assert str(info.value) == (f"{big}:0: 8,589,934,592 bytes is larger than a spec may be (1,048,576 bytes); "
                                "split it into several files")
     (tmp_path / "ok.yaml").write_text(GOOD_HOST + "  description: " + "z" * 60_000 + "\n")
@@ -302,11 +302,165 @@ def test_the_spec_accepts_exactly_the_tool_names_the_facts_script_accepts(name: 
 
 
 def test_a_file_of_more_nodes_than_the_budget_says_so_without_blaming_aliases(monkeypatch):
-    """Linear, not explosive: ruamel reads ~20,000 nodes a second, so a flat 1 MiB file of
-    tiny values is refused in seconds, not in under one (the budget is lowered here to keep the
-    suite fast; the rule is the same)."""
+    """Linear, not explosive (the budget is lowered here to keep the suite fast; the rule is the
+    same; test_wide_files_are_refused_at_their_line_in_half_a_second measures the real one)."""
     from axis.specs import bounded_yaml
 
     monkeypatch.setattr(bounded_yaml, "MAX_NODES", 1000)
     assert _only_error("- a\n" * 1001) == (  # the list itself is node 1: its 1,000th item passes
         "f.yaml:1000: more than 1,000 nodes (mappings, lists and values) in one file; split it into several files")
+
+
+# --- issue 16, items 5 and 6 (review): tags, crashes inside ruamel, wide files, host words -------
+
+@pytest.mark.parametrize("value,tag", [
+    ("!!binary aAAubGFu", "!!binary"),  # 'h\x00.lan': bytes passed every text check, pydantic made them str
+    ("!!omap [a: 1, a: 2]", "!!omap"),  # ruamel's `assert key not in omap` was an internal error
+    ("!!set {a, b}", "!!set"), ("!!pairs [a: 1]", "!!pairs"), ("!!timestamp 2001-01-01", "!!timestamp"),
+    ("!!python/object:os.system x", "!!python/object:os.system"), ("!local x", "!local"),
+    ("!<tag:yaml.org,2002:binary> aGk=", "!!binary"),
+])
+def test_tags_of_values_no_field_takes_are_refused_at_their_line(value: str, tag: str):
+    assert _only_error(GOOD_HOST.replace("address: ubu-1.lan", f"address: {value}")) == (
+        f"f.yaml:6: tag {tag} is not allowed in a spec: only text, numbers, booleans, null, lists and mappings "
+        "(write the value without a tag)")
+
+
+def test_a_binary_description_larger_than_a_field_is_refused_not_loaded():
+    import base64
+
+    text = GOOD_HOST + "  description: !!binary " + base64.b64encode(b"x" * 200_000).decode() + "\n"
+    assert _only_error(text).startswith("f.yaml:7: tag !!binary is not allowed in a spec")
+
+
+def test_tags_of_plain_values_still_load():
+    from axis.specs.loader import load_spec_text
+
+    [loaded] = load_spec_text(GOOD_HOST.replace("address: ubu-1.lan", "address: !!str 10") +
+                              "  port: !!int 22\n  sudo: !!bool true\n  description: !!str 2001-01-01\n")
+    assert (loaded.obj.spec.address, loaded.obj.spec.port, loaded.obj.spec.sudo) == ("10", 22, True)
+    assert loaded.obj.spec.description == "2001-01-01"
+
+
+@pytest.mark.parametrize("where", ["compose", "construct", "construct-later"])
+def test_any_exception_inside_the_yaml_reader_is_a_spec_error_at_the_node(monkeypatch, where: str):
+    """Not only ValueError and its kin: an AssertionError (ruamel's own, as `!!omap` with a repeated
+    key raised) or any other bug while a node is composed or built is a spec error at its line."""
+    from ruamel.yaml.composer import Composer
+    from ruamel.yaml.constructor import RoundTripConstructor
+
+    from axis.specs.bounded_yaml import _Constructor
+
+    def broken(*_args, **_kwargs):
+        raise AssertionError
+
+    if where == "compose":
+        original = Composer.compose_scalar_node
+        monkeypatch.setattr(Composer, "compose_scalar_node",
+                            lambda self, anchor: broken() if self.parser.peek_event().value == "boom" else original(self, anchor))
+        text = GOOD_HOST + "  description: boom\n"
+    elif where == "construct":
+        monkeypatch.setitem(_Constructor.yaml_constructors, "tag:yaml.org,2002:float", broken)
+        text = GOOD_HOST + "  port: 1.5\n"
+    else:  # the document's mapping is filled in by a generator after its constructor returned
+        original = RoundTripConstructor.construct_mapping
+        monkeypatch.setattr(RoundTripConstructor, "construct_mapping",
+                            lambda self, node, *a, **k: broken() if node.start_mark.line == 0 else original(self, node, *a, **k))
+        text = GOOD_HOST
+    line = {"compose": 7, "construct": 7, "construct-later": 1}[where]
+    verb = "read" if where == "compose" else "build"
+    assert _only_error(text) == (f"f.yaml:{line}: the YAML reader failed to {verb} this value "
+                                 "(AssertionError: no message); write it more simply")
+
+
+def test_a_repeated_omap_key_through_the_cli_is_one_error_line(tmp_path, capsys):
+    from axis.cli.main import run
+
+    (tmp_path / "h.yaml").write_text(GOOD_HOST + "  description: !!omap [a: 1, a: 2]\n")
+    code = run(["--state", str(tmp_path / "state.db"), "apply", "--no-converge", "-f", str(tmp_path / "h.yaml")])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1 and err[0] == (f"error: {tmp_path / 'h.yaml'}:7: tag !!omap is not allowed in a spec: only text, "
+                                    "numbers, booleans, null, lists and mappings (write the value without a tag)"), err
+    assert "internal error" not in "\n".join(err)
+
+
+def _cpu(text: str) -> tuple[str, float]:
+    import time
+
+    started = time.process_time()
+    line = _only_error(text)
+    return line, time.process_time() - started
+
+
+@pytest.mark.parametrize("text,says", [
+    ("#\n" * 500_000, "f.yaml:20001: more than 20,000 lines in one file; split it into several files"),
+    ("\r" * 30_000, "f.yaml:20001: more than 20,000 lines"),
+    ("--- ~\n" * 99_990, "f.yaml:20001: more than 20,000 lines"),
+    ("--- ~\n" * 1001, "f.yaml:1001: more than 1,000 documents in one file; split it into several files"),
+    ("a: {" + ", ".join(f"k{i}: 1" for i in range(60_000)) + "}\n",
+     "f.yaml:1: more than 10,000 nodes (mappings, lists and values) in one file; split it into several files"),
+    ("a:\n" + "".join(f"  k{i}: v\n" for i in range(19_000)), "f.yaml:5000: more than 10,000 nodes"),
+    ("a: [" + "1," * 400_000 + "]\n", "f.yaml:1: more than 10,000 nodes"),
+    ("a: &a x\nb: [" + ", ".join(["*a"] * 90_000) + "]\n", "f.yaml:2: alias *a makes more than 10,000 nodes"),
+    ("a: [" + ", ".join(["[" * 60 + "]" * 60] * 5000) + "]\n", "f.yaml:1: more than 10,000 nodes"),
+], ids=["comments", "carriage-returns", "empty-documents", "documents", "flow-map", "block-map", "flow-seq",
+        "aliases", "nested-flow"])
+def test_wide_files_are_refused_at_their_line_in_half_a_second(text: str, says: str):
+    """The review's wide files took 2.5-7.3 s with a budget of 100,000 nodes; each node costs
+    ruamel ~50 µs, so the budgets (bounded_yaml) answer every one in about 0.5 s of CPU."""
+    line, took = _cpu(text)
+    assert line.startswith(says), line
+    assert took < 1.0, f"{took:.2f} s"
+
+
+def _fleet(hosts: int = 200, claims: int = 50) -> str:
+    """A fleet written like examples/homelab: one file of `hosts` Hosts and `claims` Claims."""
+    host = ("---\napiVersion: axis/v1\nkind: Host\nmetadata:\n  name: ubu-{i}\n  labels: {{role: worker, arch: amd64}}\n"
+            "spec:\n  address: ubu-{i}.lan  # a comment\n  user: ops\n  sudo: true\n  description: build worker {i}\n"
+            "  features:\n    swapfile: {{size: 32G, swappiness: 10}}\n    diskCleanup: {{retentionDays: 3, deepAtPercent: 85}}\n")
+    claim = ("---\napiVersion: axis/v1\nkind: Claim\nmetadata:\n  name: build-{i}\nspec:\n  task: build and test\n"
+             "  requires: {{tools: [go, git], memory: 4Gi}}\n  selector:\n    matchLabels: {{role: worker}}\n  ttl: 2h\n")
+    return "".join(host.format(i=i) for i in range(hosts)) + "".join(claim.format(i=i) for i in range(claims))
+
+
+def test_a_file_of_200_hosts_and_50_claims_loads_within_the_budgets():
+    """~9,250 nodes of the 10,000 a file may hold; ~0.5 s of CPU on a busy 2-core machine."""
+    import time
+
+    from axis.specs.loader import load_spec_text
+
+    started = time.process_time()
+    loaded = load_spec_text(_fleet(), "fleet.yaml")
+    took = time.process_time() - started
+    assert len(loaded) == 250 and loaded[-1].line == 3341
+    assert took < 1.0, f"{took:.2f} s"
+
+
+@pytest.mark.parametrize("spec_line,field,says", [
+    ('  features: {swapfile: {path: "/swap\\rfile"}}\n', "spec.features.swapfile.path", "U+000D"),
+    ('  features: {swapfile: {path: "/swap\\u200bfile"}}\n', "spec.features.swapfile.path", "U+200B"),
+    ('  features: {swapfile: {path: "/swap\\x85file"}}\n', "spec.features.swapfile.path", "U+0085"),
+    ('  features: {swapfile: {path: "/swap\\u202efile"}}\n', "spec.features.swapfile.path", "U+202E"),
+    ('  user: "ops\\r"\n', "spec.user", "U+000D"),
+    ('  user: "o\\x9bps"\n', "spec.user", "U+009B"),
+], ids=["path-cr", "path-zero-width", "path-nel", "path-bidi", "user-cr", "user-c1"])
+def test_words_that_reach_a_host_refuse_whitespace_and_unprintable_characters(spec_line: str, field: str, says: str):
+    """A CR in a swap path split its /etc/fstab line (the file grew two lines every pass): every
+    spec string used in a line or an argument on a host is one printable word."""
+    line = _only_error(GOOD_HOST + spec_line)
+    assert line.startswith(f"f.yaml:7: Host/ubu-1: {field}: must be ") and f"{says} is whitespace or not printable" in line
+
+
+def test_an_address_with_a_control_character_is_refused():
+    line = _only_error(GOOD_HOST.replace("address: ubu-1.lan", 'address: "ubu-1.lan\\u2028"'))
+    assert line.startswith("f.yaml:6: Host/ubu-1: spec.address: must be one printable word") and "U+2028" in line
+
+
+@pytest.mark.parametrize("metadata,field", [
+    ('{name: "ubu-1\\n"}', "metadata.name"), ('{name: a, labels: {"role\\n": x}}', "metadata.labels"),
+    ('{name: a, labels: {role: "x\\n"}}', "metadata.labels"),
+])
+def test_names_and_labels_with_a_final_newline_are_refused(metadata: str, field: str):
+    """`$` matches before a final newline: `name: "ubu-1\\n"` passed the DNS-label pattern."""
+    text = "apiVersion: axis/v1\nkind: Host\nmetadata: " + metadata + "\nspec: {address: a.lan}\n"
+    assert _only_error(text).split(": ")[2] == field

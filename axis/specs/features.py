@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
+from axis.specs.names import check_host_word
 from axis.specs.units import Size
 
 
@@ -26,9 +27,11 @@ class SwapfileSettings(_Settings):
     @field_validator("path")
     @classmethod
     def _absolute(cls, value: str) -> str:
-        if not value.startswith("/") or any(c in value for c in "\n\t ") or ".." in value.split("/"):
-            raise ValueError("must be an absolute path without spaces or '..'")
-        return value
+        """The path is a field of an /etc/fstab line and an argument of swapon/mkswap."""
+        rule = "an absolute path without spaces, control characters or '..'"
+        if not value.startswith("/") or ".." in value.split("/"):
+            raise ValueError(f"must be {rule}")
+        return check_host_word(value, rule)
 
 
 class EarlyoomSettings(_Settings):

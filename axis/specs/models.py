@@ -13,12 +13,13 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from axis.specs.features import Features
-from axis.specs.names import check_tool_name
+from axis.specs.names import check_host_word, check_tool_name
 from axis.specs.units import Duration, Size
 
 API_VERSION = "axis/v1"
 KINDS = ("Host", "HostProfile", "Claim")
 
+# fullmatch, not match: `$` also matches before a final newline, so `name: "web\n"` passed
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -26,7 +27,7 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
 def _dns_label(name: str) -> str:
-    if not _DNS_LABEL.match(name):
+    if not _DNS_LABEL.fullmatch(name):
         raise ValueError(f"{name!r} is not a DNS-1123 label (lowercase letters, digits and '-', "
                          "starting and ending with a letter or digit, at most 63 characters)")
     return name
@@ -35,10 +36,10 @@ def _dns_label(name: str) -> str:
 def _labels(labels: dict[str, str]) -> dict[str, str]:
     for key, value in labels.items():
         prefix, _, name = key.rpartition("/")
-        if not _LABEL_NAME.match(name) or (prefix and not _LABEL_PREFIX.match(prefix)):
+        if not _LABEL_NAME.fullmatch(name) or (prefix and not _LABEL_PREFIX.fullmatch(prefix)):
             raise ValueError(f"label key {key!r} is invalid: [prefix/]name, name of letters, digits, "
                              "'-', '_' and '.', at most 63 characters")
-        if not _LABEL_VALUE.match(value):
+        if not _LABEL_VALUE.fullmatch(value):
             raise ValueError(f"label value {value!r} of {key!r} is invalid: letters, digits, '-', '_' "
                              "and '.', at most 63 characters")
     return labels
@@ -78,9 +79,8 @@ class HostSpec(_Strict):
     @field_validator("address", "user")
     @classmethod
     def _one_word(cls, value: str | None) -> str | None:
-        if value is not None and (any(c.isspace() for c in value) or value.startswith("-")):
-            raise ValueError("must be one word that does not start with '-'")
-        return value
+        """Both are arguments of ssh (and the user a name on the host)."""
+        return value if value is None else check_host_word(value, "one printable word that does not start with '-'")
 
 
 class HostProfileSpec(_Strict):

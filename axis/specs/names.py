@@ -14,6 +14,19 @@ import re
 TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9._+][A-Za-z0-9._+-]{0,63}$")
 
 
+def check_host_word(value: str, allowed: str) -> str:
+    """Return `value` if it can be one argument or one field of a line on a host: no whitespace
+    (a CR in a swap path split its /etc/fstab line, and the file grew two lines every pass), no
+    character that is not printable (C0/C1 controls, zero-width and bidi marks), no leading '-'
+    (an option to ssh or a tool). Else raise ValueError saying what `allowed` is."""
+    bad = next((c for c in value if c.isspace() or not c.isprintable()), None)
+    if bad is not None:
+        raise ValueError(f"must be {allowed}: U+{ord(bad):04X} is whitespace or not printable")
+    if value.startswith("-"):
+        raise ValueError(f"must be {allowed}")
+    return value
+
+
 def check_tool_name(name: object) -> str:
     """Return `name` if it is a valid tool name, else raise ValueError saying what is allowed."""
     if not isinstance(name, str) or not TOOL_NAME_RE.fullmatch(name):

@@ -138,3 +138,29 @@ def targets(steps: list[Step]) -> list[str]:
 
 def replace(step: Step, **changes: Any) -> Step:
     return dataclasses.replace(step, **changes)
+
+
+def package_section(name: str, package: str, *, manager: str = "apt-get", installed: bool = False,
+                    lists: int | None = 3, enabled: str = "not-found", active: str = "") -> Section:
+    """The answer `earlyoom.package_probe` prints for a host in this state, in its format (see
+    the real captures in tests/fixtures/features): each tool's exit status and words.
+
+    Linux: `enabled=""` is a host without systemctl; `active=""` one where systemd does not
+    run (is-active is not asked). Homebrew: `enabled` is the LaunchDaemon plist, `active` pgrep's."""
+    lines = [f"manager: {manager}"]
+    if manager == "apt-get":
+        lines += (["dpkg.rc: 0", "dpkg: ii "] if installed
+                  else ["dpkg.rc: 1", f"dpkg: dpkg-query: no packages found matching {package}"])
+        lines += ["lists.rc: 0"] + [f"lists: /var/lib/apt/lists/mirror_dists_{i}_Packages.lz4" for i in range(lists or 0)]
+    elif manager in ("dnf", "yum"):
+        lines += ["rpm.rc: 0", f"rpm: {package}-1.0-1.x86_64"] if installed else [
+            "rpm.rc: 1", f"rpm: package {package} is not installed"]
+    elif manager == "brew":
+        lines += ["brew.rc: 0", f"brew: {package} 1.0"] if installed else ["brew.rc: 1"]
+        lines += (["enabled: enabled"] if enabled == "enabled" else []) + [f"pgrep.rc: {0 if active == 'active' else 1}"]
+        return section(name, lines)
+    if enabled:
+        lines += [f"enabled.rc: {0 if enabled in ('enabled', 'static') else 1}", f"enabled: {enabled}"]
+        lines += [f"active.rc: {0 if active == 'active' else 3}", f"active: {active}"] if active else [
+            "systemd: not running"]
+    return section(name, lines)

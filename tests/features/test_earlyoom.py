@@ -12,7 +12,7 @@ from axis.drivers.features.earlyoom import (MARKER, Earlyoom, apt_install_comman
 from axis.drivers.features.execute import run_steps
 from axis.specs.features import EarlyoomSettings
 from tests.fake_transport import FakeTransport
-from tests.features.hostsim import capture, converge, facts_with, file_section, replan, section, summaries
+from tests.features.hostsim import capture, converge, facts_with, file_section, package_section, replan, summaries
 
 D = Earlyoom()
 S = EarlyoomSettings()
@@ -24,17 +24,18 @@ def debian(systemd: bool = False):
 
 
 def pkg(sections, **change):
-    """Edit the captured `key: value` lines of the package probe."""
-    lines = dict(line.split(":", 1) for line in sections["earlyoom.pkg"].lines)
-    lines.update({k: " " + v for k, v in change.items()})
-    return {**sections, "earlyoom.pkg": section("earlyoom.pkg", [f"{k}:{v}" for k, v in lines.items()])}
+    """The package probe's answer for the host as it is (observed) with `change` made."""
+    now = D.observe(sections)
+    state = dict(manager=now.manager or "none", installed=now.installed, lists=now.lists, enabled=now.enabled,
+                 active=now.active)
+    return {**sections, "earlyoom.pkg": package_section("earlyoom.pkg", "earlyoom", **{**state, **change})}
 
 
 def effects(step, facts, sections, *, refuse_live=False):
     """apt installs (Debian's postinst enables the unit), systemctl starts/stops, purge removes."""
     command = step.action.command
     if "install -y earlyoom" in command:
-        return facts, pkg(sections, status="ii ", enabled="enabled")
+        return facts, pkg(sections, installed=True, enabled="enabled")
     if refuse_live and step.live:
         return facts, sections
     if command.startswith("systemctl enable --now"):
@@ -42,7 +43,7 @@ def effects(step, facts, sections, *, refuse_live=False):
     if command.startswith("systemctl disable --now"):
         return facts, pkg(sections, enabled="disabled", active="inactive")
     if "purge -y earlyoom" in command:
-        return facts, pkg(sections, status="un ", enabled="", active="")
+        return facts, pkg(sections, installed=False, enabled="not-found", active="inactive")
     raise AssertionError(command)
 
 
@@ -50,7 +51,7 @@ def test_captured_probe_reads_apt_and_nothing_installed():
     _, sections = debian()
     state = D.observe(sections)
     assert (state.manager, state.installed, state.lists, state.enabled, state.active, state.marker) == \
-        ("apt-get", False, 3, "", "", False)
+        ("apt-get", False, 3, "not-found", "", False)
 
 
 def test_from_scratch_installs_records_and_enables():
@@ -85,16 +86,16 @@ def test_second_plan_on_the_converged_host_is_empty():
 
 def test_empty_package_lists_update_first():
     facts, sections = debian(systemd=True)
-    steps = D.plan(S, D.observe(pkg(sections, lists="0")), facts)
+    steps = D.plan(S, D.observe(pkg(sections, lists=0)), facts)
     assert steps[0].action.command == "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y earlyoom"
 
 
 def test_dnf_host_uses_dnf():
     facts, sections = debian(systemd=True)
-    sections = {**sections, "earlyoom.pkg": section("earlyoom.pkg", ["manager: dnf", "enabled: ", "active: "])}
+    sections = {**sections, "earlyoom.pkg": package_section("earlyoom.pkg", "earlyoom", manager="dnf")}
     steps = D.plan(S, D.observe(sections), facts)
     assert steps[0].action.command == "dnf install -y earlyoom"
-    sections = {**sections, "earlyoom.pkg": section("earlyoom.pkg", ["manager: dnf", "status: ii"]),
+    sections = {**sections, "earlyoom.pkg": package_section("earlyoom.pkg", "earlyoom", manager="dnf", installed=True),
                 "earlyoom.marker": file_section("earlyoom.marker", marker_text("earlyoom"))}
     assert "dnf remove -y earlyoom" in [s.target for s in D.plan(False, D.observe(sections), facts)]
 

@@ -11,7 +11,7 @@ from axis.drivers.features.execute import run_steps
 from axis.drivers.features.tailscale import MANUAL, MARKER, Tailscale
 from axis.specs.features import TailscaleSettings
 from tests.fake_transport import FakeTransport
-from tests.features.hostsim import capture, converge, facts_with, replan, section, summaries
+from tests.features.hostsim import capture, converge, facts_with, package_section, replan, summaries
 
 D = Tailscale()
 S = TailscaleSettings()
@@ -26,26 +26,28 @@ def debian(systemd: bool = True):
 def mac(installed: bool = True):
     facts, sections = capture("macos-14-arm.sections.txt", facts_fixture="macos-14-arm.txt")
     if not installed:
-        sections = {**sections, "tailscale.pkg": section("tailscale.pkg", ["manager: brew"])}
+        sections = {**sections, "tailscale.pkg": package_section("tailscale.pkg", "tailscale", manager="brew")}
     return facts, sections
 
 
 def pkg(sections, **change):
-    lines = dict(line.split(":", 1) for line in sections["tailscale.pkg"].lines)
-    lines.update({k: " " + v for k, v in change.items()})
-    return {**sections, "tailscale.pkg": section("tailscale.pkg", [f"{k}:{v}" for k, v in lines.items()])}
+    """The package probe's answer for the host as it is (observed) with `change` made."""
+    now = D.observe(sections)
+    state = dict(manager=now.manager or "none", installed=now.installed, lists=now.lists, enabled=now.enabled,
+                 active=now.active)
+    return {**sections, "tailscale.pkg": package_section("tailscale.pkg", "tailscale", **{**state, **change})}
 
 
 def effects(step, facts, sections):
     command = step.action.command
     if "install -y tailscale" in command or command == f"{BREW} install tailscale":
-        return facts, pkg(sections, status="ii")
+        return facts, pkg(sections, installed=True)
     if command in ("systemctl enable --now tailscaled", f"{BREW} services start tailscale"):
         return facts, pkg(sections, enabled="enabled", active="active")
     if command in ("systemctl disable --now tailscaled", f"{BREW} services stop tailscale"):
-        return facts, pkg(sections, enabled="", active="")
+        return facts, pkg(sections, enabled="disabled" if "systemctl" in command else "", active="inactive" if "systemctl" in command else "")
     if "purge -y tailscale" in command or command == f"{BREW} uninstall tailscale":
-        return facts, pkg(sections, status="")
+        return facts, pkg(sections, installed=False)
     raise AssertionError(command)
 
 
@@ -80,7 +82,7 @@ def test_linux_second_plan_is_empty_and_false_removes_only_what_axis_installed()
 
 def test_linux_installed_by_someone_else_is_left_installed_on_false():
     facts, sections = debian()
-    sections = pkg(sections, status="ii ", enabled="enabled", active="active")
+    sections = pkg(sections, installed=True, enabled="enabled", active="active")
     state = D.observe(sections)
     assert D.plan(S, state, facts) == [] and D.plan(False, state, facts) == []
     assert D.notes(False, state, facts) == ["tailscale was not installed by axis: left installed, no longer managed"]

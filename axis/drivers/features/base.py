@@ -179,6 +179,50 @@ ENOENT_FN = (
     'printf \'%s\\n\' "$_axis_e" >&2; return 1; }; ')
 
 
+#: sh function `_axis_ask KEY CMD...`: runs CMD (stdout and stderr together) and prints its exit
+#: status as `KEY.rc: N` and each line it printed as `KEY: line`. For probes that ask a tool a
+#: question: `answers` gives them back, and the driver tells the tool's documented negative
+#: answer ("no packages found matching X", exit 1) from a failure to ask (anything else, which
+#: makes the feature `Unreadable` with the tool's words); `2>/dev/null ||` would take a locked
+#: database or a dead bus for "not installed" or "off".
+ASK_FN = (
+    '_axis_ask() { _axis_k=$1; shift; _axis_o=$("$@" 2>&1); _axis_r=$?; '
+    'printf \'%s.rc: %s\\n\' "$_axis_k" "$_axis_r"; '
+    '[ -z "$_axis_o" ] || printf \'%s\\n\' "$_axis_o" | while IFS= read -r _axis_l; do '
+    'printf \'%s: %s\\n\' "$_axis_k" "$_axis_l"; done; }; ')
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a tool said to one `_axis_ask`: its exit status and the lines it printed."""
+
+    rc: int
+    lines: tuple[str, ...] = ()
+
+    def words(self) -> str:
+        """The tool's own words and status, for a reason: "dpkg-query: error ... (exit 2)"."""
+        said = " | ".join(line.strip() for line in self.lines if line.strip())[:300]
+        return f"{said} (exit {self.rc})" if said else f"exit {self.rc} without a word"
+
+
+def answers(lines: list[str]) -> tuple[dict[str, str], dict[str, Answer]]:
+    """A probe's `key: value` lines (first one wins) and its `_axis_ask` answers by key."""
+    plain: dict[str, str] = {}
+    rcs: dict[str, int] = {}
+    said: dict[str, list[str]] = {}
+    for line in lines:
+        key, sep, value = line.partition(": ")
+        if not sep:
+            continue
+        if key.endswith(".rc") and value.strip().lstrip("-").isdigit():
+            rcs.setdefault(key[:-3], int(value))
+        elif key in rcs:
+            said.setdefault(key, []).append(value)
+        else:
+            plain.setdefault(key.strip(), value.strip())
+    return plain, {key: Answer(rc, tuple(said.get(key, ()))) for key, rc in rcs.items()}
+
+
 def tri_state(read: str, path: str) -> str:
     """A probe that runs `read` (a command on "$p", `path`): its output and exit 0 when it
     succeeds; when it fails, exit ABSENT_EXIT if the host says there is no such file, else 1

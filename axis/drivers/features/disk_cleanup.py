@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (Probe, Step, file_bytes, file_mode, file_probe, mode_probe, probe_lines,
+from axis.drivers.features.base import (ENOENT_FN, Probe, Step, file_bytes, file_mode, file_probe, mode_probe, probe_lines,
                                         remove_managed_step, write_step)
 from axis.drivers.features.cleanup_script import LOG_PATH, SCRIPT_PATH, render
 from axis.specs.features import DiskCleanupSettings
@@ -29,9 +29,13 @@ CRON_RUNNERS = ("/usr/sbin/cron", "/usr/sbin/crond", "/usr/bin/crond", "/sbin/cr
                 "/usr/lib/systemd/system/cron-daily.timer")
 CRON_TOOLS = ("cron", "crond", "anacron")
 
-_CRON_PROBE = ("for p in " + " ".join(shlex.quote(p) for p in CRON_RUNNERS)
-               + "; do [ -e \"$p\" ] && echo \"runner=$p\"; done; "
-               "if [ -d /etc/cron.daily ]; then echo daily=yes; else echo daily=no; fi")
+#: `runner=PATH` per runner found, `daily=yes|no`. "Not there" only when the host says so (a
+#: `test -e` that is false for EACCES would say "no cron" for a failure): see `ENOENT_FN`.
+_CRON_PROBE = (f"LC_ALL=C; export LC_ALL; {ENOENT_FN}for p in " + " ".join(shlex.quote(p) for p in CRON_RUNNERS)
+               + '; do if [ -e "$p" ]; then echo "runner=$p"; elif [ ! -L "$p" ] && ! _axis_enoent "$p"; '
+               "then exit 1; fi; done; if [ -d /etc/cron.daily ]; then echo daily=yes; "
+               "elif [ -e /etc/cron.daily ] || [ -L /etc/cron.daily ] || _axis_enoent /etc/cron.daily; "
+               "then echo daily=no; else exit 1; fi")
 
 
 @dataclass(frozen=True)

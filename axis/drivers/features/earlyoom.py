@@ -13,6 +13,7 @@ step is *live*: the host refuses it with its own message, and the package stays 
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 from typing import ClassVar, Literal, Mapping
@@ -21,8 +22,8 @@ from pydantic import BaseModel
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, Probe, RemoveFile, Step, file_bytes,
-                                        file_probe, probe_lines, write_step)
+from axis.drivers.features.base import (ASK_FN, MANAGED_MARK, STATE_DIR, Answer, Command, Probe, RemoveFile, Step,
+                                        Unreadable, answers, file_bytes, file_probe, probe_lines, write_step)
 from axis.specs.features import EarlyoomSettings
 
 PACKAGE = "earlyoom"
@@ -34,7 +35,7 @@ MANAGERS = ("apt-get", "dnf", "yum", "brew")
 
 @dataclass(frozen=True)
 class PackageState:
-    manager: str | None          # "apt-get", "dnf", "yum", "brew", or None (none found / not probed)
+    manager: str | None          # "apt-get", "dnf", "yum", "brew", or None (the host has none of them)
     installed: bool
     lists: int | None            # apt: package list files in /var/lib/apt/lists (0 = never updated)
     enabled: str                 # `systemctl is-enabled` ("enabled", "disabled", "" when unknown)
@@ -48,68 +49,124 @@ class PackageState:
 
 
 def package_probe(package: str, service: str) -> str:
-    """One probe for a package and its service: `key: value` lines, always exit 0.
+    """One probe for a package and its service; exits 0 whatever the tools answer, which
+    `observe_package` reads (see `base.ASK_FN`: each question's exit status and words).
 
-    Linux: the package manager, the package's state (dpkg `ii` / rpm installed), the number of
-    apt package lists, and systemd's view of the service (`is-enabled`/`is-active` work without
-    root; on a host without systemd they print nothing). macOS (Homebrew): whether the formula
-    is installed, whether its root LaunchDaemon (`sudo brew services`) exists and the daemon runs.
+    Linux: the package manager, dpkg's status of the package (or `rpm -q`), the apt package
+    lists, and systemd's view of the service (`is-enabled` reads unit files, so it answers on a
+    host not booted with systemd; `is-active` is asked only where systemd runs, as
+    sd_booted(3) tells: /run/systemd/system). macOS (Homebrew): whether the formula is
+    installed, whether its root LaunchDaemon (`sudo brew services`) exists and the daemon runs.
     """
     p, s = shlex.quote(package), shlex.quote(service)
     plist = shlex.quote(f"/Library/LaunchDaemons/homebrew.mxcl.{package}.plist")
     return (
-        'if [ "$(uname -s)" = Darwin ]; then '
+        ASK_FN + 'if [ "$(uname -s)" = Darwin ]; then '
         "if command -v brew >/dev/null 2>&1; then echo 'manager: brew'; "
-        f"brew list --formula --versions {p} >/dev/null 2>&1 && echo 'status: ii'; fi; "
+        f"_axis_ask brew brew list --formula --versions {p}; fi; "
         f"[ -f {plist} ] && echo 'enabled: enabled'; "
-        f"pgrep -x {shlex.quote(service)} >/dev/null 2>&1 && echo 'active: active'; "
+        f"_axis_ask pgrep pgrep -x {s}; "
         "elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then "
         "echo 'manager: apt-get'; "
-        f"echo \"status: $(dpkg-query -W -f='${{db:Status-Abbrev}}' {p} 2>/dev/null)\"; "
-        "echo \"lists: $(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' 2>/dev/null | wc -l)\"; "
+        f"_axis_ask dpkg dpkg-query -W -f='${{db:Status-Abbrev}}' {p}; "
+        "_axis_ask lists find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*'; "
         "elif command -v dnf >/dev/null 2>&1; then echo 'manager: dnf'; "
-        f"rpm -q {p} >/dev/null 2>&1 && echo 'status: ii'; "
+        f"_axis_ask rpm rpm -q {p}; "
         "elif command -v yum >/dev/null 2>&1; then echo 'manager: yum'; "
-        f"rpm -q {p} >/dev/null 2>&1 && echo 'status: ii'; "
+        f"_axis_ask rpm rpm -q {p}; "
         "else echo 'manager: none'; fi; "
         'if [ "$(uname -s)" != Darwin ] && command -v systemctl >/dev/null 2>&1; then '
-        f"echo \"enabled: $(systemctl is-enabled {s} 2>/dev/null)\"; "
-        f"echo \"active: $(systemctl is-active {s} 2>/dev/null)\"; fi; "
+        f"_axis_ask enabled systemctl is-enabled {s}; "
+        f"if [ -d /run/systemd/system ]; then _axis_ask active systemctl is-active {s}; "
+        "else echo 'systemd: not running'; fi; fi; "
         "exit 0")
 
 
-def _pairs(lines: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in lines:
-        key, sep, value = line.partition(":")
-        if sep:
-            out.setdefault(key.strip(), value.strip())
-    return out
+#: A state word as `systemctl is-enabled|is-active` prints it (enabled, static, not-found, ...).
+_UNIT_STATE = re.compile(r"[a-z][a-z-]*")
+#: How systemd (old, or offline: not booted with it) says the unit does not exist.
+_NO_UNIT = re.compile(r"Failed to get unit file state for \S+: No such file or directory")
+
+
+def _asked(asks: Mapping[str, Answer], key: str, what: str) -> Answer:
+    answer = asks.get(key)
+    if answer is None:
+        raise Unreadable(what, f"the probe printed no answer of {key}")
+    return answer
+
+
+def _installed(manager: str | None, asks: Mapping[str, Answer], package: str) -> bool:
+    """Whether the package manager says `package` is installed. Only its documented "no" is a
+    no: dpkg-query's exit 1 "no packages found matching", rpm's "package X is not installed",
+    Homebrew's silent exit 1. Anything else is a failure to ask: `Unreadable`, tool's words."""
+    what = f"the state of package {package}"
+    if manager == "apt-get":
+        dpkg = _asked(asks, "dpkg", what)
+        if dpkg.rc == 0:
+            status = "".join(dpkg.lines).strip()  # 2nd letter `i` = installed ("ii", "hi"); "rc" = config only
+            return len(status) >= 2 and status[1] == "i"
+        if dpkg.rc == 1 and any("no packages found matching" in line for line in dpkg.lines):
+            return False
+        raise Unreadable(what, f"dpkg-query: {dpkg.words()}")
+    if manager in ("dnf", "yum"):
+        rpm = _asked(asks, "rpm", what)
+        if rpm.rc == 0:
+            return True
+        if [line.strip() for line in rpm.lines] == [f"package {package} is not installed"]:
+            return False
+        raise Unreadable(what, f"rpm -q: {rpm.words()}")
+    if manager == "brew":
+        brew = _asked(asks, "brew", what)
+        if brew.rc == 0:
+            return True
+        if brew.rc == 1 and not any(line.strip() for line in brew.lines):
+            return False
+        raise Unreadable(what, f"brew list: {brew.words()}")
+    return False
+
+
+def _unit_state(asks: Mapping[str, Answer], key: str, service: str) -> str:
+    """systemctl's answer for the service: the state word it printed ("" when it was not asked:
+    no systemctl, or systemd not running); an error instead of a state is `Unreadable`."""
+    answer = asks.get(key)
+    if answer is None:
+        return ""
+    state = next((line.strip() for line in answer.lines if _UNIT_STATE.fullmatch(line.strip())), None)
+    if state is not None:
+        return state
+    if key == "enabled" and any(_NO_UNIT.fullmatch(line.strip()) for line in answer.lines):
+        return "not-found"
+    raise Unreadable(f"the state of service {service}", f"systemctl is-{key}: {answer.words()}")
 
 
 def observe_package(sections: Mapping[str, Section], probe: str, marker: str, marker_path: str,
-                    package: str) -> PackageState:
-    """The package probe's answer (it exits 0 whatever it finds: a failure or a cut-off output
-    leaves the package's state unknown, `Unreadable`) and axis's marker file."""
-    kv = _pairs(probe_lines(sections, probe, f"the state of package {package}"))
-    manager = kv.get("manager")
-    lists = kv.get("lists")
-    return PackageState(
-        manager=manager if manager in MANAGERS else None,
-        # dpkg's abbreviated status: 2nd letter `i` = installed ("ii ", "hi "); "rc" = config only
-        installed=len(kv.get("status", "")) >= 2 and kv["status"][1] == "i",
-        lists=int(lists) if lists is not None and lists.isdigit() else None,
-        enabled=kv.get("enabled", ""), active=kv.get("active", ""),
-        marker_text=file_bytes(sections, marker, marker_path))
-
-
-def _manager(state: PackageState, facts: Facts) -> str | None:
-    if state.manager:
-        return state.manager
-    for tool in ("apt-get", "brew"):  # the probe failed: fall back on the facts' tool list
-        if facts.tools.get(tool):
-            return tool
-    return None
+                    package: str, service: str) -> PackageState:
+    """The package probe's answers and axis's marker file. The probe exits 0 whatever the tools
+    say; it failing or being cut off, or a tool that could not answer, leaves the package's
+    state unknown: `Unreadable` (never "not installed", which `false` would read as "nothing
+    of axis's to remove" while the marker goes)."""
+    plain, asks = answers(probe_lines(sections, probe, f"the state of package {package}"))
+    manager = plain.get("manager")
+    if manager not in (*MANAGERS, "none"):
+        raise Unreadable(f"the state of package {package}", f"the probe named no package manager ({manager!r})")
+    manager = None if manager == "none" else manager
+    installed = _installed(manager, asks, package)
+    lists = None
+    if manager == "apt-get":
+        found = _asked(asks, "lists", "the apt package lists")
+        if found.rc != 0:
+            raise Unreadable("the apt package lists", f"find: {found.words()}")
+        lists = sum(1 for line in found.lines if line.strip())
+    if manager == "brew":
+        ps = _asked(asks, "pgrep", f"the state of service {service}")
+        if ps.rc not in (0, 1):
+            raise Unreadable(f"the state of service {service}", f"pgrep: {ps.words()}")
+        enabled, active = plain.get("enabled", ""), "active" if ps.rc == 0 else ""
+    else:
+        enabled, active = _unit_state(asks, "enabled", service), _unit_state(asks, "active", service)
+    return PackageState(manager=manager, installed=installed, lists=lists,
+                        enabled=enabled, active=active,
+                        marker_text=file_bytes(sections, marker, marker_path))
 
 
 def brew_path(facts: Facts) -> str:
@@ -134,7 +191,7 @@ def install_steps(package: str, marker: str, state: PackageState, facts: Facts) 
     """Install `package` unless it is installed, then record that axis installed it."""
     if state.installed:
         return []
-    manager = _manager(state, facts)
+    manager = state.manager
     q = shlex.quote(package)
     if manager == "apt-get":
         command = Command(apt_install_command(package, state.lists == 0))
@@ -158,7 +215,7 @@ def remove_steps(package: str, marker: str, state: PackageState, facts: Facts) -
         return []
     steps: list[Step] = []
     if state.installed:
-        manager = _manager(state, facts)
+        manager = state.manager
         q = shlex.quote(package)
         if manager == "apt-get":
             command = Command(f"DEBIAN_FRONTEND=noninteractive apt-get purge -y {q}")
@@ -207,7 +264,7 @@ class Earlyoom:
         return {"earlyoom.pkg": Probe(package_probe(PACKAGE, SERVICE)), "earlyoom.marker": file_probe(MARKER)}
 
     def observe(self, sections: Mapping[str, Section]) -> PackageState:
-        return observe_package(sections, "earlyoom.pkg", "earlyoom.marker", MARKER, PACKAGE)
+        return observe_package(sections, "earlyoom.pkg", "earlyoom.marker", MARKER, PACKAGE, SERVICE)
 
     def plan(self, settings: BaseModel | Literal[False], state: PackageState, facts: Facts) -> list[Step]:
         if settings is False:

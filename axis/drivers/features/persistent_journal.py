@@ -32,18 +32,21 @@ RESTART = "systemctl restart systemd-journald"
 _Q = shlex.quote(JOURNAL_DIR)  # a constant, quoted all the same like every path in a command
 
 #: Prints `dir: yes|no|other`, `persisting: yes` when journald writes there, and the last
-#: `Storage=` set in journald.conf(.d). `dir: no` only when the host says there is no such
-#: file; any other failure to look (EACCES on /var/log) fails the probe. Run as root like the
-#: steps, so that what it sees is what `mkdir` would see.
+#: `Storage=` set in journald.conf(.d). `dir: no` (and no machine-id, no journald.conf) only when
+#: the host says there is no such file; any other failure to look or read (EACCES on /var/log,
+#: an unreadable journald.conf) fails the probe, never "not persisting" or "default storage".
+#: Run as root like the steps, so that what it sees is what `mkdir` would see.
 PROBE = (
     f"LC_ALL=C; export LC_ALL; {ENOENT_FN}"
     f"if [ -d {_Q} ]; then echo 'dir: yes'; "
-    "id=$(cat /etc/machine-id 2>/dev/null); "
+    "id=$(cat /etc/machine-id 2>/dev/null) || _axis_enoent /etc/machine-id || exit 1; "
     f'[ -n "$id" ] && [ -d {_Q}/"$id" ] && echo \'persisting: yes\'; '
     f"elif [ -e {_Q} ] || [ -L {_Q} ]; then echo 'dir: other'; "
     f"elif _axis_enoent {_Q}; then echo 'dir: no'; else exit 1; fi; "
-    "s=$(cat /etc/systemd/journald.conf /etc/systemd/journald.conf.d/*.conf 2>/dev/null "
-    "| sed -n 's/^[[:space:]]*Storage=//p' | tail -n 1); "
+    "conf=$(for f in /etc/systemd/journald.conf /etc/systemd/journald.conf.d/*.conf; do "
+    'if [ -e "$f" ] || [ -L "$f" ]; then cat -- "$f" || exit 1; elif ! _axis_enoent "$f"; then exit 1; fi; '
+    "done) || exit 1; "
+    "s=$(printf '%s\\n' \"$conf\" | sed -n 's/^[[:space:]]*Storage=//p' | tail -n 1); "
     '[ -n "$s" ] && echo "storage: $s"; exit 0')
 
 

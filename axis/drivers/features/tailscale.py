@@ -43,7 +43,7 @@ class Tailscale:
         return {"tailscale.pkg": Probe(package_probe(PACKAGE, SERVICE)), "tailscale.marker": file_probe(MARKER)}
 
     def observe(self, sections: Mapping[str, Section]) -> PackageState:
-        return observe_package(sections, "tailscale.pkg", "tailscale.marker", MARKER, PACKAGE)
+        return observe_package(sections, "tailscale.pkg", "tailscale.marker", MARKER, PACKAGE, SERVICE)
 
     def plan(self, settings: BaseModel | Literal[False], state: PackageState, facts: Facts) -> list[Step]:
         macos = facts.os is not None and facts.os.family == "macos"

@@ -19,14 +19,19 @@ from pydantic import BaseModel
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (MANAGED_MARK, Command, Probe, Step, file_bytes, file_probe,
-                                        probe_lines, remove_managed_step, write_step)
+from axis.drivers.features.base import (ASK_FN, MANAGED_MARK, Command, Probe, Step, Unreadable, answers, file_bytes,
+                                        file_probe, probe_lines, remove_managed_step, write_step)
 from axis.specs.features import WatchdogSettings
 
 MODULES = "/etc/modules-load.d/axis-softdog.conf"
 SYSTEM = "/etc/systemd/system.conf.d/60-axis-watchdog.conf"
-PROBE = ("[ -d /sys/module/softdog ] && echo 'softdog: loaded'; "
-         'echo "runtime: $(systemctl show -p RuntimeWatchdogUSec --value 2>/dev/null)"; exit 0')
+#: `softdog: loaded`, and systemd's RuntimeWatchdogUSec asked with `_axis_ask` where systemd
+#: runs (sd_booted(3): /run/systemd/system); a `systemctl show` that fails there is a failure
+#: to read, never "no watchdog" (see `base.ASK_FN`).
+PROBE = (ASK_FN + "[ -d /sys/module/softdog ] && echo 'softdog: loaded'; "
+         "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then "
+         "_axis_ask runtime systemctl show -p RuntimeWatchdogUSec --value; "
+         "else echo 'systemd: not running'; fi; exit 0")
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,7 @@ class State:
     modules: bytes | None
     system: bytes | None
     softdog_loaded: bool
-    runtime: str              # the manager's RuntimeWatchdogUSec as `systemctl show` prints it ("" unknown)
+    runtime: str              # the manager's RuntimeWatchdogUSec as `systemctl show` prints it ("" no systemd)
 
 
 def render_modules() -> str:
@@ -67,13 +72,16 @@ class Watchdog:
                 "watchdog.live": Probe(PROBE)}
 
     def observe(self, sections: Mapping[str, Section]) -> State:
-        kv: dict[str, str] = {}
-        for line in probe_lines(sections, "watchdog.live", "the softdog module and systemd's watchdog"):
-            key, sep, value = line.partition(":")
-            if sep:
-                kv[key.strip()] = value.strip()
+        plain, asks = answers(probe_lines(sections, "watchdog.live", "the softdog module and systemd's watchdog"))
+        runtime = ""  # systemd does not run here: the re-exec step is live, and the host says no
+        if "systemd" not in plain:
+            shown = asks.get("runtime")
+            if shown is None or shown.rc != 0:
+                raise Unreadable("systemd's RuntimeWatchdogUSec", f"systemctl show: {shown.words()}" if shown
+                                 else "the probe printed no answer")
+            runtime = "".join(shown.lines).strip()
         return State(file_bytes(sections, "watchdog.modules", MODULES), file_bytes(sections, "watchdog.system", SYSTEM),
-                     kv.get("softdog") == "loaded", kv.get("runtime", ""))
+                     plain.get("softdog") == "loaded", runtime)
 
     def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
         reexec = Step("~", "re-execute systemd to apply the watchdog settings", Command("systemctl daemon-reexec"),

@@ -56,7 +56,8 @@ class FakeTransport:
     def as_root(self, command: str) -> str:
         return privileged(command, login_is_root=self.login_is_root, sudo_allowed=self.sudo_allowed)
 
-    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False) -> None:
+    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False,
+                  expect: str | None = None) -> None:
         self.calls.append(f"put {path}")
         self.files[path] = (data, mode)
 

@@ -34,10 +34,11 @@ class _StopOnPut(FakeTransport):
 
     stop: asyncio.Event | None = None
 
-    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False) -> None:
+    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False,
+                  expect: str | None = None) -> None:
         assert self.stop is not None
         self.stop.set()
-        await super().put(path, data, mode=mode, sudo=sudo)
+        await super().put(path, data, mode=mode, sudo=sudo, expect=expect)
 
 
 def test_stop_lets_the_step_in_flight_finish_and_starts_no_other():

@@ -87,8 +87,9 @@ class LocalHost(FakeTransport):
                 loaded.append(f"{key.strip()} = {value.strip()}\n")
         return RunResult(0, "".join(loaded), "")
 
-    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False) -> None:
-        await super().put(path, data, mode=mode, sudo=sudo)
+    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False,
+                  expect: str | None = None) -> None:
+        await super().put(path, data, mode=mode, sudo=sudo, expect=expect)
         self._local(path).parent.mkdir(parents=True, exist_ok=True)
         self._local(path).write_bytes(data)
 

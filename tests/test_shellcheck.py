@@ -67,6 +67,8 @@ def test_the_command_wrappers_are_clean(tmp_path):
         "killable": killable(inner, "t0k3n"),
         "kill": kill_command("t0k3n"),
         "write": atomic_write_command("/etc/sysctl.d/it's a [file].conf", 0o644, size=12),
+        "write-over-read": atomic_write_command("/etc/it's $fstab", 0o600, size=12, expect="ab" * 32),
+        "write-new": atomic_write_command("/etc/it's $fstab", 0o600, expect="absent"),
     }
     assert {label: _shellcheck(text, tmp_path, label) for label, text in texts.items()} == dict.fromkeys(texts, "")
 

@@ -102,8 +102,10 @@ class SSHTransport:
             raise command_failed(self.name, command, result)
         return result
 
-    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False) -> None:
-        result = await self._exec(self._as(atomic_write_command(path, mode, len(data)), sudo), data, None, None)
+    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False,
+                  expect: str | None = None) -> None:
+        command = atomic_write_command(path, mode, len(data), expect)
+        result = await self._exec(self._as(command, sudo), data, None, None)
         if sudo and (refused := sudo_refusal(self.name, result)) is not None:
             raise refused
         if not result.ok:

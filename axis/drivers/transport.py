@@ -8,6 +8,7 @@ are one exception type whose `kind` says in plain words what went wrong, so a fa
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from dataclasses import dataclass
@@ -85,8 +86,10 @@ class Transport(Protocol):
         not root and the host allows sudo); `check` raises COMMAND_FAILED on a non-zero exit."""
         ...
 
-    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False) -> None:
-        """Write a file atomically (temp file + rename in the same directory)."""
+    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False,
+                  expect: str | None = None) -> None:
+        """Write a file atomically (temp file + rename in the same directory). With `expect` (see
+        `atomic_write_command`), only over the content that was read: else COMMAND_FAILED."""
         ...
 
     def as_root(self, command: str) -> str:
@@ -133,7 +136,37 @@ def command_failed(host: str, command: str, result: RunResult) -> TransportError
     return TransportError(ErrorKind.COMMAND_FAILED, host, f"`{short}` exited {result.exit_status}: {tail}", result)
 
 
-def atomic_write_command(path: str, mode: int, size: int | None = None) -> str:
+#: `expect` for a file that must not exist yet when it is written.
+ABSENT = "absent"
+_DIGEST_RE = re.compile(r"[0-9a-f]{64}")
+
+#: sh function `_axis_sha256`: stdin's SHA-256 with the tool the host has (GNU/busybox sha256sum,
+#: macOS/BSD shasum, else openssl); status 127 and a message when it has none.
+_SHA256_FN = (
+    "_axis_sha256() { if command -v sha256sum >/dev/null 2>&1; then sha256sum; "
+    "elif command -v shasum >/dev/null 2>&1; then shasum -a 256; "
+    "elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256; "
+    "else echo 'no sha256sum, shasum or openssl to check the file with' >&2; return 127; fi; }; ")
+
+
+def content_digest(data: bytes | None) -> str:
+    """The `expect` of a write over `data` as a probe read it (None: the file was absent)."""
+    return ABSENT if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _unchanged_check(path: str, expect: str) -> str:
+    """Shell (a `&&` term) that fails with a clear message unless `path` is still `expect`."""
+    if expect != ABSENT and not _DIGEST_RE.fullmatch(expect):
+        raise ValueError(f"expect must be {ABSENT!r} or a SHA-256 in hex, not {expect!r}")
+    target = shlex.quote(path)
+    changed = shlex.quote(f"{path} changed since it was read; not overwritten; the next pass re-reads it")
+    # sha256sum/shasum print "HEX  -", openssl "(stdin)= HEX" or "SHA2-256(stdin)= HEX"
+    return (f"{{ if [ -e {target} ] || [ -L {target} ]; then _axis_h=$(_axis_sha256 < {target}); "
+            f"else _axis_h={ABSENT}; fi; }} && _axis_h=${{_axis_h##*= }} && _axis_h=${{_axis_h%% *}} && "
+            f"{{ [ \"$_axis_h\" = {expect} ] || {{ echo {changed} >&2; false; }}; }}")
+
+
+def atomic_write_command(path: str, mode: int, size: int | None = None, expect: str | None = None) -> str:
     """Shell that writes stdin to `path` atomically: a temp file beside it, chmod, then rename.
 
     A reader (or a crash) sees the old file or the new one, never half of it. A missing parent
@@ -144,6 +177,12 @@ def atomic_write_command(path: str, mode: int, size: int | None = None) -> str:
     The temp file is named after its target (`.axis-tmp.<name>.XXXXXX`) so that the next write
     of the same file removes what a killed write left behind (a `kill -9` of sshd runs no
     shell trap); the apply lock keeps two axis runs from writing one file at once.
+
+    With `expect` (`content_digest` of the bytes the probe read, or ABSENT), the file is
+    compared with it right before the rename, and a file edited since it was read (by hand, or
+    by a package, while a swap file was being written) is not overwritten: the write fails with
+    "PATH changed since it was read; not overwritten; the next pass re-reads it". Only the
+    instant between that check and `mv` is left uncovered; axis itself never writes there.
     """
     target = shlex.quote(path)
     directory, _, name = path.rpartition("/")
@@ -152,9 +191,11 @@ def atomic_write_command(path: str, mode: int, size: int | None = None) -> str:
     complete = (f" && {{ test \"$(wc -c < \"$tmp\")\" -eq {int(size)} || "
                 f"{{ echo \"short write: $(wc -c < \"$tmp\") of {int(size)} bytes\" >&2; false; }}; }}"
                 if size is not None else "")
-    return (f"mkdir -p {shlex.quote(directory)} && rm -f {shlex.quote(prefix)}?????? && "
+    check = f" && {_unchanged_check(path, expect)}" if expect is not None else ""
+    return ((_SHA256_FN if expect is not None else "")
+            + f"mkdir -p {shlex.quote(directory)} && rm -f {shlex.quote(prefix)}?????? && "
             f"tmp=$(mktemp {shlex.quote(prefix + 'XXXXXX')}) && "
-            f"{{ cat > \"$tmp\"{complete} && chmod {mode:o} \"$tmp\" && mv -f \"$tmp\" {target}; }} "
+            f"{{ cat > \"$tmp\"{complete} && chmod {mode:o} \"$tmp\"{check} && mv -f \"$tmp\" {target}; }} "
             f"|| {{ rc=$?; rm -f \"$tmp\"; exit $rc; }}")
 
 

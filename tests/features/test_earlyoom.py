@@ -64,7 +64,7 @@ def test_from_scratch_installs_records_and_enables():
     ]
     assert steps[0].action.command == apt_install_command("earlyoom", lists_empty=False)
     assert "DEBIAN_FRONTEND=noninteractive apt-get install -y earlyoom" in steps[0].action.command
-    assert steps[1].action == WriteFile(MARKER, marker_text("earlyoom").encode())
+    assert steps[1].action == WriteFile(MARKER, marker_text("earlyoom").encode(), expect="absent")
     assert steps[1].action.content.startswith(MANAGED_MARK.encode())
     assert steps[2].target == "systemctl enable --now earlyoom" and not steps[2].live
 

@@ -59,7 +59,8 @@ def test_from_scratch_records_the_previous_values_then_sets_zero():
     steps = D.plan(S, D.observe(sections), facts)
     assert summaries(steps) == [("+", f"create {RECORD} (the sleep settings before axis)"), NEVER]
     assert steps[0].action == WriteFile(RECORD, render_record({"AC Power": {"displaysleep": "10", "sleep": "1",
-                                                                             "disksleep": "10"}}).encode())
+                                                                             "disksleep": "10"}}).encode(),
+                                        expect="absent")
     assert steps[0].action.content.startswith(MANAGED_MARK.encode())
     assert steps[0].action.content.splitlines()[1] == b"AC Power: displaysleep=10 sleep=1 disksleep=10"
     assert steps[1].action.command == APPLY == "pmset -a displaysleep 0 sleep 0 disksleep 0"

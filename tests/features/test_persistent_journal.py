@@ -58,7 +58,7 @@ def test_from_scratch_claims_creates_and_restarts_then_nothing():
     steps, facts, sections = converge(D, S, facts, sections, effects)
     assert summaries(steps) == [("+", f"create {MARKER} (remember that axis created {JOURNAL_DIR})"),
                                 ("+", f"create {JOURNAL_DIR}"), RESTART]
-    assert steps[0].action == WriteFile(MARKER, marker_text().encode())
+    assert steps[0].action == WriteFile(MARKER, marker_text().encode(), expect="absent")
     assert steps[1].action.command == ("mkdir -p /var/log/journal && { ! command -v systemd-tmpfiles >/dev/null 2>&1 "
                                        "|| systemd-tmpfiles --create --prefix /var/log/journal; }")
     assert replan(D, S, facts, sections) == []

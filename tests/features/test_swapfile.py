@@ -88,7 +88,7 @@ def test_from_scratch_claims_creates_adds_fstab_line_activates_and_sets_swappine
         ("~", f"load {SYSCTL} into the running kernel"),
     ]
     assert [s.live for s in steps] == [False, False, False, True, False, True]
-    assert steps[0].action == WriteFile(MARKER, marker_text("/swapfile").encode())
+    assert steps[0].action == WriteFile(MARKER, marker_text("/swapfile").encode(), expect="absent")
     create = steps[1].action.command
     assert "fallocate -l 34359738368 -- /swapfile.axis-new" in create and "count=32768" in create
     assert "chmod 600 -- /swapfile.axis-new" in create and "mkswap -- /swapfile.axis-new" in create

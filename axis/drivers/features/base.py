@@ -33,6 +33,7 @@ from pydantic import BaseModel
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
+from axis.drivers.transport import content_digest
 
 #: The first line of every file axis writes: removal only touches files that carry it.
 MANAGED_MARK = "# managed by axis"
@@ -50,9 +51,15 @@ ABSENT_EXIT = 3
 
 @dataclass(frozen=True)
 class WriteFile:
+    """Write `content` to `path`. `expect`: what the file must still be when it is replaced
+    (`transport.content_digest` of the bytes the probe read, or "absent"), so that an edit made
+    between the probe and the write (by hand, minutes later after a swap file's dd) is never
+    lost: the write fails instead, and the next pass re-reads the file. None: no check."""
+
     path: str
     content: bytes
     mode: int = 0o644
+    expect: str | None = None
 
 
 @dataclass(frozen=True)
@@ -302,18 +309,20 @@ def write_step(path: str, want: str | bytes, have: bytes | None, what: str, mode
                have_mode: int | None = None) -> list[Step]:
     """A step writing `want` to `path` when its content differs (none when it matches), or, when
     `have_mode` was observed, when its permissions do (a cron script chmod-ed 644 never runs).
-    `have` is the file's exact bytes (None: the host said it does not exist)."""
+    `have` is the file's exact bytes (None: the host said it does not exist); the write happens
+    only over exactly those (`WriteFile.expect`)."""
     data = _encode(want)
+    write = WriteFile(path, data, mode, content_digest(have))
     if have == data:
         if have_mode is None or have_mode == mode:
             return []
-        return [Step("~", f"restore mode {mode:o} of {path} (is {have_mode:o}; {what})", WriteFile(path, data, mode))]
+        return [Step("~", f"restore mode {mode:o} of {path} (is {have_mode:o}; {what})", write)]
     if have is None:
-        return [Step("+", f"create {path} ({what})", WriteFile(path, data, mode))]
+        return [Step("+", f"create {path} ({what})", write)]
     # lines end at "\n" only, as the host's tools see them (not at \f or U+2028 as splitlines)
     old, new = ([p for p in re.split(r"(?<=\n)", b.decode("utf-8", errors="replace")) if p] for b in (have, data))
     diff = "".join(difflib.unified_diff(old, new, path, path, n=0))
-    return [Step("~", f"update {path} ({what})", WriteFile(path, data, mode), detail=diff)]
+    return [Step("~", f"update {path} ({what})", write, detail=diff)]
 
 
 def remove_managed_step(path: str, have: bytes | None, what: str) -> list[Step]:

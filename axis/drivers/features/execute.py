@@ -53,7 +53,7 @@ async def run_steps(transport: Transport, steps: list[Step], *, timeout: float =
 async def _run(transport: Transport, step: Step, timeout: float) -> None:
     action = step.action
     if isinstance(action, WriteFile):
-        await transport.put(action.path, action.content, mode=action.mode, sudo=True)
+        await transport.put(action.path, action.content, mode=action.mode, sudo=True, expect=action.expect)
     elif isinstance(action, RemoveFile):
         await transport.run(f"rm -f -- {shlex.quote(action.path)}", sudo=True, check=True, timeout=timeout)
     elif isinstance(action, Command):

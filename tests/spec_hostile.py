@@ -1,6 +1,7 @@
 """Hypothesis strategies for hostile spec text (issue 16, item 5): alias bombs, numbers too large
-for any field, deep nesting, bytes that are not UTF-8, NUL and other control characters, and huge
-strings, each placed in a real field of an otherwise valid object, so that the loader meets
+for any field, deep nesting, bytes that are not UTF-8, NUL and other control characters, huge
+strings, tags of values no field takes, and wide documents (many keys, documents, aliases or
+items, around the loader's budgets), each placed in a real field of an otherwise valid object, so that the loader meets
 them where a user (or an attacker with the API token) would put them.
 
 The strategies build text from a few drawn numbers rather than drawing long texts character by
@@ -177,3 +178,49 @@ def huge_strings(draw: st.DrawFn) -> str:
         return place(kind, path, "|\n" + "\n".join(["y" * 1000] * (size // 1000 + 1)))
     text = "y" * size
     return place(kind, path, f'"{text}"' if style == "quoted" else text)
+
+
+# --- tags ---------------------------------------------------------------------------------------
+
+_TAGGED = ["!!binary aAAubGFu", "!!binary " + "eHh4" * 20_000, "!!omap [a: 1, a: 2]", "!!omap [a: 1]", "!!set {a, b}",
+           "!!pairs [a: 1, a: 2]", "!!timestamp 2001-01-01", "!!python/object:os.system x",
+           "!!python/name:os.system ''", "!local x", "!<tag:yaml.org,2002:binary> aGk=", "!!merge x", "!!value x"]
+
+
+@st.composite
+def tagged_values(draw: st.DrawFn) -> str:
+    """A value with a tag no spec may use (binary data, ordered maps, sets, timestamps, Python
+    objects, local tags), in any field, as a key, or inside a list."""
+    kind, path = draw(fields)
+    value = draw(st.sampled_from(_TAGGED))
+    shape = draw(st.sampled_from(["value", "in-list", "key"]))
+    if shape == "in-list":
+        value = f"[ok, {value}]"
+    elif shape == "key":
+        value = f"{{? {value} : 1}}"
+    return place(kind, path, value)
+
+
+# --- wide documents -----------------------------------------------------------------------------
+
+@st.composite
+def wide_documents(draw: st.DrawFn) -> str:
+    """Documents that are wide, not deep: many keys (block or flow), many documents, many aliases
+    of one anchor, long flow lists, many comment lines; from well under the loader's budgets
+    (10,000 nodes, 1,000 documents, 20,000 lines) to several times over them."""
+    count = draw(st.sampled_from([100, 999, 1000, 1001, 4_999, 5_001, 9_999, 10_001, 20_000, 60_000])
+                 | st.integers(10, 60_000))
+    shape = draw(st.sampled_from(["block-keys", "flow-keys", "documents", "aliases", "flow-list", "comments"]))
+    if shape == "documents":
+        one = "---\napiVersion: axis/v1\nkind: Claim\nmetadata: {{name: c{i}}}\nspec: {{task: t}}\n"
+        return "".join(one.format(i=i) for i in range(min(count, 3_000)))
+    if shape == "comments":
+        return place("Host", ("spec", "description"), "x") + "# a comment\n" * count
+    kind, path = draw(fields)
+    if shape == "block-keys":
+        return place(kind, path, "\n".join(f"k{i}: v" for i in range(min(count, 25_000))))
+    if shape == "flow-keys":
+        return place(kind, path, "{" + ", ".join(f"k{i}: v" for i in range(count)) + "}")
+    if shape == "aliases":
+        return place(kind, path, "[&a x, " + ", ".join(["*a"] * count) + "]")
+    return place(kind, path, "[" + ", ".join(["1"] * count) + "]")

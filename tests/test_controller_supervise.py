@@ -10,6 +10,7 @@ No host is contacted: connecting answers "connection refused", a normal failed p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -22,7 +23,7 @@ from axis.drivers.transport import ErrorKind, TransportError
 from axis.reconciler import controller as controller_module, supervisor as supervisor_module
 from axis.reconciler.controller import Controller
 from axis.reconciler.fleet import SshOptions
-from axis.reconciler.supervisor import CRASH_LOOP, Part, Supervisor
+from axis.reconciler.supervisor import CRASH_LOOP, Part, Supervisor, describe, restart_delay
 from axis.specs import Host
 from axis.state import Database
 from axis.state.conditions import conditions_of
@@ -120,7 +121,7 @@ def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_a_spec_apply_that_raises_keeps_the_last_good_state_and_the_next_good_edit_is_applied(
         tmp_path, specs, monkeypatch, caplog):
     """The watcher's apply raises (as the loader did on 3,000 nested brackets): logged with the
-    type, Warning event, SpecWatcher False, retried with backoff until it is reported as a crash
+    type, Warning event, SpecApply False, retried with backoff until it is reported as a crash
     loop; the hosts stored before stay; the next good edit is applied at once and all is True."""
     caplog.set_level(logging.INFO, logger="axis")
     watch = specs({"h.yaml": HOST.format(name="a")})
@@ -136,39 +137,42 @@ def test_a_spec_apply_that_raises_keeps_the_last_good_state_and_the_next_good_ed
     async def scenario() -> list[str]:
         run = Running(tmp_path, watch)
         run.start()
-        await _until(lambda: (c := _condition(run.db, "SpecWatcher")) is not None and c.status == "True",
+        await _until(lambda: (c := _condition(run.db, "SpecApply")) is not None and c.status == "True",
                      "the watcher's condition")
         (watch / "h.yaml").write_text("# boom\n" + HOST.format(name="b"))
         await _until(lambda: len(_events(run.db, "InternalError")) >= CRASH_LOOP, "retries of the failed apply")
-        looping = _condition(run.db, "SpecWatcher")
+        looping = _condition(run.db, "SpecApply")
         ready = _condition(run.db, "Ready")
         assert (looping.status, looping.reason) == ("False", "CrashLoopBackOff"), looping
         assert looping.message.startswith("RecursionError: maximum recursion depth exceeded")
-        assert (ready.status, ready.reason, ready.message) == ("False", "PartsFailing", "failing: SpecWatcher")
+        assert (ready.status, ready.reason, ready.message) == ("False", "PartsFailing", "failing: SpecApply")
         assert _hosts(run.db) == ["a"]  # the last good desired state stays in force
         failed_at = looping.last_transition
 
         await run.edit("h.yaml", HOST.format(name="c"), lambda: _hosts(run.db) == ["c"], "the good edit")
-        await _until(lambda: _condition(run.db, "SpecWatcher").status == "True", "SpecWatcher True again")
-        back = _condition(run.db, "SpecWatcher")
+        await _until(lambda: _condition(run.db, "SpecApply").status == "True", "SpecApply True again")
+        back = _condition(run.db, "SpecApply")
         assert back.reason == "Running" and back.last_transition > failed_at
         assert _condition(run.db, "Ready").status == "True"
         (recovered,) = _events(run.db, "Recovered")
-        assert recovered.type == "Normal" and recovered.message.startswith("SpecWatcher: running again after ")
+        assert recovered.type == "Normal" and recovered.message.startswith("SpecApply: running again after ")
         return await run.stop()
 
     assert asyncio.run(scenario()) == []  # healthy when stopped
     errors = _errors(caplog)
-    assert errors[0] == ("SpecWatcher: internal error: RecursionError: maximum recursion depth exceeded while "
+    assert errors[0] == ("SpecApply: internal error: RecursionError: maximum recursion depth exceeded while "
                          "calling a Python object; failed 1 time(s) in a row, retry in 0.2s")
     assert errors[1].endswith("failed 2 time(s) in a row, retry in 0.4s")  # backoff doubles
 
 
 async def _never_changes(path: Path, *, stop_event: asyncio.Event, **_kw: Any) -> AsyncIterator[set[Any]]:
-    """A file watcher that reports no change: a spec only gets in by the restart's re-read."""
-    await stop_event.wait()
-    return
-    yield set()
+    """A file watcher that reports no change (its quiet ticks only): a spec only gets in by the
+    restart's re-read."""
+    while not stop_event.is_set():
+        yield set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await stop_event.wait()
 
 
 def test_a_crashed_file_watcher_restarts_and_rereads_the_directory(tmp_path, specs, monkeypatch, caplog):
@@ -296,11 +300,11 @@ def test_stopping_while_a_part_fails_says_so(tmp_path, specs, monkeypatch):
         failing = await run.stop()
         ready = _condition(run.db, "Ready")
         assert (ready.status, ready.reason) == ("False", "Stopped")
-        assert "SpecWatcher: OverflowError: int too large to convert to float" in ready.message
+        assert "SpecApply: OverflowError: int too large to convert to float" in ready.message
         return failing
 
     (line,) = asyncio.run(scenario())
-    assert line.startswith("SpecWatcher: OverflowError: int too large to convert to float (")
+    assert line.startswith("SpecApply: OverflowError: int too large to convert to float (")
 
 
 def test_a_broken_scheduling_loop_raises_instead_of_running_on(tmp_path, specs, monkeypatch, caplog):
@@ -436,3 +440,197 @@ def test_axis_controller_exits_1_when_its_loop_breaks(axis, specs, monkeypatch):
     result = axis("controller", "--watch", str(specs({"p.yaml": PROFILE})))
     assert result.code == 1, result.err
     assert "the controller loop failed, exiting: AttributeError: 'NoneType' object has no attribute 'due'" in result.err
+
+
+class Unprintable(Exception):
+    """An exception whose message cannot be formatted (its `__str__` raises)."""
+
+    def __str__(self) -> str:
+        raise ValueError("no str for you")
+
+
+HOSTILE: list[BaseException] = [KeyError(1 << 20000), Unprintable()]
+
+
+def test_describe_never_raises_and_stays_one_bounded_line():
+    """`str(KeyError(1 << 20000))` raises ValueError (int too large to convert to str)."""
+    assert describe(KeyError(1 << 20000)) == "KeyError: (its message cannot be shown)"
+    assert describe(Unprintable()) == "Unprintable: (its message cannot be shown)"
+    assert describe(Unprintable(), typed=False) == "(its message cannot be shown)"
+    long = describe(RuntimeError("x\n" * 10**6))
+    assert len(long) < 320 and "\n" not in long and long.endswith("...")
+    named = type("N" * 10_000, (Exception,), {})
+    assert len(describe(named("m"))) < 110
+
+
+def test_backoffs_stay_finite_after_any_number_of_failures():
+    """A host unreachable for days: 2 ** 1024 seconds would overflow a float inside the except
+    block that computes the next retry, killing the pass it reschedules."""
+    assert restart_delay(10**6) == supervisor_module.RESTART_CAP
+    assert controller_module.backoff(10**6) == controller_module.BACKOFF_CAP
+
+
+@pytest.mark.parametrize("exc", HOSTILE, ids=["huge-int-key", "str-raises"])
+def test_reporting_a_hostile_exception_on_a_broken_db_does_not_raise(tmp_path, caplog, exc):
+    class Broken:
+        def write(self) -> Any:
+            raise Unprintable()
+
+    supervisor = Supervisor(Broken())  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR, logger="axis"):
+        supervisor.begin()
+        supervisor.failed(Part.HOST_PASSES, exc, attempt=1, retry_in=1, subject="a")
+        supervisor.succeeded(Part.HOST_PASSES, "a")
+        supervisor.end(exc)
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"a: internal error: {type(exc).__name__}: (its message cannot be shown); failed 1 time(s) in a row, " \
+           "retry in 1s" in messages
+    assert "cannot record the controller's health in the state DB: Unprintable: (its message cannot be shown)" \
+        in messages
+
+
+@pytest.mark.parametrize("part", [Part.HOST_PASSES, Part.CLAIMS, Part.STORE_POLL, Part.SPECS, Part.WATCHER])
+@pytest.mark.parametrize("exc", HOSTILE, ids=["huge-int-key", "str-raises"])
+def test_a_part_that_raises_a_hostile_exception_is_reported_and_runs_again(tmp_path, specs, monkeypatch, part, exc):
+    """The same supervision when the exception cannot even be printed: the report names its type,
+    the part runs again, and the loop lives on (before: the host pass died with an exception no
+    one retrieved, the scheduling loop crashed on the claims pass or the poll)."""
+    watch = specs({"h.yaml": HOST.format(name="a")})
+    armed: list[BaseException] = []
+    ssh = Refused()
+    if part is Part.HOST_PASSES:
+        armed = ssh.inject
+    elif part is Part.CLAIMS:
+        real_place = controller_module.place_claims
+
+        def place_claims(db: Database, *, now: float) -> Any:
+            if armed:
+                raise armed.pop(0)
+            return real_place(db, now=now)
+
+        monkeypatch.setattr(controller_module, "place_claims", place_claims)
+    elif part is Part.STORE_POLL:
+        real_notice = Controller._notice_stored
+
+        def notice(self: Controller) -> None:
+            if armed:
+                raise armed.pop(0)
+            real_notice(self)
+
+        monkeypatch.setattr(Controller, "_notice_stored", notice)
+    elif part is Part.SPECS:
+        real_load = controller_module.load_specs
+
+        def loader(paths: list[Path]) -> Any:
+            if armed:
+                raise armed.pop(0)
+            return real_load(paths)
+
+        monkeypatch.setattr(controller_module, "load_specs", loader)
+    else:
+        real_awatch = controller_module.awatch
+
+        def awatch(path: Path, **kw: Any) -> AsyncIterator[set[Any]]:
+            if armed:
+                raise armed.pop(0)
+            return real_awatch(path, **kw)
+
+        monkeypatch.setattr(controller_module, "awatch", awatch)
+    kind = "Host" if part is Part.HOST_PASSES else "Controller"
+
+    async def scenario() -> list[str]:
+        armed.append(exc)
+        run = Running(tmp_path, watch, ssh)
+        run.start()
+        await _until(lambda: _events(run.db, "InternalError", kind=kind), "the failure to be recorded")
+        (event,) = _events(run.db, "InternalError", kind=kind)
+        assert f"internal error: {type(exc).__name__}: (its message cannot be shown); failed 1 time(s)" \
+            in event.message
+        await _until(lambda: _condition(run.db, part.value).status == "True", f"{part.value} True again")
+        assert run.task is not None and not run.task.done()  # the loop lives on
+        await run.edit("b.yaml", HOST.format(name="b"), lambda: "b" in ssh.connects, "the good edit's pass")
+        return await run.stop()
+
+    assert asyncio.run(scenario()) == []
+
+
+def test_a_restarted_watcher_recovers_only_once_it_is_watching_again(tmp_path, specs, monkeypatch):
+    """The restart's re-read used to report the watcher Recovered before the file watch had
+    started again; a watch that then failed again made Ready flap on every restart."""
+    watch = specs({"h.yaml": HOST.format(name="a")})
+    calls: list[int] = []
+    gate: asyncio.Event | None = None  # created in the test's event loop
+
+    async def not_yet(path: Path, *, stop_event: asyncio.Event, **kw: Any) -> AsyncIterator[set[Any]]:
+        assert gate is not None
+        await gate.wait()  # the file watch is still starting: nothing reported yet
+        async for changes in _never_changes(path, stop_event=stop_event, **kw):
+            yield changes
+
+    def awatch(path: Path, **kw: Any) -> AsyncIterator[set[Any]]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(28, "inotify watch limit reached")
+        return not_yet(path, **kw)
+
+    monkeypatch.setattr(controller_module, "awatch", awatch)
+
+    async def scenario() -> list[str]:
+        nonlocal gate
+        gate = asyncio.Event()
+        run = Running(tmp_path, watch)
+        run.start()
+        await _until(lambda: len(calls) == 2, "the restart")
+        (watch / "h.yaml").write_text(HOST.format(name="edited-while-down"))
+        await asyncio.sleep(0.5)
+        down = _condition(run.db, "SpecWatcher")
+        assert (down.status, down.reason) == ("False", "Restarting")  # restarted, not yet watching
+        assert not _events(run.db, "Recovered") and _condition(run.db, "Ready").status == "False"
+        assert _hosts(run.db) == ["a"]  # the re-read waits for the watch
+        gate.set()
+        await _until(lambda: _condition(run.db, "SpecWatcher").status == "True", "SpecWatcher True")
+        await _until(lambda: _hosts(run.db) == ["edited-while-down"], "the re-read once watching")
+        (recovered,) = _events(run.db, "Recovered")
+        assert recovered.message.startswith("SpecWatcher: running again after 1 failure(s)")
+        assert _condition(run.db, "SpecApply").status == "True"
+        return await run.stop()
+
+    assert asyncio.run(scenario()) == []
+
+
+def test_a_deleted_watch_directory_is_the_watchers_failure_not_a_spec_success(tmp_path, specs, monkeypatch):
+    """With the real file watch: the directory goes, the watcher fails under WatchPathMissing in
+    plain words, without a Recovered between its retries (Ready stays False, no flapping), the
+    spec apply is not run on the missing path (no SpecInvalid, hosts kept); the directory comes
+    back with an edit, the watcher recovers and the edit is applied."""
+    import shutil
+
+    watch = specs({"h.yaml": HOST.format(name="a")})
+    monkeypatch.setattr(controller_module, "WATCH_TICK_MS", 200)
+
+    async def scenario() -> list[str]:
+        run = Running(tmp_path, watch)
+        run.start()
+        await _until(lambda: _condition(run.db, "SpecWatcher") is not None, "the watcher's condition")
+        await asyncio.sleep(0.5)  # watching
+        shutil.rmtree(watch)
+        await _until(lambda: len(_events(run.db, "WatchPathMissing")) >= 3, "three failed restarts", timeout=30)
+        down = _condition(run.db, "SpecWatcher")
+        assert (down.status, down.reason) == ("False", "WatchPathMissing")
+        assert down.message.startswith(f"the watched path {watch} does not exist (deleted or moved?); "
+                                       "the last good desired state stays in force (")
+        event = _events(run.db, "WatchPathMissing")[0]
+        assert event.type == "Warning" and "internal error" not in event.message
+        assert not _events(run.db, "Recovered") and not _events(run.db, "SpecInvalid")
+        assert _condition(run.db, "Ready").status == "False"
+        assert _condition(run.db, "SpecApply").status == "True"
+        assert _hosts(run.db) == ["a"]
+
+        watch.mkdir()
+        (watch / "h.yaml").write_text(HOST.format(name="back"))
+        await _until(lambda: _hosts(run.db) == ["back"], "the directory's return to be applied", timeout=60)
+        await _until(lambda: _condition(run.db, "SpecWatcher").status == "True", "SpecWatcher True again")
+        assert len(_events(run.db, "Recovered")) == 1
+        return await run.stop()
+
+    assert asyncio.run(scenario()) == []

@@ -15,9 +15,13 @@ HTTP API, `axis delete`) is noticed by a once-a-second look at the objects' chan
 
 Every part is supervised (`axis.reconciler.supervisor`): an exception it did not expect is
 logged, recorded (Warning event, the part's condition on Controller/controller) and the part
-runs again after a capped backoff; the watcher restarts by re-reading the directory, so no edit
-is lost. Only the loop that schedules them cannot be restarted: if it breaks, `run` raises and
-the process exits non-zero rather than keep running with a dead part.
+runs again after a capped backoff. The file watcher (`SpecWatcher`) and the spec apply it
+triggers (`SpecApply`) are separate parts: the watcher counts as running only once the restarted
+file watch is actually watching, and only then re-reads the directory, so no edit is lost and no
+"Recovered" is claimed early; a watched path that was deleted is the watcher's failure
+(`WatchPathMissing`), never an apply of an empty spec. Only the loop that schedules them cannot
+be restarted: if it breaks, `run` raises and the process exits non-zero rather than keep running
+with a dead part.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +45,7 @@ from axis.reconciler.ledger import place_claims
 from axis.reconciler.observe import claim_tools
 from axis.reconciler.record import record_claim_conditions, record_outcome
 from axis.reconciler.supervisor import KIND as CONTROLLER_KIND, NAME as CONTROLLER_NAME
-from axis.reconciler.supervisor import Part, Supervisor, describe, restart_delay
+from axis.reconciler.supervisor import Part, Supervisor, describe, doubling, restart_delay
 from axis.specs import SpecErrors, load_specs
 from axis.state import Database
 from axis.state.conditions import set_condition
@@ -58,6 +63,9 @@ CLAIMS_EVERY = 10.0
 POLL_EVERY = 1.0
 #: watchfiles: wait for `step` ms of quiet, at most `debounce` ms, so a save storm is one change.
 DEBOUNCE_MS, STEP_MS = 1600, 50
+#: The file watch also reports every WATCH_TICK_MS without a change: its first report proves it is
+#: watching (a restart is "Recovered" only then), and each one checks the watched path still exists.
+WATCH_TICK_MS = 1000
 #: A watcher that ran this long since its last restart counts as stable: its next crash is
 #: restarted after the shortest delay again.
 STABLE_AFTER = 60.0
@@ -72,7 +80,19 @@ class _Slot:
 
 
 def backoff(failures: int) -> float:
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, failures - 1))
+    """A host's retry delay after `failures` failed passes in a row: 5 s doubling to 5 minutes."""
+    return doubling(BACKOFF_BASE, BACKOFF_CAP, failures)
+
+
+class WatchPathMissing(Exception):
+    """The watched spec path is gone (deleted or moved): the file watch cannot run, and re-reading
+    would store an empty desired state. A failure of the watcher, reported under this reason."""
+
+    reason = "WatchPathMissing"
+
+    def __init__(self, path: Path):
+        super().__init__(f"the watched path {path} does not exist (deleted or moved?); "
+                         "the last good desired state stays in force")
 
 
 class Controller:
@@ -88,7 +108,7 @@ class Controller:
         self._wake = asyncio.Event()
         self.supervisor = Supervisor(db)
         self._spec_retry: float | None = None  # when to re-read the specs after an apply that raised
-        self._streaks = {part: 0 for part in (Part.WATCHER, Part.CLAIMS, Part.STORE_POLL)}
+        self._streaks = {part: 0 for part in (Part.SPECS, Part.CLAIMS, Part.STORE_POLL)}
 
     async def run(self, stop: asyncio.Event) -> list[str]:
         """Reconcile until `stop`; the caller has stored the watched specs once (`load_watched`).
@@ -128,28 +148,34 @@ class Controller:
             stopper.cancel()
             running = [s.task for s in self._slots.values() if s.task is not None]
             if running:
-                self.log(f"stopping: waiting for {len(running)} host pass(es) to finish their step in flight")
+                self._say(f"stopping: waiting for {len(running)} host pass(es) to finish their step in flight")
             await asyncio.gather(*running, watcher, stopper, return_exceptions=True)
             self.supervisor.end(broken)
             if broken is None:
-                self.log("stopped")
+                self._say("stopped")
         return self.supervisor.failing()
 
     def load_watched(self) -> None:
         """`apply_specs`, supervised: an exception other than a spec error (a loader bug, a DB
         that refuses the write) keeps the last good desired state in force, like a spec error,
-        is recorded, and the directory is read again after a backoff, or at once on the next edit."""
+        is recorded, and the directory is read again after a backoff, or at once on the next edit.
+
+        A watched path that no longer exists is not read at all (that would be a spec error, or
+        an empty desired state): the watcher reports it, and re-reads once the path is back."""
+        if not os.path.exists(self.watch):
+            self._spec_retry = None
+            return
         try:
             self.apply_specs()
         except Exception as exc:
-            self._streaks[Part.WATCHER] += 1
-            delay = restart_delay(self._streaks[Part.WATCHER])
+            self._streaks[Part.SPECS] += 1
+            delay = restart_delay(self._streaks[Part.SPECS])
             self._spec_retry = time.time() + delay
-            self.supervisor.failed(Part.WATCHER, exc, attempt=self._streaks[Part.WATCHER], retry_in=delay)
+            self.supervisor.failed(Part.SPECS, exc, attempt=self._streaks[Part.SPECS], retry_in=delay)
             self._wake.set()
         else:
-            self._streaks[Part.WATCHER], self._spec_retry = 0, None
-            self.supervisor.succeeded(Part.WATCHER)
+            self._streaks[Part.SPECS], self._spec_retry = 0, None
+            self.supervisor.succeeded(Part.SPECS)
 
     def _periodic(self, part: Part, work: Callable[[], object]) -> None:
         """Run the claims pass or the DB poll; if it raises, record it and try again after a backoff."""
@@ -301,8 +327,8 @@ class Controller:
 
     async def _supervise_watcher(self, stop: asyncio.Event) -> None:
         """The spec watcher, restarted whenever it raises (after 1 s, doubling up to a minute;
-        from the shortest delay again once it ran STABLE_AFTER seconds). A restart first re-reads
-        the directory, so an edit made while it was down is not missed."""
+        from the shortest delay again once it ran STABLE_AFTER seconds). A restart re-reads the
+        directory once it is watching again, so an edit made while it was down is not missed."""
         crashes = 0
         while not stop.is_set():
             started = time.monotonic()
@@ -314,16 +340,37 @@ class Controller:
             except Exception as exc:
                 crashes = 1 if time.monotonic() - started >= STABLE_AFTER else crashes + 1
                 delay = restart_delay(crashes)
-                self.supervisor.failed(Part.WATCHER, exc, attempt=crashes, retry_in=delay)
+                self.supervisor.failed(Part.WATCHER, exc, attempt=crashes, retry_in=delay,
+                                       reason=exc.reason if isinstance(exc, WatchPathMissing) else "")
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await stop.wait()
 
     async def _watch(self, stop: asyncio.Event, *, relist: bool) -> None:
-        if relist:
-            self.load_watched()
-        async for _changes in awatch(self.watch, debounce=DEBOUNCE_MS, step=STEP_MS, stop_event=stop):
-            self.load_watched()  # editors save atomically (delete + add): re-read everything
+        """Watch the spec path and apply it on every change. The first report of the file watch
+        (a change, or WATCH_TICK_MS of quiet) proves it is watching: only then is the watcher
+        healthy again and, after a restart (`relist`), the directory re-read."""
+        self._check_watched()
+        watching = False
+        async for changes in awatch(self.watch, debounce=DEBOUNCE_MS, step=STEP_MS, stop_event=stop,
+                                    yield_on_timeout=True, rust_timeout=WATCH_TICK_MS):
+            self._check_watched()
+            first, watching = not watching, True
+            if first:
+                self.supervisor.succeeded(Part.WATCHER)
+            if changes or (first and relist):
+                self.load_watched()  # editors save atomically (delete + add): re-read everything
+
+    def _check_watched(self) -> None:
+        if not os.path.exists(self.watch):
+            raise WatchPathMissing(self.watch)
+
+    def _say(self, line: str) -> None:
+        """`log` where nothing may raise (the loop's shutdown): stdout may be a closed pipe."""
+        try:
+            self.log(line)
+        except Exception as exc:
+            logger.error("cannot write the controller's log line: %s", describe(exc))
 
     async def _wake_on(self, stop: asyncio.Event) -> None:
         await stop.wait()

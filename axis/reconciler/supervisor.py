@@ -1,15 +1,17 @@
 """Supervision of the controller's parts, as a controller manager does it: a part that raises is
 logged, recorded and restarted with backoff, never left dead while the process stays up.
 
-The controller is four kinds of work: the spec watcher (one long-lived task), host passes (one
-task per host and pass), the claims pass and the state-DB poll (short periodic calls). Each
-catches what it expects (spec errors, unreachable hosts); anything else (a bug, an input the
-loader chokes on, a state DB that refuses a write) reaches the supervisor, which
+The controller is five kinds of work: the file watcher (one long-lived task), the spec apply it
+triggers, host passes (one task per host and pass), the claims pass and the state-DB poll (short
+periodic calls). Each catches what it expects (spec errors, unreachable hosts); anything else (a
+bug, an input the loader chokes on, a state DB that refuses a write) reaches the supervisor, which
 
 - logs one line with the exception's type (this module's logger; the traceback at DEBUG),
 - appends a Warning event `InternalError`: on the Host for a host pass, else on the controller,
 - sets the part's condition False: `Restarting`, then `CrashLoopBackOff` from the
   CRASH_LOOP-th failure in a row, and the controller's `Ready` False naming the failing parts;
+  a failure the part knows and names (a watched path that was deleted) is recorded under that
+  reason, in its own words, rather than as an internal error;
 
 while the caller retries the part after `restart_delay(attempt)`. The part's next success sets
 its condition True again (a Normal event `Recovered`). Conditions are written on a change only,
@@ -18,15 +20,21 @@ so a healthy controller writes nothing per pass; `lastTransitionTime` moves only
 Where they live: the generic conditions table, kind `Controller`, name `controller` (one
 controller per state DB, see `ControllerLock`), one condition per part plus `Ready`. When
 recording itself fails (the DB is locked or broken) the log line still says what happened.
+
+Reporting never raises: it runs in the parts' except blocks and in the scheduling loop, where an
+exception of its own (an exception whose message cannot be printed, a broken DB) would kill the
+very task it reports on. `describe` cannot fail, and every public method swallows and logs what
+goes wrong inside it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Callable
+from typing import Callable, ParamSpec
 
 from sqlmodel import Session
 
@@ -41,28 +49,70 @@ RESTART_BASE, RESTART_CAP = 1.0, 60.0
 #: From this many failures in a row a part is reported as crash-looping rather than restarting.
 CRASH_LOOP = 3
 _MESSAGE_LIMIT = 300
+_NAME_LIMIT = 100
+#: Backoffs double up to their cap; the exponent stops here so that a part failing for days
+#: (1,024 failures in a row) cannot overflow a float in the except block that computes it.
+_MAX_DOUBLINGS = 30
 
 
 class Part(StrEnum):
     """The controller's supervised parts; each value is the type of its condition."""
 
-    WATCHER = "SpecWatcher"
+    WATCHER = "SpecWatcher"  # the file watcher on the spec path: is it watching?
+    SPECS = "SpecApply"  # reading and storing the specs it reports (spec errors are not its failures)
     HOST_PASSES = "HostPasses"
     CLAIMS = "ClaimsPass"
     STORE_POLL = "StorePoll"
 
 
+def doubling(base: float, cap: float, attempt: int) -> float:
+    """`base`, then doubled per attempt, capped at `cap`: finite for any attempt count."""
+    return min(cap, base * 2 ** min(_MAX_DOUBLINGS, max(0, attempt - 1)))
+
+
 def restart_delay(attempt: int) -> float:
     """Seconds before the `attempt`-th retry of a failed part: 1, 2, 4, ... capped at 60."""
-    return min(RESTART_CAP, RESTART_BASE * 2 ** max(0, attempt - 1))
+    return doubling(RESTART_BASE, RESTART_CAP, attempt)
 
 
-def describe(exc: BaseException) -> str:
-    """`Type: message`, one line and bounded (a RecursionError's message can be long)."""
-    text = " ".join(str(exc).split())
-    if len(text) > _MESSAGE_LIMIT:
-        text = text[:_MESSAGE_LIMIT - 3] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def describe(exc: BaseException, *, typed: bool = True) -> str:
+    """`Type: message` (`typed=False`: the message alone), one line and bounded (a RecursionError's
+    message can be long). Never raises: `str()` of an exception runs arbitrary code and can fail
+    (`KeyError(1 << 20000)`: ValueError), then the type name stands alone."""
+    try:
+        name = _cut(type(exc).__name__, _NAME_LIMIT)
+    except Exception:
+        name = "exception"
+    try:
+        text = _cut(" ".join(str(str(exc)[:_MESSAGE_LIMIT * 4]).split()), _MESSAGE_LIMIT)
+    except Exception:
+        text = "(its message cannot be shown)"
+    if not typed:
+        return text or name
+    return f"{name}: {text}" if text else name
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+_P = ParamSpec("_P")
+
+
+def _never_raises(method: Callable[_P, None]) -> Callable[_P, None]:
+    """Reporting must not take down the part it reports on (module docstring): what goes wrong
+    inside `method` is logged and swallowed."""
+    @functools.wraps(method)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> None:
+        try:
+            method(*args, **kwargs)
+        except Exception as exc:
+            try:
+                logger.error("cannot report the controller's health (%s): %s", method.__name__, describe(exc))
+            except Exception:  # a logging handler that raises: nothing is left to tell
+                pass
+
+    return guarded
 
 
 @dataclass(frozen=True)
@@ -70,6 +120,7 @@ class Failure:
     error: str  # describe(exc)
     attempt: int  # failures in a row
     retry_in: float
+    reason: str = ""  # a failure the part named (module docstring); "" for an internal error
 
 
 class Supervisor:
@@ -81,34 +132,40 @@ class Supervisor:
         # for host passes (one host's pass may fail while the others run).
         self._failing: dict[Part, dict[str, Failure]] = {part: {} for part in Part}
 
+    @_never_raises
     def begin(self) -> None:
         """Write every part's condition as it stands (True unless it failed already)."""
         self._record(lambda session, now: self._write_conditions(session, now, list(Part)))
 
+    @_never_raises
     def failed(self, part: Part, exc: BaseException, *, attempt: int, retry_in: float, subject: str = "",
-               also: Callable[[Session, str, float], None] | None = None) -> None:
+               also: Callable[[Session, str, float], None] | None = None, reason: str = "") -> None:
         """`part` (for host passes: its pass over host `subject`) raised `exc` unexpectedly; the
         caller retries in `retry_in` seconds. `also(session, message, now)` writes more in the
-        same transaction (the host's own conditions)."""
-        failure = Failure(describe(exc), attempt, retry_in)
+        same transaction (the host's own conditions). `reason`: a failure the part knows (e.g.
+        `WatchPathMissing`), recorded under that reason with the exception's message alone."""
+        failure = Failure(describe(exc, typed=not reason), attempt, retry_in, reason)
         where = subject or part.value
-        message = f"internal error: {failure.error}; failed {attempt} time(s) in a row, retry in {retry_in:g}s"
+        message = (f"{'' if reason else 'internal error: '}{failure.error}; "
+                   f"failed {attempt} time(s) in a row, retry in {retry_in:g}s")
         logger.error("%s: %s", where, message)
         logger.debug("%s: traceback", where, exc_info=exc)
         self._failing[part][subject] = failure
 
         def write(session: Session, now: float) -> None:
             if subject:
-                record_event(session, "Host", subject, "InternalError", f"controller's host pass: {message}",
+                record_event(session, "Host", subject, reason or "InternalError", f"controller's host pass: {message}",
                              type="Warning", now=now)
             else:
-                record_event(session, KIND, NAME, "InternalError", f"{part.value}: {message}", type="Warning", now=now)
+                record_event(session, KIND, NAME, reason or "InternalError", f"{part.value}: {message}",
+                             type="Warning", now=now)
             self._write_conditions(session, now, [part])
             if also is not None:
                 also(session, message, now)
 
         self._record(write)
 
+    @_never_raises
     def succeeded(self, part: Part, subject: str = "") -> None:
         """`part` (host pass: over `subject`) ran to its end; cheap when it was healthy already."""
         failure = self._failing[part].pop(subject, None)
@@ -125,6 +182,7 @@ class Supervisor:
 
         self._record(write)
 
+    @_never_raises
     def forget(self, part: Part, subject: str) -> None:
         """`subject` is gone (a deleted host): its failures no longer count."""
         if self._failing[part].pop(subject, None) is not None:
@@ -134,6 +192,7 @@ class Supervisor:
         """One line per part that is failing now, empty when all are healthy."""
         return [f"{part.value}: {self._summary(part)}" for part in Part if self._failing[part]]
 
+    @_never_raises
     def end(self, error: BaseException | None = None) -> None:
         """The controller stops (`error`: because its own loop broke): `Ready` says so."""
         if error is None:
@@ -157,7 +216,9 @@ class Supervisor:
                 set_condition(session, KIND, NAME, part.value, True, "Running", "", generation=0, now=now)
                 continue
             looping = max(f.attempt for f in failures.values()) >= CRASH_LOOP
-            set_condition(session, KIND, NAME, part.value, False, "CrashLoopBackOff" if looping else "Restarting",
+            named = next((f.reason for f in failures.values() if f.reason), "")
+            set_condition(session, KIND, NAME, part.value, False,
+                          named or ("CrashLoopBackOff" if looping else "Restarting"),
                           self._summary(part), generation=0, now=now)
         failing = [part.value for part in Part if self._failing[part]]
         set_condition(session, KIND, NAME, "Ready", not failing, "PartsFailing" if failing else "Running",

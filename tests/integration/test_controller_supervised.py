@@ -92,13 +92,13 @@ def test_controller_survives_a_loader_that_raises_and_applies_the_next_good_edit
     _wait(lambda: all("kernel.panic = 5" in _panic(h) for h in fleet.hosts), 60, "first convergence")
 
     (specs_dir / "bad.yaml").write_text(f"{MARKER}\n")
-    _wait(lambda: "SpecWatcher: internal error: RecursionError" in log.read_text(), 20, "the failure's log line")
+    _wait(lambda: "SpecApply: internal error: RecursionError" in log.read_text(), 20, "the failure's log line")
     assert proc.poll() is None, log.read_text()
     assert _query(state, "SELECT type, message FROM events WHERE kind='Controller' AND reason='InternalError'")[0] == \
-        ("Warning", "SpecWatcher: internal error: RecursionError: maximum recursion depth exceeded (injected); "
+        ("Warning", "SpecApply: internal error: RecursionError: maximum recursion depth exceeded (injected); "
                     "failed 1 time(s) in a row, retry in 1s")
     status, reason = _query(state, "SELECT status, reason FROM conditions WHERE kind='Controller' "
-                                   "AND type='SpecWatcher'")[0]
+                                   "AND type='SpecApply'")[0]
     assert status == "False" and reason in ("Restarting", "CrashLoopBackOff")
 
     (specs_dir / "bad.yaml").unlink()
@@ -106,9 +106,9 @@ def test_controller_survives_a_loader_that_raises_and_applies_the_next_good_edit
     edited = time.monotonic()
     _wait(lambda: all("kernel.panic = 6" in _panic(h) for h in fleet.hosts), 30, "the good edit to reach the hosts")
     print(f"\nafter the failure, good edit to converged: {time.monotonic() - edited:.1f}s", file=sys.__stderr__)
-    assert _query(state, "SELECT status, reason FROM conditions WHERE kind='Controller' AND type='SpecWatcher'") == \
+    assert _query(state, "SELECT status, reason FROM conditions WHERE kind='Controller' AND type='SpecApply'") == \
         [("True", "Running")]
-    assert "SpecWatcher: running again after" in log.read_text()
+    assert "SpecApply: running again after" in log.read_text()
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0, log.read_text()
@@ -124,6 +124,6 @@ def test_controller_survives_a_loader_that_raises_and_applies_the_next_good_edit
     assert again.poll() is None, log.read_text()
     again.send_signal(signal.SIGTERM)
     assert again.wait(timeout=30) == 1, log.read_text()
-    assert "exit status 1: failing when stopped: SpecWatcher: RecursionError" in log.read_text()
+    assert "exit status 1: failing when stopped: SpecApply: RecursionError" in log.read_text()
     assert _query(state, "SELECT status, reason FROM conditions WHERE kind='Controller' AND type='Ready'") == \
         [("False", "Stopped")]

@@ -14,6 +14,7 @@ import os
 import re
 import selectors
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from axis.api.serve_cmd import address_is_loopback, bound_loopback
 from axis.api.tls import TlsFiles, refuse_clear_text
 from axis.cli.context import CliError
 
@@ -79,6 +81,50 @@ def test_clear_text_rule() -> None:
         refuse_clear_text("0.0.0.0:1", loopback=False, tls=None, insecure_http=False)
     with pytest.raises(CliError, match="choose one"):
         refuse_clear_text("0.0.0.0:1", loopback=False, tls=files, insecure_http=True)
+
+
+@pytest.fixture
+def localhost_elsewhere(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """`localhost` resolves to the wildcard 0.0.0.0 (as a hosts file could make it do), and no
+    socket may listen in this test: what a listen would have been is recorded and refused, so
+    nothing is ever served off loopback, with or without the fix."""
+    real = socket.getaddrinfo
+    listened: list[Any] = []
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        return real("0.0.0.0" if str(host).lower() == "localhost" else host, port, *args, **kwargs)
+
+    def listen(sock: socket.socket, *args: Any) -> None:
+        listened.append(sock.getsockname())
+        raise OSError(1, "the test forbids listening")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "listen", listen)
+    return listened
+
+
+@pytest.mark.parametrize("extra, start", [
+    ([], "error: refusing to listen on localhost:0: not a loopback address"),
+    (["--allow-remote"], "error: refusing to serve localhost:0 over plain HTTP"),
+])
+def test_localhost_that_resolves_off_loopback_is_judged_by_its_bound_address(
+        axis: Any, state_db: Path, localhost_elsewhere: list[Any], extra: list[str], start: str) -> None:
+    """The name `localhost` used to be trusted while the socket was bound to whatever it resolved to."""
+    r = axis("serve", "--listen", "localhost:0", *extra)
+    assert r.code == 1 and r.out == ""
+    assert r.err.count("\n") == 1 and r.err.startswith(start), r.err
+    assert localhost_elsewhere == []  # refused after binding, before listening
+    assert not state_db.with_name(state_db.name + ".token").exists()
+
+
+def test_loopback_is_read_from_the_address_itself() -> None:
+    assert all(map(address_is_loopback, ["127.0.0.1", "127.9.8.7", "::1", "::ffff:127.0.0.1", "::1%lo"]))
+    assert not any(map(address_is_loopback, ["0.0.0.0", "::", "::ffff:10.77.0.1", "10.77.0.1", "fe80::1%eth0",
+                                             "localhost", ""]))
+    with socket.socket() as loop, socket.socket() as wild:
+        loop.bind(("127.0.0.1", 0))
+        wild.bind(("0.0.0.0", 0))  # bound, never listening
+        assert bound_loopback(loop) and not bound_loopback(wild) and not bound_loopback(loop, wild)
 
 
 def _pair_errors(tmp_path: Path, cert: Path, key: Path) -> list[tuple[list[str], str]]:

@@ -1,7 +1,10 @@
 """`axis serve`: the local HTTP API on uvicorn, loopback only unless asked, behind a bearer token.
 
 A non-loopback listener also needs TLS (`--tls-cert/--tls-key`) unless `--insecure-http` says
-plain HTTP is meant: the token travels with every request (see `axis.api.tls`).
+plain HTTP is meant: the token travels with every request (see `axis.api.tls`). Whether a listener
+is loopback is decided from the address the socket actually bound, after binding and before it
+listens: a name such as `localhost` is resolved by the system (a hosts file may map it anywhere),
+so only an IP literal can be judged before binding.
 
 Starlette and uvicorn are imported when the command runs, not when the CLI starts, so that
 `axis get` and friends do not pay for a web stack they never use.
@@ -54,28 +57,40 @@ def serve(
     claim. SIGTERM/SIGINT stop it cleanly (with --watch, the loop's steps in flight finish)."""
     app = app_context(ctx)
     host, port = parse_listen(listen)
-    if not allow_remote and not is_loopback(host):
-        raise CliError(f"refusing to listen on {listen}: not a loopback address, so other machines could reach "
-                       f"an API that changes every host; pass --allow-remote if that is what you want")
     tls = tls_files(tls_cert, tls_key)
-    refuse_clear_text(listen, loopback=is_loopback(host), tls=tls, insecure_http=insecure_http)
+    # An IP literal is refused before anything is made; the bound address decides in the end.
+    _refuse_remote(listen, loopback=is_loopback(host), allow_remote=allow_remote, tls=tls,
+                   insecure_http=insecure_http)
     path = token_file or default_token_path(app.state)
-    try:
-        token = ensure_token(path)
-    except TokenError as exc:
-        raise CliError(str(exc)) from exc
     with contextlib.ExitStack() as stack:
-        loop = make_controller(app, watch, resync, jobs, stack) if watch else None
         sock = stack.enter_context(_bind(host, port))
+        loopback = bound_loopback(sock)
+        _refuse_remote(listen, loopback=loopback, allow_remote=allow_remote, tls=tls, insecure_http=insecure_http)
+        try:
+            token = ensure_token(path)
+        except TokenError as exc:
+            raise CliError(str(exc)) from exc
+        loop = make_controller(app, watch, resync, jobs, stack) if watch else None
+        _listen(sock, host, port)
         shown = f"[{host}]" if ":" in host else host
         scheme = "https" if tls else "http"
         log_line(f"axis API listening on {scheme}://{shown}:{sock.getsockname()[1]} (bearer token in {path})")
-        if tls is None and not is_loopback(host):
+        if tls is None and not loopback:
             log_line("warning: plain HTTP off loopback (--insecure-http): "
                      "the bearer token crosses the network readable")
         code = asyncio.run(_serve(_server(app, token, tls), sock, loop))
         if code:
             raise typer.Exit(code)
+
+
+def _refuse_remote(listen: str, *, loopback: bool, allow_remote: bool, tls: TlsFiles | None,
+                   insecure_http: bool) -> None:
+    """CliError unless the listener is loopback, or allowed off it (--allow-remote) over TLS or
+    knowingly plain HTTP (--insecure-http)."""
+    if not allow_remote and not loopback:
+        raise CliError(f"refusing to listen on {listen}: not a loopback address, so other machines could reach "
+                       f"an API that changes every host; pass --allow-remote if that is what you want")
+    refuse_clear_text(listen, loopback=loopback, tls=tls, insecure_http=insecure_http)
 
 
 def _server(app: AppContext, token: str, tls: TlsFiles | None) -> Any:
@@ -145,20 +160,33 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 def is_loopback(host: str) -> bool:
-    """An IP in 127.0.0.0/8 or ::1, or `localhost`. Any other name counts as remote: what it
-    resolves to is not ours to vouch for."""
-    if host.lower() == "localhost":
-        return True
+    """Before binding: an IP in 127.0.0.0/8 or ::1 (IPv4-mapped too), or `localhost`, which is
+    only presumed loopback here: `bound_loopback` checks what it resolved to. Any other name
+    counts as remote: what it resolves to is not ours to vouch for."""
+    return host.lower() == "localhost" or address_is_loopback(host)
+
+
+def address_is_loopback(address: str) -> bool:
+    """An IP address in 127.0.0.0/8 or ::1, also written IPv4-mapped (`::ffff:127.0.0.1`) or with
+    an IPv6 zone (`::1%lo`); anything that is not an IP address is not loopback."""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(address.partition("%")[0])
     except ValueError:
         return False
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return (mapped or ip).is_loopback
+
+
+def bound_loopback(*socks: socket.socket) -> bool:
+    """Every socket is bound to a loopback address (what the system resolved, not the name given)."""
+    return all(address_is_loopback(str(sock.getsockname()[0])) for sock in socks)
 
 
 @contextlib.contextmanager
 def _bind(host: str, port: int) -> Iterator[socket.socket]:
-    """Bind before uvicorn starts, so the address is taken (or refused) with one clear error
-    and the port actually bound is known even for port 0."""
+    """Bind, but do not listen yet, before uvicorn starts: the address is taken (or refused) with
+    one clear error, the port actually bound is known even for port 0, and the bound address can
+    be checked (`bound_loopback`) before any connection is accepted. Closed on leaving."""
     try:
         family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                           flags=socket.AI_PASSIVE)[0]
@@ -168,9 +196,15 @@ def _bind(host: str, port: int) -> Iterator[socket.socket]:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(addr)
-        sock.listen(128)
     except OSError as exc:
         sock.close()
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     with sock:
         yield sock
+
+
+def _listen(sock: socket.socket, host: str, port: int) -> None:
+    try:
+        sock.listen(128)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc

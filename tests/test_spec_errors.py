@@ -342,19 +342,23 @@ def test_tags_of_plain_values_still_load():
     assert loaded.obj.spec.description == "2001-01-01"
 
 
-@pytest.mark.parametrize("where", ["compose", "construct", "construct-later"])
+@pytest.mark.parametrize("where", ["parse", "compose", "construct", "construct-later"])
 def test_any_exception_inside_the_yaml_reader_is_a_spec_error_at_the_node(monkeypatch, where: str):
     """Not only ValueError and its kin: an AssertionError (ruamel's own, as `!!omap` with a repeated
     key raised) or any other bug while a node is composed or built is a spec error at its line."""
     from ruamel.yaml.composer import Composer
     from ruamel.yaml.constructor import RoundTripConstructor
+    from ruamel.yaml.parser import RoundTripParser
 
     from axis.specs.bounded_yaml import _Constructor
 
     def broken(*_args, **_kwargs):
         raise AssertionError
 
-    if where == "compose":
+    if where == "parse":  # the end of a document is read outside any node
+        monkeypatch.setattr(RoundTripParser, "parse_document_end", broken)
+        text = GOOD_HOST + "...\n"
+    elif where == "compose":
         original = Composer.compose_scalar_node
         monkeypatch.setattr(Composer, "compose_scalar_node",
                             lambda self, anchor: broken() if self.parser.peek_event().value == "boom" else original(self, anchor))
@@ -367,9 +371,9 @@ def test_any_exception_inside_the_yaml_reader_is_a_spec_error_at_the_node(monkey
         monkeypatch.setattr(RoundTripConstructor, "construct_mapping",
                             lambda self, node, *a, **k: broken() if node.start_mark.line == 0 else original(self, node, *a, **k))
         text = GOOD_HOST
-    line = {"compose": 7, "construct": 7, "construct-later": 1}[where]
-    verb = "read" if where == "compose" else "build"
-    assert _only_error(text) == (f"f.yaml:{line}: the YAML reader failed to {verb} this value "
+    line = {"parse": 8, "compose": 7, "construct": 7, "construct-later": 1}[where]
+    doing = {"parse": "read the text here", "compose": "read this value"}.get(where, "build this value")
+    assert _only_error(text) == (f"f.yaml:{line}: the YAML reader failed to {doing} "
                                  "(AssertionError: no message); write it more simply")
 
 

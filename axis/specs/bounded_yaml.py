@@ -22,8 +22,8 @@ make values no field takes, and `!!omap` with a repeated key crashed ruamel's co
 
 Every refusal is a `Refused`, a MarkedYAMLError carrying the line it happened at, and so
 is any value the constructor cannot build (a date that does not exist, `!!bool maybe`) and any
-other exception raised while a node is composed or built (a bug of ruamel's, such as its
-`assert` on a repeated `!!omap` key, is a spec error at that node's line, never a crash).
+other exception raised while the text is parsed or a node composed or built (a bug of ruamel's,
+such as its `assert` on a repeated `!!omap` key, is a spec error at that line, never a crash).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, ScalarEvent
 from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.scanner import RoundTripScanner
 
 #: Largest spec file or request body read at all (a fleet's specs are a few KiB).
@@ -74,6 +75,28 @@ class _Scanner(RoundTripScanner):
         super().fetch_flow_collection_start(TokenClass, to_push)
 
 
+class _Parser(RoundTripParser):
+    """The composer's only way to the parser and scanner: any exception of theirs that is not a
+    YAML error (a bug of ruamel's) is a spec error where the reader has got to."""
+
+    def check_event(self, *choices: Any) -> bool:
+        return self._guarded(super().check_event, *choices)
+
+    def peek_event(self) -> Any:
+        return self._guarded(super().peek_event)
+
+    def get_event(self) -> Any:
+        return self._guarded(super().get_event)
+
+    def _guarded(self, call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except YAMLError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - not BaseException: Ctrl-C and exit still stop the load
+            raise _unexpected(exc, "read the text here", self.scanner.reader.get_mark()) from exc
+
+
 class _Composer(Composer):
     """Counts the expanded size of the stream (all documents) and refuses what passes a budget."""
 
@@ -101,7 +124,7 @@ class _Composer(Composer):
         except YAMLError:
             raise
         except Exception as exc:  # noqa: BLE001 - not BaseException: Ctrl-C and exit still stop the load
-            raise _unexpected(exc, "read", event.start_mark) from exc
+            raise _unexpected(exc, "read this value", event.start_mark) from exc
 
     def _compose_node(self, event: Any, parent: Any, index: Any) -> Any:
         tag = getattr(event, "tag", None)
@@ -190,7 +213,7 @@ def _cannot_build(node: Any, tag: Any, exc: Exception) -> Refused:
     """The error for a value the constructor failed on: a ValueError and its kin say what is
     wrong with the value; anything else (a bug of ruamel's) is named by its type."""
     if not isinstance(exc, (ArithmeticError, LookupError, TypeError, ValueError)):
-        return _unexpected(exc, "build", node.start_mark)
+        return _unexpected(exc, "build this value", node.start_mark)
     shown = str(node.value) if isinstance(node, ScalarNode) else type(node).__name__
     shown = shown if len(shown) <= 40 else f"{shown[:30]}…({len(shown):,} characters)"
     kind = str(tag or node.tag).rpartition(":")[2] or "a value"
@@ -198,8 +221,9 @@ def _cannot_build(node: Any, tag: Any, exc: Exception) -> Refused:
 
 
 def _unexpected(exc: Exception, doing: str, mark: Any) -> Refused:
+    """An exception that is not a YAML error, named by its type, at `mark`."""
     detail = _first_clause(exc) if str(exc) else "no message"
-    return Refused(None, None, f"the YAML reader failed to {doing} this value ({type(exc).__name__}: {detail}); "
+    return Refused(None, None, f"the YAML reader failed to {doing} ({type(exc).__name__}: {detail}); "
                    "write it more simply", mark)
 
 
@@ -218,6 +242,7 @@ def bounded_yaml() -> YAML:
     """A fresh round-trip loader with the limits above (one per text: the budget is per file)."""
     yaml = YAML(typ="rt")
     yaml.Scanner = _Scanner
+    yaml.Parser = _Parser
     yaml.Composer = _Composer
     yaml.Constructor = _Constructor
     return yaml

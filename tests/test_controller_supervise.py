@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sqlite3
 import time
@@ -634,3 +635,41 @@ def test_a_deleted_watch_directory_is_the_watchers_failure_not_a_spec_success(tm
         return await run.stop()
 
     assert asyncio.run(scenario()) == []
+
+
+def test_the_controllers_conditions_and_events_are_shown_by_the_cli_and_the_api(axis, state_db):
+    """A failing part's condition and reason, and the Warning event, were stored but nowhere shown:
+    `axis get controller`, `axis describe controller` and `GET /controller` show them."""
+    from starlette.testclient import TestClient
+
+    from axis.api.app import build_app
+    from axis.cli.context import AppContext
+
+    assert axis("get", "controller").err.startswith("No controller has recorded its health")
+    supervisor = Supervisor(Database(state_db))
+    supervisor.begin()
+    supervisor.failed(Part.CLAIMS, ValueError("lease arithmetic"), attempt=CRASH_LOOP, retry_in=0.8)
+
+    table = axis("get", "controller")
+    assert table.code == 0, table.err
+    rows = {line.split()[0]: line.split() for line in table.out.splitlines()[1:]}
+    assert rows["ClaimsPass"][1:3] == ["False", "CrashLoopBackOff"]
+    assert "ValueError: lease arithmetic (3 in a row, retry in 0.8s)" in table.out
+    assert rows["Ready"][1:3] == ["False", "PartsFailing"] and rows["SpecWatcher"][1:3] == ["True", "Running"]
+
+    shown = axis("describe", "controller")
+    assert shown.code == 0, shown.err
+    assert "Conditions:" in shown.out and "CrashLoopBackOff" in shown.out
+    events = shown.out[shown.out.index("Events:"):]
+    assert "Warning" in events and "InternalError" in events and "ClaimsPass: internal error: ValueError" in events
+
+    as_json = json.loads(axis("get", "controller", "-o", "json").out)
+    with TestClient(build_app(AppContext(state=state_db), "t" * 20), headers={"Authorization": f"Bearer {'t' * 20}"}) as c:
+        served = c.get("/controller")
+    assert served.status_code == 200 and served.json() == as_json
+    claims = next(c for c in as_json["status"]["conditions"] if c["type"] == "ClaimsPass")
+    assert (claims["status"], claims["reason"]) == ("False", "CrashLoopBackOff")
+    assert claims["message"] == "ValueError: lease arithmetic (3 in a row, retry in 0.8s)"
+    (event,) = as_json["status"]["events"]
+    assert (event["type"], event["object"], event["reason"]) == ("Warning", "Controller/controller", "InternalError")
+    assert axis("get", "controller", "other").code == 1

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from axis.cli.claims_view import lease_view, placement_doc
 from axis.cli.facts_view import observed_view
 from axis.cli.fleet_cmd import cluster_totals
-from axis.cli.get_cmd import object_views
+from axis.cli.get_cmd import controller_view, object_views
 from axis.cli.views import event_view, list_view
 from axis.reconciler.candidates import load_candidates
 from axis.reconciler.infer import infer
@@ -85,6 +85,12 @@ def event_list(db: Database, after: int = 0) -> dict[str, Any]:
     with db.read() as session:
         items = [{"id": e.id, **event_view(e)} for e in list_events(session, after_id=after)]
     return {"apiVersion": API_VERSION, "kind": "EventList", "items": items}
+
+
+def controller(db: Database) -> dict[str, Any]:
+    """The controller's conditions and recent events, as `axis get controller -o json`."""
+    with db.read() as session:
+        return controller_view(session)
 
 
 def placement(db: Database, task: str) -> dict[str, Any]:

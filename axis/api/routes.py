@@ -95,6 +95,10 @@ async def cluster_status(request: Request) -> Response:
     return await _read(request, reads.cluster_status)
 
 
+async def get_controller(request: Request) -> Response:
+    return await _read(request, reads.controller)
+
+
 async def apply(request: Request) -> Response:
     dry_run, converge = _flag(request, "dryRun", False), _flag(request, "converge", True)
     body = await _body(request)
@@ -178,6 +182,8 @@ ENDPOINTS: list[Endpoint] = [
              (Param("after", "integer", "only events with a larger id (poll with the last id seen)", 0),),
              errors=(400,)),
     Endpoint("GET", "/status", cluster_status, "cluster snapshot from stored facts (`axis status --cached`)"),
+    Endpoint("GET", "/controller", get_controller, "the controller's health: each part's condition and its "
+                                                   "recent events (`axis get controller`)"),
     Endpoint("POST", "/apply", apply, "store the objects of a YAML body, converge their hosts, bind claims",
              (Param("dryRun", "boolean", "store nothing; answer with the changes and the plan", False), _CONVERGE),
              body="application/yaml", errors=(400, 413)),

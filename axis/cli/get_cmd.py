@@ -1,4 +1,9 @@
-"""`axis get`, `axis describe`, `axis delete`: read and remove desired objects and events."""
+"""`axis get`, `axis describe`, `axis delete`: read and remove desired objects and events.
+
+`get controller` / `describe controller` show the controller's health: the conditions the
+supervisor keeps on Controller/controller (one per part, plus Ready) and its recent events. It
+is not a desired object (nothing to apply or delete), so it has its own view.
+"""
 
 from __future__ import annotations
 
@@ -26,11 +31,16 @@ from axis.state.tables import DesiredObject
 from axis.state.conditions import conditions_of
 from axis.state.feature_status import feature_status
 from axis.state.objects import delete_object, desired_hosts, get_row, list_rows, to_model
+from axis.state.tables import Condition
+
+#: Where the controller's supervisor records its parts (axis.reconciler.supervisor: KIND, NAME);
+#: spelled here so that reading them does not import the reconciler.
+CONTROLLER_KIND, CONTROLLER_NAME = "Controller", "controller"
 
 
 def get(
     ctx: typer.Context,
-    resource: str = typer.Argument(..., help="hosts, profiles, claims, leases or events"),
+    resource: str = typer.Argument(..., help="hosts, profiles, claims, leases, events or controller"),
     name: str | None = typer.Argument(None, help="one object by name"),
     output: Format = typer.Option(Format.table, "-o", "--output", help="table, wide, json or yaml"),
     selector: str | None = typer.Option(None, "-l", "--selector", help="label selector, e.g. role=worker,gpu"),
@@ -39,6 +49,8 @@ def get(
     """List objects (or one by name) with their effective state."""
     if resource.lower() in ("lease", "leases"):
         return get_leases(ctx, name, output)
+    if resource.lower() in ("controller", "controllers"):
+        return _show_controller(ctx, name, output, detailed=False)
     kind = _kind(resource, GET_ACCEPTS)
     labels = _selector(selector)
     if kind == "Event" and watch:
@@ -118,19 +130,67 @@ def add_conditions(session: Session, kind: str, views: list[dict[str, Any]]) -> 
             continue
         status = view.setdefault("status", {})
         status["observedGeneration"] = max(c.observed_generation for c in found)
-        status["conditions"] = [{"type": c.type, "status": c.status, "reason": c.reason, "message": c.message,
-                                 "lastTransitionTime": iso(c.last_transition),
-                                 "lastProbeTime": iso(c.last_probe) if c.last_probe else None,
-                                 "observedGeneration": c.observed_generation} for c in found]
+        status["conditions"] = [condition_view(c) for c in found]
+
+
+def condition_view(c: Condition) -> dict[str, Any]:
+    return {"type": c.type, "status": c.status, "reason": c.reason, "message": c.message,
+            "lastTransitionTime": iso(c.last_transition), "lastProbeTime": iso(c.last_probe) if c.last_probe else None,
+            "observedGeneration": c.observed_generation}
+
+
+def controller_view(session: Session, events: int = 20) -> dict[str, Any]:
+    """The controller's health as `get controller -o json` and `GET /controller` show it: its
+    conditions (empty when no controller ever ran on this state DB) and its latest events."""
+    return {"apiVersion": "axis/v1", "kind": CONTROLLER_KIND, "metadata": {"name": CONTROLLER_NAME},
+            "status": {"conditions": [condition_view(c) for c in conditions_of(session, CONTROLLER_KIND,
+                                                                                CONTROLLER_NAME)],
+                       "events": [event_view(e) for e in list_events(session, kind=CONTROLLER_KIND,
+                                                                      name=CONTROLLER_NAME, limit=events)]}}
+
+
+def _show_controller(ctx: typer.Context, name: str | None, output: Format, *, detailed: bool) -> None:
+    """`get controller` (its conditions) and `describe controller` (and its recent events)."""
+    if name not in (None, CONTROLLER_NAME):
+        raise CliError(f"there is one controller per state DB, named {CONTROLLER_NAME!r}: not {name!r}")
+    with app_context(ctx).db().read() as session:
+        view = controller_view(session)
+    if output in (Format.json, Format.yaml):
+        emit(view, output)
+        return
+    conditions, events = view["status"]["conditions"], view["status"]["events"]
+    if not conditions:
+        typer.echo("No controller has recorded its health in this state DB (run `axis controller --watch DIR` "
+                   "or `axis serve --watch DIR`).", err=True)
+    else:
+        rows = [[c["type"], c["status"], c["reason"], age(_ts(c["lastTransitionTime"])), c["message"]]
+                for c in conditions]
+        if detailed:
+            console().print("Conditions:")
+            console().print(_indent_table(["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"], rows))
+        else:
+            print_table(["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"], rows)
+    if detailed:
+        now = time.time()
+        console().print("Events:")
+        console().print(_indent_table(["TYPE", "REASON", "AGE", "MESSAGE"],
+                                      [[e["type"], e["reason"], age(_ts(e["time"]), now), e["message"]]
+                                       for e in events])
+                        if events else "  <none>")
 
 
 def describe(
     ctx: typer.Context,
-    resource: str = typer.Argument(..., help="host, profile or claim"),
-    name: str = typer.Argument(...),
+    resource: str = typer.Argument(..., help="host, profile, claim or controller"),
+    name: str | None = typer.Argument(None, help="the object's name (not needed for the controller)"),
 ) -> None:
-    """Everything about one object: spec, effective features, generation, recent events."""
-    kind = _kind(resource, OBJECT_ACCEPTS)
+    """Everything about one object: spec, effective features, generation, recent events (for the
+    controller: its parts' conditions and its recent events)."""
+    if resource.lower() in ("controller", "controllers"):
+        return _show_controller(ctx, name, Format.table, detailed=True)
+    kind = _kind(resource, DESCRIBE_ACCEPTS)
+    if name is None:
+        raise CliError(f"describe {resource} needs a name: axis describe {resource} NAME")
     if kind == "Event":
         raise CliError("events cannot be described; use `axis get events`")
     with app_context(ctx).db().read() as session:
@@ -202,7 +262,8 @@ def _ts(stamp: str) -> float:
 
 
 #: What each command takes, as its error for an unknown word lists it.
-GET_ACCEPTS = "hosts, profiles, claims, leases or events"
+GET_ACCEPTS = "hosts, profiles, claims, leases, events or controller"
+DESCRIBE_ACCEPTS = "host, profile, claim or controller"
 OBJECT_ACCEPTS = "host, profile or claim"
 
 

@@ -27,11 +27,10 @@ from axis.specs import effective_features
 from axis.state import Database
 from axis.state.events import list_events
 from axis.state.facts import latest
-from axis.state.tables import DesiredObject
+from axis.state.tables import Condition, DesiredObject
 from axis.state.conditions import conditions_of
 from axis.state.feature_status import feature_status
 from axis.state.objects import delete_object, desired_hosts, get_row, list_rows, to_model
-from axis.state.tables import Condition
 
 #: Where the controller's supervisor records its parts (axis.reconciler.supervisor: KIND, NAME);
 #: spelled here so that reading them does not import the reconciler.

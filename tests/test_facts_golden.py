@@ -40,9 +40,10 @@ def test_round_trip_through_json(name: str) -> None:
 
 def test_gpu_host_details() -> None:
     f = _parse("ubuntu-22.04-gpu")
-    # the real nvidia-smi row of an RTX 4080 SUPER (README: Sources): MiB figures and a percentage
-    assert [(g.name, g.memory_total_bytes, g.utilization_percent) for g in f.gpus] == [
-        ("NVIDIA GeForce RTX 4080 SUPER", 16376 * 2**20, 7.0)]
+    # the real HP Z440 (README: Sources): nvidia-smi lists the GTX 960 only; the NVS 310 that its
+    # lspci also shows is no compute GPU of the driver, and lspci is read only without nvidia-smi
+    assert [(g.name, g.memory_total_bytes, g.memory_used_bytes, g.utilization_percent, g.source)
+            for g in f.gpus] == [("NVIDIA GeForce GTX 960", 2048 * 2**20, 0, 0.0, "nvidia-smi")]
     assert f.memory.pressure == "high"  # ratio says low, PSI 70.24 says high: the worse wins
     assert "/snap/core20/2264" not in [d.mount for d in f.disks]
     assert f.status == "complete" and f.has_systemd

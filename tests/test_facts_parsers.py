@@ -76,6 +76,13 @@ def test_nvidia_mig_mode_utilisation_is_na() -> None:
         ("NVIDIA H100 80GB HBM3", 81559 * 2**20, 59 * 2**20, None)]
 
 
+def test_nvidia_row_under_load() -> None:
+    # a real row: RTX 4080 SUPER under NVENC load, nvidia_gpu_exporter's capture (README: Sources)
+    gpus = parse_nvidia(["NVIDIA GeForce RTX 4080 SUPER, 16376, 1474, 7"])
+    assert [(g.name, g.memory_total_bytes, g.memory_used_bytes, g.utilization_percent) for g in gpus] == [
+        ("NVIDIA GeForce RTX 4080 SUPER", 16376 * 2**20, 1474 * 2**20, 7.0)]
+
+
 def test_nvidia_driver_failure_is_a_reason() -> None:
     b = "9" * 32
     out = (f"@@axis:{b}:facts v=2 os=Linux\n" + section(b, "nvidia", "NVIDIA-SMI has failed because it "
@@ -94,6 +101,19 @@ def test_lspci_fallback_keeps_compute_gpus_only() -> None:
         "0a:00.0 VGA compatible controller: Advanced Micro Devices, Inc. [AMD/ATI] Navi 21 (rev c1)",
     ])
     assert [(g.vendor, g.memory_total_bytes) for g in gpus] == [("nvidia", None), ("amd", None)]
+
+
+def test_lspci_real_two_nvidia_boards_audio_functions_skipped() -> None:
+    # real lines: HP Z440 `lspci | grep -i nvidia` (README: Sources)
+    gpus = parse_lspci([
+        "02:00.0 VGA compatible controller: NVIDIA Corporation GF119 [NVS 310] (rev a1)",
+        "02:00.1 Audio device: NVIDIA Corporation GF119 HDMI Audio Controller (rev a1)",
+        "03:00.0 VGA compatible controller: NVIDIA Corporation GM206 [GeForce GTX 960] (rev a1)",
+        "03:00.1 Audio device: NVIDIA Corporation GM206 High Definition Audio Controller (rev a1)",
+    ])
+    assert [(g.name, g.vendor, g.source) for g in gpus] == [
+        ("NVIDIA Corporation GF119 [NVS 310]", "nvidia", "lspci"),
+        ("NVIDIA Corporation GM206 [GeForce GTX 960]", "nvidia", "lspci")]
 
 
 # --- locale robustness ----------------------------------------------------------------

@@ -1,5 +1,8 @@
-"""noSleep on macOS: the facts fixture of a Mac mini (`pmset -g`) plus hand-written
-`pmset -g custom` output in its documented format (a Mac mini: AC only; a MacBook: both)."""
+"""noSleep on macOS. `mac()` is real output: the facts fixture's `pmset -g` (an M3 Max MacBook
+Pro on AC: displaysleep 180, sleep 0 "prevented by ...", disksleep 10) with the sections fixture's
+`pmset -g custom` (another MacBook's Battery and AC profiles; tests/fixtures/*/README.md name both).
+They come from two machines, so what needs one consistent Mac, a Mac mini on AC whose one profile
+is the one in use, is built here (`desktop()`)."""
 
 from __future__ import annotations
 
@@ -23,6 +26,17 @@ NEVER = ("~", "never sleep: displaysleep 0, sleep 0, disksleep 0")
 
 def mac(sections_fixture: str = "macos-14-arm.sections.txt"):
     return capture(sections_fixture, facts_fixture="macos-14-arm.txt")
+
+
+#: A Mac mini's timers: AC Power is its only profile and the one in use (built, not captured).
+MINI = {"displaysleep": "10", "sleep": "1", "disksleep": "10"}
+
+
+def desktop():
+    """The fixtures' Mac turned into a Mac mini whose `pmset -g` and `pmset -g custom` agree."""
+    facts, sections = mac()
+    custom = section("noSleep.custom", ["AC Power:", *(f" {k:<20} {v}" for k, v in MINI.items())])
+    return facts_with(facts, sleep_settings=dict(MINI)), {**sections, "noSleep.custom": custom}
 
 
 def by_hand(command):
@@ -49,13 +63,27 @@ def effects(step, facts, sections):
 
 def test_facts_and_profiles_as_parsed():
     facts, sections = mac()
+    # "sleep 0 (sleep prevented by coreaudiod, ...)" in use: the value, not the reason
     assert {k: facts.sleep_settings[k] for k in ("displaysleep", "sleep", "disksleep")} == \
-        {"displaysleep": "10", "sleep": "1", "disksleep": "10"}
-    assert D.observe(sections).profiles["AC Power"]["Sleep On Power Button"] == "1"
+        {"displaysleep": "180", "sleep": "0", "disksleep": "10"}
+    profiles = D.observe(sections).profiles
+    assert list(profiles) == ["Battery Power", "AC Power"]
+    assert profiles["AC Power"]["Sleep On Power Button"] == "1"
+    assert {k: profiles["Battery Power"][k] for k in MINI} == {"displaysleep": "2", "sleep": "1", "disksleep": "10"}
+
+
+def test_sleep_zero_in_use_still_converges_the_profiles_that_sleep():
+    """The real Mac's `pmset -g` already says sleep 0 (displaysleep 180): its profiles still
+    sleep, so the previous values are recorded and all three timers set to 0."""
+    facts, sections = mac()
+    steps = D.plan(S, D.observe(sections), facts)
+    assert summaries(steps) == [("+", f"create {RECORD} (the sleep settings before axis)"), NEVER]
+    assert steps[0].action.content.splitlines()[1:] == [b"Battery Power: displaysleep=2 sleep=1 disksleep=10",
+                                                        b"AC Power: displaysleep=10 sleep=1 disksleep=10"]
 
 
 def test_from_scratch_records_the_previous_values_then_sets_zero():
-    facts, sections = mac()
+    facts, sections = desktop()
     steps = D.plan(S, D.observe(sections), facts)
     assert summaries(steps) == [("+", f"create {RECORD} (the sleep settings before axis)"), NEVER]
     assert steps[0].action == WriteFile(RECORD, render_record({"AC Power": {"displaysleep": "10", "sleep": "1",
@@ -82,7 +110,7 @@ def test_the_record_is_never_overwritten():
 
 
 def test_false_restores_exactly_the_recorded_values_then_nothing():
-    facts, sections = mac()
+    facts, sections = desktop()
     before = dict(facts.sleep_settings)
     _, facts, sections = converge(D, S, facts, sections, effects)
     steps, facts, sections = converge(D, False, facts, sections, effects)
@@ -103,7 +131,7 @@ def test_false_without_a_record_touches_nothing():
 
 
 def test_laptop_records_and_restores_each_power_source():
-    facts, sections = mac("macbook-pmset-custom.txt")
+    facts, sections = mac()
     steps, facts, sections = converge(D, S, facts, sections, effects)
     assert steps[0].action.content.splitlines()[1:] == [b"Battery Power: displaysleep=2 sleep=1 disksleep=10",
                                                         b"AC Power: displaysleep=10 sleep=1 disksleep=10"]
@@ -113,7 +141,7 @@ def test_laptop_records_and_restores_each_power_source():
 
 
 def test_a_battery_profile_that_still_sleeps_is_converged_too():
-    facts, sections = mac("macbook-pmset-custom.txt")
+    facts, sections = mac()
     facts, sections = effects(by_hand("pmset -c displaysleep 0 sleep 0 disksleep 0"), facts, sections)
     assert summaries(D.plan(S, D.observe(sections), facts))[-1] == NEVER
 
@@ -123,9 +151,10 @@ def test_without_profiles_the_facts_are_recorded_and_restored_with_a():
     facts, sections = mac()
     sections = {**sections, "noSleep.custom": section("noSleep.custom", [])}
     steps = D.plan(S, D.observe(sections), facts)
-    assert steps[0].action.content.splitlines()[1] == b"All: displaysleep=10 sleep=1 disksleep=10"
+    assert steps[0].action.content.splitlines()[1] == b"All: displaysleep=180 sleep=0 disksleep=10"
     sections = with_files(D, S, sections, {RECORD: steps[0].action.content})
-    assert D.plan(False, D.observe(sections), facts)[0].action.command == "pmset -a displaysleep 10 sleep 1 disksleep 10"
+    assert D.plan(False, D.observe(sections), facts)[0].action.command == \
+        "pmset -a displaysleep 180 sleep 0 disksleep 10"
 
 
 def test_failed_profile_probe_plans_nothing_rather_than_record_a_guess():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from axis.drivers.features import panic_recovery
 from axis.drivers.hostkeys import HostKeyPolicy, PolicyClient
 from axis.drivers.transport import ErrorKind, RunResult, Target, TransportError, command_failed
 from axis.reconciler.controller import Controller
-from axis.reconciler.fleet import SshOptions
+from axis.reconciler.fleet import SshOptions, fan_out
 from axis.specs import Host
 from axis.specs.features import PanicRecoverySettings
 from axis.state import Database
@@ -127,6 +128,15 @@ def connect_to(monkeypatch: pytest.MonkeyPatch, hosts: dict[str, FakeTransport],
 
     monkeypatch.setattr(SshOptions, "connect", connect)
     return connected
+
+
+def _event_reasons(state_db: Path, host: str) -> list[str]:
+    db = sqlite3.connect(state_db)
+    try:
+        rows = db.execute("SELECT reason FROM events WHERE kind = 'Host' AND name = ? ORDER BY id", (host,))
+        return [reason for (reason,) in rows.fetchall()]
+    finally:
+        db.close()
 
 
 def _states(state_db: Path) -> dict[str, dict[str, str]]:
@@ -250,6 +260,29 @@ def test_a_live_step_the_host_refused_is_not_retried_by_the_next_apply(axis, spe
     assert list(fake.files) == [panic_recovery.PATH] and fake.ran("facts") == 3  # 2 + 1: nothing to verify
     assert _states(state_db) == {"a": {"panicRecovery": "refused"}}, second.out + second.err
     assert first.code == second.code
+    # said once: a StepRefused event the first time, none for the remembered refusal
+    # (mutation caught: the "not refused before" test in record.py dropped)
+    assert _event_reasons(state_db, "a").count("StepRefused") == 1
+
+
+def test_a_pass_that_repairs_drift_keeps_skipping_a_step_refused_in_an_earlier_pass(
+        axis, specs, tmp_path, monkeypatch, state_db):
+    """The file is changed by hand after the refusal: the next apply rewrites it, and its
+    verification still skips the live step the host refused in an earlier pass. Mutation
+    caught: the verification plan given only this pass's refusals (`remembered` in converge.py
+    without the stored ones): the live step would count as still differing, the feature failed."""
+    fake = local_host(tmp_path, "a", kernel_refuses=True)
+    connect_to(monkeypatch, {"a": fake})
+    spec = specs({"h.yaml": host_yaml("a")})
+    axis("apply", "-f", str(spec))
+    local_file = fake.root / panic_recovery.PATH.lstrip("/")
+    local_file.write_text("kernel.panic = 99\n")  # drift made by hand
+
+    again = axis("apply", "-f", str(spec))
+
+    assert local_file.read_text() == panic_recovery.render(PanicRecoverySettings())  # repaired
+    assert fake.ran("sysctl -p") == 1, fake.calls  # only the first apply's
+    assert _states(state_db) == {"a": {"panicRecovery": "refused"}}, again.out + again.err
 
 
 # --- a fan-out goes on past failed hosts -------------------------------------------------------
@@ -279,6 +312,28 @@ def test_an_apply_over_dead_and_live_hosts_converges_every_live_one(axis, specs,
     assert seen["a-dead"][0] == seen["b-dead"][0] == "unreachable"
     assert "connection refused" in seen["a-dead"][1]
     assert seen["c-live"][0] == seen["d-live"][0] == "complete"
+
+
+def test_the_fan_out_runs_jobs_hosts_at_once_never_more(tmp_path):
+    """Mutation caught: the fan-out serialized (`jobs` ignored: a slow host would hold up every
+    other) or unbounded. Ten items that each wait a moment, at most `jobs` at once."""
+    async def run(jobs: int) -> tuple[int, list[int]]:
+        running, peak = 0, 0
+
+        async def work(item: int) -> int:
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(0.02)
+            running -= 1
+            return item * 2
+
+        results = await fan_out(range(10), work, jobs=jobs)
+        return peak, results
+
+    assert asyncio.run(run(4)) == (4, [i * 2 for i in range(10)])  # results in input order
+    assert asyncio.run(run(16)) == (10, [i * 2 for i in range(10)])
+    assert asyncio.run(run(1))[0] == 1
 
 
 # --- the controller comes back to every host at resync -----------------------------------------

@@ -1,15 +1,16 @@
-"""Golden tests: each captured or hand-built fixture parses to its hand-written JSON."""
+"""Golden tests: each fixture parses to its reviewed JSON, and what each real capture shows."""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from axis.drivers.facts import Facts
-from tests.factskit import parse
+from tests.factskit import boundary_of, parse, section, split
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"
 NAMES = sorted(p.name[: -len(".expected.json")] for p in FIXTURES.glob("*.expected.json"))
@@ -21,7 +22,7 @@ def _parse(name: str) -> Facts:
 
 
 def test_all_required_fixtures_present() -> None:
-    assert {"debian12", "ubuntu-22.04-gpu", "container-no-systemd", "macos-14-arm",
+    assert {"debian12", "ubuntu-22.04-gpu", "debian12-sshd-only", "macos-14-arm",
             "minimal-missing-tools", "locale-de-leaked"} <= set(NAMES)
 
 
@@ -49,14 +50,59 @@ def test_gpu_host_details() -> None:
     assert f.status == "complete" and f.has_systemd
 
 
-def test_container_is_complete_without_systemd_psi_or_swap() -> None:
-    f = _parse("container-no-systemd")
+def _with_section(output: str, name: str, stdout: str, rc: int = 0, stderr: tuple[str, ...] = ()) -> str:
+    """``output`` with section ``name`` as a host that differs there would have printed it."""
+    boundary = boundary_of(output)
+    framed = section(boundary, name, stdout, rc, stderr)
+    pattern = rf"^@@axis:{boundary}:section:{name}\n.*?^@@axis:{boundary}:end:{name} rc=\d+\n"
+    changed, count = re.subn(pattern, lambda _: framed, output, flags=re.M | re.S)
+    assert count == 1, name
+    return changed
+
+
+def test_sshd_only_host_is_complete_without_systemd_or_swap() -> None:
+    """The real capture: a test host whose PID 1 is a shell running sshd (README)."""
+    f = _parse("debian12-sshd-only")
+    assert f.status == "complete"
+    assert f.init_system == "sh" and not f.has_systemd  # no /run/systemd/system: pid1's comm
+    assert f.virtualization.container == "container-other"
+    assert f.swap.total_bytes == 0 and f.swaps == []
+    # the only disk is /: not the machine's /dev/vda bind-mounted on /dev/console, no tmpfs
+    assert [d.mount for d in f.disks] == ["/"]
+
+
+def test_docker_container_without_psi_is_still_complete() -> None:
+    """Built here from the real sshd-only capture, since no machine of this project runs one:
+    what a Docker container without systemd-detect-virt shows instead (tini as PID 1,
+    /.dockerenv, a kernel without PSI, a cgroup v2 memory limit)."""
+    text = (FIXTURES / "debian12-sshd-only.txt").read_text()
+    text = _with_section(text, "init", "pid1 tini")
+    text = _with_section(text, "virt", "dockerenv: yes\ncgroup: 0::/")
+    text = _with_section(text, "psi", "", 1, ("/proc/pressure/memory not readable",))
+    text = _with_section(text, "cgroup_memory", "v2 2147483648")
+    f = parse(text, collected_at=AT)
     assert f.status == "complete"
     assert f.init_system == "tini" and not f.has_systemd
-    assert f.virtualization.container == "docker"
-    assert f.memory.psi_some_avg10 is None and "psi" in f.missing
-    assert f.swap.total_bytes == 0 and f.swaps == []
-    assert [d.mount for d in f.disks] == ["/", "/data"]  # no /etc/hosts bind, no tmpfs
+    assert f.virtualization.container == "docker" and f.virtualization.vm is None
+    assert f.memory.psi_some_avg10 is None
+    assert f.missing["psi"] == "/proc/pressure/memory not readable (exit 1)"
+    assert f.memory.cgroup_limit_bytes == 2 * 2**30
+
+
+def test_a_leaked_german_locale_changes_nothing() -> None:
+    """The real capture ran in a login whose LANG/LC_ALL/LC_NUMERIC were de_DE.UTF-8 (passed by
+    SendEnv, accepted by sshd; the same login printed German df and sudo text, README): the
+    script's own LC_ALL=C made every probe speak C, so not one byte of German reached the parser."""
+    text = (FIXTURES / "locale-de-leaked.txt").read_text()
+    assert text.isascii()  # "Dateisystem 1024-Blöcke ... Verfügbar" would not be
+    out = split(text)
+    assert out.sections["df_root"].lines[0].startswith("Filesystem ")
+    assert any(line.startswith("lscpu Model name: ") for line in out.sections["cpu"].lines)
+    f = parse(text, collected_at=AT)
+    assert f.status == "complete" and f.missing == {"gpus": "nvidia-smi not found"}
+    assert (f.sudo.user, f.sudo.passwordless, f.sudo.detail) == ("pw", False, "sudo: a password is required")
+    assert f.cpu.physical_cores is not None  # lscpu's "Core(s) per socket", not "Kern(e) pro Sockel"
+    assert f.load is not None and f.root_disk is not None and f.root_disk.size_bytes > 0
 
 
 def test_minimal_host_is_partial_with_reasons() -> None:

@@ -14,6 +14,7 @@ from hypothesis import settings
 
 from axis.cli.main import run
 from tests.ci import ci_skip_is_failure
+from tests.servekit import Served, start_serve
 
 #: Every hypothesis test draws the same examples on every run (derived from the test's name), so
 #: a failure reproduces and CI cannot pass or fail by luck; no deadline, since a loaded machine
@@ -64,6 +65,23 @@ def closed_port() -> Iterator[int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def serving(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """`serving(*args)` starts `axis serve` on tmp_path/state.db (tests.servekit.start_serve); any
+    server still running when the test ends is killed."""
+    started: list[Served] = []
+
+    def start(*args: str) -> Served:
+        started.append(start_serve(tmp_path / "state.db", *args))
+        return started[-1]
+
+    yield start
+    for proc, _ in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture

@@ -3,24 +3,19 @@ process (`python -m axis`) answering over TCP, with and without the controller l
 
 from __future__ import annotations
 
-import os
-import re
-import selectors
-import signal
 import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from axis.api.serve_cmd import is_loopback, parse_listen
 from axis.cli.context import CliError
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.servekit import ROOT, stop_serve
 
 
 @pytest.mark.parametrize("listen", ["0.0.0.0:42425", "192.168.1.10:42425", "[::]:42425", "example.com:42425"])
@@ -42,49 +37,6 @@ def test_listen_addresses_are_parsed_and_classified() -> None:
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.0.0.1", "example.com", "localhost.example.com"))
 
 
-def _start(state: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
-    """Start `axis serve` on a free port; return the process and its base URL once it listens."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("AXIS_STATE", None)
-    proc = subprocess.Popen([sys.executable, "-m", "axis", "--state", str(state), "serve", "--listen", "127.0.0.1:0",
-                             *args], stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    assert proc.stderr is not None
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stderr, selectors.EVENT_READ)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and sel.select(deadline - time.monotonic()):
-            line = proc.stderr.readline()
-            if not line:
-                break
-            found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-            if found:
-                return proc, found.group(1)
-    proc.kill()
-    raise AssertionError(f"axis serve did not start: {proc.stderr.read()}")
-
-
-@pytest.fixture
-def serving(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str], str]]]:
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> tuple[subprocess.Popen[str], str]:
-        proc, url = _start(tmp_path / "state.db", *args)
-        started.append(proc)
-        return proc, url
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def _stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    return proc.returncode, err
-
-
 def test_a_real_server_needs_the_token_from_its_0600_file(serving: Any, tmp_path: Path) -> None:
     proc, url = serving()
     token_file = tmp_path / "state.db.token"
@@ -94,11 +46,11 @@ def test_a_real_server_needs_the_token_from_its_0600_file(serving: Any, tmp_path
     assert httpx.get(f"{url}/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
     r = httpx.get(f"{url}/health", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and r.json()["status"] == "ok"
-    code, err = _stop(proc)
+    code, err = stop_serve(proc)
     assert code == 0 and "signal received: stopping" in err
     proc, url = serving()  # a restart keeps the token
     assert httpx.get(f"{url}/hosts", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    assert _stop(proc)[0] == 0
+    assert stop_serve(proc)[0] == 0
 
 
 def test_watch_runs_the_controller_loop_in_the_same_process(serving: Any, tmp_path: Path, closed_port: int) -> None:
@@ -118,5 +70,5 @@ def test_watch_runs_the_controller_loop_in_the_same_process(serving: Any, tmp_pa
     second = subprocess.run([sys.executable, "-m", "axis", "--state", str(tmp_path / "state.db"), "controller",
                              "--watch", str(specs)], capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert second.returncode == 1 and "already running" in second.stderr  # it holds the controller lock
-    code, err = _stop(proc)
+    code, err = stop_serve(proc)
     assert code == 0 and "stopped" in err

@@ -10,17 +10,10 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
-import re
-import selectors
-import signal
 import socket
 import ssl
-import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -32,8 +25,7 @@ from cryptography.x509.oid import NameOID
 from axis.api.serve_cmd import address_is_loopback, bound_loopback
 from axis.api.tls import TlsFiles, refuse_clear_text
 from axis.cli.context import CliError
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.servekit import stop_serve
 
 
 def make_pair(directory: Path, name: str = "server", *, passphrase: bytes | None = None) -> tuple[Path, Path]:
@@ -159,49 +151,6 @@ def test_an_unusable_certificate_or_key_is_one_line(axis: Any, state_db: Path, t
     assert not state_db.with_name(state_db.name + ".token").exists()
 
 
-def _start(state: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
-    """`axis serve` on a free loopback port in a child process; its base URL once it listens."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("AXIS_STATE", None)
-    proc = subprocess.Popen([sys.executable, "-m", "axis", "--state", str(state), "serve", "--listen", "127.0.0.1:0",
-                             *args], stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    assert proc.stderr is not None
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stderr, selectors.EVENT_READ)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and sel.select(deadline - time.monotonic()):
-            line = proc.stderr.readline()
-            if not line:
-                break
-            found = re.search(r"listening on (https?://127\.0\.0\.1:\d+)", line)
-            if found:
-                return proc, found.group(1)
-    proc.kill()
-    raise AssertionError(f"axis serve did not start: {proc.stderr.read()}")
-
-
-@pytest.fixture
-def serving(tmp_path: Path) -> Iterator[Any]:
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> tuple[subprocess.Popen[str], str]:
-        proc, url = _start(tmp_path / "state.db", *args)
-        started.append(proc)
-        return proc, url
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def _stop(proc: subprocess.Popen[str]) -> int:
-    proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=30)
-    return proc.returncode
-
-
 def test_a_real_server_over_tls_answers_an_authenticated_request(serving: Any, tmp_path: Path,
                                                                  pair: tuple[Path, Path]) -> None:
     cert, key = pair
@@ -217,7 +166,7 @@ def test_a_real_server_over_tls_answers_an_authenticated_request(serving: Any, t
         httpx.get(f"{url}/health", headers=headers, verify=stranger)
     with pytest.raises(httpx.TransportError):  # and no plain-HTTP answer on the TLS port
         httpx.get(url.replace("https://", "http://") + "/health", headers=headers)
-    assert _stop(proc) == 0
+    assert stop_serve(proc)[0] == 0
 
 
 def test_loopback_without_tls_still_serves_plain_http(serving: Any, tmp_path: Path) -> None:
@@ -225,4 +174,4 @@ def test_loopback_without_tls_still_serves_plain_http(serving: Any, tmp_path: Pa
     assert url.startswith("http://127.0.0.1:")
     headers = {"Authorization": f"Bearer {(tmp_path / 'state.db.token').read_text().strip()}"}
     assert httpx.get(f"{url}/health", headers=headers).status_code == 200
-    assert _stop(proc) == 0
+    assert stop_serve(proc)[0] == 0

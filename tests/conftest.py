@@ -11,7 +11,10 @@ from typing import Callable
 
 import pytest
 from hypothesis import settings
+from starlette.testclient import TestClient
 
+from axis.api.app import build_app
+from axis.cli.context import AppContext
 from axis.cli.main import run
 from tests.ci import ci_skip_is_failure
 from tests.servekit import Served, start_serve
@@ -65,6 +68,22 @@ def closed_port() -> Iterator[int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield int(sock.getsockname()[1])
+
+
+#: The bearer token of the in-process API (`client`).
+API_TOKEN = "test-token-0123456789"
+
+
+@pytest.fixture
+def app(state_db: Path) -> AppContext:
+    return AppContext(state=state_db)
+
+
+@pytest.fixture
+def client(app: AppContext) -> Iterator[TestClient]:
+    """The HTTP API in-process (Starlette's TestClient) on `app`, every request with API_TOKEN."""
+    with TestClient(build_app(app, API_TOKEN), headers={"Authorization": f"Bearer {API_TOKEN}"}) as c:
+        yield c
 
 
 @pytest.fixture

@@ -24,20 +24,9 @@ from axis.state.events import list_events
 from axis.state.objects import list_rows
 from tests import dbcheck
 from tests.claimkit import claim, host, store
+from tests.conftest import API_TOKEN
 
-TOKEN = "test-token-0123456789"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "facts"
-
-
-@pytest.fixture
-def app(state_db: Path) -> AppContext:
-    return AppContext(state=state_db)
-
-
-@pytest.fixture
-def client(app: AppContext) -> Iterator[TestClient]:
-    with TestClient(build_app(app, TOKEN), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
-        yield c
 
 
 def golden_facts(name: str) -> dict[str, Any]:
@@ -62,15 +51,16 @@ def test_every_endpoint_refuses_a_missing_or_wrong_token(client: TestClient, app
     for e in ENDPOINTS:
         url = _example_path(e.path)
         # an empty or truncated token must fail too: a prefix check would let `Bearer ` through
-        for headers in ({"Authorization": ""}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {TOKEN}"},
-                        {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": "Bearer "},
-                        {"Authorization": "Bearer"}, {"Authorization": f"Bearer {TOKEN[:4]}"},
-                        {"Authorization": f"Bearer {TOKEN[:-1]}"}, {"Authorization": f"Bearer {TOKEN[1:]}"}):
+        for headers in ({"Authorization": ""}, {"Authorization": "Bearer nope"},
+                        {"Authorization": f"Basic {API_TOKEN}"}, {"Authorization": f"Bearer {API_TOKEN}x"},
+                        {"Authorization": "Bearer "},
+                        {"Authorization": "Bearer"}, {"Authorization": f"Bearer {API_TOKEN[:4]}"},
+                        {"Authorization": f"Bearer {API_TOKEN[:-1]}"}, {"Authorization": f"Bearer {API_TOKEN[1:]}"}):
             r = client.request(e.method, url, headers=headers, content=b"apiVersion: axis/v1\n")
             assert r.status_code == 401, (e.method, url, headers)
             assert r.headers["www-authenticate"].startswith("Bearer")
             assert r.json() == {"error": "missing or wrong bearer token"}
-    with TestClient(build_app(app, TOKEN)) as bare:  # no Authorization header at all
+    with TestClient(build_app(app, API_TOKEN)) as bare:  # no Authorization header at all
         assert bare.get("/health").status_code == 401
         assert bare.get("/nowhere").status_code == 401  # even unknown paths say nothing without the token
     with app.db().read() as session:
@@ -81,7 +71,7 @@ def test_the_right_token_is_accepted(client: TestClient, app: AppContext) -> Non
     r = client.get("/health")
     assert r.status_code == 200
     assert r.json()["status"] == "ok" and r.json()["state"] == str(app.state)
-    assert client.get("/health", headers={"Authorization": f"bearer  {TOKEN}"}).status_code == 200
+    assert client.get("/health", headers={"Authorization": f"bearer  {API_TOKEN}"}).status_code == 200
 
 
 def test_token_file_is_created_0600_and_reused(tmp_path: Path) -> None:
@@ -188,7 +178,7 @@ def test_release_and_renew_change_the_ledger_and_write_events(client: TestClient
 def test_openapi_lists_every_route_and_nothing_else(client: TestClient, app: AppContext) -> None:
     doc = client.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.")
-    web = build_app(app, TOKEN).app  # type: ignore[attr-defined]
+    web = build_app(app, API_TOKEN).app  # type: ignore[attr-defined]
     served = {(route.path, method.lower()) for route in web.routes if isinstance(route, Route)
               for method in route.methods or () if method != "HEAD"}
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}

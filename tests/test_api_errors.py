@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from starlette.testclient import TestClient
@@ -21,9 +20,8 @@ from axis.reconciler.fleet import SshOptions
 from axis.specs.bounded_yaml import MAX_NODES
 from axis.state import Database
 from axis.state.objects import list_rows
-from tests.conftest import HOST
+from tests.conftest import API_TOKEN, HOST
 
-TOKEN = "test-token-0123456789"
 HEAD = "apiVersion: axis/v1\nkind: Host\nmetadata: {name: a}\n"
 
 
@@ -32,17 +30,6 @@ def alias_bomb(levels: int = 9, width: int = 9) -> str:
     lines = [HEAD + "spec:\n  address: a.lan\n  features:\n    swapfile:\n      path: &l0 [" + ", ".join(["x"] * width) + "]"]
     lines += [f"      l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * width) + "]" for i in range(1, levels)]
     return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def app(state_db: Path) -> AppContext:
-    return AppContext(state=state_db)
-
-
-@pytest.fixture
-def client(app: AppContext) -> Iterator[TestClient]:
-    with TestClient(build_app(app, TOKEN), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
-        yield c
 
 
 BAD_BODIES = [
@@ -121,7 +108,8 @@ def test_an_axis_bug_is_json_500_with_the_traceback_logged(client: TestClient, m
 def test_a_damaged_state_db_is_json_500_naming_the_file(state_db: Path):
     state_db.parent.mkdir(parents=True)
     state_db.write_bytes(b"garbage " * 200)
-    with TestClient(build_app(AppContext(state=state_db), TOKEN), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+    with TestClient(build_app(AppContext(state=state_db), API_TOKEN),
+                    headers={"Authorization": f"Bearer {API_TOKEN}"}) as c:
         r = c.get("/hosts")
     assert r.status_code == 500
     assert r.json()["error"].startswith(f"{state_db}: file is not a database; ")

@@ -24,6 +24,13 @@ def claim(name: str, task: str = "batch job", **spec: Any) -> Claim:
                                  "spec": {"task": task, **spec}})
 
 
+def nightly_claims(memory: str) -> str:
+    """A spec file of two claims asking for `memory` each: job-a with a one-hour ttl, job-b with none."""
+    return "---\n".join(f"apiVersion: axis/v1\nkind: Claim\nmetadata: {{name: {name}}}\n"
+                         f"spec: {{task: nightly batch, requires: {{memory: {memory}}}{ttl}}}\n"
+                         for name, ttl in (("job-a", ", ttl: 1h"), ("job-b", "")))
+
+
 def facts(*, total_gib: float = 30, available_gib: float | None = None, pressure: str = "none",
           tools: tuple[str, ...] = ("git", "python3"), gpu: str | None = None, cores: int = 8,
           os: str = "linux", hostname: str | None = None) -> dict[str, Any]:

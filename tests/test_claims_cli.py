@@ -10,7 +10,7 @@ import pytest
 from axis.reconciler.fleet import SshOptions
 from axis.state import Database
 from axis.state.facts import Observation, store_observations
-from tests.claimkit import facts
+from tests.claimkit import facts, nightly_claims
 from tests.fake_transport import FakeTransport
 
 SPECS = {
@@ -30,17 +30,7 @@ SPECS = {
         metadata: {name: mini}
         spec: {address: mini.lan, fanout: false}
     """,
-    "claims.yaml": """
-        apiVersion: axis/v1
-        kind: Claim
-        metadata: {name: job-a}
-        spec: {task: nightly batch, requires: {memory: 17Gi}, ttl: 1h}
-        ---
-        apiVersion: axis/v1
-        kind: Claim
-        metadata: {name: job-b}
-        spec: {task: nightly batch, requires: {memory: 17Gi}}
-    """,
+    "claims.yaml": nightly_claims("17Gi"),
 }
 
 

@@ -24,7 +24,7 @@ from axis.reconciler.apply_pass import Stored
 from axis.state import Database
 from axis.state.facts import Observation, store_observations
 from axis.state.objects import Change
-from tests.claimkit import facts
+from tests.claimkit import facts, nightly_claims
 
 TOKEN = "store-only-token"
 
@@ -40,17 +40,7 @@ metadata: {{name: ubu-2}}
 spec: {{address: 127.0.0.1, port: {port}}}
 """
 
-CLAIMS = """\
-apiVersion: axis/v1
-kind: Claim
-metadata: {name: job-a}
-spec: {task: nightly batch, requires: {memory: 4Gi}, ttl: 1h}
----
-apiVersion: axis/v1
-kind: Claim
-metadata: {name: job-b}
-spec: {task: nightly batch, requires: {memory: 4Gi}}
-"""
+CLAIMS = nightly_claims("4Gi")
 
 
 #: the stand-in sshd: its port and its listening socket

@@ -114,6 +114,29 @@ class Running:
         await _until(applied, what)
 
 
+#: What each part calls that a test can make raise: (module or class, attribute).
+SEAMS: dict[Part, tuple[object, str]] = {
+    Part.CLAIMS: (controller_module, "place_claims"),
+    Part.STORE_POLL: (Controller, "_notice_stored"),
+    Part.SPECS: (controller_module, "load_specs"),
+    Part.WATCHER: (controller_module, "awatch"),
+}
+
+
+def arm(monkeypatch: pytest.MonkeyPatch, part: Part, armed: list[BaseException]) -> None:
+    """Make `part`'s seam raise the exceptions in `armed`, one a call, as a bug in it would;
+    once `armed` is empty (a test may add to it at any time) the real one runs again."""
+    owner, name = SEAMS[part]
+    real = getattr(owner, name)
+
+    def raising(*args: Any, **kwargs: Any) -> Any:
+        if armed:
+            raise armed.pop(0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, raising)
+
+
 def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records
             if r.name == "axis.reconciler.supervisor" and r.levelno == logging.ERROR]
@@ -244,26 +267,9 @@ def test_a_periodic_part_that_raises_runs_again_after_backoff(tmp_path, specs, m
     caplog.set_level(logging.INFO, logger="axis")
     watch = specs({"h.yaml": HOST.format(name="a") + "---\n" + CLAIM})
     armed: list[BaseException] = []
-    if part is Part.CLAIMS:
-        real_place = controller_module.place_claims
-
-        def place_claims(db: Database, *, now: float) -> Any:
-            if armed:
-                raise armed.pop(0)
-            return real_place(db, now=now)
-
-        monkeypatch.setattr(controller_module, "place_claims", place_claims)
-        failures: list[BaseException] = [ValueError("lease arithmetic"), ValueError("lease arithmetic")]
-    else:
-        real_notice = Controller._notice_stored
-
-        def notice(self: Controller) -> None:
-            if armed:
-                raise armed.pop(0)
-            real_notice(self)
-
-        monkeypatch.setattr(Controller, "_notice_stored", notice)
-        failures = [sqlite3.OperationalError("disk I/O error"), sqlite3.OperationalError("disk I/O error")]
+    arm(monkeypatch, part, armed)
+    failures: list[BaseException] = [ValueError("lease arithmetic") if part is Part.CLAIMS
+                                     else sqlite3.OperationalError("disk I/O error") for _ in range(2)]
 
     async def scenario() -> list[str]:
         run = Running(tmp_path, watch)
@@ -501,42 +507,8 @@ def test_a_part_that_raises_a_hostile_exception_is_reported_and_runs_again(tmp_p
     ssh = Refused()
     if part is Part.HOST_PASSES:
         armed = ssh.inject
-    elif part is Part.CLAIMS:
-        real_place = controller_module.place_claims
-
-        def place_claims(db: Database, *, now: float) -> Any:
-            if armed:
-                raise armed.pop(0)
-            return real_place(db, now=now)
-
-        monkeypatch.setattr(controller_module, "place_claims", place_claims)
-    elif part is Part.STORE_POLL:
-        real_notice = Controller._notice_stored
-
-        def notice(self: Controller) -> None:
-            if armed:
-                raise armed.pop(0)
-            real_notice(self)
-
-        monkeypatch.setattr(Controller, "_notice_stored", notice)
-    elif part is Part.SPECS:
-        real_load = controller_module.load_specs
-
-        def loader(paths: list[Path]) -> Any:
-            if armed:
-                raise armed.pop(0)
-            return real_load(paths)
-
-        monkeypatch.setattr(controller_module, "load_specs", loader)
     else:
-        real_awatch = controller_module.awatch
-
-        def awatch(path: Path, **kw: Any) -> AsyncIterator[set[Any]]:
-            if armed:
-                raise armed.pop(0)
-            return real_awatch(path, **kw)
-
-        monkeypatch.setattr(controller_module, "awatch", awatch)
+        arm(monkeypatch, part, armed)
     kind = "Host" if part is Part.HOST_PASSES else "Controller"
 
     async def scenario() -> list[str]:

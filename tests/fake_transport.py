@@ -8,12 +8,30 @@ the script has a fresh one).
 
 from __future__ import annotations
 
+import asyncio
 import re
+import subprocess
 from dataclasses import dataclass, field
 
 from axis.drivers.transport import (OutputCallback, RunResult, command_failed, privileged,
                                     sudo_refusal)
 from tests.factskit import has_boundary, reframe, script_boundary
+
+
+async def run_here(argv: list[str], *, input: str | None = None, env: dict[str, str] | None = None,
+                   timeout: float | None = 60) -> RunResult:
+    """Run `argv` on this machine for a fake host that runs real scripts: stdin `input`, the
+    output and exit status as a RunResult; past `timeout` seconds a TimeoutError, the child killed.
+
+    In a worker thread, not an asyncio subprocess: when a host task raises or a fan-out stops,
+    the pass is cancelled mid-script, and an asyncio child left behind kept `asyncio.run` waiting
+    at shutdown, so the test hung instead of failing. The thread ends with its child."""
+    try:
+        proc = await asyncio.to_thread(subprocess.run, argv, input=input or "", capture_output=True, text=True,
+                                       env=env, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise TimeoutError(f"{argv[0]} still running after {timeout}s") from exc
+    return RunResult(proc.returncode, proc.stdout, proc.stderr)
 
 
 @dataclass

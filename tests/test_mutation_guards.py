@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from axis.specs.features import PanicRecoverySettings
 from axis.state import Database
 from axis.state.facts import latest
 from axis.state.feature_status import feature_status
-from tests.fake_transport import FakeTransport
+from tests.fake_transport import FakeTransport, run_here
 
 REFUSAL = 'sysctl: permission denied on key "kernel.panic"\n'
 
@@ -73,11 +72,7 @@ class LocalHost(FakeTransport):
         self.calls.append("facts")
         for path in (panic_recovery.PATH, *SYSCTL_FILES.values()):
             script = script.replace(path, str(self._local(path)))
-        # in a thread, not an asyncio subprocess: a pass cancelled mid-script (a fan-out that
-        # stops) must not leave the event loop waiting on a child at shutdown
-        proc = await asyncio.to_thread(subprocess.run, ["sh", "-s"], input=script,
-                                       capture_output=True, text=True, timeout=60)
-        return RunResult(proc.returncode, proc.stdout, proc.stderr)
+        return await run_here(["sh", "-s"], input=script)
 
     def _load_sysctl(self, path: str) -> RunResult:
         loaded = []

@@ -6,76 +6,43 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
 
 from axis.drivers.features.panic_recovery import PATH as PANIC_CONF
+from tests.integration.controlkit import AXIS, controller_workdir, panic_conf, wait_for
 from tests.integration.fleetspecs import host_specs
 
 pytestmark = pytest.mark.hosts
 
-AXIS = [sys.executable, "-c", "from axis.cli.main import main; main()"]
-
-
-def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def _panic(host) -> str:
-    return host.exec(f"cat {PANIC_CONF} 2>/dev/null || true").stdout
-
-
 @pytest.fixture
 def controller(fleet, tmp_path):
     """Start `axis controller` as a real process; yields (specs dir, state, log path, process)."""
-    for host in fleet.hosts:
-        host.exec(f"rm -f {PANIC_CONF}")
-    specs_dir = tmp_path / "specs"
-    specs_dir.mkdir()
-    (specs_dir / "hosts.yaml").write_text(host_specs(fleet, features="{panicRecovery: {panicSeconds: 5}}"))
-    state = tmp_path / "state.db"
-    log = tmp_path / "controller.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([*AXIS, "--state", str(state), "--ssh-config", str(fleet.ssh_config),
-                                 "controller", "--watch", str(specs_dir), "--resync", "3s"],
-                                stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield specs_dir, state, log, proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for host in fleet.hosts:
-            host.heal()
-            host.exec(f"rm -f {PANIC_CONF}")
+    with controller_workdir(fleet, tmp_path) as work:
+        (work.specs / "hosts.yaml").write_text(host_specs(fleet, features="{panicRecovery: {panicSeconds: 5}}"))
+        yield work.specs, work.state, work.log, work.start()
 
 
 def test_controller_follows_edits_repairs_drift_and_stops_cleanly(fleet, controller):
     specs_dir, state, log, proc = controller
-    _wait(lambda: all("kernel.panic = 5" in _panic(h) for h in fleet.hosts), 30, "first convergence")
+    wait_for(lambda: all("kernel.panic = 5" in panic_conf(h) for h in fleet.hosts), 30, "first convergence")
 
     (specs_dir / "hosts.yaml").write_text(host_specs(fleet, features="{panicRecovery: {panicSeconds: 6}}"))
     edited = time.monotonic()
-    _wait(lambda: all("kernel.panic = 6" in _panic(h) for h in fleet.hosts), 20, "the edit to reach the hosts")
+    wait_for(lambda: all("kernel.panic = 6" in panic_conf(h) for h in fleet.hosts), 20, "the edit to reach the hosts")
     print(f"\nedit to converged: {time.monotonic() - edited:.1f}s")
 
     (specs_dir / "broken.yaml").write_text("apiVersion: axis/v1\nkind: Host\nmetadata: {name: x}\nspec: {bogus: 1}\n")
-    _wait(lambda: "spec error:" in log.read_text(), 10, "the bad edit to be reported")
+    wait_for(lambda: "spec error:" in log.read_text(), 10, "the bad edit to be reported")
     assert f"{specs_dir / 'broken.yaml'}:4: Host/x: spec.bogus" in log.read_text() or "broken.yaml:4" in log.read_text()
     time.sleep(1)
-    assert all("kernel.panic = 6" in _panic(h) for h in fleet.hosts)  # last good state still in force
+    assert all("kernel.panic = 6" in panic_conf(h) for h in fleet.hosts)  # last good state still in force
     (specs_dir / "broken.yaml").unlink()
 
     victim = fleet.hosts[0]
     victim.exec(f"rm {PANIC_CONF}")
-    _wait(lambda: "kernel.panic = 6" in _panic(victim), 15, "drift repaired at resync")
+    wait_for(lambda: "kernel.panic = 6" in panic_conf(victim), 15, "drift repaired at resync")
 
     second = subprocess.run([*AXIS, "--state", str(state), "controller", "--watch", str(specs_dir)],
                             capture_output=True, text=True, timeout=30)
@@ -96,12 +63,12 @@ def test_dead_host_backs_off_while_others_converge(fleet, controller):
     dead = fleet.hosts[1]
     dead.stop_sshd()
     alive = [h for h in fleet.hosts if h is not dead]
-    _wait(lambda: all("kernel.panic = 5" in _panic(h) for h in alive), 30, "the live hosts to converge")
-    _wait(lambda: "retry in 10s" in log.read_text(), 30, "a growing retry delay for the dead host")
+    wait_for(lambda: all("kernel.panic = 5" in panic_conf(h) for h in alive), 30, "the live hosts to converge")
+    wait_for(lambda: "retry in 10s" in log.read_text(), 30, "a growing retry delay for the dead host")
     text = log.read_text()
     assert f"{dead.name}: failed: {dead.name}: unreachable: connection refused" in text
     assert "retry in 5s" in text.split("retry in 10s")[0]
     dead.heal()
-    _wait(lambda: "kernel.panic = 5" in _panic(dead), 30, "the healed host to converge after backoff")
+    wait_for(lambda: "kernel.panic = 5" in panic_conf(dead), 30, "the healed host to converge after backoff")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0

@@ -12,15 +12,13 @@ statuses on SIGTERM (0 when healthy, 1 when a part was failing then).
 from __future__ import annotations
 
 import signal
-import sqlite3
-import subprocess
 import sys
 import textwrap
 import time
 
 import pytest
 
-from axis.drivers.features.panic_recovery import PATH as PANIC_CONF
+from tests.integration.controlkit import controller_workdir, panic_conf, query, wait_for
 from tests.integration.fleetspecs import host_specs
 
 pytestmark = pytest.mark.hosts
@@ -40,73 +38,35 @@ AXIS_WITH_FAULTY_LOADER = [sys.executable, "-c", textwrap.dedent(f"""
 """)]
 
 
-def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def _panic(host) -> str:
-    return host.exec(f"cat {PANIC_CONF} 2>/dev/null || true").stdout
-
-
-def _query(state, sql: str, *args) -> list[tuple]:
-    db = sqlite3.connect(state, timeout=10)
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
-
-
-def _start(fleet, specs_dir, state, log):
-    with log.open("a") as out:
-        return subprocess.Popen([*AXIS_WITH_FAULTY_LOADER, "--state", str(state), "--ssh-config", str(fleet.ssh_config),
-                                 "controller", "--watch", str(specs_dir), "--resync", "30s"],
-                                stdout=out, stderr=subprocess.STDOUT)
-
-
 @pytest.fixture
-def setup(fleet, tmp_path):
-    for host in fleet.hosts:
-        host.exec(f"rm -f {PANIC_CONF}")
-    specs_dir = tmp_path / "specs"
-    specs_dir.mkdir()
-    procs: list[subprocess.Popen] = []
-    yield specs_dir, tmp_path / "state.db", tmp_path / "controller.log", procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    for host in fleet.hosts:
-        host.exec(f"rm -f {PANIC_CONF}")
+def work(fleet, tmp_path):
+    with controller_workdir(fleet, tmp_path) as work:
+        yield work
 
 
-def test_controller_survives_a_loader_that_raises_and_applies_the_next_good_edit(fleet, setup):
-    specs_dir, state, log, procs = setup
+def test_controller_survives_a_loader_that_raises_and_applies_the_next_good_edit(fleet, work):
+    specs_dir, state, log = work.specs, work.state, work.log
     (specs_dir / "hosts.yaml").write_text(host_specs(fleet, features="{panicRecovery: {panicSeconds: 5}}"))
-    proc = _start(fleet, specs_dir, state, log)
-    procs.append(proc)
-    _wait(lambda: all("kernel.panic = 5" in _panic(h) for h in fleet.hosts), 60, "first convergence")
+    proc = work.start(resync="30s", axis=AXIS_WITH_FAULTY_LOADER)
+    wait_for(lambda: all("kernel.panic = 5" in panic_conf(h) for h in fleet.hosts), 60, "first convergence")
 
     (specs_dir / "bad.yaml").write_text(f"{MARKER}\n")
-    _wait(lambda: "SpecApply: internal error: RecursionError" in log.read_text(), 20, "the failure's log line")
+    wait_for(lambda: "SpecApply: internal error: RecursionError" in log.read_text(), 20, "the failure's log line")
     assert proc.poll() is None, log.read_text()
-    assert _query(state, "SELECT type, message FROM events WHERE kind='Controller' AND reason='InternalError'")[0] == \
+    assert query(state, "SELECT type, message FROM events WHERE kind='Controller' AND reason='InternalError'")[0] == \
         ("Warning", "SpecApply: internal error: RecursionError: maximum recursion depth exceeded (injected); "
                     "failed 1 time(s) in a row, retry in 1s")
-    status, reason = _query(state, "SELECT status, reason FROM conditions WHERE kind='Controller' "
+    status, reason = query(state, "SELECT status, reason FROM conditions WHERE kind='Controller' "
                                    "AND type='SpecApply'")[0]
     assert status == "False" and reason in ("Restarting", "CrashLoopBackOff")
 
     (specs_dir / "bad.yaml").unlink()
     (specs_dir / "hosts.yaml").write_text(host_specs(fleet, features="{panicRecovery: {panicSeconds: 6}}"))
     edited = time.monotonic()
-    _wait(lambda: all("kernel.panic = 6" in _panic(h) for h in fleet.hosts), 30, "the good edit to reach the hosts")
+    wait_for(lambda: all("kernel.panic = 6" in panic_conf(h) for h in fleet.hosts), 30,
+             "the good edit to reach the hosts")
     print(f"\nafter the failure, good edit to converged: {time.monotonic() - edited:.1f}s", file=sys.__stderr__)
-    assert _query(state, "SELECT status, reason FROM conditions WHERE kind='Controller' AND type='SpecApply'") == \
+    assert query(state, "SELECT status, reason FROM conditions WHERE kind='Controller' AND type='SpecApply'") == \
         [("True", "Running")]
     assert "SpecApply: running again after" in log.read_text()
 
@@ -116,14 +76,13 @@ def test_controller_survives_a_loader_that_raises_and_applies_the_next_good_edit
     # Started with the bad file there: it runs on the stored state, says what fails, exits 1.
     (specs_dir / "bad.yaml").write_text(f"{MARKER}\n")
     log.write_text("")
-    again = _start(fleet, specs_dir, state, log)
-    procs.append(again)
-    _wait(lambda: "controller watching" in log.read_text() and "RecursionError" in log.read_text(), 30,
+    again = work.start(resync="30s", axis=AXIS_WITH_FAULTY_LOADER)
+    wait_for(lambda: "controller watching" in log.read_text() and "RecursionError" in log.read_text(), 30,
           "the second controller to start and report the failure")
     time.sleep(1)
     assert again.poll() is None, log.read_text()
     again.send_signal(signal.SIGTERM)
     assert again.wait(timeout=30) == 1, log.read_text()
     assert "exit status 1: failing when stopped: SpecApply: RecursionError" in log.read_text()
-    assert _query(state, "SELECT status, reason FROM conditions WHERE kind='Controller' AND type='Ready'") == \
+    assert query(state, "SELECT status, reason FROM conditions WHERE kind='Controller' AND type='Ready'") == \
         [("False", "Stopped")]

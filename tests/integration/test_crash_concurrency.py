@@ -15,11 +15,11 @@ import time
 import pytest
 
 from axis.drivers.features.panic_recovery import PATH as PANIC_CONF
+from tests.integration.controlkit import AXIS, panic_conf, query, start_controller, wait_for
 from tests.integration.fleetspecs import host_specs
 
 pytestmark = pytest.mark.hosts
 
-AXIS = [sys.executable, "-c", "from axis.cli.main import main; main()"]
 CLAIMS = "".join(f"""---
 apiVersion: axis/v1
 kind: Claim
@@ -35,41 +35,20 @@ def _say(text: str) -> None:
     print(text, file=sys.__stderr__)
 
 
-def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def _panic(host) -> str:
-    return host.exec(f"cat {PANIC_CONF} 2>/dev/null || true").stdout
-
-
-def _query(state, sql: str, *args) -> list:
-    db = sqlite3.connect(state, timeout=30)
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
-
-
 def _leases(state) -> list:
     try:
-        return _query(state, "SELECT claim, host FROM leases ORDER BY claim")
+        return query(state, "SELECT claim, host FROM leases ORDER BY claim")
     except sqlite3.OperationalError:  # not created yet
         return []
 
 
 def _consistent(state) -> None:
-    assert _query(state, "PRAGMA integrity_check") == [("ok",)]
-    assert _query(state, "SELECT kind, name, count(*) FROM objects GROUP BY kind, name HAVING count(*) > 1") == []
-    assert _query(state, "SELECT kind, name, generation FROM objects WHERE generation < 1") == []
-    assert _query(state, "SELECT claim, count(*) FROM leases GROUP BY claim HAVING count(*) > 1") == []
+    assert query(state, "PRAGMA integrity_check") == [("ok",)]
+    assert query(state, "SELECT kind, name, count(*) FROM objects GROUP BY kind, name HAVING count(*) > 1") == []
+    assert query(state, "SELECT kind, name, generation FROM objects WHERE generation < 1") == []
+    assert query(state, "SELECT claim, count(*) FROM leases GROUP BY claim HAVING count(*) > 1") == []
     # every lease belongs to a stored claim and a stored host
-    assert _query(state, "SELECT claim FROM leases WHERE claim NOT IN (SELECT name FROM objects WHERE kind='Claim') "
+    assert query(state, "SELECT claim FROM leases WHERE claim NOT IN (SELECT name FROM objects WHERE kind='Claim') "
                          "OR host NOT IN (SELECT name FROM objects WHERE kind='Host')") == []
 
 
@@ -83,41 +62,35 @@ def clean_panic(fleet):
         host.exec(f"rm -f {PANIC_CONF}")
 
 
-def _controller(fleet, specs_dir, state, log):
-    with log.open("a") as out:
-        return subprocess.Popen([*AXIS, "--state", str(state), "--ssh-config", str(fleet.ssh_config),
-                                 "controller", "--watch", str(specs_dir), "--resync", "3s"],
-                                stdout=out, stderr=subprocess.STDOUT)
-
-
 def test_controller_killed_mid_pass_resumes_without_losing_a_lease(fleet, tmp_path, clean_panic):
     specs_dir = tmp_path / "specs"
     specs_dir.mkdir()
     (specs_dir / "hosts.yaml").write_text(host_specs(fleet, features="{panicRecovery: {panicSeconds: 5}}"))
     (specs_dir / "claims.yaml").write_text(CLAIMS)
     state, log = tmp_path / "state.db", tmp_path / "controller.log"
-    proc = _controller(fleet, specs_dir, state, log)
+    proc = start_controller(fleet, specs_dir, state, log)
     try:
-        _wait(lambda: all("kernel.panic = 5" in _panic(h) for h in fleet.hosts), 60, "first convergence")
-        _wait(lambda: len(_leases(state)) == 4, 30, "the four claims to be bound")
+        wait_for(lambda: all("kernel.panic = 5" in panic_conf(h) for h in fleet.hosts), 60, "first convergence")
+        wait_for(lambda: len(_leases(state)) == 4, 30, "the four claims to be bound")
         bound = _leases(state)
         # one host frozen: its part of the pass is still in flight (connecting) when the others are done
         slow = fleet.hosts[2]
         slow.freeze()
         (specs_dir / "hosts.yaml").write_text(host_specs(fleet, features="{panicRecovery: {panicSeconds: 6}}"))
-        _wait(lambda: all("kernel.panic = 6" in _panic(h) for h in fleet.hosts[:2]), 30, "the edit to reach a host")
+        wait_for(lambda: all("kernel.panic = 6" in panic_conf(h) for h in fleet.hosts[:2]), 30,
+                 "the edit to reach a host")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        done = [h.name for h in fleet.hosts if "kernel.panic = 6" in _panic(h)]
+        done = [h.name for h in fleet.hosts if "kernel.panic = 6" in panic_conf(h)]
         _say(f"controller killed with {len(done)}/{len(fleet.hosts)} hosts converged to the edit")
         _consistent(state)
         assert _leases(state) == bound
-        assert "kernel.panic = 5" in _panic(slow)
+        assert "kernel.panic = 5" in panic_conf(slow)
         slow.thaw()
 
         restarted = time.monotonic()
-        proc = _controller(fleet, specs_dir, state, log)
-        _wait(lambda: all("kernel.panic = 6" in _panic(h) for h in fleet.hosts), 60, "convergence after restart")
+        proc = start_controller(fleet, specs_dir, state, log)
+        wait_for(lambda: all("kernel.panic = 6" in panic_conf(h) for h in fleet.hosts), 60, "convergence after restart")
         _say(f"restarted controller converged the fleet in {time.monotonic() - restarted:.1f}s")
         time.sleep(1)
         assert proc.poll() is None, log.read_text()
@@ -159,7 +132,8 @@ def test_two_applies_at_once_and_apply_beside_the_controller(fleet, tmp_path, cl
         assert code == 0, text
         assert "Traceback" not in text and "database is locked" not in text, text
     _consistent(state)
-    specs = {json.dumps(json.loads(spec)["features"]) for (spec,) in _query(state, "SELECT spec FROM objects WHERE kind='Host'")}
+    specs = {json.dumps(json.loads(spec)["features"])
+             for (spec,) in query(state, "SELECT spec FROM objects WHERE kind='Host'")}
     assert len(specs) == 1, specs  # every host from the same apply: not a mix of both
     winner = json.loads(next(iter(specs)))["panicRecovery"]["panicSeconds"]
     # the later apply stored last: it waited for the lock (unless the first had already finished
@@ -167,19 +141,20 @@ def test_two_applies_at_once_and_apply_beside_the_controller(fleet, tmp_path, cl
     waited = [seconds for seconds, (_code, text) in results.items() if "waiting for another axis apply" in text]
     assert waited in ([], [winner]), (waited, winner)
     # both stored: the first created the hosts (generation 1), the second changed their features
-    assert {g for (g,) in _query(state, "SELECT generation FROM objects WHERE kind='Host'")} == {2}
+    assert {g for (g,) in query(state, "SELECT generation FROM objects WHERE kind='Host'")} == {2}
     assert len(_leases(state)) == 4
     # and the later apply converged every host to what it stored, after the earlier one's files
     for host in fleet.hosts:
-        assert _panic(host).splitlines()[1] == f"kernel.panic = {winner}"
+        assert panic_conf(host).splitlines()[1] == f"kernel.panic = {winner}"
 
     # now the controller watches specs7 while a user applies specs8 by hand
     log = tmp_path / "controller.log"
-    controller = _controller(fleet, dirs[7], state, log)
+    controller = start_controller(fleet, dirs[7], state, log)
     try:
         # up: it holds the lock and has stored its specs (the hosts may be at 7 already, from above)
-        _wait(lambda: "controller watching" in log.read_text(), 30, "the controller to start")
-        _wait(lambda: all("kernel.panic = 7" in _panic(h) for h in fleet.hosts), 60, "the controller to converge")
+        wait_for(lambda: "controller watching" in log.read_text(), 30, "the controller to start")
+        wait_for(lambda: all("kernel.panic = 7" in panic_conf(h) for h in fleet.hosts), 60,
+                 "the controller to converge")
         handed = time.monotonic()
         code, text = _finish(_apply(fleet, state, dirs[8]))
         _say(f"apply beside the controller: exit {code} after {time.monotonic() - handed:.1f}s, "
@@ -192,7 +167,7 @@ def test_two_applies_at_once_and_apply_beside_the_controller(fleet, tmp_path, cl
         assert "Traceback" not in text and "database is locked" not in text, text
         for host in fleet.hosts:
             assert re.search(rf"{host.name}\s.*\byes\b.*\bReady\b", text), text
-            assert "kernel.panic = 8" in _panic(host)
+            assert "kernel.panic = 8" in panic_conf(host)
         _consistent(state)
         assert controller.poll() is None, log.read_text()
         controller.send_signal(signal.SIGTERM)
@@ -206,5 +181,5 @@ def test_two_applies_at_once_and_apply_beside_the_controller(fleet, tmp_path, cl
     # what the hand apply stored stays stored: the controller re-applies its directory only
     # when a file in it changes
     stored = {json.loads(spec)["features"]["panicRecovery"]["panicSeconds"]
-              for (spec,) in _query(state, "SELECT spec FROM objects WHERE kind='Host'")}
+              for (spec,) in query(state, "SELECT spec FROM objects WHERE kind='Host'")}
     assert stored == {8}, stored

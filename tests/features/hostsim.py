@@ -150,7 +150,7 @@ def package_section(name: str, package: str, *, manager: str = "apt-get", instal
     lines = [f"manager: {manager}"]
     if manager == "apt-get":
         lines += (["dpkg.rc: 0", "dpkg: ii "] if installed
-                  else ["dpkg.rc: 1", f"dpkg: dpkg-query: no packages found matching {package}"])
+                  else ["dpkg.rc: 1", f"dpkg.err: dpkg-query: no packages found matching {package}"])
         lines += ["lists.rc: 0"] + [f"lists: /var/lib/apt/lists/mirror_dists_{i}_Packages.lz4" for i in range(lists or 0)]
     elif manager in ("dnf", "yum"):
         lines += ["rpm.rc: 0", f"rpm: {package}-1.0-1.x86_64"] if installed else [

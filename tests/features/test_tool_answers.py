@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import Unreadable
+from axis.drivers.features.base import Answer, Unreadable, answers
 from axis.drivers.features.earlyoom import Earlyoom, marker_text, package_probe
 from axis.drivers.features.persistent_journal import PROBE as JOURNAL_PROBE
 from axis.drivers.features.watchdog import PROBE as WATCHDOG_PROBE, Watchdog
@@ -45,7 +45,7 @@ def _plan(settings, facts, sections):
 
 def _with(lines: list[str], key: str, answer: list[str]) -> list[str]:
     """`lines` (a package probe's answer) with the `key` question answered by `answer` instead."""
-    kept = [line for line in lines if not line.startswith((f"{key}.rc: ", f"{key}: "))]
+    kept = [line for line in lines if not line.startswith((f"{key}.rc: ", f"{key}: ", f"{key}.err: "))]
     return kept + answer
 
 
@@ -55,28 +55,28 @@ INSTALLED_DNF = package_section("earlyoom.pkg", "earlyoom", manager="dnf", insta
 #: (probe lines, words the reason must carry): what the tools print when they cannot answer.
 CANNOT_ASK = {
     "dpkg-unreadable-db": (_with(INSTALLED, "dpkg", [
-        "dpkg.rc: 2", "dpkg: dpkg-query: error: failed to open package info file '/var/lib/dpkg/status' for "
+        "dpkg.rc: 2", "dpkg.err: dpkg-query: error: failed to open package info file '/var/lib/dpkg/status' for "
                       "reading: Permission denied"]), "failed to open package info file"),
     "dpkg-exit-1-other-words": (_with(INSTALLED, "dpkg", [
-        "dpkg.rc: 1", "dpkg: dpkg-query: error: parsing file '/var/lib/dpkg/status' near line 7"]),
+        "dpkg.rc: 1", "dpkg.err: dpkg-query: error: parsing file '/var/lib/dpkg/status' near line 7"]),
         "parsing file"),
     "rpm-db-locked": (_with(INSTALLED_DNF, "rpm", [
-        "rpm.rc: 1", "rpm: error: rpmdb: BDB0113 Thread/process 4242 failed: Resource temporarily unavailable",
-        "rpm: error: cannot open Packages database in /var/lib/rpm"]), "cannot open Packages database"),
+        "rpm.rc: 1", "rpm.err: error: rpmdb: BDB0113 Thread/process 4242 failed: Resource temporarily unavailable",
+        "rpm.err: error: cannot open Packages database in /var/lib/rpm"]), "cannot open Packages database"),
     "apt-lists-unreadable": (_with(INSTALLED, "lists", [
-        "lists.rc: 1", "lists: find: '/var/lib/apt/lists': Permission denied"]), "Permission denied"),
+        "lists.rc: 1", "lists.err: find: '/var/lib/apt/lists': Permission denied"]), "Permission denied"),
     "is-enabled-no-bus": (_with(INSTALLED, "enabled", [
-        "enabled.rc: 1", "enabled: Failed to connect to bus: Permission denied"]), "Failed to connect to bus"),
+        "enabled.rc: 1", "enabled.err: Failed to connect to bus: Permission denied"]), "Failed to connect to bus"),
     "is-active-timeout": (_with(INSTALLED, "active", [
-        "active.rc: 1", "active: Failed to get properties: Connection timed out"]), "Connection timed out"),
+        "active.rc: 1", "active.err: Failed to get properties: Connection timed out"]), "Connection timed out"),
     "dpkg-never-answered": ([line for line in INSTALLED if not line.startswith("dpkg")], "no answer of dpkg"),
 }
 CANNOT_ASK_BREW = {
     "brew-cannot-write": (["manager: brew", "brew.rc: 1",
-                           "brew: Error: Permission denied @ dir_s_mkdir - /Users/ops/Library/Caches/Homebrew",
+                           "brew.err: Error: Permission denied @ dir_s_mkdir - /Users/ops/Library/Caches/Homebrew",
                            "pgrep.rc: 1"], "Permission denied @ dir_s_mkdir"),
     "pgrep-fatal": (["manager: brew", "brew.rc: 0", "brew: earlyoom 1.7", "pgrep.rc: 3",
-                     "pgrep: cannot allocate 4611686018427387903 bytes"], "pgrep: cannot allocate"),
+                     "pgrep.err: cannot allocate 4611686018427387903 bytes"], "pgrep: cannot allocate"),
 }
 
 
@@ -108,7 +108,7 @@ def test_the_same_host_answering_purges_what_axis_installed():
 
 
 @pytest.mark.parametrize("manager,answer", [
-    ("apt-get", ["dpkg.rc: 1", "dpkg: dpkg-query: no packages found matching earlyoom", "lists.rc: 0"]),
+    ("apt-get", ["dpkg.rc: 1", "dpkg.err: dpkg-query: no packages found matching earlyoom", "lists.rc: 0"]),
     ("dnf", ["rpm.rc: 1", "rpm: package earlyoom is not installed"]),
     ("yum", ["rpm.rc: 1", "rpm: package earlyoom is not installed"]),
     ("brew", ["brew.rc: 1", "pgrep.rc: 1"]),
@@ -126,14 +126,14 @@ def test_each_tools_documented_no_is_not_installed(manager, answer):
 def test_old_or_offline_systemd_saying_no_such_unit_is_not_found():
     """systemd 219 (CentOS 7), and 252 offline, say a missing unit this way, with exit 1."""
     lines = _with(INSTALLED, "enabled", [
-        "enabled.rc: 1", "enabled: Failed to get unit file state for earlyoom.service: No such file or directory"])
+        "enabled.rc: 1", "enabled.err: Failed to get unit file state for earlyoom.service: No such file or directory"])
     _, sections = _axis_installed(section("earlyoom.pkg", lines))
     assert D.observe(sections).enabled == "not-found"
 
 
 def test_watchdog_runtime_that_systemctl_cannot_show_is_unreadable():
     facts, sections = capture("debian12-container.txt")
-    failed = section("watchdog.live", ["runtime.rc: 1", "runtime: Failed to connect to bus: Connection refused"])
+    failed = section("watchdog.live", ["runtime.rc: 1", "runtime.err: Failed to connect to bus: Connection refused"])
     plan = plan_host({"watchdog": EffectiveFeature("watchdog", WatchdogSettings(), "Host")},
                      {**sections, "watchdog.live": failed}, facts)[0]
     assert plan.steps == [] and "Failed to connect to bus" in plan.error
@@ -189,7 +189,8 @@ def test_the_real_probe_passes_a_failing_rpm_and_systemctl_on(fake_bin):
     done = subprocess.run(["/bin/sh", "-c", package_probe("earlyoom", "earlyoom")], capture_output=True, text=True,
                           env={"PATH": str(fake_bin), "LC_ALL": "C"})
     answer = Section("earlyoom.pkg", done.stdout.splitlines(), done.stderr.splitlines(), done.returncode)
-    assert answer.lines[:3] == ["manager: dnf", "rpm.rc: 1", "rpm: error: cannot open Packages database in /var/lib/rpm"]
+    assert answer.lines[0] == "manager: dnf"  # the `.err` lines may come before or after the `.rc` one
+    assert {"rpm.rc: 1", "rpm.err: error: cannot open Packages database in /var/lib/rpm"} <= set(answer.lines)
     with pytest.raises(Unreadable, match="cannot open Packages database"):
         D.observe({"earlyoom.pkg": answer, "earlyoom.marker": file_section("earlyoom.marker", None)})
     _tool(fake_bin, "rpm", "echo 'package earlyoom is not installed'; exit 1")
@@ -227,12 +228,67 @@ def test_the_journal_probe_fails_on_a_journald_conf_it_cannot_read():
         shutil.rmtree(root)
 
 
-@pytest.mark.skipif(os.path.isdir("/run/systemd/system"), reason="systemd runs here")
-def test_the_watchdog_probe_does_not_ask_a_systemd_that_is_not_running():
-    """Where systemd is not PID 1 (this container) the runtime is "" without asking: the re-exec
-    step is live and the host refuses it in its own words."""
-    done = subprocess.run(["sh", "-c", WATCHDOG_PROBE], capture_output=True, text=True)
-    assert done.returncode == 0 and "systemd: not running" in done.stdout.splitlines()
-    assert Watchdog().observe({"watchdog.live": Section("watchdog.live", done.stdout.splitlines(), [], 0),
+def _watchdog_probe(root: Path) -> str:
+    """The watchdog probe asking `root`/run/systemd/system, not this machine's, whether systemd
+    runs: the test then runs the same way on a systemd-booted machine and in a container."""
+    probe = WATCHDOG_PROBE.replace("/run/systemd/system", str(root / "run/systemd/system"))
+    assert probe != WATCHDOG_PROBE
+    return probe
+
+
+def _observe_watchdog(done: subprocess.CompletedProcess) -> str:
+    return Watchdog().observe({"watchdog.live": Section("watchdog.live", done.stdout.splitlines(), [], done.returncode),
                                "watchdog.modules": file_section("m", None),
-                               "watchdog.system": file_section("s", None)}).runtime == ""
+                               "watchdog.system": file_section("s", None)}).runtime
+
+
+def test_the_watchdog_probe_does_not_ask_a_systemd_that_is_not_running(fake_bin):
+    """Where systemd is not PID 1 (a container) the runtime is "" without asking: the re-exec
+    step is live and the host refuses it in its own words."""
+    _tool(fake_bin, "systemctl", "echo 'systemctl was asked' >&2; exit 9")
+    done = subprocess.run(["sh", "-c", _watchdog_probe(fake_bin)], capture_output=True, text=True,
+                          env={"PATH": f"{fake_bin}:/usr/bin:/bin", "LC_ALL": "C"})
+    assert done.returncode == 0 and "systemd: not running" in done.stdout.splitlines()
+    assert "systemctl was asked" not in done.stdout and _observe_watchdog(done) == ""
+
+
+#: What dpkg-query prints on stderr, exit 0, when /var/lib/dpkg/status has a field it does not
+#: know (a third-party package's control file), before the answer it was asked for.
+DPKG_WARNING = ("dpkg-query: warning: parsing file '/var/lib/dpkg/status' near line 5 package 'earlyoom':\n"
+                " missing 'Maintainer' field")
+
+
+def test_a_tool_warning_on_stderr_is_not_part_of_its_answer(fake_bin):
+    """The defect: stderr and stdout merged, dpkg-query's warning followed by "ii " read as
+    "not installed", so `earlyoom: false` removed only axis's marker and left the package; and
+    systemctl's warning became part of RuntimeWatchdogUSec, so `daemon-reexec` ran every pass."""
+    _tool(fake_bin, "apt-get", "exit 0")
+    _tool(fake_bin, "dpkg-query", f"printf '%s\\n' \"{DPKG_WARNING}\" >&2; printf 'ii '")
+    _tool(fake_bin, "systemctl", 'case $1 in show) echo "Warning: The unit file changed on disk." >&2; echo 1min;; '
+                                 '*) echo enabled;; esac')
+    answer = _run_probe(package_probe("earlyoom", "earlyoom"), fake_bin)
+    assert "dpkg.err: dpkg-query: warning: parsing file '/var/lib/dpkg/status' near line 5 package 'earlyoom':" \
+        in answer.lines
+    state = D.observe({"earlyoom.pkg": answer, "earlyoom.marker": file_section("earlyoom.marker", marker_text("earlyoom"))})
+    assert state.installed and state.marker
+    facts, sections = _axis_installed(answer)
+    assert [s.summary for s in _plan(False, facts, sections).steps] == [
+        "stop and disable the earlyoom service", "remove package earlyoom (axis installed it)",
+        "remove /var/lib/axis/earlyoom.installed (axis installed earlyoom)"]
+    (fake_bin / "run/systemd/system").mkdir(parents=True)
+    done = subprocess.run(["sh", "-c", _watchdog_probe(fake_bin)], capture_output=True, text=True,
+                          env={"PATH": f"{fake_bin}:/usr/bin:/bin", "LC_ALL": "C"})
+    assert "runtime.err: Warning: The unit file changed on disk." in done.stdout.splitlines()
+    assert _observe_watchdog(done) == "1min"
+    assert not any(s.summary.startswith("re-execute") for s in Watchdog().plan(
+        WatchdogSettings(timeout_seconds=60), Watchdog().observe({
+            "watchdog.live": Section("watchdog.live", ["softdog: loaded", *done.stdout.splitlines()], [], 0),
+            "watchdog.modules": file_section("m", b"# managed by axis: watchdog\nsoftdog\n"),
+            "watchdog.system": file_section("s", b"# managed by axis: watchdog\n[Manager]\nRuntimeWatchdogSec=60s\n"
+                                                 b"ShutdownWatchdogSec=4min\n")}), facts))
+
+
+def test_answers_takes_only_ascii_digits_for_an_exit_status():
+    """`str.isdigit` took "²" and `lstrip("-")` took "--5": `int()` then raised ValueError."""
+    plain, asks = answers(["a.rc: ²", "b.rc: --5", "c.rc: -2", "d.rc: 0", "d: ii "])
+    assert plain == {"a.rc": "²", "b.rc": "--5"} and asks == {"c": Answer(-2), "d": Answer(0, ("ii ",))}

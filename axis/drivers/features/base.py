@@ -186,48 +186,66 @@ ENOENT_FN = (
     'printf \'%s\\n\' "$_axis_e" >&2; return 1; }; ')
 
 
-#: sh function `_axis_ask KEY CMD...`: runs CMD (stdout and stderr together) and prints its exit
-#: status as `KEY.rc: N` and each line it printed as `KEY: line`. For probes that ask a tool a
-#: question: `answers` gives them back, and the driver tells the tool's documented negative
-#: answer ("no packages found matching X", exit 1) from a failure to ask (anything else, which
-#: makes the feature `Unreadable` with the tool's words); `2>/dev/null ||` would take a locked
-#: database or a dead bus for "not installed" or "off".
+#: sh function `_axis_ask KEY CMD...`: runs CMD and prints its exit status as `KEY.rc: N`, each
+#: line it printed on stdout as `KEY: line` and each line on stderr as `KEY.err: line`. For probes
+#: that ask a tool a question: `answers` gives them back, and the driver tells the tool's
+#: documented negative answer ("no packages found matching X", exit 1) from a failure to ask
+#: (anything else, which makes the feature `Unreadable` with the tool's words); `2>/dev/null ||`
+#: would take a locked database or a dead bus for "not installed" or "off". The streams stay
+#: apart so that a warning on stderr ("dpkg-query: warning: parsing file ...") is never read as
+#: part of the answer: merged, it turned dpkg's "ii " into "not installed". The stderr lines may
+#: come before or after the `.rc` line (two processes write them); `answers` does not mind.
 ASK_FN = (
-    '_axis_ask() { _axis_k=$1; shift; _axis_o=$("$@" 2>&1); _axis_r=$?; '
+    '_axis_ask() { _axis_k=$1; shift; '
+    '{ { _axis_o=$("$@" 2>&3 3>&- 4>&-); _axis_r=$?; '
     'printf \'%s.rc: %s\\n\' "$_axis_k" "$_axis_r"; '
     '[ -z "$_axis_o" ] || printf \'%s\\n\' "$_axis_o" | while IFS= read -r _axis_l; do '
-    'printf \'%s: %s\\n\' "$_axis_k" "$_axis_l"; done; }; ')
+    'printf \'%s: %s\\n\' "$_axis_k" "$_axis_l"; done; } 3>&1 1>&4 | '
+    'while IFS= read -r _axis_l || [ -n "$_axis_l" ]; do '
+    'printf \'%s.err: %s\\n\' "$_axis_k" "$_axis_l"; done; } 4>&1; }; ')
+
+#: An exit status as `_axis_ask` prints it: ASCII digits only (`str.isdigit` takes "²").
+_STATUS = re.compile(r"-?[0-9]+")
 
 
 @dataclass(frozen=True)
 class Answer:
-    """What a tool said to one `_axis_ask`: its exit status and the lines it printed."""
+    """What a tool said to one `_axis_ask`: its exit status, the lines it printed on stdout
+    (`lines`, the answer proper) and on stderr (`errors`: warnings, error messages)."""
 
     rc: int
     lines: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
 
     def words(self) -> str:
         """The tool's own words and status, for a reason: "dpkg-query: error ... (exit 2)"."""
-        said = " | ".join(line.strip() for line in self.lines if line.strip())[:300]
+        said = " | ".join(line.strip() for line in (*self.lines, *self.errors) if line.strip())[:300]
         return f"{said} (exit {self.rc})" if said else f"exit {self.rc} without a word"
 
 
 def answers(lines: list[str]) -> tuple[dict[str, str], dict[str, Answer]]:
     """A probe's `key: value` lines (first one wins) and its `_axis_ask` answers by key."""
-    plain: dict[str, str] = {}
     rcs: dict[str, int] = {}
-    said: dict[str, list[str]] = {}
+    keyed: list[tuple[str, str]] = []
     for line in lines:
         key, sep, value = line.partition(": ")
         if not sep:
             continue
-        if key.endswith(".rc") and value.strip().lstrip("-").isdigit():
+        if key.endswith(".rc") and _STATUS.fullmatch(value.strip()):
             rcs.setdefault(key[:-3], int(value))
-        elif key in rcs:
+        else:
+            keyed.append((key, value))
+    plain: dict[str, str] = {}
+    said: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = {}
+    for key, value in keyed:
+        if key in rcs:
             said.setdefault(key, []).append(value)
+        elif key.endswith(".err") and key[:-4] in rcs:
+            errors.setdefault(key[:-4], []).append(value)
         else:
             plain.setdefault(key.strip(), value.strip())
-    return plain, {key: Answer(rc, tuple(said.get(key, ()))) for key, rc in rcs.items()}
+    return plain, {key: Answer(rc, tuple(said.get(key, ())), tuple(errors.get(key, ()))) for key, rc in rcs.items()}
 
 
 def tri_state(read: str, path: str) -> str:

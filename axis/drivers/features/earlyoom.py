@@ -98,14 +98,16 @@ def _asked(asks: Mapping[str, Answer], key: str, what: str) -> Answer:
 def _installed(manager: str | None, asks: Mapping[str, Answer], package: str) -> bool:
     """Whether the package manager says `package` is installed. Only its documented "no" is a
     no: dpkg-query's exit 1 "no packages found matching", rpm's "package X is not installed",
-    Homebrew's silent exit 1. Anything else is a failure to ask: `Unreadable`, tool's words."""
+    Homebrew's exit 1 with nothing on stdout. Anything else is a failure to ask: `Unreadable`,
+    with the tool's words. The answer is read from the tool's stdout only (`Answer.lines`): a
+    warning on stderr is not part of it."""
     what = f"the state of package {package}"
     if manager == "apt-get":
         dpkg = _asked(asks, "dpkg", what)
         if dpkg.rc == 0:
             status = "".join(dpkg.lines).strip()  # 2nd letter `i` = installed ("ii", "hi"); "rc" = config only
             return len(status) >= 2 and status[1] == "i"
-        if dpkg.rc == 1 and any("no packages found matching" in line for line in dpkg.lines):
+        if dpkg.rc == 1 and any("no packages found matching" in line for line in dpkg.errors):
             return False
         raise Unreadable(what, f"dpkg-query: {dpkg.words()}")
     if manager in ("dnf", "yum"):
@@ -119,22 +121,23 @@ def _installed(manager: str | None, asks: Mapping[str, Answer], package: str) ->
         brew = _asked(asks, "brew", what)
         if brew.rc == 0:
             return True
-        if brew.rc == 1 and not any(line.strip() for line in brew.lines):
+        if brew.rc == 1 and not any(line.strip() for line in brew.lines) and all(
+                line.startswith("Warning:") or not line.strip() for line in brew.errors):
             return False
         raise Unreadable(what, f"brew list: {brew.words()}")
     return False
 
 
 def _unit_state(asks: Mapping[str, Answer], key: str, service: str) -> str:
-    """systemctl's answer for the service: the state word it printed ("" when it was not asked:
-    no systemctl, or systemd not running); an error instead of a state is `Unreadable`."""
+    """systemctl's answer for the service: the state word it printed on stdout ("" when it was
+    not asked: no systemctl, or systemd not running); an error instead of a state is `Unreadable`."""
     answer = asks.get(key)
     if answer is None:
         return ""
     state = next((line.strip() for line in answer.lines if _UNIT_STATE.fullmatch(line.strip())), None)
     if state is not None:
         return state
-    if key == "enabled" and any(_NO_UNIT.fullmatch(line.strip()) for line in answer.lines):
+    if key == "enabled" and any(_NO_UNIT.fullmatch(line.strip()) for line in answer.errors):
         return "not-found"
     raise Unreadable(f"the state of service {service}", f"systemctl is-{key}: {answer.words()}")
 

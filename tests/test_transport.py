@@ -91,6 +91,21 @@ def test_atomic_write_removes_what_a_killed_write_of_the_same_file_left(tmp_path
     assert sorted(os.listdir(tmp_path)) == [other.name, "it's.conf"]
 
 
+@pytest.mark.parametrize("expect", [None, "absent"], ids=["plain", "with-expect"])
+def test_a_failed_atomic_write_never_removes_a_tmp_the_shell_brought(tmp_path, expect):
+    """The defect: the cleanup `rm -f "$tmp"` after a failed mkdir or mktemp removed whatever
+    `tmp` already named (from the environment, or set by ~/.bashrc in the login shell)."""
+    keep = tmp_path / "keepme"
+    keep.write_text("not axis's\n")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    target = blocker / "sub" / "x.conf"  # mkdir -p fails: a-file is not a directory
+    failed = subprocess.run(["sh", "-c", atomic_write_command(str(target), 0o644, expect=expect)], input=b"x",
+                            capture_output=True, env={**os.environ, "tmp": str(keep), "rc": "0"})
+    assert failed.returncode != 0 and b"Not a directory" in failed.stderr
+    assert keep.read_text() == "not axis's\n"
+
+
 def _key() -> asyncssh.SSHKey:
     return asyncssh.generate_private_key("ssh-ed25519")
 

@@ -178,6 +178,9 @@ def atomic_write_command(path: str, mode: int, size: int | None = None, expect: 
     of the same file removes what a killed write left behind (a `kill -9` of sshd runs no
     shell trap); the apply lock keeps two axis runs from writing one file at once.
 
+    `tmp` is emptied first: the login shell may bring one from the environment or ~/.bashrc,
+    and the cleanup after a failed `mkdir` or `mktemp` would then delete that unrelated file.
+
     With `expect` (`content_digest` of the bytes the probe read, or ABSENT), the file is
     compared with it right before the rename, and a file edited since it was read (by hand, or
     by a package, while a swap file was being written) is not overwritten: the write fails with
@@ -193,10 +196,10 @@ def atomic_write_command(path: str, mode: int, size: int | None = None, expect: 
                 if size is not None else "")
     check = f" && {_unchanged_check(path, expect)}" if expect is not None else ""
     return ((_SHA256_FN if expect is not None else "")
-            + f"mkdir -p {shlex.quote(directory)} && rm -f {shlex.quote(prefix)}?????? && "
+            + f"tmp=; mkdir -p {shlex.quote(directory)} && rm -f {shlex.quote(prefix)}?????? && "
             f"tmp=$(mktemp {shlex.quote(prefix + 'XXXXXX')}) && "
             f"{{ cat > \"$tmp\"{complete} && chmod {mode:o} \"$tmp\"{check} && mv -f \"$tmp\" {target}; }} "
-            f"|| {{ rc=$?; rm -f \"$tmp\"; exit $rc; }}")
+            f"|| {{ rc=$?; [ -z \"$tmp\" ] || rm -f \"$tmp\"; exit $rc; }}")
 
 
 def _pid_file(token: str) -> str:

@@ -22,7 +22,7 @@ import pytest
 from axis.drivers.facts.sections import Section
 from axis.drivers.features.base import Answer, Unreadable, answers
 from axis.drivers.features.earlyoom import Earlyoom, marker_text, package_probe
-from axis.drivers.features.persistent_journal import PROBE as JOURNAL_PROBE
+from axis.drivers.features.persistent_journal import PROBE as JOURNAL_PROBE, PersistentJournal
 from axis.drivers.features.watchdog import PROBE as WATCHDOG_PROBE, Watchdog
 from axis.reconciler.plan import plan_host
 from axis.specs.effective import EffectiveFeature
@@ -224,6 +224,37 @@ def test_the_journal_probe_fails_on_a_journald_conf_it_cannot_read():
         assert locked.returncode == 1 and "Permission denied" in locked.stderr and "storage" not in locked.stdout
         (root / "journald.conf").unlink()
         assert (run().returncode, run().stdout) == (0, "dir: yes\n")  # no journald.conf: the host said so
+    finally:
+        shutil.rmtree(root)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("su") is None, reason="needs root to run probes as nobody")
+def test_the_journal_probe_says_why_it_cannot_read_the_machine_id():
+    """It used to `cat /etc/machine-id 2>/dev/null`: EACCES became "exit 1 without a word"."""
+    root = Path(tempfile.mkdtemp(prefix="axis-journal-"))
+    try:
+        root.chmod(0o755)
+        (root / "journal").mkdir(mode=0o755)
+        (root / "journal" / "0123abcd").mkdir(mode=0o755)
+        (root / "machine-id").write_text("0123abcd\n")
+        probe = (JOURNAL_PROBE.replace("/var/log/journal", str(root / "journal"))
+                 .replace("/etc/machine-id", str(root / "machine-id"))
+                 .replace("/etc/systemd/journald.conf", str(root / "journald.conf")))
+        assert str(root / "machine-id") in probe and "/etc/machine-id" not in probe
+
+        def run() -> subprocess.CompletedProcess:
+            return subprocess.run(["su", "nobody", "-s", "/bin/sh", "-c", probe], capture_output=True, text=True)
+
+        assert (run().returncode, run().stdout, run().stderr) == (0, "dir: yes\npersisting: yes\n", "")
+        (root / "machine-id").chmod(0o600)
+        locked = run()
+        assert locked.returncode == 1 and "machine-id: Permission denied" in locked.stderr
+        section = Section("persistentJournal.dir", locked.stdout.splitlines(), locked.stderr.splitlines(), 1)
+        with pytest.raises(Unreadable, match="Permission denied"):
+            PersistentJournal().observe({"persistentJournal.dir": section,
+                                         "persistentJournal.marker": file_section("m", None)})
+        (root / "machine-id").unlink()
+        assert (run().returncode, run().stdout, run().stderr) == (0, "dir: yes\n", "")  # the host said: none
     finally:
         shutil.rmtree(root)
 

@@ -34,12 +34,14 @@ _Q = shlex.quote(JOURNAL_DIR)  # a constant, quoted all the same like every path
 #: Prints `dir: yes|no|other`, `persisting: yes` when journald writes there, and the last
 #: `Storage=` set in journald.conf(.d). `dir: no` (and no machine-id, no journald.conf) only when
 #: the host says there is no such file; any other failure to look or read (EACCES on /var/log,
-#: an unreadable journald.conf) fails the probe, never "not persisting" or "default storage".
+#: an unreadable journald.conf or machine-id) fails the probe with the host's words (`cat`'s
+#: "Permission denied"), never "not persisting" or "default storage".
 #: Run as root like the steps, so that what it sees is what `mkdir` would see.
 PROBE = (
     f"LC_ALL=C; export LC_ALL; {ENOENT_FN}"
     f"if [ -d {_Q} ]; then echo 'dir: yes'; "
-    "id=$(cat /etc/machine-id 2>/dev/null) || _axis_enoent /etc/machine-id || exit 1; "
+    "id=; if [ -e /etc/machine-id ] || [ -L /etc/machine-id ]; then id=$(cat /etc/machine-id) || exit 1; "
+    "elif ! _axis_enoent /etc/machine-id; then exit 1; fi; "
     f'[ -n "$id" ] && [ -d {_Q}/"$id" ] && echo \'persisting: yes\'; '
     f"elif [ -e {_Q} ] || [ -L {_Q} ]; then echo 'dir: other'; "
     f"elif _axis_enoent {_Q}; then echo 'dir: no'; else exit 1; fi; "

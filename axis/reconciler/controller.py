@@ -19,7 +19,13 @@ runs again after a capped backoff. The file watcher (`SpecWatcher`) and the spec
 triggers (`SpecApply`) are separate parts: the watcher counts as running only once the restarted
 file watch is actually watching, and only then re-reads the directory, so no edit is lost and no
 "Recovered" is claimed early; a watched path that was deleted is the watcher's failure
-(`WatchPathMissing`), never an apply of an empty spec. Only the loop that schedules them cannot
+(`WatchPathMissing`), never an apply of an empty spec. A watched directory renamed over (a spec
+directory swapped in) leaves inotify watching the old, unlinked one: every tick compares the
+directory's (st_dev, st_ino) with the one the watch started on and, on a change, the watch is
+restarted on the new one at once and re-reads it (`WatchPathReplaced`: a Normal event
+`WatchRestarted`, not a failure). A watched single file is watched through its parent directory,
+filtered to its name, so an editor's atomic save (write a temp file, rename it over) is an
+ordinary change. Only the loop that schedules them cannot
 be restarted: if it breaks, `run` raises and the process exits non-zero rather than keep running
 with a dead part.
 """
@@ -36,7 +42,7 @@ from pathlib import Path
 from typing import Callable
 
 from sqlmodel import Session
-from watchfiles import awatch
+from watchfiles import Change as FileChange, DefaultFilter, awatch
 
 from axis.reconciler.converge import converge_host
 from axis.reconciler.fleet import SshOptions
@@ -93,6 +99,23 @@ class WatchPathMissing(Exception):
     def __init__(self, path: Path):
         super().__init__(f"the watched path {path} does not exist (deleted or moved?); "
                          "the last good desired state stays in force")
+
+
+class WatchPathReplaced(Exception):
+    """The watched directory was renamed over: the file watch still on the old directory would
+    hear nothing more. Not a failure: the watcher restarts on the new directory at once."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"the watched path {path} was replaced (renamed over); watching the new one")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of `path`, None when it is gone: what a rename over it changes."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 class Controller:
@@ -328,17 +351,23 @@ class Controller:
     async def _supervise_watcher(self, stop: asyncio.Event) -> None:
         """The spec watcher, restarted whenever it raises (after 1 s, doubling up to a minute;
         from the shortest delay again once it ran STABLE_AFTER seconds). A restart re-reads the
-        directory once it is watching again, so an edit made while it was down is not missed."""
-        crashes = 0
+        directory once it is watching again, so an edit made while it was down is not missed.
+        A replaced watched path (`WatchPathReplaced`) is restarted at once and is no failure:
+        a Normal event, no backoff, the watcher's condition untouched."""
+        crashes, relist = 0, False
         while not stop.is_set():
             started = time.monotonic()
             try:
-                await self._watch(stop, relist=crashes > 0)
+                await self._watch(stop, relist=relist)
                 if stop.is_set():
                     return
                 raise RuntimeError("the file watcher ended by itself")
+            except WatchPathReplaced as exc:
+                relist = True
+                self.supervisor.restarted(Part.WATCHER, "WatchRestarted", describe(exc, typed=False))
             except Exception as exc:
                 crashes = 1 if time.monotonic() - started >= STABLE_AFTER else crashes + 1
+                relist = True
                 delay = restart_delay(crashes)
                 self.supervisor.failed(Part.WATCHER, exc, attempt=crashes, retry_in=delay,
                                        reason=exc.reason if isinstance(exc, WatchPathMissing) else "")
@@ -346,15 +375,30 @@ class Controller:
                     async with asyncio.timeout(delay):
                         await stop.wait()
 
+    def _watch_target(self) -> tuple[Path, Callable[[FileChange, str], bool] | None]:
+        """What inotify watches: the spec directory itself, or a single spec file's parent
+        directory filtered to the file's name (a watch on the file itself would stay on the old
+        inode after an atomic save and hear nothing more)."""
+        if os.path.isdir(self.watch):
+            return self.watch, DefaultFilter()
+        target = os.path.abspath(self.watch)
+        return Path(target).parent, lambda _change, changed: os.path.abspath(changed) == target
+
     async def _watch(self, stop: asyncio.Event, *, relist: bool) -> None:
         """Watch the spec path and apply it on every change. The first report of the file watch
         (a change, or WATCH_TICK_MS of quiet) proves it is watching: only then is the watcher
-        healthy again and, after a restart (`relist`), the directory re-read."""
+        healthy again and, after a restart (`relist`), the directory re-read. Every report checks
+        that the watched directory is still the one the watch started on."""
         self._check_watched()
+        target, only = self._watch_target()
+        started_on = _identity(target)
         watching = False
-        async for changes in awatch(self.watch, debounce=DEBOUNCE_MS, step=STEP_MS, stop_event=stop,
-                                    yield_on_timeout=True, rust_timeout=WATCH_TICK_MS):
+        async for changes in awatch(target, watch_filter=only, debounce=DEBOUNCE_MS, step=STEP_MS,
+                                    stop_event=stop, yield_on_timeout=True, rust_timeout=WATCH_TICK_MS,
+                                    recursive=target == self.watch):
             self._check_watched()
+            if _identity(target) != started_on:
+                raise WatchPathReplaced(target)
             first, watching = not watching, True
             if first:
                 self.supervisor.succeeded(Part.WATCHER)

@@ -14,8 +14,10 @@ bug, an input the loader chokes on, a state DB that refuses a write) reaches the
   reason, in its own words, rather than as an internal error;
 
 while the caller retries the part after `restart_delay(attempt)`. The part's next success sets
-its condition True again (a Normal event `Recovered`). Conditions are written on a change only,
-so a healthy controller writes nothing per pass; `lastTransitionTime` moves only on a flip.
+its condition True again (a Normal event `Recovered`). A part that restarts for an ordinary
+cause (`restarted`: the watched directory renamed over) gets a Normal event and nothing else.
+Conditions are written on a change only, so a healthy controller writes nothing per pass;
+`lastTransitionTime` moves only on a flip.
 
 Where they live: the generic conditions table, kind `Controller`, name `controller` (one
 controller per state DB, see `ControllerLock`), one condition per part plus `Ready`. When
@@ -181,6 +183,15 @@ class Supervisor:
             self._write_conditions(session, now, [part])
 
         self._record(write)
+
+    @_never_raises
+    def restarted(self, part: Part, reason: str, message: str) -> None:
+        """`part` restarted itself for an ordinary cause (the watched directory was renamed over,
+        as a deploy that swaps a spec directory in does): a Normal event, no failure counted, the
+        part's condition and `Ready` untouched."""
+        logger.info("%s: %s", part.value, message)
+        self._record(lambda session, now: record_event(session, KIND, NAME, reason, f"{part.value}: {message}",
+                                                       now=now))
 
     @_never_raises
     def forget(self, part: Part, subject: str) -> None:

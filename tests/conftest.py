@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from axis.api.app import build_app
 from axis.cli.context import AppContext
 from axis.cli.main import run
-from tests.ci import ci_skip_is_failure
+from tests.ci import ci_collect_skip_is_failure, ci_count_dropped, ci_left_out_fails_the_run, ci_skip_is_failure
 from tests.servekit import Served, start_serve
 
 #: Every hypothesis test draws the same examples on every run (derived from the test's name), so
@@ -30,6 +30,9 @@ pytest_plugins = ["pytester"]
 
 # Hooks are found by name in a conftest: under CI=true a skip anywhere in the suite is a failure.
 pytest_runtest_makereport = ci_skip_is_failure
+pytest_make_collect_report = ci_collect_skip_is_failure
+pytest_collection_modifyitems = ci_count_dropped
+pytest_sessionfinish = ci_left_out_fails_the_run
 
 
 @dataclass

@@ -105,6 +105,89 @@ def test_outside_ci_skips_stay_skips(suite: pytest.Pytester, monkeypatch: pytest
     assert result.ret == pytest.ExitCode.OK
 
 
+LEFT_OUT = {
+    "module_skip": "import pytest\npytest.skip('no hosts here', allow_module_level=True)\ndef test_never():\n    pass\n",
+    "importorskip": "import pytest\npytest.importorskip('axis_no_such_module')\ndef test_never():\n    pass\n",
+    "imperative_xfail": "import pytest\ndef test_gives_up():\n    pytest.xfail('known broken')\n",
+    "xfail_failing": "import pytest\n@pytest.mark.xfail(reason='known broken')\ndef test_fails():\n    assert False\n",
+    "xfail_passing": "import pytest\n@pytest.mark.xfail(reason='known broken')\ndef test_passes():\n    pass\n",
+}
+
+
+@pytest.fixture
+def gate(pytester: pytest.Pytester) -> pytest.Pytester:
+    """The suite's conftest and the suite's own `xfail_strict`, read from pyproject.toml."""
+    import tomllib
+
+    options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    pytester.makeini(f"[pytest]\nxfail_strict = {str(options['xfail_strict']).lower()}\n")
+    pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text())
+    pytester.makepyfile(test_runs="def test_runs():\n    pass\n")
+    return pytester
+
+
+@pytest.mark.parametrize("case", sorted(LEFT_OUT))
+def test_under_ci_no_way_of_leaving_a_test_out_exits_0(gate: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                     case: str) -> None:
+    """Each of these exited 0 under CI=true when only test reports were checked: a module that
+    skips itself while collected, `importorskip`, `pytest.xfail()` in a test, an @xfail test
+    that fails (strict or not) or passes (pyproject's xfail_strict)."""
+    gate.makepyfile(**{f"test_{case}": LEFT_OUT[case]})
+    monkeypatch.setenv("CI", "true")
+    result = gate.runpytest("-p", "no:cacheprovider", "-rA")
+    assert result.ret != pytest.ExitCode.OK, result.stdout.str()
+    assert result.parseoutcomes().get("skipped", 0) == 0
+    monkeypatch.delenv("CI")
+    outside = gate.runpytest("-p", "no:cacheprovider")
+    # outside CI only a passing @xfail test fails (xfail_strict): the rest skip or xfail as asked.
+    assert (outside.ret == pytest.ExitCode.OK) == (case != "xfail_passing"), outside.stdout.str()
+
+
+def test_under_ci_a_module_skip_and_an_imperative_xfail_say_why(gate: pytest.Pytester,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    gate.makepyfile(test_a=LEFT_OUT["module_skip"], test_b=LEFT_OUT["imperative_xfail"],
+                    test_c=LEFT_OUT["xfail_failing"])
+    monkeypatch.setenv("CI", "true")
+    result = gate.runpytest("-p", "no:cacheprovider", "--continue-on-collection-errors", "-rA")
+    result.assert_outcomes(passed=1, failed=1, errors=1, xfailed=1)
+    result.stdout.fnmatch_lines([
+        "CI=true: tests were left out (1 xfailed); every test must run and pass",
+        "*collection skipped under CI=true, where every test must run: no hosts here*",
+        "*pytest.xfail() called under CI=true, where every test must pass: known broken*",
+    ])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+DROPPER = """
+def pytest_collection_modifyitems(items):
+    items[:] = [item for item in items if "dropped" not in item.name]
+"""
+
+
+@pytest.mark.parametrize("how", [("-k", "not other"), ("--deselect", "test_two.py::test_other"), ("hook",)])
+def test_tests_deselected_or_dropped_fail_under_ci_only(gate: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                        how: tuple[str, ...]) -> None:
+    """`-k`/`--deselect` are a developer's tools and stay green outside CI; under CI=true they,
+    and a hook that silently drops collected tests, fail the run."""
+    gate.makepyfile(test_two="def test_kept():\n    pass\n\ndef test_other():\n    pass\n")
+    args: tuple[str, ...] = how
+    if how == ("hook",):
+        gate.makepyfile(test_two="def test_kept():\n    pass\n\ndef test_dropped():\n    pass\n")
+        sub = gate.mkpydir("more")
+        (sub / "conftest.py").write_text(DROPPER)
+        (sub / "test_more.py").write_text("def test_also():\n    pass\n")
+        args = ()
+    monkeypatch.delenv("CI", raising=False)
+    outside = gate.runpytest("-p", "no:cacheprovider", *args)
+    outside.assert_outcomes(passed=3 if how == ("hook",) else 2)
+    assert outside.ret == pytest.ExitCode.OK
+    monkeypatch.setenv("CI", "true")
+    result = gate.runpytest("-p", "no:cacheprovider", *args)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    expected = "1 dropped after collection" if how == ("hook",) else "1 deselected, 1 dropped after collection"
+    result.stdout.fnmatch_lines([f"CI=true: tests were left out ({expected}); every test must run and pass"])
+
+
 def test_ci_script_exports_ci_true_before_running_the_tests() -> None:
     lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert "export CI=true" in lines

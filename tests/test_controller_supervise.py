@@ -29,6 +29,7 @@ from axis.specs import Host
 from axis.state import Database
 from axis.state.conditions import conditions_of
 from axis.state.events import list_events
+from axis.state.lock import ControllerLock
 from axis.state.objects import list_rows
 from tests.conftest import HOST
 
@@ -618,6 +619,8 @@ def test_the_controllers_conditions_and_events_are_shown_by_the_cli_and_the_api(
     from axis.cli.context import AppContext
 
     assert axis("get", "controller").err.startswith("No controller has recorded its health")
+    running = ControllerLock(state_db)  # as the controller's process holds it (see test_controller_liveness)
+    running.acquire()
     supervisor = Supervisor(Database(state_db))
     supervisor.begin()
     supervisor.failed(Part.CLAIMS, ValueError("lease arithmetic"), attempt=CRASH_LOOP, retry_in=0.8)
@@ -645,3 +648,4 @@ def test_the_controllers_conditions_and_events_are_shown_by_the_cli_and_the_api(
     (event,) = as_json["status"]["events"]
     assert (event["type"], event["object"], event["reason"]) == ("Warning", "Controller/controller", "InternalError")
     assert axis("get", "controller", "other").code == 1
+    running.release()

@@ -27,6 +27,7 @@ from axis.specs import API_VERSION
 from axis.specs.models import ClaimSpec
 from axis.state import Database, leases
 from axis.state.events import list_events
+from axis.state.lock import controller_holder
 from axis.state.facts import latest
 from axis.state.objects import desired_hosts, get_row, list_rows
 
@@ -88,9 +89,9 @@ def event_list(db: Database, after: int = 0) -> dict[str, Any]:
 
 
 def controller(db: Database) -> dict[str, Any]:
-    """The controller's conditions and recent events, as `axis get controller -o json`."""
+    """Whether a controller runs, its conditions and recent events, as `axis get controller -o json`."""
     with db.read() as session:
-        return controller_view(session)
+        return controller_view(session, controller_holder(db.path))
 
 
 def placement(db: Database, task: str) -> dict[str, Any]:

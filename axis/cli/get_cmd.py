@@ -1,7 +1,8 @@
 """`axis get`, `axis describe`, `axis delete`: read and remove desired objects and events.
 
-`get controller` / `describe controller` show the controller's health: the conditions the
-supervisor keeps on Controller/controller (one per part, plus Ready) and its recent events. It
+`get controller` / `describe controller` show the controller's health: whether one runs now (it
+holds the controller lock), the conditions the supervisor keeps on Controller/controller (one per
+part, plus Ready; without a running controller only as its last record) and its recent events. It
 is not a desired object (nothing to apply or delete), so it has its own view.
 """
 
@@ -30,6 +31,7 @@ from axis.state.facts import latest
 from axis.state.tables import Condition, DesiredObject
 from axis.state.conditions import conditions_of
 from axis.state.feature_status import feature_status
+from axis.state.lock import Holder, controller_holder
 from axis.state.objects import delete_object, desired_hosts, get_row, list_rows, to_model
 
 #: Where the controller's supervisor records its parts (axis.reconciler.supervisor: KIND, NAME);
@@ -46,6 +48,10 @@ def get(
     watch: bool = typer.Option(False, "--watch", "-w", help="events: keep following the log (Ctrl-C stops)"),
 ) -> None:
     """List objects (or one by name) with their effective state."""
+    if resource.lower() in ("lease", "leases", "controller", "controllers"):
+        for flag, given in (("-l/--selector", selector is not None), ("-w/--watch", watch)):
+            if given:
+                raise CliError(f"{flag} does not apply to `axis get {resource.lower()}`")
     if resource.lower() in ("lease", "leases"):
         return get_leases(ctx, name, output)
     if resource.lower() in ("controller", "controllers"):
@@ -138,39 +144,64 @@ def condition_view(c: Condition) -> dict[str, Any]:
             "observedGeneration": c.observed_generation}
 
 
-def controller_view(session: Session, events: int = 20) -> dict[str, Any]:
-    """The controller's health as `get controller -o json` and `GET /controller` show it: its
-    conditions (empty when no controller ever ran on this state DB) and its latest events."""
-    return {"apiVersion": "axis/v1", "kind": CONTROLLER_KIND, "metadata": {"name": CONTROLLER_NAME},
-            "status": {"conditions": [condition_view(c) for c in conditions_of(session, CONTROLLER_KIND,
-                                                                                CONTROLLER_NAME)],
-                       "events": [event_view(e) for e in list_events(session, kind=CONTROLLER_KIND,
-                                                                      name=CONTROLLER_NAME, limit=events)]}}
+def controller_view(session: Session, holder: Holder | None, events: int = 20) -> dict[str, Any]:
+    """The controller's health as `get controller -o json` and `GET /controller` show it: whether
+    a controller runs now (`holder`: who holds the controller lock), its conditions and latest
+    events. The conditions are written on a change only and a killed controller never says it
+    stopped, so without a holder they are history, not health: `conditions` is then a single
+    Ready Unknown (`NotRunning`) and what was stored moves to `lastRecorded`."""
+    stored = [condition_view(c) for c in conditions_of(session, CONTROLLER_KIND, CONTROLLER_NAME)]
+    recent = [event_view(e) for e in list_events(session, kind=CONTROLLER_KIND, name=CONTROLLER_NAME, limit=events)]
+    status: dict[str, Any] = {"running": {"pid": holder.pid, "since": iso(holder.since)} if holder else None}
+    if holder is not None or not stored:
+        status["conditions"] = stored
+    else:
+        status["conditions"] = [_not_running(stored, recent)]
+        status["lastRecorded"] = stored
+    status["events"] = recent
+    return {"apiVersion": "axis/v1", "kind": CONTROLLER_KIND, "metadata": {"name": CONTROLLER_NAME}, "status": status}
+
+
+def _not_running(stored: list[dict[str, Any]], recent: list[dict[str, Any]]) -> dict[str, Any]:
+    """Ready Unknown for a state DB whose controller lock nobody holds, saying when the last
+    controller last wrote anything and what its Ready said then."""
+    stamps = [c["lastTransitionTime"] for c in stored] + [c["lastProbeTime"] for c in stored if c["lastProbeTime"]]
+    last = max(stamps + [e["time"] for e in recent], key=_ts)
+    ready = next((c for c in stored if c["type"] == "Ready"), None)
+    said = f"; its Ready was {ready['status']} ({ready['reason']})" if ready else ""
+    return {"type": "Ready", "status": "Unknown", "reason": "NotRunning",
+            "message": f"no controller holds the lock on this state DB; last seen {last}{said}",
+            "lastTransitionTime": last, "lastProbeTime": None, "observedGeneration": 0}
 
 
 def _show_controller(ctx: typer.Context, name: str | None, output: Format, *, detailed: bool) -> None:
-    """`get controller` (its conditions) and `describe controller` (and its recent events)."""
+    """`get controller` (whether one runs, its conditions) and `describe controller` (and its
+    recent events)."""
     if name not in (None, CONTROLLER_NAME):
         raise CliError(f"there is one controller per state DB, named {CONTROLLER_NAME!r}: not {name!r}")
-    with app_context(ctx).db().read() as session:
-        view = controller_view(session)
+    app = app_context(ctx)
+    with app.db().read() as session:
+        view = controller_view(session, controller_holder(app.state))
     if output in (Format.json, Format.yaml):
         emit(view, output)
         return
-    conditions, events = view["status"]["conditions"], view["status"]["events"]
+    status = view["status"]
+    running, conditions, events = status["running"], status["conditions"], status["events"]
+    now = time.time()
+    console().print(f"{'Running:':<14}" + (f"pid {running['pid']}, since {running['since']} "
+                                           f"({age(_ts(running['since']), now)} ago)" if running else "no"))
     if not conditions:
         typer.echo("No controller has recorded its health in this state DB (run `axis controller --watch DIR` "
                    "or `axis serve --watch DIR`).", err=True)
-    else:
-        rows = [[c["type"], c["status"], c["reason"], age(_ts(c["lastTransitionTime"])), c["message"]]
-                for c in conditions]
-        if detailed:
-            console().print("Conditions:")
-            console().print(_indent_table(["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"], rows))
-        else:
-            print_table(["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"], rows)
+    sections = [("Conditions:", conditions)] if conditions else []
+    if "lastRecorded" in status:
+        sections.append(("Last recorded (by a controller no longer running):", status["lastRecorded"]))
+    for title, shown in sections:
+        rows = [[c["type"], c["status"], c["reason"], age(_ts(c["lastTransitionTime"]), now), c["message"]]
+                for c in shown]
+        console().print(title)
+        console().print(_indent_table(["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"], rows))
     if detailed:
-        now = time.time()
         console().print("Events:")
         console().print(_indent_table(["TYPE", "REASON", "AGE", "MESSAGE"],
                                       [[e["type"], e["reason"], age(_ts(e["time"]), now), e["message"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -88,8 +89,17 @@ class ControllerLock:
         self.release()
 
 
-def controller_pid(db_path: Path) -> str | None:
-    """The pid of the controller reconciling this state DB, or None when there is none.
+@dataclass(frozen=True)
+class Holder:
+    """The controller that holds the lock now."""
+
+    pid: str
+    since: float  # when it took the lock: the lock file's mtime, its pid being written right then
+
+
+def controller_holder(db_path: Path) -> Holder | None:
+    """The controller reconciling this state DB now, or None when there is none (never started,
+    stopped, or killed: the flock dies with the process, whatever it left in the DB).
 
     A shared, non-blocking flock on the controller's lock file fails only while a controller
     holds it (in this process too: flock conflicts between open files, not processes)."""
@@ -101,10 +111,16 @@ def controller_pid(db_path: Path) -> str | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-        return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        return Holder(os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown", os.fstat(fd).st_mtime)
     finally:
         os.close(fd)
     return None
+
+
+def controller_pid(db_path: Path) -> str | None:
+    """The pid of the controller reconciling this state DB, or None when there is none."""
+    holder = controller_holder(db_path)
+    return holder.pid if holder is not None else None
 
 
 class ApplyLock:

@@ -1,0 +1,96 @@
+"""`axis get controller` tells a running controller from a dead one's last words.
+
+The supervisor writes the controller's conditions on a change only, and a controller killed with
+SIGKILL never writes that it stopped: its last stored Ready True used to be shown as if live.
+Whether a controller runs is whether a process holds the controller lock (it dies with the
+process), so that is what `get controller`, `describe controller` and `GET /controller` ask.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from axis.api.app import build_app
+from axis.cli.context import AppContext
+from axis.reconciler.supervisor import Supervisor
+from axis.state import Database
+
+TOKEN = "t" * 20
+
+
+def _served(state_db: Path) -> dict[str, Any]:
+    with TestClient(build_app(AppContext(state=state_db), TOKEN), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        answer = c.get("/controller")
+    assert answer.status_code == 200
+    return answer.json()
+
+
+def test_a_stored_ready_true_without_a_live_controller_is_shown_not_running(axis, state_db):
+    Supervisor(Database(state_db)).begin()  # Ready True, as a controller writes it; no one holds the lock
+
+    as_json = json.loads(axis("get", "controller", "-o", "json").out)
+    status = as_json["status"]
+    assert status["running"] is None
+    (ready,) = status["conditions"]
+    assert (ready["type"], ready["status"], ready["reason"]) == ("Ready", "Unknown", "NotRunning")
+    assert ready["message"].startswith("no controller holds the lock on this state DB; last seen 20")
+    assert ready["message"].endswith("; its Ready was True (Running)")
+    assert {c["type"]: c["status"] for c in status["lastRecorded"]}["Ready"] == "True"
+    assert _served(state_db) == as_json
+
+    table = axis("get", "controller")
+    assert table.code == 0, table.err
+    assert table.out.splitlines()[0].split() == ["Running:", "no"]
+    live = table.out[:table.out.index("Last recorded")]
+    assert [line.split()[:3] for line in live.splitlines() if line.split()[0] == "Ready"] == [
+        ["Ready", "Unknown", "NotRunning"]]
+    shown = axis("describe", "controller")
+    assert "Running:      no" in shown.out and "NotRunning" in shown.out and "Events:" in shown.out
+
+
+def test_a_live_controller_is_shown_running_and_after_sigkill_not_running(axis, state_db, tmp_path):
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    log = (tmp_path / "controller.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-c", "from axis.cli.main import main; main()", "--state", str(state_db),
+                             "controller", "--watch", str(specs)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            status = json.loads(axis("get", "controller", "-o", "json").out)["status"]
+            ready = {c["type"]: c["status"] for c in status["conditions"]}.get("Ready")
+            if status["running"] is not None and ready == "True":
+                break
+            assert proc.poll() is None, (tmp_path / "controller.log").read_text()
+            assert time.monotonic() < deadline, f"the controller never showed running: {status}"
+            time.sleep(0.2)
+        assert status["running"]["pid"] == str(proc.pid)
+        assert "lastRecorded" not in status
+        table = axis("get", "controller")
+        assert table.out.splitlines()[0].startswith(f"Running:      pid {proc.pid}, since ")
+        assert _served(state_db)["status"]["running"]["pid"] == str(proc.pid)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)  # as the OOM killer would: no shutdown code runs
+        proc.wait(30)
+        log.close()
+    status = json.loads(axis("get", "controller", "-o", "json").out)["status"]
+    assert status["running"] is None
+    assert [(c["type"], c["status"], c["reason"]) for c in status["conditions"]] == [("Ready", "Unknown", "NotRunning")]
+
+
+def test_get_controller_and_leases_refuse_the_options_they_ignored(axis):
+    for resource in ("controller", "leases"):
+        for option, line in ((["-w"], "-w/--watch"), (["-l", "role=worker"], "-l/--selector")):
+            result = axis("get", resource, *option)
+            assert result.code != 0
+            assert f"{line} does not apply to `axis get {resource}`" in result.err

@@ -16,7 +16,8 @@ from typing import Any
 GiB = 1 << 30
 
 
-def _rows(state: Path, sql: str) -> list[tuple[Any, ...]]:
+def rows(state: Path, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of `sql`, read with plain sqlite3 on a connection of its own."""
     conn = sqlite3.connect(state)
     try:
         return conn.execute(sql).fetchall()
@@ -30,23 +31,23 @@ def iso(ts: float) -> str:
 
 def objects(state: Path, kind: str) -> dict[str, dict[str, Any]]:
     return {name: {"generation": gen, "spec": json.loads(spec), "labels": json.loads(labels)}
-            for name, gen, spec, labels in _rows(state, f"SELECT name, generation, spec, labels FROM objects "
+            for name, gen, spec, labels in rows(state, f"SELECT name, generation, spec, labels FROM objects "
                                                         f"WHERE kind = '{kind}'")}
 
 
 def latest_facts(state: Path) -> dict[str, tuple[str, dict[str, Any] | None]]:
     """host → (status, facts document) of its newest observation."""
-    rows = _rows(state, "SELECT host, status, data FROM facts WHERE id IN (SELECT max(id) FROM facts GROUP BY host)")
-    return {host: (status, json.loads(data) if data is not None else None) for host, status, data in rows}
+    newest = rows(state, "SELECT host, status, data FROM facts WHERE id IN (SELECT max(id) FROM facts GROUP BY host)")
+    return {host: (status, json.loads(data) if data is not None else None) for host, status, data in newest}
 
 
 def leases(state: Path) -> dict[str, dict[str, Any]]:
     return {claim: {"host": host, "memory_bytes": mem, "expires": expires}
-            for claim, host, mem, expires in _rows(state, "SELECT claim, host, memory_bytes, expires FROM leases")}
+            for claim, host, mem, expires in rows(state, "SELECT claim, host, memory_bytes, expires FROM leases")}
 
 
 def claim_phases(state: Path) -> dict[str, str]:
-    return dict(_rows(state, "SELECT claim, phase FROM claim_status"))
+    return dict(rows(state, "SELECT claim, phase FROM claim_status"))
 
 
 def check_hosts(doc: dict[str, Any], state: Path) -> None:

@@ -29,6 +29,7 @@ import pytest
 from axis.cli.main import run
 from axis.specs import SpecErrors, load_specs
 from axis.specs.loader import decode_spec_bytes, load_spec_text
+from tests.dbcheck import rows
 from tests.spec_hostile import (alias_bombs, control_characters, deep_nesting, huge_numbers, huge_strings,
                                 invalid_utf8, tagged_values, wide_documents)
 
@@ -174,83 +175,65 @@ def test_blank_kind_still_gives_a_clean_error_line():
     assert not _check("apiVersion: axis/v1\nkind: ' '\nmetadata: {name: ubu-1}\nspec: {address: h.lan}\n")
 
 
-# derandomize: CI runs the same 1,000 examples every time (a red CI must mean a change broke
-# something); drop `derandomize` locally to explore new examples.
-@settings(max_examples=EXAMPLES["generated"], deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+#: Every fuzz test: no deadline (the budget is PER_INPUT_LIMIT, in CPU time), no health check
+#: about slow or large inputs; derandomize: CI draws the same examples every time (a red CI
+#: must mean a change broke something); drop it locally to explore new examples.
+FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+HOSTILE = settings(FUZZ, database=None, print_blob=False)
+
+
+@settings(FUZZ, max_examples=EXAMPLES["generated"])
 @given(spec_texts())
 def test_generated_specs_load_or_give_path_line_errors(text: str):
     _check(text, "generated")
 
 
-HOSTILE = settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None,
-                   print_blob=False)
+#: The hostile families of tests/spec_hostile.py: each one's strategy, and whether every input of
+#: it must be refused. Alias bombs small enough for the budget, text fields taking `+999… G` (no
+#: numeric field takes 19 digits) and wide documents within the limits may load.
+FAMILIES = {"alias bombs": (alias_bombs(), False), "huge numbers": (huge_numbers(), False),
+            "deep nesting": (deep_nesting(), True), "invalid UTF-8": (invalid_utf8(), True),
+            "control characters": (control_characters(), True), "huge strings": (huge_strings(), True),
+            "tags": (tagged_values(), True), "wide documents": (wide_documents(), False)}
 
 
-@settings(HOSTILE, max_examples=EXAMPLES["alias bombs"])
-@given(alias_bombs())
-def test_alias_bombs_are_refused_or_load_within_the_budget(text: str):
-    _check(text, "alias bombs")
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")  # hypothesis about the 10 MB huge strings
+@pytest.mark.parametrize("family", FAMILIES)
+def test_hostile_inputs_load_within_the_budget_or_are_refused_at_their_line(family: str):
+    """Bytes go the way of a request body; every input is answered with `path:line:` errors or a
+    load, in under PER_INPUT_LIMIT, and a family that no spec can hold is always refused."""
+    strategy, always_refused = FAMILIES[family]
 
+    @settings(HOSTILE, max_examples=EXAMPLES[family])
+    @given(strategy)
+    def answer(text: str | bytes) -> None:
+        loaded = _check(text, family)
+        assert not (always_refused and loaded), f"a {family} input loaded: {text[:300]!r}"
 
-@settings(HOSTILE, max_examples=EXAMPLES["huge numbers"])
-@given(huge_numbers())
-def test_huge_numbers_are_field_errors_or_number_errors(text: str):
-    _check(text, "huge numbers")  # text fields may take `+999… G` as text; no numeric field takes 19 digits
-
-
-@settings(HOSTILE, max_examples=EXAMPLES["deep nesting"])
-@given(deep_nesting())
-def test_deep_nesting_is_refused_at_its_line(text: str):
-    assert not _check(text, "deep nesting")
-
-
-@settings(HOSTILE, max_examples=EXAMPLES["invalid UTF-8"])
-@given(invalid_utf8())
-def test_bytes_that_are_not_utf8_name_their_line(data: bytes):
-    assert not _check(data, "invalid UTF-8")
-
-
-@settings(HOSTILE, max_examples=EXAMPLES["control characters"])
-@given(control_characters())
-def test_nul_and_control_characters_are_refused(text: str):
-    assert not _check(text, "control characters")
-
-
-@pytest.mark.filterwarnings("ignore:Generating overly large repr")  # hypothesis about our 10 MB inputs
-@settings(HOSTILE, max_examples=EXAMPLES["huge strings"])
-@given(huge_strings())
-def test_huge_strings_are_refused(text: str):
-    assert not _check(text, "huge strings")
-
-
-@settings(HOSTILE, max_examples=EXAMPLES["tags"])
-@given(tagged_values())
-def test_tags_of_values_no_field_takes_are_refused(text: str):
-    assert not _check(text, "tags")
-
-
-@settings(HOSTILE, max_examples=EXAMPLES["wide documents"])
-@given(wide_documents())
-def test_wide_documents_load_or_are_refused_at_their_line(text: str):
-    _check(text, "wide documents")
+    answer()
 
 
 GOOD = "apiVersion: axis/v1\nkind: Host\nmetadata: {name: keep-1}\nspec: {address: keep-1.lan, description: kept}\n"
 
 
-@settings(max_examples=EXAMPLES["CLI generated"], deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def _good_stored(root: Path) -> Path:
+    """root/specs/a.yaml holding GOOD, stored by `axis apply --no-converge` in root/state.db
+    (returned): the state a bad file must leave as it is."""
+    (root / "specs").mkdir()
+    (root / "specs" / "a.yaml").write_text(GOOD)
+    state = root / "state.db"
+    assert run(["--state", str(state), "apply", "--no-converge", "-f", str(root / "specs")]) == 0
+    return state
+
+
+@settings(FUZZ, max_examples=EXAMPLES["CLI generated"])
 @given(spec_texts())
 def test_bad_spec_apply_stores_nothing(text: str):
     """`axis apply --no-converge` of a good document plus a generated bad one leaves the DB as it was."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "specs").mkdir()
-        (root / "specs" / "a.yaml").write_text(GOOD)
-        state = root / "state.db"
-        assert run(["--state", str(state), "apply", "--no-converge", "-f", str(root / "specs")]) == 0
-        db = sqlite3.connect(state)
-        before = db.execute("SELECT kind, name, spec, generation FROM objects ORDER BY kind, name").fetchall()
-        db.close()
+        state = _good_stored(root)
+        before = rows(state, "SELECT kind, name, spec, generation FROM objects ORDER BY kind, name")
         (root / "specs" / "a.yaml").write_text(GOOD.replace("kept", "changed"))
         (root / "specs" / "b.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
         try:
@@ -262,9 +245,7 @@ def test_bad_spec_apply_stores_nothing(text: str):
         started = _clocks()
         code = run(["--state", str(state), "apply", "--no-converge", "-f", str(root / "specs")])
         _timed("CLI generated", started, text)
-        db = sqlite3.connect(state)
-        after = db.execute("SELECT kind, name, spec, generation FROM objects ORDER BY kind, name").fetchall()
-        db.close()
+        after = rows(state, "SELECT kind, name, spec, generation FROM objects ORDER BY kind, name")
         if good:
             assert code == 0
         else:

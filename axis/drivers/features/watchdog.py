@@ -79,7 +79,7 @@ class Watchdog:
             if shown is None or shown.rc != 0:
                 raise Unreadable("systemd's RuntimeWatchdogUSec", f"systemctl show: {shown.words()}" if shown
                                  else "the probe printed no answer")
-            runtime = "".join(shown.lines).strip()
+            runtime = "".join(shown.lines).strip()  # stdout only: a warning on stderr made it differ every pass
         return State(file_bytes(sections, "watchdog.modules", MODULES), file_bytes(sections, "watchdog.system", SYSTEM),
                      plain.get("softdog") == "loaded", runtime)
 

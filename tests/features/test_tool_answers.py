@@ -300,7 +300,8 @@ def test_a_tool_warning_on_stderr_is_not_part_of_its_answer(fake_bin):
     answer = _run_probe(package_probe("earlyoom", "earlyoom"), fake_bin)
     assert "dpkg.err: dpkg-query: warning: parsing file '/var/lib/dpkg/status' near line 5 package 'earlyoom':" \
         in answer.lines
-    state = D.observe({"earlyoom.pkg": answer, "earlyoom.marker": file_section("earlyoom.marker", marker_text("earlyoom"))})
+    marker = file_section("earlyoom.marker", marker_text("earlyoom"))
+    state = D.observe({"earlyoom.pkg": answer, "earlyoom.marker": marker})
     assert state.installed and state.marker
     facts, sections = _axis_installed(answer)
     assert [s.summary for s in _plan(False, facts, sections).steps] == [

@@ -25,6 +25,7 @@ from axis.cli.output import Format, age, console, dump, emit, iso, print_table, 
 from axis.cli.selectors import LabelSelector
 from axis.cli.views import event_view, list_view, resolve_kind, views_for
 from axis.specs import effective_features
+from axis.specs.text import visible
 from axis.state import Database
 from axis.state.events import list_events
 from axis.state.facts import latest
@@ -188,7 +189,7 @@ def _show_controller(ctx: typer.Context, name: str | None, output: Format, *, de
     status = view["status"]
     running, conditions, events = status["running"], status["conditions"], status["events"]
     now = time.time()
-    console().print(f"{'Running:':<14}" + (f"pid {running['pid']}, since {running['since']} "
+    console().print(f"{'Running:':<14}" + (f"pid {visible(running['pid'])}, since {running['since']} "
                                            f"({age(_ts(running['since']), now)} ago)" if running else "no"))
     if not conditions:
         typer.echo("No controller has recorded its health in this state DB (run `axis controller --watch DIR` "
@@ -238,7 +239,7 @@ def describe(
               ("Source:", meta["source"]), ("Generation:", row.generation),
               ("Created:", f"{meta['creationTimestamp']} ({age(row.created_at)} ago)")]
     for label, value in fields:
-        out.print(f"{label:<14}{value}")
+        out.print(f"{label:<14}{visible(str(value))}")
     out.print("Spec:")
     out.print(_indent(dump(view["spec"], Format.yaml)))
     if view.get("status", {}).get("invalid"):
@@ -258,7 +259,7 @@ def describe(
         for label, key in (("Phase:", "phase"), ("Host:", "host"), ("Memory:", "memory"),
                            ("Expires:", "expiresIn"), ("Reason:", "reason")):
             if placed.get(key):
-                out.print(f"{label:<14}{placed[key]}")
+                out.print(f"{label:<14}{visible(str(placed[key]))}")
     conditions = view.get("status", {}).get("conditions", [])
     if conditions:
         now_ts = time.time()

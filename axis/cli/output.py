@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from axis.specs.text import visible
+
 if TYPE_CHECKING:  # rich and ruamel are imported where used: `-o json` needs neither
     from rich.console import Console
     from rich.table import Table
@@ -33,13 +35,15 @@ def console(stderr: bool = False) -> Console:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    """A plain table; every cell's controls and bidi overrides escaped (`axis.specs.text`): the
+    cells hold what specs, hosts and their facts said, and none may drive the terminal."""
     from rich.table import Table
 
     t = Table(box=None, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 3, 0, 0))
     for header in headers:
         t.add_column(header, no_wrap=True, overflow="fold")
     for row in rows:
-        t.add_row(*("-" if v is None or v == "" else str(v) for v in row))
+        t.add_row(*("-" if v is None or v == "" else visible(str(v)) for v in row))
     return t
 
 

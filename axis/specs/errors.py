@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from axis.specs.text import visible
+
 
 @dataclass(frozen=True)
 class SpecError:
@@ -25,12 +27,9 @@ class SpecError:
         parts.append(self.message)
         # one error, one line: a message quoting YAML's own multi-line text must not break that,
         # and a part quoting a huge value (a 5,000-character label) is cut in the middle
-        return " ".join(": ".join(_short(p) for p in parts).splitlines()).translate(_VISIBLE)
-
-
-#: C0 controls and DEL left in a line (a NUL or an escape sequence quoted from a spec) are shown
-#: as `\x1b`, so an error line never rewrites the terminal that prints it.
-_VISIBLE = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+        # controls, DEL, C1 and bidi overrides left in the line (quoted from a spec) are shown
+        # as `\x1b`, `\u202e`: an error line never rewrites or reorders the terminal printing it
+        return visible(" ".join(": ".join(_short(p) for p in parts).splitlines()).replace("\t", "\\x09"))
 
 
 def _label(value: str | None) -> str:

@@ -21,16 +21,13 @@ from axis.specs.bounded_yaml import MAX_LINES, MAX_SPEC_BYTES, Refused, bounded_
 from axis.specs.errors import SpecError, SpecErrors
 from axis.specs.features import OFF_TAG, ON_TAG
 from axis.specs.models import API_VERSION, KINDS, MODELS, SpecObject
+from axis.specs.text import describe_unsafe, first_unsafe
 
 #: Fields that `axis get -o yaml` writes and `axis apply` ignores, so its output can be re-applied.
 READ_ONLY_TOP = ("status",)
 READ_ONLY_METADATA = ("generation", "creationTimestamp", "source")
 #: Longest text one field may hold (a task description is a few lines; a DB row stays small).
 MAX_STRING = 64 * 1024
-#: Characters no spec text may contain: C0 controls but tab, newline and carriage return, and DEL.
-#: A NUL ends a C string (ssh arguments, file names); an escape sequence rewrites the terminal
-#: of whoever runs `axis get`.
-_CONTROL = frozenset(chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F))
 #: What ruamel counts as a line break (a lone CR, NEL and the Unicode separators too).
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
@@ -247,7 +244,8 @@ def _validate(node: CommentedMap, path: str, apply_set: str, errors: list[SpecEr
 
 
 def _text_problems(node: Any) -> list[tuple[list[Any], str]]:
-    """Every key or string value that holds a control character or is longer than MAX_STRING,
+    """Every key or string value that holds a character `axis.specs.text` refuses (controls, bidi
+    overrides) or is longer than MAX_STRING,
     with its location. A node shared through an alias is checked (and reported) once."""
     found: list[tuple[list[Any], str]] = []
     seen: set[int] = set()
@@ -255,9 +253,9 @@ def _text_problems(node: Any) -> list[tuple[list[Any], str]]:
     def check(text: str, loc: list[Any]) -> None:
         if len(text) > MAX_STRING:
             found.append((loc, f"text of {len(text):,} characters is longer than a field may hold ({MAX_STRING:,})"))
-        bad = next((c for c in text if c in _CONTROL), None) if not _CONTROL.isdisjoint(text) else None
+        bad = first_unsafe(text)  # a NUL ends a C string; the rest rewrite or reorder a terminal
         if bad is not None:
-            found.append((loc, f"control character U+{ord(bad):04X} is not allowed in spec text"))
+            found.append((loc, f"{describe_unsafe(bad)} U+{ord(bad):04X} is not allowed in spec text"))
 
     def walk(value: Any, loc: list[Any]) -> None:
         if id(value) in seen:

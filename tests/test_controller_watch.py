@@ -33,6 +33,16 @@ def _save_atomically(path: Path, text: str) -> None:
     os.rename(tmp, path)
 
 
+async def _watching(tmp_path: Path, watch: Path) -> Running:
+    """A controller on `watch`, started and given 0.6 s after its watcher's first report, so
+    that the file watch is set up before a test renames anything."""
+    run = Running(tmp_path, watch)
+    run.start()
+    await _until(lambda: _condition(run.db, "SpecWatcher") is not None, "the watcher's condition")
+    await asyncio.sleep(0.6)
+    return run
+
+
 def _healthy(run: Running) -> None:
     assert _condition(run.db, "Ready").status == "True"
     assert _condition(run.db, "SpecWatcher").status == "True"
@@ -44,10 +54,7 @@ def test_a_watched_file_saved_atomically_twice_then_edited_is_applied_every_time
     fleet.write_text(HOST.format(name="a"))
 
     async def scenario() -> list[str]:
-        run = Running(tmp_path, fleet)
-        run.start()
-        await _until(lambda: _condition(run.db, "SpecWatcher") is not None, "the watcher's condition")
-        await asyncio.sleep(0.6)  # watching
+        run = await _watching(tmp_path, fleet)
         _save_atomically(fleet, HOST.format(name="first-save"))
         await _until(lambda: _hosts(run.db) == ["first-save"], "the first atomic save")
         _save_atomically(fleet, HOST.format(name="second-save"))
@@ -67,10 +74,7 @@ def test_a_spec_file_beside_the_watched_file_is_not_applied(tmp_path: Path) -> N
     fleet.write_text(HOST.format(name="a"))
 
     async def scenario() -> list[str]:
-        run = Running(tmp_path, fleet)
-        run.start()
-        await _until(lambda: _condition(run.db, "SpecWatcher") is not None, "the watcher's condition")
-        await asyncio.sleep(0.6)
+        run = await _watching(tmp_path, fleet)
         applies = len(run.lines)
         (tmp_path / "other.yaml").write_text(HOST.format(name="other"))
         await asyncio.sleep(1.5)
@@ -86,10 +90,7 @@ def test_a_swapped_in_spec_directory_is_watched_and_its_edits_applied(tmp_path: 
     watch = specs({"h.yaml": HOST.format(name="a")}, name="specs")
 
     async def scenario() -> list[str]:
-        run = Running(tmp_path, watch)
-        run.start()
-        await _until(lambda: _condition(run.db, "SpecWatcher") is not None, "the watcher's condition")
-        await asyncio.sleep(0.6)
+        run = await _watching(tmp_path, watch)
         new = specs({"h.yaml": HOST.format(name="swapped")}, name="specs.new")
         os.rename(watch, tmp_path / "specs.old")
         os.rename(new, watch)

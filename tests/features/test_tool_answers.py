@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -201,62 +202,67 @@ def test_the_real_probe_passes_a_failing_rpm_and_systemctl_on(fake_bin):
         D.observe({"earlyoom.pkg": answer, "earlyoom.marker": file_section("earlyoom.marker", None)})
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("su") is None, reason="needs root to run probes as nobody")
-def test_the_journal_probe_fails_on_a_journald_conf_it_cannot_read():
+#: The probes below run as nobody: root reads every file, so only an unprivileged login meets EACCES.
+AS_NOBODY = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("su") is None,
+                               reason="needs root to run probes as nobody")
+
+
+@pytest.fixture
+def journal_root() -> Iterator[Path]:
+    """A temp root nobody can enter (tmp_path's parents are 0700) holding an empty journal/."""
+    root = Path(tempfile.mkdtemp(prefix="axis-journal-"))
+    root.chmod(0o755)
+    (root / "journal").mkdir(mode=0o755)
+    yield root
+    shutil.rmtree(root)
+
+
+def _as_nobody(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["su", "nobody", "-s", "/bin/sh", "-c", script], capture_output=True, text=True)
+
+
+@AS_NOBODY
+def test_the_journal_probe_fails_on_a_journald_conf_it_cannot_read(journal_root: Path):
     """It used to `cat ... 2>/dev/null`: an unreadable journald.conf read as "default storage"."""
-    root = Path(tempfile.mkdtemp(prefix="axis-journal-"))
-    try:
-        root.chmod(0o755)
-        (root / "journal").mkdir(mode=0o755)
-        (root / "conf.d").mkdir(mode=0o755)
-        (root / "journald.conf").write_text("[Journal]\nStorage=volatile\n")
-        probe = (JOURNAL_PROBE.replace("/var/log/journal", str(root / "journal"))
-                 .replace("/etc/systemd/journald.conf.d", str(root / "conf.d"))
-                 .replace("/etc/systemd/journald.conf", str(root / "journald.conf")))
-        assert str(root / "conf.d") + "/*.conf" in probe
-
-        def run() -> subprocess.CompletedProcess:
-            return subprocess.run(["su", "nobody", "-s", "/bin/sh", "-c", probe], capture_output=True, text=True)
-
-        assert (run().returncode, run().stdout) == (0, "dir: yes\nstorage: volatile\n")
-        (root / "journald.conf").chmod(0o600)
-        locked = run()
-        assert locked.returncode == 1 and "Permission denied" in locked.stderr and "storage" not in locked.stdout
-        (root / "journald.conf").unlink()
-        assert (run().returncode, run().stdout) == (0, "dir: yes\n")  # no journald.conf: the host said so
-    finally:
-        shutil.rmtree(root)
+    root = journal_root
+    (root / "conf.d").mkdir(mode=0o755)
+    (root / "journald.conf").write_text("[Journal]\nStorage=volatile\n")
+    probe = (JOURNAL_PROBE.replace("/var/log/journal", str(root / "journal"))
+             .replace("/etc/systemd/journald.conf.d", str(root / "conf.d"))
+             .replace("/etc/systemd/journald.conf", str(root / "journald.conf")))
+    assert str(root / "conf.d") + "/*.conf" in probe
+    first = _as_nobody(probe)
+    assert (first.returncode, first.stdout) == (0, "dir: yes\nstorage: volatile\n")
+    (root / "journald.conf").chmod(0o600)
+    locked = _as_nobody(probe)
+    assert locked.returncode == 1 and "Permission denied" in locked.stderr and "storage" not in locked.stdout
+    (root / "journald.conf").unlink()
+    gone = _as_nobody(probe)
+    assert (gone.returncode, gone.stdout) == (0, "dir: yes\n")  # no journald.conf: the host said so
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("su") is None, reason="needs root to run probes as nobody")
-def test_the_journal_probe_says_why_it_cannot_read_the_machine_id():
+@AS_NOBODY
+def test_the_journal_probe_says_why_it_cannot_read_the_machine_id(journal_root: Path):
     """It used to `cat /etc/machine-id 2>/dev/null`: EACCES became "exit 1 without a word"."""
-    root = Path(tempfile.mkdtemp(prefix="axis-journal-"))
-    try:
-        root.chmod(0o755)
-        (root / "journal").mkdir(mode=0o755)
-        (root / "journal" / "0123abcd").mkdir(mode=0o755)
-        (root / "machine-id").write_text("0123abcd\n")
-        probe = (JOURNAL_PROBE.replace("/var/log/journal", str(root / "journal"))
-                 .replace("/etc/machine-id", str(root / "machine-id"))
-                 .replace("/etc/systemd/journald.conf", str(root / "journald.conf")))
-        assert str(root / "machine-id") in probe and "/etc/machine-id" not in probe
-
-        def run() -> subprocess.CompletedProcess:
-            return subprocess.run(["su", "nobody", "-s", "/bin/sh", "-c", probe], capture_output=True, text=True)
-
-        assert (run().returncode, run().stdout, run().stderr) == (0, "dir: yes\npersisting: yes\n", "")
-        (root / "machine-id").chmod(0o600)
-        locked = run()
-        assert locked.returncode == 1 and "machine-id: Permission denied" in locked.stderr
-        section = Section("persistentJournal.dir", locked.stdout.splitlines(), locked.stderr.splitlines(), 1)
-        with pytest.raises(Unreadable, match="Permission denied"):
-            PersistentJournal().observe({"persistentJournal.dir": section,
-                                         "persistentJournal.marker": file_section("m", None)})
-        (root / "machine-id").unlink()
-        assert (run().returncode, run().stdout, run().stderr) == (0, "dir: yes\n", "")  # the host said: none
-    finally:
-        shutil.rmtree(root)
+    root = journal_root
+    (root / "journal" / "0123abcd").mkdir(mode=0o755)
+    (root / "machine-id").write_text("0123abcd\n")
+    probe = (JOURNAL_PROBE.replace("/var/log/journal", str(root / "journal"))
+             .replace("/etc/machine-id", str(root / "machine-id"))
+             .replace("/etc/systemd/journald.conf", str(root / "journald.conf")))
+    assert str(root / "machine-id") in probe and "/etc/machine-id" not in probe
+    first = _as_nobody(probe)
+    assert (first.returncode, first.stdout, first.stderr) == (0, "dir: yes\npersisting: yes\n", "")
+    (root / "machine-id").chmod(0o600)
+    locked = _as_nobody(probe)
+    assert locked.returncode == 1 and "machine-id: Permission denied" in locked.stderr
+    section = Section("persistentJournal.dir", locked.stdout.splitlines(), locked.stderr.splitlines(), 1)
+    with pytest.raises(Unreadable, match="Permission denied"):
+        PersistentJournal().observe({"persistentJournal.dir": section,
+                                     "persistentJournal.marker": file_section("m", None)})
+    (root / "machine-id").unlink()
+    gone = _as_nobody(probe)
+    assert (gone.returncode, gone.stdout, gone.stderr) == (0, "dir: yes\n", "")  # the host said: none
 
 
 def _watchdog_probe(root: Path) -> str:

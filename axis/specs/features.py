@@ -7,7 +7,7 @@ managed at all: axis neither adds nor removes anything for it.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
@@ -86,24 +86,26 @@ def _which(value: Any) -> str:
     return OFF_TAG if value is False else ON_TAG
 
 
-def _toggle(settings: type[_Settings]) -> Any:
-    """A feature value: its settings, or `false`. The discriminator keeps pydantic from
-    reporting the errors of both branches when only the settings are wrong."""
-    return Annotated[Union[Annotated[settings, Tag(ON_TAG)], Annotated[Literal[False], Tag(OFF_TAG)]],
-                     Discriminator(_which)]
+_S = TypeVar("_S", bound=_Settings)
+
+# A feature value: its settings, or `false`. The discriminator keeps pydantic from reporting the
+# errors of both branches when only the settings are wrong. A generic alias rather than a
+# function, so that `Toggle[SwapfileSettings]` is a type the type checker can read too.
+Toggle = Annotated[Annotated[_S, Tag(ON_TAG)] | Annotated[Literal[False], Tag(OFF_TAG)],
+                   Discriminator(_which)]
 
 
 class Features(_Settings):
     """Which features to manage; `false` removes, a mapping (or `true`) installs."""
 
-    swapfile: _toggle(SwapfileSettings) | None = None
-    earlyoom: _toggle(EarlyoomSettings) | None = None
-    persistent_journal: _toggle(PersistentJournalSettings) | None = Field(default=None, alias="persistentJournal")
-    panic_recovery: _toggle(PanicRecoverySettings) | None = Field(default=None, alias="panicRecovery")
-    watchdog: _toggle(WatchdogSettings) | None = None
-    disk_cleanup: _toggle(DiskCleanupSettings) | None = Field(default=None, alias="diskCleanup")
-    no_sleep: _toggle(NoSleepSettings) | None = Field(default=None, alias="noSleep")
-    tailscale: _toggle(TailscaleSettings) | None = None
+    swapfile: Toggle[SwapfileSettings] | None = None
+    earlyoom: Toggle[EarlyoomSettings] | None = None
+    persistent_journal: Toggle[PersistentJournalSettings] | None = Field(default=None, alias="persistentJournal")
+    panic_recovery: Toggle[PanicRecoverySettings] | None = Field(default=None, alias="panicRecovery")
+    watchdog: Toggle[WatchdogSettings] | None = None
+    disk_cleanup: Toggle[DiskCleanupSettings] | None = Field(default=None, alias="diskCleanup")
+    no_sleep: Toggle[NoSleepSettings] | None = Field(default=None, alias="noSleep")
+    tailscale: Toggle[TailscaleSettings] | None = None
 
     @field_validator("*", mode="before")
     @classmethod

@@ -7,12 +7,14 @@ at once, so `axis apply` either stores a whole, valid set or nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
@@ -284,12 +286,12 @@ def _plain(node: Any, memo: dict[int, Any] | None = None) -> Any:
     if isinstance(node, (dict, list)) and id(node) in memo:
         return memo[id(node)]
     if isinstance(node, dict):
-        out = memo[id(node)] = {str(k) if not isinstance(k, (int, bool)) else k: _plain(v, memo)
-                                for k, v in node.items()}
-        return out
+        mapping = memo[id(node)] = {str(k) if not isinstance(k, (int, bool)) else k: _plain(v, memo)
+                                    for k, v in node.items()}
+        return mapping
     if isinstance(node, list):
-        out = memo[id(node)] = [_plain(v, memo) for v in node]
-        return out
+        items = memo[id(node)] = [_plain(v, memo) for v in node]
+        return items
     if isinstance(node, bool):
         return bool(node)
     if isinstance(node, int):
@@ -310,7 +312,7 @@ def _field(loc: list[Any]) -> str:
     return out
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: ErrorDetails) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         return "unknown field"

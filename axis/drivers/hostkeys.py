@@ -11,9 +11,9 @@ does not trust; at that point a host that known_hosts already lists under anothe
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Sequence
 
 import asyncssh
 

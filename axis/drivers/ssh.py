@@ -68,7 +68,8 @@ class _MemoShlex:
 
 
 if getattr(asyncssh.config, "shlex", None) is shlex:
-    asyncssh.config.shlex = _MemoShlex()  # type: ignore[attr-defined]
+    # A module-shaped stand-in (it forwards everything but split): mypy sees a module type.
+    asyncssh.config.shlex = _MemoShlex()  # type: ignore[assignment]
 
 
 class SSHTransport:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Callable, Protocol
+from typing import Protocol
 
 #: Streamed output: called with ("stdout" | "stderr", text chunk) as it arrives.
 OutputCallback = Callable[[str, str], None]
@@ -33,7 +34,7 @@ class ErrorKind(StrEnum):
 class TransportError(Exception):
     """A host could not do what was asked; `str()` is one line: `host: kind: detail`."""
 
-    def __init__(self, kind: ErrorKind, host: str, detail: str, result: "RunResult | None" = None):
+    def __init__(self, kind: ErrorKind, host: str, detail: str, result: RunResult | None = None):
         super().__init__(f"{host}: {kind}: {detail}")
         self.kind = kind
         self.host = host

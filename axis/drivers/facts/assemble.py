@@ -9,15 +9,16 @@ tool, sudo and other probes never make a host partial, as in AXIS.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from . import parse_common as pc
 from . import parse_linux as pl
 from . import parse_macos as pm
 from .errors import FactMissing
 from .models import (CpuFacts, DiskFacts, Facts, GpuFacts, LoadFacts, MemoryFacts, OsFacts,
-                     SudoFacts, SwapFacts, VirtualizationFacts)
+                     Status, SudoFacts, SwapFacts, VirtualizationFacts)
 from .parse_net import parse_addresses
 from .pressure import memory_pressure
 from .script import SCRIPT_VERSION, marker_prefix
@@ -201,7 +202,7 @@ def parse_facts(output: str, boundary: str, *, stderr: str = "", collected_at: d
     raises ``ValueError``.
     """
     marker_prefix(boundary)
-    at = collected_at or datetime.now(timezone.utc)
+    at = collected_at or datetime.now(UTC)
     try:
         return _parse(output if isinstance(output, str) else "", boundary, at,
                       stderr if isinstance(stderr, str) else "")
@@ -248,7 +249,7 @@ def _parse(output: str, boundary: str, collected_at: datetime, stderr: str) -> F
     sudo = b.attempt("sudo", lambda: _sudo(b, uid, user))
     tools = b.attempt("tools", lambda: pc.parse_tools(b.lines("tools"))) or {}
 
-    status = "partial" if any(f in b.missing for f in CORE_FACTS) else "complete"
+    status: Status = "partial" if any(f in b.missing for f in CORE_FACTS) else "complete"
     return Facts(
         status=status, missing=dict(sorted(b.missing.items())), notes=notes,
         collected_at=collected_at, hostname=hostname, os=os_facts, disks=disks,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from .assemble import parse_facts
 from .models import Facts
@@ -27,14 +27,14 @@ async def collect_local(extra_tools: Iterable[str] = (), *,
     """
     script = build_script(extra_tools)
     env = dict(os.environ, LC_ALL="C", LANG="C")
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     proc = await asyncio.create_subprocess_exec(
         "sh", "-s", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
     )
     try:
         stdout, stderr = await asyncio.wait_for(proc.communicate(script.text.encode()), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         proc.kill()
         stdout = stderr = b""
         await proc.wait()

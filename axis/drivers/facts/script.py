@@ -61,8 +61,8 @@ from __future__ import annotations
 import re
 import secrets
 import shlex
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from axis.specs.names import check_tool_name  # one rule: what a spec accepts, the script accepts
 

@@ -26,8 +26,9 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Mapping, Protocol, Union
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -77,7 +78,7 @@ class Command:
     as_root: bool = True
 
 
-Action = Union[WriteFile, RemoveFile, Command]
+Action = WriteFile | RemoveFile | Command
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ and loads that file with `sysctl -p` — a live step that a namespaced kernel re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Mapping
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel
 

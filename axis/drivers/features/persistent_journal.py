@@ -15,8 +15,9 @@ axis (Debian 12's systemd package ships one) is left alone.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Mapping
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel
 
@@ -91,7 +92,7 @@ class PersistentJournal:
         if settings is False:
             if not state.created_by_axis:
                 return []
-            steps = []
+            steps: list[Step] = []
             if state.dir == "yes":
                 steps += [Step("-", f"remove {JOURNAL_DIR} (axis created it; its journal files go too)",
                                Command(f"rm -rf -- {_Q}")), restart]
@@ -99,7 +100,7 @@ class PersistentJournal:
         assert isinstance(settings, PersistentJournalSettings)
         if state.dir == "other":
             return []
-        steps: list[Step] = []
+        steps = []
         if state.dir != "yes":
             steps += write_step(MARKER, marker_text(), state.marker, f"remember that axis created {JOURNAL_DIR}")
             steps.append(Step("+", f"create {JOURNAL_DIR}", Command(

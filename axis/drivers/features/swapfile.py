@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Mapping
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel
 
@@ -211,7 +212,7 @@ class Swapfile:
         active = _active(facts)
         mine = state.axis_path
         if settings is False:
-            steps = self._remove_file(mine, state, active) if mine else []
+            steps: list[Step] = self._remove_file(mine, state, active) if mine else []
             fstab = fstab_remove(state.fstab, None) if state.fstab is not None else None
             if fstab is not None:
                 steps += write_step(FSTAB, fstab, state.fstab, "drop axis's swap line", state.keep_mode)
@@ -222,7 +223,7 @@ class Swapfile:
 
         assert isinstance(settings, SwapfileSettings)
         path, size = settings.path, file_size(settings)
-        steps: list[Step] = []
+        steps = []
         notes: list[str] = []
         fstab = state.fstab
         if mine and mine != path:  # the path changed: the file axis made before goes

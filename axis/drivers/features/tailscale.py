@@ -16,7 +16,8 @@ under STATE_DIR); logging the machine in or out of a tailnet is never done by ax
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Mapping
+from collections.abc import Mapping
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel
 

@@ -12,8 +12,9 @@ watchdog that is being pinged is how machines reboot by surprise).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Mapping
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel
 

@@ -38,5 +38,5 @@ def conditions_of(session: Session, kind: str, name: str | None = None) -> list[
 
 
 def drop_conditions(session: Session, kind: str, name: str) -> None:
-    session.exec(delete(Condition).where(col(Condition.kind) == kind,  # type: ignore[call-overload]
+    session.exec(delete(Condition).where(col(Condition.kind) == kind,
                                          col(Condition.name) == name))

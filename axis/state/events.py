@@ -41,4 +41,4 @@ def list_events(session: Session, *, kind: str | None = None, name: str | None =
 def trim_events(session: Session, keep: int = MAX_EVENTS) -> None:
     newest = session.exec(select(Event.id).order_by(col(Event.id).desc()).offset(keep).limit(1)).first()
     if newest is not None:
-        session.exec(delete(Event).where(col(Event.id) <= newest))  # type: ignore[call-overload]
+        session.exec(delete(Event).where(col(Event.id) <= newest))

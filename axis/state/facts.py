@@ -6,8 +6,9 @@ An observation is stored whatever its outcome (complete, partial, unreachable, e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
@@ -39,7 +40,7 @@ def store_observations(session: Session, observations: Iterable[Observation], *,
         cutoff = session.exec(select(FactsRecord.id).where(FactsRecord.host == host)
                               .order_by(col(FactsRecord.id).desc()).offset(keep).limit(1)).first()
         if cutoff is not None:
-            session.exec(delete(FactsRecord).where(col(FactsRecord.host) == host,  # type: ignore[call-overload]
+            session.exec(delete(FactsRecord).where(col(FactsRecord.host) == host,
                                                    col(FactsRecord.id) <= cutoff))
 
 

@@ -7,8 +7,8 @@ once instead of having swapon retried on every pass. A change of settings forget
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 from sqlmodel import Session, col, delete, select
 
@@ -35,7 +35,7 @@ def refused_steps(session: Session, host: str, settings_hashes: Mapping[str, str
 def store_feature_status(session: Session, host: str, rows: Iterable[FeatureRow], *, generation: int,
                          now: float) -> None:
     """Replace the host's feature rows with this pass's (features no longer listed disappear)."""
-    session.exec(delete(FeatureStatus).where(col(FeatureStatus.host) == host))  # type: ignore[call-overload]
+    session.exec(delete(FeatureStatus).where(col(FeatureStatus.host) == host))
     for row in rows:
         session.add(FeatureStatus(host=host, feature=row.feature, state=row.state, reason=row.reason,
                                   message=row.message, observed_generation=generation, updated_at=now,

@@ -9,9 +9,9 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from axis.state.db import os_error
 
@@ -81,7 +81,7 @@ class ControllerLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "ControllerLock":
+    def __enter__(self) -> ControllerLock:
         self.acquire()
         return self
 
@@ -135,7 +135,7 @@ class ApplyLock:
         self.on_wait = on_wait
         self._fd: int | None = None
 
-    def __enter__(self) -> "ApplyLock":
+    def __enter__(self) -> ApplyLock:
         fd = _open_lock(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

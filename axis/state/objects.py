@@ -7,8 +7,9 @@ the same files is a no-op and `observedGeneration` can tell whether a change was
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 
 from pydantic import ValidationError
 from sqlalchemy import func
@@ -90,16 +91,16 @@ def _delete_row(session: Session, row: DesiredObject, reason: str, message: str,
     session.delete(row)
     drop_conditions(session, row.kind, row.name)
     if row.kind == "Host":
-        session.exec(delete(FeatureStatus).where(col(FeatureStatus.host) == row.name))  # type: ignore[call-overload]
-        session.exec(delete(FactsRecord).where(col(FactsRecord.host) == row.name))  # type: ignore[call-overload]
+        session.exec(delete(FeatureStatus).where(col(FeatureStatus.host) == row.name))
+        session.exec(delete(FactsRecord).where(col(FactsRecord.host) == row.name))
         for lease in leases.on_host(session, row.name):  # not the claims' fault: place them again
             leases.end(session, lease, reason="Released", message=f"host {reason.lower()}", now=now)
             set_status(session, lease.claim, PENDING, generation=0, now=now,
                        reason=f"its host {row.name} was {reason.lower()}; placed again on the next pass")
     if row.kind == "Claim":
-        lease = leases.find(session, row.name)
-        if lease is not None:
-            leases.end(session, lease, reason="Released", message=f"claim {reason.lower()}", now=now)
+        claim_lease = leases.find(session, row.name)
+        if claim_lease is not None:
+            leases.end(session, claim_lease, reason="Released", message=f"claim {reason.lower()}", now=now)
         drop_status(session, row.name)
     record_event(session, row.kind, row.name, reason, message, now=now)
 

@@ -14,8 +14,8 @@ does: a claim deleted or pruned releases its lease, a deleted host sends its cla
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from sqlmodel import Session
 

@@ -7,8 +7,9 @@ validated when stored, and a 1,000-host fleet must load in well under a second.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from sqlmodel import Session
 

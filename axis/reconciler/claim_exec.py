@@ -13,8 +13,8 @@ DB is ever pasted into it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from axis.drivers.transport import OutputCallback, Transport, TransportError
 from axis.reconciler.candidates import candidate

@@ -37,9 +37,9 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from sqlmodel import Session
 from watchfiles import Change as FileChange, DefaultFilter, awatch

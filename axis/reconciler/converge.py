@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal
 
 from axis.drivers.facts import Facts, build_script, parse_facts
 from axis.drivers.facts.sections import Section, split_sections
@@ -132,7 +133,7 @@ async def _pass(name: str, transport: Transport, features: Mapping[str, Effectiv
     failed = [o for o in outcomes if o.state == "failed"]
     ran = any(r.status == "done" for rs in results.values() for r in rs)
     # only refused live steps ran: nothing on the host changed
-    status: Literal["changed", "unchanged", "failed"] = "failed" if failed else "changed" if ran else "unchanged"
+    status = "failed" if failed else "changed" if ran else "unchanged"
     return HostOutcome(name, status, _failed_reason(outcomes), outcomes, to_observation(name, facts, None))
 
 

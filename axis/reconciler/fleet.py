@@ -4,9 +4,10 @@ bounded concurrent fan-out in which one slow or dead host never holds up the oth
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable, Iterable, TypeVar
+from typing import TypeVar
 
 from axis.drivers.hostkeys import HostKeyPolicy
 from axis.drivers.ssh import SSHTransport, connect

@@ -7,8 +7,8 @@ talked to, so a slow host holds no lock and a pass costs two transactions whatev
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from sqlmodel import Session
 
@@ -58,7 +58,7 @@ async def converge_fleet(db: Database, ssh: SshOptions, work: list[HostWork], *,
     if not dry_run:
         now = time.time()
         with db.write() as session:
-            for item, outcome in zip(work, outcomes):
+            for item, outcome in zip(work, outcomes, strict=True):
                 record_outcome(session, outcome, item.features, generation=item.generation,
                                previously_refused=item.refused, now=now, probed=item.planned_at)
     return outcomes

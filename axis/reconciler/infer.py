@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from axis.specs.models import ClaimSpec
 from axis.specs.units import human_size
@@ -101,7 +102,7 @@ class Inference:
 def words(task: str) -> set[str]:
     """The task's words and adjacent two-word phrases, lower-cased."""
     tokens = [t for t in _SPLIT.split(task.lower()) if t]
-    return set(tokens) | {f"{a} {b}" for a, b in zip(tokens, tokens[1:])}
+    return set(tokens) | {f"{a} {b}" for a, b in pairwise(tokens)}
 
 
 def infer(spec: ClaimSpec) -> Inference:

@@ -26,8 +26,8 @@ that memory unaccounted. `axis release` then `axis renew` places it afresh.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Iterable
 
 from sqlmodel import Session
 
@@ -166,6 +166,7 @@ def _recheck(db: Database, index: Index, row: DesiredObject, lease: Lease, now: 
             set_status(session, row.name, BOUND, generation=status.observed_generation, now=now,
                        host=current.host, reason=why)
             return Outcome(row.name, "", host=current.host, reason=why)
+        assert host is not None  # no candidate always gives a reason, returned above
         gpu = need.gpu_wanted and host.gpu is not None
         leases.resize(session, current, memory=need.memory, gpu=gpu,
                       message=f"spec changed (generation {row.generation}); still fits {current.host}", now=now)

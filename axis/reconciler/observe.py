@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from axis.drivers.facts import Facts, build_script, parse_facts
 from axis.drivers.transport import ErrorKind, Transport, TransportError

@@ -8,7 +8,7 @@ read is never planned from as if the file were absent.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section

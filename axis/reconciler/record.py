@@ -7,7 +7,7 @@ controller resyncing an in-sync fleet every minute therefore adds no events.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from sqlmodel import Session
 
@@ -66,7 +66,7 @@ def _host_conditions(session: Session, outcome: HostOutcome, generation: int, no
     """Reachable, Converged and Ready, from this pass alone (level-triggered, rebuildable)."""
     obs = outcome.observation
     reachable = obs is not None and obs.status in ("complete", "partial")
-    if reachable:
+    if obs is not None and reachable:
         r_reason, r_msg = ("FactsComplete", "") if obs.status == "complete" else ("FactsPartial", obs.reason)
     else:
         r_reason = "Unreachable" if obs is not None and obs.status == "unreachable" else "Error"

@@ -16,8 +16,8 @@ remote one with a lower score when the remote one has more headroom.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Iterable
 
 from axis.reconciler.candidates import Candidate
 from axis.reconciler.infer import Need
@@ -118,10 +118,11 @@ def _key(host: Candidate, gpu_wanted: bool) -> RankKey:
 def fit_score(need: Need, host: Candidate) -> tuple[int, tuple[Term, ...]]:
     allocatable_mib = max(0, host.allocatable) // MiB
     gpu = 25 if host.gpu and need.gpu_wanted else 0
+    gpu_why = host.gpu if host.gpu and need.gpu_wanted else ("no GPU" if not host.gpu else "task wants no GPU")
     terms = (
         Term("memory", min(30, allocatable_mib // 256), f"{allocatable_mib} MiB allocatable / 256, at most 30"),
         Term("pressure", PRESSURE_POINTS.get(host.pressure, 0), f"memory pressure {host.pressure}"),
-        Term("gpu", gpu, host.gpu if gpu else ("no GPU" if not host.gpu else "task wants no GPU")),
+        Term("gpu", gpu, gpu_why),
         Term("cores", min(10, host.cores), f"{host.cores} cores, at most 10"),
         Term("local", 10 if host.local else 0, "this machine" if host.local else "remote"),
     )

@@ -34,9 +34,10 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Callable, ParamSpec
+from typing import ParamSpec
 
 from sqlmodel import Session
 
@@ -235,7 +236,7 @@ class Supervisor:
         set_condition(session, KIND, NAME, "Ready", not failing, "PartsFailing" if failing else "Running",
                       f"failing: {', '.join(failing)}" if failing else "", generation=0, now=now)
 
-    def _record(self, write: Callable[[Session, float], None]) -> None:
+    def _record(self, write: Callable[[Session, float], object]) -> None:
         """Write in one transaction; a failure to record is logged, never raised: the part's
         retry must not depend on a state DB that may be the very thing failing."""
         try:

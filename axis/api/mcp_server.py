@@ -9,7 +9,8 @@ and the server offers no resources or prompts that could. Every tool says so to 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError

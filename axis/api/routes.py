@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -43,7 +44,7 @@ def error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 def _app(request: Request) -> AppContext:
-    return request.app.state.axis  # type: ignore[no-any-return]
+    return request.app.state.axis
 
 
 async def _read(request: Request, fn: Callable[..., dict[str, Any]], *args: Any) -> Response:

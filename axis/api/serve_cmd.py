@@ -17,8 +17,9 @@ import contextlib
 import ipaddress
 import signal
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import typer
 
@@ -108,9 +109,9 @@ def _server(app: AppContext, token: str, tls: TlsFiles | None) -> Any:
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    files = {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)} if tls else {}
     return Server(uvicorn.Config(build_app(app, token), log_level="warning", access_log=False, lifespan="off",
-                                 **files))
+                                 ssl_certfile=str(tls.cert) if tls else None,
+                                 ssl_keyfile=str(tls.key) if tls else None))
 
 
 async def _serve(server: Any, sock: socket.socket, loop: Controller | None) -> int:

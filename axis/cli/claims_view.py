@@ -21,7 +21,7 @@ def add_claim_status(session: Session, views: list[dict[str, Any]], rows: list[D
     """Put each claim's placement (phase, host, memory, expiry, reason) under `status`."""
     seen = statuses(session)
     held = {lease.claim: lease for lease in leases.all_leases(session)}
-    for view, row in zip(views, rows):
+    for view, row in zip(views, rows, strict=True):
         view["status"] = claim_status(row, seen.get(row.name), held.get(row.name), now)
 
 

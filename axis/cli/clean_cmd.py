@@ -12,8 +12,9 @@ fails alone with its reason; the exit code is 1 if any host failed or a step on 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import typer
 

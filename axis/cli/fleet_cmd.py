@@ -64,14 +64,15 @@ def status(
     with db.read() as session:
         newest = latest(session, [h.metadata.name for h in hosts])
         rows = [observed_view(session, h.metadata.name, newest.get(h.metadata.name), now) for h in hosts]
-    snapshot = {"hosts": rows, "totals": cluster_totals(rows)}
+    totals = cluster_totals(rows)
+    snapshot = {"hosts": rows, "totals": totals}
     if output in (Format.json, Format.yaml):
         emit(snapshot, output)
         return
     print_table(["NAME", "STATUS", "OS", "CORES", "LOAD", "RAM", "PRESSURE", "GPU", "DISK", "AGE", "REASON"],
                 [[r["name"], r["status"], *(r["summary"].get(k) for k in ("os", "cores", "load", "ram", "pressure", "gpu", "disk")),
                   r["age"], r["reason"]] for r in rows])
-    t = snapshot["totals"]
+    t = totals
     typer.echo(f"\n{t['reachable']}/{t['hosts']} hosts reachable · {t['cores']} cores · "
                f"memory {human_size(t['memoryAvailableBytes'])} available of {human_size(t['memoryTotalBytes'])} · "
                f"{t['gpus']} GPU(s)")

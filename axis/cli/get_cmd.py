@@ -29,7 +29,7 @@ from axis.specs.text import visible
 from axis.state import Database
 from axis.state.events import list_events
 from axis.state.facts import latest
-from axis.state.tables import Condition, DesiredObject
+from axis.state.tables import Condition, DesiredObject, Event
 from axis.state.conditions import conditions_of
 from axis.state.feature_status import feature_status
 from axis.state.lock import Holder, controller_holder
@@ -312,7 +312,7 @@ def _selector(text: str | None) -> LabelSelector:
         raise CliError(str(exc)) from exc
 
 
-def _print_events(events: list, output: Format) -> None:  # type: ignore[type-arg]
+def _print_events(events: list[Event], output: Format) -> None:
     if output in (Format.json, Format.yaml):
         emit({"apiVersion": "axis/v1", "kind": "EventList", "items": [event_view(e) for e in events]}, output)
         return
@@ -337,13 +337,13 @@ def _follow_events(db: Database, name: str | None, poll: float = 0.5) -> None:
         sys.stdout.flush()
 
 
-def _address(spec: dict) -> str:  # type: ignore[type-arg]
+def _address(spec: dict[str, Any]) -> str:
     user = f"{spec['user']}@" if spec.get("user") else ""
     port = f":{spec['port']}" if spec.get("port") else ""
     return f"{user}{spec['address']}{port}"
 
 
-def _features(status: dict) -> str:  # type: ignore[type-arg]
+def _features(status: dict[str, Any]) -> str:
     """`swapfile,earlyoom(refused),-watchdog`: a state is shown when it is not plainly converged."""
     if status.get("invalid"):
         return "(invalid spec: see describe)"
@@ -356,11 +356,11 @@ def _features(status: dict) -> str:  # type: ignore[type-arg]
     return ",".join(one(n, f["settings"]) for n, f in status["effectiveFeatures"].items()) or "-"
 
 
-def _labels(view: dict) -> str:  # type: ignore[type-arg]
+def _labels(view: dict[str, Any]) -> str:
     return ",".join(f"{k}={v}" for k, v in view["metadata"].get("labels", {}).items())
 
 
-def _match(spec: dict) -> str:  # type: ignore[type-arg]
+def _match(spec: dict[str, Any]) -> str:
     labels = spec.get("selector", {}).get("matchLabels", {})
     return ",".join(f"{k}={v}" for k, v in labels.items()) or "(all)"
 

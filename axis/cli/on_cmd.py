@@ -11,7 +11,7 @@ import asyncio
 import shlex
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import typer
 

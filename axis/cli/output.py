@@ -6,9 +6,10 @@ import io
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from axis.specs.text import visible
 
@@ -58,7 +59,8 @@ def dump(data: Any, fmt: Format) -> str:
 
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    # ruamel initialises this to None (untyped) and reads it as a bool.
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     buf = io.StringIO()
     yaml.dump(data, buf)
     return buf.getvalue().rstrip("\n")
@@ -72,7 +74,7 @@ def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     try:
-        return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     except (OverflowError, OSError, ValueError):  # beyond year 9999 (a lease stored before ttl was bounded)
         return "9999-12-31T23:59:59Z" if ts > 0 else "0001-01-01T00:00:00Z"
 

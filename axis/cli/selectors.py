@@ -10,7 +10,7 @@ class LabelSelector:
     terms: tuple[tuple[str, str, str | None], ...]  # (key, op, value); op is =, != or exists
 
     @classmethod
-    def parse(cls, text: str | None) -> "LabelSelector":
+    def parse(cls, text: str | None) -> LabelSelector:
         terms: list[tuple[str, str, str | None]] = []
         for raw in (text or "").split(","):
             part = raw.strip()

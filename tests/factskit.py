@@ -9,8 +9,8 @@ sent, as a real host would have printed it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from axis.drivers.facts import Facts, parse_facts
 from axis.drivers.facts.sections import ScriptOutput, split_sections

@@ -44,7 +44,7 @@ class FakeTransport:
     files: dict[str, tuple[bytes, int]] = field(default_factory=dict)
     closed: bool = False
 
-    def script(self, pattern: str, stdout: str = "", stderr: str = "", exit_status: int = 0) -> "FakeTransport":
+    def script(self, pattern: str, stdout: str = "", stderr: str = "", exit_status: int = 0) -> FakeTransport:
         """Answer commands matching the regex `pattern` (searched in the final command line, and
         in its stdin after a newline)."""
         self.rules.append((pattern, RunResult(exit_status, stdout, stderr)))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -167,7 +168,7 @@ def test_bad_yaml_is_400_with_file_line_errors_and_nothing_is_stored(
     assert r.status_code == 400
     doc = r.json()
     got = doc.get("errors", [doc["error"]])
-    assert len(got) == len(expected) and all(g.startswith(e) for g, e in zip(got, expected)), got
+    assert len(got) == len(expected) and all(g.startswith(e) for g, e in zip(got, expected, strict=True)), got
     if "errors" in doc:
         assert doc["error"] == f"{len(expected)} error(s); nothing was stored"
     with app.db().read() as session:

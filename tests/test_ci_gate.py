@@ -212,11 +212,16 @@ def test_hypothesis_draws_the_same_examples_on_every_run() -> None:
     a test's own @settings, so a fuzz failure reproduces and no run passes or fails by luck."""
     own = settings(max_examples=300)
     assert own.derandomize is True and own.deadline is None
-    seen: list[list[str]] = [[], []]
-    for run in seen:
+
+    def one_run() -> list[str]:
+        drawn: list[str] = []
+
         @settings(max_examples=25)
         @given(st.text())
         def draw(text: str) -> None:
-            run.append(text)
+            drawn.append(text)
         draw()
+        return drawn
+
+    seen = [one_run(), one_run()]
     assert seen[0] == seen[1] and len(set(seen[0])) > 5

@@ -115,8 +115,8 @@ def test_label_selector_and_tables(axis):
     axis("apply", "--no-converge", "-f", str(EXAMPLE))
     out = axis("get", "hosts", "-l", "role=worker,gpu").out
     assert out.splitlines()[0].split() == ["NAME", "ADDRESS", "STATUS", "SUDO", "FANOUT", "FEATURES", "GEN"]
-    assert [l.split()[:3] for l in out.splitlines()[1:]] == [["gpu-1", "root@gpu-1.lan:2222", "unknown"]]
-    names = [l.split()[0] for l in axis("get", "hosts", "-l", "role!=worker").out.splitlines()[1:]]
+    assert [line.split()[:3] for line in out.splitlines()[1:]] == [["gpu-1", "root@gpu-1.lan:2222", "unknown"]]
+    names = [line.split()[0] for line in axis("get", "hosts", "-l", "role!=worker").out.splitlines()[1:]]
     assert names == ["mini"]
     wide = axis("get", "hosts", "-o", "wide").out
     assert wide.splitlines()[0].split() == ["NAME", "ADDRESS", "STATUS", "AGE", "LOAD", "RAM", "GPU", "DISK",

@@ -8,8 +8,8 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -15,8 +15,9 @@ import json
 import logging
 import sqlite3
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 import pytest
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from tests.factskit import boundary_of, parse, section, split
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"
 NAMES = sorted(p.name[: -len(".expected.json")] for p in FIXTURES.glob("*.expected.json"))
-AT = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+AT = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
 
 def _parse(name: str) -> Facts:

@@ -13,6 +13,7 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import asyncssh
@@ -359,7 +360,7 @@ def test_the_controller_passes_over_a_converged_host_again_every_resync(tmp_path
 
     asyncio.run(run())
     assert len(passes) >= 4, f"{len(passes)} pass(es) over a converged host in 60 s with resync {resync}s"
-    gaps = [b - a for a, b in zip(passes, passes[1:])]
+    gaps = [b - a for a, b in pairwise(passes)]
     assert min(gaps) >= resync * 0.9, gaps  # due again after resync, not at once
     assert fake.ran("facts") == len(passes) and fake.ran("sysctl") == 0
 

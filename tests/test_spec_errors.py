@@ -89,7 +89,7 @@ def test_bad_spec_names_file_line_field(specs, files, expected):
         load_specs([root])
     errors = info.value.errors
     assert len(errors) == len(expected), [str(e) for e in errors]
-    for error, (file, line, field, fragment) in zip(errors, expected):
+    for error, (file, line, field, fragment) in zip(errors, expected, strict=True):
         assert error.path.endswith(file), str(error)
         assert error.line == line, str(error)
         assert error.field == field, str(error)
@@ -128,7 +128,7 @@ def test_profile_matching_nothing_is_not_an_error(specs):
 
 def test_hidden_dirs_and_other_files_are_skipped(specs):
     root = specs({"a.yaml": GOOD_HOST, ".git/x.yaml": "garbage: [", "README.md": "kind: nope", "notes.txt": "x"})
-    assert [l.key for l in load_specs([root])] == [("Host", "ubu-1")]
+    assert [loaded.key for loaded in load_specs([root])] == [("Host", "ubu-1")]
 
 
 def test_empty_documents_and_list_kind(specs):

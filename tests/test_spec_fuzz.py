@@ -166,7 +166,7 @@ def _clocks() -> tuple[float, float]:
 
 
 def _timed(test: str, started: tuple[float, float], text: str | bytes) -> None:
-    cpu, wall = (now - then for now, then in zip(_clocks(), started))
+    cpu, wall = (now - then for now, then in zip(_clocks(), started, strict=True))
     TIMINGS.setdefault(test, []).append((cpu, wall))
     assert cpu < PER_INPUT_LIMIT, f"{cpu:.2f} s CPU ({wall:.2f} s wall) for {len(text):,} characters: {text[:200]!r}"
 

@@ -79,7 +79,7 @@ def test_concurrent_read_modify_write_never_fails_busy(tmp_path: Path):
     def worker(n: int) -> None:
         db = Database(path)
         try:
-            for i in range(25):
+            for _ in range(25):
                 with db.write() as s:
                     count = len(s.exec(select(Event)).all())
                     record_event(s, "Host", f"w{n}", "Tick", str(count))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
@@ -24,7 +25,7 @@ from axis.drivers.features.base import (ABSENT_EXIT, Command, FeatureDriver, Rem
 from tests.factskit import boundary_of, parse, reframe, split, with_sections
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-AT = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+AT = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
 
 def capture(name: str, *, facts_fixture: str | None = None) -> tuple[Facts, dict[str, Section]]:

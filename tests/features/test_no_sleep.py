@@ -51,7 +51,7 @@ def effects(step, facts, sections):
     for part in step.action.command.split("&&"):
         words = part.split()
         assert words[0] == "pmset"
-        values = dict(zip(words[2::2], words[3::2]))
+        values = dict(zip(words[2::2], words[3::2], strict=True))
         chosen = list(profiles) if words[1] == "-a" else [FLAGS[words[1]]]
         for name in chosen:
             profiles[name].update(values)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 def host_specs(fleet, *, user: str | None = None, sudo: bool = False, description: str = "test host",

@@ -125,7 +125,7 @@ def test_two_applies_at_once_and_apply_beside_the_controller(fleet, tmp_path, cl
         (d / "claims.yaml").write_text(CLAIMS)
         dirs[seconds] = d
     procs = [_apply(fleet, state, dirs[7]), _apply(fleet, state, dirs[8])]
-    results = dict(zip((7, 8), (_finish(p) for p in procs)))
+    results = dict(zip((7, 8), (_finish(p) for p in procs), strict=True))
     _say(f"two applies at once: exit codes {[code for code, _ in results.values()]}")
     # ApplyLock serializes them whole (store and converge): both succeed, one after the other
     for code, text in results.values():

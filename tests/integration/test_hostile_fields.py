@@ -111,7 +111,7 @@ def test_hostile_values_in_every_string_field_are_refused_or_carried_never_run(f
     run("--connect-timeout", "5", "status", "--timeout", "10")
     on = run("--connect-timeout", "5", "on", "all", "--timeout", "20", "--", "true")
     assert "Traceback" not in on.err
-    for field, kind, name in accepted:
+    for field, _kind, name in accepted:
         described = run("describe", "host" if field not in ("task",) else "claim", name)
         assert described.code == 0, described.err
     claims = json.loads(run("get", "claims", "-o", "json").out)["items"]

@@ -157,6 +157,6 @@ def test_proxyjump_from_ssh_config(fleet, axis, specs, tmp_path):
     assert axis("--ssh-config", str(config), "apply", "--no-converge", "-f", str(spec)).code == 0
     r = axis("--ssh-config", str(config), "on", "jumped", "--", "hostname; echo $SSH_CONNECTION")
     assert r.code == 0, r.err
-    lines = [l.split(" ", 1)[1].strip() for l in r.out.splitlines()]
+    lines = [line.split(" ", 1)[1].strip() for line in r.out.splitlines()]
     assert lines[0] == target.name
     assert lines[1].split()[0] == first.address  # the connection came from the jump host

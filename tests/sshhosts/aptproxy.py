@@ -50,7 +50,7 @@ class AptProxy:
         self._server: asyncio.base_events.Server | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, name="apt-proxy", daemon=True)
 
-    def start(self) -> "AptProxy":
+    def start(self) -> AptProxy:
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(
             asyncio.start_server(self._handle, self.listen, self.port), self._loop)

@@ -146,7 +146,7 @@ class Fleet:
             futures = [pool.submit(boot, host) for host in planned]
             errors = [f.exception() for f in futures]
         if any(errors):  # keep the booted ones so that stop() can halt them properly
-            self.hosts = [p if e else f.result() for p, f, e in zip(planned, futures, errors)]
+            self.hosts = [p if e else f.result() for p, f, e in zip(planned, futures, errors, strict=True)]
             raise next(e for e in errors if e)
         return [f.result() for f in futures]
 

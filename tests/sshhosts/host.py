@@ -14,9 +14,10 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 from . import disk, keys, network
 from .system import CGROUP_PARENT, CommandFailed, cgroup2_root, kill_cgroup, remove_tree

@@ -79,7 +79,7 @@ def claim(name: str, timeout: float = 900) -> IO[str]:
         except BlockingIOError:
             if time.monotonic() > deadline:
                 lock.close()
-                raise RuntimeError(f"test hosts {name!r} are still in use by another process")
+                raise RuntimeError(f"test hosts {name!r} are still in use by another process") from None
             time.sleep(0.2)
 
 

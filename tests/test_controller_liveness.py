@@ -94,3 +94,28 @@ def test_get_controller_and_leases_refuse_the_options_they_ignored(axis):
             result = axis("get", resource, *option)
             assert result.code != 0
             assert f"{line} does not apply to `axis get {resource}`" in result.err
+
+
+def test_a_lock_file_this_user_cannot_read_is_one_line_naming_it(axis, state_db, monkeypatch):
+    """A root controller's lock file is 0600: another user asking `get controller` gets the
+    file and what to do, not a traceback (and the API a JSON error, not a text 500)."""
+    from axis.state import lock
+    from axis.state.db import StateError
+
+    lock_path = state_db.with_name(state_db.name + ".controller.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path.write_text("1\n")
+    real_open = os.open
+
+    def refusing(path, flags, *args):
+        if Path(path) == lock_path:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(lock.os, "open", refusing)
+    try:
+        lock.controller_holder(state_db)
+    except StateError as exc:
+        assert str(lock_path) in str(exc) and "Permission denied" in str(exc)
+    else:
+        raise AssertionError("a lock file that cannot be read was taken for no controller")

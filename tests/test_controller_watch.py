@@ -106,3 +106,31 @@ def test_a_swapped_in_spec_directory_is_watched_and_its_edits_applied(tmp_path: 
         return await run.stop()
 
     assert asyncio.run(scenario()) == []
+
+
+def test_a_symlinked_spec_file_is_watched_where_it_lives_and_followed_when_the_link_moves(tmp_path: Path) -> None:
+    """`--watch fleet.yaml` where fleet.yaml links into a checkout: edits happen to the file the
+    link points to (another directory), and re-pointing the link is a replaced path."""
+    real, other = tmp_path / "checkout-a", tmp_path / "checkout-b"
+    real.mkdir()
+    other.mkdir()
+    (real / "fleet.yaml").write_text(HOST.format(name="a"))
+    (other / "fleet.yaml").write_text(HOST.format(name="b"))
+    link = tmp_path / "fleet.yaml"
+    link.symlink_to(real / "fleet.yaml")
+
+    async def scenario() -> list[str]:
+        run = await _watching(tmp_path, link)
+        (real / "fleet.yaml").write_text(HOST.format(name="edited-in-place"))
+        await _until(lambda: _hosts(run.db) == ["edited-in-place"], "the edit of the linked file")
+        moved = tmp_path / ".fleet.yaml.new"
+        moved.symlink_to(other / "fleet.yaml")
+        os.rename(moved, link)  # `ln -sfn`: the link now points into the other checkout
+        # (the apply set is the resolved path, so what the old target stored is not pruned here)
+        await _until(lambda: "b" in _hosts(run.db), "the re-pointed link")
+        (other / "fleet.yaml").write_text(HOST.format(name="edited-there"))
+        await _until(lambda: "edited-there" in _hosts(run.db), "an edit in the new checkout")
+        assert not _events(run.db, "InternalError")
+        return await run.stop()
+
+    assert asyncio.run(scenario()) == []

@@ -111,3 +111,13 @@ def test_the_fleet_node_estimate_in_the_docs_is_measured() -> None:
     assert len(list(yaml.load_all("\n---\n".join(fleet)))) == 250
     measured = yaml.composer.nodes
     assert abs(measured - readme) <= 0.02 * measured, measured
+
+
+def test_the_controllers_log_lines_escape_what_a_host_said(capsys):
+    """Step reasons and events carry a host's own words into the controller's log lines."""
+    from axis.cli.controller_cmd import log_line
+
+    log_line("axis-t1: refused: \x1b]0;owned\x07 \x9b2J \u202eevil")
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x9b" not in err and "\u202e" not in err
+    assert "\\x1b]0;owned\\x07" in err and "\\u202e" in err

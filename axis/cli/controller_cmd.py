@@ -21,6 +21,7 @@ import typer
 
 from axis.cli.context import AppContext, CliError, app_context
 from axis.reconciler.controller import Controller
+from axis.specs.text import visible
 from axis.specs.units import parse_duration
 from axis.state.lock import ApplyLock, ControllerLock, LockHeld
 
@@ -90,7 +91,7 @@ async def _run(controller: Controller) -> list[str]:
 
 
 def log_line(message: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+    print(f"{time.strftime('%H:%M:%S')} {visible(message)}", file=sys.stderr, flush=True)
 
 
 class _StderrLines(logging.Handler):

@@ -332,7 +332,7 @@ def _follow_events(db: Database, name: str | None, poll: float = 0.5) -> None:
         with db.read() as session:
             fresh = list_events(session, name=name, after_id=last or 0)
         for e in fresh:
-            typer.echo(f"{iso(e.time)}  {e.type:<7}  {e.kind.lower()}/{e.name}  {e.reason}  {e.message}")
+            typer.echo(visible(f"{iso(e.time)}  {e.type:<7}  {e.kind.lower()}/{e.name}  {e.reason}  {e.message}"))
             last = e.id
         sys.stdout.flush()
 

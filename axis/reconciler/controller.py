@@ -378,11 +378,12 @@ class Controller:
     def _watch_target(self) -> tuple[Path, Callable[[FileChange, str], bool] | None]:
         """What inotify watches: the spec directory itself, or a single spec file's parent
         directory filtered to the file's name (a watch on the file itself would stay on the old
-        inode after an atomic save and hear nothing more)."""
+        inode after an atomic save and hear nothing more). A symlinked file is watched where it
+        really lives (edits to it happen there); `_watch` restarts when the link points elsewhere."""
         if os.path.isdir(self.watch):
             return self.watch, DefaultFilter()
-        target = os.path.abspath(self.watch)
-        return Path(target).parent, lambda _change, changed: os.path.abspath(changed) == target
+        target = os.path.realpath(self.watch)
+        return Path(target).parent, lambda _change, changed: os.path.realpath(changed) == target
 
     async def _watch(self, stop: asyncio.Event, *, relist: bool) -> None:
         """Watch the spec path and apply it on every change. The first report of the file watch
@@ -391,13 +392,13 @@ class Controller:
         that the watched directory is still the one the watch started on."""
         self._check_watched()
         target, only = self._watch_target()
-        started_on = _identity(target)
+        started_on, points_to = _identity(target), os.path.realpath(self.watch)
         watching = False
         async for changes in awatch(target, watch_filter=only, debounce=DEBOUNCE_MS, step=STEP_MS,
                                     stop_event=stop, yield_on_timeout=True, rust_timeout=WATCH_TICK_MS,
                                     recursive=target == self.watch):
             self._check_watched()
-            if _identity(target) != started_on:
+            if _identity(target) != started_on or os.path.realpath(self.watch) != points_to:
                 raise WatchPathReplaced(target)
             first, watching = not watching, True
             if first:

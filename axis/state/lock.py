@@ -108,6 +108,8 @@ def controller_holder(db_path: Path) -> Holder | None:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
+    except OSError as exc:  # a root controller's 0600 lock file read by another user
+        raise os_error(path, "read the controller's lock file", exc) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:

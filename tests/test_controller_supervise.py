@@ -201,18 +201,23 @@ async def _never_changes(path: Path, *, stop_event: asyncio.Event, **_kw: Any) -
                 await stop_event.wait()
 
 
+def _watch_limit_first(calls: list[int], then: Callable[..., AsyncIterator[set[Any]]]) -> Callable[..., AsyncIterator[set[Any]]]:
+    """A fake `awatch` whose first start fails (inotify's watch limit) and whose later starts are
+    `then`; `calls` counts the starts."""
+    def awatch(path: Path, **kw: Any) -> AsyncIterator[set[Any]]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(28, "inotify watch limit reached")
+        return then(path, **kw)
+    return awatch
+
+
 def test_a_crashed_file_watcher_restarts_and_rereads_the_directory(tmp_path, specs, monkeypatch, caplog):
     caplog.set_level(logging.INFO, logger="axis")
     watch = specs({"h.yaml": HOST.format(name="a")})
     calls: list[int] = []
 
-    def awatch(path: Path, **kw: Any) -> AsyncIterator[set[Any]]:
-        calls.append(1)
-        if len(calls) == 1:
-            raise OSError(28, "inotify watch limit reached")
-        return _never_changes(path, **kw)
-
-    monkeypatch.setattr(controller_module, "awatch", awatch)
+    monkeypatch.setattr(controller_module, "awatch", _watch_limit_first(calls, _never_changes))
     monkeypatch.setattr(supervisor_module, "RESTART_BASE", 1.0)  # time to edit while it is down
 
     async def scenario() -> list[str]:
@@ -542,13 +547,7 @@ def test_a_restarted_watcher_recovers_only_once_it_is_watching_again(tmp_path, s
         async for changes in _never_changes(path, stop_event=stop_event, **kw):
             yield changes
 
-    def awatch(path: Path, **kw: Any) -> AsyncIterator[set[Any]]:
-        calls.append(1)
-        if len(calls) == 1:
-            raise OSError(28, "inotify watch limit reached")
-        return not_yet(path, **kw)
-
-    monkeypatch.setattr(controller_module, "awatch", awatch)
+    monkeypatch.setattr(controller_module, "awatch", _watch_limit_first(calls, not_yet))
 
     async def scenario() -> list[str]:
         nonlocal gate

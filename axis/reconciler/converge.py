@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from axis.drivers.facts import Facts, build_script, parse_facts
-from axis.drivers.facts.sections import Section, split_sections
+from axis.drivers.facts import Facts
+from axis.drivers.facts.sections import Section
 from axis.drivers.features import Plan
 from axis.drivers.features.execute import StepResult, run_steps
 from axis.drivers.transport import ErrorKind, RunResult, Transport, TransportError, sudo_refusal
 from axis.reconciler.fleet import SshOptions
-from axis.reconciler.observe import to_observation
+from axis.reconciler.observe import run_facts_script, to_observation
 from axis.reconciler.plan import feature_probes, plan_host
 from axis.specs import Host
 from axis.specs.effective import EffectiveFeature
@@ -66,16 +66,15 @@ async def observe_features(transport: Transport, features: Mapping[str, Effectiv
     the host fails with that reason, as a refused step would make it: no feature can be read."""
     wanted = feature_probes(features)
     probes = {name: transport.as_root(p.command) if p.as_root else p.command for name, p in wanted.items()}
-    script = build_script(extra_tools, probes)  # a fresh boundary, sent on stdin: never in argv
-    result = await transport.run("sh -s", input=script.text, timeout=timeout)
-    sections = split_sections(result.stdout, script.boundary).sections
+    facts, out = await run_facts_script(transport, extra_tools, probes, timeout)
+    sections = out.sections
     for name in (n for n, p in wanted.items() if probes[n] != p.command):  # the ones sent through sudo
         section = sections.get(name)
         if section is not None and section.rc not in (0, None):
             refused = sudo_refusal(transport.name, RunResult(section.rc, "", "\n".join(section.stderr)))
             if refused is not None:
                 raise refused
-    return parse_facts(result.stdout, script.boundary, stderr=result.stderr), sections
+    return facts, sections
 
 
 async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], ssh: SshOptions, *,

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
-from axis.drivers.facts import Facts, build_script, parse_facts
+from axis.drivers.facts import Facts, build_script, facts_from
+from axis.drivers.facts.sections import ScriptOutput, split_sections
 from axis.drivers.transport import ErrorKind, Transport, TransportError
 from axis.reconciler.fleet import SshOptions, fan_out
 from axis.specs import Claim, Host
@@ -25,11 +26,20 @@ def claim_tools(claims: Iterable[Claim]) -> list[str]:
     return sorted({tool for claim in claims for tool in claim.spec.requires.tools})
 
 
+async def run_facts_script(transport: Transport, extra_tools: Iterable[str] = (),
+                           probes: Mapping[str, str] | None = None,
+                           timeout: float = 30.0) -> tuple[Facts, ScriptOutput]:
+    """The facts script (with the features' `probes` as extra sections) in one round trip on an
+    open connection: the facts, and the output split once into sections (the drivers read theirs)."""
+    script = build_script(extra_tools, probes)  # a fresh boundary, sent on stdin: never in argv
+    result = await transport.run("sh -s", input=script.text, timeout=timeout)
+    out = split_sections(result.stdout, script.boundary)
+    return facts_from(out, stderr=result.stderr), out
+
+
 async def gather_facts(transport: Transport, extra_tools: Iterable[str] = (), timeout: float = 30.0) -> Facts:
     """All of a host's facts in one round trip on an open connection."""
-    script = build_script(extra_tools)  # a fresh boundary, sent on stdin: never in argv
-    result = await transport.run("sh -s", input=script.text, timeout=timeout)
-    return parse_facts(result.stdout, script.boundary, stderr=result.stderr)
+    return (await run_facts_script(transport, extra_tools, timeout=timeout))[0]
 
 
 def to_observation(host: str, facts: Facts | None, error: Exception | None) -> Observation:

@@ -39,7 +39,7 @@ or ``partial``.
   ``pmset -g`` values, e.g. {"sleep": "1", "displaysleep": "10"}.
 """
 
-from .assemble import CORE_FACTS, parse_facts
+from .assemble import CORE_FACTS, facts_from, parse_facts
 from .local import collect_local
 from .models import (AddressFacts, CpuFacts, DiskFacts, Facts, GpuFacts, LoadFacts,
                      MemoryFacts, OsFacts, Pressure, SudoFacts, SwapDeviceFacts, SwapFacts,
@@ -50,5 +50,5 @@ __all__ = [
     "AddressFacts", "CORE_FACTS", "CpuFacts", "DiskFacts", "FACTS_TOOLS", "Facts", "FactsScript",
     "GpuFacts", "LoadFacts", "MemoryFacts", "OsFacts", "Pressure", "SudoFacts",
     "SwapDeviceFacts", "SwapFacts", "VirtualizationFacts", "build_script", "collect_local",
-    "parse_facts",
+    "facts_from", "parse_facts",
 ]

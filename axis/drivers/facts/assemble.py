@@ -202,18 +202,23 @@ def parse_facts(output: str, boundary: str, *, stderr: str = "", collected_at: d
     raises ``ValueError``.
     """
     marker_prefix(boundary)
+    return facts_from(split_sections(output if isinstance(output, str) else "", boundary),
+                      stderr=stderr, collected_at=collected_at)
+
+
+def facts_from(out: ScriptOutput, *, stderr: str = "", collected_at: datetime | None = None) -> Facts:
+    """`parse_facts` for output already split into sections (a converge pass also hands the
+    sections to the feature drivers: the output is split once). Never raises."""
     at = collected_at or datetime.now(UTC)
     try:
-        return _parse(output if isinstance(output, str) else "", boundary, at,
-                      stderr if isinstance(stderr, str) else "")
+        return _parse(out, at, stderr if isinstance(stderr, str) else "")
     except Exception as exc:  # noqa: BLE001 - last resort; the parsers above are total
         reason = f"parser failure ({type(exc).__name__}: {exc})"[:300]
         return Facts(status="partial", collected_at=at,
                      missing={fact: reason for fact in CORE_FACTS})
 
 
-def _parse(output: str, boundary: str, collected_at: datetime, stderr: str) -> Facts:
-    out = split_sections(output, boundary)
+def _parse(out: ScriptOutput, collected_at: datetime, stderr: str) -> Facts:
     said = next((line.strip() for line in reversed(split_lines(stderr)) if line.strip()), "")[:300]
     b = _Builder(out, f"the facts script did not run: {said}" if out.version is None and said else "")
     notes: list[str] = []

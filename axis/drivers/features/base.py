@@ -331,10 +331,10 @@ def write_step(path: str, want: str | bytes, have: bytes | None, what: str, mode
     `have` is the file's exact bytes (None: the host said it does not exist); the write happens
     only over exactly those (`WriteFile.expect`)."""
     data = _encode(want)
+    if have == data and (have_mode is None or have_mode == mode):
+        return []  # in sync: no digest to compute (this runs for every file, twice a pass)
     write = WriteFile(path, data, mode, content_digest(have))
     if have == data:
-        if have_mode is None or have_mode == mode:
-            return []
         return [Step("~", f"restore mode {mode:o} of {path} (is {have_mode:o}; {what})", write)]
     if have is None:
         return [Step("+", f"create {path} ({what})", write)]

@@ -78,8 +78,6 @@ def test_the_real_probe_and_the_driver_keep_every_byte_on_add_and_on_removal(tmp
     assert D.observe(sections).fstab == HOSTILE
     [write] = [s.action for s in D.plan(S, D.observe(sections), facts) if s.target == FSTAB]
     assert isinstance(write, WriteFile) and write.content == HOSTILE + b"\n" + AXIS
-    for before, after in zip(_lines(HOSTILE), _lines(write.content), strict=False):
-        assert before == after
     # the host now holds what axis wrote; `swapfile: false` gives back the original bytes
     files = {**files_seen(D, S, sections), FSTAB: write.content}
     removing = with_files(D, False, sections, files)

@@ -26,7 +26,7 @@ import typer
 from axis.api.tls import TlsFiles, refuse_clear_text, tls_files
 from axis.api.token import TokenError, default_token_path, ensure_token
 from axis.cli.context import AppContext, CliError, app_context
-from axis.cli.controller_cmd import log_line, make_controller
+from axis.cli.controller_cmd import exit_status, log_line, make_controller
 from axis.reconciler.controller import Controller
 
 DEFAULT_LISTEN = "127.0.0.1:42425"
@@ -142,10 +142,7 @@ async def _serve(server: Any, sock: socket.socket, loop: Controller | None) -> i
         _, *looped = await asyncio.gather(http(), *([loop.run(stop)] if loop else []))
     except asyncio.CancelledError:
         return 130
-    failing = looped[0] if looped else []
-    if failing:
-        log_line("exit status 1: failing when stopped: " + "; ".join(failing))
-    return 1 if failing else 0
+    return exit_status(looped[0] if looped else [])
 
 
 def parse_listen(text: str) -> tuple[str, int]:

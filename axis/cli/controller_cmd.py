@@ -43,9 +43,16 @@ def controller(
             raise typer.Exit(130) from None
         except Exception:  # the loop itself broke; it logged why with the exception's type
             raise typer.Exit(1) from None
+    if status := exit_status(failing):
+        raise typer.Exit(status)
+
+
+def exit_status(failing: list[str] | None) -> int:
+    """1 when parts of the loop were failing as it stopped (saying which), else 0: a supervised
+    controller that was crash-looping must not look like a clean stop to whatever restarts it."""
     if failing:
         log_line("exit status 1: failing when stopped: " + "; ".join(failing))
-        raise typer.Exit(1)
+    return 1 if failing else 0
 
 
 def make_controller(app: AppContext, watch: Path, resync: str, jobs: int, stack: contextlib.ExitStack) -> Controller:

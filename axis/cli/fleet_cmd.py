@@ -72,10 +72,9 @@ def status(
     print_table(["NAME", "STATUS", "OS", "CORES", "LOAD", "RAM", "PRESSURE", "GPU", "DISK", "AGE", "REASON"],
                 [[r["name"], r["status"], *(r["summary"].get(k) for k in ("os", "cores", "load", "ram", "pressure", "gpu", "disk")),
                   r["age"], r["reason"]] for r in rows])
-    t = totals
-    typer.echo(f"\n{t['reachable']}/{t['hosts']} hosts reachable · {t['cores']} cores · "
-               f"memory {human_size(t['memoryAvailableBytes'])} available of {human_size(t['memoryTotalBytes'])} · "
-               f"{t['gpus']} GPU(s)")
+    typer.echo(f"\n{totals['reachable']}/{totals['hosts']} hosts reachable · {totals['cores']} cores · "
+               f"memory {human_size(totals['memoryAvailableBytes'])} available of {human_size(totals['memoryTotalBytes'])} · "
+               f"{totals['gpus']} GPU(s)")
 
 
 def cluster_totals(rows: list[dict[str, Any]]) -> dict[str, int]:

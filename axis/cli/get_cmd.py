@@ -33,11 +33,10 @@ from axis.state.tables import Condition, DesiredObject, Event
 from axis.state.conditions import conditions_of
 from axis.state.feature_status import feature_status
 from axis.state.lock import Holder, controller_holder
+from axis.reconciler.supervisor import KIND as CONTROLLER_KIND
+from axis.reconciler.supervisor import NAME as CONTROLLER_NAME
 from axis.state.objects import delete_object, desired_hosts, get_row, list_rows, to_model
 
-#: Where the controller's supervisor records its parts (axis.reconciler.supervisor: KIND, NAME);
-#: spelled here so that reading them does not import the reconciler.
-CONTROLLER_KIND, CONTROLLER_NAME = "Controller", "controller"
 
 
 def get(

@@ -27,6 +27,7 @@ from axis.reconciler.claim_exec import ExecLost, ExecRefused, bound_target, run_
 from axis.reconciler.infer import infer
 from axis.reconciler.ledger import LedgerError, Outcome, release as release_lease, renew as renew_lease
 from axis.reconciler.scorer import rank
+from axis.specs.loader import problem_text
 from axis.specs.models import ClaimSpec
 from axis.specs.units import format_duration, human_size, parse_duration
 from axis.state import leases
@@ -48,7 +49,7 @@ def place(
     try:
         spec = ClaimSpec(task=task)
     except ValidationError as exc:  # one line: what is wrong with the task and what to write instead
-        problem = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        problem = "; ".join(problem_text(e) for e in exc.errors())
         raise CliError(f"invalid task {task[:60]!r}: {problem}; say what the task does, "
                        'e.g. axis place "build the kernel with make -j8"') from None
     inference = infer(spec)

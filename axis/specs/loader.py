@@ -7,7 +7,7 @@ at once, so `axis apply` either stores a whole, valid set or nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -227,7 +227,7 @@ def _validate(node: CommentedMap, path: str, apply_set: str, errors: list[SpecEr
         return None
     problems = _text_problems(node)
     for loc, message in problems:
-        error(_field(loc), message, _line_of(node, loc))
+        error(field_path(loc), message, _line_of(node, loc))
     if problems:
         return None
     data = dict(_plain(node))  # copies: the dicts below may also be values elsewhere (aliases)
@@ -240,7 +240,7 @@ def _validate(node: CommentedMap, path: str, apply_set: str, errors: list[SpecEr
     except ValidationError as exc:
         for err in exc.errors():
             loc = [p for p in err["loc"] if p not in (ON_TAG, OFF_TAG)]
-            error(_field(loc), _message(err), _line_of(node, loc))
+            error(field_path(loc), problem_text(err), _line_of(node, loc))
         return None
     return Loaded(obj=obj, path=path, line=_line(node), apply_set=apply_set)
 
@@ -305,14 +305,16 @@ def _plain(node: Any, memo: dict[int, Any] | None = None) -> Any:
     return node
 
 
-def _field(loc: list[Any]) -> str:
+def field_path(loc: Sequence[Any]) -> str:
+    """A pydantic error location as a spec field path: `spec.features.swapfile.size`, `tools[0]`."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
-def _message(err: ErrorDetails) -> str:
+def problem_text(err: ErrorDetails) -> str:
+    """A pydantic error in the words spec errors use ("unknown field", no "Value error, ")."""
     kind = err["type"]
     if kind == "extra_forbidden":
         return "unknown field"

@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
 from axis.specs import MODELS, Claim, Host, HostProfile, Loaded, SpecObject, spec_data, spec_hash
+from axis.specs.loader import field_path, problem_text
 from axis.state import leases
 from axis.state.claims import PENDING, drop_status, set_status
 from axis.state.conditions import drop_conditions
@@ -154,9 +155,11 @@ def to_model(row: DesiredObject) -> SpecObject:
             "metadata": {"name": row.name, "labels": row.labels}, "spec": row.spec,
         })
     except (ValidationError, KeyError, TypeError) as exc:
-        first = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": (), "msg": str(exc)}
-        field = ".".join(str(p) for p in first["loc"])
-        message = str(first["msg"]).removeprefix("Value error, ")
+        if isinstance(exc, ValidationError):
+            first = exc.errors()[0]
+            field, message = field_path(first["loc"]), problem_text(first)
+        else:
+            field, message = "", str(exc)
         raise StoredSpecInvalid(f"stored {row.kind} {row.name!r} is no longer valid ({field + ': ' if field else ''}"
                                 f"{message}); fix it in {row.source_path}:{row.source_line} and apply it "
                                 f"again, or `axis delete {row.kind.lower()} {row.name}`") from None

@@ -39,7 +39,7 @@ def golden_facts(name: str) -> dict[str, Any]:
 def fleet(app: AppContext) -> AppContext:
     """Two hosts with stored facts (one with a GPU), one never reached, and a claim bound now."""
     store(app.db(), [host("a"), host("b"), host("c"), claim("job", "batch job", requires={"memory": "4Gi"})],
-          {"a": golden_facts("ubuntu-22.04-gpu"), "b": golden_facts("debian12")}, now=time.time())
+          {"a": golden_facts("ubuntu-24.04-h200-vm"), "b": golden_facts("debian12")}, now=time.time())
     place_claims(app.db(), now=time.time())
     return app
 
@@ -126,7 +126,7 @@ def test_hosts_and_claims_read_as_axis_get_prints_them(client: TestClient, fleet
     assert _no_ages({k: v for k, v in one.items() if k != "facts"}) == _no_ages(
         json.loads(axis("get", "hosts", "a", "-o", "json").out))
     dbcheck.check_hosts(one, fleet.state)
-    assert one["facts"] == golden_facts("ubuntu-22.04-gpu")
+    assert one["facts"] == golden_facts("ubuntu-24.04-h200-vm")
     assert client.get("/hosts/c").json()["facts"] is None  # never reached
     assert client.get("/claims/job").json()["status"]["phase"] == "Bound"
     assert client.get("/hosts/zz").status_code == 404

@@ -10,11 +10,18 @@ from pathlib import Path
 import pytest
 
 from axis.drivers.facts import Facts
-from tests.factskit import boundary_of, parse, section, split
+from tests.factskit import boundary_of, load, parse, section, split
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"
 NAMES = sorted(p.name[: -len(".expected.json")] for p in FIXTURES.glob("*.expected.json"))
 AT = datetime(2024, 5, 1, 12, tzinfo=UTC)
+#: HP Z440 `lspci | grep -i nvidia`, verbatim (README: Sources).
+Z440_LSPCI = (
+    "02:00.0 VGA compatible controller: NVIDIA Corporation GF119 [NVS 310] (rev a1)",
+    "02:00.1 Audio device: NVIDIA Corporation GF119 HDMI Audio Controller (rev a1)",
+    "03:00.0 VGA compatible controller: NVIDIA Corporation GM206 [GeForce GTX 960] (rev a1)",
+    "03:00.1 Audio device: NVIDIA Corporation GM206 High Definition Audio Controller (rev a1)",
+)
 
 
 def _parse(name: str) -> Facts:
@@ -22,7 +29,7 @@ def _parse(name: str) -> Facts:
 
 
 def test_all_required_fixtures_present() -> None:
-    assert {"debian12", "ubuntu-22.04-gpu", "debian12-sshd-only", "macos-14-arm",
+    assert {"debian12", "ubuntu-24.04-h200-vm", "debian12-sshd-only", "macos-14-arm",
             "minimal-missing-tools", "locale-de-leaked"} <= set(NAMES)
 
 
@@ -39,15 +46,18 @@ def test_round_trip_through_json(name: str) -> None:
     assert again == facts
 
 
-def test_gpu_host_details() -> None:
-    f = _parse("ubuntu-22.04-gpu")
-    # the real HP Z440 (README: Sources): nvidia-smi lists the GTX 960 only; the NVS 310 that its
-    # lspci also shows is no compute GPU of the driver, and lspci is read only without nvidia-smi
+def test_gpu_vm_under_load() -> None:
+    """The real capture on a lent H200 VM (README): the GPU busy, a swap file, and mounts that
+    are no disks of the host: a tmpfs at a path with a space, an overlay, ext4 on a loop device."""
+    f = _parse("ubuntu-24.04-h200-vm")
     assert [(g.name, g.memory_total_bytes, g.memory_used_bytes, g.utilization_percent, g.source)
-            for g in f.gpus] == [("NVIDIA GeForce GTX 960", 2048 * 2**20, 0, 0.0, "nvidia-smi")]
-    assert f.memory.pressure == "high"  # ratio (61% available) says none, PSI 70.24 says high: the worse wins
-    assert "/snap/core20/2264" not in [d.mount for d in f.disks]
-    assert f.status == "complete" and f.has_systemd
+            for g in f.gpus] == [("NVIDIA H200", 143771 * 2**20, 1139 * 2**20, 100.0, "nvidia-smi")]
+    assert "/mnt/scratch\\040disk" in split(load("ubuntu-24.04-h200-vm")).sections["mounts"].text
+    assert [d.mount for d in f.disks] == ["/"]
+    assert [(s.path, s.type, s.size_bytes) for s in f.swaps] == [("/swapfile", "file", 1048572 * 1024)]
+    assert f.init_system == "process_api" and not f.has_systemd
+    assert (f.sudo.is_root, f.sudo.passwordless, f.sudo.detail) == (False, None, "sudo not found")
+    assert f.status == "complete" and f.missing == {"addresses": "neither ip nor ifconfig found"}
 
 
 def _with_section(output: str, name: str, stdout: str, rc: int = 0, stderr: tuple[str, ...] = ()) -> str:
@@ -58,6 +68,31 @@ def _with_section(output: str, name: str, stdout: str, rc: int = 0, stderr: tupl
     changed, count = re.subn(pattern, lambda _: framed, output, flags=re.M | re.S)
     assert count == 1, name
     return changed
+
+
+def test_nvidia_smi_answers_so_lspci_is_not_read() -> None:
+    """The HP Z440's real `nvidia` row and `lspci` lines (README: Sources) in the H200 capture:
+    nvidia-smi lists the GTX 960 only; the NVS 310 that lspci also shows is no compute GPU of
+    the driver, and lspci counts only on a host without nvidia-smi."""
+    text = _with_section(load("ubuntu-24.04-h200-vm"), "nvidia", "NVIDIA GeForce GTX 960, 2048, 0, 0")
+    text = _with_section(text, "lspci", "\n".join(Z440_LSPCI))
+    f = parse(text, collected_at=AT)
+    assert [(g.name, g.memory_total_bytes, g.memory_used_bytes, g.utilization_percent, g.source)
+            for g in f.gpus] == [("NVIDIA GeForce GTX 960", 2048 * 2**20, 0, 0.0, "nvidia-smi")]
+    text = _with_section(text, "nvidia", "", 127, ("nvidia-smi not found",))
+    assert [(g.name, g.source) for g in parse(text, collected_at=AT).gpus] == [
+        ("NVIDIA Corporation GF119 [NVS 310]", "lspci"), ("NVIDIA Corporation GM206 [GeForce GTX 960]", "lspci")]
+
+
+def test_psi_under_thrashing_beats_a_roomy_ratio() -> None:
+    """The PSI cover letter's real thrashing lines (README: Sources) on the H200 capture, whose
+    memory is 99% available: the worse signal wins."""
+    text = _with_section(load("ubuntu-24.04-h200-vm"), "psi",
+                         "some avg10=70.24 avg60=68.52 avg300=69.91 total=3559632828\n"
+                         "full avg10=57.59 avg60=58.06 avg300=60.38 total=3300487258")
+    f = parse(text, collected_at=AT)
+    assert (f.memory.pressure, f.memory.psi_some_avg10) == ("high", 70.24)
+    assert f.memory.pressure_reason.startswith("available 99.2% of total → none")
 
 
 def test_sshd_only_host_is_complete_without_systemd_or_swap() -> None:
@@ -117,3 +152,14 @@ def test_minimal_host_is_partial_with_reasons() -> None:
 def test_gpu_and_tool_failures_never_make_a_host_partial() -> None:
     f = _parse("debian12")
     assert "gpus" in f.missing and f.status == "complete"
+
+
+def test_mac_disks_are_the_sealed_root_and_the_data_volume() -> None:
+    """The real `df -kP` of an Apple-silicon Mac (README: Sources): one APFS container on
+    several rows, helper volumes, devfs, auto_home and two Xcode simulator images at 98%
+    that are no disk of the host (a diskCleanup alarm on them would be noise)."""
+    f = _parse("macos-14-arm")
+    assert [(d.mount, d.device, d.fstype) for d in f.disks] == [
+        ("/", "/dev/disk3s1s1", "apfs"), ("/System/Volumes/Data", "/dev/disk3s5", "apfs")]
+    assert f.root_disk is not None and f.root_disk.size_bytes == 971350180 * 1024
+    assert f.root_disk.available_bytes == 385080668 * 1024

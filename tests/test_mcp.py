@@ -20,7 +20,7 @@ from tests import dbcheck
 from tests.claimkit import claim, host, store
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "facts"
-TASK = "run ollama inference on a 7b model"
+TASK = "run cuda inference on a 7b model"
 
 
 def golden_facts(name: str) -> dict[str, Any]:
@@ -48,7 +48,7 @@ async def session_calls(state: Path, calls: list[tuple[str, dict[str, Any]]]) ->
 def test_the_tools_are_read_only_and_answer_as_the_cli_does(state_db: Path, axis: Any) -> None:
     db = Database(state_db)
     store(db, [host("a"), host("b"), host("c"), claim("job", "batch job", requires={"memory": "4Gi"})],
-          {"a": golden_facts("ubuntu-22.04-gpu"), "b": golden_facts("debian12")}, now=time.time())
+          {"a": golden_facts("ubuntu-24.04-h200-vm"), "b": golden_facts("debian12")}, now=time.time())
     place_claims(db, now=time.time())
     db.close()
     before = dump(state_db)
@@ -64,20 +64,20 @@ def test_the_tools_are_read_only_and_answer_as_the_cli_does(state_db: Path, axis
     assert _steady(hosts.structured_content) == _steady(json.loads(axis("get", "hosts", "-o", "json").out))
     assert [h["metadata"]["name"] for h in hosts.structured_content["items"]] == ["a", "b", "c"]
     dbcheck.check_hosts(hosts.structured_content, state_db)  # the DB's values, not only the CLI's
-    assert one.structured_content["facts"] == golden_facts("ubuntu-22.04-gpu")
+    assert one.structured_content["facts"] == golden_facts("ubuntu-24.04-h200-vm")
     assert one.structured_content["status"]["observed"]["status"] == "complete"
     dbcheck.check_hosts(one.structured_content, state_db)
     assert _steady(status.structured_content) == _steady(json.loads(axis("status", "--cached", "-o", "json").out))
     assert status.structured_content["totals"]["reachable"] == 2
     dbcheck.check_status(status.structured_content, state_db)
     assert ranked.structured_content == json.loads(axis("place", TASK, "-o", "json").out)
-    # the task needs ollama (and prefers a GPU): of the stored facts only a's list ollama
+    # the task needs nvidia-smi (and prefers a GPU): of the stored facts only a's list it
     facts = dbcheck.latest_facts(state_db)
-    assert facts["a"][1]["tools"]["ollama"] and not facts["b"][1]["tools"]["ollama"] and "c" not in facts
+    assert facts["a"][1]["tools"]["nvidia-smi"] and not facts["b"][1]["tools"]["nvidia-smi"] and "c" not in facts
     assert ranked.structured_content["best"] == "a"
     assert [r["host"] for r in ranked.structured_content["ranked"]] == ["a"]
     assert {r["host"]: r["reasons"] for r in ranked.structured_content["rejected"]} == {
-        "b": ["missing tool ollama"],
+        "b": ["missing tool nvidia-smi"],
         "c": ["never observed: no facts yet (run `axis status` to gather them)"]}
     assert missing.is_error and "Host 'nope' not found" in missing.content[0].text
     assert empty.is_error and "at least 1 character" in empty.content[0].text

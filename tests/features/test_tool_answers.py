@@ -124,6 +124,18 @@ def test_each_tools_documented_no_is_not_installed(manager, answer):
         "remove /var/lib/axis/earlyoom.installed (axis installed earlyoom)"]
 
 
+def test_homebrew_naming_an_empty_cellar_folder_is_not_installed():
+    """`brew uninstall` can leave the formula's Cellar folder behind, empty; `brew list --versions`
+    then prints the name alone, exit 0 (Homebrew's cmd/list.rb prints each folder with the kegs
+    inside). A Mac user published exactly this for tailscale (fixtures/facts/sources/
+    brew-list-tailscale-emptied-cellar.txt). Two kegs are still installed."""
+    def observed(said: str):
+        pkg = section("earlyoom.pkg", ["manager: brew", "brew.rc: 0", f"brew: {said}", "pgrep.rc: 1"])
+        return D.observe(_axis_installed(pkg)[1]).installed
+    assert observed("earlyoom") is False and observed("earlyoom ") is False
+    assert observed("earlyoom 1.8.2 1.7") is True
+
+
 def test_old_or_offline_systemd_saying_no_such_unit_is_not_found():
     """systemd 219 (CentOS 7), and 252 offline, say a missing unit this way, with exit 1."""
     lines = _with(INSTALLED, "enabled", [

@@ -110,8 +110,8 @@ def _which(value: Any) -> str:
 _S = TypeVar("_S", bound=_Settings)
 
 # A feature value: its settings, or `false`. The discriminator keeps pydantic from reporting the
-# errors of both branches when only the settings are wrong. A generic alias rather than a
-# function, so that `Toggle[SwapfileSettings]` is a type the type checker can read too.
+# errors of both branches when only the settings are wrong. `Toggle[SwapfileSettings]` is the
+# annotation of the `swapfile` field that `_features_model` makes.
 Toggle = Annotated[Annotated[_S, Tag(ON_TAG)] | Annotated[Literal[False], Tag(OFF_TAG)],
                    Discriminator(_which)]
 

@@ -18,6 +18,11 @@ def test_every_settings_class_has_exactly_one_driver_and_every_driver_a_listed_s
     assert set(by_settings) == set(FEATURES) and len(FEATURES) == len(set(FEATURES))
 
 
+def test_every_settings_class_declared_is_listed_in_features():
+    """A settings class written but left out of FEATURES would be no feature at all."""
+    assert set(_subclasses(FeatureSettings)) == set(FEATURES)
+
+
 def test_a_driver_is_registered_under_its_settings_feature_name():
     assert all(isinstance(driver, FeatureDriver) for driver in DRIVERS.values())
     assert {name: driver.settings_type for name, driver in DRIVERS.items()} == FEATURE_SETTINGS
@@ -39,3 +44,7 @@ def _types(annotation: object) -> set[object]:
     for arg in get_args(annotation):
         found |= _types(arg)
     return found
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]

@@ -11,6 +11,7 @@ import pytest
 
 from axis.drivers.facts import Facts
 from tests.factskit import boundary_of, load, parse, section, split
+from tests.fixtures.facts.capture import golden_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"
 NAMES = sorted(p.name[: -len(".expected.json")] for p in FIXTURES.glob("*.expected.json"))
@@ -37,6 +38,14 @@ def test_all_required_fixtures_present() -> None:
 def test_golden(name: str) -> None:
     expected = json.loads((FIXTURES / f"{name}.expected.json").read_text())
     assert _parse(name).model_dump(mode="json") == expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_golden_file_is_laid_out_as_the_regenerate_switch_writes_it(name: str) -> None:
+    """`capture --expected-only` on an unchanged parser gives no diff: a golden file's diff after
+    it shows changed facts only, never layout (README: Regenerating)."""
+    text = (FIXTURES / f"{name}.expected.json").read_text()
+    assert text == golden_json(json.loads(text)) + "\n"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,6 +1,7 @@
 """Every shell text axis sends to a host, through shellcheck (`-s sh`, warnings and errors).
 
-The facts script with every feature's probes, the disk clean-up script (cron job and `axis clean`), each probe on its own (they run as `sh -c` with
+The shipped `.sh` files as they are in the package (what an editor's shellcheck reads), the
+facts script as built with every feature's probes, the disk clean-up script (cron job and `axis clean`), each probe on its own (they run as `sh -c` with
 a quoted string that shellcheck would not look into from outside), and the wrappers every
 command passes through (sudo, the kill-on-timeout pid file, atomic writes). CI installs
 shellcheck (`.ci/run`); without it these tests skip and say how to get it.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,16 @@ def _shellcheck(text: str, tmp_path: Path, label: str) -> str:
     found = subprocess.run(["shellcheck", "-s", "sh", "-S", "warning", "-e", EXCLUDED, str(path)],
                            capture_output=True, text=True)
     return found.stdout + found.stderr
+
+
+SHIPPED = [files("axis.drivers.facts").joinpath("facts.sh"), files("axis.drivers.features").joinpath("disk_cleanup.sh")]
+
+
+@pytest.mark.parametrize("shipped", SHIPPED, ids=lambda f: f.name)
+def test_each_shipped_shell_file_is_clean_as_it_is(shipped):
+    """The file itself, placeholders and all, with no `-s sh`: its own first line says the shell."""
+    found = subprocess.run(["shellcheck", "-S", "warning", "-e", EXCLUDED, str(shipped)], capture_output=True, text=True)
+    assert found.stdout + found.stderr == ""
 
 
 def test_the_facts_script_with_every_feature_probe_is_clean(tmp_path):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
 from axis.drivers.features import DRIVERS, Plan
-from axis.drivers.features.base import Probe, Unreadable, driver_notes
+from axis.drivers.features.base import Probe, Unreadable
 from axis.specs.effective import EffectiveFeature
 
 
@@ -45,8 +45,9 @@ def plan_host(features: Mapping[str, EffectiveFeature], sections: Mapping[str, S
             plan.error = str(exc)
             plans.append(plan)
             continue
-        plan.notes.extend(driver_notes(driver, feature.settings, state, facts))
-        for step in driver.plan(feature.settings, state, facts):
+        planned = driver.plan(feature.settings, state, facts)
+        plan.notes.extend(planned.notes)
+        for step in planned.steps:
             if step.key in remembered:
                 plan.skipped.append((step, remembered[step.key]))
             else:

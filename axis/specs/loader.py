@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
@@ -23,13 +23,11 @@ from axis.specs.bounded_yaml import MAX_LINES, MAX_SPEC_BYTES, Refused, bounded_
 from axis.specs.errors import SpecError, SpecErrors
 from axis.specs.features import OFF_TAG, ON_TAG
 from axis.specs.models import API_VERSION, KINDS, MODELS, SpecObject
-from axis.specs.text import describe_unsafe, first_unsafe
+from axis.specs.yaml_nodes import line_of, node_line, plain, text_problems
 
 #: Fields that `axis get -o yaml` writes and `axis apply` ignores, so its output can be re-applied.
 READ_ONLY_TOP = ("status",)
 READ_ONLY_METADATA = ("generation", "creationTimestamp", "source")
-#: Longest text one field may hold (a task description is a few lines; a DB row stays small).
-MAX_STRING = 64 * 1024
 #: What ruamel counts as a line break (a lone CR, NEL and the Unicode separators too).
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
@@ -192,12 +190,12 @@ def _load_text(text: str, path: str, apply_set: str, errors: list[SpecError]) ->
 def _items(doc: Any, path: str, errors: list[SpecError]) -> list[CommentedMap]:
     """A document is one object, or a `kind: List` of them (as `axis get -o yaml` writes)."""
     if not isinstance(doc, CommentedMap):
-        errors.append(SpecError(path, _line(doc), "a document must be a mapping with apiVersion, kind, metadata and spec"))
+        errors.append(SpecError(path, node_line(doc), "a document must be a mapping with apiVersion, kind, metadata and spec"))
         return []
     if doc.get("kind") == "List" and "items" in doc:
         items = doc["items"]
         if not isinstance(items, CommentedSeq) or not all(isinstance(i, CommentedMap) for i in items):
-            errors.append(SpecError(path, _line(doc, "items"), "must be a list of objects", "List", None, "items"))
+            errors.append(SpecError(path, node_line(doc, "items"), "must be a list of objects", "List", None, "items"))
             return []
         return list(items)
     return [doc]
@@ -213,24 +211,24 @@ def _validate(node: CommentedMap, path: str, apply_set: str, errors: list[SpecEr
         errors.append(SpecError(path, line, message, kind_s, name_s, field))
 
     if "apiVersion" not in node:
-        error("apiVersion", f"required field missing (expected {API_VERSION})", _line(node))
+        error("apiVersion", f"required field missing (expected {API_VERSION})", node_line(node))
         return None
     if node["apiVersion"] != API_VERSION:
         error("apiVersion", f"unsupported apiVersion {node['apiVersion']!r} (expected {API_VERSION})",
-              _line(node, "apiVersion"))
+              node_line(node, "apiVersion"))
         return None
     if kind is None:
-        error("kind", f"required field missing (one of {', '.join(KINDS)})", _line(node))
+        error("kind", f"required field missing (one of {', '.join(KINDS)})", node_line(node))
         return None
     if not isinstance(kind, str) or kind not in MODELS:
-        error("kind", f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})", _line(node, "kind"))
+        error("kind", f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})", node_line(node, "kind"))
         return None
-    problems = _text_problems(node)
+    problems = text_problems(node)
     for loc, message in problems:
-        error(field_path(loc), message, _line_of(node, loc))
+        error(field_path(loc), message, line_of(node, loc))
     if problems:
         return None
-    data = dict(_plain(node))  # copies: the dicts below may also be values elsewhere (aliases)
+    data = dict(plain(node))  # copies: the dicts below may also be values elsewhere (aliases)
     for key in READ_ONLY_TOP:
         data.pop(key, None)
     if isinstance(data.get("metadata"), dict):
@@ -240,69 +238,9 @@ def _validate(node: CommentedMap, path: str, apply_set: str, errors: list[SpecEr
     except ValidationError as exc:
         for err in exc.errors():
             loc = [p for p in err["loc"] if p not in (ON_TAG, OFF_TAG)]
-            error(field_path(loc), problem_text(err), _line_of(node, loc))
+            error(field_path(loc), problem_text(err), line_of(node, loc))
         return None
-    return Loaded(obj=obj, path=path, line=_line(node), apply_set=apply_set)
-
-
-def _text_problems(node: Any) -> list[tuple[list[Any], str]]:
-    """Every key or string value that holds a character `axis.specs.text` refuses (controls, bidi
-    overrides) or is longer than MAX_STRING,
-    with its location. A node shared through an alias is checked (and reported) once."""
-    found: list[tuple[list[Any], str]] = []
-    seen: set[int] = set()
-
-    def check(text: str, loc: list[Any]) -> None:
-        if len(text) > MAX_STRING:
-            found.append((loc, f"text of {len(text):,} characters is longer than a field may hold ({MAX_STRING:,})"))
-        bad = first_unsafe(text)  # a NUL ends a C string; the rest rewrite or reorder a terminal
-        if bad is not None:
-            found.append((loc, f"{describe_unsafe(bad)} U+{ord(bad):04X} is not allowed in spec text"))
-
-    def walk(value: Any, loc: list[Any]) -> None:
-        if id(value) in seen:
-            return
-        seen.add(id(value))
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if isinstance(key, str):
-                    check(key, [*loc, key])
-                walk(item, [*loc, key])
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                walk(item, [*loc, index])
-        elif isinstance(value, str):
-            check(value, loc)
-
-    walk(node, [])
-    return found
-
-
-def _plain(node: Any, memo: dict[int, Any] | None = None) -> Any:
-    """ruamel's round-trip containers and scalars as plain Python values. A container shared
-    through aliases becomes one shared plain value (`memo`), so the work is the document's size,
-    not its expanded size (the composer's budget bounds that for the validation that follows)."""
-    memo = {} if memo is None else memo
-    if isinstance(node, (dict, list)) and id(node) in memo:
-        return memo[id(node)]
-    if isinstance(node, dict):
-        mapping = memo[id(node)] = {str(k) if not isinstance(k, (int, bool)) else k: _plain(v, memo)
-                                    for k, v in node.items()}
-        return mapping
-    if isinstance(node, list):
-        items = memo[id(node)] = [_plain(v, memo) for v in node]
-        return items
-    if isinstance(node, bool):
-        return bool(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, TaggedScalar):  # `!!str 10`: round-trip mode keeps the tag, a spec wants the text
-        return str(node.value)
-    return node
+    return Loaded(obj=obj, path=path, line=node_line(node), apply_set=apply_set)
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -324,27 +262,3 @@ def problem_text(err: ErrorDetails) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def _line(node: Any, key: Any = None) -> int:
-    """1-based line of a node, or of one of its keys/items."""
-    try:
-        if key is not None:
-            if isinstance(node, CommentedMap):
-                return node.lc.key(key)[0] + 1
-            if isinstance(node, CommentedSeq):
-                return node.lc.item(key)[0] + 1
-        return node.lc.line + 1
-    except (AttributeError, KeyError, IndexError, TypeError):
-        return 0
-
-
-def _line_of(node: Any, loc: list[Any]) -> int:
-    """The line of the deepest part of `loc` that exists in the document."""
-    line = _line(node)
-    for part in loc:
-        if isinstance(node, CommentedMap) and part in node:
-            line, node = _line(node, part), node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            line, node = _line(node, part), node[part]
-        else:
-            break
-    return line

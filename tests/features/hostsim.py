@@ -20,8 +20,8 @@ from typing import Any
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (ABSENT_EXIT, Command, FeatureDriver, RemoveFile, Step, WriteFile,
-                                        read_file)
+from axis.drivers.features.base import Command, FeatureDriver, RemoveFile, Step, WriteFile
+from axis.drivers.features.probes import ABSENT_EXIT, read_file
 from tests.factskit import boundary_of, parse, reframe, split, with_sections
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -112,7 +112,7 @@ def converge(driver: FeatureDriver, settings: Any, facts: Facts, sections: dict[
              effects: Effects = no_effects) -> tuple[list[Step], Facts, dict[str, Section]]:
     """Plan, "apply" (files for real, commands through `effects`), and return the steps with the
     host as it is afterwards (facts, sections): ready for the second plan."""
-    steps = driver.plan(settings, driver.observe(sections), facts)
+    steps = driver.plan(settings, driver.observe(sections), facts).steps
     files = apply_files(files_seen(driver, settings, sections), steps)
     after = with_files(driver, settings, sections, files)
     for step in steps:
@@ -122,7 +122,7 @@ def converge(driver: FeatureDriver, settings: Any, facts: Facts, sections: dict[
 
 
 def replan(driver: FeatureDriver, settings: Any, facts: Facts, sections: dict[str, Section]) -> list[Step]:
-    return driver.plan(settings, driver.observe(sections), facts)
+    return driver.plan(settings, driver.observe(sections), facts).steps
 
 
 def facts_with(facts: Facts, **update: Any) -> Facts:
@@ -143,7 +143,7 @@ def replace(step: Step, **changes: Any) -> Step:
 
 def package_section(name: str, package: str, *, manager: str = "apt-get", installed: bool = False,
                     lists: int | None = 3, enabled: str = "not-found", active: str = "") -> Section:
-    """The answer `earlyoom.package_probe` prints for a host in this state, in its format (see
+    """The answer `packages.package_probe` prints for a host in this state, in its format (see
     the real captures in tests/fixtures/features): each tool's exit status and words.
 
     Linux: `enabled=""` is a host without systemctl; `active=""` one where systemd does not

@@ -122,10 +122,10 @@ def test_no_cron_daemon_still_installs_and_says_so():
     out = _output("debian12.txt", {"diskCleanup.script": render(settings), "diskCleanup.log": None,
                                    "diskCleanup.cron": "daily=yes\n", "diskCleanup.mode": "755\n"})
     state = driver.observe(split(out).sections)
-    assert driver.plan(settings, state, parse(out)) == []
-    assert driver.notes(settings, state, parse(out)) == [
+    assert driver.plan(settings, state, parse(out)).steps == []
+    assert driver.plan(settings, state, parse(out)).notes == [
         "no cron daemon found on the host: the script will not run until one is installed"]
-    assert driver.notes(False, state, parse(out)) == []
+    assert driver.plan(False, state, parse(out)).notes == []
 
 
 def test_cron_without_cron_daily_is_mentioned():

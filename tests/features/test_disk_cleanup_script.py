@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from axis.drivers.facts.sections import split_sections
-from axis.drivers.features.base import MANAGED_MARK, file_bytes, file_probe
+from axis.drivers.features.base import MANAGED_MARK
+from axis.drivers.features.probes import file_bytes, file_probe
 from axis.drivers.features.cleanup_script import (LOG_PATH, SCRIPT_PATH, TEST_PERCENT_ENV, TEST_ROOT_ENV,
                                                   command_line, parse_report, render)
 from axis.specs.features import DiskCleanupSettings

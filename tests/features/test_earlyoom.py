@@ -6,9 +6,9 @@ import asyncio
 import shlex
 import subprocess
 
-from axis.drivers.features.base import MANAGED_MARK, RemoveFile, WriteFile, driver_notes
-from axis.drivers.features.earlyoom import (MARKER, Earlyoom, apt_install_command, marker_text,
-                                            package_probe)
+from axis.drivers.features.base import MANAGED_MARK, RemoveFile, WriteFile
+from axis.drivers.features.earlyoom import MARKER, Earlyoom
+from axis.drivers.features.packages import apt_install_command, marker_text, package_probe
 from axis.drivers.features.execute import run_steps
 from axis.specs.features import EarlyoomSettings
 from tests.fake_transport import FakeTransport
@@ -56,7 +56,7 @@ def test_captured_probe_reads_apt_and_nothing_installed():
 
 def test_from_scratch_installs_records_and_enables():
     facts, sections = debian(systemd=True)
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     assert summaries(steps) == [
         ("+", "install package earlyoom (apt-get)"),
         ("+", f"create {MARKER} (remember that axis installed earlyoom)"),
@@ -86,18 +86,18 @@ def test_second_plan_on_the_converged_host_is_empty():
 
 def test_empty_package_lists_update_first():
     facts, sections = debian(systemd=True)
-    steps = D.plan(S, D.observe(pkg(sections, lists=0)), facts)
+    steps = D.plan(S, D.observe(pkg(sections, lists=0)), facts).steps
     assert steps[0].action.command == "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y earlyoom"
 
 
 def test_dnf_host_uses_dnf():
     facts, sections = debian(systemd=True)
     sections = {**sections, "earlyoom.pkg": package_section("earlyoom.pkg", "earlyoom", manager="dnf")}
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     assert steps[0].action.command == "dnf install -y earlyoom"
     sections = {**sections, "earlyoom.pkg": package_section("earlyoom.pkg", "earlyoom", manager="dnf", installed=True),
                 "earlyoom.marker": file_section("earlyoom.marker", marker_text("earlyoom"))}
-    assert "dnf remove -y earlyoom" in [s.target for s in D.plan(False, D.observe(sections), facts)]
+    assert "dnf remove -y earlyoom" in [s.target for s in D.plan(False, D.observe(sections), facts).steps]
 
 
 def test_installed_by_someone_else_is_enabled_but_never_purged():
@@ -106,10 +106,10 @@ def test_installed_by_someone_else_is_enabled_but_never_purged():
     sections = {**sections, "earlyoom.pkg": real["earlyoom.pkg"]}
     state = D.observe(sections)
     assert state.installed and not state.marker
-    assert summaries(D.plan(S, state, facts)) == [("~", "enable and start the earlyoom service")]
-    assert driver_notes(D, S, state, facts) == ["earlyoom was installed before axis: `false` would leave it installed"]
-    assert D.plan(False, state, facts) == []
-    assert D.notes(False, state, facts) == ["earlyoom was not installed by axis: left installed, no longer managed"]
+    assert summaries(D.plan(S, state, facts).steps) == [("~", "enable and start the earlyoom service")]
+    assert D.plan(S, state, facts).notes == ["earlyoom was installed before axis: `false` would leave it installed"]
+    assert D.plan(False, state, facts).steps == []
+    assert D.plan(False, state, facts).notes == ["earlyoom was not installed by axis: left installed, no longer managed"]
 
 
 def test_false_disables_and_purges_what_axis_installed_then_nothing():
@@ -129,7 +129,7 @@ def test_false_disables_and_purges_what_axis_installed_then_nothing():
 def test_marker_of_a_package_removed_by_hand_is_just_forgotten():
     facts, sections = debian(systemd=True)
     sections = {**sections, "earlyoom.marker": file_section("earlyoom.marker", marker_text("earlyoom"))}
-    assert summaries(D.plan(False, D.observe(sections), facts)) == [("-", f"remove {MARKER} (axis installed earlyoom)")]
+    assert summaries(D.plan(False, D.observe(sections), facts).steps) == [("-", f"remove {MARKER} (axis installed earlyoom)")]
 
 
 def test_odd_package_names_are_quoted_in_the_helpers():
@@ -141,7 +141,7 @@ def test_odd_package_names_are_quoted_in_the_helpers():
 
 def test_steps_run_through_the_transport_missing_package_fails_with_apt_message():
     facts, sections = debian(systemd=True)
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     t = FakeTransport().script(r"apt-get", stderr="E: Unable to locate package earlyoom", exit_status=100)
     results = asyncio.run(run_steps(t, steps))
     assert [r.status for r in results] == ["failed"]  # the marker is not written, nothing enabled
@@ -150,7 +150,7 @@ def test_steps_run_through_the_transport_missing_package_fails_with_apt_message(
 
 def test_steps_run_through_the_transport_in_a_container_enable_is_refused():
     facts, sections = debian()
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     msg = "System has not been booted with systemd as init system (PID 1). Can't operate."
     t = (FakeTransport(login_is_root=False)
          .script(r"apt-get", stdout="Setting up earlyoom (1.7-1) ...")

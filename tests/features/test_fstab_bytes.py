@@ -76,19 +76,19 @@ def test_the_real_probe_and_the_driver_keep_every_byte_on_add_and_on_removal(tmp
     facts, sections = capture("debian12-container.txt")
     sections = {**sections, **_probe_sections(tmp_path, HOSTILE)}
     assert D.observe(sections).fstab == HOSTILE
-    [write] = [s.action for s in D.plan(S, D.observe(sections), facts) if s.target == FSTAB]
+    [write] = [s.action for s in D.plan(S, D.observe(sections), facts).steps if s.target == FSTAB]
     assert isinstance(write, WriteFile) and write.content == HOSTILE + b"\n" + AXIS
     # the host now holds what axis wrote; `swapfile: false` gives back the original bytes
     files = {**files_seen(D, S, sections), FSTAB: write.content}
     removing = with_files(D, False, sections, files)
-    [undo] = [s.action for s in D.plan(False, D.observe(removing), facts) if s.target == FSTAB]
+    [undo] = [s.action for s in D.plan(False, D.observe(removing), facts).steps if s.target == FSTAB]
     assert isinstance(undo, WriteFile) and undo.content == HOSTILE
 
 
 def test_an_fstab_already_holding_axis_line_is_left_alone():
     facts, sections = capture("debian12-container.txt")
     sections = {**sections, "swapfile.fstab": file_section("swapfile.fstab", HOSTILE + b"\n" + AXIS)}
-    assert all(s.target != FSTAB for s in D.plan(S, D.observe(sections), facts))
+    assert all(s.target != FSTAB for s in D.plan(S, D.observe(sections), facts).steps)
 
 
 LINE = st.binary(max_size=40).filter(lambda b: b"\n" not in b and not b.startswith(FSTAB_MARK.encode()))

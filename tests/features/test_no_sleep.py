@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from axis.drivers.features.base import MANAGED_MARK, Command, RemoveFile, Step, WriteFile, driver_notes
+from axis.drivers.features.base import MANAGED_MARK, Command, RemoveFile, Step, WriteFile
 from axis.drivers.features.execute import run_steps
 from axis.drivers.features.no_sleep import (APPLY, RECORD, NoSleep, parse_custom, render_record,
                                             restore_command)
@@ -76,7 +76,7 @@ def test_sleep_zero_in_use_still_converges_the_profiles_that_sleep():
     """The real Mac's `pmset -g` already says sleep 0 (displaysleep 180): its profiles still
     sleep, so the previous values are recorded and all three timers set to 0."""
     facts, sections = mac()
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     assert summaries(steps) == [("+", f"create {RECORD} (the sleep settings before axis)"), NEVER]
     assert steps[0].action.content.splitlines()[1:] == [b"Battery Power: displaysleep=2 sleep=1 disksleep=10",
                                                         b"AC Power: displaysleep=10 sleep=1 disksleep=10"]
@@ -84,7 +84,7 @@ def test_sleep_zero_in_use_still_converges_the_profiles_that_sleep():
 
 def test_from_scratch_records_the_previous_values_then_sets_zero():
     facts, sections = desktop()
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     assert summaries(steps) == [("+", f"create {RECORD} (the sleep settings before axis)"), NEVER]
     assert steps[0].action == WriteFile(RECORD, render_record({"AC Power": {"displaysleep": "10", "sleep": "1",
                                                                              "disksleep": "10"}}).encode(),
@@ -105,7 +105,7 @@ def test_the_record_is_never_overwritten():
     _, facts, sections = converge(D, S, facts, sections, effects)
     record = D.observe(sections).record
     facts, sections = effects(by_hand("pmset -c displaysleep 5"), facts, sections)  # someone changed it
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     assert summaries(steps) == [NEVER] and D.observe(sections).record == record
 
 
@@ -126,8 +126,8 @@ def test_false_restores_exactly_the_recorded_values_then_nothing():
 def test_false_without_a_record_touches_nothing():
     facts, sections = mac()
     state = D.observe(sections)
-    assert D.plan(False, state, facts) == []
-    assert driver_notes(D, False, state, facts) == ["axis did not change the sleep settings: left as they are"]
+    assert D.plan(False, state, facts).steps == []
+    assert D.plan(False, state, facts).notes == ["axis did not change the sleep settings: left as they are"]
 
 
 def test_laptop_records_and_restores_each_power_source():
@@ -136,24 +136,24 @@ def test_laptop_records_and_restores_each_power_source():
     assert steps[0].action.content.splitlines()[1:] == [b"Battery Power: displaysleep=2 sleep=1 disksleep=10",
                                                         b"AC Power: displaysleep=10 sleep=1 disksleep=10"]
     assert replan(D, S, facts, sections) == []
-    restore = D.plan(False, D.observe(sections), facts)[0].action.command
+    restore = D.plan(False, D.observe(sections), facts).steps[0].action.command
     assert restore == "pmset -b displaysleep 2 sleep 1 disksleep 10 && pmset -c displaysleep 10 sleep 1 disksleep 10"
 
 
 def test_a_battery_profile_that_still_sleeps_is_converged_too():
     facts, sections = mac()
     facts, sections = effects(by_hand("pmset -c displaysleep 0 sleep 0 disksleep 0"), facts, sections)
-    assert summaries(D.plan(S, D.observe(sections), facts))[-1] == NEVER
+    assert summaries(D.plan(S, D.observe(sections), facts).steps)[-1] == NEVER
 
 
 def test_without_profiles_the_facts_are_recorded_and_restored_with_a():
     """`pmset -g custom` answered but listed no power source: the settings in use are recorded."""
     facts, sections = mac()
     sections = {**sections, "noSleep.custom": section("noSleep.custom", [])}
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     assert steps[0].action.content.splitlines()[1] == b"All: displaysleep=180 sleep=0 disksleep=10"
     sections = with_files(D, S, sections, {RECORD: steps[0].action.content})
-    assert D.plan(False, D.observe(sections), facts)[0].action.command == \
+    assert D.plan(False, D.observe(sections), facts).steps[0].action.command == \
         "pmset -a displaysleep 180 sleep 0 disksleep 10"
 
 
@@ -174,7 +174,7 @@ def test_odd_values_in_a_record_are_never_pasted_into_a_command():
     sections = with_files(D, False, sections, {RECORD: record})
     assert D.observe(sections).saved == {}
     assert restore_command({"AC Power": {"sleep": "$(reboot)", "disksleep": "7"}}) == "pmset -c disksleep 7"
-    assert summaries(D.plan(False, D.observe(sections), facts)) == [("-", f"remove {RECORD} (the settings axis restored)")]
+    assert summaries(D.plan(False, D.observe(sections), facts).steps) == [("-", f"remove {RECORD} (the settings axis restored)")]
 
 
 def test_not_applicable_on_linux():
@@ -185,7 +185,7 @@ def test_not_applicable_on_linux():
 
 def test_steps_run_through_the_transport():
     facts, sections = mac()
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     t = FakeTransport(login_is_root=False).script(r"pmset -a")
     results = asyncio.run(run_steps(t, steps))
     assert [r.status for r in results] == ["done", "done"]

@@ -49,7 +49,7 @@ def test_captured_state_dir_exists_but_journald_does_not_write_there():
 
 def test_existing_directory_only_needs_the_restart_and_is_not_claimed():
     facts, sections = debian()
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     assert summaries(steps) == [RESTART] and steps[0].live
 
 
@@ -73,14 +73,14 @@ def test_refused_restart_is_planned_again_with_the_same_key():
 def test_volatile_storage_plans_no_restart_and_says_why():
     facts, sections = debian(["dir: yes", "storage: volatile"])
     state = D.observe(sections)
-    assert D.plan(S, state, facts) == []
-    assert D.notes(S, state, facts) == [f"journald has Storage=volatile: it does not use {JOURNAL_DIR}"]
+    assert D.plan(S, state, facts).steps == []
+    assert D.plan(S, state, facts).notes == [f"journald has Storage=volatile: it does not use {JOURNAL_DIR}"]
 
 
 def test_false_removes_only_a_directory_axis_created():
     facts, sections = debian()
-    assert D.plan(False, D.observe(sections), facts) == []  # Debian's own directory stays
-    assert D.notes(False, D.observe(sections), facts) == [f"{JOURNAL_DIR} was not created by axis: left as it is"]
+    assert D.plan(False, D.observe(sections), facts).steps == []  # Debian's own directory stays
+    assert D.plan(False, D.observe(sections), facts).notes == [f"{JOURNAL_DIR} was not created by axis: left as it is"]
     facts, sections = debian(["dir: no"])
     _, facts, sections = converge(D, S, facts, sections, effects)
     steps, facts, sections = converge(D, False, facts, sections, effects)
@@ -92,8 +92,8 @@ def test_false_removes_only_a_directory_axis_created():
 
 def test_a_file_in_the_way_is_left_alone():
     facts, sections = debian(["dir: other"])
-    assert D.plan(S, D.observe(sections), facts) == []
-    assert D.notes(S, D.observe(sections), facts) == [f"{JOURNAL_DIR} exists but is not a directory: left alone"]
+    assert D.plan(S, D.observe(sections), facts).steps == []
+    assert D.plan(S, D.observe(sections), facts).notes == [f"{JOURNAL_DIR} exists but is not a directory: left alone"]
 
 
 def test_probe_is_plain_sh():
@@ -104,7 +104,7 @@ def test_probe_is_plain_sh():
 
 def test_steps_run_through_the_transport():
     facts, sections = debian(["dir: no"])
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     msg = "System has not been booted with systemd as init system (PID 1). Can't operate."
     t = FakeTransport().script(r"^mkdir -p /var/log/journal").script(r"systemctl restart", stderr=msg, exit_status=1)
     results = asyncio.run(run_steps(t, steps))

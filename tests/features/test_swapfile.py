@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from axis.drivers.facts.models import SwapDeviceFacts, SwapFacts
-from axis.drivers.features.base import MANAGED_MARK, Command, RemoveFile, WriteFile, driver_notes
+from axis.drivers.features.base import MANAGED_MARK, Command, RemoveFile, WriteFile
 from axis.drivers.features.execute import run_steps
 from axis.drivers.features.swapfile import (FSTAB, FSTAB_MARK, MARKER, SYSCTL, Swapfile, create_command,
                                             fstab_add, fstab_remove, marker_text, remove_file_command)
@@ -78,7 +78,7 @@ def test_probes_are_named_per_feature_and_quote_the_path():
 def test_from_scratch_claims_creates_adds_fstab_line_activates_and_sets_swappiness():
     facts, sections = debian()
     assert facts.swap.total_bytes == 0 and facts.swaps == [] and facts.swappiness == 60
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     assert summaries(steps) == [
         ("+", f"create {MARKER} (claim the swap file path for axis)"),
         ("+", "create swap file /swapfile (32Gi)"),
@@ -102,8 +102,8 @@ def test_from_scratch_claims_creates_adds_fstab_line_activates_and_sets_swappine
 
 def test_second_plan_on_the_converged_host_is_empty():
     facts, sections = converged()
-    assert D.plan(S, D.observe(sections), facts) == []
-    assert D.notes(S, D.observe(sections), facts) == []
+    assert D.plan(S, D.observe(sections), facts).steps == []
+    assert D.plan(S, D.observe(sections), facts).notes == []
     # axis's own 32G file does not count as "enough swap already": it stays managed
     assert facts.swap.total_bytes == 32 * G
 
@@ -124,16 +124,16 @@ def test_enough_swap_already_creates_nothing_and_says_why():
     part = SwapDeviceFacts(path="/dev/nvme0n1p3", type="partition", size_bytes=64 * G, used_bytes=0, priority=-2)
     facts = facts_with(facts, swaps=[part], swap=SwapFacts(total_bytes=64 * G, used_bytes=0))
     state = D.observe(sections)
-    assert D.plan(S, state, facts) == []
-    assert driver_notes(D, S, state, facts) == ["swap already 64.0Gi ≥ 32.0Gi: no swap file needed"]
+    assert D.plan(S, state, facts).steps == []
+    assert D.plan(S, state, facts).notes == ["swap already 64.0Gi ≥ 32.0Gi: no swap file needed"]
 
 
 def test_a_file_axis_did_not_make_is_left_alone():
     facts, sections = debian()
     sections = {**sections, "swapfile.files": section("swapfile.files", [f"{2 * G}\tregular file\t/swapfile"])}
     state = D.observe(sections)
-    assert D.plan(S, state, facts) == []
-    assert D.notes(S, state, facts) == ["/swapfile exists and axis did not make it: left alone (choose another path)"]
+    assert D.plan(S, state, facts).steps == []
+    assert D.plan(S, state, facts).notes == ["/swapfile exists and axis did not make it: left alone (choose another path)"]
 
 
 def test_the_real_stat_line_is_read():
@@ -146,7 +146,7 @@ def test_the_real_stat_line_is_read():
 def test_wrong_size_is_recreated_after_swapoff_then_converges():
     facts, sections = converged()
     small = SwapfileSettings(size="16G", swappiness=10)
-    steps = D.plan(small, D.observe(sections), facts)
+    steps = D.plan(small, D.observe(sections), facts).steps
     assert summaries(steps) == [("~", "deactivate swap file /swapfile to resize it"),
                                 ("~", "recreate swap file /swapfile (16Gi)"),
                                 ("~", "activate swap file /swapfile")]
@@ -158,13 +158,13 @@ def test_existing_fstab_line_is_never_duplicated():
     facts, sections = converged()
     user_fstab = f"UUID=abcd / ext4 defaults 0 1\n{FSTAB_LINE}\n"
     sections = with_files(D, S, sections, {**files_seen(D, S, sections), FSTAB: user_fstab})
-    assert D.plan(S, D.observe(sections), facts) == []
+    assert D.plan(S, D.observe(sections), facts).steps == []
 
 
 def test_missing_fstab_is_created_with_only_axis_line():
     facts, sections = debian()
     sections = {**sections, "swapfile.fstab": file_section("swapfile.fstab", None, FSTAB)}
-    step = next(s for s in D.plan(S, D.observe(sections), facts) if s.target == FSTAB)
+    step = next(s for s in D.plan(S, D.observe(sections), facts).steps if s.target == FSTAB)
     assert step.op == "+" and step.action.content == f"{FSTAB_MARK}\n{FSTAB_LINE}\n".encode()
 
 
@@ -191,10 +191,10 @@ def test_false_removes_only_what_axis_made_then_nothing():
 
 def test_false_on_a_host_axis_never_touched_plans_nothing():
     facts, sections = debian()
-    assert D.plan(False, D.observe(sections), facts) == []
+    assert D.plan(False, D.observe(sections), facts).steps == []
     # a swappiness file without the managed mark is not axis's
     sections = with_files(D, False, sections, {SYSCTL: "vm.swappiness = 1\n"})
-    assert D.plan(False, D.observe(sections), facts) == []
+    assert D.plan(False, D.observe(sections), facts).steps == []
 
 
 def test_fstab_remove_keeps_unmarked_lines_for_the_same_path():
@@ -218,7 +218,7 @@ def test_path_change_removes_the_old_file_and_makes_the_new_one():
     facts, sections = converged()
     moved = SwapfileSettings(size="32G", swappiness=10, path="/var/swap")
     sections = {**sections, "swapfile.files": section("swapfile.files", [f"{32 * G}\tregular file\t/swapfile"])}
-    steps = D.plan(moved, D.observe(sections), facts)
+    steps = D.plan(moved, D.observe(sections), facts).steps
     assert summaries(steps)[:5] == [
         ("-", "deactivate swap file /swapfile"),
         ("-", "remove swap file /swapfile (axis made it)"),
@@ -237,7 +237,7 @@ ODD = "/o'b$(touch${IFS}PWNED);x`id`/swap"  # no spaces: the settings refuse the
 def test_odd_characters_are_quoted_in_every_command():
     facts, sections = debian()
     odd = SwapfileSettings(size="1M", swappiness=10, path=ODD)
-    steps = D.plan(odd, D.observe(sections), facts)
+    steps = D.plan(odd, D.observe(sections), facts).steps
     assert ("~", f"activate swap file {ODD}") in summaries(steps)
     for command in commands(steps):
         assert ODD not in command.replace(shlex.quote(ODD), "").replace(shlex.quote(ODD + ".axis-new"), "") \
@@ -266,7 +266,7 @@ def test_create_and_remove_commands_really_run_with_an_odd_path(tmp_path):
 
 def test_steps_run_through_the_transport_and_a_refused_swapon_is_reported():
     facts, sections = debian()
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     t = (FakeTransport(login_is_root=False, sudo_allowed=True)
          .script(r"swapon", stderr="swapon: /swapfile: swapon failed: Operation not permitted", exit_status=255)
          .script(r"sysctl -p", stderr="sysctl: permission denied on key \"vm.swappiness\"", exit_status=255)
@@ -282,7 +282,7 @@ def test_steps_run_through_the_transport_and_a_refused_swapon_is_reported():
 
 def test_remove_file_step_failure_stops_the_feature():
     facts, sections = converged()
-    steps = D.plan(False, D.observe(sections), facts)
+    steps = D.plan(False, D.observe(sections), facts).steps
     t = (FakeTransport()
          .script(r"^swapoff", stderr="swapoff: /swapfile: Operation not permitted", exit_status=255)
          .script(r"still in use", stderr="/swapfile is still in use as swap: not removed", exit_status=1))
@@ -295,9 +295,9 @@ def test_a_root_only_fstab_is_rewritten_with_its_own_mode():
     """A 600 fstab stays 600 (the write would chmod it 644 otherwise); one the host lacks is 644."""
     facts, sections = debian()
     sections = {**sections, "swapfile.fstab_mode": section("swapfile.fstab_mode", ["600"])}
-    step = next(s for s in D.plan(S, D.observe(sections), facts) if s.target == FSTAB)
+    step = next(s for s in D.plan(S, D.observe(sections), facts).steps if s.target == FSTAB)
     assert step.action.mode == 0o600
     sections = {**sections, "swapfile.fstab": file_section("swapfile.fstab", None, FSTAB),
                 "swapfile.fstab_mode": section("swapfile.fstab_mode", [], 3)}
-    step = next(s for s in D.plan(S, D.observe(sections), facts) if s.target == FSTAB)
+    step = next(s for s in D.plan(S, D.observe(sections), facts).steps if s.target == FSTAB)
     assert step.op == "+" and step.action.mode == 0o644

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from axis.drivers.features.base import RemoveFile, driver_notes
-from axis.drivers.features.earlyoom import marker_text
+from axis.drivers.features.base import RemoveFile
+from axis.drivers.features.packages import marker_text
 from axis.drivers.features.execute import run_steps
 from axis.drivers.features.tailscale import MANUAL, MARKER, Tailscale
 from axis.specs.features import TailscaleSettings
@@ -54,19 +54,19 @@ def effects(step, facts, sections):
 def test_linux_from_scratch_installs_records_enables_and_leaves_up_manual():
     facts, sections = debian()
     state = D.observe(sections)
-    steps = D.plan(S, state, facts)
+    steps = D.plan(S, state, facts).steps
     assert summaries(steps) == [("+", "install package tailscale (apt-get)"),
                                 ("+", f"create {MARKER} (remember that axis installed tailscale)"),
                                 ("~", "enable and start the tailscaled service")]
     assert "DEBIAN_FRONTEND=noninteractive apt-get install -y tailscale" in steps[0].action.command
     assert steps[2].target == "systemctl enable --now tailscaled" and not steps[2].live
-    assert driver_notes(D, S, state, facts) == [MANUAL]
+    assert D.plan(S, state, facts).notes == [MANUAL]
     assert "tailscale up" in MANUAL
 
 
 def test_linux_without_systemd_the_service_step_is_live():
     facts, sections = debian(systemd=False)
-    assert D.plan(S, D.observe(sections), facts)[-1].live
+    assert D.plan(S, D.observe(sections), facts).steps[-1].live
 
 
 def test_linux_second_plan_is_empty_and_false_removes_only_what_axis_installed():
@@ -84,13 +84,13 @@ def test_linux_installed_by_someone_else_is_left_installed_on_false():
     facts, sections = debian()
     sections = pkg(sections, installed=True, enabled="enabled", active="active")
     state = D.observe(sections)
-    assert D.plan(S, state, facts) == [] and D.plan(False, state, facts) == []
-    assert D.notes(False, state, facts) == ["tailscale was not installed by axis: left installed, no longer managed"]
+    assert D.plan(S, state, facts).steps == [] and D.plan(False, state, facts).steps == []
+    assert D.plan(False, state, facts).notes == ["tailscale was not installed by axis: left installed, no longer managed"]
 
 
 def test_linux_package_missing_from_the_sources_fails_with_apt_message():
     facts, sections = debian()
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     t = FakeTransport().script(r"apt-get", stderr="E: Unable to locate package tailscale", exit_status=100)
     results = asyncio.run(run_steps(t, steps))
     assert [r.status for r in results] == ["failed"] and "Unable to locate package tailscale" in results[0].message
@@ -99,7 +99,7 @@ def test_linux_package_missing_from_the_sources_fails_with_apt_message():
 
 def test_linux_steps_run_through_the_transport():
     facts, sections = debian()
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     t = FakeTransport(login_is_root=False).script(r"apt-get").script(r"systemctl enable --now tailscaled")
     results = asyncio.run(run_steps(t, steps))
     assert [r.status for r in results] == ["done", "done", "done"]
@@ -110,10 +110,10 @@ def test_linux_steps_run_through_the_transport():
 def test_mac_installed_by_the_user_only_starts_the_root_daemon():
     facts, sections = mac(installed=True)
     state = D.observe(sections)
-    steps = D.plan(S, state, facts)
+    steps = D.plan(S, state, facts).steps
     assert summaries(steps) == [("~", "start the tailscale service (root LaunchDaemon)")]
     assert steps[0].action.command == f"{BREW} services start tailscale" and steps[0].action.as_root
-    assert driver_notes(D, S, state, facts) == [
+    assert D.plan(S, state, facts).notes == [
         "tailscale was installed before axis: `false` would leave it installed", MANUAL]
 
 
@@ -136,7 +136,7 @@ def test_mac_from_scratch_brew_installs_as_the_login_user_then_converges():
 
 def test_mac_steps_run_through_the_transport():
     facts, sections = mac(installed=False)
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     t = FakeTransport(login_is_root=False).script(r"brew install").script(r"brew services start")
     results = asyncio.run(run_steps(t, steps))
     assert [r.status for r in results] == ["done", "done", "done"]

@@ -5,7 +5,7 @@ and `systemctl is-enabled 2>/dev/null`: a locked or unreadable package database,
 a Homebrew that cannot write its cache all read as "not installed" or "off". With
 `earlyoom: false` and axis's marker present, `false` then removed only the marker, and the
 package axis installed was left unmanaged for good. Now every question goes through
-`base.ASK_FN` (exit status and words), and only each tool's documented negative answer is a
+`probes.ASK_FN` (exit status and words), and only each tool's documented negative answer is a
 "no"; anything else makes the feature unreadable, with the tool's words, and plans no step.
 """
 
@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import Answer, Unreadable, answers
-from axis.drivers.features.earlyoom import Earlyoom, marker_text, package_probe
+from axis.drivers.features.base import Unreadable
+from axis.drivers.features.probes import Answer, answers
+from axis.drivers.features.earlyoom import Earlyoom
+from axis.drivers.features.packages import marker_text, package_probe
 from axis.drivers.features.persistent_journal import PROBE as JOURNAL_PROBE, PersistentJournal
 from axis.drivers.features.watchdog import PROBE as WATCHDOG_PROBE, Watchdog
 from axis.reconciler.plan import plan_host
@@ -335,7 +337,7 @@ def test_a_tool_warning_on_stderr_is_not_part_of_its_answer(fake_bin):
             "watchdog.live": Section("watchdog.live", ["softdog: loaded", *done.stdout.splitlines()], [], 0),
             "watchdog.modules": file_section("m", b"# managed by axis: watchdog\nsoftdog\n"),
             "watchdog.system": file_section("s", b"# managed by axis: watchdog\n[Manager]\nRuntimeWatchdogSec=60s\n"
-                                                 b"ShutdownWatchdogSec=4min\n")}), facts))
+                                                 b"ShutdownWatchdogSec=4min\n")}), facts).steps)
 
 
 def test_answers_takes_only_ascii_digits_for_an_exit_status():

@@ -29,7 +29,7 @@ def effects(step, facts, sections, *, refuse_live=False, settings=S):
         lines["softdog"] = " loaded"
     elif step.action.command == "systemctl daemon-reexec":
         wanted = settings.timeout_seconds if SYSTEM in files_seen(D, settings, sections) else 0
-        lines.pop("systemd", None)  # systemd runs here, and `systemctl show` answers (base.ASK_FN)
+        lines.pop("systemd", None)  # systemd runs here, and `systemctl show` answers (probes.ASK_FN)
         lines["runtime.rc"], lines["runtime"] = " 0", " " + timespan(wanted)
     return facts, {**sections, "watchdog.live": section("watchdog.live", [f"{k}:{v}" for k, v in lines.items()])}
 
@@ -41,7 +41,7 @@ def test_captured_state():
 
 def test_from_scratch_writes_both_files_and_runs_the_live_steps():
     facts, sections = debian()
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     assert summaries(steps) == [("+", f"create {MODULES} (softdog at boot)"),
                                 ("+", f"create {SYSTEM} (RuntimeWatchdogSec=30s)"), MODPROBE, REEXEC]
     assert [s.live for s in steps] == [False, False, True, True]
@@ -66,7 +66,7 @@ def test_changed_timeout_rewrites_and_reexecutes():
     facts, sections = debian()
     _, facts, sections = converge(D, S, facts, sections, effects)
     longer = WatchdogSettings(timeoutSeconds=90)
-    steps = D.plan(longer, D.observe(sections), facts)
+    steps = D.plan(longer, D.observe(sections), facts).steps
     assert summaries(steps) == [("~", f"update {SYSTEM} (RuntimeWatchdogSec=90s)"), REEXEC]
     assert "+RuntimeWatchdogSec=90s" in steps[0].detail
     _, facts, sections = converge(D, longer, facts, sections, lambda st, f, s: effects(st, f, s, settings=longer))
@@ -90,12 +90,12 @@ def test_false_removes_only_axis_files_then_nothing():
 def test_false_leaves_files_axis_did_not_write():
     facts, sections = debian()
     sections = with_files(D, False, sections, {MODULES: "softdog\n", SYSTEM: "[Manager]\nRuntimeWatchdogSec=10s\n"})
-    assert D.plan(False, D.observe(sections), facts) == []
+    assert D.plan(False, D.observe(sections), facts).steps == []
 
 
 def test_steps_run_through_the_transport():
     facts, sections = debian()
-    steps = D.plan(S, D.observe(sections), facts)
+    steps = D.plan(S, D.observe(sections), facts).steps
     t = (FakeTransport()
          .script(r"^modprobe", stderr="modprobe: FATAL: Module softdog not found in directory /lib/modules/6.1.0",
                  exit_status=1)

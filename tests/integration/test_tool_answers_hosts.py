@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from axis.drivers.features.earlyoom import MARKER, marker_text
+from axis.drivers.features.earlyoom import MARKER
+from axis.drivers.features.packages import marker_text
 from tests.integration.fleetspecs import fleet_axis, host_specs
 
 pytestmark = pytest.mark.hosts

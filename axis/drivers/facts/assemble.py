@@ -1,65 +1,36 @@
 """``parse_facts``: turn the facts script's output into a ``Facts`` model. Pure.
 
-Why every fact goes through ``_attempt``: the output comes from a machine we do not
-control. A probe that is missing, denied, truncated or garbled must make exactly its own
-fact absent, with a reason in ``Facts.missing``; it must never raise. Status is
+Every fact is read through ``FactBuilder.attempt`` (``builder.py``): a probe that is missing,
+denied, truncated or garbled makes exactly its own fact absent, with a reason in
+``Facts.missing``; it never raises. Memory, CPU, disks and GPUs are ``hardware.py``'s. Status is
 ``partial`` when a core fact (os, hostname, cpu, memory, root_disk) is missing — GPU,
 tool, sudo and other probes never make a host partial, as in AXIS.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
+from . import hardware as hw
 from . import parse_common as pc
 from . import parse_linux as pl
 from . import parse_macos as pm
+from .builder import FactBuilder, lines_or_empty, need_sysctl
 from .errors import FactMissing
-from .models import (CpuFacts, DiskFacts, Facts, GpuFacts, LoadFacts, MemoryFacts, OsFacts,
-                     Status, SudoFacts, SwapFacts, VirtualizationFacts)
+from .models import Facts, LoadFacts, OsFacts, Status, SudoFacts, SwapFacts, VirtualizationFacts
 from .parse_net import parse_addresses
-from .pressure import memory_pressure
 from .script import SCRIPT_VERSION, marker_prefix
 from .sections import ScriptOutput, split_lines, split_sections
 
 CORE_FACTS: tuple[str, ...] = ("os", "hostname", "cpu", "memory", "root_disk")
-T = TypeVar("T")
-
-
-class _Builder:
-    def __init__(self, out: ScriptOutput, no_section: str = "") -> None:
-        self.out = out
-        self.missing: dict[str, str] = {}
-        self.no_section = no_section  # why sections are missing, when the script said so
-
-    def lines(self, name: str, *, require_ok: bool = True) -> list[str]:
-        """A section's stdout, or FactMissing with the probe's own reason."""
-        sec = self.out.get(name)
-        if sec is None:
-            raise FactMissing(self.no_section or f"no {name!r} section in the output")
-        if require_ok and not sec.ok:
-            raise FactMissing(sec.reason())
-        if not any(line.strip() for line in sec.lines):
-            raise FactMissing(sec.reason(default=f"{name} printed nothing"))
-        return sec.lines
-
-    def attempt(self, fact: str, fn: Callable[[], T]) -> T | None:
-        try:
-            return fn()
-        except FactMissing as exc:
-            self.missing[fact] = str(exc) or "unknown"
-        except Exception as exc:  # noqa: BLE001 - foreign text must never crash a pass
-            self.missing[fact] = f"unparseable output ({type(exc).__name__}: {exc})"[:300]
-        return None
 
 
 def _family(kernel_name: str) -> str:
     return {"Linux": "linux", "Darwin": "macos"}.get(kernel_name, kernel_name.lower())
 
 
-def _os(b: _Builder, uname: tuple[str, str, str, str | None], macos: bool) -> OsFacts:
+def _os(b: FactBuilder, uname: tuple[str, str, str, str | None], macos: bool) -> OsFacts:
     kname, release, arch, _ = uname
     facts = OsFacts(family=_family(kname), kernel_name=kname, kernel=release, arch=arch)
     if macos:
@@ -78,56 +49,7 @@ def _os(b: _Builder, uname: tuple[str, str, str, str | None], macos: bool) -> Os
     return facts
 
 
-def _linux_memory(b: _Builder) -> tuple[MemoryFacts, SwapFacts | None]:
-    mi = pl.parse_meminfo(b.lines("meminfo"))
-    total = mi.get("MemTotal")
-    if not total:
-        raise FactMissing("/proc/meminfo has no MemTotal")
-    source = "MemAvailable" if "MemAvailable" in mi else "MemFree"
-    if source not in mi:
-        raise FactMissing("/proc/meminfo has neither MemAvailable nor MemFree")
-    avail = mi[source]
-    psi = b.attempt("psi", lambda: pl.parse_psi_some_avg10(b.lines("psi")))
-    limit = None
-    if "cgroup_memory" in b.out.sections:
-        try:
-            limit = pl.parse_cgroup_limit(b.lines("cgroup_memory"))
-        except Exception:  # noqa: BLE001 - a hint only; None means unlimited/unknown
-            limit = None
-    pressure, reason = memory_pressure(avail, total, psi_avg10=psi)
-    mem = MemoryFacts(total_bytes=total, available_bytes=avail, available_source=source,
-                      pressure=pressure, pressure_reason=reason, psi_some_avg10=psi,
-                      cgroup_limit_bytes=limit)
-    swap = None
-    if "SwapTotal" in mi and "SwapFree" in mi:
-        swap = SwapFacts(total_bytes=mi["SwapTotal"],
-                         used_bytes=max(0, mi["SwapTotal"] - mi["SwapFree"]))
-    return mem, swap
-
-
-def _macos_memory(b: _Builder, sysctl: dict[str, str]) -> MemoryFacts:
-    total = pc.to_int(sysctl.get("hw.memsize"))
-    if not total:
-        raise FactMissing("sysctl hw.memsize missing")
-    page_size, counts = pm.parse_vm_stat(b.lines("vm_stat"))
-    avail = pm.vm_stat_available(page_size, counts)
-    level = pc.to_int(sysctl.get("kern.memorystatus_vm_pressure_level"))
-    pressure, reason = memory_pressure(avail, total, vm_level=level)
-    return MemoryFacts(total_bytes=total, available_bytes=avail,
-                       available_source="vm_stat free+inactive pages", pressure=pressure,
-                       pressure_reason=reason, vm_pressure_level=level,
-                       page_size_bytes=page_size)
-
-
-def _macos_cpu(sysctl: dict[str, str]) -> CpuFacts:
-    cores = pc.to_int(sysctl.get("hw.ncpu"))
-    if not cores:
-        raise FactMissing("sysctl hw.ncpu missing")
-    return CpuFacts(model=sysctl.get("machdep.cpu.brand_string") or None, cores=cores,
-                    physical_cores=pc.to_int(sysctl.get("hw.physicalcpu")))
-
-
-def _sudo(b: _Builder, uid: int | None, user: str | None) -> SudoFacts:
+def _sudo(b: FactBuilder, uid: int | None, user: str | None) -> SudoFacts:
     is_root = uid == 0
     sec = b.out.get("sudo")
     if sec is None or sec.rc is None:
@@ -138,58 +60,6 @@ def _sudo(b: _Builder, uid: int | None, user: str | None) -> SudoFacts:
     if sec.rc == 127:  # sudo absent: root does not need it, others cannot escalate
         return SudoFacts(is_root=is_root, passwordless=None, user=user, uid=uid, detail=detail)
     return SudoFacts(is_root=is_root, passwordless=False, user=user, uid=uid, detail=detail)
-
-
-def _disks(b: _Builder, macos: bool) -> tuple[list[DiskFacts], DiskFacts | None]:
-    fstypes: dict[str, str] = {}
-    if "mounts" in b.out.sections:
-        parse = pm.parse_mount if macos else pl.parse_proc_mounts
-        fstypes = b.attempt("mounts", lambda: parse(b.lines("mounts"))) or {}
-    root = b.attempt("root_disk", lambda: _root_disk(b, fstypes))
-    disks = b.attempt("disks", lambda: pc.real_disks(pc.parse_df(b.lines("df")), fstypes))
-    if disks is None:
-        return ([root] if root else []), root
-    if root and not any(d.mount == "/" for d in disks):
-        disks.insert(0, root)
-    return disks, root
-
-
-def _root_disk(b: _Builder, fstypes: dict[str, str]) -> DiskFacts:
-    rows = [d for d in pc.parse_df(b.lines("df_root")) if d.mount == "/"]
-    if not rows:
-        raise FactMissing("df -kP / printed no row for /")
-    return rows[-1].model_copy(update={"fstype": fstypes.get("/")})
-
-
-def _gpus(b: _Builder, macos: bool, sysctl: dict[str, str]) -> list[GpuFacts]:
-    if macos:
-        gpus = b.attempt("gpus", lambda: pm.parse_displays(b.lines("displays")))
-        brand = sysctl.get("machdep.cpu.brand_string", "")
-        if not gpus and brand.startswith("Apple"):  # Apple silicon always has its GPU
-            b.missing.pop("gpus", None)
-            return [GpuFacts(name=brand, vendor="apple", source="sysctl")]
-        return gpus or []
-    nvidia = b.attempt("gpus", lambda: pc.parse_nvidia(_nvidia_lines(b)))
-    if nvidia:
-        return nvidia
-    lspci = b.out.get("lspci")
-    others = pc.parse_lspci(lspci.lines) if lspci else []
-    if others:
-        reason = b.missing.pop("gpus", "nvidia-smi gave no data")
-        b.missing["gpu_memory"] = f"{reason}; GPUs seen by lspci only"
-    return others
-
-
-def _nvidia_lines(b: _Builder) -> list[str]:
-    sec = b.out.get("nvidia")
-    if sec is None:
-        raise FactMissing("no 'nvidia' section in the output")
-    if not sec.ok:
-        # nvidia-smi prints its failures ("couldn't communicate with the NVIDIA driver")
-        # on stdout, not stderr.
-        msg = next((line.strip() for line in sec.lines if line.strip()), "")
-        raise FactMissing(f"{msg} (exit {sec.rc})" if msg and sec.rc else sec.reason())
-    return sec.lines
 
 
 def parse_facts(output: str, boundary: str, *, stderr: str = "", collected_at: datetime | None = None) -> Facts:
@@ -220,7 +90,7 @@ def facts_from(out: ScriptOutput, *, stderr: str = "", collected_at: datetime | 
 
 def _parse(out: ScriptOutput, collected_at: datetime, stderr: str) -> Facts:
     said = next((line.strip() for line in reversed(split_lines(stderr)) if line.strip()), "")[:300]
-    b = _Builder(out, f"the facts script did not run: {said}" if out.version is None and said else "")
+    b = FactBuilder(out, f"the facts script did not run: {said}" if out.version is None and said else "")
     notes: list[str] = []
     if out.version is None:
         notes.append("no facts header with this run's boundary: is this the facts script's output?"
@@ -246,8 +116,8 @@ def _parse(out: ScriptOutput, collected_at: datetime, stderr: str) -> Facts:
     else:
         per_os = _linux_facts(b)
 
-    disks, root = _disks(b, macos)
-    gpus = b.attempt("gpus_fallback", lambda: _gpus(b, macos, sysctl)) or []
+    disks, root = hw.disks(b, macos)
+    gpus = b.attempt("gpus_fallback", lambda: hw.gpus(b, macos, sysctl)) or []
     addresses = b.attempt("addresses", lambda: parse_addresses(b.lines("addresses"))) or []
     user_sec = out.get("user")
     uid, user = pc.parse_user(user_sec.lines) if user_sec else (None, None)
@@ -263,21 +133,21 @@ def _parse(out: ScriptOutput, collected_at: datetime, stderr: str) -> Facts:
     )
 
 
-def _macos_facts(b: _Builder, sysctl: dict[str, str]) -> dict[str, Any]:
+def _macos_facts(b: FactBuilder, sysctl: dict[str, str]) -> dict[str, Any]:
     """cpu, load, memory, swap, virtualisation and sleep settings from sysctl & co."""
     def load() -> LoadFacts:
-        l1, l5, l15 = pm.parse_loadavg_sysctl(_need(sysctl, "vm.loadavg"))
+        l1, l5, l15 = pm.parse_loadavg_sysctl(need_sysctl(sysctl, "vm.loadavg"))
         return LoadFacts(load1=l1, load5=l5, load15=l15)
 
     def swap() -> SwapFacts:
-        total, used = pm.parse_swapusage(_need(sysctl, "vm.swapusage"))
+        total, used = pm.parse_swapusage(need_sysctl(sysctl, "vm.swapusage"))
         return SwapFacts(total_bytes=total, used_bytes=used)
 
     hv = pc.to_int(sysctl.get("kern.hv_vmm_present"))
     return {
-        "cpu": b.attempt("cpu", lambda: _macos_cpu(sysctl)),
+        "cpu": b.attempt("cpu", lambda: hw.macos_cpu(sysctl)),
         "load": b.attempt("load", load),
-        "memory": b.attempt("memory", lambda: _macos_memory(b, sysctl)),
+        "memory": b.attempt("memory", lambda: hw.macos_memory(b, sysctl)),
         "swap": b.attempt("swap", swap),
         "init_system": "launchd",
         "virtualization": VirtualizationFacts(vm="apple-hypervisor" if hv else None,
@@ -286,9 +156,9 @@ def _macos_facts(b: _Builder, sysctl: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _linux_facts(b: _Builder) -> dict[str, Any]:
+def _linux_facts(b: FactBuilder) -> dict[str, Any]:
     """cpu, load, memory/swap, swap devices, swappiness, init and virt from /proc & co."""
-    mem_swap = b.attempt("memory", lambda: _linux_memory(b))
+    mem_swap = b.attempt("memory", lambda: hw.linux_memory(b))
     memory, swap = mem_swap if mem_swap else (None, None)
     if memory is None:
         b.missing["swap"] = b.missing["memory"]
@@ -297,7 +167,7 @@ def _linux_facts(b: _Builder) -> dict[str, Any]:
         "load": b.attempt("load", lambda: pl.parse_loadavg(b.lines("loadavg"))),
         "memory": memory,
         "swap": swap,
-        "swaps": b.attempt("swaps", lambda: pl.parse_swaps(_lines_or_empty(b, "swaps"))),
+        "swaps": b.attempt("swaps", lambda: pl.parse_swaps(lines_or_empty(b, "swaps"))),
         "swappiness": b.attempt("swappiness", lambda: pl.parse_single_int(
             b.lines("swappiness"), "swappiness")),
         "init_system": b.attempt("init_system", lambda: pl.parse_init(b.lines("init"))),
@@ -306,15 +176,3 @@ def _linux_facts(b: _Builder) -> dict[str, Any]:
     }
 
 
-def _need(kv: dict[str, str], key: str) -> str:
-    if not kv.get(key):
-        raise FactMissing(f"sysctl {key} missing")
-    return kv[key]
-
-
-def _lines_or_empty(b: _Builder, name: str) -> list[str]:
-    """/proc/swaps with only its header is a valid "no swap devices" answer."""
-    sec = b.out.get(name)
-    if sec is None or not sec.ok:
-        return b.lines(name)  # raises with the reason
-    return sec.lines

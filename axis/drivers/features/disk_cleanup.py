@@ -15,12 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel
-
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (ENOENT_FN, Probe, Step, file_bytes, file_mode, file_probe, mode_probe, probe_lines,
-                                        remove_managed_step, write_step)
+from axis.drivers.features.base import FeatureDriver, Planned, Probe, Step, remove_managed_step, write_step
+from axis.drivers.features.probes import ENOENT_FN, file_bytes, file_mode, file_probe, mode_probe, probe_lines
 from axis.drivers.features.cleanup_script import LOG_PATH, SCRIPT_PATH, render
 from axis.specs.features import DiskCleanupSettings
 
@@ -69,11 +67,11 @@ def cron_problem(state: State, facts: Facts) -> str | None:
     return None
 
 
-class DiskCleanup:
-    name: ClassVar[str] = "diskCleanup"
+class DiskCleanup(FeatureDriver[DiskCleanupSettings, State]):
+    settings_type = DiskCleanupSettings
     oses: ClassVar[frozenset[str]] = frozenset({"linux"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
+    def probes(self, settings: DiskCleanupSettings | Literal[False]) -> dict[str, Probe]:
         return {"diskCleanup.script": file_probe(SCRIPT_PATH),
                 "diskCleanup.log": file_probe(LOG_PATH, limit=LOG_HEAD_BYTES),
                 "diskCleanup.cron": Probe(_CRON_PROBE),
@@ -87,11 +85,13 @@ class DiskCleanup:
                      file_bytes(sections, "diskCleanup.log", LOG_PATH),
                      runners, daily, file_mode(sections, "diskCleanup.mode", SCRIPT_PATH))
 
-    def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
+    def plan(self, settings: DiskCleanupSettings | Literal[False], state: State, facts: Facts) -> Planned:
+        return Planned(self._steps(settings, state, facts), self._notes(settings, state, facts))
+
+    def _steps(self, settings: DiskCleanupSettings | Literal[False], state: State, facts: Facts) -> list[Step]:
         if settings is False:
             return (remove_managed_step(SCRIPT_PATH, _without_shebang(state.script), "daily disk clean-up")
                     + remove_managed_step(LOG_PATH, state.log_head, "disk clean-up log"))
-        assert isinstance(settings, DiskCleanupSettings)
         what = (f"daily disk clean-up, retention {settings.retention_days}d, "
                 f"deep tier at {settings.deep_at_percent}%")
         steps = write_step(SCRIPT_PATH, render(settings), state.script, what, mode=0o755,
@@ -101,7 +101,7 @@ class DiskCleanup:
             steps = [dataclasses.replace(s, summary=f"{s.summary}; {problem}") for s in steps]
         return steps
 
-    def notes(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[str]:
+    def _notes(self, settings: DiskCleanupSettings | Literal[False], state: State, facts: Facts) -> list[str]:
         """Still said when the script is in place: it will not run without cron."""
         problem = None if settings is False else cron_problem(state, facts)
         return [problem] if problem else []

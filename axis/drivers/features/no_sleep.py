@@ -18,12 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel
-
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, Probe, RemoveFile, Step, file_bytes,
-                                        file_probe, probe_lines, write_step)
+from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, FeatureDriver, Planned, Probe, RemoveFile,
+                                        Step, write_step)
+from axis.drivers.features.probes import file_bytes, file_probe, probe_lines
 from axis.specs.features import NoSleepSettings
 
 KEYS = ("displaysleep", "sleep", "disksleep")
@@ -87,11 +86,11 @@ def restore_command(saved: dict[str, dict[str, str]]) -> str:
     return " && ".join(parts)
 
 
-class NoSleep:
-    name: ClassVar[str] = "noSleep"
+class NoSleep(FeatureDriver[NoSleepSettings, State]):
+    settings_type = NoSleepSettings
     oses: ClassVar[frozenset[str]] = frozenset({"macos"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
+    def probes(self, settings: NoSleepSettings | Literal[False]) -> dict[str, Probe]:
         return {"noSleep.custom": Probe("pmset -g custom"), "noSleep.record": file_probe(RECORD)}
 
     def observe(self, sections: Mapping[str, Section]) -> State:
@@ -101,7 +100,10 @@ class NoSleep:
         return State({s: v for s, v in profiles.items() if s in SOURCES},
                      file_bytes(sections, "noSleep.record", RECORD))
 
-    def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
+    def plan(self, settings: NoSleepSettings | Literal[False], state: State, facts: Facts) -> Planned:
+        return Planned(self._steps(settings, state, facts), self._notes(settings, state, facts))
+
+    def _steps(self, settings: NoSleepSettings | Literal[False], state: State, facts: Facts) -> list[Step]:
         if settings is False:
             saved = state.saved
             if saved is None:
@@ -112,7 +114,6 @@ class NoSleep:
                     f"{s}: " + " ".join(f"{k} {v}" for k, v in vals.items()) for s, vals in saved.items()) + ")"
                 steps.append(Step("~", summary, Command(command)))
             return steps + [Step("-", f"remove {RECORD} (the settings axis restored)", RemoveFile(RECORD))]
-        assert isinstance(settings, NoSleepSettings)
         current = {s: _wanted(v) for s, v in state.profiles.items()}
         if not current and facts.sleep_settings:
             current = {"All": _wanted(facts.sleep_settings)}
@@ -125,7 +126,7 @@ class NoSleep:
         steps.append(Step("~", "never sleep: displaysleep 0, sleep 0, disksleep 0", Command(APPLY)))
         return steps
 
-    def notes(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[str]:
+    def _notes(self, settings: NoSleepSettings | Literal[False], state: State, facts: Facts) -> list[str]:
         if settings is False and state.saved is None:
             return ["axis did not change the sleep settings: left as they are"]
         if settings is not False and not state.profiles and not facts.sleep_settings:

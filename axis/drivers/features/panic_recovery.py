@@ -11,12 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel
-
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (MANAGED_MARK, Command, Probe, Step, file_bytes, file_probe,
-                                        probe_lines, remove_managed_step, write_step)
+from axis.drivers.features.base import (MANAGED_MARK, Command, FeatureDriver, Planned, Probe, Step,
+                                        remove_managed_step, write_step)
+from axis.drivers.features.probes import file_bytes, file_probe, probe_lines
 from axis.specs.features import PanicRecoverySettings
 
 PATH = "/etc/sysctl.d/60-axis-recovery.conf"
@@ -35,11 +34,11 @@ def render(settings: PanicRecoverySettings) -> str:
             "vm.panic_on_oom = 0\n")
 
 
-class PanicRecovery:
-    name: ClassVar[str] = "panicRecovery"
+class PanicRecovery(FeatureDriver[PanicRecoverySettings, State]):
+    settings_type = PanicRecoverySettings
     oses: ClassVar[frozenset[str]] = frozenset({"linux"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
+    def probes(self, settings: PanicRecoverySettings | Literal[False]) -> dict[str, Probe]:
         return {"panicRecovery.file": file_probe(PATH),
                 "panicRecovery.panic": Probe("cat /proc/sys/kernel/panic"),
                 "panicRecovery.oom": Probe("cat /proc/sys/vm/panic_on_oom")}
@@ -51,11 +50,10 @@ class PanicRecovery:
                      value("panicRecovery.panic", "/proc/sys/kernel/panic"),
                      value("panicRecovery.oom", "/proc/sys/vm/panic_on_oom"))
 
-    def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
+    def plan(self, settings: PanicRecoverySettings | Literal[False], state: State, facts: Facts) -> Planned:
         if settings is False:
-            return remove_managed_step(PATH, state.file, "panic recovery sysctls")
-        assert isinstance(settings, PanicRecoverySettings)
+            return Planned(remove_managed_step(PATH, state.file, "panic recovery sysctls"))
         steps = write_step(PATH, render(settings), state.file, f"kernel.panic = {settings.panic_seconds}")
         if steps or state.panic != str(settings.panic_seconds) or state.panic_on_oom != "0":
             steps.append(Step("~", f"load {PATH} into the running kernel", Command(f"sysctl -p {PATH}"), live=True))
-        return steps
+        return Planned(steps)

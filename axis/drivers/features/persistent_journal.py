@@ -19,12 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel
-
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (ENOENT_FN, MANAGED_MARK, STATE_DIR, Command, Probe, RemoveFile, Step,
-                                        Unreadable, file_bytes, file_probe, probe_lines, write_step)
+from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, FeatureDriver, Planned, Probe, RemoveFile,
+                                        Step, Unreadable, write_step)
+from axis.drivers.features.probes import ENOENT_FN, file_bytes, file_probe, probe_lines
 from axis.specs.features import PersistentJournalSettings
 
 JOURNAL_DIR = "/var/log/journal"
@@ -69,11 +68,11 @@ def marker_text() -> str:
     return f"{MANAGED_MARK}: persistentJournal\ncreated-by-axis: {JOURNAL_DIR}\n"
 
 
-class PersistentJournal:
-    name: ClassVar[str] = "persistentJournal"
+class PersistentJournal(FeatureDriver[PersistentJournalSettings, State]):
+    settings_type = PersistentJournalSettings
     oses: ClassVar[frozenset[str]] = frozenset({"linux"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
+    def probes(self, settings: PersistentJournalSettings | Literal[False]) -> dict[str, Probe]:
         return {"persistentJournal.dir": Probe(PROBE, as_root=True), "persistentJournal.marker": file_probe(MARKER)}
 
     def observe(self, sections: Mapping[str, Section]) -> State:
@@ -87,7 +86,10 @@ class PersistentJournal:
         return State(kv["dir"], kv.get("persisting") == "yes", kv.get("storage", ""),
                      file_bytes(sections, "persistentJournal.marker", MARKER))
 
-    def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
+    def plan(self, settings: PersistentJournalSettings | Literal[False], state: State, facts: Facts) -> Planned:
+        return Planned(self._steps(settings, state, facts), self._notes(settings, state, facts))
+
+    def _steps(self, settings: PersistentJournalSettings | Literal[False], state: State, facts: Facts) -> list[Step]:
         restart = Step("~", "restart systemd-journald", Command(RESTART), live=True)
         if settings is False:
             if not state.created_by_axis:
@@ -97,7 +99,6 @@ class PersistentJournal:
                 steps += [Step("-", f"remove {JOURNAL_DIR} (axis created it; its journal files go too)",
                                Command(f"rm -rf -- {_Q}")), restart]
             return steps + [Step("-", f"remove {MARKER} (axis created {JOURNAL_DIR})", RemoveFile(MARKER))]
-        assert isinstance(settings, PersistentJournalSettings)
         if state.dir == "other":
             return []
         steps = []
@@ -114,7 +115,7 @@ class PersistentJournal:
     def _journald_uses_dir(state: State) -> bool:
         return state.storage.lower() not in ("volatile", "none")
 
-    def notes(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[str]:
+    def _notes(self, settings: PersistentJournalSettings | Literal[False], state: State, facts: Facts) -> list[str]:
         if settings is False:
             if state.dir == "yes" and not state.created_by_axis:
                 return [f"{JOURNAL_DIR} was not created by axis: left as it is"]

@@ -25,13 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel
-
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (ENOENT_FN, MANAGED_MARK, STATE_DIR, Command, Probe, RemoveFile, Step,
-                                        file_bytes, file_mode, file_probe, mode_probe, probe_lines, remove_managed_step,
-                                        write_step)
+from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, FeatureDriver, Planned, Probe, RemoveFile,
+                                        Step, remove_managed_step, write_step)
+from axis.drivers.features.probes import ENOENT_FN, file_bytes, file_mode, file_probe, mode_probe, probe_lines
 from axis.specs.features import SwapfileSettings
 from axis.specs.units import format_size, human_size
 
@@ -173,11 +171,11 @@ def remove_file_command(path: str) -> str:
     return _refuse_if_active(path, "is still in use as swap: not removed") + f"rm -f -- {shlex.quote(path)}"
 
 
-class Swapfile:
-    name: ClassVar[str] = "swapfile"
+class Swapfile(FeatureDriver[SwapfileSettings, State]):
+    settings_type = SwapfileSettings
     oses: ClassVar[frozenset[str]] = frozenset({"linux"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
+    def probes(self, settings: SwapfileSettings | Literal[False]) -> dict[str, Probe]:
         wanted = shlex.quote(settings.path) if isinstance(settings, SwapfileSettings) else ""
         # size, file type and name (tab-separated) of the wanted file and of the one axis made;
         # a path that cannot be stat-ed for any reason but "no such file" fails the probe
@@ -202,13 +200,7 @@ class Swapfile:
                      file_bytes(sections, "swapfile.marker", MARKER), files,
                      file_mode(sections, "swapfile.fstab_mode", FSTAB))
 
-    def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
-        return self._decide(settings, state, facts)[0]
-
-    def notes(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[str]:
-        return self._decide(settings, state, facts)[1]
-
-    def _decide(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> tuple[list[Step], list[str]]:
+    def plan(self, settings: SwapfileSettings | Literal[False], state: State, facts: Facts) -> Planned:
         active = _active(facts)
         mine = state.axis_path
         if settings is False:
@@ -219,9 +211,8 @@ class Swapfile:
             steps += remove_managed_step(SYSCTL, state.sysctl, "vm.swappiness")
             if mine:
                 steps.append(Step("-", f"remove {MARKER} (the swap file axis made)", RemoveFile(MARKER)))
-            return self._order(steps), []
+            return Planned(self._order(steps))
 
-        assert isinstance(settings, SwapfileSettings)
         path, size = settings.path, file_size(settings)
         steps = []
         notes: list[str] = []
@@ -242,7 +233,7 @@ class Swapfile:
                 steps += write_step(FSTAB, fstab, state.fstab, "drop axis's old swap line", state.keep_mode)
             if mine:
                 steps.append(Step("-", f"remove {MARKER} (the swap file axis made)", RemoveFile(MARKER)))
-            return self._order(steps), [skip]
+            return Planned(self._order(steps), [skip])
 
         have = state.files.get(path)
         fresh = have is None or have.size != size or have.kind != "regular file"
@@ -267,7 +258,7 @@ class Swapfile:
         if written or facts.swappiness != settings.swappiness:
             steps.append(Step("~", f"load {SYSCTL} into the running kernel",
                               Command(f"sysctl -p {shlex.quote(SYSCTL)}"), live=True))
-        return self._order(steps), notes
+        return Planned(self._order(steps), notes)
 
     @staticmethod
     def _order(steps: list[Step]) -> list[Step]:

@@ -19,12 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel
-
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import STATE_DIR, Command, Probe, Step, file_probe
-from axis.drivers.features.earlyoom import (PackageState, brew_path, install_steps, not_axis_note, observe_package,
+from axis.drivers.features.base import STATE_DIR, Command, FeatureDriver, Planned, Probe, Step
+from axis.drivers.features.probes import file_probe
+from axis.drivers.features.packages import (PackageState, brew_path, install_steps, not_axis_note, observe_package,
                                             package_probe, remove_steps, service_running,
                                             systemd_service_step)
 from axis.specs.features import TailscaleSettings
@@ -35,18 +34,21 @@ MARKER = f"{STATE_DIR}/tailscale.installed"
 MANUAL = "`tailscale up` stays manual: run `sudo tailscale up` on the host to join a tailnet"
 
 
-class Tailscale:
-    name: ClassVar[str] = "tailscale"
+class Tailscale(FeatureDriver[TailscaleSettings, PackageState]):
+    settings_type = TailscaleSettings
     oses: ClassVar[frozenset[str]] = frozenset({"linux", "macos"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
+    def probes(self, settings: TailscaleSettings | Literal[False]) -> dict[str, Probe]:
         # the package probe runs as the login user: on macOS it asks Homebrew, which refuses root
         return {"tailscale.pkg": Probe(package_probe(PACKAGE, SERVICE)), "tailscale.marker": file_probe(MARKER)}
 
     def observe(self, sections: Mapping[str, Section]) -> PackageState:
         return observe_package(sections, "tailscale.pkg", "tailscale.marker", MARKER, PACKAGE, SERVICE)
 
-    def plan(self, settings: BaseModel | Literal[False], state: PackageState, facts: Facts) -> list[Step]:
+    def plan(self, settings: TailscaleSettings | Literal[False], state: PackageState, facts: Facts) -> Planned:
+        return Planned(self._steps(settings, state, facts), self._notes(settings, state, facts))
+
+    def _steps(self, settings: TailscaleSettings | Literal[False], state: PackageState, facts: Facts) -> list[Step]:
         macos = facts.os is not None and facts.os.family == "macos"
         if settings is False:
             if not state.marker:
@@ -59,7 +61,6 @@ class Tailscale:
             else:
                 stop = systemd_service_step(SERVICE, state, facts, enable=False)
             return stop + remove_steps(PACKAGE, MARKER, state, facts)
-        assert isinstance(settings, TailscaleSettings)
         steps = install_steps(PACKAGE, MARKER, state, facts)
         if not macos:
             return steps + systemd_service_step(SERVICE, state, facts, enable=True)
@@ -68,6 +69,6 @@ class Tailscale:
                               Command(f"{brew_path(facts)} services start {PACKAGE}")))
         return steps
 
-    def notes(self, settings: BaseModel | Literal[False], state: PackageState, facts: Facts) -> list[str]:
+    def _notes(self, settings: TailscaleSettings | Literal[False], state: PackageState, facts: Facts) -> list[str]:
         notes = not_axis_note(PACKAGE, state, removing=settings is False)
         return notes if settings is False else [*notes, MANUAL]

@@ -16,19 +16,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel
-
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (ASK_FN, MANAGED_MARK, Command, Probe, Step, Unreadable, answers, file_bytes,
-                                        file_probe, probe_lines, remove_managed_step, write_step)
+from axis.drivers.features.base import (MANAGED_MARK, Command, FeatureDriver, Planned, Probe, Step, Unreadable,
+                                        remove_managed_step, write_step)
+from axis.drivers.features.probes import ASK_FN, answers, file_bytes, file_probe, probe_lines
 from axis.specs.features import WatchdogSettings
 
 MODULES = "/etc/modules-load.d/axis-softdog.conf"
 SYSTEM = "/etc/systemd/system.conf.d/60-axis-watchdog.conf"
 #: `softdog: loaded`, and systemd's RuntimeWatchdogUSec asked with `_axis_ask` where systemd
 #: runs (sd_booted(3): /run/systemd/system); a `systemctl show` that fails there is a failure
-#: to read, never "no watchdog" (see `base.ASK_FN`).
+#: to read, never "no watchdog" (see `probes.ASK_FN`).
 PROBE = (ASK_FN + "[ -d /sys/module/softdog ] && echo 'softdog: loaded'; "
          "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then "
          "_axis_ask runtime systemctl show -p RuntimeWatchdogUSec --value; "
@@ -64,11 +63,11 @@ def timespan(seconds: int) -> str:
     return " ".join(parts)
 
 
-class Watchdog:
-    name: ClassVar[str] = "watchdog"
+class Watchdog(FeatureDriver[WatchdogSettings, State]):
+    settings_type = WatchdogSettings
     oses: ClassVar[frozenset[str]] = frozenset({"linux"})
 
-    def probes(self, settings: BaseModel | Literal[False]) -> dict[str, Probe]:
+    def probes(self, settings: WatchdogSettings | Literal[False]) -> dict[str, Probe]:
         return {"watchdog.modules": file_probe(MODULES), "watchdog.system": file_probe(SYSTEM),
                 "watchdog.live": Probe(PROBE)}
 
@@ -84,14 +83,13 @@ class Watchdog:
         return State(file_bytes(sections, "watchdog.modules", MODULES), file_bytes(sections, "watchdog.system", SYSTEM),
                      plain.get("softdog") == "loaded", runtime)
 
-    def plan(self, settings: BaseModel | Literal[False], state: State, facts: Facts) -> list[Step]:
+    def plan(self, settings: WatchdogSettings | Literal[False], state: State, facts: Facts) -> Planned:
         reexec = Step("~", "re-execute systemd to apply the watchdog settings", Command("systemctl daemon-reexec"),
                       live=True)
         if settings is False:
             steps = remove_managed_step(MODULES, state.modules, "softdog at boot")
             system = remove_managed_step(SYSTEM, state.system, "systemd watchdog")
-            return steps + system + ([reexec] if system else [])
-        assert isinstance(settings, WatchdogSettings)
+            return Planned(steps + system + ([reexec] if system else []))
         steps = write_step(MODULES, render_modules(), state.modules, "softdog at boot")
         written = write_step(SYSTEM, render_system(settings), state.system,
                              f"RuntimeWatchdogSec={settings.timeout_seconds}s")
@@ -100,4 +98,4 @@ class Watchdog:
             steps.append(Step("~", "load the softdog module", Command("modprobe softdog"), live=True))
         if written or state.runtime != timespan(settings.timeout_seconds):
             steps.append(reexec)
-        return steps
+        return Planned(steps)

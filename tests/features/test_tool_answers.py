@@ -136,6 +136,8 @@ def test_homebrew_naming_an_empty_cellar_folder_is_not_installed():
         return D.observe(_axis_installed(pkg)[1]).installed
     assert observed("earlyoom") is False and observed("earlyoom ") is False
     assert observed("earlyoom 1.8.2 1.7") is True
+    with pytest.raises(Unreadable, match=r"brew list: exit 0 without a word"):
+        observed("")  # exit 0 and nothing on stdout says neither yes nor no
 
 
 def test_old_or_offline_systemd_saying_no_such_unit_is_not_found():

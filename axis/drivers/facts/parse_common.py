@@ -81,7 +81,9 @@ def parse_df(lines: list[str]) -> list[DiskFacts]:
 
 def is_real_disk(disk: DiskFacts) -> bool:
     """Keep root and real mounts: no pseudo/tmpfs filesystems, no overlay layers other
-    than /, no snap loops, no file bind mounts, no zero-sized filesystems."""
+    than /, no loop devices (for snap's squashfs loops; this also drops a file system mounted
+    from an image file, which can fill up on its own: a known limit), no file bind mounts,
+    no zero-sized filesystems."""
     if disk.mount == "/":
         return True
     if disk.fstype in PSEUDO_FSTYPES or disk.device in PSEUDO_DEVICES:

@@ -90,7 +90,7 @@ def _installed(manager: str | None, asks: Mapping[str, Answer], package: str) ->
     no: dpkg-query's exit 1 "no packages found matching", rpm's "package X is not installed",
     Homebrew's exit 1 with nothing on stdout, and Homebrew's name with no version after it (exit
     0: an uninstall left the formula's Cellar folder empty, and `brew list --versions` prints
-    each folder it finds with the kegs inside). Anything else is a failure to ask: `Unreadable`,
+    each folder it finds with the kegs inside). An exit 0 that printed nothing is no answer. Anything else is a failure to ask: `Unreadable`,
     with the tool's words. The answer is read from the tool's stdout only (`Answer.lines`): a
     warning on stderr is not part of it."""
     what = f"the state of package {package}"
@@ -112,7 +112,10 @@ def _installed(manager: str | None, asks: Mapping[str, Answer], package: str) ->
     if manager == "brew":
         brew = _asked(asks, "brew", what)
         if brew.rc == 0:
-            return any(len(line.split()) > 1 for line in brew.lines)
+            said = [line.split() for line in brew.lines if line.strip()]
+            if said:  # each installed keg's version follows the name; the name alone: no keg
+                return any(len(words) > 1 for words in said)
+            raise Unreadable(what, f"brew list: {brew.words()}")
         if brew.rc == 1 and not any(line.strip() for line in brew.lines) and all(
                 line.startswith("Warning:") or not line.strip() for line in brew.errors):
             return False

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from axis.drivers.transport import ErrorKind, RunResult, TransportError
-from axis.reconciler.claim_exec import ExecLost, ExecRefused, bound_target, run_bound
-from axis.reconciler.ledger import place_claims, release
+from axis.hostcmd.claim_exec import ExecLost, ExecRefused, bound_target, run_bound
+from axis.placement.ledger import place_claims, release
 from axis.specs import Host
 from axis.state import Database, leases
 from tests.claimkit import T0, claim, facts, host, store
@@ -140,7 +140,7 @@ def test_a_connection_lost_mid_command_is_not_an_exit_code(db):
 def test_a_lease_given_elsewhere_after_a_release_is_not_kept_alive_by_the_old_command(db):
     """Found in review: renewal looked the lease up by claim name only, so a command still running
     on the old host renewed the lease the claim had since been given on another host."""
-    from axis.reconciler.ledger import extend_live
+    from axis.placement.ledger import extend_live
 
     assert extend_live(db, "small", now=T0 + 5, host="ubu-1") is not None
     with db.write() as session:  # released, then bound again elsewhere

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
+from axis.drivers.connector import SshOptions
 from axis.drivers.transport import ErrorKind, TransportError
-from axis.reconciler import controller as controller_module, supervisor as supervisor_module
-from axis.reconciler.controller import Controller
-from axis.reconciler.fleet import SshOptions
-from axis.reconciler.supervisor import CRASH_LOOP, Part, Supervisor, describe, restart_delay
+from axis.reconcile import controller as controller_module, supervisor as supervisor_module
+from axis.reconcile.controller import Controller
+from axis.reconcile.supervisor import CRASH_LOOP, Part, Supervisor, describe, restart_delay
 from axis.specs import Host
 from axis.state import Database
 from axis.state.conditions import conditions_of
@@ -141,7 +141,7 @@ def arm(monkeypatch: pytest.MonkeyPatch, part: Part, armed: list[BaseException])
 
 def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records
-            if r.name == "axis.reconciler.supervisor" and r.levelno == logging.ERROR]
+            if r.name == "axis.reconcile.supervisor" and r.levelno == logging.ERROR]
 
 
 def test_a_spec_apply_that_raises_keeps_the_last_good_state_and_the_next_good_edit_is_applied(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from axis.reconciler import controller as controller_module
+from axis.reconcile import controller as controller_module
 from tests.conftest import HOST
 from tests.test_controller_supervise import Running, _condition, _events, _hosts, _until
 

@@ -21,11 +21,12 @@ import pytest
 
 from axis.api.token import token_matches
 from axis.drivers import ssh as ssh_driver
+from axis.drivers.connector import SshOptions
+from axis.drivers.fan_out import fan_out
 from axis.drivers.features import panic_recovery
 from axis.drivers.hostkeys import HostKeyPolicy, PolicyClient
 from axis.drivers.transport import ErrorKind, RunResult, Target, TransportError, command_failed
-from axis.reconciler.controller import Controller
-from axis.reconciler.fleet import SshOptions, fan_out
+from axis.reconcile.controller import Controller
 from axis.specs import Host
 from axis.specs.features import PanicRecoverySettings
 from axis.state import Database

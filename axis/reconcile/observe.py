@@ -10,10 +10,11 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
 
+from axis.drivers.connector import SshOptions
 from axis.drivers.facts import Facts, build_script, facts_from
 from axis.drivers.facts.sections import ScriptOutput, split_sections
+from axis.drivers.fan_out import fan_out
 from axis.drivers.transport import ErrorKind, Transport, TransportError
-from axis.reconciler.fleet import SshOptions, fan_out
 from axis.specs import Claim, Host
 from axis.state.facts import Observation
 

@@ -13,7 +13,7 @@ process stores in the DB (`axis apply` run beside the controller hands its hosts
 HTTP API, `axis delete`) is noticed by a once-a-second look at the objects' change times. Stopping
 (`stop` set, e.g. by SIGTERM) starts no new pass and no new step; steps in flight finish.
 
-Every part is supervised (`axis.reconciler.supervisor`): an exception it did not expect is
+Every part is supervised (`axis.reconcile.supervisor`): an exception it did not expect is
 logged, recorded (Warning event, the part's condition on Controller/controller) and the part
 runs again after a capped backoff. The file watcher (`SpecWatcher`) and the spec apply it
 triggers (`SpecApply`) are separate parts: the watcher counts as running only once the restarted
@@ -44,14 +44,14 @@ from pathlib import Path
 from sqlmodel import Session
 from watchfiles import Change as FileChange, DefaultFilter, awatch
 
-from axis.reconciler.converge import converge_host
-from axis.reconciler.fleet import SshOptions
-from axis.reconciler.fleet_pass import plan_work
-from axis.reconciler.ledger import place_claims
-from axis.reconciler.observe import claim_tools
-from axis.reconciler.record import record_claim_conditions, record_outcome
-from axis.reconciler.supervisor import KIND as CONTROLLER_KIND, NAME as CONTROLLER_NAME
-from axis.reconciler.supervisor import Part, Supervisor, describe, doubling, restart_delay
+from axis.drivers.connector import SshOptions
+from axis.placement.ledger import place_claims
+from axis.reconcile.converge import converge_host
+from axis.reconcile.host_pass import plan_work
+from axis.reconcile.observe import claim_tools
+from axis.reconcile.record import record_claim_conditions, record_outcome
+from axis.reconcile.supervisor import KIND as CONTROLLER_KIND, NAME as CONTROLLER_NAME
+from axis.reconcile.supervisor import Part, Supervisor, describe, doubling, restart_delay
 from axis.specs import SpecErrors, load_specs
 from axis.state import Database
 from axis.state.conditions import set_condition

@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from axis.drivers.connector import SshOptions
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
 from axis.drivers.features import Plan
 from axis.drivers.features.execute import StepResult, run_steps
 from axis.drivers.transport import ErrorKind, RunResult, Transport, TransportError, sudo_refusal
-from axis.reconciler.fleet import SshOptions
-from axis.reconciler.observe import run_facts_script, to_observation
-from axis.reconciler.plan import feature_probes, plan_host
+from axis.reconcile.observe import run_facts_script, to_observation
+from axis.reconcile.plan import feature_probes, plan_host
 from axis.specs import Host
 from axis.specs.effective import EffectiveFeature
 from axis.state.facts import Observation

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from sqlmodel import Session
 
-from axis.reconciler.converge import HostOutcome
+from axis.reconcile.converge import HostOutcome
 from axis.specs import spec_hash
 from axis.specs.effective import EffectiveFeature
 from axis.state.claims import statuses

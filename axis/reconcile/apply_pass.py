@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from axis.reconciler.converge import HostOutcome
-from axis.reconciler.fleet import SshOptions
-from axis.reconciler.fleet_pass import HostWork, converge_fleet, plan_work
-from axis.reconciler.ledger import Outcome, place_claims
-from axis.reconciler.observe import claim_tools
-from axis.reconciler.record import record_claim_conditions
+from axis.drivers.connector import SshOptions
+from axis.placement.ledger import Outcome, place_claims
+from axis.reconcile.converge import HostOutcome
+from axis.reconcile.host_pass import HostWork, converge_fleet, plan_work
+from axis.reconcile.observe import claim_tools
+from axis.reconcile.record import record_claim_conditions
 from axis.specs import Host, HostProfile, Loaded
 from axis.specs.effective import effective_features, matching_profiles
 from axis.state import Database

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from axis.reconciler.converge import HostOutcome, converge_host
-from axis.reconciler.fleet import SshOptions, fan_out
-from axis.reconciler.record import record_outcome, settings_hashes
+from axis.drivers.connector import SshOptions
+from axis.drivers.fan_out import fan_out
+from axis.reconcile.converge import HostOutcome, converge_host
+from axis.reconcile.record import record_outcome, settings_hashes
 from axis.specs import Host, HostProfile, effective_features
 from axis.specs.effective import EffectiveFeature
 from axis.state import Database

@@ -17,9 +17,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from axis.drivers.transport import OutputCallback, Transport, TransportError
-from axis.reconciler.candidates import candidate
-from axis.reconciler.ledger import extend_live
-from axis.reconciler.observe import gather_facts
+from axis.placement.candidates import candidate
+from axis.placement.ledger import extend_live
+from axis.reconcile.observe import gather_facts
 from axis.specs import Claim, Host
 from axis.specs.units import format_duration, human_size
 from axis.state import Database, leases

@@ -32,16 +32,20 @@ def db(tmp_path: Path) -> Database:
     return db
 
 
-def _connect(transport):  # type: ignore[no-untyped-def]
-    async def connect(target: Host):  # type: ignore[no-untyped-def]
+class _Connector:
+    """A fake Connector: hands out `transport` for ubu-1, the claims' host."""
+
+    def __init__(self, transport):  # type: ignore[no-untyped-def]
+        self.transport = transport
+
+    async def connect(self, target: Host):  # type: ignore[no-untyped-def]
         assert target.metadata.name == "ubu-1"
-        return transport
-    return connect
+        return self.transport
 
 
 def _run(db, name, line, transport, *, force=False, clock=lambda: T0 + 1, renew_every=None):  # type: ignore[no-untyped-def]
     chunks: list[tuple[str, str]] = []
-    code = asyncio.run(run_bound(db, bound_target(db, name, now=clock()), line, connect=_connect(transport),
+    code = asyncio.run(run_bound(db, bound_target(db, name, now=clock()), line, connector=_Connector(transport),
                                  clock=clock, force=force, on_output=lambda s, t: chunks.append((s, t)),
                                  renew_every=renew_every))
     return code, chunks

@@ -343,13 +343,13 @@ def test_the_controller_passes_over_a_converged_host_again_every_resync(tmp_path
     fake = local_host(tmp_path, "a")
     passes: list[float] = []
 
-    class Ssh(SshOptions):
+    class Connector:
         async def connect(self, host: Host) -> FakeTransport:
             passes.append(time.monotonic())
             return fake
 
     async def run() -> None:
-        controller = Controller(Database(tmp_path / "state.db"), Ssh(), watch, resync=resync, log=lambda _line: None)
+        controller = Controller(Database(tmp_path / "state.db"), Connector(), watch, resync=resync, log=lambda _line: None)
         controller.apply_specs()
         stop = asyncio.Event()
         task = asyncio.create_task(controller.run(stop))

@@ -136,7 +136,7 @@ def exec_(
     except ExecRefused as exc:
         _refuse(str(exc))
     try:
-        code = asyncio.run(run_bound(db, target, line, connect=app.ssh.connect, clock=time.time, force=force,
+        code = asyncio.run(run_bound(db, target, line, connector=app.ssh, clock=time.time, force=force,
                                      on_output=_stream))
     except (ExecRefused, TransportError) as exc:
         _refuse(str(exc))

@@ -1,5 +1,10 @@
-"""Reaching hosts: SSH options from the command line, a Host spec as a transport Target, and one
-connection held for a piece of work under a deadline."""
+"""Reaching hosts: the `Connector` every host-touching pass is given, the SSH one built from the
+command line's options, and the one place that holds a connection for a piece of work under a
+deadline and closes it.
+
+Passes take a Connector rather than SSH options so that tests hand in a fake one; `SshOptions`
+is the real one (a Host spec's address, user, port and sudo as a transport Target).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,25 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from axis.drivers.hostkeys import HostKeyPolicy
 from axis.drivers.ssh import SSHTransport, connect
-from axis.drivers.transport import Target
+from axis.drivers.transport import Target, Transport
 from axis.specs import Host
 
 R = TypeVar("R")
 
 
+class Connector(Protocol):
+    """Opens a transport to a Host; raises TransportError when it cannot."""
+
+    async def connect(self, host: Host) -> Transport: ...
+
+
 @dataclass(frozen=True)
 class SshOptions:
-    """How to reach hosts; None means asyncssh's defaults (~/.ssh/config, ~/.ssh/known_hosts)."""
+    """How to reach hosts over SSH; None means asyncssh's defaults (~/.ssh/config, ~/.ssh/known_hosts)."""
 
     ssh_config: Path | None = None
     known_hosts: Path | None = None
@@ -36,17 +47,15 @@ def target_for(host: Host) -> Target:
     return Target(name=host.metadata.name, address=spec.address, user=spec.user, port=spec.port, sudo=spec.sudo)
 
 
-async def with_connection(host: Host, ssh: SshOptions, deadline: float,
-                          work: Callable[[SSHTransport, float], Awaitable[R]]) -> R:
-    """Connect, run `work(transport, seconds left until deadline)`, close.
+async def with_connection(host: Host, connector: Connector, deadline: float,
+                          work: Callable[[Transport, float], Awaitable[R]], *, grace: float = 0.0) -> R:
+    """Connect, run `work(transport, seconds left until deadline)`, close: all of it before the
+    loop clock reaches `deadline + grace`, else TimeoutError. Raises TransportError as connecting does.
 
-    The work's own command timeout should fire first (it kills the command on the host); the
-    deadline here, a second later, is the backstop. Raises TimeoutError or TransportError.
+    With a `grace`, the work's own command timeout (the seconds left) fires first and kills the
+    command on the host; the deadline plus grace is the backstop.
     """
     loop = asyncio.get_running_loop()
-    async with asyncio.timeout_at(deadline + 1.0):
-        transport = await ssh.connect(host)
-        try:
+    async with asyncio.timeout_at(deadline + grace):
+        async with await connector.connect(host) as transport:
             return await work(transport, max(0.0, deadline - loop.time()))
-        finally:
-            await transport.close()

@@ -9,12 +9,14 @@ are one exception type whose `kind` says in plain words what went wrong, so a fa
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 #: Streamed output: called with ("stdout" | "stderr", text chunk) as it arrives.
 OutputCallback = Callable[[str, str], None]
@@ -99,6 +101,27 @@ class Transport(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        tb: TracebackType | None) -> None: ...
+
+
+class ClosedOnExit(ABC):
+    """`async with transport:` closes it on the way out, whatever happened inside: every
+    transport (the SSH one, the tests' fakes) inherits this, so no caller writes try/finally."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the connection; idempotent."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
 
 
 # sudo's own refusals, as opposed to the command's errors: these are never a command result.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from axis.drivers.connector import SshOptions, with_connection
+from axis.drivers.connector import Connector, with_connection
 from axis.drivers.features.cleanup_script import CleanReport, run_clean
 from axis.drivers.transport import RunResult, TransportError
 from axis.specs import Host, HostProfile, effective_features
@@ -50,13 +50,14 @@ def judge(name: str, settings: DiskCleanupSettings, report: CleanReport, result:
     return HostClean(name, settings, "ok", "", report)
 
 
-async def clean_host(host: Host, ssh: SshOptions, settings: DiskCleanupSettings, *, deep: bool, dry_run: bool,
+async def clean_host(host: Host, connector: Connector, settings: DiskCleanupSettings, *, deep: bool, dry_run: bool,
                      deadline: float) -> HostClean:
     """Connect, run the clean-up script until `deadline` (loop clock), close; never raises."""
     name = host.metadata.name
     try:
         report, result = await with_connection(
-            host, ssh, deadline, lambda t, left: run_clean(t, settings, deep=deep, dry_run=dry_run, timeout=left))
+            host, connector, deadline, lambda t, left: run_clean(t, settings, deep=deep, dry_run=dry_run, timeout=left),
+            grace=1.0)
     except TimeoutError:
         return HostClean(name, settings, "failed", "timed out")
     except TransportError as exc:

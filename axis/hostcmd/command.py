@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from axis.drivers.connector import SshOptions, with_connection
+from axis.drivers.connector import Connector, with_connection
 from axis.drivers.transport import ErrorKind, TransportError
 from axis.specs import Host
 
@@ -26,13 +26,13 @@ EXIT_TIMEOUT = 124
 EXIT_TRANSPORT = 255
 
 
-async def run_command(host: Host, ssh: SshOptions, command: str, *, deadline: float,
+async def run_command(host: Host, connector: Connector, command: str, *, deadline: float,
                       on_output: Callable[[str, str], None] | None = None) -> CommandOutcome:
     """Connect, run `command` until the loop clock reaches `deadline`, close; never raises."""
     name = host.metadata.name
     try:
-        result = await with_connection(host, ssh, deadline,
-                                       lambda t, left: t.run(command, timeout=left, on_output=on_output))
+        result = await with_connection(host, connector, deadline,
+                                       lambda t, left: t.run(command, timeout=left, on_output=on_output), grace=1.0)
     except TimeoutError:
         return CommandOutcome(name, EXIT_TIMEOUT, error="timed out")
     except TransportError as exc:

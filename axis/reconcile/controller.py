@@ -1,33 +1,23 @@
 """The loop behind `axis controller`: watch the spec directory, reconcile every host level-triggered.
 
-Each host is a work item with its own schedule: a pass observes it, plans, converges and records
-(facts, feature status, conditions, events), then the host is due again after `resync` seconds
-(so drift such as a managed file deleted by hand is found and repaired) or, after a failure,
-after an exponential backoff capped at five minutes. Host passes run concurrently up to `jobs`,
-so a slow or dead host never holds up the others. Claims are bound and expired leases swept after
-host passes and at least every few seconds.
+This module is the work queue around `reconcile_host` (`axis.reconcile.host_pass`, also the path
+of `axis apply`): one schedule per host, serial per host, hosts concurrently up to `jobs` so a slow
+or dead host never holds up the others. The pass's `Result` says when the host is due again: after
+`resync` seconds (drift such as a managed file deleted by hand is found and repaired) or, after a
+temporary error, after a backoff of 5 s doubling to 5 minutes. Claims are bound and expired leases
+swept after host passes and every few seconds.
 
 A spec edit re-applies the whole directory to the DB exactly as `axis apply --prune` would; an
 invalid edit is logged with file:line and the last good desired state stays in force. What another
-process stores in the DB (`axis apply` run beside the controller hands its hosts over to it, the
-HTTP API, `axis delete`) is noticed by a once-a-second look at the objects' change times. Stopping
-(`stop` set, e.g. by SIGTERM) starts no new pass and no new step; steps in flight finish.
+process stores (`axis apply` beside the controller hands its hosts over, the HTTP API, `axis
+delete`) is noticed by a once-a-second look at the objects' change times. Stopping (`stop` set,
+e.g. by SIGTERM) starts no new pass and no new step; steps in flight finish.
 
-Every part is supervised (`axis.reconcile.supervisor`): an exception it did not expect is
-logged, recorded (Warning event, the part's condition on Controller/controller) and the part
-runs again after a capped backoff. The file watcher (`SpecWatcher`) and the spec apply it
-triggers (`SpecApply`) are separate parts: the watcher counts as running only once the restarted
-file watch is actually watching, and only then re-reads the directory, so no edit is lost and no
-"Recovered" is claimed early; a watched path that was deleted is the watcher's failure
-(`WatchPathMissing`), never an apply of an empty spec. A watched directory renamed over (a spec
-directory swapped in) leaves inotify watching the old, unlinked one: every tick compares the
-directory's (st_dev, st_ino) with the one the watch started on and, on a change, the watch is
-restarted on the new one at once and re-reads it (`WatchPathReplaced`: a Normal event
-`WatchRestarted`, not a failure). A watched single file is watched through its parent directory,
-filtered to its name, so an editor's atomic save (write a temp file, rename it over) is an
-ordinary change. Only the loop that schedules them cannot
-be restarted: if it breaks, `run` raises and the process exits non-zero rather than keep running
-with a dead part.
+Every part is supervised (`axis.reconcile.supervisor`): an exception it did not expect is logged,
+recorded (Warning event, the part's condition on Controller/controller) and the part runs again
+after a capped backoff; the file watcher (`axis.reconcile.spec_watch`) and the spec apply it
+triggers are separate parts. Only the scheduling loop cannot be restarted: if it breaks, `run`
+raises and the process exits non-zero rather than keep running with a dead part.
 """
 
 from __future__ import annotations
@@ -35,29 +25,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlmodel import Session
-from watchfiles import Change as FileChange, DefaultFilter, awatch
-
-from axis.drivers.connector import SshOptions
+from axis.drivers.connector import Connector
 from axis.placement.ledger import place_claims
-from axis.reconcile.converge import converge_host
-from axis.reconcile.host_pass import plan_work
-from axis.reconcile.observe import claim_tools
-from axis.reconcile.record import record_claim_conditions, record_outcome
-from axis.reconcile.supervisor import KIND as CONTROLLER_KIND, NAME as CONTROLLER_NAME
-from axis.reconcile.supervisor import Part, Supervisor, describe, doubling, restart_delay
+from axis.reconcile.host_pass import reconcile_stored_host
+from axis.reconcile.record import record_claim_conditions, record_pass_crashed, record_spec_invalid
+from axis.reconcile.spec_watch import SpecWatcher
+from axis.reconcile.supervisor import Part, Supervisor, describe, doubling, ended, restart_delay
 from axis.specs import SpecErrors, load_specs
 from axis.state import Database
-from axis.state.conditions import set_condition
-from axis.state.events import record_event
-from axis.state.objects import (Change, apply_objects, desired_claims, desired_hosts, get_row, object_versions,
-                                objects_fingerprint)
+from axis.state.objects import Change, apply_objects, desired_hosts, object_versions, objects_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -67,14 +50,6 @@ BACKOFF_CAP = 300.0
 CLAIMS_EVERY = 10.0
 #: How often the DB is checked for objects stored by another process (seconds).
 POLL_EVERY = 1.0
-#: watchfiles: wait for `step` ms of quiet, at most `debounce` ms, so a save storm is one change.
-DEBOUNCE_MS, STEP_MS = 1600, 50
-#: The file watch also reports every WATCH_TICK_MS without a change: its first report proves it is
-#: watching (a restart is "Recovered" only then), and each one checks the watched path still exists.
-WATCH_TICK_MS = 1000
-#: A watcher that ran this long since its last restart counts as stable: its next crash is
-#: restarted after the shortest delay again.
-STABLE_AFTER = 60.0
 
 
 @dataclass
@@ -84,44 +59,23 @@ class _Slot:
     task: asyncio.Task[None] | None = None
     again: bool = False  # the spec changed while a pass was running: run once more right after
 
+    def failed(self) -> float:
+        """One more failed pass in a row: due again after the backoff, returned."""
+        self.failures += 1
+        delay = backoff(self.failures)
+        self.due = time.time() + delay
+        return delay
+
 
 def backoff(failures: int) -> float:
     """A host's retry delay after `failures` failed passes in a row: 5 s doubling to 5 minutes."""
     return doubling(BACKOFF_BASE, BACKOFF_CAP, failures)
 
 
-class WatchPathMissing(Exception):
-    """The watched spec path is gone (deleted or moved): the file watch cannot run, and re-reading
-    would store an empty desired state. A failure of the watcher, reported under this reason."""
-
-    reason = "WatchPathMissing"
-
-    def __init__(self, path: Path):
-        super().__init__(f"the watched path {path} does not exist (deleted or moved?); "
-                         "the last good desired state stays in force")
-
-
-class WatchPathReplaced(Exception):
-    """The watched directory was renamed over: the file watch still on the old directory would
-    hear nothing more. Not a failure: the watcher restarts on the new directory at once."""
-
-    def __init__(self, path: Path):
-        super().__init__(f"the watched path {path} was replaced (renamed over); watching the new one")
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    """(st_dev, st_ino) of `path`, None when it is gone: what a rename over it changes."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
 class Controller:
-    def __init__(self, db: Database, ssh: SshOptions, watch: Path, *, resync: float = 60.0, jobs: int = 16,
+    def __init__(self, db: Database, connector: Connector, watch: Path, *, resync: float = 60.0, jobs: int = 16,
                  log: Callable[[str], None] = print):
-        self.db, self.ssh, self.watch = db, ssh, watch
+        self.db, self.connector, self.watch = db, connector, watch
         self.resync, self.jobs, self.log = resync, jobs, log
         self._slots: dict[str, _Slot] = {}
         self._claims_due = 0.0
@@ -140,13 +94,14 @@ class Controller:
         exit status can say so. Raises when the scheduling loop itself broke."""
         self.supervisor.begin()
         gate = asyncio.Semaphore(self.jobs)
-        watcher = asyncio.create_task(self._supervise_watcher(stop))
-        stopper = asyncio.create_task(self._wake_on(stop))
+        watcher = asyncio.create_task(SpecWatcher(self.watch, self.supervisor, self.load_watched).run(stop))
+        stopper = asyncio.create_task(stop.wait())
+        stopper.add_done_callback(lambda _task: self._wake.set())
         broken: BaseException | None = None
         try:
             while not stop.is_set():
                 if watcher.done():  # it restarts itself forever: ending means its supervision broke
-                    raise RuntimeError(f"the spec watcher's supervisor ended: {_ended(watcher)}")
+                    raise RuntimeError(f"the spec watcher's supervisor ended: {ended(watcher)}")
                 now = time.time()
                 for name, slot in self._slots.items():
                     if slot.task is None and slot.due <= now:
@@ -227,9 +182,7 @@ class Controller:
                 self.log(f"spec error: {error}")
             self.log(f"{len(exc.errors)} error(s); the last good desired state stays in force")
             with self.db.write() as session:
-                record_event(session, CONTROLLER_KIND, CONTROLLER_NAME, "SpecInvalid",
-                             f"{exc.errors[0]}" + (f" (+{len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""),
-                             type="Warning")
+                record_spec_invalid(session, [str(e) for e in exc.errors])
             if self._fingerprint is None:
                 self._notice_stored()  # the first load: reconcile what was stored before, the last good state
             return []
@@ -293,12 +246,10 @@ class Controller:
                     return
                 await self._converge(name, slot, stop)
         except Exception as exc:  # a bug must not kill the loop: record it, back off, go on
-            slot.failures += 1
-            delay = backoff(slot.failures)
-            slot.due = time.time() + delay
+            delay = slot.failed()
             self.supervisor.failed(Part.HOST_PASSES, exc, attempt=slot.failures, retry_in=delay, subject=name,
-                                   also=lambda session, message, now: _host_not_ready(session, name, message,
-                                                                                      now, started))
+                                   also=lambda session, message, now: record_pass_crashed(session, name, message,
+                                                                                          now, started))
         else:
             self.supervisor.succeeded(Part.HOST_PASSES, name)
         finally:
@@ -309,28 +260,19 @@ class Controller:
             self._wake.set()
 
     async def _converge(self, name: str, slot: _Slot, stop: asyncio.Event) -> None:
-        planned_at = time.time()  # before the read: the pass saw every commit made until then
-        with self.db.read() as session:
-            hosts, profiles = desired_hosts(session)
-            host = next((h for h in hosts if h.metadata.name == name), None)
-            if host is None:
-                return
-            work = plan_work(session, [host], profiles, planned_at=planned_at)[0]
-            tools = claim_tools(desired_claims(session))
-        outcome = await converge_host(host, work.features, self.ssh, dry_run=False, refused=work.refused,
-                                      extra_tools=tools, stop=stop)
-        with self.db.write() as session:
-            record_outcome(session, outcome, work.features, generation=work.generation,
-                           previously_refused=work.refused, now=time.time(), probed=work.planned_at)
-        if outcome.status == "failed":
-            slot.failures += 1
-            delay = backoff(slot.failures)
-            slot.due = time.time() + delay
-            self.log(f"{name}: failed: {outcome.reason}; retry in {delay:g}s")
+        """One pass over `name`, then when it is due again, from the pass's Result."""
+        reconciled = await reconcile_stored_host(self.db, name, self.connector, stop=stop)
+        if reconciled is None:  # no longer stored: the next look at the DB drops its slot
+            slot.due = math.inf
             return
-        slot.failures, slot.due = 0, time.time() + self.resync
-        if outcome.status == "changed":
-            self.log(f"{name}: converged ({outcome.steps_run} step(s))")
+        result = reconciled.result(self.resync)
+        if result.error:
+            delay = slot.failed()
+            self.log(f"{name}: failed: {result.error}; retry in {delay:g}s")
+            return
+        slot.failures, slot.due = 0, time.time() + result.requeue_after
+        if reconciled.outcome.status == "changed":
+            self.log(f"{name}: converged ({reconciled.outcome.steps_run} step(s))")
 
     def _place_claims(self) -> None:
         now = time.time()
@@ -348,93 +290,9 @@ class Controller:
             due.append(self._spec_retry)
         return max(0.05, min(1.0, min(due) - now))
 
-    async def _supervise_watcher(self, stop: asyncio.Event) -> None:
-        """The spec watcher, restarted whenever it raises (after 1 s, doubling up to a minute;
-        from the shortest delay again once it ran STABLE_AFTER seconds). A restart re-reads the
-        directory once it is watching again, so an edit made while it was down is not missed.
-        A replaced watched path (`WatchPathReplaced`) is restarted at once and is no failure:
-        a Normal event, no backoff, the watcher's condition untouched."""
-        crashes, relist = 0, False
-        while not stop.is_set():
-            started = time.monotonic()
-            try:
-                await self._watch(stop, relist=relist)
-                if stop.is_set():
-                    return
-                raise RuntimeError("the file watcher ended by itself")
-            except WatchPathReplaced as exc:
-                relist = True
-                self.supervisor.restarted(Part.WATCHER, "WatchRestarted", describe(exc, typed=False))
-            except Exception as exc:
-                crashes = 1 if time.monotonic() - started >= STABLE_AFTER else crashes + 1
-                relist = True
-                delay = restart_delay(crashes)
-                self.supervisor.failed(Part.WATCHER, exc, attempt=crashes, retry_in=delay,
-                                       reason=exc.reason if isinstance(exc, WatchPathMissing) else "")
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await stop.wait()
-
-    def _watch_target(self) -> tuple[Path, Callable[[FileChange, str], bool] | None]:
-        """What inotify watches: the spec directory itself, or a single spec file's parent
-        directory filtered to the file's name (a watch on the file itself would stay on the old
-        inode after an atomic save and hear nothing more). A symlinked file is watched where it
-        really lives (edits to it happen there); `_watch` restarts when the link points elsewhere."""
-        if os.path.isdir(self.watch):
-            return self.watch, DefaultFilter()
-        target = os.path.realpath(self.watch)
-        return Path(target).parent, lambda _change, changed: os.path.realpath(changed) == target
-
-    async def _watch(self, stop: asyncio.Event, *, relist: bool) -> None:
-        """Watch the spec path and apply it on every change. The first report of the file watch
-        (a change, or WATCH_TICK_MS of quiet) proves it is watching: only then is the watcher
-        healthy again and, after a restart (`relist`), the directory re-read. Every report checks
-        that the watched directory is still the one the watch started on."""
-        self._check_watched()
-        target, only = self._watch_target()
-        started_on, points_to = _identity(target), os.path.realpath(self.watch)
-        watching = False
-        async for changes in awatch(target, watch_filter=only, debounce=DEBOUNCE_MS, step=STEP_MS,
-                                    stop_event=stop, yield_on_timeout=True, rust_timeout=WATCH_TICK_MS,
-                                    recursive=target == self.watch):
-            self._check_watched()
-            if _identity(target) != started_on or os.path.realpath(self.watch) != points_to:
-                raise WatchPathReplaced(target)
-            first, watching = not watching, True
-            if first:
-                self.supervisor.succeeded(Part.WATCHER)
-            if changes or (first and relist):
-                self.load_watched()  # editors save atomically (delete + add): re-read everything
-
-    def _check_watched(self) -> None:
-        if not os.path.exists(self.watch):
-            raise WatchPathMissing(self.watch)
-
     def _say(self, line: str) -> None:
         """`log` where nothing may raise (the loop's shutdown): stdout may be a closed pipe."""
         try:
             self.log(line)
         except Exception as exc:
             logger.error("cannot write the controller's log line: %s", describe(exc))
-
-    async def _wake_on(self, stop: asyncio.Event) -> None:
-        await stop.wait()
-        self._wake.set()
-
-
-def _host_not_ready(session: Session, name: str, message: str, now: float, started: float) -> None:
-    """A host pass that raised leaves the host Ready False (`ControllerError`), stamped with the
-    pass's start: `axis get hosts` shows it, and an apply waiting on the pass gets its answer."""
-    row = get_row(session, "Host", name)
-    if row is None:
-        return
-    for type, status in (("Converged", None), ("Ready", False)):
-        set_condition(session, "Host", name, type, status, "ControllerError", f"the controller's pass: {message}",
-                      generation=row.generation, now=now, probed=started)
-
-
-def _ended(task: asyncio.Task[None]) -> str:
-    if task.cancelled():
-        return "cancelled"
-    error = task.exception()
-    return describe(error) if error is not None else "returned"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from axis.drivers.connector import SshOptions
+from axis.drivers.connector import Connector, with_connection
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
 from axis.drivers.features import Plan
@@ -77,7 +77,7 @@ async def observe_features(transport: Transport, features: Mapping[str, Effectiv
     return facts, sections
 
 
-async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], ssh: SshOptions, *,
+async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], connector: Connector, *,
                         dry_run: bool, refused: Mapping[str, Mapping[str, str]] | None = None,
                         extra_tools: list[str] | None = None, timeout: float = 600.0,
                         stop: asyncio.Event | None = None) -> HostOutcome:
@@ -87,13 +87,11 @@ async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], ss
     name = host.metadata.name
     started = time.monotonic()
     tools = extra_tools or []
+    deadline = asyncio.get_running_loop().time() + timeout
     try:
-        async with asyncio.timeout(timeout):
-            transport = await ssh.connect(host)
-            try:
-                outcome = await _pass(name, transport, features, dry_run, refused or {}, tools, stop)
-            finally:
-                await transport.close()
+        outcome = await with_connection(
+            host, connector, deadline,
+            lambda transport, _left: _pass(name, transport, features, dry_run, refused or {}, tools, stop))
     except TimeoutError:
         err = TransportError(ErrorKind.TIMEOUT, name, f"pass not finished within {timeout:g}s")
         outcome = HostOutcome(name, "failed", str(err), observation=to_observation(name, None, err))

@@ -1,7 +1,9 @@
 """The one small interface every host-touching step goes through: `run` a command, `put` a file.
 
-Drivers and the reconciler code against `Transport`; `axis.drivers.ssh` implements it over one
-asyncssh connection per host, `axis.drivers.fake` with scripted answers for unit tests. Failures
+Drivers and the reconcile code against `Transport`; `axis.drivers.ssh` implements it over one
+asyncssh connection per host, `tests/fake_transport.py` with scripted answers for unit tests. A
+transport is an async context manager (`async with`, closed on exit); a `Connector`
+(`axis.drivers.connector`) opens one. Failures
 are one exception type whose `kind` says in plain words what went wrong, so a fan-out can report
 "unreachable" or "sudo needs a password" per host instead of a traceback.
 """

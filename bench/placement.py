@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
 
-from axis.reconciler.candidates import load_candidates  # noqa: E402
-from axis.reconciler.infer import infer  # noqa: E402
-from axis.reconciler.ledger import bind, place_claims  # noqa: E402
-from axis.reconciler.scorer import Index  # noqa: E402
+from axis.placement.candidates import load_candidates  # noqa: E402
+from axis.placement.infer import infer  # noqa: E402
+from axis.placement.ledger import bind, place_claims  # noqa: E402
+from axis.placement.scorer import Index  # noqa: E402
 from axis.specs import Claim, Host, Loaded  # noqa: E402
 from axis.state import Database  # noqa: E402
 from axis.state.facts import Observation, store_observations  # noqa: E402

@@ -77,8 +77,8 @@ def hold(db_path: Path) -> dict[str, Any]:
     started = time.perf_counter()
     import axis.cli.main  # noqa: F401  (a controller process has the CLI, transport and drivers loaded)
     from axis.drivers.facts import Facts
-    from axis.reconciler.candidates import load_candidates
-    from axis.reconciler.scorer import Index
+    from axis.placement.candidates import load_candidates
+    from axis.placement.scorer import Index
     from axis.state import Database
     from axis.state.facts import latest
     from axis.state.objects import desired_hosts

@@ -13,7 +13,7 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 
-from axis.drivers.transport import (OutputCallback, RunResult, command_failed, privileged,
+from axis.drivers.transport import (ClosedOnExit, OutputCallback, RunResult, command_failed, privileged,
                                     sudo_refusal)
 from tests.factskit import has_boundary, reframe, script_boundary
 
@@ -35,7 +35,7 @@ async def run_here(argv: list[str], *, input: str | None = None, env: dict[str, 
 
 
 @dataclass
-class FakeTransport:
+class FakeTransport(ClosedOnExit):
     name: str = "fake"
     rules: list[tuple[str, RunResult]] = field(default_factory=list)
     login_is_root: bool = True

@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 from axis.api import reads
 from axis.api.app import build_app
 from axis.cli.context import AppContext
-from axis.reconciler.controller import Controller
-from axis.reconciler.fleet import SshOptions
+from axis.drivers.connector import SshOptions
+from axis.reconcile.controller import Controller
 from axis.specs.bounded_yaml import MAX_NODES
 from axis.state import Database
 from axis.state.objects import list_rows

@@ -4,7 +4,7 @@ contacted: `store` only plans."""
 
 from __future__ import annotations
 
-from axis.reconciler.apply_pass import store
+from axis.reconcile.apply_pass import store
 from axis.specs.loader import load_spec_text
 from axis.state import Database
 from tests.conftest import HOST

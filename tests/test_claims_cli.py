@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from axis.reconciler.fleet import SshOptions
+from axis.drivers.connector import SshOptions
 from axis.state import Database
 from axis.state.facts import Observation, store_observations
 from tests.claimkit import facts, nightly_claims

@@ -5,9 +5,9 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
-from axis.reconciler.candidates import HEADROOM
-from axis.reconciler.infer import Need
-from axis.reconciler.ledger import bind, place_claims
+from axis.placement.candidates import HEADROOM
+from axis.placement.infer import Need
+from axis.placement.ledger import bind, place_claims
 from axis.state import Database, leases
 from axis.state.objects import get_row
 from tests.claimkit import GiB, T0, claim, facts, host, store

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from axis.drivers.transport import ErrorKind, RunResult, TransportError
-from axis.reconciler.claim_exec import ExecLost, ExecRefused, bound_target, run_bound
-from axis.reconciler.ledger import place_claims, release
+from axis.hostcmd.claim_exec import ExecLost, ExecRefused, bound_target, run_bound
+from axis.placement.ledger import place_claims, release
 from axis.specs import Host
 from axis.state import Database, leases
 from tests.claimkit import T0, claim, facts, host, store
@@ -32,16 +32,20 @@ def db(tmp_path: Path) -> Database:
     return db
 
 
-def _connect(transport):  # type: ignore[no-untyped-def]
-    async def connect(target: Host):  # type: ignore[no-untyped-def]
+class _Connector:
+    """A fake Connector: hands out `transport` for ubu-1, the claims' host."""
+
+    def __init__(self, transport):  # type: ignore[no-untyped-def]
+        self.transport = transport
+
+    async def connect(self, target: Host):  # type: ignore[no-untyped-def]
         assert target.metadata.name == "ubu-1"
-        return transport
-    return connect
+        return self.transport
 
 
 def _run(db, name, line, transport, *, force=False, clock=lambda: T0 + 1, renew_every=None):  # type: ignore[no-untyped-def]
     chunks: list[tuple[str, str]] = []
-    code = asyncio.run(run_bound(db, bound_target(db, name, now=clock()), line, connect=_connect(transport),
+    code = asyncio.run(run_bound(db, bound_target(db, name, now=clock()), line, connector=_Connector(transport),
                                  clock=clock, force=force, on_output=lambda s, t: chunks.append((s, t)),
                                  renew_every=renew_every))
     return code, chunks
@@ -140,7 +144,7 @@ def test_a_connection_lost_mid_command_is_not_an_exit_code(db):
 def test_a_lease_given_elsewhere_after_a_release_is_not_kept_alive_by_the_old_command(db):
     """Found in review: renewal looked the lease up by claim name only, so a command still running
     on the old host renewed the lease the claim had since been given on another host."""
-    from axis.reconciler.ledger import extend_live
+    from axis.placement.ledger import extend_live
 
     assert extend_live(db, "small", now=T0 + 5, host="ubu-1") is not None
     with db.write() as session:  # released, then bound again elsewhere

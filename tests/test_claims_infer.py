@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from axis.drivers.facts.script import FACTS_TOOLS
-from axis.reconciler.infer import DEFAULT_MEMORY, KEYWORDS, infer
+from axis.placement.infer import DEFAULT_MEMORY, KEYWORDS, infer
 from tests.claimkit import GiB, claim
 
 MiB = 1 << 20

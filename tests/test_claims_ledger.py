@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from axis.reconciler import ledger
-from axis.reconciler.ledger import LedgerError, place_claims, release, renew
+from axis.placement import ledger
+from axis.placement.ledger import LedgerError, place_claims, release, renew
 from axis.state import Database, leases
 from axis.state.claims import statuses
 from axis.state.events import list_events

@@ -8,9 +8,9 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from axis.reconciler.candidates import Candidate, candidate
-from axis.reconciler.infer import Need
-from axis.reconciler.scorer import Index, fit_score, rank
+from axis.placement.candidates import Candidate, candidate
+from axis.placement.infer import Need
+from axis.placement.scorer import Index, fit_score, rank
 from tests.claimkit import GiB, facts, host
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from axis.drivers.connector import SshOptions
 from axis.drivers.features.cleanup_script import TEST_PERCENT_ENV, TEST_ROOT_ENV, render
-from axis.drivers.transport import ErrorKind, RunResult, TransportError, privileged
-from axis.reconciler.fleet import SshOptions
+from axis.drivers.transport import ClosedOnExit, ErrorKind, RunResult, TransportError, privileged
 from axis.specs.features import DiskCleanupSettings
 from tests.fake_transport import FakeTransport, run_here
 
@@ -49,7 +49,7 @@ spec: {address: d.lan, user: ops, sudo: true}
 
 
 @dataclass
-class LocalTransport:
+class LocalTransport(ClosedOnExit):
     """Runs what `axis clean` sends on this machine, the script confined to `root`."""
 
     name: str

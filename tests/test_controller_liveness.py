@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 from axis.api.app import build_app
 from axis.cli.context import AppContext
-from axis.reconciler.supervisor import Supervisor
+from axis.reconcile.supervisor import Supervisor
 from axis.state import Database
 
 TOKEN = "t" * 20

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from axis.reconciler.controller import Controller
-from axis.reconciler.fleet import SshOptions
+from axis.drivers.connector import SshOptions
+from axis.reconcile.controller import Controller
 from axis.specs.loader import load_spec_text
 from axis.state import Database
 from axis.state.objects import apply_objects, delete_object

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
+from axis.drivers.connector import Connector
 from axis.drivers.transport import ErrorKind, TransportError
-from axis.reconciler import controller as controller_module, supervisor as supervisor_module
-from axis.reconciler.controller import Controller
-from axis.reconciler.fleet import SshOptions
-from axis.reconciler.supervisor import CRASH_LOOP, Part, Supervisor, describe, restart_delay
+from axis.reconcile import controller as controller_module, spec_watch, supervisor as supervisor_module
+from axis.reconcile.controller import Controller
+from axis.reconcile.supervisor import CRASH_LOOP, Part, Supervisor, describe, restart_delay
 from axis.specs import Host
 from axis.state import Database
 from axis.state.conditions import conditions_of
@@ -42,14 +42,13 @@ spec: {task: build, requires: {memory: 1Gi}, ttl: 10m}
 """
 
 
-class Refused(SshOptions):
-    """Every host answers "connection refused", so a pass ends normally (failed, unreachable).
-    `inject` makes the next connects raise that exception instead, as a bug in a pass would."""
+class Refused:
+    """A fake Connector: every host answers "connection refused", so a pass ends normally (failed,
+    unreachable). `inject` makes the next connects raise that exception instead, as a bug in a pass would."""
 
     def __init__(self) -> None:
-        super().__init__()
-        object.__setattr__(self, "connects", [])
-        object.__setattr__(self, "inject", [])
+        self.connects: list[str] = []
+        self.inject: list[BaseException] = []
 
     async def connect(self, host: Host) -> Any:
         self.connects.append(host.metadata.name)
@@ -92,7 +91,7 @@ class Running:
     """A controller running in this event loop on a temp state DB; `stop()` returns what `run`
     returned (the parts failing at stop)."""
 
-    def __init__(self, tmp_path: Path, watch: Path, ssh: SshOptions | None = None):
+    def __init__(self, tmp_path: Path, watch: Path, ssh: Connector | None = None):
         self.watch = watch
         self.db = Database(tmp_path / "state.db")
         self.lines: list[str] = []
@@ -121,7 +120,7 @@ SEAMS: dict[Part, tuple[object, str]] = {
     Part.CLAIMS: (controller_module, "place_claims"),
     Part.STORE_POLL: (Controller, "_notice_stored"),
     Part.SPECS: (controller_module, "load_specs"),
-    Part.WATCHER: (controller_module, "awatch"),
+    Part.WATCHER: (spec_watch, "awatch"),
 }
 
 
@@ -141,7 +140,7 @@ def arm(monkeypatch: pytest.MonkeyPatch, part: Part, armed: list[BaseException])
 
 def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records
-            if r.name == "axis.reconciler.supervisor" and r.levelno == logging.ERROR]
+            if r.name == "axis.reconcile.supervisor" and r.levelno == logging.ERROR]
 
 
 def test_a_spec_apply_that_raises_keeps_the_last_good_state_and_the_next_good_edit_is_applied(
@@ -217,7 +216,7 @@ def test_a_crashed_file_watcher_restarts_and_rereads_the_directory(tmp_path, spe
     watch = specs({"h.yaml": HOST.format(name="a")})
     calls: list[int] = []
 
-    monkeypatch.setattr(controller_module, "awatch", _watch_limit_first(calls, _never_changes))
+    monkeypatch.setattr(spec_watch, "awatch", _watch_limit_first(calls, _never_changes))
     monkeypatch.setattr(supervisor_module, "RESTART_BASE", 1.0)  # time to edit while it is down
 
     async def scenario() -> list[str]:
@@ -547,7 +546,7 @@ def test_a_restarted_watcher_recovers_only_once_it_is_watching_again(tmp_path, s
         async for changes in _never_changes(path, stop_event=stop_event, **kw):
             yield changes
 
-    monkeypatch.setattr(controller_module, "awatch", _watch_limit_first(calls, not_yet))
+    monkeypatch.setattr(spec_watch, "awatch", _watch_limit_first(calls, not_yet))
 
     async def scenario() -> list[str]:
         nonlocal gate
@@ -580,7 +579,7 @@ def test_a_deleted_watch_directory_is_the_watchers_failure_not_a_spec_success(tm
     import shutil
 
     watch = specs({"h.yaml": HOST.format(name="a")})
-    monkeypatch.setattr(controller_module, "WATCH_TICK_MS", 200)
+    monkeypatch.setattr(spec_watch, "WATCH_TICK_MS", 200)
 
     async def scenario() -> list[str]:
         run = Running(tmp_path, watch)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from axis.reconciler import controller as controller_module
+from axis.reconcile import spec_watch
 from tests.conftest import HOST
 from tests.test_controller_supervise import Running, _condition, _events, _hosts, _until
 
@@ -22,8 +22,8 @@ from tests.test_controller_supervise import Running, _condition, _events, _hosts
 @pytest.fixture(autouse=True)
 def quick_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
     """A quiet tick every 0.2 s (1 s in production) and a short debounce, so a test waits less."""
-    monkeypatch.setattr(controller_module, "WATCH_TICK_MS", 200)
-    monkeypatch.setattr(controller_module, "DEBOUNCE_MS", 400)
+    monkeypatch.setattr(spec_watch, "WATCH_TICK_MS", 200)
+    monkeypatch.setattr(spec_watch, "DEBOUNCE_MS", 400)
 
 
 def _save_atomically(path: Path, text: str) -> None:

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from axis.drivers.features.panic_recovery import PATH
-from axis.reconciler.converge import converge_host
+from axis.reconcile.converge import converge_host
 from axis.specs import Host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import PanicRecoverySettings

@@ -14,7 +14,7 @@ import pytest
 from axis.drivers.facts import FactsScript, build_script, parse_facts
 from axis.drivers.facts.script import marker_prefix
 from axis.drivers.facts.sections import split_sections
-from axis.reconciler.observe import gather_facts
+from axis.reconcile.observe import gather_facts
 from tests.factskit import boundary_of, load, parse, section, split
 from tests.fake_transport import FakeTransport
 

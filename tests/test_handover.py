@@ -1,13 +1,13 @@
-"""Which controller passes answer for an `axis apply` handed over to it (axis.reconciler.handover).
+"""Which controller passes answer for an `axis apply` handed over to it (axis.reconcile.handover).
 
 The conditions are written as a controller pass writes them (`probed`: when the pass read the
 desired state); a real controller doing so is in tests/integration/test_crash_concurrency.py."""
 
 from __future__ import annotations
 
-from axis.reconciler.fleet_pass import plan_work
-from axis.reconciler.handover import changed_hosts, handed_results
-from axis.reconciler.record import settings_hashes
+from axis.reconcile.handover import changed_hosts, handed_results
+from axis.reconcile.host_pass import plan_work
+from axis.reconcile.record import settings_hashes
 from axis.specs.loader import load_spec_text
 from axis.state import Database
 from axis.state.conditions import set_condition

@@ -14,7 +14,7 @@ import anyio
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from axis.reconciler.ledger import place_claims
+from axis.placement.ledger import place_claims
 from axis.state import Database
 from tests import dbcheck
 from tests.claimkit import claim, host, store

@@ -21,11 +21,12 @@ import pytest
 
 from axis.api.token import token_matches
 from axis.drivers import ssh as ssh_driver
+from axis.drivers.connector import SshOptions
+from axis.drivers.fan_out import fan_out
 from axis.drivers.features import panic_recovery
 from axis.drivers.hostkeys import HostKeyPolicy, PolicyClient
 from axis.drivers.transport import ErrorKind, RunResult, Target, TransportError, command_failed
-from axis.reconciler.controller import Controller
-from axis.reconciler.fleet import SshOptions, fan_out
+from axis.reconcile.controller import Controller
 from axis.specs import Host
 from axis.specs.features import PanicRecoverySettings
 from axis.state import Database
@@ -342,13 +343,13 @@ def test_the_controller_passes_over_a_converged_host_again_every_resync(tmp_path
     fake = local_host(tmp_path, "a")
     passes: list[float] = []
 
-    class Ssh(SshOptions):
+    class Connector:
         async def connect(self, host: Host) -> FakeTransport:
             passes.append(time.monotonic())
             return fake
 
     async def run() -> None:
-        controller = Controller(Database(tmp_path / "state.db"), Ssh(), watch, resync=resync, log=lambda _line: None)
+        controller = Controller(Database(tmp_path / "state.db"), Connector(), watch, resync=resync, log=lambda _line: None)
         controller.apply_specs()
         stop = asyncio.Event()
         task = asyncio.create_task(controller.run(stop))

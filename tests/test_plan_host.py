@@ -7,7 +7,7 @@ from pathlib import Path
 
 from axis.drivers.features.base import WriteFile
 from axis.drivers.features.panic_recovery import PATH, render
-from axis.reconciler.plan import feature_probes, plan_host
+from axis.reconcile.plan import feature_probes, plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import PanicRecoverySettings
 from tests.factskit import boundary_of, parse, section, split, with_sections

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from axis.api.app import build_app
 from axis.cli.context import AppContext
-from axis.reconciler.fleet import SshOptions
+from axis.drivers.connector import SshOptions
 from tests.conftest import HOST
 
 CLAIMS = """
@@ -103,7 +103,7 @@ def test_a_stored_tool_name_the_script_refuses_leaves_the_other_claims_tools(axi
     """`tools: ["-x"]`, accepted by the spec before the rule was shared, made the facts script
     raise for every host; a DB that still holds it probes the other claims' tools."""
     from axis.drivers.facts.script import tool_list
-    from axis.reconciler.observe import claim_tools
+    from axis.reconcile.observe import claim_tools
     from axis.state import Database
     from axis.state.objects import desired_claims
 

@@ -15,7 +15,7 @@ import pytest
 from axis.drivers.hostkeys import HostKeyPolicy, PolicyClient, known_hosts_files
 from axis.drivers.transport import (ErrorKind, RunResult, TransportError, atomic_write_command,
                                     privileged, sudo_refusal)
-from axis.reconciler.observe import gather_facts, to_observation
+from axis.reconcile.observe import gather_facts, to_observation
 from tests.fake_transport import FakeTransport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"

@@ -1,6 +1,6 @@
 """`POST /apply`: a YAML body stored and acted on exactly as `axis apply -f FILE -o json` would.
 
-The steps are `axis.reconciler.apply_pass`'s, as for `axis apply` — store the objects in one
+The steps are `axis.reconcile.apply_pass`'s, as for `axis apply` — store the objects in one
 transaction (nothing at all if any document is invalid), converge the hosts they concern, bind
 pending claims, record the claims' conditions — and the answer is the document it prints, so a client
 can switch between the CLI and the API without re-learning the output. Two differences, both
@@ -19,7 +19,7 @@ from typing import Any
 
 from axis.cli.context import AppContext
 from axis.cli.plan_view import applied_data
-from axis.reconciler.apply_pass import finish, store
+from axis.reconcile.apply_pass import finish, store
 from axis.specs.loader import load_spec_text
 from axis.state.lock import ApplyLock, controller_pid
 

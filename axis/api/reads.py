@@ -20,15 +20,15 @@ from axis.cli.facts_view import observed_view
 from axis.cli.fleet_cmd import cluster_totals
 from axis.cli.get_cmd import controller_view, object_views
 from axis.cli.views import event_view, list_view
-from axis.reconciler.candidates import load_candidates
-from axis.reconciler.infer import infer
-from axis.reconciler.scorer import rank
+from axis.placement.candidates import load_candidates
+from axis.placement.infer import infer
+from axis.placement.scorer import rank
 from axis.specs import API_VERSION
 from axis.specs.models import ClaimSpec
 from axis.state import Database, leases
 from axis.state.events import list_events
-from axis.state.lock import controller_holder
 from axis.state.facts import latest
+from axis.state.lock import controller_holder
 from axis.state.objects import desired_hosts, get_row, list_rows
 
 

@@ -23,7 +23,7 @@ from axis.api.apply import REQUEST_PATH, apply_yaml
 from axis.api.openapi import Endpoint, Param, document
 from axis.cli.claims_view import lease_view
 from axis.cli.context import AppContext
-from axis.reconciler.ledger import LedgerError, release as release_lease, renew as renew_lease
+from axis.placement.ledger import LedgerError, release as release_lease, renew as renew_lease
 from axis.specs import SpecErrors
 from axis.specs.bounded_yaml import MAX_SPEC_BYTES
 from axis.specs.loader import decode_spec_bytes

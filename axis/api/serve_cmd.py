@@ -27,7 +27,7 @@ from axis.api.tls import TlsFiles, refuse_clear_text, tls_files
 from axis.api.token import TokenError, default_token_path, ensure_token
 from axis.cli.context import AppContext, CliError, app_context
 from axis.cli.controller_cmd import exit_status, log_line, make_controller
-from axis.reconciler.controller import Controller
+from axis.reconcile.controller import Controller
 
 DEFAULT_LISTEN = "127.0.0.1:42425"
 

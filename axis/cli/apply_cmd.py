@@ -18,10 +18,10 @@ from axis.cli.diff_cmd import report_exit
 from axis.cli.handover_wait import all_ready, handed_data, print_handed, wait_for_controller
 from axis.cli.output import Format, emit
 from axis.cli.plan_view import applied_data, print_diff, print_results
-from axis.reconciler.apply_pass import Stored, store
-from axis.reconciler.converge import HostOutcome
-from axis.state.lock import ApplyLock, controller_pid
+from axis.reconcile.apply_pass import Stored, store
+from axis.reconcile.converge import HostOutcome
 from axis.specs import load_specs
+from axis.state.lock import ApplyLock, controller_pid
 
 
 def apply(

@@ -22,11 +22,11 @@ from axis.cli.claims_view import (
 from axis.cli.context import CliError, app_context
 from axis.cli.output import Format, emit, print_table
 from axis.drivers.transport import TransportError
-from axis.reconciler.candidates import load_candidates
-from axis.reconciler.claim_exec import ExecLost, ExecRefused, bound_target, run_bound
-from axis.reconciler.infer import infer
-from axis.reconciler.ledger import LedgerError, Outcome, release as release_lease, renew as renew_lease
-from axis.reconciler.scorer import rank
+from axis.hostcmd.claim_exec import ExecLost, ExecRefused, bound_target, run_bound
+from axis.placement.candidates import load_candidates
+from axis.placement.infer import infer
+from axis.placement.ledger import LedgerError, Outcome, release as release_lease, renew as renew_lease
+from axis.placement.scorer import rank
 from axis.specs.loader import problem_text
 from axis.specs.models import ClaimSpec
 from axis.specs.units import format_duration, human_size, parse_duration
@@ -136,7 +136,7 @@ def exec_(
     except ExecRefused as exc:
         _refuse(str(exc))
     try:
-        code = asyncio.run(run_bound(db, target, line, connect=app.ssh.connect, clock=time.time, force=force,
+        code = asyncio.run(run_bound(db, target, line, connector=app.ssh, clock=time.time, force=force,
                                      on_output=_stream))
     except (ExecRefused, TransportError) as exc:
         _refuse(str(exc))

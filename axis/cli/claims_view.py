@@ -8,8 +8,8 @@ from typing import Any
 from sqlmodel import Session
 
 from axis.cli.output import iso
-from axis.reconciler.infer import Inference, infer
-from axis.reconciler.scorer import Placement, Ranked
+from axis.placement.infer import Inference, infer
+from axis.placement.scorer import Placement, Ranked
 from axis.specs.units import format_duration, human_size
 from axis.state import leases
 from axis.state.claims import BOUND, EXPIRED, PENDING, statuses

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from axis.reconciler.fleet import SshOptions
+from axis.drivers.connector import SshOptions
 from axis.state import Database, state_path
 
 

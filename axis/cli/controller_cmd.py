@@ -20,7 +20,7 @@ from pathlib import Path
 import typer
 
 from axis.cli.context import AppContext, CliError, app_context
-from axis.reconciler.controller import Controller
+from axis.reconcile.controller import Controller
 from axis.specs.text import visible
 from axis.specs.units import parse_duration
 from axis.state.lock import ApplyLock, ControllerLock, LockHeld

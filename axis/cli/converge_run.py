@@ -6,7 +6,7 @@ import asyncio
 
 from axis.cli.context import AppContext
 from axis.cli.progress import fleet_progress
-from axis.reconciler.apply_pass import Applied, Stored, finish
+from axis.reconcile.apply_pass import Applied, Stored, finish
 
 
 def run_pass(app: AppContext, stored: Stored, *, jobs: int) -> Applied:

@@ -14,8 +14,8 @@ from axis.cli.context import app_context
 from axis.cli.converge_run import run_pass
 from axis.cli.output import Format, emit
 from axis.cli.plan_view import outcomes_data, print_diff
+from axis.reconcile.apply_pass import store
 from axis.specs import load_specs
-from axis.reconciler.apply_pass import store
 
 EXIT_PENDING = 2
 

@@ -13,7 +13,7 @@ from axis.cli.facts_view import load_facts, observed_view, summary
 from axis.cli.output import Format, emit, print_table
 from axis.cli.progress import fleet_progress
 from axis.drivers.facts import collect_local
-from axis.reconciler.observe import claim_tools, observe_fleet
+from axis.reconcile.observe import claim_tools, observe_fleet
 from axis.specs.units import human_size
 from axis.state.facts import latest, store_observations
 from axis.state.objects import desired_claims, desired_hosts

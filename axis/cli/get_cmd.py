@@ -24,18 +24,18 @@ from axis.cli.facts_view import observed_view
 from axis.cli.output import Format, age, console, dump, emit, iso, print_table, table
 from axis.cli.selectors import LabelSelector
 from axis.cli.views import event_view, list_view, resolve_kind, views_for
+from axis.reconcile.supervisor import KIND as CONTROLLER_KIND
+from axis.reconcile.supervisor import NAME as CONTROLLER_NAME
 from axis.specs import effective_features
 from axis.specs.text import visible
 from axis.state import Database
+from axis.state.conditions import conditions_of
 from axis.state.events import list_events
 from axis.state.facts import latest
-from axis.state.tables import Condition, DesiredObject, Event
-from axis.state.conditions import conditions_of
 from axis.state.feature_status import feature_status
 from axis.state.lock import Holder, controller_holder
-from axis.reconciler.supervisor import KIND as CONTROLLER_KIND
-from axis.reconciler.supervisor import NAME as CONTROLLER_NAME
 from axis.state.objects import delete_object, desired_hosts, get_row, list_rows, to_model
+from axis.state.tables import Condition, DesiredObject, Event
 
 
 

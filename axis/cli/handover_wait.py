@@ -10,8 +10,8 @@ import typer
 from axis.cli.context import AppContext
 from axis.cli.output import print_table
 from axis.cli.plan_view import cut_middle
-from axis.reconciler.apply_pass import Stored
-from axis.reconciler.handover import HandedResult, changed_hosts, handed_results
+from axis.reconcile.apply_pass import Stored
+from axis.reconcile.handover import HandedResult, changed_hosts, handed_results
 from axis.state.lock import controller_pid
 
 POLL_SECONDS = 0.5

@@ -11,9 +11,9 @@ import typer
 
 from axis import __version__
 from axis.cli.context import AppContext, CliError
+from axis.drivers.connector import SshOptions
 from axis.drivers.hostkeys import HostKeyPolicy
 from axis.drivers.transport import TransportError
-from axis.reconciler.fleet import SshOptions
 from axis.specs import SpecErrors
 from axis.state import StateError, state_path
 

@@ -19,7 +19,8 @@ from axis.cli.context import CliError, app_context
 from axis.cli.output import Format, emit
 from axis.cli.progress import fleet_progress
 from axis.cli.targets import select_hosts
-from axis.reconciler.fleet import CommandOutcome, fan_out, run_command
+from axis.drivers.fan_out import fan_out
+from axis.hostcmd.command import CommandOutcome, run_command
 from axis.specs import Host
 from axis.state.objects import desired_hosts
 

@@ -9,8 +9,8 @@ import typer
 
 from axis.cli.output import print_table
 from axis.drivers.features import Step
-from axis.reconciler.apply_pass import Applied
-from axis.reconciler.converge import FeatureOutcome, HostOutcome
+from axis.reconcile.apply_pass import Applied
+from axis.reconcile.converge import FeatureOutcome, HostOutcome
 
 
 def _step(step: Step) -> dict[str, Any]:

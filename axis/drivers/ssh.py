@@ -21,7 +21,7 @@ import asyncssh
 import asyncssh.config
 
 from axis.drivers.hostkeys import HostKeyPolicy, PolicyClient, known_hosts_files, load_trusted
-from axis.drivers.transport import (ErrorKind, OutputCallback, RunResult, Target, TransportError,
+from axis.drivers.transport import (ClosedOnExit, ErrorKind, OutputCallback, RunResult, Target, TransportError,
                                     atomic_write_command, command_failed, kill_command, killable,
                                     privileged, sudo_refusal)
 
@@ -72,7 +72,7 @@ if getattr(asyncssh.config, "shlex", None) is shlex:
     asyncssh.config.shlex = _MemoShlex()  # type: ignore[assignment]
 
 
-class SSHTransport:
+class SSHTransport(ClosedOnExit):
     """An open, authenticated connection to one host."""
 
     def __init__(self, target: Target, conn: asyncssh.SSHClientConnection):

@@ -1,7 +1,9 @@
 """The one small interface every host-touching step goes through: `run` a command, `put` a file.
 
-Drivers and the reconciler code against `Transport`; `axis.drivers.ssh` implements it over one
-asyncssh connection per host, `axis.drivers.fake` with scripted answers for unit tests. Failures
+Drivers and the reconcile code against `Transport`; `axis.drivers.ssh` implements it over one
+asyncssh connection per host, `tests/fake_transport.py` with scripted answers for unit tests. A
+transport is an async context manager (`async with`, closed on exit); a `Connector`
+(`axis.drivers.connector`) opens one. Failures
 are one exception type whose `kind` says in plain words what went wrong, so a fan-out can report
 "unreachable" or "sudo needs a password" per host instead of a traceback.
 """
@@ -9,12 +11,14 @@ are one exception type whose `kind` says in plain words what went wrong, so a fa
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 #: Streamed output: called with ("stdout" | "stderr", text chunk) as it arrives.
 OutputCallback = Callable[[str, str], None]
@@ -99,6 +103,27 @@ class Transport(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        tb: TracebackType | None) -> None: ...
+
+
+class ClosedOnExit(ABC):
+    """`async with transport:` closes it on the way out, whatever happened inside: every
+    transport (the SSH one, the tests' fakes) inherits this, so no caller writes try/finally."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the connection; idempotent."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
 
 
 # sudo's own refusals, as opposed to the command's errors: these are never a command result.

@@ -3,7 +3,7 @@
 A lease is live while `expires > now`; callers pass `now`, so expiry is decided by the caller's
 clock once per pass and tests control time without sleeping. Every change is also an event on
 the claim (Bound, Renewed, Released, Expired), in the caller's transaction: the ledger
-(`axis.reconciler.ledger`) decides when; this module only reads and writes rows.
+(`axis.placement.ledger`) decides when; this module only reads and writes rows.
 """
 
 from __future__ import annotations

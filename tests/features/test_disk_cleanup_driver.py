@@ -9,7 +9,7 @@ from axis.drivers.features import DRIVERS
 from axis.drivers.features.base import MANAGED_MARK, RemoveFile, WriteFile
 from axis.drivers.features.cleanup_script import LOG_PATH, SCRIPT_PATH, render
 from axis.drivers.features.disk_cleanup import DiskCleanup
-from axis.reconciler.plan import feature_probes, plan_host
+from axis.reconcile.plan import feature_probes, plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import DiskCleanupSettings
 from tests.factskit import boundary_of, parse, section, split, with_sections

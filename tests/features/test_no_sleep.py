@@ -12,7 +12,7 @@ from axis.drivers.features.base import MANAGED_MARK, Command, RemoveFile, Step, 
 from axis.drivers.features.execute import run_steps
 from axis.drivers.features.no_sleep import (APPLY, RECORD, NoSleep, parse_custom, render_record,
                                             restore_command)
-from axis.reconciler.plan import plan_host
+from axis.reconcile.plan import plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import NoSleepSettings
 from tests.fake_transport import FakeTransport

@@ -20,7 +20,7 @@ from axis.drivers.features import DRIVERS
 from axis.drivers.features.panic_recovery import PATH as PANIC_FILE
 from axis.drivers.features.swapfile import FSTAB
 from axis.drivers.transport import privileged
-from axis.reconciler.converge import converge_host
+from axis.reconcile.converge import converge_host
 from axis.specs import Host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import PanicRecoverySettings, SwapfileSettings

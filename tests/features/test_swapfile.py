@@ -14,7 +14,7 @@ from axis.drivers.features.base import MANAGED_MARK, Command, RemoveFile, WriteF
 from axis.drivers.features.execute import run_steps
 from axis.drivers.features.swapfile import (FSTAB, FSTAB_MARK, MARKER, SYSCTL, Swapfile, create_command,
                                             fstab_add, fstab_remove, marker_text, remove_file_command)
-from axis.reconciler.plan import plan_host
+from axis.reconcile.plan import plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import SwapfileSettings
 from tests.fake_transport import FakeTransport

@@ -27,7 +27,7 @@ from axis.drivers.features.earlyoom import Earlyoom
 from axis.drivers.features.packages import marker_text, package_probe
 from axis.drivers.features.persistent_journal import PROBE as JOURNAL_PROBE, PersistentJournal
 from axis.drivers.features.watchdog import PROBE as WATCHDOG_PROBE, Watchdog
-from axis.reconciler.plan import plan_host
+from axis.reconcile.plan import plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import EarlyoomSettings, WatchdogSettings
 from tests.features.hostsim import capture, facts_with, file_section, package_section, section

@@ -23,7 +23,7 @@ from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
 from axis.drivers.features import DRIVERS
 from axis.drivers.features.probes import ABSENT_EXIT, FileRead, file_probe, mode_probe, read_file
-from axis.reconciler.plan import plan_host
+from axis.reconcile.plan import plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import (DiskCleanupSettings, EarlyoomSettings, NoSleepSettings, PanicRecoverySettings,
                                  PersistentJournalSettings, SwapfileSettings, TailscaleSettings, WatchdogSettings)

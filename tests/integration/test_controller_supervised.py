@@ -26,7 +26,7 @@ pytestmark = pytest.mark.hosts
 MARKER = "# axis-test: raise"
 AXIS_WITH_FAULTY_LOADER = [sys.executable, "-c", textwrap.dedent(f"""
     from pathlib import Path
-    import axis.reconciler.controller as controller
+    import axis.reconcile.controller as controller
     real = controller.load_specs
     def load_specs(paths):
         if any({MARKER!r} in p.read_text() for root in paths for p in Path(root).glob("*.yaml")):

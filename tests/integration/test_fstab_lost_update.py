@@ -17,11 +17,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from axis.drivers.connector import SshOptions
 from axis.drivers.features.execute import run_steps
 from axis.drivers.features.swapfile import FSTAB_MARK, MARKER, SYSCTL
-from axis.reconciler.converge import observe_features
-from axis.reconciler.fleet import SshOptions
-from axis.reconciler.plan import plan_host
+from axis.reconcile.converge import observe_features
+from axis.reconcile.plan import plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import SwapfileSettings
 from axis.specs.loader import load_specs

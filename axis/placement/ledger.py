@@ -31,9 +31,9 @@ from dataclasses import dataclass, replace
 
 from sqlmodel import Session
 
-from axis.reconciler.candidates import load_candidates
-from axis.reconciler.infer import Need, infer
-from axis.reconciler.scorer import Index, memory_reason, static_reasons
+from axis.placement.candidates import load_candidates
+from axis.placement.infer import Need, infer
+from axis.placement.scorer import Index, memory_reason, static_reasons
 from axis.specs import Claim
 from axis.state import Database, leases
 from axis.state.claims import BOUND, EXPIRED, PENDING, RELEASED, get_status, set_status, statuses

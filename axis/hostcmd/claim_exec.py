@@ -13,13 +13,14 @@ DB is ever pasted into it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from axis.drivers.connector import Connector
 from axis.drivers.transport import OutputCallback, Transport, TransportError
-from axis.reconciler.candidates import candidate
-from axis.reconciler.ledger import extend_live
-from axis.reconciler.observe import gather_facts
+from axis.placement.candidates import candidate
+from axis.placement.ledger import extend_live
+from axis.reconcile.observe import gather_facts
 from axis.specs import Claim, Host
 from axis.specs.units import format_duration, human_size
 from axis.state import Database, leases
@@ -36,8 +37,9 @@ class ExecLost(Exception):
 
 
 @dataclass(frozen=True)
-class Target:
-    """The bound host and what the claim holds there."""
+class BoundClaim:
+    """A claim, the host its lease binds it to, and what the lease holds there (not a transport
+    Target: that one says how to reach a host, this one what a claim may use on it)."""
 
     claim: str
     host: Host
@@ -45,7 +47,7 @@ class Target:
     ttl: int
 
 
-def bound_target(db: Database, claim: str, *, now: float) -> Target:
+def bound_target(db: Database, claim: str, *, now: float) -> BoundClaim:
     """The claim's host, or ExecRefused when the claim holds no live lease."""
     with db.read() as session:
         row = get_row(session, "Claim", claim)
@@ -64,10 +66,10 @@ def bound_target(db: Database, claim: str, *, now: float) -> Target:
         if host_row is None:  # deleting a host releases its leases; this is a race with that
             raise ExecRefused(f"claim {claim!r} is bound to {lease.host}, which is no longer in the specs")
         spec: Claim = to_model(row)  # type: ignore[assignment]
-        return Target(claim, to_model(host_row), lease.memory_bytes, spec.spec.ttl)  # type: ignore[arg-type]
+        return BoundClaim(claim, to_model(host_row), lease.memory_bytes, spec.spec.ttl)  # type: ignore[arg-type]
 
 
-async def check_memory(transport: Transport, target: Target) -> None:
+async def check_memory(transport: Transport, target: BoundClaim) -> None:
     """Probe the host now; ExecRefused when its available memory is below the lease."""
     facts = await gather_facts(transport)
     host = candidate(target.host, "complete", "", facts.model_dump(mode="json"))
@@ -78,14 +80,13 @@ async def check_memory(transport: Transport, target: Target) -> None:
                           f"{target.claim!r} needs {human_size(target.memory)} (--force runs anyway)")
 
 
-async def run_bound(db: Database, target: Target, line: str, *,
-                    connect: Callable[[Host], Awaitable[Transport]], clock: Callable[[], float], force: bool,
+async def run_bound(db: Database, target: BoundClaim, line: str, *,
+                    connector: Connector, clock: Callable[[], float], force: bool,
                     on_output: OutputCallback, renew_every: float | None = None) -> int:
     """Connect, check memory (unless `force`), run `line` streaming its output while renewing the
     lease; return the command's exit status. A TransportError means it never started; ExecLost
     that the connection failed while it ran."""
-    transport = await connect(target.host)
-    try:
+    async with await connector.connect(target.host) as transport:
         if not force:
             await check_memory(transport, target)
         if extend_live(db, target.claim, now=clock(), host=target.host.metadata.name) is None:
@@ -99,11 +100,9 @@ async def run_bound(db: Database, target: Target, line: str, *,
         finally:
             renewer.cancel()
         return result.exit_status
-    finally:
-        await transport.close()
 
 
-async def _keep_renewed(db: Database, target: Target, clock: Callable[[], float], on_output: OutputCallback,
+async def _keep_renewed(db: Database, target: BoundClaim, clock: Callable[[], float], on_output: OutputCallback,
                         every: float) -> None:
     while True:
         await asyncio.sleep(every)

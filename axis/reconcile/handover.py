@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from axis.reconciler.fleet_pass import plan_work
+from axis.reconcile.host_pass import plan_work
+from axis.reconcile.record import settings_hashes
 from axis.specs import Host, HostProfile
-from axis.reconciler.record import settings_hashes
 from axis.state.objects import Change, desired_hosts
 from axis.state.tables import Condition, FeatureStatus
 

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 
 from sqlmodel import Session
 
-from axis.reconciler.converge import HostOutcome
+from axis.reconcile.converge import HostOutcome
+from axis.reconcile.supervisor import KIND as CONTROLLER_KIND, NAME as CONTROLLER_NAME
 from axis.specs import spec_hash
 from axis.specs.effective import EffectiveFeature
 from axis.state.claims import statuses
@@ -19,7 +20,7 @@ from axis.state.conditions import set_condition
 from axis.state.events import record_event
 from axis.state.facts import store_observations
 from axis.state.feature_status import FeatureRow, store_feature_status
-from axis.state.objects import list_rows
+from axis.state.objects import get_row, list_rows
 
 
 def settings_hashes(features: Mapping[str, EffectiveFeature]) -> dict[str, str]:
@@ -100,3 +101,20 @@ def record_claim_conditions(session: Session, now: float) -> None:
         set_condition(session, "Claim", row.name, "Bound", phase == "Bound", phase,
                       (status.host if status and phase == "Bound" else (status.reason if status else "not placed yet")),
                       generation=row.generation, now=now)
+
+
+def record_pass_crashed(session: Session, name: str, message: str, now: float, started: float) -> None:
+    """A host pass that raised leaves the host Ready False (`ControllerError`), stamped with the
+    pass's start: `axis get hosts` shows it, and an apply waiting on the pass gets its answer."""
+    row = get_row(session, "Host", name)
+    if row is None:
+        return
+    for type, status in (("Converged", None), ("Ready", False)):
+        set_condition(session, "Host", name, type, status, "ControllerError", f"the controller's pass: {message}",
+                      generation=row.generation, now=now, probed=started)
+
+
+def record_spec_invalid(session: Session, errors: list[str]) -> None:
+    """The controller's watched specs do not load: a Warning event with the first error."""
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    record_event(session, CONTROLLER_KIND, CONTROLLER_NAME, "SpecInvalid", f"{errors[0]}{more}", type="Warning")

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from axis.reconciler.converge import HostOutcome
-from axis.reconciler.fleet import SshOptions
-from axis.reconciler.fleet_pass import HostWork, converge_fleet, plan_work
-from axis.reconciler.ledger import Outcome, place_claims
-from axis.reconciler.observe import claim_tools
-from axis.reconciler.record import record_claim_conditions
+from axis.drivers.connector import Connector
+from axis.placement.ledger import Outcome, place_claims
+from axis.reconcile.converge import HostOutcome
+from axis.reconcile.host_pass import HostWork, converge_fleet, plan_work
+from axis.reconcile.observe import claim_tools
+from axis.reconcile.record import record_claim_conditions
 from axis.specs import Host, HostProfile, Loaded
 from axis.specs.effective import effective_features, matching_profiles
 from axis.state import Database
@@ -109,12 +109,12 @@ def store(db: Database, loaded: list[Loaded], *, apply_sets: list[str] | None = 
                   store_only=store_only)
 
 
-async def finish(db: Database, ssh: SshOptions, stored: Stored, *, jobs: int = 16,
+async def finish(db: Database, connector: Connector, stored: Stored, *, jobs: int = 16,
                  on_done: Callable[[HostOutcome], None] | None = None) -> Applied:
     """Converge the stored hosts, then bind pending claims; nothing at all for a store-only apply."""
     if stored.store_only:
         return Applied(stored)
-    outcomes = await converge_fleet(db, ssh, stored.work, dry_run=stored.dry_run, extra_tools=stored.tools,
+    outcomes = await converge_fleet(db, connector, stored.work, dry_run=stored.dry_run, extra_tools=stored.tools,
                                     jobs=jobs, on_done=on_done)
     if stored.dry_run:
         return Applied(stored, outcomes)

@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from axis.drivers.connector import Connector, with_connection
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
 from axis.drivers.features import Plan
 from axis.drivers.features.execute import StepResult, run_steps
 from axis.drivers.transport import ErrorKind, RunResult, Transport, TransportError, sudo_refusal
-from axis.reconciler.fleet import SshOptions
-from axis.reconciler.observe import run_facts_script, to_observation
-from axis.reconciler.plan import feature_probes, plan_host
+from axis.reconcile.observe import run_facts_script, to_observation
+from axis.reconcile.plan import feature_probes, plan_host
 from axis.specs import Host
 from axis.specs.effective import EffectiveFeature
 from axis.state.facts import Observation
@@ -77,7 +77,7 @@ async def observe_features(transport: Transport, features: Mapping[str, Effectiv
     return facts, sections
 
 
-async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], ssh: SshOptions, *,
+async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], connector: Connector, *,
                         dry_run: bool, refused: Mapping[str, Mapping[str, str]] | None = None,
                         extra_tools: list[str] | None = None, timeout: float = 600.0,
                         stop: asyncio.Event | None = None) -> HostOutcome:
@@ -87,13 +87,11 @@ async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], ss
     name = host.metadata.name
     started = time.monotonic()
     tools = extra_tools or []
+    deadline = asyncio.get_running_loop().time() + timeout
     try:
-        async with asyncio.timeout(timeout):
-            transport = await ssh.connect(host)
-            try:
-                outcome = await _pass(name, transport, features, dry_run, refused or {}, tools, stop)
-            finally:
-                await transport.close()
+        outcome = await with_connection(
+            host, connector, deadline,
+            lambda transport, _left: _pass(name, transport, features, dry_run, refused or {}, tools, stop))
     except TimeoutError:
         err = TransportError(ErrorKind.TIMEOUT, name, f"pass not finished within {timeout:g}s")
         outcome = HostOutcome(name, "failed", str(err), observation=to_observation(name, None, err))

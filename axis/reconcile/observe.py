@@ -10,10 +10,11 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
 
+from axis.drivers.connector import Connector, with_connection
 from axis.drivers.facts import Facts, build_script, facts_from
 from axis.drivers.facts.sections import ScriptOutput, split_sections
+from axis.drivers.fan_out import fan_out
 from axis.drivers.transport import ErrorKind, Transport, TransportError
-from axis.reconciler.fleet import SshOptions, fan_out
 from axis.specs import Claim, Host
 from axis.state.facts import Observation
 
@@ -53,17 +54,13 @@ def to_observation(host: str, facts: Facts | None, error: Exception | None) -> O
     return Observation(host, "error", f"{host}: {type(error).__name__}: {error}", None, now)
 
 
-async def observe_host(host: Host, ssh: SshOptions, *, extra_tools: Iterable[str] = (),
+async def observe_host(host: Host, connector: Connector, *, extra_tools: Iterable[str] = (),
                        timeout: float = 30.0) -> Observation:
     """Connect, gather, close; never raises: failures become an Observation with the reason."""
     name = host.metadata.name
+    deadline = asyncio.get_running_loop().time() + timeout
     try:
-        async with asyncio.timeout(timeout):
-            transport = await ssh.connect(host)
-            try:
-                facts = await gather_facts(transport, extra_tools, timeout)
-            finally:
-                await transport.close()
+        facts = await with_connection(host, connector, deadline, lambda t, _left: gather_facts(t, extra_tools, timeout))
     except TimeoutError:
         return to_observation(name, None, TransportError(ErrorKind.TIMEOUT, name, f"no answer within {timeout:g}s"))
     except (TransportError, OSError) as exc:
@@ -71,9 +68,9 @@ async def observe_host(host: Host, ssh: SshOptions, *, extra_tools: Iterable[str
     return to_observation(name, facts, None)
 
 
-async def observe_fleet(hosts: list[Host], ssh: SshOptions, *, jobs: int = 32, timeout: float = 30.0,
+async def observe_fleet(hosts: list[Host], connector: Connector, *, jobs: int = 32, timeout: float = 30.0,
                         extra_tools: Iterable[str] = (),
                         on_done: Callable[[Host, Observation], None] | None = None) -> list[Observation]:
     tools = list(extra_tools)
-    return await fan_out(hosts, lambda h: observe_host(h, ssh, extra_tools=tools, timeout=timeout),
+    return await fan_out(hosts, lambda h: observe_host(h, connector, extra_tools=tools, timeout=timeout),
                          jobs=jobs, on_done=on_done)

@@ -19,8 +19,8 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from axis.reconciler.candidates import Candidate
-from axis.reconciler.infer import Need
+from axis.placement.candidates import Candidate
+from axis.placement.infer import Need
 from axis.specs.units import human_size
 
 MiB = 1 << 20

@@ -31,6 +31,7 @@ goes wrong inside it.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -76,6 +77,14 @@ def doubling(base: float, cap: float, attempt: int) -> float:
 def restart_delay(attempt: int) -> float:
     """Seconds before the `attempt`-th retry of a failed part: 1, 2, 4, ... capped at 60."""
     return doubling(RESTART_BASE, RESTART_CAP, attempt)
+
+
+def ended(task: asyncio.Task[None]) -> str:
+    """How a task that should have run forever ended, in words."""
+    if task.cancelled():
+        return "cancelled"
+    error = task.exception()
+    return describe(error) if error is not None else "returned"
 
 
 def describe(exc: BaseException, *, typed: bool = True) -> str:

@@ -1,0 +1,1 @@
+"""Commands run on hosts on request, outside the reconcile: `axis on`, `axis clean`, `axis exec`."""

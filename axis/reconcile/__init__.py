@@ -1,0 +1,1 @@
+"""Reconciling hosts to their specs: observe, plan, converge, record; the controller's loop over them."""

@@ -1,0 +1,298 @@
+"""The loop behind `axis controller`: watch the spec directory, reconcile every host level-triggered.
+
+This module is the work queue around `reconcile_host` (`axis.reconcile.host_pass`, also the path
+of `axis apply`): one schedule per host, serial per host, hosts concurrently up to `jobs` so a slow
+or dead host never holds up the others. The pass's `Result` says when the host is due again: after
+`resync` seconds (drift such as a managed file deleted by hand is found and repaired) or, after a
+temporary error, after a backoff of 5 s doubling to 5 minutes. Claims are bound and expired leases
+swept after host passes and every few seconds.
+
+A spec edit re-applies the whole directory to the DB exactly as `axis apply --prune` would; an
+invalid edit is logged with file:line and the last good desired state stays in force. What another
+process stores (`axis apply` beside the controller hands its hosts over, the HTTP API, `axis
+delete`) is noticed by a once-a-second look at the objects' change times. Stopping (`stop` set,
+e.g. by SIGTERM) starts no new pass and no new step; steps in flight finish.
+
+Every part is supervised (`axis.reconcile.supervisor`): an exception it did not expect is logged,
+recorded (Warning event, the part's condition on Controller/controller) and the part runs again
+after a capped backoff; the file watcher (`axis.reconcile.spec_watch`) and the spec apply it
+triggers are separate parts. Only the scheduling loop cannot be restarted: if it breaks, `run`
+raises and the process exits non-zero rather than keep running with a dead part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from axis.drivers.connector import Connector
+from axis.placement.ledger import place_claims
+from axis.reconcile.host_pass import reconcile_stored_host
+from axis.reconcile.record import record_claim_conditions, record_pass_crashed, record_spec_invalid
+from axis.reconcile.spec_watch import SpecWatcher
+from axis.reconcile.supervisor import Part, Supervisor, describe, doubling, ended, restart_delay
+from axis.specs import SpecErrors, load_specs
+from axis.state import Database
+from axis.state.objects import Change, apply_objects, desired_hosts, object_versions, objects_fingerprint
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE = 5.0
+BACKOFF_CAP = 300.0
+#: Expired leases are swept and pending claims retried at least this often (seconds).
+CLAIMS_EVERY = 10.0
+#: How often the DB is checked for objects stored by another process (seconds).
+POLL_EVERY = 1.0
+
+
+@dataclass
+class _Slot:
+    due: float
+    failures: int = 0
+    task: asyncio.Task[None] | None = None
+    again: bool = False  # the spec changed while a pass was running: run once more right after
+
+    def failed(self) -> float:
+        """One more failed pass in a row: due again after the backoff, returned."""
+        self.failures += 1
+        delay = backoff(self.failures)
+        self.due = time.time() + delay
+        return delay
+
+
+def backoff(failures: int) -> float:
+    """A host's retry delay after `failures` failed passes in a row: 5 s doubling to 5 minutes."""
+    return doubling(BACKOFF_BASE, BACKOFF_CAP, failures)
+
+
+class Controller:
+    def __init__(self, db: Database, connector: Connector, watch: Path, *, resync: float = 60.0, jobs: int = 16,
+                 log: Callable[[str], None] = print):
+        self.db, self.connector, self.watch = db, connector, watch
+        self.resync, self.jobs, self.log = resync, jobs, log
+        self._slots: dict[str, _Slot] = {}
+        self._claims_due = 0.0
+        self._poll_due = 0.0
+        self._versions: dict[tuple[str, str], float] = {}
+        self._fingerprint: tuple[int, float] | None = None
+        self._wake = asyncio.Event()
+        self.supervisor = Supervisor(db)
+        self._spec_retry: float | None = None  # when to re-read the specs after an apply that raised
+        self._streaks = {part: 0 for part in (Part.SPECS, Part.CLAIMS, Part.STORE_POLL)}
+
+    async def run(self, stop: asyncio.Event) -> list[str]:
+        """Reconcile until `stop`; the caller has stored the watched specs once (`load_watched`).
+
+        Returns the parts that were failing when it stopped (empty: all healthy), so that the
+        exit status can say so. Raises when the scheduling loop itself broke."""
+        self.supervisor.begin()
+        gate = asyncio.Semaphore(self.jobs)
+        watcher = asyncio.create_task(SpecWatcher(self.watch, self.supervisor, self.load_watched).run(stop))
+        stopper = asyncio.create_task(stop.wait())
+        stopper.add_done_callback(lambda _task: self._wake.set())
+        broken: BaseException | None = None
+        try:
+            while not stop.is_set():
+                if watcher.done():  # it restarts itself forever: ending means its supervision broke
+                    raise RuntimeError(f"the spec watcher's supervisor ended: {ended(watcher)}")
+                now = time.time()
+                for name, slot in self._slots.items():
+                    if slot.task is None and slot.due <= now:
+                        slot.task = asyncio.create_task(self._host_pass(name, slot, gate, stop))
+                if self._spec_retry is not None and now >= self._spec_retry:
+                    self.load_watched()
+                if now >= self._poll_due:
+                    self._periodic(Part.STORE_POLL, self._notice_stored)
+                if now >= self._claims_due:
+                    self._periodic(Part.CLAIMS, self._place_claims)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._idle_seconds()):
+                        await self._wake.wait()
+        except Exception as exc:
+            broken = exc
+            logger.critical("the controller loop failed, exiting: %s", describe(exc))
+            logger.debug("traceback", exc_info=exc)
+            raise
+        finally:
+            watcher.cancel()
+            stopper.cancel()
+            running = [s.task for s in self._slots.values() if s.task is not None]
+            if running:
+                self._say(f"stopping: waiting for {len(running)} host pass(es) to finish their step in flight")
+            await asyncio.gather(*running, watcher, stopper, return_exceptions=True)
+            self.supervisor.end(broken)
+            if broken is None:
+                self._say("stopped")
+        return self.supervisor.failing()
+
+    def load_watched(self) -> None:
+        """`apply_specs`, supervised: an exception other than a spec error (a loader bug, a DB
+        that refuses the write) keeps the last good desired state in force, like a spec error,
+        is recorded, and the directory is read again after a backoff, or at once on the next edit.
+
+        A watched path that no longer exists is not read at all (that would be a spec error, or
+        an empty desired state): the watcher reports it, and re-reads once the path is back."""
+        if not os.path.exists(self.watch):
+            self._spec_retry = None
+            return
+        try:
+            self.apply_specs()
+        except Exception as exc:
+            self._streaks[Part.SPECS] += 1
+            delay = restart_delay(self._streaks[Part.SPECS])
+            self._spec_retry = time.time() + delay
+            self.supervisor.failed(Part.SPECS, exc, attempt=self._streaks[Part.SPECS], retry_in=delay)
+            self._wake.set()
+        else:
+            self._streaks[Part.SPECS], self._spec_retry = 0, None
+            self.supervisor.succeeded(Part.SPECS)
+
+    def _periodic(self, part: Part, work: Callable[[], object]) -> None:
+        """Run the claims pass or the DB poll; if it raises, record it and try again after a backoff."""
+        try:
+            work()
+        except Exception as exc:
+            self._streaks[part] += 1
+            delay = restart_delay(self._streaks[part])
+            if part is Part.CLAIMS:
+                self._claims_due = time.time() + delay
+            else:
+                self._poll_due = time.time() + delay
+            self.supervisor.failed(part, exc, attempt=self._streaks[part], retry_in=delay)
+        else:
+            self._streaks[part] = 0
+            self.supervisor.succeeded(part)
+
+    def apply_specs(self) -> list[Change]:
+        """Re-read the whole directory and store it (prune included); keep the last good state on errors."""
+        if self._fingerprint is not None:
+            self._notice_stored()  # what others stored since the last look, before it is absorbed below
+        try:
+            loaded = load_specs([self.watch])
+        except SpecErrors as exc:
+            for error in exc.errors:
+                self.log(f"spec error: {error}")
+            self.log(f"{len(exc.errors)} error(s); the last good desired state stays in force")
+            with self.db.write() as session:
+                record_spec_invalid(session, [str(e) for e in exc.errors])
+            if self._fingerprint is None:
+                self._notice_stored()  # the first load: reconcile what was stored before, the last good state
+            return []
+        with self.db.write() as session:
+            changes = apply_objects(session, loaded, prune=True, apply_sets=[str(self.watch.resolve())])
+            names = {h.metadata.name for h in desired_hosts(session)[0]}
+            self._versions, self._fingerprint = object_versions(session), objects_fingerprint(session)
+        changed = [c for c in changes if c.action != "unchanged"]
+        for c in changed:
+            self.log(f"{c.kind.lower()}/{c.name} {c.action}")
+        self._schedule_changed(names, changed)
+        return changed
+
+    def _notice_stored(self) -> None:
+        """Schedule the hosts whose objects another process stored or deleted since the last look.
+
+        The first look, when the watched specs could not be loaded at start, takes every stored
+        object: the last good desired state is reconciled until the specs load."""
+        self._poll_due = time.time() + POLL_EVERY
+        first = self._fingerprint is None
+        with self.db.read() as session:
+            fingerprint = objects_fingerprint(session)
+            if fingerprint == self._fingerprint:
+                return
+            self._fingerprint = fingerprint
+            versions = object_versions(session)
+        if versions == self._versions:
+            return
+        changed = [Change(kind, name, "configured" if (kind, name) in self._versions else "created", 0, "state DB")
+                   for (kind, name), at in versions.items() if self._versions.get((kind, name)) != at]
+        changed += [Change(kind, name, "deleted", 0, "state DB") for kind, name in self._versions.keys() - versions.keys()]
+        self._versions = versions
+        if first:
+            self.log(f"reconciling the {len(versions)} object(s) stored in the state DB until the watched specs load")
+        else:
+            for c in changed:
+                self.log(f"{c.kind.lower()}/{c.name} {c.action} in the state DB by another process")
+        self._schedule_changed({name for kind, name in versions if kind == "Host"}, changed)
+
+    def _schedule_changed(self, names: set[str], changed: list[Change]) -> None:
+        now = time.time()
+        for gone in set(self._slots) - names:
+            del self._slots[gone]
+            self.supervisor.forget(Part.HOST_PASSES, gone)
+        everyone = any(c.kind == "HostProfile" for c in changed)
+        touched = {c.name for c in changed if c.kind == "Host"}
+        for name in names:
+            slot = self._slots.setdefault(name, _Slot(due=now))
+            if everyone or name in touched:
+                slot.failures, slot.due = 0, now
+                slot.again = slot.task is not None
+        if any(c.kind == "Claim" for c in changed):
+            self._claims_due = 0.0
+        self._wake.set()
+
+    async def _host_pass(self, name: str, slot: _Slot, gate: asyncio.Semaphore, stop: asyncio.Event) -> None:
+        started = time.time()
+        try:
+            async with gate:
+                if stop.is_set():
+                    return
+                await self._converge(name, slot, stop)
+        except Exception as exc:  # a bug must not kill the loop: record it, back off, go on
+            delay = slot.failed()
+            self.supervisor.failed(Part.HOST_PASSES, exc, attempt=slot.failures, retry_in=delay, subject=name,
+                                   also=lambda session, message, now: record_pass_crashed(session, name, message,
+                                                                                          now, started))
+        else:
+            self.supervisor.succeeded(Part.HOST_PASSES, name)
+        finally:
+            slot.task = None
+            if slot.again:
+                slot.again, slot.due = False, time.time()
+            self._claims_due = 0.0
+            self._wake.set()
+
+    async def _converge(self, name: str, slot: _Slot, stop: asyncio.Event) -> None:
+        """One pass over `name`, then when it is due again, from the pass's Result."""
+        reconciled = await reconcile_stored_host(self.db, name, self.connector, stop=stop)
+        if reconciled is None:  # no longer stored: the next look at the DB drops its slot
+            slot.due = math.inf
+            return
+        result = reconciled.result(self.resync)
+        if result.error:
+            delay = slot.failed()
+            self.log(f"{name}: failed: {result.error}; retry in {delay:g}s")
+            return
+        slot.failures, slot.due = 0, time.time() + result.requeue_after
+        if reconciled.outcome.status == "changed":
+            self.log(f"{name}: converged ({reconciled.outcome.steps_run} step(s))")
+
+    def _place_claims(self) -> None:
+        now = time.time()
+        for outcome in place_claims(self.db, now=now):
+            if outcome.phase == "Bound":
+                self.log(f"claim/{outcome.claim} bound to {outcome.host}")
+        with self.db.write() as session:
+            record_claim_conditions(session, now)
+        self._claims_due = now + CLAIMS_EVERY
+
+    def _idle_seconds(self) -> float:
+        now = time.time()
+        due = [s.due for s in self._slots.values() if s.task is None] + [self._claims_due, self._poll_due]
+        if self._spec_retry is not None:
+            due.append(self._spec_retry)
+        return max(0.05, min(1.0, min(due) - now))
+
+    def _say(self, line: str) -> None:
+        """`log` where nothing may raise (the loop's shutdown): stdout may be a closed pipe."""
+        try:
+            self.log(line)
+        except Exception as exc:
+            logger.error("cannot write the controller's log line: %s", describe(exc))

@@ -1,0 +1,132 @@
+"""One host's pass, the one reconcile path: plan what the host should be, converge it, record.
+
+`reconcile_host` is what controller-runtime calls `Reconcile`: given one host's planned work it
+converges the host and returns a `Reconciled` (the outcome, a way to record it, and a `Result`
+telling the work queue what to do next: come back after `requeue_after` seconds, retry a
+temporary error with backoff, or drop a host that is gone: None). Both of its users go through it:
+
+- the controller (`reconcile_stored_host`): plans one host from the DB, reconciles it and
+  records the pass in its own transaction; the controller itself is only the queue;
+- `axis apply` (`converge_fleet`): plans every host in one read, reconciles them concurrently and
+  records them all in one transaction afterwards, so a slow host holds no lock and the apply
+  costs two transactions whatever the fleet size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from axis.drivers.connector import Connector
+from axis.drivers.fan_out import fan_out
+from axis.reconcile.converge import HostOutcome, converge_host
+from axis.reconcile.observe import claim_tools
+from axis.reconcile.record import record_outcome, settings_hashes
+from axis.specs import Host, HostProfile, effective_features
+from axis.specs.effective import EffectiveFeature
+from axis.state import Database
+from axis.state.feature_status import refused_steps
+from axis.state.objects import desired_claims, desired_hosts, get_row
+
+#: A controller pass over one host must end within this many seconds (an apply's: APPLY_TIMEOUT).
+PASS_TIMEOUT = 600.0
+APPLY_TIMEOUT = 900.0
+
+
+@dataclass(frozen=True)
+class HostWork:
+    host: Host
+    features: dict[str, EffectiveFeature]
+    generation: int
+    refused: dict[str, dict[str, str]]
+    #: when the desired state was read (taken before the reading transaction began): the pass's
+    #: conditions carry it, so a reader knows whether the pass saw a given commit
+    planned_at: float
+
+
+def plan_work(session: Session, hosts: Iterable[Host], profiles: list[HostProfile], *,
+              planned_at: float) -> list[HostWork]:
+    """What each host should be, with its generation and the steps it refused before."""
+    work = []
+    for host in hosts:
+        features = effective_features(host, profiles)
+        row = get_row(session, "Host", host.metadata.name)
+        work.append(HostWork(host, features, row.generation if row else 0,
+                             refused_steps(session, host.metadata.name, settings_hashes(features)), planned_at))
+    return work
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the work queue does with a host after its pass (controller-runtime's Result and error).
+
+    `error`: a temporary failure (unreachable, a step failed), retried after the queue's backoff.
+    Otherwise the host converged and is due again after `requeue_after` seconds, so drift is found
+    and repaired. (A host gone from the desired state has no pass: `reconcile_stored_host` says None.)"""
+
+    requeue_after: float = 0.0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    work: HostWork
+    outcome: HostOutcome
+
+    def record(self, session: Session, now: float) -> None:
+        """Facts, feature status, conditions and events of this pass (see `record_outcome`)."""
+        record_outcome(session, self.outcome, self.work.features, generation=self.work.generation,
+                       previously_refused=self.work.refused, now=now, probed=self.work.planned_at)
+
+    def result(self, resync: float) -> Result:
+        if self.outcome.status == "failed":
+            return Result(error=self.outcome.reason)
+        return Result(requeue_after=resync)
+
+
+async def reconcile_host(work: HostWork, connector: Connector, *, dry_run: bool, extra_tools: list[str],
+                         timeout: float, stop: asyncio.Event | None = None) -> Reconciled:
+    """Converge one host to its planned work; never raises for what a host does (see converge_host)."""
+    outcome = await converge_host(work.host, work.features, connector, dry_run=dry_run, refused=work.refused,
+                                  extra_tools=extra_tools, timeout=timeout, stop=stop)
+    return Reconciled(work, outcome)
+
+
+async def reconcile_stored_host(db: Database, name: str, connector: Connector, *,
+                                stop: asyncio.Event | None = None) -> Reconciled | None:
+    """The controller's pass over host `name`: planned from the DB, reconciled, recorded in its
+    own transaction; None when the host is no longer stored (the queue drops it)."""
+    planned_at = time.time()  # before the read: the pass saw every commit made until then
+    with db.read() as session:
+        hosts, profiles = desired_hosts(session)
+        host = next((h for h in hosts if h.metadata.name == name), None)
+        if host is None:
+            return None
+        work = plan_work(session, [host], profiles, planned_at=planned_at)[0]
+        tools = claim_tools(desired_claims(session))
+    reconciled = await reconcile_host(work, connector, dry_run=False, extra_tools=tools, timeout=PASS_TIMEOUT,
+                                      stop=stop)
+    with db.write() as session:
+        reconciled.record(session, time.time())
+    return reconciled
+
+
+async def converge_fleet(db: Database, connector: Connector, work: list[HostWork], *, dry_run: bool,
+                         extra_tools: list[str], jobs: int = 16, timeout: float = APPLY_TIMEOUT,
+                         on_done: Callable[[HostOutcome], None] | None = None) -> list[HostOutcome]:
+    """Reconcile the hosts of `work` (an apply's); a dry run only plans and writes nothing."""
+
+    async def one(item: HostWork) -> Reconciled:
+        return await reconcile_host(item, connector, dry_run=dry_run, extra_tools=extra_tools, timeout=timeout)
+
+    passes = await fan_out(work, one, jobs=jobs, on_done=(lambda _w, r: on_done(r.outcome)) if on_done else None)
+    if not dry_run:
+        now = time.time()
+        with db.write() as session:
+            for reconciled in passes:
+                reconciled.record(session, now)
+    return [r.outcome for r in passes]

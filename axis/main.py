@@ -9,11 +9,14 @@ second to import, which no other command should pay.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from axis.app.context import AppContext
-from axis.app.serve_options import ServeOptions
 from axis.cli.main import Servers
 from axis.cli.main import run as run_cli
+
+if TYPE_CHECKING:
+    from axis.app.context import AppContext
+    from axis.app.serve_options import ServeOptions
 
 
 def serve_http(app: AppContext, options: ServeOptions) -> int:

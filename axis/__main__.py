@@ -1,5 +1,5 @@
 """`python -m axis`: the same CLI as the `axis` console script."""
 
-from axis.cli.main import main
+from axis.main import main
 
 main()

@@ -75,7 +75,7 @@ def build(db_path: Path, template: dict[str, Any], hosts: int, history: int, see
 
 def hold(db_path: Path) -> dict[str, Any]:
     started = time.perf_counter()
-    import axis.cli.main  # noqa: F401  (a controller process has the CLI, transport and drivers loaded)
+    import axis.main  # noqa: F401  (a controller process has the CLI, transport and drivers loaded)
     from axis.drivers.facts import Facts
     from axis.placement.candidates import load_candidates
     from axis.placement.scorer import Index

@@ -13,8 +13,8 @@ from hypothesis import settings
 from starlette.testclient import TestClient
 
 from axis.api.app import build_app
-from axis.cli.context import AppContext
-from axis.cli.main import run
+from axis.app.context import AppContext
+from axis.main import run
 from tests.ci import ci_collect_skip_is_failure, ci_count_dropped, ci_left_out_fails_the_run, ci_skip_is_failure
 from tests.servekit import Served, start_serve
 

@@ -17,8 +17,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from axis.api.app import build_app
-from axis.cli.context import AppContext
-from axis.cli.main import run
+from axis.app.context import AppContext
+from axis.main import run
 from axis.state.events import list_events
 from axis.state.objects import list_rows
 

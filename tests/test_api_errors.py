@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from axis.api import reads
+from axis.app import queries
 from axis.api.app import build_app
-from axis.cli.context import AppContext
+from axis.app.context import AppContext
 from axis.drivers.connector import SshOptions
 from axis.reconcile.controller import Controller
 from axis.specs.bounded_yaml import MAX_NODES
@@ -96,7 +96,7 @@ def test_an_axis_bug_is_json_500_with_the_traceback_logged(client: TestClient, m
                                                            caplog: pytest.LogCaptureFixture):
     def broken(_db: Database) -> dict:
         raise ZeroDivisionError("a bug")
-    monkeypatch.setattr(reads, "lease_list", broken)
+    monkeypatch.setattr(queries, "lease_list", broken)
     with caplog.at_level(logging.ERROR, logger="axis.api"):
         r = client.get("/leases")
     assert r.status_code == 500 and r.headers["content-type"] == "application/json"

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from axis.api.serve_cmd import is_loopback, parse_listen
-from axis.cli.context import CliError
+from axis.api.http_server import is_loopback, parse_listen
+from axis.app.context import AppError
 from tests.servekit import ROOT, stop_serve
 
 
@@ -31,7 +31,7 @@ def test_listen_addresses_are_parsed_and_classified() -> None:
     assert parse_listen("[::1]:0") == ("::1", 0)
     assert parse_listen("localhost:8080") == ("localhost", 8080)
     for bad in ("127.0.0.1", "127.0.0.1:http", ":42425", "[::1]", "127.0.0.1:70000"):
-        with pytest.raises(CliError, match="expected HOST:PORT"):
+        with pytest.raises(AppError, match="expected HOST:PORT"):
             parse_listen(bad)
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.3.4.5", "::1", "localhost", "LOCALHOST"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.0.0.1", "example.com", "localhost.example.com"))

@@ -151,7 +151,7 @@ def test_delete(axis):
 
 
 def test_state_path_problems_are_one_line(axis, tmp_path, capsys):
-    from axis.cli.main import run
+    from axis.main import run
     blocker = tmp_path / "file"
     blocker.write_text("x")
     code = run(["--state", str(blocker / "sub" / "db"), "get", "hosts"])
@@ -161,7 +161,7 @@ def test_state_path_problems_are_one_line(axis, tmp_path, capsys):
 
 
 def test_state_from_env(tmp_path, monkeypatch, capsys):
-    from axis.cli.main import run
+    from axis.main import run
     db = tmp_path / "env.db"
     monkeypatch.setenv("AXIS_STATE", str(db))
     assert run(["get", "hosts"]) == 0

@@ -84,7 +84,7 @@ def test_a_read_only_file_system(axis, tmp_path: Path):
     writable, readonly = tmp_path / "rw", tmp_path / "ro"
     readonly.mkdir()
     specs = _write_hosts(tmp_path / "specs", 2, "kept")
-    from axis.cli.main import run
+    from axis.main import run
     assert run(["--state", str(writable / "s.db"), "apply", "--no-converge", "-f", str(specs)]) == 0
     with _mounted("--bind", str(writable), str(readonly)):
         done = subprocess.run(["mount", "-o", "remount,ro,bind", str(readonly)], capture_output=True, text=True)

@@ -20,7 +20,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from axis.api.app import build_app
-from axis.cli.context import AppContext
+from axis.app.context import AppContext
 from axis.reconcile.supervisor import Supervisor
 from axis.state import Database
 
@@ -61,7 +61,7 @@ def test_a_live_controller_is_shown_running_and_after_sigkill_not_running(axis, 
     specs = tmp_path / "specs"
     specs.mkdir()
     log = (tmp_path / "controller.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-c", "from axis.cli.main import main; main()", "--state", str(state_db),
+    proc = subprocess.Popen([sys.executable, "-c", "from axis.main import main; main()", "--state", str(state_db),
                              "controller", "--watch", str(specs)], stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60

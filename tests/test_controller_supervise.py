@@ -415,7 +415,7 @@ def test_serve_watch_exits_1_when_a_part_of_its_loop_was_failing_at_stop():
     exit status 1 (the server here ends at once, which stops the loop as a signal would)."""
     import socket
 
-    from axis.api.serve_cmd import _serve
+    from axis.api.http_server import _serve
 
     class Server:
         async def serve(self, sockets: list[socket.socket]) -> None:
@@ -615,7 +615,7 @@ def test_the_controllers_conditions_and_events_are_shown_by_the_cli_and_the_api(
     from starlette.testclient import TestClient
 
     from axis.api.app import build_app
-    from axis.cli.context import AppContext
+    from axis.app.context import AppContext
 
     assert axis("get", "controller").err.startswith("No controller has recorded its health")
     running = ControllerLock(state_db)  # as the controller's process holds it (see test_controller_liveness)

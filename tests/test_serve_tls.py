@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from axis.api.serve_cmd import address_is_loopback, bound_loopback
+from axis.api.http_server import address_is_loopback, bound_loopback
 from axis.api.tls import TlsFiles, refuse_clear_text
-from axis.cli.context import CliError
+from axis.app.context import AppError
 from tests.servekit import stop_serve
 
 
@@ -69,9 +69,9 @@ def test_clear_text_rule() -> None:
     refuse_clear_text("127.0.0.1:1", loopback=True, tls=None, insecure_http=False)
     refuse_clear_text("0.0.0.0:1", loopback=False, tls=files, insecure_http=False)
     refuse_clear_text("0.0.0.0:1", loopback=False, tls=None, insecure_http=True)
-    with pytest.raises(CliError, match="over plain HTTP"):
+    with pytest.raises(AppError, match="over plain HTTP"):
         refuse_clear_text("0.0.0.0:1", loopback=False, tls=None, insecure_http=False)
-    with pytest.raises(CliError, match="choose one"):
+    with pytest.raises(AppError, match="choose one"):
         refuse_clear_text("0.0.0.0:1", loopback=False, tls=files, insecure_http=True)
 
 

@@ -382,7 +382,7 @@ def test_any_exception_inside_the_yaml_reader_is_a_spec_error_at_the_node(monkey
 
 
 def test_a_repeated_omap_key_through_the_cli_is_one_error_line(tmp_path, capsys):
-    from axis.cli.main import run
+    from axis.main import run
 
     (tmp_path / "h.yaml").write_text(GOOD_HOST + "  description: !!omap [a: 1, a: 2]\n")
     code = run(["--state", str(tmp_path / "state.db"), "apply", "--no-converge", "-f", str(tmp_path / "h.yaml")])

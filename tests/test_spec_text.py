@@ -115,7 +115,7 @@ def test_the_fleet_node_estimate_in_the_docs_is_measured() -> None:
 
 def test_the_controllers_log_lines_escape_what_a_host_said(capsys):
     """Step reasons and events carry a host's own words into the controller's log lines."""
-    from axis.cli.controller_cmd import log_line
+    from axis.app.log_lines import log_line
 
     log_line("axis-t1: refused: \x1b]0;owned\x07 \x9b2J \u202eevil")
     err = capsys.readouterr().err

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from axis.api.app import build_app
 from axis.cli.apply_cmd import store_only_summary
-from axis.cli.context import AppContext
+from axis.app.context import AppContext
 from axis.reconcile.apply_pass import Stored
 from axis.state import Database
 from axis.state.facts import Observation, store_observations

@@ -18,7 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from axis.api.app import build_app
-from axis.cli.context import AppContext
+from axis.app.context import AppContext
 from axis.drivers.connector import SshOptions
 from tests.conftest import HOST
 

@@ -1,7 +1,7 @@
 """The read-only MCP server behind `axis mcp serve`: four tools over the state DB, nothing else.
 
 An agent gets what a person gets from `axis get hosts`, `axis get host NAME`, `axis status
---cached` and `axis place` — the same documents, from `axis.api.reads` — and no way to change
+--cached` and `axis place` — the same documents, from `axis.app.queries` — and no way to change
 anything: no tool writes, none talks to a host, none takes a lease (`rank_hosts` is advisory),
 and the server offers no resources or prompts that could. Every tool says so to the client with
 `readOnlyHint` (on the wire), so clients that ask before acting can skip asking.
@@ -17,7 +17,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from axis import __version__
-from axis.api import reads
+from axis.app import queries
+from axis.app.context import AppContext, NotFound
 from axis.state import Database
 
 INSTRUCTIONS = """axis manages a fleet of machines reached over SSH. Use list_hosts for the fleet,
@@ -35,26 +36,26 @@ def build_server(db: Database) -> MCPServer:
     def list_hosts() -> dict[str, Any]:
         """Every host axis manages: address, labels, effective features, and its latest observation
         (status, age, a summary of load, RAM, GPU and disk), as `axis get hosts -o json`."""
-        return _answer(reads.object_list, db, "Host")
+        return _answer(queries.object_list, db, "Host")
 
     @server.tool(annotations=READ_ONLY)
     def get_host(name: str) -> dict[str, Any]:
         """One host by name: its spec, status (observation, feature states, conditions) and the
         full facts of its newest observation (OS, CPU, memory, GPUs, disk, tools)."""
-        return _answer(reads.object_one, db, "Host", name)
+        return _answer(queries.object_one, db, "Host", name)
 
     @server.tool(annotations=READ_ONLY)
     def cluster_status() -> dict[str, Any]:
         """Every host's latest observation and the cluster totals (hosts reachable, cores,
         memory total and available, GPUs), from stored facts, as `axis status --cached -o json`."""
-        return _answer(reads.cluster_status, db)
+        return _answer(queries.cluster_status, db)
 
     @server.tool(annotations=READ_ONLY)
     def rank_hosts(task: str) -> dict[str, Any]:
         """Rank the hosts for a task described in words, e.g. "run ollama inference on a 7b model":
         what it needs (inferred tools, memory, GPU), the best host, each eligible host's fit score
         with its terms, and why every other host was rejected. Advisory: no capacity is reserved."""
-        return _answer(reads.placement, db, task)
+        return _answer(queries.placement, db, task)
 
     return server
 
@@ -64,5 +65,10 @@ def _answer(read: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
     text is withheld by the SDK, which would leave the agent guessing)."""
     try:
         return read(*args)
-    except (reads.NotFound, ValueError) as exc:
+    except (NotFound, ValueError) as exc:
         raise ToolError(str(exc)) from exc
+
+
+def serve_stdio(app: AppContext) -> None:
+    """Serve the tools on stdin/stdout until the client closes them."""
+    build_server(app.db()).run("stdio")

@@ -1,4 +1,4 @@
-"""The API's endpoints: thin async handlers over `reads`, `apply` and the lease ledger.
+"""The API's endpoints: thin async handlers over `axis.app`'s queries, `apply` and the lease ledger.
 
 All DB work is synchronous SQLAlchemy, so every handler runs it in Starlette's thread pool:
 a request waiting for the write lock (the controller's pass, an `axis apply` in a shell) or
@@ -18,18 +18,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from axis import __version__
-from axis.api import reads
 from axis.api.apply import REQUEST_PATH, apply_yaml
 from axis.api.openapi import Endpoint, Param, document
-from axis.cli.claims_view import lease_view
-from axis.cli.context import AppContext
+from axis.app import queries
+from axis.app.claims import lease_view
+from axis.app.context import AppContext, NotFound
+from axis.app.operations import require_claim
 from axis.placement.ledger import LedgerError, release as release_lease, renew as renew_lease
 from axis.specs import SpecErrors
 from axis.specs.bounded_yaml import MAX_SPEC_BYTES
 from axis.specs.loader import decode_spec_bytes
 from axis.specs.units import parse_duration
 from axis.state import Database
-from axis.state.objects import StoredSpecInvalid, get_row
+from axis.state.objects import StoredSpecInvalid
 
 #: Largest request body accepted: the loader's limit for a spec file (a spec set is a few KiB).
 MAX_BODY = MAX_SPEC_BYTES
@@ -50,7 +51,7 @@ def _app(request: Request) -> AppContext:
 async def _read(request: Request, fn: Callable[..., dict[str, Any]], *args: Any) -> Response:
     try:
         return JSONResponse(await run_in_threadpool(fn, _app(request).db(), *args))
-    except reads.NotFound as exc:
+    except NotFound as exc:
         return error(404, str(exc.args[0]))
     except StoredSpecInvalid as exc:  # that object's stored spec: the client can re-apply or delete it
         return error(409, str(exc))
@@ -61,27 +62,27 @@ async def health(request: Request) -> Response:
 
 
 async def list_hosts(request: Request) -> Response:
-    return await _read(request, reads.object_list, "Host")
+    return await _read(request, queries.object_list, "Host")
 
 
 async def get_host(request: Request) -> Response:
-    return await _read(request, reads.object_one, "Host", request.path_params["name"])
+    return await _read(request, queries.object_one, "Host", request.path_params["name"])
 
 
 async def get_facts(request: Request) -> Response:
-    return await _read(request, reads.host_facts, request.path_params["name"])
+    return await _read(request, queries.host_facts, request.path_params["name"])
 
 
 async def list_claims(request: Request) -> Response:
-    return await _read(request, reads.object_list, "Claim")
+    return await _read(request, queries.object_list, "Claim")
 
 
 async def get_claim(request: Request) -> Response:
-    return await _read(request, reads.object_one, "Claim", request.path_params["name"])
+    return await _read(request, queries.object_one, "Claim", request.path_params["name"])
 
 
 async def list_leases(request: Request) -> Response:
-    return await _read(request, reads.lease_list)
+    return await _read(request, queries.lease_list)
 
 
 async def list_events(request: Request) -> Response:
@@ -89,15 +90,15 @@ async def list_events(request: Request) -> Response:
     # ASCII digits only (str.isdigit() takes '²', which int() refuses), and an id SQLite can hold
     if not _EVENT_ID.fullmatch(text) or int(text) > MAX_EVENT_ID:
         return error(400, f"after: expected an event id, a whole number from 0 to {MAX_EVENT_ID}, got {text[:40]!r}")
-    return await _read(request, reads.event_list, int(text))
+    return await _read(request, queries.event_list, int(text))
 
 
 async def cluster_status(request: Request) -> Response:
-    return await _read(request, reads.cluster_status)
+    return await _read(request, queries.cluster_status)
 
 
 async def get_controller(request: Request) -> Response:
-    return await _read(request, reads.controller)
+    return await _read(request, queries.controller)
 
 
 async def apply(request: Request) -> Response:
@@ -133,9 +134,7 @@ async def _ledger(request: Request, change: Callable[..., Any]) -> Response:
     name = request.path_params["name"]
 
     def run(db: Database) -> dict[str, Any]:
-        with db.read() as session:
-            if get_row(session, "Claim", name) is None:
-                raise reads.NotFound(f"Claim {name!r} not found")
+        require_claim(db, name)
         now = time.time()
         return lease_view(change(db, name, now), now)
     try:

@@ -11,17 +11,18 @@ from pathlib import Path
 
 import typer
 
+from axis.app.applied import applied_data
+from axis.app.apply import apply_specs
 from axis.cli.claims_cmd import report_placements
 from axis.cli.context import app_context
-from axis.cli.converge_run import run_pass
 from axis.cli.diff_cmd import report_exit
 from axis.cli.handover_wait import all_ready, handed_data, print_handed, wait_for_controller
 from axis.cli.output import Format, emit
-from axis.cli.plan_view import applied_data, print_diff, print_results
-from axis.reconcile.apply_pass import Stored, store
+from axis.cli.plan_view import print_diff, print_results
+from axis.cli.progress import fleet_progress
+from axis.reconcile.apply_pass import Stored
 from axis.reconcile.converge import HostOutcome
 from axis.specs import load_specs
-from axis.state.lock import ApplyLock, controller_pid
 
 
 def apply(
@@ -45,10 +46,10 @@ def apply(
     results so that the exit code still reflects the hosts."""
     app = app_context(ctx)
     loaded = load_specs(filename)  # raises SpecErrors listing every problem: nothing stored
-    with ApplyLock(app.state, on_wait=lambda msg: typer.echo(msg, err=True)):  # one apply at a time
-        stored = store(app.db(), loaded, apply_sets=[str(p.resolve()) for p in filename], prune=prune,
-                       dry_run=dry_run, converge=converge, controller=controller_pid(app.state))
-        applied = run_pass(app, stored, jobs=jobs)
+    applied = apply_specs(app, loaded, apply_sets=[str(p.resolve()) for p in filename], prune=prune,
+                          dry_run=dry_run, converge=converge, jobs=jobs,
+                          on_wait=lambda msg: typer.echo(msg, err=True), progress=fleet_progress)
+    stored = applied.stored
     if output not in (Format.json, Format.yaml):
         _report_stored(stored, converge, waiting=wait, paths=filename)
     handed = wait_for_controller(app, stored, wait_timeout) if stored.handed and wait else None

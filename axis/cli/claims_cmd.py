@@ -6,9 +6,7 @@ each other; `exec` passes the clock itself, because its lease renewals happen ov
 
 from __future__ import annotations
 
-import asyncio
 import shlex
-import socket
 import sys
 import time
 from typing import NoReturn
@@ -16,21 +14,18 @@ from typing import NoReturn
 import typer
 from pydantic import ValidationError
 
-from axis.cli.claims_view import (
-    context_block, explain_lines, lease_table, lease_view, placement_doc, placement_table,
-)
-from axis.cli.context import CliError, app_context
+from axis.app.claims import lease_list_view
+from axis.app.context import AppError
+from axis.app.operations import exec_on_claim, rank_task
+from axis.app.queries import lease_views
+from axis.cli.claims_view import context_block, explain_lines, lease_table, placement_table
+from axis.cli.context import app_context
 from axis.cli.output import Format, emit, print_table
 from axis.drivers.transport import TransportError
-from axis.hostcmd.claim_exec import ExecLost, ExecRefused, bound_target, run_bound
-from axis.placement.candidates import load_candidates
-from axis.placement.infer import infer
+from axis.hostcmd.claim_exec import ExecLost, ExecRefused
 from axis.placement.ledger import LedgerError, Outcome, release as release_lease, renew as renew_lease
-from axis.placement.scorer import rank
 from axis.specs.loader import problem_text
-from axis.specs.models import ClaimSpec
 from axis.specs.units import format_duration, human_size, parse_duration
-from axis.state import leases
 
 #: `axis exec` exit codes when the command did not run to completion on the host (as `docker run`
 #: and `ssh` use them), so a script can tell them from the command's own exit codes.
@@ -47,17 +42,12 @@ def place(
 ) -> None:
     """Rank the hosts for a task (advisory: no lease is taken), with a reason for every rejected host."""
     try:
-        spec = ClaimSpec(task=task)
+        ranking = rank_task(app_context(ctx).db(), task, now=time.time())
     except ValidationError as exc:  # one line: what is wrong with the task and what to write instead
         problem = "; ".join(problem_text(e) for e in exc.errors())
-        raise CliError(f"invalid task {task[:60]!r}: {problem}; say what the task does, "
+        raise AppError(f"invalid task {task[:60]!r}: {problem}; say what the task does, "
                        'e.g. axis place "build the kernel with make -j8"') from None
-    inference = infer(spec)
-    now = time.time()
-    with app_context(ctx).db().read() as session:
-        hosts = load_candidates(session, now=now, local_hostname=socket.gethostname())
-    placement = rank(inference.need, hosts)
-    doc = placement_doc(task, inference, placement)
+    doc, placement = ranking.doc, ranking.placement
     if output in (Format.json, Format.yaml):
         emit(doc, output)
         return
@@ -77,13 +67,11 @@ def place(
 
 def get_leases(ctx: typer.Context, name: str | None, output: Format) -> None:
     """`axis get leases [CLAIM]`: every lease, live or expired but not yet swept."""
-    now = time.time()
-    with app_context(ctx).db().read() as session:
-        views = [lease_view(lease, now) for lease in leases.all_leases(session) if name is None or lease.claim == name]
+    views = lease_views(app_context(ctx).db(), name)
     if name and not views:
-        raise CliError(f"claim {name!r} holds no lease")
+        raise AppError(f"claim {name!r} holds no lease")
     if output in (Format.json, Format.yaml):
-        emit(views[0] if name else {"apiVersion": "axis/v1", "kind": "LeaseList", "items": views}, output)
+        emit(views[0] if name else lease_list_view(views), output)
     elif views:
         print_table(*lease_table(views))
     else:
@@ -101,7 +89,7 @@ def renew(
     try:
         lease = renew_lease(app_context(ctx).db(), claim, now=now, ttl=seconds)
     except LedgerError as exc:
-        raise CliError(str(exc)) from exc
+        raise AppError(str(exc)) from exc
     typer.echo(f"claim/{claim} bound to {lease.host} ({human_size(lease.memory_bytes)}), "
                f"expires in {format_duration(int(lease.expires - now))}")
 
@@ -111,7 +99,7 @@ def release(ctx: typer.Context, claim: str = typer.Argument(..., help="claim nam
     try:
         lease = release_lease(app_context(ctx).db(), claim, now=time.time())
     except LedgerError as exc:
-        raise CliError(str(exc)) from exc
+        raise AppError(str(exc)) from exc
     typer.echo(f"claim/{claim} released ({human_size(lease.memory_bytes)} on {lease.host} freed)")
 
 
@@ -129,15 +117,9 @@ def exec_(
     app = app_context(ctx)
     line = command[0] if len(command) == 1 else shlex.join(command)
     if not line.strip():
-        raise CliError("empty command")
-    db = app.db()
+        raise AppError("empty command")
     try:
-        target = bound_target(db, claim, now=time.time())
-    except ExecRefused as exc:
-        _refuse(str(exc))
-    try:
-        code = asyncio.run(run_bound(db, target, line, connector=app.ssh, clock=time.time, force=force,
-                                     on_output=_stream))
+        code = exec_on_claim(app, claim, line, clock=time.time, force=force, on_output=_stream)
     except (ExecRefused, TransportError) as exc:
         _refuse(str(exc))
     except ExecLost as exc:
@@ -174,4 +156,4 @@ def _duration(text: str | None) -> int | None:
     try:
         return parse_duration(text)
     except ValueError as exc:
-        raise CliError(f"--ttl: {exc}") from exc
+        raise AppError(f"--ttl: {exc}") from exc

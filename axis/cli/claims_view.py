@@ -1,51 +1,13 @@
-"""How claims, leases and placements look: tables for people, documents for `-o json|yaml`, and
-the compact `axis place --context` block for pasting into an agent's prompt."""
+"""How claims, leases and placements look to people: tables, the `--explain` lines, and the
+compact `axis place --context` block for pasting into an agent's prompt (the documents behind
+them are `axis.app.claims`')."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session
-
-from axis.cli.output import iso
-from axis.placement.infer import Inference, infer
-from axis.placement.scorer import Placement, Ranked
-from axis.specs.units import format_duration, human_size
-from axis.state import leases
-from axis.state.claims import BOUND, EXPIRED, PENDING, statuses
-from axis.state.objects import StoredSpecInvalid, to_model
-from axis.state.tables import ClaimStatus, DesiredObject, Lease
-
-
-def add_claim_status(session: Session, views: list[dict[str, Any]], rows: list[DesiredObject], now: float) -> None:
-    """Put each claim's placement (phase, host, memory, expiry, reason) under `status`."""
-    seen = statuses(session)
-    held = {lease.claim: lease for lease in leases.all_leases(session)}
-    for view, row in zip(views, rows, strict=True):
-        view["status"] = claim_status(row, seen.get(row.name), held.get(row.name), now)
-
-
-def claim_status(row: DesiredObject, status: ClaimStatus | None, lease: Lease | None, now: float) -> dict[str, Any]:
-    if lease is not None and lease.expires <= now:
-        phase, reason = EXPIRED, "lease expired; its memory is freed by the next pass"
-    elif lease is not None:
-        phase, reason = BOUND, ""
-        if status is not None and status.observed_generation != row.generation:
-            reason = status.reason or (
-                f"spec changed after binding (generation {status.observed_generation} → {row.generation}); "
-                "the next placement pass re-checks it against its host (`axis apply` or the controller)")
-    elif status is None or status.phase == BOUND:
-        phase, reason = PENDING, "waiting for the next placement pass (`axis apply`)"
-    else:
-        phase, reason = status.phase, status.reason
-    try:
-        spec = to_model(row).spec
-    except StoredSpecInvalid as exc:  # this claim's problem, shown on its row; the others are unaffected
-        spec, reason = None, str(exc)
-    memory = lease.memory_bytes if lease else (infer(spec).need.memory if spec else None)  # type: ignore[arg-type]
-    return {"phase": phase, "host": lease.host if lease else None, "memory": human_size(memory),
-            "expires": iso(lease.expires) if lease else None,
-            "expiresIn": _until(lease.expires, now) if lease else None, "reason": reason or None}
+from axis.placement.scorer import Placement
+from axis.specs.units import human_size
 
 
 def claim_table(views: list[dict[str, Any]], wide: bool) -> tuple[list[str], list[list[Any]]]:
@@ -57,45 +19,10 @@ def claim_table(views: list[dict[str, Any]], wide: bool) -> tuple[list[str], lis
     return headers, body
 
 
-def lease_view(lease: Lease, now: float) -> dict[str, Any]:
-    return {"claim": lease.claim, "host": lease.host, "memory": human_size(lease.memory_bytes), "gpu": lease.gpu,
-            "acquired": iso(lease.acquired), "renewed": iso(lease.renewed), "expires": iso(lease.expires),
-            "expiresIn": _until(lease.expires, now)}
-
-
 def lease_table(views: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     headers = ["CLAIM", "HOST", "MEMORY", "GPU", "ACQUIRED", "RENEWED", "EXPIRES"]
     return headers, [[v["claim"], v["host"], v["memory"], "yes" if v["gpu"] else "no", v["acquired"],
                       v["renewed"], v["expiresIn"]] for v in views]
-
-
-def _until(expires: float, now: float) -> str:
-    """`in 45m` / `expired 3m ago`: whole minutes once past one, as people read a countdown."""
-    left = expires - now
-    seconds = abs(left)
-    shown = format_duration(max(1, round(seconds / 60) * 60 if seconds >= 60 else int(seconds)))
-    return f"in {shown}" if left > 0 else f"expired {shown} ago"
-
-
-def placement_doc(task: str, inference: Inference, placement: Placement) -> dict[str, Any]:
-    need = inference.need
-    return {
-        "task": task,
-        "needs": {"tools": list(need.tools), "memory": human_size(need.memory), "gpuRequired": need.gpu_required,
-                  "gpuWanted": need.gpu_wanted, "os": need.os, "selector": dict(need.selector)},
-        "inferred": list(inference.reasons),
-        "best": placement.best.host.name if placement.best else None,
-        "ranked": [_ranked(i + 1, r) for i, r in enumerate(placement.ranked)],
-        "rejected": [{"host": r.host, "reasons": list(r.reasons)} for r in placement.rejected],
-    }
-
-
-def _ranked(position: int, r: Ranked) -> dict[str, Any]:
-    h = r.host
-    return {"rank": position, "host": h.name, "fit": r.score,
-            "terms": {t.name: {"points": t.points, "why": t.why} for t in r.terms},
-            "pressure": h.pressure, "allocatable": human_size(h.allocatable), "effective": human_size(h.effective),
-            "reserved": f"{h.ratio:.0%}", "gpu": h.gpu, "cores": h.cores, "local": h.local}
 
 
 def placement_table(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:

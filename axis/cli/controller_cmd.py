@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
-import sys
-import time
 from pathlib import Path
 
 import typer
 
-from axis.cli.context import AppContext, CliError, app_context
+from axis.app.controller_start import exit_status, make_controller
+from axis.app.log_lines import log_line
+from axis.cli.context import app_context
 from axis.reconcile.controller import Controller
-from axis.specs.text import visible
-from axis.specs.units import parse_duration
-from axis.state.lock import ApplyLock, ControllerLock, LockHeld
 
 
 def controller(
@@ -47,36 +43,6 @@ def controller(
         raise typer.Exit(status)
 
 
-def exit_status(failing: list[str] | None) -> int:
-    """1 when parts of the loop were failing as it stopped (saying which), else 0: a supervised
-    controller that was crash-looping must not look like a clean stop to whatever restarts it."""
-    if failing:
-        log_line("exit status 1: failing when stopped: " + "; ".join(failing))
-    return 1 if failing else 0
-
-
-def make_controller(app: AppContext, watch: Path, resync: str, jobs: int, stack: contextlib.ExitStack) -> Controller:
-    """The loop, holding the one-controller-per-DB lock until `stack` closes (also `axis serve --watch`)."""
-    log_to_stderr(debug=app.debug)
-    if not watch.exists():
-        raise CliError(f"{watch}: no such file or directory")
-    try:
-        every = parse_duration(resync)
-    except ValueError as exc:
-        raise CliError(f"--resync: {exc}") from exc
-    try:
-        stack.enter_context(ControllerLock(app.state))
-    except LockHeld as exc:
-        raise CliError(str(exc)) from exc
-    loop = Controller(app.db(), app.ssh, watch, resync=float(every), jobs=jobs, log=log_line)
-    # An apply that started before the lock above converges its hosts itself: wait for it, then
-    # store the watched specs; every apply from now on sees the controller and hands over to it.
-    with ApplyLock(app.state, on_wait=log_line):
-        loop.load_watched()
-    log_line(f"controller watching {watch} (resync {every}s, {jobs} at once, state {app.state})")
-    return loop
-
-
 async def _run(controller: Controller) -> list[str]:
     stop = asyncio.Event()
     main = asyncio.current_task()
@@ -95,26 +61,3 @@ async def _run(controller: Controller) -> list[str]:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     return await controller.run(stop)
-
-
-def log_line(message: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {visible(message)}", file=sys.stderr, flush=True)
-
-
-class _StderrLines(logging.Handler):
-    """Log records as `log_line`s, written to whatever `sys.stderr` is at the time."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            log_line(self.format(record))
-        except Exception:
-            self.handleError(record)
-
-
-def log_to_stderr(*, debug: bool) -> None:
-    """Send the `axis` loggers (the controller's supervision) to stderr beside the loop's own
-    lines; with --debug, tracebacks too. Idempotent."""
-    root = logging.getLogger("axis")
-    if not any(isinstance(h, _StderrLines) for h in root.handlers):
-        root.addHandler(_StderrLines())
-    root.setLevel(logging.DEBUG if debug else logging.INFO)

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import typer
 
+from axis.app.applied import outcomes_data
+from axis.app.apply import plan_specs
 from axis.cli.context import app_context
-from axis.cli.converge_run import run_pass
 from axis.cli.output import Format, emit
-from axis.cli.plan_view import outcomes_data, print_diff
-from axis.reconcile.apply_pass import store
+from axis.cli.plan_view import print_diff
+from axis.cli.progress import fleet_progress
 from axis.specs import load_specs
 
 EXIT_PENDING = 2
@@ -29,9 +30,8 @@ def diff(
     """Show the steps `axis apply` would run on each host; exit 0 none, 2 pending, 1 error."""
     app = app_context(ctx)
     loaded = load_specs(filename)
-    # the state as it would be after apply, then rolled back
-    stored = store(app.db(), loaded, apply_sets=[str(p.resolve()) for p in filename], dry_run=True)
-    outcomes = run_pass(app, stored, jobs=jobs).outcomes
+    outcomes = plan_specs(app, loaded, apply_sets=[str(p.resolve()) for p in filename], jobs=jobs,
+                          progress=fleet_progress).outcomes
     if output in (Format.json, Format.yaml):
         emit(outcomes_data(outcomes), output)
     else:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import Any
 
 import typer
 
+from axis.app.observed import summary
+from axis.app.queries import cluster_status
 from axis.cli.context import app_context
-from axis.cli.facts_view import load_facts, observed_view, summary
 from axis.cli.output import Format, emit, print_table
 from axis.cli.progress import fleet_progress
 from axis.drivers.facts import collect_local
 from axis.reconcile.observe import claim_tools, observe_fleet
 from axis.specs.units import human_size
-from axis.state.facts import latest, store_observations
+from axis.state.facts import store_observations
 from axis.state.objects import desired_claims, desired_hosts
 
 
@@ -60,12 +59,8 @@ def status(
                                                      extra_tools=tools, on_done=lambda h, o: tick()))
         with db.write() as session:
             store_observations(session, observations)
-    now = time.time()
-    with db.read() as session:
-        newest = latest(session, [h.metadata.name for h in hosts])
-        rows = [observed_view(session, h.metadata.name, newest.get(h.metadata.name), now) for h in hosts]
-    totals = cluster_totals(rows)
-    snapshot = {"hosts": rows, "totals": totals}
+    snapshot = cluster_status(db)
+    rows, totals = snapshot["hosts"], snapshot["totals"]
     if output in (Format.json, Format.yaml):
         emit(snapshot, output)
         return
@@ -76,15 +71,3 @@ def status(
                f"memory {human_size(totals['memoryAvailableBytes'])} available of {human_size(totals['memoryTotalBytes'])} · "
                f"{totals['gpus']} GPU(s)")
 
-
-def cluster_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
-    live = [r for r in rows if r["status"] in ("complete", "partial") and r["facts"]]
-    facts = [load_facts(r["facts"]) for r in live]
-    return {
-        "hosts": len(rows),
-        "reachable": len(live),
-        "cores": sum(f.cpu.cores for f in facts if f and f.cpu),
-        "memoryTotalBytes": sum(f.memory.total_bytes for f in facts if f and f.memory),
-        "memoryAvailableBytes": sum(f.memory.available_bytes for f in facts if f and f.memory),
-        "gpus": sum(len(f.gpus) for f in facts if f),
-    }

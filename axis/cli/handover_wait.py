@@ -7,7 +7,7 @@ import time
 
 import typer
 
-from axis.cli.context import AppContext
+from axis.app.context import AppContext
 from axis.cli.output import print_table
 from axis.cli.plan_view import cut_middle
 from axis.reconcile.apply_pass import Stored

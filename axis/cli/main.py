@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import typer
 
 from axis import __version__
-from axis.cli.context import AppContext, CliError
+from axis.app.context import AppContext, AppError
 from axis.drivers.connector import SshOptions
 from axis.drivers.hostkeys import HostKeyPolicy
 from axis.drivers.transport import TransportError
 from axis.specs import SpecErrors
 from axis.state import StateError, state_path
+
+if TYPE_CHECKING:  # the modules themselves are imported when their command runs (`register`)
+    from axis.cli.mcp_cmd import McpServer
+    from axis.cli.serve_cmd import HttpServer
 
 app = typer.Typer(
     name="axis", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -51,48 +58,113 @@ def _root(
     ctx.obj = AppContext(state=state_path(state), debug=debug, ssh=ssh)
 
 
-#: Commands in help order: name, module, function. A module is imported only when its command
-#: runs (or for help and unknown commands): `axis status` does not pay for the YAML loader, the
-#: scorer, the clean-up script or the HTTP API, which all commands importing everything did.
-COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("apply", "axis.cli.apply_cmd", "apply"),
-    ("diff", "axis.cli.diff_cmd", "diff"),
-    ("controller", "axis.cli.controller_cmd", "controller"),
-    ("get", "axis.cli.get_cmd", "get"),
-    ("describe", "axis.cli.get_cmd", "describe"),
-    ("delete", "axis.cli.get_cmd", "delete"),
-    ("place", "axis.cli.claims_cmd", "place"),
-    ("renew", "axis.cli.claims_cmd", "renew"),
-    ("release", "axis.cli.claims_cmd", "release"),
-    ("exec", "axis.cli.claims_cmd", "exec_"),
-    ("schema", "axis.cli.schema_cmd", "schema"),
-    ("facts", "axis.cli.fleet_cmd", "facts"),
-    ("status", "axis.cli.fleet_cmd", "status"),
-    ("on", "axis.cli.on_cmd", "on"),
-    ("clean", "axis.cli.clean_cmd", "clean"),
-    ("serve", "axis.api.serve_cmd", "serve"),
+@dataclass(frozen=True)
+class Servers:
+    """The servers `axis serve` and `axis mcp serve` run, handed in by the composition root
+    (`axis.main`): the command line is a peer of the API, so it takes them instead of importing them."""
+
+    http: HttpServer
+    mcp: McpServer
+
+
+# One loader per command module: a module is imported only when its command runs (or for help
+# and unknown commands), so `axis status` does not pay for the YAML loader, the scorer, the
+# clean-up script or the HTTP API, which all commands importing everything did.
+def _apply() -> ModuleType:
+    from axis.cli import apply_cmd
+    return apply_cmd
+
+
+def _diff() -> ModuleType:
+    from axis.cli import diff_cmd
+    return diff_cmd
+
+
+def _controller() -> ModuleType:
+    from axis.cli import controller_cmd
+    return controller_cmd
+
+
+def _get() -> ModuleType:
+    from axis.cli import get_cmd
+    return get_cmd
+
+
+def _describe() -> ModuleType:
+    from axis.cli import describe_cmd
+    return describe_cmd
+
+
+def _claims() -> ModuleType:
+    from axis.cli import claims_cmd
+    return claims_cmd
+
+
+def _schema() -> ModuleType:
+    from axis.cli import schema_cmd
+    return schema_cmd
+
+
+def _fleet() -> ModuleType:
+    from axis.cli import fleet_cmd
+    return fleet_cmd
+
+
+def _on() -> ModuleType:
+    from axis.cli import on_cmd
+    return on_cmd
+
+
+def _clean() -> ModuleType:
+    from axis.cli import clean_cmd
+    return clean_cmd
+
+
+#: Commands in help order: name, the loader of its module, the command's function there.
+COMMANDS: tuple[tuple[str, Callable[[], ModuleType], str], ...] = (
+    ("apply", _apply, "apply"),
+    ("diff", _diff, "diff"),
+    ("controller", _controller, "controller"),
+    ("get", _get, "get"),
+    ("describe", _describe, "describe"),
+    ("delete", _get, "delete"),
+    ("place", _claims, "place"),
+    ("renew", _claims, "renew"),
+    ("release", _claims, "release"),
+    ("exec", _claims, "exec_"),
+    ("schema", _schema, "schema"),
+    ("facts", _fleet, "facts"),
+    ("status", _fleet, "status"),
+    ("on", _on, "on"),
+    ("clean", _clean, "clean"),
 )
-#: Sub-apps (command groups): name, module, typer app.
-GROUPS: tuple[tuple[str, str, str], ...] = (("mcp", "axis.api.mcp_cmd", "app"),)
+#: The commands that run a server (after the others in help): `serve`, and the `mcp` group.
+SERVER_COMMANDS = ("serve", "mcp")
 #: Root options that take a value (so the word after them is not the command).
 _VALUE_OPTIONS = frozenset({"--state", "--ssh-config", "--known-hosts", "--host-key-policy", "--connect-timeout"})
 
 
-def register(only: str | None = None) -> None:
-    """(Re)build the app's commands: all of them, or only the command named `only`."""
+def register(only: str | None = None, servers: Servers | None = None) -> None:
+    """(Re)build the app's commands: all of them, or only the command named `only`; `serve` and
+    `mcp` only with `servers` to run."""
     app.registered_commands.clear()
     app.registered_groups.clear()
-    for name, module, attr in COMMANDS:
+    for name, load, attr in COMMANDS:
         if only is None or name == only:
-            app.command(name=name)(getattr(importlib.import_module(module), attr))
-    for name, module, attr in GROUPS:
-        if only is None or name == only:
-            app.add_typer(getattr(importlib.import_module(module), attr), name=name)
+            app.command(name=name)(getattr(load(), attr))
+    if servers is None:
+        return
+    if only in (None, "serve"):
+        from axis.cli.serve_cmd import serve_command
+        app.command(name="serve")(serve_command(servers.http))
+    if only in (None, "mcp"):
+        from axis.cli.mcp_cmd import mcp_group
+        app.add_typer(mcp_group(servers.mcp), name="mcp")
 
 
 def invoked_command(args: list[str]) -> str | None:
     """The command `args` runs, if it is one of axis's; None for help, --version or a typo."""
-    known = {name for name, _, _ in (*COMMANDS, *GROUPS)}
+    known = {name for name, _, _ in COMMANDS} | set(SERVER_COMMANDS)
     words = iter(args)
     for word in words:
         if word in _VALUE_OPTIONS:
@@ -102,12 +174,13 @@ def invoked_command(args: list[str]) -> str | None:
     return None
 
 
-def run(argv: list[str] | None = None) -> int:
-    """Entry point: exit 0 ok, 1 error (diff uses 2 for pending changes via typer.Exit)."""
+def run(argv: list[str] | None = None, servers: Servers | None = None) -> int:
+    """Run one command line: exit 0 ok, 1 error (diff uses 2 for pending changes via typer.Exit).
+    Without `servers` (a command line built without the API) there is no `serve` or `mcp`."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        register(invoked_command(args))
+        register(invoked_command(args), servers)
         result = app(args=args, prog_name="axis", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except typer.Exit as exc:
@@ -124,7 +197,7 @@ def run(argv: list[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
         print(f"{len(exc.errors)} error(s); nothing was stored", file=sys.stderr)
         return 1
-    except (CliError, StateError, TransportError) as exc:
+    except (AppError, StateError, TransportError) as exc:
         if debug:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
@@ -139,6 +212,3 @@ def run(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
 
-
-def main() -> None:
-    sys.exit(run())

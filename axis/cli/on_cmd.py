@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 import typer
 
-from axis.cli.context import CliError, app_context
+from axis.app.context import AppError
+from axis.cli.context import app_context
 from axis.cli.output import Format, emit
 from axis.cli.progress import fleet_progress
 from axis.cli.targets import select_hosts
@@ -42,7 +43,7 @@ def on(
         hosts = select_hosts(desired_hosts(session)[0], target, selector)
     line = command[0] if len(command) == 1 else shlex.join(command)
     if not line.strip():
-        raise CliError("empty command")
+        raise AppError("empty command")
     streaming = output in (Format.table, Format.wide)
     width = max(len(h.metadata.name) for h in hosts)
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
-import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -70,21 +68,13 @@ def emit(data: Any, fmt: Format) -> None:
     print(dump(data, fmt))
 
 
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    try:
-        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    except (OverflowError, OSError, ValueError):  # beyond year 9999 (a lease stored before ttl was bounded)
-        return "9999-12-31T23:59:59Z" if ts > 0 else "0001-01-01T00:00:00Z"
+def indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
 
 
-def age(ts: float | None, now: float | None = None) -> str:
-    """kubectl-style age: 45s, 12m, 3h, 5d."""
-    if ts is None:
-        return "-"
-    delta = max(0, int((now if now is not None else time.time()) - ts))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if delta >= size:
-            return f"{delta // size}{unit}"
-    return f"{delta}s"
+def indented_table(headers: list[str], rows: list[list[object]]) -> str:
+    """A table indented under a `describe` section title."""
+    out = console()
+    with out.capture() as cap:
+        out.print(table(headers, rows))
+    return indent(cap.get().rstrip("\n"))

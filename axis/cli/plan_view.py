@@ -1,55 +1,12 @@
-"""Rendering converge outcomes: the `+ ~ -` plan of `axis diff`, the result table of `axis apply`,
-and the same data for machines (`-o json|yaml`)."""
+"""Rendering converge outcomes for people: the `+ ~ -` plan of `axis diff` and the result table of
+`axis apply` (the documents for `-o json|yaml` are `axis.app.applied`'s)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import typer
 
 from axis.cli.output import print_table
-from axis.drivers.features import Step
-from axis.reconcile.apply_pass import Applied
-from axis.reconcile.converge import FeatureOutcome, HostOutcome
-
-
-def _step(step: Step) -> dict[str, Any]:
-    out: dict[str, Any] = {"op": step.op, "summary": step.summary, "target": step.target, "live": step.live}
-    if step.detail:
-        out["diff"] = step.detail
-    return out
-
-
-def _feature(f: FeatureOutcome) -> dict[str, Any]:
-    out: dict[str, Any] = {"feature": f.feature, "state": f.state, "message": f.message,
-                           "steps": [_step(s) for s in f.plan.steps]}
-    if f.plan.error:
-        out["error"] = f.plan.error
-    if f.plan.skipped:
-        out["refused"] = [{**_step(s), "hostMessage": why} for s, why in f.plan.skipped]
-    if f.results:
-        out["results"] = [{"summary": r.step.summary, "status": r.status, "message": r.message} for r in f.results]
-    return out
-
-
-def outcomes_data(outcomes: list[HostOutcome]) -> dict[str, Any]:
-    return {
-        "changesPending": any(o.status == "pending" for o in outcomes),
-        "failed": sum(1 for o in outcomes if o.status == "failed"),
-        "hosts": [{"name": o.host, "status": o.status, "reason": o.reason or None, "seconds": round(o.seconds, 3),
-                   "features": [_feature(f) for f in o.features]} for o in outcomes],
-    }
-
-
-def applied_data(applied: Applied) -> dict[str, Any]:
-    """The document `axis apply -o json` prints and `POST /apply` answers."""
-    stored = applied.stored
-    return {"dryRun": stored.dry_run, "storeOnly": stored.store_only,  # storeOnly: no host contacted, no claim bound
-            "changes": [{"kind": c.kind, "name": c.name, "action": c.action, "generation": c.generation,
-                         "source": c.source} for c in stored.changes],
-            "warnings": stored.warnings, "controller": stored.controller, **outcomes_data(applied.outcomes),
-            "claims": [{"claim": p.claim, "phase": p.phase, "host": p.host or None, "reason": p.reason or None}
-                       for p in applied.placed if p.phase]}
+from axis.reconcile.converge import HostOutcome
 
 
 def print_diff(outcomes: list[HostOutcome], *, show_diffs: bool = True) -> None:

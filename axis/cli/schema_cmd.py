@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from pydantic.json_schema import models_json_schema
 
-from axis.cli.context import CliError
+from axis.app.context import AppError
 from axis.specs import KINDS, MODELS
 
 
@@ -31,6 +31,6 @@ def schema(kind: str | None = typer.Argument(None, help="Host, HostProfile or Cl
     if kind is not None:
         match = {k.lower(): k for k in KINDS}.get(kind.lower())
         if match is None:
-            raise CliError(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
+            raise AppError(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
         kind = match
     typer.echo(json.dumps(schema_document(kind), indent=2))

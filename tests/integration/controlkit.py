@@ -16,7 +16,7 @@ from typing import Any
 from axis.drivers.features.panic_recovery import PATH as PANIC_CONF
 
 #: The CLI as a child process, from this interpreter (no installed `axis` script needed).
-AXIS = [sys.executable, "-c", "from axis.cli.main import main; main()"]
+AXIS = [sys.executable, "-c", "from axis.main import main; main()"]
 
 
 def start_controller(fleet: Any, specs_dir: Path, state: Path, log: Path, *, resync: str = "3s",

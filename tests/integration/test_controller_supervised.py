@@ -33,7 +33,7 @@ AXIS_WITH_FAULTY_LOADER = [sys.executable, "-c", textwrap.dedent(f"""
             raise RecursionError("maximum recursion depth exceeded (injected)")
         return real(paths)
     controller.load_specs = load_specs
-    from axis.cli.main import main
+    from axis.main import main
     main()
 """)]
 

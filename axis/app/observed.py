@@ -1,5 +1,6 @@
-"""Short, table-sized renderings of a host's facts (RAM used/total, GPU, disk), shared by
-`axis facts`, `axis status` and `axis get hosts -o wide`."""
+"""A host's observation as every front end shows it: table-sized renderings of its facts (RAM
+used/total, GPU, disk), shared by `axis facts`, `axis status`, `axis get hosts -o wide` and the
+API, and the cluster totals over every host's newest facts."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from axis.cli.output import age, iso
+from axis.app.timefmt import age, iso
 from axis.drivers.facts import Facts
+from axis.specs.units import human_size
 from axis.state.facts import latest_with_data
 from axis.state.tables import FactsRecord
-from axis.specs.units import human_size
 
 
 def _used_total(used: int | None, total: int | None) -> str:
@@ -73,4 +74,18 @@ def observed_view(session: Session, name: str, record: FactsRecord | None, now: 
         "factsAt": iso(good.collected_at) if good else None,
         "summary": summary(parsed) if parsed else {},
         "facts": good.data if good else None,
+    }
+
+
+def cluster_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Hosts, reachable hosts, cores, memory and GPUs over `observed_view` rows that carry facts."""
+    live = [r for r in rows if r["status"] in ("complete", "partial") and r["facts"]]
+    facts = [load_facts(r["facts"]) for r in live]
+    return {
+        "hosts": len(rows),
+        "reachable": len(live),
+        "cores": sum(f.cpu.cores for f in facts if f and f.cpu),
+        "memoryTotalBytes": sum(f.memory.total_bytes for f in facts if f and f.memory),
+        "memoryAvailableBytes": sum(f.memory.available_bytes for f in facts if f and f.memory),
+        "gpus": sum(len(f.gpus) for f in facts if f),
     }

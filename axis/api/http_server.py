@@ -1,4 +1,5 @@
-"""`axis serve`: the local HTTP API on uvicorn, loopback only unless asked, behind a bearer token.
+"""The HTTP server behind `axis serve`: the local API on uvicorn, loopback only unless asked, behind
+a bearer token.
 
 A non-loopback listener also needs TLS (`--tls-cert/--tls-key`) unless `--insecure-http` says
 plain HTTP is meant: the token travels with every request (see `axis.api.tls`). Whether a listener
@@ -6,8 +7,9 @@ is loopback is decided from the address the socket actually bound, after binding
 listens: a name such as `localhost` is resolved by the system (a hosts file may map it anywhere),
 so only an IP literal can be judged before binding.
 
-Starlette and uvicorn are imported when the command runs, not when the CLI starts, so that
-`axis get` and friends do not pay for a web stack they never use.
+Starlette and uvicorn are imported when the server starts, not when the CLI starts, so that
+`axis get` and friends do not pay for a web stack they never use (nor for this module: the
+composition root, `axis.main`, imports it only when `axis serve` runs).
 """
 
 from __future__ import annotations
@@ -18,60 +20,38 @@ import ipaddress
 import signal
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import typer
 
 from axis.api.tls import TlsFiles, refuse_clear_text, tls_files
 from axis.api.token import TokenError, default_token_path, ensure_token
-from axis.cli.context import AppContext, CliError, app_context
-from axis.cli.controller_cmd import exit_status, log_line, make_controller
+from axis.app.context import AppContext, AppError
+from axis.app.controller_start import exit_status, make_controller
+from axis.app.log_lines import log_line
+from axis.app.serve_options import DEFAULT_LISTEN, ServeOptions
 from axis.reconcile.controller import Controller
 
-DEFAULT_LISTEN = "127.0.0.1:42425"
 
-
-def serve(
-    ctx: typer.Context,
-    listen: str = typer.Option(DEFAULT_LISTEN, "--listen", help="HOST:PORT to listen on ([::1]:PORT for IPv6)"),
-    allow_remote: bool = typer.Option(False, "--allow-remote",
-                                      help="allow a non-loopback listen address (the API can change every host); "
-                                           "it needs --tls-cert/--tls-key or --insecure-http"),
-    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="serve HTTPS with this PEM certificate chain "
-                                                                    "(with --tls-key)"),
-    tls_key: Path | None = typer.Option(None, "--tls-key", help="the certificate's PEM private key, unencrypted"),
-    insecure_http: bool = typer.Option(False, "--insecure-http",
-                                       help="allow plain HTTP on a non-loopback address (the bearer token "
-                                            "crosses the network readable)"),
-    token_file: Path | None = typer.Option(None, "--token-file",
-                                           help="bearer token file, created 0600 on first start (default: <state>.token)"),
-    watch: Path | None = typer.Option(None, "--watch", "-w",
-                                      help="also run the controller loop on this spec directory, as `axis controller`"),
-    resync: str = typer.Option("60s", "--resync", help="with --watch: re-observe every host this often"),
-    jobs: int = typer.Option(16, "--jobs", "-j", min=1, help="with --watch: hosts reconciled at once"),
-) -> None:
-    """Serve the local HTTP API (loopback only by default, bearer token on every request; HTTPS
-    with --tls-cert/--tls-key, required off loopback unless --insecure-http).
-
-    Read hosts, facts, claims, leases, events and status; apply a YAML body; renew or release a
-    claim. SIGTERM/SIGINT stop it cleanly (with --watch, the loop's steps in flight finish)."""
-    app = app_context(ctx)
-    host, port = parse_listen(listen)
-    tls = tls_files(tls_cert, tls_key)
+def serve_http(app: AppContext, options: ServeOptions) -> int:
+    """Serve the local HTTP API (and with `options.watch` the controller loop) until SIGTERM or
+    SIGINT; the exit status (`_serve`). AppError, before anything listens, for a listener that is
+    refused or cannot be made."""
+    host, port = parse_listen(options.listen)
+    tls = tls_files(options.tls_cert, options.tls_key)
     # An IP literal is refused before anything is made; the bound address decides in the end.
-    _refuse_remote(listen, loopback=is_loopback(host), allow_remote=allow_remote, tls=tls,
-                   insecure_http=insecure_http)
-    path = token_file or default_token_path(app.state)
+    _refuse_remote(options.listen, loopback=is_loopback(host), allow_remote=options.allow_remote, tls=tls,
+                   insecure_http=options.insecure_http)
+    path = options.token_file or default_token_path(app.state)
     with contextlib.ExitStack() as stack:
         sock = stack.enter_context(_bind(host, port))
         loopback = bound_loopback(sock)
-        _refuse_remote(listen, loopback=loopback, allow_remote=allow_remote, tls=tls, insecure_http=insecure_http)
+        _refuse_remote(options.listen, loopback=loopback, allow_remote=options.allow_remote, tls=tls,
+                       insecure_http=options.insecure_http)
         try:
             token = ensure_token(path)
         except TokenError as exc:
-            raise CliError(str(exc)) from exc
-        loop = make_controller(app, watch, resync, jobs, stack) if watch else None
+            raise AppError(str(exc)) from exc
+        loop = (make_controller(app, options.watch, options.resync, options.jobs, stack)
+                if options.watch else None)
         _listen(sock, host, port)
         shown = f"[{host}]" if ":" in host else host
         scheme = "https" if tls else "http"
@@ -79,17 +59,15 @@ def serve(
         if tls is None and not loopback:
             log_line("warning: plain HTTP off loopback (--insecure-http): "
                      "the bearer token crosses the network readable")
-        code = asyncio.run(_serve(_server(app, token, tls), sock, loop))
-        if code:
-            raise typer.Exit(code)
+        return asyncio.run(_serve(_server(app, token, tls), sock, loop))
 
 
 def _refuse_remote(listen: str, *, loopback: bool, allow_remote: bool, tls: TlsFiles | None,
                    insecure_http: bool) -> None:
-    """CliError unless the listener is loopback, or allowed off it (--allow-remote) over TLS or
+    """AppError unless the listener is loopback, or allowed off it (--allow-remote) over TLS or
     knowingly plain HTTP (--insecure-http)."""
     if not allow_remote and not loopback:
-        raise CliError(f"refusing to listen on {listen}: not a loopback address, so other machines could reach "
+        raise AppError(f"refusing to listen on {listen}: not a loopback address, so other machines could reach "
                        f"an API that changes every host; pass --allow-remote if that is what you want")
     refuse_clear_text(listen, loopback=loopback, tls=tls, insecure_http=insecure_http)
 
@@ -153,7 +131,7 @@ def parse_listen(text: str) -> tuple[str, int]:
     else:
         host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or int(port) > 65535:
-        raise CliError(f"--listen {text!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN} or [::1]:42425")
+        raise AppError(f"--listen {text!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN} or [::1]:42425")
     return host, int(port)
 
 
@@ -190,13 +168,13 @@ def _bind(host: str, port: int) -> Iterator[socket.socket]:
                                                           flags=socket.AI_PASSIVE)[0]
         sock = socket.socket(family, kind, proto)
     except OSError as exc:
-        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        raise AppError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(addr)
     except OSError as exc:
         sock.close()
-        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        raise AppError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     with sock:
         yield sock
 
@@ -205,4 +183,4 @@ def _listen(sock: socket.socket, host: str, port: int) -> None:
     try:
         sock.listen(128)
     except OSError as exc:
-        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        raise AppError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc

@@ -1,4 +1,5 @@
-"""The read-only documents served by the HTTP API and the MCP tools.
+"""The read-only documents, each from one short read of the state DB: what the HTTP API and the
+MCP tools serve, and what `axis status`, `axis get leases|controller` print.
 
 Each is built by the very view code behind `axis get … -o json`, `axis status --cached -o json`
 and `axis place -o json`, so a script reading the API and a person reading the CLI see the same
@@ -9,31 +10,23 @@ run it in a worker thread.
 
 from __future__ import annotations
 
-import socket
 import time
 from typing import Any
 
 from sqlmodel import Session
 
-from axis.cli.claims_view import lease_view, placement_doc
-from axis.cli.facts_view import observed_view
-from axis.cli.fleet_cmd import cluster_totals
-from axis.cli.get_cmd import controller_view, object_views
-from axis.cli.views import event_view, list_view
-from axis.placement.candidates import load_candidates
-from axis.placement.infer import infer
-from axis.placement.scorer import rank
-from axis.specs import API_VERSION
-from axis.specs.models import ClaimSpec
+from axis.app.claims import lease_list_view, lease_view
+from axis.app.context import NotFound
+from axis.app.controller_health import controller_view
+from axis.app.events import event_list_view, event_view
+from axis.app.objects import list_view, object_views
+from axis.app.observed import cluster_totals, observed_view
+from axis.app.operations import rank_task
 from axis.state import Database, leases
 from axis.state.events import list_events
 from axis.state.facts import latest
 from axis.state.lock import controller_holder
 from axis.state.objects import desired_hosts, get_row, list_rows
-
-
-class NotFound(LookupError):
-    """A named object that is not in the state DB: 404 over HTTP, a tool error over MCP."""
 
 
 def object_list(db: Database, kind: str) -> dict[str, Any]:
@@ -74,10 +67,14 @@ def cluster_status(db: Database) -> dict[str, Any]:
 
 def lease_list(db: Database) -> dict[str, Any]:
     """The lease ledger as `axis get leases -o json` prints it (live, and expired but not swept)."""
+    return lease_list_view(lease_views(db))
+
+
+def lease_views(db: Database, claim: str | None = None) -> list[dict[str, Any]]:
+    """Every lease (or `claim`'s), live or expired but not yet swept, read at one `now`."""
     now = time.time()
     with db.read() as session:
-        items = [lease_view(lease, now) for lease in leases.all_leases(session)]
-    return {"apiVersion": API_VERSION, "kind": "LeaseList", "items": items}
+        return [lease_view(lease, now) for lease in leases.all_leases(session) if claim is None or lease.claim == claim]
 
 
 def event_list(db: Database, after: int = 0) -> dict[str, Any]:
@@ -85,7 +82,7 @@ def event_list(db: Database, after: int = 0) -> dict[str, Any]:
     The log is bounded (`axis.state.events.MAX_EVENTS`), so an unfiltered answer is too."""
     with db.read() as session:
         items = [{"id": e.id, **event_view(e)} for e in list_events(session, after_id=after)]
-    return {"apiVersion": API_VERSION, "kind": "EventList", "items": items}
+    return event_list_view(items)
 
 
 def controller(db: Database) -> dict[str, Any]:
@@ -97,10 +94,7 @@ def controller(db: Database) -> dict[str, Any]:
 def placement(db: Database, task: str) -> dict[str, Any]:
     """Advisory ranking of the hosts for a task, as `axis place TASK -o json`; takes no lease.
     Raises ValueError for an empty task."""
-    inference = infer(ClaimSpec(task=task))
-    with db.read() as session:
-        hosts = load_candidates(session, now=time.time(), local_hostname=socket.gethostname())
-    return placement_doc(task, inference, rank(inference.need, hosts))
+    return rank_task(db, task, now=time.time()).doc
 
 
 def _views(session: Session, kind: str, name: str | None) -> list[dict[str, Any]]:

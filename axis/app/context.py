@@ -1,0 +1,34 @@
+"""What every operation needs, passed explicitly: the state DB location and the SSH options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from axis.drivers.connector import SshOptions
+from axis.state import Database
+
+
+class AppError(Exception):
+    """An error for the user, whichever front end shows it: one line (exit 1 on the command
+    line, a tool or HTTP error in the API)."""
+
+
+class NotFound(AppError, LookupError):
+    """A named object that is not in the state DB: `error: ...` on the command line, 404 over
+    HTTP, a tool error over MCP."""
+
+
+@dataclass
+class AppContext:
+    """The state DB (opened on first use) and how hosts are reached, for one command or server."""
+
+    state: Path
+    debug: bool = False
+    ssh: SshOptions = field(default_factory=SshOptions)
+    _db: Database | None = field(default=None, repr=False)
+
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.state)
+        return self._db

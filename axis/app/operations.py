@@ -1,0 +1,68 @@
+"""What a front end does to the desired state and the claims, beside apply (`axis.app.apply`):
+delete an object, rank the hosts for a task, run a command on a claim's host.
+
+Renewing and releasing a lease are the ledger's own operations (`axis.placement.ledger.renew`,
+`release`): one call each, which both front ends make as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from axis.app.claims import placement_doc
+from axis.app.context import AppContext, NotFound
+from axis.hostcmd.claim_exec import bound_target, run_bound
+from axis.placement.candidates import load_candidates
+from axis.placement.infer import infer
+from axis.placement.scorer import Placement, rank
+from axis.specs.models import ClaimSpec
+from axis.state import Database
+from axis.state.objects import delete_object, get_row
+
+
+def delete(db: Database, kind: str, name: str) -> None:
+    """Remove one desired object (a claim's lease is released with it); NotFound if absent."""
+    with db.write() as session:
+        if delete_object(session, kind, name) is None:
+            raise NotFound(f"{kind} {name!r} not found")
+
+
+def require_claim(db: Database, name: str) -> None:
+    """NotFound unless a Claim `name` is stored (the API answers 404 before asking the ledger)."""
+    with db.read() as session:
+        if get_row(session, "Claim", name) is None:
+            raise NotFound(f"Claim {name!r} not found")
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The hosts ranked for a task: the document every front end shows, and the placement it
+    was made from (for the command line's `--context` block)."""
+
+    doc: dict[str, Any]
+    placement: Placement
+
+
+def rank_task(db: Database, task: str, *, now: float) -> Ranking:
+    """Advisory ranking of the hosts for `task` on the newest stored facts; takes no lease.
+    Raises pydantic's ValidationError (a ValueError) for a task that is no valid claim task."""
+    inference = infer(ClaimSpec(task=task))
+    with db.read() as session:
+        hosts = load_candidates(session, now=now, local_hostname=socket.gethostname())
+    placement = rank(inference.need, hosts)
+    return Ranking(placement_doc(task, inference, placement), placement)
+
+
+def exec_on_claim(app: AppContext, claim: str, line: str, *, clock: Callable[[], float], force: bool,
+                  on_output: Callable[[str, str], None]) -> int:
+    """Run `line` on the host `claim` is bound to, renewing its lease while it runs; the
+    command's exit code. ExecRefused (not started), TransportError (host unreachable) and
+    ExecLost (connection lost while it ran) say why it did not run to completion."""
+    db = app.db()
+    target = bound_target(db, claim, now=clock())
+    return asyncio.run(run_bound(db, target, line, connector=app.ssh, clock=clock, force=force,
+                                 on_output=on_output))

@@ -1,0 +1,25 @@
+"""What `axis serve` was asked for, handed from the command line to the HTTP server that runs it
+(`axis.api.http_server.serve_http`): the front ends share this, never each other's modules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_LISTEN = "127.0.0.1:42425"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """The listener (`listen`, who may reach it, TLS), the bearer token's file (None: beside the
+    state DB), and the controller loop to run beside it (`watch`, None: none)."""
+
+    listen: str = DEFAULT_LISTEN
+    allow_remote: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    insecure_http: bool = False
+    token_file: Path | None = None
+    watch: Path | None = None
+    resync: str = "60s"
+    jobs: int = 16

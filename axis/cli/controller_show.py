@@ -1,0 +1,49 @@
+"""`axis get controller` and `axis describe controller`: the controller's health for people (the
+document is `axis.app.controller_health`'s)."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from axis.app.context import AppError
+from axis.app.queries import controller
+from axis.app.timefmt import age, parse_iso
+from axis.cli.context import app_context
+from axis.cli.output import Format, console, emit, indented_table
+from axis.reconcile.supervisor import NAME as CONTROLLER_NAME
+from axis.specs.text import visible
+
+
+def show_controller(ctx: typer.Context, name: str | None, output: Format, *, detailed: bool) -> None:
+    """`get controller` (whether one runs, its conditions) and `describe controller` (and its
+    recent events)."""
+    if name not in (None, CONTROLLER_NAME):
+        raise AppError(f"there is one controller per state DB, named {CONTROLLER_NAME!r}: not {name!r}")
+    view = controller(app_context(ctx).db())
+    if output in (Format.json, Format.yaml):
+        emit(view, output)
+        return
+    status = view["status"]
+    running, conditions, events = status["running"], status["conditions"], status["events"]
+    now = time.time()
+    console().print(f"{'Running:':<14}" + (f"pid {visible(running['pid'])}, since {running['since']} "
+                                           f"({age(parse_iso(running['since']), now)} ago)" if running else "no"))
+    if not conditions:
+        typer.echo("No controller has recorded its health in this state DB (run `axis controller --watch DIR` "
+                   "or `axis serve --watch DIR`).", err=True)
+    sections = [("Conditions:", conditions)] if conditions else []
+    if "lastRecorded" in status:
+        sections.append(("Last recorded (by a controller no longer running):", status["lastRecorded"]))
+    for title, shown in sections:
+        rows = [[c["type"], c["status"], c["reason"], age(parse_iso(c["lastTransitionTime"]), now), c["message"]]
+                for c in shown]
+        console().print(title)
+        console().print(indented_table(["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"], rows))
+    if detailed:
+        console().print("Events:")
+        console().print(indented_table(["TYPE", "REASON", "AGE", "MESSAGE"],
+                                      [[e["type"], e["reason"], age(parse_iso(e["time"]), now), e["message"]]
+                                       for e in events])
+                        if events else "  <none>")

@@ -1,0 +1,89 @@
+"""`axis describe KIND NAME`: everything about one object, for people."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from axis.app.context import AppError
+from axis.app.objects import object_views
+from axis.app.timefmt import age, parse_iso
+from axis.cli.context import app_context
+from axis.cli.controller_show import show_controller
+from axis.cli.kinds import CONTROLLER, DESCRIBE, resolve_kind
+from axis.cli.output import Format, console, dump, indent, indented_table
+from axis.specs import effective_features
+from axis.specs.text import visible
+from axis.state.events import list_events
+from axis.state.feature_status import feature_status
+from axis.state.objects import desired_hosts, get_row, to_model
+
+
+def describe(
+    ctx: typer.Context,
+    resource: str = typer.Argument(..., help="host, profile, claim or controller"),
+    name: str | None = typer.Argument(None, help="the object's name (not needed for the controller)"),
+) -> None:
+    """Everything about one object: spec, effective features, generation, recent events (for the
+    controller: its parts' conditions and its recent events)."""
+    kind = resolve_kind(resource, DESCRIBE)
+    if kind == CONTROLLER:
+        return show_controller(ctx, name, Format.table, detailed=True)
+    if name is None:
+        raise AppError(f"describe {resource} needs a name: axis describe {resource} NAME")
+    if kind == "Event":
+        raise AppError("events cannot be described; use `axis get events`")
+    with app_context(ctx).db().read() as session:
+        row = get_row(session, kind, name)
+        if row is None:
+            raise AppError(f"{kind} {name!r} not found")
+        profiles = desired_hosts(session)[1]
+        events = list_events(session, kind=kind, name=name, limit=20)
+        status_rows = feature_status(session, name) if kind == "Host" else []
+        view = object_views(session, kind, [row])[0]
+    out = console()
+    meta = view["metadata"]
+    fields = [("Name:", row.name), ("Kind:", kind),
+              ("Labels:", ", ".join(f"{k}={v}" for k, v in meta.get("labels", {}).items()) or "<none>"),
+              ("Source:", meta["source"]), ("Generation:", row.generation),
+              ("Created:", f"{meta['creationTimestamp']} ({age(row.created_at)} ago)")]
+    for label, value in fields:
+        out.print(f"{label:<14}{visible(str(value))}")
+    out.print("Spec:")
+    out.print(indent(dump(view["spec"], Format.yaml)))
+    if view.get("status", {}).get("invalid"):
+        out.print(f"{'Invalid:':<14}{view['status']['invalid']}")
+    elif kind == "Host":
+        feats = effective_features(to_model(row), profiles)  # type: ignore[arg-type]
+        states = {f.feature: f for f in status_rows}
+        out.print("Effective features:")
+        out.print(indented_table(["FEATURE", "SETTINGS", "FROM", "STATE", "MESSAGE"], [
+            [n, "remove" if not f.enabled else (_flow(f.to_data()["settings"]) or "{}"), f.origin,
+             states[n].state if n in states else "unknown", states[n].message if n in states else ""]
+            for n, f in feats.items()]) if feats else "  <none>")
+    elif kind == "HostProfile":
+        out.print(f"{'Matches:':<14}{', '.join(view['status']['matchedHosts']) or '<no host>'}")
+    elif kind == "Claim":
+        placed = view["status"]
+        for label, key in (("Phase:", "phase"), ("Host:", "host"), ("Memory:", "memory"),
+                           ("Expires:", "expiresIn"), ("Reason:", "reason")):
+            if placed.get(key):
+                out.print(f"{label:<14}{visible(str(placed[key]))}")
+    conditions = view.get("status", {}).get("conditions", [])
+    if conditions:
+        now_ts = time.time()
+        out.print("Conditions:")
+        out.print(indented_table(["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"], [
+            [c["type"], c["status"], c["reason"], age(parse_iso(c["lastTransitionTime"]), now_ts), c["message"]]
+            for c in conditions]))
+    out.print("Events:")
+    now = time.time()
+    out.print(indented_table(["TYPE", "REASON", "AGE", "MESSAGE"],
+                            [[e.type, e.reason, age(e.time, now), e.message] for e in events]) if events else "  <none>")
+
+
+def _flow(data: object) -> str:
+    if not data:
+        return ""
+    return ", ".join(f"{k}={v}" for k, v in data.items())  # type: ignore[attr-defined]

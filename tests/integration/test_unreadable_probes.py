@@ -20,6 +20,7 @@ import pytest
 
 from axis.drivers.features.swapfile import FSTAB_MARK, MARKER, SYSCTL
 from tests.integration.fleetspecs import fleet_axis, host_specs
+from tests.integration.hostreset import AXIS_FILES, fstab_replaced
 
 pytestmark = pytest.mark.hosts
 
@@ -31,11 +32,6 @@ HOSTILE = (b"# /etc/fstab: static file system information.\r\n"
            b"# page\x0cbreak \x1c sep \x85 nel \xe2\x80\xa8 ls \xff\xfe invalid\n"
            b"tmpfs\t/mnt/scratch\ttmpfs\tdefaults,noauto\t0 0")
 AXIS_LINES = f"{FSTAB_MARK}\n/swapfile none swap sw 0 0".encode()
-AXIS_FILES = ("/swapfile", "/swapfile.axis-new", MARKER, SYSCTL)
-
-
-def _clean(host) -> None:
-    host.exec("rm -f " + " ".join(shlex.quote(p) for p in AXIS_FILES) + " && rm -rf /var/lib/axis")
 
 
 def _mode(host) -> str:
@@ -47,17 +43,10 @@ def root_only_fstab(fleet) -> Iterator:
     """The first host with a root-only (600) /etc/fstab of odd bytes and no axis file; put back
     as it was afterwards."""
     host = fleet.hosts[0]
-    path = host.root_path("/etc/fstab")
-    original, mode = path.read_bytes(), host.exec("stat -c %a /etc/fstab").stdout.strip()
-    _clean(host)
-    path.write_bytes(HOSTILE)
-    host.exec("chown root:root /etc/fstab && chmod 600 /etc/fstab")
-    assert host.exec("su ops -s /bin/sh -c 'cat /etc/fstab >/dev/null'", check=False).returncode != 0  # root-only
-    yield host
-    host.heal()
-    _clean(host)
-    path.write_bytes(original)
-    host.exec(f"chmod {mode} /etc/fstab")
+    with fstab_replaced(host, HOSTILE):
+        host.exec("chown root:root /etc/fstab && chmod 600 /etc/fstab")
+        assert host.exec("su ops -s /bin/sh -c 'cat /etc/fstab >/dev/null'", check=False).returncode != 0  # root-only
+        yield host
 
 
 def _view(result, host) -> dict:

@@ -11,7 +11,6 @@ message, the hand edit survives byte for byte, and the next `axis apply` adds ax
 from __future__ import annotations
 
 import asyncio
-import json
 import shlex
 from collections.abc import Iterator
 
@@ -25,7 +24,7 @@ from axis.reconciler.plan import plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import SwapfileSettings
 from axis.specs.loader import load_specs
-from tests.integration.fleetspecs import fleet_axis, host_specs
+from tests.integration.fleetspecs import fleet_axis, host_specs, host_views
 from tests.integration.hostreset import fstab_replaced
 
 pytestmark = pytest.mark.hosts
@@ -78,7 +77,7 @@ def test_a_hand_edit_between_probe_and_write_survives(fleet, axis, specs, fstab_
 
     # the next pass re-reads the file: axis's line goes under the admin's, which stays
     applied = fleet_axis(fleet, axis)("apply", "-f", str(spec), "-o", "json")
-    view = next(h for h in json.loads(applied.out)["hosts"] if h["name"] == host.name)
+    view = host_views(applied)[host.name]
     assert view["features"][0]["state"] in ("applied", "refused"), applied.out  # the overlay refuses swapon
     assert host.root_path("/etc/fstab").read_bytes() == (
         ORIGINAL + HAND_EDIT + f"{FSTAB_MARK}\n/swapfile none swap sw 0 0\n".encode())

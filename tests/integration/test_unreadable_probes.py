@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from axis.drivers.features.swapfile import FSTAB_MARK, MARKER, SYSCTL
-from tests.integration.fleetspecs import fleet_axis, host_specs
+from tests.integration.fleetspecs import fleet_axis, host_specs, host_views
 from tests.integration.hostreset import AXIS_FILES, fstab_replaced
 
 pytestmark = pytest.mark.hosts
@@ -49,10 +49,6 @@ def root_only_fstab(fleet) -> Iterator:
         yield host
 
 
-def _view(result, host) -> dict:
-    return next(h for h in json.loads(result.out)["hosts"] if h["name"] == host.name)
-
-
 def _untouched(host) -> None:
     assert host.root_path("/etc/fstab").read_bytes() == HOSTILE
     assert _mode(host) == "600 root:root"
@@ -75,7 +71,7 @@ def test_without_sudo_the_feature_fails_with_the_hosts_words_and_nothing_is_writ
 
     applied = run("apply", "-f", str(spec), "-o", "json")
     assert applied.code == 1, applied.out + applied.err
-    view = _view(applied, host)
+    view = host_views(applied)[host.name]
     assert view["status"] == "failed" and view["reason"] == f"swapfile: {reason}"
     [swap] = view["features"]
     assert (swap["state"], swap["message"], swap["error"], swap["steps"]) == ("failed", reason, reason, [])
@@ -97,7 +93,7 @@ def test_a_sudo_that_asks_for_a_password_fails_the_host_and_writes_nothing(fleet
     assert diff.code == 1, diff.out + diff.err
     assert f"{host.name}: FAILED: {host.name}: sudo needs a password" in diff.out
     applied = run("apply", "-f", str(spec), "-o", "json")
-    view = _view(applied, host)
+    view = host_views(applied)[host.name]
     assert applied.code == 1 and view["status"] == "failed" and view["features"] == []
     assert "sudo needs a password" in view["reason"]
     _untouched(host)
@@ -115,7 +111,7 @@ def test_with_sudo_the_root_only_fstab_is_read_and_edited_byte_exactly(fleet, ax
 
     applied = run("apply", "-f", str(spec), "-o", "json")
     assert applied.code == 0, applied.out + applied.err
-    [swap] = _view(applied, host)["features"]
+    [swap] = host_views(applied)[host.name]["features"]
     assert swap["state"] == "refused" and "swapon failed" in swap["message"]  # the overlay refuses swapon
     fstab = host.root_path("/etc/fstab").read_bytes()
     assert fstab == HOSTILE + b"\n" + AXIS_LINES

@@ -8,9 +8,11 @@ sent, as a real host would have printed it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from axis.drivers.facts import Facts, parse_facts
 from axis.drivers.facts.sections import ScriptOutput, split_sections
@@ -18,11 +20,26 @@ from axis.drivers.facts.sections import ScriptOutput, split_sections
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"
 _BOUNDARY_RE = re.compile(r"^@@axis:([0-9a-f]{32}):", re.MULTILINE)
 _SCRIPT_BOUNDARY_RE = re.compile(r"^_axis_m='?@@axis:([0-9a-f]{32})'?$", re.MULTILINE)
+#: Every fixture with a golden file (NAME.txt and NAME.expected.json), by name.
+GOLDEN_NAMES = sorted(p.name[: -len(".expected.json")] for p in FIXTURES.glob("*.expected.json"))
+#: HP Z440 `lspci | grep -i nvidia`, verbatim (README: Sources): two boards and their audio functions.
+Z440_LSPCI = (
+    "02:00.0 VGA compatible controller: NVIDIA Corporation GF119 [NVS 310] (rev a1)",
+    "02:00.1 Audio device: NVIDIA Corporation GF119 HDMI Audio Controller (rev a1)",
+    "03:00.0 VGA compatible controller: NVIDIA Corporation GM206 [GeForce GTX 960] (rev a1)",
+    "03:00.1 Audio device: NVIDIA Corporation GM206 High Definition Audio Controller (rev a1)",
+)
 
 
 def load(name: str) -> str:
     """The text of tests/fixtures/facts/NAME (``.txt`` added when missing)."""
     return (FIXTURES / (name if name.endswith(".txt") else f"{name}.txt")).read_text()
+
+
+def golden_facts(name: str) -> dict[str, Any]:
+    """A full facts document as the facts script reports it: fixture NAME's golden file, what the
+    parser must make of NAME.txt."""
+    return json.loads((FIXTURES / f"{name}.expected.json").read_text())
 
 
 def has_boundary(output: str) -> bool:

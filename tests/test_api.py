@@ -26,13 +26,8 @@ from axis.state.objects import list_rows
 from tests import dbcheck
 from tests.claimkit import claim, host, store
 from tests.conftest import API_TOKEN
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "facts"
-
-
-def golden_facts(name: str) -> dict[str, Any]:
-    """A full facts document as the facts script reports it (from the parser's golden files)."""
-    return json.loads((FIXTURES / f"{name}.expected.json").read_text())
+from tests.factskit import golden_facts
+from tests.viewkit import steady
 
 
 @pytest.fixture
@@ -118,12 +113,12 @@ def test_bad_query_values_are_400(client: TestClient) -> None:
 def test_hosts_and_claims_read_as_axis_get_prints_them(client: TestClient, fleet: AppContext, axis: Any) -> None:
     for resource in ("hosts", "claims"):
         cli = json.loads(axis("get", resource, "-o", "json").out)
-        assert _no_ages(client.get(f"/{resource}").json()) == _no_ages(cli)
+        assert steady(client.get(f"/{resource}").json()) == steady(cli)
     # and the values are the DB's, not only the same as the CLI's
     dbcheck.check_hosts(client.get("/hosts").json(), fleet.state)
     dbcheck.check_claims(client.get("/claims").json(), fleet.state)
     one = client.get("/hosts/a").json()
-    assert _no_ages({k: v for k, v in one.items() if k != "facts"}) == _no_ages(
+    assert steady({k: v for k, v in one.items() if k != "facts"}) == steady(
         json.loads(axis("get", "hosts", "a", "-o", "json").out))
     dbcheck.check_hosts(one, fleet.state)
     assert one["facts"] == golden_facts("ubuntu-24.04-h200-vm")
@@ -139,11 +134,11 @@ def test_facts_status_and_leases(client: TestClient, fleet: AppContext, axis: An
     assert f["summary"]["os"] == "debian 12"
     assert client.get("/facts/c").json()["status"] == "unknown"
     assert client.get("/facts/zz").status_code == 404
-    assert _no_ages(client.get("/status").json()) == _no_ages(json.loads(axis("status", "--cached", "-o", "json").out))
+    assert steady(client.get("/status").json()) == steady(json.loads(axis("status", "--cached", "-o", "json").out))
     dbcheck.check_status(client.get("/status").json(), fleet.state)
     leases = client.get("/leases").json()
     assert leases["kind"] == "LeaseList"
-    assert _no_ages(leases) == _no_ages(json.loads(axis("get", "leases", "-o", "json").out))
+    assert steady(leases) == steady(json.loads(axis("get", "leases", "-o", "json").out))
     assert [i["claim"] for i in leases["items"]] == ["job"]
     dbcheck.check_leases(leases, fleet.state)
 
@@ -161,7 +156,7 @@ def test_release_and_renew_change_the_ledger_and_write_events(client: TestClient
     last = client.get("/events").json()["items"][-1]["id"]
     held = client.get("/leases").json()["items"][0]
     r = client.post("/claims/job/release")
-    assert r.status_code == 200 and _no_ages(r.json()) == _no_ages(held)
+    assert r.status_code == 200 and steady(r.json()) == steady(held)
     assert client.get("/leases").json()["items"] == []
     assert client.get("/claims/job").json()["status"]["phase"] == "Released"
     assert client.post("/claims/job/release").status_code == 409  # nothing left to release
@@ -189,12 +184,3 @@ def test_openapi_lists_every_route_and_nothing_else(client: TestClient, app: App
     assert "413" in apply_op["responses"] and "401" in apply_op["responses"]
     assert doc["paths"]["/hosts/{name}"]["get"]["parameters"][0] == {
         "name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _no_ages(doc: Any) -> Any:
-    """The document without fields that move with the clock between two reads."""
-    if isinstance(doc, dict):
-        return {k: _no_ages(v) for k, v in doc.items() if k not in ("age", "expiresIn")}
-    if isinstance(doc, list):
-        return [_no_ages(v) for v in doc]
-    return doc

@@ -6,14 +6,13 @@ checked against the text, not only against the parser that wrote it)."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
 from axis.drivers.facts import build_script
 from axis.drivers.facts.script import SCRIPT_VERSION
-from tests.factskit import FIXTURES, boundary_of, split
+from tests.factskit import FIXTURES, GOLDEN_NAMES, boundary_of, golden_facts, split
 
 NAMES = sorted(p.stem for p in FIXTURES.glob("*.txt"))
 
@@ -76,9 +75,9 @@ def _kib(lines: list[str], key: str) -> int:
     return next(int(ln.split()[1]) for ln in lines if ln.startswith(key + ":")) * 1024
 
 
-@pytest.mark.parametrize("name", [p.name[: -len(".expected.json")] for p in sorted(FIXTURES.glob("*.expected.json"))])
+@pytest.mark.parametrize("name", GOLDEN_NAMES)
 def test_golden_sizes_are_the_captures_raw_figures(name: str) -> None:
-    expected = json.loads((FIXTURES / f"{name}.expected.json").read_text())
+    expected = golden_facts(name)
     sections = split((FIXTURES / f"{name}.txt").read_text()).sections
     if expected["root_disk"] is not None:
         row = sections["df_root"].lines[-1].split()

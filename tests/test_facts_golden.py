@@ -5,24 +5,14 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from axis.drivers.facts import Facts
-from tests.factskit import boundary_of, load, parse, section, split
+from tests.factskit import FIXTURES, GOLDEN_NAMES, Z440_LSPCI, boundary_of, golden_facts, load, parse, section, split
 from tests.fixtures.facts.capture import golden_json
 
-FIXTURES = Path(__file__).parent / "fixtures" / "facts"
-NAMES = sorted(p.name[: -len(".expected.json")] for p in FIXTURES.glob("*.expected.json"))
 AT = datetime(2024, 5, 1, 12, tzinfo=UTC)
-#: HP Z440 `lspci | grep -i nvidia`, verbatim (README: Sources).
-Z440_LSPCI = (
-    "02:00.0 VGA compatible controller: NVIDIA Corporation GF119 [NVS 310] (rev a1)",
-    "02:00.1 Audio device: NVIDIA Corporation GF119 HDMI Audio Controller (rev a1)",
-    "03:00.0 VGA compatible controller: NVIDIA Corporation GM206 [GeForce GTX 960] (rev a1)",
-    "03:00.1 Audio device: NVIDIA Corporation GM206 High Definition Audio Controller (rev a1)",
-)
 
 
 def _parse(name: str) -> Facts:
@@ -31,16 +21,16 @@ def _parse(name: str) -> Facts:
 
 def test_all_required_fixtures_present() -> None:
     assert {"debian12", "ubuntu-24.04-h200-vm", "debian12-sshd-only", "macos-14-arm",
-            "minimal-missing-tools", "locale-de-leaked"} <= set(NAMES)
+            "minimal-missing-tools", "locale-de-leaked"} <= set(GOLDEN_NAMES)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", GOLDEN_NAMES)
 def test_golden(name: str) -> None:
-    expected = json.loads((FIXTURES / f"{name}.expected.json").read_text())
+    expected = golden_facts(name)
     assert _parse(name).model_dump(mode="json") == expected
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", GOLDEN_NAMES)
 def test_golden_file_is_laid_out_as_the_regenerate_switch_writes_it(name: str) -> None:
     """`capture --expected-only` on an unchanged parser gives no diff: a golden file's diff after
     it shows changed facts only, never layout (README: Regenerating)."""
@@ -48,7 +38,7 @@ def test_golden_file_is_laid_out_as_the_regenerate_switch_writes_it(name: str) -
     assert text == golden_json(json.loads(text)) + "\n"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", GOLDEN_NAMES)
 def test_round_trip_through_json(name: str) -> None:
     facts = _parse(name)
     again = Facts.model_validate(json.loads(json.dumps(facts.model_dump(mode="json"))))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from axis.drivers.facts.errors import FactMissing
@@ -14,9 +12,8 @@ from axis.drivers.facts.parse_macos import (parse_loadavg_sysctl, parse_pmset, p
 from axis.drivers.facts.parse_net import parse_ifconfig
 from axis.drivers.facts.pressure import memory_pressure
 from axis.drivers.facts import parse_facts
-from tests.factskit import boundary_of, parse, section
+from tests.factskit import FIXTURES, Z440_LSPCI, boundary_of, parse, section
 
-FIXTURES = Path(__file__).parent / "fixtures" / "facts"
 MAC = (FIXTURES / "macos-14-arm.txt").read_text()
 
 
@@ -105,12 +102,7 @@ def test_lspci_fallback_keeps_compute_gpus_only() -> None:
 
 def test_lspci_real_two_nvidia_boards_audio_functions_skipped() -> None:
     # real lines: HP Z440 `lspci | grep -i nvidia` (README: Sources)
-    gpus = parse_lspci([
-        "02:00.0 VGA compatible controller: NVIDIA Corporation GF119 [NVS 310] (rev a1)",
-        "02:00.1 Audio device: NVIDIA Corporation GF119 HDMI Audio Controller (rev a1)",
-        "03:00.0 VGA compatible controller: NVIDIA Corporation GM206 [GeForce GTX 960] (rev a1)",
-        "03:00.1 Audio device: NVIDIA Corporation GM206 High Definition Audio Controller (rev a1)",
-    ])
+    gpus = parse_lspci(list(Z440_LSPCI))
     assert [(g.name, g.vendor, g.source) for g in gpus] == [
         ("NVIDIA Corporation GF119 [NVS 310]", "nvidia", "lspci"),
         ("NVIDIA Corporation GM206 [GeForce GTX 960]", "nvidia", "lspci")]

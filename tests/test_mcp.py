@@ -18,13 +18,10 @@ from axis.placement.ledger import place_claims
 from axis.state import Database
 from tests import dbcheck
 from tests.claimkit import claim, host, store
+from tests.factskit import golden_facts
+from tests.viewkit import steady
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "facts"
 TASK = "run cuda inference on a 7b model"
-
-
-def golden_facts(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / f"{name}.expected.json").read_text())
 
 
 def dump(state: Path) -> list[str]:
@@ -61,13 +58,13 @@ def test_the_tools_are_read_only_and_answer_as_the_cli_does(state_db: Path, axis
         assert tool.annotations.destructive_hint is False and tool.description
     hosts, one, status, ranked, missing, empty = results
     assert not any(r.is_error for r in (hosts, one, status, ranked))
-    assert _steady(hosts.structured_content) == _steady(json.loads(axis("get", "hosts", "-o", "json").out))
+    assert steady(hosts.structured_content) == steady(json.loads(axis("get", "hosts", "-o", "json").out))
     assert [h["metadata"]["name"] for h in hosts.structured_content["items"]] == ["a", "b", "c"]
     dbcheck.check_hosts(hosts.structured_content, state_db)  # the DB's values, not only the CLI's
     assert one.structured_content["facts"] == golden_facts("ubuntu-24.04-h200-vm")
     assert one.structured_content["status"]["observed"]["status"] == "complete"
     dbcheck.check_hosts(one.structured_content, state_db)
-    assert _steady(status.structured_content) == _steady(json.loads(axis("status", "--cached", "-o", "json").out))
+    assert steady(status.structured_content) == steady(json.loads(axis("status", "--cached", "-o", "json").out))
     assert status.structured_content["totals"]["reachable"] == 2
     dbcheck.check_status(status.structured_content, state_db)
     assert ranked.structured_content == json.loads(axis("place", TASK, "-o", "json").out)
@@ -89,12 +86,3 @@ def test_no_state_db_is_refused_rather_than_created(tmp_path: Path, axis: Any) -
     r = axis("--state", str(state), "mcp", "serve")
     assert r.code == 1 and f"no state DB at {state}" in r.err
     assert not state.exists()
-
-
-def _steady(doc: Any) -> Any:
-    """Without the fields that move with the clock between the two reads."""
-    if isinstance(doc, dict):
-        return {k: _steady(v) for k, v in doc.items() if k not in ("age", "expiresIn")}
-    if isinstance(doc, list):
-        return [_steady(v) for v in doc]
-    return doc

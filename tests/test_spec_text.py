@@ -7,7 +7,6 @@ C1 controls (U+009B is a one-character CSI) and bidi overrides (U+202E) used to 
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from axis.specs.loader import load_spec_text
 from axis.specs.text import visible
 from axis.state import Database
 from tests.claimkit import host, store
+from tests.factskit import golden_facts
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,7 +77,7 @@ def test_visible_escapes_every_refused_character_and_nothing_else() -> None:
 def test_table_output_escapes_what_a_host_reported(axis, state_db: Path) -> None:
     """A host's facts are the host's word: a GPU name with an OSC title sequence, a CSI and a
     bidi override reaches `get hosts -o wide` escaped."""
-    data = json.loads((ROOT / "tests" / "fixtures" / "facts" / "debian12.expected.json").read_text())
+    data = golden_facts("debian12")
     data["gpus"] = [{"name": "evil\x1b]0;title\x07\x9b2J\u202eliam", "vendor": "nvidia", "source": "nvidia-smi"}]
     store(Database(state_db), [host("web")], {"web": data})
     wide = axis("get", "hosts", "-o", "wide")

@@ -4,7 +4,6 @@ host-key policy, and one facts round trip through the scripted fake."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -16,9 +15,8 @@ from axis.drivers.hostkeys import HostKeyPolicy, PolicyClient, known_hosts_files
 from axis.drivers.transport import (ErrorKind, RunResult, TransportError, atomic_write_command,
                                     privileged, sudo_refusal)
 from axis.reconcile.observe import gather_facts, to_observation
+from tests.factskit import FIXTURES, golden_facts
 from tests.fake_transport import FakeTransport
-
-FIXTURES = Path(__file__).parent / "fixtures" / "facts"
 
 
 def test_privileged_wraps_only_non_root_with_sudo():
@@ -148,7 +146,7 @@ def test_facts_in_one_round_trip_through_the_fake():
     # one command: the facts script itself (not run under sudo), asking for the extra tool too
     assert len(fake.calls) == 1 and fake.calls[0].startswith("sh -s\n# axis facts script v")  # on stdin
     assert " ollama" in fake.calls[0]
-    expected = json.loads((FIXTURES / "debian12.expected.json").read_text())
+    expected = golden_facts("debian12")
     got = facts.model_dump(mode="json")
     assert got.pop("collected_at") and expected.pop("collected_at")  # the time of the run, not the fixture's
     assert got == expected

@@ -165,3 +165,14 @@ def package_section(name: str, package: str, *, manager: str = "apt-get", instal
         lines += [f"active.rc: {0 if active == 'active' else 3}", f"active: {active}"] if active else [
             "systemd: not running"]
     return section(name, lines)
+
+
+def package_changed(driver: Any, sections: dict[str, Section], name: str, package: str,
+                    **change: Any) -> dict[str, Section]:
+    """`sections` with the package probe `name` answering for the host as `driver` observes it
+    there (manager, installed, lists, enabled, active), with `change` made: a Command's effect
+    on the package as a test models it."""
+    now = driver.observe(sections)
+    state = dict(manager=now.manager or "none", installed=now.installed, lists=now.lists, enabled=now.enabled,
+                 active=now.active)
+    return {**sections, name: package_section(name, package, **{**state, **change})}

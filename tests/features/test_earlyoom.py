@@ -12,7 +12,7 @@ from axis.drivers.features.packages import apt_install_command, marker_text, pac
 from axis.drivers.features.execute import run_steps
 from axis.specs.features import EarlyoomSettings
 from tests.fake_transport import FakeTransport
-from tests.features.hostsim import capture, converge, facts_with, file_section, package_section, replan, summaries
+from tests.features.hostsim import capture, converge, facts_with, file_section, package_changed, package_section, replan, summaries
 
 D = Earlyoom()
 S = EarlyoomSettings()
@@ -25,10 +25,7 @@ def debian(systemd: bool = False):
 
 def pkg(sections, **change):
     """The package probe's answer for the host as it is (observed) with `change` made."""
-    now = D.observe(sections)
-    state = dict(manager=now.manager or "none", installed=now.installed, lists=now.lists, enabled=now.enabled,
-                 active=now.active)
-    return {**sections, "earlyoom.pkg": package_section("earlyoom.pkg", "earlyoom", **{**state, **change})}
+    return package_changed(D, sections, "earlyoom.pkg", "earlyoom", **change)
 
 
 def effects(step, facts, sections, *, refuse_live=False):

@@ -11,7 +11,7 @@ from axis.drivers.features.execute import run_steps
 from axis.drivers.features.tailscale import MANUAL, MARKER, Tailscale
 from axis.specs.features import TailscaleSettings
 from tests.fake_transport import FakeTransport
-from tests.features.hostsim import capture, converge, facts_with, package_section, replan, summaries
+from tests.features.hostsim import capture, converge, facts_with, package_changed, package_section, replan, summaries
 
 D = Tailscale()
 S = TailscaleSettings()
@@ -32,10 +32,7 @@ def mac(installed: bool = True):
 
 def pkg(sections, **change):
     """The package probe's answer for the host as it is (observed) with `change` made."""
-    now = D.observe(sections)
-    state = dict(manager=now.manager or "none", installed=now.installed, lists=now.lists, enabled=now.enabled,
-                 active=now.active)
-    return {**sections, "tailscale.pkg": package_section("tailscale.pkg", "tailscale", **{**state, **change})}
+    return package_changed(D, sections, "tailscale.pkg", "tailscale", **change)
 
 
 def effects(step, facts, sections):

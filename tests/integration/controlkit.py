@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from axis.drivers.features.panic_recovery import PATH as PANIC_CONF
+from tests.integration.hostreset import hosts_reset
 
 #: The CLI as a child process, from this interpreter (no installed `axis` script needed).
 AXIS = [sys.executable, "-c", "from axis.main import main; main()"]
@@ -49,20 +50,16 @@ class Workdir:
 def controller_workdir(fleet: Any, tmp_path: Path) -> Iterator[Workdir]:
     """A Workdir under tmp_path; the hosts have no panicRecovery file before and after (the
     feature these tests converge), and no controller outlives the test."""
-    for host in fleet.hosts:
-        host.exec(f"rm -f {PANIC_CONF}")
     (tmp_path / "specs").mkdir()
     work = Workdir(fleet, tmp_path / "specs", tmp_path / "state.db", tmp_path / "controller.log")
-    try:
-        yield work
-    finally:
-        for proc in work.procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        for host in fleet.hosts:
-            host.heal()  # a test may have frozen or stopped one
-            host.exec(f"rm -f {PANIC_CONF}")
+    with hosts_reset(fleet, f"rm -f {PANIC_CONF}"):  # healed too: a test may have frozen or stopped one
+        try:
+            yield work
+        finally:
+            for proc in work.procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:

@@ -1,8 +1,12 @@
-"""Spec files for the test fleet, and the CLI bound to its ssh_config: shared by integration tests."""
+"""Spec files for the test fleet, the CLI bound to its ssh_config, and what the CLI answered:
+shared by integration tests."""
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable
+from typing import Any
 
 
 def host_specs(fleet, *, user: str | None = None, sudo: bool = False, description: str = "test host",
@@ -34,3 +38,13 @@ def fleet_axis(fleet, axis) -> Callable:
     def run(*args: str):
         return axis("--ssh-config", str(fleet.ssh_config), *args)
     return run
+
+
+def host_views(result) -> dict[str, Any]:
+    """The hosts of an `axis apply|diff|status -o json` answer, by name."""
+    return {h["name"]: h for h in json.loads(result.out)["hosts"]}
+
+
+def say(text: str) -> None:
+    """A figure for the test report, printed past the `axis` fixture's capsys."""
+    print(text, file=sys.__stderr__)

@@ -8,24 +8,17 @@ import json
 import pytest
 
 from axis.drivers.features.panic_recovery import PATH as PANIC_CONF
-from tests.integration.fleetspecs import fleet_axis, host_specs
+from tests.integration.fleetspecs import fleet_axis, host_specs, host_views
+from tests.integration.hostreset import hosts_reset
 
 pytestmark = pytest.mark.hosts
-
-
-def _hosts(result) -> dict:
-    return {h["name"]: h for h in json.loads(result.out)["hosts"]}
 
 
 @pytest.fixture
 def clean_panic(fleet):
     """Every test starts and ends without the file, so tests do not depend on their order."""
-    for host in fleet.hosts:
-        host.exec(f"rm -f {PANIC_CONF} /etc/sysctl.d/99-someone-else.conf")
-    yield
-    for host in fleet.hosts:
-        host.exec(f"rm -f {PANIC_CONF} /etc/sysctl.d/99-someone-else.conf")
-        host.heal()
+    with hosts_reset(fleet, f"rm -f {PANIC_CONF} /etc/sysctl.d/99-someone-else.conf"):
+        yield
 
 
 def test_first_apply_converges_second_changes_nothing(fleet, axis, specs, clean_panic):
@@ -39,7 +32,7 @@ def test_first_apply_converges_second_changes_nothing(fleet, axis, specs, clean_
     assert first.code == 0, first.err
     for host in fleet.hosts:
         assert host.exec(f"cat {PANIC_CONF}").stdout.splitlines()[1:] == ["kernel.panic = 7", "vm.panic_on_oom = 0"]
-        view = _hosts(first)[host.name]
+        view = host_views(first)[host.name]
         assert view["status"] == "changed"
         feature = view["features"][0]
         # the namespaced kernel refuses sysctl: reported with the host's own words, files in place
@@ -50,7 +43,7 @@ def test_first_apply_converges_second_changes_nothing(fleet, axis, specs, clean_
     second = run("apply", "-f", str(spec), "-o", "json")
     assert second.code == 0, second.err
     for host in fleet.hosts:
-        view = _hosts(second)[host.name]
+        view = host_views(second)[host.name]
         assert view["status"] == "unchanged", view
         assert all("results" not in f for f in view["features"])  # no step ran at all
         assert host.exec(f"stat -c '%i %Y' {PANIC_CONF}").stdout == inode[host.name]
@@ -101,7 +94,7 @@ def test_dead_host_fails_alone(fleet, axis, specs, clean_panic):
     dead.stop_sshd()
     r = run("apply", "-f", str(spec), "-o", "json")
     assert r.code == 1
-    hosts = _hosts(r)
+    hosts = host_views(r)
     assert hosts[dead.name]["status"] == "failed" and "connection refused" in hosts[dead.name]["reason"]
     assert all(hosts[h.name]["status"] == "changed" for h in fleet.hosts if h is not dead)
     assert run("diff", "-f", str(spec)).code == 1  # an unobservable host is an error for CI
@@ -124,5 +117,5 @@ def test_sudo_passwordless_user_and_password_user(fleet, axis, specs, clean_pani
     pw = specs({"hosts.yaml": host_specs(fleet, hosts=[host], user="pw", sudo=True, features="{panicRecovery: {}}")})
     r = run("apply", "-f", str(pw), "-o", "json")
     assert r.code == 1
-    assert "sudo needs a password" in _hosts(r)[host.name]["reason"]
+    assert "sudo needs a password" in host_views(r)[host.name]["reason"]
     assert host.exec(f"test -e {PANIC_CONF}", check=False).returncode == 1

@@ -9,14 +9,14 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
 
 from axis.drivers.features.panic_recovery import PATH as PANIC_CONF
 from tests.integration.controlkit import AXIS, panic_conf, query, start_controller, wait_for
-from tests.integration.fleetspecs import host_specs
+from tests.integration.fleetspecs import host_specs, say
+from tests.integration.hostreset import hosts_reset
 
 pytestmark = pytest.mark.hosts
 
@@ -29,10 +29,6 @@ spec:
   requires: {{memory: 64Mi, tools: []}}
   ttl: 1h
 """ for i in range(4))
-
-
-def _say(text: str) -> None:
-    print(text, file=sys.__stderr__)
 
 
 def _leases(state) -> list:
@@ -54,12 +50,8 @@ def _consistent(state) -> None:
 
 @pytest.fixture
 def clean_panic(fleet):
-    for host in fleet.hosts:
-        host.exec(f"rm -f {PANIC_CONF}")
-    yield
-    for host in fleet.hosts:
-        host.heal()
-        host.exec(f"rm -f {PANIC_CONF}")
+    with hosts_reset(fleet, f"rm -f {PANIC_CONF}"):
+        yield
 
 
 def test_controller_killed_mid_pass_resumes_without_losing_a_lease(fleet, tmp_path, clean_panic):
@@ -82,7 +74,7 @@ def test_controller_killed_mid_pass_resumes_without_losing_a_lease(fleet, tmp_pa
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         done = [h.name for h in fleet.hosts if "kernel.panic = 6" in panic_conf(h)]
-        _say(f"controller killed with {len(done)}/{len(fleet.hosts)} hosts converged to the edit")
+        say(f"controller killed with {len(done)}/{len(fleet.hosts)} hosts converged to the edit")
         _consistent(state)
         assert _leases(state) == bound
         assert "kernel.panic = 5" in panic_conf(slow)
@@ -91,7 +83,7 @@ def test_controller_killed_mid_pass_resumes_without_losing_a_lease(fleet, tmp_pa
         restarted = time.monotonic()
         proc = start_controller(fleet, specs_dir, state, log)
         wait_for(lambda: all("kernel.panic = 6" in panic_conf(h) for h in fleet.hosts), 60, "convergence after restart")
-        _say(f"restarted controller converged the fleet in {time.monotonic() - restarted:.1f}s")
+        say(f"restarted controller converged the fleet in {time.monotonic() - restarted:.1f}s")
         time.sleep(1)
         assert proc.poll() is None, log.read_text()
         proc.send_signal(signal.SIGTERM)
@@ -126,7 +118,7 @@ def test_two_applies_at_once_and_apply_beside_the_controller(fleet, tmp_path, cl
         dirs[seconds] = d
     procs = [_apply(fleet, state, dirs[7]), _apply(fleet, state, dirs[8])]
     results = dict(zip((7, 8), (_finish(p) for p in procs), strict=True))
-    _say(f"two applies at once: exit codes {[code for code, _ in results.values()]}")
+    say(f"two applies at once: exit codes {[code for code, _ in results.values()]}")
     # ApplyLock serializes them whole (store and converge): both succeed, one after the other
     for code, text in results.values():
         assert code == 0, text
@@ -157,7 +149,7 @@ def test_two_applies_at_once_and_apply_beside_the_controller(fleet, tmp_path, cl
                  "the controller to converge")
         handed = time.monotonic()
         code, text = _finish(_apply(fleet, state, dirs[8]))
-        _say(f"apply beside the controller: exit {code} after {time.monotonic() - handed:.1f}s, "
+        say(f"apply beside the controller: exit {code} after {time.monotonic() - handed:.1f}s, "
              "the controller's pass included")
         # the apply stores and hands its hosts to the controller (two writers of one host file would
         # each fail the other's verify); the controller sees the stored change within a second, and

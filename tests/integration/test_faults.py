@@ -19,7 +19,8 @@ import pytest
 from axis.drivers.features.cleanup_script import SCRIPT_PATH as CLEANUP
 from axis.drivers.features.panic_recovery import PATH as PANIC_CONF
 from axis.drivers.features.watchdog import MODULES as WATCHDOG_MODULES, SYSTEM as WATCHDOG_SYSTEM
-from tests.integration.fleetspecs import fleet_axis, host_specs
+from tests.integration.fleetspecs import fleet_axis, host_specs, host_views, say
+from tests.integration.hostreset import hosts_reset
 
 pytestmark = pytest.mark.hosts
 
@@ -29,27 +30,11 @@ FILL = "/var/axis-fill"
 DELAY_PORT = 2022
 
 
-def _say(text: str) -> None:
-    """A figure for the report, past the `axis` fixture's capsys."""
-    print(text, file=sys.__stderr__)
-
-
-def _hosts(result) -> dict:
-    return {h["name"]: h for h in json.loads(result.out)["hosts"]}
-
-
-def _clean(fleet) -> None:
-    for host in fleet.hosts:
-        host.heal()
-        host.exec(f"rm -f {' '.join(MANAGED)} {FILL}; "
-                  "find /etc /var/lib/axis -name '.axis-tmp.*' -delete 2>/dev/null; true")
-
-
 @pytest.fixture
 def clean(fleet):
-    _clean(fleet)
-    yield
-    _clean(fleet)
+    with hosts_reset(fleet, f"rm -f {' '.join(MANAGED)} {FILL}; "
+                            "find /etc /var/lib/axis -name '.axis-tmp.*' -delete 2>/dev/null; true"):
+        yield
 
 
 def _contents(host) -> dict[str, str | None]:
@@ -79,8 +64,8 @@ def test_sshd_killed_mid_apply_fails_that_host_alone_and_nothing_is_half_written
     started = time.monotonic()
     first = run("apply", "-f", str(spec), "-o", "json")
     elapsed = time.monotonic() - started
-    hosts = _hosts(first)
-    _say(f"killed mid-apply: {elapsed:.1f}s, {victim.name}: {hosts[victim.name].get('reason')!r}")
+    hosts = host_views(first)
+    say(f"killed mid-apply: {elapsed:.1f}s, {victim.name}: {hosts[victim.name].get('reason')!r}")
     assert first.code == 1, first.out + first.err
     assert hosts[victim.name]["status"] == "failed"
     assert victim.name in hosts[victim.name]["reason"] and hosts[victim.name]["reason"].strip()
@@ -92,7 +77,7 @@ def test_sshd_killed_mid_apply_fails_that_host_alone_and_nothing_is_half_written
     assert victim.banner(timeout=5)
     second = run("apply", "-f", str(spec), "-o", "json")
     assert second.code == 0, second.out + second.err
-    assert _hosts(second)[victim.name]["status"] == "changed"
+    assert host_views(second)[victim.name]["status"] == "changed"
     final = _contents(victim)
     assert all(v is not None and "# managed by axis" in v[:200] for v in final.values()), final
     for path, text in midway.items():
@@ -187,15 +172,15 @@ def test_frozen_host_times_out_without_slowing_the_fleet(fleet, axis, specs, cle
         began = time.time()
         status = run("--connect-timeout", str(timeout), "status", "--timeout", str(timeout + 2), "-o", "json")
         status_done = _finished(state_db, row)
-        hosts = _hosts(status)
+        hosts = host_views(status)
         row = _last_row(state_db)
         began_apply = time.time()
         apply = run("--connect-timeout", str(timeout), "apply", "-f", str(spec), "-o", "json")
         apply_done = _finished(state_db, row)
-        applied = _hosts(apply)
+        applied = host_views(apply)
     finally:
         frozen.thaw()
-    _say(f"status: baseline {baseline:.1f}s, connect timeout {timeout}s, frozen host failed after "
+    say(f"status: baseline {baseline:.1f}s, connect timeout {timeout}s, frozen host failed after "
          f"{status_done[frozen.name] - began:.1f}s ({hosts[frozen.name]['reason']!r}), the others after "
          f"{max(status_done[h.name] for h in others) - began:.1f}s; apply: {applied[frozen.name]['reason']!r}")
 
@@ -236,8 +221,8 @@ def test_frozen_and_slow_hosts_time_out_together(fleet, axis, specs, clean, stat
             done = _finished(state_db, row)
         finally:
             frozen.thaw()
-    hosts = _hosts(status)
-    _say(f"frozen + slow ({how}): failed after {done[frozen.name] - began:.1f}s and {done[slow.name] - began:.1f}s; "
+    hosts = host_views(status)
+    say(f"frozen + slow ({how}): failed after {done[frozen.name] - began:.1f}s and {done[slow.name] - began:.1f}s; "
          f"{hosts[frozen.name]['reason']!r}, {hosts[slow.name]['reason']!r}")
     for host in (frozen, slow):
         assert "timed out" in hosts[host.name]["reason"]
@@ -261,8 +246,8 @@ def test_full_disk_fails_with_a_clear_reason_and_nothing_half_written(fleet, axi
         written = full.exec(f"cat {CLEANUP}", check=False)
     finally:
         full.exec(f"rm -f {FILL} {FILL}.rest {FILL}.4k")
-    hosts = _hosts(r)
-    _say(f"full disk (avail {free}): {hosts[full.name].get('reason')!r}")
+    hosts = host_views(r)
+    say(f"full disk (avail {free}): {hosts[full.name].get('reason')!r}")
     assert r.code == 1
     assert hosts[full.name]["status"] == "failed"
     assert "No space left on device" in hosts[full.name]["reason"] and CLEANUP in hosts[full.name]["reason"]
@@ -275,7 +260,7 @@ def test_full_disk_fails_with_a_clear_reason_and_nothing_half_written(fleet, axi
     assert leftovers == ""
     assert written.returncode != 0 or "# managed by axis" in written.stdout[:200]
     again = run("apply", "-f", str(spec), "-o", "json")
-    assert again.code == 0 and _hosts(again)[full.name]["status"] == "changed", again.out
+    assert again.code == 0 and host_views(again)[full.name]["status"] == "changed", again.out
     assert "# managed by axis" in full.exec(f"cat {CLEANUP}").stdout[:200]
 
 
@@ -287,8 +272,8 @@ def test_host_key_changed_between_applies_is_refused_marked_and_recorded(fleet, 
     victim.exec(f"rm -f {PANIC_CONF}")
     victim.regenerate_host_keys()
     r = run("apply", "-f", str(spec), "-o", "json")
-    hosts = _hosts(r)
-    _say(f"changed host key: {hosts[victim.name]['reason']!r}")
+    hosts = host_views(r)
+    say(f"changed host key: {hosts[victim.name]['reason']!r}")
     assert r.code == 1 and hosts[victim.name]["status"] == "failed"
     assert "host key mismatch" in hosts[victim.name]["reason"]
     assert all(hosts[h.name]["status"] == "unchanged" for h in fleet.hosts if h is not victim)

@@ -25,7 +25,7 @@ from axis.drivers.features.swapfile import FSTAB_MARK, MARKER as SWAP_MARKER, SY
 from axis.drivers.features.watchdog import MODULES, SYSTEM, render_modules, render_system
 from axis.specs.features import DiskCleanupSettings, SwapfileSettings, WatchdogSettings
 from tests.ci import require_systemd
-from tests.integration.fleetspecs import fleet_axis, host_specs
+from tests.integration.fleetspecs import fleet_axis, host_specs, host_views
 
 pytestmark = pytest.mark.hosts
 
@@ -61,10 +61,6 @@ FRESH_STEPS = (
     "~ watchdog: load the softdog module  [live]",
     "~ watchdog: re-execute systemd to apply the watchdog settings  [live]",
 )
-
-
-def _hosts(result) -> dict:
-    return {h["name"]: h for h in json.loads(result.out)["hosts"]}
 
 
 def _features(view: dict) -> dict:
@@ -135,7 +131,7 @@ def test_every_feature_converges_from_scratch_and_a_second_apply_changes_nothing
     first = run("apply", "-f", str(spec), "-o", "json")
     assert first.code == 0, first.out + first.err  # refused kernel steps do not fail the host
     for host in fleet.hosts:
-        view = _hosts(first)[host.name]
+        view = host_views(first)[host.name]
         assert view["status"] == "changed" and view["reason"] is None, view
         features = _features(view)
         assert {n: f["state"] for n, f in features.items()} == {
@@ -207,7 +203,7 @@ def test_every_feature_converges_from_scratch_and_a_second_apply_changes_nothing
     second = run("apply", "-f", str(spec), "-o", "json")
     assert second.code == 0, second.err
     for host in fleet.hosts:
-        view = _hosts(second)[host.name]
+        view = host_views(second)[host.name]
         assert view["status"] == "unchanged", view
         assert all("results" not in f and f["steps"] == [] for f in view["features"]), view  # no step ran
         assert {n: f["state"] for n, f in _features(view).items()} == {
@@ -239,7 +235,7 @@ def test_false_removes_exactly_what_axis_added(fleet, axis, specs, pristine):
     on = specs({"hosts.yaml": host_specs(fleet, features=FEATURES)})
     applied = run("apply", "-f", str(on), "-o", "json")
     assert applied.code == 0, applied.out + applied.err
-    assert _features(_hosts(applied)[own_journal.name])["persistentJournal"]["state"] == "in-sync"
+    assert _features(host_views(applied)[own_journal.name])["persistentJournal"]["state"] == "in-sync"
     assert not _exists(own_journal, JOURNAL_MARKER)
     for host in fleet.hosts:
         fstab = _cat(host, "/etc/fstab")
@@ -272,7 +268,7 @@ def test_false_removes_exactly_what_axis_added(fleet, axis, specs, pristine):
 
     removed = run("apply", "-f", str(off), "-o", "json")
     assert removed.code == 0, removed.out + removed.err
-    assert all(v["status"] == "changed" for v in _hosts(removed).values())
+    assert all(v["status"] == "changed" for v in host_views(removed).values())
     for host in fleet.hosts:
         fstab, listing = before[host.name]
         assert _cat(host, "/etc/fstab") == fstab  # the foreign line and the rest, byte for byte
@@ -287,7 +283,7 @@ def test_false_removes_exactly_what_axis_added(fleet, axis, specs, pristine):
     assert again.code == 0, again.out
     assert f"{own_journal.name}: in sync" in again.out
     rerun = run("apply", "-f", str(off), "-o", "json")
-    assert rerun.code == 0 and all(v["status"] == "unchanged" for v in _hosts(rerun).values())
+    assert rerun.code == 0 and all(v["status"] == "unchanged" for v in host_views(rerun).values())
 
 
 def _listing(host) -> set[str]:
@@ -326,7 +322,7 @@ def test_drift_is_found_and_repaired(fleet, axis, specs, pristine):
 
     repaired = run("apply", "-f", str(spec), "-o", "json")
     assert repaired.code == 0, repaired.out + repaired.err
-    assert {n: v["status"] for n, v in _hosts(repaired).items()} == {h.name: "changed" for h in fleet.hosts}
+    assert {n: v["status"] for n, v in host_views(repaired).items()} == {h.name: "changed" for h in fleet.hosts}
     for host in fleet.hosts:
         assert {p: _cat(host, p) for p in wanted[host.name]} == wanted[host.name]
         assert host.exec(f"stat -c '%s %a' {SCRIPT_PATH} {SWAPFILE}").stdout == (

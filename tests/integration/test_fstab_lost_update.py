@@ -11,7 +11,6 @@ message, the hand edit survives byte for byte, and the next `axis apply` adds ax
 from __future__ import annotations
 
 import asyncio
-import json
 import shlex
 from collections.abc import Iterator
 
@@ -19,40 +18,29 @@ import pytest
 
 from axis.drivers.connector import SshOptions
 from axis.drivers.features.execute import run_steps
-from axis.drivers.features.swapfile import FSTAB_MARK, MARKER, SYSCTL
+from axis.drivers.features.swapfile import FSTAB_MARK
 from axis.reconcile.converge import observe_features
 from axis.reconcile.plan import plan_host
 from axis.specs.effective import EffectiveFeature
 from axis.specs.features import SwapfileSettings
 from axis.specs.loader import load_specs
-from tests.integration.fleetspecs import fleet_axis, host_specs
+from tests.integration.fleetspecs import fleet_axis, host_specs, host_views
+from tests.integration.hostreset import fstab_replaced
 
 pytestmark = pytest.mark.hosts
 
 SWAP = "{swapfile: {size: 64M, swappiness: 20}}"
-AXIS_FILES = ("/swapfile", "/swapfile.axis-new", MARKER, SYSCTL)
 ORIGINAL = b"# /etc/fstab of the test host\nUUID=1234 /data ext4 defaults,nofail 0 2\n"
 HAND_EDIT = b"/dev/sdz1 /srv/added-by-hand xfs defaults,nofail 0 0\n"
 CHANGED = "/etc/fstab changed since it was read; not overwritten; the next pass re-reads it"
-
-
-def _clean(host) -> None:
-    host.exec("rm -f " + " ".join(shlex.quote(p) for p in AXIS_FILES) + " && rm -rf /var/lib/axis")
 
 
 @pytest.fixture
 def fstab_host(fleet) -> Iterator:
     """The first host with a known /etc/fstab and no axis file; put back as it was afterwards."""
     host = fleet.hosts[0]
-    path = host.root_path("/etc/fstab")
-    original, mode = path.read_bytes(), host.exec("stat -c %a /etc/fstab").stdout.strip()
-    _clean(host)
-    path.write_bytes(ORIGINAL)
-    yield host
-    host.heal()
-    _clean(host)
-    path.write_bytes(original)
-    host.exec(f"chmod {mode} /etc/fstab")
+    with fstab_replaced(host, ORIGINAL):
+        yield host
 
 
 async def _plan_then_run(fleet, spec_path, host, edit: bytes) -> tuple:
@@ -89,7 +77,7 @@ def test_a_hand_edit_between_probe_and_write_survives(fleet, axis, specs, fstab_
 
     # the next pass re-reads the file: axis's line goes under the admin's, which stays
     applied = fleet_axis(fleet, axis)("apply", "-f", str(spec), "-o", "json")
-    view = next(h for h in json.loads(applied.out)["hosts"] if h["name"] == host.name)
+    view = host_views(applied)[host.name]
     assert view["features"][0]["state"] in ("applied", "refused"), applied.out  # the overlay refuses swapon
     assert host.root_path("/etc/fstab").read_bytes() == (
         ORIGINAL + HAND_EDIT + f"{FSTAB_MARK}\n/swapfile none swap sw 0 0\n".encode())

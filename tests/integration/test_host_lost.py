@@ -10,7 +10,6 @@ power cut: no reset, no ICMP), on another the step just takes 40 s. 40 s is well
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -19,7 +18,8 @@ import pytest
 
 from axis.drivers.features.panic_recovery import PATH as PANIC_CONF
 from axis.drivers.ssh import SILENCE_LIMIT
-from tests.integration.fleetspecs import fleet_axis, host_specs
+from tests.integration.fleetspecs import fleet_axis, host_specs, host_views
+from tests.integration.hostreset import hosts_reset
 
 pytestmark = pytest.mark.hosts
 
@@ -34,18 +34,11 @@ def _shim(seconds: int) -> str:
             "exec /usr/sbin/sysctl \"$@\"\n")
 
 
-def _clean(fleet) -> None:
-    for host in fleet.hosts:
-        host.heal()
-        host.exec(f"if [ -s {STARTED} ]; then p=$(cat {STARTED}); pkill -P \"$p\"; kill \"$p\"; fi 2>/dev/null; "
-                  f"rm -f {SHIM} {STARTED} {PANIC_CONF}; true")
-
-
 @pytest.fixture
 def clean(fleet):
-    _clean(fleet)
-    yield
-    _clean(fleet)
+    with hosts_reset(fleet, f"if [ -s {STARTED} ]; then p=$(cat {STARTED}); pkill -P \"$p\"; kill \"$p\"; fi 2>/dev/null; "
+                            f"rm -f {SHIM} {STARTED} {PANIC_CONF}; true"):
+        yield
 
 
 def test_host_lost_mid_apply_fails_within_20s_while_a_silent_slow_host_succeeds(fleet, axis, specs, clean):
@@ -72,7 +65,7 @@ def test_host_lost_mid_apply_fails_within_20s_while_a_silent_slow_host_succeeds(
     result = run("apply", "-f", str(spec), "-o", "json")
     cutter.join()
     assert "down" in seen, "the slow step never started on the host to be cut off"
-    hosts = {h["name"]: h for h in json.loads(result.out)["hosts"]}
+    hosts = host_views(result)
     # The pass ran `seconds`; it began between `began` and `started`, so it ended in this window:
     low = began + hosts[lost.name]["seconds"] - seen["down"]
     high = seen["started"] + hosts[lost.name]["seconds"] - seen["down"]

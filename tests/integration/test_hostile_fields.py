@@ -8,13 +8,12 @@ from __future__ import annotations
 import glob
 import json
 import re
-import sys
 
 import pytest
 
 from axis.specs import SpecErrors
 from axis.specs.loader import load_spec_text
-from tests.integration.fleetspecs import fleet_axis
+from tests.integration.fleetspecs import fleet_axis, say
 
 pytestmark = pytest.mark.hosts
 
@@ -60,10 +59,6 @@ def _doc(field: str, name: str, value: str, real: str) -> str:
             f"  address: {address}{user}\n  description: {description}\n  features: {features}\n")
 
 
-def _say(text: str) -> None:
-    print(text, file=sys.__stderr__)  # past the `axis` fixture's capsys
-
-
 def _markers(fleet) -> list[str]:
     found = [p for p in glob.glob(f"/tmp/{MARK}-*")]
     for host in fleet.hosts:
@@ -96,9 +91,9 @@ def test_hostile_values_in_every_string_field_are_refused_or_carried_never_run(f
             accepted.append((field, kind, name))
             docs.append(text)
     summary = sorted({f for f, _, _ in accepted})
-    _say(f"accepted as data: {len(accepted)} ({', '.join(summary)}); refused at load: {len(refused)}")
+    say(f"accepted as data: {len(accepted)} ({', '.join(summary)}); refused at load: {len(refused)}")
     for line in refused:
-        _say(f"  refused {line}")
+        say(f"  refused {line}")
     # fields that must be refused outright (names, labels, tools, paths are validated)
     assert not any(f in ("label", "labelkey", "tool", "selector") for f, _, _ in accepted), accepted
     # the free-text fields are carried as data, byte for byte

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.integration.fleetspecs import fleet_axis, host_specs
+from tests.integration.fleetspecs import fleet_axis, host_specs, host_views
 
 pytestmark = pytest.mark.hosts
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.hosts
 def _status(run) -> dict:
     r = run("status", "-o", "json")
     assert r.code == 0, r.err
-    return {h["name"]: h for h in json.loads(r.out)["hosts"]}
+    return host_views(r)
 
 
 def test_facts_from_three_hosts_in_one_pass(fleet, axis, specs):

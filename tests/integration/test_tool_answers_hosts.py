@@ -9,14 +9,13 @@ feature fails with dpkg-query's own words, nothing is planned or run, and the ma
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 
 from axis.drivers.features.earlyoom import MARKER
 from axis.drivers.features.packages import marker_text
-from tests.integration.fleetspecs import fleet_axis, host_specs
+from tests.integration.fleetspecs import fleet_axis, host_specs, host_views
 
 pytestmark = pytest.mark.hosts
 
@@ -50,7 +49,7 @@ def test_false_with_an_unreadable_package_database_plans_nothing_and_keeps_the_m
 
     applied = run("apply", "-f", str(spec), "-o", "json")
     assert applied.code == 1, applied.out + applied.err
-    view = next(h for h in json.loads(applied.out)["hosts"] if h["name"] == host.name)
+    view = host_views(applied)[host.name]
     [feature] = view["features"]
     assert feature["state"] == "failed" and feature["steps"] == [] and "dpkg-query" in feature["message"]
     assert host.root_path(MARKER).read_text() == marker_text("earlyoom")  # still axis's to remove later

@@ -19,7 +19,8 @@ from collections.abc import Iterator
 import pytest
 
 from axis.drivers.features.swapfile import FSTAB_MARK, MARKER, SYSCTL
-from tests.integration.fleetspecs import fleet_axis, host_specs
+from tests.integration.fleetspecs import fleet_axis, host_specs, host_views
+from tests.integration.hostreset import AXIS_FILES, fstab_replaced
 
 pytestmark = pytest.mark.hosts
 
@@ -31,11 +32,6 @@ HOSTILE = (b"# /etc/fstab: static file system information.\r\n"
            b"# page\x0cbreak \x1c sep \x85 nel \xe2\x80\xa8 ls \xff\xfe invalid\n"
            b"tmpfs\t/mnt/scratch\ttmpfs\tdefaults,noauto\t0 0")
 AXIS_LINES = f"{FSTAB_MARK}\n/swapfile none swap sw 0 0".encode()
-AXIS_FILES = ("/swapfile", "/swapfile.axis-new", MARKER, SYSCTL)
-
-
-def _clean(host) -> None:
-    host.exec("rm -f " + " ".join(shlex.quote(p) for p in AXIS_FILES) + " && rm -rf /var/lib/axis")
 
 
 def _mode(host) -> str:
@@ -47,21 +43,10 @@ def root_only_fstab(fleet) -> Iterator:
     """The first host with a root-only (600) /etc/fstab of odd bytes and no axis file; put back
     as it was afterwards."""
     host = fleet.hosts[0]
-    path = host.root_path("/etc/fstab")
-    original, mode = path.read_bytes(), host.exec("stat -c %a /etc/fstab").stdout.strip()
-    _clean(host)
-    path.write_bytes(HOSTILE)
-    host.exec("chown root:root /etc/fstab && chmod 600 /etc/fstab")
-    assert host.exec("su ops -s /bin/sh -c 'cat /etc/fstab >/dev/null'", check=False).returncode != 0  # root-only
-    yield host
-    host.heal()
-    _clean(host)
-    path.write_bytes(original)
-    host.exec(f"chmod {mode} /etc/fstab")
-
-
-def _view(result, host) -> dict:
-    return next(h for h in json.loads(result.out)["hosts"] if h["name"] == host.name)
+    with fstab_replaced(host, HOSTILE):
+        host.exec("chown root:root /etc/fstab && chmod 600 /etc/fstab")
+        assert host.exec("su ops -s /bin/sh -c 'cat /etc/fstab >/dev/null'", check=False).returncode != 0  # root-only
+        yield host
 
 
 def _untouched(host) -> None:
@@ -86,7 +71,7 @@ def test_without_sudo_the_feature_fails_with_the_hosts_words_and_nothing_is_writ
 
     applied = run("apply", "-f", str(spec), "-o", "json")
     assert applied.code == 1, applied.out + applied.err
-    view = _view(applied, host)
+    view = host_views(applied)[host.name]
     assert view["status"] == "failed" and view["reason"] == f"swapfile: {reason}"
     [swap] = view["features"]
     assert (swap["state"], swap["message"], swap["error"], swap["steps"]) == ("failed", reason, reason, [])
@@ -108,7 +93,7 @@ def test_a_sudo_that_asks_for_a_password_fails_the_host_and_writes_nothing(fleet
     assert diff.code == 1, diff.out + diff.err
     assert f"{host.name}: FAILED: {host.name}: sudo needs a password" in diff.out
     applied = run("apply", "-f", str(spec), "-o", "json")
-    view = _view(applied, host)
+    view = host_views(applied)[host.name]
     assert applied.code == 1 and view["status"] == "failed" and view["features"] == []
     assert "sudo needs a password" in view["reason"]
     _untouched(host)
@@ -126,7 +111,7 @@ def test_with_sudo_the_root_only_fstab_is_read_and_edited_byte_exactly(fleet, ax
 
     applied = run("apply", "-f", str(spec), "-o", "json")
     assert applied.code == 0, applied.out + applied.err
-    [swap] = _view(applied, host)["features"]
+    [swap] = host_views(applied)[host.name]["features"]
     assert swap["state"] == "refused" and "swapon failed" in swap["message"]  # the overlay refuses swapon
     fstab = host.root_path("/etc/fstab").read_bytes()
     assert fstab == HOSTILE + b"\n" + AXIS_LINES

@@ -1,0 +1,74 @@
+"""Figures 3 and 4, which need no test hosts: placement (bench/placement.py) and the controller's
+memory (bench/rss.py), each run as a subprocess of its own and read back from what it prints."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench import ROOT
+from bench.timing import BenchError, Figure, checked, load1
+
+
+def placement_run() -> dict[str, float]:
+    """One run of bench/placement.py, its printed figures parsed (seconds; the bind in ms)."""
+    _, proc = checked([sys.executable, str(ROOT / "bench" / "placement.py")], timeout=900)
+    out = proc.stdout
+    score = re.search(r"scoring alone: (\d+) claims in ([\d.]+)s .*loading hosts, facts and leases took ([\d.]+)s", out)
+    ledger = re.search(r"with ledger writes: (\d+) claims in ([\d.]+)s", out)
+    binds = re.search(r"single binds: \d+ transactions, mean ([\d.]+) ms", out)
+    if not (score and ledger and binds):
+        raise BenchError(f"bench/placement.py printed something unexpected:\n{out}")
+    return {"claims": int(score.group(1)), "scoring": float(score.group(2)), "loading": float(score.group(3)),
+            "ledger_pass": float(ledger.group(2)), "bind_mean_ms": float(binds.group(1))}
+
+
+def rss_run(work: Path, facts: dict[str, Any] | None, hosts: int = 1000) -> dict[str, Any]:
+    """bench/rss.py `hold` on a state DB that `build` makes once per bench run (under `work`)."""
+    db = work / "rss" / "state.db"
+    if not db.exists():
+        db.parent.mkdir(exist_ok=True)
+        template = db.parent / "facts.json"
+        if facts is None:  # no fleet facts (should not happen): this machine's own
+            _, proc = checked([shutil.which("axis") or "axis", "facts", "-o", "json"])
+            facts = json.loads(proc.stdout)
+        template.write_text(json.dumps(facts))
+        checked([sys.executable, str(ROOT / "bench" / "rss.py"), "build", str(db), "--facts", str(template),
+                 "--hosts", str(hosts)], timeout=900)
+    _, proc = checked([sys.executable, str(ROOT / "bench" / "rss.py"), "hold", str(db)])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure_placement(reps: int) -> dict[str, Figure]:
+    """Figure 3: scoring 10,000 claims over 1,000 synthetic hosts, and the full pass with ledger writes."""
+    scoring = Figure("placement scoring", "python bench/placement.py (scoring alone)")
+    ledger = Figure("placement with ledger", "python bench/placement.py (full pass, one transaction per bind)")
+    for rep in range(reps):
+        scoring.load.append(load1())
+        ledger.load.append(scoring.load[-1])
+        result = placement_run()
+        scoring.samples.append(result["scoring"])
+        ledger.samples.append(result["ledger_pass"])
+        scoring.extra.setdefault("runs", []).append(result)
+        print(f"  rep {rep + 1}/{reps}: scoring {result['scoring']:.3f} s, loading {result['loading']:.3f} s, "
+              f"ledger pass {result['ledger_pass']:.2f} s (load {scoring.load[-1]})", flush=True)
+    return {"placement_scoring": scoring, "placement_ledger": ledger}
+
+
+def measure_memory(work: Path, facts: dict[str, Any] | None, reps: int) -> Figure:
+    """Figure 4: peak RSS of a process holding 1,000 hosts with `facts` (a fleet host's) as the controller does."""
+    rss = Figure("peak RSS", "python bench/rss.py hold (1,000 hosts, 20 observations each in the DB)", unit="MB")
+    for rep in range(reps):
+        rss.load.append(load1())
+        result = rss_run(work, facts)
+        rss.samples.append(result["peak_rss_kib"] / 1024)
+        rss.extra.setdefault("runs", []).append(result)
+        print(f"  rep {rep + 1}/{reps}: peak RSS {rss.samples[-1]:.1f} MiB "
+              f"(after imports {result['peak_rss_after_imports_kib'] / 1024:.1f} MiB; "
+              f"{result['hosts']} hosts, {result['facts']} Facts models, {result['candidates']} candidates, "
+              f"~{result['facts_json_bytes_per_host']} B of facts JSON per host)", flush=True)
+    return rss

@@ -1,0 +1,100 @@
+"""Running and timing the benchmark's commands: one Figure (samples with the machine's load and
+the CPU seconds spent) per measured thing, tools interleaved repetition by repetition."""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class BenchError(RuntimeError):
+    """A tool failed or answered wrongly: the figure would be meaningless."""
+
+
+@dataclass
+class Figure:
+    """Samples (seconds or MiB) of one measured thing."""
+
+    name: str
+    command: str
+    unit: str = "s"
+    samples: list[float] = field(default_factory=list)
+    load: list[float] = field(default_factory=list)  # 1-min load average before each sample
+    cpu_client: list[float] = field(default_factory=list)  # CPU seconds of the tool's processes
+    cpu_hosts: list[float] = field(default_factory=list)  # CPU seconds used inside the test hosts
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    def as_json(self) -> dict[str, Any]:
+        out = {"command": self.command, "unit": self.unit, "median": round(self.median, 4),
+               "min": round(min(self.samples), 4), "max": round(max(self.samples), 4),
+               "samples": [round(s, 4) for s in self.samples], "load1_before": self.load}
+        if self.cpu_client:
+            out["cpu_seconds_client_median"] = round(statistics.median(self.cpu_client), 3)
+            out["cpu_seconds_hosts_median"] = round(statistics.median(self.cpu_hosts), 3)
+            out["cpu_seconds_client"] = [round(c, 3) for c in self.cpu_client]
+            out["cpu_seconds_hosts"] = [round(c, 3) for c in self.cpu_hosts]
+        return {**out, **self.extra}
+
+
+def run(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
+        timeout: float = 600) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Wall seconds of the whole command as a user runs it (start-up included), and its output."""
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return time.perf_counter() - started, proc
+
+
+def checked(cmd: list[str], **kwargs: Any) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """`run`, raising BenchError with the output's tail when the command fails."""
+    took, proc = run(cmd, **kwargs)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip() or proc.stdout.strip())[-2000:]
+        raise BenchError(f"`{' '.join(cmd)}` exited {proc.returncode}:\n{tail}")
+    return took, proc
+
+
+def load1() -> float:
+    """The 1-minute load average, recorded with every sample: the hosts share these cores."""
+    return round(os.getloadavg()[0], 2)
+
+
+def children_cpu() -> float:
+    """CPU seconds of every finished child process (and the descendants they waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(figures: list[tuple[Figure, Callable[[], float]]], reps: int, *,
+            hosts_cpu: Callable[[], float], warmup: bool = True) -> None:
+    """Warm every tool up once, then `reps` rounds, each tool once per round (interleaved).
+
+    Besides wall time, each run's CPU seconds: the tool's own processes (client) and everything
+    that ran inside the test hosts (sshd, shells, probes). On this shared 2-core machine the wall
+    time follows the load; the CPU seconds barely do."""
+    if warmup:
+        for figure, once in figures:
+            print(f"  warm-up: {figure.name}", flush=True)
+            once()
+    for rep in range(reps):
+        for figure, once in figures:
+            figure.load.append(load1())
+            client, hosts = children_cpu(), hosts_cpu()
+            figure.samples.append(once())
+            time.sleep(0.2)  # let the hosts finish closing the sessions before reading their CPU
+            figure.cpu_client.append(children_cpu() - client)
+            figure.cpu_hosts.append(hosts_cpu() - hosts)
+            print(f"  rep {rep + 1}/{reps}: {figure.name:26s} {figure.samples[-1]:7.3f} {figure.unit}"
+                  f"   cpu: client {figure.cpu_client[-1]:6.2f} s, hosts {figure.cpu_hosts[-1]:6.2f} s"
+                  f"   (load {figure.load[-1]})", flush=True)
+

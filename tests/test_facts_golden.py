@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from axis.drivers.facts import Facts
+from axis.drivers.facts.parse_common import parse_df
+from axis.drivers.facts.parse_linux import parse_proc_mounts
 from tests.factskit import FIXTURES, GOLDEN_NAMES, Z440_LSPCI, boundary_of, golden_facts, load, parse, section, split
 from tests.fixtures.facts.capture import golden_json
 
@@ -51,8 +53,12 @@ def test_gpu_vm_under_load() -> None:
     f = _parse("ubuntu-24.04-h200-vm")
     assert [(g.name, g.memory_total_bytes, g.memory_used_bytes, g.utilization_percent, g.source)
             for g in f.gpus] == [("NVIDIA H200", 143771 * 2**20, 1139 * 2**20, 100.0, "nvidia-smi")]
-    assert "/mnt/scratch\\040disk" in split(load("ubuntu-24.04-h200-vm")).sections["mounts"].text
-    assert [d.mount for d in f.disks] == ["/"]
+    out = split(load("ubuntu-24.04-h200-vm"))
+    fstypes = parse_proc_mounts(out.sections["mounts"].lines)  # the kernel wrote "/mnt/scratch\\040disk"
+    assert (fstypes["/mnt/scratch disk"], fstypes["/var/lib/ovl/merged"], fstypes["/srv/data"]) == (
+        "tmpfs", "overlay", "ext4")
+    assert {d.mount: d.device for d in parse_df(out.sections["df"].lines)}["/mnt/scratch disk"] == "tmpfs"
+    assert [d.mount for d in f.disks] == ["/"]  # none of the three is a disk of the host (is_real_disk)
     assert [(s.path, s.type, s.size_bytes) for s in f.swaps] == [("/swapfile", "file", 1048572 * 1024)]
     assert f.init_system == "process_api" and not f.has_systemd
     assert (f.sudo.is_root, f.sudo.passwordless, f.sudo.detail) == (False, None, "sudo not found")

@@ -46,7 +46,6 @@ TEST_PERCENT_ENV = "AXIS_CLEAN_USED_PERCENT"
 
 SAFE_CACHES = ("uv", "pip", "puppeteer", "mathlib", "thumbnails")
 DEEP_CACHES = ("huggingface", "torch", "torch_extensions", "npm", "yarn", "go-build")
-SAFE_DIRS = ("/var/crash", "/tmp", "/var/tmp")
 ROTATED_LOGS = ("*.gz", "*.xz", "*.bz2", "*.zst", "*.[0-9]", "*.old")
 
 #: The script's text (`disk_cleanup.sh` beside this module); `render` fills its placeholders.

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from axis.api.app import build_app
 from axis.app.context import AppContext
+from axis.drivers.connector import Connector
 from axis.main import run
 from tests.ci import ci_collect_skip_is_failure, ci_count_dropped, ci_left_out_fails_the_run, ci_skip_is_failure
 from tests.servekit import Served, start_serve
@@ -110,18 +111,28 @@ def state_db(tmp_path: Path) -> Path:
     return tmp_path / "state" / "axis.db"
 
 
-@pytest.fixture
-def axis(state_db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    """Run `axis ARGS...` in-process against a temp state DB; returns exit code, stdout, stderr."""
-    monkeypatch.delenv("AXIS_STATE", raising=False)
+@dataclass
+class Axis:
+    """`axis(*ARGS)` runs `axis ARGS...` in-process on a temp state DB (exit code, stdout, stderr);
+    with `connector` set, every host is reached through it (fake hosts) rather than over SSH, as
+    the composition root lets its caller choose."""
 
-    def call(*args: str) -> Result:
-        capsys.readouterr()
-        code = run(["--state", str(state_db), *args])
-        captured = capsys.readouterr()
+    state_db: Path
+    capsys: pytest.CaptureFixture[str]
+    connector: Connector | None = None
+
+    def __call__(self, *args: str) -> Result:
+        self.capsys.readouterr()
+        code = run(["--state", str(self.state_db), *args], connector=self.connector)
+        captured = self.capsys.readouterr()
         return Result(code, captured.out, captured.err)
 
-    return call
+
+@pytest.fixture
+def axis(state_db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Axis:
+    """Run `axis ARGS...` in-process against a temp state DB (`Axis`)."""
+    monkeypatch.delenv("AXIS_STATE", raising=False)
+    return Axis(state_db, capsys)
 
 
 HOST = """

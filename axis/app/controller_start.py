@@ -26,7 +26,7 @@ def make_controller(app: AppContext, watch: Path, resync: str, jobs: int, stack:
         stack.enter_context(ControllerLock(app.state))
     except LockHeld as exc:
         raise AppError(str(exc)) from exc
-    loop = Controller(app.db(), app.ssh, watch, resync=float(every), jobs=jobs, log=log_line)
+    loop = Controller(app.db(), app.connector, watch, resync=float(every), jobs=jobs, log=log_line)
     # An apply that started before the lock above converges its hosts itself: wait for it, then
     # store the watched specs; every apply from now on sees the controller and hands over to it.
     with ApplyLock(app.state, on_wait=log_line):

@@ -17,10 +17,8 @@ Every part is supervised (`axis.reconcile.supervisor`): an exception it did not 
 recorded (Warning event, the part's condition on Controller/controller) and the part runs again
 after a capped backoff; the file watcher (`axis.reconcile.spec_watch`) and the spec apply it
 triggers are separate parts. Only the scheduling loop cannot be restarted: if it breaks, `run`
-raises and the process exits non-zero rather than keep running with a dead part.
-
-What it does is logged to this module's logger, each line's facts (host, result, seconds, the
-object changed) also as `extra` fields, which the JSON log (`axis.app.log_output`) shows as keys.
+raises and the process exits non-zero rather than keep running with a dead part. Each log line
+carries its facts (host, result, seconds, the object changed) as `extra` fields: the JSON log's keys.
 """
 
 from __future__ import annotations
@@ -182,7 +180,7 @@ class Controller:
             loaded = load_specs([self.watch])
         except SpecErrors as exc:
             for error in exc.errors:
-                logger.error("spec error: %s", error, extra={"file": error.path, "line": error.line, "error": str(error)})
+                logger.error("spec error: %s", error, extra={"file": error.path, "line": error.line})
             logger.warning("%d error(s); the last good desired state stays in force", len(exc.errors),
                            extra={"errors": len(exc.errors)})
             with self.db.write() as session:
@@ -196,7 +194,8 @@ class Controller:
             self._versions, self._fingerprint = object_versions(session), objects_fingerprint(session)
         changed = [c for c in changes if c.action != "unchanged"]
         for c in changed:
-            logger.info("%s/%s %s", c.kind.lower(), c.name, c.action, extra=_change_fields(c))
+            logger.info("%s/%s %s", c.kind.lower(), c.name, c.action,
+                        extra={"kind": c.kind, "object": c.name, "action": c.action})
         self._schedule_changed(names, changed)
         return changed
 
@@ -225,7 +224,7 @@ class Controller:
         else:
             for c in changed:
                 logger.info("%s/%s %s in the state DB by another process", c.kind.lower(), c.name, c.action,
-                            extra={**_change_fields(c), "by": "another process"})
+                            extra={"kind": c.kind, "object": c.name, "action": c.action, "by": "another process"})
         self._schedule_changed({name for kind, name in versions if kind == "Host"}, changed)
 
     def _schedule_changed(self, names: set[str], changed: list[Change]) -> None:
@@ -279,9 +278,8 @@ class Controller:
             return
         slot.failures, slot.due = 0, time.time() + result.requeue_after
         if reconciled.outcome.status == "changed":
-            steps = reconciled.outcome.steps_run
-            logger.info("%s: converged (%d step(s))", name, steps,
-                        extra={"host": name, "result": "converged", "steps": steps})
+            logger.info("%s: converged (%d step(s))", name, reconciled.outcome.steps_run,
+                        extra={"host": name, "result": "converged", "steps": reconciled.outcome.steps_run})
 
     def _place_claims(self) -> None:
         now = time.time()
@@ -299,8 +297,3 @@ class Controller:
         if self._spec_retry is not None:
             due.append(self._spec_retry)
         return max(0.05, min(1.0, min(due) - now))
-
-
-def _change_fields(change: Change) -> dict[str, object]:
-    """A stored change as the log's structured fields (the JSON log's keys)."""
-    return {"kind": change.kind, "object": change.name, "action": change.action}

@@ -31,6 +31,8 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "a
 
 
 class LogFormat(StrEnum):
+    """`--log-format` of `axis controller` and `axis serve` (module docstring)."""
+
     human = "human"
     json = "json"
 

@@ -17,6 +17,7 @@ from axis.cli.main import run as run_cli
 if TYPE_CHECKING:
     from axis.app.context import AppContext
     from axis.app.serve_options import ServeOptions
+    from axis.drivers.connector import Connector
 
 
 def serve_http(app: AppContext, options: ServeOptions) -> int:
@@ -34,9 +35,10 @@ def serve_mcp(app: AppContext) -> None:
 SERVERS = Servers(http=serve_http, mcp=serve_mcp)
 
 
-def run(argv: list[str] | None = None) -> int:
-    """Run one command line (`sys.argv` by default) with every command; its exit status."""
-    return run_cli(argv, SERVERS)
+def run(argv: list[str] | None = None, connector: Connector | None = None) -> int:
+    """Run one command line (`sys.argv` by default) with every command; its exit status. A
+    `connector` reaches the hosts instead of SSH (the in-process test runner's fake hosts)."""
+    return run_cli(argv, SERVERS, connector)
 
 
 def main() -> None:

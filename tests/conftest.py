@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import textwrap
 from collections.abc import Callable, Iterator
@@ -14,6 +15,8 @@ from starlette.testclient import TestClient
 
 from axis.api.app import build_app
 from axis.app.context import AppContext
+from axis.app.log_output import log_to_stderr
+from axis.drivers.connector import Connector
 from axis.main import run
 from tests.ci import ci_collect_skip_is_failure, ci_count_dropped, ci_left_out_fails_the_run, ci_skip_is_failure
 from tests.servekit import Served, start_serve
@@ -110,18 +113,60 @@ def state_db(tmp_path: Path) -> Path:
     return tmp_path / "state" / "axis.db"
 
 
-@pytest.fixture
-def axis(state_db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    """Run `axis ARGS...` in-process against a temp state DB; returns exit code, stdout, stderr."""
-    monkeypatch.delenv("AXIS_STATE", raising=False)
+@dataclass
+class Axis:
+    """`axis(*ARGS)` runs `axis ARGS...` in-process on a temp state DB (exit code, stdout, stderr);
+    with `connector` set, every host is reached through it (fake hosts) rather than over SSH, as
+    the composition root lets its caller choose."""
 
-    def call(*args: str) -> Result:
-        capsys.readouterr()
-        code = run(["--state", str(state_db), *args])
-        captured = capsys.readouterr()
+    state_db: Path
+    capsys: pytest.CaptureFixture[str]
+    connector: Connector | None = None
+
+    def __call__(self, *args: str) -> Result:
+        self.capsys.readouterr()
+        code = run(["--state", str(self.state_db), *args], connector=self.connector)
+        captured = self.capsys.readouterr()
         return Result(code, captured.out, captured.err)
 
-    return call
+
+@pytest.fixture
+def axis(state_db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Axis:
+    """Run `axis ARGS...` in-process against a temp state DB (`Axis`)."""
+    monkeypatch.delenv("AXIS_STATE", raising=False)
+    return Axis(state_db, capsys)
+
+
+@pytest.fixture
+def stderr_log() -> Iterator[Callable[..., None]]:
+    """`log_to_stderr` for one test: the `axis` and `uvicorn` loggers' handlers and levels are
+    put back after it, so that no later test's stderr gets its lines."""
+    saved = [(logger, logger.handlers[:], logger.level) for logger in map(logging.getLogger, ("axis", "uvicorn"))]
+    yield log_to_stderr
+    for logger, handlers, level in saved:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+
+
+@pytest.fixture
+def controller_lines() -> Iterator[list[str]]:
+    """The controller's log lines (`axis.reconcile.controller`, INFO and up) while the test runs,
+    their messages as `axis controller` shows them after the time."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    logger, handler = logging.getLogger("axis.reconcile.controller"), Collect(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 HOST = """

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from axis.drivers.transport import (ClosedOnExit, OutputCallback, RunResult, command_failed, privileged,
-                                    sudo_refusal)
+from axis.drivers.transport import (ClosedOnExit, ErrorKind, OutputCallback, RunResult, Transport, TransportError,
+                                    command_failed, privileged, sudo_refusal)
+from axis.specs import Host
 from tests.factskit import has_boundary, reframe, script_boundary
 
 
@@ -81,3 +83,21 @@ class FakeTransport(ClosedOnExit):
 
     async def close(self) -> None:
         self.closed = True
+
+
+@dataclass
+class FakeConnector:
+    """A `Connector` over fake hosts: `transports` by host name; a host in `dead` refuses the
+    connection (`refusal`, as SSH reports it). `connected` lists the names asked for, in order."""
+
+    transports: Mapping[str, Transport]
+    dead: frozenset[str] = frozenset()
+    refusal: str = "connection refused by host (is sshd running?)"
+    connected: list[str] = field(default_factory=list)
+
+    async def connect(self, host: Host) -> Transport:
+        name = host.metadata.name
+        self.connected.append(name)
+        if name in self.dead:
+            raise TransportError(ErrorKind.UNREACHABLE, name, self.refusal)
+        return self.transports[name]

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from axis.drivers.connector import SshOptions
 from axis.state import Database
 from axis.state.facts import Observation, store_observations
 from tests.claimkit import facts, nightly_claims
-from tests.fake_transport import FakeTransport
+from tests.fake_transport import FakeConnector, FakeTransport
 
 SPECS = {
     "hosts.yaml": """
@@ -160,16 +159,14 @@ def test_exec_refuses_an_unbound_claim_with_exit_125(axis, fleet):
     assert r.err.startswith("error: claim 'job-a' is not bound (Pending")
 
 
-def test_exec_runs_on_the_bound_host_and_returns_the_exit_code(axis, fleet, monkeypatch):
+def test_exec_runs_on_the_bound_host_and_returns_the_exit_code(axis, fleet):
     _bind(axis, fleet)
     fake = FakeTransport(name="gpu-1").script(r"^echo 'a b' '\$HOME'$", "a b $HOME\n", exit_status=7)
 
-    async def connect(self, host):  # type: ignore[no-untyped-def]
-        assert host.metadata.name == "gpu-1"
-        return fake
-    monkeypatch.setattr(SshOptions, "connect", connect)
+    axis.connector = connector = FakeConnector({"gpu-1": fake})
     r = axis("exec", "job-a", "--force", "--", "echo", "a b", "$HOME")
     assert (r.code, r.out) == (7, "a b $HOME\n"), r.err
+    assert connector.connected == ["gpu-1"]
     assert fake.calls == ["echo 'a b' '$HOME'"]  # arguments quoted, never re-split by the shell
 
 

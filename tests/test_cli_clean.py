@@ -1,6 +1,6 @@
-"""`axis clean` end to end in-process: hosts stored with `apply --no-converge`, `SshOptions.connect`
-replaced by transports that run the real clean-up script locally against a temp tree per host
-(AXIS_CLEAN_ROOT), or that fail the way a real host does (unreachable, sudo wants a password)."""
+"""`axis clean` end to end in-process: hosts stored with `apply --no-converge`, reached through a
+fake connector whose transports run the real clean-up script locally against a temp tree per
+host (AXIS_CLEAN_ROOT), or fail the way a real host does (unreachable, sudo wants a password)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from axis.drivers.connector import SshOptions
 from axis.drivers.features.cleanup_script import TEST_PERCENT_ENV, TEST_ROOT_ENV, render
-from axis.drivers.transport import ClosedOnExit, ErrorKind, RunResult, TransportError, privileged
+from axis.drivers.transport import ClosedOnExit, RunResult, privileged
 from axis.specs.features import DiskCleanupSettings
-from tests.fake_transport import FakeTransport, run_here
+from tests.fake_transport import FakeConnector, FakeTransport, run_here
 
 DAY = 86400
 
@@ -90,7 +89,7 @@ def host_root(tmp_path: Path, name: str) -> Path:
 
 
 @pytest.fixture
-def fleet(axis, specs, tmp_path, monkeypatch):
+def fleet(axis, specs, tmp_path):
     """Hosts a (fanout, retention 7), b (unreachable), c (fanout: false, defaults), d (sudo wants a
     password); returns the transports by name and the names `connect` was called with."""
     assert axis("apply", "--no-converge", "-f", str(specs({"hosts.yaml": SPECS}))).code == 0
@@ -100,17 +99,8 @@ def fleet(axis, specs, tmp_path, monkeypatch):
         "d": FakeTransport("d", login_is_root=False).script(r"^sudo -n", stderr="sudo: a password is required\n",
                                                              exit_status=1),
     }
-    connected: list[str] = []
-
-    async def connect(self, host):
-        name = host.metadata.name
-        connected.append(name)
-        if name == "b":
-            raise TransportError(ErrorKind.UNREACHABLE, name, "connection refused")
-        return transports[name]
-
-    monkeypatch.setattr(SshOptions, "connect", connect)
-    return transports, connected
+    axis.connector = connector = FakeConnector(transports, dead=frozenset({"b"}), refusal="connection refused")
+    return transports, connector.connected
 
 
 def rows(out: str) -> dict[str, str]:

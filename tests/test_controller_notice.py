@@ -22,11 +22,11 @@ def _store(path: Path, text: str) -> None:
     other.close()
 
 
-def test_objects_stored_or_deleted_by_another_process_are_scheduled_at_once(tmp_path, specs):
+def test_objects_stored_or_deleted_by_another_process_are_scheduled_at_once(tmp_path, specs, controller_lines):
     watch = specs({"h.yaml": HOST.format(name="a")})
     path = tmp_path / "state.db"
-    lines: list[str] = []
-    controller = Controller(Database(path), SshOptions(), watch, resync=600, log=lines.append)
+    lines = controller_lines
+    controller = Controller(Database(path), SshOptions(), watch, resync=600)
     controller.apply_specs()
     far = time.time() + 500
     for slot in controller._slots.values():
@@ -50,13 +50,14 @@ def test_objects_stored_or_deleted_by_another_process_are_scheduled_at_once(tmp_
     assert set(controller._slots) == {"a"} and controller._slots["a"].due == far
 
 
-def test_a_spec_edit_right_after_another_process_stored_does_not_swallow_its_change(tmp_path, specs):
+def test_a_spec_edit_right_after_another_process_stored_does_not_swallow_its_change(tmp_path, specs,
+                                                                                    controller_lines):
     """Found in review: the controller's own apply took every row's version as seen, so a host an
     `axis apply` had just handed over waited for its resync."""
     watch = specs({"h.yaml": HOST.format(name="a")})
     path = tmp_path / "state.db"
-    lines: list[str] = []
-    controller = Controller(Database(path), SshOptions(), watch, resync=600, log=lines.append)
+    lines = controller_lines
+    controller = Controller(Database(path), SshOptions(), watch, resync=600)
     controller.apply_specs()
     _store(path, HOST.format(name="b"))  # handed over by an apply; the controller has not looked yet
     controller._slots["a"].due = far = time.time() + 500

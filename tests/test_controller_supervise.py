@@ -94,9 +94,8 @@ class Running:
     def __init__(self, tmp_path: Path, watch: Path, ssh: Connector | None = None):
         self.watch = watch
         self.db = Database(tmp_path / "state.db")
-        self.lines: list[str] = []
         self.ssh = ssh or Refused()
-        self.controller = Controller(self.db, self.ssh, watch, resync=600, log=self.lines.append)
+        self.controller = Controller(self.db, self.ssh, watch, resync=600)
         self._stop = asyncio.Event()
         self.task: asyncio.Task[list[str]] | None = None
 
@@ -381,7 +380,8 @@ def test_conditions_move_their_transition_time_only_on_a_flip_and_recording_fail
 
 
 @pytest.mark.parametrize("broken", ["spec error", "exception"])
-def test_started_on_specs_that_do_not_load_it_reconciles_the_stored_state(tmp_path, specs, monkeypatch, broken):
+def test_started_on_specs_that_do_not_load_it_reconciles_the_stored_state(tmp_path, specs, monkeypatch, broken,
+                                                                          controller_lines):
     """Found while testing: a controller whose first load failed never scheduled the hosts
     stored before (a spec error) or logged them as stored "by another process" (an exception)."""
     good = specs({"h.yaml": HOST.format(name="a")})
@@ -395,6 +395,7 @@ def test_started_on_specs_that_do_not_load_it_reconciles_the_stored_state(tmp_pa
     async def scenario() -> tuple[list[str], list[str]]:
         first = Running(tmp_path, good)
         first.controller.apply_specs()  # an earlier controller stored host a
+        controller_lines.clear()  # the lines of the controller under test follow
         if broken == "exception":
             monkeypatch.setattr(controller_module, "load_specs", loader)
         run = Running(tmp_path, watch)
@@ -402,7 +403,7 @@ def test_started_on_specs_that_do_not_load_it_reconciles_the_stored_state(tmp_pa
         ssh = run.ssh
         assert isinstance(ssh, Refused)
         await _until(lambda: "a" in ssh.connects, "a pass over the stored host")
-        return await run.stop(), run.lines
+        return await run.stop(), controller_lines
 
     failing, lines = asyncio.run(scenario())
     assert "reconciling the 1 object(s) stored in the state DB until the watched specs load" in lines

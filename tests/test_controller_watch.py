@@ -67,7 +67,7 @@ def test_a_watched_file_saved_atomically_twice_then_edited_is_applied_every_time
     assert asyncio.run(scenario()) == []
 
 
-def test_a_spec_file_beside_the_watched_file_is_not_applied(tmp_path: Path) -> None:
+def test_a_spec_file_beside_the_watched_file_is_not_applied(tmp_path: Path, controller_lines: list[str]) -> None:
     """The single file is watched through its parent directory, filtered to its name: another
     file there is neither read nor a reason to re-read."""
     fleet = tmp_path / "fleet.yaml"
@@ -75,10 +75,10 @@ def test_a_spec_file_beside_the_watched_file_is_not_applied(tmp_path: Path) -> N
 
     async def scenario() -> list[str]:
         run = await _watching(tmp_path, fleet)
-        applies = len(run.lines)
+        applies = len(controller_lines)
         (tmp_path / "other.yaml").write_text(HOST.format(name="other"))
         await asyncio.sleep(1.5)
-        assert _hosts(run.db) == ["a"] and len(run.lines) == applies
+        assert _hosts(run.db) == ["a"] and len(controller_lines) == applies
         _save_atomically(fleet, HOST.format(name="b"))
         await _until(lambda: _hosts(run.db) == ["b"], "the watched file's save")
         return await run.stop()

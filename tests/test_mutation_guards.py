@@ -21,7 +21,6 @@ import pytest
 
 from axis.api.token import token_matches
 from axis.drivers import ssh as ssh_driver
-from axis.drivers.connector import SshOptions
 from axis.drivers.fan_out import fan_out
 from axis.drivers.features import panic_recovery
 from axis.drivers.hostkeys import HostKeyPolicy, PolicyClient
@@ -32,7 +31,8 @@ from axis.specs.features import PanicRecoverySettings
 from axis.state import Database
 from axis.state.facts import latest
 from axis.state.feature_status import feature_status
-from tests.fake_transport import FakeTransport, run_here
+from tests.conftest import Axis
+from tests.fake_transport import FakeConnector, FakeTransport, run_here
 
 REFUSAL = 'sysctl: permission denied on key "kernel.panic"\n'
 
@@ -110,21 +110,12 @@ spec:
 """ for name in names)
 
 
-def connect_to(monkeypatch: pytest.MonkeyPatch, hosts: dict[str, FakeTransport],
-               dead: frozenset[str] = frozenset()) -> list[str]:
-    """The suite's fake connector: `SshOptions.connect` hands out the fakes; a dead host's
-    connection is refused. Returns the names connected to, in order."""
-    connected: list[str] = []
-
-    async def connect(self: SshOptions, host: Host) -> FakeTransport:
-        name = host.metadata.name
-        connected.append(name)
-        if name in dead:
-            raise TransportError(ErrorKind.UNREACHABLE, name, "connection refused by host (is sshd running?)")
-        return hosts[name]
-
-    monkeypatch.setattr(SshOptions, "connect", connect)
-    return connected
+def connect_to(axis: Axis, hosts: dict[str, FakeTransport], dead: frozenset[str] = frozenset()) -> list[str]:
+    """The suite's fake connector, given to `axis`'s commands: it hands out the fakes; a dead
+    host's connection is refused. Returns the names connected to, in order."""
+    connector = FakeConnector(hosts, dead)
+    axis.connector = connector
+    return connector.connected
 
 
 def _event_reasons(state_db: Path, host: str) -> list[str]:
@@ -238,11 +229,11 @@ def test_an_unknown_host_key_is_refused_by_a_real_handshake_and_a_known_one_acce
 
 # --- refusals are remembered from one apply to the next ----------------------------------------
 
-def test_a_live_step_the_host_refused_is_not_retried_by_the_next_apply(axis, specs, tmp_path, monkeypatch, state_db):
+def test_a_live_step_the_host_refused_is_not_retried_by_the_next_apply(axis, specs, tmp_path, state_db):
     """Mutation caught: the stored refusals not read back (`refused={}` in plan_work) or not
     stored (`refused` dropped from the feature row): `sysctl -p` would run again every pass."""
     fake = local_host(tmp_path, "a", kernel_refuses=True)
-    connect_to(monkeypatch, {"a": fake})
+    connect_to(axis, {"a": fake})
     spec = specs({"h.yaml": host_yaml("a")})
 
     first = axis("apply", "-f", str(spec))
@@ -263,13 +254,13 @@ def test_a_live_step_the_host_refused_is_not_retried_by_the_next_apply(axis, spe
 
 
 def test_a_pass_that_repairs_drift_keeps_skipping_a_step_refused_in_an_earlier_pass(
-        axis, specs, tmp_path, monkeypatch, state_db):
+        axis, specs, tmp_path, state_db):
     """The file is changed by hand after the refusal: the next apply rewrites it, and its
     verification still skips the live step the host refused in an earlier pass. Mutation
     caught: the verification plan given only this pass's refusals (`remembered` in converge.py
     without the stored ones): the live step would count as still differing, the feature failed."""
     fake = local_host(tmp_path, "a", kernel_refuses=True)
-    connect_to(monkeypatch, {"a": fake})
+    connect_to(axis, {"a": fake})
     spec = specs({"h.yaml": host_yaml("a")})
     axis("apply", "-f", str(spec))
     local_file = fake.root / panic_recovery.PATH.lstrip("/")
@@ -285,12 +276,12 @@ def test_a_pass_that_repairs_drift_keeps_skipping_a_step_refused_in_an_earlier_p
 # --- a fan-out goes on past failed hosts -------------------------------------------------------
 
 @pytest.mark.parametrize("jobs", ["1", "16"])
-def test_an_apply_over_dead_and_live_hosts_converges_every_live_one(axis, specs, tmp_path, monkeypatch, state_db, jobs):
+def test_an_apply_over_dead_and_live_hosts_converges_every_live_one(axis, specs, tmp_path, state_db, jobs):
     """Mutation caught: a fan-out that stops at the first failed host (one host's error
     propagated out of the pass, or the loop left at the first failure). The dead hosts come
     first in name order, so one at a time they are also the first to fail."""
     live = {name: local_host(tmp_path, name) for name in ("c-live", "d-live")}
-    connected = connect_to(monkeypatch, live, dead=frozenset({"a-dead", "b-dead"}))
+    connected = connect_to(axis, live, dead=frozenset({"a-dead", "b-dead"}))
     spec = specs({"h.yaml": host_yaml("a-dead", "b-dead", "c-live", "d-live")})
 
     result = axis("apply", "-j", jobs, "-f", str(spec))
@@ -349,7 +340,7 @@ def test_the_controller_passes_over_a_converged_host_again_every_resync(tmp_path
             return fake
 
     async def run() -> None:
-        controller = Controller(Database(tmp_path / "state.db"), Connector(), watch, resync=resync, log=lambda _line: None)
+        controller = Controller(Database(tmp_path / "state.db"), Connector(), watch, resync=resync)
         controller.apply_specs()
         stop = asyncio.Event()
         task = asyncio.create_task(controller.run(stop))
@@ -366,9 +357,9 @@ def test_the_controller_passes_over_a_converged_host_again_every_resync(tmp_path
     assert fake.ran("facts") == len(passes) and fake.ran("sysctl") == 0
 
 
-def test_stored_facts_from_a_local_host_parse_completely(tmp_path, monkeypatch, axis, specs, state_db):
+def test_stored_facts_from_a_local_host_parse_completely(tmp_path, axis, specs, state_db):
     """The fake the tests above rest on: its facts are complete, so their passes are real ones."""
-    connect_to(monkeypatch, {"a": local_host(tmp_path, "a")})
+    connect_to(axis, {"a": local_host(tmp_path, "a")})
     assert axis("apply", "-f", str(specs({"h.yaml": host_yaml("a", features="{}")}))).code == 0
     out = axis("get", "hosts", "-o", "json").out
     item = json.loads(out)["items"][0]

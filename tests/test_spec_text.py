@@ -113,11 +113,12 @@ def test_the_fleet_node_estimate_in_the_docs_is_measured() -> None:
     assert abs(measured - readme) <= 0.02 * measured, measured
 
 
-def test_the_controllers_log_lines_escape_what_a_host_said(capsys):
+def test_the_controllers_log_lines_escape_what_a_host_said(capsys, stderr_log):
     """Step reasons and events carry a host's own words into the controller's log lines."""
-    from axis.app.log_lines import log_line
+    import logging
 
-    log_line("axis-t1: refused: \x1b]0;owned\x07 \x9b2J \u202eevil")
+    stderr_log()
+    logging.getLogger("axis.reconcile.controller").info("axis-t1: refused: \x1b]0;owned\x07 \x9b2J \u202eevil")
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x9b" not in err and "\u202e" not in err
     assert "\\x1b]0;owned\\x07" in err and "\\u202e" in err

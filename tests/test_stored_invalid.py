@@ -91,7 +91,7 @@ def test_renewing_the_invalid_claim_fails_alone_with_one_line(axis, spoiled):
 
 
 def test_api_reads_answer_for_the_fleet(spoiled):
-    app = AppContext(state=spoiled, debug=False, ssh=SshOptions())
+    app = AppContext(state=spoiled, debug=False, connector=SshOptions())
     client = TestClient(build_app(app, "t" * 32), headers={"Authorization": "Bearer " + "t" * 32})
     for path in ("/hosts", "/claims", "/leases", "/status", "/claims/huge", "/hosts/bad-1", "/facts/ok-1"):
         response = client.get(path)

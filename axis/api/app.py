@@ -59,10 +59,12 @@ def guarded(handler: Handler) -> Handler:
         except HTTPException:
             raise  # the handler's own 4xx, answered by _http_error
         except StateError as exc:
-            log.error("%s %s: %s", request.method, request.url.path, exc)
+            log.error("%s %s: %s", request.method, request.url.path, exc,
+                      extra={"method": request.method, "path": request.url.path, "error": str(exc)})
             return error(500, str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug: logged with its traceback, answered as JSON
-            log.exception("%s %s failed", request.method, request.url.path)
+            log.exception("%s %s failed", request.method, request.url.path,
+                          extra={"method": request.method, "path": request.url.path})
             return error(500, f"internal error: {type(exc).__name__} (the traceback is in the server's log)")
     return run
 

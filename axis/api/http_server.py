@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 import signal
 import socket
 from collections.abc import Iterator
@@ -26,9 +27,11 @@ from axis.api.tls import TlsFiles, refuse_clear_text, tls_files
 from axis.api.token import TokenError, default_token_path, ensure_token
 from axis.app.context import AppContext, AppError
 from axis.app.controller_start import exit_status, make_controller
-from axis.app.log_lines import log_line
+from axis.app.log_output import LogFormat
 from axis.app.serve_options import DEFAULT_LISTEN, ServeOptions
 from axis.reconcile.controller import Controller
+
+logger = logging.getLogger(__name__)
 
 
 def serve_http(app: AppContext, options: ServeOptions) -> int:
@@ -55,11 +58,13 @@ def serve_http(app: AppContext, options: ServeOptions) -> int:
         _listen(sock, host, port)
         shown = f"[{host}]" if ":" in host else host
         scheme = "https" if tls else "http"
-        log_line(f"axis API listening on {scheme}://{shown}:{sock.getsockname()[1]} (bearer token in {path})")
+        url = f"{scheme}://{shown}:{sock.getsockname()[1]}"
+        logger.info("axis API listening on %s (bearer token in %s)", url, path,
+                    extra={"url": url, "token_file": str(path), "tls": tls is not None})
         if tls is None and not loopback:
-            log_line("warning: plain HTTP off loopback (--insecure-http): "
-                     "the bearer token crosses the network readable")
-        return asyncio.run(_serve(_server(app, token, tls), sock, loop))
+            logger.warning("warning: plain HTTP off loopback (--insecure-http): "
+                           "the bearer token crosses the network readable")
+        return asyncio.run(_serve(_server(app, token, tls, options.log_format), sock, loop))
 
 
 def _refuse_remote(listen: str, *, loopback: bool, allow_remote: bool, tls: TlsFiles | None,
@@ -72,9 +77,10 @@ def _refuse_remote(listen: str, *, loopback: bool, allow_remote: bool, tls: TlsF
     refuse_clear_text(listen, loopback=loopback, tls=tls, insecure_http=insecure_http)
 
 
-def _server(app: AppContext, token: str, tls: TlsFiles | None) -> Any:
+def _server(app: AppContext, token: str, tls: TlsFiles | None, log_format: LogFormat) -> Any:
     """A uvicorn server for the API, over TLS when `tls` is given; Starlette and uvicorn are
-    imported only now (module docstring)."""
+    imported only now (module docstring). In JSON, uvicorn leaves its loggers as they are, which
+    `axis.app.log_output` has sent to stderr as JSON lines; otherwise it logs in its own format."""
     import uvicorn
 
     from axis.api.app import build_app
@@ -87,9 +93,10 @@ def _server(app: AppContext, token: str, tls: TlsFiles | None) -> Any:
         def capture_signals(self) -> Iterator[None]:
             yield
 
+    logs: dict[str, Any] = {"log_config": None} if log_format is LogFormat.json else {}
     return Server(uvicorn.Config(build_app(app, token), log_level="warning", access_log=False, lifespan="off",
                                  ssl_certfile=str(tls.cert) if tls else None,
-                                 ssl_keyfile=str(tls.key) if tls else None))
+                                 ssl_keyfile=str(tls.key) if tls else None, **logs))
 
 
 async def _serve(server: Any, sock: socket.socket, loop: Controller | None) -> int:
@@ -104,7 +111,7 @@ async def _serve(server: Any, sock: socket.socket, loop: Controller | None) -> i
             if main is not None:
                 main.cancel()
             return
-        log_line("signal received: stopping" + (" (the loop finishes its steps in flight)" if loop else ""))
+        logger.info("signal received: stopping%s", " (the loop finishes its steps in flight)" if loop else "")
         stop.set()
         server.should_exit = True
 

@@ -57,4 +57,4 @@ def plan_specs(app: AppContext, loaded: list[Loaded], *, apply_sets: list[str] |
 def _finish(app: AppContext, stored: Stored, *, jobs: int, progress: Progress) -> Applied:
     label = "planning" if stored.dry_run else "converging"
     with progress(len(stored.work), label) as tick:
-        return asyncio.run(finish(app.db(), app.ssh, stored, jobs=jobs, on_done=lambda _o: tick()))
+        return asyncio.run(finish(app.db(), app.connector, stored, jobs=jobs, on_done=lambda _o: tick()))

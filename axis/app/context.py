@@ -1,11 +1,11 @@
-"""What every operation needs, passed explicitly: the state DB location and the SSH options."""
+"""What every operation needs, passed explicitly: the state DB location and how hosts are reached."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from axis.drivers.connector import SshOptions
+from axis.drivers.connector import Connector, SshOptions
 from axis.state import Database
 
 
@@ -21,11 +21,14 @@ class NotFound(AppError, LookupError):
 
 @dataclass
 class AppContext:
-    """The state DB (opened on first use) and how hosts are reached, for one command or server."""
+    """The state DB (opened on first use) and how hosts are reached, for one command or server.
+
+    `connector` opens every transport the operations use: SSH with the command line's options,
+    or whatever the composition root's caller passes instead (tests: fake hosts)."""
 
     state: Path
     debug: bool = False
-    ssh: SshOptions = field(default_factory=SshOptions)
+    connector: Connector = field(default_factory=SshOptions)
     _db: Database | None = field(default=None, repr=False)
 
     def db(self) -> Database:

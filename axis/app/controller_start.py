@@ -1,21 +1,22 @@
 """Starting the reconcile loop on a state DB (`axis controller`, `axis serve --watch`), and the
-exit status it leaves behind."""
+exit status it leaves behind. The front end has sent the log to stderr (`axis.app.log_output`)."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 
 from axis.app.context import AppContext, AppError
-from axis.app.log_lines import log_line, log_to_stderr
 from axis.reconcile.controller import Controller
 from axis.specs.units import parse_duration
 from axis.state.lock import ApplyLock, ControllerLock, LockHeld
 
+logger = logging.getLogger(__name__)
+
 
 def make_controller(app: AppContext, watch: Path, resync: str, jobs: int, stack: contextlib.ExitStack) -> Controller:
     """The loop, holding the one-controller-per-DB lock until `stack` closes (also `axis serve --watch`)."""
-    log_to_stderr(debug=app.debug)
     if not watch.exists():
         raise AppError(f"{watch}: no such file or directory")
     try:
@@ -26,12 +27,13 @@ def make_controller(app: AppContext, watch: Path, resync: str, jobs: int, stack:
         stack.enter_context(ControllerLock(app.state))
     except LockHeld as exc:
         raise AppError(str(exc)) from exc
-    loop = Controller(app.db(), app.ssh, watch, resync=float(every), jobs=jobs, log=log_line)
+    loop = Controller(app.db(), app.connector, watch, resync=float(every), jobs=jobs)
     # An apply that started before the lock above converges its hosts itself: wait for it, then
     # store the watched specs; every apply from now on sees the controller and hands over to it.
-    with ApplyLock(app.state, on_wait=log_line):
+    with ApplyLock(app.state, on_wait=logger.info):
         loop.load_watched()
-    log_line(f"controller watching {watch} (resync {every}s, {jobs} at once, state {app.state})")
+    logger.info("controller watching %s (resync %ss, %d at once, state %s)", watch, every, jobs, app.state,
+                extra={"watch": str(watch), "resync": every, "jobs": jobs, "state": str(app.state)})
     return loop
 
 
@@ -39,5 +41,6 @@ def exit_status(failing: list[str] | None) -> int:
     """1 when parts of the loop were failing as it stopped (saying which), else 0: a supervised
     controller that was crash-looping must not look like a clean stop to whatever restarts it."""
     if failing:
-        log_line("exit status 1: failing when stopped: " + "; ".join(failing))
+        logger.error("exit status 1: failing when stopped: %s", "; ".join(failing),
+                     extra={"exit_status": 1, "failing": failing})
     return 1 if failing else 0

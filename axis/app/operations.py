@@ -64,5 +64,5 @@ def exec_on_claim(app: AppContext, claim: str, line: str, *, clock: Callable[[],
     ExecLost (connection lost while it ran) say why it did not run to completion."""
     db = app.db()
     target = bound_target(db, claim, now=clock())
-    return asyncio.run(run_bound(db, target, line, connector=app.ssh, clock=clock, force=force,
+    return asyncio.run(run_bound(db, target, line, connector=app.connector, clock=clock, force=force,
                                  on_output=on_output))

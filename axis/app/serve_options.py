@@ -6,13 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from axis.app.log_output import LogFormat
+
 DEFAULT_LISTEN = "127.0.0.1:42425"
 
 
 @dataclass(frozen=True)
 class ServeOptions:
     """The listener (`listen`, who may reach it, TLS), the bearer token's file (None: beside the
-    state DB), and the controller loop to run beside it (`watch`, None: none)."""
+    state DB), the controller loop to run beside it (`watch`, None: none), and the log's format
+    (the front end sent the log to stderr; in JSON uvicorn's lines join it)."""
 
     listen: str = DEFAULT_LISTEN
     allow_remote: bool = False
@@ -23,3 +26,4 @@ class ServeOptions:
     watch: Path | None = None
     resync: str = "60s"
     jobs: int = 16
+    log_format: LogFormat = LogFormat.human

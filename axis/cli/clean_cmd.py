@@ -49,7 +49,7 @@ def clean(
     async def batch(tick: Callable[[], None]) -> list[HostClean]:
         deadline = asyncio.get_running_loop().time() + timeout
         return await fan_out(
-            hosts, lambda h: clean_host(h, app.ssh, settings[h.metadata.name], deep=deep, dry_run=dry_run,
+            hosts, lambda h: clean_host(h, app.connector, settings[h.metadata.name], deep=deep, dry_run=dry_run,
                                         deadline=deadline),
             jobs=jobs, on_done=lambda _h, _r: tick())
 

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from pathlib import Path
 
 import typer
 
 from axis.app.controller_start import exit_status, make_controller
-from axis.app.log_lines import log_line
+from axis.app.log_output import LogFormat, log_to_stderr
 from axis.cli.context import app_context
 from axis.reconcile.controller import Controller
+
+logger = logging.getLogger(__name__)
 
 
 def controller(
@@ -27,15 +30,18 @@ def controller(
     watch: Path = typer.Option(..., "--watch", "-w", help="spec directory (or file) to watch and apply"),
     resync: str = typer.Option("60s", "--resync", help="re-observe every host this often (drift repair)"),
     jobs: int = typer.Option(16, "--jobs", "-j", min=1, help="hosts reconciled at once"),
+    log_format: LogFormat = typer.Option(LogFormat.human, "--log-format",
+                                         help="log lines: human (timestamped text) or json (one object per line)"),
 ) -> None:
     """Watch the specs and keep every host converged and every claim placed."""
     app = app_context(ctx)
+    log_to_stderr(log_format, debug=app.debug)
     with contextlib.ExitStack() as stack:
         loop = make_controller(app, watch, resync, jobs, stack)
         try:
             failing = asyncio.run(_run(loop))
         except asyncio.CancelledError:
-            log_line("cancelled the steps in flight")
+            logger.warning("cancelled the steps in flight")
             raise typer.Exit(130) from None
         except Exception:  # the loop itself broke; it logged why with the exception's type
             raise typer.Exit(1) from None
@@ -52,7 +58,7 @@ async def _run(controller: Controller) -> list[str]:
         nonlocal signals
         signals += 1
         if signals == 1:
-            log_line("signal received: finishing the steps in flight (signal again to cancel them)")
+            logger.info("signal received: finishing the steps in flight (signal again to cancel them)")
             stop.set()
         elif main is not None:
             main.cancel()

@@ -55,7 +55,7 @@ def status(
         tools = claim_tools(desired_claims(session))
     if not cached and hosts:
         with fleet_progress(len(hosts), "observing") as tick:
-            observations = asyncio.run(observe_fleet(hosts, app.ssh, jobs=jobs, timeout=timeout,
+            observations = asyncio.run(observe_fleet(hosts, app.connector, jobs=jobs, timeout=timeout,
                                                      extra_tools=tools, on_done=lambda h, o: tick()))
         with db.write() as session:
             store_observations(session, observations)

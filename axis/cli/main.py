@@ -14,7 +14,7 @@ import typer
 
 from axis import __version__
 from axis.app.context import AppContext, AppError
-from axis.drivers.connector import SshOptions
+from axis.drivers.connector import Connector, SshOptions
 from axis.drivers.hostkeys import HostKeyPolicy
 from axis.drivers.transport import TransportError
 from axis.specs import SpecErrors
@@ -53,9 +53,12 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="show a traceback on errors"),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
 ) -> None:
-    ssh = SshOptions(ssh_config=ssh_config, known_hosts=known_hosts, policy=host_key_policy,
-                     connect_timeout=connect_timeout)
-    ctx.obj = AppContext(state=state_path(state), debug=debug, ssh=ssh)
+    # Until here ctx.obj is what `run` was given: a Connector that reaches the hosts instead of
+    # SSH (the SSH options above then go unused), or None.
+    given: Connector | None = ctx.obj
+    connector = given if given is not None else SshOptions(
+        ssh_config=ssh_config, known_hosts=known_hosts, policy=host_key_policy, connect_timeout=connect_timeout)
+    ctx.obj = AppContext(state=state_path(state), debug=debug, connector=connector)
 
 
 @dataclass(frozen=True)
@@ -174,14 +177,15 @@ def invoked_command(args: list[str]) -> str | None:
     return None
 
 
-def run(argv: list[str] | None = None, servers: Servers | None = None) -> int:
+def run(argv: list[str] | None = None, servers: Servers | None = None, connector: Connector | None = None) -> int:
     """Run one command line: exit 0 ok, 1 error (diff uses 2 for pending changes via typer.Exit).
-    Without `servers` (a command line built without the API) there is no `serve` or `mcp`."""
+    Without `servers` (a command line built without the API) there is no `serve` or `mcp`; with
+    a `connector`, every host is reached through it rather than over SSH (tests' fake hosts)."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
         register(invoked_command(args), servers)
-        result = app(args=args, prog_name="axis", standalone_mode=False)
+        result = app(args=args, prog_name="axis", standalone_mode=False, obj=connector)
         return result if isinstance(result, int) else 0
     except typer.Exit as exc:
         return exc.exit_code

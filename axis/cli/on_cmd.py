@@ -56,7 +56,7 @@ def on(
     async def batch(tick: Callable[[], None]) -> list[CommandOutcome]:
         deadline = asyncio.get_running_loop().time() + timeout
         return await fan_out(
-            hosts, lambda h: run_command(h, app.ssh, line, deadline=deadline,
+            hosts, lambda h: run_command(h, app.connector, line, deadline=deadline,
                                          on_output=printers[h.metadata.name] if streaming else None),
             jobs=jobs, on_done=lambda h, _o: done(h, tick))
 

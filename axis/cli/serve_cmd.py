@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from axis.app.context import AppContext
+from axis.app.log_output import LogFormat, log_to_stderr
 from axis.app.serve_options import DEFAULT_LISTEN, ServeOptions
 from axis.cli.context import app_context
 
@@ -37,16 +38,21 @@ def serve_command(run_server: HttpServer) -> Callable[..., None]:
                                           help="also run the controller loop on this spec directory, as `axis controller`"),
         resync: str = typer.Option("60s", "--resync", help="with --watch: re-observe every host this often"),
         jobs: int = typer.Option(16, "--jobs", "-j", min=1, help="with --watch: hosts reconciled at once"),
+        log_format: LogFormat = typer.Option(LogFormat.human, "--log-format",
+                                             help="log lines: human (timestamped text) or json (one object per "
+                                                  "line, the loop's with --watch too)"),
     ) -> None:
         """Serve the local HTTP API (loopback only by default, bearer token on every request; HTTPS
         with --tls-cert/--tls-key, required off loopback unless --insecure-http).
 
         Read hosts, facts, claims, leases, events and status; apply a YAML body; renew or release a
         claim. SIGTERM/SIGINT stop it cleanly (with --watch, the loop's steps in flight finish)."""
+        app = app_context(ctx)
+        log_to_stderr(log_format, debug=app.debug)
         options = ServeOptions(listen=listen, allow_remote=allow_remote, tls_cert=tls_cert, tls_key=tls_key,
                                insecure_http=insecure_http, token_file=token_file, watch=watch, resync=resync,
-                               jobs=jobs)
-        code = run_server(app_context(ctx), options)
+                               jobs=jobs, log_format=log_format)
+        code = run_server(app, options)
         if code:
             raise typer.Exit(code)
 

@@ -17,7 +17,8 @@ Every part is supervised (`axis.reconcile.supervisor`): an exception it did not 
 recorded (Warning event, the part's condition on Controller/controller) and the part runs again
 after a capped backoff; the file watcher (`axis.reconcile.spec_watch`) and the spec apply it
 triggers are separate parts. Only the scheduling loop cannot be restarted: if it breaks, `run`
-raises and the process exits non-zero rather than keep running with a dead part.
+raises and the process exits non-zero rather than keep running with a dead part. Each log line
+carries its facts (host, result, seconds, the object changed) as `extra` fields: the JSON log's keys.
 """
 
 from __future__ import annotations
@@ -73,10 +74,9 @@ def backoff(failures: int) -> float:
 
 
 class Controller:
-    def __init__(self, db: Database, connector: Connector, watch: Path, *, resync: float = 60.0, jobs: int = 16,
-                 log: Callable[[str], None] = print):
+    def __init__(self, db: Database, connector: Connector, watch: Path, *, resync: float = 60.0, jobs: int = 16):
         self.db, self.connector, self.watch = db, connector, watch
-        self.resync, self.jobs, self.log = resync, jobs, log
+        self.resync, self.jobs = resync, jobs
         self._slots: dict[str, _Slot] = {}
         self._claims_due = 0.0
         self._poll_due = 0.0
@@ -118,7 +118,7 @@ class Controller:
                         await self._wake.wait()
         except Exception as exc:
             broken = exc
-            logger.critical("the controller loop failed, exiting: %s", describe(exc))
+            logger.critical("the controller loop failed, exiting: %s", describe(exc), extra={"error": describe(exc)})
             logger.debug("traceback", exc_info=exc)
             raise
         finally:
@@ -126,11 +126,12 @@ class Controller:
             stopper.cancel()
             running = [s.task for s in self._slots.values() if s.task is not None]
             if running:
-                self._say(f"stopping: waiting for {len(running)} host pass(es) to finish their step in flight")
+                logger.info("stopping: waiting for %d host pass(es) to finish their step in flight", len(running),
+                            extra={"passes": len(running)})
             await asyncio.gather(*running, watcher, stopper, return_exceptions=True)
             self.supervisor.end(broken)
             if broken is None:
-                self._say("stopped")
+                logger.info("stopped")
         return self.supervisor.failing()
 
     def load_watched(self) -> None:
@@ -179,8 +180,9 @@ class Controller:
             loaded = load_specs([self.watch])
         except SpecErrors as exc:
             for error in exc.errors:
-                self.log(f"spec error: {error}")
-            self.log(f"{len(exc.errors)} error(s); the last good desired state stays in force")
+                logger.error("spec error: %s", error, extra={"file": error.path, "line": error.line})
+            logger.warning("%d error(s); the last good desired state stays in force", len(exc.errors),
+                           extra={"errors": len(exc.errors)})
             with self.db.write() as session:
                 record_spec_invalid(session, [str(e) for e in exc.errors])
             if self._fingerprint is None:
@@ -192,7 +194,8 @@ class Controller:
             self._versions, self._fingerprint = object_versions(session), objects_fingerprint(session)
         changed = [c for c in changes if c.action != "unchanged"]
         for c in changed:
-            self.log(f"{c.kind.lower()}/{c.name} {c.action}")
+            logger.info("%s/%s %s", c.kind.lower(), c.name, c.action,
+                        extra={"kind": c.kind, "object": c.name, "action": c.action})
         self._schedule_changed(names, changed)
         return changed
 
@@ -216,10 +219,12 @@ class Controller:
         changed += [Change(kind, name, "deleted", 0, "state DB") for kind, name in self._versions.keys() - versions.keys()]
         self._versions = versions
         if first:
-            self.log(f"reconciling the {len(versions)} object(s) stored in the state DB until the watched specs load")
+            logger.info("reconciling the %d object(s) stored in the state DB until the watched specs load",
+                        len(versions), extra={"objects": len(versions)})
         else:
             for c in changed:
-                self.log(f"{c.kind.lower()}/{c.name} {c.action} in the state DB by another process")
+                logger.info("%s/%s %s in the state DB by another process", c.kind.lower(), c.name, c.action,
+                            extra={"kind": c.kind, "object": c.name, "action": c.action, "by": "another process"})
         self._schedule_changed({name for kind, name in versions if kind == "Host"}, changed)
 
     def _schedule_changed(self, names: set[str], changed: list[Change]) -> None:
@@ -268,17 +273,20 @@ class Controller:
         result = reconciled.result(self.resync)
         if result.error:
             delay = slot.failed()
-            self.log(f"{name}: failed: {result.error}; retry in {delay:g}s")
+            logger.warning("%s: failed: %s; retry in %ss", name, result.error, f"{delay:g}",
+                           extra={"host": name, "result": "failed", "error": result.error, "retry_in": delay})
             return
         slot.failures, slot.due = 0, time.time() + result.requeue_after
         if reconciled.outcome.status == "changed":
-            self.log(f"{name}: converged ({reconciled.outcome.steps_run} step(s))")
+            logger.info("%s: converged (%d step(s))", name, reconciled.outcome.steps_run,
+                        extra={"host": name, "result": "converged", "steps": reconciled.outcome.steps_run})
 
     def _place_claims(self) -> None:
         now = time.time()
         for outcome in place_claims(self.db, now=now):
             if outcome.phase == "Bound":
-                self.log(f"claim/{outcome.claim} bound to {outcome.host}")
+                logger.info("claim/%s bound to %s", outcome.claim, outcome.host,
+                            extra={"claim": outcome.claim, "host": outcome.host, "phase": outcome.phase})
         with self.db.write() as session:
             record_claim_conditions(session, now)
         self._claims_due = now + CLAIMS_EVERY
@@ -289,10 +297,3 @@ class Controller:
         if self._spec_retry is not None:
             due.append(self._spec_retry)
         return max(0.05, min(1.0, min(due) - now))
-
-    def _say(self, line: str) -> None:
-        """`log` where nothing may raise (the loop's shutdown): stdout may be a closed pipe."""
-        try:
-            self.log(line)
-        except Exception as exc:
-            logger.error("cannot write the controller's log line: %s", describe(exc))

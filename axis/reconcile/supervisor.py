@@ -160,7 +160,8 @@ class Supervisor:
         where = subject or part.value
         message = (f"{'' if reason else 'internal error: '}{failure.error}; "
                    f"failed {attempt} time(s) in a row, retry in {retry_in:g}s")
-        logger.error("%s: %s", where, message)
+        logger.error("%s: %s", where, message, extra={"part": part.value, **({"host": subject} if subject else {}),
+                                                      "error": failure.error, "attempt": attempt, "retry_in": retry_in})
         logger.debug("%s: traceback", where, exc_info=exc)
         self._failing[part][subject] = failure
 
@@ -184,7 +185,8 @@ class Supervisor:
         if failure is None:
             return
         where = subject or part.value
-        logger.info("%s: running again after %d failure(s)", where, failure.attempt)
+        logger.info("%s: running again after %d failure(s)", where, failure.attempt,
+                    extra={"part": part.value, **({"host": subject} if subject else {}), "failures": failure.attempt})
 
         def write(session: Session, now: float) -> None:
             kind, name = ("Host", subject) if subject else (KIND, NAME)
@@ -199,7 +201,7 @@ class Supervisor:
         """`part` restarted itself for an ordinary cause (the watched directory was renamed over,
         as a deploy that swaps a spec directory in does): a Normal event, no failure counted, the
         part's condition and `Ready` untouched."""
-        logger.info("%s: %s", part.value, message)
+        logger.info("%s: %s", part.value, message, extra={"part": part.value, "reason": reason})
         self._record(lambda session, now: record_event(session, KIND, NAME, reason, f"{part.value}: {message}",
                                                        now=now))
 

@@ -24,8 +24,10 @@ from axis.app import queries
 from axis.app.claims import lease_view
 from axis.app.context import AppContext, NotFound
 from axis.app.operations import require_claim
-from axis.placement.ledger import LedgerError, release as release_lease, renew as renew_lease
-from axis.specs import SpecErrors
+from axis.placement.ledger import LedgerError
+from axis.placement.ledger import release as release_lease
+from axis.placement.ledger import renew as renew_lease
+from axis.specs import Kind, SpecErrors
 from axis.specs.bounded_yaml import MAX_SPEC_BYTES
 from axis.specs.loader import decode_spec_bytes
 from axis.specs.units import parse_duration
@@ -62,11 +64,11 @@ async def health(request: Request) -> Response:
 
 
 async def list_hosts(request: Request) -> Response:
-    return await _read(request, queries.object_list, "Host")
+    return await _read(request, queries.object_list, Kind.HOST)
 
 
 async def get_host(request: Request) -> Response:
-    return await _read(request, queries.object_one, "Host", request.path_params["name"])
+    return await _read(request, queries.object_one, Kind.HOST, request.path_params["name"])
 
 
 async def get_facts(request: Request) -> Response:
@@ -74,11 +76,11 @@ async def get_facts(request: Request) -> Response:
 
 
 async def list_claims(request: Request) -> Response:
-    return await _read(request, queries.object_list, "Claim")
+    return await _read(request, queries.object_list, Kind.CLAIM)
 
 
 async def get_claim(request: Request) -> Response:
-    return await _read(request, queries.object_one, "Claim", request.path_params["name"])
+    return await _read(request, queries.object_one, Kind.CLAIM, request.path_params["name"])
 
 
 async def list_leases(request: Request) -> Response:

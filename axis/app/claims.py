@@ -11,7 +11,7 @@ from sqlmodel import Session
 from axis.app.timefmt import iso
 from axis.placement.infer import Inference, infer
 from axis.placement.scorer import Placement, Ranked
-from axis.specs import API_VERSION
+from axis.specs import API_VERSION, Claim
 from axis.specs.units import format_duration, human_size
 from axis.state import leases
 from axis.state.claims import BOUND, EXPIRED, PENDING, statuses
@@ -43,10 +43,10 @@ def claim_status(row: DesiredObject, status: ClaimStatus | None, lease: Lease | 
     else:
         phase, reason = status.phase, status.reason
     try:
-        spec = to_model(row).spec
+        spec = to_model(row, Claim).spec
     except StoredSpecInvalid as exc:  # this claim's problem, shown on its row; the others are unaffected
         spec, reason = None, str(exc)
-    memory = lease.memory_bytes if lease else (infer(spec).need.memory if spec else None)  # type: ignore[arg-type]
+    memory = lease.memory_bytes if lease else (infer(spec).need.memory if spec else None)
     return {"phase": phase, "host": lease.host if lease else None, "memory": human_size(memory),
             "expires": iso(lease.expires) if lease else None,
             "expiresIn": _until(lease.expires, now) if lease else None, "reason": reason or None}

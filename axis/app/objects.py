@@ -16,7 +16,7 @@ from sqlmodel import Session
 from axis.app.claims import add_claim_status
 from axis.app.observed import observed_view
 from axis.app.timefmt import iso
-from axis.specs import API_VERSION, Host, HostProfile, effective_features, matching_profiles
+from axis.specs import API_VERSION, Host, HostProfile, Kind, effective_features, matching_profiles
 from axis.state.conditions import conditions_of
 from axis.state.facts import latest
 from axis.state.feature_status import feature_status
@@ -53,13 +53,13 @@ def views_for(kind: str, rows: list[DesiredObject], hosts: list[Host], profiles:
     for row in rows:
         status: dict[str, Any] | None = None
         try:
-            if kind == "Host":
-                status = host_status(to_model(row), profiles)  # type: ignore[arg-type]
-            elif kind == "HostProfile":
-                status = profile_status(to_model(row), hosts)  # type: ignore[arg-type]
+            if kind == Kind.HOST:
+                status = host_status(to_model(row, Host), profiles)
+            elif kind == Kind.HOST_PROFILE:
+                status = profile_status(to_model(row, HostProfile), hosts)
         except StoredSpecInvalid as exc:  # shown on its own row; the other objects are listed as usual
-            status = {"invalid": str(exc), **({"profiles": [], "effectiveFeatures": {}} if kind == "Host" else {}),
-                      **({"matchedHosts": []} if kind == "HostProfile" else {})}
+            status = {"invalid": str(exc), **({"profiles": [], "effectiveFeatures": {}} if kind == Kind.HOST else {}),
+                      **({"matchedHosts": []} if kind == Kind.HOST_PROFILE else {})}
         out.append(object_view(row, status))
     return out
 
@@ -72,9 +72,9 @@ def object_views(session: Session, kind: str, rows: list[DesiredObject]) -> list
     """Objects as `get -o json` shows them: spec plus status (observation, conditions, placement)."""
     hosts, profiles = desired_hosts(session)
     views = views_for(kind, rows, hosts, profiles)
-    if kind == "Host":
+    if kind == Kind.HOST:
         add_observed(session, views)
-    elif kind == "Claim":
+    elif kind == Kind.CLAIM:
         add_claim_status(session, views, rows, time.time())
     add_conditions(session, kind, views)
     return views

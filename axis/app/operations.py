@@ -19,6 +19,7 @@ from axis.hostcmd.claim_exec import bound_target, run_bound
 from axis.placement.candidates import load_candidates
 from axis.placement.infer import infer
 from axis.placement.scorer import Placement, rank
+from axis.specs import Kind
 from axis.specs.models import ClaimSpec
 from axis.state import Database
 from axis.state.objects import delete_object, get_row
@@ -34,7 +35,7 @@ def delete(db: Database, kind: str, name: str) -> None:
 def require_claim(db: Database, name: str) -> None:
     """NotFound unless a Claim `name` is stored (the API answers 404 before asking the ledger)."""
     with db.read() as session:
-        if get_row(session, "Claim", name) is None:
+        if get_row(session, Kind.CLAIM, name) is None:
             raise NotFound(f"Claim {name!r} not found")
 
 

@@ -22,6 +22,7 @@ from axis.app.events import event_list_view, event_view
 from axis.app.objects import list_view, object_views
 from axis.app.observed import cluster_totals, observed_view
 from axis.app.operations import rank_task
+from axis.specs import Kind
 from axis.state import Database, leases
 from axis.state.events import list_events
 from axis.state.facts import latest
@@ -42,7 +43,7 @@ def object_one(db: Database, kind: str, name: str) -> dict[str, Any]:
         views = _views(session, kind, name)
         if not views:
             raise NotFound(f"{kind} {name!r} not found")
-        if kind == "Host":
+        if kind == Kind.HOST:
             views[0]["facts"] = _observed(session, name)["facts"]
         return views[0]
 
@@ -50,7 +51,7 @@ def object_one(db: Database, kind: str, name: str) -> dict[str, Any]:
 def host_facts(db: Database, name: str) -> dict[str, Any]:
     """A host's latest observation: status, reason, when, summary, and the full facts."""
     with db.read() as session:
-        if get_row(session, "Host", name) is None:
+        if get_row(session, Kind.HOST, name) is None:
             raise NotFound(f"Host {name!r} not found")
         return _observed(session, name)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from axis.specs import Kind
 from axis.specs.units import format_duration, human_size
 from axis.state.events import record_event
 from axis.state.tables import Lease
@@ -77,7 +78,7 @@ def grant(session: Session, *, claim: str, host: str, memory: int, gpu: bool, tt
     session.connection().exec_driver_sql(  # plain SQL for the same reason as bind_view
         "INSERT INTO leases (claim, host, memory_bytes, gpu, acquired, renewed, expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (claim, host, memory, gpu, now, now, now + ttl))
-    record_event(session, "Claim", claim, "Bound",
+    record_event(session, Kind.CLAIM, claim, "Bound",
                  f"on {host}: {human_size(memory)}{' + GPU' if gpu else ''}, ttl {format_duration(ttl)}", now=now)
     return Lease(claim=claim, host=host, memory_bytes=memory, gpu=gpu, acquired=now, renewed=now, expires=now + ttl)
 
@@ -85,7 +86,7 @@ def grant(session: Session, *, claim: str, host: str, memory: int, gpu: bool, tt
 def extend(session: Session, lease: Lease, *, ttl: int, now: float) -> Lease:
     lease.renewed, lease.expires = now, now + ttl
     session.add(lease)
-    record_event(session, "Claim", lease.claim, "Renewed", f"on {lease.host} for {format_duration(ttl)}", now=now)
+    record_event(session, Kind.CLAIM, lease.claim, "Renewed", f"on {lease.host} for {format_duration(ttl)}", now=now)
     return lease
 
 
@@ -97,7 +98,7 @@ def resize(session: Session, lease: Lease, *, memory: int, gpu: bool, message: s
     before = f"{human_size(lease.memory_bytes)}{' + GPU' if lease.gpu else ''}"
     lease.memory_bytes, lease.gpu = memory, gpu
     session.add(lease)
-    record_event(session, "Claim", lease.claim, "LeaseUpdated",
+    record_event(session, Kind.CLAIM, lease.claim, "LeaseUpdated",
                  f"{message}: {before} → {human_size(memory)}{' + GPU' if gpu else ''}", now=now)
     return lease
 
@@ -105,6 +106,6 @@ def resize(session: Session, lease: Lease, *, memory: int, gpu: bool, message: s
 def end(session: Session, lease: Lease, *, reason: str, message: str, now: float) -> None:
     """Remove a lease (its memory is free at once) and say why: Released or Expired."""
     session.delete(lease)
-    record_event(session, "Claim", lease.claim, reason,
+    record_event(session, Kind.CLAIM, lease.claim, reason,
                  f"{human_size(lease.memory_bytes)} on {lease.host} freed: {message}",
                  type="Warning" if reason == "Expired" else "Normal", now=now)

@@ -9,7 +9,7 @@ and the server offers no resources or prompts that could. Every tool says so to 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mcp.server import MCPServer
@@ -61,11 +61,11 @@ def build_server(db: Database) -> MCPServer:
     return server
 
 
-def _answer(read: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+def _answer(read: Callable[..., Mapping[str, Any]], *args: Any) -> dict[str, Any]:
     """A read's document, or a ToolError whose message reaches the agent (a plain exception's
     text is withheld by the SDK, which would leave the agent guessing)."""
     try:
-        return read(*args)
+        return dict(read(*args))
     except (NotFound, ValueError) as exc:
         raise ToolError(str(exc)) from exc
 

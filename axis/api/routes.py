@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +23,10 @@ from axis.api.openapi import Endpoint, Param, document
 from axis.app import queries
 from axis.app.claims import lease_view
 from axis.app.context import AppContext, NotFound
+from axis.app.documents import (
+    AppliedDocument, ClusterStatus, ControllerHealth, EventList, Health, LeaseList, LeaseView, ObjectList, ObjectView,
+    Observation,
+)
 from axis.app.operations import require_claim
 from axis.placement.ledger import LedgerError
 from axis.placement.ledger import release as release_lease
@@ -50,7 +54,7 @@ def _app(request: Request) -> AppContext:
     return request.app.state.axis
 
 
-async def _read(request: Request, fn: Callable[..., dict[str, Any]], *args: Any) -> Response:
+async def _read(request: Request, fn: Callable[..., Mapping[str, Any]], *args: Any) -> Response:
     try:
         return JSONResponse(await run_in_threadpool(fn, _app(request).db(), *args))
     except NotFound as exc:
@@ -60,7 +64,8 @@ async def _read(request: Request, fn: Callable[..., dict[str, Any]], *args: Any)
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "version": __version__, "state": str(_app(request).state)})
+    doc: Health = {"status": "ok", "version": __version__, "state": str(_app(request).state)}
+    return JSONResponse(doc)
 
 
 async def list_hosts(request: Request) -> Response:
@@ -135,7 +140,7 @@ async def _ledger(request: Request, change: Callable[..., Any]) -> Response:
     """Renew or release a claim: 404 if there is no such claim, 409 if the ledger refuses."""
     name = request.path_params["name"]
 
-    def run(db: Database) -> dict[str, Any]:
+    def run(db: Database) -> LeaseView:
         require_claim(db, name)
         now = time.time()
         return lease_view(change(db, name, now), now)
@@ -173,26 +178,26 @@ async def _body(request: Request) -> bytes:
 
 _CONVERGE = Param("converge", "boolean", "false: store only, as `axis apply --no-converge`", True)
 ENDPOINTS: list[Endpoint] = [
-    Endpoint("GET", "/health", health, "liveness, version and state DB path"),
-    Endpoint("GET", "/hosts", list_hosts, "every host with its effective features and latest observation"),
-    Endpoint("GET", "/hosts/{name}", get_host, "one host: spec, status and its newest facts", errors=(404,)),
-    Endpoint("GET", "/facts/{name}", get_facts, "a host's latest observation with its full facts", errors=(404,)),
-    Endpoint("GET", "/claims", list_claims, "every claim with its phase, host and reason"),
-    Endpoint("GET", "/claims/{name}", get_claim, "one claim with its phase, host and reason", errors=(404,)),
-    Endpoint("GET", "/leases", list_leases, "the lease ledger"),
-    Endpoint("GET", "/events", list_events, "the event log, oldest first",
+    Endpoint("GET", "/health", health, "liveness, version and state DB path", Health),
+    Endpoint("GET", "/hosts", list_hosts, "every host with its effective features and latest observation", ObjectList),
+    Endpoint("GET", "/hosts/{name}", get_host, "one host: spec, status and its newest facts", ObjectView, errors=(404,)),
+    Endpoint("GET", "/facts/{name}", get_facts, "a host's latest observation with its full facts", Observation, errors=(404,)),
+    Endpoint("GET", "/claims", list_claims, "every claim with its phase, host and reason", ObjectList),
+    Endpoint("GET", "/claims/{name}", get_claim, "one claim with its phase, host and reason", ObjectView, errors=(404,)),
+    Endpoint("GET", "/leases", list_leases, "the lease ledger", LeaseList),
+    Endpoint("GET", "/events", list_events, "the event log, oldest first", EventList,
              (Param("after", "integer", "only events with a larger id (poll with the last id seen)", 0),),
              errors=(400,)),
-    Endpoint("GET", "/status", cluster_status, "cluster snapshot from stored facts (`axis status --cached`)"),
+    Endpoint("GET", "/status", cluster_status, "cluster snapshot from stored facts (`axis status --cached`)", ClusterStatus),
     Endpoint("GET", "/controller", get_controller, "the controller's health: each part's condition and its "
-                                                   "recent events (`axis get controller`)"),
-    Endpoint("POST", "/apply", apply, "store the objects of a YAML body, converge their hosts, bind claims",
+                                                   "recent events (`axis get controller`)", ControllerHealth),
+    Endpoint("POST", "/apply", apply, "store the objects of a YAML body, converge their hosts, bind claims", AppliedDocument,
              (Param("dryRun", "boolean", "store nothing; answer with the changes and the plan", False), _CONVERGE),
              body="application/yaml", errors=(400, 413)),
-    Endpoint("POST", "/claims/{name}/renew", renew, "extend the claim's lease, or place an unbound claim now",
+    Endpoint("POST", "/claims/{name}/renew", renew, "extend the claim's lease, or place an unbound claim now", LeaseView,
              (Param("ttl", "string", "new time to live from now, e.g. 30m (default: the claim's ttl)"),),
              errors=(400, 404, 409)),
-    Endpoint("POST", "/claims/{name}/release", release, "free the claim's lease; the claim stays Released",
+    Endpoint("POST", "/claims/{name}/release", release, "free the claim's lease; the claim stays Released", LeaseView,
              errors=(404, 409)),
-    Endpoint("GET", "/openapi.json", openapi, "this document"),
+    Endpoint("GET", "/openapi.json", openapi, "this document", dict[str, Any]),
 ]

@@ -11,10 +11,10 @@ import asyncio
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from axis.app.claims import placement_doc
 from axis.app.context import AppContext, NotFound
+from axis.app.documents import PlacementDocument
 from axis.hostcmd.claim_exec import bound_target, run_bound
 from axis.placement.candidates import load_candidates
 from axis.placement.infer import infer
@@ -44,7 +44,7 @@ class Ranking:
     """The hosts ranked for a task: the document every front end shows, and the placement it
     was made from (for the command line's `--context` block)."""
 
-    doc: dict[str, Any]
+    doc: PlacementDocument
     placement: Placement
 
 

@@ -54,10 +54,8 @@ def apply(
         _report_stored(stored, converge, waiting=wait, paths=filename)
     handed = wait_for_controller(app, stored, wait_timeout) if stored.handed and wait else None
     if output in (Format.json, Format.yaml):
-        data = applied_data(applied)
-        if handed is not None:
-            data["handedOver"] = handed_data(handed)
-        emit(data, output)
+        data = applied_data(applied)  # with --wait, what the controller made of the hosts handed to it:
+        emit({**data, "handedOver": handed_data(handed)} if handed is not None else data, output)
     else:
         report_placements(applied.placed)
         if handed is not None:

@@ -67,10 +67,11 @@ def describe(
         out.print(f"{'Matches:':<14}{', '.join(view['status']['matchedHosts']) or '<no host>'}")
     elif kind == Kind.CLAIM:
         placed = view["status"]
-        for label, key in (("Phase:", "phase"), ("Host:", "host"), ("Memory:", "memory"),
-                           ("Expires:", "expiresIn"), ("Reason:", "reason")):
-            if placed.get(key):
-                out.print(f"{label:<14}{visible(str(placed[key]))}")
+        for label, value in (("Phase:", placed.get("phase")), ("Host:", placed.get("host")),
+                             ("Memory:", placed.get("memory")), ("Expires:", placed.get("expiresIn")),
+                             ("Reason:", placed.get("reason"))):
+            if value:
+                out.print(f"{label:<14}{visible(str(value))}")
     conditions = view.get("status", {}).get("conditions", [])
     if conditions:
         now_ts = time.time()

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from axis.app.context import AppError
+from axis.app.documents import ObjectStatus
 from axis.app.events import event_list_view, event_view
 from axis.app.objects import list_view, object_views
 from axis.app.operations import delete as remove
@@ -136,7 +137,7 @@ def _address(spec: dict[str, Any]) -> str:
     return f"{user}{spec['address']}{port}"
 
 
-def _features(status: dict[str, Any]) -> str:
+def _features(status: ObjectStatus) -> str:
     """`swapfile,earlyoom(refused),-watchdog`: a state is shown when it is not plainly converged."""
     if status.get("invalid"):
         return "(invalid spec: see describe)"

@@ -74,7 +74,7 @@ def indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-def indented_table(headers: list[str], rows: list[list[object]]) -> str:
+def indented_table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
     """A table indented under a `describe` section title."""
     out = console()
     with out.capture() as cap:

@@ -51,7 +51,7 @@ def profile_status(profile: HostProfile, hosts: list[Host]) -> ObjectStatus:
     return {"matchedHosts": sorted(h.metadata.name for h in hosts if profile.spec.selector.matches(h.metadata.labels))}
 
 
-def views_for(kind: str, rows: list[DesiredObject], hosts: list[Host], profiles: list[HostProfile]) -> list[ObjectView]:
+def views_for(kind: Kind, rows: list[DesiredObject], hosts: list[Host], profiles: list[HostProfile]) -> list[ObjectView]:
     """Full objects with their computed status, in name order."""
     out = []
     for row in rows:
@@ -75,7 +75,7 @@ def list_view(items: list[ObjectView]) -> ObjectList:
     return {"apiVersion": API_VERSION, "kind": "List", "items": items}
 
 
-def object_views(session: Session, kind: str, rows: list[DesiredObject]) -> list[ObjectView]:
+def object_views(session: Session, kind: Kind, rows: list[DesiredObject]) -> list[ObjectView]:
     """Objects as `get -o json` shows them: spec plus status (observation, conditions, placement)."""
     hosts, profiles = desired_hosts(session)
     views = views_for(kind, rows, hosts, profiles)
@@ -102,7 +102,7 @@ def add_observed(session: Session, views: list[ObjectView]) -> None:
             for f in feature_status(session, name)]
 
 
-def add_conditions(session: Session, kind: str, views: list[ObjectView]) -> None:
+def add_conditions(session: Session, kind: Kind, views: list[ObjectView]) -> None:
     """status.conditions and status.observedGeneration, Kubernetes-style, where a pass set them."""
     by_name: dict[str, list[Condition]] = {}
     for c in conditions_of(session, kind):

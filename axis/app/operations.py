@@ -25,7 +25,7 @@ from axis.state import Database
 from axis.state.objects import delete_object, get_row
 
 
-def delete(db: Database, kind: str, name: str) -> None:
+def delete(db: Database, kind: Kind, name: str) -> None:
     """Remove one desired object (a claim's lease is released with it); NotFound if absent."""
     with db.write() as session:
         if delete_object(session, kind, name) is None:
@@ -36,7 +36,7 @@ def require_claim(db: Database, name: str) -> None:
     """NotFound unless a Claim `name` is stored (the API answers 404 before asking the ledger)."""
     with db.read() as session:
         if get_row(session, Kind.CLAIM, name) is None:
-            raise NotFound(f"Claim {name!r} not found")
+            raise NotFound(f"{Kind.CLAIM} {name!r} not found")
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,13 @@ from axis.state.lock import controller_holder
 from axis.state.objects import desired_hosts, get_row, list_rows
 
 
-def object_list(db: Database, kind: str) -> ObjectList:
+def object_list(db: Database, kind: Kind) -> ObjectList:
     """Every Host or Claim, as `axis get hosts|claims -o json` prints them."""
     with db.read() as session:
         return list_view(_views(session, kind, None))
 
 
-def object_one(db: Database, kind: str, name: str) -> ObjectView:
+def object_one(db: Database, kind: Kind, name: str) -> ObjectView:
     """One Host or Claim as `axis get KIND NAME -o json` prints it; a host also carries `facts`,
     its newest observation that had any (None when it was never reached)."""
     with db.read() as session:
@@ -54,7 +54,7 @@ def host_facts(db: Database, name: str) -> Observation:
     """A host's latest observation: status, reason, when, summary, and the full facts."""
     with db.read() as session:
         if get_row(session, Kind.HOST, name) is None:
-            raise NotFound(f"Host {name!r} not found")
+            raise NotFound(f"{Kind.HOST} {name!r} not found")
         return _observed(session, name)
 
 
@@ -101,7 +101,7 @@ def placement(db: Database, task: str) -> PlacementDocument:
     return rank_task(db, task, now=time.time()).doc
 
 
-def _views(session: Session, kind: str, name: str | None) -> list[ObjectView]:
+def _views(session: Session, kind: Kind, name: str | None) -> list[ObjectView]:
     """What `axis get` builds for `kind`, in the same steps."""
     return object_views(session, kind, [r for r in list_rows(session, kind) if name is None or r.name == name])
 

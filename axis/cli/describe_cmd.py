@@ -35,14 +35,15 @@ def describe(
         raise AppError(f"describe {resource} needs a name: axis describe {resource} NAME")
     if kind == EVENT:
         raise AppError("events cannot be described; use `axis get events`")
+    desired = Kind(kind)  # what is left are the kinds of desired objects
     with app_context(ctx).db().read() as session:
-        row = get_row(session, kind, name)
+        row = get_row(session, desired, name)
         if row is None:
             raise AppError(f"{kind} {name!r} not found")
         profiles = desired_hosts(session)[1]
         events = list_events(session, kind=kind, name=name, limit=20)
         status_rows = feature_status(session, name) if kind == Kind.HOST else []
-        view = object_views(session, kind, [row])[0]
+        view = object_views(session, desired, [row])[0]
     out = console()
     meta = view["metadata"]
     fields = [("Name:", row.name), ("Kind:", kind),

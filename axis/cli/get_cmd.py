@@ -56,10 +56,11 @@ def get(
         if kind == EVENT:
             _print_events(list_events(session, name=name, limit=None if output != Format.table else 200), output)
             return
-        rows = [r for r in list_rows(session, kind) if (name is None or r.name == name) and labels.matches(r.labels)]
+        desired = Kind(kind)  # what is left are the kinds of desired objects
+        rows = [r for r in list_rows(session, desired) if (name is None or r.name == name) and labels.matches(r.labels)]
         if name and not rows:
             raise AppError(f"{kind} {name!r} not found")
-        views = object_views(session, kind, rows)
+        views = object_views(session, desired, rows)
     if output in (Format.json, Format.yaml):
         emit(views[0] if name else list_view(views), output)
         return
@@ -95,7 +96,7 @@ def delete(
     kind = resolve_kind(resource, DELETE)
     if kind == EVENT:
         raise AppError("events are an append-only log and cannot be deleted")
-    remove(app_context(ctx).db(), kind, name)
+    remove(app_context(ctx).db(), Kind(kind), name)
     typer.echo(f"{kind.lower()}/{name} deleted")
 
 

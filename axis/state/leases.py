@@ -44,8 +44,8 @@ def held_on(session: Session, host: str, *, now: float) -> int:
 
 
 _BIND_VIEW = """SELECT
-    (SELECT generation FROM objects WHERE kind = 'Claim' AND name = :claim),
-    EXISTS (SELECT 1 FROM objects WHERE kind = 'Host' AND name = :host),
+    (SELECT generation FROM objects WHERE kind = :claim_kind AND name = :claim),
+    EXISTS (SELECT 1 FROM objects WHERE kind = :host_kind AND name = :host),
     (SELECT host FROM leases WHERE claim = :claim),
     (SELECT COALESCE(SUM(memory_bytes), 0) FROM leases WHERE host = :host AND expires > :now)"""
 
@@ -53,7 +53,8 @@ _BIND_VIEW = """SELECT
 def bind_view(session: Session, *, claim: str, host: str, now: float) -> BindView:
     """One statement, sent as plain SQL: a pass binding thousands of claims pays the per-statement
     cost of the ORM on every bind, and the bench target is a bind under 2 ms."""
-    row = session.connection().exec_driver_sql(_BIND_VIEW, {"claim": claim, "host": host, "now": now}).one()
+    row = session.connection().exec_driver_sql(_BIND_VIEW, {"claim": claim, "host": host, "now": now,
+                                                                     "claim_kind": Kind.CLAIM, "host_kind": Kind.HOST}).one()
     return BindView(row[0], bool(row[1]), row[2], int(row[3]))
 
 

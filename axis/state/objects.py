@@ -109,7 +109,7 @@ def _delete_row(session: Session, row: DesiredObject, reason: str, message: str,
     record_event(session, row.kind, row.name, reason, message, now=now)
 
 
-def delete_object(session: Session, kind: str, name: str, now: float | None = None) -> DesiredObject | None:
+def delete_object(session: Session, kind: Kind, name: str, now: float | None = None) -> DesiredObject | None:
     """Delete one object (and what only it owned); None when there is no such object."""
     row = get_row(session, kind, name)
     if row is not None:
@@ -117,12 +117,12 @@ def delete_object(session: Session, kind: str, name: str, now: float | None = No
     return row
 
 
-def get_row(session: Session, kind: str, name: str) -> DesiredObject | None:
+def get_row(session: Session, kind: Kind, name: str) -> DesiredObject | None:
     return session.exec(select(DesiredObject).where(DesiredObject.kind == kind,
                                                      DesiredObject.name == name)).first()
 
 
-def list_rows(session: Session, kind: str) -> list[DesiredObject]:
+def list_rows(session: Session, kind: Kind) -> list[DesiredObject]:
     return list(session.exec(select(DesiredObject).where(DesiredObject.kind == kind)
                              .order_by(col(DesiredObject.name))).all())
 

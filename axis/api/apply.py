@@ -14,11 +14,10 @@ says `"storeOnly": true` and binding waits for a converging apply or the control
 
 from __future__ import annotations
 
-
 from axis.app.applied import applied_data
-from axis.app.documents import AppliedDocument
 from axis.app.apply import apply_specs
 from axis.app.context import AppContext
+from axis.app.documents import AppliedDocument
 from axis.specs.loader import load_spec_text
 
 #: Where objects applied through the API say they came from, in errors and in `metadata.source`.

@@ -24,13 +24,19 @@ from axis.app import queries
 from axis.app.claims import lease_view
 from axis.app.context import AppContext, NotFound
 from axis.app.documents import (
-    AppliedDocument, ClusterStatus, ControllerHealth, EventList, Health, LeaseList, LeaseView, ObjectList, ObjectView,
+    AppliedDocument,
+    ClusterStatus,
+    ControllerHealth,
+    EventList,
+    Health,
+    LeaseList,
+    LeaseView,
+    ObjectList,
+    ObjectView,
     Observation,
 )
 from axis.app.operations import require_claim
-from axis.placement.ledger import LedgerError
-from axis.placement.ledger import release as release_lease
-from axis.placement.ledger import renew as renew_lease
+from axis.placement.ledger import LedgerError, release as release_lease, renew as renew_lease
 from axis.specs import Kind, SpecErrors
 from axis.specs.bounded_yaml import MAX_SPEC_BYTES
 from axis.specs.loader import decode_spec_bytes

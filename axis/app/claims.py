@@ -4,7 +4,6 @@ placement pass recorded."""
 
 from __future__ import annotations
 
-
 from sqlmodel import Session
 
 from axis.app.documents import LeaseList, LeaseView, ObjectStatus, ObjectView, PlacementDocument, RankedHost

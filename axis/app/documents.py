@@ -10,10 +10,9 @@ Keys are camelCase as the documents spell them; a key that only some objects car
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
-from typing import NotRequired
 
 from axis.drivers.features.base import Op
 from axis.reconcile.converge import FeatureState

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import time
 
-from typing_extensions import TypedDict
-
 from sqlmodel import Session
+from typing_extensions import TypedDict
 
 from axis.app.claims import add_claim_status
 from axis.app.documents import ConditionView, ObjectList, ObjectMetadata, ObjectStatus, ObjectView
@@ -26,6 +25,12 @@ from axis.state.objects import StoredSpecInvalid, desired_hosts, to_model
 from axis.state.tables import Condition, DesiredObject
 
 
+class _Labels(TypedDict, total=False):
+    """`metadata.labels`, present only when the object has labels (and second, after `name`)."""
+
+    labels: dict[str, str]
+
+
 def object_view(row: DesiredObject, status: ObjectStatus | None = None) -> ObjectView:
     labels: _Labels = {"labels": dict(sorted(row.labels.items()))} if row.labels else {}
     metadata: ObjectMetadata = {"name": row.name, **labels, "generation": row.generation,
@@ -34,10 +39,6 @@ def object_view(row: DesiredObject, status: ObjectStatus | None = None) -> Objec
     if status:
         view["status"] = status
     return view
-
-
-class _Labels(TypedDict, total=False):
-    labels: dict[str, str]
 
 
 def host_status(host: Host, profiles: list[HostProfile]) -> ObjectStatus:

@@ -11,13 +11,22 @@ run it in a worker thread.
 from __future__ import annotations
 
 import time
+
 from sqlmodel import Session
 
 from axis.app.claims import lease_list_view, lease_view
 from axis.app.context import NotFound
 from axis.app.controller_health import controller_view
 from axis.app.documents import (
-    ClusterStatus, ControllerHealth, EventList, EventView, LeaseList, LeaseView, ObjectList, ObjectView, Observation,
+    ClusterStatus,
+    ControllerHealth,
+    EventList,
+    EventView,
+    LeaseList,
+    LeaseView,
+    ObjectList,
+    ObjectView,
+    Observation,
     PlacementDocument,
 )
 from axis.app.events import event_list_view, event_view

@@ -23,9 +23,7 @@ from axis.cli.context import app_context
 from axis.cli.output import Format, emit, print_table
 from axis.drivers.transport import TransportError
 from axis.hostcmd.claim_exec import ExecLost, ExecRefused
-from axis.placement.ledger import LedgerError, Outcome
-from axis.placement.ledger import release as release_lease
-from axis.placement.ledger import renew as renew_lease
+from axis.placement.ledger import LedgerError, Outcome, release as release_lease, renew as renew_lease
 from axis.specs.loader import problem_text
 from axis.specs.units import format_duration, human_size, parse_duration
 

@@ -59,7 +59,7 @@ def dump(data: Any, fmt: Format) -> str:
     yaml.default_flow_style = False
     # ruamel initialises this to None (untyped) and reads it as a bool.
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
-    # A StrEnum (a Kind, an Action) is its string in every document, as json.dumps writes it.
+    # A StrEnum (a Kind) is its string in every document, as json.dumps writes it.
     yaml.representer.add_multi_representer(StrEnum, lambda r, value: r.represent_str(str(value)))
     buf = io.StringIO()
     yaml.dump(data, buf)

@@ -21,20 +21,9 @@ import asyncssh
 import asyncssh.config
 
 from axis.drivers.hostkeys import HostKeyPolicy, PolicyClient, known_hosts_files, load_trusted
-from axis.drivers.transport import (
-    ClosedOnExit,
-    ErrorKind,
-    OutputCallback,
-    RunResult,
-    Target,
-    TransportError,
-    atomic_write_command,
-    command_failed,
-    kill_command,
-    killable,
-    privileged,
-    sudo_refusal,
-)
+from axis.drivers.transport import (ClosedOnExit, ErrorKind, OutputCallback, RunResult, Target, TransportError,
+                                    atomic_write_command, command_failed, kill_command, killable,
+                                    privileged, sudo_refusal)
 
 #: A host lost mid-operation (power cut, network gone) is found by SSH keepalives, not by the
 #: command timeout. asyncssh ticks every KEEPALIVE_INTERVAL seconds in which nothing (no byte, no

@@ -11,9 +11,9 @@ are one exception type whose `kind` says in plain words what went wrong, so a fa
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 import re
 import shlex
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from sqlmodel import Session
 
 from axis.reconcile.converge import HostOutcome
-from axis.reconcile.supervisor import KIND as CONTROLLER_KIND
-from axis.reconcile.supervisor import NAME as CONTROLLER_NAME
+from axis.reconcile.supervisor import KIND as CONTROLLER_KIND, NAME as CONTROLLER_NAME
 from axis.specs import Kind, spec_hash
 from axis.specs.effective import EffectiveFeature
 from axis.state.claims import statuses

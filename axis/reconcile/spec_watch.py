@@ -20,8 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from watchfiles import Change as FileChange
-from watchfiles import DefaultFilter, awatch
+from watchfiles import Change as FileChange, DefaultFilter, awatch
 
 from axis.reconcile.supervisor import Part, Supervisor, describe, restart_delay
 

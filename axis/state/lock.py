@@ -15,6 +15,7 @@ from pathlib import Path
 
 from axis.state.db import os_error
 
+
 #: `controller_pid` holds a shared lock for a moment; a starting controller waits this long
 #: (seconds) before it takes a held lock for another controller.
 PROBE_GRACE = 1.0

@@ -41,21 +41,9 @@ or ``partial``.
 
 from .assemble import CORE_FACTS, facts_from, parse_facts
 from .local import collect_local
-from .models import (
-                     AddressFacts,
-                     CpuFacts,
-                     DiskFacts,
-                     Facts,
-                     GpuFacts,
-                     LoadFacts,
-                     MemoryFacts,
-                     OsFacts,
-                     Pressure,
-                     SudoFacts,
-                     SwapDeviceFacts,
-                     SwapFacts,
-                     VirtualizationFacts,
-)
+from .models import (AddressFacts, CpuFacts, DiskFacts, Facts, GpuFacts, LoadFacts,
+                     MemoryFacts, OsFacts, Pressure, SudoFacts, SwapDeviceFacts, SwapFacts,
+                     VirtualizationFacts)
 from .script import FACTS_TOOLS, FactsScript, build_script
 
 __all__ = [

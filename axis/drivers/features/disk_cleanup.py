@@ -18,8 +18,8 @@ from typing import ClassVar, Literal
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
 from axis.drivers.features.base import FeatureDriver, Planned, Probe, Step, remove_managed_step, write_step
-from axis.drivers.features.cleanup_script import LOG_PATH, SCRIPT_PATH, render
 from axis.drivers.features.probes import ENOENT_FN, file_bytes, file_mode, file_probe, mode_probe, probe_lines
+from axis.drivers.features.cleanup_script import LOG_PATH, SCRIPT_PATH, render
 from axis.specs.features import DiskCleanupSettings
 
 #: Programs that run /etc/cron.daily (cron, cronie, busybox crond, anacron, systemd-cron's timer).

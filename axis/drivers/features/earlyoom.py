@@ -16,15 +16,8 @@ from typing import ClassVar, Literal
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
 from axis.drivers.features.base import STATE_DIR, FeatureDriver, Planned, Probe, Step
-from axis.drivers.features.packages import (
-    PackageState,
-    install_steps,
-    not_axis_note,
-    observe_package,
-    package_probe,
-    remove_steps,
-    systemd_service_step,
-)
+from axis.drivers.features.packages import (PackageState, install_steps, not_axis_note, observe_package,
+                                            package_probe, remove_steps, systemd_service_step)
 from axis.drivers.features.probes import file_probe
 from axis.specs.features import EarlyoomSettings
 

@@ -20,17 +20,8 @@ from typing import ClassVar, Literal
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (
-    MANAGED_MARK,
-    STATE_DIR,
-    Command,
-    FeatureDriver,
-    Planned,
-    Probe,
-    RemoveFile,
-    Step,
-    write_step,
-)
+from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, FeatureDriver, Planned, Probe, RemoveFile,
+                                        Step, write_step)
 from axis.drivers.features.probes import file_bytes, file_probe, probe_lines
 from axis.specs.features import NoSleepSettings
 

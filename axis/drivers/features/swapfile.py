@@ -27,18 +27,8 @@ from typing import ClassVar, Literal
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (
-    MANAGED_MARK,
-    STATE_DIR,
-    Command,
-    FeatureDriver,
-    Planned,
-    Probe,
-    RemoveFile,
-    Step,
-    remove_managed_step,
-    write_step,
-)
+from axis.drivers.features.base import (MANAGED_MARK, STATE_DIR, Command, FeatureDriver, Planned, Probe, RemoveFile,
+                                        Step, remove_managed_step, write_step)
 from axis.drivers.features.probes import ENOENT_FN, file_bytes, file_mode, file_probe, mode_probe, probe_lines
 from axis.specs.features import SwapfileSettings
 from axis.specs.units import format_size, human_size

@@ -18,17 +18,8 @@ from typing import ClassVar, Literal
 
 from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
-from axis.drivers.features.base import (
-    MANAGED_MARK,
-    Command,
-    FeatureDriver,
-    Planned,
-    Probe,
-    Step,
-    Unreadable,
-    remove_managed_step,
-    write_step,
-)
+from axis.drivers.features.base import (MANAGED_MARK, Command, FeatureDriver, Planned, Probe, Step, Unreadable,
+                                        remove_managed_step, write_step)
 from axis.drivers.features.probes import ASK_FN, answers, file_bytes, file_probe, probe_lines
 from axis.specs.features import WatchdogSettings
 

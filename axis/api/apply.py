@@ -14,18 +14,17 @@ says `"storeOnly": true` and binding waits for a converging apply or the control
 
 from __future__ import annotations
 
-from typing import Any
-
 from axis.app.applied import applied_data
 from axis.app.apply import apply_specs
 from axis.app.context import AppContext
+from axis.app.documents import AppliedDocument
 from axis.specs.loader import load_spec_text
 
 #: Where objects applied through the API say they came from, in errors and in `metadata.source`.
 REQUEST_PATH = "<request>"
 
 
-def apply_yaml(app: AppContext, text: str, *, dry_run: bool, converge: bool, jobs: int = 16) -> dict[str, Any]:
+def apply_yaml(app: AppContext, text: str, *, dry_run: bool, converge: bool, jobs: int = 16) -> AppliedDocument:
     """Store the objects in `text`, then (unless `converge` is false) converge and bind; raise
     SpecErrors (nothing stored) on bad input. Blocking: the HTTP handler calls it in a worker thread."""
     loaded = load_spec_text(text, REQUEST_PATH)

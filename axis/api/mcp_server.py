@@ -9,7 +9,7 @@ and the server offers no resources or prompts that could. Every tool says so to 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mcp.server import MCPServer
@@ -19,6 +19,7 @@ from mcp.types import ToolAnnotations
 from axis import __version__
 from axis.app import queries
 from axis.app.context import AppContext, NotFound
+from axis.specs import Kind
 from axis.state import Database
 
 INSTRUCTIONS = """axis manages a fleet of machines reached over SSH. Use list_hosts for the fleet,
@@ -36,13 +37,13 @@ def build_server(db: Database) -> MCPServer:
     def list_hosts() -> dict[str, Any]:
         """Every host axis manages: address, labels, effective features, and its latest observation
         (status, age, a summary of load, RAM, GPU and disk), as `axis get hosts -o json`."""
-        return _answer(queries.object_list, db, "Host")
+        return _answer(queries.object_list, db, Kind.HOST)
 
     @server.tool(annotations=READ_ONLY)
     def get_host(name: str) -> dict[str, Any]:
         """One host by name: its spec, status (observation, feature states, conditions) and the
         full facts of its newest observation (OS, CPU, memory, GPUs, disk, tools)."""
-        return _answer(queries.object_one, db, "Host", name)
+        return _answer(queries.object_one, db, Kind.HOST, name)
 
     @server.tool(annotations=READ_ONLY)
     def cluster_status() -> dict[str, Any]:
@@ -60,11 +61,11 @@ def build_server(db: Database) -> MCPServer:
     return server
 
 
-def _answer(read: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+def _answer(read: Callable[..., Mapping[str, Any]], *args: Any) -> dict[str, Any]:
     """A read's document, or a ToolError whose message reaches the agent (a plain exception's
     text is withheld by the SDK, which would leave the agent guessing)."""
     try:
-        return read(*args)
+        return dict(read(*args))
     except (NotFound, ValueError) as exc:
         raise ToolError(str(exc)) from exc
 

@@ -1,5 +1,7 @@
 """The OpenAPI 3.1 document, generated from the same endpoint table that builds the routes, so it
-cannot list a route that does not exist or miss one that does."""
+cannot list a route that does not exist or miss one that does. Each endpoint names the type of
+its 200 document (`axis.app.documents`), whose JSON Schema pydantic writes: the schemas a client
+reads are the types the view code is checked against."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -37,28 +40,38 @@ class Endpoint:
     path: str  # Starlette syntax, `{name}` for path parameters (as OpenAPI writes them too)
     handler: Handler
     summary: str
+    response: Any  # the type of its 200 document, e.g. axis.app.documents.ObjectList
     query: tuple[Param, ...] = ()
     body: str | None = None  # media type of the request body, if it takes one
     errors: tuple[int, ...] = ()  # besides 401 and 500 (JSON too), which every endpoint can answer
 
 
 def document(endpoints: list[Endpoint]) -> dict[str, Any]:
+    responses, schemas = response_schemas(endpoints)
     paths: dict[str, dict[str, Any]] = {}
-    for e in endpoints:
-        paths.setdefault(e.path, {})[e.method.lower()] = _operation(e)
+    for e, response in zip(endpoints, responses, strict=True):
+        paths.setdefault(e.path, {})[e.method.lower()] = _operation(e, response)
     return {
         "openapi": "3.1.0",
         "info": {"title": "axis", "version": __version__,
                  "description": "Local HTTP API of axis: read hosts, facts, claims, leases, events and status; "
                                 "apply a YAML body; renew or release a claim. Every request needs "
                                 "`Authorization: Bearer <token>` (the token file is printed by `axis serve`)."},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
         "paths": paths,
     }
 
 
-def _operation(e: Endpoint) -> dict[str, Any]:
+def response_schemas(endpoints: list[Endpoint]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Each endpoint's 200 schema, in table order, and the named schemas they refer to (for
+    `components.schemas`: a document type used by several endpoints is written once)."""
+    keyed, defs = TypeAdapter.json_schemas([(i, "serialization", TypeAdapter(e.response)) for i, e in enumerate(endpoints)],
+                                           ref_template="#/components/schemas/{model}")
+    return [keyed[(i, "serialization")] for i in range(len(endpoints))], defs.get("$defs", {})
+
+
+def _operation(e: Endpoint, response: dict[str, Any]) -> dict[str, Any]:
     params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
               for name in re.findall(r"{(\w+)}", e.path)]
     for q in e.query:
@@ -68,7 +81,7 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         params.append({"name": q.name, "in": "query", "required": False, "description": q.description,
                        "schema": schema})
     json_body = {"application/json": {"schema": {"type": "object"}}}
-    responses: dict[str, Any] = {"200": {"description": "OK", "content": json_body}}
+    responses: dict[str, Any] = {"200": {"description": "OK", "content": {"application/json": {"schema": response}}}}
     for code in (400, 401, 404, 409, 413, 500):
         if code in (401, 500) or code in e.errors:
             responses[str(code)] = {"description": _STATUS_TEXT[code], "content": json_body}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,9 +23,21 @@ from axis.api.openapi import Endpoint, Param, document
 from axis.app import queries
 from axis.app.claims import lease_view
 from axis.app.context import AppContext, NotFound
+from axis.app.documents import (
+    AppliedDocument,
+    ClusterStatus,
+    ControllerHealth,
+    EventList,
+    Health,
+    LeaseList,
+    LeaseView,
+    ObjectList,
+    ObjectView,
+    Observation,
+)
 from axis.app.operations import require_claim
 from axis.placement.ledger import LedgerError, release as release_lease, renew as renew_lease
-from axis.specs import SpecErrors
+from axis.specs import Kind, SpecErrors
 from axis.specs.bounded_yaml import MAX_SPEC_BYTES
 from axis.specs.loader import decode_spec_bytes
 from axis.specs.units import parse_duration
@@ -48,7 +60,7 @@ def _app(request: Request) -> AppContext:
     return request.app.state.axis
 
 
-async def _read(request: Request, fn: Callable[..., dict[str, Any]], *args: Any) -> Response:
+async def _read(request: Request, fn: Callable[..., Mapping[str, Any]], *args: Any) -> Response:
     try:
         return JSONResponse(await run_in_threadpool(fn, _app(request).db(), *args))
     except NotFound as exc:
@@ -58,15 +70,16 @@ async def _read(request: Request, fn: Callable[..., dict[str, Any]], *args: Any)
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "version": __version__, "state": str(_app(request).state)})
+    doc: Health = {"status": "ok", "version": __version__, "state": str(_app(request).state)}
+    return JSONResponse(doc)
 
 
 async def list_hosts(request: Request) -> Response:
-    return await _read(request, queries.object_list, "Host")
+    return await _read(request, queries.object_list, Kind.HOST)
 
 
 async def get_host(request: Request) -> Response:
-    return await _read(request, queries.object_one, "Host", request.path_params["name"])
+    return await _read(request, queries.object_one, Kind.HOST, request.path_params["name"])
 
 
 async def get_facts(request: Request) -> Response:
@@ -74,11 +87,11 @@ async def get_facts(request: Request) -> Response:
 
 
 async def list_claims(request: Request) -> Response:
-    return await _read(request, queries.object_list, "Claim")
+    return await _read(request, queries.object_list, Kind.CLAIM)
 
 
 async def get_claim(request: Request) -> Response:
-    return await _read(request, queries.object_one, "Claim", request.path_params["name"])
+    return await _read(request, queries.object_one, Kind.CLAIM, request.path_params["name"])
 
 
 async def list_leases(request: Request) -> Response:
@@ -133,7 +146,7 @@ async def _ledger(request: Request, change: Callable[..., Any]) -> Response:
     """Renew or release a claim: 404 if there is no such claim, 409 if the ledger refuses."""
     name = request.path_params["name"]
 
-    def run(db: Database) -> dict[str, Any]:
+    def run(db: Database) -> LeaseView:
         require_claim(db, name)
         now = time.time()
         return lease_view(change(db, name, now), now)
@@ -171,26 +184,26 @@ async def _body(request: Request) -> bytes:
 
 _CONVERGE = Param("converge", "boolean", "false: store only, as `axis apply --no-converge`", True)
 ENDPOINTS: list[Endpoint] = [
-    Endpoint("GET", "/health", health, "liveness, version and state DB path"),
-    Endpoint("GET", "/hosts", list_hosts, "every host with its effective features and latest observation"),
-    Endpoint("GET", "/hosts/{name}", get_host, "one host: spec, status and its newest facts", errors=(404,)),
-    Endpoint("GET", "/facts/{name}", get_facts, "a host's latest observation with its full facts", errors=(404,)),
-    Endpoint("GET", "/claims", list_claims, "every claim with its phase, host and reason"),
-    Endpoint("GET", "/claims/{name}", get_claim, "one claim with its phase, host and reason", errors=(404,)),
-    Endpoint("GET", "/leases", list_leases, "the lease ledger"),
-    Endpoint("GET", "/events", list_events, "the event log, oldest first",
+    Endpoint("GET", "/health", health, "liveness, version and state DB path", Health),
+    Endpoint("GET", "/hosts", list_hosts, "every host with its effective features and latest observation", ObjectList),
+    Endpoint("GET", "/hosts/{name}", get_host, "one host: spec, status and its newest facts", ObjectView, errors=(404,)),
+    Endpoint("GET", "/facts/{name}", get_facts, "a host's latest observation with its full facts", Observation, errors=(404,)),
+    Endpoint("GET", "/claims", list_claims, "every claim with its phase, host and reason", ObjectList),
+    Endpoint("GET", "/claims/{name}", get_claim, "one claim with its phase, host and reason", ObjectView, errors=(404,)),
+    Endpoint("GET", "/leases", list_leases, "the lease ledger", LeaseList),
+    Endpoint("GET", "/events", list_events, "the event log, oldest first", EventList,
              (Param("after", "integer", "only events with a larger id (poll with the last id seen)", 0),),
              errors=(400,)),
-    Endpoint("GET", "/status", cluster_status, "cluster snapshot from stored facts (`axis status --cached`)"),
+    Endpoint("GET", "/status", cluster_status, "cluster snapshot from stored facts (`axis status --cached`)", ClusterStatus),
     Endpoint("GET", "/controller", get_controller, "the controller's health: each part's condition and its "
-                                                   "recent events (`axis get controller`)"),
-    Endpoint("POST", "/apply", apply, "store the objects of a YAML body, converge their hosts, bind claims",
+                                                   "recent events (`axis get controller`)", ControllerHealth),
+    Endpoint("POST", "/apply", apply, "store the objects of a YAML body, converge their hosts, bind claims", AppliedDocument,
              (Param("dryRun", "boolean", "store nothing; answer with the changes and the plan", False), _CONVERGE),
              body="application/yaml", errors=(400, 413)),
-    Endpoint("POST", "/claims/{name}/renew", renew, "extend the claim's lease, or place an unbound claim now",
+    Endpoint("POST", "/claims/{name}/renew", renew, "extend the claim's lease, or place an unbound claim now", LeaseView,
              (Param("ttl", "string", "new time to live from now, e.g. 30m (default: the claim's ttl)"),),
              errors=(400, 404, 409)),
-    Endpoint("POST", "/claims/{name}/release", release, "free the claim's lease; the claim stays Released",
+    Endpoint("POST", "/claims/{name}/release", release, "free the claim's lease; the claim stays Released", LeaseView,
              errors=(404, 409)),
-    Endpoint("GET", "/openapi.json", openapi, "this document"),
+    Endpoint("GET", "/openapi.json", openapi, "this document", dict[str, Any]),
 ]

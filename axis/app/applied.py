@@ -3,22 +3,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from axis.app.documents import AppliedDocument, FeatureOutcomeView, Outcomes, StepView
 from axis.drivers.features import Step
 from axis.reconcile.apply_pass import Applied
 from axis.reconcile.converge import FeatureOutcome, HostOutcome
 
 
-def _step(step: Step) -> dict[str, Any]:
-    out: dict[str, Any] = {"op": step.op, "summary": step.summary, "target": step.target, "live": step.live}
+def _step(step: Step) -> StepView:
+    out: StepView = {"op": step.op, "summary": step.summary, "target": step.target, "live": step.live}
     if step.detail:
         out["diff"] = step.detail
     return out
 
 
-def _feature(f: FeatureOutcome) -> dict[str, Any]:
-    out: dict[str, Any] = {"feature": f.feature, "state": f.state, "message": f.message,
+def _feature(f: FeatureOutcome) -> FeatureOutcomeView:
+    out: FeatureOutcomeView = {"feature": f.feature, "state": f.state, "message": f.message,
                            "steps": [_step(s) for s in f.plan.steps]}
     if f.plan.error:
         out["error"] = f.plan.error
@@ -29,7 +28,7 @@ def _feature(f: FeatureOutcome) -> dict[str, Any]:
     return out
 
 
-def outcomes_data(outcomes: list[HostOutcome]) -> dict[str, Any]:
+def outcomes_data(outcomes: list[HostOutcome]) -> Outcomes:
     return {
         "changesPending": any(o.status == "pending" for o in outcomes),
         "failed": sum(1 for o in outcomes if o.status == "failed"),
@@ -38,7 +37,7 @@ def outcomes_data(outcomes: list[HostOutcome]) -> dict[str, Any]:
     }
 
 
-def applied_data(applied: Applied) -> dict[str, Any]:
+def applied_data(applied: Applied) -> AppliedDocument:
     """The document `axis apply -o json` prints and `POST /apply` answers."""
     stored = applied.stored
     return {"dryRun": stored.dry_run, "storeOnly": stored.store_only,  # storeOnly: no host contacted, no claim bound

@@ -4,14 +4,13 @@ placement pass recorded."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import Session
 
+from axis.app.documents import LeaseList, LeaseView, ObjectStatus, ObjectView, PlacementDocument, RankedHost
 from axis.app.timefmt import iso
 from axis.placement.infer import Inference, infer
 from axis.placement.scorer import Placement, Ranked
-from axis.specs import API_VERSION
+from axis.specs import API_VERSION, Claim
 from axis.specs.units import format_duration, human_size
 from axis.state import leases
 from axis.state.claims import BOUND, EXPIRED, PENDING, statuses
@@ -19,7 +18,7 @@ from axis.state.objects import StoredSpecInvalid, to_model
 from axis.state.tables import ClaimStatus, DesiredObject, Lease
 
 
-def add_claim_status(session: Session, views: list[dict[str, Any]], rows: list[DesiredObject], now: float) -> None:
+def add_claim_status(session: Session, views: list[ObjectView], rows: list[DesiredObject], now: float) -> None:
     """Put each claim's placement (phase, host, memory, expiry, reason) under `status`."""
     seen = statuses(session)
     held = {lease.claim: lease for lease in leases.all_leases(session)}
@@ -27,7 +26,7 @@ def add_claim_status(session: Session, views: list[dict[str, Any]], rows: list[D
         view["status"] = claim_status(row, seen.get(row.name), held.get(row.name), now)
 
 
-def claim_status(row: DesiredObject, status: ClaimStatus | None, lease: Lease | None, now: float) -> dict[str, Any]:
+def claim_status(row: DesiredObject, status: ClaimStatus | None, lease: Lease | None, now: float) -> ObjectStatus:
     """A claim's phase from its lease (which wins: a lease past `now` is Expired even before a
     pass sweeps it) and else from the last placement pass, with the reason people read."""
     if lease is not None and lease.expires <= now:
@@ -43,22 +42,22 @@ def claim_status(row: DesiredObject, status: ClaimStatus | None, lease: Lease | 
     else:
         phase, reason = status.phase, status.reason
     try:
-        spec = to_model(row).spec
+        spec = to_model(row, Claim).spec
     except StoredSpecInvalid as exc:  # this claim's problem, shown on its row; the others are unaffected
         spec, reason = None, str(exc)
-    memory = lease.memory_bytes if lease else (infer(spec).need.memory if spec else None)  # type: ignore[arg-type]
+    memory = lease.memory_bytes if lease else (infer(spec).need.memory if spec else None)
     return {"phase": phase, "host": lease.host if lease else None, "memory": human_size(memory),
             "expires": iso(lease.expires) if lease else None,
             "expiresIn": _until(lease.expires, now) if lease else None, "reason": reason or None}
 
 
-def lease_view(lease: Lease, now: float) -> dict[str, Any]:
+def lease_view(lease: Lease, now: float) -> LeaseView:
     return {"claim": lease.claim, "host": lease.host, "memory": human_size(lease.memory_bytes), "gpu": lease.gpu,
             "acquired": iso(lease.acquired), "renewed": iso(lease.renewed), "expires": iso(lease.expires),
             "expiresIn": _until(lease.expires, now)}
 
 
-def lease_list_view(items: list[dict[str, Any]]) -> dict[str, Any]:
+def lease_list_view(items: list[LeaseView]) -> LeaseList:
     """The `LeaseList` document around lease views (`get leases -o json`, `GET /leases`)."""
     return {"apiVersion": API_VERSION, "kind": "LeaseList", "items": items}
 
@@ -71,7 +70,7 @@ def _until(expires: float, now: float) -> str:
     return f"in {shown}" if left > 0 else f"expired {shown} ago"
 
 
-def placement_doc(task: str, inference: Inference, placement: Placement) -> dict[str, Any]:
+def placement_doc(task: str, inference: Inference, placement: Placement) -> PlacementDocument:
     need = inference.need
     return {
         "task": task,
@@ -84,7 +83,7 @@ def placement_doc(task: str, inference: Inference, placement: Placement) -> dict
     }
 
 
-def _ranked(position: int, r: Ranked) -> dict[str, Any]:
+def _ranked(position: int, r: Ranked) -> RankedHost:
     h = r.host
     return {"rank": position, "host": h.name, "fit": r.score,
             "terms": {t.name: {"points": t.points, "why": t.why} for t in r.terms},

@@ -7,10 +7,9 @@ It is not a desired object (nothing to apply or delete), so it has its own docum
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import Session
 
+from axis.app.documents import ConditionView, ControllerHealth, ControllerStatus, EventView, RunningController
 from axis.app.events import event_view
 from axis.app.objects import condition_view
 from axis.app.timefmt import iso, parse_iso
@@ -22,7 +21,7 @@ from axis.state.events import list_events
 from axis.state.lock import Holder
 
 
-def controller_view(session: Session, holder: Holder | None, events: int = 20) -> dict[str, Any]:
+def controller_view(session: Session, holder: Holder | None, events: int = 20) -> ControllerHealth:
     """The controller's health as `get controller -o json` and `GET /controller` show it: whether
     a controller runs now (`holder`: who holds the controller lock), its conditions and latest
     events. The conditions are written on a change only and a killed controller never says it
@@ -30,17 +29,17 @@ def controller_view(session: Session, holder: Holder | None, events: int = 20) -
     Ready Unknown (`NotRunning`) and what was stored moves to `lastRecorded`."""
     stored = [condition_view(c) for c in conditions_of(session, CONTROLLER_KIND, CONTROLLER_NAME)]
     recent = [event_view(e) for e in list_events(session, kind=CONTROLLER_KIND, name=CONTROLLER_NAME, limit=events)]
-    status: dict[str, Any] = {"running": {"pid": holder.pid, "since": iso(holder.since)} if holder else None}
+    running: RunningController | None = {"pid": holder.pid, "since": iso(holder.since)} if holder else None
+    status: ControllerStatus
     if holder is not None or not stored:
-        status["conditions"] = stored
+        status = {"running": running, "conditions": stored, "events": recent}
     else:
-        status["conditions"] = [_not_running(stored, recent)]
-        status["lastRecorded"] = stored
-    status["events"] = recent
+        status = {"running": running, "conditions": [_not_running(stored, recent)], "lastRecorded": stored,
+                  "events": recent}
     return {"apiVersion": API_VERSION, "kind": CONTROLLER_KIND, "metadata": {"name": CONTROLLER_NAME}, "status": status}
 
 
-def _not_running(stored: list[dict[str, Any]], recent: list[dict[str, Any]]) -> dict[str, Any]:
+def _not_running(stored: list[ConditionView], recent: list[EventView]) -> ConditionView:
     """Ready Unknown for a state DB whose controller lock nobody holds, saying when the last
     controller last wrote anything and what its Ready said then."""
     stamps = [c["lastTransitionTime"] for c in stored] + [c["lastProbeTime"] for c in stored if c["lastProbeTime"]]

@@ -9,14 +9,15 @@ it back changes nothing: status and read-only metadata are ignored by the loader
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from sqlmodel import Session
+from typing_extensions import TypedDict
 
 from axis.app.claims import add_claim_status
+from axis.app.documents import ConditionView, ObjectList, ObjectMetadata, ObjectStatus, ObjectView
 from axis.app.observed import observed_view
 from axis.app.timefmt import iso
-from axis.specs import API_VERSION, Host, HostProfile, effective_features, matching_profiles
+from axis.specs import API_VERSION, Host, HostProfile, Kind, effective_features, matching_profiles
 from axis.state.conditions import conditions_of
 from axis.state.facts import latest
 from axis.state.feature_status import feature_status
@@ -24,81 +25,87 @@ from axis.state.objects import StoredSpecInvalid, desired_hosts, to_model
 from axis.state.tables import Condition, DesiredObject
 
 
-def object_view(row: DesiredObject, status: dict[str, Any] | None = None) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": row.name}
-    if row.labels:
-        metadata["labels"] = dict(sorted(row.labels.items()))
-    metadata.update(generation=row.generation, creationTimestamp=iso(row.created_at),
-                    source=f"{row.source_path}:{row.source_line}")
-    view: dict[str, Any] = {"apiVersion": API_VERSION, "kind": row.kind, "metadata": metadata, "spec": row.spec}
+class _Labels(TypedDict, total=False):
+    """`metadata.labels`, present only when the object has labels (and second, after `name`)."""
+
+    labels: dict[str, str]
+
+
+def object_view(row: DesiredObject, status: ObjectStatus | None = None) -> ObjectView:
+    labels: _Labels = {"labels": dict(sorted(row.labels.items()))} if row.labels else {}
+    metadata: ObjectMetadata = {"name": row.name, **labels, "generation": row.generation,
+                                "creationTimestamp": iso(row.created_at), "source": f"{row.source_path}:{row.source_line}"}
+    view: ObjectView = {"apiVersion": API_VERSION, "kind": row.kind, "metadata": metadata, "spec": row.spec}
     if status:
         view["status"] = status
     return view
 
 
-def host_status(host: Host, profiles: list[HostProfile]) -> dict[str, Any]:
+def host_status(host: Host, profiles: list[HostProfile]) -> ObjectStatus:
     return {
         "profiles": [p.metadata.name for p in matching_profiles(host, profiles)],
         "effectiveFeatures": {n: f.to_data() for n, f in effective_features(host, profiles).items()},
     }
 
 
-def profile_status(profile: HostProfile, hosts: list[Host]) -> dict[str, Any]:
+def profile_status(profile: HostProfile, hosts: list[Host]) -> ObjectStatus:
     return {"matchedHosts": sorted(h.metadata.name for h in hosts if profile.spec.selector.matches(h.metadata.labels))}
 
 
-def views_for(kind: str, rows: list[DesiredObject], hosts: list[Host], profiles: list[HostProfile]) -> list[dict[str, Any]]:
+def views_for(kind: Kind, rows: list[DesiredObject], hosts: list[Host], profiles: list[HostProfile]) -> list[ObjectView]:
     """Full objects with their computed status, in name order."""
     out = []
     for row in rows:
-        status: dict[str, Any] | None = None
+        status: ObjectStatus | None = None
         try:
-            if kind == "Host":
-                status = host_status(to_model(row), profiles)  # type: ignore[arg-type]
-            elif kind == "HostProfile":
-                status = profile_status(to_model(row), hosts)  # type: ignore[arg-type]
+            if kind == Kind.HOST:
+                status = host_status(to_model(row, Host), profiles)
+            elif kind == Kind.HOST_PROFILE:
+                status = profile_status(to_model(row, HostProfile), hosts)
         except StoredSpecInvalid as exc:  # shown on its own row; the other objects are listed as usual
-            status = {"invalid": str(exc), **({"profiles": [], "effectiveFeatures": {}} if kind == "Host" else {}),
-                      **({"matchedHosts": []} if kind == "HostProfile" else {})}
+            status = {"invalid": str(exc)}
+            if kind == Kind.HOST:
+                status.update({"profiles": [], "effectiveFeatures": {}})
+            elif kind == Kind.HOST_PROFILE:
+                status["matchedHosts"] = []
         out.append(object_view(row, status))
     return out
 
 
-def list_view(items: list[dict[str, Any]]) -> dict[str, Any]:
+def list_view(items: list[ObjectView]) -> ObjectList:
     return {"apiVersion": API_VERSION, "kind": "List", "items": items}
 
 
-def object_views(session: Session, kind: str, rows: list[DesiredObject]) -> list[dict[str, Any]]:
+def object_views(session: Session, kind: Kind, rows: list[DesiredObject]) -> list[ObjectView]:
     """Objects as `get -o json` shows them: spec plus status (observation, conditions, placement)."""
     hosts, profiles = desired_hosts(session)
     views = views_for(kind, rows, hosts, profiles)
-    if kind == "Host":
+    if kind == Kind.HOST:
         add_observed(session, views)
-    elif kind == "Claim":
+    elif kind == Kind.CLAIM:
         add_claim_status(session, views, rows, time.time())
     add_conditions(session, kind, views)
     return views
 
 
-def add_observed(session: Session, views: list[dict[str, Any]]) -> None:
+def add_observed(session: Session, views: list[ObjectView]) -> None:
     """Put each host's latest observation (facts summary, status, age) under status.observed."""
     now = time.time()
     newest = latest(session, [v["metadata"]["name"] for v in views])
     for view in views:
         name = view["metadata"]["name"]
-        observed = observed_view(session, name, newest.get(name), now)
-        observed.pop("facts")
-        observed.pop("name")
-        view["status"]["observed"] = observed
+        o = observed_view(session, name, newest.get(name), now)
+        view["status"]["observed"] = {"status": o["status"], "reason": o["reason"], "observedAt": o["observedAt"],
+                                      "age": o["age"], "factsAt": o["factsAt"], "summary": o["summary"]}
         view["status"]["features"] = [
             {"feature": f.feature, "state": f.state, "reason": f.reason, "message": f.message,
              "observedGeneration": f.observed_generation, "updated": iso(f.updated_at)}
             for f in feature_status(session, name)]
 
 
-def add_conditions(session: Session, kind: str, views: list[dict[str, Any]]) -> None:
+def add_conditions(session: Session, kind: Kind, views: list[ObjectView]) -> None:
     """status.conditions and status.observedGeneration, Kubernetes-style, where a pass set them."""
-    by_name: dict[str, list[Any]] = {}
+    by_name: dict[str, list[Condition]] = {}
     for c in conditions_of(session, kind):
         by_name.setdefault(c.name, []).append(c)
     for view in views:
@@ -110,7 +117,7 @@ def add_conditions(session: Session, kind: str, views: list[dict[str, Any]]) -> 
         status["conditions"] = [condition_view(c) for c in found]
 
 
-def condition_view(c: Condition) -> dict[str, Any]:
+def condition_view(c: Condition) -> ConditionView:
     return {"type": c.type, "status": c.status, "reason": c.reason, "message": c.message,
             "lastTransitionTime": iso(c.last_transition), "lastProbeTime": iso(c.last_probe) if c.last_probe else None,
             "observedGeneration": c.observed_generation}

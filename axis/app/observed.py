@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from axis.app.documents import ClusterTotals, Observation
 from axis.app.timefmt import age, iso
 from axis.drivers.facts import Facts
 from axis.specs.units import human_size
@@ -57,7 +58,7 @@ def load_facts(data: dict[str, Any] | None) -> Facts | None:
     return Facts.model_validate(data) if data else None
 
 
-def observed_view(session: Session, name: str, record: FactsRecord | None, now: float) -> dict[str, Any]:
+def observed_view(session: Session, name: str, record: FactsRecord | None, now: float) -> Observation:
     """A host's latest observation, with the numbers from the newest pass that carried facts:
     an unreachable host still shows what it looked like, and `age`/`factsAt` say how old that is."""
     good = record if record is not None and record.data else latest_with_data(session, name)
@@ -77,7 +78,7 @@ def observed_view(session: Session, name: str, record: FactsRecord | None, now: 
     }
 
 
-def cluster_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
+def cluster_totals(rows: list[Observation]) -> ClusterTotals:
     """Hosts, reachable hosts, cores, memory and GPUs over `observed_view` rows that carry facts."""
     live = [r for r in rows if r["status"] in ("complete", "partial") and r["facts"]]
     facts = [load_facts(r["facts"]) for r in live]

@@ -11,20 +11,21 @@ import asyncio
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from axis.app.claims import placement_doc
 from axis.app.context import AppContext, NotFound
+from axis.app.documents import PlacementDocument
 from axis.hostcmd.claim_exec import bound_target, run_bound
 from axis.placement.candidates import load_candidates
 from axis.placement.infer import infer
 from axis.placement.scorer import Placement, rank
+from axis.specs import Kind
 from axis.specs.models import ClaimSpec
 from axis.state import Database
 from axis.state.objects import delete_object, get_row
 
 
-def delete(db: Database, kind: str, name: str) -> None:
+def delete(db: Database, kind: Kind, name: str) -> None:
     """Remove one desired object (a claim's lease is released with it); NotFound if absent."""
     with db.write() as session:
         if delete_object(session, kind, name) is None:
@@ -34,8 +35,8 @@ def delete(db: Database, kind: str, name: str) -> None:
 def require_claim(db: Database, name: str) -> None:
     """NotFound unless a Claim `name` is stored (the API answers 404 before asking the ledger)."""
     with db.read() as session:
-        if get_row(session, "Claim", name) is None:
-            raise NotFound(f"Claim {name!r} not found")
+        if get_row(session, Kind.CLAIM, name) is None:
+            raise NotFound(f"{Kind.CLAIM} {name!r} not found")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Ranking:
     """The hosts ranked for a task: the document every front end shows, and the placement it
     was made from (for the command line's `--context` block)."""
 
-    doc: dict[str, Any]
+    doc: PlacementDocument
     placement: Placement
 
 

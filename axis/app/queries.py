@@ -11,17 +11,29 @@ run it in a worker thread.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from sqlmodel import Session
 
 from axis.app.claims import lease_list_view, lease_view
 from axis.app.context import NotFound
 from axis.app.controller_health import controller_view
+from axis.app.documents import (
+    ClusterStatus,
+    ControllerHealth,
+    EventList,
+    EventView,
+    LeaseList,
+    LeaseView,
+    ObjectList,
+    ObjectView,
+    Observation,
+    PlacementDocument,
+)
 from axis.app.events import event_list_view, event_view
 from axis.app.objects import list_view, object_views
 from axis.app.observed import cluster_totals, observed_view
 from axis.app.operations import rank_task
+from axis.specs import Kind
 from axis.state import Database, leases
 from axis.state.events import list_events
 from axis.state.facts import latest
@@ -29,33 +41,33 @@ from axis.state.lock import controller_holder
 from axis.state.objects import desired_hosts, get_row, list_rows
 
 
-def object_list(db: Database, kind: str) -> dict[str, Any]:
+def object_list(db: Database, kind: Kind) -> ObjectList:
     """Every Host or Claim, as `axis get hosts|claims -o json` prints them."""
     with db.read() as session:
         return list_view(_views(session, kind, None))
 
 
-def object_one(db: Database, kind: str, name: str) -> dict[str, Any]:
+def object_one(db: Database, kind: Kind, name: str) -> ObjectView:
     """One Host or Claim as `axis get KIND NAME -o json` prints it; a host also carries `facts`,
     its newest observation that had any (None when it was never reached)."""
     with db.read() as session:
         views = _views(session, kind, name)
         if not views:
             raise NotFound(f"{kind} {name!r} not found")
-        if kind == "Host":
+        if kind == Kind.HOST:
             views[0]["facts"] = _observed(session, name)["facts"]
         return views[0]
 
 
-def host_facts(db: Database, name: str) -> dict[str, Any]:
+def host_facts(db: Database, name: str) -> Observation:
     """A host's latest observation: status, reason, when, summary, and the full facts."""
     with db.read() as session:
-        if get_row(session, "Host", name) is None:
-            raise NotFound(f"Host {name!r} not found")
+        if get_row(session, Kind.HOST, name) is None:
+            raise NotFound(f"{Kind.HOST} {name!r} not found")
         return _observed(session, name)
 
 
-def cluster_status(db: Database) -> dict[str, Any]:
+def cluster_status(db: Database) -> ClusterStatus:
     """The snapshot `axis status --cached -o json` prints: every host's observation and totals."""
     now = time.time()
     with db.read() as session:
@@ -65,42 +77,43 @@ def cluster_status(db: Database) -> dict[str, Any]:
     return {"hosts": rows, "totals": cluster_totals(rows)}
 
 
-def lease_list(db: Database) -> dict[str, Any]:
+def lease_list(db: Database) -> LeaseList:
     """The lease ledger as `axis get leases -o json` prints it (live, and expired but not swept)."""
     return lease_list_view(lease_views(db))
 
 
-def lease_views(db: Database, claim: str | None = None) -> list[dict[str, Any]]:
+def lease_views(db: Database, claim: str | None = None) -> list[LeaseView]:
     """Every lease (or `claim`'s), live or expired but not yet swept, read at one `now`."""
     now = time.time()
     with db.read() as session:
         return [lease_view(lease, now) for lease in leases.all_leases(session) if claim is None or lease.claim == claim]
 
 
-def event_list(db: Database, after: int = 0) -> dict[str, Any]:
+def event_list(db: Database, after: int = 0) -> EventList:
     """Events oldest first, each with its `id`: a client polls with `after` = the last id it saw.
     The log is bounded (`axis.state.events.MAX_EVENTS`), so an unfiltered answer is too."""
     with db.read() as session:
-        items = [{"id": e.id, **event_view(e)} for e in list_events(session, after_id=after)]
+        items: list[EventView] = [{"id": e.id, **event_view(e)} for e in list_events(session, after_id=after)
+                                  if e.id is not None]  # always: a stored event has its id
     return event_list_view(items)
 
 
-def controller(db: Database) -> dict[str, Any]:
+def controller(db: Database) -> ControllerHealth:
     """Whether a controller runs, its conditions and recent events, as `axis get controller -o json`."""
     with db.read() as session:
         return controller_view(session, controller_holder(db.path))
 
 
-def placement(db: Database, task: str) -> dict[str, Any]:
+def placement(db: Database, task: str) -> PlacementDocument:
     """Advisory ranking of the hosts for a task, as `axis place TASK -o json`; takes no lease.
     Raises ValueError for an empty task."""
     return rank_task(db, task, now=time.time()).doc
 
 
-def _views(session: Session, kind: str, name: str | None) -> list[dict[str, Any]]:
+def _views(session: Session, kind: Kind, name: str | None) -> list[ObjectView]:
     """What `axis get` builds for `kind`, in the same steps."""
     return object_views(session, kind, [r for r in list_rows(session, kind) if name is None or r.name == name])
 
 
-def _observed(session: Session, name: str) -> dict[str, Any]:
+def _observed(session: Session, name: str) -> Observation:
     return observed_view(session, name, latest(session, [name]).get(name), time.time())

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import overload
+
+
+@overload
+def iso(ts: float) -> str: ...
+
+
+@overload
+def iso(ts: float | None) -> str | None: ...
 
 
 def iso(ts: float | None) -> str | None:
+    """ISO 8601 in UTC, `2026-01-02T03:04:05Z`; None for no time."""
     if ts is None:
         return None
     try:

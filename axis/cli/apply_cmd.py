@@ -22,7 +22,7 @@ from axis.cli.plan_view import print_diff, print_results
 from axis.cli.progress import fleet_progress
 from axis.reconcile.apply_pass import Stored
 from axis.reconcile.converge import HostOutcome
-from axis.specs import load_specs
+from axis.specs import Kind, load_specs
 
 
 def apply(
@@ -54,10 +54,8 @@ def apply(
         _report_stored(stored, converge, waiting=wait, paths=filename)
     handed = wait_for_controller(app, stored, wait_timeout) if stored.handed and wait else None
     if output in (Format.json, Format.yaml):
-        data = applied_data(applied)
-        if handed is not None:
-            data["handedOver"] = handed_data(handed)
-        emit(data, output)
+        data = applied_data(applied)  # with --wait, what the controller made of the hosts handed to it:
+        emit({**data, "handedOver": handed_data(handed)} if handed is not None else data, output)
     else:
         report_placements(applied.placed)
         if handed is not None:
@@ -107,7 +105,7 @@ def store_only_summary(stored: Stored, paths: list[Path]) -> str:
 
 
 #: kind → (singular, plural) as the summary line says them
-_NOUNS = {"Host": ("host", "hosts"), "HostProfile": ("host profile", "host profiles"), "Claim": ("claim", "claims")}
+_NOUNS = {Kind.HOST: ("host", "hosts"), Kind.HOST_PROFILE: ("host profile", "host profiles"), Kind.CLAIM: ("claim", "claims")}
 
 
 def _exit(outcomes: list[HostOutcome], dry_run: bool) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from axis.app.documents import LeaseView, ObjectView, PlacementDocument
 from axis.placement.scorer import Placement
 from axis.specs.units import human_size
 
 
-def claim_table(views: list[dict[str, Any]], wide: bool) -> tuple[list[str], list[list[Any]]]:
+def claim_table(views: list[ObjectView], wide: bool) -> tuple[list[str], list[list[Any]]]:
     headers = ["NAME", "PHASE", "HOST", "MEMORY", "EXPIRES", "REASON"] + (["TASK", "TTL", "GEN"] if wide else [])
     body = [[v["metadata"]["name"], v["status"]["phase"], v["status"]["host"], v["status"]["memory"],
              v["status"]["expiresIn"], v["status"]["reason"]]
@@ -19,19 +20,19 @@ def claim_table(views: list[dict[str, Any]], wide: bool) -> tuple[list[str], lis
     return headers, body
 
 
-def lease_table(views: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+def lease_table(views: list[LeaseView]) -> tuple[list[str], list[list[Any]]]:
     headers = ["CLAIM", "HOST", "MEMORY", "GPU", "ACQUIRED", "RENEWED", "EXPIRES"]
     return headers, [[v["claim"], v["host"], v["memory"], "yes" if v["gpu"] else "no", v["acquired"],
                       v["renewed"], v["expiresIn"]] for v in views]
 
 
-def placement_table(doc: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+def placement_table(doc: PlacementDocument) -> tuple[list[str], list[list[Any]]]:
     headers = ["RANK", "HOST", "FIT", "PRESSURE", "EFFECTIVE", "ALLOCATABLE", "RESERVED", "GPU", "CORES"]
     return headers, [[r["rank"], r["host"], r["fit"], r["pressure"], r["effective"], r["allocatable"], r["reserved"],
                       r["gpu"], r["cores"]] for r in doc["ranked"]]
 
 
-def explain_lines(doc: dict[str, Any]) -> list[str]:
+def explain_lines(doc: PlacementDocument) -> list[str]:
     """What was inferred and why, then each ranked host's score as a sum of its terms."""
     lines = [f"task: {doc['task']}", "inferred:"] + [f"  {reason}" for reason in doc["inferred"]]
     lines.append("fit scores (the ranking decides; the score explains):")
@@ -43,7 +44,7 @@ def explain_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def context_block(doc: dict[str, Any], placement: Placement) -> str:
+def context_block(doc: PlacementDocument, placement: Placement) -> str:
     """A few plain lines an agent can read: where to run the task and what is there."""
     lines = ["# axis placement context", f"task: {doc['task']}"]
     best = placement.best

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import typer
 
@@ -11,9 +12,9 @@ from axis.app.objects import object_views
 from axis.app.timefmt import age, parse_iso
 from axis.cli.context import app_context
 from axis.cli.controller_show import show_controller
-from axis.cli.kinds import CONTROLLER, DESCRIBE, resolve_kind
+from axis.cli.kinds import CONTROLLER, DESCRIBE, EVENT, resolve_kind
 from axis.cli.output import Format, console, dump, indent, indented_table
-from axis.specs import effective_features
+from axis.specs import Host, Kind, effective_features
 from axis.specs.text import visible
 from axis.state.events import list_events
 from axis.state.feature_status import feature_status
@@ -32,16 +33,17 @@ def describe(
         return show_controller(ctx, name, Format.table, detailed=True)
     if name is None:
         raise AppError(f"describe {resource} needs a name: axis describe {resource} NAME")
-    if kind == "Event":
+    if kind == EVENT:
         raise AppError("events cannot be described; use `axis get events`")
+    desired = Kind(kind)  # what is left are the kinds of desired objects
     with app_context(ctx).db().read() as session:
-        row = get_row(session, kind, name)
+        row = get_row(session, desired, name)
         if row is None:
             raise AppError(f"{kind} {name!r} not found")
         profiles = desired_hosts(session)[1]
         events = list_events(session, kind=kind, name=name, limit=20)
-        status_rows = feature_status(session, name) if kind == "Host" else []
-        view = object_views(session, kind, [row])[0]
+        status_rows = feature_status(session, name) if kind == Kind.HOST else []
+        view = object_views(session, desired, [row])[0]
     out = console()
     meta = view["metadata"]
     fields = [("Name:", row.name), ("Kind:", kind),
@@ -54,22 +56,23 @@ def describe(
     out.print(indent(dump(view["spec"], Format.yaml)))
     if view.get("status", {}).get("invalid"):
         out.print(f"{'Invalid:':<14}{view['status']['invalid']}")
-    elif kind == "Host":
-        feats = effective_features(to_model(row), profiles)  # type: ignore[arg-type]
+    elif kind == Kind.HOST:
+        feats = effective_features(to_model(row, Host), profiles)
         states = {f.feature: f for f in status_rows}
         out.print("Effective features:")
         out.print(indented_table(["FEATURE", "SETTINGS", "FROM", "STATE", "MESSAGE"], [
             [n, "remove" if not f.enabled else (_flow(f.to_data()["settings"]) or "{}"), f.origin,
              states[n].state if n in states else "unknown", states[n].message if n in states else ""]
             for n, f in feats.items()]) if feats else "  <none>")
-    elif kind == "HostProfile":
+    elif kind == Kind.HOST_PROFILE:
         out.print(f"{'Matches:':<14}{', '.join(view['status']['matchedHosts']) or '<no host>'}")
-    elif kind == "Claim":
+    elif kind == Kind.CLAIM:
         placed = view["status"]
-        for label, key in (("Phase:", "phase"), ("Host:", "host"), ("Memory:", "memory"),
-                           ("Expires:", "expiresIn"), ("Reason:", "reason")):
-            if placed.get(key):
-                out.print(f"{label:<14}{visible(str(placed[key]))}")
+        for label, value in (("Phase:", placed.get("phase")), ("Host:", placed.get("host")),
+                             ("Memory:", placed.get("memory")), ("Expires:", placed.get("expiresIn")),
+                             ("Reason:", placed.get("reason"))):
+            if value:
+                out.print(f"{label:<14}{visible(str(value))}")
     conditions = view.get("status", {}).get("conditions", [])
     if conditions:
         now_ts = time.time()
@@ -83,7 +86,7 @@ def describe(
                             [[e.type, e.reason, age(e.time, now), e.message] for e in events]) if events else "  <none>")
 
 
-def _flow(data: object) -> str:
+def _flow(data: dict[str, Any] | None) -> str:
     if not data:
         return ""
-    return ", ".join(f"{k}={v}" for k, v in data.items())  # type: ignore[attr-defined]
+    return ", ".join(f"{k}={v}" for k, v in data.items())

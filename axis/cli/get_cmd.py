@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from axis.app.context import AppError
+from axis.app.documents import ObjectStatus
 from axis.app.events import event_list_view, event_view
 from axis.app.objects import list_view, object_views
 from axis.app.operations import delete as remove
@@ -18,9 +19,10 @@ from axis.cli.claims_cmd import get_leases
 from axis.cli.claims_view import claim_table
 from axis.cli.context import app_context
 from axis.cli.controller_show import show_controller
-from axis.cli.kinds import CONTROLLER, DELETE, GET, LEASE, resolve_kind
+from axis.cli.kinds import CONTROLLER, DELETE, EVENT, GET, LEASE, resolve_kind
 from axis.cli.output import Format, emit, print_table
 from axis.cli.selectors import LabelSelector
+from axis.specs import Kind
 from axis.specs.text import visible
 from axis.state import Database
 from axis.state.events import list_events
@@ -46,33 +48,34 @@ def get(
             return get_leases(ctx, name, output)
         return show_controller(ctx, name, output, detailed=False)
     labels = _selector(selector)
-    if kind == "Event" and watch:
+    if kind == EVENT and watch:
         return _follow_events(app_context(ctx).db(), name)
     if watch:
         raise AppError("--watch follows events only: axis get events --watch")
     with app_context(ctx).db().read() as session:
-        if kind == "Event":
+        if kind == EVENT:
             _print_events(list_events(session, name=name, limit=None if output != Format.table else 200), output)
             return
-        rows = [r for r in list_rows(session, kind) if (name is None or r.name == name) and labels.matches(r.labels)]
+        desired = Kind(kind)  # what is left are the kinds of desired objects
+        rows = [r for r in list_rows(session, desired) if (name is None or r.name == name) and labels.matches(r.labels)]
         if name and not rows:
             raise AppError(f"{kind} {name!r} not found")
-        views = object_views(session, kind, rows)
+        views = object_views(session, desired, rows)
     if output in (Format.json, Format.yaml):
         emit(views[0] if name else list_view(views), output)
         return
     wide = output == Format.wide
-    if kind == "Host" and wide:
+    if kind == Kind.HOST and wide:
         headers = ["NAME", "ADDRESS", "STATUS", "AGE", "LOAD", "RAM", "GPU", "DISK", "SUDO", "FANOUT", "DESCRIPTION"]
         body = [[v["metadata"]["name"], _address(v["spec"]), v["status"]["observed"]["status"], v["status"]["observed"]["age"],
                  *(v["status"]["observed"]["summary"].get(k) for k in ("load", "ram", "gpu", "disk", "sudo")),
                  _yes(v["spec"].get("fanout", True)), v["spec"].get("description")] for v in views]
-    elif kind == "Host":
+    elif kind == Kind.HOST:
         headers = ["NAME", "ADDRESS", "STATUS", "SUDO", "FANOUT", "FEATURES", "GEN"]
         body = [[v["metadata"]["name"], _address(v["spec"]), v["status"]["observed"]["status"], _yes(v["spec"].get("sudo")),
                  _yes(v["spec"].get("fanout", True)), _features(v["status"]), v["metadata"]["generation"]]
                 for v in views]
-    elif kind == "HostProfile":
+    elif kind == Kind.HOST_PROFILE:
         headers = ["NAME", "SELECTOR", "FEATURES", "HOSTS", "GEN"]
         body = [[v["metadata"]["name"], _match(v["spec"]), ",".join(v["spec"].get("features", {})) or None,
                  ",".join(v["status"]["matchedHosts"]) or "(none)", v["metadata"]["generation"]] for v in views]
@@ -91,9 +94,9 @@ def delete(
 ) -> None:
     """Delete one object from the desired state (a claim's lease is released with it)."""
     kind = resolve_kind(resource, DELETE)
-    if kind == "Event":
+    if kind == EVENT:
         raise AppError("events are an append-only log and cannot be deleted")
-    remove(app_context(ctx).db(), kind, name)
+    remove(app_context(ctx).db(), Kind(kind), name)
     typer.echo(f"{kind.lower()}/{name} deleted")
 
 
@@ -135,7 +138,7 @@ def _address(spec: dict[str, Any]) -> str:
     return f"{user}{spec['address']}{port}"
 
 
-def _features(status: dict[str, Any]) -> str:
+def _features(status: ObjectStatus) -> str:
     """`swapfile,earlyoom(refused),-watchdog`: a state is shown when it is not plainly converged."""
     if status.get("invalid"):
         return "(invalid spec: see describe)"

@@ -9,16 +9,19 @@ from dataclasses import dataclass
 
 from axis.app.context import AppError
 from axis.reconcile.supervisor import KIND as CONTROLLER
+from axis.specs import Kind
 
+#: Not desired objects: the ledger's rows and the event log (the controller's kind is the supervisor's).
 LEASE = "Lease"
+EVENT = "Event"
 
 #: word (singular, plural, alias) → kind
 KIND_WORDS = {
-    "host": "Host", "hosts": "Host",
-    "profile": "HostProfile", "profiles": "HostProfile", "hostprofile": "HostProfile",
-    "hostprofiles": "HostProfile",
-    "claim": "Claim", "claims": "Claim",
-    "event": "Event", "events": "Event",
+    "host": Kind.HOST, "hosts": Kind.HOST,
+    "profile": Kind.HOST_PROFILE, "profiles": Kind.HOST_PROFILE, "hostprofile": Kind.HOST_PROFILE,
+    "hostprofiles": Kind.HOST_PROFILE,
+    "claim": Kind.CLAIM, "claims": Kind.CLAIM,
+    "event": EVENT, "events": EVENT,
     "lease": LEASE, "leases": LEASE,
     "controller": CONTROLLER, "controllers": CONTROLLER,
 }
@@ -34,9 +37,9 @@ class Accepts:
 
 GET = Accepts(frozenset(KIND_WORDS.values()), "hosts, profiles, claims, leases, events or controller")
 #: Events are resolved so that describe can say why they cannot be described.
-DESCRIBE = Accepts(frozenset({"Host", "HostProfile", "Claim", "Event", CONTROLLER}), "host, profile, claim or controller")
+DESCRIBE = Accepts(frozenset({Kind.HOST, Kind.HOST_PROFILE, Kind.CLAIM, EVENT, CONTROLLER}), "host, profile, claim or controller")
 #: Events are resolved so that delete can say why they cannot be deleted.
-DELETE = Accepts(frozenset({"Host", "HostProfile", "Claim", "Event"}), "host, profile or claim")
+DELETE = Accepts(frozenset({Kind.HOST, Kind.HOST_PROFILE, Kind.CLAIM, EVENT}), "host, profile or claim")
 
 
 def resolve_kind(word: str, accepts: Accepts) -> str:

@@ -59,6 +59,8 @@ def dump(data: Any, fmt: Format) -> str:
     yaml.default_flow_style = False
     # ruamel initialises this to None (untyped) and reads it as a bool.
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
+    # A StrEnum (a Kind) is its string in every document, as json.dumps writes it.
+    yaml.representer.add_multi_representer(StrEnum, lambda r, value: r.represent_str(str(value)))
     buf = io.StringIO()
     yaml.dump(data, buf)
     return buf.getvalue().rstrip("\n")
@@ -72,7 +74,7 @@ def indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-def indented_table(headers: list[str], rows: list[list[object]]) -> str:
+def indented_table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
     """A table indented under a `describe` section title."""
     out = console()
     with out.capture() as cap:

@@ -9,10 +9,10 @@ import typer
 from pydantic.json_schema import models_json_schema
 
 from axis.app.context import AppError
-from axis.specs import KINDS, MODELS
+from axis.specs import API_VERSION, KINDS, MODELS, Kind
 
 
-def schema_document(kind: str | None = None) -> dict[str, Any]:
+def schema_document(kind: Kind | None = None) -> dict[str, Any]:
     """One kind's schema, or a combined one that picks the kind by its `kind` field."""
     if kind is not None:
         model = MODELS[kind]
@@ -20,7 +20,7 @@ def schema_document(kind: str | None = None) -> dict[str, Any]:
         doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         return doc
     _, combined = models_json_schema([(MODELS[k], "validation") for k in KINDS], by_alias=True,
-                                     title="axis/v1 spec object")
+                                     title=f"{API_VERSION} spec object")
     combined["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     combined["oneOf"] = [{"$ref": f"#/$defs/{k}"} for k in KINDS]
     return combined
@@ -28,9 +28,9 @@ def schema_document(kind: str | None = None) -> dict[str, Any]:
 
 def schema(kind: str | None = typer.Argument(None, help="Host, HostProfile or Claim; all when omitted")) -> None:
     """Print the JSON Schema of the spec kinds."""
+    match = None
     if kind is not None:
         match = {k.lower(): k for k in KINDS}.get(kind.lower())
         if match is None:
             raise AppError(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
-        kind = match
-    typer.echo(json.dumps(schema_document(kind), indent=2))
+    typer.echo(json.dumps(schema_document(match), indent=2))

@@ -21,7 +21,7 @@ from axis.drivers.transport import OutputCallback, Transport, TransportError
 from axis.placement.candidates import candidate
 from axis.placement.ledger import extend_live
 from axis.reconcile.observe import gather_facts
-from axis.specs import Claim, Host
+from axis.specs import Claim, Host, Kind
 from axis.specs.units import format_duration, human_size
 from axis.state import Database, leases
 from axis.state.claims import get_status
@@ -50,7 +50,7 @@ class BoundClaim:
 def bound_target(db: Database, claim: str, *, now: float) -> BoundClaim:
     """The claim's host, or ExecRefused when the claim holds no live lease."""
     with db.read() as session:
-        row = get_row(session, "Claim", claim)
+        row = get_row(session, Kind.CLAIM, claim)
         if row is None:
             raise ExecRefused(f"claim {claim!r} not found")
         lease = leases.find(session, claim)
@@ -62,11 +62,11 @@ def bound_target(db: Database, claim: str, *, now: float) -> BoundClaim:
             raise ExecRefused(f"the lease of claim {claim!r} on {lease.host} expired "
                               f"{format_duration(max(1, int(now - lease.expires)))} ago; `axis renew {claim}` "
                               "binds it again if a host fits")
-        host_row = get_row(session, "Host", lease.host)
+        host_row = get_row(session, Kind.HOST, lease.host)
         if host_row is None:  # deleting a host releases its leases; this is a race with that
             raise ExecRefused(f"claim {claim!r} is bound to {lease.host}, which is no longer in the specs")
-        spec: Claim = to_model(row)  # type: ignore[assignment]
-        return BoundClaim(claim, to_model(host_row), lease.memory_bytes, spec.spec.ttl)  # type: ignore[arg-type]
+        spec = to_model(row, Claim)
+        return BoundClaim(claim, to_model(host_row, Host), lease.memory_bytes, spec.spec.ttl)
 
 
 async def check_memory(transport: Transport, target: BoundClaim) -> None:

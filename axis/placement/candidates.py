@@ -16,7 +16,7 @@ from sqlmodel import Session
 from axis.specs import Host
 from axis.state import facts as facts_store
 from axis.state.leases import leased_by_host
-from axis.state.objects import list_rows, valid_models
+from axis.state.objects import valid_models
 
 GiB = 1 << 30
 
@@ -111,7 +111,7 @@ def _is_local(reported: str | None, local_hostname: str | None) -> bool:
 
 def load_candidates(session: Session, *, now: float, local_hostname: str | None = None) -> list[Candidate]:
     """Every desired host with its newest facts and live leases: three queries, any fleet size."""
-    hosts: list[Host] = valid_models(list_rows(session, "Host"))  # type: ignore[assignment]
+    hosts = valid_models(session, Host)
     newest = facts_store.latest(session)
     leased = leased_by_host(session, now=now)
     out = []

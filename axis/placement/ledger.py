@@ -34,7 +34,7 @@ from sqlmodel import Session
 from axis.placement.candidates import load_candidates
 from axis.placement.infer import Need, infer
 from axis.placement.scorer import Index, memory_reason, static_reasons
-from axis.specs import Claim
+from axis.specs import Claim, Kind
 from axis.state import Database, leases
 from axis.state.claims import BOUND, EXPIRED, PENDING, RELEASED, get_status, set_status, statuses
 from axis.state.events import record_event
@@ -69,7 +69,7 @@ def sweep(session: Session, *, now: float) -> list[str]:
     ended = []
     for lease in leases.expired(session, now=now):
         leases.end(session, lease, reason="Expired", message="not renewed within its ttl", now=now)
-        row = get_row(session, "Claim", lease.claim)
+        row = get_row(session, Kind.CLAIM, lease.claim)
         set_status(session, lease.claim, EXPIRED, generation=row.generation if row else 0, now=now,
                    host=lease.host, reason=f"lease on {lease.host} expired (not renewed within its ttl); "
                                            f"`axis renew {lease.claim}` or a spec change places it again")
@@ -110,7 +110,7 @@ def place_claims(db: Database, *, now: float, names: Iterable[str] | None = None
     with db.read() as session:
         seen = statuses(session)
         held = {lease.claim: lease for lease in leases.all_leases(session)}
-        rows = list_rows(session, "Claim")
+        rows = list_rows(session, Kind.CLAIM)
         changed = [(row, held[row.name]) for row in rows if row.name in held and _spec_changed(seen.get(row.name), row)
                    and (wanted is None or row.name in wanted)]
         todo = [row for row in rows
@@ -143,12 +143,12 @@ def _spec_changed(status: ClaimStatus | None, row: DesiredObject) -> bool:
 def _recheck(db: Database, index: Index, row: DesiredObject, lease: Lease, now: float) -> Outcome:
     """Resize the lease of a bound claim whose spec changed if its host still fits the new need;
     otherwise leave the lease alone and say why (see the module docstring)."""
-    claim: Claim = to_model(row)  # type: ignore[assignment]
+    claim = to_model(row, Claim)
     need = infer(claim.spec).need
     host = index.get(lease.host)
     with db.write() as session:
         current, status = leases.find(session, row.name), get_status(session, row.name)
-        fresh = get_row(session, "Claim", row.name)
+        fresh = get_row(session, Kind.CLAIM, row.name)
         if (current is None or current.host != lease.host or fresh is None or fresh.generation != row.generation
                 or status is None or status.observed_generation == row.generation):
             return Outcome(row.name, "", reason="another binder or a spec change settled it meanwhile")
@@ -162,7 +162,7 @@ def _recheck(db: Database, index: Index, row: DesiredObject, lease: Lease, now: 
             why = (f"spec changed (generation {row.generation}) but {'; '.join(reasons)}: the lease on "
                    f"{current.host} stays as bound; `axis release {row.name}` places it afresh")
             if status.reason != why:
-                record_event(session, "Claim", row.name, "SpecNotApplied", why, type="Warning", now=now)
+                record_event(session, Kind.CLAIM, row.name, "SpecNotApplied", why, type="Warning", now=now)
             set_status(session, row.name, BOUND, generation=status.observed_generation, now=now,
                        host=current.host, reason=why)
             return Outcome(row.name, "", host=current.host, reason=why)
@@ -176,7 +176,7 @@ def _recheck(db: Database, index: Index, row: DesiredObject, lease: Lease, now: 
 
 
 def _place_one(db: Database, index: Index, row: DesiredObject, now: float) -> Outcome:
-    claim: Claim = to_model(row)  # type: ignore[assignment]
+    claim = to_model(row, Claim)
     need = infer(claim.spec).need
     for _attempt in range(len(index.hosts) + 1):  # each "full" answer lowers one host for good
         host = index.choose(need)
@@ -199,12 +199,12 @@ def _mark_pending(session: Session, outcome: Outcome, now: float) -> None:
     otherwise fill the log). Skipped if a concurrent binder bound it meanwhile."""
     if leases.find(session, outcome.claim) is not None:
         return
-    row = get_row(session, "Claim", outcome.claim)
+    row = get_row(session, Kind.CLAIM, outcome.claim)
     if row is None:
         return
     before = get_status(session, outcome.claim)
     if before is None or before.phase != PENDING or before.reason != outcome.reason:
-        record_event(session, "Claim", outcome.claim, "FailedPlacement", outcome.reason, type="Warning", now=now)
+        record_event(session, Kind.CLAIM, outcome.claim, "FailedPlacement", outcome.reason, type="Warning", now=now)
     set_status(session, outcome.claim, PENDING, generation=row.generation, now=now, reason=outcome.reason)
 
 
@@ -217,17 +217,17 @@ def extend_live(db: Database, claim: str, *, now: float, ttl: int | None = None,
         lease = leases.find(session, claim)
         if lease is None or lease.expires <= now or (host is not None and lease.host != host):
             return None
-        row = get_row(session, "Claim", claim)
+        row = get_row(session, Kind.CLAIM, claim)
         if row is None:
             return None
-        claim_ttl: int = to_model(row).spec.ttl  # type: ignore[union-attr]
+        claim_ttl = to_model(row, Claim).spec.ttl
         return leases.extend(session, lease, ttl=ttl or claim_ttl, now=now)
 
 
 def renew(db: Database, claim: str, *, now: float, ttl: int | None = None) -> Lease:
     """Extend a live lease; an unbound claim (Pending, Expired, Released) is placed again now."""
     with db.read() as session:
-        if get_row(session, "Claim", claim) is None:
+        if get_row(session, Kind.CLAIM, claim) is None:
             raise LedgerError(f"claim {claim!r} not found")
     lease = extend_live(db, claim, now=now, ttl=ttl)
     if lease is not None:
@@ -246,7 +246,7 @@ def renew(db: Database, claim: str, *, now: float, ttl: int | None = None) -> Le
 def release(db: Database, claim: str, *, now: float) -> Lease:
     """Free the claim's lease; the claim stays Released until renewed or changed."""
     with db.write() as session:
-        row = get_row(session, "Claim", claim)
+        row = get_row(session, Kind.CLAIM, claim)
         if row is None:
             raise LedgerError(f"claim {claim!r} not found")
         lease = leases.find(session, claim)

@@ -25,7 +25,7 @@ from axis.reconcile.converge import HostOutcome
 from axis.reconcile.host_pass import HostWork, converge_fleet, plan_work
 from axis.reconcile.observe import claim_tools
 from axis.reconcile.record import record_claim_conditions
-from axis.specs import Host, HostProfile, Loaded
+from axis.specs import Host, HostProfile, Kind, Loaded
 from axis.specs.effective import effective_features, matching_profiles
 from axis.state import Database
 from axis.state.objects import Change, apply_objects, desired_claims, desired_hosts
@@ -101,7 +101,7 @@ def store(db: Database, loaded: list[Loaded], *, apply_sets: list[str] | None = 
         if dry_run:
             session.rollback()
     committed = time.time()
-    warnings = [f"HostProfile/{p.metadata.name} matches no host" for p in profiles
+    warnings = [f"{Kind.HOST_PROFILE}/{p.metadata.name} matches no host" for p in profiles
                 if not any(p in matching_profiles(h, [p]) for h in hosts)]
     if hand_over:
         return Stored(dry_run, changes, warnings, [], [], controller, [w.host.metadata.name for w in work], committed)

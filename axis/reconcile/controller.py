@@ -39,7 +39,7 @@ from axis.reconcile.host_pass import reconcile_stored_host
 from axis.reconcile.record import record_claim_conditions, record_pass_crashed, record_spec_invalid
 from axis.reconcile.spec_watch import SpecWatcher
 from axis.reconcile.supervisor import Part, Supervisor, describe, doubling, ended, restart_delay
-from axis.specs import SpecErrors, load_specs
+from axis.specs import Kind, SpecErrors, load_specs
 from axis.state import Database
 from axis.state.objects import Change, apply_objects, desired_hosts, object_versions, objects_fingerprint
 
@@ -225,21 +225,21 @@ class Controller:
             for c in changed:
                 logger.info("%s/%s %s in the state DB by another process", c.kind.lower(), c.name, c.action,
                             extra={"kind": c.kind, "object": c.name, "action": c.action, "by": "another process"})
-        self._schedule_changed({name for kind, name in versions if kind == "Host"}, changed)
+        self._schedule_changed({name for kind, name in versions if kind == Kind.HOST}, changed)
 
     def _schedule_changed(self, names: set[str], changed: list[Change]) -> None:
         now = time.time()
         for gone in set(self._slots) - names:
             del self._slots[gone]
             self.supervisor.forget(Part.HOST_PASSES, gone)
-        everyone = any(c.kind == "HostProfile" for c in changed)
-        touched = {c.name for c in changed if c.kind == "Host"}
+        everyone = any(c.kind == Kind.HOST_PROFILE for c in changed)
+        touched = {c.name for c in changed if c.kind == Kind.HOST}
         for name in names:
             slot = self._slots.setdefault(name, _Slot(due=now))
             if everyone or name in touched:
                 slot.failures, slot.due = 0, now
                 slot.again = slot.task is not None
-        if any(c.kind == "Claim" for c in changed):
+        if any(c.kind == Kind.CLAIM for c in changed):
             self._claims_due = 0.0
         self._wake.set()
 

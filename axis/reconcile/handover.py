@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 
 from axis.reconcile.host_pass import plan_work
 from axis.reconcile.record import settings_hashes
-from axis.specs import Host, HostProfile
+from axis.specs import Host, HostProfile, Kind
 from axis.state.objects import Change, desired_hosts
 from axis.state.tables import Condition, FeatureStatus
 
@@ -43,9 +43,9 @@ class HandedResult:
 def changed_hosts(changes: list[Change], handed: list[str]) -> set[str]:
     """Hosts whose desired state this apply changed: a changed profile may change all of them."""
     touched = [c for c in changes if c.action != "unchanged"]
-    if any(c.kind == "HostProfile" for c in touched):
+    if any(c.kind == Kind.HOST_PROFILE for c in touched):
         return set(handed)
-    return {c.name for c in touched if c.kind == "Host"} & set(handed)
+    return {c.name for c in touched if c.kind == Kind.HOST} & set(handed)
 
 
 def handed_results(session: Session, handed: list[str], changed: set[str], since: float) -> dict[str, HandedResult]:
@@ -58,7 +58,7 @@ def handed_results(session: Session, handed: list[str], changed: set[str], since
         if name not in desired:
             results[name] = HandedResult(name, False, "Deleted", "deleted from the state DB while apply waited")
             continue
-        conditions = {t: session.get(Condition, ("Host", name, t)) for t in ("Reachable", "Converged", "Ready")}
+        conditions = {t: session.get(Condition, (Kind.HOST, name, t)) for t in ("Reachable", "Converged", "Ready")}
         ready = conditions["Ready"]
         if ready is None:
             continue

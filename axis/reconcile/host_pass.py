@@ -26,7 +26,7 @@ from axis.drivers.fan_out import fan_out
 from axis.reconcile.converge import HostOutcome, converge_host
 from axis.reconcile.observe import claim_tools
 from axis.reconcile.record import record_outcome, settings_hashes
-from axis.specs import Host, HostProfile, effective_features
+from axis.specs import Host, HostProfile, Kind, effective_features
 from axis.specs.effective import EffectiveFeature
 from axis.state import Database
 from axis.state.feature_status import refused_steps
@@ -54,7 +54,7 @@ def plan_work(session: Session, hosts: Iterable[Host], profiles: list[HostProfil
     work = []
     for host in hosts:
         features = effective_features(host, profiles)
-        row = get_row(session, "Host", host.metadata.name)
+        row = get_row(session, Kind.HOST, host.metadata.name)
         work.append(HostWork(host, features, row.generation if row else 0,
                              refused_steps(session, host.metadata.name, settings_hashes(features)), planned_at))
     return work

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from axis.reconcile.converge import HostOutcome
 from axis.reconcile.supervisor import KIND as CONTROLLER_KIND, NAME as CONTROLLER_NAME
-from axis.specs import spec_hash
+from axis.specs import Kind, spec_hash
 from axis.specs.effective import EffectiveFeature
 from axis.state.claims import statuses
 from axis.state.conditions import set_condition
@@ -37,7 +37,7 @@ def record_outcome(session: Session, outcome: HostOutcome, features: Mapping[str
     _host_conditions(session, outcome, generation, now, probed)
     if outcome.status == "failed" and not outcome.features:
         kind = "Unreachable" if outcome.observation and outcome.observation.status == "unreachable" else "ConvergeFailed"
-        record_event(session, "Host", host, kind, outcome.reason, type="Warning", now=now)
+        record_event(session, Kind.HOST, host, kind, outcome.reason, type="Warning", now=now)
         return
     hashes = settings_hashes(features)
     rows = []
@@ -47,15 +47,15 @@ def record_outcome(session: Session, outcome: HostOutcome, features: Mapping[str
         rows.append(FeatureRow(f.feature, f.state, reason, f.message, hashes.get(f.feature, ""), refused))
         for key, message in refused.items():
             if key not in previously_refused.get(f.feature, {}):
-                record_event(session, "Host", host, "StepRefused", f"{f.feature}: {key.split(' ', 1)[1]}: {message}",
+                record_event(session, Kind.HOST, host, "StepRefused", f"{f.feature}: {key.split(' ', 1)[1]}: {message}",
                              type="Warning", now=now)
     store_feature_status(session, host, rows, generation=generation, now=now)
     if outcome.status == "changed":
         done = ", ".join(f"{f.feature} ({sum(1 for r in f.results if r.status == 'done')})"
                          for f in outcome.features if f.results)
-        record_event(session, "Host", host, "Converged", f"{outcome.steps_run} step(s) run: {done}", now=now)
+        record_event(session, Kind.HOST, host, "Converged", f"{outcome.steps_run} step(s) run: {done}", now=now)
     elif outcome.status == "failed":
-        record_event(session, "Host", host, "ConvergeFailed", outcome.reason, type="Warning", now=now)
+        record_event(session, Kind.HOST, host, "ConvergeFailed", outcome.reason, type="Warning", now=now)
 
 
 def _reason(state: str) -> str:
@@ -72,7 +72,7 @@ def _host_conditions(session: Session, outcome: HostOutcome, generation: int, no
     else:
         r_reason = "Unreachable" if obs is not None and obs.status == "unreachable" else "Error"
         r_msg = outcome.reason
-    set_condition(session, "Host", outcome.host, "Reachable", reachable, r_reason, r_msg, generation=generation, now=now,
+    set_condition(session, Kind.HOST, outcome.host, "Reachable", reachable, r_reason, r_msg, generation=generation, now=now,
                   probed=probed)
     failed = [f for f in outcome.features if f.state == "failed"]
     refused = [f.feature for f in outcome.features if f.state == "refused"]
@@ -85,20 +85,20 @@ def _host_conditions(session: Session, outcome: HostOutcome, generation: int, no
         converged, c_reason, c_msg = True, "InSyncWithRefusals", "host refused live steps of: " + ", ".join(refused)
     else:
         converged, c_reason, c_msg = True, "InSync", ""
-    set_condition(session, "Host", outcome.host, "Converged", converged, c_reason, c_msg, generation=generation, now=now,
+    set_condition(session, Kind.HOST, outcome.host, "Converged", converged, c_reason, c_msg, generation=generation, now=now,
                   probed=probed)
     ready = reachable and converged is True
-    set_condition(session, "Host", outcome.host, "Ready", ready, "Ready" if ready else "NotReady",
+    set_condition(session, Kind.HOST, outcome.host, "Ready", ready, "Ready" if ready else "NotReady",
                   "" if ready else (c_msg or r_msg), generation=generation, now=now, probed=probed)
 
 
 def record_claim_conditions(session: Session, now: float) -> None:
     """Bound for every claim, from the ledger's placement status."""
     known = statuses(session)
-    for row in list_rows(session, "Claim"):
+    for row in list_rows(session, Kind.CLAIM):
         status = known.get(row.name)
         phase = status.phase if status else "Pending"
-        set_condition(session, "Claim", row.name, "Bound", phase == "Bound", phase,
+        set_condition(session, Kind.CLAIM, row.name, "Bound", phase == "Bound", phase,
                       (status.host if status and phase == "Bound" else (status.reason if status else "not placed yet")),
                       generation=row.generation, now=now)
 
@@ -106,11 +106,11 @@ def record_claim_conditions(session: Session, now: float) -> None:
 def record_pass_crashed(session: Session, name: str, message: str, now: float, started: float) -> None:
     """A host pass that raised leaves the host Ready False (`ControllerError`), stamped with the
     pass's start: `axis get hosts` shows it, and an apply waiting on the pass gets its answer."""
-    row = get_row(session, "Host", name)
+    row = get_row(session, Kind.HOST, name)
     if row is None:
         return
     for type, status in (("Converged", None), ("Ready", False)):
-        set_condition(session, "Host", name, type, status, "ControllerError", f"the controller's pass: {message}",
+        set_condition(session, Kind.HOST, name, type, status, "ControllerError", f"the controller's pass: {message}",
                       generation=row.generation, now=now, probed=started)
 
 

@@ -42,6 +42,7 @@ from typing import ParamSpec
 
 from sqlmodel import Session
 
+from axis.specs import Kind
 from axis.state import Database
 from axis.state.conditions import set_condition
 from axis.state.events import record_event
@@ -167,7 +168,7 @@ class Supervisor:
 
         def write(session: Session, now: float) -> None:
             if subject:
-                record_event(session, "Host", subject, reason or "InternalError", f"controller's host pass: {message}",
+                record_event(session, Kind.HOST, subject, reason or "InternalError", f"controller's host pass: {message}",
                              type="Warning", now=now)
             else:
                 record_event(session, KIND, NAME, reason or "InternalError", f"{part.value}: {message}",
@@ -189,7 +190,7 @@ class Supervisor:
                     extra={"part": part.value, **({"host": subject} if subject else {}), "failures": failure.attempt})
 
         def write(session: Session, now: float) -> None:
-            kind, name = ("Host", subject) if subject else (KIND, NAME)
+            kind, name = (Kind.HOST, subject) if subject else (KIND, NAME)
             record_event(session, kind, name, "Recovered",
                          f"{part.value}: running again after {failure.attempt} failure(s)", now=now)
             self._write_conditions(session, now, [part])

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from axis.specs.models import Host, HostProfile, SpecObject
+from axis.specs.models import Host, HostProfile, Kind, SpecObject
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,11 @@ def effective_features(host: Host, profiles: Iterable[HostProfile]) -> dict[str,
     """Merge profile features into the host's, host winning, keyed by feature spec name."""
     merged: dict[str, EffectiveFeature] = {}
     for profile in matching_profiles(host, profiles):
-        origin = f"HostProfile/{profile.metadata.name}"
+        origin = f"{Kind.HOST_PROFILE}/{profile.metadata.name}"
         for name, settings in profile.spec.features.listed().items():
             merged[name] = EffectiveFeature(name, settings, origin)
     for name, settings in host.spec.features.listed().items():
-        merged[name] = EffectiveFeature(name, settings, "Host")
+        merged[name] = EffectiveFeature(name, settings, Kind.HOST)
     return dict(sorted(merged.items()))
 
 

@@ -154,6 +154,7 @@ def _features_model() -> type[FeatureSelection]:
     for settings in FEATURES:
         attr = _python_name(settings.feature)
         alias = settings.feature if attr != settings.feature else None
+        # a field type built at run time from the registry: mypy checks types it can read in the source only
         fields[attr] = (Toggle[settings] | None, Field(default=None, alias=alias))  # type: ignore[misc,valid-type]
     return create_model("Features", __base__=FeatureSelection, __module__=__name__,
                         __doc__=_FEATURES_DOC, **fields)

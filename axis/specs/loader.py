@@ -22,7 +22,7 @@ from ruamel.yaml.reader import ReaderError
 from axis.specs.bounded_yaml import MAX_LINES, MAX_SPEC_BYTES, Refused, bounded_yaml
 from axis.specs.errors import SpecError, SpecErrors
 from axis.specs.features import OFF_TAG, ON_TAG
-from axis.specs.models import API_VERSION, KINDS, MODELS, SpecObject
+from axis.specs.models import API_VERSION, KINDS, MODELS, Kind, SpecObject
 from axis.specs.yaml_nodes import line_of, node_line, plain, text_problems
 
 #: Fields that `axis get -o yaml` writes and `axis apply` ignores, so its output can be re-applied.
@@ -234,7 +234,7 @@ def _validate(node: CommentedMap, path: str, apply_set: str, errors: list[SpecEr
     if isinstance(data.get("metadata"), dict):
         data["metadata"] = {k: v for k, v in data["metadata"].items() if k not in READ_ONLY_METADATA}
     try:
-        obj = MODELS[kind].model_validate(data)
+        obj = MODELS[Kind(kind)].model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
             loc = [p for p in err["loc"] if p not in (ON_TAG, OFF_TAG)]

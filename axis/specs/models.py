@@ -8,7 +8,8 @@ aliases); Python code uses snake_case attributes.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated, Final, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -16,8 +17,22 @@ from axis.specs.features import Features
 from axis.specs.names import check_host_word, check_tool_name
 from axis.specs.units import Duration, Size
 
-API_VERSION = "axis/v1"
-KINDS = ("Host", "HostProfile", "Claim")
+ApiVersion = Literal["axis/v1"]
+#: The one apiVersion of every document axis reads and writes (its text is written only in `ApiVersion`).
+API_VERSION: Final[str] = get_args(ApiVersion)[0]
+
+
+class Kind(StrEnum):
+    """The kinds users write in spec files. A StrEnum: a member is its string, so stored rows,
+    JSON, YAML keys and printed tables read exactly as the plain strings did. Kinds that are not
+    desired objects (a lease, the controller, an event) are named by their own layers."""
+
+    HOST = "Host"
+    HOST_PROFILE = "HostProfile"
+    CLAIM = "Claim"
+
+
+KINDS: Final = tuple(Kind)
 
 # fullmatch, not match: `$` also matches before a final newline, so `name: "web\n"` passed
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -110,26 +125,26 @@ class ClaimSpec(_Strict):
 
 
 class _Object(_Strict):
-    api_version: Literal["axis/v1"] = Field(alias="apiVersion")
+    api_version: ApiVersion = Field(alias="apiVersion")
     metadata: Metadata
 
 
 class Host(_Object):
-    kind: Literal["Host"]
+    kind: Literal[Kind.HOST]
     spec: HostSpec
 
 
 class HostProfile(_Object):
-    kind: Literal["HostProfile"]
+    kind: Literal[Kind.HOST_PROFILE]
     spec: HostProfileSpec
 
 
 class Claim(_Object):
-    kind: Literal["Claim"]
+    kind: Literal[Kind.CLAIM]
     spec: ClaimSpec
 
 
 SpecObject = Host | HostProfile | Claim
-MODELS: dict[str, type[Host] | type[HostProfile] | type[Claim]] = {
-    "Host": Host, "HostProfile": HostProfile, "Claim": Claim,
+MODELS: dict[Kind, type[Host] | type[HostProfile] | type[Claim]] = {
+    Kind.HOST: Host, Kind.HOST_PROFILE: HostProfile, Kind.CLAIM: Claim,
 }

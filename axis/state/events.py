@@ -27,7 +27,7 @@ def record_event(session: Session, kind: str, name: str, reason: str, message: s
 def list_events(session: Session, *, kind: str | None = None, name: str | None = None,
                 limit: int | None = None, after_id: int = 0) -> list[Event]:
     """Events oldest first; with `limit`, the newest `limit` of them."""
-    query = select(Event).where(Event.id > after_id)  # type: ignore[operator]
+    query = select(Event).where(col(Event.id) > after_id)
     if kind:
         query = query.where(Event.kind == kind)
     if name:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from axis.specs import Kind
 from axis.specs.units import format_duration, human_size
 from axis.state.events import record_event
 from axis.state.tables import Lease
@@ -43,8 +44,8 @@ def held_on(session: Session, host: str, *, now: float) -> int:
 
 
 _BIND_VIEW = """SELECT
-    (SELECT generation FROM objects WHERE kind = 'Claim' AND name = :claim),
-    EXISTS (SELECT 1 FROM objects WHERE kind = 'Host' AND name = :host),
+    (SELECT generation FROM objects WHERE kind = :claim_kind AND name = :claim),
+    EXISTS (SELECT 1 FROM objects WHERE kind = :host_kind AND name = :host),
     (SELECT host FROM leases WHERE claim = :claim),
     (SELECT COALESCE(SUM(memory_bytes), 0) FROM leases WHERE host = :host AND expires > :now)"""
 
@@ -52,7 +53,8 @@ _BIND_VIEW = """SELECT
 def bind_view(session: Session, *, claim: str, host: str, now: float) -> BindView:
     """One statement, sent as plain SQL: a pass binding thousands of claims pays the per-statement
     cost of the ORM on every bind, and the bench target is a bind under 2 ms."""
-    row = session.connection().exec_driver_sql(_BIND_VIEW, {"claim": claim, "host": host, "now": now}).one()
+    row = session.connection().exec_driver_sql(_BIND_VIEW, {"claim": claim, "host": host, "now": now,
+                                                                     "claim_kind": Kind.CLAIM, "host_kind": Kind.HOST}).one()
     return BindView(row[0], bool(row[1]), row[2], int(row[3]))
 
 
@@ -77,7 +79,7 @@ def grant(session: Session, *, claim: str, host: str, memory: int, gpu: bool, tt
     session.connection().exec_driver_sql(  # plain SQL for the same reason as bind_view
         "INSERT INTO leases (claim, host, memory_bytes, gpu, acquired, renewed, expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (claim, host, memory, gpu, now, now, now + ttl))
-    record_event(session, "Claim", claim, "Bound",
+    record_event(session, Kind.CLAIM, claim, "Bound",
                  f"on {host}: {human_size(memory)}{' + GPU' if gpu else ''}, ttl {format_duration(ttl)}", now=now)
     return Lease(claim=claim, host=host, memory_bytes=memory, gpu=gpu, acquired=now, renewed=now, expires=now + ttl)
 
@@ -85,7 +87,7 @@ def grant(session: Session, *, claim: str, host: str, memory: int, gpu: bool, tt
 def extend(session: Session, lease: Lease, *, ttl: int, now: float) -> Lease:
     lease.renewed, lease.expires = now, now + ttl
     session.add(lease)
-    record_event(session, "Claim", lease.claim, "Renewed", f"on {lease.host} for {format_duration(ttl)}", now=now)
+    record_event(session, Kind.CLAIM, lease.claim, "Renewed", f"on {lease.host} for {format_duration(ttl)}", now=now)
     return lease
 
 
@@ -97,7 +99,7 @@ def resize(session: Session, lease: Lease, *, memory: int, gpu: bool, message: s
     before = f"{human_size(lease.memory_bytes)}{' + GPU' if lease.gpu else ''}"
     lease.memory_bytes, lease.gpu = memory, gpu
     session.add(lease)
-    record_event(session, "Claim", lease.claim, "LeaseUpdated",
+    record_event(session, Kind.CLAIM, lease.claim, "LeaseUpdated",
                  f"{message}: {before} → {human_size(memory)}{' + GPU' if gpu else ''}", now=now)
     return lease
 
@@ -105,6 +107,6 @@ def resize(session: Session, lease: Lease, *, memory: int, gpu: bool, message: s
 def end(session: Session, lease: Lease, *, reason: str, message: str, now: float) -> None:
     """Remove a lease (its memory is free at once) and say why: Released or Expired."""
     session.delete(lease)
-    record_event(session, "Claim", lease.claim, reason,
+    record_event(session, Kind.CLAIM, lease.claim, reason,
                  f"{human_size(lease.memory_bytes)} on {lease.host} freed: {message}",
                  type="Warning" if reason == "Expired" else "Normal", now=now)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
-from axis.specs import MODELS, Claim, Host, HostProfile, Loaded, SpecObject, spec_data, spec_hash
+from axis.specs import API_VERSION, MODELS, Claim, Host, HostProfile, Kind, Loaded, spec_data, spec_hash
 from axis.specs.loader import field_path, problem_text
 from axis.state import leases
 from axis.state.claims import PENDING, drop_status, set_status
@@ -23,6 +23,9 @@ from axis.state.conditions import drop_conditions
 from axis.state.db import StateError
 from axis.state.events import record_event, trim_events
 from axis.state.tables import DesiredObject, FactsRecord, FeatureStatus
+
+#: A spec model class: `to_model` returns an instance of the class it is given.
+M = TypeVar("M", Host, HostProfile, Claim)
 
 Action = Literal["created", "configured", "unchanged", "pruned", "deleted"]
 
@@ -91,14 +94,14 @@ def _upsert(session: Session, row: DesiredObject | None, item: Loaded, now: floa
 def _delete_row(session: Session, row: DesiredObject, reason: str, message: str, now: float) -> None:
     session.delete(row)
     drop_conditions(session, row.kind, row.name)
-    if row.kind == "Host":
+    if row.kind == Kind.HOST:
         session.exec(delete(FeatureStatus).where(col(FeatureStatus.host) == row.name))
         session.exec(delete(FactsRecord).where(col(FactsRecord.host) == row.name))
         for lease in leases.on_host(session, row.name):  # not the claims' fault: place them again
             leases.end(session, lease, reason="Released", message=f"host {reason.lower()}", now=now)
             set_status(session, lease.claim, PENDING, generation=0, now=now,
                        reason=f"its host {row.name} was {reason.lower()}; placed again on the next pass")
-    if row.kind == "Claim":
+    if row.kind == Kind.CLAIM:
         claim_lease = leases.find(session, row.name)
         if claim_lease is not None:
             leases.end(session, claim_lease, reason="Released", message=f"claim {reason.lower()}", now=now)
@@ -106,7 +109,7 @@ def _delete_row(session: Session, row: DesiredObject, reason: str, message: str,
     record_event(session, row.kind, row.name, reason, message, now=now)
 
 
-def delete_object(session: Session, kind: str, name: str, now: float | None = None) -> DesiredObject | None:
+def delete_object(session: Session, kind: Kind, name: str, now: float | None = None) -> DesiredObject | None:
     """Delete one object (and what only it owned); None when there is no such object."""
     row = get_row(session, kind, name)
     if row is not None:
@@ -114,12 +117,12 @@ def delete_object(session: Session, kind: str, name: str, now: float | None = No
     return row
 
 
-def get_row(session: Session, kind: str, name: str) -> DesiredObject | None:
+def get_row(session: Session, kind: Kind, name: str) -> DesiredObject | None:
     return session.exec(select(DesiredObject).where(DesiredObject.kind == kind,
                                                      DesiredObject.name == name)).first()
 
 
-def list_rows(session: Session, kind: str) -> list[DesiredObject]:
+def list_rows(session: Session, kind: Kind) -> list[DesiredObject]:
     return list(session.exec(select(DesiredObject).where(DesiredObject.kind == kind)
                              .order_by(col(DesiredObject.name))).all())
 
@@ -146,15 +149,15 @@ class StoredSpecInvalid(StateError):
     why, and only commands about that object fail, with this message."""
 
 
-def to_model(row: DesiredObject) -> SpecObject:
-    """Rebuild the validated spec model from a stored row (the row holds canonical data);
-    StoredSpecInvalid when it no longer validates."""
+def to_model(row: DesiredObject, model: type[M]) -> M:
+    """Rebuild the validated spec model of class `model` (the one `row.kind` names) from a stored
+    row (the row holds canonical data); StoredSpecInvalid when it no longer validates."""
     try:
-        return MODELS[row.kind].model_validate({
-            "apiVersion": "axis/v1", "kind": row.kind,
+        return model.model_validate({
+            "apiVersion": API_VERSION, "kind": row.kind,
             "metadata": {"name": row.name, "labels": row.labels}, "spec": row.spec,
         })
-    except (ValidationError, KeyError, TypeError) as exc:
+    except (ValidationError, TypeError) as exc:
         if isinstance(exc, ValidationError):
             first = exc.errors()[0]
             field, message = field_path(first["loc"]), problem_text(first)
@@ -165,12 +168,14 @@ def to_model(row: DesiredObject) -> SpecObject:
                                 f"again, or `axis delete {row.kind.lower()} {row.name}`") from None
 
 
-def valid_models(rows: Iterable[DesiredObject]) -> list[SpecObject]:
-    """The rows that still validate, as models: one invalid object does not stop the others."""
-    out: list[SpecObject] = []
-    for row in rows:
+def valid_models(session: Session, model: type[M]) -> list[M]:
+    """Every stored object of `model`'s kind that still validates, in name order: one invalid
+    object does not stop the others."""
+    kind = next(k for k, m in MODELS.items() if m is model)
+    out: list[M] = []
+    for row in list_rows(session, kind):
         try:
-            out.append(to_model(row))
+            out.append(to_model(row, model))
         except StoredSpecInvalid:
             continue
     return out
@@ -178,10 +183,8 @@ def valid_models(rows: Iterable[DesiredObject]) -> list[SpecObject]:
 
 def desired_hosts(session: Session) -> tuple[list[Host], list[HostProfile]]:
     """All stored hosts and profiles that validate, as models, for computing effective features."""
-    hosts = valid_models(list_rows(session, "Host"))
-    profiles = valid_models(list_rows(session, "HostProfile"))
-    return hosts, profiles  # type: ignore[return-value]
+    return valid_models(session, Host), valid_models(session, HostProfile)
 
 
 def desired_claims(session: Session) -> list[Claim]:
-    return valid_models(list_rows(session, "Claim"))  # type: ignore[return-value]
+    return valid_models(session, Claim)

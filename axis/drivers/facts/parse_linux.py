@@ -68,10 +68,10 @@ def parse_cpu(lines: list[str]) -> CpuFacts:
 def parse_loadavg(lines: list[str]) -> LoadFacts:
     """/proc/loadavg: ``0.22 0.09 0.02 3/93 4254``."""
     fields = blank_fields(" ".join(lines))
-    vals = [to_float(f) for f in fields[:3]]
-    if len(vals) < 3 or any(v is None for v in vals):
+    vals = [v for v in (to_float(f) for f in fields[:3]) if v is not None]
+    if len(vals) < 3:  # fewer than three fields, or one that is no number
         raise FactMissing("unparseable /proc/loadavg")
-    return LoadFacts(load1=vals[0], load5=vals[1], load15=vals[2])  # type: ignore[arg-type]
+    return LoadFacts(load1=vals[0], load5=vals[1], load15=vals[2])
 
 
 def parse_meminfo(lines: list[str]) -> dict[str, int]:

@@ -37,10 +37,10 @@ def parse_sysctl(lines: list[str]) -> dict[str, str]:
 
 def parse_loadavg_sysctl(value: str) -> tuple[float, float, float]:
     """``{ 1.23 1.45 1.67 }`` → (1.23, 1.45, 1.67)."""
-    nums = [to_float(x) for x in value.strip("{} ").split()]
-    if len(nums) < 3 or any(n is None for n in nums[:3]):
+    nums = [n for n in (to_float(x) for x in value.strip("{} ").split()[:3]) if n is not None]
+    if len(nums) < 3:  # fewer than three fields, or one of the first three that is no number
         raise FactMissing(f"unparseable vm.loadavg {value!r}")
-    return nums[0], nums[1], nums[2]  # type: ignore[return-value]
+    return nums[0], nums[1], nums[2]
 
 
 def parse_swapusage(value: str) -> tuple[int, int]:

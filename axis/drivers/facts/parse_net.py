@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Literal
 
 from .errors import FactMissing
 from .models import AddressFacts
+
+Family = Literal["inet", "inet6"]
 
 _IP_O_RE = re.compile(
     r"^\d+:\s+(?P<iface>[^\s@]+)(?:@\S+)?\s+(?P<fam>inet6?)\s+(?P<addr>[^\s/]+)"
@@ -45,11 +48,16 @@ def parse_ip_o(lines: list[str]) -> list[AddressFacts]:
         if _is_loopback(m.group("iface"), m.group("addr"), scope):
             continue
         out.append(AddressFacts(
-            interface=m.group("iface"), family=m.group("fam"),  # type: ignore[arg-type]
+            interface=m.group("iface"), family=_family(m.group("fam")),
             address=m.group("addr"), prefix_len=int(m.group("plen")) if m.group("plen") else None,
             scope=scope,
         ))
     return out
+
+
+def _family(text: str) -> Family:
+    """`inet` or `inet6`, the two words `_IP_O_RE` matches, as the model's literal."""
+    return "inet6" if text == "inet6" else "inet"
 
 
 def _netmask_prefix(mask: str) -> int | None:
@@ -76,6 +84,7 @@ def parse_ifconfig(lines: list[str]) -> list[AddressFacts]:
         text = line.strip()
         m4 = re.match(r"^inet (?:addr:)?(\d+\.\d+\.\d+\.\d+)", text)
         m6 = re.match(r"^inet6 (?:addr:\s*)?([0-9a-fA-F:.]+)(?:%\S+)?(?:/(\d+))?", text)
+        family: Family
         if m4:
             addr, family = m4.group(1), "inet"
             mask = re.search(r"(?:netmask|Mask:)\s*(\S+)", text)
@@ -89,7 +98,7 @@ def parse_ifconfig(lines: list[str]) -> list[AddressFacts]:
         scope = _scope_of(addr)
         if loopback_iface or _is_loopback(iface, addr, scope):
             continue
-        out.append(AddressFacts(interface=iface, family=family,  # type: ignore[arg-type]
+        out.append(AddressFacts(interface=iface, family=family,
                                 address=addr, prefix_len=plen, scope=scope))
     return out
 

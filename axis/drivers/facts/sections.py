@@ -121,12 +121,12 @@ class _Splitter:
             self.current = Section(name=m.group(1))
             self.result.sections[self.current.name] = self.current
             self.stdout = []
-        elif (m := _STDERR_RE.fullmatch(tag)) and self._is_current(m.group(1)):
+        elif (m := _STDERR_RE.fullmatch(tag)) and (current := self._current_named(m.group(1))):
             self.end_stdout()
-            self.current.stderr.append(m.group(2))  # type: ignore[union-attr]
-        elif (m := _END_RE.fullmatch(tag)) and self._is_current(m.group(1)):
+            current.stderr.append(m.group(2))
+        elif (m := _END_RE.fullmatch(tag)) and (current := self._current_named(m.group(1))):
             self.end_stdout()
-            self.current.rc = int(m.group(2))  # type: ignore[union-attr]
+            current.rc = int(m.group(2))
             self.current = None
         elif m := _HEADER_RE.fullmatch(tag):
             self.result.version, self.result.os_hint = int(m.group(1)), m.group(2) or None
@@ -137,8 +137,9 @@ class _Splitter:
             return False
         return True
 
-    def _is_current(self, name: str) -> bool:
-        return self.current is not None and self.current.name == name
+    def _current_named(self, name: str) -> Section | None:
+        """The open section if it is `name` (a marker for another section is ignored)."""
+        return self.current if self.current is not None and self.current.name == name else None
 
 
 def split_sections(output: str, boundary: str) -> ScriptOutput:

@@ -1,0 +1,297 @@
+"""The shapes of the documents every front end shows: `axis get|apply|diff|place|status -o json`,
+the HTTP API's answers and the MCP tools'.
+
+TypedDicts, not models: the view code builds plain dicts, so JSON and YAML stay exactly what they
+were, while mypy checks every key the view code writes and the front ends read, and
+`pydantic.TypeAdapter(T).json_schema()` turns each into the API's OpenAPI response schema.
+(typing_extensions' TypedDict: pydantic reads the standard one only from Python 3.12.)
+Keys are camelCase as the documents spell them; a key that only some objects carry is NotRequired.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired
+
+from typing_extensions import TypedDict
+
+from axis.drivers.features.base import Op
+from axis.reconcile.converge import FeatureState
+
+
+class ObjectMetadata(TypedDict):
+    name: str
+    labels: NotRequired[dict[str, str]]  # only when the object has labels
+    generation: int
+    creationTimestamp: str
+    source: str  # file:line it was applied from
+
+
+class ConditionView(TypedDict):
+    type: str
+    status: str  # "True" | "False" | "Unknown"
+    reason: str
+    message: str
+    lastTransitionTime: str
+    lastProbeTime: str | None
+    observedGeneration: int
+
+
+class FeatureStateView(TypedDict):
+    """One feature's state on a host, as the last pass recorded it."""
+
+    feature: str
+    state: str
+    reason: str
+    message: str
+    observedGeneration: int
+    updated: str
+
+
+class HostObserved(TypedDict):
+    """A host's latest observation, as `status.observed` of a host carries it."""
+
+    status: str  # complete | partial | unreachable | unknown (never observed)
+    reason: str | None
+    observedAt: str | None
+    age: str
+    factsAt: str | None  # when the numbers were read: the newest pass that carried facts
+    summary: dict[str, str]  # table-sized renderings (os, cores, load, ram, pressure, gpu, disk, sudo)
+
+
+class Observation(HostObserved):
+    """A host's latest observation with its name and full facts (`axis facts`, `GET /facts/{name}`,
+    the rows of `axis status`)."""
+
+    name: str
+    facts: dict[str, Any] | None
+
+
+class ObjectStatus(TypedDict, total=False):
+    """What axis computed about a desired object; which keys it has depends on the kind."""
+
+    invalid: str  # the stored spec no longer validates: why, and what to do
+    profiles: list[str]  # Host: the profiles that match it
+    effectiveFeatures: dict[str, Any]  # Host: feature → {settings, from}
+    matchedHosts: list[str]  # HostProfile
+    observed: HostObserved  # Host
+    features: list[FeatureStateView]  # Host
+    phase: str  # Claim: Bound | Pending | Expired | Released | Unschedulable …
+    host: str | None  # Claim
+    memory: str  # Claim: leased, else inferred ("-" when unknown)
+    expires: str | None  # Claim
+    expiresIn: str | None  # Claim
+    reason: str | None  # Claim
+    observedGeneration: int  # where a pass set conditions
+    conditions: list[ConditionView]
+
+
+class ObjectView(TypedDict):
+    """A desired object with its computed status (`axis get KIND NAME -o json`)."""
+
+    apiVersion: str
+    kind: str
+    metadata: ObjectMetadata
+    spec: dict[str, Any]
+    status: NotRequired[ObjectStatus]
+    facts: NotRequired[dict[str, Any] | None]  # one host from the API: its newest facts
+
+
+class ObjectList(TypedDict):
+    apiVersion: str
+    kind: Literal["List"]
+    items: list[ObjectView]
+
+
+class LeaseView(TypedDict):
+    claim: str
+    host: str
+    memory: str
+    gpu: bool
+    acquired: str
+    renewed: str
+    expires: str
+    expiresIn: str  # `in 45m` / `expired 3m ago`
+
+
+class LeaseList(TypedDict):
+    apiVersion: str
+    kind: Literal["LeaseList"]
+    items: list[LeaseView]
+
+
+class EventView(TypedDict):
+    id: NotRequired[int]  # from the API, for `?after=`
+    time: str
+    type: str  # Normal | Warning
+    object: str  # Kind/name
+    reason: str
+    message: str
+
+
+class EventList(TypedDict):
+    apiVersion: str
+    kind: Literal["EventList"]
+    items: list[EventView]
+
+
+class ClusterTotals(TypedDict):
+    hosts: int
+    reachable: int
+    cores: int
+    memoryTotalBytes: int
+    memoryAvailableBytes: int
+    gpus: int
+
+
+class ClusterStatus(TypedDict):
+    """`axis status --cached -o json`, `GET /status`."""
+
+    hosts: list[Observation]
+    totals: ClusterTotals
+
+
+class RunningController(TypedDict):
+    pid: str
+    since: str
+
+
+class ControllerStatus(TypedDict):
+    running: RunningController | None
+    conditions: list[ConditionView]
+    lastRecorded: NotRequired[list[ConditionView]]  # what a controller that no longer runs stored
+    events: list[EventView]
+
+
+class ControllerMetadata(TypedDict):
+    name: str
+
+
+class ControllerHealth(TypedDict):
+    """`axis get controller -o json`, `GET /controller`."""
+
+    apiVersion: str
+    kind: str
+    metadata: ControllerMetadata
+    status: ControllerStatus
+
+
+class StepView(TypedDict):
+    op: Op
+    summary: str
+    target: str
+    live: bool
+    diff: NotRequired[str]
+
+
+class RefusedStep(StepView):
+    hostMessage: str
+
+
+class StepResultView(TypedDict):
+    summary: str
+    status: Literal["done", "refused", "failed"]
+    message: str
+
+
+class FeatureOutcomeView(TypedDict):
+    feature: str
+    state: FeatureState
+    message: str
+    steps: list[StepView]
+    error: NotRequired[str]
+    refused: NotRequired[list[RefusedStep]]
+    results: NotRequired[list[StepResultView]]
+
+
+class HostOutcomeView(TypedDict):
+    name: str
+    status: Literal["changed", "unchanged", "pending", "failed"]
+    reason: str | None
+    seconds: float
+    features: list[FeatureOutcomeView]
+
+
+class Outcomes(TypedDict):
+    """`axis diff -o json`: each host's plan."""
+
+    changesPending: bool
+    failed: int
+    hosts: list[HostOutcomeView]
+
+
+class ChangeView(TypedDict):
+    kind: str
+    name: str
+    action: Literal["created", "configured", "unchanged", "pruned", "deleted"]
+    generation: int
+    source: str
+
+
+class ClaimPlaced(TypedDict):
+    claim: str
+    phase: str
+    host: str | None
+    reason: str | None
+
+
+class AppliedDocument(Outcomes):
+    """`axis apply -o json`, `POST /apply`: what was stored, each host's outcome, claims bound."""
+
+    dryRun: bool
+    storeOnly: bool  # no host contacted, no claim bound
+    changes: list[ChangeView]
+    warnings: list[str]
+    controller: str | None  # the running controller the hosts were handed to
+    claims: list[ClaimPlaced]
+
+
+class NeedView(TypedDict):
+    tools: list[str]
+    memory: str
+    gpuRequired: bool
+    gpuWanted: bool
+    os: str | None
+    selector: dict[str, str]
+
+
+class TermView(TypedDict):
+    points: int
+    why: str
+
+
+class RankedHost(TypedDict):
+    rank: int
+    host: str
+    fit: int
+    terms: dict[str, TermView]
+    pressure: str
+    allocatable: str
+    effective: str
+    reserved: str  # share of the host's memory already leased, e.g. 25%
+    gpu: str | None
+    cores: int
+    local: bool
+
+
+class RejectedHost(TypedDict):
+    host: str
+    reasons: list[str]
+
+
+class PlacementDocument(TypedDict):
+    """`axis place TASK -o json`: the hosts ranked for a task (advisory, no lease taken)."""
+
+    task: str
+    needs: NeedView
+    inferred: list[str]
+    best: str | None
+    ranked: list[RankedHost]
+    rejected: list[RejectedHost]
+
+
+class Health(TypedDict):
+    """`GET /health`: liveness, the version and the state DB it serves."""
+
+    status: Literal["ok"]
+    version: str
+    state: str

@@ -1,26 +1,32 @@
 """The command line stays cheap to start: a command imports its own module only, and the HTTP and
-MCP servers (and their web stack and SDK) only when `axis serve` or `axis mcp serve` runs."""
+MCP servers (and their web stack and SDK) only when `axis serve` or `axis mcp serve` runs. The
+commands that only read the state DB load neither the YAML loader (and ruamel) nor the scorer."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-#: Runs a command line, then lists the server modules (`axis.api`, its web stack, the MCP SDK) it loaded.
+#: Runs a command line, then lists the server modules (`axis.api`, its web stack, the MCP SDK) it
+#: loaded, and, with READING=1 in its environment, also the spec loader, ruamel and the scorer.
 PROBE = """
-import sys
+import os, sys
 from axis.main import run
 code = run(sys.argv[1:])
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in {"starlette", "uvicorn", "mcp"} or m.startswith("axis.api"))
+heavy = {"axis.specs.loader", "axis.specs.bounded_yaml", "axis.placement.scorer"} if os.environ.get("READING") else set()
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in {"starlette", "uvicorn", "mcp"} or m.startswith("axis.api")
+                or m in heavy or (heavy and m.split(".")[0] == "ruamel"))
 print("LOADED", code, " ".join(loaded))
 """
 
 
-def _loaded(*args: str) -> tuple[int, list[str]]:
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True)
+def _loaded(*args: str, reading: bool = False) -> tuple[int, list[str]]:
+    env = {**os.environ, "READING": "1"} if reading else None
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True, env=env)
     line = next(x for x in done.stdout.splitlines() if x.startswith("LOADED"))
     _, code, *mods = line.split(" ")
     return int(code), [m for m in mods if m]
@@ -31,6 +37,23 @@ def test_reading_commands_load_no_server(tmp_path: Path) -> None:
     for args in (["--state", state, "get", "hosts"], ["--state", state, "status", "--cached"], ["--help"]):
         code, loaded = _loaded(*args)
         assert code == 0, args
+        assert loaded == [], (args, loaded)
+
+
+def test_reading_commands_load_no_yaml_loader_nor_scorer(tmp_path: Path) -> None:
+    """`get`, `describe` and `status --cached` read the DB: the loader and the scorer stay out, and
+    ruamel too where nothing is printed as YAML."""
+    state = str(tmp_path / "state.db")
+    spec = tmp_path / "hosts.yaml"
+    spec.write_text("apiVersion: axis/v1\nkind: Host\nmetadata: {name: box}\nspec: {address: 192.0.2.1}\n")
+    subprocess.run([sys.executable, "-m", "axis", "--state", state, "apply", "--no-converge", "-f", str(spec)],
+                   capture_output=True, check=True)
+    for args in (["get", "hosts"], ["get", "claims"], ["get", "leases"], ["status", "--cached"],
+                 ["describe", "host", "box"]):
+        code, loaded = _loaded("--state", state, *args, reading=True)
+        assert code == 0, args
+        if args[0] == "describe":  # it prints the spec as YAML: ruamel's emitter, never the loader
+            loaded = [m for m in loaded if m.split(".")[0] != "ruamel"]
         assert loaded == [], (args, loaded)
 
 

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from axis.app.context import AppContext
 from axis.reconcile.apply_pass import Applied, Stored, finish, store
-from axis.specs.loader import Loaded
+from axis.specs.models import Loaded
 from axis.state.lock import ApplyLock, controller_pid
 
 

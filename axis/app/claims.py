@@ -4,18 +4,22 @@ placement pass recorded."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlmodel import Session
 
 from axis.app.documents import LeaseList, LeaseView, ObjectStatus, ObjectView, PlacementDocument, RankedHost
 from axis.app.timefmt import iso
 from axis.placement.infer import Inference, infer
-from axis.placement.scorer import Placement, Ranked
 from axis.specs import API_VERSION, Claim
 from axis.specs.units import format_duration, human_size
 from axis.state import leases
 from axis.state.claims import BOUND, EXPIRED, PENDING, statuses
 from axis.state.objects import StoredSpecInvalid, to_model
 from axis.state.tables import ClaimStatus, DesiredObject, Lease
+
+if TYPE_CHECKING:  # the scorer itself loads only where a ranking is made (app.operations)
+    from axis.placement.scorer import Placement, Ranked
 
 
 def add_claim_status(session: Session, views: list[ObjectView], rows: list[DesiredObject], now: float) -> None:

@@ -32,7 +32,6 @@ from axis.app.documents import (
 from axis.app.events import event_list_view, event_view
 from axis.app.objects import list_view, object_views
 from axis.app.observed import cluster_totals, observed_view
-from axis.app.operations import rank_task
 from axis.specs import Kind
 from axis.state import Database, leases
 from axis.state.events import list_events
@@ -107,6 +106,7 @@ def controller(db: Database) -> ControllerHealth:
 def placement(db: Database, task: str) -> PlacementDocument:
     """Advisory ranking of the hosts for a task, as `axis place TASK -o json`; takes no lease.
     Raises ValueError for an empty task."""
+    from axis.app.operations import rank_task  # the scorer, only for a ranking: reading commands start without it
     return rank_task(db, task, now=time.time()).doc
 
 

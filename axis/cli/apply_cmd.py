@@ -13,16 +13,17 @@ import typer
 
 from axis.app.applied import applied_data
 from axis.app.apply import apply_specs
-from axis.cli.claims_cmd import report_placements
 from axis.cli.context import app_context
 from axis.cli.diff_cmd import report_exit
 from axis.cli.handover_wait import all_ready, handed_data, print_handed, wait_for_controller
 from axis.cli.output import Format, emit
 from axis.cli.plan_view import print_diff, print_results
 from axis.cli.progress import fleet_progress
+from axis.placement.ledger import Outcome
 from axis.reconcile.apply_pass import Stored
 from axis.reconcile.converge import HostOutcome
-from axis.specs import Kind, load_specs
+from axis.specs import Kind
+from axis.specs.loader import load_specs
 
 
 def apply(
@@ -113,3 +114,14 @@ def _exit(outcomes: list[HostOutcome], dry_run: bool) -> None:
         report_exit(outcomes)
     elif any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
+
+
+def report_placements(outcomes: list[Outcome]) -> None:
+    """After `axis apply`: one line per claim the pass bound or left pending (stderr, so stdout
+    stays the list of stored objects)."""
+    for o in outcomes:
+        if o.phase:
+            detail = f"bound to {o.host}" if o.host else f"pending: {o.reason}"
+            typer.echo(f"claim/{o.claim} {detail}", err=True)
+        elif o.host and o.reason:  # bound, but its changed spec could not be applied on its host
+            typer.echo(f"warning: claim/{o.claim}: {o.reason}", err=True)

@@ -1,4 +1,4 @@
-"""`axis place`, `axis renew`, `axis release`, `axis exec`, and the claim parts of `get`/`apply`.
+"""`axis place`, `axis renew`, `axis release` and `axis exec`.
 
 Every command reads the clock once and passes `now` down, so a command's decisions agree with
 each other; `exec` passes the clock itself, because its lease renewals happen over time.
@@ -14,17 +14,15 @@ from typing import NoReturn
 import typer
 from pydantic import ValidationError
 
-from axis.app.claims import lease_list_view
 from axis.app.context import AppError
 from axis.app.operations import exec_on_claim, rank_task
-from axis.app.queries import lease_views
-from axis.cli.claims_view import context_block, explain_lines, lease_table, placement_table
+from axis.cli.claims_view import context_block, explain_lines, placement_table
 from axis.cli.context import app_context
 from axis.cli.output import Format, emit, print_table
 from axis.drivers.transport import TransportError
 from axis.hostcmd.claim_exec import ExecLost, ExecRefused
-from axis.placement.ledger import LedgerError, Outcome, release as release_lease, renew as renew_lease
-from axis.specs.loader import problem_text
+from axis.placement.ledger import LedgerError, release as release_lease, renew as renew_lease
+from axis.specs.errors import problem_text
 from axis.specs.units import format_duration, human_size, parse_duration
 
 #: `axis exec` exit codes when the command did not run to completion on the host (as `docker run`
@@ -63,19 +61,6 @@ def place(
     if placement.rejected:
         typer.echo("")
         print_table(["REJECTED", "REASON"], [[r.host, "; ".join(r.reasons)] for r in placement.rejected])
-
-
-def get_leases(ctx: typer.Context, name: str | None, output: Format) -> None:
-    """`axis get leases [CLAIM]`: every lease, live or expired but not yet swept."""
-    views = lease_views(app_context(ctx).db(), name)
-    if name and not views:
-        raise AppError(f"claim {name!r} holds no lease")
-    if output in (Format.json, Format.yaml):
-        emit(views[0] if name else lease_list_view(views), output)
-    elif views:
-        print_table(*lease_table(views))
-    else:
-        typer.echo("No leases found.", err=True)
 
 
 def renew(
@@ -132,17 +117,6 @@ def _stream(name: str, text: str) -> None:
     out = sys.stdout if name == "stdout" else sys.stderr
     out.write(text)
     out.flush()
-
-
-def report_placements(outcomes: list[Outcome]) -> None:
-    """After `axis apply`: one line per claim the pass bound or left pending (stderr, so stdout
-    stays the list of stored objects)."""
-    for o in outcomes:
-        if o.phase:
-            detail = f"bound to {o.host}" if o.host else f"pending: {o.reason}"
-            typer.echo(f"claim/{o.claim} {detail}", err=True)
-        elif o.host and o.reason:  # bound, but its changed spec could not be applied on its host
-            typer.echo(f"warning: claim/{o.claim}: {o.reason}", err=True)
 
 
 def _refuse(message: str) -> NoReturn:

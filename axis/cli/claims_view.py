@@ -4,11 +4,13 @@ them are `axis.app.claims`')."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from axis.app.documents import LeaseView, ObjectView, PlacementDocument
-from axis.placement.scorer import Placement
 from axis.specs.units import human_size
+
+if TYPE_CHECKING:  # only `axis place` has a Placement, and it loads the scorer itself
+    from axis.placement.scorer import Placement
 
 
 def claim_table(views: list[ObjectView], wide: bool) -> tuple[list[str], list[list[Any]]]:

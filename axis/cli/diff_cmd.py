@@ -16,7 +16,7 @@ from axis.cli.context import app_context
 from axis.cli.output import Format, emit
 from axis.cli.plan_view import print_diff
 from axis.cli.progress import fleet_progress
-from axis.specs import load_specs
+from axis.specs.loader import load_specs
 
 EXIT_PENDING = 2
 

@@ -11,12 +11,12 @@ import typer
 
 from axis.app.context import AppError
 from axis.app.documents import ObjectStatus
+from axis.app.claims import lease_list_view
 from axis.app.events import event_list_view, event_view
 from axis.app.objects import list_view, object_views
-from axis.app.operations import delete as remove
+from axis.app.queries import lease_views
 from axis.app.timefmt import age, iso
-from axis.cli.claims_cmd import get_leases
-from axis.cli.claims_view import claim_table
+from axis.cli.claims_view import claim_table, lease_table
 from axis.cli.context import app_context
 from axis.cli.controller_show import show_controller
 from axis.cli.kinds import CONTROLLER, DELETE, EVENT, GET, LEASE, resolve_kind
@@ -96,6 +96,7 @@ def delete(
     kind = resolve_kind(resource, DELETE)
     if kind == EVENT:
         raise AppError("events are an append-only log and cannot be deleted")
+    from axis.app.operations import delete as remove  # with the ledger and the scorer: `get` starts without them
     remove(app_context(ctx).db(), Kind(kind), name)
     typer.echo(f"{kind.lower()}/{name} deleted")
 
@@ -158,3 +159,16 @@ def _match(spec: dict[str, Any]) -> str:
 
 def _yes(value: object) -> str:
     return "-" if value is None else ("yes" if value else "no")
+
+
+def get_leases(ctx: typer.Context, name: str | None, output: Format) -> None:
+    """`axis get leases [CLAIM]`: every lease, live or expired but not yet swept."""
+    views = lease_views(app_context(ctx).db(), name)
+    if name and not views:
+        raise AppError(f"claim {name!r} holds no lease")
+    if output in (Format.json, Format.yaml):
+        emit(views[0] if name else lease_list_view(views), output)
+    elif views:
+        print_table(*lease_table(views))
+    else:
+        typer.echo("No leases found.", err=True)

@@ -71,8 +71,9 @@ class Servers:
 
 
 # One loader per command module: a module is imported only when its command runs (or for help
-# and unknown commands), so `axis status` does not pay for the YAML loader, the scorer, the
-# clean-up script or the HTTP API, which all commands importing everything did.
+# and unknown commands), so `axis status` does not pay for the YAML loader, the scorer,
+# `axis clean`'s host logic or the HTTP API, which all commands importing everything did
+# (tests/test_cli_startup.py checks `get`, `describe` and `status --cached`).
 def _apply() -> ModuleType:
     from axis.cli import apply_cmd
     return apply_cmd

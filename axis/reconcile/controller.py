@@ -39,7 +39,8 @@ from axis.reconcile.host_pass import reconcile_stored_host
 from axis.reconcile.record import record_claim_conditions, record_pass_crashed, record_spec_invalid
 from axis.reconcile.spec_watch import SpecWatcher
 from axis.reconcile.supervisor import Part, Supervisor, describe, doubling, ended, restart_delay
-from axis.specs import Kind, SpecErrors, load_specs
+from axis.specs import Kind, SpecErrors
+from axis.specs.loader import load_specs
 from axis.state import Database
 from axis.state.objects import Change, apply_objects, desired_hosts, object_versions, objects_fingerprint
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic_core import ErrorDetails
 
 from axis.specs.text import visible
 
@@ -47,3 +51,24 @@ class SpecErrors(Exception):
     def __init__(self, errors: list[SpecError]):
         self.errors = errors
         super().__init__("\n".join(str(e) for e in errors))
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """A pydantic error location as a spec field path: `spec.features.swapfile.size`, `tools[0]`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def problem_text(err: ErrorDetails) -> str:
+    """A pydantic error in the words spec errors use ("unknown field", no "Value error, ")."""
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field missing"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
+
+

@@ -7,22 +7,20 @@ at once, so `axis apply` either stores a whole, valid set or nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
 from axis.specs.bounded_yaml import MAX_LINES, MAX_SPEC_BYTES, Refused, bounded_yaml
-from axis.specs.errors import SpecError, SpecErrors
+from axis.specs.errors import SpecError, SpecErrors, field_path, problem_text
 from axis.specs.features import OFF_TAG, ON_TAG
-from axis.specs.models import API_VERSION, KINDS, MODELS, Kind, SpecObject
+from axis.specs.models import API_VERSION, KINDS, MODELS, Kind, Loaded
 from axis.specs.yaml_nodes import line_of, node_line, plain, text_problems
 
 #: Fields that `axis get -o yaml` writes and `axis apply` ignores, so its output can be re-applied.
@@ -30,24 +28,6 @@ READ_ONLY_TOP = ("status",)
 READ_ONLY_METADATA = ("generation", "creationTimestamp", "source")
 #: What ruamel counts as a line break (a lone CR, NEL and the Unicode separators too).
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """A validated object and where it came from."""
-
-    obj: SpecObject
-    path: str
-    line: int
-    apply_set: str  # the -f argument it was loaded through, resolved; `--prune` works per set
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.obj.kind, self.obj.metadata.name)
-
-    @property
-    def source(self) -> str:
-        return f"{self.path}:{self.line}"
 
 
 def spec_files(path: Path) -> list[Path]:
@@ -241,24 +221,3 @@ def _validate(node: CommentedMap, path: str, apply_set: str, errors: list[SpecEr
             error(field_path(loc), problem_text(err), line_of(node, loc))
         return None
     return Loaded(obj=obj, path=path, line=node_line(node), apply_set=apply_set)
-
-
-def field_path(loc: Sequence[Any]) -> str:
-    """A pydantic error location as a spec field path: `spec.features.swapfile.size`, `tools[0]`."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def problem_text(err: ErrorDetails) -> str:
-    """A pydantic error in the words spec errors use ("unknown field", no "Value error, ")."""
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind == "missing":
-        return "required field missing"
-    msg = str(err["msg"])
-    return msg.removeprefix("Value error, ")
-
-

@@ -8,6 +8,7 @@ aliases); Python code uses snake_case attributes.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Final, Literal, get_args
 
@@ -148,3 +149,21 @@ SpecObject = Host | HostProfile | Claim
 MODELS: dict[Kind, type[Host] | type[HostProfile] | type[Claim]] = {
     Kind.HOST: Host, Kind.HOST_PROFILE: HostProfile, Kind.CLAIM: Claim,
 }
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A validated object and where it came from."""
+
+    obj: SpecObject
+    path: str
+    line: int
+    apply_set: str  # the -f argument it was loaded through, resolved; `--prune` works per set
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.obj.kind, self.obj.metadata.name)
+
+    @property
+    def source(self) -> str:
+        return f"{self.path}:{self.line}"

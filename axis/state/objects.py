@@ -16,7 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
 from axis.specs import API_VERSION, MODELS, Claim, Host, HostProfile, Kind, Loaded, spec_data, spec_hash
-from axis.specs.loader import field_path, problem_text
+from axis.specs.errors import field_path, problem_text
 from axis.state import leases
 from axis.state.claims import PENDING, drop_status, set_status
 from axis.state.conditions import drop_conditions

@@ -11,6 +11,7 @@ run it in a worker thread.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sqlmodel import Session
 
@@ -40,10 +41,17 @@ from axis.state.lock import controller_holder
 from axis.state.objects import desired_hosts, get_row, list_rows
 
 
+def find_objects(db: Database, kind: Kind, name: str | None = None,
+                 labels: Callable[[dict[str, str]], bool] | None = None) -> list[ObjectView]:
+    """The objects of `kind` (the one called `name`, those whose labels `labels` accepts) as
+    `axis get` shows them; NotFound when a name was asked for and nothing matched."""
+    with db.read() as session:
+        return _views(session, kind, name, labels)
+
+
 def object_list(db: Database, kind: Kind) -> ObjectList:
     """Every Host or Claim, as `axis get hosts|claims -o json` prints them."""
-    with db.read() as session:
-        return list_view(_views(session, kind, None))
+    return list_view(find_objects(db, kind))
 
 
 def object_one(db: Database, kind: Kind, name: str) -> ObjectView:
@@ -51,8 +59,6 @@ def object_one(db: Database, kind: Kind, name: str) -> ObjectView:
     its newest observation that had any (None when it was never reached)."""
     with db.read() as session:
         views = _views(session, kind, name)
-        if not views:
-            raise NotFound(f"{kind} {name!r} not found")
         if kind == Kind.HOST:
             views[0]["facts"] = _observed(session, name)["facts"]
         return views[0]
@@ -110,9 +116,13 @@ def placement(db: Database, task: str) -> PlacementDocument:
     return rank_task(db, task, now=time.time()).doc
 
 
-def _views(session: Session, kind: Kind, name: str | None) -> list[ObjectView]:
-    """What `axis get` builds for `kind`, in the same steps."""
-    return object_views(session, kind, [r for r in list_rows(session, kind) if name is None or r.name == name])
+def _views(session: Session, kind: Kind, name: str | None,
+           labels: Callable[[dict[str, str]], bool] | None = None) -> list[ObjectView]:
+    rows = [r for r in list_rows(session, kind)
+            if (name is None or r.name == name) and (labels is None or labels(r.labels))]
+    if name and not rows:
+        raise NotFound(f"{kind} {name!r} not found")
+    return object_views(session, kind, rows)
 
 
 def _observed(session: Session, name: str) -> Observation:

@@ -7,17 +7,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from axis.app.documents import LeaseView, ObjectView, PlacementDocument
-from axis.specs.units import human_size
+from axis.specs.models import ClaimSpec
+from axis.specs.units import format_duration, human_size
 
 if TYPE_CHECKING:  # only `axis place` has a Placement, and it loads the scorer itself
     from axis.placement.scorer import Placement
+
+#: What a claim whose spec leaves `ttl` out is leased for, as the table shows it.
+TTL_DEFAULT = format_duration(ClaimSpec.model_fields["ttl"].default)
 
 
 def claim_table(views: list[ObjectView], wide: bool) -> tuple[list[str], list[list[Any]]]:
     headers = ["NAME", "PHASE", "HOST", "MEMORY", "EXPIRES", "REASON"] + (["TASK", "TTL", "GEN"] if wide else [])
     body = [[v["metadata"]["name"], v["status"]["phase"], v["status"]["host"], v["status"]["memory"],
              v["status"]["expiresIn"], v["status"]["reason"]]
-            + ([v["spec"]["task"], v["spec"].get("ttl", "45m"), v["metadata"]["generation"]] if wide else [])
+            + ([v["spec"]["task"], v["spec"].get("ttl", TTL_DEFAULT), v["metadata"]["generation"]] if wide else [])
             for v in views]
     return headers, body
 

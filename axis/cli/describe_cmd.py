@@ -14,11 +14,10 @@ from axis.cli.context import app_context
 from axis.cli.controller_show import show_controller
 from axis.cli.kinds import CONTROLLER, DESCRIBE, EVENT, resolve_kind
 from axis.cli.output import Format, console, dump, indent, indented_table
-from axis.specs import Host, Kind, effective_features
+from axis.specs import Kind
 from axis.specs.text import visible
 from axis.state.events import list_events
-from axis.state.feature_status import feature_status
-from axis.state.objects import desired_hosts, get_row, to_model
+from axis.state.objects import get_row
 
 
 def describe(
@@ -40,9 +39,7 @@ def describe(
         row = get_row(session, desired, name)
         if row is None:
             raise AppError(f"{kind} {name!r} not found")
-        profiles = desired_hosts(session)[1]
         events = list_events(session, kind=kind, name=name, limit=20)
-        status_rows = feature_status(session, name) if kind == Kind.HOST else []
         view = object_views(session, desired, [row])[0]
     out = console()
     meta = view["metadata"]
@@ -57,12 +54,12 @@ def describe(
     if view.get("status", {}).get("invalid"):
         out.print(f"{'Invalid:':<14}{view['status']['invalid']}")
     elif kind == Kind.HOST:
-        feats = effective_features(to_model(row, Host), profiles)
-        states = {f.feature: f for f in status_rows}
+        feats = view["status"]["effectiveFeatures"]
+        states = {f["feature"]: f for f in view["status"]["features"]}
         out.print("Effective features:")
         out.print(indented_table(["FEATURE", "SETTINGS", "FROM", "STATE", "MESSAGE"], [
-            [n, "remove" if not f.enabled else (_flow(f.to_data()["settings"]) or "{}"), f.origin,
-             states[n].state if n in states else "unknown", states[n].message if n in states else ""]
+            [n, "remove" if f["settings"] is False else (_flow(f["settings"]) or "{}"), f["from"],
+             states[n]["state"] if n in states else "unknown", states[n]["message"] if n in states else ""]
             for n, f in feats.items()]) if feats else "  <none>")
     elif kind == Kind.HOST_PROFILE:
         out.print(f"{'Matches:':<14}{', '.join(view['status']['matchedHosts']) or '<no host>'}")

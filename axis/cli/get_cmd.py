@@ -13,8 +13,8 @@ from axis.app.context import AppError
 from axis.app.documents import ObjectStatus
 from axis.app.claims import lease_list_view
 from axis.app.events import event_list_view, event_view
-from axis.app.objects import list_view, object_views
-from axis.app.queries import lease_views
+from axis.app.objects import list_view
+from axis.app.queries import find_objects, lease_views
 from axis.app.timefmt import age, iso
 from axis.cli.claims_view import claim_table, lease_table
 from axis.cli.context import app_context
@@ -23,11 +23,14 @@ from axis.cli.kinds import CONTROLLER, DELETE, EVENT, GET, LEASE, resolve_kind
 from axis.cli.output import Format, emit, print_table
 from axis.cli.selectors import LabelSelector
 from axis.specs import Kind
+from axis.specs.models import HostSpec
 from axis.specs.text import visible
 from axis.state import Database
 from axis.state.events import list_events
-from axis.state.objects import list_rows
 from axis.state.tables import Event
+
+#: What a host whose spec leaves `fanout` out gets (the stored spec holds what was written).
+FANOUT_DEFAULT: bool = HostSpec.model_fields["fanout"].default
 
 
 def get(
@@ -52,15 +55,11 @@ def get(
         return _follow_events(app_context(ctx).db(), name)
     if watch:
         raise AppError("--watch follows events only: axis get events --watch")
-    with app_context(ctx).db().read() as session:
-        if kind == EVENT:
+    if kind == EVENT:
+        with app_context(ctx).db().read() as session:
             _print_events(list_events(session, name=name, limit=None if output != Format.table else 200), output)
-            return
-        desired = Kind(kind)  # what is left are the kinds of desired objects
-        rows = [r for r in list_rows(session, desired) if (name is None or r.name == name) and labels.matches(r.labels)]
-        if name and not rows:
-            raise AppError(f"{kind} {name!r} not found")
-        views = object_views(session, desired, rows)
+        return
+    views = find_objects(app_context(ctx).db(), Kind(kind), name, labels.matches)  # the kinds of desired objects
     if output in (Format.json, Format.yaml):
         emit(views[0] if name else list_view(views), output)
         return
@@ -69,11 +68,11 @@ def get(
         headers = ["NAME", "ADDRESS", "STATUS", "AGE", "LOAD", "RAM", "GPU", "DISK", "SUDO", "FANOUT", "DESCRIPTION"]
         body = [[v["metadata"]["name"], _address(v["spec"]), v["status"]["observed"]["status"], v["status"]["observed"]["age"],
                  *(v["status"]["observed"]["summary"].get(k) for k in ("load", "ram", "gpu", "disk", "sudo")),
-                 _yes(v["spec"].get("fanout", True)), v["spec"].get("description")] for v in views]
+                 _yes(v["spec"].get("fanout", FANOUT_DEFAULT)), v["spec"].get("description")] for v in views]
     elif kind == Kind.HOST:
         headers = ["NAME", "ADDRESS", "STATUS", "SUDO", "FANOUT", "FEATURES", "GEN"]
         body = [[v["metadata"]["name"], _address(v["spec"]), v["status"]["observed"]["status"], _yes(v["spec"].get("sudo")),
-                 _yes(v["spec"].get("fanout", True)), _features(v["status"]), v["metadata"]["generation"]]
+                 _yes(v["spec"].get("fanout", FANOUT_DEFAULT)), _features(v["status"]), v["metadata"]["generation"]]
                 for v in views]
     elif kind == Kind.HOST_PROFILE:
         headers = ["NAME", "SELECTOR", "FEATURES", "HOSTS", "GEN"]

@@ -18,7 +18,7 @@ from mcp.types import ToolAnnotations
 
 from axis import __version__
 from axis.app import queries
-from axis.app.context import AppContext, NotFound
+from axis.app.context import AppContext, AppError
 from axis.specs import Kind
 from axis.state import Database
 
@@ -66,7 +66,7 @@ def _answer(read: Callable[..., Mapping[str, Any]], *args: Any) -> dict[str, Any
     text is withheld by the SDK, which would leave the agent guessing)."""
     try:
         return dict(read(*args))
-    except (NotFound, ValueError) as exc:
+    except AppError as exc:  # NotFound, or a task that is no valid claim task
         raise ToolError(str(exc)) from exc
 
 

@@ -2,7 +2,12 @@
 delete an object, rank the hosts for a task, run a command on a claim's host.
 
 Renewing and releasing a lease are the ledger's own operations (`axis.placement.ledger.renew`,
-`release`): one call each, which both front ends make as they are.
+`release`), which both front ends call directly; there is no app function for them, because one
+could not keep both front ends' answers as they are. For an unknown claim the command line prints
+the ledger's `claim 'x' not found` (exit 1), while the API answers 404 `Claim 'x' not found`
+(`require_claim`, the wording of every other 404) before asking the ledger, and 409 for what the
+ledger refuses. An app function would have to pick one of the two texts, or take a switch that
+only says which front end calls it; the rule itself already lives once, in the ledger.
 """
 
 from __future__ import annotations
@@ -13,13 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from axis.app.claims import placement_doc
-from axis.app.context import AppContext, NotFound
+from pydantic import ValidationError
+
+from axis.app.context import AppContext, AppError, NotFound
 from axis.app.documents import PlacementDocument
 from axis.hostcmd.claim_exec import bound_target, run_bound
 from axis.placement.candidates import load_candidates
 from axis.placement.infer import infer
 from axis.placement.scorer import Placement, rank
 from axis.specs import Kind
+from axis.specs.errors import problem_text
 from axis.specs.models import ClaimSpec
 from axis.state import Database
 from axis.state.objects import delete_object, get_row
@@ -50,8 +58,14 @@ class Ranking:
 
 def rank_task(db: Database, task: str, *, now: float) -> Ranking:
     """Advisory ranking of the hosts for `task` on the newest stored facts; takes no lease.
-    Raises pydantic's ValidationError (a ValueError) for a task that is no valid claim task."""
-    inference = infer(ClaimSpec(task=task))
+    AppError, in one line that says what to write instead, for a task that is no valid claim task."""
+    try:
+        spec = ClaimSpec(task=task)
+    except ValidationError as exc:
+        problem = "; ".join(problem_text(e) for e in exc.errors())
+        raise AppError(f"invalid task {task[:60]!r}: {problem}; say what the task does, "
+                       'e.g. axis place "build the kernel with make -j8"') from None
+    inference = infer(spec)
     with db.read() as session:
         hosts = load_candidates(session, now=now, local_hostname=socket.gethostname())
     placement = rank(inference.need, hosts)

@@ -111,7 +111,7 @@ def controller(db: Database) -> ControllerHealth:
 
 def placement(db: Database, task: str) -> PlacementDocument:
     """Advisory ranking of the hosts for a task, as `axis place TASK -o json`; takes no lease.
-    Raises ValueError for an empty task."""
+    AppError for a task that is no valid claim task."""
     from axis.app.operations import rank_task  # the scorer, only for a ranking: reading commands start without it
     return rank_task(db, task, now=time.time()).doc
 

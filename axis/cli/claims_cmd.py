@@ -12,7 +12,6 @@ import time
 from typing import NoReturn
 
 import typer
-from pydantic import ValidationError
 
 from axis.app.context import AppError
 from axis.app.operations import exec_on_claim, rank_task
@@ -22,7 +21,6 @@ from axis.cli.output import Format, emit, print_table
 from axis.drivers.transport import TransportError
 from axis.hostcmd.claim_exec import ExecLost, ExecRefused
 from axis.placement.ledger import LedgerError, release as release_lease, renew as renew_lease
-from axis.specs.errors import problem_text
 from axis.specs.units import format_duration, human_size, parse_duration
 
 #: `axis exec` exit codes when the command did not run to completion on the host (as `docker run`
@@ -39,12 +37,7 @@ def place(
     output: Format = typer.Option(Format.table, "-o", "--output", help="table, json or yaml"),
 ) -> None:
     """Rank the hosts for a task (advisory: no lease is taken), with a reason for every rejected host."""
-    try:
-        ranking = rank_task(app_context(ctx).db(), task, now=time.time())
-    except ValidationError as exc:  # one line: what is wrong with the task and what to write instead
-        problem = "; ".join(problem_text(e) for e in exc.errors())
-        raise AppError(f"invalid task {task[:60]!r}: {problem}; say what the task does, "
-                       'e.g. axis place "build the kernel with make -j8"') from None
+    ranking = rank_task(app_context(ctx).db(), task, now=time.time())
     doc, placement = ranking.doc, ranking.placement
     if output in (Format.json, Format.yaml):
         emit(doc, output)

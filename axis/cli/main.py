@@ -109,9 +109,9 @@ def _schema() -> ModuleType:
     return schema_cmd
 
 
-def _fleet() -> ModuleType:
-    from axis.cli import fleet_cmd
-    return fleet_cmd
+def _status() -> ModuleType:
+    from axis.cli import status_cmd
+    return status_cmd
 
 
 def _on() -> ModuleType:
@@ -137,8 +137,8 @@ COMMANDS: tuple[tuple[str, Callable[[], ModuleType], str], ...] = (
     ("release", _claims, "release"),
     ("exec", _claims, "exec_"),
     ("schema", _schema, "schema"),
-    ("facts", _fleet, "facts"),
-    ("status", _fleet, "status"),
+    ("facts", _status, "facts"),
+    ("status", _status, "status"),
     ("on", _on, "on"),
     ("clean", _clean, "clean"),
 )

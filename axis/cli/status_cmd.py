@@ -6,16 +6,14 @@ import asyncio
 
 import typer
 
+from axis.app.observe import observe_hosts
 from axis.app.observed import summary
 from axis.app.queries import cluster_status
 from axis.cli.context import app_context
 from axis.cli.output import Format, emit, print_table
 from axis.cli.progress import fleet_progress
 from axis.drivers.facts import collect_local
-from axis.reconcile.observe import claim_tools, observe_fleet
 from axis.specs.units import human_size
-from axis.state.facts import store_observations
-from axis.state.objects import desired_claims, desired_hosts
 
 
 def facts(
@@ -49,17 +47,9 @@ def status(
 ) -> None:
     """Cluster snapshot: every host's status and facts, and cluster totals."""
     app = app_context(ctx)
-    db = app.db()
-    with db.read() as session:
-        hosts, _ = desired_hosts(session)
-        tools = claim_tools(desired_claims(session))
-    if not cached and hosts:
-        with fleet_progress(len(hosts), "observing") as tick:
-            observations = asyncio.run(observe_fleet(hosts, app.connector, jobs=jobs, timeout=timeout,
-                                                     extra_tools=tools, on_done=lambda h, o: tick()))
-        with db.write() as session:
-            store_observations(session, observations)
-    snapshot = cluster_status(db)
+    if not cached:
+        observe_hosts(app, jobs=jobs, timeout=timeout, progress=lambda total: fleet_progress(total, "observing"))
+    snapshot = cluster_status(app.db())
     rows, totals = snapshot["hosts"], snapshot["totals"]
     if output in (Format.json, Format.yaml):
         emit(snapshot, output)

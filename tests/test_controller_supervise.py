@@ -116,7 +116,7 @@ class Running:
 
 #: What each part calls that a test can make raise: (module or class, attribute).
 SEAMS: dict[Part, tuple[object, str]] = {
-    Part.CLAIMS: (controller_module, "place_claims"),
+    Part.CLAIMS: (controller_module, "bind_claims"),
     Part.STORE_POLL: (Controller, "_notice_stored"),
     Part.SPECS: (controller_module, "load_specs"),
     Part.WATCHER: (spec_watch, "awatch"),

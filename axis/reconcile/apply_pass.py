@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from axis.drivers.connector import Connector
-from axis.placement.ledger import Outcome, place_claims
+from axis.placement.ledger import Outcome
 from axis.reconcile.converge import HostOutcome
 from axis.reconcile.host_pass import HostWork, converge_fleet, plan_work
 from axis.reconcile.observe import claim_tools
-from axis.reconcile.record import record_claim_conditions
+from axis.reconcile.record import bind_claims
 from axis.specs import Host, HostProfile, Kind, Loaded
 from axis.specs.effective import effective_features, matching_profiles
 from axis.state import Database
@@ -118,7 +118,4 @@ async def finish(db: Database, connector: Connector, stored: Stored, *, jobs: in
                                     jobs=jobs, on_done=on_done)
     if stored.dry_run:
         return Applied(stored, outcomes)
-    placed = place_claims(db, now=time.time())
-    with db.write() as session:
-        record_claim_conditions(session, time.time())
-    return Applied(stored, outcomes, placed)
+    return Applied(stored, outcomes, bind_claims(db, time.time()))

@@ -34,9 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from axis.drivers.connector import Connector
-from axis.placement.ledger import place_claims
 from axis.reconcile.host_pass import reconcile_stored_host
-from axis.reconcile.record import record_claim_conditions, record_pass_crashed, record_spec_invalid
+from axis.reconcile.record import bind_claims, record_pass_crashed, record_spec_invalid
 from axis.reconcile.spec_watch import SpecWatcher
 from axis.reconcile.supervisor import Part, Supervisor, describe, doubling, ended, restart_delay
 from axis.specs import Kind, SpecErrors
@@ -284,12 +283,10 @@ class Controller:
 
     def _place_claims(self) -> None:
         now = time.time()
-        for outcome in place_claims(self.db, now=now):
+        for outcome in bind_claims(self.db, now):
             if outcome.phase == "Bound":
                 logger.info("claim/%s bound to %s", outcome.claim, outcome.host,
                             extra={"claim": outcome.claim, "host": outcome.host, "phase": outcome.phase})
-        with self.db.write() as session:
-            record_claim_conditions(session, now)
         self._claims_due = now + CLAIMS_EVERY
 
     def _idle_seconds(self) -> float:

@@ -1,4 +1,5 @@
-"""Writing a pass's outcomes to the state DB: facts, feature status and events, in one transaction.
+"""Writing a pass's outcomes to the state DB: facts, feature status and events, in one transaction;
+and the placement pass that binds claims and records their conditions.
 
 Events are written on change, not on every pass: "Converged" when steps ran, "StepRefused" the
 first time a host refuses a live step, "ConvergeFailed"/"Unreachable" with the reason. A
@@ -11,10 +12,12 @@ from collections.abc import Mapping
 
 from sqlmodel import Session
 
+from axis.placement.ledger import Outcome, place_claims
 from axis.reconcile.converge import HostOutcome
 from axis.reconcile.supervisor import KIND as CONTROLLER_KIND, NAME as CONTROLLER_NAME
 from axis.specs import Kind, spec_hash
 from axis.specs.effective import EffectiveFeature
+from axis.state import Database
 from axis.state.claims import statuses
 from axis.state.conditions import set_condition
 from axis.state.events import record_event
@@ -90,6 +93,15 @@ def _host_conditions(session: Session, outcome: HostOutcome, generation: int, no
     ready = reachable and converged is True
     set_condition(session, Kind.HOST, outcome.host, "Ready", ready, "Ready" if ready else "NotReady",
                   "" if ready else (c_msg or r_msg), generation=generation, now=now, probed=probed)
+
+
+def bind_claims(db: Database, now: float) -> list[Outcome]:
+    """One placement pass (`axis apply` after its hosts, the controller every CLAIMS_EVERY): bind
+    what fits, then set every claim's Bound condition from the result; what each claim became."""
+    placed = place_claims(db, now=now)
+    with db.write() as session:
+        record_claim_conditions(session, now)
+    return placed
 
 
 def record_claim_conditions(session: Session, now: float) -> None:

@@ -1,4 +1,5 @@
-"""What `axis apply` does, for every front end (CLI, HTTP API): store, converge, bind.
+"""What `axis apply` does, for every front end (CLI, HTTP API): store, converge, bind; and the
+controller's store of its watched directory (`store_watched`), so that every store is here.
 
 Two halves so that a front end can show progress between them: `store` writes the desired
 objects in one transaction (rolled back for a dry run) and says which hosts they concern;
@@ -28,7 +29,14 @@ from axis.reconcile.record import bind_claims
 from axis.specs import Host, HostProfile, Kind, Loaded
 from axis.specs.effective import effective_features, matching_profiles
 from axis.state import Database
-from axis.state.objects import Change, apply_objects, desired_claims, desired_hosts
+from axis.state.objects import (
+    Change,
+    apply_objects,
+    desired_claims,
+    desired_hosts,
+    object_versions,
+    objects_fingerprint,
+)
 
 
 @dataclass
@@ -107,6 +115,26 @@ def store(db: Database, loaded: list[Loaded], *, apply_sets: list[str] | None = 
         return Stored(dry_run, changes, warnings, [], [], controller, [w.host.metadata.name for w in work], committed)
     return Stored(dry_run, changes, warnings, work, tools, None if dry_run else controller,
                   store_only=store_only)
+
+
+@dataclass(frozen=True)
+class WatchedStored:
+    """What the controller's store of its watched directory changed, and the stored objects'
+    versions read in the same transaction (so its poll never takes its own write for another's)."""
+
+    changes: list[Change]
+    hosts: set[str]
+    versions: dict[tuple[str, str], float]
+    fingerprint: tuple[int, float]
+
+
+def store_watched(db: Database, loaded: list[Loaded], apply_set: str) -> WatchedStored:
+    """The controller's store: the whole watched set in one transaction, pruned as `axis apply
+    --prune -f DIR` would; converging is the controller's queue's work, so nothing is planned."""
+    with db.write() as session:
+        changes = apply_objects(session, loaded, prune=True, apply_sets=[apply_set])
+        hosts = {h.metadata.name for h in desired_hosts(session)[0]}
+        return WatchedStored(changes, hosts, object_versions(session), objects_fingerprint(session))
 
 
 async def finish(db: Database, connector: Connector, stored: Stored, *, jobs: int = 16,

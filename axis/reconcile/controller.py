@@ -1,16 +1,18 @@
 """The loop behind `axis controller`: watch the spec directory, reconcile every host level-triggered.
 
-This module is the work queue around `reconcile_host` (`axis.reconcile.host_pass`, also the path
+This module is mainly the work queue around `reconcile_host` (`axis.reconcile.host_pass`, also the path
 of `axis apply`): one schedule per host, serial per host, hosts concurrently up to `jobs` so a slow
 or dead host never holds up the others. The pass's `Result` says when the host is due again: after
 `resync` seconds (drift such as a managed file deleted by hand is found and repaired) or, after a
 temporary error, after a backoff of 5 s doubling to 5 minutes. Claims are bound and expired leases
 swept after host passes and every few seconds.
 
-A spec edit re-applies the whole directory to the DB exactly as `axis apply --prune` would; an
-invalid edit is logged with file:line and the last good desired state stays in force. What another
-process stores (`axis apply` beside the controller hands its hosts over, the HTTP API, `axis
-delete`) is noticed by a once-a-second look at the objects' change times. Stopping (`stop` set,
+Besides the queue it does two things that decide what the queue holds. A spec edit re-applies
+the whole directory to the DB exactly as `axis apply --prune` would (the store itself is
+`apply_pass.store_watched`, beside `axis apply`'s); an invalid edit is logged with file:line and
+the last good desired state stays in force. And what another process stores (`axis apply` beside
+the controller hands its hosts over, the HTTP API, `axis delete`) is noticed by a once-a-second
+look at the objects' change times, the poll in `_notice_stored`. Stopping (`stop` set,
 e.g. by SIGTERM) starts no new pass and no new step; steps in flight finish.
 
 Every part is supervised (`axis.reconcile.supervisor`): an exception it did not expect is logged,
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from axis.drivers.connector import Connector
+from axis.reconcile.apply_pass import store_watched
 from axis.reconcile.host_pass import reconcile_stored_host
 from axis.reconcile.record import bind_claims, record_pass_crashed, record_spec_invalid
 from axis.reconcile.spec_watch import SpecWatcher
@@ -41,7 +44,7 @@ from axis.reconcile.supervisor import Part, Supervisor, describe, doubling, ende
 from axis.specs import Kind, SpecErrors
 from axis.specs.loader import load_specs
 from axis.state import Database
-from axis.state.objects import Change, apply_objects, desired_hosts, object_versions, objects_fingerprint
+from axis.state.objects import Change, object_versions, objects_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -188,11 +191,9 @@ class Controller:
             if self._fingerprint is None:
                 self._notice_stored()  # the first load: reconcile what was stored before, the last good state
             return []
-        with self.db.write() as session:
-            changes = apply_objects(session, loaded, prune=True, apply_sets=[str(self.watch.resolve())])
-            names = {h.metadata.name for h in desired_hosts(session)[0]}
-            self._versions, self._fingerprint = object_versions(session), objects_fingerprint(session)
-        changed = [c for c in changes if c.action != "unchanged"]
+        stored = store_watched(self.db, loaded, str(self.watch.resolve()))
+        names, self._versions, self._fingerprint = stored.hosts, stored.versions, stored.fingerprint
+        changed = [c for c in stored.changes if c.action != "unchanged"]
         for c in changed:
             logger.info("%s/%s %s", c.kind.lower(), c.name, c.action,
                         extra={"kind": c.kind, "object": c.name, "action": c.action})

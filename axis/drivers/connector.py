@@ -1,6 +1,7 @@
 """Reaching hosts: the `Connector` every host-touching pass is given, the SSH one built from the
 command line's options, and the one place that holds a connection for a piece of work under a
-deadline and closes it.
+deadline and closes it (`with_connection`; `axis exec` passes an infinite deadline, since a
+command it streams runs as long as it runs).
 
 Passes take a Connector rather than SSH options so that tests hand in a fake one; `SshOptions`
 is the real one (a Host spec's address, user, port and sudo as a transport Target).

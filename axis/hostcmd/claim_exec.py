@@ -13,10 +13,11 @@ DB is ever pasted into it.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from axis.drivers.connector import Connector
+from axis.drivers.connector import Connector, with_connection
 from axis.drivers.transport import OutputCallback, Transport, TransportError
 from axis.placement.candidates import candidate
 from axis.placement.ledger import extend_live
@@ -85,8 +86,9 @@ async def run_bound(db: Database, target: BoundClaim, line: str, *,
                     on_output: OutputCallback, renew_every: float | None = None) -> int:
     """Connect, check memory (unless `force`), run `line` streaming its output while renewing the
     lease; return the command's exit status. A TransportError means it never started; ExecLost
-    that the connection failed while it ran."""
-    async with await connector.connect(target.host) as transport:
+    that the connection failed while it ran. No deadline: the command runs as long as it runs,
+    its lease renewed meanwhile (`with_connection` with an infinite one)."""
+    async def work(transport: Transport, _left: float) -> int:
         if not force:
             await check_memory(transport, target)
         if extend_live(db, target.claim, now=clock(), host=target.host.metadata.name) is None:
@@ -100,6 +102,8 @@ async def run_bound(db: Database, target: BoundClaim, line: str, *,
         finally:
             renewer.cancel()
         return result.exit_status
+
+    return await with_connection(target.host, connector, math.inf, work)
 
 
 async def _keep_renewed(db: Database, target: BoundClaim, clock: Callable[[], float], on_output: OutputCallback,

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import signal
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 from axis.api.tls import TlsFiles, refuse_clear_text, tls_files
 from axis.api.token import TokenError, default_token_path, ensure_token
 from axis.app.context import AppContext, AppError
-from axis.app.controller_start import exit_status, make_controller
+from axis.app.controller_start import exit_status, make_controller, stop_on_signals
 from axis.app.log_output import LogFormat
 from axis.app.serve_options import DEFAULT_LISTEN, ServeOptions
 from axis.reconcile.controller import Controller
@@ -103,17 +102,13 @@ async def _serve(server: Any, sock: socket.socket, loop: Controller | None) -> i
     """Run the API (and the loop) until a signal; the exit status: 130 when a second signal cut
     the wait short, 1 when a part of the loop was failing then (as `axis controller`), else 0."""
     stop = asyncio.Event()
-    main = asyncio.current_task()
 
-    def on_signal() -> None:
-        if stop.is_set():  # second signal: stop waiting for open requests and steps in flight
-            server.force_exit = True
-            if main is not None:
-                main.cancel()
-            return
+    def first() -> None:
         logger.info("signal received: stopping%s", " (the loop finishes its steps in flight)" if loop else "")
-        stop.set()
         server.should_exit = True
+
+    def second() -> None:  # stop waiting for open requests and steps in flight
+        server.force_exit = True
 
     async def http() -> None:
         try:
@@ -121,8 +116,7 @@ async def _serve(server: Any, sock: socket.socket, loop: Controller | None) -> i
         finally:
             stop.set()  # the server is gone (or never started): stop the loop too
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, on_signal)
+    stop_on_signals(stop, first=first, second=second)
     try:
         _, *looped = await asyncio.gather(http(), *([loop.run(stop)] if loop else []))
     except asyncio.CancelledError:

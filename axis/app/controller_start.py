@@ -1,10 +1,14 @@
-"""Starting the reconcile loop on a state DB (`axis controller`, `axis serve --watch`), and the
-exit status it leaves behind. The front end has sent the log to stderr (`axis.app.log_output`)."""
+"""Starting the reconcile loop on a state DB (`axis controller`, `axis serve --watch`), stopping it
+on signals, and the exit status it leaves behind. The front end has sent the log to stderr
+(`axis.app.log_output`)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from axis.app.context import AppContext, AppError
@@ -44,3 +48,25 @@ def exit_status(failing: list[str] | None) -> int:
         logger.error("exit status 1: failing when stopped: %s", "; ".join(failing),
                      extra={"exit_status": 1, "failing": failing})
     return 1 if failing else 0
+
+
+def stop_on_signals(stop: asyncio.Event, *, first: Callable[[], None],
+                    second: Callable[[], None] = lambda: None) -> None:
+    """SIGTERM and SIGINT stop the calling task's work in two steps, as `axis controller` and
+    `axis serve` both promise: the first (`first()`, then `stop` set) lets steps in flight finish;
+    one arriving once `stop` is set (`second()`, then the task cancelled) stops waiting for them.
+    Call it from the task to cancel, on its running loop."""
+    main = asyncio.current_task()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            second()
+            if main is not None:
+                main.cancel()
+            return
+        first()
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)

@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from pathlib import Path
 
 import typer
 
-from axis.app.controller_start import exit_status, make_controller
+from axis.app.controller_start import exit_status, make_controller, stop_on_signals
 from axis.app.log_output import LogFormat, log_to_stderr
 from axis.cli.context import app_context
 from axis.reconcile.controller import Controller
@@ -51,19 +50,6 @@ def controller(
 
 async def _run(controller: Controller) -> list[str]:
     stop = asyncio.Event()
-    main = asyncio.current_task()
-    signals = 0
-
-    def on_signal() -> None:
-        nonlocal signals
-        signals += 1
-        if signals == 1:
-            logger.info("signal received: finishing the steps in flight (signal again to cancel them)")
-            stop.set()
-        elif main is not None:
-            main.cancel()
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
+    stop_on_signals(stop, first=lambda: logger.info(
+        "signal received: finishing the steps in flight (signal again to cancel them)"))
     return await controller.run(stop)

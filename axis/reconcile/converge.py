@@ -25,6 +25,10 @@ from axis.specs import Host
 from axis.specs.effective import EffectiveFeature
 from axis.state.facts import Observation
 
+#: A controller pass over one host must end within this many seconds, and so does one converge
+#: given no timeout (an apply's: host_pass.APPLY_TIMEOUT).
+PASS_TIMEOUT = 600.0
+
 FeatureState = Literal["in-sync", "pending", "applied", "refused", "failed", "not-applicable"]
 
 
@@ -79,7 +83,7 @@ async def observe_features(transport: Transport, features: Mapping[str, Effectiv
 
 async def converge_host(host: Host, features: Mapping[str, EffectiveFeature], connector: Connector, *,
                         dry_run: bool, refused: Mapping[str, Mapping[str, str]] | None = None,
-                        extra_tools: list[str] | None = None, timeout: float = 600.0,
+                        extra_tools: list[str] | None = None, timeout: float = PASS_TIMEOUT,
                         stop: asyncio.Event | None = None) -> HostOutcome:
     """One pass over one host; never raises (a failure is the outcome, with its reason).
 

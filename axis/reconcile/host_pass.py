@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from axis.drivers.connector import Connector
 from axis.drivers.fan_out import fan_out
-from axis.reconcile.converge import HostOutcome, converge_host
+from axis.reconcile.converge import PASS_TIMEOUT, HostOutcome, converge_host
 from axis.reconcile.observe import claim_tools
 from axis.reconcile.record import record_outcome, settings_hashes
 from axis.specs import Host, HostProfile, Kind, effective_features
@@ -32,8 +32,7 @@ from axis.state import Database
 from axis.state.feature_status import refused_steps
 from axis.state.objects import desired_claims, desired_hosts, get_row
 
-#: A controller pass over one host must end within this many seconds (an apply's: APPLY_TIMEOUT).
-PASS_TIMEOUT = 600.0
+#: An apply's pass over one host must end within this many seconds (a controller's: PASS_TIMEOUT).
 APPLY_TIMEOUT = 900.0
 
 

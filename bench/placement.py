@@ -29,7 +29,7 @@ from axis.placement.candidates import load_candidates  # noqa: E402
 from axis.placement.infer import infer  # noqa: E402
 from axis.placement.ledger import bind, place_claims  # noqa: E402
 from axis.placement.scorer import Index  # noqa: E402
-from axis.specs import Claim, Host, Loaded  # noqa: E402
+from axis.specs import Claim, Host, Kind, Loaded  # noqa: E402
 from axis.state import Database  # noqa: E402
 from axis.state.facts import Observation, store_observations  # noqa: E402
 from axis.state.objects import apply_objects, list_rows, to_model  # noqa: E402
@@ -80,19 +80,19 @@ def _score_all(db: Database, now: float) -> tuple[float, float, int]:
     start = time.perf_counter()
     with db.read() as session:
         index = Index(load_candidates(session, now=now))
-        rows = list_rows(session, "Claim")
+        rows = list_rows(session, Kind.CLAIM)
     loaded = time.perf_counter()
-    chosen = sum(1 for row in rows if index.choose(infer(to_model(row).spec).need) is not None)  # type: ignore[union-attr]
+    chosen = sum(1 for row in rows if index.choose(infer(to_model(row, Claim).spec).need) is not None)
     return loaded - start, time.perf_counter() - loaded, chosen
 
 
 def _single_binds(db: Database, count: int, now: float) -> list[float]:
     with db.read() as session:
         index = Index(load_candidates(session, now=now))
-        rows = list_rows(session, "Claim")[:count]
+        rows = list_rows(session, Kind.CLAIM)[:count]
     times = []
     for row in rows:
-        need = infer(to_model(row).spec).need  # type: ignore[union-attr]
+        need = infer(to_model(row, Claim).spec).need
         host = index.choose(need)
         if host is None:
             continue

@@ -214,11 +214,12 @@ class TestHost:
                 str(self.cgroup), self.init, DROPPED_CAPS]
         with open(self.hostdir / "console.log", "ab") as log:
             # Own session: hosts started by the CLI outlive it and ignore the terminal's ^C.
-            self._launcher = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                              stderr=subprocess.STDOUT, start_new_session=True)
+            launcher = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self._launcher = launcher
         # Ready once PID 1 has moved itself into the host's cgroup (or the launch failed).
         _wait(lambda: ((self.pid1 or self._find_pid1()) and self._pid1_alive())
-              or self._launcher.poll() is not None, 10, f"{self.name}: PID 1 did not appear")
+              or launcher.poll() is not None, 10, f"{self.name}: PID 1 did not appear")
 
     def _log_failed_boot(self) -> None:
         """Append why sshd did not answer to console.log (kept until the host is stopped)."""
@@ -234,6 +235,8 @@ class TestHost:
 
     def _find_pid1(self) -> bool:
         """The launcher (unshare) forks the host's PID 1: find that child among /proc."""
+        if self._launcher is None:
+            return False
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:

@@ -21,6 +21,7 @@ from axis.api.app import build_app
 from axis.app.context import AppContext
 from axis.drivers.connector import SshOptions
 from tests.conftest import HOST
+from tests.factskit import FIXTURES
 
 CLAIMS = """
 apiVersion: axis/v1
@@ -48,7 +49,7 @@ def spoiled(axis, specs, state_db: Path) -> Path:
     now = time.time()
     db.execute("INSERT INTO leases (claim, host, memory_bytes, gpu, acquired, renewed, expires) "
                "VALUES ('huge', 'ok-1', 1024, 0, ?, ?, ?)", (now, now, now + 8.64e27))
-    db.execute("INSERT INTO facts (host, collected_at, status, reason, data) VALUES ('ok-1', ?, 'ok', '', ?)",
+    db.execute("INSERT INTO facts (host, collected_at, status, reason, data) VALUES ('ok-1', ?, 'complete', '', ?)",
                (now, json.dumps({"memory": {"total_bytes": "many"}})))
     db.commit()
     db.close()
@@ -88,6 +89,38 @@ def test_renewing_the_invalid_claim_fails_alone_with_one_line(axis, spoiled):
     assert renew.code == 1
     [line] = renew.err.strip().splitlines()
     assert line.startswith("error: stored Claim 'huge' is no longer valid") and "internal error" not in line
+
+
+def test_the_fleet_totals_skip_facts_this_axis_cannot_read(axis, spoiled):
+    """ok-1's newest facts row is `complete` but in a shape another version wrote: the totals
+    count it as reachable with no numbers instead of failing the whole status."""
+    status = axis("status", "--cached", "-o", "json")
+    assert status.code == 0, status.err
+    totals = json.loads(status.out)["totals"]
+    assert (totals["hosts"], totals["reachable"], totals["cores"]) == (1, 1, 0)  # bad-1 is no valid host
+
+
+def test_an_invalid_unleased_claim_does_not_stop_the_others_being_placed(axis, spoiled, state_db: Path):
+    """`aaa` sorts first and no longer validates; the pass still binds `good` and leaves `aaa`
+    Pending with the reason."""
+    from axis.reconcile.record import bind_claims
+    from axis.state import Database
+    from axis.state.claims import get_status
+
+    db = sqlite3.connect(state_db)
+    columns = [c[1] for c in db.execute("PRAGMA table_info(objects)") if c[1] not in ("id", "name")]
+    db.execute(f"INSERT INTO objects (name, {', '.join(columns)}) "  # huge's row again, as `aaa`
+               f"SELECT 'aaa', {', '.join(columns)} FROM objects WHERE name='huge'")
+    db.execute("INSERT INTO facts (host, collected_at, status, reason, data) VALUES ('ok-1', ?, 'complete', '', ?)",
+               (time.time(), (FIXTURES / "debian12.expected.json").read_text()))
+    db.commit()
+    db.close()
+    state = Database(state_db)
+    bind_claims(state, now=time.time())
+    with state.read() as session:
+        good, aaa = get_status(session, "good"), get_status(session, "aaa")
+    assert good is not None and good.phase == "Bound"
+    assert aaa is not None and aaa.phase == "Pending" and "no longer valid" in aaa.reason
 
 
 def test_api_reads_answer_for_the_fleet(spoiled):

@@ -54,18 +54,20 @@ def summary(f: Facts) -> dict[str, str]:
 
 
 def load_facts(data: dict[str, Any] | None) -> Facts | None:
-    """Stored facts back as the model; None when a pass carried none (unreachable)."""
-    return Facts.model_validate(data) if data else None
+    """Stored facts back as the model; None when a pass carried none (unreachable) and when
+    another axis version stored them in a shape this one does not read: that host shows no
+    numbers, the others theirs."""
+    try:
+        return Facts.model_validate(data) if data else None
+    except ValidationError:
+        return None
 
 
 def observed_view(session: Session, name: str, record: FactsRecord | None, now: float) -> Observation:
     """A host's latest observation, with the numbers from the newest pass that carried facts:
     an unreachable host still shows what it looked like, and `age`/`factsAt` say how old that is."""
     good = record if record is not None and record.data else latest_with_data(session, name)
-    try:
-        parsed = load_facts(good.data) if good is not None else None
-    except ValidationError:  # facts stored by another axis version: this host shows none, the others theirs
-        parsed = None
+    parsed = load_facts(good.data) if good is not None else None
     return {
         "name": name,
         "status": record.status if record else "unknown",

@@ -38,7 +38,7 @@ from axis.specs import Claim, Kind
 from axis.state import Database, leases
 from axis.state.claims import BOUND, EXPIRED, PENDING, RELEASED, get_status, set_status, statuses
 from axis.state.events import record_event
-from axis.state.objects import get_row, list_rows, to_model
+from axis.state.objects import StoredSpecInvalid, get_row, list_rows, to_model
 from axis.state.tables import ClaimStatus, DesiredObject, Lease
 
 
@@ -142,8 +142,12 @@ def _spec_changed(status: ClaimStatus | None, row: DesiredObject) -> bool:
 
 def _recheck(db: Database, index: Index, row: DesiredObject, lease: Lease, now: float) -> Outcome:
     """Resize the lease of a bound claim whose spec changed if its host still fits the new need;
-    otherwise leave the lease alone and say why (see the module docstring)."""
-    claim = to_model(row, Claim)
+    otherwise leave the lease alone and say why (see the module docstring). A stored spec this
+    axis no longer accepts leaves its lease alone too: the other claims are still placed."""
+    try:
+        claim = to_model(row, Claim)
+    except StoredSpecInvalid as exc:
+        return Outcome(row.name, "", host=lease.host, reason=str(exc))
     need = infer(claim.spec).need
     host = index.get(lease.host)
     with db.write() as session:
@@ -176,7 +180,12 @@ def _recheck(db: Database, index: Index, row: DesiredObject, lease: Lease, now: 
 
 
 def _place_one(db: Database, index: Index, row: DesiredObject, now: float) -> Outcome:
-    claim = to_model(row, Claim)
+    """Bind one claim to the best host that fits; a stored spec this axis no longer accepts stays
+    Pending with that reason (the other claims are still placed)."""
+    try:
+        claim = to_model(row, Claim)
+    except StoredSpecInvalid as exc:
+        return Outcome(row.name, PENDING, reason=str(exc))
     need = infer(claim.spec).need
     for _attempt in range(len(index.hosts) + 1):  # each "full" answer lowers one host for good
         host = index.choose(need)

@@ -22,7 +22,7 @@ from axis.state.conditions import conditions_of
 from axis.state.facts import latest
 from axis.state.feature_status import feature_status
 from axis.state.objects import StoredSpecInvalid, desired_hosts, to_model
-from axis.state.tables import Condition, DesiredObject
+from axis.state.tables import Condition, DesiredObject, FeatureStatus
 
 
 class _Labels(TypedDict, total=False):
@@ -78,7 +78,8 @@ def list_view(items: list[ObjectView]) -> ObjectList:
 
 def object_views(session: Session, kind: Kind, rows: list[DesiredObject]) -> list[ObjectView]:
     """Objects as `get -o json` shows them: spec plus status (observation, conditions, placement)."""
-    hosts, profiles = desired_hosts(session)
+    # only hosts and profiles show effective features and matched hosts: claims need neither
+    hosts, profiles = desired_hosts(session) if kind in (Kind.HOST, Kind.HOST_PROFILE) else ([], [])
     views = views_for(kind, rows, hosts, profiles)
     if kind == Kind.HOST:
         add_observed(session, views)
@@ -91,7 +92,11 @@ def object_views(session: Session, kind: Kind, rows: list[DesiredObject]) -> lis
 def add_observed(session: Session, views: list[ObjectView]) -> None:
     """Put each host's latest observation (facts summary, status, age) under status.observed."""
     now = time.time()
-    newest = latest(session, [v["metadata"]["name"] for v in views])
+    names = [v["metadata"]["name"] for v in views]
+    newest = latest(session, names)
+    features: dict[str, list[FeatureStatus]] = {}
+    for row in feature_status(session, names):
+        features.setdefault(row.host, []).append(row)
     for view in views:
         name = view["metadata"]["name"]
         o = observed_view(session, name, newest.get(name), now)
@@ -100,7 +105,7 @@ def add_observed(session: Session, views: list[ObjectView]) -> None:
         view["status"]["features"] = [
             {"feature": f.feature, "state": f.state, "reason": f.reason, "message": f.message,
              "observedGeneration": f.observed_generation, "updated": iso(f.updated_at)}
-            for f in feature_status(session, name)]
+            for f in features.get(name, [])]
 
 
 def add_conditions(session: Session, kind: Kind, views: list[ObjectView]) -> None:

@@ -30,7 +30,7 @@ from axis.specs import Host, HostProfile, Kind, effective_features
 from axis.specs.effective import EffectiveFeature
 from axis.state import Database
 from axis.state.feature_status import refused_steps
-from axis.state.objects import desired_claims, desired_hosts, get_row
+from axis.state.objects import StoredSpecInvalid, desired_claims, get_row, to_model, valid_models
 
 #: An apply's pass over one host must end within this many seconds (a controller's: PASS_TIMEOUT).
 APPLY_TIMEOUT = 900.0
@@ -101,11 +101,14 @@ async def reconcile_stored_host(db: Database, name: str, connector: Connector, *
     own transaction; None when the host is no longer stored (the queue drops it)."""
     planned_at = time.time()  # before the read: the pass saw every commit made until then
     with db.read() as session:
-        hosts, profiles = desired_hosts(session)
-        host = next((h for h in hosts if h.metadata.name == name), None)
+        row = get_row(session, Kind.HOST, name)  # this host only: a pass over one host parses no other
+        try:
+            host = to_model(row, Host) if row is not None else None
+        except StoredSpecInvalid:  # listed with its reason elsewhere; no pass plans from it
+            host = None
         if host is None:
             return None
-        work = plan_work(session, [host], profiles, planned_at=planned_at)[0]
+        work = plan_work(session, [host], valid_models(session, HostProfile), planned_at=planned_at)[0]
         tools = claim_tools(desired_claims(session))
     reconciled = await reconcile_host(work, connector, dry_run=False, extra_tools=tools, timeout=PASS_TIMEOUT,
                                       stop=stop)

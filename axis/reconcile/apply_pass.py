@@ -62,12 +62,11 @@ class Applied:
     placed: list[Outcome] = field(default_factory=list)
 
 
-def work_for(session: Session, loaded: list[Loaded], *, also: set[str],
-             planned_at: float) -> tuple[list[HostWork], list[str]]:
+def work_for(session: Session, hosts: list[Host], profiles: list[HostProfile], loaded: list[Loaded], *,
+             also: set[str], planned_at: float) -> tuple[list[HostWork], list[str]]:
     """The hosts these objects concern (their Hosts, hosts their profiles match, and the hosts
-    named in `also`), planned from the state as it stands in `session`, and the tools claims ask
-    for (probed with the facts)."""
-    hosts, profiles = desired_hosts(session)
+    named in `also`), planned from the stored `hosts` and `profiles` as they stand in `session`,
+    and the tools claims ask for (probed with the facts)."""
     named = also | {item.obj.metadata.name for item in loaded if isinstance(item.obj, Host)}
     applied_profiles = [item.obj for item in loaded if isinstance(item.obj, HostProfile)]
     chosen = [h for h in hosts if h.metadata.name in named
@@ -75,9 +74,8 @@ def work_for(session: Session, loaded: list[Loaded], *, also: set[str],
     return plan_work(session, chosen, profiles, planned_at=planned_at), claim_tools(desired_claims(session))
 
 
-def _effective(session: Session) -> dict[str, dict[str, object]]:
+def _effective(hosts: list[Host], profiles: list[HostProfile]) -> dict[str, dict[str, object]]:
     """Every host's effective features as data, to see whose a store changed."""
-    hosts, profiles = desired_hosts(session)
     return {h.metadata.name: {n: f.to_data() for n, f in effective_features(h, profiles).items()} for h in hosts}
 
 
@@ -97,13 +95,13 @@ def store(db: Database, loaded: list[Loaded], *, apply_sets: list[str] | None = 
     compare = (converge or hand_over) and (prune or any(isinstance(i.obj, HostProfile) for i in loaded))
     began = time.time()
     with db.write() as session:
-        before = _effective(session) if compare else {}
+        before = _effective(*desired_hosts(session)) if compare else {}
         changes = apply_objects(session, loaded, prune=prune, apply_sets=apply_sets or [])
         hosts, profiles = desired_hosts(session)
         if converge or hand_over:
-            after = _effective(session) if compare else {}
+            after = _effective(hosts, profiles) if compare else {}
             moved = {name for name, features in after.items() if before.get(name, features) != features}
-            work, tools = work_for(session, loaded, also=moved, planned_at=began)
+            work, tools = work_for(session, hosts, profiles, loaded, also=moved, planned_at=began)
         else:
             work, tools = [], []
         if dry_run:

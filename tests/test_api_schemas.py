@@ -89,7 +89,7 @@ def test_every_answer_validates_against_its_schema(client: TestClient, fleet: Ap
     assert answered["/hosts/{name}"]["status"]["observed"]["status"] == "complete"
     assert answered["/claims/{name}"]["status"]["phase"] == "Bound"
     assert answered["/apply"]["changes"][0]["kind"] == "HostProfile"
-    assert all("id" in i for i in answered["/events"]["items"])
+    assert answered["/events"]["items"] and all("id" in i for i in answered["/events"]["items"])
     hosts = schemas[[e.path for e in ENDPOINTS].index("/hosts")]
     unnamed = copy.deepcopy(answered["/hosts"])
     unnamed["items"][0]["status"]["surprise"] = 1

@@ -73,9 +73,9 @@ def test_long_digit_runs_are_refused_in_linear_time():
     import time
 
     for text in ("0o" + "7" * 6000 + "e400", "7" * 60_000 + "x", "1" * 60_000):
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time: a stall of a busy CI machine is not the parser's
         with pytest.raises(ValueError):
             parse_duration(text)
         with pytest.raises(ValueError):
             parse_size(text + "Q")
-        assert time.perf_counter() - started < 0.05, text[:20]
+        assert time.process_time() - started < 0.05, text[:20]

@@ -56,11 +56,6 @@ def file_section(name: str, content: bytes | str | None, path: str = "FILE") -> 
     return section(name, hexdump(content.encode() if isinstance(content, str) else content))
 
 
-def unreadable_section(name: str, path: str) -> Section:
-    """A file probe's section when the login user may not read the file (what od says, exit 1)."""
-    return section(name, [], 1, [f"od: {path}: Permission denied"])
-
-
 def file_paths(driver: FeatureDriver, settings: Any) -> dict[str, str]:
     """Section name → path, for each of the driver's probes that prints a file (`file_probe`)."""
     return {name: probe.path for name, probe in driver.probes(settings).items() if probe.path is not None}

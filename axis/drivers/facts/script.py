@@ -82,7 +82,8 @@ FACTS_TOOLS: tuple[str, ...] = (
     "brew", "apt-get", "nvidia-smi", "tailscale", "earlyoom",
 )
 
-SECTION_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+SECTION_NAME = r"[A-Za-z0-9_.-]{1,64}"  # the script refuses other names; the splitter reads only these
+SECTION_NAME_RE = re.compile(rf"^{SECTION_NAME}$")
 
 NVIDIA_QUERY = "name,memory.total,memory.used,utilization.gpu"
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .script import marker_prefix
+from .script import SECTION_NAME, marker_prefix
 
-_NAME = r"([A-Za-z0-9_.-]{1,64})"
+_NAME = rf"({SECTION_NAME})"
 _SECTION_RE = re.compile(rf"section:{_NAME}")
 _END_RE = re.compile(rf"end:{_NAME} rc=(-?\d{{1,9}})")
 _STDERR_RE = re.compile(rf"stderr:{_NAME} (.*)")

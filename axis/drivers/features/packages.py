@@ -51,7 +51,7 @@ def package_probe(package: str, service: str) -> str:
     p, s = shlex.quote(package), shlex.quote(service)
     plist = shlex.quote(f"/Library/LaunchDaemons/homebrew.mxcl.{package}.plist")
     return (
-        ASK_FN + 'if [ "$(uname -s)" = Darwin ]; then '
+        ASK_FN + '_axis_os=$(uname -s); if [ "$_axis_os" = Darwin ]; then '
         "if command -v brew >/dev/null 2>&1; then echo 'manager: brew'; "
         f"_axis_ask brew brew list --formula --versions {p}; fi; "
         f"[ -f {plist} ] && echo 'enabled: enabled'; "
@@ -65,7 +65,7 @@ def package_probe(package: str, service: str) -> str:
         "elif command -v yum >/dev/null 2>&1; then echo 'manager: yum'; "
         f"_axis_ask rpm rpm -q {p}; "
         "else echo 'manager: none'; fi; "
-        'if [ "$(uname -s)" != Darwin ] && command -v systemctl >/dev/null 2>&1; then '
+        'if [ "$_axis_os" != Darwin ] && command -v systemctl >/dev/null 2>&1; then '
         f"_axis_ask enabled systemctl is-enabled {s}; "
         f"if [ -d /run/systemd/system ]; then _axis_ask active systemctl is-active {s}; "
         "else echo 'systemd: not running'; fi; fi; "

@@ -4,16 +4,25 @@ document is `axis.app.controller_health`'s)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 import typer
 
 from axis.app.context import AppError
+from axis.app.documents import ConditionView
 from axis.app.queries import controller
 from axis.app.timefmt import age, parse_iso
 from axis.cli.context import app_context
 from axis.cli.output import Format, console, emit, indented_table
 from axis.reconcile.supervisor import NAME as CONTROLLER_NAME
 from axis.specs.text import visible
+
+
+def conditions_table(conditions: Iterable[ConditionView], now: float) -> str:
+    """Conditions as `describe` shows them, a row each, SINCE their last flip."""
+    return indented_table(["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"], [
+        [c["type"], c["status"], c["reason"], age(parse_iso(c["lastTransitionTime"]), now), c["message"]]
+        for c in conditions])
 
 
 def show_controller(ctx: typer.Context, name: str | None, output: Format, *, detailed: bool) -> None:
@@ -37,10 +46,8 @@ def show_controller(ctx: typer.Context, name: str | None, output: Format, *, det
     if "lastRecorded" in status:
         sections.append(("Last recorded (by a controller no longer running):", status["lastRecorded"]))
     for title, shown in sections:
-        rows = [[c["type"], c["status"], c["reason"], age(parse_iso(c["lastTransitionTime"]), now), c["message"]]
-                for c in shown]
         console().print(title)
-        console().print(indented_table(["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"], rows))
+        console().print(conditions_table(shown, now))
     if detailed:
         console().print("Events:")
         console().print(indented_table(["TYPE", "REASON", "AGE", "MESSAGE"],

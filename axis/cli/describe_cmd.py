@@ -9,9 +9,9 @@ import typer
 
 from axis.app.context import AppError
 from axis.app.objects import object_views
-from axis.app.timefmt import age, parse_iso
+from axis.app.timefmt import age
 from axis.cli.context import app_context
-from axis.cli.controller_show import show_controller
+from axis.cli.controller_show import conditions_table, show_controller
 from axis.cli.kinds import CONTROLLER, DESCRIBE, EVENT, resolve_kind
 from axis.cli.output import Format, console, dump, indent, indented_table
 from axis.specs import Kind
@@ -71,14 +71,11 @@ def describe(
             if value:
                 out.print(f"{label:<14}{visible(str(value))}")
     conditions = view.get("status", {}).get("conditions", [])
-    if conditions:
-        now_ts = time.time()
-        out.print("Conditions:")
-        out.print(indented_table(["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"], [
-            [c["type"], c["status"], c["reason"], age(parse_iso(c["lastTransitionTime"]), now_ts), c["message"]]
-            for c in conditions]))
-    out.print("Events:")
     now = time.time()
+    if conditions:
+        out.print("Conditions:")
+        out.print(conditions_table(conditions, now))
+    out.print("Events:")
     out.print(indented_table(["TYPE", "REASON", "AGE", "MESSAGE"],
                             [[e.type, e.reason, age(e.time, now), e.message] for e in events]) if events else "  <none>")
 

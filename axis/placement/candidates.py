@@ -63,11 +63,16 @@ class Candidate:
         return self.leased / self.cap if self.cap else 1.0
 
 
+def _base(host: Host, leased: int) -> Candidate:
+    """The host as its spec and the ledger describe it, before its facts are read."""
+    return Candidate(name=host.metadata.name, labels=dict(host.metadata.labels), fanout=host.spec.fanout,
+                     leased=leased)
+
+
 def candidate(host: Host, status: str | None, reason: str, data: Mapping[str, Any] | None, *,
               leased: int = 0, local_hostname: str | None = None) -> Candidate:
     """A host with its newest observation (`status` None: never observed)."""
-    base = Candidate(name=host.metadata.name, labels=dict(host.metadata.labels), fanout=host.spec.fanout,
-                     leased=leased)
+    base = _base(host, leased)
     if status is None:
         return _with_problem(base, "never observed: no facts yet (run `axis status` to gather them)")
     if data is None:
@@ -122,8 +127,6 @@ def load_candidates(session: Session, *, now: float, local_hostname: str | None 
             out.append(candidate(host, record.status if record else None, record.reason if record else "",
                                  record.data if record else None, leased=held, local_hostname=local_hostname))
         except (AttributeError, KeyError, TypeError, ValueError) as exc:  # one host's odd facts stay its own
-            base = Candidate(name=host.metadata.name, labels=dict(host.metadata.labels), fanout=host.spec.fanout,
-                             leased=held)
-            out.append(_with_problem(base, f"stored facts unreadable ({type(exc).__name__}: {exc}); "
+            out.append(_with_problem(_base(host, held), f"stored facts unreadable ({type(exc).__name__}: {exc}); "
                                            "the next observation replaces them"))
     return out

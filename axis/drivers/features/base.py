@@ -1,7 +1,8 @@
 """The feature driver contract: probes → observe (pure) → plan (pure) → steps that `apply` runs.
 
 A driver never talks to a host itself. It names shell probes whose output comes back in the
-same single script as the facts (one round trip per host per pass); `observe` parses its
+same single script as the facts (one round trip per observation: a pass that changes a host
+observes it again to verify, and each step is one more); `observe` parses its
 sections into a state; `plan(settings, state, facts)` returns the steps that would bring the
 host to the desired state (none when it is already there) together with notes for people.
 `FeatureDriver` is generic in the feature's settings model and its observed state, so the

@@ -1,0 +1,299 @@
+"""The git mechanics of a source (axis.sources), against real repositories on this machine.
+
+Each test builds a repo with the real git, serves it by file:// or by path, and drives a
+`GitMirror` the way the controller's loop does: remote_head, fetch when it moved, snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import subprocess
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from axis.sources import GitError, GitMirror, GitRemote
+
+T = TypeVar("T")
+AUTHOR = ["-c", "user.name=Dev", "-c", "user.email=dev@example.org", "-c", "commit.gpgsign=false"]
+
+
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mirror reads ~/.gitconfig like the user's git: give it an empty home."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+
+
+class Repo:
+    """A work repo the tests commit to; the mirror follows it by path or file:// URL."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir()
+        self.git("init", "-q", "-b", "main")
+
+    def git(self, *args: str) -> str:
+        out = subprocess.run(["git", *AUTHOR, *args], cwd=self.root, check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def commit(self, files: dict[str, str], message: str = "change", *, sign_with: Path | None = None) -> str:
+        for name, text in files.items():
+            path = self.root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            self.git("add", name)
+        signing = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={sign_with}", "commit", "-S"] if sign_with else ["commit"]
+        self.git(*signing, "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    r = Repo(tmp_path / "repo")
+    r.commit({"specs/hosts.yaml": "kind: Host\n", "README": "not a spec\n"}, "first")
+    return r
+
+
+def mirror_of(repo: Repo, tmp_path: Path, ref: str = "main", *, url: str | None = None) -> GitMirror:
+    return GitMirror(GitRemote(url or f"file://{repo.root}", ref), tmp_path / "cache", timeout=20)
+
+
+def in_mirror(mirror: GitMirror, sha: str) -> bool:
+    return subprocess.run(["git", "--git-dir", str(mirror.repo), "cat-file", "-e", f"{sha}^{{commit}}"],
+                          capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("by", ["file-url", "path"])
+def test_head_then_fetch_only_what_moved(repo: Repo, tmp_path: Path, by: str) -> None:
+    first = repo.git("rev-parse", "HEAD")
+    mirror = mirror_of(repo, tmp_path, url=f"file://{repo.root}" if by == "file-url" else str(repo.root))
+    assert run(mirror.remote_head()) == first
+    assert not in_mirror(mirror, first), "ls-remote alone must not bring objects"
+    assert run(mirror.fetch()) == first and in_mirror(mirror, first)
+    second = repo.commit({"specs/hosts.yaml": "kind: Host\n# two\n"})
+    assert run(mirror.remote_head()) == second
+    assert not in_mirror(mirror, second)
+    assert run(mirror.fetch()) == second
+    assert run(mirror.is_ancestor(first, second)) is True
+    assert run(mirror.is_ancestor(second, first)) is False
+    assert mirror.remote.revision(second) == f"main@sha1:{second}"
+
+
+def test_tags_peeled_and_full_refs(repo: Repo, tmp_path: Path) -> None:
+    commit = repo.git("rev-parse", "HEAD")
+    repo.git("tag", "-a", "v1", "-m", "release 1")
+    repo.git("tag", "light")
+    tag_object = repo.git("rev-parse", "v1")
+    assert tag_object != commit
+    for ref in ("v1", "refs/tags/v1", "light"):
+        mirror = mirror_of(repo, tmp_path / ref.replace("/", "_"), ref)
+        assert run(mirror.remote_head()) == commit, ref
+        assert run(mirror.fetch()) == commit, ref
+    assert GitRemote("/x", "refs/tags/v1").revision(commit) == f"v1@sha1:{commit}"
+    assert GitRemote("/x", "refs/heads/main").revision(commit) == f"main@sha1:{commit}"
+
+
+def test_a_name_both_branch_and_tag_is_refused(repo: Repo, tmp_path: Path) -> None:
+    repo.git("tag", "main")
+    with pytest.raises(GitError, match="both a branch and a tag") as caught:
+        run(mirror_of(repo, tmp_path).remote_head())
+    assert caught.value.reason == "FetchFailed"
+    assert run(mirror_of(repo, tmp_path / "full", "refs/heads/main").remote_head()) == repo.git("rev-parse", "HEAD")
+
+
+def test_force_push_is_not_a_fast_forward(repo: Repo, tmp_path: Path) -> None:
+    mirror = mirror_of(repo, tmp_path)
+    old = run(mirror.fetch())
+    repo.git("checkout", "-q", "--orphan", "rewritten")
+    new = repo.commit({"specs/hosts.yaml": "kind: Host\n# rewritten\n"}, "rewrite")
+    repo.git("branch", "-q", "-M", "rewritten", "main")
+    assert run(mirror.remote_head()) == new
+    assert run(mirror.fetch()) == new
+    assert run(mirror.is_ancestor(old, new)) is False
+    assert run(mirror.is_ancestor("0" * 40, new)) is False, "a commit the mirror lacks"
+    assert run(mirror.is_ancestor("not-a-sha", new)) is False
+
+
+def test_missing_ref_and_unreachable_remote(repo: Repo, tmp_path: Path) -> None:
+    with pytest.raises(GitError, match="no ref 'nope'") as missing:
+        run(mirror_of(repo, tmp_path, "nope").remote_head())
+    assert missing.value.reason == "FetchFailed"
+    gone = tmp_path / "no-such-repo"
+    for url in (str(gone), f"file://{gone}"):
+        mirror = GitMirror(GitRemote(url), tmp_path / "cache2", timeout=20)
+        with pytest.raises(GitError) as caught:
+            run(mirror.remote_head())
+        assert caught.value.reason == "FetchFailed"
+        assert str(gone) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_snapshot_is_the_commit_read_only_and_reused(repo: Repo, tmp_path: Path) -> None:
+    mirror = mirror_of(repo, tmp_path)
+    first = run(mirror.fetch())
+    snap = run(mirror.snapshot(first, "specs"))
+    assert snap.name == "specs" and sorted(p.name for p in snap.iterdir()) == ["hosts.yaml"]
+    assert (snap / "hosts.yaml").read_text() == "kind: Host\n"
+    for path in [snap.parent, snap, snap / "hosts.yaml"]:
+        assert not stat.S_IMODE(path.stat().st_mode) & 0o222, f"{path} is writable"
+    assert run(mirror.snapshot(first, "./specs/")) == snap, "the same directory for the same commit and path"
+    second = repo.commit({"specs/hosts.yaml": "kind: Host\n# later\n", "specs/more/claim.yaml": "kind: Claim\n"})
+    run(mirror.fetch())
+    later = run(mirror.snapshot(second, "specs"))
+    assert later != snap and (later / "more" / "claim.yaml").read_text() == "kind: Claim\n"
+    assert (snap / "hosts.yaml").read_text() == "kind: Host\n", "an older snapshot never changes"
+    whole = run(mirror.snapshot(second, ""))
+    assert sorted(p.name for p in whole.iterdir()) == ["README", "specs"]
+    mirror.prune_snapshots({second})
+    assert not snap.exists() and later.exists() and whole.exists()
+
+
+def test_snapshot_paths_that_are_not_a_spec_directory(repo: Repo, tmp_path: Path) -> None:
+    mirror = mirror_of(repo, tmp_path)
+    sha = run(mirror.fetch())
+    for path, words in [("nope", "no such path"), ("README", "not a directory"), ("../etc", "inside the repo"),
+                        ("/etc", "inside the repo")]:
+        with pytest.raises(GitError, match=words) as caught:
+            run(mirror.snapshot(sha, path))
+        assert caught.value.reason == "SpecInvalid"
+
+
+def test_symlinks_and_submodules_are_refused(repo: Repo, tmp_path: Path) -> None:
+    os.symlink("/etc/passwd", repo.root / "specs" / "link.yaml")
+    repo.git("add", "specs/link.yaml")
+    linked = repo.commit({}, "a link")
+    repo.git("rm", "-q", "specs/link.yaml")
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{linked},specs/sub")
+    submodule = repo.commit({}, "a submodule")
+    mirror = mirror_of(repo, tmp_path)
+    run(mirror.fetch())
+    for sha, words in [(linked, "specs/link.yaml: a symlink"), (submodule, "specs/sub: a submodule")]:
+        with pytest.raises(GitError, match=words) as caught:
+            run(mirror.snapshot(sha, "specs"))
+        assert caught.value.reason == "SpecInvalid"
+    assert not [p for p in mirror.snapshots.iterdir()], "nothing half-built is left"
+
+
+def test_export_attributes_do_not_change_the_snapshot(repo: Repo, tmp_path: Path) -> None:
+    sha = repo.commit({".gitattributes": "specs/subst.yaml export-subst\nspecs/hidden.yaml export-ignore\n",
+                       "specs/subst.yaml": "# $Format:%H$\n", "specs/hidden.yaml": "kind: Host\n"})
+    mirror = mirror_of(repo, tmp_path)
+    run(mirror.fetch())
+    snap = run(mirror.snapshot(sha, "specs"))
+    assert (snap / "subst.yaml").read_text() == "# $Format:%H$\n"
+    assert (snap / "hidden.yaml").is_file()
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """(listed key, unlisted key, allowed_signers naming only the first)."""
+    listed, unlisted = tmp_path / "listed", tmp_path / "unlisted"
+    for key in (listed, unlisted):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", key.name, "-f", str(key)], check=True)
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f"dev@example.org {listed.with_suffix('.pub').read_text()}")
+    return listed, unlisted, signers
+
+
+def test_signatures_verified_against_allowed_signers(repo: Repo, tmp_path: Path,
+                                                     keys: tuple[Path, Path, Path]) -> None:
+    listed, unlisted, signers = keys
+    unsigned = repo.git("rev-parse", "HEAD")
+    good = repo.commit({"specs/a.yaml": "a\n"}, sign_with=listed)
+    stranger = repo.commit({"specs/b.yaml": "b\n"}, sign_with=unlisted)
+    mirror = mirror_of(repo, tmp_path)
+    run(mirror.fetch())
+    assert run(mirror.verify(good, signers)).startswith('Good "git" signature for dev@example.org')
+    for sha, words in [(unsigned, "no signature"), (stranger, "No principal matched")]:
+        with pytest.raises(GitError, match=words) as caught:
+            run(mirror.verify(sha, signers))
+        assert caught.value.reason == "VerificationFailed"
+        assert str(caught.value).startswith(f"main@sha1:{sha}: ")
+
+
+def test_credentials_never_shown(tmp_path: Path) -> None:
+    remote = GitRemote("https://user:s3cret@127.0.0.1:1/x.git")
+    assert remote.display_url() == "https://user:***@127.0.0.1:1/x.git"
+    assert remote.git_url() == "https://127.0.0.1:1/x.git"
+    assert "s3cret" not in repr(remote)
+    assert GitRemote("https://ghp_T0KEN@example.org/x.git").display_url() == "https://***@example.org/x.git"
+    assert GitRemote("https://u:p%40ss@example.org/x").scrub("p@ss and p%40ss") == "*** and ***"
+    mirror = GitMirror(remote, tmp_path / "cache", timeout=20)
+    with pytest.raises(GitError) as caught:
+        run(mirror.remote_head())
+    assert caught.value.reason == "FetchFailed" and "s3cret" not in str(caught.value)
+    assert "127.0.0.1:1" in str(caught.value)
+    askpass = tmp_path / "cache" / "askpass"
+    assert stat.S_IMODE(askpass.stat().st_mode) == 0o700 and "s3cret" not in askpass.read_text()
+
+
+def test_ssh_command_is_strict_by_default() -> None:
+    assert GitRemote("git@git.example:fleet.git").ssh_command() == (
+        "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes")
+    remote = GitRemote("ssh://git@git.example/fleet.git", ssh_config=Path("/etc/axis/ssh config"),
+                       known_hosts=Path("/k/known hosts%"), accept_new=True)
+    assert remote.ssh_command() == ("ssh -F '/etc/axis/ssh config' -o BatchMode=yes -o StrictHostKeyChecking=accept-new "
+                                    "-o 'UserKnownHostsFile=\"/k/known hosts%%\"'")
+
+
+def _fake_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> Path:
+    """An `ssh` first on PATH that records its argv (and pid) in tmp_path/ssh.log, then runs ``body``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "ssh.log"
+    fake = bin_dir / "ssh"
+    fake.write_text(f'#!/bin/sh\necho "$$ $*" >> {log}\n{body}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    return log
+
+
+def test_git_reaches_ssh_urls_through_openssh_strictly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _fake_ssh(tmp_path, monkeypatch, "echo 'Host key verification failed.' >&2; exit 255")
+    mirror = GitMirror(GitRemote("ssh://git@127.0.0.1:2222/srv/fleet.git"), tmp_path / "cache", timeout=20)
+    with pytest.raises(GitError, match="Host key verification failed") as caught:
+        run(mirror.remote_head())
+    assert caught.value.reason == "FetchFailed"
+    argv = log.read_text().split(maxsplit=1)[1]
+    assert "-o BatchMode=yes -o StrictHostKeyChecking=yes" in argv and "-p 2222 git@127.0.0.1" in argv
+
+
+def test_a_hung_remote_is_killed_at_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _fake_ssh(tmp_path, monkeypatch, "exec sleep 60")
+    mirror = GitMirror(GitRemote("git@127.0.0.1:fleet.git"), tmp_path / "cache", timeout=1.5)
+    started = time.monotonic()
+    with pytest.raises(GitError, match="timed out after 1.5s"):
+        run(mirror.remote_head())
+    assert time.monotonic() - started < 10
+    ssh_pid = int(log.read_text().split()[0])
+    time.sleep(0.2)
+    assert _gone(ssh_pid), "the whole process group goes: ssh (here: its sleep) included"
+
+
+def _gone(pid: int) -> bool:
+    """Not running: no such process, or a zombie its new parent has not reaped yet."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except FileNotFoundError:
+        return True
+    return fields[0] in ("Z", "X")
+
+
+@pytest.mark.parametrize(("url", "ref"), [
+    ("-oProxyCommand=touch /tmp/x", "main"), ("ext::sh -c touch% /tmp/x", "main"), ("git://host/x", "main"),
+    ("ssh://u:pw@host/x", "main"), ("", "main"), ("/x\nfatal", "main"),
+    ("/x", "a..b"), ("/x", "-b"), ("/x", "main lock"), ("/x", "refs/heads/"), ("/x", "x.lock"),
+])
+def test_urls_and_refs_git_would_misread_are_refused(url: str, ref: str) -> None:
+    with pytest.raises(ValueError):
+        GitRemote(url, ref)

@@ -52,6 +52,22 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (5, "conditions say when the pass that set them read the desired state", [
         "ALTER TABLE conditions ADD COLUMN last_probe FLOAT NOT NULL DEFAULT 0",
     ]),
+    (6, "git sources", [
+        """CREATE TABLE sources (
+            name VARCHAR NOT NULL PRIMARY KEY, url VARCHAR NOT NULL, ref VARCHAR NOT NULL, path VARCHAR NOT NULL,
+            interval FLOAT NOT NULL, verify BOOLEAN NOT NULL, suspended BOOLEAN NOT NULL,
+            last_attempted VARCHAR NOT NULL, last_applied VARCHAR NOT NULL, last_applied_at FLOAT NOT NULL,
+            created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL)""",
+        """CREATE TABLE source_attempts (
+            id INTEGER NOT NULL PRIMARY KEY, source VARCHAR NOT NULL, revision VARCHAR NOT NULL,
+            time FLOAT NOT NULL, result VARCHAR NOT NULL, message VARCHAR NOT NULL,
+            hosts_changed INTEGER NOT NULL, hosts_failed INTEGER NOT NULL, note VARCHAR NOT NULL,
+            finished FLOAT NOT NULL)""",
+        "CREATE INDEX ix_source_attempts_source_id ON source_attempts (source, id)",
+        """CREATE TABLE host_revisions (
+            host VARCHAR NOT NULL PRIMARY KEY, source VARCHAR NOT NULL, revision VARCHAR NOT NULL,
+            converged_at FLOAT NOT NULL)""",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

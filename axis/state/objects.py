@@ -22,6 +22,7 @@ from axis.state.claims import PENDING, drop_status, set_status
 from axis.state.conditions import drop_conditions
 from axis.state.db import StateError
 from axis.state.events import record_event, trim_events
+from axis.state.sources import drop_host_revision
 from axis.state.tables import DesiredObject, FactsRecord, FeatureStatus
 
 #: A spec model class: `to_model` returns an instance of the class it is given.
@@ -97,6 +98,7 @@ def _delete_row(session: Session, row: DesiredObject, reason: str, message: str,
     if row.kind == Kind.HOST:
         session.exec(delete(FeatureStatus).where(col(FeatureStatus.host) == row.name))
         session.exec(delete(FactsRecord).where(col(FactsRecord.host) == row.name))
+        drop_host_revision(session, row.name)
         for lease in leases.on_host(session, row.name):  # not the claims' fault: place them again
             leases.end(session, lease, reason="Released", message=f"host {reason.lower()}", now=now)
             set_status(session, lease.claim, PENDING, generation=0, now=now,

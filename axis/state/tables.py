@@ -139,3 +139,55 @@ class Meta(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: str
+
+
+class SourceRow(SQLModel, table=True):
+    """A git source the controller follows: its configuration and where it stands.
+
+    `last_attempted`/`last_applied` are revisions (`main@sha1:<sha>`), "" before the first;
+    `url` is stored as shown (credentials already replaced), never with a secret in it.
+    """
+
+    __tablename__ = "sources"
+
+    name: str = Field(primary_key=True)
+    url: str
+    ref: str
+    path: str
+    interval: float
+    verify: bool = False  # only commits signed by an allowed key are applied
+    suspended: bool = False
+    last_attempted: str = ""
+    last_applied: str = ""
+    last_applied_at: float = 0.0
+    created_at: float
+    updated_at: float
+
+
+class SourceAttempt(SQLModel, table=True):
+    """One revision a source tried to apply, and how it ended (`finished` 0 while in progress)."""
+
+    __tablename__ = "source_attempts"
+    __table_args__ = (Index("ix_source_attempts_source_id", "source", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    revision: str
+    time: float
+    result: str  # Progressing | Converged | HostsFailed | Superseded | SpecInvalid | VerificationFailed | FetchFailed
+    message: str = ""
+    hosts_changed: int = 0
+    hosts_failed: int = 0
+    note: str = ""  # e.g. "force-push: not a descendant of the last applied revision"
+    finished: float = 0.0
+
+
+class HostRevision(SQLModel, table=True):
+    """The source revision that last converged a host, for `describe host`."""
+
+    __tablename__ = "host_revisions"
+
+    host: str = Field(primary_key=True)
+    source: str
+    revision: str
+    converged_at: float

@@ -23,7 +23,7 @@ import pytest
 
 from axis.drivers.connector import Connector
 from axis.drivers.transport import ErrorKind, TransportError
-from axis.reconcile import controller as controller_module, spec_watch, supervisor as supervisor_module
+from axis.reconcile import controller as controller_module, host_slot, spec_watch, supervisor as supervisor_module
 from axis.reconcile.controller import Controller
 from axis.reconcile.supervisor import CRASH_LOOP, Part, Supervisor, describe, restart_delay
 from axis.specs import Host
@@ -61,7 +61,7 @@ class Refused:
 def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Restarts after 0.2 s (doubling) instead of 1 s, host retries after 0.3 s instead of 5 s."""
     monkeypatch.setattr(supervisor_module, "RESTART_BASE", 0.2)
-    monkeypatch.setattr(controller_module, "BACKOFF_BASE", 0.3)
+    monkeypatch.setattr(host_slot, "BACKOFF_BASE", 0.3)
 
 
 def _condition(db: Database, type: str, kind: str = "Controller", name: str = "controller") -> Any:
@@ -481,7 +481,7 @@ def test_backoffs_stay_finite_after_any_number_of_failures():
     """A host unreachable for days: 2 ** 1024 seconds would overflow a float inside the except
     block that computes the next retry, killing the pass it reschedules."""
     assert restart_delay(10**6) == supervisor_module.RESTART_CAP
-    assert controller_module.backoff(10**6) == controller_module.BACKOFF_CAP
+    assert host_slot.backoff(10**6) == host_slot.BACKOFF_CAP
 
 
 @pytest.mark.parametrize("exc", HOSTILE, ids=["huge-int-key", "str-raises"])

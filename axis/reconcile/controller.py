@@ -1,26 +1,26 @@
-"""The loop behind `axis controller`: watch the spec directory, reconcile every host level-triggered.
+"""The loop behind `axis controller`: keep the desired state current, reconcile every host
+level-triggered.
 
-This module is mainly the work queue around `reconcile_host` (`axis.reconcile.host_pass`, also the path
-of `axis apply`): one schedule per host, serial per host, hosts concurrently up to `jobs` so a slow
-or dead host never holds up the others. The pass's `Result` says when the host is due again: after
-`resync` seconds (drift such as a managed file deleted by hand is found and repaired) or, after a
+Mainly the work queue around `reconcile_host` (`axis.reconcile.host_pass`, also the path of `axis
+apply`): one schedule per host (`host_slot.Slot`), serial per host, hosts concurrently up to `jobs`
+so a slow or dead host never holds up the others. The pass's `Result` says when the host is due
+again: after `resync` seconds (drift such as a managed file deleted by hand is repaired) or, after a
 temporary error, after a backoff of 5 s doubling to 5 minutes. Claims are bound and expired leases
 swept after host passes and every few seconds.
 
-Besides the queue it does two things that decide what the queue holds. A spec edit re-applies
-the whole directory to the DB exactly as `axis apply --prune` would (the store itself is
-`apply_pass.store_watched`, beside `axis apply`'s); an invalid edit is logged with file:line and
-the last good desired state stays in force. And what another process stores (`axis apply` beside
-the controller hands its hosts over, the HTTP API, `axis delete`) is noticed by a once-a-second
-look at the objects' change times, the poll in `_notice_stored`. Stopping (`stop` set,
-e.g. by SIGTERM) starts no new pass and no new step; steps in flight finish.
+What the queue holds comes from three places. The desired state: a watched spec path, re-applied
+whole on every edit exactly as `axis apply --prune` would (`apply_pass.store_watched`; an invalid
+edit is logged with file:line and the last good state stays in force), or a followed git source
+(`git_follow`: each new commit stored the same way, a broken one stalls the source). And what
+another process stores (`axis apply` handing its hosts over, the HTTP API, `axis delete`), noticed
+by a once-a-second look (`store_poll`). Stopping (`stop` set, e.g. by SIGTERM) starts no new pass
+and no new step; steps in flight finish. A suspended git source starts no pass either.
 
 Every part is supervised (`axis.reconcile.supervisor`): an exception it did not expect is logged,
 recorded (Warning event, the part's condition on Controller/controller) and the part runs again
-after a capped backoff; the file watcher (`axis.reconcile.spec_watch`) and the spec apply it
-triggers are separate parts. Only the scheduling loop cannot be restarted: if it breaks, `run`
-raises and the process exits non-zero rather than keep running with a dead part. Each log line
-carries its facts (host, result, seconds, the object changed) as `extra` fields: the JSON log's keys.
+after a capped backoff. Only the scheduling loop cannot be restarted: if it breaks, `run` raises and
+the process exits non-zero rather than keep running with a dead part. Each log line carries its
+facts (host, result, seconds, the object changed) as `extra` fields: the JSON log's keys.
 """
 
 from __future__ import annotations
@@ -32,63 +32,43 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from axis.drivers.connector import Connector
 from axis.reconcile.apply_pass import store_watched
+from axis.reconcile.git_follow import GitFollower, GitSource
 from axis.reconcile.host_pass import reconcile_stored_host
+from axis.reconcile.host_slot import Slot
 from axis.reconcile.record import bind_claims, record_pass_crashed, record_spec_invalid
 from axis.reconcile.spec_watch import SpecWatcher
-from axis.reconcile.supervisor import Part, Supervisor, describe, doubling, ended, restart_delay
-from axis.specs import Kind, SpecErrors
+from axis.reconcile.supervisor import Part, Supervisor, describe, ended, restart_delay
+from axis.specs import Kind, Loaded, SpecErrors
 from axis.specs.loader import load_specs
+from axis.reconcile.store_poll import POLL_EVERY, StorePoll
 from axis.state import Database
-from axis.state.objects import Change, object_versions, objects_fingerprint
+from axis.state.objects import Change
 
 logger = logging.getLogger(__name__)
 
-BACKOFF_BASE = 5.0
-BACKOFF_CAP = 300.0
 #: Expired leases are swept and pending claims retried at least this often (seconds).
 CLAIMS_EVERY = 10.0
-#: How often the DB is checked for objects stored by another process (seconds).
-POLL_EVERY = 1.0
-
-
-@dataclass
-class _Slot:
-    due: float
-    failures: int = 0
-    task: asyncio.Task[None] | None = None
-    again: bool = False  # the spec changed while a pass was running: run once more right after
-
-    def failed(self) -> float:
-        """One more failed pass in a row: due again after the backoff, returned."""
-        self.failures += 1
-        delay = backoff(self.failures)
-        self.due = time.time() + delay
-        return delay
-
-
-def backoff(failures: int) -> float:
-    """A host's retry delay after `failures` failed passes in a row: 5 s doubling to 5 minutes."""
-    return doubling(BACKOFF_BASE, BACKOFF_CAP, failures)
 
 
 class Controller:
-    def __init__(self, db: Database, connector: Connector, watch: Path, *, resync: float = 60.0, jobs: int = 16):
+    def __init__(self, db: Database, connector: Connector, watch: Path | None, *, follow: GitSource | None = None,
+                 resync: float = 60.0, jobs: int = 16):
+        """`watch` a spec directory or file, or (with `watch` None) `follow` a git source."""
         self.db, self.connector, self.watch = db, connector, watch
         self.resync, self.jobs = resync, jobs
-        self._slots: dict[str, _Slot] = {}
+        self._slots: dict[str, Slot] = {}
         self._claims_due = 0.0
         self._poll_due = 0.0
-        self._versions: dict[tuple[str, str], float] = {}
-        self._fingerprint: tuple[int, float] | None = None
+        self._known = StorePoll()
         self._wake = asyncio.Event()
-        self.supervisor = Supervisor(db)
+        self.supervisor = Supervisor(db, follows_git=follow is not None)
         self._spec_retry: float | None = None  # when to re-read the specs after an apply that raised
         self._streaks = {part: 0 for part in (Part.SPECS, Part.CLAIMS, Part.STORE_POLL)}
+        self.follower = None if follow is None else GitFollower(db, follow, self.supervisor, self.store_loaded)
 
     async def run(self, stop: asyncio.Event) -> list[str]:
         """Reconcile until `stop`; the caller has stored the watched specs once (`load_watched`).
@@ -97,7 +77,7 @@ class Controller:
         exit status can say so. Raises when the scheduling loop itself broke."""
         self.supervisor.begin()
         gate = asyncio.Semaphore(self.jobs)
-        watcher = asyncio.create_task(SpecWatcher(self.watch, self.supervisor, self.load_watched).run(stop))
+        watcher = asyncio.create_task(self._desired_state(stop))
         stopper = asyncio.create_task(stop.wait())
         stopper.add_done_callback(lambda _task: self._wake.set())
         broken: BaseException | None = None
@@ -106,7 +86,7 @@ class Controller:
                 if watcher.done():  # it restarts itself forever: ending means its supervision broke
                     raise RuntimeError(f"the spec watcher's supervisor ended: {ended(watcher)}")
                 now = time.time()
-                for name, slot in self._slots.items():
+                for name, slot in self._slots.items() if not self._suspended() else ():
                     if slot.task is None and slot.due <= now:
                         slot.task = asyncio.create_task(self._host_pass(name, slot, gate, stop))
                 if self._spec_retry is not None and now >= self._spec_retry:
@@ -137,30 +117,35 @@ class Controller:
                 logger.info("stopped")
         return self.supervisor.failing()
 
-    def load_watched(self) -> None:
-        """`apply_specs`, supervised: an exception other than a spec error (a loader bug, a DB
-        that refuses the write) keeps the last good desired state in force, like a spec error,
-        is recorded, and the directory is read again after a backoff, or at once on the next edit.
+    async def _desired_state(self, stop: asyncio.Event) -> None:
+        """What keeps the desired state current: the git follower, or the spec directory's watcher."""
+        if self.follower is not None:
+            await self.follower.run(stop)
+        else:
+            assert self.watch is not None
+            await SpecWatcher(self.watch, self.supervisor, self.load_watched).run(stop)
 
-        A watched path that no longer exists is not read at all (that would be a spec error, or
-        an empty desired state): the watcher reports it, and re-reads once the path is back."""
+    def load_watched(self) -> None:
+        """`apply_specs`, supervised: an exception other than a spec error (a loader bug, a DB that
+        refuses the write) keeps the last good desired state in force, is recorded, and the path is
+        read again after a backoff, or at once on the next edit. A watched path that no longer
+        exists is not read at all (that would be an empty desired state): the watcher reports it.
+        Following git, this only registers the source and reconciles what the state DB holds (the
+        revision in force) until the follower's first fetch."""
+        if self.follower is not None:
+            self.follower.register()
+            self._notice_stored()
+            return
+        assert self.watch is not None
         if not os.path.exists(self.watch):
             self._spec_retry = None
             return
-        try:
-            self.apply_specs()
-        except Exception as exc:
-            self._streaks[Part.SPECS] += 1
-            delay = restart_delay(self._streaks[Part.SPECS])
-            self._spec_retry = time.time() + delay
-            self.supervisor.failed(Part.SPECS, exc, attempt=self._streaks[Part.SPECS], retry_in=delay)
-            self._wake.set()
-        else:
-            self._streaks[Part.SPECS], self._spec_retry = 0, None
-            self.supervisor.succeeded(Part.SPECS)
+        self._spec_retry = None
+        self._periodic(Part.SPECS, self.apply_specs)
 
     def _periodic(self, part: Part, work: Callable[[], object]) -> None:
-        """Run the claims pass or the DB poll; if it raises, record it and try again after a backoff."""
+        """Run the spec apply, the claims pass or the DB poll; if it raises, record it and try
+        again after a backoff (a spec apply also at once on the next edit)."""
         try:
             work()
         except Exception as exc:
@@ -168,8 +153,11 @@ class Controller:
             delay = restart_delay(self._streaks[part])
             if part is Part.CLAIMS:
                 self._claims_due = time.time() + delay
-            else:
+            elif part is Part.STORE_POLL:
                 self._poll_due = time.time() + delay
+            else:
+                self._spec_retry = time.time() + delay
+                self._wake.set()
             self.supervisor.failed(part, exc, attempt=self._streaks[part], retry_in=delay)
         else:
             self._streaks[part] = 0
@@ -177,8 +165,7 @@ class Controller:
 
     def apply_specs(self) -> list[Change]:
         """Re-read the whole directory and store it (prune included); keep the last good state on errors."""
-        if self._fingerprint is not None:
-            self._notice_stored()  # what others stored since the last look, before it is absorbed below
+        assert self.watch is not None
         try:
             loaded = load_specs([self.watch])
         except SpecErrors as exc:
@@ -188,63 +175,76 @@ class Controller:
                            extra={"errors": len(exc.errors)})
             with self.db.write() as session:
                 record_spec_invalid(session, [str(e) for e in exc.errors])
-            if self._fingerprint is None:
+            if self._known.first:
                 self._notice_stored()  # the first load: reconcile what was stored before, the last good state
             return []
-        stored = store_watched(self.db, loaded, str(self.watch.resolve()))
-        names, self._versions, self._fingerprint = stored.hosts, stored.versions, stored.fingerprint
+        return self._store(loaded, str(self.watch.resolve()))[0]
+
+    def store_loaded(self, loaded: list[Loaded], apply_set: str) -> set[str]:
+        """Store a loaded revision of the git source; the hosts it made due."""
+        return self._store(loaded, apply_set)[1]
+
+    def _store(self, loaded: list[Loaded], apply_set: str) -> tuple[list[Change], set[str]]:
+        """Store the whole watched set (prune included) and schedule what it changed; what others
+        stored since the last look is noticed first, before the store absorbs it."""
+        if not self._known.first:
+            self._notice_stored()
+        stored = store_watched(self.db, loaded, apply_set)
+        self._known.absorb(stored.versions, stored.fingerprint)
+        names = stored.hosts
         changed = [c for c in stored.changes if c.action != "unchanged"]
         for c in changed:
             logger.info("%s/%s %s", c.kind.lower(), c.name, c.action,
                         extra={"kind": c.kind, "object": c.name, "action": c.action})
-        self._schedule_changed(names, changed)
-        return changed
+        return changed, self._schedule_changed(names, changed)
 
     def _notice_stored(self) -> None:
-        """Schedule the hosts whose objects another process stored or deleted since the last look.
+        """Schedule the hosts whose objects another process stored or deleted since the last look
+        (`axis.reconcile.store_poll`).
 
         The first look, when the watched specs could not be loaded at start, takes every stored
         object: the last good desired state is reconciled until the specs load."""
         self._poll_due = time.time() + POLL_EVERY
-        first = self._fingerprint is None
+        first = self._known.first
         with self.db.read() as session:
-            fingerprint = objects_fingerprint(session)
-            if fingerprint == self._fingerprint:
-                return
-            self._fingerprint = fingerprint
-            versions = object_versions(session)
-        if versions == self._versions:
+            changed = self._known.look(session)
+        if changed is None:
             return
-        changed = [Change(kind, name, "configured" if (kind, name) in self._versions else "created", 0, "state DB")
-                   for (kind, name), at in versions.items() if self._versions.get((kind, name)) != at]
-        changed += [Change(kind, name, "deleted", 0, "state DB") for kind, name in self._versions.keys() - versions.keys()]
-        self._versions = versions
         if first:
-            logger.info("reconciling the %d object(s) stored in the state DB until the watched specs load",
-                        len(versions), extra={"objects": len(versions)})
+            logger.info("reconciling the %d object(s) stored in the state DB until the %s load",
+                        len(self._known.versions), "git source's revisions" if self.follower else "watched specs",
+                        extra={"objects": len(self._known.versions)})
         else:
             for c in changed:
                 logger.info("%s/%s %s in the state DB by another process", c.kind.lower(), c.name, c.action,
                             extra={"kind": c.kind, "object": c.name, "action": c.action, "by": "another process"})
-        self._schedule_changed({name for kind, name in versions if kind == Kind.HOST}, changed)
+        self._schedule_changed({name for kind, name in self._known.versions if kind == Kind.HOST}, changed)
 
-    def _schedule_changed(self, names: set[str], changed: list[Change]) -> None:
+    def _schedule_changed(self, names: set[str], changed: list[Change]) -> set[str]:
+        """Make the hosts `changed` concerns due now; drop the slots of hosts no longer stored.
+        Returns the hosts made due."""
         now = time.time()
         for gone in set(self._slots) - names:
             del self._slots[gone]
             self.supervisor.forget(Part.HOST_PASSES, gone)
+            if self.follower is not None:
+                self.follower.host_gone(gone)
         everyone = any(c.kind == Kind.HOST_PROFILE for c in changed)
         touched = {c.name for c in changed if c.kind == Kind.HOST}
+        due = set()
         for name in names:
-            slot = self._slots.setdefault(name, _Slot(due=now))
-            if everyone or name in touched:
+            new = name not in self._slots
+            slot = self._slots.setdefault(name, Slot(due=now))
+            if everyone or name in touched or new:
                 slot.failures, slot.due = 0, now
                 slot.again = slot.task is not None
+                due.add(name)
         if any(c.kind == Kind.CLAIM for c in changed):
             self._claims_due = 0.0
         self._wake.set()
+        return due
 
-    async def _host_pass(self, name: str, slot: _Slot, gate: asyncio.Semaphore, stop: asyncio.Event) -> None:
+    async def _host_pass(self, name: str, slot: Slot, gate: asyncio.Semaphore, stop: asyncio.Event) -> None:
         started = time.time()
         try:
             async with gate:
@@ -265,13 +265,23 @@ class Controller:
             self._claims_due = 0.0
             self._wake.set()
 
-    async def _converge(self, name: str, slot: _Slot, stop: asyncio.Event) -> None:
-        """One pass over `name`, then when it is due again, from the pass's Result."""
-        reconciled = await reconcile_stored_host(self.db, name, self.connector, stop=stop)
+    async def _converge(self, name: str, slot: Slot, stop: asyncio.Event) -> None:
+        """One pass over `name`, then when it is due again, from the pass's Result; a git source
+        hears which of its commits the pass planned and how it ended (a crashed pass: failed)."""
+        planned = self.follower.applied_sha if self.follower is not None else ""
+        try:
+            reconciled = await reconcile_stored_host(self.db, name, self.connector, stop=stop)
+        except Exception:
+            if self.follower is not None:
+                self.follower.host_done(name, planned, changed=False, failed=True)
+            raise
         if reconciled is None:  # no longer stored: the next look at the DB drops its slot
             slot.due = math.inf
             return
         result = reconciled.result(self.resync)
+        if self.follower is not None:
+            self.follower.host_done(name, planned, changed=reconciled.outcome.status == "changed",
+                                    failed=bool(result.error))
         if result.error:
             delay = slot.failed()
             logger.warning("%s: failed: %s; retry in %ss", name, result.error, f"{delay:g}",
@@ -290,9 +300,14 @@ class Controller:
                             extra={"claim": outcome.claim, "host": outcome.host, "phase": outcome.phase})
         self._claims_due = now + CLAIMS_EVERY
 
+    def _suspended(self) -> bool:
+        """The followed git source is suspended: no host pass starts (the follower re-reads it each second)."""
+        return self.follower is not None and self.follower.suspended
+
     def _idle_seconds(self) -> float:
         now = time.time()
-        due = [s.due for s in self._slots.values() if s.task is None] + [self._claims_due, self._poll_due]
+        due = [s.due for s in self._slots.values() if s.task is None and not self._suspended()]
+        due += [self._claims_due, self._poll_due]
         if self._spec_retry is not None:
             due.append(self._spec_retry)
         return max(0.05, min(1.0, min(due) - now))

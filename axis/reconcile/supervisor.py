@@ -1,7 +1,7 @@
 """Supervision of the controller's parts, as a controller manager does it: a part that raises is
 logged, recorded and restarted with backoff, never left dead while the process stays up.
 
-The controller is five kinds of work: the file watcher (one long-lived task), the spec apply it
+The controller is five kinds of work: the file watcher or the git follower (one long-lived task), the spec apply it
 triggers, host passes (one task per host and pass), the claims pass and the state-DB poll (short
 periodic calls). Each catches what it expects (spec errors, unreachable hosts); anything else (a
 bug, an input the loader chokes on, a state DB that refuses a write) reaches the supervisor, which
@@ -68,6 +68,7 @@ class Part(StrEnum):
     HOST_PASSES = "HostPasses"
     CLAIMS = "ClaimsPass"
     STORE_POLL = "StorePoll"
+    SOURCE = "GitSource"  # following a git source: an unexpected failure (a fetch failure is the source's status)
 
 
 def doubling(base: float, cap: float, attempt: int) -> float:
@@ -139,16 +140,19 @@ class Failure:
 class Supervisor:
     """Records the health of the controller's parts (see the module docstring)."""
 
-    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time):
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time, follows_git: bool = False):
+        """The parts are the directory watcher's, or (`follows_git`) the git follower's instead."""
         self.db, self.clock = db, clock
+        skip = Part.WATCHER if follows_git else Part.SOURCE
+        self.parts = [part for part in Part if part is not skip]
         # part -> subject -> its latest failure; subject "" for the single parts, a host name
         # for host passes (one host's pass may fail while the others run).
-        self._failing: dict[Part, dict[str, Failure]] = {part: {} for part in Part}
+        self._failing: dict[Part, dict[str, Failure]] = {part: {} for part in self.parts}
 
     @_never_raises
     def begin(self) -> None:
         """Write every part's condition as it stands (True unless it failed already)."""
-        self._record(lambda session, now: self._write_conditions(session, now, list(Part)))
+        self._record(lambda session, now: self._write_conditions(session, now, self.parts))
 
     @_never_raises
     def failed(self, part: Part, exc: BaseException, *, attempt: int, retry_in: float, subject: str = "",
@@ -214,7 +218,7 @@ class Supervisor:
 
     def failing(self) -> list[str]:
         """One line per part that is failing now, empty when all are healthy."""
-        return [f"{part.value}: {self._summary(part)}" for part in Part if self._failing[part]]
+        return [f"{part.value}: {self._summary(part)}" for part in self.parts if self._failing[part]]
 
     @_never_raises
     def end(self, error: BaseException | None = None) -> None:
@@ -244,7 +248,7 @@ class Supervisor:
             set_condition(session, KIND, NAME, part.value, False,
                           named or ("CrashLoopBackOff" if looping else "Restarting"),
                           self._summary(part), generation=0, now=now)
-        failing = [part.value for part in Part if self._failing[part]]
+        failing = [part.value for part in self.parts if self._failing[part]]
         set_condition(session, KIND, NAME, "Ready", not failing, "PartsFailing" if failing else "Running",
                       f"failing: {', '.join(failing)}" if failing else "", generation=0, now=now)
 

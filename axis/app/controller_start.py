@@ -13,16 +13,19 @@ from pathlib import Path
 
 from axis.app.context import AppContext, AppError
 from axis.reconcile.controller import Controller
+from axis.reconcile.git_follow import GitSource
 from axis.specs.units import parse_duration
 from axis.state.lock import ApplyLock, ControllerLock, LockHeld
 
 logger = logging.getLogger(__name__)
 
 
-def make_controller(app: AppContext, watch: Path, resync: str, jobs: int, stack: contextlib.ExitStack) -> Controller:
-    """The loop, holding the one-controller-per-DB lock until `stack` closes (also `axis serve --watch`)."""
-    if not watch.exists():
-        raise AppError(f"{watch}: no such file or directory")
+def make_controller(app: AppContext, desired: Path | GitSource, resync: str, jobs: int,
+                    stack: contextlib.ExitStack) -> Controller:
+    """The loop on a watched spec path or a followed git source, holding the one-controller-per-DB
+    lock until `stack` closes (also `axis serve --watch`)."""
+    if isinstance(desired, Path) and not desired.exists():
+        raise AppError(f"{desired}: no such file or directory")
     try:
         every = parse_duration(resync)
     except ValueError as exc:
@@ -31,13 +34,23 @@ def make_controller(app: AppContext, watch: Path, resync: str, jobs: int, stack:
         stack.enter_context(ControllerLock(app.state))
     except LockHeld as exc:
         raise AppError(str(exc)) from exc
-    loop = Controller(app.db(), app.connector, watch, resync=float(every), jobs=jobs)
+    if isinstance(desired, Path):
+        loop = Controller(app.db(), app.connector, desired, resync=float(every), jobs=jobs)
+    else:
+        loop = Controller(app.db(), app.connector, None, follow=desired, resync=float(every), jobs=jobs)
     # An apply that started before the lock above converges its hosts itself: wait for it, then
     # store the watched specs; every apply from now on sees the controller and hands over to it.
     with ApplyLock(app.state, on_wait=logger.info):
         loop.load_watched()
-    logger.info("controller watching %s (resync %ss, %d at once, state %s)", watch, every, jobs, app.state,
-                extra={"watch": str(watch), "resync": every, "jobs": jobs, "state": str(app.state)})
+    if isinstance(desired, Path):
+        logger.info("controller watching %s (resync %ss, %d at once, state %s)", desired, every, jobs, app.state,
+                    extra={"watch": str(desired), "resync": every, "jobs": jobs, "state": str(app.state)})
+    else:
+        url = desired.remote.display_url()
+        logger.info("controller following %s %s path %s every %ss as source %s (resync %ss, %d at once, state %s)",
+                    url, desired.remote.ref, desired.path, desired.interval, desired.name, every, jobs, app.state,
+                    extra={"git": url, "ref": desired.remote.ref, "path": desired.path, "interval": desired.interval,
+                           "source": desired.name, "resync": every, "jobs": jobs, "state": str(app.state)})
     return loop
 
 

@@ -1,0 +1,53 @@
+"""What `axis controller --git URL` follows, built from the command line's words: the remote
+(reached over SSH with the same options and host-key rules as the hosts), the ref, the spec path
+inside the repo, the poll interval, the source's name and where its mirror is cached."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+
+from axis.app.context import AppContext, AppError
+from axis.drivers.connector import SshOptions
+from axis.drivers.hostkeys import HostKeyPolicy
+from axis.reconcile.git_follow import GitSource
+from axis.sources.git import GitRemote
+from axis.specs.units import parse_duration
+
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+#: An interval below one second would keep the remote busy for nothing.
+MIN_INTERVAL = 1
+
+
+def source_name(url: str) -> str:
+    """The default name: the repo's last path word, without `.git`, as a DNS label (`fleet`)."""
+    word = re.split(r"[/:]", url.rstrip("/"))[-1].removesuffix(".git")
+    return re.sub(r"[^a-z0-9]+", "-", word.lower()).strip("-")[:63].strip("-") or "source"
+
+
+def git_source(app: AppContext, url: str, *, ref: str, path: str, interval: str, name: str | None,
+               allowed_signers: Path | None) -> GitSource:
+    """The source to follow, or AppError naming the option that is wrong."""
+    try:
+        every = parse_duration(interval)
+    except ValueError as exc:
+        raise AppError(f"--interval: {exc}") from exc
+    if every < MIN_INTERVAL:
+        raise AppError(f"--interval: {interval} is below the {MIN_INTERVAL}s floor")
+    name = name or source_name(url)
+    if not _NAME.match(name):
+        raise AppError(f"--name: {name!r} is not a source name (lowercase letters, digits and '-', at most 63)")
+    inside = PurePosixPath(path)
+    if inside.is_absolute() or ".." in inside.parts or "\x00" in path:
+        raise AppError(f"--path: {path!r} must be a path inside the repository (relative, no '..')")
+    if allowed_signers is not None and not allowed_signers.is_file():
+        raise AppError(f"--verify-signatures: {allowed_signers}: no such file")
+    ssh = app.connector if isinstance(app.connector, SshOptions) else SshOptions()
+    try:
+        remote = GitRemote(url, ref, ssh_config=ssh.ssh_config, known_hosts=ssh.known_hosts,
+                           accept_new=ssh.policy is HostKeyPolicy.ACCEPT_NEW)
+    except ValueError as exc:  # a URL or ref git would misread: refused before anything runs
+        raise AppError(f"--git/--ref: {exc}") from exc
+    cache = app.state.parent / f"{app.state.name}.sources" / name
+    return GitSource(name, remote, str(inside), float(every), cache,
+                     None if allowed_signers is None else allowed_signers.resolve())

@@ -19,7 +19,7 @@ from .system import HarnessUnavailable, remove_tree, run
 
 PACKAGES = (
     "openssh-server", "systemd", "systemd-sysv", "dbus", "sudo", "python3", "procps",
-    "iproute2", "kmod", "ca-certificates", "curl", "cron",
+    "iproute2", "kmod", "ca-certificates", "curl", "cron", "git",
 )
 # Bump when _customize() changes, so cached bases built by the old recipe are not reused.
 RECIPE = 1

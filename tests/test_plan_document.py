@@ -94,3 +94,31 @@ def test_an_empty_plan_counts_nothing() -> None:
     doc = plan_data(plan_document(dry_run([]), NOW))
     assert doc["summary"] == {"hosts": 0, "toChange": 0, "inSync": 0, "unreachable": 0, "failed": 0, "steps": 0}
     assert doc["hosts"] == []
+
+
+CLAIM = """apiVersion: axis/v1
+kind: Claim
+metadata: {name: nightly}
+spec: {task: build the go services}
+"""
+
+
+def test_diff_of_specs_without_hosts_prints_an_empty_plan_and_writes_it_with_out(axis, specs, tmp_path) -> None:
+    root = specs({"claims.yaml": CLAIM})
+    saved = tmp_path / "plan.json"
+    r = axis("diff", "-f", str(root), "-o", "yaml", "--out", str(saved))
+    assert r.code == 0, r.err
+    doc = YAML(typ="safe").load(r.out)
+    assert doc["hosts"] == [] and doc["objects"] == [{"kind": "Claim", "name": "nightly", "action": "created"}]
+    assert json.loads(saved.read_text())["objects"] == doc["objects"]
+    assert axis("get", "claims", "-o", "json").out.count('"name"') == 0  # a plan stores nothing
+
+
+def test_diff_says_when_it_cannot_write_the_plan_and_a_bad_spec_prints_no_plan(axis, specs, tmp_path) -> None:
+    root = specs({"claims.yaml": CLAIM})
+    r = axis("diff", "-f", str(root), "-o", "markdown", "--out", str(tmp_path / "missing" / "plan.json"))
+    assert r.code == 1 and f"error: cannot write the plan to {tmp_path / 'missing' / 'plan.json'}" in r.err
+    bad = specs({"claims.yaml": CLAIM.replace("task:", "tusk:")})
+    saved = tmp_path / "bad.json"
+    r = axis("diff", "-f", str(bad), "-o", "json", "--out", str(saved))
+    assert r.code == 1 and r.out == "" and "claims.yaml:4" in r.err and not saved.exists()

@@ -17,8 +17,8 @@ HOSTILE = ("` </details></code><img src=x onerror=alert(1)> <!-- hide @octocat #
            "| **bold** ``` \x1b[31m \u202eevil")
 
 
-def _plan(outcomes) -> PlanDocument:
-    return plan_document(dry_run(outcomes), NOW)
+def _plan(outcomes, warnings: list[str] | None = None) -> PlanDocument:
+    return plan_document(dry_run(outcomes, warnings), NOW)
 
 
 def _html(markdown: str) -> str:
@@ -50,8 +50,9 @@ def test_hostile_host_text_stays_code() -> None:
     # a context line (" ```") could close a three-backtick fence; the fence is longer
     hostile_diff = f"--- a\n+++ b\n+{HOSTILE}\n ```\n ````\n </details><img src=y>\n+@octocat"
     outcomes = [pending_host(diff=hostile_diff, reason_words=HOSTILE), down_host(detail=HOSTILE)]
-    md = render_markdown(_plan(outcomes))
+    md = render_markdown(_plan(outcomes, warnings=[HOSTILE]))
     html = _html(md)
+    assert "<blockquote>\n<p>warning: <code>" in html
     # nothing the hosts said became an element, a comment, a link or a mention outside code
     assert "<img" not in html and "<!--" not in html.replace(MARKER, "") and "<a " not in html
     assert "<strong>" not in html

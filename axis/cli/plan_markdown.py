@@ -132,7 +132,8 @@ class _Text:
 
 def render_markdown(plan: PlanDocument, *, budget: int = BUDGET) -> str:
     """The comment: headline, a table of the hosts that are not in sync, the in-sync hosts on one
-    line, then per such host a collapsed block with its steps, diffs and notes."""
+    line, the spec's warnings, then per host not in sync a collapsed block with its steps, diffs
+    and notes; what does not fit is named at the end."""
     out = _Text(budget)
     out.add(MARKER, keep=0)
     out.add(_headline(plan) + "\n", keep=0)
@@ -145,13 +146,13 @@ def render_markdown(plan: PlanDocument, *, budget: int = BUDGET) -> str:
     in_sync = [h.host for h in plan.hosts if h.status == "in-sync"]
     if in_sync and not out.add(f"In sync: {', '.join(code(n) for n in in_sync)}\n"):
         out.add(f"In sync: {len(in_sync)} host(s).\n")
+    for warning in plan.warnings:
+        out.add(f"> warning: {code(warning)}\n")
     no_row = set(left)
     for h in todo:
         details = _details(h)
         if details is not None and h.host not in no_row and not out.add(details + "\n"):
             left.append(h.host)
-    for warning in plan.warnings:
-        out.add(f"> warning: {code(warning)}")
     if left:
         named = ", ".join(code(n) for n in left[:20]) + (f" and {len(left) - 20} more" if len(left) > 20 else "")
         out.add(f"\n*Left out to stay under GitHub's comment limit: {named}. The full plan is in the JSON "

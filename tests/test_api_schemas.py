@@ -21,6 +21,7 @@ from axis.app.context import AppContext
 from axis.app.documents import PlacementDocument
 from axis.placement.ledger import place_claims
 from tests.claimkit import claim, host, store
+from tests.sourcekit import stalled_source
 from tests.test_api import golden_facts
 
 _PROFILE = b"""apiVersion: axis/v1
@@ -39,6 +40,7 @@ def fleet(app: AppContext) -> AppContext:
                      claim("job", "batch job", requires={"memory": "4Gi"})],
           {"a": golden_facts("ubuntu-24.04-h200-vm"), "b": golden_facts("debian12")}, now=time.time())
     place_claims(app.db(), now=time.time())
+    stalled_source(app.db(), time.time())  # a source with history and conditions; host a converged by it
     return app
 
 
@@ -75,7 +77,8 @@ def test_every_endpoint_answers_a_named_document_schema() -> None:
 def test_every_answer_validates_against_its_schema(client: TestClient, fleet: AppContext) -> None:
     schemas, defs = response_schemas(ENDPOINTS)
     names = {"/hosts/{name}": "a", "/facts/{name}": "a", "/claims/{name}": "job",
-             "/claims/{name}/renew": "job", "/claims/{name}/release": "job"}
+             "/claims/{name}/renew": "job", "/claims/{name}/release": "job", "/sources/{name}": "fleet",
+             "/sources/{name}/suspend": "fleet", "/sources/{name}/resume": "fleet"}
     answered = {}
     for e, schema in zip(ENDPOINTS, schemas, strict=True):
         url = e.path.replace("{name}", names.get(e.path, ""))
@@ -90,6 +93,9 @@ def test_every_answer_validates_against_its_schema(client: TestClient, fleet: Ap
     assert answered["/claims/{name}"]["status"]["phase"] == "Bound"
     assert answered["/apply"]["changes"][0]["kind"] == "HostProfile"
     assert answered["/events"]["items"] and all("id" in i for i in answered["/events"]["items"])
+    assert answered["/hosts/{name}"]["status"]["revisionSource"] == "fleet"
+    assert answered["/sources/{name}"]["conditions"] and answered["/sources/{name}"]["history"]
+    assert answered["/sources/{name}/suspend"]["suspended"] and not answered["/sources/{name}/resume"]["suspended"]
     hosts = schemas[[e.path for e in ENDPOINTS].index("/hosts")]
     unnamed = copy.deepcopy(answered["/hosts"])
     unnamed["items"][0]["status"]["surprise"] = 1
@@ -102,7 +108,8 @@ def test_the_cli_prints_the_same_documents(fleet: AppContext, axis: Any) -> None
     by_path = dict(zip([e.path for e in ENDPOINTS], schemas, strict=True))
     for args, path in ((("get", "hosts"), "/hosts"), (("get", "claims"), "/claims"), (("get", "host", "a"), "/hosts/{name}"),
                        (("get", "leases"), "/leases"), (("get", "events"), "/events"),
-                       (("get", "controller"), "/controller"), (("status", "--cached"), "/status")):
+                       (("get", "controller"), "/controller"), (("status", "--cached"), "/status"),
+                       (("get", "sources"), "/sources"), (("get", "source", "fleet"), "/sources/{name}")):
         printed = json.loads(axis(*args, "-o", "json").out)
         _validator(by_path[path], defs).validate(printed)
     placement = TypeAdapter(PlacementDocument).json_schema(mode="serialization")  # `place`, the MCP's rank_hosts

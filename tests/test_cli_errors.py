@@ -126,8 +126,8 @@ def test_place_with_an_empty_task(axis, task: str):
 
 def test_get_of_an_unknown_kind_lists_every_accepted_word(axis):
     assert _one_line(axis("get", "bogus").err) == (
-        "error: unknown resource type 'bogus' (use hosts, profiles, claims, leases, events or controller)")
+        "error: unknown resource type 'bogus' (use hosts, profiles, claims, leases, events, sources or controller)")
     assert _one_line(axis("describe", "bogus", "x").err) == (
-        "error: unknown resource type 'bogus' (use host, profile, claim or controller)")
-    for word in ("hosts", "profiles", "claims", "leases", "events", "controller"):  # and each listed word works
+        "error: unknown resource type 'bogus' (use host, profile, claim, source or controller)")
+    for word in ("hosts", "profiles", "claims", "leases", "events", "sources", "controller"):  # and each listed word works
         assert axis("get", word).code == 0, word

@@ -1,5 +1,5 @@
 """`axis mcp serve` driven by the official SDK's client over stdio, as an agent's client runs it:
-four read-only tools whose answers match what the CLI prints, and a DB left exactly as it was."""
+five read-only tools whose answers match what the CLI prints, and a DB left exactly as it was."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from axis.state import Database
 from tests import dbcheck
 from tests.claimkit import claim, host, store
 from tests.factskit import golden_facts
+from tests.sourcekit import stalled_source
 from tests.viewkit import steady
 
 TASK = "run cuda inference on a 7b model"
@@ -47,16 +48,17 @@ def test_the_tools_are_read_only_and_answer_as_the_cli_does(state_db: Path, axis
     store(db, [host("a"), host("b"), host("c"), claim("job", "batch job", requires={"memory": "4Gi"})],
           {"a": golden_facts("ubuntu-24.04-h200-vm"), "b": golden_facts("debian12")}, now=time.time())
     place_claims(db, now=time.time())
+    stalled_source(db, time.time())
     db.close()
     before = dump(state_db)
     tools, results = anyio.run(session_calls, state_db, [
         ("list_hosts", {}), ("get_host", {"name": "a"}), ("cluster_status", {}), ("rank_hosts", {"task": TASK}),
-        ("get_host", {"name": "nope"}), ("rank_hosts", {"task": ""})])
-    assert sorted(t.name for t in tools) == ["cluster_status", "get_host", "list_hosts", "rank_hosts"]
+        ("get_host", {"name": "nope"}), ("rank_hosts", {"task": ""}), ("list_sources", {})])
+    assert sorted(t.name for t in tools) == ["cluster_status", "get_host", "list_hosts", "list_sources", "rank_hosts"]
     for tool in tools:
         assert tool.annotations is not None and tool.annotations.read_only_hint is True, tool.name
         assert tool.annotations.destructive_hint is False and tool.description
-    hosts, one, status, ranked, missing, empty = results
+    hosts, one, status, ranked, missing, empty, sources = results
     assert not any(r.is_error for r in (hosts, one, status, ranked))
     assert steady(hosts.structured_content) == steady(json.loads(axis("get", "hosts", "-o", "json").out))
     assert [h["metadata"]["name"] for h in hosts.structured_content["items"]] == ["a", "b", "c"]
@@ -78,6 +80,10 @@ def test_the_tools_are_read_only_and_answer_as_the_cli_does(state_db: Path, axis
         "c": ["never observed: no facts yet (run `axis status` to gather them)"]}
     assert missing.is_error and "Host 'nope' not found" in missing.content[0].text
     assert empty.is_error and "at least 1 character" in empty.content[0].text
+    assert not sources.is_error
+    assert steady(sources.structured_content) == steady(json.loads(axis("get", "sources", "-o", "json").out))
+    assert [s["lastAppliedRevision"] for s in sources.structured_content["items"]] == [
+        r[0] for r in dbcheck.rows(state_db, "SELECT last_applied FROM sources")]
     assert dump(state_db) == before  # nothing the tools did changed a row
 
 

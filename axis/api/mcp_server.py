@@ -1,9 +1,9 @@
-"""The read-only MCP server behind `axis mcp serve`: four tools over the state DB, nothing else.
+"""The read-only MCP server behind `axis mcp serve`: five tools over the state DB, nothing else.
 
 An agent gets what a person gets from `axis get hosts`, `axis get host NAME`, `axis status
---cached` and `axis place` — the same documents, from `axis.app.queries` — and no way to change
-anything: no tool writes, none talks to a host, none takes a lease (`rank_hosts` is advisory),
-and the server offers no resources or prompts that could. Every tool says so to the client with
+--cached`, `axis place` and `axis get sources` — the same documents, from `axis.app.queries` —
+and no way to change anything: no tool writes, none talks to a host, none takes a lease
+(`rank_hosts` is advisory), and the server offers no resources or prompts that could. Every tool says so to the client with
 `readOnlyHint` (on the wire), so clients that ask before acting can skip asking.
 """
 
@@ -24,7 +24,8 @@ from axis.state import Database
 
 INSTRUCTIONS = """axis manages a fleet of machines reached over SSH. Use list_hosts for the fleet,
 get_host for one machine's facts (OS, CPU, memory, GPU, disk, tools) and status, cluster_status
-for totals, and rank_hosts to pick a machine for a task before running it there. All tools are
+for totals, rank_hosts to pick a machine for a task before running it there, and list_sources
+for the git branches the fleet follows (which commit is applied, why one is not). All tools are
 read-only; facts are as of the last observation (see observedAt/factsAt)."""
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -57,6 +58,13 @@ def build_server(db: Database) -> MCPServer:
         what it needs (inferred tools, memory, GPU), the best host, each eligible host's fit score
         with its terms, and why every other host was rejected. Advisory: no capacity is reserved."""
         return _answer(queries.placement, db, task)
+
+    @server.tool(annotations=READ_ONLY)
+    def list_sources() -> dict[str, Any]:
+        """Every git source the controller follows: URL, ref, the revision last attempted and the
+        one applied (`main@sha1:…`), conditions Ready/Stalled/Reconciling with their reasons
+        (e.g. SpecInvalid with file:line) and the last attempts, as `axis get sources -o json`."""
+        return _answer(queries.source_list, db)
 
     return server
 

@@ -54,8 +54,9 @@ def document(endpoints: list[Endpoint]) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "axis", "version": __version__,
-                 "description": "Local HTTP API of axis: read hosts, facts, claims, leases, events and status; "
-                                "apply a YAML body; renew or release a claim. Every request needs "
+                 "description": "Local HTTP API of axis: read hosts, facts, claims, leases, events, git sources "
+                                "and status; apply a YAML body; renew or release a claim; suspend or resume "
+                                "a source. Every request needs "
                                 "`Authorization: Bearer <token>` (the token file is printed by `axis serve`)."},
         "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],

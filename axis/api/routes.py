@@ -1,4 +1,5 @@
-"""The API's endpoints: thin async handlers over `axis.app`'s queries, `apply` and the lease ledger.
+"""The API's endpoints: thin async handlers over `axis.app`'s queries and operations (`apply`,
+suspending a git source) and the lease ledger.
 
 All DB work is synchronous SQLAlchemy, so every handler runs it in Starlette's thread pool:
 a request waiting for the write lock (the controller's pass, an `axis apply` in a shell) or
@@ -35,7 +36,9 @@ from axis.app.documents import (
     ObjectView,
     Observation,
 )
+from axis.app import operations
 from axis.app.operations import require_claim
+from axis.app.sources import SourceDocument, SourceList
 from axis.placement.ledger import LedgerError, release as release_lease, renew as renew_lease
 from axis.specs import Kind, SpecErrors
 from axis.specs.bounded_yaml import MAX_SPEC_BYTES
@@ -112,6 +115,22 @@ async def cluster_status(request: Request) -> Response:
 
 async def get_controller(request: Request) -> Response:
     return await _read(request, queries.controller)
+
+
+async def list_sources(request: Request) -> Response:
+    return await _read(request, queries.source_list)
+
+
+async def get_source(request: Request) -> Response:
+    return await _read(request, queries.source_one, request.path_params["name"])
+
+
+async def suspend_source(request: Request) -> Response:
+    return await _read(request, operations.suspend_source, request.path_params["name"])
+
+
+async def resume_source(request: Request) -> Response:
+    return await _read(request, operations.resume_source, request.path_params["name"])
 
 
 async def apply(request: Request) -> Response:
@@ -197,6 +216,13 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/status", cluster_status, "cluster snapshot from stored facts (`axis status --cached`)", ClusterStatus),
     Endpoint("GET", "/controller", get_controller, "the controller's health: each part's condition and its "
                                                    "recent events (`axis get controller`)", ControllerHealth),
+    Endpoint("GET", "/sources", list_sources, "every git source a controller follows: revisions, conditions, "
+                                              "last attempts (`axis get sources`)", SourceList),
+    Endpoint("GET", "/sources/{name}", get_source, "one git source", SourceDocument, errors=(404,)),
+    Endpoint("POST", "/sources/{name}/suspend", suspend_source, "stop applying the source's new revisions and repairing "
+                                                        "drift, until resumed", SourceDocument, errors=(404,)),
+    Endpoint("POST", "/sources/{name}/resume", resume_source, "apply the source's revisions and repair drift again",
+             SourceDocument, errors=(404,)),
     Endpoint("POST", "/apply", apply, "store the objects of a YAML body, converge their hosts, bind claims", AppliedDocument,
              (Param("dryRun", "boolean", "store nothing; answer with the changes and the plan", False), _CONVERGE),
              body="application/yaml", errors=(400, 413)),

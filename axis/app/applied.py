@@ -1,5 +1,6 @@
-"""Converge outcomes as documents: what `axis apply -o json` and `axis diff -o json` print and
-`POST /apply` answers (each host's features, their planned steps, refusals and results)."""
+"""Converge outcomes as documents: what `axis apply -o json` prints and `POST /apply` answers
+(each host's features, their planned steps, refusals and results). `axis diff` prints the plan
+document instead (`axis.app.plan_document`), versioned for CI tools."""
 
 from __future__ import annotations
 

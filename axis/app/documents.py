@@ -75,6 +75,9 @@ class ObjectStatus(TypedDict, total=False):
     matchedHosts: list[str]  # HostProfile
     observed: HostObserved  # Host
     features: list[FeatureStateView]  # Host
+    revision: str  # Host: the git source revision (`main@sha1:…`) that last converged it
+    revisionSource: str  # Host: the source that revision came from
+    revisionConvergedAt: str  # Host: when it converged the host
     phase: str  # Claim: Bound | Pending | Expired | Released | Unschedulable …
     host: str | None  # Claim
     memory: str  # Claim: leased, else inferred ("-" when unknown)

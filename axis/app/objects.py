@@ -22,6 +22,7 @@ from axis.state.conditions import conditions_of
 from axis.state.facts import latest
 from axis.state.feature_status import feature_status
 from axis.state.objects import StoredSpecInvalid, desired_hosts, to_model
+from axis.state.sources import host_revisions
 from axis.state.tables import Condition, DesiredObject, FeatureStatus
 
 
@@ -90,13 +91,15 @@ def object_views(session: Session, kind: Kind, rows: list[DesiredObject]) -> lis
 
 
 def add_observed(session: Session, views: list[ObjectView]) -> None:
-    """Put each host's latest observation (facts summary, status, age) under status.observed."""
+    """Put each host's latest observation (facts summary, status, age) under status.observed, its
+    features' states under status.features, and the git revision that last converged it."""
     now = time.time()
     names = [v["metadata"]["name"] for v in views]
     newest = latest(session, names)
     features: dict[str, list[FeatureStatus]] = {}
     for row in feature_status(session, names):
         features.setdefault(row.host, []).append(row)
+    revisions = host_revisions(session)
     for view in views:
         name = view["metadata"]["name"]
         o = observed_view(session, name, newest.get(name), now)
@@ -106,6 +109,10 @@ def add_observed(session: Session, views: list[ObjectView]) -> None:
             {"feature": f.feature, "state": f.state, "reason": f.reason, "message": f.message,
              "observedGeneration": f.observed_generation, "updated": iso(f.updated_at)}
             for f in features.get(name, [])]
+        if name in revisions:  # converged by a git source's revision (`axis controller --git`)
+            revision = revisions[name]
+            view["status"].update({"revision": revision.revision, "revisionSource": revision.source,
+                                   "revisionConvergedAt": iso(revision.converged_at)})
 
 
 def add_conditions(session: Session, kind: Kind, views: list[ObjectView]) -> None:

@@ -1,5 +1,6 @@
 """What a front end does to the desired state and the claims, beside apply (`axis.app.apply`):
-delete an object, rank the hosts for a task, run a command on a claim's host.
+delete an object, rank the hosts for a task, run a command on a claim's host, suspend or resume
+a git source.
 
 Renewing and releasing a lease are the ledger's own operations (`axis.placement.ledger.renew`,
 `release`), which both front ends call directly; there is no app function for them, because one
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +24,7 @@ from pydantic import ValidationError
 
 from axis.app.context import AppContext, AppError, NotFound
 from axis.app.documents import PlacementDocument
+from axis.app.sources import SourceDocument, not_found, source_view
 from axis.hostcmd.claim_exec import bound_target, run_bound
 from axis.placement.candidates import load_candidates
 from axis.placement.infer import infer
@@ -31,6 +34,7 @@ from axis.specs.errors import problem_text
 from axis.specs.models import ClaimSpec
 from axis.state import Database
 from axis.state.objects import delete_object, get_row
+from axis.state.sources import set_suspended, source_row
 
 
 def delete(db: Database, kind: Kind, name: str) -> None:
@@ -81,3 +85,23 @@ def exec_on_claim(app: AppContext, claim: str, line: str, *, clock: Callable[[],
     target = bound_target(db, claim, now=clock())
     return asyncio.run(run_bound(db, target, line, connector=app.connector, clock=clock, force=force,
                                  on_output=on_output))
+
+
+def suspend_source(db: Database, name: str) -> SourceDocument:
+    """Stop applying new revisions of a git source and repairing its hosts' drift, until resumed
+    (the controller reads the flag on its next look); NotFound if there is no such source."""
+    return _suspend(db, name, True)
+
+
+def resume_source(db: Database, name: str) -> SourceDocument:
+    """Apply a suspended source's revisions and repair drift again; NotFound if there is none."""
+    return _suspend(db, name, False)
+
+
+def _suspend(db: Database, name: str, suspended: bool) -> SourceDocument:
+    with db.write() as session:
+        if not set_suspended(session, name, suspended, time.time()):
+            raise NotFound(not_found(name))
+        row = source_row(session, name)
+        assert row is not None  # just found by set_suspended, in this transaction
+        return source_view(session, row)

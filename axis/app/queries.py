@@ -33,12 +33,14 @@ from axis.app.documents import (
 from axis.app.events import event_list_view, event_view
 from axis.app.objects import list_view, object_views
 from axis.app.observed import cluster_totals, observed_view
+from axis.app.sources import SourceDocument, SourceList, not_found, source_list_view, source_view
 from axis.specs import Kind
 from axis.state import Database, leases
 from axis.state.events import list_events
 from axis.state.facts import latest
 from axis.state.lock import controller_holder
 from axis.state.objects import desired_hosts, get_row, list_rows
+from axis.state.sources import all_sources, source_row
 
 
 def find_objects(db: Database, kind: Kind, name: str | None = None,
@@ -107,6 +109,21 @@ def controller(db: Database) -> ControllerHealth:
     """Whether a controller runs, its conditions and recent events, as `axis get controller -o json`."""
     with db.read() as session:
         return controller_view(session, controller_holder(db.path))
+
+
+def source_list(db: Database) -> SourceList:
+    """Every git source a controller follows (or followed), as `axis get sources -o json`."""
+    with db.read() as session:
+        return source_list_view([source_view(session, row) for row in all_sources(session)])
+
+
+def source_one(db: Database, name: str) -> SourceDocument:
+    """One git source as `axis get source NAME -o json` prints it; NotFound if there is none."""
+    with db.read() as session:
+        row = source_row(session, name)
+        if row is None:
+            raise NotFound(not_found(name))
+        return source_view(session, row)
 
 
 def placement(db: Database, task: str) -> PlacementDocument:

@@ -9,10 +9,10 @@ import typer
 
 from axis.app.context import AppError
 from axis.app.objects import object_views
-from axis.app.timefmt import age
+from axis.app.timefmt import age, parse_iso
 from axis.cli.context import app_context
 from axis.cli.controller_show import conditions_table, show_controller
-from axis.cli.kinds import CONTROLLER, DESCRIBE, EVENT, resolve_kind
+from axis.cli.kinds import CONTROLLER, DESCRIBE, EVENT, SOURCE, resolve_kind
 from axis.cli.output import Format, console, dump, indent, indented_table
 from axis.specs import Kind
 from axis.specs.text import visible
@@ -22,7 +22,7 @@ from axis.state.objects import get_row
 
 def describe(
     ctx: typer.Context,
-    resource: str = typer.Argument(..., help="host, profile, claim or controller"),
+    resource: str = typer.Argument(..., help="host, profile, claim, source or controller"),
     name: str | None = typer.Argument(None, help="the object's name (not needed for the controller)"),
 ) -> None:
     """Everything about one object: spec, effective features, generation, recent events (for the
@@ -34,6 +34,9 @@ def describe(
         raise AppError(f"describe {resource} needs a name: axis describe {resource} NAME")
     if kind == EVENT:
         raise AppError("events cannot be described; use `axis get events`")
+    if kind == SOURCE:
+        from axis.cli.sources_cmd import describe_source
+        return describe_source(ctx, name)
     desired = Kind(kind)  # what is left are the kinds of desired objects
     with app_context(ctx).db().read() as session:
         row = get_row(session, desired, name)
@@ -43,10 +46,15 @@ def describe(
         view = object_views(session, desired, [row])[0]
     out = console()
     meta = view["metadata"]
+    now = time.time()
     fields = [("Name:", row.name), ("Kind:", kind),
               ("Labels:", ", ".join(f"{k}={v}" for k, v in meta.get("labels", {}).items()) or "<none>"),
               ("Source:", meta["source"]), ("Generation:", row.generation),
-              ("Created:", f"{meta['creationTimestamp']} ({age(row.created_at)} ago)")]
+              ("Created:", f"{meta['creationTimestamp']} ({age(row.created_at, now)} ago)")]
+    status = view.get("status", {})
+    if "revision" in status:  # converged by a git source (`axis controller --git`)
+        fields.append(("Revision:", f"{status['revision']} (source {status['revisionSource']}, converged "
+                                    f"{age(parse_iso(status['revisionConvergedAt']), now)} ago)"))
     for label, value in fields:
         out.print(f"{label:<14}{visible(str(value))}")
     out.print("Spec:")
@@ -70,8 +78,7 @@ def describe(
                              ("Reason:", placed.get("reason"))):
             if value:
                 out.print(f"{label:<14}{visible(str(value))}")
-    conditions = view.get("status", {}).get("conditions", [])
-    now = time.time()
+    conditions = status.get("conditions", [])
     if conditions:
         out.print("Conditions:")
         out.print(conditions_table(conditions, now))

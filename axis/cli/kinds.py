@@ -1,7 +1,9 @@
-"""The resource words `axis get`, `describe` and `delete` take, and which kind each names.
+"""The resource words `axis get`, `describe`, `delete`, `suspend` and `resume` take, and which
+kind each names.
 
-Leases and the controller are not desired objects (nothing to apply), but they are rows of the
-same table, so every command resolves its word one way and says in one shape what it takes."""
+Leases, git sources and the controller are not desired objects (nothing to apply), but they are
+rows of the same table, so every command resolves its word one way and says in one shape what
+it takes."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from axis.app.context import AppError
 from axis.reconcile.supervisor import KIND as CONTROLLER
 from axis.specs import Kind
+from axis.state.sources import SOURCE_KIND as SOURCE
 
 #: Not desired objects: the ledger's rows and the event log (the controller's kind is the supervisor's).
 LEASE = "Lease"
@@ -23,6 +26,7 @@ KIND_WORDS = {
     "claim": Kind.CLAIM, "claims": Kind.CLAIM,
     "event": EVENT, "events": EVENT,
     "lease": LEASE, "leases": LEASE,
+    "source": SOURCE, "sources": SOURCE,
     "controller": CONTROLLER, "controllers": CONTROLLER,
 }
 
@@ -35,11 +39,14 @@ class Accepts:
     words: str
 
 
-GET = Accepts(frozenset(KIND_WORDS.values()), "hosts, profiles, claims, leases, events or controller")
+GET = Accepts(frozenset(KIND_WORDS.values()), "hosts, profiles, claims, leases, events, sources or controller")
 #: Events are resolved so that describe can say why they cannot be described.
-DESCRIBE = Accepts(frozenset({Kind.HOST, Kind.HOST_PROFILE, Kind.CLAIM, EVENT, CONTROLLER}), "host, profile, claim or controller")
+DESCRIBE = Accepts(frozenset({Kind.HOST, Kind.HOST_PROFILE, Kind.CLAIM, EVENT, SOURCE, CONTROLLER}),
+                   "host, profile, claim, source or controller")
 #: Events are resolved so that delete can say why they cannot be deleted.
 DELETE = Accepts(frozenset({Kind.HOST, Kind.HOST_PROFILE, Kind.CLAIM, EVENT}), "host, profile or claim")
+#: What the controller follows and a person can pause: git sources only.
+SUSPEND = Accepts(frozenset({SOURCE}), "source")
 
 
 def resolve_kind(word: str, accepts: Accepts) -> str:

@@ -104,6 +104,11 @@ def _claims() -> ModuleType:
     return claims_cmd
 
 
+def _sources() -> ModuleType:
+    from axis.cli import sources_cmd
+    return sources_cmd
+
+
 def _schema() -> ModuleType:
     from axis.cli import schema_cmd
     return schema_cmd
@@ -132,6 +137,8 @@ COMMANDS: tuple[tuple[str, Callable[[], ModuleType], str], ...] = (
     ("get", _get, "get"),
     ("describe", _describe, "describe"),
     ("delete", _get, "delete"),
+    ("suspend", _sources, "suspend"),
+    ("resume", _sources, "resume"),
     ("place", _claims, "place"),
     ("renew", _claims, "renew"),
     ("release", _claims, "release"),

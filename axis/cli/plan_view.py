@@ -1,5 +1,6 @@
 """Rendering converge outcomes for people: the `+ ~ -` plan of `axis diff` and the result table of
-`axis apply` (the documents for `-o json|yaml` are `axis.app.applied`'s)."""
+`axis apply` (their `-o json|yaml` documents are `axis.app.plan_document`'s and `axis.app.applied`'s;
+diff's pull-request comment is `plan_markdown`'s)."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def upsert_source(session: Session, *, name: str, url: str, ref: str, path: str,
     if row is None:
         session.add(SourceRow(name=name, url=url, ref=ref, path=path, interval=interval, verify=verify,
                               created_at=now, updated_at=now))
-        record_event(session, SOURCE_KIND, name, "Created", f"{url} {ref} path {path}", now=now)
+        record_event(session, SOURCE_KIND, name, "Created", _following(url, ref, path), now=now)
         return
     config = (url, ref, path, float(interval), bool(verify))
     if (row.url, row.ref, row.path, row.interval, row.verify) == config:
@@ -42,7 +42,11 @@ def upsert_source(session: Session, *, name: str, url: str, ref: str, path: str,
     row.url, row.ref, row.path, row.interval, row.verify = config
     row.updated_at = now
     session.add(row)
-    record_event(session, SOURCE_KIND, name, "Configured", f"{url} {ref} path {path}", now=now)
+    record_event(session, SOURCE_KIND, name, "Configured", _following(url, ref, path), now=now)
+
+
+def _following(url: str, ref: str, path: str) -> str:
+    return f"follows {url}, ref {ref}, path {path}"
 
 
 def source_row(session: Session, name: str) -> SourceRow | None:

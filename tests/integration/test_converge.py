@@ -68,6 +68,20 @@ def test_drift_is_found_and_repaired(fleet, axis, specs, clean_panic):
     diff = run("diff", "-f", str(spec))
     assert diff.code == 2 and f"{victim.name}: 1 change(s)" in diff.out
     assert all(f"{h.name}: in sync" in diff.out for h in fleet.hosts[1:])
+    # the same plan as a document and as a PR comment, from one observation (--out)
+    saved = spec.parent / "plan.json"
+    comment = run("diff", "-f", str(spec), "-o", "markdown", "--out", str(saved))
+    assert comment.code == 2, comment.err
+    plan = json.loads(saved.read_text())
+    assert (plan["formatVersion"], plan["kind"]) == (1, "Plan")
+    assert plan["summary"] == {"hosts": len(fleet.hosts), "toChange": 1, "inSync": len(fleet.hosts) - 1,
+                               "unreachable": 0, "failed": 0, "steps": 1}
+    [step] = next(h for h in plan["hosts"] if h["host"] == victim.name)["steps"]
+    assert (step["feature"], step["action"], step["target"]) == ("panicRecovery", "add", PANIC_CONF)
+    assert step["summary"] == f"create {PANIC_CONF} (kernel.panic = 9)" and step["diff"] is None  # a new file
+    assert "1 to change" in comment.out and f"<code>{victim.name}</code>: 1 step(s)" in comment.out
+    assert f"`+` `panicRecovery` `create {PANIC_CONF} (kernel.panic = 9)`" in comment.out
+    assert json.loads(run("diff", "-f", str(spec), "-o", "json").out)["summary"]["toChange"] == 1
     assert run("apply", "-f", str(spec)).code == 0
     assert "kernel.panic = 9" in victim.exec(f"cat {PANIC_CONF}").stdout
 
@@ -98,6 +112,11 @@ def test_dead_host_fails_alone(fleet, axis, specs, clean_panic):
     assert hosts[dead.name]["status"] == "failed" and "connection refused" in hosts[dead.name]["reason"]
     assert all(hosts[h.name]["status"] == "changed" for h in fleet.hosts if h is not dead)
     assert run("diff", "-f", str(spec)).code == 1  # an unobservable host is an error for CI
+    plan = run("diff", "-f", str(spec), "-o", "json")
+    assert plan.code == 1, plan.err  # the same exit code whatever -o says
+    down_plan = next(h for h in json.loads(plan.out)["hosts"] if h["host"] == dead.name)
+    assert down_plan["status"] == "unreachable" and "connection refused" in down_plan["reason"]
+    assert json.loads(plan.out)["summary"]["unreachable"] == 1
     down = {c["type"]: c for c in json.loads(run("get", "hosts", dead.name, "-o", "json").out)["status"]["conditions"]}
     assert (down["Reachable"]["status"], down["Reachable"]["reason"]) == ("False", "Unreachable")
     assert down["Converged"]["status"] == "Unknown" and down["Ready"]["status"] == "False"

@@ -127,6 +127,17 @@ def test_every_feature_converges_from_scratch_and_a_second_apply_changes_nothing
     for step in FRESH_STEPS:
         assert lines.count(f"  {step}") == len(fleet.hosts), (step, diff.out)
     assert diff.out.count(f"      +{FSTAB_MARK}\n      +{SWAPFILE} none swap sw 0 0\n") == len(fleet.hosts)
+    # the same plan as the CI example takes it: a PR comment and the JSON document, one observation
+    saved = spec.parent / "plan.json"
+    comment = run("diff", "-f", str(spec), "-o", "markdown", "--out", str(saved))
+    assert comment.code == 2, comment.err
+    plan = json.loads(saved.read_text())
+    assert plan["summary"]["toChange"] == len(fleet.hosts) and plan["summary"]["steps"] == 14 * len(fleet.hosts)
+    for host_plan in plan["hosts"]:
+        fstab = next(s for s in host_plan["steps"] if s["summary"].startswith("update /etc/fstab"))
+        assert fstab["action"] == "change" and f"+{SWAPFILE} none swap sw 0 0" in fstab["diff"]
+        assert sum(s["live"] for s in host_plan["steps"]) == sum(s.endswith("[live]") for s in FRESH_STEPS)
+    assert comment.out.count("<details>") == len(fleet.hosts) and len(comment.out.encode()) < 65_536
 
     first = run("apply", "-f", str(spec), "-o", "json")
     assert first.code == 0, first.out + first.err  # refused kernel steps do not fail the host

@@ -22,7 +22,6 @@ from axis.sources.git_process import GitError
 MAX_SNAPSHOT_BYTES = 64 << 20
 #: Directories being built (or left by a crash) start with this; snapshots never do.
 TEMP_PREFIX = ".tmp-"
-_FILE_MODES = {b"100644": 0o444, b"100755": 0o555}
 
 #: Runs git in the mirror: (arguments, stdin, exit codes that are not an error) → (exit code, stdout).
 Git = Callable[[Sequence[str], bytes | None, tuple[int, ...]], Awaitable[tuple[int, bytes]]]
@@ -118,12 +117,14 @@ def _parse_tree(listing: bytes, base: PurePosixPath) -> list[_Entry]:
         if mode == b"120000" or mode == b"160000":
             what = "symlink" if mode == b"120000" else "submodule"
             raise GitError("SpecInvalid", f"{shown}: a {what} in the repo is not followed")
-        if kind != b"blob" or mode not in _FILE_MODES:
+        if kind != b"blob" or not mode.startswith(b"100"):
             raise GitError("SpecInvalid", f"{shown}: unexpected tree entry (mode {mode.decode()})")
         parts = name.split("/")
         if any(p in ("", ".", "..", ".git") for p in parts):
             raise GitError("SpecInvalid", f"{shown}: a file name git itself would refuse")
-        entries.append(_Entry(_FILE_MODES[mode], oid.decode(), int(size), base / name))
+        # 100755 is executable; old tools also wrote 100664 and the like for plain files.
+        readable = 0o555 if int(mode, 8) & 0o111 else 0o444
+        entries.append(_Entry(readable, oid.decode(), int(size), base / name))
     return entries
 
 

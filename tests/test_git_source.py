@@ -2,6 +2,7 @@
 
 Each test builds a repo with the real git, serves it by file:// or by path, and drives a
 `GitMirror` the way the controller's loop does: remote_head, fetch when it moved, snapshot.
+CI installs git (`.ci/run`); without it these tests skip and say how to get it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import base64
 import http.server
 import os
+import shutil
 import stat
 import subprocess
 import threading
@@ -21,6 +23,8 @@ from typing import Any, TypeVar
 import pytest
 
 from axis.sources import GitError, GitMirror, GitRemote
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed (apt-get install git)")
 
 T = TypeVar("T")
 AUTHOR = ["-c", "user.name=Dev", "-c", "user.email=dev@example.org", "-c", "commit.gpgsign=false"]

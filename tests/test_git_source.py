@@ -277,6 +277,16 @@ def test_git_reaches_ssh_urls_through_openssh_strictly(tmp_path: Path, monkeypat
     assert "-o BatchMode=yes -o StrictHostKeyChecking=yes" in argv and "-p 2222 git@127.0.0.1" in argv
 
 
+def test_ssh_urls_fetch_through_the_ssh_command(repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """scp-like and ssh:// URLs both reach the repo through `ssh` (here one that runs the
+    remote command locally, as sshd would run it for the user)."""
+    _fake_ssh(tmp_path, monkeypatch, 'for last; do :; done; exec sh -c "$last"')
+    head = repo.git("rev-parse", "HEAD")
+    for i, url in enumerate([f"git@127.0.0.1:{repo.root}", f"ssh://git@127.0.0.1:2222{repo.root}"]):
+        mirror = GitMirror(GitRemote(url), tmp_path / f"cache{i}", timeout=20)
+        assert run(mirror.remote_head()) == head and run(mirror.fetch()) == head, url
+
+
 def test_a_hung_remote_is_killed_at_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = _fake_ssh(tmp_path, monkeypatch, "exec sleep 60")
     mirror = GitMirror(GitRemote("git@127.0.0.1:fleet.git"), tmp_path / "cache", timeout=1.5)

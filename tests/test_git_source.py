@@ -175,6 +175,9 @@ def test_snapshot_paths_that_are_not_a_spec_directory(repo: Repo, tmp_path: Path
         with pytest.raises(GitError, match=words) as caught:
             run(mirror.snapshot(sha, path))
         assert caught.value.reason == "SpecInvalid"
+    with pytest.raises(GitError, match="not in the mirror") as unfetched:
+        run(mirror.snapshot("1" * 40, "specs"))
+    assert unfetched.value.reason == "FetchFailed"
 
 
 def test_symlinks_and_submodules_are_refused(repo: Repo, tmp_path: Path) -> None:

@@ -58,6 +58,9 @@ async def build_snapshot(git: Git, sha: str, path: PurePosixPath, target: Path) 
     spec = f"{sha}:{path}" if path.parts else f"{sha}^{{tree}}"
     code, kind = await git(["cat-file", "-t", "--", spec], None, (0, 128))
     if code != 0:
+        fetched, _ = await git(["cat-file", "-e", f"{sha}^{{commit}}"], None, (0, 1, 128))
+        if fetched != 0:
+            raise GitError("FetchFailed", f"snapshot: commit {sha[:12]} is not in the mirror (fetch it first)")
         raise GitError("SpecInvalid", f"{shown}: no such path at {sha[:12]}")
     if kind.strip() != b"tree":
         raise GitError("SpecInvalid", f"{shown}: not a directory at {sha[:12]}")

@@ -2,14 +2,19 @@
 
 Each test builds a repo with the real git, serves it by file:// or by path, and drives a
 `GitMirror` the way the controller's loop does: remote_head, fetch when it moved, snapshot.
+CI installs git (`.ci/run`); without it these tests skip and say how to get it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import http.server
 import os
+import shutil
 import stat
 import subprocess
+import threading
 import time
 from collections.abc import Coroutine
 from pathlib import Path
@@ -18,6 +23,8 @@ from typing import Any, TypeVar
 import pytest
 
 from axis.sources import GitError, GitMirror, GitRemote
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed (apt-get install git)")
 
 T = TypeVar("T")
 AUTHOR = ["-c", "user.name=Dev", "-c", "user.email=dev@example.org", "-c", "commit.gpgsign=false"]
@@ -147,11 +154,13 @@ def test_snapshot_is_the_commit_read_only_and_reused(repo: Repo, tmp_path: Path)
     for path in [snap.parent, snap, snap / "hosts.yaml"]:
         assert not stat.S_IMODE(path.stat().st_mode) & 0o222, f"{path} is writable"
     assert run(mirror.snapshot(first, "./specs/")) == snap, "the same directory for the same commit and path"
+    (repo.root / "specs" / "hosts.yaml").chmod(0o755)
     second = repo.commit({"specs/hosts.yaml": "kind: Host\n# later\n", "specs/more/claim.yaml": "kind: Claim\n"})
     run(mirror.fetch())
     later = run(mirror.snapshot(second, "specs"))
     assert later != snap and (later / "more" / "claim.yaml").read_text() == "kind: Claim\n"
     assert (snap / "hosts.yaml").read_text() == "kind: Host\n", "an older snapshot never changes"
+    assert stat.S_IMODE((later / "hosts.yaml").stat().st_mode) == 0o555, "the executable bit kept, write bits not"
     whole = run(mirror.snapshot(second, ""))
     assert sorted(p.name for p in whole.iterdir()) == ["README", "specs"]
     mirror.prune_snapshots({second})
@@ -166,6 +175,9 @@ def test_snapshot_paths_that_are_not_a_spec_directory(repo: Repo, tmp_path: Path
         with pytest.raises(GitError, match=words) as caught:
             run(mirror.snapshot(sha, path))
         assert caught.value.reason == "SpecInvalid"
+    with pytest.raises(GitError, match="not in the mirror") as unfetched:
+        run(mirror.snapshot("1" * 40, "specs"))
+    assert unfetched.value.reason == "FetchFailed"
 
 
 def test_symlinks_and_submodules_are_refused(repo: Repo, tmp_path: Path) -> None:
@@ -268,6 +280,16 @@ def test_git_reaches_ssh_urls_through_openssh_strictly(tmp_path: Path, monkeypat
     assert "-o BatchMode=yes -o StrictHostKeyChecking=yes" in argv and "-p 2222 git@127.0.0.1" in argv
 
 
+def test_ssh_urls_fetch_through_the_ssh_command(repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """scp-like and ssh:// URLs both reach the repo through `ssh` (here one that runs the
+    remote command locally, as sshd would run it for the user)."""
+    _fake_ssh(tmp_path, monkeypatch, 'for last; do :; done; exec sh -c "$last"')
+    head = repo.git("rev-parse", "HEAD")
+    for i, url in enumerate([f"git@127.0.0.1:{repo.root}", f"ssh://git@127.0.0.1:2222{repo.root}"]):
+        mirror = GitMirror(GitRemote(url), tmp_path / f"cache{i}", timeout=20)
+        assert run(mirror.remote_head()) == head and run(mirror.fetch()) == head, url
+
+
 def test_a_hung_remote_is_killed_at_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = _fake_ssh(tmp_path, monkeypatch, "exec sleep 60")
     mirror = GitMirror(GitRemote("git@127.0.0.1:fleet.git"), tmp_path / "cache", timeout=1.5)
@@ -297,3 +319,75 @@ def _gone(pid: int) -> bool:
 def test_urls_and_refs_git_would_misread_are_refused(url: str, ref: str) -> None:
     with pytest.raises(ValueError):
         GitRemote(url, ref)
+
+
+class _GitOverHTTP(http.server.BaseHTTPRequestHandler):
+    """git's smart HTTP (git http-backend as a CGI) behind Basic auth for one user."""
+
+    project_root = Path()
+    expected_auth = ""
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _serve(self) -> None:
+        if self.headers.get("Authorization") != self.expected_auth:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="fleet"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        path, _, query = self.path.partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        env = dict(os.environ, GIT_PROJECT_ROOT=str(self.project_root), GIT_HTTP_EXPORT_ALL="1",
+                   REQUEST_METHOD=self.command, PATH_INFO=path, QUERY_STRING=query,
+                   CONTENT_TYPE=self.headers.get("Content-Type", ""), CONTENT_LENGTH=str(len(body)),
+                   GIT_PROTOCOL=self.headers.get("Git-Protocol", ""), REMOTE_USER="user")
+        if self.headers.get("Content-Encoding") == "gzip":
+            env["HTTP_CONTENT_ENCODING"] = "gzip"
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=True).stdout
+        head, _, payload = out.partition(b"\r\n\r\n")
+        headers = [line.split(": ", 1) for line in head.decode().split("\r\n")]
+        status = next((int(v.split()[0]) for k, v in headers if k == "Status"), 200)
+        self.send_response(status)
+        for key, value in headers:
+            if key != "Status":
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def test_https_credentials_reach_git_only_through_askpass(repo: Repo, tmp_path: Path) -> None:
+    """User and password from the URL authenticate (over plain http on loopback here), and the
+    user's own credential helper neither answers nor stores them."""
+    served = tmp_path / "served"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo.root), str(served / "fleet.git")], check=True)
+    handler = type("Handler", (_GitOverHTTP,), {
+        "project_root": served, "expected_auth": "Basic " + base64.b64encode(b"user:s3c@ret").decode()})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    home = Path(os.environ["HOME"])
+    (home / ".gitconfig").write_text("[credential]\n\thelper = store\n")
+    try:
+        url = f"http://user:s3c%40ret@127.0.0.1:{server.server_port}/fleet.git"
+        mirror = GitMirror(GitRemote(url), tmp_path / "cache", timeout=20)
+        head = repo.git("rev-parse", "HEAD")
+        assert run(mirror.remote_head()) == head
+        assert run(mirror.fetch()) == head
+        wrong = GitMirror(GitRemote(url.replace("s3c%40ret", "n0pe")), tmp_path / "cache2", timeout=20)
+        with pytest.raises(GitError, match="Authentication failed") as caught:
+            run(wrong.remote_head())
+        assert "n0pe" not in str(caught.value)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not (home / ".git-credentials").exists(), "a credential helper was told the password"
+    config = (tmp_path / "cache" / "mirror.git" / "config").read_text()
+    assert "s3c" not in config

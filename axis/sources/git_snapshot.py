@@ -22,7 +22,6 @@ from axis.sources.git_process import GitError
 MAX_SNAPSHOT_BYTES = 64 << 20
 #: Directories being built (or left by a crash) start with this; snapshots never do.
 TEMP_PREFIX = ".tmp-"
-_FILE_MODES = {b"100644": 0o444, b"100755": 0o555}
 
 #: Runs git in the mirror: (arguments, stdin, exit codes that are not an error) → (exit code, stdout).
 Git = Callable[[Sequence[str], bytes | None, tuple[int, ...]], Awaitable[tuple[int, bytes]]]
@@ -59,6 +58,9 @@ async def build_snapshot(git: Git, sha: str, path: PurePosixPath, target: Path) 
     spec = f"{sha}:{path}" if path.parts else f"{sha}^{{tree}}"
     code, kind = await git(["cat-file", "-t", "--", spec], None, (0, 128))
     if code != 0:
+        fetched, _ = await git(["cat-file", "-e", f"{sha}^{{commit}}"], None, (0, 1, 128))
+        if fetched != 0:
+            raise GitError("FetchFailed", f"snapshot: commit {sha[:12]} is not in the mirror (fetch it first)")
         raise GitError("SpecInvalid", f"{shown}: no such path at {sha[:12]}")
     if kind.strip() != b"tree":
         raise GitError("SpecInvalid", f"{shown}: not a directory at {sha[:12]}")
@@ -118,12 +120,14 @@ def _parse_tree(listing: bytes, base: PurePosixPath) -> list[_Entry]:
         if mode == b"120000" or mode == b"160000":
             what = "symlink" if mode == b"120000" else "submodule"
             raise GitError("SpecInvalid", f"{shown}: a {what} in the repo is not followed")
-        if kind != b"blob" or mode not in _FILE_MODES:
+        if kind != b"blob" or not mode.startswith(b"100"):
             raise GitError("SpecInvalid", f"{shown}: unexpected tree entry (mode {mode.decode()})")
         parts = name.split("/")
         if any(p in ("", ".", "..", ".git") for p in parts):
             raise GitError("SpecInvalid", f"{shown}: a file name git itself would refuse")
-        entries.append(_Entry(_FILE_MODES[mode], oid.decode(), int(size), base / name))
+        # 100755 is executable; old tools also wrote 100664 and the like for plain files.
+        readable = 0o555 if int(mode, 8) & 0o111 else 0o444
+        entries.append(_Entry(readable, oid.decode(), int(size), base / name))
     return entries
 
 

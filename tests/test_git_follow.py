@@ -139,6 +139,11 @@ def test_a_broken_commit_stalls_the_last_good_stays_and_the_next_commit_recovers
     follower.host_done("b", fixed, changed=False, failed=True)
     assert [r for _, r in _history(db)] == ["Converged", "SpecInvalid", "HostsFailed"]
     assert _conditions(db)["Ready"] == ("False", "HostsFailed")
+    follower.host_done("b", fixed, changed=True, failed=False)  # level-triggered: b's next pass converged
+    assert _conditions(db)["Ready"] == ("True", "Succeeded")
+    assert [r for _, r in _history(db)] == ["Converged", "SpecInvalid", "HostsFailed"]  # history stays
+    follower.host_done("a", fixed, changed=False, failed=True)  # drift repair failing later
+    assert _conditions(db)["Ready"] == ("False", "HostsFailed")
 
 
 def test_a_new_commit_supersedes_hosts_still_converging_and_a_rewind_is_applied_and_said(follow):

@@ -77,7 +77,9 @@ class GitFollower:
         #: how the last applied revision ended, and the newest commit refused since (if any)
         self._settled = SourceState(None, "Progressing", "waiting for the first fetch", reconciling=True)
         self._stall: SourceState | None = None
+        self._fetch_error: SourceState | None = None  # the remote could not be read at the last poll
         self._recorded: dict[str, str] = {}  # host -> the commit its last converged pass planned
+        self._failing: set[str] = set()  # hosts whose last pass failed
 
     def register(self) -> None:
         """Store the source's settings and take up where the last controller on this DB left off:
@@ -109,13 +111,14 @@ class GitFollower:
                                      max(FETCH_RETRY_CAP, self.source.interval), fetch_failures)
                     logger.warning("source %s: %s; retry in %ss", self.source.name, exc, f"{delay:g}",
                                    extra={"source": self.source.name, "reason": exc.reason, "retry_in": delay})
-                    self.record.state(SourceState(False, exc.reason, f"{exc}; retry in {delay:g}s",
-                                                  reconciling=self._attempt is not None))
+                    self._fetch_error = SourceState(False, exc.reason, f"{exc}; retry in {delay:g}s")
+                    self.record.state(self._current())
                 except Exception as exc:
                     crashes += 1
                     delay = restart_delay(crashes)
                     self.supervisor.failed(Part.SOURCE, exc, attempt=crashes, retry_in=delay)
                 else:
+                    self._fetch_error = None
                     if fetch_failures or crashes:
                         self.record.state(self._current())
                     fetch_failures = crashes = 0
@@ -149,9 +152,11 @@ class GitFollower:
                               if suspended else self._current())
 
     def _current(self) -> SourceState:
-        """The state to show: a refused newest commit, else the revision converging, else how it ended."""
-        if self._stall is not None:
-            return dataclasses.replace(self._stall, reconciling=self._attempt is not None)
+        """The state to show: a remote that cannot be read, else a refused newest commit, else the
+        revision converging, else how its hosts stand."""
+        for problem in (self._fetch_error, self._stall):
+            if problem is not None:
+                return dataclasses.replace(problem, reconciling=self._attempt is not None)
         if self._attempt is not None:
             a = self._attempt
             return SourceState(None, "Progressing", f"{a.revision}: {len(a.pending)} host(s) converging",
@@ -235,8 +240,10 @@ class GitFollower:
         if sha and not failed and self._recorded.get(host) != sha:
             self.record.host_converged(host, self.source.remote.revision(sha))
             self._recorded[host] = sha
+        (self._failing.add if failed else self._failing.discard)(host)
         a = self._attempt
         if a is None or a.sha != sha or host not in a.pending:
+            self._health()
             return
         a.pending.discard(host)
         a.changed += changed and not failed
@@ -246,15 +253,15 @@ class GitFollower:
         self._settle_if_done()
 
     def host_gone(self, host: str) -> None:
-        """A host the attempt waited for is no longer stored: nothing to wait for."""
-        if self._attempt is not None and host in self._attempt.pending:
+        """A host is no longer stored: the attempt does not wait for it, nor is it failing."""
+        self._failing.discard(host)
+        if self._attempt is not None:
             self._attempt.pending.discard(host)
-            try:
-                self._settle_if_done()
-            except Exception as exc:
-                logger.error("source %s: cannot record the end of %s: %s", self.source.name,
-                             self._attempt.revision if self._attempt else "an attempt", describe(exc),
-                             extra={"source": self.source.name})
+        try:
+            self._settle_if_done() if self._attempt is not None else self._health()
+        except Exception as exc:
+            logger.error("source %s: cannot record %s's removal: %s", self.source.name, host, describe(exc),
+                         extra={"source": self.source.name, "host": host})
 
     def _settle_if_done(self) -> None:
         a = self._attempt
@@ -266,11 +273,24 @@ class GitFollower:
         self._attempt = None
         if a.failed:
             result, message = "HostsFailed", f"{a.failed} host(s) failed: {', '.join(sorted(a.failed_hosts)[:5])}"
-            self._settled = SourceState(False, "HostsFailed", f"{a.revision}: {message}")
         else:
             result, message = "Converged", f"{a.changed} host(s) changed"
-            self._settled = SourceState(True, "Succeeded", f"applied {a.revision}")
         self.record.end(a.id, result, message, changed=a.changed, failed=a.failed)
-        self.record.state(self._current())
-        logger.info("source %s: %s %s (%s)", self.source.name, a.revision, result.lower(), message,
+        logger.info("source %s: %s: %s (%s)", self.source.name, a.revision, result, message,
                     extra={"source": self.source.name, "revision": a.revision, "result": result})
+        self._health(force=True)
+
+    def _health(self, *, force: bool = False) -> None:
+        """Ready, once the revision in force has settled, follows its hosts level-triggered: False
+        (HostsFailed) while a host's last pass failed, True again once every host's last pass
+        converged, whatever the attempt recorded."""
+        if self._attempt is not None or not self.applied_sha:
+            return
+        revision = self.revision_in_force()
+        failing = sorted(self._failing)
+        state = (SourceState(False, "HostsFailed", f"{revision}: {len(failing)} host(s) failing: "
+                             f"{', '.join(failing[:5])}") if failing else SourceState(True, "Succeeded",
+                                                                                      f"applied {revision}"))
+        if force or state != self._settled:
+            self._settled = state
+            self.record.state(self._current())

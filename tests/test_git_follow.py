@@ -1,80 +1,63 @@
-"""The git follower on a real local repository (file://), its store and host passes played by
-the test: what each commit does to the source's status, history and the revision in force.
-The same paths on real SSH hosts: tests/integration/test_gitops.py."""
+"""The git follower on a real local repository (file://) and a real state DB, storing through the
+controller's own store; the host passes are played by the test (`host_done`). What each commit
+does to the stored objects, the source's status and history, and the revision in force. The same
+paths on real SSH hosts: tests/integration/test_gitops.py."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
+from axis.drivers.connector import SshOptions
 from axis.reconcile import git_follow
+from axis.reconcile.controller import Controller
 from axis.reconcile.git_follow import GitFollower
 from axis.reconcile.git_revision import GitSource
-from axis.reconcile.supervisor import Supervisor
 from axis.sources.git import GitRemote
-from axis.specs import Loaded
 from axis.state import Database
 from axis.state.conditions import conditions_of
+from axis.state.events import list_events
 from axis.state.sources import recent_attempts, set_suspended, source_row
+from axis.state.tables import DesiredObject
+from tests.gitrepo import Repo
 
 HOST = "apiVersion: axis/v1\nkind: Host\nmetadata: {{name: {name}}}\nspec: {{address: {name}.example}}\n"
 BROKEN = "apiVersion: axis/v1\nkind: Host\nmetadata: {name: x}\nspec: {address: x.example, bogus: 1}\n"
-ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@axis.invalid", "GIT_COMMITTER_NAME": "t",
-       "GIT_COMMITTER_EMAIL": "t@axis.invalid", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"}
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, env=ENV, check=True, capture_output=True, text=True).stdout.strip()
-
-
-class Repo:
-    def __init__(self, root: Path):
-        self.root = root
-        root.mkdir()
-        _git(root, "init", "-q", "-b", "main")
-
-    def commit(self, files: dict[str, str | None], message: str = "c") -> str:
-        for name, text in files.items():
-            if text is None:
-                (self.root / name).unlink()
-            else:
-                (self.root / name).parent.mkdir(parents=True, exist_ok=True)
-                (self.root / name).write_text(text)
-        _git(self.root, "add", "-A")
-        _git(self.root, "commit", "-q", "-m", message)
-        return _git(self.root, "rev-parse", "HEAD")
-
-
-class Stored:
-    """The controller's store, played: what each revision stored, and the hosts it makes due."""
-
-    def __init__(self) -> None:
-        self.revisions: list[list[Loaded]] = []
-
-    def __call__(self, loaded: list[Loaded], apply_set: str) -> set[str]:
-        assert apply_set == "git:fleet"
-        self.revisions.append(loaded)
-        return {item.obj.metadata.name for item in loaded}
+def _follower(db: Database, repo: Repo, cache: Path) -> GitFollower:
+    """A controller following `repo` (its store is the real one); registered as at its start."""
+    source = GitSource("fleet", GitRemote(f"file://{repo.root}", "main"), "specs", 60.0, cache)
+    controller = Controller(db, SshOptions(), None, follow=source)
+    controller.load_watched()
+    assert controller.follower is not None
+    return controller.follower
 
 
 @pytest.fixture
 def follow(tmp_path):
     repo = Repo(tmp_path / "repo")
     db = Database(tmp_path / "state.db")
-    stored = Stored()
-    source = GitSource("fleet", GitRemote(f"file://{repo.root}", "main"), "specs", 60.0, tmp_path / "cache")
-    follower = GitFollower(db, source, Supervisor(db, follows_git=True), stored)
-    follower.register()
-    return repo, db, stored, follower
+    return repo, db, _follower(db, repo, tmp_path / "cache")
+
+
+def _stored(db: Database) -> dict[str, tuple[str, str]]:
+    """Stored hosts: name → (the file it came from, its apply set)."""
+    with db.read() as session:
+        return {r.name: (r.source_path, r.apply_set) for r in session.exec(select(DesiredObject)).all()}
 
 
 def _conditions(db: Database) -> dict[str, tuple[str, str]]:
     with db.read() as session:
         return {c.type: (c.status, c.reason) for c in conditions_of(session, "Source", "fleet")}
+
+
+def _ready_message(db: Database) -> str:
+    with db.read() as session:
+        return next(c.message for c in conditions_of(session, "Source", "fleet") if c.type == "Ready")
 
 
 def _history(db: Database) -> list[tuple[str, str]]:
@@ -89,11 +72,11 @@ def _applied(db: Database) -> str:
         return row.last_applied
 
 
-def test_a_commit_is_stored_then_ready_once_its_hosts_converged(follow):
-    repo, db, stored, follower = follow
+def test_a_commit_is_stored_under_the_source_and_ready_once_its_hosts_converged(follow):
+    repo, db, follower = follow
     first = repo.commit({"specs/a.yaml": HOST.format(name="a"), "specs/b.yaml": HOST.format(name="b")})
     asyncio.run(follower.poll())
-    assert [sorted(i.path for i in r) for r in stored.revisions] == [["specs/a.yaml", "specs/b.yaml"]]
+    assert _stored(db) == {"a": ("specs/a.yaml", "git:fleet"), "b": ("specs/b.yaml", "git:fleet")}
     assert _applied(db) == f"main@sha1:{first}"
     assert _conditions(db) == {"Ready": ("Unknown", "Progressing"), "Reconciling": ("True", "Progressing"),
                                "Stalled": ("False", "Progressing")}
@@ -112,30 +95,41 @@ def test_a_commit_is_stored_then_ready_once_its_hosts_converged(follow):
 
     follower.mirror.fetch = counted  # type: ignore[method-assign]
     asyncio.run(follower.poll())  # the ref did not move: nothing fetched, stored or recorded
-    assert calls == [] and len(stored.revisions) == 1 and len(_history(db)) == 1
+    assert calls == [] and len(_history(db)) == 1
+
+
+def test_a_file_gone_from_the_repo_prunes_its_object_and_an_empty_revision_is_refused(follow):
+    repo, db, follower = follow
+    repo.commit({"specs/a.yaml": HOST.format(name="a"), "specs/b.yaml": HOST.format(name="b")})
+    asyncio.run(follower.poll())
+    second = repo.commit({"specs/b.yaml": None})
+    asyncio.run(follower.poll())
+    assert set(_stored(db)) == {"a"} and _applied(db) == f"main@sha1:{second}"
+    empty = repo.commit({"specs/a.yaml": None, "specs/README.md": "nothing here\n"})
+    asyncio.run(follower.poll())
+    assert set(_stored(db)) == {"a"} and _applied(db) == f"main@sha1:{second}"
+    assert _conditions(db)["Stalled"] == ("True", "SpecInvalid")
+    assert _ready_message(db).startswith(f"main@sha1:{empty}: specs: no objects")
 
 
 def test_a_broken_commit_stalls_the_last_good_stays_and_the_next_commit_recovers(follow):
-    repo, db, stored, follower = follow
+    repo, db, follower = follow
     good = repo.commit({"specs/a.yaml": HOST.format(name="a")})
     asyncio.run(follower.poll())
     follower.host_done("a", good, changed=True, failed=False)
     broken = repo.commit({"specs/broken.yaml": BROKEN})
     asyncio.run(follower.poll())
-    assert len(stored.revisions) == 1 and _applied(db) == f"main@sha1:{good}"
+    assert set(_stored(db)) == {"a"} and _applied(db) == f"main@sha1:{good}"
     assert _conditions(db) == {"Ready": ("False", "SpecInvalid"), "Stalled": ("True", "SpecInvalid"),
                                "Reconciling": ("False", "SpecInvalid")}
-    with db.read() as session:
-        ready = next(c for c in conditions_of(session, "Source", "fleet") if c.type == "Ready")
-    assert ready.message.startswith(f"main@sha1:{broken}: specs/broken.yaml:4: Host/x: spec.bogus")
-    assert ready.message.endswith(f"in force: main@sha1:{good}")
+    assert _ready_message(db).startswith(f"main@sha1:{broken}: specs/broken.yaml:4: Host/x: spec.bogus")
+    assert _ready_message(db).endswith(f"in force: main@sha1:{good}")
     asyncio.run(follower.poll())  # the same broken commit is not tried again
     assert [r for _, r in _history(db)] == ["Converged", "SpecInvalid"]
 
     fixed = repo.commit({"specs/broken.yaml": None, "specs/b.yaml": HOST.format(name="b")})
     asyncio.run(follower.poll())
     assert _applied(db) == f"main@sha1:{fixed}" and _conditions(db)["Stalled"][0] == "False"
-    follower.host_done("a", fixed, changed=False, failed=False)
     follower.host_done("b", fixed, changed=False, failed=True)
     assert [r for _, r in _history(db)] == ["Converged", "SpecInvalid", "HostsFailed"]
     assert _conditions(db)["Ready"] == ("False", "HostsFailed")
@@ -144,26 +138,63 @@ def test_a_broken_commit_stalls_the_last_good_stays_and_the_next_commit_recovers
     assert [r for _, r in _history(db)] == ["Converged", "SpecInvalid", "HostsFailed"]  # history stays
     follower.host_done("a", fixed, changed=False, failed=True)  # drift repair failing later
     assert _conditions(db)["Ready"] == ("False", "HostsFailed")
+    follower.host_done("other", fixed, changed=False, failed=True)  # not the source's host: not counted
+    assert "other" not in _ready_message(db)
 
 
 def test_a_new_commit_supersedes_hosts_still_converging_and_a_rewind_is_applied_and_said(follow):
-    repo, db, stored, follower = follow
+    repo, db, follower = follow
     first = repo.commit({"specs/a.yaml": HOST.format(name="a")})
     asyncio.run(follower.poll())
     second = repo.commit({"specs/b.yaml": HOST.format(name="b")})
     asyncio.run(follower.poll())
     follower.host_done("a", first, changed=True, failed=False)  # a pass that planned the old commit: not counted
     assert [r for _, r in _history(db)] == ["Superseded", "Progressing"]
-    _git(repo.root, "reset", "-q", "--hard", first)
+    repo.git("reset", "-q", "--hard", first)
     asyncio.run(follower.poll())
-    assert _applied(db) == f"main@sha1:{first}" and len(stored.revisions) == 3
+    assert _applied(db) == f"main@sha1:{first}" and set(_stored(db)) == {"a"}
     with db.read() as session:
         newest = recent_attempts(session, "fleet", 1)[0]
     assert newest.note == f"not a descendant of main@sha1:{second}: the ref was force-pushed or rewound"
 
 
+def test_a_restarted_controller_ends_the_open_attempt_and_rechecks_the_revision_in_force(follow, tmp_path):
+    repo, db, follower = follow
+    sha = repo.commit({"specs/a.yaml": HOST.format(name="a"), "specs/b.yaml": HOST.format(name="b")})
+    asyncio.run(follower.poll())
+    follower.host_done("a", sha, changed=True, failed=False)  # b had not finished when it stopped
+    again = _follower(db, repo, tmp_path / "cache")
+    assert _history(db) == [(f"main@sha1:{sha}", "Interrupted")]
+    again.host_done("a", sha, changed=False, failed=False)  # a passed before the first poll
+    asyncio.run(again.poll())
+    assert _history(db)[-1] == (f"main@sha1:{sha}", "Progressing")  # waits for b, not a
+    assert _conditions(db)["Ready"] == ("Unknown", "Progressing")
+    again.host_done("b", sha, changed=False, failed=False)
+    assert _history(db)[-1] == (f"main@sha1:{sha}", "Converged")
+    with db.read() as session:
+        assert recent_attempts(session, "fleet", 1)[0].note == "controller restarted: the revision in force, re-checked"
+
+
+def test_a_store_that_fails_ends_its_attempt_and_supersedes_nothing(follow, monkeypatch):
+    repo, db, follower = follow
+    first = repo.commit({"specs/a.yaml": HOST.format(name="a")})
+    asyncio.run(follower.poll())
+    repo.commit({"specs/b.yaml": HOST.format(name="b")})
+
+    def refuse(loaded, apply_set):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(follower, "store", refuse)
+    with pytest.raises(RuntimeError):
+        asyncio.run(follower.poll())
+    assert [r for _, r in _history(db)] == ["Progressing", "Failed"]
+    assert _applied(db) == f"main@sha1:{first}"
+    follower.host_done("a", first, changed=False, failed=False)  # the first attempt still counts its hosts
+    assert [r for _, r in _history(db)] == ["Converged", "Failed"]
+
+
 def test_an_unreachable_remote_backs_off_and_keeps_the_revision_in_force(follow, tmp_path, monkeypatch):
-    repo, db, stored, follower = follow
+    repo, db, follower = follow
     first = repo.commit({"specs/a.yaml": HOST.format(name="a")})
     asyncio.run(follower.poll())
     repo.root.rename(tmp_path / "gone")
@@ -172,21 +203,24 @@ def test_an_unreachable_remote_backs_off_and_keeps_the_revision_in_force(follow,
     async def run_a_while() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(follower.run(stop))
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            if _conditions(db).get("Ready", ("", ""))[1] == "FetchFailed":
-                break
+        await asyncio.sleep(1.2)  # retries after 0.05, 0.1, 0.2, 0.4 s
         stop.set()
         await task
 
     asyncio.run(run_a_while())
     assert _conditions(db)["Ready"] == ("False", "FetchFailed")
-    assert _applied(db) == f"main@sha1:{first}" and len(stored.revisions) == 1
+    assert "retry in 0.4s" in _ready_message(db) or "retry in 0.8s" in _ready_message(db)  # the delay doubles
+    with db.read() as session:
+        reasons = [e.reason for e in list_events(session, kind="Source", name="fleet")]
+    assert reasons.count("FetchFailed") == 1  # one event for the outage, not one per retry
+    assert _applied(db) == f"main@sha1:{first}" and set(_stored(db)) == {"a"}
 
 
-def test_suspended_applies_nothing_and_resumed_goes_on(follow):
-    repo, db, stored, follower = follow
-    repo.commit({"specs/a.yaml": HOST.format(name="a")})
+def test_suspended_applies_nothing_shows_suspended_through_host_passes_and_resumed_goes_on(follow):
+    repo, db, follower = follow
+    sha = repo.commit({"specs/a.yaml": HOST.format(name="a")})
+    asyncio.run(follower.poll())
+    repo.commit({"specs/b.yaml": HOST.format(name="b")})
     with db.write() as session:
         assert set_suspended(session, "fleet", True, 0.0)
 
@@ -198,9 +232,11 @@ def test_suspended_applies_nothing_and_resumed_goes_on(follow):
         await task
 
     asyncio.run(run_a_while(0.3))
-    assert follower.suspended and stored.revisions == []
+    assert follower.suspended and set(_stored(db)) == {"a"}
+    assert _conditions(db)["Ready"] == ("Unknown", "Suspended")
+    follower.host_done("a", sha, changed=False, failed=False)  # a pass in flight ends: still Suspended
     assert _conditions(db)["Ready"] == ("Unknown", "Suspended")
     with db.write() as session:
         set_suspended(session, "fleet", False, 0.0)
     asyncio.run(run_a_while(1.5))
-    assert not follower.suspended and len(stored.revisions) == 1
+    assert not follower.suspended and set(_stored(db)) == {"a", "b"}

@@ -23,11 +23,11 @@ from typing import Any, TypeVar
 import pytest
 
 from axis.sources import GitError, GitMirror, GitRemote
+from tests.gitrepo import Repo
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed (apt-get install git)")
 
 T = TypeVar("T")
-AUTHOR = ["-c", "user.name=Dev", "-c", "user.email=dev@example.org", "-c", "commit.gpgsign=false"]
 
 
 @pytest.fixture(autouse=True)
@@ -36,29 +36,6 @@ def _own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-
-
-class Repo:
-    """A work repo the tests commit to; the mirror follows it by path or file:// URL."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        root.mkdir()
-        self.git("init", "-q", "-b", "main")
-
-    def git(self, *args: str) -> str:
-        out = subprocess.run(["git", *AUTHOR, *args], cwd=self.root, check=True, capture_output=True, text=True)
-        return out.stdout.strip()
-
-    def commit(self, files: dict[str, str], message: str = "change", *, sign_with: Path | None = None) -> str:
-        for name, text in files.items():
-            path = self.root / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            self.git("add", name)
-        signing = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={sign_with}", "commit", "-S"] if sign_with else ["commit"]
-        self.git(*signing, "-q", "--allow-empty", "-m", message)
-        return self.git("rev-parse", "HEAD")
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -4,8 +4,10 @@ inside the repo, the poll interval, the source's name and where its mirror is ca
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from axis.app.context import AppContext, AppError
 from axis.drivers.connector import SshOptions
@@ -14,9 +16,9 @@ from axis.reconcile.git_follow import GitSource
 from axis.sources.git import GitRemote
 from axis.specs.units import parse_duration
 
+logger = logging.getLogger(__name__)
+
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-#: An interval below one second would keep the remote busy for nothing.
-MIN_INTERVAL = 1
 
 
 def source_name(url: str) -> str:
@@ -25,15 +27,26 @@ def source_name(url: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", word.lower()).strip("-")[:63].strip("-") or "source"
 
 
+def with_password(url: str, password: str) -> str:
+    """An https URL carrying `password` (its user name kept, else `git`): the form GitRemote takes
+    apart again to hand the secret to git through GIT_ASKPASS, never on a command line."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https":
+        raise AppError("AXIS_GIT_PASSWORD is only sent over https:// URLs")
+    user = parts.username or "git"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"))
+
+
 def git_source(app: AppContext, url: str, *, ref: str, path: str, interval: str, name: str | None,
-               allowed_signers: Path | None) -> GitSource:
-    """The source to follow, or AppError naming the option that is wrong."""
+               allowed_signers: Path | None, password: str | None = None) -> GitSource:
+    """The source to follow, or AppError naming the option that is wrong. `password` (from the
+    environment, never the command line, which every local user can read in `ps`) goes with an
+    https URL; one in the URL itself works too and is warned about."""
     try:
         every = parse_duration(interval)
     except ValueError as exc:
         raise AppError(f"--interval: {exc}") from exc
-    if every < MIN_INTERVAL:
-        raise AppError(f"--interval: {interval} is below the {MIN_INTERVAL}s floor")
     name = name or source_name(url)
     if not _NAME.match(name):
         raise AppError(f"--name: {name!r} is not a source name (lowercase letters, digits and '-', at most 63)")
@@ -42,12 +55,17 @@ def git_source(app: AppContext, url: str, *, ref: str, path: str, interval: str,
         raise AppError(f"--path: {path!r} must be a path inside the repository (relative, no '..')")
     if allowed_signers is not None and not allowed_signers.is_file():
         raise AppError(f"--verify-signatures: {allowed_signers}: no such file")
+    if urlsplit(url).password is not None:
+        logger.warning("the --git URL carries a password: other users of this machine can read it in `ps`; "
+                       "put it in AXIS_GIT_PASSWORD instead")
+    if password:
+        url = with_password(url, password)
     ssh = app.connector if isinstance(app.connector, SshOptions) else SshOptions()
     try:
         remote = GitRemote(url, ref, ssh_config=ssh.ssh_config, known_hosts=ssh.known_hosts,
                            accept_new=ssh.policy is HostKeyPolicy.ACCEPT_NEW)
     except ValueError as exc:  # a URL or ref git would misread: refused before anything runs
         raise AppError(f"--git/--ref: {exc}") from exc
-    cache = app.state.parent / f"{app.state.name}.sources" / name
+    cache = app.state.absolute().parent / f"{app.state.name}.sources" / name
     return GitSource(name, remote, str(inside), float(every), cache,
                      None if allowed_signers is None else allowed_signers.resolve())

@@ -17,6 +17,7 @@ from typing_extensions import TypedDict
 from axis.app.documents import ConditionView
 from axis.app.objects import condition_view
 from axis.app.timefmt import iso
+from axis.reconcile.git_revision import split_revision
 from axis.specs import API_VERSION
 from axis.state.conditions import conditions_of
 from axis.state.sources import SOURCE_KIND, recent_attempts
@@ -92,8 +93,8 @@ def short_revision(revision: str | None) -> str | None:
     """`main@sha1:0123456789…` → `main@0123456`, for tables; anything else as it is."""
     if not revision:
         return None
-    ref, sep, sha = revision.rpartition("@sha1:")
-    return f"{ref}@{sha[:7]}" if sep else revision
+    ref, sha = split_revision(revision)
+    return f"{ref}@{sha[:7]}" if sha else revision
 
 
 def not_found(name: str) -> str:

@@ -11,6 +11,7 @@ named in the log), or when the loop itself broke; 130 when a second signal cance
 from __future__ import annotations
 
 import asyncio
+import os
 import contextlib
 import logging
 from pathlib import Path
@@ -30,9 +31,10 @@ logger = logging.getLogger(__name__)
 def controller(
     ctx: typer.Context,
     watch: Path | None = typer.Option(None, "--watch", "-w", help="spec directory (or file) to watch and apply"),
-    git: str | None = typer.Option(None, "--git", help="git remote to follow instead (ssh://, https://, file://)"),
+    git: str | None = typer.Option(None, "--git", help="git remote to follow instead (ssh://, https://, file://); "
+                                   "an https password or token goes in $AXIS_GIT_PASSWORD"),
     ref: str = typer.Option("main", "--ref", help="with --git: the branch or tag to follow"),
-    path: str = typer.Option(".", "--path", help="with --git: the spec directory (or file) inside the repository"),
+    path: str = typer.Option(".", "--path", help="with --git: the spec directory inside the repository"),
     interval: str = typer.Option("1m", "--interval", help="with --git: ask the remote this often (±10%)"),
     name: str | None = typer.Option(None, "--name", help="with --git: the source's name (default: the repo's)"),
     verify_signatures: Path | None = typer.Option(
@@ -49,7 +51,8 @@ def controller(
         raise AppError("give either --watch PATH or --git URL")
     log_to_stderr(log_format, debug=app.debug)
     desired = watch if git is None else git_source(app, git, ref=ref, path=path, interval=interval, name=name,
-                                                   allowed_signers=verify_signatures)
+                                                   allowed_signers=verify_signatures,
+                                                   password=os.environ.get("AXIS_GIT_PASSWORD"))
     assert desired is not None
     with contextlib.ExitStack() as stack:
         loop = make_controller(app, desired, resync, jobs, stack)

@@ -1,26 +1,23 @@
-"""The loop behind `axis controller`: keep the desired state current, reconcile every host
-level-triggered.
+"""The loop behind `axis controller`: keep the desired state current, reconcile every host.
 
-Mainly the work queue around `reconcile_host` (`axis.reconcile.host_pass`, also the path of `axis
+Mainly the level-triggered work queue around `reconcile_host` (`axis.reconcile.host_pass`, also the path of `axis
 apply`): one schedule per host (`host_slot.Slot`), serial per host, hosts concurrently up to `jobs`
 so a slow or dead host never holds up the others. The pass's `Result` says when the host is due
 again: after `resync` seconds (drift such as a managed file deleted by hand is repaired) or, after a
 temporary error, after a backoff of 5 s doubling to 5 minutes. Claims are bound and expired leases
 swept after host passes and every few seconds.
 
-What the queue holds comes from three places. The desired state: a watched spec path, re-applied
-whole on every edit exactly as `axis apply --prune` would (`apply_pass.store_watched`; an invalid
-edit is logged with file:line and the last good state stays in force), or a followed git source
-(`git_follow`: each new commit stored the same way, a broken one stalls the source). And what
-another process stores (`axis apply` handing its hosts over, the HTTP API, `axis delete`), noticed
-by a once-a-second look (`store_poll`). Stopping (`stop` set, e.g. by SIGTERM) starts no new pass
-and no new step; steps in flight finish. A suspended git source starts no pass either.
+What the queue holds: the desired state, a watched spec path re-applied whole on every edit as
+`axis apply --prune` would (`apply_pass.store_watched`; an invalid edit is logged with file:line,
+the last good state stays) or a followed git source (`git_follow`, whose `source` hears of every
+host pass); and what other processes store, seen by a once-a-second look (`store_poll`). Stopping
+(`stop` set, e.g. by SIGTERM) starts no new pass or step, steps in flight finish; nor does a
+suspended git source start a pass.
 
-Every part is supervised (`axis.reconcile.supervisor`): an exception it did not expect is logged,
-recorded (Warning event, the part's condition on Controller/controller) and the part runs again
-after a capped backoff. Only the scheduling loop cannot be restarted: if it breaks, `run` raises and
-the process exits non-zero rather than keep running with a dead part. Each log line carries its
-facts (host, result, seconds, the object changed) as `extra` fields: the JSON log's keys.
+Every part is supervised (`axis.reconcile.supervisor`): an unexpected exception is logged, recorded
+(Warning event, the part's condition on Controller/controller), the part runs again after a capped
+backoff. Only the scheduling loop cannot restart: if it breaks, `run` raises and the process exits
+non-zero. Each log line carries its facts (host, result, object...) as `extra`: the JSON log's keys.
 """
 
 from __future__ import annotations
@@ -37,6 +34,7 @@ from pathlib import Path
 from axis.drivers.connector import Connector
 from axis.reconcile.apply_pass import store_watched
 from axis.reconcile.git_follow import GitFollower, GitSource
+from axis.reconcile.source_status import NoSource
 from axis.reconcile.host_pass import reconcile_stored_host
 from axis.reconcile.host_slot import Slot
 from axis.reconcile.record import bind_claims, record_pass_crashed, record_spec_invalid
@@ -69,6 +67,7 @@ class Controller:
         self._spec_retry: float | None = None  # when to re-read the specs after an apply that raised
         self._streaks = {part: 0 for part in (Part.SPECS, Part.CLAIMS, Part.STORE_POLL)}
         self.follower = None if follow is None else GitFollower(db, follow, self.supervisor, self.store_loaded)
+        self.source: GitFollower | NoSource = self.follower or NoSource()  # what hears of host passes
 
     async def run(self, stop: asyncio.Event) -> list[str]:
         """Reconcile until `stop`; the caller has stored the watched specs once (`load_watched`).
@@ -77,16 +76,19 @@ class Controller:
         exit status can say so. Raises when the scheduling loop itself broke."""
         self.supervisor.begin()
         gate = asyncio.Semaphore(self.jobs)
-        watcher = asyncio.create_task(self._desired_state(stop))
+        # what keeps the desired state current: the git follower, or the spec path's watcher
+        watcher = asyncio.create_task(self.follower.run(stop) if self.follower is not None
+                                      else SpecWatcher(self.watch or Path(), self.supervisor, self.load_watched).run(stop))
         stopper = asyncio.create_task(stop.wait())
         stopper.add_done_callback(lambda _task: self._wake.set())
         broken: BaseException | None = None
         try:
             while not stop.is_set():
                 if watcher.done():  # it restarts itself forever: ending means its supervision broke
-                    raise RuntimeError(f"the spec watcher's supervisor ended: {ended(watcher)}")
+                    raise RuntimeError(f"the {'git follower' if self.follower else 'spec watcher'}'s supervisor "
+                                       f"ended: {ended(watcher)}")
                 now = time.time()
-                for name, slot in self._slots.items() if not self._suspended() else ():
+                for name, slot in self._slots.items() if not self.source.suspended else ():
                     if slot.task is None and slot.due <= now:
                         slot.task = asyncio.create_task(self._host_pass(name, slot, gate, stop))
                 if self._spec_retry is not None and now >= self._spec_retry:
@@ -117,14 +119,6 @@ class Controller:
                 logger.info("stopped")
         return self.supervisor.failing()
 
-    async def _desired_state(self, stop: asyncio.Event) -> None:
-        """What keeps the desired state current: the git follower, or the spec directory's watcher."""
-        if self.follower is not None:
-            await self.follower.run(stop)
-        else:
-            assert self.watch is not None
-            await SpecWatcher(self.watch, self.supervisor, self.load_watched).run(stop)
-
     def load_watched(self) -> None:
         """`apply_specs`, supervised: an exception other than a spec error (a loader bug, a DB that
         refuses the write) keeps the last good desired state in force, is recorded, and the path is
@@ -144,8 +138,7 @@ class Controller:
         self._periodic(Part.SPECS, self.apply_specs)
 
     def _periodic(self, part: Part, work: Callable[[], object]) -> None:
-        """Run the spec apply, the claims pass or the DB poll; if it raises, record it and try
-        again after a backoff (a spec apply also at once on the next edit)."""
+        """Run the spec apply, claims pass or DB poll; if it raises, record it, retry after a backoff."""
         try:
             work()
         except Exception as exc:
@@ -205,6 +198,7 @@ class Controller:
         The first look, when the watched specs could not be loaded at start, takes every stored
         object: the last good desired state is reconciled until the specs load."""
         self._poll_due = time.time() + POLL_EVERY
+        self.source.read_suspended()  # seen within a second, even while the follower waits on git
         first = self._known.first
         with self.db.read() as session:
             changed = self._known.look(session)
@@ -221,14 +215,12 @@ class Controller:
         self._schedule_changed({name for kind, name in self._known.versions if kind == Kind.HOST}, changed)
 
     def _schedule_changed(self, names: set[str], changed: list[Change]) -> set[str]:
-        """Make the hosts `changed` concerns due now; drop the slots of hosts no longer stored.
-        Returns the hosts made due."""
+        """Make the hosts `changed` concerns due now (returned); drop slots of hosts no longer stored."""
         now = time.time()
         for gone in set(self._slots) - names:
             del self._slots[gone]
             self.supervisor.forget(Part.HOST_PASSES, gone)
-            if self.follower is not None:
-                self.follower.host_gone(gone)
+            self.source.host_gone(gone)
         everyone = any(c.kind == Kind.HOST_PROFILE for c in changed)
         touched = {c.name for c in changed if c.kind == Kind.HOST}
         due = set()
@@ -268,20 +260,18 @@ class Controller:
     async def _converge(self, name: str, slot: Slot, stop: asyncio.Event) -> None:
         """One pass over `name`, then when it is due again, from the pass's Result; a git source
         hears which of its commits the pass planned and how it ended (a crashed pass: failed)."""
-        planned = self.follower.applied_sha if self.follower is not None else ""
+        planned = self.source.applied_sha
         try:
             reconciled = await reconcile_stored_host(self.db, name, self.connector, stop=stop)
         except Exception:
-            if self.follower is not None:
-                self.follower.host_done(name, planned, changed=False, failed=True)
+            self.source.host_done(name, planned, changed=False, failed=True)
             raise
-        if reconciled is None:  # no longer stored: the next look at the DB drops its slot
+        if reconciled is None:  # no longer stored (or unreadable): the next look at the DB drops its slot
             slot.due = math.inf
+            self.source.host_gone(name)
             return
         result = reconciled.result(self.resync)
-        if self.follower is not None:
-            self.follower.host_done(name, planned, changed=reconciled.outcome.status == "changed",
-                                    failed=bool(result.error))
+        self.source.host_done(name, planned, changed=reconciled.outcome.status == "changed", failed=bool(result.error))
         if result.error:
             delay = slot.failed()
             logger.warning("%s: failed: %s; retry in %ss", name, result.error, f"{delay:g}",
@@ -300,13 +290,9 @@ class Controller:
                             extra={"claim": outcome.claim, "host": outcome.host, "phase": outcome.phase})
         self._claims_due = now + CLAIMS_EVERY
 
-    def _suspended(self) -> bool:
-        """The followed git source is suspended: no host pass starts (the follower re-reads it each second)."""
-        return self.follower is not None and self.follower.suspended
-
     def _idle_seconds(self) -> float:
         now = time.time()
-        due = [s.due for s in self._slots.values() if s.task is None and not self._suspended()]
+        due = [s.due for s in self._slots.values() if s.task is None and not self.source.suspended]
         due += [self._claims_due, self._poll_due]
         if self._spec_retry is not None:
             due.append(self._spec_retry)

@@ -30,9 +30,18 @@ class GitSource:
         return f"git:{self.name}"
 
 
-def repo_relative(loaded: list[Loaded], root: Path, path: str) -> list[Loaded]:
-    """Say where each object came from as the repo names it (`specs/web.yaml`), not the snapshot."""
-    return [dataclasses.replace(item, path=_in_repo(item.path, root, path)) for item in loaded]
+def split_revision(revision: str) -> tuple[str, str]:
+    """`main@sha1:0123…` → (`main`, `0123…`); ("", "") for anything else. The one parser of the
+    revisions `GitRemote.revision` writes (sha1 or sha256)."""
+    ref, at, rest = revision.rpartition("@")
+    algo, colon, sha = rest.partition(":")
+    return (ref, sha) if at and colon and algo in ("sha1", "sha256") and sha else ("", "")
+
+
+def repo_relative(loaded: list[Loaded], root: Path, path: str, apply_set: str) -> list[Loaded]:
+    """Say where each object came from as the repo names it (`specs/web.yaml`), not the snapshot,
+    and put it in the source's apply set: the one its next revision prunes."""
+    return [dataclasses.replace(item, path=_in_repo(item.path, root, path), apply_set=apply_set) for item in loaded]
 
 
 def relative_error(error: SpecError, root: Path | None, path: str) -> SpecError:

@@ -55,6 +55,8 @@ class GitRemote:
             raise ValueError(f"git URL: scheme {kind!r} is not one of {', '.join(SCHEMES)}")
         if kind == "ssh" and urlsplit(url).password is not None:
             raise ValueError("git URL: ssh takes no password from the URL (BatchMode); use a key")
+        if kind == "http" and urlsplit(url).username is not None:
+            raise ValueError("git URL: a credential over plain http would travel in clear text; use https")
         if _BAD_REF.search(self.ref):
             raise ValueError(f"git ref {self.ref!r}: not a valid branch, tag or ref name")
         if self.known_hosts is not None and '"' in str(self.known_hosts):

@@ -75,8 +75,12 @@ async def build_snapshot(git: Git, sha: str, path: PurePosixPath, target: Path) 
         (temp / path).mkdir(parents=True)
         for entry, blob in zip(entries, blobs, strict=True):
             file = temp / entry.path
-            file.parent.mkdir(parents=True, exist_ok=True)
-            file.write_bytes(blob)
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+                file.write_bytes(blob)
+            except (FileExistsError, IsADirectoryError, NotADirectoryError) as exc:  # a crafted tree
+                raise GitError("SpecInvalid", f"{entry.path}: named twice in the tree at {sha[:12]} "
+                                              f"(a file and a directory: {exc.strerror})") from exc
             file.chmod(entry.mode)
         _seal(temp)
         try:

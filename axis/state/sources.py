@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, delete, select
 
 from axis.state.events import record_event
-from axis.state.tables import HostRevision, SourceAttempt, SourceRow
+from axis.state.tables import DesiredObject, HostRevision, SourceAttempt, SourceRow
 
 SOURCE_KIND = "Source"
 
@@ -109,6 +109,23 @@ def end_attempt(session: Session, attempt_id: int, result: str, message: str = "
     attempt.result, attempt.message, attempt.finished = result, message, now
     attempt.hosts_changed, attempt.hosts_failed = changed, failed
     session.add(attempt)
+
+
+def end_open_attempts(session: Session, name: str, result: str, message: str, now: float) -> int:
+    """End every attempt of `name` still Progressing (its controller stopped before its hosts
+    finished); returns how many. A restarted controller calls it so no attempt stays open for good."""
+    open_ = list(session.exec(select(SourceAttempt).where(SourceAttempt.source == name,
+                                                          SourceAttempt.result == PROGRESSING)).all())
+    for attempt in open_:
+        attempt.result, attempt.message, attempt.finished = result, message, now
+        session.add(attempt)
+    return len(open_)
+
+
+def source_hosts(session: Session, apply_set: str) -> set[str]:
+    """The Hosts a source stored (its apply set): the ones whose passes it answers for."""
+    return set(session.exec(select(DesiredObject.name).where(DesiredObject.kind == "Host",
+                                                             DesiredObject.apply_set == apply_set)).all())
 
 
 def mark_applied(session: Session, name: str, revision: str, now: float) -> None:

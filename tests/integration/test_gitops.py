@@ -6,6 +6,7 @@ and drift repair goes on; under --verify-signatures an unsigned commit is refuse
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -112,6 +113,19 @@ def test_commits_converge_a_broken_commit_stalls_and_the_next_recovers(fleet, tm
         history = query(work.state, "SELECT revision, result FROM source_attempts ORDER BY id")
         assert [r for _, r in history] == ["Converged", "SpecInvalid", "Converged", "Converged"], history
         assert [rev for rev, _ in history] == [f"main@sha1:{s}" for s in (first, broken, fixed, first)]
+
+        kept = fleet.hosts[:2]
+        fewer = remote.commit({"specs/hosts.yaml": host_specs(fleet, hosts=kept,
+                                                              features="{panicRecovery: {panicSeconds: 5}}")}, "two")
+        remote.push()
+        wait_for(lambda: _ready_at(work, fewer), WAIT, "the commit without the third host to apply")
+        stored = [n for (n,) in query(work.state, "SELECT name FROM objects WHERE kind='Host' ORDER BY name")]
+        assert stored == sorted(h.name for h in kept)  # pruned: gone from the branch, gone from the DB
+        shown = subprocess.run([*AXIS, "--state", str(work.state), "get", "sources", "-o", "json"],
+                               capture_output=True, text=True, timeout=30)
+        item = json.loads(shown.stdout)["items"][0]
+        assert (item["name"], item["lastAppliedRevision"]) == ("fleet", f"main@sha1:{fewer}"), shown.stdout
+        assert [c["reason"] for c in item["conditions"] if c["type"] == "Ready"] == ["Succeeded"]
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, work.log.read_text()

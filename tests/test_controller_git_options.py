@@ -60,3 +60,4 @@ def test_a_credential_over_plain_http_is_refused():
     with pytest.raises(ValueError, match="clear text"):
         GitRemote("http://ci:token@git.example/fleet.git")
     GitRemote("http://git.example/fleet.git")  # an anonymous http remote is fine
+    GitRemote("http://ci:token@127.0.0.1:8080/fleet.git")  # nor does loopback send it over a network

@@ -5,6 +5,8 @@ host keys unless accept-new was asked for).
 
 from __future__ import annotations
 
+import ipaddress
+
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -55,7 +57,7 @@ class GitRemote:
             raise ValueError(f"git URL: scheme {kind!r} is not one of {', '.join(SCHEMES)}")
         if kind == "ssh" and urlsplit(url).password is not None:
             raise ValueError("git URL: ssh takes no password from the URL (BatchMode); use a key")
-        if kind == "http" and urlsplit(url).username is not None:
+        if kind == "http" and urlsplit(url).username is not None and not _loopback(urlsplit(url).hostname):
             raise ValueError("git URL: a credential over plain http would travel in clear text; use https")
         if _BAD_REF.search(self.ref):
             raise ValueError(f"git ref {self.ref!r}: not a valid branch, tag or ref name")
@@ -168,6 +170,18 @@ def short_ref(ref: str) -> str:
 def is_sha(text: str) -> bool:
     """A full lowercase hex object name (SHA-1 or SHA-256): safe to put on git's command line."""
     return _HEX_SHA.fullmatch(text) is not None
+
+
+def _loopback(host: str | None) -> bool:
+    """A host name that never leaves this machine: plain http to it sends nothing over a network."""
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _with_userinfo(url: str, userinfo: str | None) -> str:

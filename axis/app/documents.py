@@ -66,6 +66,19 @@ class Observation(HostObserved):
     facts: dict[str, Any] | None
 
 
+class JobView(TypedDict):
+    """A claim's detached job: `state` Running, Succeeded, Failed, OOMKilled, Stopped or Lost."""
+
+    id: str
+    host: str
+    command: str
+    state: str
+    exitCode: int | None
+    started: str
+    ended: str | None
+    message: str | None
+
+
 class ObjectStatus(TypedDict, total=False):
     """What axis computed about a desired object; which keys it has depends on the kind."""
 
@@ -78,12 +91,13 @@ class ObjectStatus(TypedDict, total=False):
     revision: str  # Host: the git source revision (`main@sha1:…`) that last converged it
     revisionSource: str  # Host: the source that revision came from
     revisionConvergedAt: str  # Host: when it converged the host
-    phase: str  # Claim: Bound | Pending | Expired | Released | Unschedulable …
+    phase: str  # Claim: Bound | Running | Pending | Expired | Released | Succeeded | Failed | OOMKilled | Stopped | Lost
     host: str | None  # Claim
     memory: str  # Claim: leased, else inferred ("-" when unknown)
     expires: str | None  # Claim
     expiresIn: str | None  # Claim
     reason: str | None  # Claim
+    job: JobView  # Claim: its newest detached job (`axis exec --detach`), running or ended
     observedGeneration: int  # where a pass set conditions
     conditions: list[ConditionView]
 

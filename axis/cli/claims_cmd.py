@@ -13,11 +13,12 @@ from typing import NoReturn
 
 import typer
 
-from axis.app.context import AppError
+from axis.app.context import AppContext, AppError
+from axis.app.jobs import start_job
 from axis.app.operations import exec_on_claim, rank_task
 from axis.cli.claims_view import context_block, explain_lines, placement_table
 from axis.cli.context import app_context
-from axis.cli.output import Format, emit, print_table
+from axis.cli.output import Format, emit, print_table, stream
 from axis.drivers.transport import TransportError
 from axis.hostcmd.claim_exec import ExecLost, ExecRefused
 from axis.placement.ledger import LedgerError, release as release_lease, renew as renew_lease
@@ -87,17 +88,22 @@ def exec_(
     command: list[str] = typer.Argument(..., help="the command, after `--`; one argument is a shell line, "
                                                   "several are quoted exactly as given"),
     force: bool = typer.Option(False, "--force", help="run even if the host's available memory is below the claim's"),
+    detach: bool = typer.Option(False, "--detach", help="start it in the background on the host and return; "
+                                                        "`axis logs`, `axis stop`; a controller keeps its lease"),
 ) -> None:
     """Run a command on the claim's host, streaming its output and renewing the lease while it runs.
 
     Exit: the command's own code; 125 if it was not started (claim unbound, lease expired, too
-    little memory, host unreachable); 255 if the connection was lost while it ran."""
+    little memory, host unreachable); 255 if the connection was lost while it ran. With
+    --detach: 0 once the job runs on the host, which outlives this command."""
     app = app_context(ctx)
     line = command[0] if len(command) == 1 else shlex.join(command)
     if not line.strip():
         raise AppError("empty command")
+    if detach:
+        _detach(app, claim, line, force=force, no_cap=False)
     try:
-        code = exec_on_claim(app, claim, line, clock=time.time, force=force, on_output=_stream)
+        code = exec_on_claim(app, claim, line, clock=time.time, force=force, on_output=stream)
     except (ExecRefused, TransportError) as exc:
         _refuse(str(exc))
     except ExecLost as exc:
@@ -106,10 +112,18 @@ def exec_(
     raise typer.Exit(code)
 
 
-def _stream(name: str, text: str) -> None:
-    out = sys.stdout if name == "stdout" else sys.stderr
-    out.write(text)
-    out.flush()
+def _detach(app: AppContext, claim: str, line: str, *, force: bool, no_cap: bool) -> NoReturn:
+    """`axis exec --detach`: start the job, say which, exit 0 (125/255 as for a foreground exec)."""
+    try:
+        started = start_job(app, claim, line, clock=time.time, force=force, no_cap=no_cap)
+    except (ExecRefused, TransportError) as exc:
+        _refuse(str(exc))
+    except ExecLost as exc:
+        print(f"error: connection lost while the job started: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_CONNECTION_LOST) from exc
+    typer.echo(f"job {started.job_id} started on {started.host} (detached): `axis logs {claim} -f` follows it, "
+               f"`axis stop {claim}` ends it")
+    raise typer.Exit(0)
 
 
 def _refuse(message: str) -> NoReturn:

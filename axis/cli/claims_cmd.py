@@ -123,6 +123,8 @@ def _detach(app: AppContext, claim: str, line: str, *, force: bool, no_cap: bool
         raise typer.Exit(EXIT_CONNECTION_LOST) from exc
     typer.echo(f"job {started.job_id} started on {started.host} (detached): `axis logs {claim} -f` follows it, "
                f"`axis stop {claim}` ends it")
+    if started.warning:
+        print(f"warning: {started.warning}", file=sys.stderr)
     raise typer.Exit(0)
 
 

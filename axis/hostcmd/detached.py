@@ -35,10 +35,11 @@ COMMAND_TIMEOUT = 30.0
 
 @dataclass(frozen=True)
 class Started:
-    """A detached job that runs: its id and host."""
+    """A detached job that runs: its id and host, and what the user should know about it."""
 
     job_id: str
     host: str
+    warning: str = ""
 
 
 async def start_detached(db: Database, target: BoundClaim, line: str, *, connector: Connector,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from axis.drivers.connector import Connector, with_connection
-from axis.drivers.jobs.protocol import Job, job_state_command, logs_command, runner_command, stop_command
+from axis.drivers.jobs.protocol import EnforcementMode, Job, job_state_command, logs_command, runner_command, stop_command
 from axis.drivers.jobs.state import parse_job_state
 from axis.drivers.transport import OutputCallback, Transport, TransportError
 from axis.hostcmd.claim_exec import BoundClaim, ExecLost, ExecRefused, check_memory
@@ -31,6 +31,11 @@ from axis.state.tables import Job as JobRow
 
 #: Seconds a host gets to start the job, stop it or say how it stands (the job itself has none).
 COMMAND_TIMEOUT = 30.0
+#: The enforcement a detached job asks for: the strongest. The runner checks on the host, as the
+#: job starts, what is really in force there (the checks the facts run) and falls back to its
+#: watchdog, or refuses to start a capped job it cannot cap, recording why in `enforcement`; so a
+#: fact older than the start can neither weaken a cap nor report one that is not there.
+ASK_MODE: EnforcementMode = "cgroup"
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ async def start_detached(db: Database, target: BoundClaim, line: str, *, connect
                 jobs.add(session, job_id=job_id, claim=target.claim, host=host, line=line, now=now)
             except jobs.JobRunning as exc:
                 raise ExecRefused(str(exc)) from None
-        command, stdin = runner_command(job, cap=0 if no_cap else target.memory, mode="cgroup", detach=True,
+        command, stdin = runner_command(job, cap=0 if no_cap else target.memory, mode=ASK_MODE, detach=True,
                                         sudo=target.host.spec.sudo)
         try:
             result = await transport.run(command, input=stdin, timeout=COMMAND_TIMEOUT)

@@ -97,6 +97,8 @@ def test_a_detached_job_outlives_the_client_keeps_its_lease_and_releases_it_when
     job_id, host = _detach(work, "sh", "-c", "echo started on $(hostname); sleep 15; echo done >&2; exit 0")
     assert time.time() - t0 < 15  # `axis exec --detach` returned; the job runs on without it
     assert _running_on_host(fleet, host, job_id)
+    follow = subprocess.Popen([*AXIS, "--state", str(work.state), "--ssh-config", str(fleet.ssh_config),
+                               "logs", "job", "-f"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     running = _claim(work)
     assert running["phase"] == "Running" and running["job"]["id"] == job_id, running
     wait_for(lambda: time.time() > t0 + TTL + 2, TTL + 3, "the lease's first ttl to pass")
@@ -116,6 +118,8 @@ def test_a_detached_job_outlives_the_client_keeps_its_lease_and_releases_it_when
     assert "JobStarted" in reasons and reasons.count("Renewed") >= 3, reasons
     assert reasons[-2:] == ["JobSucceeded", "Released"], reasons
     assert _axis(work, "logs", "job").stdout == f"started on {host}\ndone\n"
+    followed, _ = follow.communicate(timeout=15)  # `logs -f` ended with the job
+    assert (follow.returncode, followed) == (0, f"started on {host}\ndone\n")
     described = _axis(work, "describe", "claim", "job").stdout
     assert "Phase:        Succeeded" in described and "Exit code:  0" in described, described
     say(f"\ndetached job: ended 15s after start, recorded {ended - t0 - 15:.1f}s later; "

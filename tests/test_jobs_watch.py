@@ -5,6 +5,7 @@ host's jobs Lost; and `axis stop`'s host side (real hosts: tests/integration/tes
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,13 @@ import pytest
 from axis.drivers.transport import ErrorKind, OutputCallback, RunResult, TransportError
 from axis.hostcmd.detached import stop_job
 from axis.placement.ledger import place_claims, release
-from axis.reconcile.job_watch import JOBS_EVERY, check_jobs
+from axis.reconcile.job_watch import JOBS_EVERY, JobWatch, check_jobs
+from axis.reconcile.supervisor import Supervisor
 from axis.specs import Host, Kind
 from axis.state import Database, jobs, leases
 from axis.state.claims import get_status
+from axis.state.conditions import conditions_of
+from axis.state.events import list_events
 from axis.state.objects import delete_object
 from tests.claimkit import T0, claim, facts, host, store
 from tests.fake_transport import FakeTransport
@@ -131,3 +135,36 @@ def test_axis_stop_stops_the_job_and_records_it_stopped(db):
         status = get_status(session, "train")
         assert leases.find(session, "train") is None
     assert status is not None and status.phase == "Stopped"
+
+
+class _Broken:
+    """A connector with a bug: not a TransportError, so the pass itself fails."""
+
+    async def connect(self, target: Host) -> FakeTransport:
+        raise RuntimeError("connector bug")
+
+
+def test_the_controllers_jobs_pass_is_supervised(db):
+    """A pass that raises is recorded (JobsPass False, an InternalError event) and retried after a
+    backoff; the next pass that runs through sets it True again."""
+    supervisor = Supervisor(db)
+
+    async def passes() -> list[tuple[str, str, float]]:
+        watch = JobWatch(db, _Broken(), supervisor, asyncio.Event())
+        seen = []
+        for connector in (_Broken(), _Connector(_Host(EXITED))):
+            watch.connector = connector
+            watch.tick(max(time.time(), watch.due))  # the second: once its backoff passed
+            assert watch.task is not None and watch.due == float("inf")  # one pass at a time
+            await watch.task
+            with db.read() as session:
+                condition = next(c for c in conditions_of(session, "Controller", "controller") if c.type == "JobsPass")
+            seen.append((condition.status, condition.reason, watch.due - time.time()))
+        return seen
+
+    (failed, reason, retry), (ok, _, next_look) = asyncio.run(passes())
+    assert (failed, reason, ok) == ("False", "Restarting", "True")
+    assert 0 < retry <= 1 and 0 < next_look <= JOBS_EVERY
+    with db.read() as session:
+        events = [e.message for e in list_events(session, kind="Controller") if e.reason == "InternalError"]
+    assert events == ["JobsPass: internal error: RuntimeError: connector bug; failed 1 time(s) in a row, retry in 1s"]

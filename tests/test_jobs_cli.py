@@ -27,6 +27,8 @@ SPECS = {"specs.yaml": """
 STARTS = r'runner\.sh" start'  # the start command of the job protocol
 STATE = r"echo missing=1"
 STOP = r"kill -s TERM"
+FORGET = r'rm -rf -- "\$d"'
+WATCHDOG = "running=1\nenforcement=watchdog the cgroup v2 hierarchy has no memory controller\npgid=42\n"
 
 
 @pytest.fixture
@@ -47,11 +49,12 @@ def _status(axis) -> dict:  # type: ignore[no-untyped-def, type-arg]
 
 
 def test_detach_starts_the_job_says_how_to_follow_it_and_warns_without_a_controller(bound):
-    host = FakeTransport(name="ubu-1").script(STARTS, "")
+    host = FakeTransport(name="ubu-1").script(STARTS, "").script(STATE, WATCHDOG)
     bound.connector = FakeConnector({"ubu-1": host})
     r = bound("exec", "--detach", "--force", "train", "--", "python", "train.py", "--epochs", "3")
     assert r.code == 0, r.err
-    job = re.fullmatch(r"job (train-[0-9a-f]{12}) started on ubu-1 \(detached\): `axis logs train -f` follows it, "
+    job = re.fullmatch(r"job (train-[0-9a-f]{12}) started on ubu-1 \(detached; memory cap: watchdog the cgroup v2 "
+                       r"hierarchy has no memory controller\): `axis logs train -f` follows it, "
                        r"`axis stop train` ends it\n", r.out)
     assert job is not None, r.out
     assert r.err == ("warning: no controller runs on this state DB, and only a controller renews a detached job's "
@@ -64,8 +67,9 @@ def test_detach_starts_the_job_says_how_to_follow_it_and_warns_without_a_control
 
     again = bound("exec", "--detach", "--force", "train", "--", "true")
     assert again.code == 125 and f"claim 'train' already runs job {job[1]} on ubu-1" in again.err
-    assert len(host.calls) == 1  # refused before reaching the host
+    assert len(host.calls) == 2  # the start and its state: the second was refused before reaching the host
 
+    host.rules.clear()
     host.script(r"tail -n \+1 -f", "epoch 1\n").script(STOP, "").script(STATE, "running=0\nexit=143\n")
     logs = bound("logs", "train", "-f")
     assert (logs.code, logs.out) == (0, "epoch 1\n")
@@ -75,12 +79,16 @@ def test_detach_starts_the_job_says_how_to_follow_it_and_warns_without_a_control
     assert (status["phase"], status["host"], status["job"]["exitCode"]) == ("Stopped", None, 143)
 
 
-def test_a_job_the_host_refuses_to_start_is_not_recorded(bound):
-    host = FakeTransport(name="ubu-1").script(STARTS, "", "axis: refusing to start: none no ps\n", exit_status=125)
+def test_a_job_the_host_cannot_cap_is_not_started_nor_recorded(bound):
+    host = (FakeTransport(name="ubu-1").script(STARTS, "", exit_status=125).script(FORGET, "")
+            .script(STATE, "running=0\nexit=125\nenforcement=none ps -A -o pgid= -o rss= fails\n"))
     bound.connector = FakeConnector({"ubu-1": host})
     r = bound("exec", "--detach", "--force", "train", "--", "true")
-    assert r.code == 125 and "did not start on ubu-1: axis: refusing to start: none no ps" in r.err, r.err
+    assert r.code == 125, r.err
+    assert re.fullmatch(r"error: job train-[0-9a-f]{12} did not start on ubu-1: cannot cap a job's memory there "
+                        r"\(ps -A -o pgid= -o rss= fails\); --no-cap runs it without a cap\n", r.err), r.err
     assert _status(bound)["phase"] == "Bound" and "job" not in _status(bound)
+    assert 'rm -rf -- "$d"' in host.calls[-1]  # its directory on the host is removed too
 
 
 def test_logs_and_stop_of_a_claim_without_a_job(bound):

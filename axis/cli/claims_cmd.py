@@ -121,8 +121,8 @@ def _detach(app: AppContext, claim: str, line: str, *, force: bool, no_cap: bool
     except ExecLost as exc:
         print(f"error: connection lost while the job started: {exc}", file=sys.stderr)
         raise typer.Exit(EXIT_CONNECTION_LOST) from exc
-    typer.echo(f"job {started.job_id} started on {started.host} (detached): `axis logs {claim} -f` follows it, "
-               f"`axis stop {claim}` ends it")
+    typer.echo(f"job {started.job_id} started on {started.host} (detached; memory cap: {started.enforcement}): "
+               f"`axis logs {claim} -f` follows it, `axis stop {claim}` ends it")
     if started.warning:
         print(f"warning: {started.warning}", file=sys.stderr)
     raise typer.Exit(0)

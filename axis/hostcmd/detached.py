@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from axis.drivers.connector import Connector, with_connection
-from axis.drivers.jobs.protocol import EnforcementMode, Job, job_state_command, logs_command, runner_command, stop_command
+from axis.drivers.jobs.protocol import (EnforcementMode, Job, forget_command, job_state_command, logs_command,
+                                       runner_command, stop_command)
 from axis.drivers.jobs.state import parse_job_state
 from axis.drivers.transport import OutputCallback, Transport, TransportError
 from axis.hostcmd.claim_exec import BoundClaim, ExecLost, ExecRefused, check_memory
@@ -44,6 +45,7 @@ class Started:
 
     job_id: str
     host: str
+    enforcement: str  # what caps it, as the runner recorded it: `cgroup|watchdog|none <reason>`
     warning: str = ""
 
 
@@ -76,17 +78,22 @@ async def start_detached(db: Database, target: BoundClaim, line: str, *, connect
         except TransportError as exc:
             raise ExecLost(f"{exc}; `axis get claims` shows whether job {job_id} runs once the controller "
                            "looked") from exc
+        state = parse_job_state((await transport.run(job_state_command(job_id), timeout=COMMAND_TIMEOUT)).stdout)
         if not result.ok:
+            await transport.run(forget_command(job_id), timeout=COMMAND_TIMEOUT)
             with db.write() as session:
                 row = jobs.get(session, job_id)
                 if row is not None:
                     jobs.remove(session, row)
-            raise ExecRefused(f"job {job_id} did not start on {host}: "
-                              f"{result.stderr_tail() or f'exit {result.exit_status}'}")
+            why = (f"cannot cap a job's memory there ({state.enforcement_reason}); --no-cap runs it without a cap"
+                   if state.pgid is None and state.enforcement_mode == "none"
+                   else result.stderr_tail() or f"exit {result.exit_status}")
+            raise ExecRefused(f"job {job_id} did not start on {host}: {why}")
+        enforcement = state.enforcement or "unknown (its state could not be read)"
         with db.write() as session:
-            record_event(session, Kind.CLAIM, target.claim, "JobStarted", f"job {job_id} on {host}: {line[:200]}",
-                         now=clock())
-        return Started(job_id, host)
+            record_event(session, Kind.CLAIM, target.claim, "JobStarted",
+                         f"job {job_id} on {host}, memory cap: {enforcement}: {line[:200]}", now=clock())
+        return Started(job_id, host, enforcement)
 
     return await with_connection(target.host, connector, math.inf, work)
 

@@ -25,13 +25,9 @@ import re
 import secrets
 import shlex
 from dataclasses import dataclass
-from typing import Literal
 
+from axis.drivers.facts.models import EnforcementMode
 from axis.drivers.shell_files import read_shell_file
-
-#: How a host caps a job's memory: a cgroup v2 limit set by systemd, the runner's own watchdog
-#: that samples the job's process group, or not at all.
-EnforcementMode = Literal["cgroup", "watchdog", "none"]
 
 #: The runner's text, without its shellcheck directive line.
 RUNNER = read_shell_file("axis.drivers.jobs", "runner.sh")

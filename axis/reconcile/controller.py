@@ -71,7 +71,7 @@ class Controller:
         self._spec_retry: float | None = None  # when to re-read the specs after an apply that raised
         self._streaks = {part: 0 for part in (Part.SPECS, Part.CLAIMS, Part.STORE_POLL)}
         self.follower = None if follow is None else GitFollower(db, follow, self.supervisor, self.store_loaded)
-        self.job_watch = JobWatch(db, connector, self.supervisor, self._wake)
+        self.job_watch = JobWatch(db, connector, self.supervisor, self._wake, jobs_at_once=jobs)
 
     async def run(self, stop: asyncio.Event) -> list[str]:
         """Reconcile until `stop`; the caller has stored the watched specs once (`load_watched`).

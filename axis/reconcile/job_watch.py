@@ -1,8 +1,9 @@
 """The controller's jobs pass: the lease follows each detached job (`axis exec --detach`).
 
 Every few seconds (`JOBS_EVERY`, or a quarter of the shortest running job's ttl), the pass reads
-the state of each running job on its host (one connection per host, hosts in parallel, an
-unreachable host an error value that leaves its jobs as they were) and then:
+the state of each running job on its host (one connection per host, hosts in parallel up to the
+controller's `--jobs`, an unreachable host an error value that leaves its jobs as they were) and
+then:
 
 - a job that runs has its claim's lease renewed (`job_lease.renew_for_job`);
 - a job that ended has its lease released and its claim's phase set to how it ended
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from axis.drivers.connector import Connector, with_connection
+from axis.drivers.fan_out import fan_out
 from axis.drivers.jobs.protocol import job_state_command, stop_command
 from axis.drivers.jobs.state import JobState, parse_job_state
 from axis.drivers.transport import Transport, TransportError
@@ -47,8 +49,10 @@ _LEASE_GONE = Ending(jobs.STOPPED, None, "stopped by the controller: its claim h
                                          "any more (released, expired or deleted), so its memory is not reserved")
 
 
-async def check_jobs(db: Database, connector: Connector, *, clock: Callable[[], float] = time.time) -> float:
-    """One look at every running job; the seconds until the next look is due."""
+async def check_jobs(db: Database, connector: Connector, *, clock: Callable[[], float] = time.time,
+                     jobs_at_once: int = 16) -> float:
+    """One look at every running job, at most `jobs_at_once` hosts at a time (the controller's
+    `--jobs`); the seconds until the next look is due."""
     with db.read() as session:
         running = jobs.all_running(session)
         hosts = {name: get_row(session, Kind.HOST, name) for name in {job.host for job in running}}
@@ -60,7 +64,7 @@ async def check_jobs(db: Database, connector: Connector, *, clock: Callable[[], 
                        now=clock())
         else:
             by_host.setdefault(job.host, (to_model(row, Host), []))[1].append(job)
-    await asyncio.gather(*(_check_host(db, connector, spec, host_jobs, clock) for spec, host_jobs in by_host.values()))
+    await fan_out(by_host.values(), lambda item: _check_host(db, connector, item[0], item[1], clock), jobs=jobs_at_once)
     return _next_look(db)
 
 
@@ -109,8 +113,10 @@ class JobWatch:
     """The jobs pass as the controller runs it: a task at a time, due when `due` passes,
     supervised (a failure is recorded and retried after a backoff)."""
 
-    def __init__(self, db: Database, connector: Connector, supervisor: Supervisor, wake: asyncio.Event):
+    def __init__(self, db: Database, connector: Connector, supervisor: Supervisor, wake: asyncio.Event, *,
+                 jobs_at_once: int = 16):
         self.db, self.connector, self.supervisor, self.wake = db, connector, supervisor, wake
+        self.jobs_at_once = jobs_at_once
         self.due = 0.0
         self.task: asyncio.Task[None] | None = None
         self._streak = 0
@@ -123,7 +129,7 @@ class JobWatch:
 
     async def _pass(self) -> None:
         try:
-            wait = await check_jobs(self.db, self.connector)
+            wait = await check_jobs(self.db, self.connector, jobs_at_once=self.jobs_at_once)
         except Exception as exc:
             self._streak += 1
             delay = restart_delay(self._streak)

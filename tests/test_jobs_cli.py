@@ -97,3 +97,14 @@ def test_logs_and_stop_of_a_claim_without_a_job(bound):
         assert r.code == 1
         assert "error: claim 'train' has no " in r.err and "`axis exec --detach train -- CMD` starts one" in r.err
     assert "claim 'nope' not found" in bound("logs", "nope").err
+
+
+def test_detach_no_cap_runs_uncapped_and_says_so(bound):
+    host = (FakeTransport(name="ubu-1").script(STARTS, "")
+            .script(STATE, "running=1\nenforcement=none uncapped (--no-cap)\npgid=42\n"))
+    bound.connector = FakeConnector({"ubu-1": host})
+    r = bound("exec", "--detach", "--force", "--no-cap", "train", "--", "true")
+    assert r.code == 0, r.err
+    assert r.err.startswith("axis: --no-cap: claim train's memory is not enforced; running without a cap\n")
+    assert "(detached; memory cap: none uncapped (--no-cap))" in r.out
+    assert re.search(r" axis-job train-[0-9a-f]{12} 0 none 1 0 true$", host.calls[0], re.M)  # cap 0, mode none, detached

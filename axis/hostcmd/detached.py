@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from axis.drivers.connector import Connector, with_connection
-from axis.drivers.jobs.protocol import (EnforcementMode, Job, forget_command, job_state_command, logs_command,
-                                       runner_command, stop_command)
+from axis.drivers.facts.models import EnforcementMode
+from axis.drivers.jobs.protocol import Job, forget_command, job_state_command, logs_command, runner_command, stop_command
 from axis.drivers.jobs.state import parse_job_state
 from axis.drivers.transport import OutputCallback, Transport, TransportError
-from axis.hostcmd.claim_exec import BoundClaim, ExecLost, ExecRefused, check_memory
+from axis.hostcmd.claim_exec import BoundClaim, ExecLost, ExecRefused, check_memory, enforcement_mode
 from axis.placement.job_lease import Ending, ending_of, record_end
 from axis.placement.ledger import extend_live
 from axis.specs import Host, Kind
@@ -32,11 +32,6 @@ from axis.state.tables import Job as JobRow
 
 #: Seconds a host gets to start the job, stop it or say how it stands (the job itself has none).
 COMMAND_TIMEOUT = 30.0
-#: The enforcement a detached job asks for: the strongest. The runner checks on the host, as the
-#: job starts, what is really in force there (the checks the facts run) and falls back to its
-#: watchdog, or refuses to start a capped job it cannot cap, recording why in `enforcement`; so a
-#: fact older than the start can neither weaken a cap nor report one that is not there.
-ASK_MODE: EnforcementMode = "cgroup"
 
 
 @dataclass(frozen=True)
@@ -52,14 +47,15 @@ class Started:
 async def start_detached(db: Database, target: BoundClaim, line: str, *, connector: Connector,
                          clock: Callable[[], float], force: bool, no_cap: bool) -> Started:
     """Check the host's memory (unless `force`), renew the lease, record the job and start it
-    detached under the lease's memory cap (none with `no_cap`). ExecRefused when it was not
+    detached under the lease's memory cap (none with `no_cap`), enforced as `axis exec` enforces
+    it (`enforcement_mode`: what the host's facts say, checked again by the runner). ExecRefused when it was not
     started; ExecLost when the connection failed while it started (the controller finds out
     whether it runs, and records it Lost if not)."""
     host = target.host.metadata.name
 
     async def work(transport: Transport, _left: float) -> Started:
-        if not force:
-            await check_memory(transport, target)
+        fresh = None if force else await check_memory(transport, target)
+        mode: EnforcementMode = "none" if no_cap else enforcement_mode(target, fresh)
         now = clock()
         if extend_live(db, target.claim, now=now, host=host) is None:
             raise ExecRefused(f"the lease of claim {target.claim!r} ended before the job started (released or "
@@ -71,7 +67,7 @@ async def start_detached(db: Database, target: BoundClaim, line: str, *, connect
                 jobs.add(session, job_id=job_id, claim=target.claim, host=host, line=line, now=now)
             except jobs.JobRunning as exc:
                 raise ExecRefused(str(exc)) from None
-        command, stdin = runner_command(job, cap=0 if no_cap else target.memory, mode=ASK_MODE, detach=True,
+        command, stdin = runner_command(job, cap=0 if no_cap else target.memory, mode=mode, detach=True,
                                         sudo=target.host.spec.sudo)
         try:
             result = await transport.run(command, input=stdin, timeout=COMMAND_TIMEOUT)

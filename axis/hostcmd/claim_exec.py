@@ -32,6 +32,7 @@ from axis.drivers.jobs.protocol import Job, forget_command, job_state_command, r
 from axis.drivers.jobs.state import EXIT_OOM, JobState, parse_job_state
 from axis.drivers.transport import OutputCallback, Transport, TransportError
 from axis.placement.candidates import Candidate, candidate
+from axis.placement.job_lease import oom_message
 from axis.placement.ledger import extend_live
 from axis.reconcile.observe import gather_facts
 from axis.specs import Claim, Host, Kind
@@ -194,7 +195,7 @@ def _outcome(target: BoundClaim, job: Job, runner_exit: int, state: JobState | N
                           "--no-cap runs the command without a cap")
     if state.oom_killed:
         used, cap = state.oom_used or 0, state.oom_cap or target.memory
-        message = f"killed: used more than its claim's memory ({human_size(used)} of {human_size(cap)})"
+        message = oom_message(used, cap)
         return ExecResult(EXIT_OOM, True, message, state.enforcement or "", job.id)
     return ExecResult(state.exit if state.exit is not None else runner_exit, enforcement=state.enforcement or "",
                       job_id=job.id)

@@ -65,9 +65,13 @@ def test_detach_starts_the_job_says_how_to_follow_it_and_warns_without_a_control
     status = _status(bound)
     assert status["phase"] == "Running" and status["job"]["command"] == "python train.py --epochs 3"
 
+    busy = (f"error: claim 'train' already runs job {job[1]} on ubu-1 (detached), which its lease's memory is for; "
+            "`axis stop train` ends it\n")
     again = bound("exec", "--detach", "--force", "train", "--", "true")
-    assert again.code == 125 and f"claim 'train' already runs job {job[1]} on ubu-1" in again.err
-    assert len(host.calls) == 2  # the start and its state: the second was refused before reaching the host
+    assert (again.code, again.err) == (125, busy)
+    foreground = bound("exec", "--force", "train", "--", "true")  # a second job would double the memory use
+    assert (foreground.code, foreground.err) == (125, busy)
+    assert len(host.calls) == 2  # the start and its state: the others were refused before reaching the host
 
     host.rules.clear()
     host.script(r"tail -n \+1 -f", "epoch 1\n").script(STOP, "").script(STATE, "running=0\nexit=143\n")

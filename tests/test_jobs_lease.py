@@ -52,7 +52,8 @@ def _events(db: Database, name: str = "train") -> list[tuple[str, str, str]]:
 def test_the_migration_keeps_one_running_job_per_claim(db, tmp_path):
     first = _start(db)
     with db.write() as session, pytest.raises(jobs.JobRunning, match=rf"claim 'train' already runs job {first} "
-                                                                    r"on ubu-1; `axis stop train` ends it"):
+                                                                    r"on ubu-1 \(detached\), which its lease's "
+                                                                    r"memory is for; `axis stop train` ends it"):
         jobs.add(session, job_id="train-000000000002", claim="train", host="ubu-1", line="x", now=T0 + 2)
     raw = sqlite3.connect(tmp_path / "state.db")  # the index itself, not only the check before it
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):

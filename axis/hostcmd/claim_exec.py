@@ -37,7 +37,7 @@ from axis.placement.ledger import extend_live
 from axis.reconcile.observe import gather_facts
 from axis.specs import Claim, Host, Kind
 from axis.specs.units import format_duration, human_size
-from axis.state import Database, leases
+from axis.state import Database, jobs, leases
 from axis.state import facts as facts_store
 from axis.state.claims import get_status
 from axis.state.events import record_event
@@ -81,7 +81,8 @@ class ExecResult:
 
 
 def bound_target(db: Database, claim: str, *, now: float) -> BoundClaim:
-    """The claim's host, or ExecRefused when the claim holds no live lease."""
+    """The claim's host, or ExecRefused when the claim holds no live lease or runs a detached job
+    (its lease's memory is that job's)."""
     with db.read() as session:
         row = get_row(session, Kind.CLAIM, claim)
         if row is None:
@@ -98,6 +99,9 @@ def bound_target(db: Database, claim: str, *, now: float) -> BoundClaim:
         host_row = get_row(session, Kind.HOST, lease.host)
         if host_row is None:  # deleting a host releases its leases; this is a race with that
             raise ExecRefused(f"claim {claim!r} is bound to {lease.host}, which is no longer in the specs")
+        detached = jobs.running_for(session, claim)
+        if detached is not None:  # the lease's memory is that job's: a second job would double it
+            raise ExecRefused(jobs.busy(detached))
         spec = to_model(row, Claim)
         stored = facts_store.latest_with_data(session, lease.host)
         enforcement = ((stored.data or {}).get("memory_enforcement") or {}) if stored else {}

@@ -27,8 +27,7 @@ def add(session: Session, *, job_id: str, claim: str, host: str, line: str, now:
     index decides, so two `axis exec --detach` at once cannot both start one)."""
     running = running_for(session, claim)
     if running is not None:
-        raise JobRunning(f"claim {claim!r} already runs job {running.job_id} on {running.host}; "
-                         f"`axis stop {claim}` ends it")
+        raise JobRunning(busy(running))
     job = Job(job_id=job_id, claim=claim, host=host, line=line, started=now, state=RUNNING)
     session.add(job)
     try:
@@ -36,6 +35,12 @@ def add(session: Session, *, job_id: str, claim: str, host: str, line: str, now:
     except IntegrityError as exc:
         raise JobRunning(f"claim {claim!r} already runs a job; `axis stop {claim}` ends it") from exc
     return job
+
+
+def busy(job: Job) -> str:
+    """Why a claim with this running job takes no other job (its lease's memory is the job's)."""
+    return (f"claim {job.claim!r} already runs job {job.job_id} on {job.host} (detached), which its lease's "
+            f"memory is for; `axis stop {job.claim}` ends it")
 
 
 def get(session: Session, job_id: str) -> Job | None:

@@ -194,3 +194,11 @@ def test_a_job_the_runner_refused_to_start_is_refused_with_the_hosts_reason(db):
     fake = job(FakeTransport(name="ubu-1"), exit_status=125, state=refused)
     with pytest.raises(ExecRefused, match=r"ubu-1: not started: cannot cap a job's memory there \(ps -A -o pgid= "):
         _run(db, "small", "true", fake, force=True)
+
+
+def test_a_start_that_failed_before_the_runner_ran_is_not_a_command_exit_code(db):
+    """`mkdir` of the job directory refused (a read-only home): the job never ran."""
+    fake = job(FakeTransport(name="ubu-1"), stderr="mkdir: cannot create directory: Read-only file system\n",
+               exit_status=1, state="missing=1\n")
+    with pytest.raises(ExecRefused, match=r"ubu-1: the job runner could not start \(exit 1; its message is above\)"):
+        _run(db, "small", "true", fake, force=True)

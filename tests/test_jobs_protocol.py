@@ -97,6 +97,8 @@ def test_a_detached_job_runs_on_its_log_is_read_and_stop_ends_it(tmp_path):
     start = _sh(*runner_command(job, cap=2**30, mode="watchdog", detach=True), tmp_path)
     assert (start.returncode, start.stdout) == (0, "")
     assert parse_job_state(_sh(job_state_command(job.id), "", tmp_path).stdout).running
+    refused = _sh(forget_command(job.id), "", tmp_path)
+    assert (refused.returncode, refused.stderr) == (1, f"job {job.id} is still running\n")
     assert _sh(stop_command(job.id), "", tmp_path).returncode == 0
     state = parse_job_state(_sh(job_state_command(job.id), "", tmp_path).stdout)
     assert (state.running, state.exit) == (False, 143)

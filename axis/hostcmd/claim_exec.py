@@ -43,8 +43,6 @@ from axis.state.claims import get_status
 from axis.state.events import record_event
 from axis.state.objects import get_row, to_model
 
-#: The runner's exit status when it did not start the job (no cap could be enforced).
-_NOT_STARTED = 125
 
 
 class ExecRefused(Exception):
@@ -188,12 +186,13 @@ async def _ended_state(transport: Transport, job: Job) -> JobState | None:
 
 def _outcome(target: BoundClaim, job: Job, runner_exit: int, state: JobState | None) -> ExecResult:
     """The result from the state the host recorded; ExecRefused when the runner did not start
-    the job. Without a readable state, the runner's own exit status is all there is."""
+    the job. Without a readable state, the runner's own exit status is all there is (137 there is
+    not called a memory kill: the job's own 137 looks the same)."""
     host = target.host.metadata.name
-    if state is None or state.missing:
-        if runner_exit == _NOT_STARTED:
-            raise ExecRefused(f"{host}: the job runner did not start the command (exit {runner_exit}, no job state)")
+    if state is None:  # the job ran; the runner's status is its exit status
         return ExecResult(runner_exit, job_id=job.id)
+    if state.missing:  # no job directory: the start command failed before the runner ran
+        raise ExecRefused(f"{host}: the job runner could not start (exit {runner_exit}; its message is above)")
     if state.pgid is None:
         raise ExecRefused(f"{host}: not started: cannot cap a job's memory there ({state.enforcement_reason or 'no reason recorded'}); "
                           "--no-cap runs the command without a cap")

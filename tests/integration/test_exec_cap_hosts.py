@@ -14,6 +14,9 @@ import time
 
 import pytest
 
+from axis.drivers.jobs.protocol import (Job, forget_command, job_state_command, logs_command, runner_command,
+                                        stop_command)
+from axis.drivers.jobs.state import parse_job_state
 from tests.integration.fleetspecs import fleet_axis, host_specs, say
 
 pytestmark = pytest.mark.hosts
@@ -125,16 +128,43 @@ def test_a_unit_that_enforces_nothing_is_caught_before_the_job_starts(fleet, foo
     """The runner asked for cgroup mode starts the job in a real transient scope; inside, before
     the job runs, it finds no memory.max in its cgroup, records why, and caps it with the
     watchdog instead: the overrun is still killed, and no cgroup cap is ever reported."""
-    from axis.drivers.jobs.protocol import Job, job_state_command, runner_command
-    from axis.drivers.jobs.state import parse_job_state
-
-    job = Job.new("eater", "id -un; " + EAT)
+    job = Job.new("eater", "id -un; pwd; echo $HOME; " + EAT)
     command, stdin = runner_command(job, cap=128 << 20, mode="cgroup", detach=False, sudo=True)
     ran = _ssh(fleet, fooled, user, command, stdin)
     state = parse_job_state(_ssh(fleet, fooled, user, job_state_command(job.id)).stdout)
     say(f"cgroup trap as {user}: exit {ran.returncode}, stdout {ran.stdout!r}, state {state}")
-    assert (ran.returncode, ran.stdout) == (137, f"{user}\n"), ran.stderr
+    home = "/root" if user == "root" else f"/home/{user}"
+    assert (ran.returncode, ran.stdout) == (137, f"{user}\n{home}\n{home}\n"), ran.stderr
     assert state.oom_killed and state.exit == 137 and state.unit == f"axis-job-{job.id}.scope"
     assert state.enforcement_mode == "watchdog", state
     assert state.enforcement_reason.startswith("systemd accepted MemoryMax but its cgroup /system.slice/axis-job-"), state
     assert state.enforcement_reason.endswith("enforces no limit (memory.max: absent)"), state
+    assert _ssh(fleet, fooled, user, forget_command(job.id)).returncode == 0
+
+
+@pytest.mark.parametrize("where", ["watchdog", "service"])
+def test_a_detached_job_outlives_its_connection_logs_and_stops(fleet, fooled, where):
+    """The protocol's detached start (helper commands for `axis exec --detach`): the ssh client
+    returns at once, the job runs on (in a supervisor of its own, or in a transient service
+    whose runner falls back to the watchdog here), its log is read, and stop ends it."""
+    job = Job.new("eval", "echo started as $(id -un) in $(pwd); sleep 60; echo never")
+    command, stdin = runner_command(job, cap=128 << 20, mode="watchdog" if where == "watchdog" else "cgroup",
+                                    detach=True, sudo=True)
+    began = time.monotonic()
+    start = _ssh(fleet, fooled, "ops", command, stdin)
+    assert (start.returncode, start.stdout, start.stderr) == (0, "", "") and time.monotonic() - began < 10
+    time.sleep(1)
+    state = parse_job_state(_ssh(fleet, fooled, "ops", job_state_command(job.id)).stdout)
+    assert state.running and state.exit is None and state.enforcement_mode == "watchdog", state
+    assert state.unit == (f"axis-job-{job.id}.service" if where == "service" else None), state
+    assert _ssh(fleet, fooled, "ops", logs_command(job.id, False)).stdout == "started as ops in /home/ops\n"
+    assert _ssh(fleet, fooled, "ops", stop_command(job.id)).returncode == 0
+    ended = parse_job_state(_ssh(fleet, fooled, "ops", job_state_command(job.id)).stdout)
+    say(f"detached ({where}): {state} -> {ended}")
+    assert (ended.running, ended.exit, ended.oom_killed) == (False, 143, False), ended
+    following = _ssh(fleet, fooled, "ops", logs_command(job.id, True))
+    assert following.stdout == "started as ops in /home/ops\n"  # -f ends with the job
+    assert _ssh(fleet, fooled, "ops", forget_command(job.id)).returncode == 0
+    gone = _ssh(fleet, fooled, "ops", f"ls -d .axis/jobs/{job.id}; systemctl show -p LoadState --value "
+                                      f"axis-job-{job.id}.service")
+    assert gone.stdout == "not-found\n", gone  # no directory, no failed unit left behind

@@ -84,7 +84,21 @@ while [ ! -f "$d/exit" ]; do sleep 1; done
 sleep 1; kill "$t" 2>/dev/null; wait "$t" 2>/dev/null
 exit 0'''
 
-_FORGET = 'd="$HOME/.axis/jobs/$1" && [ -f "$d/exit" ] && rm -rf -- "$d"'
+#: Removes an ended job's directory (a job still running is refused), and resets its failed
+#: service unit: a detached unit is not collected when it fails, so that `Result=oom-kill` can be
+#: read after the kernel killed the runner with the job (a unit exists only where root or
+#: `sudo -n` started it).
+_FORGET = r'''d="$HOME/.axis/jobs/$1"
+[ -d "$d" ] || exit 0
+g=; [ -r "$d/pgid" ] && IFS= read -r g < "$d/pgid"
+case $g in *[!0-9]*) g= ;; esac
+if [ ! -f "$d/exit" ] && [ -n "$g" ] && kill -s 0 -- "-$g" 2>/dev/null; then echo "job $1 is still running" >&2; exit 1; fi
+u=; [ -r "$d/unit" ] && IFS= read -r u < "$d/unit"
+case $u in
+  axis-job-*.service)
+    if [ "$(id -u)" = 0 ]; then systemctl reset-failed "$u"; else sudo -n systemctl reset-failed "$u"; fi >/dev/null 2>&1 ;;
+esac
+rm -rf -- "$d"'''
 
 
 @dataclass(frozen=True)
@@ -143,6 +157,7 @@ def logs_command(job_id: str, follow: bool) -> str:
 
 
 def forget_command(job_id: str) -> str:
-    """The command that removes an ended job's directory (a running job's stays)."""
+    """The command that removes an ended job's directory and resets its failed unit (a running
+    job is refused, exit 1; a job already gone is no error)."""
     _check_id(job_id)
     return _sh(_FORGET, job_id)

@@ -144,6 +144,9 @@ _j_unit_start() {
 # _j_inner: inside the unit, before the job starts, check that the cap is really in force.
 _j_inner() {
   [ "$_j_detach" = 1 ] && exec >>"$_j_dir/log" 2>&1
+  # The job runs as a plain `axis exec` runs it: in the login user's home, with that HOME (a
+  # service starts in /, and sudo may have set root's).
+  HOME=${_j_dir%/.axis/jobs/*}; export HOME; cd "$HOME" || :
   _j_line=$(cat "$_j_dir/line"); _j_cap=$(_j_get cap); _j_mode=cgroup
   _j_cg=; while IFS= read -r _j_l; do case $_j_l in 0::*) _j_cg=/sys/fs/cgroup${_j_l#0::} ;; esac; done < /proc/self/cgroup
   _j_max=$(_j_get_file "$_j_cg/memory.max")

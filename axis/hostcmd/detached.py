@@ -48,9 +48,10 @@ async def start_detached(db: Database, target: BoundClaim, line: str, *, connect
                          clock: Callable[[], float], force: bool, no_cap: bool) -> Started:
     """Check the host's memory (unless `force`), renew the lease, record the job and start it
     detached under the lease's memory cap (none with `no_cap`), enforced as `axis exec` enforces
-    it (`enforcement_mode`: what the host's facts say, checked again by the runner). ExecRefused when it was not
-    started; ExecLost when the connection failed while it started (the controller finds out
-    whether it runs, and records it Lost if not)."""
+    it (`enforcement_mode`: what the host's facts say, checked again by the runner).
+
+    ExecRefused when it was not started; ExecLost when the connection failed while it started
+    (its row stays Running: the controller finds out whether it runs, and records it Lost if not)."""
     host = target.host.metadata.name
 
     async def work(transport: Transport, _left: float) -> Started:
@@ -71,10 +72,10 @@ async def start_detached(db: Database, target: BoundClaim, line: str, *, connect
                                         sudo=target.host.spec.sudo)
         try:
             result = await transport.run(command, input=stdin, timeout=COMMAND_TIMEOUT)
+            state = parse_job_state((await transport.run(job_state_command(job_id), timeout=COMMAND_TIMEOUT)).stdout)
         except TransportError as exc:
             raise ExecLost(f"{exc}; `axis get claims` shows whether job {job_id} runs once the controller "
                            "looked") from exc
-        state = parse_job_state((await transport.run(job_state_command(job_id), timeout=COMMAND_TIMEOUT)).stdout)
         if not result.ok:
             await transport.run(forget_command(job_id), timeout=COMMAND_TIMEOUT)
             with db.write() as session:

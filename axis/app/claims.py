@@ -1,26 +1,21 @@
-"""Claims, leases and placements as every front end shows them, and the rule that gives a claim
+"""Claims and leases as every front end shows them, and the rule that gives a claim
 its phase: Expired (a lease past its time, not yet swept), Running (a live lease and a detached
 job that runs under it), Bound, Pending, or what the last placement pass or job ending recorded
 (Released, Succeeded, Failed, OOMKilled, Stopped, Lost)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlmodel import Session
 
-from axis.app.documents import JobView, LeaseList, LeaseView, ObjectStatus, ObjectView, PlacementDocument, RankedHost
+from axis.app.documents import JobView, LeaseList, LeaseView, ObjectStatus, ObjectView
 from axis.app.timefmt import iso
-from axis.placement.infer import Inference, infer
+from axis.placement.infer import infer
 from axis.specs import API_VERSION, Claim
 from axis.specs.units import format_duration, human_size
 from axis.state import jobs, leases
 from axis.state.claims import BOUND, EXPIRED, PENDING, statuses
 from axis.state.objects import StoredSpecInvalid, to_model
 from axis.state.tables import ClaimStatus, DesiredObject, Job, Lease
-
-if TYPE_CHECKING:  # the scorer itself loads only where a ranking is made (app.operations)
-    from axis.placement.scorer import Placement, Ranked
 
 
 def add_claim_status(session: Session, views: list[ObjectView], rows: list[DesiredObject], now: float) -> None:
@@ -89,24 +84,3 @@ def _until(expires: float, now: float) -> str:
     seconds = abs(left)
     shown = format_duration(max(1, round(seconds / 60) * 60 if seconds >= 60 else int(seconds)))
     return f"in {shown}" if left > 0 else f"expired {shown} ago"
-
-
-def placement_doc(task: str, inference: Inference, placement: Placement) -> PlacementDocument:
-    need = inference.need
-    return {
-        "task": task,
-        "needs": {"tools": list(need.tools), "memory": human_size(need.memory), "gpuRequired": need.gpu_required,
-                  "gpuWanted": need.gpu_wanted, "os": need.os, "selector": dict(need.selector)},
-        "inferred": list(inference.reasons),
-        "best": placement.best.host.name if placement.best else None,
-        "ranked": [_ranked(i + 1, r) for i, r in enumerate(placement.ranked)],
-        "rejected": [{"host": r.host, "reasons": list(r.reasons)} for r in placement.rejected],
-    }
-
-
-def _ranked(position: int, r: Ranked) -> RankedHost:
-    h = r.host
-    return {"rank": position, "host": h.name, "fit": r.score,
-            "terms": {t.name: {"points": t.points, "why": t.why} for t in r.terms},
-            "pressure": h.pressure, "allocatable": human_size(h.allocatable), "effective": human_size(h.effective),
-            "reserved": f"{h.ratio:.0%}", "gpu": h.gpu, "cores": h.cores, "local": h.local}

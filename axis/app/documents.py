@@ -1,4 +1,4 @@
-"""The shapes of the documents every front end shows: `axis get|apply|diff|place|status -o json`,
+"""The shapes of the documents every front end shows: `axis get|apply|diff|status -o json`,
 the HTTP API's answers and the MCP tools'.
 
 TypedDicts, not models: the view code builds plain dicts, so JSON and YAML stay exactly what they
@@ -260,50 +260,6 @@ class AppliedDocument(Outcomes):
     warnings: list[str]
     controller: str | None  # the running controller the hosts were handed to
     claims: list[ClaimPlaced]
-
-
-class NeedView(TypedDict):
-    tools: list[str]
-    memory: str
-    gpuRequired: bool
-    gpuWanted: bool
-    os: str | None
-    selector: dict[str, str]
-
-
-class TermView(TypedDict):
-    points: int
-    why: str
-
-
-class RankedHost(TypedDict):
-    rank: int
-    host: str
-    fit: int
-    terms: dict[str, TermView]
-    pressure: str
-    allocatable: str
-    effective: str
-    reserved: str  # share of the host's memory already leased, e.g. 25%
-    gpu: str | None
-    cores: int
-    local: bool
-
-
-class RejectedHost(TypedDict):
-    host: str
-    reasons: list[str]
-
-
-class PlacementDocument(TypedDict):
-    """`axis place TASK -o json`: the hosts ranked for a task (advisory, no lease taken)."""
-
-    task: str
-    needs: NeedView
-    inferred: list[str]
-    best: str | None
-    ranked: list[RankedHost]
-    rejected: list[RejectedHost]
 
 
 class Health(TypedDict):

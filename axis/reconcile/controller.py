@@ -6,8 +6,7 @@ apply`): one schedule per host (`host_slot.Slot`), serial per host, hosts concur
 so a slow or dead host never holds up the others. The pass's `Result` says when the host is due
 again: after `resync` seconds (drift such as a managed file deleted by hand is repaired) or, after a
 temporary error, after a backoff of 5 s doubling to 5 minutes. Claims are bound and expired leases
-swept after host passes and every few seconds; running detached jobs are looked at every few
-seconds (`job_watch`: their leases renewed, their endings recorded).
+swept after host passes and every few seconds, and detached jobs followed (`job_watch`).
 
 What the queue holds comes from three places. The desired state: a watched spec path, re-applied
 whole on every edit exactly as `axis apply --prune` would (`apply_pass.store_watched`; an invalid

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from axis.api.openapi import document, response_schemas
 from axis.api.routes import ENDPOINTS
 from axis.app.context import AppContext
-from axis.app.documents import PlacementDocument
+from axis.app.placement_document import PlacementDocument
 from axis.placement.ledger import place_claims
 from tests.claimkit import claim, host, store
 from tests.sourcekit import stalled_source

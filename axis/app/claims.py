@@ -1,40 +1,42 @@
-"""Claims, leases and placements as every front end shows them, and the rule that gives a claim
-its phase: Expired (a lease past its time, not yet swept), Bound, Pending, or what the last
-placement pass recorded."""
+"""Claims and leases as every front end shows them, and the rule that gives a claim
+its phase: Expired (a lease past its time, not yet swept), Running (a live lease and a detached
+job that runs under it), Bound, Pending, or what the last placement pass or job ending recorded
+(Released, Succeeded, Failed, OOMKilled, Stopped, Lost)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlmodel import Session
 
-from axis.app.documents import LeaseList, LeaseView, ObjectStatus, ObjectView, PlacementDocument, RankedHost
+from axis.app.documents import JobView, LeaseList, LeaseView, ObjectStatus, ObjectView
 from axis.app.timefmt import iso
-from axis.placement.infer import Inference, infer
+from axis.placement.infer import infer
 from axis.specs import API_VERSION, Claim
 from axis.specs.units import format_duration, human_size
-from axis.state import leases
+from axis.state import jobs, leases
 from axis.state.claims import BOUND, EXPIRED, PENDING, statuses
 from axis.state.objects import StoredSpecInvalid, to_model
-from axis.state.tables import ClaimStatus, DesiredObject, Lease
-
-if TYPE_CHECKING:  # the scorer itself loads only where a ranking is made (app.operations)
-    from axis.placement.scorer import Placement, Ranked
+from axis.state.tables import ClaimStatus, DesiredObject, Job, Lease
 
 
 def add_claim_status(session: Session, views: list[ObjectView], rows: list[DesiredObject], now: float) -> None:
-    """Put each claim's placement (phase, host, memory, expiry, reason) under `status`."""
+    """Put each claim's placement (phase, host, memory, expiry, reason, newest job) under `status`."""
     seen = statuses(session)
     held = {lease.claim: lease for lease in leases.all_leases(session)}
+    newest = jobs.latest_by_claim(session)
     for view, row in zip(views, rows, strict=True):
-        view["status"] = claim_status(row, seen.get(row.name), held.get(row.name), now)
+        view["status"] = claim_status(row, seen.get(row.name), held.get(row.name), now, newest.get(row.name))
 
 
-def claim_status(row: DesiredObject, status: ClaimStatus | None, lease: Lease | None, now: float) -> ObjectStatus:
+def claim_status(row: DesiredObject, status: ClaimStatus | None, lease: Lease | None, now: float,
+                 job: Job | None = None) -> ObjectStatus:
     """A claim's phase from its lease (which wins: a lease past `now` is Expired even before a
-    pass sweeps it) and else from the last placement pass, with the reason people read."""
+    pass sweeps it; a live one whose detached job runs is Running) and else from the last
+    placement pass or job ending, with the reason people read; its newest job under `job`."""
+    running = job is not None and job.state == jobs.RUNNING
     if lease is not None and lease.expires <= now:
         phase, reason = EXPIRED, "lease expired; its memory is freed by the next pass"
+    elif lease is not None and running and job is not None and job.host == lease.host:
+        phase, reason = jobs.RUNNING, f"job {job.job_id} runs (detached; `axis logs {row.name}`, `axis stop {row.name}`)"
     elif lease is not None:
         phase, reason = BOUND, ""
         if status is not None and status.observed_generation != row.generation:
@@ -50,9 +52,19 @@ def claim_status(row: DesiredObject, status: ClaimStatus | None, lease: Lease | 
     except StoredSpecInvalid as exc:  # this claim's problem, shown on its row; the others are unaffected
         spec, reason = None, str(exc)
     memory = lease.memory_bytes if lease else (infer(spec).need.memory if spec else None)
-    return {"phase": phase, "host": lease.host if lease else None, "memory": human_size(memory),
-            "expires": iso(lease.expires) if lease else None,
-            "expiresIn": _until(lease.expires, now) if lease else None, "reason": reason or None}
+    view: ObjectStatus = {"phase": phase, "host": lease.host if lease else None, "memory": human_size(memory),
+                          "expires": iso(lease.expires) if lease else None,
+                          "expiresIn": _until(lease.expires, now) if lease else None, "reason": reason or None}
+    if job is not None:
+        view["job"] = job_view(job)
+    return view
+
+
+def job_view(job: Job) -> JobView:
+    """A detached job as `describe claim` and `-o json` show it."""
+    return {"id": job.job_id, "host": job.host, "command": job.line, "state": job.state, "exitCode": job.exit_code,
+            "started": iso(job.started), "ended": iso(job.ended) if job.ended else None,
+            "message": job.message or None}
 
 
 def lease_view(lease: Lease, now: float) -> LeaseView:
@@ -72,24 +84,3 @@ def _until(expires: float, now: float) -> str:
     seconds = abs(left)
     shown = format_duration(max(1, round(seconds / 60) * 60 if seconds >= 60 else int(seconds)))
     return f"in {shown}" if left > 0 else f"expired {shown} ago"
-
-
-def placement_doc(task: str, inference: Inference, placement: Placement) -> PlacementDocument:
-    need = inference.need
-    return {
-        "task": task,
-        "needs": {"tools": list(need.tools), "memory": human_size(need.memory), "gpuRequired": need.gpu_required,
-                  "gpuWanted": need.gpu_wanted, "os": need.os, "selector": dict(need.selector)},
-        "inferred": list(inference.reasons),
-        "best": placement.best.host.name if placement.best else None,
-        "ranked": [_ranked(i + 1, r) for i, r in enumerate(placement.ranked)],
-        "rejected": [{"host": r.host, "reasons": list(r.reasons)} for r in placement.rejected],
-    }
-
-
-def _ranked(position: int, r: Ranked) -> RankedHost:
-    h = r.host
-    return {"rank": position, "host": h.name, "fit": r.score,
-            "terms": {t.name: {"points": t.points, "why": t.why} for t in r.terms},
-            "pressure": h.pressure, "allocatable": human_size(h.allocatable), "effective": human_size(h.effective),
-            "reserved": f"{h.ratio:.0%}", "gpu": h.gpu, "cores": h.cores, "local": h.local}

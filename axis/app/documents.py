@@ -1,4 +1,4 @@
-"""The shapes of the documents every front end shows: `axis get|apply|diff|place|status -o json`,
+"""The shapes of the documents every front end shows: `axis get|apply|diff|status -o json`,
 the HTTP API's answers and the MCP tools'.
 
 TypedDicts, not models: the view code builds plain dicts, so JSON and YAML stay exactly what they
@@ -66,6 +66,19 @@ class Observation(HostObserved):
     facts: dict[str, Any] | None
 
 
+class JobView(TypedDict):
+    """A claim's detached job: `state` Running, Succeeded, Failed, OOMKilled, Stopped or Lost."""
+
+    id: str
+    host: str
+    command: str
+    state: str
+    exitCode: int | None
+    started: str
+    ended: str | None
+    message: str | None
+
+
 class ObjectStatus(TypedDict, total=False):
     """What axis computed about a desired object; which keys it has depends on the kind."""
 
@@ -78,12 +91,13 @@ class ObjectStatus(TypedDict, total=False):
     revision: str  # Host: the git source revision (`main@sha1:…`) that last converged it
     revisionSource: str  # Host: the source that revision came from
     revisionConvergedAt: str  # Host: when it converged the host
-    phase: str  # Claim: Bound | Pending | Expired | Released | Unschedulable …
+    phase: str  # Claim: Bound | Running | Pending | Expired | Released | Succeeded | Failed | OOMKilled | Stopped | Lost
     host: str | None  # Claim
     memory: str  # Claim: leased, else inferred ("-" when unknown)
     expires: str | None  # Claim
     expiresIn: str | None  # Claim
     reason: str | None  # Claim
+    job: JobView  # Claim: its newest detached job (`axis exec --detach`), running or ended
     observedGeneration: int  # where a pass set conditions
     conditions: list[ConditionView]
 
@@ -246,50 +260,6 @@ class AppliedDocument(Outcomes):
     warnings: list[str]
     controller: str | None  # the running controller the hosts were handed to
     claims: list[ClaimPlaced]
-
-
-class NeedView(TypedDict):
-    tools: list[str]
-    memory: str
-    gpuRequired: bool
-    gpuWanted: bool
-    os: str | None
-    selector: dict[str, str]
-
-
-class TermView(TypedDict):
-    points: int
-    why: str
-
-
-class RankedHost(TypedDict):
-    rank: int
-    host: str
-    fit: int
-    terms: dict[str, TermView]
-    pressure: str
-    allocatable: str
-    effective: str
-    reserved: str  # share of the host's memory already leased, e.g. 25%
-    gpu: str | None
-    cores: int
-    local: bool
-
-
-class RejectedHost(TypedDict):
-    host: str
-    reasons: list[str]
-
-
-class PlacementDocument(TypedDict):
-    """`axis place TASK -o json`: the hosts ranked for a task (advisory, no lease taken)."""
-
-    task: str
-    needs: NeedView
-    inferred: list[str]
-    best: str | None
-    ranked: list[RankedHost]
-    rejected: list[RejectedHost]
 
 
 class Health(TypedDict):

@@ -19,11 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from axis.app.claims import placement_doc
+from axis.app.placement_document import PlacementDocument, placement_doc
 from pydantic import ValidationError
 
 from axis.app.context import AppContext, AppError, NotFound
-from axis.app.documents import PlacementDocument
 from axis.app.sources import SourceDocument, not_found, source_view
 from axis.hostcmd.claim_exec import ExecResult, bound_target, run_bound
 from axis.placement.candidates import load_candidates

@@ -28,11 +28,11 @@ from axis.app.documents import (
     ObjectList,
     ObjectView,
     Observation,
-    PlacementDocument,
 )
 from axis.app.events import event_list_view, event_view
 from axis.app.objects import list_view, object_views
 from axis.app.observed import cluster_totals, observed_view
+from axis.app.placement_document import PlacementDocument
 from axis.app.sources import SourceDocument, SourceList, not_found, source_list_view, source_view
 from axis.specs import Kind
 from axis.state import Database, leases

@@ -13,11 +13,12 @@ from typing import NoReturn
 
 import typer
 
-from axis.app.context import AppError
+from axis.app.context import AppContext, AppError
+from axis.app.jobs import start_job
 from axis.app.operations import exec_on_claim, rank_task
 from axis.cli.claims_view import context_block, explain_lines, placement_table
 from axis.cli.context import app_context
-from axis.cli.output import Format, emit, print_table
+from axis.cli.output import Format, emit, print_table, stream
 from axis.drivers.transport import TransportError
 from axis.hostcmd.claim_exec import ExecLost, ExecRefused
 from axis.placement.ledger import LedgerError, release as release_lease, renew as renew_lease
@@ -88,6 +89,8 @@ def exec_(
                                                   "several are quoted exactly as given"),
     force: bool = typer.Option(False, "--force", help="run even if the host's available memory is below the claim's"),
     no_cap: bool = typer.Option(False, "--no-cap", help="run without a memory cap (says so on stderr)"),
+    detach: bool = typer.Option(False, "--detach", help="start it in the background on the host and return; "
+                                                        "`axis logs`, `axis stop`; a controller keeps its lease"),
 ) -> None:
     """Run a command on the claim's host capped at the claim's memory, streaming its output and
     renewing the lease while it runs.
@@ -96,7 +99,8 @@ def exec_(
     on the host (see `axis describe host`); a host that can do neither is refused unless --no-cap.
     Exit: the command's own code; 137 if it was killed for using more than the claim's memory;
     125 if it was not started (claim unbound, lease expired, too little memory, no cap possible,
-    host unreachable); 255 if the connection was lost while it ran."""
+    host unreachable); 255 if the connection was lost while it ran. With --detach: 0 once the job
+    runs on the host, which outlives this command."""
     app = app_context(ctx)
     line = command[0] if len(command) == 1 else shlex.join(command)
     if not line.strip():
@@ -104,8 +108,10 @@ def exec_(
     if no_cap:
         print(f"axis: --no-cap: claim {claim}'s memory is not enforced; running without a cap",
               file=sys.stderr, flush=True)
+    if detach:
+        _detach(app, claim, line, force=force, no_cap=no_cap)
     try:
-        result = exec_on_claim(app, claim, line, clock=time.time, force=force, on_output=_stream, cap=not no_cap)
+        result = exec_on_claim(app, claim, line, clock=time.time, force=force, on_output=stream, cap=not no_cap)
     except (ExecRefused, TransportError) as exc:
         _refuse(str(exc))
     except ExecLost as exc:
@@ -116,10 +122,20 @@ def exec_(
     raise typer.Exit(result.exit_code)
 
 
-def _stream(name: str, text: str) -> None:
-    out = sys.stdout if name == "stdout" else sys.stderr
-    out.write(text)
-    out.flush()
+def _detach(app: AppContext, claim: str, line: str, *, force: bool, no_cap: bool) -> NoReturn:
+    """`axis exec --detach`: start the job, say which, exit 0 (125/255 as for a foreground exec)."""
+    try:
+        started = start_job(app, claim, line, clock=time.time, force=force, no_cap=no_cap)
+    except (ExecRefused, TransportError) as exc:
+        _refuse(str(exc))
+    except ExecLost as exc:
+        print(f"error: connection lost while the job started: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_CONNECTION_LOST) from exc
+    typer.echo(f"job {started.job_id} started on {started.host} (detached; memory cap: {started.enforcement}): "
+               f"`axis logs {claim} -f` follows it, `axis stop {claim}` ends it")
+    if started.warning:
+        print(f"warning: {started.warning}", file=sys.stderr)
+    raise typer.Exit(0)
 
 
 def _refuse(message: str) -> NoReturn:

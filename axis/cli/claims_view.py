@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from axis.app.documents import LeaseView, ObjectView, PlacementDocument
+from axis.app.documents import LeaseView, ObjectView
+from axis.app.placement_document import PlacementDocument
 from axis.specs.models import ClaimSpec
 from axis.specs.units import format_duration, human_size
 

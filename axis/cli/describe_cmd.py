@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from axis.app.context import AppError
+from axis.app.documents import JobView
 from axis.app.objects import object_views
 from axis.app.timefmt import age, parse_iso
 from axis.cli.context import app_context
@@ -18,6 +19,9 @@ from axis.specs import Kind
 from axis.specs.text import visible
 from axis.state.events import list_events
 from axis.state.objects import get_row
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def describe(
@@ -81,6 +85,8 @@ def describe(
                              ("Reason:", placed.get("reason"))):
             if value:
                 out.print(f"{label:<14}{visible(str(value))}")
+        if "job" in placed:
+            _show_job(out, placed["job"], now)
     conditions = status.get("conditions", [])
     if conditions:
         out.print("Conditions:")
@@ -88,6 +94,18 @@ def describe(
     out.print("Events:")
     out.print(indented_table(["TYPE", "REASON", "AGE", "MESSAGE"],
                             [[e.type, e.reason, age(e.time, now), e.message] for e in events]) if events else "  <none>")
+
+
+def _show_job(out: Console, job: JobView, now: float) -> None:
+    """The claim's newest detached job: what runs or ran, and how it ended (exit code)."""
+    ended = (f"{job['ended']} ({age(parse_iso(job['ended']), now)} ago)" if job["ended"] else None)
+    out.print("Job:")
+    for label, value in (("Id:", job["id"]), ("Command:", job["command"]), ("State:", job["state"]),
+                         ("Exit code:", job["exitCode"]),
+                         ("Started:", f"{job['started']} ({age(parse_iso(job['started']), now)} ago)"),
+                         ("Ended:", ended), ("Message:", job["message"])):
+        if value is not None:
+            out.print(f"  {label:<12}{visible(str(value))}")
 
 
 def _flow(data: dict[str, Any] | None) -> str:

@@ -109,6 +109,11 @@ def _sources() -> ModuleType:
     return sources_cmd
 
 
+def _jobs() -> ModuleType:
+    from axis.cli import jobs_cmd
+    return jobs_cmd
+
+
 def _schema() -> ModuleType:
     from axis.cli import schema_cmd
     return schema_cmd
@@ -143,6 +148,8 @@ COMMANDS: tuple[tuple[str, Callable[[], ModuleType], str], ...] = (
     ("renew", _claims, "renew"),
     ("release", _claims, "release"),
     ("exec", _claims, "exec_"),
+    ("logs", _jobs, "logs"),
+    ("stop", _jobs, "stop_"),
     ("schema", _schema, "schema"),
     ("facts", _status, "facts"),
     ("status", _status, "status"),

@@ -80,3 +80,10 @@ def indented_table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
     with out.capture() as cap:
         out.print(table(headers, rows))
     return indent(cap.get().rstrip("\n"))
+
+
+def stream(name: str, text: str) -> None:
+    """Pass a host command's output through as it arrives ("stdout" | "stderr" chunks), unaltered."""
+    out = sys.stdout if name == "stdout" else sys.stderr
+    out.write(text)
+    out.flush()

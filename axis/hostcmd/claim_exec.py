@@ -32,11 +32,12 @@ from axis.drivers.jobs.protocol import Job, forget_command, job_state_command, r
 from axis.drivers.jobs.state import EXIT_OOM, JobState, parse_job_state
 from axis.drivers.transport import OutputCallback, Transport, TransportError
 from axis.placement.candidates import Candidate, candidate
+from axis.placement.job_lease import oom_message
 from axis.placement.ledger import extend_live
 from axis.reconcile.observe import gather_facts
 from axis.specs import Claim, Host, Kind
 from axis.specs.units import format_duration, human_size
-from axis.state import Database, leases
+from axis.state import Database, jobs, leases
 from axis.state import facts as facts_store
 from axis.state.claims import get_status
 from axis.state.events import record_event
@@ -78,7 +79,8 @@ class ExecResult:
 
 
 def bound_target(db: Database, claim: str, *, now: float) -> BoundClaim:
-    """The claim's host, or ExecRefused when the claim holds no live lease."""
+    """The claim's host, or ExecRefused when the claim holds no live lease or runs a detached job
+    (its lease's memory is that job's)."""
     with db.read() as session:
         row = get_row(session, Kind.CLAIM, claim)
         if row is None:
@@ -95,6 +97,9 @@ def bound_target(db: Database, claim: str, *, now: float) -> BoundClaim:
         host_row = get_row(session, Kind.HOST, lease.host)
         if host_row is None:  # deleting a host releases its leases; this is a race with that
             raise ExecRefused(f"claim {claim!r} is bound to {lease.host}, which is no longer in the specs")
+        detached = jobs.running_for(session, claim)
+        if detached is not None:  # the lease's memory is that job's: a second job would double it
+            raise ExecRefused(jobs.busy(detached))
         spec = to_model(row, Claim)
         stored = facts_store.latest_with_data(session, lease.host)
         enforcement = ((stored.data or {}).get("memory_enforcement") or {}) if stored else {}
@@ -193,7 +198,7 @@ def _outcome(target: BoundClaim, job: Job, runner_exit: int, state: JobState | N
                           "--no-cap runs the command without a cap")
     if state.oom_killed:
         used, cap = state.oom_used or 0, state.oom_cap or target.memory
-        message = f"killed: used more than its claim's memory ({human_size(used)} of {human_size(cap)})"
+        message = oom_message(used, cap)
         return ExecResult(EXIT_OOM, True, message, state.enforcement or "", job.id)
     return ExecResult(state.exit if state.exit is not None else runner_exit, enforcement=state.enforcement or "",
                       job_id=job.id)

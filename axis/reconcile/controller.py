@@ -1,11 +1,10 @@
 """The loop behind `axis controller`: keep the desired state current, reconcile every host.
 
-Mainly the level-triggered work queue around `reconcile_host` (`axis.reconcile.host_pass`, also the path of `axis
-apply`): one schedule per host (`host_slot.Slot`), serial per host, hosts concurrently up to `jobs`
-so a slow or dead host never holds up the others. The pass's `Result` says when the host is due
-again: after `resync` seconds (drift such as a managed file deleted by hand is repaired) or, after a
-temporary error, after a backoff of 5 s doubling to 5 minutes. Claims are bound and expired leases
-swept after host passes and every few seconds.
+Mainly the level-triggered work queue around `host_pass.reconcile_host` (also `axis apply`'s): a
+`host_slot.Slot` per host, serial per host, hosts concurrently up to `jobs`, so a slow or dead host
+never holds up the others. The pass's `Result` says when a host is due again: after `resync`
+seconds (drift is repaired) or, after a temporary error, a backoff of 5 s doubling to 5 minutes.
+Claims are bound, expired leases swept and detached jobs followed (`job_watch`) every few seconds.
 
 What the queue holds: the desired state, a watched spec path re-applied whole on every edit as
 `axis apply --prune` would (`apply_pass.store_watched`; an invalid edit is logged with file:line,
@@ -37,6 +36,7 @@ from axis.reconcile.git_follow import GitFollower, GitSource
 from axis.reconcile.source_status import NoSource
 from axis.reconcile.host_pass import reconcile_stored_host
 from axis.reconcile.host_slot import Slot
+from axis.reconcile.job_watch import JobWatch
 from axis.reconcile.record import bind_claims, record_pass_crashed, record_spec_invalid
 from axis.reconcile.spec_watch import SpecWatcher
 from axis.reconcile.supervisor import Part, Supervisor, describe, ended, restart_delay
@@ -68,6 +68,7 @@ class Controller:
         self._streaks = {part: 0 for part in (Part.SPECS, Part.CLAIMS, Part.STORE_POLL)}
         self.follower = None if follow is None else GitFollower(db, follow, self.supervisor, self.store_loaded)
         self.source: GitFollower | NoSource = self.follower or NoSource()  # what hears of host passes
+        self.job_watch = JobWatch(db, connector, self.supervisor, self._wake, jobs_at_once=jobs)
 
     async def run(self, stop: asyncio.Event) -> list[str]:
         """Reconcile until `stop`; the caller has stored the watched specs once (`load_watched`).
@@ -97,6 +98,7 @@ class Controller:
                     self._periodic(Part.STORE_POLL, self._notice_stored)
                 if now >= self._claims_due:
                     self._periodic(Part.CLAIMS, self._place_claims)
+                self.job_watch.tick(now)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._idle_seconds()):
@@ -113,7 +115,7 @@ class Controller:
             if running:
                 logger.info("stopping: waiting for %d host pass(es) to finish their step in flight", len(running),
                             extra={"passes": len(running)})
-            await asyncio.gather(*running, watcher, stopper, return_exceptions=True)
+            await asyncio.gather(*running, *filter(None, [self.job_watch.task]), watcher, stopper, return_exceptions=True)
             self.supervisor.end(broken)
             if broken is None:
                 logger.info("stopped")
@@ -131,11 +133,9 @@ class Controller:
             self._notice_stored()
             return
         assert self.watch is not None
-        if not os.path.exists(self.watch):
-            self._spec_retry = None
-            return
         self._spec_retry = None
-        self._periodic(Part.SPECS, self.apply_specs)
+        if os.path.exists(self.watch):
+            self._periodic(Part.SPECS, self.apply_specs)
 
     def _periodic(self, part: Part, work: Callable[[], object]) -> None:
         """Run the spec apply, claims pass or DB poll; if it raises, record it, retry after a backoff."""
@@ -293,7 +293,7 @@ class Controller:
     def _idle_seconds(self) -> float:
         now = time.time()
         due = [s.due for s in self._slots.values() if s.task is None and not self.source.suspended]
-        due += [self._claims_due, self._poll_due]
+        due += [self._claims_due, self._poll_due, self.job_watch.due]
         if self._spec_retry is not None:
             due.append(self._spec_retry)
         return max(0.05, min(1.0, min(due) - now))

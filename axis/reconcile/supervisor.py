@@ -1,10 +1,10 @@
 """Supervision of the controller's parts, as a controller manager does it: a part that raises is
 logged, recorded and restarted with backoff, never left dead while the process stays up.
 
-The controller is five kinds of work: the file watcher or the git follower (one long-lived task), the spec apply it
-triggers, host passes (one task per host and pass), the claims pass and the state-DB poll (short
-periodic calls). Each catches what it expects (spec errors, unreachable hosts); anything else (a
-bug, an input the loader chokes on, a state DB that refuses a write) reaches the supervisor, which
+The controller is six kinds of work: the file watcher or the git follower (one long-lived task), the spec apply it
+triggers, host passes (one task per host and pass), the detached jobs' pass (one task at a time),
+the claims pass and the state-DB poll (short periodic calls). Each catches what it expects (spec
+errors, unreachable hosts); anything else (a bug, an input the loader chokes on, a state DB that refuses a write) reaches the supervisor, which
 
 - logs one line with the exception's type (this module's logger; the traceback at DEBUG),
 - appends a Warning event `InternalError`: on the Host for a host pass, else on the controller,
@@ -67,6 +67,7 @@ class Part(StrEnum):
     SPECS = "SpecApply"  # reading and storing the specs it reports (spec errors are not its failures)
     HOST_PASSES = "HostPasses"
     CLAIMS = "ClaimsPass"
+    JOBS = "JobsPass"  # the detached jobs' lease renewals and endings (`axis.reconcile.job_watch`)
     STORE_POLL = "StorePoll"
     SOURCE = "GitSource"  # following a git source: an unexpected failure (a fetch failure is the source's status)
 

@@ -68,6 +68,14 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             host VARCHAR NOT NULL PRIMARY KEY, source VARCHAR NOT NULL, revision VARCHAR NOT NULL,
             converged_at FLOAT NOT NULL)""",
     ]),
+    (7, "detached jobs", [
+        """CREATE TABLE jobs (
+            job_id VARCHAR NOT NULL PRIMARY KEY, claim VARCHAR NOT NULL, host VARCHAR NOT NULL,
+            line VARCHAR NOT NULL, started FLOAT NOT NULL, state VARCHAR NOT NULL, exit_code INTEGER,
+            message VARCHAR NOT NULL, ended FLOAT NOT NULL, stop_requested FLOAT NOT NULL)""",
+        "CREATE INDEX ix_jobs_claim ON jobs (claim, started)",
+        "CREATE UNIQUE INDEX ix_jobs_running ON jobs (claim) WHERE state = 'Running'",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -191,3 +191,24 @@ class HostRevision(SQLModel, table=True):
     source: str
     revision: str
     converged_at: float
+
+
+class Job(SQLModel, table=True):
+    """A detached job (`axis exec --detach`) and how it ended; `ended` 0 and `exit_code` None
+    while it runs. At most one job per claim is `Running` (a partial unique index), so a claim's
+    lease follows one job at a time."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_claim", "claim", "started"),
+                      Index("ix_jobs_running", "claim", unique=True, sqlite_where=text("state = 'Running'")))
+
+    job_id: str = Field(primary_key=True)  # `<claim>-<12 hex>`, the job directory's name on the host
+    claim: str
+    host: str
+    line: str  # the command line, as the user gave it
+    started: float
+    state: str  # Running | Succeeded | Failed | OOMKilled | Stopped | Lost
+    exit_code: int | None = None
+    message: str = ""
+    ended: float = 0.0
+    stop_requested: float = 0.0  # when `axis stop` asked for it: an ending seen after that is Stopped

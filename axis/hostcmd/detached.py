@@ -1,0 +1,150 @@
+"""Detached jobs: `axis exec --detach` starts one, `axis logs` streams its output, `axis stop` ends it.
+
+A detached job runs on its claim's host through the same runner as `axis exec`, under the same
+memory cap, but outlives the SSH connection (a transient systemd service where the host caps with
+cgroups, else the runner in a session of its own). It is a row of the `jobs` table from before it
+starts (one running job per claim: the row is written first, so a second start is refused before
+it reaches the host) until it ends. While it runs, the controller's jobs pass
+(`axis.reconcile.job_watch`) renews its claim's lease and records how it ended; without a
+controller nobody renews the lease, which then expires after the claim's ttl, and the next
+controller to look stops the job (its memory is no longer reserved).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from axis.drivers.connector import Connector, with_connection
+from axis.drivers.facts.models import EnforcementMode
+from axis.drivers.jobs.protocol import Job, forget_command, job_state_command, logs_command, runner_command, stop_command
+from axis.drivers.jobs.state import parse_job_state
+from axis.drivers.transport import OutputCallback, Transport, TransportError
+from axis.hostcmd.claim_exec import BoundClaim, ExecLost, ExecRefused, check_memory, enforcement_mode
+from axis.placement.job_lease import Ending, ending_of, record_end
+from axis.placement.ledger import extend_live
+from axis.specs import Host, Kind
+from axis.state import Database, jobs
+from axis.state.events import record_event
+from axis.state.objects import get_row, to_model
+from axis.state.tables import Job as JobRow
+
+#: Seconds a host gets to start the job, stop it or say how it stands (the job itself has none).
+COMMAND_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Started:
+    """A detached job that runs: its id and host, and what the user should know about it."""
+
+    job_id: str
+    host: str
+    enforcement: str  # what caps it, as the runner recorded it: `cgroup|watchdog|none <reason>`
+    warning: str = ""
+
+
+async def start_detached(db: Database, target: BoundClaim, line: str, *, connector: Connector,
+                         clock: Callable[[], float], force: bool, no_cap: bool) -> Started:
+    """Check the host's memory (unless `force`), renew the lease, record the job and start it
+    detached under the lease's memory cap (none with `no_cap`), enforced as `axis exec` enforces
+    it (`enforcement_mode`: what the host's facts say, checked again by the runner).
+
+    ExecRefused when it was not started; ExecLost when the connection failed while it started
+    (its row stays Running: the controller finds out whether it runs, and records it Lost if not)."""
+    host = target.host.metadata.name
+
+    async def work(transport: Transport, _left: float) -> Started:
+        fresh = None if force else await check_memory(transport, target)
+        mode: EnforcementMode = "none" if no_cap else enforcement_mode(target, fresh)
+        now = clock()
+        if extend_live(db, target.claim, now=now, host=host) is None:
+            raise ExecRefused(f"the lease of claim {target.claim!r} ended before the job started (released or "
+                              f"expired); `axis renew {target.claim}` binds it again if a host fits")
+        job = Job.new(target.claim, line)
+        job_id = job.id
+        with db.write() as session:
+            try:
+                jobs.add(session, job_id=job_id, claim=target.claim, host=host, line=line, now=now)
+            except jobs.JobRunning as exc:
+                raise ExecRefused(str(exc)) from None
+        command, stdin = runner_command(job, cap=0 if no_cap else target.memory, mode=mode, detach=True,
+                                        sudo=target.host.spec.sudo)
+        try:
+            result = await transport.run(command, input=stdin, timeout=COMMAND_TIMEOUT)
+            state = parse_job_state((await transport.run(job_state_command(job_id), timeout=COMMAND_TIMEOUT)).stdout)
+        except TransportError as exc:
+            raise ExecLost(f"{exc}; `axis get claims` shows whether job {job_id} runs once the controller "
+                           "looked") from exc
+        if not result.ok:
+            await transport.run(forget_command(job_id), timeout=COMMAND_TIMEOUT)
+            with db.write() as session:
+                row = jobs.get(session, job_id)
+                if row is not None:
+                    jobs.remove(session, row)
+            why = (f"cannot cap a job's memory there ({state.enforcement_reason}); --no-cap runs it without a cap"
+                   if state.pgid is None and state.enforcement_mode == "none"
+                   else result.stderr_tail() or f"exit {result.exit_status}")
+            raise ExecRefused(f"job {job_id} did not start on {host}: {why}")
+        enforcement = state.enforcement or "unknown (its state could not be read)"
+        with db.write() as session:
+            record_event(session, Kind.CLAIM, target.claim, "JobStarted",
+                         f"job {job_id} on {host}, memory cap: {enforcement}: {line[:200]}", now=clock())
+        return Started(job_id, host, enforcement)
+
+    return await with_connection(target.host, connector, math.inf, work)
+
+
+def job_host(db: Database, job: JobRow) -> Host:
+    """The Host spec a job runs on; ExecRefused when the host is no longer stored."""
+    with db.read() as session:
+        row = get_row(session, Kind.HOST, job.host)
+        if row is None:
+            raise ExecRefused(f"job {job.job_id} ran on {job.host}, which is no longer in the specs")
+        return to_model(row, Host)
+
+
+def claim_job(db: Database, claim: str, *, running: bool) -> JobRow:
+    """The claim's running job (`running`), else its newest; ExecRefused when there is none."""
+    with db.read() as session:
+        if get_row(session, Kind.CLAIM, claim) is None:
+            raise ExecRefused(f"claim {claim!r} not found")
+        job = jobs.running_for(session, claim) if running else jobs.latest(session, claim)
+    if job is None:
+        raise ExecRefused(f"claim {claim!r} has no {'running ' if running else ''}detached job "
+                          f"(`axis exec --detach {claim} -- CMD` starts one)")
+    return job
+
+
+async def stream_logs(db: Database, claim: str, *, follow: bool, connector: Connector,
+                      on_output: OutputCallback) -> int:
+    """Stream the output of the claim's newest job (`follow`: until the job ends); the exit status
+    of the command that read it."""
+    job = claim_job(db, claim, running=False)
+
+    async def work(transport: Transport, _left: float) -> int:
+        result = await transport.run(logs_command(job.job_id, follow), on_output=on_output)
+        return result.exit_status
+
+    return await with_connection(job_host(db, job), connector, math.inf, work)
+
+
+async def stop_job(db: Database, claim: str, *, connector: Connector, clock: Callable[[], float]) -> Ending | None:
+    """Stop the claim's running job and record how it ended (the lease released); None when the
+    host still shows it running after the stop (the controller's next look records its end)."""
+    job = claim_job(db, claim, running=True)
+    with db.write() as session:
+        row = jobs.get(session, job.job_id)
+        if row is not None and row.stop_requested == 0:
+            row.stop_requested = clock()
+            session.add(row)
+
+    async def work(transport: Transport, _left: float) -> Ending | None:
+        await transport.run(stop_command(job.job_id), timeout=COMMAND_TIMEOUT, check=True)
+        state = parse_job_state((await transport.run(job_state_command(job.job_id), timeout=COMMAND_TIMEOUT)).stdout)
+        return ending_of(state, stop_requested=True)
+
+    ending = await with_connection(job_host(db, job), connector, math.inf, work)
+    if ending is not None:
+        record_end(db, job.job_id, ending, now=clock())
+    return ending

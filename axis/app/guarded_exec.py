@@ -148,7 +148,9 @@ def create_claim(app: AppContext, *, task: str, name: str | None = None, require
     """Store a Claim as `axis apply` of one would (the same loader, checks and bind), recorded as
     coming from `source` (e.g. `<mcp>`), and bind it now if a host fits; the claim as `axis get
     claim NAME -o json` shows it (phase, host, reason). `name` defaults to `agent-<8 hex>`.
-    AppError for a name that is taken; SpecErrors (nothing stored) for what the loader refuses."""
+    AppError for a name that is taken (looked up just before the store, so only an apply of the
+    same name in that instant could still be overtaken); SpecErrors (nothing stored) for what the
+    loader refuses."""
     chosen = name if name is not None else f"agent-{secrets.token_hex(4)}"
     spec: dict[str, Any] = {"task": task}
     if requires is not None:

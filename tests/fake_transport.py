@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shlex
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -101,3 +102,25 @@ class FakeConnector:
         if name in self.dead:
             raise TransportError(ErrorKind.UNREACHABLE, name, self.refusal)
         return self.transports[name]
+
+
+# `axis exec` runs its command as a job (axis/drivers/jobs): a start command with the runner on
+# stdin, then the state command, then the command that forgets the job's directory.
+_JOB_START = re.escape('cat > "$d/runner.sh"')
+_JOB_STATE = re.escape("echo missing=1")
+_JOB_FORGET = re.escape('rm -rf -- "$d"')
+
+
+def script_job(fake: FakeTransport, stdout: str = "", stderr: str = "", exit_status: int = 0,
+               state: str | None = None) -> FakeTransport:
+    """Script a job: its start command prints `stdout`/`stderr` and exits `exit_status`; the
+    state command then answers `state` (default: ended with that status under the watchdog)."""
+    recorded = state if state is not None else (f"running=0\nexit={exit_status}\nenforcement=watchdog no memory "
+                                                "controller\ncap=4294967296\npgid=4242\n")
+    return fake.script(_JOB_START, stdout, stderr, exit_status=exit_status).script(_JOB_STATE, recorded).script(
+        _JOB_FORGET, "")
+
+
+def job_starts(fake: FakeTransport) -> list[list[str]]:
+    """The arguments of each job start the transport saw (the user's line is the last)."""
+    return [shlex.split(call.split("\n", 1)[0])[4:] for call in fake.calls if re.search(_JOB_START, call)]

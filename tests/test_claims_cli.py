@@ -10,7 +10,7 @@ import pytest
 from axis.state import Database
 from axis.state.facts import Observation, store_observations
 from tests.claimkit import facts, nightly_claims
-from tests.fake_transport import FakeConnector, FakeTransport
+from tests.fake_transport import FakeConnector, FakeTransport, job_starts, script_job
 
 SPECS = {
     "hosts.yaml": """
@@ -161,13 +161,14 @@ def test_exec_refuses_an_unbound_claim_with_exit_125(axis, fleet):
 
 def test_exec_runs_on_the_bound_host_and_returns_the_exit_code(axis, fleet):
     _bind(axis, fleet)
-    fake = FakeTransport(name="gpu-1").script(r"^echo 'a b' '\$HOME'$", "a b $HOME\n", exit_status=7)
+    fake = script_job(FakeTransport(name="gpu-1"), "a b $HOME\n", exit_status=7)
 
     axis.connector = connector = FakeConnector({"gpu-1": fake})
     r = axis("exec", "job-a", "--force", "--", "echo", "a b", "$HOME")
     assert (r.code, r.out) == (7, "a b $HOME\n"), r.err
     assert connector.connected == ["gpu-1"]
-    assert fake.calls == ["echo 'a b' '$HOME'"]  # arguments quoted, never re-split by the shell
+    # arguments quoted, never re-split by the shell: the job's line, one argument of the runner
+    assert [args[-1] for args in job_starts(fake)] == ["echo 'a b' '$HOME'"]
 
 
 def test_claim_memory_is_shown_for_pending_claims_from_inference(axis, specs):

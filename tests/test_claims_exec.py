@@ -1,21 +1,27 @@
 """`axis exec`'s decisions with a scripted transport: refusals, the memory probe, streaming, the
-exit code, and lease renewal while the command runs (real sshd hosts: tests/integration)."""
+exit code, the memory cap and its kill, and lease renewal while the command runs (real sshd
+hosts: tests/integration). The command runs as a job: the transport answers the runner's start
+command with the job's output, then the state command with what the host recorded."""
 
 from __future__ import annotations
 
 import asyncio
+import shlex
 from pathlib import Path
 
 import pytest
 
 from axis.drivers.transport import ErrorKind, RunResult, TransportError
+from axis.drivers.jobs.protocol import RUNNER
 from axis.hostcmd.claim_exec import ExecLost, ExecRefused, bound_target, run_bound
+from axis.state.events import list_events
+from axis.state.facts import Observation, store_observations
 from axis.placement.ledger import place_claims, release
 from axis.specs import Host
 from axis.state import Database, leases
 from tests.claimkit import T0, claim, facts, host, store
 from tests.factskit import parse
-from tests.fake_transport import FakeTransport
+from tests.fake_transport import FakeTransport, job_starts, script_job as job
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"
 DEBIAN = (FIXTURES / "debian12.txt").read_text()  # a real capture: MemAvailable ≈ 23 GiB
@@ -43,12 +49,12 @@ class _Connector:
         return self.transport
 
 
-def _run(db, name, line, transport, *, force=False, clock=lambda: T0 + 1, renew_every=None):  # type: ignore[no-untyped-def]
+def _run(db, name, line, transport, *, force=False, clock=lambda: T0 + 1, renew_every=None, cap=True):  # type: ignore[no-untyped-def]
     chunks: list[tuple[str, str]] = []
-    code = asyncio.run(run_bound(db, bound_target(db, name, now=clock()), line, connector=_Connector(transport),
-                                 clock=clock, force=force, on_output=lambda s, t: chunks.append((s, t)),
-                                 renew_every=renew_every))
-    return code, chunks
+    result = asyncio.run(run_bound(db, bound_target(db, name, now=clock()), line, connector=_Connector(transport),
+                                   clock=clock, force=force, on_output=lambda s, t: chunks.append((s, t)),
+                                   renew_every=renew_every, cap=cap))
+    return result, chunks
 
 
 def test_refuses_an_unbound_claim_and_an_expired_lease(db):
@@ -64,22 +70,25 @@ def test_refuses_an_unbound_claim_and_an_expired_lease(db):
 
 
 def test_runs_the_command_streams_its_output_and_returns_its_exit_code(db):
-    fake = FakeTransport(name="ubu-1").script(FACTS_SCRIPT, DEBIAN).script(r"^make test$", "ok\n", "warn\n", exit_status=3)
-    code, chunks = _run(db, "small", "make test", fake)
-    assert code == 3
+    fake = job(FakeTransport(name="ubu-1").script(FACTS_SCRIPT, DEBIAN), "ok\n", "warn\n", exit_status=3)
+    result, chunks = _run(db, "small", "make test", fake)
+    assert (result.exit_code, result.oom_killed, result.message) == (3, False, "")
     assert chunks == [("stdout", "ok\n"), ("stderr", "warn\n")]
-    assert fake.calls[-1] == "make test" and fake.closed
+    [args] = job_starts(fake)
+    assert args[1:] == [str(4 * 2**30), "watchdog", "0", "0", "make test"] and args[0].startswith("small-")
+    assert fake.calls[-1].endswith(shlex.quote(args[0])) and "rm -rf" in fake.calls[-1] and fake.closed
+    assert fake.calls[-3].endswith("\n" + RUNNER)  # the runner went on stdin
 
 
 def test_refuses_when_the_host_has_less_available_memory_than_the_lease_unless_forced(db):
-    fake = FakeTransport(name="ubu-1").script(FACTS_SCRIPT, DEBIAN).script("true", "")
+    fake = job(FakeTransport(name="ubu-1").script(FACTS_SCRIPT, DEBIAN))
     assert 4 < AVAILABLE_GIB < 26  # 'small' fits, 'big' does not
     with pytest.raises(ExecRefused, match=rf"ubu-1 has {AVAILABLE_GIB:.1f}Gi available now, claim 'big' needs 26.0Gi \(--force runs anyway\)"):
         _run(db, "big", "true", fake)
-    assert fake.calls[-1] != "true" and fake.closed  # refused before running, connection closed
-    forced = FakeTransport(name="ubu-1").script("true", "")
-    assert _run(db, "big", "true", forced, force=True)[0] == 0
-    assert forced.calls == ["true"]  # --force skips the probe
+    assert not job_starts(fake) and fake.closed  # refused before running, connection closed
+    forced = job(FakeTransport(name="ubu-1"))
+    assert _run(db, "big", "true", forced, force=True)[0].exit_code == 0
+    assert [args[-1] for args in job_starts(forced)] == ["true"] and "_axis_section" not in "".join(forced.calls)  # --force skips the probe
 
 
 class _SlowTransport(FakeTransport):
@@ -88,7 +97,7 @@ class _SlowTransport(FakeTransport):
     db: Database | None = None
 
     async def run(self, command, **kwargs):  # type: ignore[no-untyped-def, override]
-        if "@@axis" in (kwargs.get("input") or ""):  # the facts script (the memory probe)
+        if kwargs.get("input") != RUNNER:  # the facts script (the memory probe), the job's state
             return await super().run(command, **kwargs)
         for _ in range(5000):
             await asyncio.sleep(0.001)
@@ -99,11 +108,11 @@ class _SlowTransport(FakeTransport):
 
 
 def test_the_lease_is_renewed_while_the_command_runs(db):
-    slow = _SlowTransport(name="ubu-1").script(FACTS_SCRIPT, DEBIAN)
+    slow = job(_SlowTransport(name="ubu-1").script(FACTS_SCRIPT, DEBIAN))
     slow.db = db
     ticks = iter(range(10, 10_000, 10))
-    code, _ = _run(db, "small", "sleep 3600", slow, clock=lambda: T0 + next(ticks), renew_every=0.001)
-    assert code == 0
+    result, _ = _run(db, "small", "sleep 3600", slow, clock=lambda: T0 + next(ticks), renew_every=0.001)
+    assert result.exit_code == 0
     with db.read() as session:
         lease = leases.find(session, "small")
     # clock: T0+10 bound_target, T0+20 the renewal as it starts, then T0+30, T0+40 while it runs
@@ -113,9 +122,9 @@ def test_the_lease_is_renewed_while_the_command_runs(db):
 def test_a_lease_nearly_expired_is_renewed_as_the_command_starts(db):
     """A lease with less than ttl/3 left would end before the first periodic renewal."""
     started = T0 + 45 * 60 - 5  # 5 s of the 45m lease left
-    fake = FakeTransport(name="ubu-1").script("sleep 12", "")
-    code, chunks = _run(db, "small", "sleep 12", fake, force=True, clock=lambda: started, renew_every=3600)
-    assert code == 0 and "".join(text for _, text in chunks) == ""  # no "the lease ended" warning
+    fake = job(FakeTransport(name="ubu-1"))
+    result, chunks = _run(db, "small", "sleep 12", fake, force=True, clock=lambda: started, renew_every=3600)
+    assert result.exit_code == 0 and "".join(text for _, text in chunks) == ""  # no "the lease ended" warning
     with db.read() as session:
         lease = leases.find(session, "small")
     assert (lease.renewed, lease.expires) == (started, started + 45 * 60)
@@ -127,10 +136,10 @@ def test_a_lease_released_before_the_command_starts_is_refused(db):
             if "@@axis" in (kwargs.get("input") or ""):  # the memory probe: meanwhile someone releases the claim
                 release(db, "small", now=T0 + 2)
             return await super().run(command, **kwargs)
-    fake = _Releasing(name="ubu-1").script(FACTS_SCRIPT, DEBIAN).script("true", "")
+    fake = job(_Releasing(name="ubu-1").script(FACTS_SCRIPT, DEBIAN))
     with pytest.raises(ExecRefused, match=r"the lease of claim 'small' ended before the command started"):
         _run(db, "small", "true", fake, clock=lambda: T0 + 3)
-    assert "true" not in fake.calls and fake.closed
+    assert not job_starts(fake) and fake.closed
 
 
 def test_a_connection_lost_mid_command_is_not_an_exit_code(db):
@@ -153,3 +162,35 @@ def test_a_lease_given_elsewhere_after_a_release_is_not_kept_alive_by_the_old_co
         session.add(lease)
     assert extend_live(db, "small", now=T0 + 6, host="ubu-1") is None
     assert extend_live(db, "small", now=T0 + 6) is not None  # `axis renew` asks for the claim, wherever
+
+
+def test_a_job_over_its_cap_is_killed_with_137_a_message_and_an_oomkilled_event(db):
+    killed = ("running=0\nexit=143\noom=402653184 134217728\nenforcement=watchdog no memory controller\n"
+              "cap=4294967296\npgid=4242\n")
+    fake = job(FakeTransport(name="ubu-1").script(FACTS_SCRIPT, DEBIAN), "allocating\n", exit_status=143, state=killed)
+    result, _ = _run(db, "small", "python3 eat.py", fake)
+    assert (result.exit_code, result.oom_killed) == (137, True)
+    assert result.message == "killed: used more than its claim's memory (384.0Mi of 128.0Mi)"
+    with db.read() as session:
+        [event] = [e for e in list_events(session, name="small") if e.reason == "OOMKilled"]
+    assert event.type == "Warning" and event.message == f"job {job_starts(fake)[0][0]} on ubu-1: {result.message}"
+
+
+def test_a_host_that_can_cap_nothing_is_refused_unless_no_cap(db):
+    stored = {"memory_enforcement": {"mode": "none", "reason": "systemd is not PID 1; ps -A fails"}}
+    with db.write() as session:  # the newest stored facts say no cap is possible (--force reads those)
+        store_observations(session, [Observation("ubu-1", "complete", "", {**facts(total_gib=64), **stored}, T0)])
+    fake = job(FakeTransport(name="ubu-1"))
+    with pytest.raises(ExecRefused, match=r"ubu-1 cannot cap a job's memory \(systemd is not PID 1; ps -A fails\); "
+                                          "--no-cap runs the command without a cap"):
+        _run(db, "small", "true", fake, force=True)
+    assert not job_starts(fake)
+    result, _ = _run(db, "small", "true", fake, force=True, cap=False)
+    assert result.exit_code == 0 and job_starts(fake)[0][1:3] == ["0", "none"]  # cap 0: uncapped
+
+
+def test_a_job_the_runner_refused_to_start_is_refused_with_the_hosts_reason(db):
+    refused = "running=0\nexit=125\nenforcement=none ps -A -o pgid= -o rss= fails\ncap=4294967296\n"
+    fake = job(FakeTransport(name="ubu-1"), exit_status=125, state=refused)
+    with pytest.raises(ExecRefused, match=r"ubu-1: not started: cannot cap a job's memory there \(ps -A -o pgid= "):
+        _run(db, "small", "true", fake, force=True)

@@ -32,7 +32,7 @@ def script_order(darwin: bool) -> list[str]:
 
 def test_the_order_is_read_from_the_script() -> None:
     linux, mac = script_order(False), script_order(True)
-    assert linux[:6] == mac[:6] == ["uname", "user", "sudo", "tools", "df_root", "df"]
+    assert linux[:7] == mac[:7] == ["uname", "user", "sudo", "memory_enforcement", "tools", "df_root", "df"]
     assert "meminfo" in linux and "vm_stat" not in linux and "vm_stat" in mac and linux[-1] == "lspci"
 
 

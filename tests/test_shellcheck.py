@@ -1,7 +1,7 @@
 """Every shell text axis sends to a host, through shellcheck (`-s sh`, warnings and errors).
 
 The shipped `.sh` files as they are in the package (what an editor's shellcheck reads), the
-facts script as built with every feature's probes, the disk clean-up script (cron job and `axis clean`), each probe on its own (they run as `sh -c` with
+facts script as built with every feature's probes, the job runner and its protocol's commands, the disk clean-up script (cron job and `axis clean`), each probe on its own (they run as `sh -c` with
 a quoted string that shellcheck would not look into from outside), and the wrappers every
 command passes through (sudo, the kill-on-timeout pid file, atomic writes). CI installs
 shellcheck (`.ci/run`); without it these tests skip and say how to get it.
@@ -9,6 +9,7 @@ shellcheck (`.ci/run`); without it these tests skip and say how to get it.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 from importlib.resources import files
@@ -19,6 +20,7 @@ import pytest
 from axis.drivers.facts.script import build_script
 from axis.drivers.features.cleanup_script import render
 from axis.drivers.features import DRIVERS
+from axis.drivers.jobs.protocol import Job, forget_command, job_state_command, logs_command, runner_command, stop_command
 from axis.drivers.transport import atomic_write_command, kill_command, killable, privileged
 from axis.specs.features import FEATURE_SETTINGS, DiskCleanupSettings
 
@@ -52,7 +54,8 @@ def _shellcheck(text: str, tmp_path: Path, label: str) -> str:
     return found.stdout + found.stderr
 
 
-SHIPPED = [files("axis.drivers.facts").joinpath("facts.sh"), files("axis.drivers.features").joinpath("disk_cleanup.sh")]
+SHIPPED = [files("axis.drivers.facts").joinpath("facts.sh"), files("axis.drivers.features").joinpath("disk_cleanup.sh"),
+           files("axis.drivers.jobs").joinpath("runner.sh")]
 
 
 @pytest.mark.parametrize("shipped", SHIPPED, ids=lambda f: f.name)
@@ -83,6 +86,15 @@ def test_the_command_wrappers_are_clean(tmp_path):
         "write-new": atomic_write_command("/etc/it's $fstab", 0o600, expect="absent"),
     }
     assert {label: _shellcheck(text, tmp_path, label) for label, text in texts.items()} == dict.fromkeys(texts, "")
+
+
+def test_the_job_protocol_commands_are_clean(tmp_path):
+    """The scripts of the state, stop, logs and forget commands (the runner is a shipped file)."""
+    job = Job.new("eval", "true")
+    commands = {"start": runner_command(job, cap=1, mode="cgroup", detach=True)[0], "state": job_state_command(job.id),
+                "stop": stop_command(job.id), "logs": logs_command(job.id, True), "forget": forget_command(job.id)}
+    scripts = {label: shlex.split(command)[2] for label, command in commands.items()}
+    assert {label: _shellcheck(text, tmp_path, label) for label, text in scripts.items()} == dict.fromkeys(scripts, "")
 
 
 def test_the_disk_cleanup_script_is_clean(tmp_path):

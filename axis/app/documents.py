@@ -55,7 +55,7 @@ class HostObserved(TypedDict):
     observedAt: str | None
     age: str
     factsAt: str | None  # when the numbers were read: the newest pass that carried facts
-    summary: dict[str, str]  # table-sized renderings (os, cores, load, ram, pressure, gpu, disk, sudo)
+    summary: dict[str, str]  # table-sized renderings (os, cores, load, ram, pressure, gpu, disk, sudo, memoryEnforcement)
 
 
 class Observation(HostObserved):

@@ -31,13 +31,14 @@ def os_label(f: Facts) -> str:
 
 
 def summary(f: Facts) -> dict[str, str]:
-    """The columns pool's `list` showed, plus pressure and cores."""
+    """The columns pool's `list` showed, plus pressure, cores and the memory cap's enforcement."""
     mem = f.memory
     gpu = "-"
     if f.gpus:
         g = f.gpus[0]
         util = f" {g.utilization_percent:.0f}%" if g.utilization_percent is not None else ""
         gpu = f"{len(f.gpus)}x {g.name}{util}" if len(f.gpus) > 1 else f"{g.name}{util}"
+    enforcement = f.memory_enforcement
     sudo = "-"
     if f.sudo is not None:
         sudo = "root" if f.sudo.is_root else {True: "yes", False: "password", None: "no"}[f.sudo.passwordless]
@@ -50,6 +51,8 @@ def summary(f: Facts) -> dict[str, str]:
         "gpu": gpu,
         "disk": _used_total(f.root_disk.used_bytes, f.root_disk.size_bytes) if f.root_disk else "-",
         "sudo": sudo,
+        # how `axis exec` caps a job's memory here, and why not better
+        "memoryEnforcement": f"{enforcement.mode} ({enforcement.reason})" if enforcement else "-",
     }
 
 

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from axis.app.context import AppContext, AppError, NotFound
 from axis.app.documents import PlacementDocument
 from axis.app.sources import SourceDocument, not_found, source_view
-from axis.hostcmd.claim_exec import bound_target, run_bound
+from axis.hostcmd.claim_exec import ExecResult, bound_target, run_bound
 from axis.placement.candidates import load_candidates
 from axis.placement.infer import infer
 from axis.placement.scorer import Placement, rank
@@ -77,14 +77,16 @@ def rank_task(db: Database, task: str, *, now: float) -> Ranking:
 
 
 def exec_on_claim(app: AppContext, claim: str, line: str, *, clock: Callable[[], float], force: bool,
-                  on_output: Callable[[str, str], None]) -> int:
-    """Run `line` on the host `claim` is bound to, renewing its lease while it runs; the
-    command's exit code. ExecRefused (not started), TransportError (host unreachable) and
-    ExecLost (connection lost while it ran) say why it did not run to completion."""
+                  on_output: Callable[[str, str], None], cap: bool = True) -> ExecResult:
+    """Run `line` on the host `claim` is bound to, capped at the memory its lease holds (not with
+    `cap=False`: `--no-cap`), renewing the lease while it runs; how it ended: `exit_code`,
+    `oom_killed` and `message` (an `OOMKilled` Warning event is recorded on the claim).
+    ExecRefused (not started: also where no cap can be enforced), TransportError (host
+    unreachable) and ExecLost (connection lost while it ran) say why it did not run to completion."""
     db = app.db()
     target = bound_target(db, claim, now=clock())
     return asyncio.run(run_bound(db, target, line, connector=app.connector, clock=clock, force=force,
-                                 on_output=on_output))
+                                 on_output=on_output, cap=cap))
 
 
 def suspend_source(db: Database, name: str) -> SourceDocument:

@@ -87,23 +87,33 @@ def exec_(
     command: list[str] = typer.Argument(..., help="the command, after `--`; one argument is a shell line, "
                                                   "several are quoted exactly as given"),
     force: bool = typer.Option(False, "--force", help="run even if the host's available memory is below the claim's"),
+    no_cap: bool = typer.Option(False, "--no-cap", help="run without a memory cap (says so on stderr)"),
 ) -> None:
-    """Run a command on the claim's host, streaming its output and renewing the lease while it runs.
+    """Run a command on the claim's host capped at the claim's memory, streaming its output and
+    renewing the lease while it runs.
 
-    Exit: the command's own code; 125 if it was not started (claim unbound, lease expired, too
-    little memory, host unreachable); 255 if the connection was lost while it ran."""
+    The cap is a systemd unit's cgroup limit where the kernel enforces one, else axis's watchdog
+    on the host (see `axis describe host`); a host that can do neither is refused unless --no-cap.
+    Exit: the command's own code; 137 if it was killed for using more than the claim's memory;
+    125 if it was not started (claim unbound, lease expired, too little memory, no cap possible,
+    host unreachable); 255 if the connection was lost while it ran."""
     app = app_context(ctx)
     line = command[0] if len(command) == 1 else shlex.join(command)
     if not line.strip():
         raise AppError("empty command")
+    if no_cap:
+        print(f"axis: --no-cap: claim {claim}'s memory is not enforced; running without a cap",
+              file=sys.stderr, flush=True)
     try:
-        code = exec_on_claim(app, claim, line, clock=time.time, force=force, on_output=_stream)
+        result = exec_on_claim(app, claim, line, clock=time.time, force=force, on_output=_stream, cap=not no_cap)
     except (ExecRefused, TransportError) as exc:
         _refuse(str(exc))
     except ExecLost as exc:
         print(f"error: connection lost while the command ran: {exc}", file=sys.stderr)
         raise typer.Exit(EXIT_CONNECTION_LOST) from exc
-    raise typer.Exit(code)
+    if result.message:
+        print(f"axis: {result.message}", file=sys.stderr)
+    raise typer.Exit(result.exit_code)
 
 
 def _stream(name: str, text: str) -> None:

@@ -62,6 +62,9 @@ def describe(
     if view.get("status", {}).get("invalid"):
         out.print(f"{'Invalid:':<14}{view['status']['invalid']}")
     elif kind == Kind.HOST:
+        enforcement = view["status"]["observed"]["summary"].get("memoryEnforcement")
+        if enforcement:  # how `axis exec` caps a job's memory on this host
+            out.print(f"{'Memory cap:':<14}{visible(enforcement)}")
         feats = view["status"]["effectiveFeatures"]
         states = {f["feature"]: f for f in view["status"]["features"]}
         out.print("Effective features:")

@@ -30,7 +30,7 @@ def facts(
               ("cpu", f"{local.cpu.model} ({local.cpu.cores} cores)" if local.cpu else None),
               ("load", f"{local.load.load1} {local.load.load5} {local.load.load15}" if local.load else None),
               ("memory", f"{row['ram']} used, pressure {row['pressure']}"), ("gpu", row["gpu"]),
-              ("root disk", row["disk"]), ("sudo", row["sudo"]),
+              ("root disk", row["disk"]), ("sudo", row["sudo"]), ("memory cap", row["memoryEnforcement"]),
               ("swap", f"{human_size(local.swap.used_bytes)}/{human_size(local.swap.total_bytes)}" if local.swap else None),
               ("init", local.init_system),
               ("tools", " ".join(sorted(t for t, p in local.tools.items() if p)) or None)]

@@ -1,4 +1,13 @@
-"""`axis exec CLAIM -- CMD`: run a command on the claim's host while holding its lease.
+"""`axis exec CLAIM -- CMD`: run a command on the claim's host while holding its lease, capped at
+the memory the lease holds.
+
+The command runs as a job of the job protocol (`axis.drivers.jobs`): the runner caps it with a
+systemd unit's cgroup limit or with its watchdog, whichever the host really enforces (the facts
+say which; the runner checks again), and refuses to start it where neither works unless
+`--no-cap` (`cap=False`) asked for no cap. Its result (exit status, killed for memory) is read
+after it ended with a second command on the same connection, never from its own output.
+A job killed for memory exits 137 with a message and leaves an `OOMKilled` Warning event on the
+claim; only that job's process group (or unit) is killed, so other jobs on the host run on.
 
 Refuses before connecting when the claim is not bound or its lease has expired, and before
 running when a fresh probe shows the host's available memory below what the lease holds (the
@@ -18,15 +27,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from axis.drivers.connector import Connector, with_connection
+from axis.drivers.facts.models import EnforcementMode
+from axis.drivers.jobs.protocol import Job, forget_command, job_state_command, runner_command
+from axis.drivers.jobs.state import EXIT_OOM, JobState, parse_job_state
 from axis.drivers.transport import OutputCallback, Transport, TransportError
-from axis.placement.candidates import candidate
+from axis.placement.candidates import Candidate, candidate
 from axis.placement.ledger import extend_live
 from axis.reconcile.observe import gather_facts
 from axis.specs import Claim, Host, Kind
 from axis.specs.units import format_duration, human_size
 from axis.state import Database, leases
+from axis.state import facts as facts_store
 from axis.state.claims import get_status
+from axis.state.events import record_event
 from axis.state.objects import get_row, to_model
+
+#: The runner's exit status when it did not start the job (no cap could be enforced).
+_NOT_STARTED = 125
 
 
 class ExecRefused(Exception):
@@ -46,6 +63,20 @@ class BoundClaim:
     host: Host
     memory: int
     ttl: int
+    enforcement: str | None = None  # cgroup | watchdog | none, as the newest stored facts say
+    enforcement_reason: str = ""
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """How a foreground job ended: its exit code (137 when killed for memory), whether it was
+    killed for using more than the claim's memory, and a message saying so (else empty)."""
+
+    exit_code: int
+    oom_killed: bool = False
+    message: str = ""
+    enforcement: str = ""  # what capped it: `cgroup|watchdog|none <reason>` as the runner recorded it
+    job_id: str = ""
 
 
 def bound_target(db: Database, claim: str, *, now: float) -> BoundClaim:
@@ -67,11 +98,15 @@ def bound_target(db: Database, claim: str, *, now: float) -> BoundClaim:
         if host_row is None:  # deleting a host releases its leases; this is a race with that
             raise ExecRefused(f"claim {claim!r} is bound to {lease.host}, which is no longer in the specs")
         spec = to_model(row, Claim)
-        return BoundClaim(claim, to_model(host_row, Host), lease.memory_bytes, spec.spec.ttl)
+        stored = facts_store.latest_with_data(session, lease.host)
+        enforcement = ((stored.data or {}).get("memory_enforcement") or {}) if stored else {}
+        return BoundClaim(claim, to_model(host_row, Host), lease.memory_bytes, spec.spec.ttl,
+                          enforcement.get("mode"), enforcement.get("reason") or "")
 
 
-async def check_memory(transport: Transport, target: BoundClaim) -> None:
-    """Probe the host now; ExecRefused when its available memory is below the lease."""
+async def check_memory(transport: Transport, target: BoundClaim) -> Candidate:
+    """Probe the host now; ExecRefused when its available memory is below the lease. The host as
+    the fresh facts show it (with how it enforces a memory cap)."""
     facts = await gather_facts(transport)
     host = candidate(target.host, "complete", "", facts.model_dump(mode="json"))
     if host.problem:
@@ -79,31 +114,90 @@ async def check_memory(transport: Transport, target: BoundClaim) -> None:
     if host.available < target.memory:
         raise ExecRefused(f"{target.host.metadata.name} has {human_size(host.available)} available now, claim "
                           f"{target.claim!r} needs {human_size(target.memory)} (--force runs anyway)")
+    return host
+
+
+def enforcement_mode(target: BoundClaim, fresh: Candidate | None) -> EnforcementMode:
+    """How the job's cap will be enforced, from the fresh facts (else the stored ones);
+    ExecRefused where the host can enforce none. Facts that do not say (observed before axis
+    reported it) leave the choice to the runner, which tries cgroup, then the watchdog."""
+    mode, reason = (fresh.enforcement, fresh.enforcement_reason) if fresh else (target.enforcement,
+                                                                                target.enforcement_reason)
+    if mode == "none":
+        raise ExecRefused(f"{target.host.metadata.name} cannot cap a job's memory ({reason}); "
+                          "--no-cap runs the command without a cap")
+    return "watchdog" if mode == "watchdog" else "cgroup"
 
 
 async def run_bound(db: Database, target: BoundClaim, line: str, *,
                     connector: Connector, clock: Callable[[], float], force: bool,
-                    on_output: OutputCallback, renew_every: float | None = None) -> int:
-    """Connect, check memory (unless `force`), run `line` streaming its output while renewing the
-    lease; return the command's exit status. A TransportError means it never started; ExecLost
-    that the connection failed while it ran. No deadline: the command runs as long as it runs,
-    its lease renewed meanwhile (`with_connection` with an infinite one)."""
-    async def work(transport: Transport, _left: float) -> int:
-        if not force:
-            await check_memory(transport, target)
+                    on_output: OutputCallback, renew_every: float | None = None, cap: bool = True) -> ExecResult:
+    """Connect, check memory (unless `force`), run `line` as a job capped at the lease's memory
+    (uncapped when not `cap`) streaming its output while renewing the lease; return how it ended.
+    A TransportError means it never started; ExecLost that the connection failed while it ran.
+    No deadline: the command runs as long as it runs, its lease renewed meanwhile
+    (`with_connection` with an infinite one)."""
+    async def work(transport: Transport, _left: float) -> ExecResult:
+        fresh = None if force else await check_memory(transport, target)
+        mode: EnforcementMode = enforcement_mode(target, fresh) if cap else "none"
         if extend_live(db, target.claim, now=clock(), host=target.host.metadata.name) is None:
             raise ExecRefused(f"the lease of claim {target.claim!r} ended before the command started (released "
                               f"or expired); `axis renew {target.claim}` binds it again if a host fits")
+        job = Job.new(target.claim, line)
+        command, stdin = runner_command(job, cap=target.memory if cap else 0, mode=mode, detach=False,
+                                        sudo=target.host.spec.sudo)
         renewer = asyncio.create_task(_keep_renewed(db, target, clock, on_output, renew_every or target.ttl / 3))
         try:
-            result = await transport.run(line, on_output=on_output)
+            result = await transport.run(command, input=stdin, on_output=on_output)
         except TransportError as exc:
             raise ExecLost(str(exc)) from exc
         finally:
             renewer.cancel()
-        return result.exit_status
+        state = await _ended_state(transport, job)
+        outcome = _outcome(target, job, result.exit_status, state)
+        if outcome.oom_killed:
+            with db.write() as session:
+                record_event(session, Kind.CLAIM, target.claim, "OOMKilled",
+                             f"job {job.id} on {target.host.metadata.name}: {outcome.message}", type="Warning",
+                             now=clock())
+        return outcome
 
     return await with_connection(target.host, connector, math.inf, work)
+
+
+async def _ended_state(transport: Transport, job: Job) -> JobState | None:
+    """The ended job's state, read with a second command (None when it cannot be read); its
+    directory is removed once read."""
+    try:
+        read = await transport.run(job_state_command(job.id))
+    except TransportError:
+        return None
+    state = parse_job_state(read.stdout)
+    if not state.running:
+        try:
+            await transport.run(forget_command(job.id))
+        except TransportError:
+            pass  # a directory left behind costs a few bytes; the result is already read
+    return state
+
+
+def _outcome(target: BoundClaim, job: Job, runner_exit: int, state: JobState | None) -> ExecResult:
+    """The result from the state the host recorded; ExecRefused when the runner did not start
+    the job. Without a readable state, the runner's own exit status is all there is."""
+    host = target.host.metadata.name
+    if state is None or state.missing:
+        if runner_exit == _NOT_STARTED:
+            raise ExecRefused(f"{host}: the job runner did not start the command (exit {runner_exit}, no job state)")
+        return ExecResult(runner_exit, job_id=job.id)
+    if state.pgid is None:
+        raise ExecRefused(f"{host}: not started: cannot cap a job's memory there ({state.enforcement_reason or 'no reason recorded'}); "
+                          "--no-cap runs the command without a cap")
+    if state.oom_killed:
+        used, cap = state.oom_used or 0, state.oom_cap or target.memory
+        message = f"killed: used more than its claim's memory ({human_size(used)} of {human_size(cap)})"
+        return ExecResult(EXIT_OOM, True, message, state.enforcement or "", job.id)
+    return ExecResult(state.exit if state.exit is not None else runner_exit, enforcement=state.enforcement or "",
+                      job_id=job.id)
 
 
 async def _keep_renewed(db: Database, target: BoundClaim, clock: Callable[[], float], on_output: OutputCallback,

@@ -42,6 +42,8 @@ class Candidate:
     cores: int = 0
     local: bool = False
     leased: int = 0  # memory held by live leases
+    enforcement: str | None = None  # how a job's memory cap is enforced: cgroup | watchdog | none
+    enforcement_reason: str = ""
 
     @property
     def cap(self) -> int:
@@ -87,6 +89,7 @@ def candidate(host: Host, status: str | None, reason: str, data: Mapping[str, An
         total, available = limit, min(available, limit)
     tools = data.get("tools") or {}
     gpus = data.get("gpus") or []
+    enforcement = data.get("memory_enforcement") or {}
     return Candidate(
         name=base.name, labels=base.labels, fanout=base.fanout, leased=leased,
         os=(data.get("os") or {}).get("family"),
@@ -96,6 +99,8 @@ def candidate(host: Host, status: str | None, reason: str, data: Mapping[str, An
         total=total, available=available, pressure=memory.get("pressure", "high"),
         cores=(data.get("cpu") or {}).get("cores") or 0,
         local=_is_local(data.get("hostname"), local_hostname),
+        enforcement=enforcement.get("mode"),
+        enforcement_reason=enforcement.get("reason") or (data.get("missing") or {}).get("memory_enforcement", ""),
     )
 
 

@@ -91,6 +91,7 @@ class Need:
     gpu_wanted: bool = False
     os: str | None = None
     selector: tuple[tuple[str, str], ...] = ()
+    cgroup_cap: bool = False  # requires.enforcement: cgroup
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,8 @@ def infer(spec: ClaimSpec) -> Inference:
     selector = tuple(sorted(spec.selector.match_labels.items()))
     if selector:
         reasons.append("selector: " + ",".join(f"{k}={v}" for k, v in selector))
+    if explicit.enforcement == "cgroup":
+        reasons.append("enforcement: cgroup (requires.enforcement)")
     need = Need(tools=need_tools, memory=need_memory, gpu_required=gpu_required, gpu_wanted=gpu_wanted,
-                os=explicit.os, selector=selector)
+                os=explicit.os, selector=selector, cgroup_cap=explicit.enforcement == "cgroup")
     return Inference(need, tuple(reasons))

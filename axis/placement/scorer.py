@@ -94,6 +94,9 @@ def static_reasons(need: Need, host: Candidate) -> list[str]:
                        + (f" ({', '.join(unprobed)} not probed yet: observe the host again)" if unprobed else ""))
     if need.gpu_required and not host.gpu:
         reasons.append("no GPU")
+    if need.cgroup_cap and host.enforcement != "cgroup":
+        why = f" ({host.enforcement_reason})" if host.enforcement_reason else ""
+        reasons.append(f"memory enforcement is {host.enforcement or 'unknown'}{why}; the claim requires cgroup")
     return reasons
 
 
@@ -171,7 +174,7 @@ class Index:
         return self._hosts.get(name)
 
     def choose(self, need: Need) -> Candidate | None:
-        shape = (need.tools, need.gpu_required, need.os, need.selector)
+        shape = (need.tools, need.gpu_required, need.os, need.selector, need.cgroup_cap)
         fits = self._static.get(shape)
         if fits is None:
             fits = frozenset(h.name for h in self._hosts.values() if not static_reasons(need, h))

@@ -109,6 +109,10 @@ class Requirements(_Strict):
     memory: Size | None = None
     gpu: bool | None = None
     os: Literal["linux", "macos"] | None = None
+    enforcement: Literal["cgroup", "any"] = Field(
+        default="any", description="how the job's memory cap must be enforced: `cgroup` only places the claim on "
+                                   "hosts where the kernel enforces it (systemd + cgroup v2 memory controller); "
+                                   "`any` also accepts axis's watchdog")
 
 
 class ClaimSpec(_Strict):

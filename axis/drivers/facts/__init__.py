@@ -35,20 +35,21 @@ or ``partial``.
 * ``addresses``: [AddressFacts(interface, family "inet"|"inet6", address, prefix_len, scope)].
 * ``init_system``: "systemd" | "launchd" | pid 1's name; ``virtualization``:
   VirtualizationFacts(vm, container, hints); ``sudo``: SudoFacts(is_root, passwordless,
-  user, uid, detail); ``tools``: {name: path | None}; ``sleep_settings``: macOS
+  user, uid, detail); ``memory_enforcement``: MemoryEnforcementFacts(mode "cgroup"|"watchdog"|
+  "none", reason) — how `axis exec` can cap a job's memory here; ``tools``: {name: path | None}; ``sleep_settings``: macOS
   ``pmset -g`` values, e.g. {"sleep": "1", "displaysleep": "10"}.
 """
 
 from .assemble import CORE_FACTS, facts_from, parse_facts
 from .local import collect_local
 from .models import (AddressFacts, CpuFacts, DiskFacts, Facts, GpuFacts, LoadFacts,
-                     MemoryFacts, OsFacts, Pressure, SudoFacts, SwapDeviceFacts, SwapFacts,
+                     MemoryEnforcementFacts, MemoryFacts, OsFacts, Pressure, SudoFacts, SwapDeviceFacts, SwapFacts,
                      VirtualizationFacts)
 from .script import FACTS_TOOLS, FactsScript, build_script
 
 __all__ = [
     "AddressFacts", "CORE_FACTS", "CpuFacts", "DiskFacts", "FACTS_TOOLS", "Facts", "FactsScript",
-    "GpuFacts", "LoadFacts", "MemoryFacts", "OsFacts", "Pressure", "SudoFacts",
+    "GpuFacts", "LoadFacts", "MemoryEnforcementFacts", "MemoryFacts", "OsFacts", "Pressure", "SudoFacts",
     "SwapDeviceFacts", "SwapFacts", "VirtualizationFacts", "build_script", "collect_local",
     "facts_from", "parse_facts",
 ]

@@ -19,6 +19,7 @@ from . import parse_macos as pm
 from .builder import FactBuilder, lines_or_empty, need_sysctl
 from .errors import FactMissing
 from .models import Facts, LoadFacts, OsFacts, Status, SudoFacts, SwapFacts, VirtualizationFacts
+from .parse_enforcement import parse_enforcement
 from .parse_net import parse_addresses
 from .script import SCRIPT_VERSION, marker_prefix
 from .sections import ScriptOutput, split_lines, split_sections
@@ -122,13 +123,15 @@ def _parse(out: ScriptOutput, collected_at: datetime, stderr: str) -> Facts:
     user_sec = out.get("user")
     uid, user = pc.parse_user(user_sec.lines) if user_sec else (None, None)
     sudo = b.attempt("sudo", lambda: _sudo(b, uid, user))
+    enforcement = b.attempt("memory_enforcement", lambda: parse_enforcement(
+        b.lines("memory_enforcement"), macos=macos, sudo=sudo))
     tools = b.attempt("tools", lambda: pc.parse_tools(b.lines("tools"))) or {}
 
     status: Status = "partial" if any(f in b.missing for f in CORE_FACTS) else "complete"
     return Facts(
         status=status, missing=dict(sorted(b.missing.items())), notes=notes,
         collected_at=collected_at, hostname=hostname, os=os_facts, disks=disks,
-        root_disk=root, gpus=gpus, addresses=addresses, sudo=sudo, tools=tools,
+        root_disk=root, gpus=gpus, addresses=addresses, sudo=sudo, memory_enforcement=enforcement, tools=tools,
         section_status={n: s.rc for n, s in out.sections.items()}, **per_os,
     )
 

@@ -67,6 +67,20 @@ _axis_user() {
 # root needs no sudo: only whether it is installed is reported, without running it.
 _axis_sudo() { _axis_need sudo || return; [ "$_axis_uid" = 0 ] && return 0; sudo -n true; }
 # No subshell per tool: `command -v` prints the path and its newline, or nothing.
+# What can cap a job's memory (axis/drivers/jobs/runner.sh checks the same again in the job):
+# systemd as PID 1 with a memory controller in cgroup v2 (systemd-run sets MemoryMax), else a
+# watchdog that needs a process-group tool and `ps` that reports each process's group and RSS.
+_axis_enforcement() {
+  if [ -d /run/systemd/system ]; then echo 'systemd: yes'; else echo 'systemd: no'; fi
+  if [ -r /sys/fs/cgroup/cgroup.controllers ]; then
+    _axis_l=; IFS= read -r _axis_l < /sys/fs/cgroup/cgroup.controllers; printf 'cgroup2-controllers: %s\n' "$_axis_l"
+  else echo 'cgroup2: none'; fi
+  _axis_has systemd-run && echo 'systemd-run: yes'
+  for _axis_tool in setsid perl python3; do
+    _axis_has "$_axis_tool" && { printf 'group-tool: %s\n' "$_axis_tool"; break; }
+  done
+  if ps -A -o pgid= -o rss= >/dev/null 2>&1; then echo 'ps: yes'; else echo 'ps: no'; fi
+}
 _axis_tools() {
   for _axis_tool in "$@"; do
     printf '%s\t' "$_axis_tool"
@@ -144,6 +158,7 @@ printf '%s:facts v=@VERSION@ os=%s\n' "$_axis_m" "$_axis_os"
 _axis_section uname _axis_uname
 _axis_section user _axis_user
 _axis_section sudo _axis_sudo
+_axis_section memory_enforcement _axis_enforcement
 _axis_section tools _axis_tools @TOOLS@
 _axis_section df_root df -kP /
 _axis_section df _axis_t 10 df -kP

@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Pressure = Literal["none", "low", "medium", "high"]
 Status = Literal["complete", "partial"]
+#: How a host caps a job's memory: a cgroup v2 limit set by systemd, axis's watchdog that samples
+#: the job's process group, or not at all (axis/drivers/jobs).
+EnforcementMode = Literal["cgroup", "watchdog", "none"]
 
 
 class _Model(BaseModel):
@@ -130,6 +133,14 @@ class SudoFacts(_Model):
     detail: str | None = None  # sudo's own message, e.g. "sudo: a password is required"
 
 
+class MemoryEnforcementFacts(_Model):
+    """How `axis exec` can cap a job's memory here, and why not better: `reason` names what is
+    missing for a cgroup cap (and for the watchdog, when `mode` is "none")."""
+
+    mode: EnforcementMode
+    reason: str
+
+
 class Facts(_Model):
     """Everything axis knows about one host after one facts pass."""
 
@@ -153,6 +164,7 @@ class Facts(_Model):
     init_system: str | None = None  # "systemd", "launchd", or pid 1's name
     virtualization: VirtualizationFacts | None = None
     sudo: SudoFacts | None = None
+    memory_enforcement: MemoryEnforcementFacts | None = None
     tools: dict[str, str | None] = Field(default_factory=dict)  # name -> path or None
     sleep_settings: dict[str, str] | None = None  # macOS `pmset -g` "Currently in use"
     section_status: dict[str, int | None] = Field(default_factory=dict)  # section -> exit code

@@ -1,0 +1,213 @@
+# shellcheck shell=sh
+# axis job runner v1: runs one `axis exec` job on a host, capped at its claim's memory.
+#
+# Sent on stdin and saved as $HOME/.axis/jobs/<job-id>/runner.sh by the start command
+# (axis/drivers/jobs/protocol.py), then run from that file, so that a systemd unit or a
+# detached supervisor can run it again:
+#   sh runner.sh start DIR CAP MODE DETACH SUDO LINE   the client's command (foreground or detach)
+#   sh runner.sh inner DIR DETACH                      inside the systemd unit (cgroup mode)
+#   sh runner.sh supervise DIR                         the detached watchdog supervisor
+# CAP is bytes (0: uncapped, --no-cap); MODE is cgroup, watchdog or none (what the host's
+# facts said); DETACH and SUDO are 0 or 1 (SUDO: the host's spec lets axis use `sudo -n`);
+# LINE is the user's shell line, run as `sh -c "$LINE"` and never pasted into a command.
+# Every fact goes into its own file in DIR (see protocol.py); what the client reports is read
+# from those files after the job ended, never from the job's output.
+LC_ALL=C; export LC_ALL
+PATH="${PATH:-/usr/bin:/bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+export PATH
+_j_grace=20  # quarter seconds between TERM and KILL (5 s)
+
+# _j_put NAME VALUE: one fact, written whole (temporary file + rename).
+_j_put() { printf '%s\n' "$2" > "$_j_dir/$1.tmp" && mv -f "$_j_dir/$1.tmp" "$_j_dir/$1"; }
+_j_get() { _j_v=; [ -r "$_j_dir/$1" ] && IFS= read -r _j_v < "$_j_dir/$1"; printf '%s' "$_j_v"; }
+_j_has() { command -v "$1" >/dev/null 2>&1; }
+_j_end() { _j_put exit "$1"; _j_put ended "$(date +%s)"; }
+
+# _j_group_tool: how the job gets a process group of its own, or why it cannot.
+_j_group_tool() {
+  if _j_has setsid; then _j_pg=setsid
+  elif _j_has perl; then _j_pg=perl
+  elif _j_has python3; then _j_pg=python3
+  else _j_why="neither setsid, perl nor python3 is there to give the job a process group of its own"; return 1; fi
+}
+
+# _j_spawn: start the job in the background in a process group of its own ($_j_pid is its id).
+_j_spawn() {
+  case $_j_pg in
+    setsid) setsid sh -c "$_j_line" </dev/null & ;;
+    perl) perl -e 'setpgrp(0, 0); exec @ARGV or die "exec: $!\n"' sh -c "$_j_line" </dev/null & ;;
+    *) python3 -c 'import os, sys; os.setpgid(0, 0); os.execvp(sys.argv[1], sys.argv[1:])' sh -c "$_j_line" </dev/null & ;;
+  esac
+  _j_pid=$!
+  _j_put pgid "$_j_pid"
+}
+
+# _j_rss PGID: resident bytes of every process in the group.
+_j_rss() { ps -A -o pgid= -o rss= 2>/dev/null | awk -v g="$1" '$1 == g { s += $2 } END { printf "%.0f\n", s * 1024 }'; }
+
+# _j_watch PGID CAP: sample the group every 200 ms; over the cap, record it and kill the group.
+_j_watch() {
+  # The job makes its group itself (setsid) just after it started: wait for that first.
+  while ! kill -s 0 -- "-$1" 2>/dev/null; do kill -s 0 -- "$1" 2>/dev/null || return 0; sleep 0.05; done
+  while kill -s 0 -- "-$1" 2>/dev/null; do
+    _j_used=$(_j_rss "$1")
+    if [ "${_j_used:-0}" -gt "$2" ]; then
+      _j_put oom "$_j_used $2"
+      kill -s TERM -- "-$1" 2>/dev/null
+      _j_n=0
+      while [ "$_j_n" -lt "$_j_grace" ] && kill -s 0 -- "-$1" 2>/dev/null; do sleep 0.25; _j_n=$((_j_n + 1)); done
+      kill -s KILL -- "-$1" 2>/dev/null
+      return 0
+    fi
+    sleep 0.2
+  done
+}
+
+# _j_run MODE: run the job to its end with the watchdog (MODE watchdog) or without (none).
+_j_run() {
+  _j_spawn
+  _j_w=
+  if [ "$1" = watchdog ]; then
+    _j_watch "$_j_pid" "$_j_cap" </dev/null >/dev/null 2>&1 &
+    _j_w=$!
+  fi
+  # The shell reports a killed background job ("Terminated") on wait's stderr: not the job's words.
+  wait "$_j_pid" 2>/dev/null; _j_rc=$?
+  if [ -n "$_j_w" ]; then
+    if [ -f "$_j_dir/oom" ]; then wait "$_j_w"; else kill -s TERM -- "$_j_w" 2>/dev/null; wait "$_j_w" 2>/dev/null; fi
+  fi
+  [ -f "$_j_dir/oom" ] && _j_rc=137
+  _j_end "$_j_rc"
+  return "$_j_rc"
+}
+
+# _j_watchdog_why: empty when the watchdog can run here, else why not.
+_j_watchdog_why() {
+  _j_why=
+  _j_group_tool || return 1
+  ps -A -o pgid= -o rss= >/dev/null 2>&1 || { _j_why="ps -A -o pgid= -o rss= fails, so the job's memory cannot be measured"; return 1; }
+}
+
+# _j_cgroup_why: empty when systemd can cap the job in a cgroup v2 memory controller.
+_j_cgroup_why() {
+  _j_why=
+  [ -d /run/systemd/system ] || { _j_why="systemd is not running as PID 1"; return 1; }
+  [ -r /sys/fs/cgroup/cgroup.controllers ] || { _j_why="no cgroup v2 hierarchy at /sys/fs/cgroup"; return 1; }
+  IFS= read -r _j_c < /sys/fs/cgroup/cgroup.controllers
+  case " $_j_c " in
+    *" memory "*) ;;
+    *) _j_why="the cgroup v2 hierarchy has no memory controller (cgroup.controllers: $_j_c)"; return 1 ;;
+  esac
+  _j_has systemd-run || { _j_why="systemd-run is not installed"; return 1; }
+  if [ "$(id -u)" = 0 ]; then _j_root=
+  elif [ "$_j_sudo" = 1 ] && sudo -n true 2>/dev/null; then _j_root="sudo -n"
+  else _j_why="systemd-run needs root, and sudo -n is not allowed"; return 1; fi
+}
+
+# _j_fallback WHY: cgroup enforcement is not possible; the watchdog takes over, or nothing.
+_j_fallback() {
+  if _j_watchdog_why; then _j_put enforcement "watchdog $1"; _j_mode=watchdog
+  else _j_put enforcement "none $1; $_j_why"; _j_mode=none; fi
+}
+
+# _j_unit_start: the job in a transient unit with MemoryMax; 1 when systemd could not start it.
+_j_unit_start() {
+  _j_unit=axis-job-${_j_dir##*/}
+  set -- -p "MemoryMax=$_j_cap" -p MemorySwapMax=0
+  [ -n "$_j_root" ] && set -- "$@" --uid "$(id -u)" --gid "$(id -g)"
+  if [ "$_j_detach" = 1 ]; then
+    _j_put unit "$_j_unit.service"
+    # shellcheck disable=SC2086 # $_j_root is empty or "sudo -n"
+    $_j_root systemd-run --quiet --unit "$_j_unit" -p OOMPolicy=kill "$@" -- sh "$_j_dir/runner.sh" inner "$_j_dir" 1 \
+      </dev/null >/dev/null 2>"$_j_dir/unit.err" || return 1
+    _j_n=0  # started when the job's process group is known
+    while [ ! -f "$_j_dir/pgid" ] && [ "$_j_n" -lt 40 ]; do sleep 0.25; _j_n=$((_j_n + 1)); done
+    [ -f "$_j_dir/pgid" ]
+    return
+  fi
+  _j_put unit "$_j_unit.scope"
+  # shellcheck disable=SC2086
+  $_j_root systemd-run --quiet --scope --unit "$_j_unit" "$@" -- sh "$_j_dir/runner.sh" inner "$_j_dir" 0
+  _j_rc=$?
+  [ -f "$_j_dir/pgid" ] || return 1  # the scope never ran the runner
+  if [ ! -f "$_j_dir/exit" ]; then  # the kernel's OOM kill took the runner with the job
+    if [ "$(systemctl show -p Result --value "$_j_unit.scope" 2>/dev/null)" = oom-kill ]; then
+      _j_put oom "$_j_cap $_j_cap"; _j_rc=137
+    fi
+    _j_end "$_j_rc"
+  fi
+  # shellcheck disable=SC2086
+  $_j_root systemctl reset-failed "$_j_unit.scope" >/dev/null 2>&1
+  return "$_j_rc"
+}
+
+# _j_inner: inside the unit, before the job starts, check that the cap is really in force.
+_j_inner() {
+  [ "$_j_detach" = 1 ] && exec >>"$_j_dir/log" 2>&1
+  _j_line=$(cat "$_j_dir/line"); _j_cap=$(_j_get cap); _j_mode=cgroup
+  _j_cg=; while IFS= read -r _j_l; do case $_j_l in 0::*) _j_cg=/sys/fs/cgroup${_j_l#0::} ;; esac; done < /proc/self/cgroup
+  _j_max=$(_j_get_file "$_j_cg/memory.max")
+  case $_j_max in
+    ''|*[!0-9]*) _j_fallback "systemd accepted MemoryMax but its cgroup ${_j_cg#/sys/fs/cgroup} enforces no limit (memory.max: ${_j_max:-absent})" ;;
+    *) if [ "$_j_max" -gt "$_j_cap" ] || [ $((_j_cap - _j_max)) -ge 65536 ]; then
+         _j_fallback "the unit's memory.max is $_j_max, not the cap $_j_cap"
+       else _j_put enforcement "cgroup systemd unit $_j_unit, memory.max $_j_max, memory.swap.max $(_j_get_file "$_j_cg/memory.swap.max")"; fi ;;
+  esac
+  _j_group_tool || _j_pg=none
+  if [ "$_j_mode" = none ] || [ "$_j_pg" = none ]; then _j_end 125; return 125; fi
+  _j_run "$_j_mode"; _j_rc=$?
+  _j_kills=$(awk '$1 == "oom_kill" { print $2 }' "$_j_cg/memory.events" 2>/dev/null)
+  if [ "$_j_mode" = cgroup ] && [ "${_j_kills:-0}" -gt 0 ]; then
+    _j_peak=$(_j_get_file "$_j_cg/memory.peak")
+    _j_put oom "${_j_peak:-$_j_max} $_j_cap"; _j_end 137; return 137
+  fi
+  return "$_j_rc"
+}
+_j_get_file() { _j_v=; [ -r "$1" ] && IFS= read -r _j_v < "$1"; printf '%s' "$_j_v"; }
+
+# _j_start: the client's command; a job that cannot be capped as asked does not start (exit 125).
+_j_start() {
+  _j_put started "$(date +%s)"
+  _j_put cap "$_j_cap"
+  printf '%s' "$_j_line" > "$_j_dir/line"
+  if [ "$_j_cap" = 0 ]; then _j_put enforcement "none uncapped (--no-cap)"; _j_mode=none
+  elif [ "$_j_mode" = cgroup ]; then
+    if _j_cgroup_why; then
+      _j_put enforcement "cgroup systemd unit axis-job-${_j_dir##*/}"
+      _j_unit_start; _j_rc=$?
+      [ -f "$_j_dir/pgid" ] && return "$_j_rc"
+      rm -f "$_j_dir/unit"
+      _j_fallback "systemd-run could not start the unit (exit $_j_rc$(_j_get_file "$_j_dir/unit.err" | sed 's/^./: &/'))"
+    else _j_fallback "$_j_why"; fi
+  elif [ "$_j_mode" = watchdog ]; then
+    if _j_watchdog_why; then _j_cgroup_why; _j_put enforcement "watchdog ${_j_why:-as the client chose}"
+    else _j_put enforcement "none $_j_why"; _j_mode=none; fi
+  else _j_put enforcement "none the host's facts say no cap can be enforced"; fi
+  if [ "$_j_mode" = none ] && [ "$_j_cap" != 0 ]; then
+    echo "axis: refusing to start: $(_j_get enforcement)" >&2; _j_end 125; return 125
+  fi
+  _j_group_tool || { echo "axis: refusing to start: $_j_why" >&2; _j_end 125; return 125; }
+  if [ "$_j_detach" = 1 ]; then
+    case $_j_pg in
+      setsid) setsid sh "$_j_dir/runner.sh" supervise "$_j_dir" "$_j_mode" </dev/null >>"$_j_dir/log" 2>&1 & ;;
+      *) sh "$_j_dir/runner.sh" supervise "$_j_dir" "$_j_mode" </dev/null >>"$_j_dir/log" 2>&1 & ;;
+    esac
+    _j_n=0
+    while [ ! -f "$_j_dir/pgid" ] && [ "$_j_n" -lt 40 ]; do sleep 0.25; _j_n=$((_j_n + 1)); done
+    [ -f "$_j_dir/pgid" ] || { echo "axis: the detached job did not start" >&2; return 125; }
+    return 0
+  fi
+  _j_run "$_j_mode"
+}
+
+_j_action=$1; _j_dir=$2
+case $_j_action in
+  start) _j_cap=$3; _j_mode=$4; _j_detach=$5; _j_sudo=$6; _j_line=$7; _j_start ;;
+  inner) _j_detach=$3; _j_unit=axis-job-${_j_dir##*/}; _j_inner ;;
+  supervise)
+    trap '' HUP
+    _j_line=$(cat "$_j_dir/line"); _j_cap=$(_j_get cap)
+    _j_group_tool || exit 125
+    _j_run "$3" ;;
+  *) echo "axis job runner: unknown action $_j_action" >&2; exit 2 ;;
+esac

@@ -1,0 +1,62 @@
+"""`requires.enforcement`: a claim that asks for a cgroup cap is placed only where the kernel
+enforces it, and every other host is rejected with the host's own reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from axis.placement.candidates import candidate
+from axis.placement.infer import infer
+from axis.placement.ledger import place_claims
+from axis.placement.scorer import rank, static_reasons
+from axis.specs.models import ClaimSpec
+from axis.state import Database, leases
+from tests.claimkit import T0, claim, facts, host, store
+
+NO_MEMORY = "the cgroup v2 hierarchy has no memory controller (cgroup.controllers: empty)"
+
+
+def _facts(mode: str | None, reason: str = "", **kwargs):  # type: ignore[no-untyped-def]
+    data = facts(**kwargs)
+    if mode is not None:
+        data["memory_enforcement"] = {"mode": mode, "reason": reason}
+    else:
+        data["missing"] = {"memory_enforcement": "no 'memory_enforcement' section in the output"}
+    return data
+
+
+def test_the_spec_takes_cgroup_or_any_and_defaults_to_any():
+    assert ClaimSpec(task="eval").requires.enforcement == "any"
+    assert ClaimSpec.model_validate({"task": "eval", "requires": {"enforcement": "cgroup"}}).requires.enforcement == "cgroup"
+    with pytest.raises(ValidationError, match="'cgroup' or 'any'"):
+        ClaimSpec.model_validate({"task": "eval", "requires": {"enforcement": "watchdog"}})
+
+
+def test_a_cgroup_claim_rejects_watchdog_and_unknown_hosts_with_their_reason():
+    spec = ClaimSpec.model_validate({"task": "eval", "requires": {"enforcement": "cgroup", "memory": "1Gi"}})
+    inference = infer(spec)
+    assert inference.need.cgroup_cap and "enforcement: cgroup (requires.enforcement)" in inference.reasons
+    hosts = [candidate(host("kernel"), "complete", "", _facts("cgroup", "systemd-run as root with a cgroup v2 memory controller")),
+             candidate(host("sampled"), "complete", "", _facts("watchdog", NO_MEMORY)),
+             candidate(host("old"), "complete", "", _facts(None))]
+    placement = rank(inference.need, hosts)
+    assert [r.host.name for r in placement.ranked] == ["kernel"]
+    assert {r.host: r.reasons for r in placement.rejected} == {
+        "sampled": (f"memory enforcement is watchdog ({NO_MEMORY}); the claim requires cgroup",),
+        "old": ("memory enforcement is unknown (no 'memory_enforcement' section in the output); the claim requires cgroup",),
+    }
+    anywhere = infer(ClaimSpec(task="eval")).need
+    assert not anywhere.cgroup_cap and all(not static_reasons(anywhere, h) for h in hosts)
+
+
+def test_binding_honours_it(tmp_path: Path):
+    db = Database(tmp_path / "state.db")
+    store(db, [host("sampled"), host("kernel"), claim("strict", requires={"enforcement": "cgroup"}), claim("loose")],
+          {"sampled": _facts("watchdog", NO_MEMORY, total_gib=64), "kernel": _facts("cgroup", "as root", total_gib=8)})
+    place_claims(db, now=T0)
+    with db.read() as session:
+        assert leases.find(session, "strict").host == "kernel"  # type: ignore[union-attr]
+        assert leases.find(session, "loose").host == "sampled"  # type: ignore[union-attr]  # more room wins

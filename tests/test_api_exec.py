@@ -22,9 +22,9 @@ from axis.api.openapi import document, response_schemas
 from axis.api.routes import ENDPOINTS
 from axis.app import guarded_exec
 from axis.app.context import AppContext
-from axis.app.guarded_exec import ExecOutcome, OutputTail
+from axis.app.guarded_exec import OutputTail
 from axis.drivers.transport import ErrorKind, TransportError
-from axis.hostcmd.claim_exec import ExecLost
+from axis.hostcmd.claim_exec import ExecLost, ExecResult
 from axis.placement.ledger import place_claims
 from tests.claimkit import claim, host, store
 from tests.conftest import API_TOKEN
@@ -33,8 +33,6 @@ from tests.servekit import stop_serve
 
 URL = "/claims/job/exec"
 YES = {"command": "echo hi", "confirm": "YES"}
-
-Run = Callable[[AppContext, str, str, Callable[[str, str], None]], ExecOutcome]
 
 
 @pytest.fixture
@@ -51,11 +49,11 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Every (claim, line) the API ran; each run writes two chunks and exits 3."""
     calls: list[tuple[str, str]] = []
 
-    def run(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecOutcome:
+    def run(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecResult:
         calls.append((claim, line))
         on_output("stdout", "hi\n")
         on_output("stderr", "oops\n")
-        return ExecOutcome(exit_code=3, oom_killed=False, message="")
+        return ExecResult(exit_code=3, enforcement="watchdog no memory controller in cgroup v2")
     monkeypatch.setattr(guarded_exec, "run_on_claim", run)
     return calls
 
@@ -111,7 +109,8 @@ def test_a_confirmed_command_answers_its_exit_code_and_output(allowed: TestClien
     r = allowed.post(URL, json={"command": "make test; echo 'done'", "confirm": "YES"})
     assert r.status_code == 200, r.text
     assert r.json() == {"claim": "job", "command": "make test; echo 'done'", "exitCode": 3, "oomKilled": False,
-                        "message": "", "output": "hi\noops\n", "outputTruncated": 0}
+                        "message": "", "enforcement": "watchdog no memory controller in cgroup v2", "output": "hi\noops\n",
+                        "outputTruncated": 0}
     _schema().validate(r.json())
     assert ran == [("job", "make test; echo 'done'")]  # the line as given, one shell line
 
@@ -119,12 +118,12 @@ def test_a_confirmed_command_answers_its_exit_code_and_output(allowed: TestClien
 def test_an_oom_kill_comes_back_as_the_operation_reports_it(allowed: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     said = "killed: used more than its claim's memory (3.0Gi of 1.0Gi)"
 
-    def run(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecOutcome:
+    def run(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecResult:
         on_output("stdout", "x" * 70_000)
-        return ExecOutcome(exit_code=137, oom_killed=True, message=said)
+        return ExecResult(exit_code=137, oom_killed=True, message=said, enforcement="cgroup")
     monkeypatch.setattr(guarded_exec, "run_on_claim", run)
     doc = allowed.post(URL, json=YES).json()
-    assert (doc["exitCode"], doc["oomKilled"], doc["message"]) == (137, True, said)
+    assert (doc["exitCode"], doc["oomKilled"], doc["message"], doc["enforcement"]) == (137, True, said, "cgroup")
     assert doc["output"] == "x" * guarded_exec.OUTPUT_TAIL and doc["outputTruncated"] == 70_000 - guarded_exec.OUTPUT_TAIL
 
 
@@ -136,13 +135,13 @@ def test_the_operations_refusals_keep_their_meaning(allowed: TestClient, monkeyp
     assert pending.status_code == 409, pending.text
     assert pending.json()["error"].startswith("not started: claim 'waits' is not bound (Pending: no host fits")
 
-    def unreachable(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecOutcome:
+    def unreachable(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecResult:
         raise TransportError(ErrorKind.UNREACHABLE, "b", "connection refused")
     monkeypatch.setattr(guarded_exec, "run_on_claim", unreachable)
     r = allowed.post(URL, json=YES)
     assert (r.status_code, r.json()) == (502, {"error": "not started: b: unreachable: connection refused"})
 
-    def lost(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecOutcome:
+    def lost(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecResult:
         on_output("stdout", "step 1 done\n")
         raise ExecLost("b: unreachable: connection reset")
     monkeypatch.setattr(guarded_exec, "run_on_claim", lost)

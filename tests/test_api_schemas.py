@@ -21,8 +21,8 @@ from axis.api.openapi import document, response_schemas
 from axis.api.routes import ENDPOINTS
 from axis.app import guarded_exec
 from axis.app.context import AppContext
-from axis.app.guarded_exec import ExecOutcome
 from axis.app.documents import PlacementDocument
+from axis.hostcmd.claim_exec import ExecResult
 from axis.placement.ledger import place_claims
 from tests.claimkit import claim, host, store
 from tests.conftest import API_TOKEN
@@ -86,9 +86,9 @@ def test_every_answer_validates_against_its_schema(fleet: AppContext, monkeypatc
              "/sources/{name}/suspend": "fleet", "/sources/{name}/resume": "fleet", "/claims/{name}/exec": "job"}
     bodies = {"/claims/{name}/exec": json.dumps({"command": "nproc", "confirm": "YES"}).encode()}
 
-    def run(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecOutcome:
+    def run(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecResult:
         on_output("stdout", "8\n")  # a script (the real run: tests/integration/test_mcp_exec_hosts.py)
-        return ExecOutcome(exit_code=0, oom_killed=False, message="")
+        return ExecResult(exit_code=0, enforcement="watchdog no memory controller in cgroup v2")
     monkeypatch.setattr(guarded_exec, "run_on_claim", run)
     # as `axis serve --allow-exec` serves it, so that the exec endpoint answers too
     client = TestClient(build_app(fleet, API_TOKEN, allow_exec=True), headers={"Authorization": f"Bearer {API_TOKEN}"})

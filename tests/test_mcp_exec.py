@@ -20,8 +20,7 @@ from mcp import Client
 from axis.api.mcp_server import build_server
 from axis.app import guarded_exec
 from axis.app.context import AppContext
-from axis.app.guarded_exec import ExecOutcome
-from axis.hostcmd.claim_exec import ExecLost
+from axis.hostcmd.claim_exec import ExecLost, ExecResult
 from axis.placement.ledger import place_claims
 from axis.state import Database
 from tests import dbcheck
@@ -89,8 +88,8 @@ def test_create_claim_stores_and_binds_as_apply_does_and_never_replaces_one(stat
     assert not unnamed.is_error and unnamed.structured_content["metadata"]["name"].startswith("agent-")
 
 
-def _script(outcome: ExecOutcome | Exception, output: str = "") -> Callable[..., ExecOutcome]:
-    def run(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecOutcome:
+def _script(outcome: ExecResult | Exception, output: str = "") -> Callable[..., ExecResult]:
+    def run(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecResult:
         on_output("stdout", output)
         if isinstance(outcome, Exception):
             raise outcome
@@ -108,11 +107,12 @@ def test_exec_answers_what_the_operation_reports(state_db: Path, monkeypatch: py
     app = AppContext(state=state_db)
     yes = {"claim": "job", "command": "python3 big.py", "confirm": "YES"}
     said = "killed: used more than its claim's memory (3.0Gi of 1.0Gi)"
-    monkeypatch.setattr(guarded_exec, "run_on_claim", _script(ExecOutcome(137, True, said), "loading\n"))
+    monkeypatch.setattr(guarded_exec, "run_on_claim", _script(ExecResult(137, True, said, "watchdog no memory controller"), "loading\n"))
     oom, = anyio.run(_calls, app, [yes])
     assert not oom.is_error
     assert oom.structured_content == {"claim": "job", "command": "python3 big.py", "exitCode": 137, "oomKilled": True,
-                                      "message": said, "output": "loading\n", "outputTruncated": 0}
+                                      "message": said, "enforcement": "watchdog no memory controller",
+                                      "output": "loading\n", "outputTruncated": 0}
     monkeypatch.setattr(guarded_exec, "run_on_claim", _script(ExecLost("b: unreachable: connection reset"), "half\n"))
     lost, = anyio.run(_calls, app, [yes])
     assert lost.is_error and lost.content[0].text.endswith(

@@ -37,8 +37,9 @@ EXEC_DESCRIPTION = f"""Run one shell line on the host a Bound claim holds, as `a
 refused unless confirm is "{CONFIRM}"; refused before it starts when the claim holds no live lease
 or the host has less memory available than the claim. The job is capped at the claim's memory and
 the lease is renewed while it runs. Answers exitCode, oomKilled (killed for using more memory than
-claimed), message, and output: the last {OUTPUT_TAIL:,} characters of stdout and stderr
-interleaved (outputTruncated counts the characters left off before them)."""
+claimed), message, enforcement (what capped the job: cgroup or watchdog, with the reason), and
+output: the last {OUTPUT_TAIL:,} characters of stdout and stderr interleaved (outputTruncated
+counts the characters left off before them)."""
 
 
 def add_exec_tools(server: MCPServer, app: AppContext) -> None:

@@ -22,7 +22,6 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from typing_extensions import TypedDict
@@ -32,7 +31,7 @@ from axis.app.apply import apply_specs
 from axis.app.context import AppContext, AppError
 from axis.app.documents import ObjectView
 from axis.app.operations import require_claim
-from axis.hostcmd.claim_exec import ExecLost
+from axis.hostcmd.claim_exec import ExecLost, ExecResult
 from axis.specs import Kind
 from axis.specs.loader import load_spec_text
 from axis.specs.models import API_VERSION
@@ -59,6 +58,7 @@ class ExecDocument(TypedDict):
     exitCode: int  # the command's own; 137 when it was killed for memory
     oomKilled: bool  # killed because the job used more memory than its claim holds
     message: str  # what axis says about the run ("" when it has nothing to add)
+    enforcement: str  # what capped the job, as the host recorded it: `cgroup|watchdog <reason>`
     output: str  # the last OUTPUT_TAIL characters of stdout and stderr, interleaved as they arrived
     outputTruncated: int  # characters left off before `output`
 
@@ -76,21 +76,12 @@ class ConnectionLost(AppError):
         self.output = output
 
 
-@dataclass(frozen=True)
-class ExecOutcome:
-    """How a command on a claim's host ended, as `axis exec`'s operation reports it."""
-
-    exit_code: int
-    oom_killed: bool
-    message: str
-
-
-def run_on_claim(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecOutcome:
-    """Run `line` through `axis exec`'s operation, capped and memory-checked (never forced). The
-    one place this module calls it, so the front ends' answers follow what it reports; raises
-    what it raises (ExecRefused, TransportError: not started; ExecLost: lost while running)."""
-    code = operations.exec_on_claim(app, claim, line, clock=time.time, force=False, on_output=on_output)
-    return ExecOutcome(exit_code=code, oom_killed=False, message="")
+def run_on_claim(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecResult:
+    """Run `line` through `axis exec`'s operation, memory-checked (never forced) and capped (never
+    `--no-cap`): the one place this module calls it. Raises what it raises (ExecRefused,
+    TransportError: not started, also where the host can enforce no cap; ExecLost: lost while
+    running)."""
+    return operations.exec_on_claim(app, claim, line, clock=time.time, force=False, on_output=on_output, cap=True)
 
 
 class OutputTail:
@@ -140,7 +131,8 @@ def exec_confirmed(app: AppContext, claim: str, command: str, confirm: str) -> E
         raise ConnectionLost(f"connection lost while the command ran, its outcome is unknown: {exc}",
                              tail.text()) from exc
     return {"claim": claim, "command": command, "exitCode": outcome.exit_code, "oomKilled": outcome.oom_killed,
-            "message": outcome.message, "output": tail.text(), "outputTruncated": tail.dropped}
+            "message": outcome.message, "enforcement": outcome.enforcement, "output": tail.text(),
+            "outputTruncated": tail.dropped}
 
 
 def create_claim(app: AppContext, *, task: str, name: str | None = None, requires: Mapping[str, Any] | None = None,

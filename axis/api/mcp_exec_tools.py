@@ -51,9 +51,9 @@ def add_exec_tools(server: MCPServer, app: AppContext) -> None:
         """Reserve a host for a task, as `axis apply` of a Claim does: `task` says in words what will
         run (requirements are inferred from it, e.g. "7b" needs 1.5Gi); `requires` overrides them
         with any of memory (e.g. "4Gi"), tools (list of commands), gpu (bool), os ("linux" or
-        "macos"); `ttl` is how long the lease lasts unused (e.g. "30m", default 45m; exec_on_claim
-        renews it). `name` (a DNS label) defaults to agent-<8 hex>; an existing claim is never
-        replaced. Answers the claim as `axis get claim NAME -o json`: status.phase Bound with
+        "macos"), enforcement ("cgroup": only hosts whose kernel caps memory; default "any");
+        `ttl` is how long the lease lasts unused (e.g. "30m", default 45m; exec_on_claim renews
+        it). `name` (a DNS label) defaults to agent-<8 hex>; an existing claim is never replaced. Answers the claim as `axis get claim NAME -o json`: status.phase Bound with
         status.host, or Pending with status.reason saying why no host fits."""
         return await _call(lambda: dict(create_claim(app, task=task, name=name, requires=requires, ttl=ttl,
                                                      source=MCP_SOURCE)))

@@ -18,13 +18,18 @@ from axis.drivers.jobs.state import JobState, parse_job_state, parse_memory_even
 
 HOSTILE = "echo \"it's\" $HOME `id` $(id) ; rm -rf / # \n'\"\\"
 
-#: `systemctl show -p Result -p ActiveState -p MemoryMax -p ControlGroup axis-job-….scope` on a
-#: systemd 252 host after the kernel OOM-killed the job (captured; the unit stays failed).
-SHOW_OOM = """Result=oom-kill
+#: `systemctl show -p Result -p ActiveState -p MemoryMax -p ControlGroup axis-job-….scope` from
+#: inside a running `systemd-run --scope -p MemoryMax=134217728` on a test host (captured,
+#: systemd 252): the unit reports the MemoryMax that its cgroup, lacking the memory controller,
+#: does not enforce.
+SHOW_RUNNING = """Result=success
 ControlGroup=/system.slice/axis-job-eval-0123456789ab.scope
 MemoryMax=134217728
-ActiveState=failed
+ActiveState=active
 """
+#: The same unit after the kernel OOM-killed it, as systemd.exec(5) names the result: built from
+#: the capture above (no host here enforces a cgroup memory limit to capture it from).
+SHOW_OOM = SHOW_RUNNING.replace("Result=success", "Result=oom-kill").replace("=active", "=failed")
 #: A cgroup v2 memory.events after one kill (the lent VM's capture, t4-device-cgroup-cap.txt).
 EVENTS_OOM = "low 0\nhigh 0\nmax 42\noom 1\noom_kill 1\noom_group_kill 0\n"
 
@@ -111,8 +116,13 @@ def test_the_state_reads_a_killed_job_and_believes_the_kernel_over_missing_files
 
 
 def test_captured_systemctl_show_and_memory_events():
+    assert parse_systemctl_show(SHOW_RUNNING) == {"Result": "success", "MemoryMax": "134217728", "ActiveState": "active",
+                                                  "ControlGroup": "/system.slice/axis-job-eval-0123456789ab.scope"}
     show = parse_systemctl_show(SHOW_OOM)
     assert show["Result"] == "oom-kill" and show["MemoryMax"] == "134217728"
+    unit = "unit=axis-job-eval-0123456789ab.scope\n"
+    running = parse_job_state("running=1\ncap=134217728\n" + unit + "".join(f"unit.{line}\n" for line in SHOW_RUNNING.split()))
+    assert running.running and not running.oom_killed and running.exit is None
     assert parse_systemctl_show("MemoryMax=infinity\nResult=success\n") == {"MemoryMax": "infinity", "Result": "success"}
     assert parse_memory_events(EVENTS_OOM)["oom_kill"] == 1
     assert parse_memory_events("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n")["oom_kill"] == 0

@@ -99,3 +99,42 @@ def test_no_cap_runs_uncapped_and_says_so(one_host):
     r = run("exec", "--no-cap", "eater", "--", "python3 -c 'b = b\"x\" * (384 << 20); print(len(b) >> 20)'")
     assert (r.code, r.out) == (0, "384\n"), r.err
     assert r.err == "axis: --no-cap: claim eater's memory is not enforced; running without a cap\n"
+
+
+def _ssh(fleet, host, user: str, command: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ssh", "-F", str(fleet.ssh_config), "-l", user, host.name, command], input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def fooled(fleet):
+    """The last host with a cgroup.controllers that lists `memory` (a bind mount in the host's own
+    mount namespace), while its cgroup v2 tree still has no memory controller: the trap of a
+    `systemd-run -p MemoryMax=` that starts and enforces nothing, built on a real systemd."""
+    host = fleet.hosts[-1]
+    host.exec("printf 'cpu io memory pids\\n' > /run/axis-fake-controllers && "
+              "mount --bind /run/axis-fake-controllers /sys/fs/cgroup/cgroup.controllers")
+    try:
+        yield host
+    finally:
+        host.exec("umount /sys/fs/cgroup/cgroup.controllers; rm -f /run/axis-fake-controllers", check=False)
+
+
+@pytest.mark.parametrize("user", ["root", "ops"])  # ops: systemd-run through sudo -n, the job as ops
+def test_a_unit_that_enforces_nothing_is_caught_before_the_job_starts(fleet, fooled, user):
+    """The runner asked for cgroup mode starts the job in a real transient scope; inside, before
+    the job runs, it finds no memory.max in its cgroup, records why, and caps it with the
+    watchdog instead: the overrun is still killed, and no cgroup cap is ever reported."""
+    from axis.drivers.jobs.protocol import Job, job_state_command, runner_command
+    from axis.drivers.jobs.state import parse_job_state
+
+    job = Job.new("eater", "id -un; " + EAT)
+    command, stdin = runner_command(job, cap=128 << 20, mode="cgroup", detach=False, sudo=True)
+    ran = _ssh(fleet, fooled, user, command, stdin)
+    state = parse_job_state(_ssh(fleet, fooled, user, job_state_command(job.id)).stdout)
+    say(f"cgroup trap as {user}: exit {ran.returncode}, stdout {ran.stdout!r}, state {state}")
+    assert (ran.returncode, ran.stdout) == (137, f"{user}\n"), ran.stderr
+    assert state.oom_killed and state.exit == 137 and state.unit == f"axis-job-{job.id}.scope"
+    assert state.enforcement_mode == "watchdog", state
+    assert state.enforcement_reason.startswith("systemd accepted MemoryMax but its cgroup /system.slice/axis-job-"), state
+    assert state.enforcement_reason.endswith("enforces no limit (memory.max: absent)"), state

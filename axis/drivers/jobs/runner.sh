@@ -183,10 +183,9 @@ _j_start() {
     if _j_watchdog_why; then _j_cgroup_why; _j_put enforcement "watchdog ${_j_why:-as the client chose}"
     else _j_put enforcement "none $_j_why"; _j_mode=none; fi
   else _j_put enforcement "none the host's facts say no cap can be enforced"; fi
-  if [ "$_j_mode" = none ] && [ "$_j_cap" != 0 ]; then
-    echo "axis: refusing to start: $(_j_get enforcement)" >&2; _j_end 125; return 125
-  fi
-  _j_group_tool || { echo "axis: refusing to start: $_j_why" >&2; _j_end 125; return 125; }
+  # Refused: no pgid file, `enforcement` says why (the client reports it).
+  if [ "$_j_mode" = none ] && [ "$_j_cap" != 0 ]; then _j_end 125; return 125; fi
+  _j_group_tool || { _j_put enforcement "none $_j_why"; _j_end 125; return 125; }
   if [ "$_j_detach" = 1 ]; then
     case $_j_pg in
       setsid) setsid sh "$_j_dir/runner.sh" supervise "$_j_dir" "$_j_mode" </dev/null >>"$_j_dir/log" 2>&1 & ;;

@@ -26,10 +26,10 @@ def serve_http(app: AppContext, options: ServeOptions) -> int:
     return serve(app, options)
 
 
-def serve_mcp(app: AppContext) -> None:
+def serve_mcp(app: AppContext, allow_exec: bool) -> None:
     from axis.api.mcp_server import serve_stdio
 
-    serve_stdio(app)
+    serve_stdio(app, allow_exec)
 
 
 SERVERS = Servers(http=serve_http, mcp=serve_mcp)

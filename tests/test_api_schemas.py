@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,12 +16,16 @@ from jsonschema import Draft202012Validator, ValidationError
 from pydantic import TypeAdapter
 from starlette.testclient import TestClient
 
+from axis.api.app import build_app
 from axis.api.openapi import document, response_schemas
 from axis.api.routes import ENDPOINTS
+from axis.app import guarded_exec
 from axis.app.context import AppContext
 from axis.app.placement_document import PlacementDocument
+from axis.hostcmd.claim_exec import ExecResult
 from axis.placement.ledger import place_claims
 from tests.claimkit import claim, host, store
+from tests.conftest import API_TOKEN
 from tests.sourcekit import stalled_source
 from tests.test_api import golden_facts
 
@@ -74,16 +79,24 @@ def test_every_endpoint_answers_a_named_document_schema() -> None:
     Draft202012Validator.check_schema({**doc["components"]["schemas"]["ObjectView"]})
 
 
-def test_every_answer_validates_against_its_schema(client: TestClient, fleet: AppContext) -> None:
+def test_every_answer_validates_against_its_schema(fleet: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
     schemas, defs = response_schemas(ENDPOINTS)
     names = {"/hosts/{name}": "a", "/facts/{name}": "a", "/claims/{name}": "job",
              "/claims/{name}/renew": "job", "/claims/{name}/release": "job", "/sources/{name}": "fleet",
-             "/sources/{name}/suspend": "fleet", "/sources/{name}/resume": "fleet"}
+             "/sources/{name}/suspend": "fleet", "/sources/{name}/resume": "fleet", "/claims/{name}/exec": "job"}
+    bodies = {"/claims/{name}/exec": json.dumps({"command": "nproc", "confirm": "YES"}).encode()}
+
+    def run(app: AppContext, claim: str, line: str, on_output: Callable[[str, str], None]) -> ExecResult:
+        on_output("stdout", "8\n")  # a script (the real run: tests/integration/test_mcp_exec_hosts.py)
+        return ExecResult(exit_code=0, enforcement="watchdog no memory controller in cgroup v2")
+    monkeypatch.setattr(guarded_exec, "run_on_claim", run)
+    # as `axis serve --allow-exec` serves it, so that the exec endpoint answers too
+    client = TestClient(build_app(fleet, API_TOKEN, allow_exec=True), headers={"Authorization": f"Bearer {API_TOKEN}"})
     answered = {}
     for e, schema in zip(ENDPOINTS, schemas, strict=True):
         url = e.path.replace("{name}", names.get(e.path, ""))
         r = client.request(e.method, url, params={"converge": "false"} if e.path == "/apply" else None,
-                           content=_PROFILE if e.body else None)
+                           content=bodies.get(e.path, _PROFILE) if e.body else None)
         assert r.status_code == 200, (e.method, url, r.text)
         _validator(schema, defs).validate(r.json())
         answered[e.path] = r.json()
@@ -96,6 +109,7 @@ def test_every_answer_validates_against_its_schema(client: TestClient, fleet: Ap
     assert answered["/hosts/{name}"]["status"]["revisionSource"] == "fleet"
     assert answered["/sources/{name}"]["conditions"] and answered["/sources/{name}"]["history"]
     assert answered["/sources/{name}/suspend"]["suspended"] and not answered["/sources/{name}/resume"]["suspended"]
+    assert answered["/claims/{name}/exec"]["output"] == "8\n"
     hosts = schemas[[e.path for e in ENDPOINTS].index("/hosts")]
     unnamed = copy.deepcopy(answered["/hosts"])
     unnamed["items"][0]["status"]["surprise"] = 1

@@ -31,9 +31,11 @@ def dump(state: Path) -> list[str]:
         return list(conn.iterdump())
 
 
-async def session_calls(state: Path, calls: list[tuple[str, dict[str, Any]]]) -> tuple[list[Any], list[Any]]:
-    """Start `python -m axis mcp serve`, list its tools and make `calls`; return both answers."""
-    params = StdioServerParameters(command=sys.executable, args=["-m", "axis", "--state", str(state), "mcp", "serve"],
+async def session_calls(state: Path, calls: list[tuple[str, dict[str, Any]]],
+                        *serve_args: str) -> tuple[list[Any], list[Any]]:
+    """Start `python -m axis mcp serve SERVE_ARGS`, list its tools and make `calls`; return both answers."""
+    params = StdioServerParameters(command=sys.executable,
+                                   args=["-m", "axis", "--state", str(state), "mcp", "serve", *serve_args],
                                    cwd=str(Path(__file__).resolve().parent.parent))
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:

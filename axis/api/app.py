@@ -69,9 +69,11 @@ def guarded(handler: Handler) -> Handler:
     return run
 
 
-def build_app(app: AppContext, token: str) -> ASGIApp:
-    """The API over `app`'s state DB and SSH options; every request must carry `token`."""
+def build_app(app: AppContext, token: str, *, allow_exec: bool = False) -> ASGIApp:
+    """The API over `app`'s state DB and SSH options; every request must carry `token`; only with
+    `allow_exec` does `POST /claims/{name}/exec` run commands (`axis serve --allow-exec`)."""
     web = Starlette(routes=[Route(e.path, guarded(e.handler), methods=[e.method]) for e in ENDPOINTS],
                     exception_handlers={HTTPException: _http_error})
     web.state.axis = app
+    web.state.allow_exec = allow_exec
     return BearerAuth(web, token)

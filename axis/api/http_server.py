@@ -60,10 +60,13 @@ def serve_http(app: AppContext, options: ServeOptions) -> int:
         url = f"{scheme}://{shown}:{sock.getsockname()[1]}"
         logger.info("axis API listening on %s (bearer token in %s)", url, path,
                     extra={"url": url, "token_file": str(path), "tls": tls is not None})
+        if options.allow_exec:
+            logger.warning("exec is on (--allow-exec): a holder of the token can run commands on claims' hosts "
+                           "through POST /claims/{name}/exec")
         if tls is None and not loopback:
             logger.warning("warning: plain HTTP off loopback (--insecure-http): "
                            "the bearer token crosses the network readable")
-        return asyncio.run(_serve(_server(app, token, tls, options.log_format), sock, loop))
+        return asyncio.run(_serve(_server(app, token, tls, options.log_format, options.allow_exec), sock, loop))
 
 
 def _refuse_remote(listen: str, *, loopback: bool, allow_remote: bool, tls: TlsFiles | None,
@@ -76,7 +79,7 @@ def _refuse_remote(listen: str, *, loopback: bool, allow_remote: bool, tls: TlsF
     refuse_clear_text(listen, loopback=loopback, tls=tls, insecure_http=insecure_http)
 
 
-def _server(app: AppContext, token: str, tls: TlsFiles | None, log_format: LogFormat) -> Any:
+def _server(app: AppContext, token: str, tls: TlsFiles | None, log_format: LogFormat, allow_exec: bool) -> Any:
     """A uvicorn server for the API, over TLS when `tls` is given; Starlette and uvicorn are
     imported only now (module docstring). In JSON, uvicorn leaves its loggers as they are, which
     `axis.app.log_output` has sent to stderr as JSON lines; otherwise it logs in its own format."""
@@ -93,7 +96,7 @@ def _server(app: AppContext, token: str, tls: TlsFiles | None, log_format: LogFo
             yield
 
     logs: dict[str, Any] = {"log_config": None} if log_format is LogFormat.json else {}
-    return Server(uvicorn.Config(build_app(app, token), log_level="warning", access_log=False, lifespan="off",
+    return Server(uvicorn.Config(build_app(app, token, allow_exec=allow_exec), log_level="warning", access_log=False, lifespan="off",
                                  ssl_certfile=str(tls.cert) if tls else None,
                                  ssl_keyfile=str(tls.key) if tls else None, **logs))
 

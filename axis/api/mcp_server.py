@@ -1,10 +1,12 @@
-"""The read-only MCP server behind `axis mcp serve`: five tools over the state DB, nothing else.
+"""The MCP server behind `axis mcp serve`: five read-only tools over the state DB, and with
+`--allow-exec` two that act (`axis.api.mcp_exec_tools`: create a claim, run a command on it).
 
 An agent gets what a person gets from `axis get hosts`, `axis get host NAME`, `axis status
 --cached`, `axis place` and `axis get sources` — the same documents, from `axis.app.queries` —
 and no way to change anything: no tool writes, none talks to a host, none takes a lease
 (`rank_hosts` is advisory), and the server offers no resources or prompts that could. Every tool says so to the client with
-`readOnlyHint` (on the wire), so clients that ask before acting can skip asking.
+`readOnlyHint` (on the wire), so clients that ask before acting can skip asking. Without
+`--allow-exec` the acting tools are not registered at all: the server stays what it was.
 """
 
 from __future__ import annotations
@@ -17,22 +19,27 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from axis import __version__
+from axis.api.mcp_exec_tools import INSTRUCTIONS as EXEC_INSTRUCTIONS
+from axis.api.mcp_exec_tools import add_exec_tools
 from axis.app import queries
 from axis.app.context import AppContext, AppError
 from axis.specs import Kind
-from axis.state import Database
 
 INSTRUCTIONS = """axis manages a fleet of machines reached over SSH. Use list_hosts for the fleet,
 get_host for one machine's facts (OS, CPU, memory, GPU, disk, tools) and status, cluster_status
 for totals, rank_hosts to pick a machine for a task before running it there, and list_sources
-for the git branches the fleet follows (which commit is applied, why one is not). All tools are
-read-only; facts are as of the last observation (see observedAt/factsAt)."""
+for the git branches the fleet follows (which commit is applied, why one is not). Facts are as
+of the last observation (see observedAt/factsAt)."""
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
-def build_server(db: Database) -> MCPServer:
-    server = MCPServer(name="axis", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
+def build_server(app: AppContext, *, allow_exec: bool = False) -> MCPServer:
+    """The read-only tools over `app`'s state DB, and with `allow_exec` the two that act."""
+    db = app.db()
+    instructions = (f"{INSTRUCTIONS}\n\n{EXEC_INSTRUCTIONS}" if allow_exec
+                    else f"{INSTRUCTIONS} All tools are read-only.")
+    server = MCPServer(name="axis", version=__version__, instructions=instructions, log_level="WARNING")
 
     @server.tool(annotations=READ_ONLY)
     def list_hosts() -> dict[str, Any]:
@@ -66,6 +73,8 @@ def build_server(db: Database) -> MCPServer:
         (e.g. SpecInvalid with file:line) and the last attempts, as `axis get sources -o json`."""
         return _answer(queries.source_list, db)
 
+    if allow_exec:
+        add_exec_tools(server, app)
     return server
 
 
@@ -78,6 +87,7 @@ def _answer(read: Callable[..., Mapping[str, Any]], *args: Any) -> dict[str, Any
         raise ToolError(str(exc)) from exc
 
 
-def serve_stdio(app: AppContext) -> None:
-    """Serve the tools on stdin/stdout until the client closes them."""
-    build_server(app.db()).run("stdio")
+def serve_stdio(app: AppContext, allow_exec: bool) -> None:
+    """Serve the tools (with `allow_exec`, the acting ones too) on stdin/stdout until the client
+    closes them."""
+    build_server(app, allow_exec=allow_exec).run("stdio")

@@ -19,9 +19,11 @@ from axis import __version__
 Handler = Callable[[Request], Awaitable[Response]]
 
 _STATUS_TEXT = {400: "invalid request (the body lists every problem)", 401: "missing or wrong bearer token",
+                403: "turned off on this server (the error says which `axis serve` option turns it on)",
                 404: "no such object", 409: "the request conflicts with the ledger's state, or the stored claim no longer validates",
                 413: "request body too large",
-                500: "the state DB cannot be used (the error names the file and what to do), or an axis bug"}
+                500: "the state DB cannot be used (the error names the file and what to do), or an axis bug",
+                502: "the host could not be reached, or the connection to it was lost (the error says which)"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Endpoint:
     response: Any  # the type of its 200 document, e.g. axis.app.documents.ObjectList
     query: tuple[Param, ...] = ()
     body: str | None = None  # media type of the request body, if it takes one
+    body_schema: Any = None  # the type of a JSON body (e.g. axis.app.guarded_exec.ExecRequest); else a string
     errors: tuple[int, ...] = ()  # besides 401 and 500 (JSON too), which every endpoint can answer
 
 
@@ -56,7 +59,7 @@ def document(endpoints: list[Endpoint]) -> dict[str, Any]:
         "info": {"title": "axis", "version": __version__,
                  "description": "Local HTTP API of axis: read hosts, facts, claims, leases, events, git sources "
                                 "and status; apply a YAML body; renew or release a claim; suspend or resume "
-                                "a source. Every request needs "
+                                "a source; run a command on a claim's host (`axis serve --allow-exec`). Every request needs "
                                 "`Authorization: Bearer <token>` (the token file is printed by `axis serve`)."},
         "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
@@ -83,12 +86,13 @@ def _operation(e: Endpoint, response: dict[str, Any]) -> dict[str, Any]:
                        "schema": schema})
     json_body = {"application/json": {"schema": {"type": "object"}}}
     responses: dict[str, Any] = {"200": {"description": "OK", "content": {"application/json": {"schema": response}}}}
-    for code in (400, 401, 404, 409, 413, 500):
+    for code in sorted(_STATUS_TEXT):
         if code in (401, 500) or code in e.errors:
             responses[str(code)] = {"description": _STATUS_TEXT[code], "content": json_body}
     op: dict[str, Any] = {"operationId": e.handler.__name__.strip("_"), "summary": e.summary, "responses": responses}
     if params:
         op["parameters"] = params
     if e.body:
-        op["requestBody"] = {"required": True, "content": {e.body: {"schema": {"type": "string"}}}}
+        schema = TypeAdapter(e.body_schema).json_schema() if e.body_schema else {"type": "string"}
+        op["requestBody"] = {"required": True, "content": {e.body: {"schema": schema}}}
     return op

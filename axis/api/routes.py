@@ -1,5 +1,5 @@
 """The API's endpoints: thin async handlers over `axis.app`'s queries and operations (`apply`,
-suspending a git source) and the lease ledger.
+suspending a git source, a confirmed exec on a claim) and the lease ledger.
 
 All DB work is synchronous SQLAlchemy, so every handler runs it in Starlette's thread pool:
 a request waiting for the write lock (the controller's pass, an `axis apply` in a shell) or
@@ -8,6 +8,7 @@ for a slow host during `POST /apply` never stalls the event loop that serves the
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -23,7 +24,7 @@ from axis.api.apply import REQUEST_PATH, apply_yaml
 from axis.api.openapi import Endpoint, Param, document
 from axis.app import queries
 from axis.app.claims import lease_view
-from axis.app.context import AppContext, NotFound
+from axis.app.context import AppContext, AppError, NotFound
 from axis.app.documents import (
     AppliedDocument,
     ClusterStatus,
@@ -38,7 +39,10 @@ from axis.app.documents import (
 )
 from axis.app import operations
 from axis.app.operations import require_claim
+from axis.app.guarded_exec import ConnectionLost, ExecDocument, ExecRequest, exec_confirmed
 from axis.app.sources import SourceDocument, SourceList
+from axis.drivers.transport import TransportError
+from axis.hostcmd.claim_exec import ExecRefused
 from axis.placement.ledger import LedgerError, release as release_lease, renew as renew_lease
 from axis.specs import Kind, SpecErrors
 from axis.specs.bounded_yaml import MAX_SPEC_BYTES
@@ -157,6 +161,40 @@ async def release(request: Request) -> Response:
     return await _ledger(request, lambda db, name, now: release_lease(db, name, now=now))
 
 
+async def exec_on_claim(request: Request) -> Response:
+    """400 for a body that is not {command, confirm: "YES"}, 404 no such claim, 409 not started
+    (no live lease, too little memory), 502 host unreachable or lost while the command ran."""
+    if not request.app.state.allow_exec:
+        return error(403, "exec is off: this API runs commands on hosts only when started with "
+                          "`axis serve --allow-exec`")
+    command, confirm = _exec_request(await _body(request))
+    try:
+        doc = await run_in_threadpool(exec_confirmed, _app(request), request.path_params["name"], command, confirm)
+    except NotFound as exc:
+        return error(404, str(exc.args[0]))
+    except (ExecRefused, TransportError) as exc:
+        return error(409 if isinstance(exc, ExecRefused) else 502, f"not started: {exc}")
+    except ConnectionLost as exc:
+        return error(502, str(exc), output=exc.output)
+    except AppError as exc:  # NotConfirmed, an empty command
+        return error(400, str(exc))
+    return JSONResponse(doc)
+
+
+def _exec_request(body: bytes) -> tuple[str, str]:
+    """`command` and `confirm` of a JSON body (an ExecRequest), else 400 saying what is wrong."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested past the parser's depth
+        raise HTTPException(400, 'expected a JSON object {"command": "...", "confirm": "YES"}') from None
+    if not isinstance(data, dict) or set(data) - set(ExecRequest.__annotations__):
+        raise HTTPException(400, f"expected a JSON object with only {', '.join(ExecRequest.__annotations__)}")
+    command, confirm = data.get("command"), data.get("confirm", "")
+    if not isinstance(command, str) or not isinstance(confirm, str):
+        raise HTTPException(400, "command (required) and confirm must be strings")
+    return command, confirm
+
+
 async def openapi(request: Request) -> Response:
     return JSONResponse(document(ENDPOINTS))
 
@@ -231,5 +269,8 @@ ENDPOINTS: list[Endpoint] = [
              errors=(400, 404, 409)),
     Endpoint("POST", "/claims/{name}/release", release, "free the claim's lease; the claim stays Released", LeaseView,
              errors=(404, 409)),
+    Endpoint("POST", "/claims/{name}/exec", exec_on_claim, "run a shell line on the claim's host as `axis exec` "
+             '(capped at its memory); only under `axis serve --allow-exec`, and with confirm "YES"', ExecDocument,
+             body="application/json", body_schema=ExecRequest, errors=(400, 403, 404, 409, 413, 502)),
     Endpoint("GET", "/openapi.json", openapi, "this document", dict[str, Any]),
 ]

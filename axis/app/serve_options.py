@@ -14,8 +14,9 @@ DEFAULT_LISTEN = "127.0.0.1:42425"
 @dataclass(frozen=True)
 class ServeOptions:
     """The listener (`listen`, who may reach it, TLS), the bearer token's file (None: beside the
-    state DB), the controller loop to run beside it (`watch`, None: none), and the log's format
-    (the front end sent the log to stderr; in JSON uvicorn's lines join it)."""
+    state DB), whether `POST /claims/{name}/exec` may run commands (`allow_exec`; off, it answers
+    403), the controller loop to run beside it (`watch`, None: none), and the log's format (the
+    front end sent the log to stderr; in JSON uvicorn's lines join it)."""
 
     listen: str = DEFAULT_LISTEN
     allow_remote: bool = False
@@ -23,6 +24,7 @@ class ServeOptions:
     tls_key: Path | None = None
     insecure_http: bool = False
     token_file: Path | None = None
+    allow_exec: bool = False
     watch: Path | None = None
     resync: str = "60s"
     jobs: int = 16

@@ -34,6 +34,9 @@ def serve_command(run_server: HttpServer) -> Callable[..., None]:
                                                 "crosses the network readable)"),
         token_file: Path | None = typer.Option(None, "--token-file",
                                                help="bearer token file, created 0600 on first start (default: <state>.token)"),
+        allow_exec: bool = typer.Option(False, "--allow-exec",
+                                        help="let POST /claims/{name}/exec run commands on a claim's host, as "
+                                             '`axis exec` (each request must carry confirm "YES")'),
         watch: Path | None = typer.Option(None, "--watch", "-w",
                                           help="also run the controller loop on this spec directory, as `axis controller`"),
         resync: str = typer.Option("60s", "--resync", help="with --watch: re-observe every host this often"),
@@ -46,11 +49,11 @@ def serve_command(run_server: HttpServer) -> Callable[..., None]:
         with --tls-cert/--tls-key, required off loopback unless --insecure-http).
 
         Read hosts, facts, claims, leases, events and status; apply a YAML body; renew or release a
-        claim. SIGTERM/SIGINT stop it cleanly (with --watch, the loop's steps in flight finish)."""
+        claim; with --allow-exec, run a command on a claim's host. SIGTERM/SIGINT stop it cleanly (with --watch, the loop's steps in flight finish)."""
         app = app_context(ctx)
         log_to_stderr(log_format, debug=app.debug)
         options = ServeOptions(listen=listen, allow_remote=allow_remote, tls_cert=tls_cert, tls_key=tls_key,
-                               insecure_http=insecure_http, token_file=token_file, watch=watch, resync=resync,
+                               insecure_http=insecure_http, token_file=token_file, allow_exec=allow_exec, watch=watch, resync=resync,
                                jobs=jobs, log_format=log_format)
         code = run_server(app, options)
         if code:

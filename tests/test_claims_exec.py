@@ -75,8 +75,8 @@ def test_runs_the_command_streams_its_output_and_returns_its_exit_code(db):
     assert (result.exit_code, result.oom_killed, result.message) == (3, False, "")
     assert chunks == [("stdout", "ok\n"), ("stderr", "warn\n")]
     [args] = job_starts(fake)
-    assert args[1:] == [str(4 * 2**30), "watchdog", "0", "0", "make test"] and args[0].startswith("small-")
-    assert fake.calls[-1].endswith(shlex.quote(args[0])) and "rm -rf" in fake.calls[-1] and fake.closed
+    assert args[1:] == [str(4 * 2**30), "watchdog", "0", "0", "0", "make test"] and args[0].startswith("small-")
+    assert shlex.split(fake.calls[-1])[4] == args[0] and "rm -rf" in fake.calls[-1] and fake.closed
     assert fake.calls[-3].endswith("\n" + RUNNER)  # the runner went on stdin
 
 

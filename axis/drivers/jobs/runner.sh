@@ -6,13 +6,14 @@
 # detached supervisor can run it again:
 #   sh runner.sh start DIR CAP MODE DETACH SUDO STRICT LINE   the client's command (foreground or detach)
 #   sh runner.sh inner DIR DETACH STRICT                      inside the systemd unit (cgroup mode)
-#   sh runner.sh supervise DIR                         the detached watchdog supervisor
+#   sh runner.sh supervise DIR MODE                           the detached supervisor (watchdog, none)
 # CAP is bytes (0: uncapped, --no-cap); MODE is cgroup, watchdog or none (what the host's
 # facts said); DETACH, SUDO and STRICT are 0 or 1 (SUDO: the host's spec lets axis use `sudo -n`;
 # STRICT: the claim requires cgroup enforcement, so the job is refused rather than watched);
 # LINE is the user's shell line, run as `sh -c "$LINE"` and never pasted into a command.
 # Every fact goes into its own file in DIR (see protocol.py); what the client reports is read
 # from those files after the job ended, never from the job's output.
+
 # The caller's LC_ALL and PATH, given back to the job: the runner's own commands need the C
 # locale (numbers) and the sbin directories (systemd-run, setsid), the job does not.
 _j_path=${PATH:-/usr/bin:/bin}; _j_lc=${LC_ALL-}; _j_lc_set=${LC_ALL+1}

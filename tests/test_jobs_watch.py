@@ -12,6 +12,7 @@ import pytest
 
 from axis.drivers.transport import ErrorKind, OutputCallback, RunResult, TransportError
 from axis.hostcmd.detached import stop_job
+from axis.placement.job_lease import STARTING
 from axis.placement.ledger import place_claims, release
 from axis.reconcile.job_watch import JOBS_EVERY, JobWatch, check_jobs
 from axis.reconcile.supervisor import Supervisor
@@ -96,6 +97,21 @@ def test_a_running_job_keeps_its_lease_and_an_ended_one_releases_it(db):
     assert all(call.endswith(f" axis-job {JOB}") for call in host.calls)  # the id, one quoted argument
 
 
+def test_a_job_seen_while_it_starts_keeps_its_lease_and_is_lost_only_later(db):
+    """A look between the row's write and the runner's first files (no directory yet), or before
+    the job's process group is known, is a job starting, not a job Lost."""
+    host = _Host("missing=1\n", "running=0\nenforcement=cgroup systemd unit\ncap=4294967296\nstarted=1700000001\n",
+                 "missing=1\n")
+    _look(db, host, T0 + 2)
+    _look(db, host, T0 + 12)
+    assert _job(db) == ("Running", None, "")
+    with db.read() as session:
+        lease = leases.find(session, "train")
+    assert lease is not None and lease.expires == T0 + 42  # renewed while it starts
+    _look(db, host, T0 + 1 + STARTING)
+    assert _job(db) == ("Lost", None, "its directory is gone from the host (~/.axis/jobs)")
+
+
 def test_a_job_whose_lease_ended_is_stopped(db):
     release(db, "train", now=T0 + 2)
     host = _Host(RUNNING, STOPPED)
@@ -135,6 +151,18 @@ def test_axis_stop_stops_the_job_and_records_it_stopped(db):
         status = get_status(session, "train")
         assert leases.find(session, "train") is None
     assert status is not None and status.phase == "Stopped"
+
+
+def test_a_stop_that_never_reached_the_host_leaves_the_jobs_own_ending(db):
+    """Found in review: `axis stop` noted the stop before sending it, so with the host away the
+    job's later natural end was recorded Stopped. A failed stop takes its note back."""
+    with pytest.raises(TransportError, match="connection refused"):
+        asyncio.run(stop_job(db, "train", connector=_Connector(None), clock=lambda: T0 + 12))
+    with db.read() as session:
+        job = jobs.get(session, JOB)
+        assert job is not None and job.stop_requested == 0
+    _look(db, _Host(EXITED), T0 + 20)
+    assert _job(db) == ("Succeeded", 0, "exited 0")
 
 
 class _Broken:

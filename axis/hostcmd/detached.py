@@ -77,11 +77,15 @@ async def start_detached(db: Database, target: BoundClaim, line: str, *, connect
             raise ExecLost(f"{exc}; `axis get claims` shows whether job {job_id} runs once the controller "
                            "looked") from exc
         if not result.ok:
-            await transport.run(forget_command(job_id), timeout=COMMAND_TIMEOUT)
-            with db.write() as session:
-                row = jobs.get(session, job_id)
-                if row is not None:
-                    jobs.remove(session, row)
+            try:  # its directory: a failed start leaves nothing behind (best effort)
+                await transport.run(forget_command(job_id), timeout=COMMAND_TIMEOUT)
+            except TransportError:
+                pass
+            finally:  # never Running: the controller would read its 125 as Failed and release the lease
+                with db.write() as session:
+                    row = jobs.get(session, job_id)
+                    if row is not None:
+                        jobs.remove(session, row)
             why = (f"cannot cap a job's memory there ({state.enforcement_reason}); --no-cap runs it without a cap"
                    if state.pgid is None and state.enforcement_mode == "none"
                    else result.stderr_tail() or f"exit {result.exit_status}")
@@ -131,20 +135,37 @@ async def stream_logs(db: Database, claim: str, *, follow: bool, connector: Conn
 
 async def stop_job(db: Database, claim: str, *, connector: Connector, clock: Callable[[], float]) -> Ending | None:
     """Stop the claim's running job and record how it ended (the lease released); None when the
-    host still shows it running after the stop (the controller's next look records its end)."""
+    host still shows it running after the stop (the controller's next look records its end).
+
+    The stop is noted on the row before the TERM is sent (a controller looking meanwhile must see
+    a 143 as Stopped, not Failed), and taken back when the stop command failed: a job never
+    stopped keeps its own ending."""
     job = claim_job(db, claim, running=True)
-    with db.write() as session:
-        row = jobs.get(session, job.job_id)
-        if row is not None and row.stop_requested == 0:
-            row.stop_requested = clock()
-            session.add(row)
+    asked = _note_stop(db, job.job_id, clock())
 
     async def work(transport: Transport, _left: float) -> Ending | None:
         await transport.run(stop_command(job.job_id), timeout=COMMAND_TIMEOUT, check=True)
         state = parse_job_state((await transport.run(job_state_command(job.job_id), timeout=COMMAND_TIMEOUT)).stdout)
         return ending_of(state, stop_requested=True)
 
-    ending = await with_connection(job_host(db, job), connector, math.inf, work)
+    try:
+        ending = await with_connection(job_host(db, job), connector, math.inf, work)
+    except BaseException:
+        if asked is not None:
+            _note_stop(db, job.job_id, 0.0, only_if=asked)
+        raise
     if ending is not None:
         record_end(db, job.job_id, ending, now=clock())
     return ending
+
+
+def _note_stop(db: Database, job_id: str, at: float, *, only_if: float | None = None) -> float | None:
+    """Set the row's `stop_requested` to `at` (0: not asked) unless someone asked first (or, with
+    `only_if`, unless it no longer holds that value); the value set, else None."""
+    with db.write() as session:
+        row = jobs.get(session, job_id)
+        if row is None or row.stop_requested != (0.0 if only_if is None else only_if):
+            return None
+        row.stop_requested = at
+        session.add(row)
+    return at

@@ -85,7 +85,7 @@ async def _check_host(db: Database, connector: Connector, host: Host, host_jobs:
 
 async def _follow(db: Database, transport: Transport, job: Job, state: JobState,
                   clock: Callable[[], float]) -> None:
-    ending = ending_of(state, stop_requested=job.stop_requested > 0)
+    ending = ending_of(state, stop_requested=job.stop_requested > 0, since_start=clock() - job.started)
     if ending is None and renew_for_job(db, job, now=clock()) is not None:
         return
     if ending is None:  # running without a lease: stop it, then record what the host says

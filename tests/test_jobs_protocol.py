@@ -45,7 +45,10 @@ def test_every_value_is_one_quoted_argument_of_a_fixed_script():
     assert stdin == RUNNER and not stdin.startswith("# shellcheck")
     words = shlex.split(command)
     assert words[:2] == ["sh", "-c"] and words[3] == "axis-job"
-    assert words[4:] == [job.id, str(2**30), "watchdog", "0", "1", HOSTILE]
+    assert words[4:] == [job.id, str(2**30), "watchdog", "0", "1", "0", HOSTILE]
+    assert shlex.split(runner_command(job, cap=1, mode="cgroup", detach=True, strict=True)[0])[4:] == [
+        job.id, "1", "cgroup", "1", "0", "1", HOSTILE]
+    assert shlex.split(forget_command(job.id, sudo=True))[5:] == ["1"]
     for make in (job_state_command, stop_command, forget_command, lambda i: logs_command(i, True)):
         assert shlex.split(make(job.id))[4] == job.id
 
@@ -90,6 +93,17 @@ def test_cgroup_mode_falls_back_to_the_watchdog_where_systemd_cannot_cap(tmp_pat
     assert _sh(*runner_command(job, cap=2**30, mode="cgroup", detach=False), tmp_path).stdout == "ran\n"
     state = parse_job_state(_sh(job_state_command(job.id), "", tmp_path).stdout)
     assert state.enforcement_mode == "watchdog" and state.enforcement_reason and state.unit is None
+
+
+@pytest.mark.parametrize("mode", ["cgroup", "watchdog"])
+def test_a_strict_job_is_refused_where_no_cgroup_cap_is_in_force(tmp_path, mode):
+    """A claim that requires cgroup enforcement is not run under the watchdog instead."""
+    job = Job.new("eval", "echo never")
+    run = _sh(*runner_command(job, cap=2**30, mode=mode, detach=False, strict=True), tmp_path)
+    assert (run.returncode, run.stdout) == (125, "")
+    state = parse_job_state(_sh(job_state_command(job.id), "", tmp_path).stdout)
+    assert state.pgid is None and state.enforcement_mode == "none" and state.exit == 125
+    assert state.enforcement_reason.startswith("the claim requires cgroup enforcement: ")
 
 
 def test_a_detached_job_runs_on_its_log_is_read_and_stop_ends_it(tmp_path):

@@ -87,7 +87,7 @@ exit 0'''
 #: Removes an ended job's directory (a job still running is refused), and resets its failed
 #: service unit: a detached unit is not collected when it fails, so that `Result=oom-kill` can be
 #: read after the kernel killed the runner with the job (a unit exists only where root or
-#: `sudo -n` started it).
+#: `sudo -n` started it; `$2` = 1: the host's spec allows `sudo -n`).
 _FORGET = r'''d="$HOME/.axis/jobs/$1"
 [ -d "$d" ] || exit 0
 g=; [ -r "$d/pgid" ] && IFS= read -r g < "$d/pgid"
@@ -96,7 +96,7 @@ if [ ! -f "$d/exit" ] && [ -n "$g" ] && kill -s 0 -- "-$g" 2>/dev/null; then ech
 u=; [ -r "$d/unit" ] && IFS= read -r u < "$d/unit"
 case $u in
   axis-job-*.service)
-    if [ "$(id -u)" = 0 ]; then systemctl reset-failed "$u"; else sudo -n systemctl reset-failed "$u"; fi >/dev/null 2>&1 ;;
+    if [ "$(id -u)" = 0 ]; then systemctl reset-failed "$u"; elif [ "$2" = 1 ]; then sudo -n systemctl reset-failed "$u"; fi >/dev/null 2>&1 ;;
 esac
 rm -rf -- "$d"'''
 
@@ -126,15 +126,18 @@ def _sh(script: str, *args: str) -> str:
     return " ".join(["sh", "-c", shlex.quote(script), "axis-job", *(shlex.quote(a) for a in args)])
 
 
-def runner_command(job: Job, *, cap: int, mode: EnforcementMode, detach: bool, sudo: bool = False) -> tuple[str, str]:
+def runner_command(job: Job, *, cap: int, mode: EnforcementMode, detach: bool, sudo: bool = False,
+                   strict: bool = False) -> tuple[str, str]:
     """The command line and stdin that start `job` capped at `cap` bytes (0: uncapped) in `mode`
     (what the host's facts said; the runner checks it again and falls back, recording why).
-    `sudo`: the host's spec allows `sudo -n` (systemd-run needs root). Foreground: the command
+    `sudo`: the host's spec allows `sudo -n` (systemd-run needs root). `strict`: the claim
+    requires cgroup enforcement: where the runner finds no cgroup cap in force it refuses the job
+    (125, `enforcement` says why) instead of falling back to the watchdog. Foreground: the command
     runs as long as the job, its output is the job's, its exit status the job's (125 when the
     runner refused to start it: read `enforcement`). Detached: returns once the job has started."""
     if cap < 0:
         raise ValueError(f"a cap is a number of bytes, not {cap}")
-    flags = ("1" if detach else "0", "1" if sudo else "0")
+    flags = ("1" if detach else "0", "1" if sudo else "0", "1" if strict else "0")
     return _sh(_START, job.id, str(cap), mode, *flags, job.line), RUNNER
 
 
@@ -156,8 +159,9 @@ def logs_command(job_id: str, follow: bool) -> str:
     return _sh(_LOGS, job_id, "1" if follow else "0")
 
 
-def forget_command(job_id: str) -> str:
+def forget_command(job_id: str, *, sudo: bool = False) -> str:
     """The command that removes an ended job's directory and resets its failed unit (a running
-    job is refused, exit 1; a job already gone is no error)."""
+    job is refused, exit 1; a job already gone is no error). `sudo`: the host's spec allows
+    `sudo -n`, which a login that is not root needs to reset a unit; without it no `sudo` runs."""
     _check_id(job_id)
-    return _sh(_FORGET, job_id)
+    return _sh(_FORGET, job_id, "1" if sudo else "0")

@@ -4,11 +4,12 @@
 # Sent on stdin and saved as $HOME/.axis/jobs/<job-id>/runner.sh by the start command
 # (axis/drivers/jobs/protocol.py), then run from that file, so that a systemd unit or a
 # detached supervisor can run it again:
-#   sh runner.sh start DIR CAP MODE DETACH SUDO LINE   the client's command (foreground or detach)
-#   sh runner.sh inner DIR DETACH                      inside the systemd unit (cgroup mode)
+#   sh runner.sh start DIR CAP MODE DETACH SUDO STRICT LINE   the client's command (foreground or detach)
+#   sh runner.sh inner DIR DETACH STRICT                      inside the systemd unit (cgroup mode)
 #   sh runner.sh supervise DIR                         the detached watchdog supervisor
 # CAP is bytes (0: uncapped, --no-cap); MODE is cgroup, watchdog or none (what the host's
-# facts said); DETACH and SUDO are 0 or 1 (SUDO: the host's spec lets axis use `sudo -n`);
+# facts said); DETACH, SUDO and STRICT are 0 or 1 (SUDO: the host's spec lets axis use `sudo -n`;
+# STRICT: the claim requires cgroup enforcement, so the job is refused rather than watched);
 # LINE is the user's shell line, run as `sh -c "$LINE"` and never pasted into a command.
 # Every fact goes into its own file in DIR (see protocol.py); what the client reports is read
 # from those files after the job ended, never from the job's output.
@@ -106,7 +107,8 @@ _j_cgroup_why() {
 
 # _j_fallback WHY: cgroup enforcement is not possible; the watchdog takes over, or nothing.
 _j_fallback() {
-  if _j_watchdog_why; then _j_put enforcement "watchdog $1"; _j_mode=watchdog
+  if [ "$_j_strict" = 1 ]; then _j_put enforcement "none the claim requires cgroup enforcement: $1"; _j_mode=none
+  elif _j_watchdog_why; then _j_put enforcement "watchdog $1"; _j_mode=watchdog
   else _j_put enforcement "none $1; $_j_why"; _j_mode=none; fi
 }
 
@@ -118,7 +120,7 @@ _j_unit_start() {
   if [ "$_j_detach" = 1 ]; then
     _j_put unit "$_j_unit.service"
     # shellcheck disable=SC2086 # $_j_root is empty or "sudo -n"
-    $_j_root systemd-run --quiet --unit "$_j_unit" -p OOMPolicy=kill "$@" -- sh "$_j_dir/runner.sh" inner "$_j_dir" 1 \
+    $_j_root systemd-run --quiet --unit "$_j_unit" -p OOMPolicy=kill "$@" -- sh "$_j_dir/runner.sh" inner "$_j_dir" 1 "$_j_strict" \
       </dev/null >/dev/null 2>"$_j_dir/unit.err" || return 1
     _j_n=0  # started when the job's process group is known
     while [ ! -f "$_j_dir/pgid" ] && [ "$_j_n" -lt 40 ]; do sleep 0.25; _j_n=$((_j_n + 1)); done
@@ -127,7 +129,7 @@ _j_unit_start() {
   fi
   _j_put unit "$_j_unit.scope"
   # shellcheck disable=SC2086
-  $_j_root systemd-run --quiet --scope --unit "$_j_unit" "$@" -- sh "$_j_dir/runner.sh" inner "$_j_dir" 0
+  $_j_root systemd-run --quiet --scope --unit "$_j_unit" "$@" -- sh "$_j_dir/runner.sh" inner "$_j_dir" 0 "$_j_strict"
   _j_rc=$?
   [ -f "$_j_dir/pgid" ] || return 1  # the scope never ran the runner
   if [ ! -f "$_j_dir/exit" ]; then  # the kernel's OOM kill took the runner with the job
@@ -182,6 +184,7 @@ _j_start() {
       rm -f "$_j_dir/unit"
       _j_fallback "systemd-run could not start the unit (exit $_j_rc$(_j_get_file "$_j_dir/unit.err" | sed 's/^./: &/'))"
     else _j_fallback "$_j_why"; fi
+  elif [ "$_j_strict" = 1 ]; then _j_fallback "the host's facts say $_j_mode"
   elif [ "$_j_mode" = watchdog ]; then
     if _j_watchdog_why; then _j_cgroup_why; _j_put enforcement "watchdog ${_j_why:-as the client chose}"
     else _j_put enforcement "none $_j_why"; _j_mode=none; fi
@@ -204,8 +207,8 @@ _j_start() {
 
 _j_action=$1; _j_dir=$2
 case $_j_action in
-  start) _j_cap=$3; _j_mode=$4; _j_detach=$5; _j_sudo=$6; _j_line=$7; _j_start ;;
-  inner) _j_detach=$3; _j_unit=axis-job-${_j_dir##*/}; _j_inner ;;
+  start) _j_cap=$3; _j_mode=$4; _j_detach=$5; _j_sudo=$6; _j_strict=$7; _j_line=$8; _j_start ;;
+  inner) _j_detach=$3; _j_strict=$4; _j_unit=axis-job-${_j_dir##*/}; _j_inner ;;
   supervise)
     trap '' HUP
     _j_line=$(cat "$_j_dir/line"); _j_cap=$(_j_get cap)

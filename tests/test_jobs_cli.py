@@ -132,4 +132,4 @@ def test_detach_no_cap_runs_uncapped_and_says_so(bound):
     assert r.code == 0, r.err
     assert r.err.startswith("axis: --no-cap: claim train's memory is not enforced; running without a cap\n")
     assert "(detached; memory cap: none uncapped (--no-cap))" in r.out
-    assert re.search(r" axis-job train-[0-9a-f]{12} 0 none 1 0 true$", host.calls[0], re.M)  # cap 0, mode none, detached
+    assert re.search(r" axis-job train-[0-9a-f]{12} 0 none 1 0 0 true$", host.calls[0], re.M)  # cap 0, mode none, detached, no sudo, not strict

@@ -69,7 +69,7 @@ async def start_detached(db: Database, target: BoundClaim, line: str, *, connect
             except jobs.JobRunning as exc:
                 raise ExecRefused(str(exc)) from None
         command, stdin = runner_command(job, cap=0 if no_cap else target.memory, mode=mode, detach=True,
-                                        sudo=target.host.spec.sudo)
+                                        sudo=target.host.spec.sudo, strict=not no_cap and target.requires_cgroup)
         try:
             result = await transport.run(command, input=stdin, timeout=COMMAND_TIMEOUT)
             state = parse_job_state((await transport.run(job_state_command(job_id), timeout=COMMAND_TIMEOUT)).stdout)
@@ -78,7 +78,7 @@ async def start_detached(db: Database, target: BoundClaim, line: str, *, connect
                            "looked") from exc
         if not result.ok:
             try:  # its directory: a failed start leaves nothing behind (best effort)
-                await transport.run(forget_command(job_id), timeout=COMMAND_TIMEOUT)
+                await transport.run(forget_command(job_id, sudo=target.host.spec.sudo), timeout=COMMAND_TIMEOUT)
             except TransportError:
                 pass
             finally:  # never Running: the controller would read its 125 as Failed and release the lease

@@ -116,6 +116,20 @@ def test_a_failed_start_is_not_recorded_even_when_its_cleanup_fails(bound):
     assert _status(bound)["phase"] == "Bound" and "job" not in _status(bound)
 
 
+def test_an_ended_jobs_directory_stays_for_logs_until_the_claims_next_job_starts(bound):
+    host = (FakeTransport(name="ubu-1").script(STARTS, "").script(STOP, "").script(FORGET, "")
+            .script(STATE, "running=0\nexit=143\n"))
+    bound.connector = FakeConnector({"ubu-1": host})
+    first = bound("exec", "--detach", "--force", "train", "--", "true")
+    assert first.code == 0, first.err
+    assert bound("stop", "train").code == 0
+    assert not any(re.search(FORGET, call) for call in host.calls)  # ended: its log is still there to read
+    assert bound("renew", "train").code == 0
+    assert bound("exec", "--detach", "--force", "train", "--", "true").code == 0
+    [forget] = [call for call in host.calls if re.search(FORGET, call)]
+    assert forget.endswith(f" axis-job {first.out.split()[1]} 0")  # the first job's, after the second started
+
+
 def test_logs_and_stop_of_a_claim_without_a_job(bound):
     for command in ("logs", "stop"):
         r = bound(command, "train")

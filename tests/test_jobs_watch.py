@@ -43,7 +43,7 @@ class _Host(FakeTransport):
         self.calls.append(command)
         if "echo missing=1" in command:
             return RunResult(0, self.states.pop(0), "")
-        if "kill -s TERM" in command:
+        if "kill -s TERM" in command or "systemctl reset-failed" in command:
             return RunResult(0, "", "")
         raise AssertionError(f"unexpected command {command[:80]!r}")
 
@@ -110,6 +110,26 @@ def test_a_job_seen_while_it_starts_keeps_its_lease_and_is_lost_only_later(db):
     assert lease is not None and lease.expires == T0 + 42  # renewed while it starts
     _look(db, host, T0 + 1 + STARTING)
     assert _job(db) == ("Lost", None, "its directory is gone from the host (~/.axis/jobs)")
+
+
+def test_a_failed_service_is_reset_once_the_jobs_end_is_recorded_and_its_directory_kept(db):
+    """Found in review: a detached service that failed (an OOM kill, a non-zero exit) was never
+    reset, so the host stayed `degraded` and the units piled up. The job's directory stays for
+    `axis logs`; only the unit named after the job is reset, never what its `unit` file says."""
+    failed = f"running=0\nexit=3\ncap=4294967296\npgid=77\nunit=axis-job-{JOB}.service\nunit.Result=exit-code\n"
+    host = _Host(failed)
+    _look(db, host, T0 + 5)
+    assert _job(db) == ("Failed", 3, "exited 3")
+    assert host.calls[1] == f"systemctl reset-failed axis-job-{JOB}.service 2>/dev/null || :"
+    assert not any("rm -rf" in call for call in host.calls)
+    _look(db, host, T0 + 10)  # ended: not looked at again, nor reset again
+    assert len(host.calls) == 2
+    forged = _Host(EXITED + f"unit=axis-job-{JOB}.service\n")  # another job's unit, in the `unit` file of this one
+    with db.write() as session:
+        jobs.add(session, job_id="other-0123456789ab", claim="other", host="ubu-1", line="x", now=T0 + 1)
+        session.delete(jobs.get(session, JOB))
+    _look(db, forged, T0 + 12)
+    assert len(forged.calls) == 1 and "reset-failed" not in forged.calls[0]  # a forged name: nothing reset
 
 
 def test_a_job_whose_lease_ended_is_stopped(db):

@@ -34,8 +34,8 @@ SHOW_OOM = SHOW_RUNNING.replace("Result=success", "Result=oom-kill").replace("=a
 EVENTS_OOM = "low 0\nhigh 0\nmax 42\noom 1\noom_kill 1\noom_group_kill 0\n"
 
 
-def _sh(command: str, stdin: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {"HOME": str(home), "PATH": os.environ["PATH"]}
+def _sh(command: str, stdin: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    env = {"HOME": str(home), "PATH": os.environ["PATH"], **env}
     return subprocess.run(["sh", "-c", command], input=stdin, capture_output=True, text=True, env=env, timeout=60)
 
 
@@ -86,13 +86,77 @@ def test_a_cap_that_cannot_be_enforced_does_not_start_the_job_and_no_cap_says_so
     assert parse_job_state(_sh(job_state_command(free.id), "", tmp_path).stdout).enforcement == "none uncapped (--no-cap)"
 
 
-def test_cgroup_mode_falls_back_to_the_watchdog_where_systemd_cannot_cap(tmp_path):
-    """This machine runs no systemd as PID 1 (or has no memory controller in cgroup v2): the
-    runner must not claim a cgroup cap, and says why it used the watchdog."""
+def _fake_root(root: Path, *, systemd: bool = True, controllers: str = "cpu io memory pids",
+               unit_files: dict[str, str] | None = None) -> Path:
+    """A fake run/systemd/system, sys/fs/cgroup and proc/self/cgroup (AXIS_JOB_TEST_ROOT)."""
+    if systemd:
+        (root / "run" / "systemd" / "system").mkdir(parents=True)
+    unit = root / "sys" / "fs" / "cgroup" / "system.slice" / "axis-job-eval.scope"
+    unit.mkdir(parents=True)
+    (root / "sys" / "fs" / "cgroup" / "cgroup.controllers").write_text(controllers + "\n")
+    for name, text in (unit_files or {}).items():
+        (unit / name).write_text(text)
+    (root / "proc" / "self").mkdir(parents=True)
+    (root / "proc" / "self" / "cgroup").write_text("0::/system.slice/axis-job-eval.scope\n")
+    return root
+
+
+@pytest.mark.parametrize("systemd, controllers, why", [
+    (False, "cpu io memory", "systemd is not running as PID 1"),
+    (True, "cpu io pids", "the cgroup v2 hierarchy has no memory controller (cgroup.controllers: cpu io pids)"),
+])
+def test_cgroup_mode_falls_back_to_the_watchdog_where_systemd_cannot_cap(tmp_path, systemd, controllers, why):
+    """The runner must not claim a cgroup cap, and says why it used the watchdog."""
+    root = _fake_root(tmp_path / "root", systemd=systemd, controllers=controllers)
     job = Job.new("eval", "echo ran")
-    assert _sh(*runner_command(job, cap=2**30, mode="cgroup", detach=False), tmp_path).stdout == "ran\n"
+    run = _sh(*runner_command(job, cap=2**30, mode="cgroup", detach=False), tmp_path, AXIS_JOB_TEST_ROOT=str(root))
+    assert run.stdout == "ran\n"
     state = parse_job_state(_sh(job_state_command(job.id), "", tmp_path).stdout)
-    assert state.enforcement_mode == "watchdog" and state.enforcement_reason and state.unit is None
+    assert (state.enforcement_mode, state.enforcement_reason, state.unit) == ("watchdog", why, None)
+
+
+CAP = 2**30
+UNIT = "cgroup systemd unit axis-job-eval-0123456789ab, memory.max 1073741824"
+CAUGHT = "systemd accepted MemoryMax but its cgroup /system.slice/axis-job-eval.scope enforces no limit"
+
+
+@pytest.mark.parametrize("files, strict, enforcement, exit_status", [
+    ({"memory.swap.max": "0\n"}, False, f"watchdog {CAUGHT} (memory.max: absent)", 0),
+    ({"memory.max": "max\n", "memory.swap.max": "0\n"}, False, f"watchdog {CAUGHT} (memory.max: max)", 0),
+    ({"memory.max": f"{2 * CAP}\n", "memory.swap.max": "0\n"}, False,
+     f"watchdog the unit's memory.max is {2 * CAP}, not the cap {CAP}", 0),
+    ({"memory.max": f"{CAP}\n", "memory.swap.max": "0\n"}, False, f"{UNIT}, memory.swap.max 0", 0),
+    ({"memory.max": f"{CAP}\n"}, False,
+     f"{UNIT}; no memory.swap.max: this kernel does not account swap, so past its cap the job may swap", 0),
+    ({"memory.max": f"{CAP}\n", "memory.swap.max": "max\n"}, False,
+     "watchdog the unit's memory.swap.max is max, not 0: the job could swap past its cap", 0),
+    ({"memory.max": "max\n", "memory.swap.max": "0\n"}, True,
+     f"none the claim requires cgroup enforcement: {CAUGHT} (memory.max: max)", 125),
+])
+def test_inside_the_unit_the_runner_checks_its_cgroup_before_the_job_starts(tmp_path, files, strict, enforcement,
+                                                                            exit_status):
+    """systemd accepts MemoryMax and MemorySwapMax where nothing enforces them: the runner reads
+    its own cgroup's memory.max and memory.swap.max and reports only what is in force."""
+    root = _fake_root(tmp_path / "root", unit_files=files)
+    directory = tmp_path / ".axis" / "jobs" / "eval-0123456789ab"
+    directory.mkdir(parents=True)
+    for name, text in {"runner.sh": RUNNER, "line": "echo ran", "cap": f"{CAP}\n", "path": os.environ["PATH"]}.items():
+        (directory / name).write_text(text)
+    run = _sh(f"sh {directory}/runner.sh inner {directory} 0 {int(strict)}", "", tmp_path, AXIS_JOB_TEST_ROOT=str(root))
+    assert (run.returncode, run.stdout) == (exit_status, "" if strict else "ran\n"), run.stderr
+    assert (directory / "enforcement").read_text() == enforcement + "\n"
+
+
+def test_a_kill_counted_in_the_units_memory_events_is_a_memory_kill(tmp_path):
+    root = _fake_root(tmp_path / "root", unit_files={"memory.max": f"{CAP}\n", "memory.swap.max": "0\n",
+                                                     "memory.events": EVENTS_OOM, "memory.peak": f"{CAP}\n"})
+    directory = tmp_path / ".axis" / "jobs" / "eval-0123456789ab"
+    directory.mkdir(parents=True)
+    for name, text in {"runner.sh": RUNNER, "line": "exit 9", "cap": f"{CAP}\n"}.items():
+        (directory / name).write_text(text)
+    run = _sh(f"sh {directory}/runner.sh inner {directory} 0 0", "", tmp_path, AXIS_JOB_TEST_ROOT=str(root))
+    state = parse_job_state(_sh(job_state_command("eval-0123456789ab"), "", tmp_path).stdout)
+    assert (run.returncode, state.exit, state.oom_used, state.oom_cap) == (137, 137, CAP, CAP)
 
 
 @pytest.mark.parametrize("mode", ["cgroup", "watchdog"])
@@ -147,7 +211,7 @@ def test_captured_systemctl_show_and_memory_events():
 
 def test_the_first_line_of_a_name_wins_and_shapes_are_checked():
     state = parse_job_state("running=1\nexit=0\nexit=137\noom=1 2 3\npgid=-1\nunit=sshd.service\nstarted=1e9\n")
-    assert state.exit == 0 and not state.running  # an exit status means it ended
+    assert state.running and state.exit is None  # its group lives: an exit status it could write is not believed
     assert (state.oom_cap, state.pgid, state.unit, state.started) == (None, None, None, None)
 
 

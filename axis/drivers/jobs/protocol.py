@@ -39,13 +39,22 @@ _JOB_ID = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?-[0-9a-f]{12}")
 _START = ('umask 077 && mkdir -p "$HOME/.axis/jobs" && d="$HOME/.axis/jobs/$1" && mkdir "$d" '
           '&& cat > "$d/runner.sh" && shift && exec sh "$d/runner.sh" start "$d" "$@"')
 
+#: Every script but the start begins here: the job's directory `d`, its process group `g` (empty
+#: when unknown), and `alive`, whether that group has a process left. The group is asked whether
+#: or not `exit` is written: the runner writes it once the group is gone, and the job, running as
+#: the user owning these files, could write it itself.
+_PRELUDE = r"""d="$HOME/.axis/jobs/$1"
+g=; [ -r "$d/pgid" ] && IFS= read -r g < "$d/pgid"
+case $g in ''|*[!0-9]*) g= ;; *) [ "$g" -gt 0 ] || g= ;; esac
+alive() { [ -n "$g" ] && kill -s 0 -- "-$g" 2>/dev/null; }
+"""
+
 #: Prints the job's facts as `name=value` lines (first line of each file only), `running=1|0`
 #: first; a unit's `systemctl show` properties as `unit.Name=value` and its cgroup's
 #: memory.events as `events.name=value`. A job whose process group is gone but whose `exit`
-#: is not yet written gets one second to write it (the runner writes it right after `wait`).
-_STATE = r'''d="$HOME/.axis/jobs/$1"
-[ -d "$d" ] || { echo missing=1; exit 0; }
-alive() { [ -f "$d/exit" ] && return 1; g=; [ -r "$d/pgid" ] && IFS= read -r g < "$d/pgid"; case $g in ''|*[!0-9]*) return 1 ;; esac; kill -s 0 -- "-$g" 2>/dev/null; }
+#: is not yet written gets one second to write it (the runner writes it right after its group
+#: ended), and a group not made yet (the job's first instant) one second to appear.
+_STATE = _PRELUDE + r'''[ -d "$d" ] || { echo missing=1; exit 0; }
 if alive; then echo running=1; else [ -f "$d/exit" ] || sleep 1; alive && echo running=1 || echo running=0; fi
 for f in exit oom enforcement cap pgid unit started ended; do
   [ -r "$d/$f" ] || continue
@@ -63,36 +72,38 @@ esac
 exit 0'''
 
 #: TERM to the job's process group, KILL after 5 s; `exit` 143 and `ended` written when the
-#: runner could not write them (a unit stopped with the runner inside).
-_STOP = r'''d="$HOME/.axis/jobs/$1"
-[ -d "$d" ] || { echo "no job $1 on this host" >&2; exit 1; }
-g=; [ -r "$d/pgid" ] && IFS= read -r g < "$d/pgid"
-case $g in ''|*[!0-9]*) echo "job $1 has no process group" >&2; exit 1 ;; esac
+#: runner could not write them (a unit stopped with the runner inside). A job whose `exit` is
+#: written has ended: nothing is signalled, since its group id may be another group's by now.
+_STOP = _PRELUDE + r'''[ -d "$d" ] || { echo "no job $1 on this host" >&2; exit 1; }
+[ -f "$d/exit" ] && exit 0
+[ -n "$g" ] || { echo "job $1 has no process group" >&2; exit 1; }
 kill -s TERM -- "-$g" 2>/dev/null
-n=0; while [ "$n" -lt 20 ] && kill -s 0 -- "-$g" 2>/dev/null; do sleep 0.25; n=$((n + 1)); done
+n=0; while [ "$n" -lt 20 ] && alive; do sleep 0.25; n=$((n + 1)); done
 kill -s KILL -- "-$g" 2>/dev/null
 n=0; while [ "$n" -lt 8 ] && [ ! -f "$d/exit" ]; do sleep 0.25; n=$((n + 1)); done
 [ -f "$d/exit" ] || { echo 143 > "$d/exit"; date +%s > "$d/ended"; }
 exit 0'''
 
-#: The log, whole; following (`$2` = 1) it until the job has ended.
-_LOGS = r'''d="$HOME/.axis/jobs/$1"
-[ -r "$d/log" ] || { echo "job $1 has no log on this host" >&2; exit 1; }
+#: The log, whole; following (`$2` = 1) it while the job runs: its group alive or its service
+#: active (a runner killed with its job writes no `exit`, so `exit` is not waited for).
+_LOGS = _PRELUDE + r'''[ -r "$d/log" ] || { echo "job $1 has no log on this host" >&2; exit 1; }
 [ "$2" = 1 ] || exec cat "$d/log"
+runs() {
+  alive && return 0
+  u=; [ -r "$d/unit" ] && IFS= read -r u < "$d/unit"
+  case $u in axis-job-*.service) [ "$(systemctl is-active "$u" 2>/dev/null)" = active ] ;; *) return 1 ;; esac
+}
 tail -n +1 -f "$d/log" & t=$!
-while [ ! -f "$d/exit" ]; do sleep 1; done
+while runs || { [ ! -f "$d/exit" ] && sleep 1 && runs; }; do sleep 1; done
 sleep 1; kill "$t" 2>/dev/null; wait "$t" 2>/dev/null
 exit 0'''
 
-#: Removes an ended job's directory (a job still running is refused), and resets its failed
-#: service unit: a detached unit is not collected when it fails, so that `Result=oom-kill` can be
-#: read after the kernel killed the runner with the job (a unit exists only where root or
-#: `sudo -n` started it; `$2` = 1: the host's spec allows `sudo -n`).
-_FORGET = r'''d="$HOME/.axis/jobs/$1"
-[ -d "$d" ] || exit 0
-g=; [ -r "$d/pgid" ] && IFS= read -r g < "$d/pgid"
-case $g in *[!0-9]*) g= ;; esac
-if [ ! -f "$d/exit" ] && [ -n "$g" ] && kill -s 0 -- "-$g" 2>/dev/null; then echo "job $1 is still running" >&2; exit 1; fi
+#: Removes an ended job's directory (a job whose group still has a process is refused), and
+#: resets its failed service unit: a detached unit is not collected when it fails, so that
+#: `Result=oom-kill` can be read after the kernel killed the runner with the job (a unit exists
+#: only where root or `sudo -n` started it; `$2` = 1: the host's spec allows `sudo -n`).
+_FORGET = _PRELUDE + r'''[ -d "$d" ] || exit 0
+if alive; then echo "job $1 is still running" >&2; exit 1; fi
 u=; [ -r "$d/unit" ] && IFS= read -r u < "$d/unit"
 case $u in
   axis-job-*.service)
@@ -154,7 +165,7 @@ def stop_command(job_id: str) -> str:
 
 
 def logs_command(job_id: str, follow: bool) -> str:
-    """The command that prints a detached job's log; `follow`: until the job has ended."""
+    """The command that prints a detached job's log; `follow`: while the job runs."""
     _check_id(job_id)
     return _sh(_LOGS, job_id, "1" if follow else "0")
 

@@ -26,7 +26,8 @@ _MAX_VALUE = 500
 
 @dataclass(frozen=True)
 class JobState:
-    """What a host says about one job. `running` False with `exit` None: the job is gone without
+    """What a host says about one job. `running`: its process group has a process left (an `exit`
+    is then not believed, and None). `running` False with `exit` None: the job is gone without
     an exit status (host rebooted, runner killed) or was never started; `pgid` None: it never
     started (the runner refused: `enforcement` says why). `oom_used`/`oom_cap` are set when the
     job was killed for using more memory than its cap."""
@@ -106,7 +107,11 @@ def parse_job_state(text: str) -> JobState:
                         or (_int(values.get("events.oom_kill")) or 0) > 0)
     if cap_at_kill is None and killed_by_kernel and cap:
         used, cap_at_kill = cap, cap  # the runner died with the job; the kernel kept the count
-    running = values.get("running") == "1" and exit_status is None
+    # A group with a process left runs, whatever `exit` says: the runner writes `exit` only once
+    # the group is gone, and the job itself could write one.
+    running = values.get("running") == "1"
+    if running:
+        exit_status = None
     if cap_at_kill is not None and not running:
         exit_status = EXIT_OOM
     unit = values.get("unit")

@@ -178,6 +178,11 @@ def test_in_a_systemd_service_that_caps_nothing_the_watchdog_caps_the_job_and_th
             f"limit (memory.max: absent)") in json.loads(started.stdout)["items"][-1]["message"], started.stdout
     wait_for(lambda: _claim(work).get("phase") == "OOMKilled", 30, "the overrun in the service to be recorded")
     assert _claim(work)["job"]["exitCode"] == 137
+    [(eater_host,)] = query(work.state, "SELECT host FROM jobs WHERE job_id=?", eater)
+    failed = _host(fleet, eater_host)  # its end recorded: the failed service reset, its directory kept for logs
+    wait_for(lambda: failed.exec(f"systemctl show -p LoadState --value {unit}").stdout == "not-found\n", 10,
+             "the controller to reset the failed service")
+    assert failed.exec(f"test -f /root/.axis/jobs/{eater}/exit", check=False).returncode == 0
 
     assert _axis(work, "renew", "job").returncode == 0
     sleeper, name = _detach(work, "sh", "-c", "echo in $(sed -n 's/^0:://p' /proc/self/cgroup); exec sleep 300")

@@ -97,6 +97,16 @@ def test_a_job_over_its_cap_is_killed_alone_while_a_second_job_on_the_host_finis
     assert leftover.code == 0 and leftover.out.split()[-1] == "0", leftover.out  # nothing left behind
 
 
+def test_a_child_the_job_leaves_behind_ends_with_it(one_host):
+    """The reviewer's case: 384Mi held by a background child of a job that exits at once would
+    run on uncapped and unleased; it is stopped with the job's process group."""
+    run, host = one_host
+    r = run("exec", "eater", "--", "python3 -c 'b = b\"x\" * (384 << 20); import time; time.sleep(61)' & echo started")
+    assert (r.code, r.out) == (0, "started\n"), r.err
+    left = run("on", host.name, "--", "ps -eo args | grep -c '[t]ime.sleep(61)' || true")
+    assert left.code == 0 and left.out.split()[-1] == "0", left.out
+
+
 def test_no_cap_runs_uncapped_and_says_so(one_host):
     run, _ = one_host
     r = run("exec", "--no-cap", "eater", "--", "python3 -c 'b = b\"x\" * (384 << 20); print(len(b) >> 20)'")
@@ -134,6 +144,21 @@ def test_a_unit_that_enforces_nothing_is_caught_before_the_job_starts(fleet, foo
     assert _ssh(fleet, fooled, user, forget_command(job.id)).returncode == 0
 
 
+@pytest.mark.parametrize("detach", [False, True])
+def test_a_strict_job_is_refused_when_its_unit_enforces_nothing(fleet, fooled, detach):
+    """A claim that requires cgroup enforcement: the runner inside the real scope or service
+    finds no memory.max and refuses the job (125, never started) instead of watching it."""
+    job = Job.new("eval", "echo never")
+    command, stdin = runner_command(job, cap=128 << 20, mode="cgroup", detach=detach, sudo=True, strict=True)
+    ran = _ssh(fleet, fooled, "ops", command, stdin)
+    state = parse_job_state(_ssh(fleet, fooled, "ops", job_state_command(job.id)).stdout)
+    say(f"strict ({'service' if detach else 'scope'}): exit {ran.returncode}, state {state}")
+    assert (ran.returncode, ran.stdout) == (125, ""), ran.stderr
+    assert (state.running, state.exit, state.pgid, state.enforcement_mode) == (False, 125, None, "none"), state
+    assert state.enforcement_reason.startswith("the claim requires cgroup enforcement: systemd accepted MemoryMax"), state
+    assert _ssh(fleet, fooled, "ops", forget_command(job.id, sudo=True)).returncode == 0
+
+
 @pytest.mark.parametrize("where", ["watchdog", "service"])
 def test_a_detached_job_outlives_its_connection_logs_and_stops(fleet, fooled, where):
     """The protocol's detached start (helper commands for `axis exec --detach`): the ssh client
@@ -156,7 +181,7 @@ def test_a_detached_job_outlives_its_connection_logs_and_stops(fleet, fooled, wh
     assert (ended.running, ended.exit, ended.oom_killed) == (False, 143, False), ended
     following = _ssh(fleet, fooled, "ops", logs_command(job.id, True))
     assert following.stdout == "started as ops in /home/ops\n"  # -f ends with the job
-    assert _ssh(fleet, fooled, "ops", forget_command(job.id)).returncode == 0
+    assert _ssh(fleet, fooled, "ops", forget_command(job.id, sudo=True)).returncode == 0
     gone = _ssh(fleet, fooled, "ops", f"ls -d .axis/jobs/{job.id}; systemctl show -p LoadState --value "
                                       f"axis-job-{job.id}.service")
     assert gone.stdout == "not-found\n", gone  # no directory, no failed unit left behind

@@ -169,6 +169,7 @@ _j_unit_start() {
     [ -f "$_j_dir/pgid" ] && return 0
     [ -f "$_j_dir/exit" ] && return "$(_j_get "$_j_dir/exit")"
     # Too slow: stopped before anything else starts, so that the job never runs twice.
+    echo "the unit did not start the job within 10 s; stopped" > "$_j_dir/unit.err"
     # shellcheck disable=SC2086
     { $_j_root systemctl stop "$_j_unit.service"; $_j_root systemctl reset-failed "$_j_unit.service"; } >/dev/null 2>&1
     rm -f "$_j_dir/pgid" "$_j_dir/exit" "$_j_dir/ended"
@@ -178,18 +179,16 @@ _j_unit_start() {
   # shellcheck disable=SC2086
   $_j_root systemd-run --quiet --scope --unit "$_j_unit" "$@" -- sh "$_j_dir/runner.sh" inner "$_j_dir" 0 "$_j_strict"
   _j_rc=$?
+  # No `exit` with a `pgid`: the kernel's OOM kill took the runner with the job.
+  if [ -f "$_j_dir/pgid" ] && [ ! -f "$_j_dir/exit" ] \
+     && [ "$(systemctl show -p Result --value "$_j_unit.scope" 2>/dev/null)" = oom-kill ]; then
+    _j_put oom "$_j_cap $_j_cap"; _j_rc=137
+  fi
   # What the job left in its scope outside its process group ends with it.
   # shellcheck disable=SC2086
-  $_j_root systemctl stop "$_j_unit.scope" >/dev/null 2>&1
+  { $_j_root systemctl stop "$_j_unit.scope"; $_j_root systemctl reset-failed "$_j_unit.scope"; } >/dev/null 2>&1
   [ -f "$_j_dir/pgid" ] || { [ -f "$_j_dir/exit" ] && return "$_j_rc"; return 1; }  # refused inside, or never ran
-  if [ ! -f "$_j_dir/exit" ]; then  # the kernel's OOM kill took the runner with the job
-    if [ "$(systemctl show -p Result --value "$_j_unit.scope" 2>/dev/null)" = oom-kill ]; then
-      _j_put oom "$_j_cap $_j_cap"; _j_rc=137
-    fi
-    _j_end "$_j_rc"
-  fi
-  # shellcheck disable=SC2086
-  $_j_root systemctl reset-failed "$_j_unit.scope" >/dev/null 2>&1
+  [ -f "$_j_dir/exit" ] || _j_end "$_j_rc"
   return "$_j_rc"
 }
 

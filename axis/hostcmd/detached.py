@@ -2,7 +2,8 @@
 
 A detached job runs on its claim's host through the same runner as `axis exec`, under the same
 memory cap, but outlives the SSH connection (a transient systemd service where the host caps with
-cgroups, else the runner in a session of its own). It is a row of the `jobs` table from before it
+cgroups, else the runner in the background: in a session of its own where `setsid` is there, as
+on Linux, else ignoring SIGHUP, as on macOS). It is a row of the `jobs` table from before it
 starts (one running job per claim: the row is written first, so a second start is refused before
 it reaches the host) until it ends. While it runs, the controller's jobs pass
 (`axis.reconcile.job_watch`) renews its claim's lease and records how it ended; without a

@@ -13,9 +13,12 @@ facts are small files in that directory:
     exit         exit status (137: killed for memory)
     oom          `<used bytes> <cap bytes>` when killed for memory
     log          stdout and stderr of a detached job
+    path         the caller's PATH            lc_all   the caller's LC_ALL (when it had one)
 
 The client reads a job's result with `job_state_command` after the job ended, on the same
-connection; never from the job's own output, which the job could forge. Every value goes into
+connection; never from the job's own output, which the job could forge (its files it could
+write too, as the same user: a job runs while its process group has a process, whatever `exit`
+says, and the runner writes `exit` only once the group is gone). Every value goes into
 a command as one `shlex.quote`d argument of a fixed script: nothing is pasted.
 """
 

@@ -112,6 +112,16 @@ def test_a_job_seen_while_it_starts_keeps_its_lease_and_is_lost_only_later(db):
     assert _job(db) == ("Lost", None, "its directory is gone from the host (~/.axis/jobs)")
 
 
+def test_a_job_starting_without_a_lease_is_stopped_once_it_has_a_process_group(db):
+    release(db, "train", now=T0 + 2)
+    host = _Host("missing=1\n", RUNNING, STOPPED)
+    _look(db, host, T0 + 3)  # nothing to signal yet (a stop would fail, and hold up the host's other jobs)
+    assert _job(db) == ("Running", None, "") and len(host.calls) == 1
+    _look(db, host, T0 + 6)
+    assert ["kill -s TERM" in call for call in host.calls] == [False, False, True, False]
+    assert _job(db)[:2] == ("Stopped", 143)
+
+
 def test_a_failed_service_is_reset_once_the_jobs_end_is_recorded_and_its_directory_kept(db):
     """Found in review: a detached service that failed (an OOM kill, a non-zero exit) was never
     reset, so the host stayed `degraded` and the units piled up. The job's directory stays for

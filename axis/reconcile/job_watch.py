@@ -89,6 +89,8 @@ async def _follow(db: Database, transport: Transport, job: Job, state: JobState,
     ending = ending_of(state, stop_requested=job.stop_requested > 0, since_start=clock() - job.started)
     if ending is None and renew_for_job(db, job, now=clock()) is not None:
         return
+    if ending is None and state.pgid is None:  # starting without a lease: nothing to signal yet; next look
+        return
     if ending is None:  # running without a lease: stop it, then record what the host says
         await transport.run(stop_command(job.job_id), timeout=HOST_TIMEOUT, check=True)
         after = parse_job_state((await transport.run(job_state_command(job.job_id), timeout=HOST_TIMEOUT)).stdout)

@@ -8,14 +8,19 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from axis.app.observed import summary
+from axis.drivers.facts import Facts
 from axis.placement.candidates import candidate
 from axis.placement.infer import infer
 from axis.placement.ledger import place_claims
 from axis.placement.scorer import rank, static_reasons
+from axis.specs import Host
 from axis.specs.models import ClaimSpec
 from axis.state import Database, leases
+from axis.state.claims import get_status
 from tests.claimkit import T0, claim, facts, host, store
 
+SPEC_SAYS_NO_SUDO = "systemd-run needs root: the login user is not root and the Host's spec says sudo: false"
 NO_MEMORY = "the cgroup v2 hierarchy has no memory controller (cgroup.controllers: empty)"
 
 
@@ -60,3 +65,42 @@ def test_binding_honours_it(tmp_path: Path):
     with db.read() as session:
         assert leases.find(session, "strict").host == "kernel"  # type: ignore[union-attr]
         assert leases.find(session, "loose").host == "sampled"  # type: ignore[union-attr]  # more room wins
+
+
+def _sudo_host(name: str, sudo: bool) -> Host:
+    return Host.model_validate({"apiVersion": "axis/v1", "kind": "Host", "metadata": {"name": name},
+                                "spec": {"address": f"{name}.lan", "sudo": sudo}})
+
+
+def _sudoer_facts(**kwargs):  # type: ignore[no-untyped-def]
+    """A login that is not root but may `sudo -n`: the facts say cgroup (through sudo -n)."""
+    data = _facts("cgroup", "systemd-run through sudo -n with a cgroup v2 memory controller", **kwargs)
+    data["sudo"] = {"is_root": False, "passwordless": True, "user": "ops"}
+    return data
+
+
+def test_cgroup_through_sudo_counts_only_where_the_hosts_spec_allows_sudo(tmp_path: Path):
+    """Found in review: the facts said cgroup for a login with passwordless sudo while the runner
+    uses `sudo -n` only under `spec.sudo: true`, so a cgroup-only claim was placed on a host whose
+    jobs then ran under the watchdog; `axis describe` said `Memory cap: cgroup` there too."""
+    no_sudo = candidate(_sudo_host("nosudo", False), "complete", "", _sudoer_facts())
+    assert (no_sudo.enforcement, no_sudo.enforcement_reason) == ("watchdog", SPEC_SAYS_NO_SUDO)
+    assert candidate(_sudo_host("sudo", True), "complete", "", _sudoer_facts()).enforcement == "cgroup"
+    as_root = {**_sudoer_facts(), "sudo": {"is_root": True}}
+    assert candidate(_sudo_host("root", False), "complete", "", as_root).enforcement == "cgroup"
+
+    db = Database(tmp_path / "state.db")
+    store(db, [_sudo_host("nosudo", False), claim("strict", requires={"enforcement": "cgroup"})],
+          {"nosudo": _sudoer_facts(total_gib=64)})
+    place_claims(db, now=T0)
+    with db.read() as session:
+        assert leases.find(session, "strict") is None
+        status = get_status(session, "strict")
+    assert status is not None and f"memory enforcement is watchdog ({SPEC_SAYS_NO_SUDO})" in status.reason
+
+    facts_model = Facts.model_validate({"status": "complete", "collected_at": "2026-01-01T00:00:00Z",
+                                        "sudo": {"is_root": False, "passwordless": True},
+                                        "memory_enforcement": _sudoer_facts()["memory_enforcement"]})
+    assert summary(facts_model, spec_sudo=False)["memoryEnforcement"] == f"watchdog ({SPEC_SAYS_NO_SUDO})"
+    assert summary(facts_model, spec_sudo=True)["memoryEnforcement"].startswith("cgroup (systemd-run through sudo -n")
+    assert summary(facts_model)["memoryEnforcement"].startswith("cgroup (")  # `axis facts` here: no Host spec applies

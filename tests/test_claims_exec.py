@@ -76,7 +76,7 @@ def test_runs_the_command_streams_its_output_and_returns_its_exit_code(db):
     assert chunks == [("stdout", "ok\n"), ("stderr", "warn\n")]
     [args] = job_starts(fake)
     assert args[1:] == [str(4 * 2**30), "watchdog", "0", "0", "0", "make test"] and args[0].startswith("small-")
-    assert shlex.split(fake.calls[-1])[4] == args[0] and "rm -rf" in fake.calls[-1] and fake.closed
+    assert fake.calls[-1].endswith(f"{shlex.quote(args[0])} 0") and "rm -rf" in fake.calls[-1] and fake.closed
     assert fake.calls[-3].endswith("\n" + RUNNER)  # the runner went on stdin
 
 
@@ -202,3 +202,86 @@ def test_a_start_that_failed_before_the_runner_ran_is_not_a_command_exit_code(db
                exit_status=1, state="missing=1\n")
     with pytest.raises(ExecRefused, match=r"ubu-1: the job runner could not start \(exit 1; its message is above\)"):
         _run(db, "small", "true", fake, force=True)
+
+
+def test_a_claim_that_requires_cgroup_gets_no_watchdog_fallback(tmp_path):
+    """Found in review: `requires.enforcement: cgroup` only chose the host; at exec time the runner
+    fell back to the watchdog. Now the runner is told `strict` (it refuses, 125, where no cgroup
+    cap is in force), and facts that say watchdog are refused before the job starts."""
+    db = Database(tmp_path / "state.db")
+    cgroup = {**facts(total_gib=64), "memory_enforcement": {"mode": "cgroup", "reason": "systemd-run as root"}}
+    store(db, [host("ubu-1"), claim("strict", requires={"memory": "1Gi", "enforcement": "cgroup"}),
+               claim("loose", requires={"memory": "1Gi"})], {"ubu-1": cgroup})
+    place_claims(db, now=T0)
+    fake = job(FakeTransport(name="ubu-1"))
+    for name, no_cap, strict in (("strict", False, "1"), ("loose", False, "0"), ("strict", True, "0")):
+        _run(db, name, "true", fake, force=True, cap=not no_cap)
+        assert job_starts(fake)[-1][1:6] == [str(2**30) if not no_cap else "0", "cgroup" if not no_cap else "none",
+                                            "0", "0", strict]
+    watchdog = {**cgroup, "memory_enforcement": {"mode": "watchdog", "reason": "no memory controller"}}
+    with db.write() as session:
+        store_observations(session, [Observation("ubu-1", "complete", "", watchdog, T0 + 1)])
+    with pytest.raises(ExecRefused, match=r"claim 'strict' requires cgroup enforcement, and ubu-1 caps only with the "
+                                          r"watchdog \(no memory controller\); --no-cap runs the command without a cap"):
+        _run(db, "strict", "true", fake, force=True)
+    assert len(job_starts(fake)) == 3
+    refused = "running=0\nexit=125\nenforcement=none the claim requires cgroup enforcement: no memory.max\n"
+    strict = job(FakeTransport(name="ubu-1"), exit_status=125, state=refused)
+    with db.write() as session:
+        store_observations(session, [Observation("ubu-1", "complete", "", cgroup, T0 + 2)])
+    with pytest.raises(ExecRefused, match=r"not started: cannot cap a job's memory there \(the claim requires cgroup"):
+        _run(db, "strict", "true", strict, force=True)
+
+
+class _Hanging(FakeTransport):
+    """The job runs until the client gives up: Ctrl-C (cancelled) or the connection drops."""
+
+    drop: bool = False
+
+    async def run(self, command, **kwargs):  # type: ignore[no-untyped-def, override]
+        if self.drop and job_starts(self):  # dropped while the job ran: the connection is gone
+            raise TransportError(ErrorKind.UNREACHABLE, "ubu-1", "connection reset")
+        if kwargs.get("input") == RUNNER:
+            self.calls.append(f"{command}\n{RUNNER}")
+            if self.drop:
+                raise TransportError(ErrorKind.UNREACHABLE, "ubu-1", "connection reset")
+            await asyncio.Event().wait()
+        return await super().run(command, **kwargs)
+
+
+def test_ctrl_c_stops_the_job_it_leaves_without_a_lease(db):
+    """Found in review: an interrupted `axis exec` only stopped renewing the lease, and the job ran
+    on, uncapped by any lease. The job is stopped (TERM its group) on the same connection."""
+    fake = job(_Hanging(name="ubu-1")).script(r"kill -s TERM", "")
+
+    async def interrupted() -> None:
+        task = asyncio.create_task(run_bound(db, bound_target(db, "small", now=T0 + 1), "sleep 600",
+                                             connector=_Connector(fake), clock=lambda: T0 + 1, force=True,
+                                             on_output=lambda s, t: None))
+        while not job_starts(fake):
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(interrupted())
+    [args] = job_starts(fake)
+    stops = [call for call in fake.calls if "no job $1 on this host" in call]
+    assert len(stops) == 1 and stops[0].endswith(f" axis-job {args[0]}")
+
+
+def test_a_lost_connection_stops_the_job_over_a_fresh_one(db):
+    dropped = job(_Hanging(name="ubu-1"))
+    dropped.drop = True
+    fresh = FakeTransport(name="ubu-1").script(r"kill -s TERM", "").script(r'rm -rf -- "\$d"', "")
+
+    class _Reconnecting:
+        async def connect(self, target: Host):  # type: ignore[no-untyped-def]
+            return dropped if not job_starts(dropped) else fresh
+
+    with pytest.raises(ExecLost, match="ubu-1: unreachable: connection reset"):
+        asyncio.run(run_bound(db, bound_target(db, "small", now=T0 + 1), "sleep 600", connector=_Reconnecting(),
+                              clock=lambda: T0 + 1, force=True, on_output=lambda s, t: None))
+    [args] = job_starts(dropped)
+    assert fresh.calls[0].endswith(f" axis-job {args[0]}") and "kill -s TERM" in fresh.calls[0]
+    assert fresh.calls[1].endswith(f" axis-job {args[0]} 0") and "rm -rf" in fresh.calls[1]  # 0: no sudo

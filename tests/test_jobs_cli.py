@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from axis.drivers.transport import ErrorKind, TransportError
 from axis.state import Database
 from axis.state.facts import Observation, store_observations
 from tests.claimkit import facts
@@ -93,6 +94,40 @@ def test_a_job_the_host_cannot_cap_is_not_started_nor_recorded(bound):
                         r"\(ps -A -o pgid= -o rss= fails\); --no-cap runs it without a cap\n", r.err), r.err
     assert _status(bound)["phase"] == "Bound" and "job" not in _status(bound)
     assert 'rm -rf -- "$d"' in host.calls[-1]  # its directory on the host is removed too
+
+
+class _ForgetFails(FakeTransport):
+    """A host whose connection drops when the failed start's directory is removed."""
+
+    async def run(self, command, **kwargs):  # type: ignore[no-untyped-def, override]
+        if re.search(FORGET, command):
+            raise TransportError(ErrorKind.UNREACHABLE, "ubu-1", "connection reset")
+        return await super().run(command, **kwargs)
+
+
+def test_a_failed_start_is_not_recorded_even_when_its_cleanup_fails(bound):
+    """Found in review: the cleanup's TransportError left the row Running, and the controller then
+    read exit 125 as Failed, releasing the lease of a job that never started."""
+    host = (_ForgetFails(name="ubu-1").script(STARTS, "", exit_status=125)
+            .script(STATE, "running=0\nexit=125\nenforcement=none ps -A -o pgid= -o rss= fails\n"))
+    bound.connector = FakeConnector({"ubu-1": host})
+    r = bound("exec", "--detach", "--force", "train", "--", "true")
+    assert r.code == 125 and "did not start on ubu-1: cannot cap a job's memory there" in r.err, r.err
+    assert _status(bound)["phase"] == "Bound" and "job" not in _status(bound)
+
+
+def test_an_ended_jobs_directory_stays_for_logs_until_the_claims_next_job_starts(bound):
+    host = (FakeTransport(name="ubu-1").script(STARTS, "").script(STOP, "").script(FORGET, "")
+            .script(STATE, "running=0\nexit=143\n"))
+    bound.connector = FakeConnector({"ubu-1": host})
+    first = bound("exec", "--detach", "--force", "train", "--", "true")
+    assert first.code == 0, first.err
+    assert bound("stop", "train").code == 0
+    assert not any(re.search(FORGET, call) for call in host.calls)  # ended: its log is still there to read
+    assert bound("renew", "train").code == 0
+    assert bound("exec", "--detach", "--force", "train", "--", "true").code == 0
+    [forget] = [call for call in host.calls if re.search(FORGET, call)]
+    assert forget.endswith(f" axis-job {first.out.split()[1]} 0")  # the first job's, after the second started
 
 
 def test_logs_and_stop_of_a_claim_without_a_job(bound):

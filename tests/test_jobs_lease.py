@@ -11,7 +11,7 @@ import pytest
 
 from axis.app.claims import claim_status
 from axis.drivers.jobs.state import JobState
-from axis.placement.job_lease import Ending, ending_of, record_end, renew_for_job
+from axis.placement.job_lease import STARTING, Ending, ending_of, record_end, renew_for_job
 from axis.placement.ledger import place_claims, release, renew
 from axis.specs import Kind
 from axis.state import Database, jobs, leases
@@ -84,6 +84,20 @@ def test_the_migration_keeps_one_running_job_per_claim(db, tmp_path):
 ])
 def test_how_a_job_ended_from_its_state_on_the_host(state, stop, expected):
     assert ending_of(state, stop_requested=stop) == expected
+
+
+def test_a_job_still_starting_is_not_lost():
+    """Found in review: the row is written before the start command, and the runner waits up to
+    10 s for a systemd unit to spawn the job, so a look in between saw no directory, or no process
+    group and no exit, and recorded the job Lost while it started; nobody renewed or stopped it."""
+    starting, no_dir = JobState(running=False, enforcement="cgroup systemd unit", started=int(T0)), \
+        JobState(running=False, missing=True)
+    for state in (starting, no_dir):
+        assert ending_of(state, stop_requested=False, since_start=5) is None
+        lost = ending_of(state, stop_requested=False, since_start=STARTING)
+        assert lost is not None and lost.state == "Lost"
+    refused = JobState(running=False, exit=125, enforcement="none ps fails")  # an exit is an end, starting or not
+    assert ending_of(refused, stop_requested=False, since_start=1) == Ending("Failed", 125, "exited 125")
 
 
 def test_a_running_job_renews_its_lease_once_a_third_of_the_ttl_passed(db):

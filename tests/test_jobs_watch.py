@@ -12,6 +12,7 @@ import pytest
 
 from axis.drivers.transport import ErrorKind, OutputCallback, RunResult, TransportError
 from axis.hostcmd.detached import stop_job
+from axis.placement.job_lease import STARTING
 from axis.placement.ledger import place_claims, release
 from axis.reconcile.job_watch import JOBS_EVERY, JobWatch, check_jobs
 from axis.reconcile.supervisor import Supervisor
@@ -42,7 +43,7 @@ class _Host(FakeTransport):
         self.calls.append(command)
         if "echo missing=1" in command:
             return RunResult(0, self.states.pop(0), "")
-        if "kill -s TERM" in command:
+        if "kill -s TERM" in command or "systemctl reset-failed" in command:
             return RunResult(0, "", "")
         raise AssertionError(f"unexpected command {command[:80]!r}")
 
@@ -96,6 +97,51 @@ def test_a_running_job_keeps_its_lease_and_an_ended_one_releases_it(db):
     assert all(call.endswith(f" axis-job {JOB}") for call in host.calls)  # the id, one quoted argument
 
 
+def test_a_job_seen_while_it_starts_keeps_its_lease_and_is_lost_only_later(db):
+    """A look between the row's write and the runner's first files (no directory yet), or before
+    the job's process group is known, is a job starting, not a job Lost."""
+    host = _Host("missing=1\n", "running=0\nenforcement=cgroup systemd unit\ncap=4294967296\nstarted=1700000001\n",
+                 "missing=1\n")
+    _look(db, host, T0 + 2)
+    _look(db, host, T0 + 12)
+    assert _job(db) == ("Running", None, "")
+    with db.read() as session:
+        lease = leases.find(session, "train")
+    assert lease is not None and lease.expires == T0 + 42  # renewed while it starts
+    _look(db, host, T0 + 1 + STARTING)
+    assert _job(db) == ("Lost", None, "its directory is gone from the host (~/.axis/jobs)")
+
+
+def test_a_job_starting_without_a_lease_is_stopped_once_it_has_a_process_group(db):
+    release(db, "train", now=T0 + 2)
+    host = _Host("missing=1\n", RUNNING, STOPPED)
+    _look(db, host, T0 + 3)  # nothing to signal yet (a stop would fail, and hold up the host's other jobs)
+    assert _job(db) == ("Running", None, "") and len(host.calls) == 1
+    _look(db, host, T0 + 6)
+    assert ["kill -s TERM" in call for call in host.calls] == [False, False, True, False]
+    assert _job(db)[:2] == ("Stopped", 143)
+
+
+def test_a_failed_service_is_reset_once_the_jobs_end_is_recorded_and_its_directory_kept(db):
+    """Found in review: a detached service that failed (an OOM kill, a non-zero exit) was never
+    reset, so the host stayed `degraded` and the units piled up. The job's directory stays for
+    `axis logs`; only the unit named after the job is reset, never what its `unit` file says."""
+    failed = f"running=0\nexit=3\ncap=4294967296\npgid=77\nunit=axis-job-{JOB}.service\nunit.Result=exit-code\n"
+    host = _Host(failed)
+    _look(db, host, T0 + 5)
+    assert _job(db) == ("Failed", 3, "exited 3")
+    assert host.calls[1] == f"systemctl reset-failed axis-job-{JOB}.service 2>/dev/null || :"
+    assert not any("rm -rf" in call for call in host.calls)
+    _look(db, host, T0 + 10)  # ended: not looked at again, nor reset again
+    assert len(host.calls) == 2
+    forged = _Host(EXITED + f"unit=axis-job-{JOB}.service\n")  # another job's unit, in the `unit` file of this one
+    with db.write() as session:
+        jobs.add(session, job_id="other-0123456789ab", claim="other", host="ubu-1", line="x", now=T0 + 1)
+        session.delete(jobs.get(session, JOB))
+    _look(db, forged, T0 + 12)
+    assert len(forged.calls) == 1 and "reset-failed" not in forged.calls[0]  # a forged name: nothing reset
+
+
 def test_a_job_whose_lease_ended_is_stopped(db):
     release(db, "train", now=T0 + 2)
     host = _Host(RUNNING, STOPPED)
@@ -135,6 +181,18 @@ def test_axis_stop_stops_the_job_and_records_it_stopped(db):
         status = get_status(session, "train")
         assert leases.find(session, "train") is None
     assert status is not None and status.phase == "Stopped"
+
+
+def test_a_stop_that_never_reached_the_host_leaves_the_jobs_own_ending(db):
+    """Found in review: `axis stop` noted the stop before sending it, so with the host away the
+    job's later natural end was recorded Stopped. A failed stop takes its note back."""
+    with pytest.raises(TransportError, match="connection refused"):
+        asyncio.run(stop_job(db, "train", connector=_Connector(None), clock=lambda: T0 + 12))
+    with db.read() as session:
+        job = jobs.get(session, JOB)
+        assert job is not None and job.stop_requested == 0
+    _look(db, _Host(EXITED), T0 + 20)
+    assert _job(db) == ("Succeeded", 0, "exited 0")
 
 
 class _Broken:

@@ -102,7 +102,7 @@ def add_observed(session: Session, views: list[ObjectView]) -> None:
     revisions = host_revisions(session)
     for view in views:
         name = view["metadata"]["name"]
-        o = observed_view(session, name, newest.get(name), now)
+        o = observed_view(session, name, newest.get(name), now, spec_sudo=view["spec"].get("sudo") is True)
         view["status"]["observed"] = {"status": o["status"], "reason": o["reason"], "observedAt": o["observedAt"],
                                       "age": o["age"], "factsAt": o["factsAt"], "summary": o["summary"]}
         view["status"]["features"] = [

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from axis.app.documents import ClusterTotals, Observation
 from axis.app.timefmt import age, iso
 from axis.drivers.facts import Facts
+from axis.placement.candidates import enforcement_in_force
 from axis.specs.units import human_size
 from axis.state.facts import latest_with_data
 from axis.state.tables import FactsRecord
@@ -30,8 +31,10 @@ def os_label(f: Facts) -> str:
     return f"{name} {f.os.distro_version}" if f.os.distro_version else name
 
 
-def summary(f: Facts) -> dict[str, str]:
-    """The columns pool's `list` showed, plus pressure, cores and the memory cap's enforcement."""
+def summary(f: Facts, *, spec_sudo: bool | None = None) -> dict[str, str]:
+    """The columns pool's `list` showed, plus pressure, cores and the memory cap's enforcement:
+    what `axis exec` really gets under the Host's spec (`spec_sudo`; None: no spec applies, as
+    for `axis facts` on this machine)."""
     mem = f.memory
     gpu = "-"
     if f.gpus:
@@ -39,6 +42,11 @@ def summary(f: Facts) -> dict[str, str]:
         util = f" {g.utilization_percent:.0f}%" if g.utilization_percent is not None else ""
         gpu = f"{len(f.gpus)}x {g.name}{util}" if len(f.gpus) > 1 else f"{g.name}{util}"
     enforcement = f.memory_enforcement
+    mode: str | None
+    mode, reason = (enforcement.mode, enforcement.reason) if enforcement else (None, "")
+    if spec_sudo is not None:
+        mode, reason = enforcement_in_force(mode, reason, login_is_root=f.sudo.is_root if f.sudo else None,
+                                            spec_sudo=spec_sudo)
     sudo = "-"
     if f.sudo is not None:
         sudo = "root" if f.sudo.is_root else {True: "yes", False: "password", None: "no"}[f.sudo.passwordless]
@@ -52,7 +60,7 @@ def summary(f: Facts) -> dict[str, str]:
         "disk": _used_total(f.root_disk.used_bytes, f.root_disk.size_bytes) if f.root_disk else "-",
         "sudo": sudo,
         # how `axis exec` caps a job's memory here, and why not better
-        "memoryEnforcement": f"{enforcement.mode} ({enforcement.reason})" if enforcement else "-",
+        "memoryEnforcement": f"{mode} ({reason})" if mode else "-",
     }
 
 
@@ -66,9 +74,11 @@ def load_facts(data: dict[str, Any] | None) -> Facts | None:
         return None
 
 
-def observed_view(session: Session, name: str, record: FactsRecord | None, now: float) -> Observation:
+def observed_view(session: Session, name: str, record: FactsRecord | None, now: float, *,
+                  spec_sudo: bool) -> Observation:
     """A host's latest observation, with the numbers from the newest pass that carried facts:
-    an unreachable host still shows what it looked like, and `age`/`factsAt` say how old that is."""
+    an unreachable host still shows what it looked like, and `age`/`factsAt` say how old that is.
+    `spec_sudo`: the Host's `spec.sudo` (what `axis exec` may use there)."""
     good = record if record is not None and record.data else latest_with_data(session, name)
     parsed = load_facts(good.data) if good is not None else None
     return {
@@ -78,7 +88,7 @@ def observed_view(session: Session, name: str, record: FactsRecord | None, now: 
         "observedAt": iso(record.collected_at) if record else None,
         "age": age(record.collected_at, now) if record else "-",
         "factsAt": iso(good.collected_at) if good else None,
-        "summary": summary(parsed) if parsed else {},
+        "summary": summary(parsed, spec_sudo=spec_sudo) if parsed else {},
         "facts": good.data if good else None,
     }
 

@@ -80,7 +80,8 @@ def cluster_status(db: Database) -> ClusterStatus:
     with db.read() as session:
         hosts, _ = desired_hosts(session)
         newest = latest(session, [h.metadata.name for h in hosts])
-        rows = [observed_view(session, h.metadata.name, newest.get(h.metadata.name), now) for h in hosts]
+        rows = [observed_view(session, h.metadata.name, newest.get(h.metadata.name), now, spec_sudo=h.spec.sudo)
+                for h in hosts]
     return {"hosts": rows, "totals": cluster_totals(rows)}
 
 
@@ -143,4 +144,6 @@ def _views(session: Session, kind: Kind, name: str | None,
 
 
 def _observed(session: Session, name: str) -> Observation:
-    return observed_view(session, name, latest(session, [name]).get(name), time.time())
+    row = get_row(session, Kind.HOST, name)
+    sudo = row is not None and row.spec.get("sudo") is True
+    return observed_view(session, name, latest(session, [name]).get(name), time.time(), spec_sudo=sudo)

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 from axis.drivers.connector import Connector, with_connection
 from axis.drivers.facts.models import EnforcementMode
-from axis.drivers.jobs.protocol import Job, forget_command, job_state_command, runner_command
+from axis.drivers.jobs.protocol import Job, forget_command, job_state_command, runner_command, stop_command
 from axis.drivers.jobs.state import EXIT_OOM, JobState, parse_job_state
 from axis.drivers.transport import OutputCallback, Transport, TransportError
-from axis.placement.candidates import Candidate, candidate
+from axis.placement.candidates import Candidate, candidate, enforcement_in_force
 from axis.placement.job_lease import oom_message
 from axis.placement.ledger import extend_live
 from axis.reconcile.observe import gather_facts
@@ -43,6 +43,9 @@ from axis.state.claims import get_status
 from axis.state.events import record_event
 from axis.state.objects import get_row, to_model
 
+#: Seconds a stop of an abandoned job may take on each connection tried (the stop itself waits
+#: up to 5 s between TERM and KILL).
+STOP_TIMEOUT = 15.0
 
 
 class ExecRefused(Exception):
@@ -64,6 +67,7 @@ class BoundClaim:
     ttl: int
     enforcement: str | None = None  # cgroup | watchdog | none, as the newest stored facts say
     enforcement_reason: str = ""
+    requires_cgroup: bool = False  # the claim's requires.enforcement is cgroup: no watchdog fallback
 
 
 @dataclass(frozen=True)
@@ -101,10 +105,14 @@ def bound_target(db: Database, claim: str, *, now: float) -> BoundClaim:
         if detached is not None:  # the lease's memory is that job's: a second job would double it
             raise ExecRefused(jobs.busy(detached))
         spec = to_model(row, Claim)
+        host = to_model(host_row, Host)
         stored = facts_store.latest_with_data(session, lease.host)
-        enforcement = ((stored.data or {}).get("memory_enforcement") or {}) if stored else {}
-        return BoundClaim(claim, to_model(host_row, Host), lease.memory_bytes, spec.spec.ttl,
-                          enforcement.get("mode"), enforcement.get("reason") or "")
+        data = (stored.data or {}) if stored else {}
+        enforcement = data.get("memory_enforcement") or {}
+        mode, why = enforcement_in_force(enforcement.get("mode"), enforcement.get("reason") or "",
+                                         login_is_root=(data.get("sudo") or {}).get("is_root"), spec_sudo=host.spec.sudo)
+        return BoundClaim(claim, host, lease.memory_bytes, spec.spec.ttl, mode, why,
+                          requires_cgroup=spec.spec.requires.enforcement == "cgroup")
 
 
 async def check_memory(transport: Transport, target: BoundClaim) -> Candidate:
@@ -122,13 +130,17 @@ async def check_memory(transport: Transport, target: BoundClaim) -> Candidate:
 
 def enforcement_mode(target: BoundClaim, fresh: Candidate | None) -> EnforcementMode:
     """How the job's cap will be enforced, from the fresh facts (else the stored ones);
-    ExecRefused where the host can enforce none. Facts that do not say (observed before axis
+    ExecRefused where the host can enforce none, or only the watchdog for a claim that requires
+    cgroup (the runner, told `strict`, checks again). Facts that do not say (observed before axis
     reported it) leave the choice to the runner, which tries cgroup, then the watchdog."""
     mode, reason = (fresh.enforcement, fresh.enforcement_reason) if fresh else (target.enforcement,
                                                                                 target.enforcement_reason)
     if mode == "none":
         raise ExecRefused(f"{target.host.metadata.name} cannot cap a job's memory ({reason}); "
                           "--no-cap runs the command without a cap")
+    if mode == "watchdog" and target.requires_cgroup:
+        raise ExecRefused(f"claim {target.claim!r} requires cgroup enforcement, and {target.host.metadata.name} "
+                          f"caps only with the watchdog ({reason}); --no-cap runs the command without a cap")
     return "watchdog" if mode == "watchdog" else "cgroup"
 
 
@@ -148,15 +160,19 @@ async def run_bound(db: Database, target: BoundClaim, line: str, *,
                               f"or expired); `axis renew {target.claim}` binds it again if a host fits")
         job = Job.new(target.claim, line)
         command, stdin = runner_command(job, cap=target.memory if cap else 0, mode=mode, detach=False,
-                                        sudo=target.host.spec.sudo)
+                                        sudo=target.host.spec.sudo, strict=cap and target.requires_cgroup)
         renewer = asyncio.create_task(_keep_renewed(db, target, clock, on_output, renew_every or target.ttl / 3))
         try:
             result = await transport.run(command, input=stdin, on_output=on_output)
         except TransportError as exc:
+            await stop_abandoned(target, job, transport, connector)
             raise ExecLost(str(exc)) from exc
+        except asyncio.CancelledError:  # Ctrl-C: the job must not run on without its lease
+            await stop_abandoned(target, job, transport, connector)
+            raise
         finally:
             renewer.cancel()
-        state = await _ended_state(transport, job)
+        state = await _ended_state(transport, target, job)
         outcome = _outcome(target, job, result.exit_status, state)
         if outcome.oom_killed:
             with db.write() as session:
@@ -168,7 +184,26 @@ async def run_bound(db: Database, target: BoundClaim, line: str, *,
     return await with_connection(target.host, connector, math.inf, work)
 
 
-async def _ended_state(transport: Transport, job: Job) -> JobState | None:
+async def stop_abandoned(target: BoundClaim, job: Job, transport: Transport, connector: Connector) -> None:
+    """Stop a job its client gave up on (Ctrl-C, the connection lost): nobody renews its lease any
+    more, so its memory would soon be given to another claim. Best effort, within STOP_TIMEOUT
+    seconds each way: on the same connection if it still works, else on a fresh one."""
+    async def stop(on: Transport, _left: float) -> None:
+        await on.run(stop_command(job.id), timeout=STOP_TIMEOUT, check=True)
+        await on.run(forget_command(job.id, sudo=target.host.spec.sudo), timeout=STOP_TIMEOUT)
+
+    try:
+        await asyncio.wait_for(stop(transport, STOP_TIMEOUT), 2 * STOP_TIMEOUT)
+        return
+    except (TransportError, TimeoutError):
+        pass
+    try:
+        await with_connection(target.host, connector, asyncio.get_running_loop().time() + 2 * STOP_TIMEOUT, stop)
+    except (TransportError, TimeoutError):
+        pass  # unreachable: the job runs on until its host comes back; nothing more can be done from here
+
+
+async def _ended_state(transport: Transport, target: BoundClaim, job: Job) -> JobState | None:
     """The ended job's state, read with a second command (None when it cannot be read); its
     directory is removed once read."""
     try:
@@ -178,7 +213,7 @@ async def _ended_state(transport: Transport, job: Job) -> JobState | None:
     state = parse_job_state(read.stdout)
     if not state.running:
         try:
-            await transport.run(forget_command(job.id))
+            await transport.run(forget_command(job.id, sudo=target.host.spec.sudo))
         except TransportError:
             pass  # a directory left behind costs a few bytes; the result is already read
     return state

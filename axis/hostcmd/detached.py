@@ -2,12 +2,15 @@
 
 A detached job runs on its claim's host through the same runner as `axis exec`, under the same
 memory cap, but outlives the SSH connection (a transient systemd service where the host caps with
-cgroups, else the runner in a session of its own). It is a row of the `jobs` table from before it
+cgroups, else the runner in the background: in a session of its own where `setsid` is there, as
+on Linux, else ignoring SIGHUP, as on macOS). It is a row of the `jobs` table from before it
 starts (one running job per claim: the row is written first, so a second start is refused before
 it reaches the host) until it ends. While it runs, the controller's jobs pass
 (`axis.reconcile.job_watch`) renews its claim's lease and records how it ended; without a
 controller nobody renews the lease, which then expires after the claim's ttl, and the next
-controller to look stops the job (its memory is no longer reserved).
+controller to look stops the job (its memory is no longer reserved). Its directory on the host
+(`~/.axis/jobs/<job-id>/`, with its log) stays after it ended, for `axis logs`, until the claim's
+next detached job starts on that host; a failed systemd service is reset once its end is recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from axis.drivers.transport import OutputCallback, Transport, TransportError
 from axis.hostcmd.claim_exec import BoundClaim, ExecLost, ExecRefused, check_memory, enforcement_mode
 from axis.placement.job_lease import Ending, ending_of, record_end
 from axis.placement.ledger import extend_live
+from axis.reconcile.job_watch import reset_failed_unit
 from axis.specs import Host, Kind
 from axis.state import Database, jobs
 from axis.state.events import record_event
@@ -64,12 +68,13 @@ async def start_detached(db: Database, target: BoundClaim, line: str, *, connect
         job = Job.new(target.claim, line)
         job_id = job.id
         with db.write() as session:
+            previous = jobs.latest(session, target.claim)
             try:
                 jobs.add(session, job_id=job_id, claim=target.claim, host=host, line=line, now=now)
             except jobs.JobRunning as exc:
                 raise ExecRefused(str(exc)) from None
         command, stdin = runner_command(job, cap=0 if no_cap else target.memory, mode=mode, detach=True,
-                                        sudo=target.host.spec.sudo)
+                                        sudo=target.host.spec.sudo, strict=not no_cap and target.requires_cgroup)
         try:
             result = await transport.run(command, input=stdin, timeout=COMMAND_TIMEOUT)
             state = parse_job_state((await transport.run(job_state_command(job_id), timeout=COMMAND_TIMEOUT)).stdout)
@@ -77,15 +82,19 @@ async def start_detached(db: Database, target: BoundClaim, line: str, *, connect
             raise ExecLost(f"{exc}; `axis get claims` shows whether job {job_id} runs once the controller "
                            "looked") from exc
         if not result.ok:
-            await transport.run(forget_command(job_id), timeout=COMMAND_TIMEOUT)
-            with db.write() as session:
-                row = jobs.get(session, job_id)
-                if row is not None:
-                    jobs.remove(session, row)
+            try:  # its directory: a failed start leaves nothing behind
+                await _forget(transport, job_id, sudo=target.host.spec.sudo)
+            finally:  # never Running: the controller would read its 125 as Failed and release the lease
+                with db.write() as session:
+                    row = jobs.get(session, job_id)
+                    if row is not None:
+                        jobs.remove(session, row)
             why = (f"cannot cap a job's memory there ({state.enforcement_reason}); --no-cap runs it without a cap"
                    if state.pgid is None and state.enforcement_mode == "none"
                    else result.stderr_tail() or f"exit {result.exit_status}")
             raise ExecRefused(f"job {job_id} did not start on {host}: {why}")
+        if previous is not None and previous.host == host:  # `axis logs` shows the new one from now on
+            await _forget(transport, previous.job_id, sudo=target.host.spec.sudo)
         enforcement = state.enforcement or "unknown (its state could not be read)"
         with db.write() as session:
             record_event(session, Kind.CLAIM, target.claim, "JobStarted",
@@ -93,6 +102,15 @@ async def start_detached(db: Database, target: BoundClaim, line: str, *, connect
         return Started(job_id, host, enforcement)
 
     return await with_connection(target.host, connector, math.inf, work)
+
+
+async def _forget(transport: Transport, job_id: str, *, sudo: bool) -> None:
+    """Remove an ended job's directory on its host (and reset its unit); best effort: a directory
+    left behind costs a few bytes, and a job still running is refused by the host."""
+    try:
+        await transport.run(forget_command(job_id, sudo=sudo), timeout=COMMAND_TIMEOUT)
+    except TransportError:
+        pass
 
 
 def job_host(db: Database, job: JobRow) -> Host:
@@ -131,20 +149,37 @@ async def stream_logs(db: Database, claim: str, *, follow: bool, connector: Conn
 
 async def stop_job(db: Database, claim: str, *, connector: Connector, clock: Callable[[], float]) -> Ending | None:
     """Stop the claim's running job and record how it ended (the lease released); None when the
-    host still shows it running after the stop (the controller's next look records its end)."""
+    host still shows it running after the stop (the controller's next look records its end).
+
+    The stop is noted on the row before the TERM is sent (a controller looking meanwhile must see
+    a 143 as Stopped, not Failed), and taken back when the stop command failed: a job never
+    stopped keeps its own ending."""
     job = claim_job(db, claim, running=True)
-    with db.write() as session:
-        row = jobs.get(session, job.job_id)
-        if row is not None and row.stop_requested == 0:
-            row.stop_requested = clock()
-            session.add(row)
+    asked = _note_stop(db, job.job_id, clock())
 
     async def work(transport: Transport, _left: float) -> Ending | None:
         await transport.run(stop_command(job.job_id), timeout=COMMAND_TIMEOUT, check=True)
         state = parse_job_state((await transport.run(job_state_command(job.job_id), timeout=COMMAND_TIMEOUT)).stdout)
-        return ending_of(state, stop_requested=True)
+        ending = ending_of(state, stop_requested=True)
+        if ending is not None and record_end(db, job.job_id, ending, now=clock()):
+            await reset_failed_unit(transport, job.job_id, state)
+        return ending
 
-    ending = await with_connection(job_host(db, job), connector, math.inf, work)
-    if ending is not None:
-        record_end(db, job.job_id, ending, now=clock())
-    return ending
+    try:
+        return await with_connection(job_host(db, job), connector, math.inf, work)
+    except BaseException:
+        if asked is not None:
+            _note_stop(db, job.job_id, 0.0, only_if=asked)
+        raise
+
+
+def _note_stop(db: Database, job_id: str, at: float, *, only_if: float | None = None) -> float | None:
+    """Set the row's `stop_requested` to `at` (0: not asked) unless someone asked first (or, with
+    `only_if`, unless it no longer holds that value); the value set, else None."""
+    with db.write() as session:
+        row = jobs.get(session, job_id)
+        if row is None or row.stop_requested != (0.0 if only_if is None else only_if):
+            return None
+        row.stop_requested = at
+        session.add(row)
+    return at

@@ -65,6 +65,17 @@ class Candidate:
         return self.leased / self.cap if self.cap else 1.0
 
 
+def enforcement_in_force(mode: str | None, reason: str, *, login_is_root: bool | None,
+                         spec_sudo: bool) -> tuple[str | None, str]:
+    """The memory enforcement `axis exec` really gets on a host: the facts' `mode` and `reason`,
+    except that the facts say cgroup for a login with passwordless sudo, while the runner uses
+    `sudo -n` only where the Host's spec says `sudo: true`; without it, a login that is not root
+    gets the watchdog (and a claim that requires cgroup must not be placed there)."""
+    if mode == "cgroup" and login_is_root is False and not spec_sudo:
+        return "watchdog", "systemd-run needs root: the login user is not root and the Host's spec says sudo: false"
+    return mode, reason
+
+
 def _base(host: Host, leased: int) -> Candidate:
     """The host as its spec and the ledger describe it, before its facts are read."""
     return Candidate(name=host.metadata.name, labels=dict(host.metadata.labels), fanout=host.spec.fanout,
@@ -90,6 +101,9 @@ def candidate(host: Host, status: str | None, reason: str, data: Mapping[str, An
     tools = data.get("tools") or {}
     gpus = data.get("gpus") or []
     enforcement = data.get("memory_enforcement") or {}
+    mode, why = enforcement_in_force(
+        enforcement.get("mode"), enforcement.get("reason") or (data.get("missing") or {}).get("memory_enforcement", ""),
+        login_is_root=(data.get("sudo") or {}).get("is_root"), spec_sudo=host.spec.sudo)
     return Candidate(
         name=base.name, labels=base.labels, fanout=base.fanout, leased=leased,
         os=(data.get("os") or {}).get("family"),
@@ -99,8 +113,7 @@ def candidate(host: Host, status: str | None, reason: str, data: Mapping[str, An
         total=total, available=available, pressure=memory.get("pressure", "high"),
         cores=(data.get("cpu") or {}).get("cores") or 0,
         local=_is_local(data.get("hostname"), local_hostname),
-        enforcement=enforcement.get("mode"),
-        enforcement_reason=enforcement.get("reason") or (data.get("missing") or {}).get("memory_enforcement", ""),
+        enforcement=mode, enforcement_reason=why,
     )
 
 

@@ -8,6 +8,7 @@ ending recorded wins, so the controller and `axis stop` looking at the same mome
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from axis.drivers.jobs.state import JobState
@@ -19,6 +20,10 @@ from axis.state.claims import set_status
 from axis.state.events import record_event
 from axis.state.objects import get_row
 from axis.state.tables import Job, Lease
+
+#: Seconds a detached job may take to start (its directory written, its process group known)
+#: before a look that finds neither calls it Lost: the runner waits up to 10 s for a systemd unit.
+STARTING = 60.0
 
 #: The event each ending records on the claim, and its type.
 _EVENTS = {jobs.SUCCEEDED: ("JobSucceeded", "Normal"), jobs.FAILED: ("JobFailed", "Warning"),
@@ -40,13 +45,18 @@ def oom_message(used: int, cap: int) -> str:
     return f"killed: used more than its claim's memory ({human_size(used)} of {human_size(cap)})"
 
 
-def ending_of(state: JobState, *, stop_requested: bool) -> Ending | None:
+def ending_of(state: JobState, *, stop_requested: bool, since_start: float = math.inf) -> Ending | None:
     """The ending that a job's state on its host shows, or None while the job runs.
 
     A memory kill is OOMKilled whoever asked for a stop; any other ending after `axis stop` asked
     is Stopped (the TERM it sent shows as exit 143). A job that is not running and recorded no
-    exit status was killed with its runner, or the host rebooted: Lost."""
+    exit status was killed with its runner, or the host rebooted: Lost. Except while it starts
+    (`since_start`: seconds since its row was written, just before the start command): its
+    directory may not exist yet, and its process group is known only once the runner (or the
+    systemd unit it starts) has spawned it, so for `STARTING` seconds that is still a start."""
     if state.running:
+        return None
+    if since_start < STARTING and state.exit is None and (state.missing or state.pgid is None):
         return None
     if state.oom_used is not None and state.oom_cap is not None:
         return Ending(jobs.OOM_KILLED, state.exit, oom_message(state.oom_used, state.oom_cap))

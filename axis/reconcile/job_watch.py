@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -85,8 +86,10 @@ async def _check_host(db: Database, connector: Connector, host: Host, host_jobs:
 
 async def _follow(db: Database, transport: Transport, job: Job, state: JobState,
                   clock: Callable[[], float]) -> None:
-    ending = ending_of(state, stop_requested=job.stop_requested > 0)
+    ending = ending_of(state, stop_requested=job.stop_requested > 0, since_start=clock() - job.started)
     if ending is None and renew_for_job(db, job, now=clock()) is not None:
+        return
+    if ending is None and state.pgid is None:  # starting without a lease: nothing to signal yet; next look
         return
     if ending is None:  # running without a lease: stop it, then record what the host says
         await transport.run(stop_command(job.job_id), timeout=HOST_TIMEOUT, check=True)
@@ -98,6 +101,24 @@ async def _follow(db: Database, transport: Transport, job: Job, state: JobState,
     if record_end(db, job.job_id, ending, now=clock()):
         logger.info("claim/%s: job %s %s", job.claim, job.job_id, ending.message,
                     extra={"claim": job.claim, "job": job.job_id, "host": job.host, "phase": ending.state})
+        await reset_failed_unit(transport, job.job_id, state)
+
+
+async def reset_failed_unit(transport: Transport, job_id: str, state: JobState) -> None:
+    """Once a detached job's end is recorded, reset its systemd service if it failed: a failed
+    unit is kept (not collected) so that its `Result=oom-kill` can be read, and left so it
+    would mark the host `degraded` and pile up. The job's directory stays: `axis logs` reads it
+    (it is removed when the claim's next detached job starts on that host). As root, or through
+    `sudo -n` where the Host's spec allows it (the transport decides); best effort. The unit's
+    name is the job's own, never what its `unit` file (writable by the job) says."""
+    unit = f"axis-job-{job_id}.service"
+    if state.unit != unit:
+        return
+    try:
+        await transport.run(f"systemctl reset-failed {shlex.quote(unit)} 2>/dev/null || :", sudo=True,
+                            timeout=HOST_TIMEOUT)
+    except TransportError as exc:
+        logger.warning("%s: cannot reset the failed unit %s: %s", job_id, unit, exc, extra={"job": job_id})
 
 
 def _next_look(db: Database) -> float:

@@ -10,12 +10,13 @@ Every test that used `fleet` is followed by `fleet.heal()`, so a fault one test 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.ci import harness_unavailable
 from tests.sshhosts import Fleet, HarnessUnavailable
+from tests.sshhosts.host import TestHost
 
 TIMINGS = pytest.StashKey[dict[str, float]]()
 
@@ -36,6 +37,25 @@ def _heal_hosts(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "fleet" in request.fixturenames:
         request.getfixturevalue("fleet").heal()
+
+
+@pytest.fixture
+def fake_memory_controller(fleet: Fleet) -> Iterator[Callable[[TestHost], TestHost]]:
+    """Fakes, on each host it is called with, a cgroup.controllers that lists `memory` (a bind
+    mount in the host's own mount namespace) while its cgroup v2 tree still has no memory
+    controller: the facts then say cgroup, and `systemd-run -p MemoryMax=` starts a unit that
+    enforces nothing, the trap the runner must catch, built on a real systemd. Undone after the test."""
+    faked: list[TestHost] = []
+
+    def fake(host: TestHost) -> TestHost:
+        host.exec("printf 'cpu io memory pids\\n' > /run/axis-fake-controllers && "
+                  "mount --bind /run/axis-fake-controllers /sys/fs/cgroup/cgroup.controllers")
+        faked.append(host)
+        return host
+
+    yield fake
+    for host in faked:
+        host.exec("umount /sys/fs/cgroup/cgroup.controllers; rm -f /run/axis-fake-controllers", check=False)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

@@ -8,7 +8,6 @@ caps the job there, and the controller follows it all the same."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shlex
 import subprocess
@@ -168,37 +167,29 @@ def test_a_job_whose_lease_was_released_is_stopped_by_the_controller(fleet, work
     assert status["phase"] == "Released" and status["job"]["message"].startswith("stopped by the controller"), status
 
 
-@contextlib.contextmanager
-def _memory_controller_faked(host: Any) -> Iterator[None]:
-    """The host's cgroup.controllers lists `memory` (a bind mount in its own mount namespace) while
-    its cgroup v2 tree still has no memory controller: the facts say cgroup, and systemd accepts a
-    MemoryMax that nothing enforces (the same trap as tests/integration/test_exec_cap_hosts.py's)."""
-    host.exec("printf 'cpu io memory pids\\n' > /run/axis-fake-controllers && "
-              "mount --bind /run/axis-fake-controllers /sys/fs/cgroup/cgroup.controllers")
-    try:
-        yield
-    finally:
-        host.exec("umount /sys/fs/cgroup/cgroup.controllers; rm -f /run/axis-fake-controllers", check=False)
+def test_in_a_systemd_service_that_caps_nothing_the_watchdog_caps_the_job_and_the_controller_follows_it(
+        fleet, work, fake_memory_controller):
+    for host in fleet.hosts:  # every host: `axis renew` may place the claim on another one
+        fake_memory_controller(host)
+    eater, _ = _detach(work, "python3", "-c", "import time; b = bytearray(384 << 20); time.sleep(30)")
+    started = _axis(work, "get", "events", "-o", "json")
+    unit = f"axis-job-{eater}.service"
+    assert (f"memory cap: watchdog systemd accepted MemoryMax but its cgroup /system.slice/{unit} enforces no "
+            f"limit (memory.max: absent)") in json.loads(started.stdout)["items"][-1]["message"], started.stdout
+    wait_for(lambda: _claim(work).get("phase") == "OOMKilled", 30, "the overrun in the service to be recorded")
+    assert _claim(work)["job"]["exitCode"] == 137
+    [(eater_host,)] = query(work.state, "SELECT host FROM jobs WHERE job_id=?", eater)
+    failed = _host(fleet, eater_host)  # its end recorded: the failed service reset, its directory kept for logs
+    wait_for(lambda: failed.exec(f"systemctl show -p LoadState --value {unit}").stdout == "not-found\n", 10,
+             "the controller to reset the failed service")
+    assert failed.exec(f"test -f /root/.axis/jobs/{eater}/exit", check=False).returncode == 0
 
-
-def test_in_a_systemd_service_that_caps_nothing_the_watchdog_caps_the_job_and_the_controller_follows_it(fleet, work):
-    with contextlib.ExitStack() as faked:  # every host: `axis renew` may place the claim on another one
-        for host in fleet.hosts:
-            faked.enter_context(_memory_controller_faked(host))
-        eater, _ = _detach(work, "python3", "-c", "import time; b = bytearray(384 << 20); time.sleep(30)")
-        started = _axis(work, "get", "events", "-o", "json")
-        unit = f"axis-job-{eater}.service"
-        assert (f"memory cap: watchdog systemd accepted MemoryMax but its cgroup /system.slice/{unit} enforces no "
-                f"limit (memory.max: absent)") in json.loads(started.stdout)["items"][-1]["message"], started.stdout
-        wait_for(lambda: _claim(work).get("phase") == "OOMKilled", 30, "the overrun in the service to be recorded")
-        assert _claim(work)["job"]["exitCode"] == 137
-
-        assert _axis(work, "renew", "job").returncode == 0
-        sleeper, name = _detach(work, "sh", "-c", "echo in $(sed -n 's/^0:://p' /proc/self/cgroup); exec sleep 300")
-        host = _host(fleet, name)
-        assert host.exec(f"systemctl is-active axis-job-{sleeper}.service").stdout == "active\n"
-        wait_for(lambda: _axis(work, "logs", "job").stdout != "", 10, "the service's output in the job's log")
-        assert _axis(work, "logs", "job").stdout == f"in /system.slice/axis-job-{sleeper}.service\n"
-        stopped = _axis(work, "stop", "job")
-        assert stopped.stdout.startswith("claim/job Stopped: stopped by `axis stop`"), stopped.stdout + stopped.stderr
-        assert host.exec(f"systemctl is-active axis-job-{sleeper}.service", check=False).stdout != "active\n"
+    assert _axis(work, "renew", "job").returncode == 0
+    sleeper, name = _detach(work, "sh", "-c", "echo in $(sed -n 's/^0:://p' /proc/self/cgroup); exec sleep 300")
+    host = _host(fleet, name)
+    assert host.exec(f"systemctl is-active axis-job-{sleeper}.service").stdout == "active\n"
+    wait_for(lambda: _axis(work, "logs", "job").stdout != "", 10, "the service's output in the job's log")
+    assert _axis(work, "logs", "job").stdout == f"in /system.slice/axis-job-{sleeper}.service\n"
+    stopped = _axis(work, "stop", "job")
+    assert stopped.stdout.startswith("claim/job Stopped: stopped by `axis stop`"), stopped.stdout + stopped.stderr
+    assert host.exec(f"systemctl is-active axis-job-{sleeper}.service", check=False).stdout != "active\n"

@@ -120,17 +120,9 @@ def _ssh(fleet, host, user: str, command: str, stdin: str = "") -> subprocess.Co
 
 
 @pytest.fixture
-def fooled(fleet):
-    """The last host with a cgroup.controllers that lists `memory` (a bind mount in the host's own
-    mount namespace), while its cgroup v2 tree still has no memory controller: the trap of a
-    `systemd-run -p MemoryMax=` that starts and enforces nothing, built on a real systemd."""
-    host = fleet.hosts[-1]
-    host.exec("printf 'cpu io memory pids\\n' > /run/axis-fake-controllers && "
-              "mount --bind /run/axis-fake-controllers /sys/fs/cgroup/cgroup.controllers")
-    try:
-        yield host
-    finally:
-        host.exec("umount /sys/fs/cgroup/cgroup.controllers; rm -f /run/axis-fake-controllers", check=False)
+def fooled(fleet, fake_memory_controller):
+    """The last host, its memory controller faked (conftest's `fake_memory_controller`)."""
+    return fake_memory_controller(fleet.hosts[-1])
 
 
 @pytest.mark.parametrize("user", ["root", "ops"])  # ops: systemd-run through sudo -n, the job as ops

@@ -6,6 +6,7 @@ that job only."""
 from __future__ import annotations
 
 import os
+import signal
 import shlex
 import subprocess
 import sys
@@ -19,8 +20,12 @@ from axis.drivers.jobs.state import parse_job_state
 
 
 def _sh(command: str, stdin: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The start command as an SSH session runs it: SIGHUP at its default, as sshd leaves it (a
+    shell cannot un-ignore a signal ignored on entry, so a test run under `nohup` would otherwise
+    hand the job an ignored SIGHUP that no runner could undo)."""
     return subprocess.run(["sh", "-c", command], input=stdin, capture_output=True, text=True, timeout=60,
-                          env={"HOME": str(home), "PATH": os.environ["PATH"], **env})
+                          env={"HOME": str(home), "PATH": os.environ["PATH"], **env},
+                          preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
 
 
 def _group_alive(pgid: int) -> bool:

@@ -14,7 +14,8 @@ from hypothesis import given, settings, strategies as st
 
 from axis.drivers.jobs.protocol import (RUNNER, Job, forget_command, job_state_command, logs_command, runner_command,
                                         stop_command)
-from axis.drivers.jobs.state import JobState, parse_job_state, parse_memory_events, parse_systemctl_show
+from axis.drivers.facts.text import key_values
+from axis.drivers.jobs.state import JobState, parse_job_state
 
 HOSTILE = "echo \"it's\" $HOME `id` $(id) ; rm -rf / # \n'\"\\"
 
@@ -191,22 +192,21 @@ def test_the_state_reads_a_killed_job_and_believes_the_kernel_over_missing_files
     unit = "unit=axis-job-eval-0123456789ab.scope\n"
     killed = parse_job_state("running=0\ncap=134217728\n" + unit + "".join(f"unit.{line}\n" for line in SHOW_OOM.split()))
     assert (killed.exit, killed.oom_cap, killed.unit) == (137, 134217728, "axis-job-eval-0123456789ab.scope")
-    events = "".join(f"events.{k}={v}\n" for k, v in parse_memory_events(EVENTS_OOM).items())
+    # the runner's awk reads `oom_kill N` from the unit's memory.events: the captured file, as it prints it
+    events = "".join(f"events.{k}={v}\n" for k, _, v in (line.partition(" ") for line in EVENTS_OOM.split("\n")) if k)
     assert parse_job_state("running=0\ncap=134217728\n" + unit + events).oom_killed
 
 
 def test_captured_systemctl_show_and_memory_events():
-    assert parse_systemctl_show(SHOW_RUNNING) == {"Result": "success", "MemoryMax": "134217728", "ActiveState": "active",
-                                                  "ControlGroup": "/system.slice/axis-job-eval-0123456789ab.scope"}
-    show = parse_systemctl_show(SHOW_OOM)
+    assert key_values(SHOW_RUNNING.split("\n"), sep="=") == {
+        "Result": "success", "MemoryMax": "134217728", "ActiveState": "active",
+        "ControlGroup": "/system.slice/axis-job-eval-0123456789ab.scope"}
+    show = key_values(SHOW_OOM.split("\n"), sep="=")
     assert show["Result"] == "oom-kill" and show["MemoryMax"] == "134217728"
     unit = "unit=axis-job-eval-0123456789ab.scope\n"
     running = parse_job_state("running=1\ncap=134217728\n" + unit + "".join(f"unit.{line}\n" for line in SHOW_RUNNING.split()))
     assert running.running and not running.oom_killed and running.exit is None
-    assert parse_systemctl_show("MemoryMax=infinity\nResult=success\n") == {"MemoryMax": "infinity", "Result": "success"}
-    assert parse_memory_events(EVENTS_OOM)["oom_kill"] == 1
-    assert parse_memory_events("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n")["oom_kill"] == 0
-    assert parse_memory_events("oom_kill x\n\x00\noom_kill 9 9\n") == {}
+    assert "oom_kill 1" in EVENTS_OOM.split("\n")  # the VM's real file: what the runner's awk counts
 
 
 def test_the_first_line_of_a_name_wins_and_shapes_are_checked():
@@ -220,4 +220,3 @@ def test_the_first_line_of_a_name_wins_and_shapes_are_checked():
 def test_parse_job_state_never_raises(text):
     state = parse_job_state(text)
     assert isinstance(state, JobState)
-    assert parse_memory_events(text) is not None and parse_systemctl_show(text) is not None

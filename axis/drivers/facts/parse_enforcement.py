@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .errors import FactMissing
 from .models import MemoryEnforcementFacts, SudoFacts
+from .text import key_values
 
 
 def _cgroup_blocker(values: dict[str, str], macos: bool, sudo: SudoFacts | None) -> str | None:
@@ -46,11 +47,7 @@ def _watchdog_blocker(values: dict[str, str]) -> str | None:
 def parse_enforcement(lines: list[str], *, macos: bool, sudo: SudoFacts | None) -> MemoryEnforcementFacts:
     """The section's `key: value` lines (first of each key) → mode and reason; FactMissing when
     the section says nothing this parser knows."""
-    values: dict[str, str] = {}
-    for line in lines:
-        key, sep, value = line.partition(": ")
-        if sep:
-            values.setdefault(key.strip(), value.strip())
+    values = key_values(lines, sep=": ")
     if "systemd" not in values or "ps" not in values:
         raise FactMissing("memory_enforcement printed no systemd/ps lines")
     no_cgroup = _cgroup_blocker(values, macos, sudo)

@@ -73,21 +73,6 @@ def key_values(text: str) -> dict[str, str]:
     return found
 
 
-def parse_systemctl_show(text: str) -> dict[str, str]:
-    """`systemctl show -p A -p B UNIT`'s `A=value` lines as a dict (first of each name)."""
-    return key_values(text)
-
-
-def parse_memory_events(text: str) -> dict[str, int]:
-    """A cgroup v2 `memory.events` file (`oom_kill 1` per line) as counters; other lines ignored."""
-    counters: dict[str, int] = {}
-    for line in text.split("\n") if isinstance(text, str) else []:
-        parts = line.split()
-        if len(parts) == 2 and re.fullmatch(r"[a-z_]{1,40}", parts[0]) and (n := _int(parts[1])) is not None:
-            counters.setdefault(parts[0], n)
-    return counters
-
-
 def _oom(values: dict[str, str]) -> tuple[int | None, int | None]:
     parts = values.get("oom", "").split()
     if len(parts) == 2 and all(_INT.fullmatch(p) for p in parts):

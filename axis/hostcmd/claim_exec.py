@@ -31,7 +31,7 @@ from axis.drivers.facts.models import EnforcementMode
 from axis.drivers.jobs.protocol import Job, forget_command, job_state_command, runner_command, stop_command
 from axis.drivers.jobs.state import EXIT_OOM, JobState, parse_job_state
 from axis.drivers.transport import OutputCallback, Transport, TransportError
-from axis.placement.candidates import Candidate, candidate, enforcement_in_force
+from axis.placement.candidates import Candidate, candidate, enforcement_of
 from axis.placement.job_lease import oom_message
 from axis.placement.ledger import extend_live
 from axis.reconcile.observe import gather_facts
@@ -108,9 +108,7 @@ def bound_target(db: Database, claim: str, *, now: float) -> BoundClaim:
         host = to_model(host_row, Host)
         stored = facts_store.latest_with_data(session, lease.host)
         data = (stored.data or {}) if stored else {}
-        enforcement = data.get("memory_enforcement") or {}
-        mode, why = enforcement_in_force(enforcement.get("mode"), enforcement.get("reason") or "",
-                                         login_is_root=(data.get("sudo") or {}).get("is_root"), spec_sudo=host.spec.sudo)
+        mode, why = enforcement_of(data, host)
         return BoundClaim(claim, host, lease.memory_bytes, spec.spec.ttl, mode, why,
                           requires_cgroup=spec.spec.requires.enforcement == "cgroup")
 

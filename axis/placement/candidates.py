@@ -76,6 +76,14 @@ def enforcement_in_force(mode: str | None, reason: str, *, login_is_root: bool |
     return mode, reason
 
 
+def enforcement_of(data: Mapping[str, Any], host: Host) -> tuple[str | None, str]:
+    """`enforcement_in_force` read from a host's stored facts (placement and `axis exec` alike)."""
+    enforcement = data.get("memory_enforcement") or {}
+    return enforcement_in_force(
+        enforcement.get("mode"), enforcement.get("reason") or (data.get("missing") or {}).get("memory_enforcement", ""),
+        login_is_root=(data.get("sudo") or {}).get("is_root"), spec_sudo=host.spec.sudo)
+
+
 def _base(host: Host, leased: int) -> Candidate:
     """The host as its spec and the ledger describe it, before its facts are read."""
     return Candidate(name=host.metadata.name, labels=dict(host.metadata.labels), fanout=host.spec.fanout,
@@ -100,10 +108,7 @@ def candidate(host: Host, status: str | None, reason: str, data: Mapping[str, An
         total, available = limit, min(available, limit)
     tools = data.get("tools") or {}
     gpus = data.get("gpus") or []
-    enforcement = data.get("memory_enforcement") or {}
-    mode, why = enforcement_in_force(
-        enforcement.get("mode"), enforcement.get("reason") or (data.get("missing") or {}).get("memory_enforcement", ""),
-        login_is_root=(data.get("sudo") or {}).get("is_root"), spec_sudo=host.spec.sudo)
+    mode, why = enforcement_of(data, host)
     return Candidate(
         name=base.name, labels=base.labels, fanout=base.fanout, leased=leased,
         os=(data.get("os") or {}).get("family"),

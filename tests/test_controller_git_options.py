@@ -30,9 +30,11 @@ def test_a_source_is_named_after_its_repository_and_cached_beside_the_state(tmp_
 @pytest.mark.parametrize(("given", "words"), [
     ({"interval": "0s"}, "--interval: invalid duration '0s': must be longer than zero"),
     ({"interval": "soon"}, "--interval:"),
-    ({"name": "Fleet_1"}, "--name: 'Fleet_1' is not a source name"),
-    ({"path": "../etc"}, "--path: '../etc' must be a path inside the repository"),
-    ({"path": "/srv"}, "--path: '/srv' must be a path inside the repository"),
+    ({"name": "Fleet_1"}, "--name: 'Fleet_1' is not a DNS-1123 label"),
+    ({"name": "fleet\n"}, "--name: 'fleet\\n' is not a DNS-1123 label"),
+    ({"path": "../etc"}, "--path: ../etc: the path must be relative and inside the repo"),
+    ({"path": "/srv"}, "--path: /srv: the path must be relative and inside the repo"),
+    ({"path": "specs\x00"}, "--path: specs\x00: the path must be relative"),
     ({"ref": "main..x"}, "--git/--ref: git ref 'main..x'"),
     ({"allowed_signers": Path("/nonexistent/allowed")}, "--verify-signatures: /nonexistent/allowed: no such file"),
 ])

@@ -13,7 +13,7 @@ from axis.state import Database, migrations
 from axis.state.events import list_events
 from axis.state.objects import delete_object
 from axis.state.sources import (MAX_ATTEMPTS, SOURCE_KIND, all_sources, begin_attempt, end_attempt,
-                                host_revision, host_revisions, mark_applied, recent_attempts,
+                                host_revisions, mark_applied, recent_attempts,
                                 record_host_revision, set_suspended, source_row, upsert_source)
 from tests.claimkit import host as host_spec
 from tests.claimkit import store
@@ -124,14 +124,14 @@ def test_host_revision_follows_the_last_convergence_and_goes_with_its_host(tmp_p
         record_host_revision(s, "web-1", "fleet", REV2, now=20.0)
         record_host_revision(s, "web-2", "fleet", REV1, now=30.0)
     with db.read() as s:
-        row = host_revision(s, "web-1")
+        row = host_revisions(s).get("web-1")
         assert row is not None and (row.source, row.revision, row.converged_at) == ("fleet", REV2, 20.0)
         assert sorted(host_revisions(s)) == ["web-1", "web-2"]
     with db.write() as s:
         delete_object(s, Kind.HOST, "web-1", now=40.0)
     with db.read() as s:
-        assert host_revision(s, "web-1") is None
-        assert host_revision(s, "web-2") is not None
+        assert host_revisions(s).get("web-1") is None
+        assert host_revisions(s).get("web-2") is not None
 
 
 def test_schema_5_db_gains_the_source_tables_and_keeps_its_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -157,4 +157,4 @@ def test_schema_5_db_gains_the_source_tables_and_keeps_its_rows(tmp_path: Path, 
         record_host_revision(s, "web-1", "fleet", REV1, now=5.0)
     with db.read() as s:
         assert [r.name for r in all_sources(s)] == ["fleet"]
-        assert host_revision(s, "web-1") is not None
+        assert host_revisions(s).get("web-1") is not None

@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from axis.app.context import AppContext, AppError
 from axis.drivers.connector import SshOptions
 from axis.drivers.hostkeys import HostKeyPolicy
 from axis.reconcile.git_follow import GitSource
-from axis.sources.git import GitRemote
+from axis.sources.git import GitError, GitRemote
+from axis.sources.git_snapshot import repo_path
+from axis.specs.models import dns_label
 from axis.specs.units import parse_duration
 
 logger = logging.getLogger(__name__)
-
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-
 
 def source_name(url: str) -> str:
     """The default name: the repo's last path word, without `.git`, as a DNS label (`fleet`)."""
@@ -48,11 +47,14 @@ def git_source(app: AppContext, url: str, *, ref: str, path: str, interval: str,
     except ValueError as exc:
         raise AppError(f"--interval: {exc}") from exc
     name = name or source_name(url)
-    if not _NAME.match(name):
-        raise AppError(f"--name: {name!r} is not a source name (lowercase letters, digits and '-', at most 63)")
-    inside = PurePosixPath(path)
-    if inside.is_absolute() or ".." in inside.parts or "\x00" in path:
-        raise AppError(f"--path: {path!r} must be a path inside the repository (relative, no '..')")
+    try:
+        dns_label(name)
+    except ValueError as exc:
+        raise AppError(f"--name: {exc}") from exc
+    try:
+        inside = repo_path(path)
+    except GitError as exc:
+        raise AppError(f"--path: {exc}") from exc
     if allowed_signers is not None and not allowed_signers.is_file():
         raise AppError(f"--verify-signatures: {allowed_signers}: no such file")
     if urlsplit(url).password is not None:

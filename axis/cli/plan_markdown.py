@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import re
 
-from axis.app.plan_document import HostPlan, PlanDocument, PlannedStep
+from axis.app.plan_document import ACTIONS, HostPlan, PlanDocument, PlannedStep
 from axis.specs.text import visible
 
 #: The first line: how a CI job finds the comment it posted before, to update it in place.
@@ -30,7 +30,7 @@ INLINE_CHARS = 300
 #: Bytes kept back for the closing note while hosts are added.
 _RESERVE = 2_000
 
-_OPS = {"add": "+", "change": "~", "remove": "-"}
+_OPS = {word: op for op, word in ACTIONS.items()}
 _STATUS = {"pending": "🟡 pending", "in-sync": "✅ in sync", "unreachable": "🔴 unreachable", "failed": "🔴 failed"}
 
 

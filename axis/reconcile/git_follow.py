@@ -143,17 +143,15 @@ class GitFollower:
             await self._sleep(delay, stop)
 
     async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
-        """Wait `seconds`, re-reading the suspended flag every TICK: a resume polls at once."""
+        """Wait `seconds`, looking at the suspended flag every TICK (the controller's poll reads it from
+        the DB each second; `run` once a turn): a resume polls at once."""
         loop = asyncio.get_running_loop()
-        until = loop.time() + seconds
+        until, was_suspended = loop.time() + seconds, self.status.suspended
         while not stop.is_set() and loop.time() < until:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(TICK, max(0.0, until - loop.time()))):
                     await stop.wait()
-            was = self.status.suspended
-            with contextlib.suppress(Exception):  # the loop's next turn reports a DB that fails
-                self.read_suspended()
-            if was and not self.status.suspended:
+            if was_suspended and not self.status.suspended:  # the controller's poll reads the flag each second
                 return
 
     async def poll(self) -> None:

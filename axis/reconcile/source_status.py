@@ -37,8 +37,11 @@ class Attempt:
     revision: str
     pending: set[str]
     changed: int = 0
-    failed: int = 0
     failed_hosts: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failed_hosts)
 
 
 class SourceStatus:
@@ -107,7 +110,6 @@ class SourceStatus:
             a.pending.discard(host)
             a.changed += changed and not failed
             if failed:
-                a.failed += 1
                 a.failed_hosts.append(host)
             self.settle()
         except Exception as exc:

@@ -69,11 +69,11 @@ def one_line(text: str) -> str:
 
 
 async def run_git(args: Sequence[str], *, env: Mapping[str, str], timeout: float, what: str,
-                  reason: str = "FetchFailed", scrub: Scrub = str, stdin: bytes | None = None,
+                  scrub: Scrub = str, stdin: bytes | None = None,
                   ok_codes: tuple[int, ...] = (0,)) -> GitResult:
     """Run ``git <args>``; return its exit code and output when the code is in ``ok_codes``.
 
-    Any other exit code, a timeout or a git that cannot start raises `GitError(reason)` whose
+    Any other exit code, a timeout or a git that cannot start raises `GitError("FetchFailed")` whose
     message starts with ``what`` and carries git's stderr through ``scrub``.
     """
     argv = ["git"]
@@ -86,12 +86,12 @@ async def run_git(args: Sequence[str], *, env: Mapping[str, str], timeout: float
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     except OSError as exc:
-        raise GitError(reason, scrub(f"{what}: cannot run git: {exc}")) from exc
+        raise GitError("FetchFailed", scrub(f"{what}: cannot run git: {exc}")) from exc
     try:
         stdout, stderr = await asyncio.wait_for(proc.communicate(stdin), timeout)
     except TimeoutError:
         await _kill_group(proc)
-        raise GitError(reason, scrub(f"{what}: timed out after {timeout:g}s")) from None
+        raise GitError("FetchFailed", scrub(f"{what}: timed out after {timeout:g}s")) from None
     except BaseException:
         await _kill_group(proc)
         raise
@@ -99,7 +99,7 @@ async def run_git(args: Sequence[str], *, env: Mapping[str, str], timeout: float
     assert code is not None
     if code not in ok_codes:
         detail = one_line(stderr.decode("utf-8", errors="replace")) or f"git exited with {code}"
-        raise GitError(reason, scrub(f"{what}: {detail}"))
+        raise GitError("FetchFailed", scrub(f"{what}: {detail}"))
     return GitResult(code, stdout, stderr)
 
 

@@ -38,7 +38,7 @@ class _Entry:
 def repo_path(path: str) -> PurePosixPath:
     """``path`` as a clean repo-relative path (no parts: the root); SpecInvalid if it leaves the repo."""
     parts = [p for p in path.split("/") if p not in ("", ".")]
-    if path.startswith("/") or ".." in parts:
+    if path.startswith("/") or ".." in parts or "\x00" in path:
         raise GitError("SpecInvalid", f"{path}: the path must be relative and inside the repo")
     return PurePosixPath(*parts)
 

@@ -42,7 +42,8 @@ _LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
-def _dns_label(name: str) -> str:
+def dns_label(name: str) -> str:
+    """`name`, or ValueError when it is not a DNS-1123 label (also a git source's name)."""
     if not _DNS_LABEL.fullmatch(name):
         raise ValueError(f"{name!r} is not a DNS-1123 label (lowercase letters, digits and '-', "
                          "starting and ending with a letter or digit, at most 63 characters)")
@@ -61,7 +62,7 @@ def _labels(labels: dict[str, str]) -> dict[str, str]:
     return labels
 
 
-Name = Annotated[str, AfterValidator(_dns_label)]
+Name = Annotated[str, AfterValidator(dns_label)]
 ToolName = Annotated[str, AfterValidator(check_tool_name)]
 Labels = Annotated[dict[str, str], AfterValidator(_labels)]
 

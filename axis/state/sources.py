@@ -152,10 +152,6 @@ def record_host_revision(session: Session, host: str, source: str, revision: str
     session.add(row)
 
 
-def host_revision(session: Session, host: str) -> HostRevision | None:
-    return session.get(HostRevision, host)
-
-
 def host_revisions(session: Session) -> dict[str, HostRevision]:
     """Every host's converging revision, for a host list built in one read."""
     return {row.host: row for row in session.exec(select(HostRevision)).all()}

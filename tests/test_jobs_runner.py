@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from axis.drivers.jobs.protocol import Job, forget_command, job_state_command, logs_command, runner_command, stop_command
+from axis.drivers.jobs.protocol import (Job, forget_command, job_state_command, jobs_state_command, logs_command,
+                                        runner_command, split_job_states, stop_command)
 from axis.drivers.jobs.state import parse_job_state
 
 
@@ -124,3 +125,21 @@ def test_forget_resets_a_unit_through_sudo_only_where_the_hosts_spec_allows_it(t
     assert run.returncode == 0 and not directory.exists()
     said = calls.read_text() if calls.exists() else ""
     assert said == (f"sudo -n systemctl reset-failed axis-job-{job.id}.service\n" if sudo else "")
+
+
+def test_one_command_reads_every_job_of_a_host_as_the_single_reads_do(tmp_path):
+    """The jobs pass reads all of a host's jobs in one round trip; each block is what that job's
+    own state command prints, and a file's first line cannot start a block of its own."""
+    ended, forged = Job.new("eval", "true"), Job.new("train", "true")
+    for job, exit_line in ((ended, "0"), (forged, f"1\njob={ended.id}\nrunning=1")):
+        directory = _job_dir(tmp_path, job)
+        directory.mkdir(parents=True)
+        (directory / "exit").write_text(exit_line + "\n")
+        (directory / "ended").write_text("1700000009\n")
+    gone = Job.new("lost", "true")  # no directory on this host
+    states = split_job_states(_sh(jobs_state_command([ended.id, forged.id, gone.id]), "", tmp_path).stdout)
+    assert set(states) == {ended.id, forged.id, gone.id}
+    for job in (ended, forged, gone):
+        assert states[job.id] == _sh(job_state_command(job.id), "", tmp_path).stdout.rstrip("\n")
+    assert parse_job_state(states[forged.id]).exit == 1 and not parse_job_state(states[ended.id]).running
+    assert parse_job_state(states[gone.id]).missing

@@ -27,7 +27,7 @@ from dataclasses import replace
 
 from axis.drivers.connector import Connector, with_connection
 from axis.drivers.fan_out import fan_out
-from axis.drivers.jobs.protocol import job_state_command, stop_command
+from axis.drivers.jobs.protocol import job_state_command, jobs_state_command, split_job_states, stop_command
 from axis.drivers.jobs.state import JobState, parse_job_state
 from axis.drivers.transport import Transport, TransportError
 from axis.placement.job_lease import Ending, ending_of, record_end, renew_for_job
@@ -73,9 +73,11 @@ async def _check_host(db: Database, connector: Connector, host: Host, host_jobs:
                       clock: Callable[[], float]) -> None:
     """Read, renew, record or stop every running job of one host over one connection."""
     async def work(transport: Transport, _left: float) -> None:
+        result = await transport.run(jobs_state_command([job.job_id for job in host_jobs]), timeout=HOST_TIMEOUT)
+        states = split_job_states(result.stdout)
         for job in host_jobs:
-            result = await transport.run(job_state_command(job.job_id), timeout=HOST_TIMEOUT)
-            await _follow(db, transport, job, parse_job_state(result.stdout), clock)
+            if job.job_id in states:  # a job the answer left out (cut short) is looked at next time
+                await _follow(db, transport, job, parse_job_state(states[job.job_id]), clock)
 
     try:
         await with_connection(host, connector, asyncio.get_running_loop().time() + HOST_TIMEOUT, work)

@@ -161,6 +161,31 @@ def job_state_command(job_id: str) -> str:
     return _sh(_STATE, job_id)
 
 
+#: `_STATE` for every job id given after it, each block headed `job=<id>` (no line of `_STATE`
+#: can begin so: it prints the first line of a file after a fixed name, never `job`).
+_EACH_STATE = 'state=$1; shift; for j; do printf "job=%s\\n" "$j"; sh -c "$state" axis-job "$j"; done'
+
+
+def jobs_state_command(job_ids: list[str]) -> str:
+    """One command for the state of every job of a host (the controller's jobs pass: one round
+    trip per host); `split_job_states` cuts its output into what `parse_job_state` reads."""
+    for job_id in job_ids:
+        _check_id(job_id)
+    return _sh(_EACH_STATE, _STATE, *job_ids)
+
+
+def split_job_states(text: str) -> dict[str, str]:
+    """`jobs_state_command`'s output → job id → its `_STATE` lines (a job with no block is absent)."""
+    blocks: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.split("\n"):
+        if line.startswith("job=") and _JOB_ID.fullmatch(line[4:]):
+            current = blocks.setdefault(line[4:], [])
+        elif current is not None:
+            current.append(line)
+    return {job_id: "\n".join(lines).rstrip("\n") for job_id, lines in blocks.items()}
+
+
 def stop_command(job_id: str) -> str:
     """The command that stops a job: TERM to its process group, KILL after 5 s."""
     _check_id(job_id)

@@ -173,7 +173,9 @@ def test_verify_signatures_applies_signed_commits_and_refuses_an_unsigned_one(fl
         stranger = remote.commit({"specs/hosts.yaml": _panic(fleet, 9)}, "nine, signed by a stranger",
                                  signing_key=other)
         remote.push()
-        wait_for(lambda: f"main@sha1:{stranger}" in _condition(work, "Ready")[2], WAIT, "the stranger's refusal")
+        # (while it is verified, Ready already names the commit: Progressing; wait for the refusal itself)
+        wait_for(lambda: _condition(work, "Ready")[1] == "VerificationFailed"
+                 and f"main@sha1:{stranger}" in _condition(work, "Ready")[2], WAIT, "the stranger's refusal")
         assert _condition(work, "Stalled")[:2] == ("True", "VerificationFailed") and _at(fleet, 5)
 
 

@@ -76,6 +76,16 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE INDEX ix_jobs_claim ON jobs (claim, started)",
         "CREATE UNIQUE INDEX ix_jobs_running ON jobs (claim) WHERE state = 'Running'",
     ]),
+    (8, "several controllers share the hosts by ownership leases", [
+        """CREATE TABLE controllers (
+            name VARCHAR NOT NULL PRIMARY KEY, pid INTEGER NOT NULL, machine VARCHAR NOT NULL,
+            started FLOAT NOT NULL, heartbeat FLOAT NOT NULL, lease_seconds FLOAT NOT NULL,
+            stopped FLOAT NOT NULL DEFAULT 0)""",
+        """CREATE TABLE ownership (
+            scope VARCHAR NOT NULL, name VARCHAR NOT NULL, holder VARCHAR NOT NULL, token BIGINT NOT NULL,
+            acquired FLOAT NOT NULL, expires FLOAT NOT NULL, PRIMARY KEY (scope, name))""",
+        "CREATE INDEX ix_ownership_holder ON ownership (holder)",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

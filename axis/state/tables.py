@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -212,3 +212,34 @@ class Job(SQLModel, table=True):
     message: str = ""
     ended: float = 0.0
     stop_requested: float = 0.0  # when `axis stop` asked for it: an ending seen after that is Stopped
+
+
+class ControllerMember(SQLModel, table=True):
+    """One `axis controller` process sharing the hosts (`axis.state.controllers`): live while its
+    heartbeat is younger than its own lease and `stopped` is 0 (when it stopped cleanly)."""
+
+    __tablename__ = "controllers"
+
+    name: str = Field(primary_key=True)  # `<machine>-<pid>-<4 hex>`
+    pid: int
+    machine: str
+    started: float
+    heartbeat: float
+    lease_seconds: float
+    stopped: float = 0.0
+
+
+class Ownership(SQLModel, table=True):
+    """Who may act on one host (scope `host`) or hold a role (scope `role`, name `leader`), until
+    `expires`; `holder` '' when free. `token` rises with every change of holder: a writer that
+    still shows an older token was overtaken (fencing, `axis.state.ownership.check_fence`)."""
+
+    __tablename__ = "ownership"
+    __table_args__ = (Index("ix_ownership_holder", "holder"),)
+
+    scope: str = Field(primary_key=True)
+    name: str = Field(primary_key=True)
+    holder: str = ""
+    token: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    acquired: float = 0.0
+    expires: float = 0.0

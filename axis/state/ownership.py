@@ -1,0 +1,148 @@
+"""Ownership leases: which controller may reconcile which host, and which one leads.
+
+One row per desired host (scope `host`) and one for the leader role (scope `role`, name
+`leader`). A controller's membership tick (`share`) renews its rows, gives back what it holds
+above its fair share and takes free or expired rows up to it; every change of holder is a
+compare-and-set UPDATE (`WHERE holder = '' OR expires <= now`) that raises the row's fencing
+`token`. A pass's record transaction calls `check_fence` first: a controller that was paused past
+its expiry and overtaken finds another holder or a newer token there and writes nothing.
+
+Plain SQLAlchemy Core (no dialect's own SQL): the same statements run on SQLite and PostgreSQL,
+inside `Database.write()`, whose transactions take the DB's one write lock.
+
+The shares: with n hosts and L live controllers each gets n // L, and n % L of them one more,
+so no two shares differ by more than one. A controller takes the extra one only when the free
+rows left exceed what the others still need to reach n // L, and only while fewer than n % L
+others hold one; it gives its extra back when that many others hold one already. Which rows a
+controller takes or gives back is chosen by a rendezvous hash of (controller, host), so shares
+stay spread and stable as controllers come and go.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+import sqlmodel as models
+from sqlmodel import Session
+
+from axis.specs import Kind
+from axis.state.tables import DesiredObject, Ownership
+
+OWNERSHIP = Ownership.__table__  # type: ignore[attr-defined]  # SQLModel's table is untyped
+HOST, ROLE, LEADER = "host", "role", "leader"
+
+
+class Fenced(Exception):
+    """The host's ownership moved on (another holder, a newer token, or expired): the pass that
+    raised this must write nothing."""
+
+
+@dataclass(frozen=True)
+class Share:
+    """What one tick left a controller holding: host → fencing token, and the leader role."""
+
+    hosts: dict[str, int] = field(default_factory=dict)
+    leader: bool = False
+
+
+def rank(holder: str, name: str) -> int:
+    """Rendezvous hash: a controller prefers the hosts it ranks highest."""
+    return int.from_bytes(hashlib.blake2b(f"{holder}\0{name}".encode(), digest_size=8).digest(), "big")
+
+
+def share(session: Session, me: str, live: list[str], *, now: float, lease: float,
+          keep: frozenset[str] = frozenset()) -> Share:
+    """One controller's ownership tick (see the module's docstring), in the caller's write
+    transaction. `live`: the live controllers, `me` among them. `keep`: hosts with a pass in
+    flight, never given back (the next holder would reconcile them at the same time)."""
+    _sync_rows(session, now)
+    session.execute(update(OWNERSHIP).where(OWNERSHIP.c.holder == me).values(expires=now + lease))
+    rows = session.execute(select(OWNERSHIP.c.name, OWNERSHIP.c.holder, OWNERSHIP.c.expires)
+                           .where(OWNERSHIP.c.scope == HOST)).all()
+    held = Counter(r.holder for r in rows if r.holder and r.expires > now)
+    free = sorted((r.name for r in rows if not r.holder or r.expires <= now), key=lambda n: -rank(me, n))
+    mine = sorted((r.name for r in rows if r.holder == me), key=lambda n: -rank(me, n))
+    base, extra = divmod(len(rows), max(1, len(live)))
+    others = [c for c in live if c != me]
+    with_extra = sum(1 for c in others if held[c] > base)
+    cap = base + 1 if extra and with_extra < extra else base
+    givable = [n for n in reversed(mine) if n not in keep]
+    for name in givable[:max(0, len(mine) - cap)]:
+        _give_back(session, HOST, name, me)
+    want = max(0, base - len(mine))
+    if cap > base and len(mine) <= base:
+        needed_by_others = sum(max(0, base - held[c]) for c in others)
+        want += 1 if len(free) - want - needed_by_others > 0 else 0
+    for name in free:
+        if want <= 0:
+            break
+        want -= _take(session, HOST, name, me, now, lease)
+    leader = _take(session, ROLE, LEADER, me, now, lease) == 1 or _holds(session, ROLE, LEADER, me)
+    tokens = session.execute(select(OWNERSHIP.c.name, OWNERSHIP.c.token)
+                             .where(and_(OWNERSHIP.c.scope == HOST, OWNERSHIP.c.holder == me))).all()
+    return Share({r.name: r.token for r in tokens}, leader)
+
+
+def _sync_rows(session: Session, now: float) -> None:
+    """A row for every desired host (free) and for the leader role; none for hosts gone."""
+    objects = DesiredObject.__table__  # type: ignore[attr-defined]  # SQLModel's table is untyped
+    desired = set(session.execute(select(objects.c.name).where(objects.c.kind == Kind.HOST)).scalars())
+    present = {(r.scope, r.name) for r in session.execute(select(OWNERSHIP.c.scope, OWNERSHIP.c.name))}
+    missing = [{"scope": HOST, "name": n} for n in sorted(desired) if (HOST, n) not in present]
+    if (ROLE, LEADER) not in present:
+        missing.append({"scope": ROLE, "name": LEADER})
+    if missing:
+        session.execute(insert(OWNERSHIP), [dict(row, holder="", token=0, acquired=0.0, expires=0.0) for row in missing])
+    gone = [n for scope, n in present if scope == HOST and n not in desired]
+    if gone:
+        session.execute(delete(OWNERSHIP).where(and_(OWNERSHIP.c.scope == HOST, OWNERSHIP.c.name.in_(gone))))
+
+
+def _take(session: Session, scope: str, name: str, me: str, now: float, lease: float) -> int:
+    """Compare-and-set: `name` becomes mine with a new token if it is free or expired; 1 if so."""
+    done = session.execute(update(OWNERSHIP).where(and_(
+        OWNERSHIP.c.scope == scope, OWNERSHIP.c.name == name, OWNERSHIP.c.holder != me,
+        or_(OWNERSHIP.c.holder == "", OWNERSHIP.c.expires <= now))).values(
+        holder=me, token=OWNERSHIP.c.token + 1, acquired=now, expires=now + lease))
+    return 1 if done.rowcount == 1 else 0  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+
+
+def _give_back(session: Session, scope: str, name: str, me: str) -> None:
+    session.execute(update(OWNERSHIP).where(and_(OWNERSHIP.c.scope == scope, OWNERSHIP.c.name == name,
+                                                 OWNERSHIP.c.holder == me)).values(holder="", expires=0.0))
+
+
+def _holds(session: Session, scope: str, name: str, me: str) -> bool:
+    return session.execute(select(OWNERSHIP.c.holder).where(and_(
+        OWNERSHIP.c.scope == scope, OWNERSHIP.c.name == name))).scalar() == me
+
+
+def release_all(session: Session, me: str) -> None:
+    """Give back every row `me` holds (a clean stop): the others take them at their next tick."""
+    session.execute(update(OWNERSHIP).where(OWNERSHIP.c.holder == me).values(holder="", expires=0.0))
+
+
+def check_fence(session: Session, host: str, me: str, token: int, now: float) -> None:
+    """Raise Fenced unless `me` still holds `host` with `token`, unexpired at `now`; call it first
+    in the transaction that records a pass, so that a refused pass writes nothing."""
+    row = session.execute(select(OWNERSHIP.c.holder, OWNERSHIP.c.token, OWNERSHIP.c.expires).where(
+        and_(OWNERSHIP.c.scope == HOST, OWNERSHIP.c.name == host))).first()
+    if row is None or row.holder != me or row.token != token or row.expires <= now:
+        now_held = "nobody" if row is None or not row.holder else f"{row.holder} (token {row.token})"
+        raise Fenced(f"{host}: ownership moved on: {me} held it with token {token}, now {now_held}")
+
+
+def holders(session: Session, now: float) -> dict[str, Ownership]:
+    """Each host's unexpired ownership row, by host (for the views)."""
+    query = models.select(Ownership).where(Ownership.scope == HOST, Ownership.holder != "", Ownership.expires > now)
+    return {row.name: row for row in session.exec(query).all()}
+
+
+def leader(session: Session, now: float) -> str:
+    """The leading controller's name, '' when none holds the role."""
+    holder = session.execute(select(OWNERSHIP.c.holder).where(and_(
+        OWNERSHIP.c.scope == ROLE, OWNERSHIP.c.name == LEADER, OWNERSHIP.c.expires > now))).scalar()
+    return holder or ""

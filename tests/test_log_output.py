@@ -20,6 +20,7 @@ import pytest
 
 from axis.app.log_output import LogFormat
 from axis.reconcile.controller import Controller
+from axis.reconcile.owned_pass import converge_owned
 from axis.state import Database
 from tests.conftest import HOST
 from tests.fake_transport import FakeConnector
@@ -99,7 +100,8 @@ def test_the_controllers_lines_carry_their_facts_as_fields(tmp_path, specs, caps
     watch = specs({"h.yaml": HOST.format(name="a")})
     controller = Controller(Database(tmp_path / "state.db"), FakeConnector({}, dead=frozenset({"a"})), watch)
     controller.apply_specs()
-    asyncio.run(controller._converge("a", controller._slots["a"], asyncio.Event()))
+    asyncio.run(converge_owned(controller.db, "a", controller._slots["a"], controller.connector, source=controller.source,
+                               resync=controller.resync, fence=lambda _session: None, stop=asyncio.Event()))
     (watch / "h.yaml").write_text("kind: Hots\n")
     controller.apply_specs()
     lines = _json_lines(capsys.readouterr().err)
@@ -143,7 +145,7 @@ def test_axis_controller_logs_json_from_start_to_stop(tmp_path, specs, closed_po
     watching = next(line for line in seen if str(line["message"]).startswith("controller watching"))
     assert (watching["watch"], watching["resync"], watching["jobs"]) == (str(watch), 60, 16)
     failed = next(line for line in seen if line.get("result") == "failed")
-    assert failed["host"] == "a" and failed["logger"] == "axis.reconcile.controller"
+    assert failed["host"] == "a" and failed["logger"] == "axis.reconcile.owned_pass"
     assert "signal received: finishing the steps in flight (signal again to cancel them)" in messages
     assert messages[-1] == "stopped"
 

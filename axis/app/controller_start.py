@@ -14,30 +14,37 @@ from pathlib import Path
 from axis.app.context import AppContext, AppError
 from axis.reconcile.controller import Controller
 from axis.reconcile.git_follow import GitSource
+from axis.reconcile.membership import Membership
 from axis.specs.units import parse_duration
 from axis.state.lock import ApplyLock, ControllerLock, LockHeld
 
 logger = logging.getLogger(__name__)
 
+MIN_LEASE, MAX_LEASE = 3.0, 3600.0
+
 
 def make_controller(app: AppContext, desired: Path | GitSource, resync: str, jobs: int,
-                    stack: contextlib.ExitStack) -> Controller:
+                    stack: contextlib.ExitStack, *, lease: str = "15s") -> Controller:
     """The loop on a watched spec path or a followed git source, holding the one-controller-per-DB
-    lock until `stack` closes (also `axis serve --watch`)."""
+    lock until `stack` closes (also `axis serve --watch`). `lease`: how long what a membership
+    tick grants lasts (`axis.reconcile.membership`)."""
     if isinstance(desired, Path) and not desired.exists():
         raise AppError(f"{desired}: no such file or directory")
     try:
         every = parse_duration(resync)
     except ValueError as exc:
         raise AppError(f"--resync: {exc}") from exc
+    seconds = lease_seconds(lease)
     try:
         stack.enter_context(ControllerLock(app.state))
     except LockHeld as exc:
         raise AppError(str(exc)) from exc
+    membership = Membership(app.db(), lease=seconds, sole=True)  # the lock above: the only one on this DB
     if isinstance(desired, Path):
-        loop = Controller(app.db(), app.connector, desired, resync=float(every), jobs=jobs)
+        loop = Controller(app.db(), app.connector, desired, resync=float(every), jobs=jobs, membership=membership)
     else:
-        loop = Controller(app.db(), app.connector, None, follow=desired, resync=float(every), jobs=jobs)
+        loop = Controller(app.db(), app.connector, None, follow=desired, resync=float(every), jobs=jobs,
+                          membership=membership)
     # An apply that started before the lock above converges its hosts itself: wait for it, then
     # store the watched specs; every apply from now on sees the controller and hands over to it.
     with ApplyLock(app.state, on_wait=logger.info):
@@ -52,6 +59,18 @@ def make_controller(app: AppContext, desired: Path | GitSource, resync: str, job
                     extra={"git": url, "ref": desired.remote.ref, "path": desired.path, "interval": desired.interval,
                            "source": desired.name, "resync": every, "jobs": jobs, "state": str(app.state)})
     return loop
+
+
+def lease_seconds(lease: str) -> float:
+    """`--lease`, checked: a tick runs every third of it, so at least 3 s; at most an hour, since
+    a killed controller's hosts wait up to twice the lease for another controller."""
+    try:
+        seconds = float(parse_duration(lease))
+    except ValueError as exc:
+        raise AppError(f"--lease: {exc}") from exc
+    if not MIN_LEASE <= seconds <= MAX_LEASE:
+        raise AppError(f"--lease: {lease} is outside {MIN_LEASE:g}s..{MAX_LEASE / 3600:g}h")
+    return seconds
 
 
 def exit_status(failing: list[str] | None) -> int:

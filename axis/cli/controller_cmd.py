@@ -42,6 +42,8 @@ def controller(
         help="with --git: apply only commits signed by a key in this allowed-signers file (git's SSH signatures)"),
     resync: str = typer.Option("60s", "--resync", help="re-observe every host this often (drift repair)"),
     jobs: int = typer.Option(16, "--jobs", "-j", min=1, help="hosts reconciled at once"),
+    lease: str = typer.Option("15s", "--lease", help="how long this controller's hold on its hosts lasts unrenewed "
+                              "(renewed every third of it); a dead controller's hosts move within twice this"),
     log_format: LogFormat = typer.Option(LogFormat.human, "--log-format",
                                          help="log lines: human (timestamped text) or json (one object per line)"),
 ) -> None:
@@ -55,7 +57,7 @@ def controller(
                                                    password=os.environ.get("AXIS_GIT_PASSWORD"))
     assert desired is not None
     with contextlib.ExitStack() as stack:
-        loop = make_controller(app, desired, resync, jobs, stack)
+        loop = make_controller(app, desired, resync, jobs, stack, lease=lease)
         try:
             failing = asyncio.run(_run(loop))
         except asyncio.CancelledError:

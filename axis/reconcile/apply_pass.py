@@ -14,6 +14,7 @@ does: a claim deleted or pruned releases its lease, a deleted host sends its cla
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +26,8 @@ from axis.placement.ledger import Outcome
 from axis.reconcile.converge import HostOutcome
 from axis.reconcile.host_pass import HostWork, converge_fleet, plan_work
 from axis.reconcile.observe import claim_tools
-from axis.reconcile.record import bind_claims
-from axis.specs import Host, HostProfile, Kind, Loaded
+from axis.reconcile.record import bind_claims, record_spec_invalid
+from axis.specs import Host, HostProfile, Kind, Loaded, SpecErrors
 from axis.specs.effective import effective_features, matching_profiles
 from axis.state import Database
 from axis.state.objects import (
@@ -37,6 +38,8 @@ from axis.state.objects import (
     object_versions,
     objects_fingerprint,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -145,3 +148,14 @@ async def finish(db: Database, connector: Connector, stored: Stored, *, jobs: in
     if stored.dry_run:
         return Applied(stored, outcomes)
     return Applied(stored, outcomes, bind_claims(db, time.time()))
+
+
+def report_spec_errors(db: Database, exc: SpecErrors) -> None:
+    """The controller's watched specs do not load: each error in the log (with file:line), and a
+    Warning event with the first; the last good desired state stays in force."""
+    for error in exc.errors:
+        logger.error("spec error: %s", error, extra={"file": error.path, "line": error.line})
+    logger.warning("%d error(s); the last good desired state stays in force", len(exc.errors),
+                   extra={"errors": len(exc.errors)})
+    with db.write() as session:
+        record_spec_invalid(session, [str(e) for e in exc.errors])

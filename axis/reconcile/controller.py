@@ -5,6 +5,8 @@ Mainly the level-triggered work queue around `host_pass.reconcile_host` (also `a
 never holds up the others. The pass's `Result` says when a host is due again: after `resync`
 seconds (drift is repaired) or, after a temporary error, a backoff of 5 s doubling to 5 minutes.
 Claims are bound, expired leases swept and detached jobs followed (`job_watch`) every few seconds.
+Several controllers may share one state DB (`membership`): each passes only the hosts it owns,
+and only the leader applies specs, follows git, binds claims and follows jobs.
 
 What the queue holds: the desired state, a watched spec path re-applied whole on every edit as
 `axis apply --prune` would (`apply_pass.store_watched`; an invalid edit is logged with file:line,
@@ -24,20 +26,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from axis.drivers.connector import Connector
-from axis.reconcile.apply_pass import store_watched
+from axis.reconcile.apply_pass import report_spec_errors, store_watched
 from axis.reconcile.git_follow import GitFollower, GitSource
 from axis.reconcile.source_status import NoSource
-from axis.reconcile.host_pass import reconcile_stored_host
 from axis.reconcile.host_slot import Slot
 from axis.reconcile.job_watch import JobWatch
-from axis.reconcile.record import bind_claims, record_pass_crashed, record_spec_invalid
+from axis.reconcile.membership import Membership
+from axis.reconcile.owned_pass import converge_owned, crash_record
+from axis.reconcile.record import bind_claims
 from axis.reconcile.spec_watch import SpecWatcher
 from axis.reconcile.supervisor import Part, Supervisor, describe, ended, restart_delay
 from axis.specs import Kind, Loaded, SpecErrors
@@ -54,9 +56,12 @@ CLAIMS_EVERY = 10.0
 
 class Controller:
     def __init__(self, db: Database, connector: Connector, watch: Path | None, *, follow: GitSource | None = None,
-                 resync: float = 60.0, jobs: int = 16):
-        """`watch` a spec directory or file, or (with `watch` None) `follow` a git source."""
+                 resync: float = 60.0, jobs: int = 16, membership: Membership | None = None):
+        """`watch` a spec directory or file, or (with `watch` None) `follow` a git source;
+        `membership`: this controller among the DB's (default: the DB's only one, `sole`)."""
         self.db, self.connector, self.watch = db, connector, watch
+        self.membership = membership or Membership(db, sole=True)
+        self._leading = False  # the desired state was loaded as the leader (`load_watched`)
         self.resync, self.jobs = resync, jobs
         self._slots: dict[str, Slot] = {}
         self._claims_due = 0.0
@@ -77,28 +82,29 @@ class Controller:
         exit status can say so. Raises when the scheduling loop itself broke."""
         self.supervisor.begin()
         gate = asyncio.Semaphore(self.jobs)
-        # what keeps the desired state current: the git follower, or the spec path's watcher
-        watcher = asyncio.create_task(self.follower.run(stop) if self.follower is not None
-                                      else SpecWatcher(self.watch or Path(), self.supervisor, self.load_watched).run(stop))
+        watcher: asyncio.Task[None] | None = None  # the leader's spec watcher or git follower
         stopper = asyncio.create_task(stop.wait())
         stopper.add_done_callback(lambda _task: self._wake.set())
         broken: BaseException | None = None
         try:
             while not stop.is_set():
-                if watcher.done():  # it restarts itself forever: ending means its supervision broke
+                self.membership.tick_if_due(frozenset(n for n, s in self._slots.items() if s.task is not None))
+                watcher = self._lead(watcher, stop)
+                if watcher is not None and watcher.done():  # it restarts itself forever: ending means its supervision broke
                     raise RuntimeError(f"the {'git follower' if self.follower else 'spec watcher'}'s supervisor "
                                        f"ended: {ended(watcher)}")
                 now = time.time()
                 for name, slot in self._slots.items() if not self.source.suspended else ():
-                    if slot.task is None and slot.due <= now:
-                        slot.task = asyncio.create_task(self._host_pass(name, slot, gate, stop))
+                    if slot.task is None and slot.due <= now and (token := self.membership.token(name)) is not None:
+                        slot.task = asyncio.create_task(self._host_pass(name, slot, gate, stop, token))
                 if self._spec_retry is not None and now >= self._spec_retry:
                     self.load_watched()
                 if now >= self._poll_due:
                     self._periodic(Part.STORE_POLL, self._notice_stored)
-                if now >= self._claims_due:
+                if self.membership.leader and now >= self._claims_due:
                     self._periodic(Part.CLAIMS, self._place_claims)
-                self.job_watch.tick(now)
+                if self.membership.leader:
+                    self.job_watch.tick(now)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._idle_seconds()):
@@ -109,27 +115,48 @@ class Controller:
             logger.debug("traceback", exc_info=exc)
             raise
         finally:
-            watcher.cancel()
+            if watcher is not None:
+                watcher.cancel()
             stopper.cancel()
             running = [s.task for s in self._slots.values() if s.task is not None]
             if running:
                 logger.info("stopping: waiting for %d host pass(es) to finish their step in flight", len(running),
                             extra={"passes": len(running)})
-            await asyncio.gather(*running, *filter(None, [self.job_watch.task]), watcher, stopper, return_exceptions=True)
+            await asyncio.gather(*running, *filter(None, [self.job_watch.task, watcher]), stopper, return_exceptions=True)
+            self.membership.leave()
             self.supervisor.end(broken)
             if broken is None:
                 logger.info("stopped")
         return self.supervisor.failing()
 
+    def _lead(self, watcher: asyncio.Task[None] | None, stop: asyncio.Event) -> asyncio.Task[None] | None:
+        """What keeps the desired state current (the git follower or the spec path's watcher) runs
+        while this controller leads: started, after loading, when it becomes the leader, cancelled
+        when it no longer is; the others see what it stores through `store_poll`."""
+        if self.membership.leader and watcher is None:
+            if not self._leading:
+                self.load_watched()
+            return asyncio.create_task(self.follower.run(stop) if self.follower is not None else
+                                       SpecWatcher(self.watch or Path(), self.supervisor, self.load_watched).run(stop))
+        if not self.membership.leader and watcher is not None:
+            watcher.cancel()
+            self._leading = False
+            return None
+        return watcher
+
     def load_watched(self) -> None:
-        """`apply_specs`, supervised: an exception other than a spec error (a loader bug, a DB that
+        """A controller that does not lead only reconciles what the state DB holds. The leader:
+        `apply_specs`, supervised: an exception other than a spec error (a loader bug, a DB that
         refuses the write) keeps the last good desired state in force, is recorded, and the path is
         read again after a backoff, or at once on the next edit. A watched path that no longer
         exists is not read at all (that would be an empty desired state): the watcher reports it.
         Following git, this only registers the source and reconciles what the state DB holds (the
         revision in force) until the follower's first fetch."""
-        if self.follower is not None:
+        self.membership.tick_if_due()
+        self._leading = self.membership.leader
+        if self.follower is not None and self._leading:
             self.follower.register()
+        if self.follower is not None or not self._leading:
             self._notice_stored()
             return
         assert self.watch is not None
@@ -162,12 +189,7 @@ class Controller:
         try:
             loaded = load_specs([self.watch])
         except SpecErrors as exc:
-            for error in exc.errors:
-                logger.error("spec error: %s", error, extra={"file": error.path, "line": error.line})
-            logger.warning("%d error(s); the last good desired state stays in force", len(exc.errors),
-                           extra={"errors": len(exc.errors)})
-            with self.db.write() as session:
-                record_spec_invalid(session, [str(e) for e in exc.errors])
+            report_spec_errors(self.db, exc)
             if self._known.first:
                 self._notice_stored()  # the first load: reconcile what was stored before, the last good state
             return []
@@ -226,6 +248,8 @@ class Controller:
         due = set()
         for name in names:
             new = name not in self._slots
+            if new:  # its ownership row is taken at the next tick: make that now
+                self.membership.due_now()
             slot = self._slots.setdefault(name, Slot(due=now))
             if everyone or name in touched or new:
                 slot.failures, slot.due = 0, now
@@ -236,18 +260,20 @@ class Controller:
         self._wake.set()
         return due
 
-    async def _host_pass(self, name: str, slot: Slot, gate: asyncio.Semaphore, stop: asyncio.Event) -> None:
+    async def _host_pass(self, name: str, slot: Slot, gate: asyncio.Semaphore, stop: asyncio.Event, token: int) -> None:
         started = time.time()
+        fence = self.membership.fence(name, token)
         try:
             async with gate:
-                if stop.is_set():
+                if stop.is_set() or self.membership.token(name) != token:  # no longer ours while it waited
                     return
-                await self._converge(name, slot, stop)
-        except Exception as exc:  # a bug must not kill the loop: record it, back off, go on
+                if not await converge_owned(self.db, name, slot, self.connector, source=self.source,
+                                            resync=self.resync, fence=fence, stop=stop):
+                    self.membership.due_now()
+        except Exception as exc:  # a bug must not kill the loop: record it (if still ours), back off, go on
             delay = slot.failed()
             self.supervisor.failed(Part.HOST_PASSES, exc, attempt=slot.failures, retry_in=delay, subject=name,
-                                   also=lambda session, message, now: record_pass_crashed(session, name, message,
-                                                                                          now, started))
+                                   also=crash_record(fence, name, started))
         else:
             self.supervisor.succeeded(Part.HOST_PASSES, name)
         finally:
@@ -257,37 +283,9 @@ class Controller:
             self._claims_due = 0.0
             self._wake.set()
 
-    async def _converge(self, name: str, slot: Slot, stop: asyncio.Event) -> None:
-        """One pass over `name`, then when it is due again, from the pass's Result; a git source
-        hears which of its commits the pass planned and how it ended (a crashed pass: failed)."""
-        planned = self.source.applied_sha
-        try:
-            reconciled = await reconcile_stored_host(self.db, name, self.connector, stop=stop)
-        except Exception:
-            self.source.host_done(name, planned, changed=False, failed=True)
-            raise
-        if reconciled is None:  # no longer stored (or unreadable): the next look at the DB drops its slot
-            slot.due = math.inf
-            self.source.host_gone(name)
-            return
-        result = reconciled.result(self.resync)
-        self.source.host_done(name, planned, changed=reconciled.outcome.status == "changed", failed=bool(result.error))
-        if result.error:
-            delay = slot.failed()
-            logger.warning("%s: failed: %s; retry in %ss", name, result.error, f"{delay:g}",
-                           extra={"host": name, "result": "failed", "error": result.error, "retry_in": delay})
-            return
-        slot.failures, slot.due = 0, time.time() + result.requeue_after
-        if reconciled.outcome.status == "changed":
-            logger.info("%s: converged (%d step(s))", name, reconciled.outcome.steps_run,
-                        extra={"host": name, "result": "converged", "steps": reconciled.outcome.steps_run})
-
     def _place_claims(self) -> None:
         now = time.time()
-        for outcome in bind_claims(self.db, now):
-            if outcome.phase == "Bound":
-                logger.info("claim/%s bound to %s", outcome.claim, outcome.host,
-                            extra={"claim": outcome.claim, "host": outcome.host, "phase": outcome.phase})
+        bind_claims(self.db, now, log=True)
         self._claims_due = now + CLAIMS_EVERY
 
     def _idle_seconds(self) -> float:
@@ -296,4 +294,4 @@ class Controller:
         due += [self._claims_due, self._poll_due, self.job_watch.due]
         if self._spec_retry is not None:
             due.append(self._spec_retry)
-        return max(0.05, min(1.0, min(due) - now))
+        return max(0.05, min(1.0, min(due) - now, self.membership.seconds_to_tick()))

@@ -96,9 +96,11 @@ async def reconcile_host(work: HostWork, connector: Connector, *, dry_run: bool,
 
 
 async def reconcile_stored_host(db: Database, name: str, connector: Connector, *,
-                                stop: asyncio.Event | None = None) -> Reconciled | None:
+                                stop: asyncio.Event | None = None,
+                                fence: Callable[[Session], None] | None = None) -> Reconciled | None:
     """The controller's pass over host `name`: planned from the DB, reconciled, recorded in its
-    own transaction; None when the host is no longer stored (the queue drops it)."""
+    own transaction; None when the host is no longer stored (the queue drops it). `fence` runs
+    first in the record transaction: when it raises (`Fenced`), nothing of the pass is written."""
     planned_at = time.time()  # before the read: the pass saw every commit made until then
     with db.read() as session:
         row = get_row(session, Kind.HOST, name)  # this host only: a pass over one host parses no other
@@ -113,6 +115,8 @@ async def reconcile_stored_host(db: Database, name: str, connector: Connector, *
     reconciled = await reconcile_host(work, connector, dry_run=False, extra_tools=tools, timeout=PASS_TIMEOUT,
                                       stop=stop)
     with db.write() as session:
+        if fence is not None:
+            fence(session)
         reconciled.record(session, time.time())
     return reconciled
 

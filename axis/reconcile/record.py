@@ -8,6 +8,7 @@ controller resyncing an in-sync fleet every minute therefore adds no events.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from sqlmodel import Session
@@ -24,6 +25,8 @@ from axis.state.events import record_event
 from axis.state.facts import store_observations
 from axis.state.feature_status import FeatureRow, store_feature_status
 from axis.state.objects import get_row, list_rows
+
+logger = logging.getLogger(__name__)
 
 
 def settings_hashes(features: Mapping[str, EffectiveFeature]) -> dict[str, str]:
@@ -95,12 +98,17 @@ def _host_conditions(session: Session, outcome: HostOutcome, generation: int, no
                   "" if ready else (c_msg or r_msg), generation=generation, now=now, probed=probed)
 
 
-def bind_claims(db: Database, now: float) -> list[Outcome]:
+def bind_claims(db: Database, now: float, *, log: bool = False) -> list[Outcome]:
     """One placement pass (`axis apply` after its hosts, the controller every CLAIMS_EVERY): bind
-    what fits, then set every claim's Bound condition from the result; what each claim became."""
+    what fits, then set every claim's Bound condition from the result; what each claim became.
+    `log`: a line for each claim bound (the controller's log)."""
     placed = place_claims(db, now=now)
     with db.write() as session:
         record_claim_conditions(session, now)
+    for outcome in placed if log else ():
+        if outcome.phase == "Bound":
+            logger.info("claim/%s bound to %s", outcome.claim, outcome.host,
+                        extra={"claim": outcome.claim, "host": outcome.host, "phase": outcome.phase})
     return placed
 
 

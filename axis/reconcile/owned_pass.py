@@ -1,0 +1,68 @@
+"""A controller's pass over one host it owns, and what the queue does after it: when the host is
+due again (the pass's `Result`), what the git source hears, and a pass refused at its record
+because the host's ownership moved on while it ran (`Fenced`: nothing was written, the new
+holder reconciles the host; this controller leaves it until a tick grants it back)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+
+from sqlmodel import Session
+
+from axis.drivers.connector import Connector
+from axis.reconcile.git_follow import GitFollower
+from axis.reconcile.host_pass import reconcile_stored_host
+from axis.reconcile.host_slot import Slot
+from axis.reconcile.record import record_pass_crashed
+from axis.reconcile.source_status import NoSource
+from axis.state import Database
+from axis.state.ownership import Fenced
+
+logger = logging.getLogger(__name__)
+
+
+async def converge_owned(db: Database, name: str, slot: Slot, connector: Connector, *, source: GitFollower | NoSource,
+                         resync: float, fence: Callable[[Session], None], stop: asyncio.Event) -> bool:
+    """One pass over `name`, then when it is due again; a git source hears which of its commits
+    the pass planned and how it ended (a crashed pass: failed). False when the pass was fenced."""
+    planned = source.applied_sha
+    try:
+        reconciled = await reconcile_stored_host(db, name, connector, stop=stop, fence=fence)
+    except Fenced as exc:
+        logger.warning("%s: pass not recorded: %s", name, exc, extra={"host": name, "result": "fenced"})
+        slot.due = time.time()
+        return False
+    except Exception:
+        source.host_done(name, planned, changed=False, failed=True)
+        raise
+    if reconciled is None:  # no longer stored (or unreadable): the next look at the DB drops its slot
+        slot.due = math.inf
+        source.host_gone(name)
+        return True
+    result = reconciled.result(resync)
+    source.host_done(name, planned, changed=reconciled.outcome.status == "changed", failed=bool(result.error))
+    if result.error:
+        delay = slot.failed()
+        logger.warning("%s: failed: %s; retry in %ss", name, result.error, f"{delay:g}",
+                       extra={"host": name, "result": "failed", "error": result.error, "retry_in": delay})
+        return True
+    slot.failures, slot.due = 0, time.time() + result.requeue_after
+    if reconciled.outcome.status == "changed":
+        logger.info("%s: converged (%d step(s))", name, reconciled.outcome.steps_run,
+                    extra={"host": name, "result": "converged", "steps": reconciled.outcome.steps_run})
+    return True
+
+
+def crash_record(fence: Callable[[Session], None], name: str, started: float) -> Callable[[Session, str, float], None]:
+    """What a crashed pass over `name` writes beside the controller's own failure (the host's
+    Ready False, `record_pass_crashed`), unless the host's ownership moved on."""
+    def record(session: Session, message: str, now: float) -> None:
+        with contextlib.suppress(Fenced):
+            fence(session)
+            record_pass_crashed(session, name, message, now, started)
+    return record

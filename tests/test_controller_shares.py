@@ -1,0 +1,149 @@
+"""Controllers sharing one state DB, whole (`Controller.run`), in one process on one SQLite file
+with a fake connector: each host is passed by one controller at a time and only by the one that
+holds it, a stale holder's pass writes nothing, a controller whose grant ran out starts no pass,
+only the leader stores the watched specs, and a stop hands the hosts over at once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from axis.drivers.transport import ErrorKind, Transport, TransportError
+from axis.reconcile.controller import Controller
+from axis.reconcile.membership import Membership
+from axis.reconcile.owned_pass import converge_owned
+from axis.specs import Host
+from axis.state import Database
+from axis.state.controllers import members, state_of
+from axis.state.ownership import holders
+from axis.state.tables import Condition, Event, FactsRecord, FeatureStatus
+from tests.conftest import HOST
+from tests.test_ownership import LEASE, Clock
+
+NAMES = [f"h{i}" for i in range(6)]
+
+
+@dataclass
+class Passes:
+    """A connector for one controller that logs each pass (controller, host, start, end): every
+    host is unreachable after `seconds`, so a pass is quick and is recorded."""
+
+    controller: str
+    log: list[tuple[str, str, float, float]]
+    seconds: float = 0.05
+    gate: asyncio.Event | None = None  # when given, every connect waits for it
+    connected: list[str] = field(default_factory=list)
+
+    async def connect(self, host: Host) -> Transport:
+        start = time.monotonic()
+        self.connected.append(host.metadata.name)
+        if self.gate is not None:
+            await self.gate.wait()
+        await asyncio.sleep(self.seconds)
+        self.log.append((self.controller, host.metadata.name, start, time.monotonic()))
+        raise TransportError(ErrorKind.UNREACHABLE, host.metadata.name, "connection refused by host")
+
+
+@pytest.fixture
+def watch(specs) -> Path:
+    return specs({f"{n}.yaml": HOST.format(name=n) for n in NAMES})
+
+
+async def run_for(controllers: list[Controller], seconds: float) -> None:
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(c.run(stop)) for c in controllers]
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.gather(*tasks)
+
+
+def written(db: Database) -> tuple[int, ...]:
+    """How many rows a pass writes into: facts, conditions, events, feature status."""
+    with db.read() as session:
+        return tuple(session.exec(select(func.count()).select_from(t)).one()
+                     for t in (FactsRecord, Condition, Event, FeatureStatus))
+
+
+def test_three_controllers_pass_each_host_one_at_a_time_and_only_the_leader_applies(tmp_path, watch):
+    db = Database(tmp_path / "state.db")
+    log: list[tuple[str, str, float, float]] = []
+    controllers = [Controller(db, Passes(n, log), watch, resync=600,
+                              membership=Membership(db, n, lease=3.0)) for n in ("a", "b", "c")]
+    for c in controllers:
+        c.load_watched()
+    assert [c.membership.leader for c in controllers] == [True, False, False]
+    assert all(c._leading is c.membership.leader for c in controllers)
+    asyncio.run(run_for(controllers, 2.5))
+    assert {host for _c, host, _s, _e in log} == set(NAMES)
+    for host in NAMES:
+        spans = sorted((s, e, c) for c, h, s, e in log if h == host)
+        for (_s1, e1, c1), (s2, _e2, c2) in zip(spans, spans[1:], strict=False):
+            assert c1 == c2 or e1 <= s2, (host, spans)
+    with db.read() as session:  # each stopped and gave its hosts back
+        assert holders(session, time.time()) == {}
+        assert {m.name: state_of(m, time.time()) for m in members(session)} == dict.fromkeys("abc", "Stopped")
+
+
+def test_a_stale_holders_pass_writes_nothing(tmp_path, watch, caplog):
+    db = Database(tmp_path / "state.db")
+    clock = Clock()
+    a = Membership(db, "a", lease=LEASE, clock=clock.wall, monotonic=clock.mono)
+    gate = asyncio.Event()
+    controller = Controller(db, Passes("a", [], gate=gate), watch, resync=600, membership=a)
+    controller.load_watched()
+    a.tick()
+    token = a.token("h0")
+    assert token is not None
+    before = written(db)
+
+    async def paused_pass() -> bool:
+        passing = asyncio.create_task(converge_owned(db, "h0", controller._slots["h0"], controller.connector,
+                                                     source=controller.source, resync=600,
+                                                     fence=a.fence("h0", token), stop=asyncio.Event()))
+        await asyncio.sleep(0.05)  # a's pass is in flight; a is paused past its lease, b takes over
+        clock.advance(LEASE + 1)
+        Membership(db, "b", lease=LEASE, clock=clock.wall, monotonic=clock.mono).tick()
+        gate.set()
+        return await passing
+
+    assert asyncio.run(paused_pass()) is False
+    assert written(db) == before
+    assert "h0: pass not recorded: h0: ownership moved on: a held it with token 1, now b (token 2)" in caplog.messages
+
+
+@pytest.mark.parametrize("how", ["overtaken", "its tick fails"])
+def test_a_controller_whose_grant_ran_out_starts_no_pass(tmp_path, watch, how):
+    db = Database(tmp_path / "state.db")
+    clock = Clock()
+    a = Membership(db, "a", lease=LEASE, clock=clock.wall, monotonic=clock.mono)
+    connector = Passes("a", [])
+    controller = Controller(db, connector, watch, resync=600, membership=a)
+    controller.load_watched()
+    a.tick()
+    assert len(a.share.hosts) == len(NAMES)
+    clock.advance(LEASE)  # paused until its rows expired
+    if how == "overtaken":
+        Membership(db, "b", lease=LEASE, clock=clock.wall, monotonic=clock.mono).tick()
+    else:
+        def broken(busy: frozenset[str] = frozenset()) -> None:
+            raise OSError("the DB is gone")
+        a.tick = broken  # type: ignore[method-assign]
+    asyncio.run(run_for([controller], 0.5))
+    assert connector.connected == []
+
+
+def test_a_stop_gives_the_hosts_back_at_once(tmp_path, watch):
+    db = Database(tmp_path / "state.db")
+    a = Membership(db, "a", lease=LEASE)
+    controller = Controller(db, Passes("a", []), watch, resync=600, membership=a)
+    controller.load_watched()
+    asyncio.run(run_for([controller], 0.3))
+    b = Membership(db, "b", lease=LEASE)
+    b.tick()
+    assert set(b.share.hosts) == set(NAMES) and b.leader

@@ -178,7 +178,7 @@ def test_openapi_lists_every_route_and_nothing_else(client: TestClient, app: App
     served = {(route.path, method.lower()) for route in web.routes if isinstance(route, Route)
               for method in route.methods or () if method != "HEAD"}
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
-    assert served == documented and len(served) == 19
+    assert served == documented and len(served) == 20
     apply_op = doc["paths"]["/apply"]["post"]
     assert {p["name"] for p in apply_op["parameters"]} == {"dryRun", "converge"}
     assert "413" in apply_op["responses"] and "401" in apply_op["responses"]

@@ -126,7 +126,8 @@ def test_place_with_an_empty_task(axis, task: str):
 
 def test_get_of_an_unknown_kind_lists_every_accepted_word(axis):
     assert _one_line(axis("get", "bogus").err) == (
-        "error: unknown resource type 'bogus' (use hosts, profiles, claims, leases, events, sources or controller)")
+        "error: unknown resource type 'bogus' (use hosts, profiles, claims, leases, events, sources, controller or "
+        "controllers)")
     assert _one_line(axis("describe", "bogus", "x").err) == (
         "error: unknown resource type 'bogus' (use host, profile, claim, source or controller)")
     for word in ("hosts", "profiles", "claims", "leases", "events", "sources", "controller"):  # and each listed word works

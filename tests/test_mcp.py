@@ -15,6 +15,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from axis.placement.ledger import place_claims
+from axis.reconcile.membership import Membership
 from axis.state import Database
 from tests import dbcheck
 from tests.claimkit import claim, host, store
@@ -51,16 +52,18 @@ def test_the_tools_are_read_only_and_answer_as_the_cli_does(state_db: Path, axis
           {"a": golden_facts("ubuntu-24.04-h200-vm"), "b": golden_facts("debian12")}, now=time.time())
     place_claims(db, now=time.time())
     stalled_source(db, time.time())
+    Membership(db, "ctl-a", lease=3600).tick()  # a controller holds every host (alive for the whole test)
     db.close()
     before = dump(state_db)
     tools, results = anyio.run(session_calls, state_db, [
         ("list_hosts", {}), ("get_host", {"name": "a"}), ("cluster_status", {}), ("rank_hosts", {"task": TASK}),
-        ("get_host", {"name": "nope"}), ("rank_hosts", {"task": ""}), ("list_sources", {})])
-    assert sorted(t.name for t in tools) == ["cluster_status", "get_host", "list_hosts", "list_sources", "rank_hosts"]
+        ("get_host", {"name": "nope"}), ("rank_hosts", {"task": ""}), ("list_sources", {}), ("list_controllers", {})])
+    assert sorted(t.name for t in tools) == ["cluster_status", "get_host", "list_controllers", "list_hosts", "list_sources",
+                                             "rank_hosts"]
     for tool in tools:
         assert tool.annotations is not None and tool.annotations.read_only_hint is True, tool.name
         assert tool.annotations.destructive_hint is False and tool.description
-    hosts, one, status, ranked, missing, empty, sources = results
+    hosts, one, status, ranked, missing, empty, sources, controllers = results
     assert not any(r.is_error for r in (hosts, one, status, ranked))
     assert steady(hosts.structured_content) == steady(json.loads(axis("get", "hosts", "-o", "json").out))
     assert [h["metadata"]["name"] for h in hosts.structured_content["items"]] == ["a", "b", "c"]
@@ -86,6 +89,11 @@ def test_the_tools_are_read_only_and_answer_as_the_cli_does(state_db: Path, axis
     assert steady(sources.structured_content) == steady(json.loads(axis("get", "sources", "-o", "json").out))
     assert [s["lastAppliedRevision"] for s in sources.structured_content["items"]] == [
         r[0] for r in dbcheck.rows(state_db, "SELECT last_applied FROM sources")]
+    assert not controllers.is_error
+    assert controllers.structured_content == json.loads(axis("get", "controllers", "-o", "json").out)
+    assert [(c["name"], c["hosts"], c["leader"], c["state"]) for c in controllers.structured_content["items"]] == [
+        ("ctl-a", ["a", "b", "c"], True, "Live")]
+    assert one.structured_content["status"]["controller"]["name"] == "ctl-a"
     assert dump(state_db) == before  # nothing the tools did changed a row
 
 

@@ -47,8 +47,8 @@ def test_the_acting_tools_say_what_they_do_and_exec_needs_confirm(state_db: Path
         ("exec_on_claim", {"claim": "job", "command": "echo hi"}),
         ("exec_on_claim", {"claim": "nope", "command": "echo hi", "confirm": "yes"})], "--allow-exec")
     by_name = {t.name: t for t in tools}
-    assert sorted(by_name) == ["cluster_status", "create_claim", "exec_on_claim", "get_host", "list_hosts",
-                               "list_sources", "rank_hosts"]
+    assert sorted(by_name) == ["cluster_status", "create_claim", "exec_on_claim", "get_host", "list_controllers",
+                               "list_hosts", "list_sources", "rank_hosts"]
     run = by_name["exec_on_claim"].annotations
     assert run is not None and run.read_only_hint is False and run.destructive_hint is True
     assert 'confirm is "YES"' in (by_name["exec_on_claim"].description or "")

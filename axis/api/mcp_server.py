@@ -28,7 +28,8 @@ from axis.specs import Kind
 INSTRUCTIONS = """axis manages a fleet of machines reached over SSH. Use list_hosts for the fleet,
 get_host for one machine's facts (OS, CPU, memory, GPU, disk, tools) and status, cluster_status
 for totals, rank_hosts to pick a machine for a task before running it there, and list_sources
-for the git branches the fleet follows (which commit is applied, why one is not). Facts are as
+for the git branches the fleet follows (which commit is applied, why one is not), list_controllers
+for the controllers sharing the fleet (which one reconciles which host). Facts are as
 of the last observation (see observedAt/factsAt)."""
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -72,6 +73,13 @@ def build_server(app: AppContext, *, allow_exec: bool = False) -> MCPServer:
         one applied (`main@sha1:…`), conditions Ready/Stalled/Reconciling with their reasons
         (e.g. SpecInvalid with file:line) and the last attempts, as `axis get sources -o json`."""
         return _answer(queries.source_list, db)
+
+    @server.tool(annotations=READ_ONLY)
+    def list_controllers() -> dict[str, Any]:
+        """The controllers sharing the state DB: each one's machine and pid, state (Live, Stale:
+        no heartbeat within its lease, or Stopped), last heartbeat, the hosts it reconciles now and
+        whether it leads (applies specs, binds claims), as `axis get controllers -o json`."""
+        return _answer(queries.controllers, db)
 
     if allow_exec:
         add_exec_tools(server, app)

@@ -29,6 +29,7 @@ from axis.app.documents import (
     AppliedDocument,
     ClusterStatus,
     ControllerHealth,
+    ControllerList,
     EventList,
     Health,
     LeaseList,
@@ -119,6 +120,10 @@ async def cluster_status(request: Request) -> Response:
 
 async def get_controller(request: Request) -> Response:
     return await _read(request, queries.controller)
+
+
+async def list_controllers(request: Request) -> Response:
+    return await _read(request, queries.controllers)
 
 
 async def list_sources(request: Request) -> Response:
@@ -254,6 +259,9 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/status", cluster_status, "cluster snapshot from stored facts (`axis status --cached`)", ClusterStatus),
     Endpoint("GET", "/controller", get_controller, "the controller's health: each part's condition and its "
                                                    "recent events (`axis get controller`)", ControllerHealth),
+    Endpoint("GET", "/controllers", list_controllers, "the controllers sharing the state DB: each one's state, "
+                                                      "last heartbeat, hosts and whether it leads "
+                                                      "(`axis get controllers`)", ControllerList),
     Endpoint("GET", "/sources", list_sources, "every git source a controller follows: revisions, conditions, "
                                               "last attempts (`axis get sources`)", SourceList),
     Endpoint("GET", "/sources/{name}", get_source, "one git source", SourceDocument, errors=(404,)),

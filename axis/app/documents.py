@@ -91,6 +91,7 @@ class ObjectStatus(TypedDict, total=False):
     revision: str  # Host: the git source revision (`main@sha1:…`) that last converged it
     revisionSource: str  # Host: the source that revision came from
     revisionConvergedAt: str  # Host: when it converged the host
+    controller: HostController  # Host: the controller that may reconcile it now (none while unheld)
     phase: str  # Claim: Bound | Running | Pending | Expired | Released | Succeeded | Failed | OOMKilled | Stopped | Lost
     host: str | None  # Claim
     memory: str  # Claim: leased, else inferred ("-" when unknown)
@@ -181,6 +182,36 @@ class ControllerStatus(TypedDict):
 
 class ControllerMetadata(TypedDict):
     name: str
+
+
+class HostController(TypedDict):
+    """Which of the controllers sharing the state DB holds a host, with its fencing token."""
+
+    name: str
+    token: int
+    expires: str
+
+
+class ControllerMember(TypedDict):
+    """One `axis controller` process sharing the state DB (`axis get controllers`)."""
+
+    name: str
+    machine: str
+    pid: int
+    started: str
+    heartbeat: str
+    leaseSeconds: float
+    state: str  # Live | Stale (no heartbeat within its lease: dead or paused) | Stopped
+    leader: bool  # applies the specs, binds claims and follows jobs
+    hosts: list[str]
+
+
+class ControllerList(TypedDict):
+    """`axis get controllers -o json`, `GET /controllers`."""
+
+    apiVersion: str
+    kind: str
+    items: list[ControllerMember]
 
 
 class ControllerHealth(TypedDict):

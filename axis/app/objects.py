@@ -22,6 +22,7 @@ from axis.state.conditions import conditions_of
 from axis.state.facts import latest
 from axis.state.feature_status import feature_status
 from axis.state.objects import StoredSpecInvalid, desired_hosts, to_model
+from axis.state.ownership import holders
 from axis.state.sources import host_revisions
 from axis.state.tables import Condition, DesiredObject, FeatureStatus
 
@@ -92,7 +93,8 @@ def object_views(session: Session, kind: Kind, rows: list[DesiredObject]) -> lis
 
 def add_observed(session: Session, views: list[ObjectView]) -> None:
     """Put each host's latest observation (facts summary, status, age) under status.observed, its
-    features' states under status.features, and the git revision that last converged it."""
+    features' states under status.features, the git revision that last converged it, and the
+    controller that holds it now."""
     now = time.time()
     names = [v["metadata"]["name"] for v in views]
     newest = latest(session, names)
@@ -100,6 +102,7 @@ def add_observed(session: Session, views: list[ObjectView]) -> None:
     for row in feature_status(session, names):
         features.setdefault(row.host, []).append(row)
     revisions = host_revisions(session)
+    held = holders(session, now)
     for view in views:
         name = view["metadata"]["name"]
         o = observed_view(session, name, newest.get(name), now, spec_sudo=view["spec"].get("sudo") is True)
@@ -113,6 +116,9 @@ def add_observed(session: Session, views: list[ObjectView]) -> None:
             revision = revisions[name]
             view["status"].update({"revision": revision.revision, "revisionSource": revision.source,
                                    "revisionConvergedAt": iso(revision.converged_at)})
+        if name in held:  # the controller that may reconcile it now (`axis get controllers`)
+            owner = held[name]
+            view["status"]["controller"] = {"name": owner.holder, "token": owner.token, "expires": iso(owner.expires)}
 
 
 def add_conditions(session: Session, kind: Kind, views: list[ObjectView]) -> None:

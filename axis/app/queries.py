@@ -18,9 +18,11 @@ from sqlmodel import Session
 from axis.app.claims import lease_list_view, lease_view
 from axis.app.context import NotFound
 from axis.app.controller_health import controller_view
+from axis.app.controller_members import controllers_view
 from axis.app.documents import (
     ClusterStatus,
     ControllerHealth,
+    ControllerList,
     EventList,
     EventView,
     LeaseList,
@@ -110,6 +112,12 @@ def controller(db: Database) -> ControllerHealth:
     """Whether a controller runs, its conditions and recent events, as `axis get controller -o json`."""
     with db.read() as session:
         return controller_view(session, controller_holder(db.path))
+
+
+def controllers(db: Database) -> ControllerList:
+    """The controllers sharing the state DB, as `axis get controllers -o json`."""
+    with db.read() as session:
+        return controllers_view(session, time.time())
 
 
 def source_list(db: Database) -> SourceList:

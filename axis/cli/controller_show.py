@@ -1,5 +1,6 @@
 """`axis get controller` and `axis describe controller`: the controller's health for people (the
-document is `axis.app.controller_health`'s)."""
+document is `axis.app.controller_health`'s); `axis get controllers`: the controllers sharing the
+state DB (`axis.app.controller_members`)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import typer
 
 from axis.app.context import AppError
 from axis.app.documents import ConditionView
-from axis.app.queries import controller
+from axis.app.queries import controller, controllers
 from axis.app.timefmt import age, parse_iso
 from axis.cli.context import app_context
-from axis.cli.output import Format, console, emit, indented_table
+from axis.cli.output import Format, console, emit, indented_table, print_table
 from axis.reconcile.supervisor import NAME as CONTROLLER_NAME
 from axis.specs.text import visible
 
@@ -54,3 +55,22 @@ def show_controller(ctx: typer.Context, name: str | None, output: Format, *, det
                                       [[e["type"], e["reason"], age(parse_iso(e["time"]), now), e["message"]]
                                        for e in events])
                         if events else "  <none>")
+
+
+def show_controllers(ctx: typer.Context, name: str | None, output: Format) -> None:
+    """`get controllers [NAME]`: each controller, how many hosts it holds, whether it leads, the age
+    of its last heartbeat and its state (Live, Stale or Stopped)."""
+    view = controllers(app_context(ctx).db())
+    items = [c for c in view["items"] if name in (None, c["name"])]
+    if name is not None and not items:
+        raise AppError(f"no controller named {name!r} in this state DB (`axis get controllers` lists them)")
+    if output in (Format.json, Format.yaml):
+        emit(items[0] if name else view, output)
+        return
+    if not items:
+        typer.echo("No controller has run on this state DB yet.", err=True)
+        return
+    now = time.time()
+    print_table(["NAME", "MACHINE", "PID", "HOSTS", "LEADER", "HEARTBEAT", "STATE"],
+                [[c["name"], c["machine"], c["pid"], len(c["hosts"]), "yes" if c["leader"] else "",
+                  age(parse_iso(c["heartbeat"]), now) + " ago", c["state"]] for c in items])

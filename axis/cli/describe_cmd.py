@@ -13,7 +13,7 @@ from axis.app.objects import object_views
 from axis.app.timefmt import age, parse_iso
 from axis.cli.context import app_context
 from axis.cli.controller_show import conditions_table, show_controller
-from axis.cli.kinds import CONTROLLER, DESCRIBE, EVENT, SOURCE, resolve_kind
+from axis.cli.kinds import CONTROLLER, CONTROLLERS, DESCRIBE, EVENT, SOURCE, resolve_kind
 from axis.cli.output import Format, console, dump, indent, indented_table
 from axis.specs import Kind
 from axis.specs.text import visible
@@ -32,7 +32,7 @@ def describe(
     """Everything about one object: spec, effective features, generation, recent events (for the
     controller: its parts' conditions and its recent events)."""
     kind = resolve_kind(resource, DESCRIBE)
-    if kind == CONTROLLER:
+    if kind in (CONTROLLER, CONTROLLERS):  # `describe controllers` as it always was: the health
         return show_controller(ctx, name, Format.table, detailed=True)
     if name is None:
         raise AppError(f"describe {resource} needs a name: axis describe {resource} NAME")
@@ -59,6 +59,10 @@ def describe(
     if "revision" in status:  # converged by a git source (`axis controller --git`)
         fields.append(("Revision:", f"{status['revision']} (source {status['revisionSource']}, converged "
                                     f"{age(parse_iso(status['revisionConvergedAt']), now)} ago)"))
+    if kind == Kind.HOST:  # which of the controllers sharing the state DB may reconcile it now
+        held = status.get("controller")
+        fields.append(("Controller:", f"{held['name']} (token {held['token']}, until {held['expires']})" if held
+                       else "<none> (no controller holds it now)"))
     for label, value in fields:
         out.print(f"{label:<14}{visible(str(value))}")
     out.print("Spec:")

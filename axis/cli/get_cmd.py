@@ -18,8 +18,8 @@ from axis.app.queries import find_objects, lease_views
 from axis.app.timefmt import age, iso
 from axis.cli.claims_view import claim_table, lease_table
 from axis.cli.context import app_context
-from axis.cli.controller_show import show_controller
-from axis.cli.kinds import CONTROLLER, DELETE, EVENT, GET, LEASE, SOURCE, resolve_kind
+from axis.cli.controller_show import show_controller, show_controllers
+from axis.cli.kinds import CONTROLLER, CONTROLLERS, DELETE, EVENT, GET, LEASE, SOURCE, resolve_kind
 from axis.cli.output import Format, emit, print_table
 from axis.cli.selectors import LabelSelector
 from axis.specs import Kind
@@ -35,7 +35,8 @@ FANOUT_DEFAULT: bool = HostSpec.model_fields["fanout"].default
 
 def get(
     ctx: typer.Context,
-    resource: str = typer.Argument(..., help="hosts, profiles, claims, leases, events, sources or controller"),
+    resource: str = typer.Argument(..., help="hosts, profiles, claims, leases, events, sources, controller (its "
+                                   "health) or controllers (those sharing the state DB)"),
     name: str | None = typer.Argument(None, help="one object by name"),
     output: Format = typer.Option(Format.table, "-o", "--output", help="table, wide, json or yaml"),
     selector: str | None = typer.Option(None, "-l", "--selector", help="label selector, e.g. role=worker,gpu"),
@@ -43,7 +44,7 @@ def get(
 ) -> None:
     """List objects (or one by name) with their effective state."""
     kind = resolve_kind(resource, GET)
-    if kind in (LEASE, SOURCE, CONTROLLER):  # the ledger, the sources, the controller lock: not desired objects
+    if kind in (LEASE, SOURCE, CONTROLLER, CONTROLLERS):  # the ledger, sources, controllers: not desired objects
         for flag, given in (("-l/--selector", selector is not None), ("-w/--watch", watch)):
             if given:
                 raise AppError(f"{flag} does not apply to `axis get {resource.lower()}`")
@@ -52,6 +53,8 @@ def get(
         if kind == SOURCE:
             from axis.cli.sources_cmd import get_sources
             return get_sources(ctx, name, output)
+        if kind == CONTROLLERS:
+            return show_controllers(ctx, name, output)
         return show_controller(ctx, name, output, detailed=False)
     labels = _selector(selector)
     if kind == EVENT and watch:

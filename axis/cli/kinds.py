@@ -14,9 +14,11 @@ from axis.reconcile.supervisor import KIND as CONTROLLER
 from axis.specs import Kind
 from axis.state.sources import SOURCE_KIND as SOURCE
 
-#: Not desired objects: the ledger's rows and the event log (the controller's kind is the supervisor's).
+#: Not desired objects: the ledger's rows, the event log and the controllers sharing the state DB
+#: (the controller's kind, whose health `get controller` shows, is the supervisor's).
 LEASE = "Lease"
 EVENT = "Event"
+CONTROLLERS = "ControllerList"
 
 #: word (singular, plural, alias) → kind
 KIND_WORDS = {
@@ -27,7 +29,7 @@ KIND_WORDS = {
     "event": EVENT, "events": EVENT,
     "lease": LEASE, "leases": LEASE,
     "source": SOURCE, "sources": SOURCE,
-    "controller": CONTROLLER, "controllers": CONTROLLER,
+    "controller": CONTROLLER, "controllers": CONTROLLERS,
 }
 
 
@@ -39,9 +41,10 @@ class Accepts:
     words: str
 
 
-GET = Accepts(frozenset(KIND_WORDS.values()), "hosts, profiles, claims, leases, events, sources or controller")
+GET = Accepts(frozenset(KIND_WORDS.values()), "hosts, profiles, claims, leases, events, sources, controller or "
+                                              "controllers")
 #: Events are resolved so that describe can say why they cannot be described.
-DESCRIBE = Accepts(frozenset({Kind.HOST, Kind.HOST_PROFILE, Kind.CLAIM, EVENT, SOURCE, CONTROLLER}),
+DESCRIBE = Accepts(frozenset({Kind.HOST, Kind.HOST_PROFILE, Kind.CLAIM, EVENT, SOURCE, CONTROLLER, CONTROLLERS}),
                    "host, profile, claim, source or controller")
 #: Events are resolved so that delete can say why they cannot be deleted.
 DELETE = Accepts(frozenset({Kind.HOST, Kind.HOST_PROFILE, Kind.CLAIM, EVENT}), "host, profile or claim")

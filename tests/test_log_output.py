@@ -145,7 +145,7 @@ def test_axis_controller_logs_json_from_start_to_stop(tmp_path, specs, closed_po
     watching = next(line for line in seen if str(line["message"]).startswith("controller watching"))
     assert (watching["watch"], watching["resync"], watching["jobs"]) == (str(watch), 60, 16)
     failed = next(line for line in seen if line.get("result") == "failed")
-    assert failed["host"] == "a" and failed["logger"] == "axis.reconcile.owned_pass"
+    assert failed["host"] == "a" and failed["logger"] == "axis.reconcile.controller"
     assert "signal received: finishing the steps in flight (signal again to cancel them)" in messages
     assert messages[-1] == "stopped"
 

@@ -39,7 +39,8 @@ from axis.state.objects import (
     objects_fingerprint,
 )
 
-logger = logging.getLogger(__name__)
+#: `report_spec_errors` writes to the controller's own log, under the name its lines always had.
+logger = logging.getLogger("axis.reconcile.controller")
 
 
 @dataclass

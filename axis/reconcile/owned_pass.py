@@ -23,7 +23,8 @@ from axis.reconcile.source_status import NoSource
 from axis.state import Database
 from axis.state.ownership import Fenced
 
-logger = logging.getLogger(__name__)
+#: The controller's own log: its lines keep the logger name they always had (`--log-format json`'s `logger`).
+logger = logging.getLogger("axis.reconcile.controller")
 
 
 async def converge_owned(db: Database, name: str, slot: Slot, connector: Connector, *, source: GitFollower | NoSource,

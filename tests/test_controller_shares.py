@@ -131,7 +131,7 @@ def test_a_controller_whose_grant_ran_out_starts_no_pass(tmp_path, watch, how):
     if how == "overtaken":
         Membership(db, "b", lease=LEASE, clock=clock.wall, monotonic=clock.mono).tick()
     else:
-        def broken(busy: frozenset[str] = frozenset()) -> None:
+        def broken(busy: frozenset[str]) -> None:
             raise OSError("the DB is gone")
         a.tick = broken  # type: ignore[method-assign]
     asyncio.run(run_for([controller], 0.5))

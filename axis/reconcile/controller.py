@@ -88,7 +88,7 @@ class Controller:
         broken: BaseException | None = None
         try:
             while not stop.is_set():
-                self.membership.tick_if_due(frozenset(n for n, s in self._slots.items() if s.task is not None))
+                self.membership.tick_if_due(lambda: frozenset(n for n, s in self._slots.items() if s.task is not None))
                 watcher = self._lead(watcher, stop)
                 if watcher is not None and watcher.done():  # it restarts itself forever: ending means its supervision broke
                     raise RuntimeError(f"the {'git follower' if self.follower else 'spec watcher'}'s supervisor "

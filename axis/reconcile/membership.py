@@ -72,13 +72,14 @@ class Membership:
             self._was_leader = self.share.leader
         return self.share
 
-    def tick_if_due(self, busy: frozenset[str] = frozenset()) -> None:
-        """`tick` when it is due; a tick that fails (the DB unreachable) is logged and tried again
-        at the next period, while what the last one granted runs out at its deadline."""
+    def tick_if_due(self, busy: Callable[[], frozenset[str]] = frozenset) -> None:
+        """`tick` when it is due (`busy()`: the hosts with a pass in flight then); a tick that fails
+        (the DB unreachable) is logged and tried again at the next period, while what the last
+        one granted runs out at its deadline."""
         if self.monotonic() < self._due:
             return
         try:
-            self.tick(busy)
+            self.tick(busy())
         except Exception as exc:
             self._due = self.monotonic() + self.lease / 3
             logger.warning("%s: membership tick failed: %s", self.name, describe(exc),

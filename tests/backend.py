@@ -72,9 +72,12 @@ def pg_server() -> Iterator[PgServer]:
 
 
 @pytest.fixture
-def pg_url(pg_server: PgServer) -> str:
-    """The URL of a fresh database of this test's own on the session's server."""
-    return pg_server.url(pg_server.create_database())
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """The URL of a fresh database of this test's own on the session's server, dropped after
+    the test (with any connection it left open: a thousand tests must not fill the server)."""
+    name = pg_server.create_database()
+    yield pg_server.url(name)
+    pg_server.drop_database(name)
 
 
 @pytest.fixture

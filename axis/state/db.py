@@ -16,6 +16,7 @@ snapshot, as a SQLite read transaction is.
 from __future__ import annotations
 
 import errno
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,19 +56,20 @@ _SQLITE_HINTS = {
 }
 
 
-#: What to do about a PostgreSQL failure: (SQLSTATE, or words of libpq's message) → hint.
+#: What to do about a PostgreSQL failure: its SQLSTATEs, or a pattern in libpq's words (a failed
+#: connection has no SQLSTATE), and the hint.
 _POSTGRES_HINTS = [
-    (("28P01", "28000", "password authentication failed", "no password supplied"),
+    ({"28P01", "28000"}, re.compile(r"password authentication failed|no password supplied"),
      "the server refused the login: check the user in the URL and its password (in the URL, PGPASSWORD "
      "or ~/.pgpass) and the server's pg_hba.conf"),
-    (("3D000", "does not exist"),
+    ({"3D000"}, re.compile(r'database ".*" does not exist'),
      "the database does not exist: create it (`createdb NAME`, owned by the user axis logs in as) and run "
      "the command again"),
-    (("Connection refused", "No such file or directory", "could not translate host name", "timeout expired",
-      "Network is unreachable", "No route to host"),
+    (set(), re.compile(r"Connection refused|No such file or directory|could not translate host name|timeout expired|"
+                       r"Network is unreachable|No route to host"),
      "cannot reach the server: is PostgreSQL running there? check the host and port in --state/AXIS_STATE "
      "(or ?host=/socket/dir for a unix socket)"),
-    (("42501", "permission denied"),
+    ({"42501"}, re.compile(r"^permission denied"),
      "the user lacks a permission on this database: grant it CREATE and USAGE on its schema, or use its owner"),
 ]
 
@@ -83,8 +85,8 @@ def db_error(location: Location, exc: BaseException) -> StateError:
                     None)
     else:
         sqlstate = getattr(orig, "sqlstate", None) or ""
-        hint = next((text for keys, text in _POSTGRES_HINTS if sqlstate in keys or any(k in words for k in keys)),
-                    None)
+        hint = next((text for states, pattern, text in _POSTGRES_HINTS
+                     if sqlstate in states or pattern.search(words)), None)
     return StateError(f"{location}: {words}" + (f"; {hint}" if hint else ""))
 
 

@@ -4,6 +4,7 @@ a time, one-snapshot reads, the apply lock, and errors that say what to do. Run 
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from pathlib import Path
 
@@ -12,7 +13,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel, select, text
+from starlette.testclient import TestClient
 
+from axis.api.app import build_app
+from axis.app.context import AppContext
 from axis.state import Database, Location, StateError, schema
 from axis.state.events import list_events, record_event
 from axis.state.lock import ApplyLock, controller_holder, controller_pid
@@ -21,7 +25,6 @@ from tests.pgserver import PgServer
 
 
 def _free_port() -> int:
-    import socket
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -192,3 +195,12 @@ def test_side_files_of_a_postgresql_state_live_under_the_home(pg_url: str, tmp_p
     location = Location.of(pg_url)
     assert location.side_dir.parent == tmp_path / ".axis" / "pg"
     assert location.side_file("token") == location.side_dir / "token"
+
+
+def test_health_shows_the_state_url_without_its_password(pg_url: str):
+    with_password = pg_url.replace("postgresql://axis@", "postgresql://axis:hunter2@")  # trust: any password
+    token = "t" * 20
+    with TestClient(build_app(AppContext(state=with_password), token),
+                    headers={"Authorization": f"Bearer {token}"}) as client:
+        assert client.get("/health").json()["state"] == pg_url.replace("axis@", "axis:***@")
+        assert client.get("/hosts").json()["items"] == []

@@ -25,7 +25,7 @@ def _is_url(text: str) -> bool:
     return scheme in POSTGRES_SCHEMES
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Location:
     """A state DB: exactly one of `path` (SQLite) and `url` (PostgreSQL, as given)."""
 
@@ -64,6 +64,9 @@ class Location:
         userinfo, _, hostport = parts.netloc.rpartition("@")
         user = userinfo.split(":", 1)[0]
         return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
+
+    def __repr__(self) -> str:
+        return f"Location({str(self)!r})"  # a traceback or debug print shows no password either
 
     @property
     def sqlalchemy_url(self) -> str:

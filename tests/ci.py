@@ -14,6 +14,8 @@ not running a test into a failure too, so a run that left tests out can never lo
 - `ci_left_out_fails_the_run` (`pytest_sessionfinish`): a run with skipped, xfailed (an
   `@xfail` test that failed, strict or not) or deselected tests, or dropped ones, exits
   non-zero. `-k` and `--deselect` stay for developers: all this is under CI=true only.
+  The one exception is a deselection declared with its reason (`declare_left_out`): the
+  SQLite-only tests in the PostgreSQL run, which the SQLite run of the same CI runs.
 
 pyproject's `xfail_strict = true` makes an `@xfail` test that passes a failure everywhere.
 CI's machine is the one `.ci/run` builds (Debian, root, shellcheck installed): there every
@@ -86,6 +88,20 @@ def ci_collect_skip_is_failure(collector: pytest.Collector) -> Generator[None, p
 
 
 _DROPPED = pytest.StashKey[list[str]]()
+_DECLARED = pytest.StashKey[dict[str, list[str]]]()
+
+
+def declare_left_out(config: pytest.Config, items: list[pytest.Item], reason: str) -> None:
+    """For a hook that deselects tests this run is not for, and that another run of the same CI
+    runs (the SQLite-only tests in the PostgreSQL run, tests/backend.py): they are reported as
+    deselected with `reason` and are not counted as left out. Call it from the hook that
+    removed them from `items`."""
+    config.hook.pytest_deselected(items=items)
+    config.stash.setdefault(_DECLARED, {}).setdefault(reason, []).extend(item.nodeid for item in items)
+
+
+def _declared(config: pytest.Config) -> set[str]:
+    return {nodeid for nodeids in config.stash.get(_DECLARED, {}).values() for nodeid in nodeids}
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -95,18 +111,24 @@ def ci_count_dropped(session: pytest.Session, config: pytest.Config, items: list
     before = list(items)
     result = yield
     kept = {id(item) for item in items}
-    config.stash[_DROPPED] = [item.nodeid for item in before if id(item) not in kept]
+    declared = _declared(config)
+    config.stash[_DROPPED] = [item.nodeid for item in before if id(item) not in kept and item.nodeid not in declared]
     return result
 
 
 def ci_left_out_fails_the_run(session: pytest.Session, exitstatus: int) -> None:
     """`pytest_sessionfinish`: under CI=true a run that left tests out (skipped, xfailed,
-    deselected or dropped after collection) fails, with one line saying which and how many."""
+    deselected or dropped after collection) fails, with one line saying which and how many.
+    Tests deselected through `declare_left_out` are named with their reason instead."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    for reason, nodeids in session.config.stash.get(_DECLARED, {}).items():
+        if reporter is not None:
+            reporter.write_line(f"{len(nodeids)} deselected as {reason}")
     if not under_ci():
         return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     stats = reporter.stats if reporter is not None else {}
     left_out = {key: len(stats.get(key, [])) for key in ("skipped", "xfailed", "deselected")}
+    left_out["deselected"] -= len(_declared(session.config))
     left_out["dropped after collection"] = len(session.config.stash.get(_DROPPED, []))
     shown = ", ".join(f"{count} {key}" for key, count in left_out.items() if count)
     if not shown:

@@ -27,8 +27,9 @@ from tests.servekit import Served, start_serve
 settings.register_profile("axis", derandomize=True, deadline=None, database=None)
 settings.load_profile("axis")
 
-#: pytester runs pytest on generated test files (tests/test_ci_gate.py checks the CI hook so).
-pytest_plugins = ["pytester"]
+#: pytester runs pytest on generated test files (tests/test_ci_gate.py checks the CI hook so);
+#: tests.backend picks the state backend (AXIS_TEST_BACKEND: the `state_db` fixture) and serves PostgreSQL.
+pytest_plugins = ["pytester", "tests.backend"]
 
 # Hooks are found by name in a conftest: under CI=true a skip anywhere in the suite is a failure.
 pytest_runtest_makereport = ci_skip_is_failure
@@ -80,7 +81,7 @@ API_TOKEN = "test-token-0123456789"
 
 
 @pytest.fixture
-def app(state_db: Path) -> AppContext:
+def app(state_db: Path | str) -> AppContext:
     return AppContext(state=state_db)
 
 
@@ -108,18 +109,13 @@ def serving(tmp_path: Path) -> Iterator[Callable[..., Served]]:
             proc.wait()
 
 
-@pytest.fixture
-def state_db(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "axis.db"
-
-
 @dataclass
 class Axis:
     """`axis(*ARGS)` runs `axis ARGS...` in-process on a temp state DB (exit code, stdout, stderr);
     with `connector` set, every host is reached through it (fake hosts) rather than over SSH, as
     the composition root lets its caller choose."""
 
-    state_db: Path
+    state_db: Path | str
     capsys: pytest.CaptureFixture[str]
     connector: Connector | None = None
 
@@ -131,7 +127,7 @@ class Axis:
 
 
 @pytest.fixture
-def axis(state_db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Axis:
+def axis(state_db: Path | str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Axis:
     """Run `axis ARGS...` in-process against a temp state DB (`Axis`)."""
     monkeypatch.delenv("AXIS_STATE", raising=False)
     return Axis(state_db, capsys)

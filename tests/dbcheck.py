@@ -13,14 +13,42 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
+from axis.state import Location
+
 GiB = 1 << 30
 
+#: What the database itself raises for a duplicate in a unique index, on either backend.
+UNIQUE_VIOLATION = (sqlite3.IntegrityError, psycopg.errors.UniqueViolation)
 
-def rows(state: Path, sql: str) -> list[tuple[Any, ...]]:
-    """The rows of `sql`, read with plain sqlite3 on a connection of its own."""
-    conn = sqlite3.connect(state)
+
+def rows(state: Path | str | Location, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of `sql`, read with plain sqlite3 (a path) or psycopg (a postgresql:// URL, the
+    tests' own server: tests/pgserver.py) on a connection of its own."""
+    location = Location.of(state)
+    if location.url is not None:
+        with psycopg.connect(location.url) as pg:
+            return pg.execute(sql.encode()).fetchall()
+    conn = sqlite3.connect(location.path or "")
     try:
         return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def execute(state: Path | str | Location, sql: str) -> None:
+    """Run one statement of plain SQL and commit it, as `rows` connects; the database's own
+    error (UNIQUE_VIOLATION...) propagates."""
+    location = Location.of(state)
+    if location.url is not None:
+        with psycopg.connect(location.url) as pg:
+            pg.execute(sql.encode())
+        return
+    conn = sqlite3.connect(location.path or "")
+    try:
+        with conn:
+            conn.execute(sql)
     finally:
         conn.close()
 
@@ -29,28 +57,28 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def objects(state: Path, kind: str) -> dict[str, dict[str, Any]]:
+def objects(state: Path | str | Location, kind: str) -> dict[str, dict[str, Any]]:
     return {name: {"generation": gen, "spec": json.loads(spec), "labels": json.loads(labels)}
             for name, gen, spec, labels in rows(state, f"SELECT name, generation, spec, labels FROM objects "
                                                         f"WHERE kind = '{kind}'")}
 
 
-def latest_facts(state: Path) -> dict[str, tuple[str, dict[str, Any] | None]]:
+def latest_facts(state: Path | str | Location) -> dict[str, tuple[str, dict[str, Any] | None]]:
     """host → (status, facts document) of its newest observation."""
     newest = rows(state, "SELECT host, status, data FROM facts WHERE id IN (SELECT max(id) FROM facts GROUP BY host)")
     return {host: (status, json.loads(data) if data is not None else None) for host, status, data in newest}
 
 
-def leases(state: Path) -> dict[str, dict[str, Any]]:
+def leases(state: Path | str | Location) -> dict[str, dict[str, Any]]:
     return {claim: {"host": host, "memory_bytes": mem, "expires": expires}
             for claim, host, mem, expires in rows(state, "SELECT claim, host, memory_bytes, expires FROM leases")}
 
 
-def claim_phases(state: Path) -> dict[str, str]:
+def claim_phases(state: Path | str | Location) -> dict[str, str]:
     return dict(rows(state, "SELECT claim, phase FROM claim_status"))
 
 
-def check_hosts(doc: dict[str, Any], state: Path) -> None:
+def check_hosts(doc: dict[str, Any], state: Path | str | Location) -> None:
     """A HostList (or one Host) says what the rows say: generation, spec, labels, observation."""
     items = doc["items"] if "items" in doc else [doc]
     stored, facts = objects(state, "Host"), latest_facts(state)
@@ -74,7 +102,7 @@ def check_hosts(doc: dict[str, Any], state: Path) -> None:
         assert observed["summary"]["pressure"] == data["memory"]["pressure"], name
 
 
-def check_claims(doc: dict[str, Any], state: Path) -> None:
+def check_claims(doc: dict[str, Any], state: Path | str | Location) -> None:
     """A claim list says each claim's phase, host and memory as claim_status and leases hold them."""
     stored, held, phases = objects(state, "Claim"), leases(state), claim_phases(state)
     assert sorted(i["metadata"]["name"] for i in doc["items"]) == sorted(stored)
@@ -89,7 +117,7 @@ def check_claims(doc: dict[str, Any], state: Path) -> None:
             assert status["expires"] == iso(held[name]["expires"]), name
 
 
-def check_leases(doc: dict[str, Any], state: Path) -> None:
+def check_leases(doc: dict[str, Any], state: Path | str | Location) -> None:
     held = leases(state)
     assert sorted(i["claim"] for i in doc["items"]) == sorted(held)
     for item in doc["items"]:
@@ -98,7 +126,7 @@ def check_leases(doc: dict[str, Any], state: Path) -> None:
             row["host"], f"{row['memory_bytes'] / GiB:.1f}Gi", iso(row["expires"]))
 
 
-def check_status(doc: dict[str, Any], state: Path) -> None:
+def check_status(doc: dict[str, Any], state: Path | str | Location) -> None:
     """The fleet totals add up what the newest facts rows say."""
     facts = latest_facts(state)
     observed = [data for status, data in facts.values() if status in ("complete", "partial") and data is not None]

@@ -120,11 +120,11 @@ def test_a_damaged_state_db_is_json_500_naming_the_file(state_db: Path):
                                      HEAD + "spec: {address: a.lan, description: !!omap [a: 1, a: 2]}\n",
                                      "--- ~\n" * 30_000],
                          ids=["alias-bomb", "deep", "size-400-digits", "omap-repeated-key", "many-documents"])
-def test_controller_logs_a_hostile_edit_and_keeps_the_last_good_state(tmp_path: Path, specs, hostile: str,
+def test_controller_logs_a_hostile_edit_and_keeps_the_last_good_state(state_db: Path | str, specs, hostile: str,
                                                                         controller_lines: list[str]):
     watch = specs({"h.yaml": HOST.format(name="keep")})
     lines = controller_lines
-    controller = Controller(Database(tmp_path / "state.db"), SshOptions(), watch, resync=600)
+    controller = Controller(Database(state_db), SshOptions(), watch, resync=600)
     controller.apply_specs()
     (watch / "h.yaml").write_text(hostile)
     started = time.process_time()

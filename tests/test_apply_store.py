@@ -23,8 +23,8 @@ def _store(db: Database, text: str, *, prune: bool = False, source: str = "specs
     return store(db, load_spec_text(text, source), apply_sets=[source], prune=prune)
 
 
-def test_hosts_a_narrowed_profile_no_longer_matches_are_converged_too(tmp_path):
-    db = Database(tmp_path / "state.db")
+def test_hosts_a_narrowed_profile_no_longer_matches_are_converged_too(state_db):
+    db = Database(state_db)
     _store(db, HOST.format(name="a") + "---\n" + HOST.format(name="b"), source="hosts")
     first = _store(db, PROFILE.format(role="worker"), source="profiles")
     assert {w.host.metadata.name: sorted(w.features) for w in first.work} == {
@@ -38,8 +38,8 @@ def test_hosts_a_narrowed_profile_no_longer_matches_are_converged_too(tmp_path):
     assert unchanged.work == []
 
 
-def test_hosts_of_a_pruned_profile_are_converged_too(tmp_path):
-    db = Database(tmp_path / "state.db")
+def test_hosts_of_a_pruned_profile_are_converged_too(state_db):
+    db = Database(state_db)
     _store(db, HOST.format(name="a"), source="hosts")
     _store(db, PROFILE.format(role="worker"), source="profiles")
     other = "apiVersion: axis/v1\nkind: HostProfile\nmetadata: {name: other}\nspec:\n  selector: {matchLabels: {role: gpu}}\n"

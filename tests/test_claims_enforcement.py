@@ -57,8 +57,8 @@ def test_a_cgroup_claim_rejects_watchdog_and_unknown_hosts_with_their_reason():
     assert not anywhere.cgroup_cap and all(not static_reasons(anywhere, h) for h in hosts)
 
 
-def test_binding_honours_it(tmp_path: Path):
-    db = Database(tmp_path / "state.db")
+def test_binding_honours_it(state_db: Path | str):
+    db = Database(state_db)
     store(db, [host("sampled"), host("kernel"), claim("strict", requires={"enforcement": "cgroup"}), claim("loose")],
           {"sampled": _facts("watchdog", NO_MEMORY, total_gib=64), "kernel": _facts("cgroup", "as root", total_gib=8)})
     place_claims(db, now=T0)
@@ -79,7 +79,7 @@ def _sudoer_facts(**kwargs):  # type: ignore[no-untyped-def]
     return data
 
 
-def test_cgroup_through_sudo_counts_only_where_the_hosts_spec_allows_sudo(tmp_path: Path):
+def test_cgroup_through_sudo_counts_only_where_the_hosts_spec_allows_sudo(state_db: Path | str):
     """Found in review: the facts said cgroup for a login with passwordless sudo while the runner
     uses `sudo -n` only under `spec.sudo: true`, so a cgroup-only claim was placed on a host whose
     jobs then ran under the watchdog; `axis describe` said `Memory cap: cgroup` there too."""
@@ -89,7 +89,7 @@ def test_cgroup_through_sudo_counts_only_where_the_hosts_spec_allows_sudo(tmp_pa
     as_root = {**_sudoer_facts(), "sudo": {"is_root": True}}
     assert candidate(_sudo_host("root", False), "complete", "", as_root).enforcement == "cgroup"
 
-    db = Database(tmp_path / "state.db")
+    db = Database(state_db)
     store(db, [_sudo_host("nosudo", False), claim("strict", requires={"enforcement": "cgroup"})],
           {"nosudo": _sudoer_facts(total_gib=64)})
     place_claims(db, now=T0)

@@ -30,8 +30,8 @@ FACTS_SCRIPT = r"_axis_section uname"  # every facts script runs this section
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    db = Database(tmp_path / "state.db")
+def db(state_db: Path | str) -> Database:
+    db = Database(state_db)
     store(db, [host("ubu-1"), claim("small", requires={"memory": "4Gi"}), claim("big", requires={"memory": "26Gi"}),
                claim("waits", requires={"memory": "40Gi"})], {"ubu-1": facts(total_gib=64)})
     place_claims(db, now=T0)
@@ -204,11 +204,11 @@ def test_a_start_that_failed_before_the_runner_ran_is_not_a_command_exit_code(db
         _run(db, "small", "true", fake, force=True)
 
 
-def test_a_claim_that_requires_cgroup_gets_no_watchdog_fallback(tmp_path):
+def test_a_claim_that_requires_cgroup_gets_no_watchdog_fallback(state_db):
     """Found in review: `requires.enforcement: cgroup` only chose the host; at exec time the runner
     fell back to the watchdog. Now the runner is told `strict` (it refuses, 125, where no cgroup
     cap is in force), and facts that say watchdog are refused before the job starts."""
-    db = Database(tmp_path / "state.db")
+    db = Database(state_db)
     cgroup = {**facts(total_gib=64), "memory_enforcement": {"mode": "cgroup", "reason": "systemd-run as root"}}
     store(db, [host("ubu-1"), claim("strict", requires={"memory": "1Gi", "enforcement": "cgroup"}),
                claim("loose", requires={"memory": "1Gi"})], {"ubu-1": cgroup})

@@ -19,8 +19,8 @@ MIN = 60.0
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return Database(tmp_path / "state.db")
+def db(state_db: Path | str) -> Database:
+    return Database(state_db)
 
 
 def _leases(db: Database) -> dict[str, str]:

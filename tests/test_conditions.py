@@ -6,8 +6,8 @@ from axis.state import Database
 from axis.state.conditions import conditions_of, drop_conditions, set_condition
 
 
-def test_transition_time_moves_only_on_a_flip(tmp_path):
-    db = Database(tmp_path / "s.db")
+def test_transition_time_moves_only_on_a_flip(state_db):
+    db = Database(state_db)
     with db.write() as s:
         assert set_condition(s, "Host", "a", "Reachable", True, "FactsComplete", generation=1, now=100.0)
     with db.write() as s:

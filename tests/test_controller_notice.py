@@ -15,16 +15,16 @@ from axis.state.objects import apply_objects, delete_object
 from tests.conftest import HOST
 
 
-def _store(path: Path, text: str) -> None:
+def _store(path: Path | str, text: str) -> None:
     other = Database(path)  # a second connection, as another process would open
     with other.write() as session:
         apply_objects(session, load_spec_text(text))
     other.close()
 
 
-def test_objects_stored_or_deleted_by_another_process_are_scheduled_at_once(tmp_path, specs, controller_lines):
+def test_objects_stored_or_deleted_by_another_process_are_scheduled_at_once(state_db, specs, controller_lines):
     watch = specs({"h.yaml": HOST.format(name="a")})
-    path = tmp_path / "state.db"
+    path = state_db
     lines = controller_lines
     controller = Controller(Database(path), SshOptions(), watch, resync=600)
     controller.apply_specs()
@@ -50,12 +50,12 @@ def test_objects_stored_or_deleted_by_another_process_are_scheduled_at_once(tmp_
     assert set(controller._slots) == {"a"} and controller._slots["a"].due == far
 
 
-def test_a_spec_edit_right_after_another_process_stored_does_not_swallow_its_change(tmp_path, specs,
+def test_a_spec_edit_right_after_another_process_stored_does_not_swallow_its_change(state_db, specs,
                                                                                     controller_lines):
     """Found in review: the controller's own apply took every row's version as seen, so a host an
     `axis apply` had just handed over waited for its resync."""
     watch = specs({"h.yaml": HOST.format(name="a")})
-    path = tmp_path / "state.db"
+    path = state_db
     lines = controller_lines
     controller = Controller(Database(path), SshOptions(), watch, resync=600)
     controller.apply_specs()

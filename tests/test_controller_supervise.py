@@ -91,9 +91,9 @@ class Running:
     """A controller running in this event loop on a temp state DB; `stop()` returns what `run`
     returned (the parts failing at stop)."""
 
-    def __init__(self, tmp_path: Path, watch: Path, ssh: Connector | None = None):
+    def __init__(self, state: Path | str, watch: Path, ssh: Connector | None = None):
         self.watch = watch
-        self.db = Database(tmp_path / "state.db")
+        self.db = Database(state)
         self.ssh = ssh or Refused()
         self.controller = Controller(self.db, self.ssh, watch, resync=600)
         self._stop = asyncio.Event()
@@ -143,7 +143,7 @@ def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_a_spec_apply_that_raises_keeps_the_last_good_state_and_the_next_good_edit_is_applied(
-        tmp_path, specs, monkeypatch, caplog):
+        state_db, specs, monkeypatch, caplog):
     """The watcher's apply raises (as the loader did on 3,000 nested brackets): logged with the
     type, Warning event, SpecApply False, retried with backoff until it is reported as a crash
     loop; the hosts stored before stay; the next good edit is applied at once and all is True."""
@@ -159,7 +159,7 @@ def test_a_spec_apply_that_raises_keeps_the_last_good_state_and_the_next_good_ed
     monkeypatch.setattr(controller_module, "load_specs", loader)
 
     async def scenario() -> list[str]:
-        run = Running(tmp_path, watch)
+        run = Running(state_db, watch)
         run.start()
         await _until(lambda: (c := _condition(run.db, "SpecApply")) is not None and c.status == "True",
                      "the watcher's condition")
@@ -210,7 +210,7 @@ def _watch_limit_first(calls: list[int], then: Callable[..., AsyncIterator[set[A
     return awatch
 
 
-def test_a_crashed_file_watcher_restarts_and_rereads_the_directory(tmp_path, specs, monkeypatch, caplog):
+def test_a_crashed_file_watcher_restarts_and_rereads_the_directory(state_db, specs, monkeypatch, caplog):
     caplog.set_level(logging.INFO, logger="axis")
     watch = specs({"h.yaml": HOST.format(name="a")})
     calls: list[int] = []
@@ -219,7 +219,7 @@ def test_a_crashed_file_watcher_restarts_and_rereads_the_directory(tmp_path, spe
     monkeypatch.setattr(supervisor_module, "RESTART_BASE", 1.0)  # time to edit while it is down
 
     async def scenario() -> list[str]:
-        run = Running(tmp_path, watch)
+        run = Running(state_db, watch)
         run.start()
         await _until(lambda: _events(run.db, "InternalError"), "the crash to be recorded")
         down = _condition(run.db, "SpecWatcher")
@@ -236,14 +236,14 @@ def test_a_crashed_file_watcher_restarts_and_rereads_the_directory(tmp_path, spe
                                "failed 1 time(s) in a row, retry in 1s"]
 
 
-def test_a_host_pass_that_raises_is_recorded_on_the_host_and_runs_again(tmp_path, specs, caplog):
+def test_a_host_pass_that_raises_is_recorded_on_the_host_and_runs_again(state_db, specs, caplog):
     caplog.set_level(logging.INFO, logger="axis")
     watch = specs({"h.yaml": HOST.format(name="a")})
     ssh = Refused()
     ssh.inject.append(KeyError("boom"))
 
     async def scenario() -> list[str]:
-        run = Running(tmp_path, watch, ssh)
+        run = Running(state_db, watch, ssh)
         run.start()
         await _until(lambda: _events(run.db, "InternalError", kind="Host"), "the crash to be recorded")
         part = _condition(run.db, "HostPasses")
@@ -266,7 +266,7 @@ def test_a_host_pass_that_raises_is_recorded_on_the_host_and_runs_again(tmp_path
 
 
 @pytest.mark.parametrize("part", [Part.CLAIMS, Part.STORE_POLL])
-def test_a_periodic_part_that_raises_runs_again_after_backoff(tmp_path, specs, monkeypatch, caplog, part):
+def test_a_periodic_part_that_raises_runs_again_after_backoff(state_db, specs, monkeypatch, caplog, part):
     """The claims pass (binding and lease sweep) and the once-a-second DB poll: each raises
     twice, is recorded and retried with a growing delay, then runs again; edits still apply."""
     caplog.set_level(logging.INFO, logger="axis")
@@ -277,7 +277,7 @@ def test_a_periodic_part_that_raises_runs_again_after_backoff(tmp_path, specs, m
                                      else sqlite3.OperationalError("disk I/O error") for _ in range(2)]
 
     async def scenario() -> list[str]:
-        run = Running(tmp_path, watch)
+        run = Running(state_db, watch)
         run.start()
         await _until(lambda: _condition(run.db, part.value) is not None, "the part's condition")
         armed.extend(failures)
@@ -296,7 +296,7 @@ def test_a_periodic_part_that_raises_runs_again_after_backoff(tmp_path, specs, m
         f"{part.value}: internal error: {name}: {failures[0]}; failed 2 time(s) in a row, retry in 0.4s"]
 
 
-def test_stopping_while_a_part_fails_says_so(tmp_path, specs, monkeypatch):
+def test_stopping_while_a_part_fails_says_so(state_db, specs, monkeypatch):
     """`run` returns the failing parts (the CLI exits 1 then) and Ready says Stopped with them."""
     watch = specs({"h.yaml": HOST.format(name="a")})
 
@@ -306,7 +306,7 @@ def test_stopping_while_a_part_fails_says_so(tmp_path, specs, monkeypatch):
     monkeypatch.setattr(controller_module, "load_specs", loader)
 
     async def scenario() -> list[str]:
-        run = Running(tmp_path, watch)
+        run = Running(state_db, watch)
         run.start()  # the first apply already raises: the controller starts, failing, and says so
         await _until(lambda: _events(run.db, "InternalError"), "the failure to be recorded")
         failing = await run.stop()
@@ -319,7 +319,7 @@ def test_stopping_while_a_part_fails_says_so(tmp_path, specs, monkeypatch):
     assert line.startswith("SpecApply: OverflowError: int too large to convert to float (")
 
 
-def test_a_broken_scheduling_loop_raises_instead_of_running_on(tmp_path, specs, monkeypatch, caplog):
+def test_a_broken_scheduling_loop_raises_instead_of_running_on(state_db, specs, monkeypatch, caplog):
     """The one part nothing can restart: the loop must end (the CLI exits 1), and say why."""
     watch = specs({"h.yaml": HOST.format(name="a")})
     calls: list[int] = []
@@ -334,7 +334,7 @@ def test_a_broken_scheduling_loop_raises_instead_of_running_on(tmp_path, specs, 
     monkeypatch.setattr(Controller, "_idle_seconds", idle)
 
     async def scenario() -> Database:
-        run = Running(tmp_path, watch)
+        run = Running(state_db, watch)
         run.start()
         assert run.task is not None
         with pytest.raises(AttributeError):
@@ -348,9 +348,9 @@ def test_a_broken_scheduling_loop_raises_instead_of_running_on(tmp_path, specs, 
     assert any(r.levelno == logging.CRITICAL and "AttributeError" in r.getMessage() for r in caplog.records)
 
 
-def test_conditions_move_their_transition_time_only_on_a_flip_and_recording_failures_are_logged(tmp_path, caplog):
+def test_conditions_move_their_transition_time_only_on_a_flip_and_recording_failures_are_logged(state_db, caplog):
     clock = iter(float(t) for t in range(100, 200))
-    db = Database(tmp_path / "state.db")
+    db = Database(state_db)
     supervisor = Supervisor(db, clock=lambda: next(clock))
     supervisor.begin()
     supervisor.failed(Part.CLAIMS, ValueError("x"), attempt=1, retry_in=1)
@@ -380,7 +380,7 @@ def test_conditions_move_their_transition_time_only_on_a_flip_and_recording_fail
 
 
 @pytest.mark.parametrize("broken", ["spec error", "exception"])
-def test_started_on_specs_that_do_not_load_it_reconciles_the_stored_state(tmp_path, specs, monkeypatch, broken,
+def test_started_on_specs_that_do_not_load_it_reconciles_the_stored_state(state_db, specs, monkeypatch, broken,
                                                                           controller_lines):
     """Found while testing: a controller whose first load failed never scheduled the hosts
     stored before (a spec error) or logged them as stored "by another process" (an exception)."""
@@ -393,12 +393,12 @@ def test_started_on_specs_that_do_not_load_it_reconciles_the_stored_state(tmp_pa
             raise MemoryError("injected")
 
     async def scenario() -> tuple[list[str], list[str]]:
-        first = Running(tmp_path, good)
+        first = Running(state_db, good)
         first.controller.apply_specs()  # an earlier controller stored host a
         controller_lines.clear()  # the lines of the controller under test follow
         if broken == "exception":
             monkeypatch.setattr(controller_module, "load_specs", loader)
-        run = Running(tmp_path, watch)
+        run = Running(state_db, watch)
         run.start()
         ssh = run.ssh
         assert isinstance(ssh, Refused)
@@ -505,7 +505,7 @@ def test_reporting_a_hostile_exception_on_a_broken_db_does_not_raise(tmp_path, c
 
 @pytest.mark.parametrize("part", [Part.HOST_PASSES, Part.CLAIMS, Part.STORE_POLL, Part.SPECS, Part.WATCHER])
 @pytest.mark.parametrize("exc", HOSTILE, ids=["huge-int-key", "str-raises"])
-def test_a_part_that_raises_a_hostile_exception_is_reported_and_runs_again(tmp_path, specs, monkeypatch, part, exc):
+def test_a_part_that_raises_a_hostile_exception_is_reported_and_runs_again(state_db, specs, monkeypatch, part, exc):
     """The same supervision when the exception cannot even be printed: the report names its type,
     the part runs again, and the loop lives on (before: the host pass died with an exception no
     one retrieved, the scheduling loop crashed on the claims pass or the poll)."""
@@ -520,7 +520,7 @@ def test_a_part_that_raises_a_hostile_exception_is_reported_and_runs_again(tmp_p
 
     async def scenario() -> list[str]:
         armed.append(exc)
-        run = Running(tmp_path, watch, ssh)
+        run = Running(state_db, watch, ssh)
         run.start()
         await _until(lambda: _events(run.db, "InternalError", kind=kind), "the failure to be recorded")
         (event,) = _events(run.db, "InternalError", kind=kind)
@@ -534,7 +534,7 @@ def test_a_part_that_raises_a_hostile_exception_is_reported_and_runs_again(tmp_p
     assert asyncio.run(scenario()) == []
 
 
-def test_a_restarted_watcher_recovers_only_once_it_is_watching_again(tmp_path, specs, monkeypatch):
+def test_a_restarted_watcher_recovers_only_once_it_is_watching_again(state_db, specs, monkeypatch):
     """The restart's re-read used to report the watcher Recovered before the file watch had
     started again; a watch that then failed again made Ready flap on every restart."""
     watch = specs({"h.yaml": HOST.format(name="a")})
@@ -552,7 +552,7 @@ def test_a_restarted_watcher_recovers_only_once_it_is_watching_again(tmp_path, s
     async def scenario() -> list[str]:
         nonlocal gate
         gate = asyncio.Event()
-        run = Running(tmp_path, watch)
+        run = Running(state_db, watch)
         run.start()
         await _until(lambda: len(calls) == 2, "the restart")
         (watch / "h.yaml").write_text(HOST.format(name="edited-while-down"))
@@ -572,7 +572,7 @@ def test_a_restarted_watcher_recovers_only_once_it_is_watching_again(tmp_path, s
     assert asyncio.run(scenario()) == []
 
 
-def test_a_deleted_watch_directory_is_the_watchers_failure_not_a_spec_success(tmp_path, specs, monkeypatch):
+def test_a_deleted_watch_directory_is_the_watchers_failure_not_a_spec_success(state_db, specs, monkeypatch):
     """With the real file watch: the directory goes, the watcher fails under WatchPathMissing in
     plain words, without a Recovered between its retries (Ready stays False, no flapping), the
     spec apply is not run on the missing path (no SpecInvalid, hosts kept); the directory comes
@@ -583,7 +583,7 @@ def test_a_deleted_watch_directory_is_the_watchers_failure_not_a_spec_success(tm
     monkeypatch.setattr(spec_watch, "WATCH_TICK_MS", 200)
 
     async def scenario() -> list[str]:
-        run = Running(tmp_path, watch)
+        run = Running(state_db, watch)
         run.start()
         await _until(lambda: _condition(run.db, "SpecWatcher") is not None, "the watcher's condition")
         await asyncio.sleep(0.5)  # watching

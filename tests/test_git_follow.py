@@ -38,9 +38,9 @@ def _follower(db: Database, repo: Repo, cache: Path) -> GitFollower:
 
 
 @pytest.fixture
-def follow(tmp_path):
+def follow(tmp_path, state_db):
     repo = Repo(tmp_path / "repo")
-    db = Database(tmp_path / "state.db")
+    db = Database(state_db)
     return repo, db, _follower(db, repo, tmp_path / "cache")
 
 

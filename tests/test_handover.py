@@ -17,8 +17,8 @@ from axis.state.objects import Change, apply_objects, delete_object, desired_hos
 from tests.conftest import HOST
 
 
-def _db(tmp_path) -> Database:
-    db = Database(tmp_path / "state.db")
+def _db(state_db) -> Database:
+    db = Database(state_db)
     _store(db, "32G")
     return db
 
@@ -53,8 +53,8 @@ def _results(db: Database, changed: set[str], since: float):  # type: ignore[no-
         return handed_results(session, ["a"], changed, since)
 
 
-def test_only_a_pass_that_read_the_state_after_the_commit_answers_for_a_changed_host(tmp_path):
-    db = _db(tmp_path)
+def test_only_a_pass_that_read_the_state_after_the_commit_answers_for_a_changed_host(state_db):
+    db = _db(state_db)
     assert _results(db, {"a"}, since=100.0) == {}  # no pass at all yet
     _pass(db, probed=99.0)  # planned before the commit (it ends later: its `now` is 104)
     assert _results(db, {"a"}, since=100.0) == {}
@@ -63,16 +63,16 @@ def test_only_a_pass_that_read_the_state_after_the_commit_answers_for_a_changed_
     assert (result.ready, result.reason, result.message) == (True, "Ready", "")
 
 
-def test_observations_written_by_axis_status_do_not_answer(tmp_path):
-    db = _db(tmp_path)
+def test_observations_written_by_axis_status_do_not_answer(state_db):
+    db = _db(state_db)
     _pass(db, probed=50.0)
     with db.write() as session:
         store_observations(session, [Observation("a", "unreachable", "a: timed out", None, 150.0)])
     assert _results(db, {"a"}, since=100.0) == {}
 
 
-def test_a_failed_pass_says_why_in_the_reachable_or_converged_reason(tmp_path):
-    db = _db(tmp_path)
+def test_a_failed_pass_says_why_in_the_reachable_or_converged_reason(state_db):
+    db = _db(state_db)
     _pass(db, probed=101.0, reachable=False, message="a: timed out")
     result = _results(db, {"a"}, since=100.0)["a"]
     assert (result.ready, result.reason, result.message) == (False, "Unreachable", "a: timed out")
@@ -81,8 +81,8 @@ def test_a_failed_pass_says_why_in_the_reachable_or_converged_reason(tmp_path):
     assert (result.ready, result.reason, result.message) == (False, "ApplyFailed", "swapfile: No space left on device")
 
 
-def test_an_unchanged_host_answers_with_its_last_pass_if_it_planned_what_is_stored(tmp_path):
-    db = _db(tmp_path)
+def test_an_unchanged_host_answers_with_its_last_pass_if_it_planned_what_is_stored(state_db):
+    db = _db(state_db)
     _pass(db, probed=50.0)
     assert _results(db, set(), since=100.0)["a"].ready is True
     # an earlier apply (--no-wait) stored 16G after that pass: this apply changes nothing, but
@@ -96,8 +96,8 @@ def test_an_unchanged_host_answers_with_its_last_pass_if_it_planned_what_is_stor
     assert _results(db, set(), since=100.0)["a"].ready is True
 
 
-def test_a_host_deleted_meanwhile_answers_deleted(tmp_path):
-    db = _db(tmp_path)
+def test_a_host_deleted_meanwhile_answers_deleted(state_db):
+    db = _db(state_db)
     with db.write() as session:
         delete_object(session, "Host", "a")
     result = _results(db, {"a"}, since=100.0)["a"]

@@ -4,7 +4,6 @@ and released when it ends, the claim's phase and events saying how it ended, and
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,12 @@ from axis.state.claims import get_status
 from axis.state.events import list_events
 from axis.state.objects import get_row
 from tests.claimkit import T0, claim, facts, host, store
+from tests.dbcheck import UNIQUE_VIOLATION, execute
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    db = Database(tmp_path / "state.db")
+def db(state_db: Path | str) -> Database:
+    db = Database(state_db)
     store(db, [host("ubu-1"), host("ubu-2"), claim("train", requires={"memory": "4Gi"}, ttl="30s"),
                claim("other", requires={"memory": "1Gi"})],
           {"ubu-1": facts(total_gib=64), "ubu-2": facts(total_gib=8)})
@@ -49,17 +49,15 @@ def _events(db: Database, name: str = "train") -> list[tuple[str, str, str]]:
         return [(e.type, e.reason, e.message) for e in list_events(session, kind=Kind.CLAIM, name=name)]
 
 
-def test_the_migration_keeps_one_running_job_per_claim(db, tmp_path):
+def test_the_migration_keeps_one_running_job_per_claim(db, state_db):
     first = _start(db)
     with db.write() as session, pytest.raises(jobs.JobRunning, match=rf"claim 'train' already runs job {first} "
                                                                     r"on ubu-1 \(detached\), which its lease's "
                                                                     r"memory is for; `axis stop train` ends it"):
         jobs.add(session, job_id="train-000000000002", claim="train", host="ubu-1", line="x", now=T0 + 2)
-    raw = sqlite3.connect(tmp_path / "state.db")  # the index itself, not only the check before it
-    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
-        raw.execute("INSERT INTO jobs (job_id, claim, host, line, started, state, message, ended, stop_requested)"
-                    " VALUES ('train-x', 'train', 'ubu-1', 'x', 1, 'Running', '', 0, 0)")
-    raw.close()
+    with pytest.raises(UNIQUE_VIOLATION, match="(?i)unique"):  # the index itself, not only the check before it
+        execute(state_db, "INSERT INTO jobs (job_id, claim, host, line, started, state, message, ended, stop_requested)"
+                          " VALUES ('train-x', 'train', 'ubu-1', 'x', 1, 'Running', '', 0, 0)")
     record_end(db, first, Ending(jobs.SUCCEEDED, 0, "exited 0"), now=T0 + 3)
     renew(db, "train", now=T0 + 4)
     _start(db, job_id="train-000000000003", now=T0 + 5)  # the claim's next job, once the first ended

@@ -66,8 +66,8 @@ class _Connector:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    db = Database(tmp_path / "state.db")
+def db(state_db: Path | str) -> Database:
+    db = Database(state_db)
     store(db, [host("ubu-1"), claim("train", requires={"memory": "4Gi"}, ttl="30s")], {"ubu-1": facts(total_gib=64)})
     place_claims(db, now=T0)
     with db.write() as session:

@@ -95,10 +95,10 @@ def test_a_log_line_that_cannot_be_written_does_not_raise(monkeypatch, stderr_lo
     logging.getLogger("axis.reconcile.controller").info("stopped")
 
 
-def test_the_controllers_lines_carry_their_facts_as_fields(tmp_path, specs, capsys, stderr_log):
+def test_the_controllers_lines_carry_their_facts_as_fields(state_db, specs, capsys, stderr_log):
     stderr_log(LogFormat.json)
     watch = specs({"h.yaml": HOST.format(name="a")})
-    controller = Controller(Database(tmp_path / "state.db"), FakeConnector({}, dead=frozenset({"a"})), watch)
+    controller = Controller(Database(state_db), FakeConnector({}, dead=frozenset({"a"})), watch)
     controller.apply_specs()
     asyncio.run(converge_owned(controller.db, "a", controller._slots["a"], controller.connector, source=controller.source,
                                resync=controller.resync, fence=lambda _session: None, stop=asyncio.Event()))
@@ -123,10 +123,10 @@ def test_the_log_format_option_is_in_the_help(axis, command):
     assert r.code == 0 and "--log-format" in r.out and "json" in r.out
 
 
-def test_axis_controller_logs_json_from_start_to_stop(tmp_path, specs, closed_port):
+def test_axis_controller_logs_json_from_start_to_stop(state_db, specs, closed_port):
     """The real command: every line of its stderr, signal and stop included, is one JSON object."""
     watch = specs({"h.yaml": HOST.format(name="a").replace("address: a.lan", f"address: 127.0.0.1\n  port: {closed_port}")})
-    proc = subprocess.Popen([sys.executable, "-m", "axis", "--state", str(tmp_path / "state.db"), "controller",
+    proc = subprocess.Popen([sys.executable, "-m", "axis", "--state", str(state_db), "controller",
                              "--watch", str(watch), "--log-format", "json"], stderr=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stderr is not None
     seen = []

@@ -147,9 +147,9 @@ def test_no_converge_leaves_a_held_lease_as_it_was(axis: Any, state_db: Path, tm
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
-    app = AppContext(state=tmp_path / "api" / "state.db")
-    with TestClient(build_app(app, TOKEN), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
-        yield c, app.state
+    state = tmp_path / "api" / "state.db"
+    with TestClient(build_app(AppContext(state=state), TOKEN), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        yield c, state
 
 
 def test_api_converge_false_stores_only_and_a_converging_apply_binds(client: tuple[TestClient, Path],

@@ -26,8 +26,8 @@ MIN_LEASE, MAX_LEASE = 3.0, 3600.0
 def make_controller(app: AppContext, desired: Path | GitSource, resync: str, jobs: int,
                     stack: contextlib.ExitStack, *, lease: str = "15s") -> Controller:
     """The loop on a watched spec path or a followed git source, holding the one-controller-per-DB
-    lock until `stack` closes (also `axis serve --watch`). `lease`: how long what a membership
-    tick grants lasts (`axis.reconcile.membership`)."""
+    lock (SQLite) until `stack` closes (also `axis serve --watch`). `lease`: how long what a
+    membership tick grants lasts (`axis.reconcile.membership`)."""
     if isinstance(desired, Path) and not desired.exists():
         raise AppError(f"{desired}: no such file or directory")
     try:
@@ -35,11 +35,13 @@ def make_controller(app: AppContext, desired: Path | GitSource, resync: str, job
     except ValueError as exc:
         raise AppError(f"--resync: {exc}") from exc
     seconds = lease_seconds(lease)
-    try:
-        stack.enter_context(ControllerLock(app.state))
-    except LockHeld as exc:
-        raise AppError(str(exc)) from exc
-    membership = Membership(app.db(), lease=seconds, sole=True)  # the lock above: the only one on this DB
+    sole = app.state.backend == "sqlite"  # on PostgreSQL many controllers share the hosts
+    if sole:
+        try:
+            stack.enter_context(ControllerLock(app.state))
+        except LockHeld as exc:
+            raise AppError(str(exc)) from exc
+    membership = Membership(app.db(), lease=seconds, sole=sole)
     if isinstance(desired, Path):
         loop = Controller(app.db(), app.connector, desired, resync=float(every), jobs=jobs, membership=membership)
     else:

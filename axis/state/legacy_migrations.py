@@ -1,13 +1,16 @@
-"""Numbered, forward-only schema migrations, so that upgrading axis never loses a user's data.
+"""The numbered SQLite migrations axis used before Alembic, frozen: never edited, never appended to.
 
-Each migration is plain SQL run in one transaction with the version bump; the table models in
-`tables.py` must describe the schema the last migration leaves (a test checks they agree).
-To change the schema: append a migration, never edit a released one.
+A SQLite state DB made by an earlier axis has `axis_meta.schema_version` 1..7 and no
+`alembic_version`; `axis.state.schema` runs these to bring it to 7 (the schema Alembic's revision
+0001 describes), stamps it 0001 and goes on with Alembic, in the same transaction. Schema changes
+are Alembic revisions now (`axis/state/alembic/versions/`).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection
+
+from axis.state.schema import SchemaError
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "initial schema", [
@@ -76,23 +79,9 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE INDEX ix_jobs_claim ON jobs (claim, started)",
         "CREATE UNIQUE INDEX ix_jobs_running ON jobs (claim) WHERE state = 'Running'",
     ]),
-    (8, "several controllers share the hosts by ownership leases", [
-        """CREATE TABLE controllers (
-            name VARCHAR NOT NULL PRIMARY KEY, pid INTEGER NOT NULL, machine VARCHAR NOT NULL,
-            started FLOAT NOT NULL, heartbeat FLOAT NOT NULL, lease_seconds FLOAT NOT NULL,
-            stopped FLOAT NOT NULL DEFAULT 0)""",
-        """CREATE TABLE ownership (
-            scope VARCHAR NOT NULL, name VARCHAR NOT NULL, holder VARCHAR NOT NULL, token BIGINT NOT NULL,
-            acquired FLOAT NOT NULL, expires FLOAT NOT NULL, PRIMARY KEY (scope, name))""",
-        "CREATE INDEX ix_ownership_holder ON ownership (holder)",
-    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]
-
-
-class SchemaError(RuntimeError):
-    """The DB's schema_version is not one this axis can migrate from; the message says what to do."""
 
 
 def current_version(conn: Connection) -> int:
@@ -112,7 +101,7 @@ def current_version(conn: Connection) -> int:
 
 
 def migrate(conn: Connection) -> list[int]:
-    """Bring the DB to LATEST inside the caller's (immediate) transaction; return what ran."""
+    """Bring a SQLite DB to LATEST inside the caller's (immediate) transaction; return what ran."""
     conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS axis_meta (key VARCHAR NOT NULL PRIMARY KEY, value VARCHAR NOT NULL)")
     version = current_version(conn)
     if version > LATEST:

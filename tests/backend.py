@@ -1,0 +1,89 @@
+"""Which state backend the suite runs on, and the throw-away PostgreSQL server behind it.
+
+`AXIS_TEST_BACKEND=postgresql` runs the unit suite on PostgreSQL: the `state_db` fixture
+(below; tests/conftest.py's `axis`, `app` and `client` use it) is then the URL of a fresh database on the session's server instead of a
+path to a SQLite file that does not exist yet. SQLite is the default. Tests about SQLite files
+themselves (a damaged file, WAL, the flock lock files beside the DB, file modes) carry
+`@pytest.mark.sqlite_only("why")`: the PostgreSQL run deselects them and says how many and
+why; the SQLite run of the same CI runs them, so the CI gate (tests/ci.py) does not count them
+as left out. Tests about PostgreSQL itself ask for `pg_server` / `pg_url` and run in every run.
+
+This module is a pytest plugin (tests/conftest.py lists it in `pytest_plugins`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.ci import declare_left_out, under_ci
+from tests.pgserver import PgServer, PgUnavailable
+
+BACKENDS = ("sqlite", "postgresql")
+#: Read once: a test must not see the backend change under it.
+BACKEND = os.environ.get("AXIS_TEST_BACKEND", "sqlite") or "sqlite"
+SQLITE_ONLY = "SQLite-only (about SQLite files themselves; run in the SQLite run)"
+
+
+def on_postgresql() -> bool:
+    return BACKEND == "postgresql"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if BACKEND not in BACKENDS:
+        raise pytest.UsageError(f"AXIS_TEST_BACKEND={BACKEND!r}: expected one of {', '.join(BACKENDS)}")
+    config.addinivalue_line("markers", "sqlite_only(reason): a test about SQLite files themselves; "
+                                       "the AXIS_TEST_BACKEND=postgresql run deselects it")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every sqlite_only marker says why; on PostgreSQL those tests are deselected, declared."""
+    marked = []
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is None:
+            continue
+        if not (marker.args and isinstance(marker.args[0], str) and marker.args[0].strip()):
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.sqlite_only needs a reason")
+        marked.append(item)
+    if on_postgresql() and marked:
+        items[:] = [item for item in items if item not in marked]
+        declare_left_out(config, marked, SQLITE_ONLY)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """The session's PostgreSQL server, started on first use and stopped when the session ends
+    (failed or not). Without the server binaries: skipped outside CI, a failure under CI=true
+    or when AXIS_TEST_BACKEND=postgresql asked for it."""
+    try:
+        server = PgServer.start()
+    except PgUnavailable as exc:
+        if under_ci() or on_postgresql():
+            pytest.fail(f"PostgreSQL unavailable: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """The URL of a fresh database of this test's own on the session's server, dropped after
+    the test (with any connection it left open: a thousand tests must not fill the server)."""
+    name = pg_server.create_database()
+    yield pg_server.url(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def state_db(tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """Where this test's state lives, for `--state` / AppContext / Database: a SQLite file that
+    does not exist yet, or under AXIS_TEST_BACKEND=postgresql the URL of a fresh database."""
+    if on_postgresql():
+        return str(request.getfixturevalue("pg_url"))
+    return tmp_path / "state" / "axis.db"

@@ -70,8 +70,8 @@ def written(db: Database) -> tuple[int, ...]:
                      for t in (FactsRecord, Condition, Event, FeatureStatus))
 
 
-def test_three_controllers_pass_each_host_one_at_a_time_and_only_the_leader_applies(tmp_path, watch):
-    db = Database(tmp_path / "state.db")
+def test_three_controllers_pass_each_host_one_at_a_time_and_only_the_leader_applies(state_db, watch):
+    db = Database(state_db)
     log: list[tuple[str, str, float, float]] = []
     controllers = [Controller(db, Passes(n, log), watch, resync=600,
                               membership=Membership(db, n, lease=3.0)) for n in ("a", "b", "c")]
@@ -90,8 +90,8 @@ def test_three_controllers_pass_each_host_one_at_a_time_and_only_the_leader_appl
         assert {m.name: state_of(m, time.time()) for m in members(session)} == dict.fromkeys("abc", "Stopped")
 
 
-def test_a_stale_holders_pass_writes_nothing(tmp_path, watch, caplog):
-    db = Database(tmp_path / "state.db")
+def test_a_stale_holders_pass_writes_nothing(state_db, watch, caplog):
+    db = Database(state_db)
     clock = Clock()
     a = Membership(db, "a", lease=LEASE, clock=clock.wall, monotonic=clock.mono)
     gate = asyncio.Event()
@@ -118,8 +118,8 @@ def test_a_stale_holders_pass_writes_nothing(tmp_path, watch, caplog):
 
 
 @pytest.mark.parametrize("how", ["overtaken", "its tick fails"])
-def test_a_controller_whose_grant_ran_out_starts_no_pass(tmp_path, watch, how):
-    db = Database(tmp_path / "state.db")
+def test_a_controller_whose_grant_ran_out_starts_no_pass(state_db, watch, how):
+    db = Database(state_db)
     clock = Clock()
     a = Membership(db, "a", lease=LEASE, clock=clock.wall, monotonic=clock.mono)
     connector = Passes("a", [])
@@ -138,8 +138,8 @@ def test_a_controller_whose_grant_ran_out_starts_no_pass(tmp_path, watch, how):
     assert connector.connected == []
 
 
-def test_a_stop_gives_the_hosts_back_at_once(tmp_path, watch):
-    db = Database(tmp_path / "state.db")
+def test_a_stop_gives_the_hosts_back_at_once(state_db, watch):
+    db = Database(state_db)
     a = Membership(db, "a", lease=LEASE)
     controller = Controller(db, Passes("a", []), watch, resync=600, membership=a)
     controller.load_watched()

@@ -7,6 +7,7 @@ granted to two members at once, one leader at a time, and a clean stop hands ove
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from sqlmodel import select
 from axis.reconcile.membership import Membership
 from axis.state import Database
 from axis.state.controllers import members, state_of
+from axis.state.lock import Holder, controller_holder, controller_pid
 from axis.state.ownership import Fenced, check_fence, holders, leader
 from axis.state.tables import DesiredObject
 
@@ -281,3 +283,22 @@ def test_members_in_separate_processes_never_hold_a_host_at_once(backend: str, t
     for host in lost:
         again = min(s for n, _t, s, _e in by_host[host] if n != "p4" and s > killed_at - lease)
         assert again - killed_at <= 2 * lease, (host, again - killed_at)
+
+
+def test_on_postgresql_the_registry_says_which_controller_runs(pg_url: str):
+    """`controller_holder` (`axis apply` hands its hosts over to a running controller, `axis exec
+    --detach` warns when none runs): on PostgreSQL the live leader, none once it stopped."""
+    db = Database(pg_url)
+    store_hosts(db, ["h00"])
+    assert controller_holder(pg_url) is None
+    a, b = Membership(db, "a"), Membership(db, "b")
+    a.tick()
+    b.tick()
+    with db.read() as session:
+        started = next(m.started for m in members(session) if m.name == "a")
+    assert controller_holder(pg_url) == Holder(str(os.getpid()), started)
+    a.leave()
+    holder = controller_holder(pg_url)
+    assert holder is not None and holder.since > started  # b, live: it answers until its next tick leads
+    b.leave()
+    assert controller_holder(pg_url) is None and controller_pid(pg_url) is None

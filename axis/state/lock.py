@@ -20,7 +20,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from axis.state.db import db_error, os_error
+from axis.state.controllers import live_controller
+from axis.state.db import Database, db_error, os_error
 from axis.state.location import Location
 
 
@@ -113,13 +114,20 @@ class Holder:
 def controller_holder(state: Location | Path) -> Holder | None:
     """The controller reconciling this SQLite state DB now, or None when there is none (never
     started, stopped, or killed: the flock dies with the process, whatever it left in the DB).
-    On PostgreSQL None: there the controller registry answers, not a lock.
+    On PostgreSQL the controller registry answers, not a lock: the leader when it is live, else
+    any live controller (`axis.state.controllers.live_controller`).
 
     A shared, non-blocking flock on the controller's lock file fails only while a controller
     holds it (in this process too: flock conflicts between open files, not processes)."""
     location = Location.of(state)
     if location.backend != "sqlite":
-        return None
+        db = Database(location)
+        try:
+            with db.read() as session:
+                row = live_controller(session, time.time())
+        finally:
+            db.close()
+        return None if row is None else Holder(str(row.pid), row.started)
     path = location.side_file("controller.lock")
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -137,8 +145,7 @@ def controller_holder(state: Location | Path) -> Holder | None:
 
 
 def controller_pid(state: Location | Path) -> str | None:
-    """The pid of the controller reconciling this state DB, or None when there is none (on
-    PostgreSQL None: there the controller registry answers)."""
+    """The pid of the controller reconciling this state DB, or None when there is none."""
     holder = controller_holder(state)
     return holder.pid if holder is not None else None
 

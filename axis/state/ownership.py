@@ -33,6 +33,8 @@ from axis.state.tables import DesiredObject, Ownership
 
 OWNERSHIP = Ownership.__table__  # type: ignore[attr-defined]  # SQLModel's table is untyped
 HOST, ROLE, LEADER = "host", "role", "leader"
+#: Rows taken or given back per statement (well under SQLite's bound-parameter limit).
+BATCH = 500
 
 
 class Fenced(Exception):
@@ -58,61 +60,65 @@ def share(session: Session, me: str, live: list[str], *, now: float, lease: floa
     """One controller's ownership tick (see the module's docstring), in the caller's write
     transaction. `live`: the live controllers, `me` among them. `keep`: hosts with a pass in
     flight, never given back (the next holder would reconcile them at the same time)."""
-    _sync_rows(session, now)
+    rows = _host_rows(session)
     session.execute(update(OWNERSHIP).where(OWNERSHIP.c.holder == me).values(expires=now + lease))
-    rows = session.execute(select(OWNERSHIP.c.name, OWNERSHIP.c.holder, OWNERSHIP.c.expires)
-                           .where(OWNERSHIP.c.scope == HOST)).all()
-    held = Counter(r.holder for r in rows if r.holder and r.expires > now)
-    free = sorted((r.name for r in rows if not r.holder or r.expires <= now), key=lambda n: -rank(me, n))
-    mine = sorted((r.name for r in rows if r.holder == me), key=lambda n: -rank(me, n))
+    rows = {name: (holder, now + lease if holder == me else expires) for name, (holder, expires) in rows.items()}
+    held = Counter(holder for holder, expires in rows.values() if holder and expires > now)
+    free = sorted((n for n, (holder, expires) in rows.items() if not holder or expires <= now), key=lambda n: -rank(me, n))
+    mine = sorted((n for n, (holder, _expires) in rows.items() if holder == me), key=lambda n: -rank(me, n))
     base, extra = divmod(len(rows), max(1, len(live)))
     others = [c for c in live if c != me]
     with_extra = sum(1 for c in others if held[c] > base)
     cap = base + 1 if extra and with_extra < extra else base
     givable = [n for n in reversed(mine) if n not in keep]
-    for name in givable[:max(0, len(mine) - cap)]:
-        _give_back(session, HOST, name, me)
+    _give_back(session, HOST, givable[:max(0, len(mine) - cap)], me)
     want = max(0, base - len(mine))
     if cap > base and len(mine) <= base:
         needed_by_others = sum(max(0, base - held[c]) for c in others)
         want += 1 if len(free) - want - needed_by_others > 0 else 0
-    for name in free:
-        if want <= 0:
-            break
-        want -= _take(session, HOST, name, me, now, lease)
-    leader = _take(session, ROLE, LEADER, me, now, lease) == 1 or _holds(session, ROLE, LEADER, me)
+    while want > 0 and free:  # in batches: a first tick over 10,000 hosts is a few statements
+        batch, free = free[:min(want, BATCH)], free[min(want, BATCH):]
+        want -= _take(session, HOST, batch, me, now, lease)
+    leader = _take(session, ROLE, [LEADER], me, now, lease) == 1 or _holds(session, ROLE, LEADER, me)
     tokens = session.execute(select(OWNERSHIP.c.name, OWNERSHIP.c.token)
-                             .where(and_(OWNERSHIP.c.scope == HOST, OWNERSHIP.c.holder == me))).all()
+                             .where(and_(OWNERSHIP.c.scope == HOST, OWNERSHIP.c.holder == me))).all()  # after the takes
     return Share({r.name: r.token for r in tokens}, leader)
 
 
-def _sync_rows(session: Session, now: float) -> None:
-    """A row for every desired host (free) and for the leader role; none for hosts gone."""
+def _host_rows(session: Session) -> dict[str, tuple[str, float]]:
+    """Each desired host's (holder, expires), read once; a free row is made for a new host (and
+    for the leader role), the rows of hosts no longer desired are deleted."""
     objects = DesiredObject.__table__  # type: ignore[attr-defined]  # SQLModel's table is untyped
-    desired = set(session.execute(select(objects.c.name).where(objects.c.kind == Kind.HOST)).scalars())
-    present = {(r.scope, r.name) for r in session.execute(select(OWNERSHIP.c.scope, OWNERSHIP.c.name))}
-    missing = [{"scope": HOST, "name": n} for n in sorted(desired) if (HOST, n) not in present]
-    if (ROLE, LEADER) not in present:
+    desired = set(session.execute(select(objects.c.name).where(objects.c.kind == Kind.HOST)).scalars().all())
+    rows = session.execute(select(OWNERSHIP.c.scope, OWNERSHIP.c.name, OWNERSHIP.c.holder, OWNERSHIP.c.expires)).all()
+    hosts = {r.name: (r.holder, r.expires) for r in rows if r.scope == HOST}
+    missing = [{"scope": HOST, "name": n} for n in sorted(desired - hosts.keys())]
+    if not any(r.scope == ROLE and r.name == LEADER for r in rows):
         missing.append({"scope": ROLE, "name": LEADER})
     if missing:
         session.execute(insert(OWNERSHIP), [dict(row, holder="", token=0, acquired=0.0, expires=0.0) for row in missing])
-    gone = [n for scope, n in present if scope == HOST and n not in desired]
-    if gone:
-        session.execute(delete(OWNERSHIP).where(and_(OWNERSHIP.c.scope == HOST, OWNERSHIP.c.name.in_(gone))))
+    gone = sorted(hosts.keys() - desired)
+    for start in range(0, len(gone), BATCH):
+        session.execute(delete(OWNERSHIP).where(and_(OWNERSHIP.c.scope == HOST,
+                                                     OWNERSHIP.c.name.in_(gone[start:start + BATCH]))))
+    return {n: hosts.get(n, ("", 0.0)) for n in desired}
 
 
-def _take(session: Session, scope: str, name: str, me: str, now: float, lease: float) -> int:
-    """Compare-and-set: `name` becomes mine with a new token if it is free or expired; 1 if so."""
+def _take(session: Session, scope: str, names: list[str], me: str, now: float, lease: float) -> int:
+    """Compare-and-set: each of `names` that is free or expired becomes mine with a new token;
+    how many did (under the DB's write lock, all of those this transaction read as free)."""
     done = session.execute(update(OWNERSHIP).where(and_(
-        OWNERSHIP.c.scope == scope, OWNERSHIP.c.name == name, OWNERSHIP.c.holder != me,
+        OWNERSHIP.c.scope == scope, OWNERSHIP.c.name.in_(names), OWNERSHIP.c.holder != me,
         or_(OWNERSHIP.c.holder == "", OWNERSHIP.c.expires <= now))).values(
         holder=me, token=OWNERSHIP.c.token + 1, acquired=now, expires=now + lease))
-    return 1 if done.rowcount == 1 else 0  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+    return int(done.rowcount)  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
 
 
-def _give_back(session: Session, scope: str, name: str, me: str) -> None:
-    session.execute(update(OWNERSHIP).where(and_(OWNERSHIP.c.scope == scope, OWNERSHIP.c.name == name,
-                                                 OWNERSHIP.c.holder == me)).values(holder="", expires=0.0))
+def _give_back(session: Session, scope: str, names: list[str], me: str) -> None:
+    for start in range(0, len(names), BATCH):
+        session.execute(update(OWNERSHIP).where(and_(
+            OWNERSHIP.c.scope == scope, OWNERSHIP.c.name.in_(names[start:start + BATCH]),
+            OWNERSHIP.c.holder == me)).values(holder="", expires=0.0))
 
 
 def _holds(session: Session, scope: str, name: str, me: str) -> bool:

@@ -20,7 +20,7 @@ from sqlmodel import select
 from axis.reconcile.membership import Membership
 from axis.state import Database
 from axis.state.controllers import members, state_of
-from axis.state.lock import Holder, controller_holder, controller_pid
+from axis.state.lock import ControllerPresence, controller_holder, controller_pid
 from axis.state.ownership import Fenced, check_fence, holders, leader
 from axis.state.tables import DesiredObject
 
@@ -285,20 +285,32 @@ def test_members_in_separate_processes_never_hold_a_host_at_once(backend: str, t
         assert again - killed_at <= 2 * lease, (host, again - killed_at)
 
 
-def test_on_postgresql_the_registry_says_which_controller_runs(pg_url: str):
-    """`controller_holder` (`axis apply` hands its hosts over to a running controller, `axis exec
-    --detach` warns when none runs): on PostgreSQL the live leader, none once it stopped."""
-    db = Database(pg_url)
-    store_hosts(db, ["h00"])
+def test_on_postgresql_a_controller_is_seen_running_while_its_process_lives(pg_url: str, tmp_path: Path):
+    """`controller_holder` (`axis apply` hands its hosts over to a running controller, `get
+    controller` says whether one runs, `exec --detach` warns when none does): on PostgreSQL the
+    first started of the controllers holding ControllerPresence, none as soon as they are gone,
+    SIGKILL included (its session lock dies with its connection)."""
+    Database(pg_url).close()
     assert controller_holder(pg_url) is None
-    a, b = Membership(db, "a"), Membership(db, "b")
-    a.tick()
-    b.tick()
-    with db.read() as session:
-        started = next(m.started for m in members(session) if m.name == "a")
-    assert controller_holder(pg_url) == Holder(str(os.getpid()), started)
-    a.leave()
-    holder = controller_holder(pg_url)
-    assert holder is not None and holder.since > started  # b, live: it answers until its next tick leads
-    b.leave()
+    with ControllerPresence(pg_url), ControllerPresence(pg_url):  # two controllers in this process
+        holder = controller_holder(pg_url)
+        assert holder is not None and holder.pid == str(os.getpid()) and abs(holder.since - time.time()) < 60
     assert controller_holder(pg_url) is None and controller_pid(pg_url) is None
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
+                             "from axis.state.lock import ControllerPresence\n"
+                             "with ControllerPresence(sys.argv[1]):\n    Path(sys.argv[2]).touch()\n    time.sleep(60)",
+                             pg_url, str(ready)], cwd=Path(__file__).resolve().parent.parent)
+    try:
+        deadline = time.time() + 30
+        while not ready.exists():
+            assert proc.poll() is None and time.time() < deadline
+            time.sleep(0.05)
+        assert controller_pid(pg_url) == str(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    deadline = time.time() + 5  # the server notices the closed connection at once; a moment to end the session
+    while controller_holder(pg_url) is not None:
+        assert time.time() < deadline, "the killed controller is still shown running"
+        time.sleep(0.05)

@@ -16,7 +16,7 @@ from axis.reconcile.controller import Controller
 from axis.reconcile.git_follow import GitSource
 from axis.reconcile.membership import Membership
 from axis.specs.units import parse_duration
-from axis.state.lock import ApplyLock, ControllerLock, LockHeld
+from axis.state.lock import ApplyLock, ControllerLock, ControllerPresence, LockHeld
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ def make_controller(app: AppContext, desired: Path | GitSource, resync: str, job
             stack.enter_context(ControllerLock(app.state))
         except LockHeld as exc:
             raise AppError(str(exc)) from exc
+    else:
+        stack.enter_context(ControllerPresence(app.state))
     membership = Membership(app.db(), lease=seconds, sole=sole)
     if isinstance(desired, Path):
         loop = Controller(app.db(), app.connector, desired, resync=float(every), jobs=jobs, membership=membership)

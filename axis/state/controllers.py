@@ -18,7 +18,6 @@ from sqlalchemy import and_, delete, insert, select, update
 import sqlmodel as models
 from sqlmodel import Session
 
-from axis.state.ownership import leader
 from axis.state.tables import ControllerMember, Ownership
 
 CONTROLLERS = ControllerMember.__table__  # type: ignore[attr-defined]  # SQLModel's tables are untyped
@@ -72,14 +71,6 @@ def live_names(session: Session, now: float) -> list[str]:
     query = select(CONTROLLERS.c.name).where(and_(CONTROLLERS.c.stopped == 0.0,
                                                   CONTROLLERS.c.heartbeat > now - CONTROLLERS.c.lease_seconds))
     return sorted(session.execute(query).scalars())
-
-
-def live_controller(session: Session, now: float) -> ControllerMember | None:
-    """The controller that answers for the state DB (PostgreSQL's `controller_holder`): the
-    leader when it is live, else the live controller that started first; None when none is live."""
-    live = [m for m in members(session) if state_of(m, now) == "Live"]
-    leading = leader(session, now)
-    return next((m for m in live if m.name == leading), min(live, key=lambda m: m.started, default=None))
 
 
 def members(session: Session) -> list[ControllerMember]:

@@ -20,8 +20,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from axis.state.controllers import live_controller
-from axis.state.db import Database, db_error, os_error
+from axis.state.db import db_error, os_error
 from axis.state.location import Location
 
 
@@ -114,20 +113,14 @@ class Holder:
 def controller_holder(state: Location | Path) -> Holder | None:
     """The controller reconciling this SQLite state DB now, or None when there is none (never
     started, stopped, or killed: the flock dies with the process, whatever it left in the DB).
-    On PostgreSQL the controller registry answers, not a lock: the leader when it is live, else
-    any live controller (`axis.state.controllers.live_controller`).
+    On PostgreSQL the controller that started first of those holding `ControllerPresence` (many
+    may run), gone as soon as its process is (a session lock dies with its connection).
 
     A shared, non-blocking flock on the controller's lock file fails only while a controller
     holds it (in this process too: flock conflicts between open files, not processes)."""
     location = Location.of(state)
     if location.backend != "sqlite":
-        db = Database(location)
-        try:
-            with db.read() as session:
-                row = live_controller(session, time.time())
-        finally:
-            db.close()
-        return None if row is None else Holder(str(row.pid), row.started)
+        return _present_controller(location)
     path = location.side_file("controller.lock")
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -223,3 +216,61 @@ class ApplyLock:
         if self._release is not None:
             self._release()
             self._release = None
+
+
+#: The PostgreSQL session advisory lock every controller holds shared (the bytes of "axisctrl").
+CONTROLLER_LOCK_KEY = 0x617869736374726c
+#: A controller's lock connection's application_name: `<prefix><pid>`, for `controller_holder`.
+_CONTROLLER_NAME = "axis controller pid "
+
+
+class ControllerPresence:
+    """On PostgreSQL, where many controllers share the hosts, each one says that it runs by holding
+    `CONTROLLER_LOCK_KEY` shared on a connection of its own: the lock ends with the process (kill -9
+    included, as SQLite's flock does), so `axis apply`, `get controller` and `exec --detach` know
+    at once whether any controller runs; which host each one holds is the ownership table's."""
+
+    def __init__(self, state: Location | Path):
+        self.location = Location.of(state)
+        self._release: Callable[[], None] | None = None
+
+    def __enter__(self) -> ControllerPresence:
+        engine = create_engine(self.location.sqlalchemy_url, poolclass=NullPool,
+                               connect_args={"application_name": f"{_CONTROLLER_NAME}{os.getpid()}"})
+        try:
+            conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock_shared({CONTROLLER_LOCK_KEY})")
+        except DBAPIError as exc:
+            engine.dispose()
+            raise db_error(self.location, exc) from exc
+
+        def release() -> None:
+            conn.close()
+            engine.dispose()
+        self._release = release
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._release is not None:
+            self._release()
+            self._release = None
+
+
+def _present_controller(location: Location) -> Holder | None:
+    """The first started of the controllers holding `ControllerPresence` on `location`, if any."""
+    engine = create_engine(location.sqlalchemy_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT a.application_name, extract(epoch FROM a.backend_start) FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                f"AND l.objsubid = 1 AND l.classid = {CONTROLLER_LOCK_KEY >> 32} "
+                f"AND l.objid = {CONTROLLER_LOCK_KEY & 0xFFFFFFFF} ORDER BY a.backend_start LIMIT 1").first()
+    except DBAPIError as exc:
+        raise db_error(location, exc) from exc
+    finally:
+        engine.dispose()
+    if row is None:
+        return None
+    name = str(row[0] or "")
+    return Holder(name.removeprefix(_CONTROLLER_NAME) if name.startswith(_CONTROLLER_NAME) else "unknown", float(row[1]))

@@ -30,7 +30,21 @@ logger = logging.getLogger("axis.reconcile.controller")
 async def converge_owned(db: Database, name: str, slot: Slot, connector: Connector, *, source: GitFollower | NoSource,
                          resync: float, fence: Callable[[Session], None], stop: asyncio.Event) -> bool:
     """One pass over `name`, then when it is due again; a git source hears which of its commits
-    the pass planned and how it ended (a crashed pass: failed). False when the pass was fenced."""
+    the pass planned and how it ended (a crashed pass: failed). False when the pass was fenced.
+
+    With --debug, one line per pass says when it began and ended on this machine's clock: what
+    shows that two controllers never had a host in hand at once (tests/integration/test_failover_hosts)."""
+    began = time.time()
+    try:
+        return await _converge(db, name, slot, connector, source=source, resync=resync, fence=fence, stop=stop)
+    finally:
+        ended = time.time()
+        logger.debug("%s: pass over after %.2fs", name, ended - began,
+                     extra={"host": name, "pass_began": round(began, 6), "pass_ended": round(ended, 6)})
+
+
+async def _converge(db: Database, name: str, slot: Slot, connector: Connector, *, source: GitFollower | NoSource,
+                    resync: float, fence: Callable[[Session], None], stop: asyncio.Event) -> bool:
     planned = source.applied_sha
     try:
         reconciled = await reconcile_stored_host(db, name, connector, stop=stop, fence=fence)

@@ -147,3 +147,34 @@ def test_a_stop_gives_the_hosts_back_at_once(state_db, watch):
     b = Membership(db, "b", lease=LEASE)
     b.tick()
     assert set(b.share.hosts) == set(NAMES) and b.leader
+
+
+def test_a_host_granted_anew_is_passed_at_once_not_at_its_next_resync(state_db, watch):
+    """A controller that held a host before (its slot due again only after a resync, or a backoff)
+    and is granted it anew passes it at once: a killed or departed holder's hosts are reconciled
+    when taken over."""
+    db = Database(state_db)
+    clock = Clock()
+    a = Membership(db, "a", lease=LEASE, clock=clock.wall, monotonic=clock.mono)
+    log: list[tuple[str, str, float, float]] = []
+    controller = Controller(db, Passes("a", log), watch, resync=600, membership=a)
+    controller.load_watched()
+
+    async def scenario() -> int:
+        stop = asyncio.Event()
+        running = asyncio.create_task(controller.run(stop))
+        await asyncio.sleep(0.5)  # a passed all six; each unreachable, so due again only after its 5 s backoff
+        first = len(log)
+        clock.advance(LEASE + 1)  # a paused past its lease: b takes every host, then leaves at once
+        b = Membership(db, "b", lease=LEASE, clock=clock.wall, monotonic=clock.mono)
+        b.tick()
+        assert set(b.share.hosts) == set(NAMES)
+        b.leave()
+        await asyncio.sleep(1.5)  # a's next tick (every lease/3) grants them back, with new tokens
+        stop.set()
+        await running
+        return first
+
+    first = asyncio.run(scenario())
+    assert {host for _c, host, _s, _e in log[:first]} == set(NAMES)
+    assert {host for _c, host, _s, _e in log[first:]} == set(NAMES)

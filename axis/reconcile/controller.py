@@ -95,8 +95,9 @@ class Controller:
                                        f"ended: {ended(watcher)}")
                 now = time.time()
                 for name, slot in self._slots.items() if not self.source.suspended else ():
-                    if slot.task is None and slot.due <= now and (token := self.membership.token(name)) is not None:
-                        slot.task = asyncio.create_task(self._host_pass(name, slot, gate, stop, token))
+                    if slot.task is None and (token := self.membership.token(name)) is not None and (
+                            slot.due <= now or token != slot.token):  # due, or granted anew
+                        slot.token, slot.task = token, asyncio.create_task(self._host_pass(name, slot, gate, stop, token))
                 if self._spec_retry is not None and now >= self._spec_retry:
                     self.load_watched()
                 if now >= self._poll_due:

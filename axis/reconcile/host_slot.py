@@ -1,5 +1,7 @@
 """One host's place in the controller's queue: when it is due, its failures in a row (which set
-its backoff), the pass running now, and whether its spec changed while that pass ran."""
+its backoff), the pass running now, whether its spec changed while that pass ran, and the
+ownership token its last pass ran under (a host granted anew, after another controller held it,
+is due at once: a killed controller's hosts are passed when taken over, not at their next resync)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ class Slot:
     failures: int = 0
     task: asyncio.Task[None] | None = None
     again: bool = False  # the spec changed while a pass was running: run once more right after
+    token: int = 0  # the ownership token of its last pass (`axis.state.ownership`)
 
     def failed(self) -> float:
         """One more failed pass in a row: due again after the backoff, returned."""

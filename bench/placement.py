@@ -1,7 +1,9 @@
 """Placement benchmark: 10,000 claims over 1,000 synthetic hosts whose facts sit in a state DB.
 
-Run: `python bench/placement.py [--hosts N] [--claims N] [--seed N]`. Prints figures; asserts
-nothing. Targets: scoring all claims in under 1 s; one lease bind under 2 ms on SQLite.
+Run: `python bench/placement.py [--hosts N] [--claims N] [--seed N] [--backend sqlite|postgresql]`.
+Prints figures; asserts nothing. Targets: scoring all claims in under 1 s; one lease bind under 2 ms
+on SQLite. `--backend postgresql` runs the same on a throw-away PostgreSQL server
+(tests/pgserver.py, over its unix socket), for binds/s on both side by side.
 
 1. scoring alone: load hosts, facts and leases from the DB, infer every claim's needs, choose
    a host for each (what `axis place` decides, without writing);
@@ -13,6 +15,7 @@ nothing. Targets: scoring all claims in under 1 s; one lease bind under 2 ms on 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import statistics
 import sys
@@ -113,29 +116,41 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--claims", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        if args.backend == "postgresql":
+            from tests.pgserver import PgServer
+            server = PgServer.start()
+            stack.callback(server.stop)
+            run(args, server.socket_url(server.create_database("placement")))
+        else:
+            run(args, str(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "state.db"))
+
+
+def run(args: argparse.Namespace, state: str) -> None:
+    """Every figure on the state DB at `state` (a path or a PostgreSQL URL)."""
     now = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Database(Path(tmp) / "state.db")
-        start = time.perf_counter()
-        _setup(db, args.hosts, args.claims, args.seed, now)
-        print(f"setup: {args.hosts} hosts with facts, {args.claims} claims stored in {time.perf_counter() - start:.1f}s")
+    db = Database(state)
+    start = time.perf_counter()
+    _setup(db, args.hosts, args.claims, args.seed, now)
+    print(f"setup: {args.hosts} hosts with facts, {args.claims} claims stored in {time.perf_counter() - start:.1f}s")
 
-        load, score, chosen = _score_all(db, now)
-        print(f"scoring alone: {args.claims} claims in {score:.3f}s = {args.claims / score:,.0f} claims/s "
-              f"({chosen} placeable; loading hosts, facts and leases took {load:.3f}s more)")
+    load, score, chosen = _score_all(db, now)
+    print(f"scoring alone: {args.claims} claims in {score:.3f}s = {args.claims / score:,.0f} claims/s "
+          f"({chosen} placeable; loading hosts, facts and leases took {load:.3f}s more)")
 
-        times = _single_binds(db, 1000, now)
-        print(f"single binds: {len(times)} transactions, mean {statistics.mean(times) * 1000:.2f} ms, "
-              f"p50 {statistics.median(times) * 1000:.2f} ms, p99 {sorted(times)[int(len(times) * 0.99)] * 1000:.2f} ms")
+    times = _single_binds(db, 1000, now)
+    print(f"single binds: {len(times)} transactions, mean {statistics.mean(times) * 1000:.2f} ms, "
+          f"p50 {statistics.median(times) * 1000:.2f} ms, p99 {sorted(times)[int(len(times) * 0.99)] * 1000:.2f} ms")
 
-        start = time.perf_counter()
-        outcomes = place_claims(db, now=now)
-        took = time.perf_counter() - start
-        bound = sum(1 for o in outcomes if o.phase == "Bound")
-        print(f"with ledger writes: {len(outcomes)} claims in {took:.2f}s = {len(outcomes) / took:,.0f} claims/s "
-              f"({bound} bound, {len(outcomes) - bound} pending; one transaction per bind)")
-        db.close()
+    start = time.perf_counter()
+    outcomes = place_claims(db, now=now)
+    took = time.perf_counter() - start
+    bound = sum(1 for o in outcomes if o.phase == "Bound")
+    print(f"with ledger writes: {len(outcomes)} claims in {took:.2f}s = {len(outcomes) / took:,.0f} claims/s "
+          f"({bound} bound, {len(outcomes) - bound} pending; one transaction per bind)")
+    db.close()
 
 
 if __name__ == "__main__":

@@ -13,40 +13,81 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import NullPool
 
 GiB = 1 << 30
 
-#: What the database itself raises for a duplicate in a unique index, on either backend.
-UNIQUE_VIOLATION = (sqlite3.IntegrityError, psycopg.errors.UniqueViolation)
+
+def _is_url(state: Path | str) -> bool:
+    return isinstance(state, str) and state.startswith("postgresql://")
 
 
-def rows(state: Path | str, sql: str) -> list[tuple[Any, ...]]:
-    """The rows of `sql`, read with plain sqlite3 (a path) or psycopg (a postgresql:// URL, the
-    tests' own server: tests/pgserver.py) on a connection of its own."""
-    if isinstance(state, str) and state.startswith("postgresql://"):
-        with psycopg.connect(state) as pg:
-            return pg.execute(sql.encode()).fetchall()
-    conn = sqlite3.connect(state)
+def _engine(state: Path | str) -> Engine:
+    """A plain engine of its own on the state DB: a SQLite file, or a postgresql:// URL (the tests'
+    own server, tests/pgserver.py) through psycopg. No pool: each call's connection is closed."""
+    url = "postgresql+psycopg://" + str(state).split("://", 1)[1] if _is_url(state) else f"sqlite:///{state}"
+    return create_engine(url, poolclass=NullPool)
+
+
+def rows(state: Path | str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """The rows of `sql` (`:name` placeholders bound from `params`) on a connection of its own:
+    plain sqlite3 for a file, SQLAlchemy over psycopg for a URL."""
+    if not _is_url(state):
+        conn = sqlite3.connect(state)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+    engine = _engine(state)
     try:
-        return conn.execute(sql).fetchall()
+        with engine.connect() as pg:
+            return [tuple(row) for row in pg.execute(text(sql), params)]
     finally:
-        conn.close()
+        engine.dispose()
 
 
-def execute(state: Path | str, sql: str) -> None:
-    """Run one statement of plain SQL and commit it, as `rows` connects; the database's own
-    error (UNIQUE_VIOLATION...) propagates."""
-    if isinstance(state, str) and state.startswith("postgresql://"):
-        with psycopg.connect(state) as pg:
-            pg.execute(sql.encode())
+#: What the database raises for a duplicate in a unique index, through `execute`, on either backend.
+UNIQUE_VIOLATION = (sqlite3.IntegrityError, IntegrityError)
+
+
+def execute(state: Path | str, sql: str, **params: Any) -> None:
+    """Run one statement and commit it, as `rows` connects; the database's own error propagates."""
+    if not _is_url(state):
+        conn = sqlite3.connect(state)
+        try:
+            with conn:
+                conn.execute(sql, params)
+        finally:
+            conn.close()
         return
-    conn = sqlite3.connect(state)
+    engine = _engine(state)
     try:
-        with conn:
-            conn.execute(sql)
+        with engine.begin() as pg:
+            pg.execute(text(sql), params)
     finally:
-        conn.close()
+        engine.dispose()
+
+
+def columns(state: Path | str, table: str) -> list[str]:
+    """The column names of `table`, in their order."""
+    engine = _engine(state)
+    try:
+        return [column["name"] for column in inspect(engine).get_columns(table)]
+    finally:
+        engine.dispose()
+
+
+def dump(state: Path | str) -> list[Any]:
+    """Every row of every table, to prove that nothing was written: SQLite's own dump (schema
+    included) of a file, or each PostgreSQL table's rows in a stable order."""
+    if _is_url(state):
+        tables = [name for (name,) in rows(state, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                                  "ORDER BY tablename")]
+        return [(table, sorted(map(repr, rows(state, f'SELECT * FROM "{table}"')))) for table in tables]
+    with sqlite3.connect(state) as conn:
+        return list(conn.iterdump())
 
 
 def iso(ts: float) -> str:

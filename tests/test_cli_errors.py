@@ -43,6 +43,7 @@ def _mounted(*args: str) -> Iterator[None]:
         subprocess.run(["umount", "-l", target], check=False)
 
 
+@pytest.mark.sqlite_only("writes garbage into the SQLite file")
 def test_a_file_that_is_not_a_database(axis, state_db: Path):
     state_db.parent.mkdir(parents=True)
     state_db.write_bytes(b"not sqlite at all " * 100)
@@ -51,6 +52,7 @@ def test_a_file_that_is_not_a_database(axis, state_db: Path):
     assert "move the file aside" in line
 
 
+@pytest.mark.sqlite_only("damages the SQLite file's pages")
 def test_a_damaged_page(axis, tmp_path: Path, state_db: Path):
     assert axis("apply", "--no-converge", "-f", str(_write_hosts(tmp_path / "specs", 30, "x" * 200))).code == 0
     db = sqlite3.connect(state_db)
@@ -67,6 +69,7 @@ def test_a_damaged_page(axis, tmp_path: Path, state_db: Path):
     assert "restore it from a backup" in line
 
 
+@pytest.mark.sqlite_only("the legacy schema_version row of a SQLite file")
 @pytest.mark.parametrize("value,says", [("abc", "its schema_version is 'abc'"), ("-3", "its schema_version is '-3'"),
                                         ("999", "schema version 999, newer than this axis")])
 def test_a_bad_schema_version(axis, state_db: Path, value: str, says: str):
@@ -80,6 +83,7 @@ def test_a_bad_schema_version(axis, state_db: Path, value: str, says: str):
     assert "upgrade axis" in line or "restore it from a backup" in line
 
 
+@pytest.mark.sqlite_only("a SQLite file and its lock files on a read-only file system")
 def test_a_read_only_file_system(axis, tmp_path: Path):
     writable, readonly = tmp_path / "rw", tmp_path / "ro"
     readonly.mkdir()
@@ -97,6 +101,7 @@ def test_a_read_only_file_system(axis, tmp_path: Path):
         assert fresh.startswith(f"error: {readonly}/new.db: unable to open database file") and "read-only" in fresh
 
 
+@pytest.mark.sqlite_only("a SQLite file on a full disk")
 def test_a_full_disk(axis, tmp_path: Path):
     disk = tmp_path / "disk"
     disk.mkdir()

@@ -44,7 +44,7 @@ def _mounted(*args: str) -> Iterator[None]:
 
 
 @pytest.mark.sqlite_only("writes garbage into the SQLite file")
-def test_a_file_that_is_not_a_database(axis, state_db: Path):
+def test_a_file_that_is_not_a_database(axis, state_db: Path | str):
     state_db.parent.mkdir(parents=True)
     state_db.write_bytes(b"not sqlite at all " * 100)
     line = _one_line(axis("get", "hosts").err)
@@ -53,7 +53,7 @@ def test_a_file_that_is_not_a_database(axis, state_db: Path):
 
 
 @pytest.mark.sqlite_only("damages the SQLite file's pages")
-def test_a_damaged_page(axis, tmp_path: Path, state_db: Path):
+def test_a_damaged_page(axis, tmp_path: Path, state_db: Path | str):
     assert axis("apply", "--no-converge", "-f", str(_write_hosts(tmp_path / "specs", 30, "x" * 200))).code == 0
     db = sqlite3.connect(state_db)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -72,7 +72,7 @@ def test_a_damaged_page(axis, tmp_path: Path, state_db: Path):
 @pytest.mark.sqlite_only("the legacy schema_version row of a SQLite file")
 @pytest.mark.parametrize("value,says", [("abc", "its schema_version is 'abc'"), ("-3", "its schema_version is '-3'"),
                                         ("999", "schema version 999, newer than this axis")])
-def test_a_bad_schema_version(axis, state_db: Path, value: str, says: str):
+def test_a_bad_schema_version(axis, state_db: Path | str, value: str, says: str):
     assert axis("get", "hosts").code == 0  # creates the DB
     db = sqlite3.connect(state_db)
     db.execute("UPDATE axis_meta SET value=? WHERE key='schema_version'", (value,))

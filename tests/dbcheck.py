@@ -17,30 +17,31 @@ from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
+from axis.state import Location
+
 GiB = 1 << 30
 
 
-def _is_url(state: Path | str) -> bool:
-    return isinstance(state, str) and state.startswith("postgresql://")
+State = Path | str | Location
 
 
-def _engine(state: Path | str) -> Engine:
+def _engine(location: Location) -> Engine:
     """A plain engine of its own on the state DB: a SQLite file, or a postgresql:// URL (the tests'
     own server, tests/pgserver.py) through psycopg. No pool: each call's connection is closed."""
-    url = "postgresql+psycopg://" + str(state).split("://", 1)[1] if _is_url(state) else f"sqlite:///{state}"
-    return create_engine(url, poolclass=NullPool)
+    return create_engine(location.sqlalchemy_url, poolclass=NullPool)
 
 
-def rows(state: Path | str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+def rows(state: State, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     """The rows of `sql` (`:name` placeholders bound from `params`) on a connection of its own:
     plain sqlite3 for a file, SQLAlchemy over psycopg for a URL."""
-    if not _is_url(state):
-        conn = sqlite3.connect(state)
+    location = Location.of(state)
+    if location.path is not None:
+        conn = sqlite3.connect(location.path)
         try:
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
-    engine = _engine(state)
+    engine = _engine(location)
     try:
         with engine.connect() as pg:
             return [tuple(row) for row in pg.execute(text(sql), params)]
@@ -52,17 +53,18 @@ def rows(state: Path | str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
 UNIQUE_VIOLATION = (sqlite3.IntegrityError, IntegrityError)
 
 
-def execute(state: Path | str, sql: str, **params: Any) -> None:
+def execute(state: State, sql: str, **params: Any) -> None:
     """Run one statement and commit it, as `rows` connects; the database's own error propagates."""
-    if not _is_url(state):
-        conn = sqlite3.connect(state)
+    location = Location.of(state)
+    if location.path is not None:
+        conn = sqlite3.connect(location.path)
         try:
             with conn:
                 conn.execute(sql, params)
         finally:
             conn.close()
         return
-    engine = _engine(state)
+    engine = _engine(location)
     try:
         with engine.begin() as pg:
             pg.execute(text(sql), params)
@@ -70,23 +72,24 @@ def execute(state: Path | str, sql: str, **params: Any) -> None:
         engine.dispose()
 
 
-def columns(state: Path | str, table: str) -> list[str]:
+def columns(state: State, table: str) -> list[str]:
     """The column names of `table`, in their order."""
-    engine = _engine(state)
+    engine = _engine(Location.of(state))
     try:
         return [column["name"] for column in inspect(engine).get_columns(table)]
     finally:
         engine.dispose()
 
 
-def dump(state: Path | str) -> list[Any]:
+def dump(state: State) -> list[Any]:
     """Every row of every table, to prove that nothing was written: SQLite's own dump (schema
     included) of a file, or each PostgreSQL table's rows in a stable order."""
-    if _is_url(state):
-        tables = [name for (name,) in rows(state, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                                  "ORDER BY tablename")]
-        return [(table, sorted(map(repr, rows(state, f'SELECT * FROM "{table}"')))) for table in tables]
-    with sqlite3.connect(state) as conn:
+    location = Location.of(state)
+    if location.path is None:
+        tables = [name for (name,) in rows(location, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                                     "ORDER BY tablename")]
+        return [(table, sorted(map(repr, rows(location, f'SELECT * FROM "{table}"')))) for table in tables]
+    with sqlite3.connect(location.path) as conn:
         return list(conn.iterdump())
 
 
@@ -94,28 +97,28 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def objects(state: Path | str, kind: str) -> dict[str, dict[str, Any]]:
+def objects(state: State, kind: str) -> dict[str, dict[str, Any]]:
     return {name: {"generation": gen, "spec": json.loads(spec), "labels": json.loads(labels)}
             for name, gen, spec, labels in rows(state, f"SELECT name, generation, spec, labels FROM objects "
                                                         f"WHERE kind = '{kind}'")}
 
 
-def latest_facts(state: Path | str) -> dict[str, tuple[str, dict[str, Any] | None]]:
+def latest_facts(state: State) -> dict[str, tuple[str, dict[str, Any] | None]]:
     """host → (status, facts document) of its newest observation."""
     newest = rows(state, "SELECT host, status, data FROM facts WHERE id IN (SELECT max(id) FROM facts GROUP BY host)")
     return {host: (status, json.loads(data) if data is not None else None) for host, status, data in newest}
 
 
-def leases(state: Path | str) -> dict[str, dict[str, Any]]:
+def leases(state: State) -> dict[str, dict[str, Any]]:
     return {claim: {"host": host, "memory_bytes": mem, "expires": expires}
             for claim, host, mem, expires in rows(state, "SELECT claim, host, memory_bytes, expires FROM leases")}
 
 
-def claim_phases(state: Path | str) -> dict[str, str]:
+def claim_phases(state: State) -> dict[str, str]:
     return dict(rows(state, "SELECT claim, phase FROM claim_status"))
 
 
-def check_hosts(doc: dict[str, Any], state: Path | str) -> None:
+def check_hosts(doc: dict[str, Any], state: State) -> None:
     """A HostList (or one Host) says what the rows say: generation, spec, labels, observation."""
     items = doc["items"] if "items" in doc else [doc]
     stored, facts = objects(state, "Host"), latest_facts(state)
@@ -139,7 +142,7 @@ def check_hosts(doc: dict[str, Any], state: Path | str) -> None:
         assert observed["summary"]["pressure"] == data["memory"]["pressure"], name
 
 
-def check_claims(doc: dict[str, Any], state: Path | str) -> None:
+def check_claims(doc: dict[str, Any], state: State) -> None:
     """A claim list says each claim's phase, host and memory as claim_status and leases hold them."""
     stored, held, phases = objects(state, "Claim"), leases(state), claim_phases(state)
     assert sorted(i["metadata"]["name"] for i in doc["items"]) == sorted(stored)
@@ -154,7 +157,7 @@ def check_claims(doc: dict[str, Any], state: Path | str) -> None:
             assert status["expires"] == iso(held[name]["expires"]), name
 
 
-def check_leases(doc: dict[str, Any], state: Path | str) -> None:
+def check_leases(doc: dict[str, Any], state: State) -> None:
     held = leases(state)
     assert sorted(i["claim"] for i in doc["items"]) == sorted(held)
     for item in doc["items"]:
@@ -163,7 +166,7 @@ def check_leases(doc: dict[str, Any], state: Path | str) -> None:
             row["host"], f"{row['memory_bytes'] / GiB:.1f}Gi", iso(row["expires"]))
 
 
-def check_status(doc: dict[str, Any], state: Path | str) -> None:
+def check_status(doc: dict[str, Any], state: State) -> None:
     """The fleet totals add up what the newest facts rows say."""
     facts = latest_facts(state)
     observed = [data for status, data in facts.values() if status in ("complete", "partial") and data is not None]

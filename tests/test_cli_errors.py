@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.legacydb import legacy_state_db
+
 HOST = "apiVersion: axis/v1\nkind: Host\nmetadata: {{name: h{i}}}\nspec: {{address: h{i}.lan, description: {text}}}\n"
 
 
@@ -69,11 +71,14 @@ def test_a_damaged_page(axis, tmp_path: Path, state_db: Path | str):
     assert "restore it from a backup" in line
 
 
-@pytest.mark.sqlite_only("the legacy schema_version row of a SQLite file")
 @pytest.mark.parametrize("value,says", [("abc", "its schema_version is 'abc'"), ("-3", "its schema_version is '-3'"),
                                         ("999", "schema version 999, newer than this axis")])
-def test_a_bad_schema_version(axis, state_db: Path | str, value: str, says: str):
-    assert axis("get", "hosts").code == 0  # creates the DB
+@pytest.mark.sqlite_only("a SQLite file from before Alembic")
+def test_a_bad_schema_version(axis, state_db: Path, value: str, says: str, monkeypatch: pytest.MonkeyPatch):
+    """A file from before Alembic (legacy schema 7, as the frozen migrator makes it) whose
+    version is not one axis wrote."""
+    state_db.parent.mkdir(parents=True)
+    legacy_state_db(state_db, 7, monkeypatch)
     db = sqlite3.connect(state_db)
     db.execute("UPDATE axis_meta SET value=? WHERE key='schema_version'", (value,))
     db.commit()
@@ -81,6 +86,19 @@ def test_a_bad_schema_version(axis, state_db: Path | str, value: str, says: str)
     line = _one_line(axis("get", "hosts").err)
     assert line.startswith(f"error: {state_db}: ") and says in line
     assert "upgrade axis" in line or "restore it from a backup" in line
+
+
+@pytest.mark.sqlite_only("edits the SQLite file with sqlite3 (tests/test_state_pg.py does it on PostgreSQL)")
+@pytest.mark.parametrize("value", ["abc", "9999"])
+def test_an_unknown_alembic_revision(axis, state_db: Path, value: str):
+    assert axis("get", "hosts").code == 0  # creates the DB
+    db = sqlite3.connect(state_db)
+    db.execute("UPDATE alembic_version SET version_num=?", (value,))
+    db.commit()
+    db.close()
+    line = _one_line(axis("get", "hosts").err)
+    assert line.startswith(f"error: {state_db}: the state DB has schema version {value!r}, newer than this axis")
+    assert "upgrade axis" in line and "restore it from a backup" in line
 
 
 @pytest.mark.sqlite_only("a SQLite file and its lock files on a read-only file system")

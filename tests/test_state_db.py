@@ -1,9 +1,13 @@
-"""The state DB: WAL, migrations that keep data, and writers that queue instead of failing."""
+"""The state DB: WAL, migrations that keep data, and writers that queue instead of failing.
+
+SQLite here; the schema on PostgreSQL is tested in tests/test_state_schema_pg.py."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+import textwrap
 import threading
 from pathlib import Path
 
@@ -12,9 +16,10 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel, select
 
 from axis.state import Database, StateError
-from axis.state import migrations
+from axis.state import legacy_migrations, schema
 from axis.state.events import list_events, record_event, trim_events
 from axis.state.tables import Event
+from tests.legacydb import legacy_state_db
 
 
 @pytest.mark.sqlite_only("SQLite's WAL mode and busy timeout")
@@ -24,7 +29,10 @@ def test_wal_and_busy_timeout(tmp_path: Path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
     raw = sqlite3.connect(tmp_path / "s.db")
-    assert raw.execute("SELECT value FROM axis_meta WHERE key='schema_version'").fetchone() == (str(migrations.LATEST),)
+    assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (schema.HEAD,)
+    # an axis from before Alembic refuses the file as newer than it understands
+    assert raw.execute("SELECT value FROM axis_meta WHERE key='schema_version'").fetchone() == (schema.LEGACY_FENCE,)
+    assert int(schema.LEGACY_FENCE) > legacy_migrations.LATEST
 
 
 def test_migrated_schema_matches_the_table_models(tmp_path: Path):
@@ -39,24 +47,47 @@ def test_migrated_schema_matches_the_table_models(tmp_path: Path):
 
 
 def test_upgrade_keeps_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A next Alembic revision (here a test one beside a copy of the real ones) runs on open."""
     path = tmp_path / "s.db"
     db = Database(path)
     with db.write() as s:
         record_event(s, "Host", "a", "Created", "kept across upgrades")
     db.close()
-    upgraded = migrations.MIGRATIONS + [(migrations.LATEST + 1, "add a column",
-                                        ["ALTER TABLE events ADD COLUMN note VARCHAR NOT NULL DEFAULT ''"])]
-    monkeypatch.setattr(migrations, "MIGRATIONS", upgraded)
-    monkeypatch.setattr(migrations, "LATEST", migrations.LATEST + 1)
+    scripts = tmp_path / "alembic"
+    shutil.copytree(schema.SCRIPT_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "9000_note.py").write_text(textwrap.dedent(f"""
+        import sqlalchemy as sa
+        from alembic import op
+
+        revision = "9000"
+        down_revision = {schema.HEAD!r}
+
+        def upgrade():
+            with op.batch_alter_table("events") as batch:
+                batch.add_column(sa.Column("note", sa.String(), nullable=False, server_default=""))
+        """))
+    monkeypatch.setattr(schema, "SCRIPT_DIR", scripts)
+    monkeypatch.setattr(schema, "HEAD", "9000")
     Database(path).close()
     raw = sqlite3.connect(path)
     assert raw.execute("SELECT reason, message, note FROM events").fetchall() == [("Created", "kept across upgrades", "")]
-    assert raw.execute("SELECT value FROM axis_meta WHERE key='schema_version'").fetchone() == (str(migrations.LATEST),)
+    assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == ("9000",)
 
 
 def test_newer_schema_is_refused_clearly(tmp_path: Path):
     path = tmp_path / "s.db"
     Database(path).close()
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE alembic_version SET version_num='9999'")
+    raw.commit()
+    with pytest.raises(StateError, match="schema version '9999', newer than this axis"):
+        Database(path)
+
+
+def test_newer_legacy_schema_is_refused_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A file without alembic_version whose axis_meta says a legacy version past 7."""
+    path = tmp_path / "s.db"
+    legacy_state_db(path, 7, monkeypatch)
     raw = sqlite3.connect(path)
     raw.execute("UPDATE axis_meta SET value='999' WHERE key='schema_version'")
     raw.commit()
@@ -118,10 +149,7 @@ def test_events_are_bounded(state_db: Path | str):
 def test_schema_version_1_db_is_migrated_without_losing_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A DB made by the first release (schema 1, rows in every table) opens with today's axis."""
     path = tmp_path / "old.db"
-    with monkeypatch.context() as m:
-        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
-        m.setattr(migrations, "LATEST", 1)
-        Database(path).close()
+    legacy_state_db(path, 1, monkeypatch)
     raw = sqlite3.connect(path)
     assert raw.execute("SELECT value FROM axis_meta WHERE key='schema_version'").fetchone() == ("1",)
     assert {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")} == {
@@ -139,9 +167,9 @@ def test_schema_version_1_db_is_migrated_without_losing_rows(tmp_path: Path, mon
     before = {t: raw.execute(f"SELECT * FROM {t}").fetchall() for t in ("objects", "facts", "feature_status", "leases", "events")}
     raw.close()
 
-    Database(path).close()  # today's migrations run from 1 to LATEST
+    Database(path).close()  # the legacy migrations run from 1 to 7, then Alembic from 0001 to HEAD
     raw = sqlite3.connect(path)
-    assert raw.execute("SELECT value FROM axis_meta WHERE key='schema_version'").fetchone() == (str(migrations.LATEST),)
+    assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (schema.HEAD,)
     assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     for table, rows in before.items():
         width = len(rows[0])

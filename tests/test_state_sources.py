@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from axis.specs import Kind
-from axis.state import Database, migrations
+from axis.state import Database, schema
 from axis.state.events import list_events
 from axis.state.objects import delete_object
 from axis.state.sources import (MAX_ATTEMPTS, SOURCE_KIND, all_sources, begin_attempt, end_attempt,
@@ -17,6 +17,7 @@ from axis.state.sources import (MAX_ATTEMPTS, SOURCE_KIND, all_sources, begin_at
                                 record_host_revision, set_suspended, source_row, upsert_source)
 from tests.claimkit import host as host_spec
 from tests.claimkit import store
+from tests.legacydb import legacy_state_db
 
 REV1, REV2 = "main@sha1:" + "1" * 40, "main@sha1:" + "2" * 40
 
@@ -137,20 +138,21 @@ def test_host_revision_follows_the_last_convergence_and_goes_with_its_host(state
 @pytest.mark.sqlite_only("upgrades a SQLite file made at legacy schema 5")
 def test_schema_5_db_gains_the_source_tables_and_keeps_its_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     path = tmp_path / "five.db"
-    with monkeypatch.context() as m:
-        m.setattr(migrations, "MIGRATIONS", [mig for mig in migrations.MIGRATIONS if mig[0] <= 5])
-        m.setattr(migrations, "LATEST", 5)
-        db = Database(path)
-        store(db, [host_spec("web-1")], now=1.0)
-        db.close()
+    legacy_state_db(path, 5, monkeypatch)
     raw = sqlite3.connect(path)
+    raw.execute("INSERT INTO objects (kind, name, labels, spec, spec_hash, generation, source_path, source_line,"
+                " apply_set, created_at, updated_at) VALUES ('Host', 'web-1', '{}', '{\"address\": \"web-1.lan\"}',"
+                " 'h1', 1, 'specs/a.yaml', 1, 'specs', 1.0, 1.0)")
+    raw.execute("INSERT INTO events (time, kind, name, type, reason, message) VALUES (1.0, 'Host', 'web-1', 'Normal',"
+                " 'Created', 'stored')")
+    raw.commit()
     before = {t: raw.execute(f"SELECT * FROM {t}").fetchall() for t in ("objects", "events")}
     assert "sources" not in {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     raw.close()
 
     db = Database(path)
     raw = sqlite3.connect(path)
-    assert raw.execute("SELECT value FROM axis_meta WHERE key='schema_version'").fetchone() == (str(migrations.LATEST),)
+    assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (schema.HEAD,)
     assert {t: raw.execute(f"SELECT * FROM {t}").fetchall() for t in ("objects", "events")} == before
     raw.close()
     _source(db)

@@ -14,14 +14,17 @@ import secrets
 import stat
 from pathlib import Path
 
+from axis.state import Location
+
 
 class TokenError(Exception):
     """The token file cannot be made or trusted; the message says which file and why."""
 
 
-def default_token_path(state: Path) -> Path:
-    """`<state DB>.token`: next to the data it guards, and one per state DB."""
-    return state.with_name(state.name + ".token")
+def default_token_path(state: Location) -> Path:
+    """`<state DB>.token` (PostgreSQL: `token` in its side directory): next to the data it guards,
+    and one per state DB."""
+    return state.side_file("token")
 
 
 def ensure_token(path: Path) -> str:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from axis.drivers.connector import Connector, SshOptions
-from axis.state import Database
+from axis.state import Database, Location
 
 
 class AppError(Exception):
@@ -24,12 +23,16 @@ class AppContext:
     """The state DB (opened on first use) and how hosts are reached, for one command or server.
 
     `connector` opens every transport the operations use: SSH with the command line's options,
-    or whatever the composition root's caller passes instead (tests: fake hosts)."""
+    or whatever the composition root's caller passes instead (tests: fake hosts). `state` may be
+    given as a path or URL too: it is made a Location here."""
 
-    state: Path
+    state: Location
     debug: bool = False
     connector: Connector = field(default_factory=SshOptions)
     _db: Database | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.state = Location.of(self.state)
 
     def db(self) -> Database:
         if self._db is None:

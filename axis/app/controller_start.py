@@ -23,17 +23,18 @@ logger = logging.getLogger(__name__)
 def make_controller(app: AppContext, desired: Path | GitSource, resync: str, jobs: int,
                     stack: contextlib.ExitStack) -> Controller:
     """The loop on a watched spec path or a followed git source, holding the one-controller-per-DB
-    lock until `stack` closes (also `axis serve --watch`)."""
+    lock (SQLite) until `stack` closes (also `axis serve --watch`)."""
     if isinstance(desired, Path) and not desired.exists():
         raise AppError(f"{desired}: no such file or directory")
     try:
         every = parse_duration(resync)
     except ValueError as exc:
         raise AppError(f"--resync: {exc}") from exc
-    try:
-        stack.enter_context(ControllerLock(app.state))
-    except LockHeld as exc:
-        raise AppError(str(exc)) from exc
+    if app.state.backend == "sqlite":  # on PostgreSQL many controllers share the hosts
+        try:
+            stack.enter_context(ControllerLock(app.state))
+        except LockHeld as exc:
+            raise AppError(str(exc)) from exc
     if isinstance(desired, Path):
         loop = Controller(app.db(), app.connector, desired, resync=float(every), jobs=jobs)
     else:

@@ -68,6 +68,6 @@ def git_source(app: AppContext, url: str, *, ref: str, path: str, interval: str,
                            accept_new=ssh.policy is HostKeyPolicy.ACCEPT_NEW)
     except ValueError as exc:  # a URL or ref git would misread: refused before anything runs
         raise AppError(f"--git/--ref: {exc}") from exc
-    cache = app.state.absolute().parent / f"{app.state.name}.sources" / name
+    cache = app.state.side_file("sources") / name
     return GitSource(name, remote, str(inside), float(every), cache,
                      None if allowed_signers is None else allowed_signers.resolve())

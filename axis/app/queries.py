@@ -109,7 +109,7 @@ def event_list(db: Database, after: int = 0) -> EventList:
 def controller(db: Database) -> ControllerHealth:
     """Whether a controller runs, its conditions and recent events, as `axis get controller -o json`."""
     with db.read() as session:
-        return controller_view(session, controller_holder(db.path))
+        return controller_view(session, controller_holder(db.location))
 
 
 def source_list(db: Database) -> SourceList:

@@ -18,7 +18,7 @@ from axis.drivers.connector import Connector, SshOptions
 from axis.drivers.hostkeys import HostKeyPolicy
 from axis.drivers.transport import TransportError
 from axis.specs import SpecErrors
-from axis.state import StateError, state_path
+from axis.state import StateError, state_location
 
 if TYPE_CHECKING:  # the modules themselves are imported when their command runs (`register`)
     from axis.cli.mcp_cmd import McpServer
@@ -40,8 +40,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    state: Path | None = typer.Option(None, "--state", envvar="AXIS_STATE", show_envvar=True,
-                                      help="state DB file [default: ~/.axis/state.db]"),
+    state: str | None = typer.Option(None, "--state", envvar="AXIS_STATE", show_envvar=True,
+                                     help="state DB: a SQLite file, or postgresql://user@host/db "
+                                          "[default: ~/.axis/state.db]"),
     ssh_config: Path | None = typer.Option(None, "--ssh-config", envvar="AXIS_SSH_CONFIG", show_envvar=True,
                                            help="ssh_config file [default: ~/.ssh/config]"),
     known_hosts: Path | None = typer.Option(None, "--known-hosts", envvar="AXIS_KNOWN_HOSTS", show_envvar=True,
@@ -58,7 +59,7 @@ def _root(
     given: Connector | None = ctx.obj
     connector = given if given is not None else SshOptions(
         ssh_config=ssh_config, known_hosts=known_hosts, policy=host_key_policy, connect_timeout=connect_timeout)
-    ctx.obj = AppContext(state=state_path(state), debug=debug, connector=connector)
+    ctx.obj = AppContext(state=state_location(state), debug=debug, connector=connector)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ def mcp_group(run_server: McpServer) -> typer.Typer:
 
         Stdout carries the protocol, so this is meant to be started by an MCP client, not by hand."""
         context = app_context(ctx)
-        if not context.state.exists():  # opening would create an empty DB, which no tool could use
+        missing = context.state.path is not None and not context.state.path.exists()
+        if missing:  # opening would create an empty DB, which no tool could use
             raise AppError(f"no state DB at {context.state}: point --state or AXIS_STATE at one "
                            "(`axis apply` makes it)")
         run_server(context, allow_exec)

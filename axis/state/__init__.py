@@ -1,5 +1,7 @@
-"""The state DB: desired objects, observed facts, feature status, leases and events (SQLite, WAL)."""
+"""The state DB: desired objects, observed facts, feature status, leases and events (SQLite in
+WAL mode by default, or PostgreSQL)."""
 
-from axis.state.db import Database, StateError, state_path
+from axis.state.db import Database, StateError
+from axis.state.location import Location, state_location
 
-__all__ = ["Database", "StateError", "state_path"]
+__all__ = ["Database", "Location", "StateError", "state_location"]

@@ -6,16 +6,17 @@ the lease they describe: they are why the claim is not bound again by the next p
 
 from __future__ import annotations
 
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from axis.state.tables import ClaimStatus
 
 PENDING, BOUND, EXPIRED, RELEASED = "Pending", "Bound", "Expired", "Released"
 
-_UPSERT = """INSERT INTO claim_status (claim, phase, host, reason, observed_generation, updated_at)
+_UPSERT = text("""INSERT INTO claim_status (claim, phase, host, reason, observed_generation, updated_at)
     VALUES (:claim, :phase, :host, :reason, :generation, :now)
     ON CONFLICT (claim) DO UPDATE SET phase = excluded.phase, host = excluded.host, reason = excluded.reason,
-        observed_generation = excluded.observed_generation, updated_at = excluded.updated_at"""
+        observed_generation = excluded.observed_generation, updated_at = excluded.updated_at""")
 
 
 def statuses(session: Session) -> dict[str, ClaimStatus]:
@@ -29,7 +30,7 @@ def get_status(session: Session, claim: str) -> ClaimStatus | None:
 def set_status(session: Session, claim: str, phase: str, *, generation: int, now: float,
                host: str = "", reason: str = "") -> None:
     """Insert or overwrite the claim's status in one statement (an upsert: no read first)."""
-    session.connection().exec_driver_sql(_UPSERT, dict(claim=claim, phase=phase, host=host, reason=reason,
+    session.connection().execute(_UPSERT, dict(claim=claim, phase=phase, host=host, reason=reason,
                                                       generation=generation, now=now))
 
 

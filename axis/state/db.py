@@ -1,14 +1,22 @@
-"""Opening the state DB: a real SQLite file in WAL mode, migrated, with immediate write transactions.
+"""Opening the state DB, SQLite (the default) or PostgreSQL, upgraded, with one writer at a time.
 
-In WAL a deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
-another writer got there first, and busy_timeout cannot help; so every write transaction starts
-with BEGIN IMMEDIATE and waits its turn instead. Read-only sessions use a plain BEGIN.
+SQLite: a real file in WAL mode. In WAL a deferred transaction that reads and then writes fails
+at once with SQLITE_BUSY when another writer got there first, and busy_timeout cannot help; so
+every write transaction starts with BEGIN IMMEDIATE and waits its turn instead. Read-only
+sessions use a plain BEGIN.
+
+PostgreSQL: every write transaction starts by taking one transaction-scoped advisory lock
+(`WRITE_LOCK_KEY`), which is what BEGIN IMMEDIATE is on SQLite: one writer at a time, readers
+never blocked, and at READ COMMITTED each writer sees every earlier writer's commit once it has
+the lock. So all read-then-write code (the lease ledger's bind among it) is as correct on
+PostgreSQL as on SQLite, in separate processes too. Reads are REPEATABLE READ, READ ONLY: one
+snapshot, as a SQLite read transaction is.
 """
 
 from __future__ import annotations
 
 import errno
-import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,9 +26,12 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from axis.state.migrations import SchemaError, migrate
+from axis.state.location import Location
+from axis.state.schema import SchemaError, upgrade
 
 BUSY_TIMEOUT_MS = 15_000
+#: The PostgreSQL advisory lock every write transaction holds (the bytes of "axiswrit").
+WRITE_LOCK_KEY = 0x6178697377726974
 
 
 class StateError(Exception):
@@ -45,12 +56,38 @@ _SQLITE_HINTS = {
 }
 
 
-def db_error(path: Path, exc: BaseException) -> StateError:
-    """A StateError for a failed SQLite call on `path`: the file, SQLite's words, and what to do."""
+#: What to do about a PostgreSQL failure: its SQLSTATEs, or a pattern in libpq's words (a failed
+#: connection has no SQLSTATE), and the hint.
+_POSTGRES_HINTS = [
+    ({"28P01", "28000"}, re.compile(r"password authentication failed|no password supplied"),
+     "the server refused the login: check the user in the URL and its password (in the URL, PGPASSWORD "
+     "or ~/.pgpass) and the server's pg_hba.conf"),
+    ({"3D000"}, re.compile(r'database ".*" does not exist'),
+     "the database does not exist: create it (`createdb NAME`, owned by the user axis logs in as) and run "
+     "the command again"),
+    (set(), re.compile(r"Connection refused|No such file or directory|could not translate host name|timeout expired|"
+                       r"Network is unreachable|No route to host"),
+     "cannot reach the server: is PostgreSQL running there? check the host and port in --state/AXIS_STATE "
+     "(or ?host=/socket/dir for a unix socket)"),
+    ({"42501"}, re.compile(r"^permission denied"),
+     "the user lacks a permission on this database: grant it CREATE and USAGE on its schema, or use its owner"),
+]
+
+
+def db_error(location: Location, exc: BaseException) -> StateError:
+    """A StateError for a failed database call: the location (never its password), the
+    database's own words on one line, and what to do."""
     orig = getattr(exc, "orig", exc)
-    code = getattr(orig, "sqlite_errorname", "") or ""
-    hint = next((text for name, text in _SQLITE_HINTS.items() if code == name or code.startswith(name + "_")), None)
-    return StateError(f"{path}: {orig}" + (f"; {hint}" if hint else ""))
+    words = " ".join(str(orig).split())
+    if location.backend == "sqlite":
+        code = getattr(orig, "sqlite_errorname", "") or ""
+        hint = next((text for name, text in _SQLITE_HINTS.items() if code == name or code.startswith(name + "_")),
+                    None)
+    else:
+        sqlstate = getattr(orig, "sqlstate", None) or ""
+        hint = next((text for states, pattern, text in _POSTGRES_HINTS
+                     if sqlstate in states or pattern.search(words)), None)
+    return StateError(f"{location}: {words}" + (f"; {hint}" if hint else ""))
 
 
 def os_error(path: Path, doing: str, exc: OSError) -> StateError:
@@ -64,59 +101,58 @@ def os_error(path: Path, doing: str, exc: OSError) -> StateError:
     return StateError(f"{path}: cannot {doing}: {exc.strerror or exc}" + (f"; {hint}" if hint else ""))
 
 
-def state_path(explicit: str | Path | None = None) -> Path:
-    """`--state`, then `AXIS_STATE`, then `~/.axis/state.db`."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("AXIS_STATE")
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".axis" / "state.db"
-
-
 class Database:
-    """One state DB file; sessions are short and explicit, never a hidden global."""
+    """One state DB; sessions are short and explicit, never a hidden global."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise os_error(path, "create its directory", exc) from exc
-        self.engine = _engine(path)
+    def __init__(self, location: Location | Path | str):
+        self.location = Location.of(location)
+        if self.location.path is not None:
+            try:
+                self.location.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise os_error(self.location.path, "create its directory", exc) from exc
+            self.engine = _sqlite_engine(self.location.path)
+            self._reading = self.engine.execution_options(axis_readonly=True)
+        else:
+            self.engine = _postgres_engine(self.location)
+            self._reading = self.engine.execution_options(axis_readonly=True, isolation_level="REPEATABLE READ",
+                                                          postgresql_readonly=True)
         try:
             with self.engine.begin() as conn:
-                migrate(conn)
+                upgrade(conn)
         except DBAPIError as exc:
-            raise db_error(path, exc) from exc
+            self.engine.dispose()
+            raise db_error(self.location, exc) from exc
         except SchemaError as exc:
-            raise StateError(f"{path}: {exc}") from exc
+            self.engine.dispose()
+            raise StateError(f"{self.location}: {exc}") from exc
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One write transaction (BEGIN IMMEDIATE): committed on success, rolled back on error.
-        A failing SQLite call (a damaged page, a full disk) is a StateError naming the file."""
+        """One write transaction (BEGIN IMMEDIATE, or the advisory write lock): committed on
+        success, rolled back on error. A failing database call (a damaged page, a full disk, a
+        server gone) is a StateError naming the location."""
         try:
             with Session(self.engine, expire_on_commit=False) as session:
                 with session.begin():
                     yield session
         except DBAPIError as exc:
-            raise db_error(self.path, exc) from exc
+            raise db_error(self.location, exc) from exc
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only snapshot; never takes the write lock. Failures as for `write`."""
         try:
-            with Session(self.engine.execution_options(axis_readonly=True), expire_on_commit=False) as session:
+            with Session(self._reading, expire_on_commit=False) as session:
                 yield session  # closing the session rolls the read transaction back
         except DBAPIError as exc:
-            raise db_error(self.path, exc) from exc
+            raise db_error(self.location, exc) from exc
 
     def close(self) -> None:
         self.engine.dispose()
 
 
-def _engine(path: Path) -> Engine:
+def _sqlite_engine(path: Path) -> Engine:
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
@@ -133,5 +169,19 @@ def _engine(path: Path) -> Engine:
     def _on_begin(conn: Connection) -> None:
         readonly = conn.get_execution_options().get("axis_readonly", False)
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgres_engine(location: Location) -> Engine:
+    """psycopg 3; a pooled connection is checked before use (a restarted server's dead ones are
+    replaced, not failed on); the "begin" hook takes the write lock (see the module docstring)."""
+    engine = create_engine(location.sqlalchemy_url, pool_pre_ping=True,
+                           connect_args={"application_name": "axis", "connect_timeout": 10})
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if not conn.get_execution_options().get("axis_readonly", False):
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
 
     return engine

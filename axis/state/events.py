@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy import text
 from sqlmodel import Session, col, delete, select
 
 from axis.state.tables import Event
 
 #: The log is append-only but bounded, so a controller running for months stays small.
 MAX_EVENTS = 20_000
+
+
+#: Plain SQL with named parameters: each dialect's placeholders, compiled once (SQLAlchemy's cache).
+_INSERT = text("INSERT INTO events (time, kind, name, type, reason, message) "
+               "VALUES (:time, :kind, :name, :type, :reason, :message)")
 
 
 def record_event(session: Session, kind: str, name: str, reason: str, message: str = "",
@@ -19,9 +25,8 @@ def record_event(session: Session, kind: str, name: str, reason: str, message: s
     Written at once as one plain INSERT rather than added to the ORM session: a lease bind writes
     an event every time, and the unit-of-work flush used to be half of a bind's cost.
     """
-    session.connection().exec_driver_sql(
-        "INSERT INTO events (time, kind, name, type, reason, message) VALUES (?, ?, ?, ?, ?, ?)",
-        (now if now is not None else time.time(), kind, name, type, reason, message))
+    session.connection().execute(_INSERT, {"time": now if now is not None else time.time(), "kind": kind,
+                                           "name": name, "type": type, "reason": reason, "message": message})
 
 
 def list_events(session: Session, *, kind: str | None = None, name: str | None = None,

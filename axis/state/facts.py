@@ -55,9 +55,11 @@ def latest(session: Session, hosts: Iterable[str] | None = None) -> dict[str, Fa
 
 def latest_with_data(session: Session, host: str) -> FactsRecord | None:
     """The newest observation that carried facts (an unreachable pass carries none)."""
-    # JSON columns store Python None as the JSON text 'null', not SQL NULL: ask for an object.
+    # JSON columns store Python None as the JSON text 'null', not SQL NULL: ask for an object
+    # (SQLite's json_type, PostgreSQL's json_typeof).
+    json_type = func.json_typeof if session.get_bind().dialect.name == "postgresql" else func.json_type
     return session.exec(select(FactsRecord).where(FactsRecord.host == host,
-                                                  func.json_type(FactsRecord.data) == "object")
+                                                  json_type(FactsRecord.data) == "object")
                         .order_by(col(FactsRecord.id).desc()).limit(1)).first()
 
 

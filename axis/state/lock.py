@@ -1,7 +1,10 @@
-"""One controller per state DB: an exclusive flock on a file beside the DB.
+"""Locks on a state DB: one controller per SQLite DB, one apply at a time on either backend.
 
-The lock dies with the process (kill -9 included), so a crashed controller never blocks the
-next one; the holder's pid is written into the file only to make the refusal message useful.
+On SQLite both are exclusive flocks on files beside the DB; on PostgreSQL the apply lock is a
+session advisory lock held on a connection of its own, and many controllers may run (their
+registry, not a lock, says who runs). Every one of them dies with its process (kill -9
+included), so a crashed holder never blocks the next one; the holder's pid is kept (in the
+file, or the lock connection's application_name) only to make the messages useful.
 """
 
 from __future__ import annotations
@@ -13,7 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from axis.state.db import os_error
+from sqlalchemy import create_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
+
+from axis.state.db import db_error, os_error
+from axis.state.location import Location
 
 
 #: `controller_pid` holds a shared lock for a moment; a starting controller waits this long
@@ -60,8 +68,13 @@ class LockHeld(Exception):
 
 
 class ControllerLock:
-    def __init__(self, db_path: Path):
-        self.path = db_path.with_name(db_path.name + ".controller.lock")
+    """One controller per SQLite state DB (on PostgreSQL many share the hosts: not used there)."""
+
+    def __init__(self, state: Location | Path):
+        location = Location.of(state)
+        if location.backend != "sqlite":
+            raise ValueError(f"{location}: one controller per state DB is a SQLite rule")
+        self.path = location.side_file("controller.lock")
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -97,13 +110,17 @@ class Holder:
     since: float  # when it took the lock: the lock file's mtime, its pid being written right then
 
 
-def controller_holder(db_path: Path) -> Holder | None:
-    """The controller reconciling this state DB now, or None when there is none (never started,
-    stopped, or killed: the flock dies with the process, whatever it left in the DB).
+def controller_holder(state: Location | Path) -> Holder | None:
+    """The controller reconciling this SQLite state DB now, or None when there is none (never
+    started, stopped, or killed: the flock dies with the process, whatever it left in the DB).
+    On PostgreSQL None: there the controller registry answers, not a lock.
 
     A shared, non-blocking flock on the controller's lock file fails only while a controller
     holds it (in this process too: flock conflicts between open files, not processes)."""
-    path = db_path.with_name(db_path.name + ".controller.lock")
+    location = Location.of(state)
+    if location.backend != "sqlite":
+        return None
+    path = location.side_file("controller.lock")
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -119,38 +136,83 @@ def controller_holder(db_path: Path) -> Holder | None:
     return None
 
 
-def controller_pid(db_path: Path) -> str | None:
-    """The pid of the controller reconciling this state DB, or None when there is none."""
-    holder = controller_holder(db_path)
+def controller_pid(state: Location | Path) -> str | None:
+    """The pid of the controller reconciling this state DB, or None when there is none (on
+    PostgreSQL None: there the controller registry answers)."""
+    holder = controller_holder(state)
     return holder.pid if holder is not None else None
 
 
-class ApplyLock:
-    """One `axis apply` (or API apply) at a time per state DB: an exclusive flock on a file beside
-    the DB, waited for, not refused. Two applies that both store and converge at once would race
-    on the same hosts (each seeing the other's writes as a failed step); one after the other,
-    each finishes cleanly and the last one stored is what the hosts end up with. Dies with the
-    process, like the controller lock."""
+#: The PostgreSQL session advisory lock of `ApplyLock` (the bytes of "axisappl").
+APPLY_LOCK_KEY = 0x6178697361707066
+#: The lock connection's application_name: `<prefix><pid>`, for the waiting one's message.
+_APPLY_NAME = "axis apply pid "
 
-    def __init__(self, db_path: Path, on_wait: Callable[[str], None] | None = None):
-        self.path = db_path.with_name(db_path.name + ".apply.lock")
+
+class ApplyLock:
+    """One `axis apply` (or API apply) at a time per state DB, waited for, not refused. Two
+    applies that both store and converge at once would race on the same hosts (each seeing the
+    other's writes as a failed step); one after the other, each finishes cleanly and the last one
+    stored is what the hosts end up with. SQLite: an exclusive flock on a file beside the DB;
+    PostgreSQL: a session advisory lock on a connection of its own, held until exit."""
+
+    def __init__(self, state: Location | Path, on_wait: Callable[[str], None] | None = None):
+        self.location = Location.of(state)
         self.on_wait = on_wait
         self._fd: int | None = None
+        self._release: Callable[[], None] | None = None
 
     def __enter__(self) -> ApplyLock:
-        fd = _open_lock(self.path)
+        if self.location.path is None:
+            self._release = self._postgres_lock()
+            return self
+        path = self.location.side_file("apply.lock")
+        fd = _open_lock(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if self.on_wait is not None:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-                self.on_wait(f"waiting for another axis apply (pid {holder}) on this state DB to finish")
+                self.on_wait(self._waiting(holder))
             fcntl.flock(fd, fcntl.LOCK_EX)
-        _write_pid(self.path, fd)
+        _write_pid(path, fd)
         self._fd = fd
         return self
+
+    @staticmethod
+    def _waiting(holder: str) -> str:
+        return f"waiting for another axis apply (pid {holder}) on this state DB to finish"
+
+    def _postgres_lock(self) -> Callable[[], None]:
+        """Take the advisory lock (waiting, and saying so, while another apply holds it) on a
+        connection of its own; what lets it go (closing that connection)."""
+        engine = create_engine(self.location.sqlalchemy_url, poolclass=NullPool,
+                               connect_args={"application_name": f"{_APPLY_NAME}{os.getpid()}"})
+        try:
+            conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            if not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({APPLY_LOCK_KEY})").scalar():
+                if self.on_wait is not None:
+                    name = conn.exec_driver_sql(
+                        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                        f"AND l.classid = {APPLY_LOCK_KEY >> 32} AND l.objid = {APPLY_LOCK_KEY & 0xFFFFFFFF}").scalar()
+                    holder = str(name or "")
+                    self.on_wait(self._waiting(holder.removeprefix(_APPLY_NAME) if holder.startswith(_APPLY_NAME)
+                                               else "unknown"))
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock({APPLY_LOCK_KEY})")
+        except DBAPIError as exc:
+            engine.dispose()
+            raise db_error(self.location, exc) from exc
+
+        def release() -> None:
+            conn.close()  # a session advisory lock ends with its session
+            engine.dispose()
+        return release
 
     def __exit__(self, *_exc: object) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._release is not None:
+            self._release()
+            self._release = None

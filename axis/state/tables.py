@@ -1,15 +1,27 @@
 """Table models of the state DB. Rows are written from validated spec models and facts;
 `table=True` models skip pydantic validation, so nothing user-typed reaches them unvalidated.
 
-Times are UTC epoch seconds (REAL): cheap to compare for lease expiry, unambiguous across zones.
+Times are UTC epoch seconds (REAL on SQLite, double precision on PostgreSQL): cheap to compare
+for lease expiry, unambiguous across zones and the same on both backends. Ids and byte counts are
+64-bit on both (`BIG`: PostgreSQL's INTEGER is 32-bit). These models must describe the schema the
+newest Alembic revision leaves (a test compares them on both dialects).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+#: 64-bit on both: BIGINT on PostgreSQL, INTEGER on SQLite (already 64-bit there, and an
+#: `INTEGER PRIMARY KEY` is the rowid that numbers new rows; a BIGINT one would not be).
+BIG = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _id() -> Any:
+    """An autonumbered 64-bit id column."""
+    return Field(default=None, sa_column=Column(BIG, primary_key=True))
 
 
 class DesiredObject(SQLModel, table=True):
@@ -18,7 +30,7 @@ class DesiredObject(SQLModel, table=True):
     __tablename__ = "objects"
     __table_args__ = (UniqueConstraint("kind", "name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = _id()
     kind: str
     name: str
     labels: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -38,7 +50,7 @@ class FactsRecord(SQLModel, table=True):
     __tablename__ = "facts"
     __table_args__ = (Index("ix_facts_host_id", "host", "id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = _id()
     host: str
     collected_at: float
     status: str  # complete | partial | unreachable | error
@@ -93,7 +105,7 @@ class Lease(SQLModel, table=True):
 
     claim: str = Field(primary_key=True)
     host: str
-    memory_bytes: int
+    memory_bytes: int = Field(sa_column=Column(BIG, nullable=False))
     gpu: bool = False
     acquired: float
     renewed: float
@@ -123,7 +135,7 @@ class Event(SQLModel, table=True):
     __tablename__ = "events"
     __table_args__ = (Index("ix_events_object", "kind", "name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = _id()
     time: float
     kind: str
     name: str
@@ -170,7 +182,7 @@ class SourceAttempt(SQLModel, table=True):
     __tablename__ = "source_attempts"
     __table_args__ = (Index("ix_source_attempts_source_id", "source", "id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = _id()
     source: str
     revision: str
     time: float
@@ -200,7 +212,8 @@ class Job(SQLModel, table=True):
 
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_claim", "claim", "started"),
-                      Index("ix_jobs_running", "claim", unique=True, sqlite_where=text("state = 'Running'")))
+                      Index("ix_jobs_running", "claim", unique=True, sqlite_where=text("state = 'Running'"),
+                            postgresql_where=text("state = 'Running'")))
 
     job_id: str = Field(primary_key=True)  # `<claim>-<12 hex>`, the job directory's name on the host
     claim: str

@@ -1,13 +1,16 @@
-"""Numbered, forward-only schema migrations, so that upgrading axis never loses a user's data.
+"""The numbered SQLite migrations axis used before Alembic, frozen: never edited, never appended to.
 
-Each migration is plain SQL run in one transaction with the version bump; the table models in
-`tables.py` must describe the schema the last migration leaves (a test checks they agree).
-To change the schema: append a migration, never edit a released one.
+A SQLite state DB made by an earlier axis has `axis_meta.schema_version` 1..7 and no
+`alembic_version`; `axis.state.schema` runs these to bring it to 7 (the schema Alembic's revision
+0001 describes), stamps it 0001 and goes on with Alembic, in the same transaction. Schema changes
+are Alembic revisions now (`axis/state/alembic/versions/`).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection
+
+from axis.state.schema import SchemaError
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "initial schema", [
@@ -81,10 +84,6 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 LATEST = MIGRATIONS[-1][0]
 
 
-class SchemaError(RuntimeError):
-    """The DB's schema_version is not one this axis can migrate from; the message says what to do."""
-
-
 def current_version(conn: Connection) -> int:
     has_meta = conn.exec_driver_sql(
         "SELECT 1 FROM sqlite_master WHERE type='table' AND name='axis_meta'").first()
@@ -102,7 +101,7 @@ def current_version(conn: Connection) -> int:
 
 
 def migrate(conn: Connection) -> list[int]:
-    """Bring the DB to LATEST inside the caller's (immediate) transaction; return what ran."""
+    """Bring a SQLite DB to LATEST inside the caller's (immediate) transaction; return what ran."""
     conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS axis_meta (key VARCHAR NOT NULL PRIMARY KEY, value VARCHAR NOT NULL)")
     version = current_version(conn)
     if version > LATEST:

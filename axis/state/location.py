@@ -1,0 +1,110 @@
+"""Where the state is: a SQLite file (the default) or a PostgreSQL database named by a URL.
+
+`--state`/`AXIS_STATE` take either. Every message and log line shows a location through `str()`,
+which never carries a password (`postgresql://axis:***@db/axis`): a URL's password stays in
+`sqlalchemy_url`, which only the engine sees. Without one in the URL, libpq finds it itself
+(PGPASSWORD, ~/.pgpass).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+#: The URL schemes that name a PostgreSQL database; all are opened with psycopg 3.
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+
+
+def _is_url(text: str) -> bool:
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    return scheme in POSTGRES_SCHEMES
+
+
+@dataclass(frozen=True, repr=False)
+class Location:
+    """A state DB: exactly one of `path` (SQLite) and `url` (PostgreSQL, as given)."""
+
+    path: Path | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("a state location is a path or a URL, not both or neither")
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            if not parts.path.strip("/"):
+                raise ValueError(f"{self}: the URL names no database (postgresql://user@host/DATABASE)")
+
+    @classmethod
+    def of(cls, given: Path | str | Location) -> Location:
+        """A location from a path, a path or URL string, or a location (returned as is)."""
+        if isinstance(given, Location):
+            return given
+        if isinstance(given, str) and _is_url(given):
+            return cls(url=given)
+        return cls(path=Path(given).expanduser())
+
+    @property
+    def backend(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return SQLITE if self.path is not None else POSTGRESQL
+
+    def __str__(self) -> str:
+        if self.path is not None:
+            return str(self.path)
+        assert self.url is not None
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
+
+    def __repr__(self) -> str:
+        return f"Location({str(self)!r})"  # a traceback or debug print shows no password either
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The URL SQLAlchemy opens: `sqlite:///path`, or the given URL with the psycopg driver
+        (password included: never show it)."""
+        if self.path is not None:
+            return f"sqlite:///{self.path}"
+        assert self.url is not None
+        return "postgresql+psycopg://" + self.url.split("://", 1)[1]
+
+    @property
+    def side_dir(self) -> Path:
+        """Where local side files live (git source caches, the API token, SQLite's lock files):
+        beside a SQLite file; for PostgreSQL `~/.axis/pg/<host>_<port>_<db>/`, one per database."""
+        if self.path is not None:
+            return self.path.absolute().parent
+        assert self.url is not None
+        parts = urlsplit(self.url)
+        query_host = parse_qs(parts.query).get("host", [""])[0]
+        host = parts.hostname or query_host or os.environ.get("PGHOST", "") or "local"
+        port = str(parts.port or parse_qs(parts.query).get("port", [""])[0] or 5432)
+        name = "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", part).strip("-") or "-"
+                        for part in (host, port, parts.path.strip("/")))
+        return Path.home() / ".axis" / "pg" / name
+
+    def side_file(self, suffix: str) -> Path:
+        """A side file: `<db file>.<suffix>` beside a SQLite DB (as axis always named them),
+        `<side_dir>/<suffix>` for PostgreSQL."""
+        if self.path is not None:
+            return self.side_dir / f"{self.path.name}.{suffix}"
+        return self.side_dir / suffix
+
+
+def state_location(explicit: str | Path | None = None) -> Location:
+    """`--state`, then `AXIS_STATE`, then `~/.axis/state.db`."""
+    if explicit:
+        return Location.of(str(explicit))
+    env = os.environ.get("AXIS_STATE")
+    if env:
+        return Location.of(env)
+    return Location(path=Path.home() / ".axis" / "state.db")

@@ -14,11 +14,13 @@ This module is a pytest plugin (tests/conftest.py lists it in `pytest_plugins`).
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from axis.state import Location
 from tests.ci import declare_left_out, under_ci
 from tests.pgserver import PgServer, PgUnavailable
 
@@ -84,7 +86,8 @@ def pg_url(pg_server: PgServer) -> Iterator[str]:
 def new_state(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Path | str]]:
     """`new_state(name)`: one more state DB of this test's own, for tests that compare two
     (the CLI's and the API's): a SQLite file `<tmp>/<name>/state.db` that does not exist yet, or
-    under AXIS_TEST_BACKEND=postgresql the URL of a fresh database, dropped after the test."""
+    under AXIS_TEST_BACKEND=postgresql the URL of a fresh database, dropped after the test with
+    the side directory axis made for it under ~/.axis/pg/."""
     made: list[str] = []
 
     def make(name: str) -> Path | str:
@@ -99,6 +102,7 @@ def new_state(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callab
         server = request.getfixturevalue("pg_server")
         for database in made:
             server.drop_database(database)
+            shutil.rmtree(Location.of(server.url(database)).side_dir, ignore_errors=True)  # its token, git caches
 
 
 @pytest.fixture

@@ -93,12 +93,17 @@ def dump(state: State) -> list[Any]:
         return list(conn.iterdump())
 
 
+def decoded(value: Any) -> Any:
+    """A JSON column's value as Python: SQLite hands back its text, PostgreSQL (json) the value."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
 def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def objects(state: State, kind: str) -> dict[str, dict[str, Any]]:
-    return {name: {"generation": gen, "spec": json.loads(spec), "labels": json.loads(labels)}
+    return {name: {"generation": gen, "spec": decoded(spec), "labels": decoded(labels)}
             for name, gen, spec, labels in rows(state, f"SELECT name, generation, spec, labels FROM objects "
                                                         f"WHERE kind = '{kind}'")}
 
@@ -106,7 +111,7 @@ def objects(state: State, kind: str) -> dict[str, dict[str, Any]]:
 def latest_facts(state: State) -> dict[str, tuple[str, dict[str, Any] | None]]:
     """host → (status, facts document) of its newest observation."""
     newest = rows(state, "SELECT host, status, data FROM facts WHERE id IN (SELECT max(id) FROM facts GROUP BY host)")
-    return {host: (status, json.loads(data) if data is not None else None) for host, status, data in newest}
+    return {host: (status, decoded(data)) for host, status, data in newest}
 
 
 def leases(state: State) -> dict[str, dict[str, Any]]:

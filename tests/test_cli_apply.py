@@ -188,6 +188,7 @@ def test_example_files_are_valid_yaml_for_other_tools():
         assert list(YAML(typ="safe").load_all(file.read_text()))
 
 
+@pytest.mark.sqlite_only("a running controller is stood in for by holding the SQLite DB's controller lock file")
 def test_apply_beside_a_controller_stores_and_hands_the_hosts_over(axis, specs, state_db):
     """Found by tests/integration/test_crash_concurrency.py: an apply converging the hosts a
     controller was converging to other values failed its verify step ("still differs after apply").

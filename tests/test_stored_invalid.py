@@ -20,7 +20,7 @@ from axis.api.app import build_app
 from axis.app.context import AppContext
 from axis.drivers.connector import SshOptions
 from tests.conftest import HOST
-from tests.dbcheck import columns, execute, rows
+from tests.dbcheck import columns, decoded, execute, rows
 from tests.factskit import FIXTURES
 
 CLAIMS = """
@@ -54,8 +54,8 @@ def spoiled(axis, specs, state_db: Path | str) -> Path | str:
 
 
 def _spec(state: Path | str, name: str) -> dict:
-    [(text,)] = rows(state, "SELECT spec FROM objects WHERE name = :name", name=name)
-    return json.loads(text)
+    [(spec,)] = rows(state, "SELECT spec FROM objects WHERE name = :name", name=name)
+    return decoded(spec)
 
 
 def _set_spec(state: Path | str, name: str, spec: dict) -> None:

@@ -123,6 +123,7 @@ def ci_left_out_fails_the_run(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     for reason, nodeids in session.config.stash.get(_DECLARED, {}).items():
         if reporter is not None:
+            reporter.ensure_newline()
             reporter.write_line(f"{len(nodeids)} deselected as {reason}")
     if not under_ci():
         return

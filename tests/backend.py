@@ -14,7 +14,7 @@ This module is a pytest plugin (tests/conftest.py lists it in `pytest_plugins`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -81,9 +81,28 @@ def pg_url(pg_server: PgServer) -> Iterator[str]:
 
 
 @pytest.fixture
-def state_db(tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+def new_state(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Path | str]]:
+    """`new_state(name)`: one more state DB of this test's own, for tests that compare two
+    (the CLI's and the API's): a SQLite file `<tmp>/<name>/state.db` that does not exist yet, or
+    under AXIS_TEST_BACKEND=postgresql the URL of a fresh database, dropped after the test."""
+    made: list[str] = []
+
+    def make(name: str) -> Path | str:
+        if not on_postgresql():
+            return tmp_path / name / "state.db"
+        server: PgServer = request.getfixturevalue("pg_server")
+        made.append(server.create_database())
+        return server.url(made[-1])
+
+    yield make
+    if made:
+        server = request.getfixturevalue("pg_server")
+        for database in made:
+            server.drop_database(database)
+
+
+@pytest.fixture
+def state_db(new_state: Callable[[str], Path | str]) -> Path | str:
     """Where this test's state lives, for `--state` / AppContext / Database: a SQLite file that
     does not exist yet, or under AXIS_TEST_BACKEND=postgresql the URL of a fresh database."""
-    if on_postgresql():
-        return str(request.getfixturevalue("pg_url"))
-    return tmp_path / "state" / "axis.db"
+    return new_state("state")

@@ -19,7 +19,7 @@ from tests.servekit import ROOT, stop_serve
 
 
 @pytest.mark.parametrize("listen", ["0.0.0.0:42425", "192.168.1.10:42425", "[::]:42425", "example.com:42425"])
-def test_a_non_loopback_address_is_refused_without_allow_remote(listen: str, axis: Any, state_db: Path) -> None:
+def test_a_non_loopback_address_is_refused_without_allow_remote(listen: str, axis: Any, state_db: Path | str) -> None:
     r = axis("serve", "--listen", listen)
     assert r.code == 1
     assert f"refusing to listen on {listen}: not a loopback address" in r.err and "--allow-remote" in r.err

@@ -55,7 +55,7 @@ def pair(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("listen", ["0.0.0.0:42425", "[::]:42425"])
-def test_a_non_loopback_listener_without_tls_is_refused(listen: str, axis: Any, state_db: Path) -> None:
+def test_a_non_loopback_listener_without_tls_is_refused(listen: str, axis: Any, state_db: Path | str) -> None:
     r = axis("serve", "--listen", listen, "--allow-remote")
     assert r.code == 1 and r.out == ""
     assert r.err.count("\n") == 1 and r.err.startswith(f"error: refusing to serve {listen} over plain HTTP")
@@ -100,7 +100,7 @@ def localhost_elsewhere(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     (["--allow-remote"], "error: refusing to serve localhost:0 over plain HTTP"),
 ])
 def test_localhost_that_resolves_off_loopback_is_judged_by_its_bound_address(
-        axis: Any, state_db: Path, localhost_elsewhere: list[Any], extra: list[str], start: str) -> None:
+        axis: Any, state_db: Path | str, localhost_elsewhere: list[Any], extra: list[str], start: str) -> None:
     """The name `localhost` used to be trusted while the socket was bound to whatever it resolved to."""
     r = axis("serve", "--listen", "localhost:0", *extra)
     assert r.code == 1 and r.out == ""
@@ -141,7 +141,7 @@ def _pair_errors(tmp_path: Path, cert: Path, key: Path) -> list[tuple[list[str],
     ]
 
 
-def test_an_unusable_certificate_or_key_is_one_line(axis: Any, state_db: Path, tmp_path: Path,
+def test_an_unusable_certificate_or_key_is_one_line(axis: Any, state_db: Path | str, tmp_path: Path,
                                                     pair: tuple[Path, Path]) -> None:
     for args, start in _pair_errors(tmp_path, *pair):
         r = axis("serve", "--listen", "127.0.0.1:0", *args)

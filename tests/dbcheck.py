@@ -21,27 +21,37 @@ from axis.state import Location
 
 GiB = 1 << 30
 
-
+#: A state DB as the tests hold it: the `state_db` fixture's path or URL, or an AppContext's Location.
 State = Path | str | Location
 
 
-def _engine(location: Location) -> Engine:
+def _is_url(state: State) -> bool:
+    return Location.of(state).url is not None
+
+
+def _file(state: State) -> Path:
+    """The SQLite file of a state that is not a URL."""
+    path = Location.of(state).path
+    assert path is not None, f"{state} is not a SQLite file"
+    return path
+
+
+def _engine(state: State) -> Engine:
     """A plain engine of its own on the state DB: a SQLite file, or a postgresql:// URL (the tests'
     own server, tests/pgserver.py) through psycopg. No pool: each call's connection is closed."""
-    return create_engine(location.sqlalchemy_url, poolclass=NullPool)
+    return create_engine(Location.of(state).sqlalchemy_url, poolclass=NullPool)
 
 
 def rows(state: State, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     """The rows of `sql` (`:name` placeholders bound from `params`) on a connection of its own:
     plain sqlite3 for a file, SQLAlchemy over psycopg for a URL."""
-    location = Location.of(state)
-    if location.path is not None:
-        conn = sqlite3.connect(location.path)
+    if not _is_url(state):
+        conn = sqlite3.connect(_file(state))
         try:
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
-    engine = _engine(location)
+    engine = _engine(state)
     try:
         with engine.connect() as pg:
             return [tuple(row) for row in pg.execute(text(sql), params)]
@@ -55,16 +65,15 @@ UNIQUE_VIOLATION = (sqlite3.IntegrityError, IntegrityError)
 
 def execute(state: State, sql: str, **params: Any) -> None:
     """Run one statement and commit it, as `rows` connects; the database's own error propagates."""
-    location = Location.of(state)
-    if location.path is not None:
-        conn = sqlite3.connect(location.path)
+    if not _is_url(state):
+        conn = sqlite3.connect(_file(state))
         try:
             with conn:
                 conn.execute(sql, params)
         finally:
             conn.close()
         return
-    engine = _engine(location)
+    engine = _engine(state)
     try:
         with engine.begin() as pg:
             pg.execute(text(sql), params)
@@ -74,7 +83,7 @@ def execute(state: State, sql: str, **params: Any) -> None:
 
 def columns(state: State, table: str) -> list[str]:
     """The column names of `table`, in their order."""
-    engine = _engine(Location.of(state))
+    engine = _engine(state)
     try:
         return [column["name"] for column in inspect(engine).get_columns(table)]
     finally:
@@ -84,12 +93,11 @@ def columns(state: State, table: str) -> list[str]:
 def dump(state: State) -> list[Any]:
     """Every row of every table, to prove that nothing was written: SQLite's own dump (schema
     included) of a file, or each PostgreSQL table's rows in a stable order."""
-    location = Location.of(state)
-    if location.path is None:
-        tables = [name for (name,) in rows(location, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                                     "ORDER BY tablename")]
-        return [(table, sorted(map(repr, rows(location, f'SELECT * FROM "{table}"')))) for table in tables]
-    with sqlite3.connect(location.path) as conn:
+    if _is_url(state):
+        tables = [name for (name,) in rows(state, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                                  "ORDER BY tablename")]
+        return [(table, sorted(map(repr, rows(state, f'SELECT * FROM "{table}"')))) for table in tables]
+    with sqlite3.connect(_file(state)) as conn:
         return list(conn.iterdump())
 
 

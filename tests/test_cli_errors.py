@@ -71,9 +71,9 @@ def test_a_damaged_page(axis, tmp_path: Path, state_db: Path | str):
     assert "restore it from a backup" in line
 
 
+@pytest.mark.sqlite_only("the legacy schema_version row of a SQLite file")
 @pytest.mark.parametrize("value,says", [("abc", "its schema_version is 'abc'"), ("-3", "its schema_version is '-3'"),
                                         ("999", "schema version 999, newer than this axis")])
-@pytest.mark.sqlite_only("a SQLite file from before Alembic")
 def test_a_bad_schema_version(axis, state_db: Path, value: str, says: str, monkeypatch: pytest.MonkeyPatch):
     """A file from before Alembic (legacy schema 7, as the frozen migrator makes it) whose
     version is not one axis wrote."""

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from axis.state import Database, Location
-from tests.ci import declare_left_out, under_ci
+from tests.ci import declare_left_out, declared_left_out, under_ci
 from tests.pgserver import PgServer, PgUnavailable
 
 BACKENDS = ("sqlite", "postgresql")
@@ -55,6 +55,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if on_postgresql() and marked:
         items[:] = [item for item in items if item not in marked]
         declare_left_out(config, marked, SQLITE_ONLY)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """One line for the tests this run deselected as SQLite-only, in the summary."""
+    for reason, nodeids in declared_left_out(config).items():
+        terminalreporter.write_line(f"{len(nodeids)} deselected as {reason}")
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 """Which state backend the suite runs on, and the throw-away PostgreSQL server behind it.
 
 `AXIS_TEST_BACKEND=postgresql` runs the unit suite on PostgreSQL: the `state_db` fixture
-(below; tests/conftest.py's `axis`, `app` and `client` use it) is then the URL of a fresh database on the session's server instead of a
-path to a SQLite file that does not exist yet. SQLite is the default. Tests about SQLite files
+(below; tests/conftest.py's `axis`, `app` and `client` use it) is then the URL of a fresh
+database on the session's server instead of a path to a SQLite file that does not exist yet.
+SQLite is the default. Tests about SQLite files
 themselves (a damaged file, WAL, the flock lock files beside the DB, file modes) carry
 `@pytest.mark.sqlite_only("why")`: the PostgreSQL run deselects them and says how many and
 why; the SQLite run of the same CI runs them, so the CI gate (tests/ci.py) does not count them
@@ -14,12 +15,14 @@ This module is a pytest plugin (tests/conftest.py lists it in `pytest_plugins`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.ci import declare_left_out, under_ci
+from axis.state import Database, Location
+from tests.ci import declare_left_out, declared_left_out, under_ci
 from tests.pgserver import PgServer, PgUnavailable
 
 BACKENDS = ("sqlite", "postgresql")
@@ -54,6 +57,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         declare_left_out(config, marked, SQLITE_ONLY)
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """One line for the tests this run deselected as SQLite-only, in the summary."""
+    for reason, nodeids in declared_left_out(config).items():
+        terminalreporter.write_line(f"{len(nodeids)} deselected as {reason}")
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """The session's PostgreSQL server, started on first use and stopped when the session ends
@@ -71,6 +80,17 @@ def pg_server() -> Iterator[PgServer]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def pg_state_template(pg_server: PgServer) -> str:
+    """A database at axis's schema head, made once per session by axis itself (Database opens
+    and upgrades it), from which every PostgreSQL `state_db` is copied: the state a test's first
+    open would make, without each test paying for the upgrade. Tests of the upgrade itself use
+    `pg_url`, which stays empty."""
+    name = pg_server.create_database()
+    Database(pg_server.url(name)).close()  # closed: CREATE DATABASE ... TEMPLATE needs no one connected
+    return name
+
+
 @pytest.fixture
 def pg_url(pg_server: PgServer) -> Iterator[str]:
     """The URL of a fresh database of this test's own on the session's server, dropped after
@@ -81,9 +101,31 @@ def pg_url(pg_server: PgServer) -> Iterator[str]:
 
 
 @pytest.fixture
-def state_db(tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+def new_state(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Path | str]]:
+    """`new_state(name)`: one more state DB of this test's own, for tests that compare two
+    (the CLI's and the API's): a SQLite file `<tmp>/<name>/state.db` that does not exist yet, or
+    under AXIS_TEST_BACKEND=postgresql the URL of a fresh database at the schema head
+    (`pg_state_template`), dropped after the test with the side directory axis made for it
+    under ~/.axis/pg/."""
+    made: list[str] = []
+
+    def make(name: str) -> Path | str:
+        if not on_postgresql():
+            return tmp_path / name / "state.db"
+        server: PgServer = request.getfixturevalue("pg_server")
+        made.append(server.create_database(template=request.getfixturevalue("pg_state_template")))
+        return server.url(made[-1])
+
+    yield make
+    if made:
+        server = request.getfixturevalue("pg_server")
+        for database in made:
+            server.drop_database(database)
+            shutil.rmtree(Location.of(server.url(database)).side_dir, ignore_errors=True)  # its token, git caches
+
+
+@pytest.fixture
+def state_db(new_state: Callable[[str], Path | str]) -> Path | str:
     """Where this test's state lives, for `--state` / AppContext / Database: a SQLite file that
     does not exist yet, or under AXIS_TEST_BACKEND=postgresql the URL of a fresh database."""
-    if on_postgresql():
-        return str(request.getfixturevalue("pg_url"))
-    return tmp_path / "state" / "axis.db"
+    return new_state("state")

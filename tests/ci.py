@@ -100,8 +100,13 @@ def declare_left_out(config: pytest.Config, items: list[pytest.Item], reason: st
     config.stash.setdefault(_DECLARED, {}).setdefault(reason, []).extend(item.nodeid for item in items)
 
 
+def declared_left_out(config: pytest.Config) -> dict[str, list[str]]:
+    """reason → the node ids deselected with it through `declare_left_out`."""
+    return config.stash.get(_DECLARED, {})
+
+
 def _declared(config: pytest.Config) -> set[str]:
-    return {nodeid for nodeids in config.stash.get(_DECLARED, {}).values() for nodeid in nodeids}
+    return {nodeid for nodeids in declared_left_out(config).values() for nodeid in nodeids}
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -119,13 +124,10 @@ def ci_count_dropped(session: pytest.Session, config: pytest.Config, items: list
 def ci_left_out_fails_the_run(session: pytest.Session, exitstatus: int) -> None:
     """`pytest_sessionfinish`: under CI=true a run that left tests out (skipped, xfailed,
     deselected or dropped after collection) fails, with one line saying which and how many.
-    Tests deselected through `declare_left_out` are named with their reason instead."""
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    for reason, nodeids in session.config.stash.get(_DECLARED, {}).items():
-        if reporter is not None:
-            reporter.write_line(f"{len(nodeids)} deselected as {reason}")
+    Tests deselected through `declare_left_out` do not count (their plugin says how many)."""
     if not under_ci():
         return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     stats = reporter.stats if reporter is not None else {}
     left_out = {key: len(stats.get(key, [])) for key in ("skipped", "xfailed", "deselected")}
     left_out["deselected"] -= len(_declared(session.config))

@@ -14,10 +14,12 @@ from hypothesis import settings
 from starlette.testclient import TestClient
 
 from axis.api.app import build_app
+from axis.api.token import default_token_path
 from axis.app.context import AppContext
 from axis.app.log_output import log_to_stderr
 from axis.drivers.connector import Connector
 from axis.main import run
+from axis.state import Location
 from tests.ci import ci_collect_skip_is_failure, ci_count_dropped, ci_left_out_fails_the_run, ci_skip_is_failure
 from tests.servekit import Served, start_serve
 
@@ -93,13 +95,13 @@ def client(app: AppContext) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def serving(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """`serving(*args)` starts `axis serve` on tmp_path/state.db (tests.servekit.start_serve); any
-    server still running when the test ends is killed."""
+def serving(state_db: Path | str) -> Iterator[Callable[..., Served]]:
+    """`serving(*args)` starts `axis serve` on the test's state DB (tests.servekit.start_serve);
+    any server still running when the test ends is killed. Its token: `api_token_file`."""
     started: list[Served] = []
 
     def start(*args: str) -> Served:
-        started.append(start_serve(tmp_path / "state.db", *args))
+        started.append(start_serve(state_db, *args))
         return started[-1]
 
     yield start
@@ -107,6 +109,13 @@ def serving(tmp_path: Path) -> Iterator[Callable[..., Served]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def api_token_file(state_db: Path | str) -> Path:
+    """Where `axis serve` on the test's state DB keeps its token (beside a SQLite file; for
+    PostgreSQL in the database's side directory), as axis itself finds it."""
+    return default_token_path(Location.of(state_db))
 
 
 @dataclass

@@ -4,7 +4,7 @@ One server per pytest session (the `pg_server` fixture in tests/conftest.py): `i
 fresh temp dir, `pg_ctl start` listening on a unix socket in that dir and on 127.0.0.1 at a free
 port, and `pg_ctl stop -m immediate` when the session ends, failed or not. It is a test server:
 trust authentication, fsync off, nothing kept. Every test that needs one gets a database of its
-own (`create_database`), cloned from a template, so that no test sees another's rows.
+own (`create_database`), empty or cloned from a template, so that no test sees another's rows.
 
 initdb refuses to run as root: under root the server runs as the `postgres` OS user (runuser),
 and its temp dir is chowned to that user. Binaries are found in /usr/lib/postgresql/<newest>/bin,
@@ -74,7 +74,6 @@ class PgServer:
         self.bindir, self.root, self.port, self.run_as = bindir, root, port, run_as
         self.data = root / "data"
         self.socket_dir = root  # short path: a unix socket path is limited to 107 bytes
-        self._template: str | None = None
         self._count = 0
 
     @classmethod
@@ -142,20 +141,17 @@ class PgServer:
         """A plain psycopg connection (autocommit), for the tests' own SQL."""
         return psycopg.connect(host=str(self.socket_dir), port=self.port, user=ROLE, dbname=database, autocommit=True)
 
-    def set_template(self, name: str) -> None:
-        """Clone every later `create_database` from `name` (a database prepared once per session)."""
-        self._template = name
-
     def drop_database(self, name: str) -> None:
         """Drop `name`, ending any connection a test left open to it (its disk space comes back)."""
         with self.connect() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
-    def create_database(self, prefix: str = "t") -> str:
-        """A fresh database (its name); cloned from the template when one is set, else empty."""
+    def create_database(self, template: str | None = None) -> str:
+        """A fresh database (its name): empty, or a copy of `template` (a database prepared once
+        per session, which no connection may hold while it is copied)."""
         self._count += 1
-        name = f"{prefix}_{os.getpid()}_{self._count}"
-        template = sql.SQL(" TEMPLATE {}").format(sql.Identifier(self._template)) if self._template else sql.SQL("")
+        name = f"t_{os.getpid()}_{self._count}"
+        clone = sql.SQL(" TEMPLATE {}").format(sql.Identifier(template)) if template else sql.SQL("")
         with self.connect() as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}{}").format(sql.Identifier(name), template))
+            conn.execute(sql.SQL("CREATE DATABASE {}{}").format(sql.Identifier(name), clone))
         return name

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 Served = tuple[subprocess.Popen[str], str]
 
 
-def start_serve(state: Path, *args: str) -> Served:
+def start_serve(state: Path | str, *args: str) -> Served:
     """Start `axis serve --listen 127.0.0.1:0 ARGS` on `state`; return the process and its base URL
     (http:// or https://) once its stderr says it listens, within 30 s."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +57,13 @@ spec: {{task: compile the project}}
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[tuple[TestClient, AppContext]]:
-    app = AppContext(state=tmp_path / "api" / "state.db")
+def api(new_state: Callable[[str], Path | str]) -> Iterator[tuple[TestClient, AppContext]]:
+    app = AppContext(state=new_state("api"))
     with TestClient(build_app(app, TOKEN), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         yield client, app
 
 
-def cli(state: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
+def cli(state: Path | str, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
     capsys.readouterr()
     code = run(["--state", str(state), *args])
     return code, json.loads(capsys.readouterr().out)
@@ -88,12 +88,13 @@ def _drop(doc: Any, keys: set[str]) -> Any:
 
 @pytest.mark.parametrize("converge", [False, True], ids=["stored-only", "converged-unreachable"])
 def test_apply_through_the_api_equals_axis_apply(converge: bool, api: tuple[TestClient, AppContext], tmp_path: Path,
-                                                 closed_port: int, capsys: pytest.CaptureFixture[str]) -> None:
+                                                 new_state: Callable[[str], Path | str], closed_port: int,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
     client, app = api
     text = SPECS.format(port=closed_port)
     spec_file = tmp_path / "specs.yaml"
     spec_file.write_text(text)
-    cli_state = tmp_path / "cli" / "state.db"
+    cli_state = new_state("cli")
     flags = [] if converge else ["--no-converge"]
     code, cli_doc = cli(cli_state, capsys, "apply", "-f", str(spec_file), "-o", "json", *flags)
     r = client.post(f"/apply?converge={str(converge).lower()}", content=text.encode())

@@ -105,7 +105,8 @@ def test_an_axis_bug_is_json_500_with_the_traceback_logged(client: TestClient, m
     assert "GET /leases failed" in record.getMessage() and record.exc_info[0] is ZeroDivisionError
 
 
-def test_a_damaged_state_db_is_json_500_naming_the_file(state_db: Path):
+@pytest.mark.sqlite_only("writes garbage into the SQLite file")
+def test_a_damaged_state_db_is_json_500_naming_the_file(state_db: Path | str):
     state_db.parent.mkdir(parents=True)
     state_db.write_bytes(b"garbage " * 200)
     with TestClient(build_app(AppContext(state=state_db), API_TOKEN),

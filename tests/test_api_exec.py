@@ -172,10 +172,10 @@ def test_the_output_tail_keeps_the_end_across_chunks() -> None:
     assert (big.text(), big.dropped, big.size) == ("56789", 5, 5)
 
 
-def test_axis_serve_allow_exec_turns_it_on(serving: Any, tmp_path: Path) -> None:
+def test_axis_serve_allow_exec_turns_it_on(serving: Any, api_token_file: Path) -> None:
     """The option reaches the app: the command line, ServeOptions, the HTTP server, build_app."""
     proc, url = serving("--allow-exec")
-    token = (tmp_path / "state.db.token").read_text().strip()
+    token = api_token_file.read_text().strip()
     r = httpx.post(f"{url}/claims/nope/exec", json=YES, headers={"Authorization": f"Bearer {token}"})
     assert (r.status_code, r.json()) == (404, {"error": "Claim 'nope' not found"})  # past the 403 of a plain serve
     assert stop_serve(proc)[0] == 0

@@ -33,7 +33,7 @@ SPECS = {
 }
 
 
-def _observe(state_db: Path, hosts: dict[str, dict | None]) -> None:  # type: ignore[type-arg]
+def _observe(state_db: Path | str, hosts: dict[str, dict | None]) -> None:  # type: ignore[type-arg]
     db = Database(state_db)
     with db.write() as session:
         store_observations(session, [Observation(name, "complete" if data else "unreachable",

@@ -1,4 +1,5 @@
-"""`axis apply/get/describe/delete` end to end, in-process, on a real SQLite file."""
+"""`axis apply/get/describe/delete` end to end, in-process, on the test's state DB (a real SQLite file, or
+a PostgreSQL database under AXIS_TEST_BACKEND=postgresql)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from ruamel.yaml import YAML
 
 from tests.conftest import HOST
+from tests.dbcheck import rows
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "homelab" / "specs"
 
@@ -150,6 +153,7 @@ def test_delete(axis):
     assert axis("delete", "claim", "llm-eval").code == 1
 
 
+@pytest.mark.sqlite_only("a SQLite path whose directory cannot be made")
 def test_state_path_problems_are_one_line(axis, tmp_path, capsys):
     from axis.main import run
     blocker = tmp_path / "file"
@@ -160,12 +164,12 @@ def test_state_path_problems_are_one_line(axis, tmp_path, capsys):
     assert str(blocker) in err
 
 
-def test_state_from_env(tmp_path, monkeypatch, capsys):
+def test_state_from_env(state_db, specs, monkeypatch, capsys):
     from axis.main import run
-    db = tmp_path / "env.db"
-    monkeypatch.setenv("AXIS_STATE", str(db))
+    monkeypatch.setenv("AXIS_STATE", str(state_db))
     assert run(["get", "hosts"]) == 0
-    assert db.exists()
+    assert run(["apply", "--no-converge", "-f", str(specs({"h.yaml": HOST.format(name="env")}))]) == 0
+    assert rows(state_db, "SELECT name FROM objects") == [("env",)]  # stored where AXIS_STATE says
 
 
 def test_schema_is_generated_from_the_models(axis):
@@ -184,6 +188,7 @@ def test_example_files_are_valid_yaml_for_other_tools():
         assert list(YAML(typ="safe").load_all(file.read_text()))
 
 
+@pytest.mark.sqlite_only("a running controller is stood in for by holding the SQLite DB's controller lock file")
 def test_apply_beside_a_controller_stores_and_hands_the_hosts_over(axis, specs, state_db):
     """Found by tests/integration/test_crash_concurrency.py: an apply converging the hosts a
     controller was converging to other values failed its verify step ("still differs after apply").

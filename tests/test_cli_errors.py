@@ -45,7 +45,8 @@ def _mounted(*args: str) -> Iterator[None]:
         subprocess.run(["umount", "-l", target], check=False)
 
 
-def test_a_file_that_is_not_a_database(axis, state_db: Path):
+@pytest.mark.sqlite_only("writes garbage into the SQLite file")
+def test_a_file_that_is_not_a_database(axis, state_db: Path | str):
     state_db.parent.mkdir(parents=True)
     state_db.write_bytes(b"not sqlite at all " * 100)
     line = _one_line(axis("get", "hosts").err)
@@ -53,7 +54,8 @@ def test_a_file_that_is_not_a_database(axis, state_db: Path):
     assert "move the file aside" in line
 
 
-def test_a_damaged_page(axis, tmp_path: Path, state_db: Path):
+@pytest.mark.sqlite_only("damages the SQLite file's pages")
+def test_a_damaged_page(axis, tmp_path: Path, state_db: Path | str):
     assert axis("apply", "--no-converge", "-f", str(_write_hosts(tmp_path / "specs", 30, "x" * 200))).code == 0
     db = sqlite3.connect(state_db)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -69,9 +71,9 @@ def test_a_damaged_page(axis, tmp_path: Path, state_db: Path):
     assert "restore it from a backup" in line
 
 
+@pytest.mark.sqlite_only("the legacy schema_version row of a SQLite file")
 @pytest.mark.parametrize("value,says", [("abc", "its schema_version is 'abc'"), ("-3", "its schema_version is '-3'"),
                                         ("999", "schema version 999, newer than this axis")])
-@pytest.mark.sqlite_only("a SQLite file from before Alembic")
 def test_a_bad_schema_version(axis, state_db: Path, value: str, says: str, monkeypatch: pytest.MonkeyPatch):
     """A file from before Alembic (legacy schema 7, as the frozen migrator makes it) whose
     version is not one axis wrote."""
@@ -99,6 +101,7 @@ def test_an_unknown_alembic_revision(axis, state_db: Path, value: str):
     assert "upgrade axis" in line and "restore it from a backup" in line
 
 
+@pytest.mark.sqlite_only("a SQLite file and its lock files on a read-only file system")
 def test_a_read_only_file_system(axis, tmp_path: Path):
     writable, readonly = tmp_path / "rw", tmp_path / "ro"
     readonly.mkdir()
@@ -116,6 +119,7 @@ def test_a_read_only_file_system(axis, tmp_path: Path):
         assert fresh.startswith(f"error: {readonly}/new.db: unable to open database file") and "read-only" in fresh
 
 
+@pytest.mark.sqlite_only("a SQLite file on a full disk")
 def test_a_full_disk(axis, tmp_path: Path):
     disk = tmp_path / "disk"
     disk.mkdir()

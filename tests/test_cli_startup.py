@@ -32,18 +32,18 @@ def _loaded(*args: str, reading: bool = False) -> tuple[int, list[str]]:
     return int(code), [m for m in mods if m]
 
 
-def test_reading_commands_load_no_server(tmp_path: Path) -> None:
-    state = str(tmp_path / "state.db")
+def test_reading_commands_load_no_server(state_db: Path | str) -> None:
+    state = str(state_db)
     for args in (["--state", state, "get", "hosts"], ["--state", state, "status", "--cached"], ["--help"]):
         code, loaded = _loaded(*args)
         assert code == 0, args
         assert loaded == [], (args, loaded)
 
 
-def test_reading_commands_load_no_yaml_loader_nor_scorer(tmp_path: Path) -> None:
+def test_reading_commands_load_no_yaml_loader_nor_scorer(tmp_path: Path, state_db: Path | str) -> None:
     """`get`, `describe` and `status --cached` read the DB: the loader and the scorer stay out, and
     ruamel too where nothing is printed as YAML."""
-    state = str(tmp_path / "state.db")
+    state = str(state_db)
     spec = tmp_path / "hosts.yaml"
     spec.write_text("apiVersion: axis/v1\nkind: Host\nmetadata: {name: box}\nspec: {address: 192.0.2.1}\n")
     subprocess.run([sys.executable, "-m", "axis", "--state", state, "apply", "--no-converge", "-f", str(spec)],

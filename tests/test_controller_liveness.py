@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from axis.api.app import build_app
@@ -27,7 +28,7 @@ from axis.state import Database
 TOKEN = "t" * 20
 
 
-def _served(state_db: Path) -> dict[str, Any]:
+def _served(state_db: Path | str) -> dict[str, Any]:
     with TestClient(build_app(AppContext(state=state_db), TOKEN), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
         answer = c.get("/controller")
     assert answer.status_code == 200
@@ -57,6 +58,7 @@ def test_a_stored_ready_true_without_a_live_controller_is_shown_not_running(axis
     assert "Running:      no" in shown.out and "NotRunning" in shown.out and "Events:" in shown.out
 
 
+@pytest.mark.sqlite_only("liveness is the flock on the SQLite DB's controller lock file, gone with the killed process")
 def test_a_live_controller_is_shown_running_and_after_sigkill_not_running(axis, state_db, tmp_path):
     specs = tmp_path / "specs"
     specs.mkdir()
@@ -96,6 +98,7 @@ def test_get_controller_and_leases_refuse_the_options_they_ignored(axis):
             assert f"{line} does not apply to `axis get {resource}`" in result.err
 
 
+@pytest.mark.sqlite_only("the controller lock file beside a SQLite DB")
 def test_a_lock_file_this_user_cannot_read_is_one_line_naming_it(axis, state_db, monkeypatch):
     """A root controller's lock file is 0600: another user asking `get controller` gets the
     file and what to do, not a traceback (and the API a JSON error, not a text 500)."""

@@ -610,6 +610,7 @@ def test_a_deleted_watch_directory_is_the_watchers_failure_not_a_spec_success(st
     assert asyncio.run(scenario()) == []
 
 
+@pytest.mark.sqlite_only("a running controller is stood in for by holding the SQLite DB's controller lock file")
 def test_the_controllers_conditions_and_events_are_shown_by_the_cli_and_the_api(axis, state_db):
     """A failing part's condition and reason, and the Warning event, were stored but nowhere shown:
     `axis get controller`, `axis describe controller` and `GET /controller` show them."""

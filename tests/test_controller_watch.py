@@ -33,10 +33,10 @@ def _save_atomically(path: Path, text: str) -> None:
     os.rename(tmp, path)
 
 
-async def _watching(tmp_path: Path, watch: Path) -> Running:
+async def _watching(state: Path | str, watch: Path) -> Running:
     """A controller on `watch`, started and given 0.6 s after its watcher's first report, so
     that the file watch is set up before a test renames anything."""
-    run = Running(tmp_path, watch)
+    run = Running(state, watch)
     run.start()
     await _until(lambda: _condition(run.db, "SpecWatcher") is not None, "the watcher's condition")
     await asyncio.sleep(0.6)
@@ -49,12 +49,12 @@ def _healthy(run: Running) -> None:
     assert not _events(run.db, "InternalError") and not _events(run.db, "WatchPathMissing")
 
 
-def test_a_watched_file_saved_atomically_twice_then_edited_is_applied_every_time(tmp_path: Path) -> None:
+def test_a_watched_file_saved_atomically_twice_then_edited_is_applied_every_time(tmp_path: Path, state_db: Path | str) -> None:
     fleet = tmp_path / "fleet.yaml"
     fleet.write_text(HOST.format(name="a"))
 
     async def scenario() -> list[str]:
-        run = await _watching(tmp_path, fleet)
+        run = await _watching(state_db, fleet)
         _save_atomically(fleet, HOST.format(name="first-save"))
         await _until(lambda: _hosts(run.db) == ["first-save"], "the first atomic save")
         _save_atomically(fleet, HOST.format(name="second-save"))
@@ -67,14 +67,15 @@ def test_a_watched_file_saved_atomically_twice_then_edited_is_applied_every_time
     assert asyncio.run(scenario()) == []
 
 
-def test_a_spec_file_beside_the_watched_file_is_not_applied(tmp_path: Path, controller_lines: list[str]) -> None:
+def test_a_spec_file_beside_the_watched_file_is_not_applied(tmp_path: Path, state_db: Path | str,
+                                                            controller_lines: list[str]) -> None:
     """The single file is watched through its parent directory, filtered to its name: another
     file there is neither read nor a reason to re-read."""
     fleet = tmp_path / "fleet.yaml"
     fleet.write_text(HOST.format(name="a"))
 
     async def scenario() -> list[str]:
-        run = await _watching(tmp_path, fleet)
+        run = await _watching(state_db, fleet)
         applies = len(controller_lines)
         (tmp_path / "other.yaml").write_text(HOST.format(name="other"))
         await asyncio.sleep(1.5)
@@ -86,11 +87,11 @@ def test_a_spec_file_beside_the_watched_file_is_not_applied(tmp_path: Path, cont
     assert asyncio.run(scenario()) == []
 
 
-def test_a_swapped_in_spec_directory_is_watched_and_its_edits_applied(tmp_path: Path, specs) -> None:
+def test_a_swapped_in_spec_directory_is_watched_and_its_edits_applied(tmp_path: Path, state_db: Path | str, specs) -> None:
     watch = specs({"h.yaml": HOST.format(name="a")}, name="specs")
 
     async def scenario() -> list[str]:
-        run = await _watching(tmp_path, watch)
+        run = await _watching(state_db, watch)
         new = specs({"h.yaml": HOST.format(name="swapped")}, name="specs.new")
         os.rename(watch, tmp_path / "specs.old")
         os.rename(new, watch)
@@ -108,7 +109,8 @@ def test_a_swapped_in_spec_directory_is_watched_and_its_edits_applied(tmp_path: 
     assert asyncio.run(scenario()) == []
 
 
-def test_a_symlinked_spec_file_is_watched_where_it_lives_and_followed_when_the_link_moves(tmp_path: Path) -> None:
+def test_a_symlinked_spec_file_is_watched_where_it_lives_and_followed_when_the_link_moves(tmp_path: Path,
+                                                                                         state_db: Path | str) -> None:
     """`--watch fleet.yaml` where fleet.yaml links into a checkout: edits happen to the file the
     link points to (another directory), and re-pointing the link is a replaced path."""
     real, other = tmp_path / "checkout-a", tmp_path / "checkout-b"
@@ -120,7 +122,7 @@ def test_a_symlinked_spec_file_is_watched_where_it_lives_and_followed_when_the_l
     link.symlink_to(real / "fleet.yaml")
 
     async def scenario() -> list[str]:
-        run = await _watching(tmp_path, link)
+        run = await _watching(state_db, link)
         (real / "fleet.yaml").write_text(HOST.format(name="edited-in-place"))
         await _until(lambda: _hosts(run.db) == ["edited-in-place"], "the edit of the linked file")
         moved = tmp_path / ".fleet.yaml.new"

@@ -150,9 +150,9 @@ def test_axis_controller_logs_json_from_start_to_stop(state_db, specs, closed_po
     assert messages[-1] == "stopped"
 
 
-def test_axis_serve_logs_json_uvicorns_lines_too(serving, tmp_path):
+def test_axis_serve_logs_json_uvicorns_lines_too(serving, api_token_file):
     proc, url = serving("--log-format", "json")
-    token = (tmp_path / "state.db.token").read_text().strip()
+    token = api_token_file.read_text().strip()
     assert httpx.get(f"{url}/health", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as sock:  # not HTTP: uvicorn logs a warning

@@ -4,13 +4,13 @@ five read-only tools whose answers match what the CLI prints, and a DB left exac
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -26,13 +26,7 @@ from tests.viewkit import steady
 TASK = "run cuda inference on a 7b model"
 
 
-def dump(state: Path) -> list[str]:
-    """Every row of every table, to prove that nothing was written."""
-    with sqlite3.connect(state) as conn:
-        return list(conn.iterdump())
-
-
-async def session_calls(state: Path, calls: list[tuple[str, dict[str, Any]]],
+async def session_calls(state: Path | str, calls: list[tuple[str, dict[str, Any]]],
                         *serve_args: str) -> tuple[list[Any], list[Any]]:
     """Start `python -m axis mcp serve SERVE_ARGS`, list its tools and make `calls`; return both answers."""
     params = StdioServerParameters(command=sys.executable,
@@ -46,7 +40,7 @@ async def session_calls(state: Path, calls: list[tuple[str, dict[str, Any]]],
     return tools, results
 
 
-def test_the_tools_are_read_only_and_answer_as_the_cli_does(state_db: Path, axis: Any) -> None:
+def test_the_tools_are_read_only_and_answer_as_the_cli_does(state_db: Path | str, axis: Any) -> None:
     db = Database(state_db)
     store(db, [host("a"), host("b"), host("c"), claim("job", "batch job", requires={"memory": "4Gi"})],
           {"a": golden_facts("ubuntu-24.04-h200-vm"), "b": golden_facts("debian12")}, now=time.time())
@@ -54,7 +48,7 @@ def test_the_tools_are_read_only_and_answer_as_the_cli_does(state_db: Path, axis
     stalled_source(db, time.time())
     Membership(db, "ctl-a", lease=3600).tick()  # a controller holds every host (alive for the whole test)
     db.close()
-    before = dump(state_db)
+    before = dbcheck.dump(state_db)
     tools, results = anyio.run(session_calls, state_db, [
         ("list_hosts", {}), ("get_host", {"name": "a"}), ("cluster_status", {}), ("rank_hosts", {"task": TASK}),
         ("get_host", {"name": "nope"}), ("rank_hosts", {"task": ""}), ("list_sources", {}), ("list_controllers", {})])
@@ -94,9 +88,10 @@ def test_the_tools_are_read_only_and_answer_as_the_cli_does(state_db: Path, axis
     assert [(c["name"], c["hosts"], c["leader"], c["state"]) for c in controllers.structured_content["items"]] == [
         ("ctl-a", ["a", "b", "c"], True, "Live")]
     assert one.structured_content["status"]["controller"]["name"] == "ctl-a"
-    assert dump(state_db) == before  # nothing the tools did changed a row
+    assert dbcheck.dump(state_db) == before  # nothing the tools did changed a row
 
 
+@pytest.mark.sqlite_only("a SQLite file that does not exist")
 def test_no_state_db_is_refused_rather_than_created(tmp_path: Path, axis: Any) -> None:
     state = tmp_path / "none" / "state.db"
     r = axis("--state", str(state), "mcp", "serve")

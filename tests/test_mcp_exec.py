@@ -26,12 +26,13 @@ from axis.state import Database
 from tests import dbcheck
 from tests.claimkit import claim, host, store
 from tests.factskit import golden_facts
-from tests.test_mcp import dump, session_calls
+from tests.dbcheck import dump
+from tests.test_mcp import session_calls
 
 GREETING = {"task": "print a greeting", "requires": {"memory": "256Mi", "tools": []}, "ttl": "10m"}
 
 
-def _fleet(state: Path) -> None:
+def _fleet(state: Path | str) -> None:
     """Host b with stored facts, claim `job` bound to it, claim `waits` that fits nowhere."""
     db = Database(state)
     store(db, [host("b"), claim("job", requires={"memory": "1Gi"}), claim("waits", requires={"memory": "4000Gi"})],
@@ -40,7 +41,7 @@ def _fleet(state: Path) -> None:
     db.close()
 
 
-def test_the_acting_tools_say_what_they_do_and_exec_needs_confirm(state_db: Path) -> None:
+def test_the_acting_tools_say_what_they_do_and_exec_needs_confirm(state_db: Path | str) -> None:
     _fleet(state_db)
     before = dump(state_db)
     tools, results = anyio.run(session_calls, state_db, [
@@ -62,7 +63,7 @@ def test_the_acting_tools_say_what_they_do_and_exec_needs_confirm(state_db: Path
     assert dump(state_db) == before
 
 
-def test_create_claim_stores_and_binds_as_apply_does_and_never_replaces_one(state_db: Path, axis: Any) -> None:
+def test_create_claim_stores_and_binds_as_apply_does_and_never_replaces_one(state_db: Path | str, axis: Any) -> None:
     _fleet(state_db)
     _, results = anyio.run(session_calls, state_db, [
         ("create_claim", {"name": "greet", **GREETING}),
@@ -102,7 +103,7 @@ async def _calls(app: AppContext, calls: list[dict[str, Any]]) -> list[Any]:
         return [await client.call_tool("exec_on_claim", args) for args in calls]
 
 
-def test_exec_answers_what_the_operation_reports(state_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exec_answers_what_the_operation_reports(state_db: Path | str, monkeypatch: pytest.MonkeyPatch) -> None:
     _fleet(state_db)
     app = AppContext(state=state_db)
     yes = {"claim": "job", "command": "python3 big.py", "confirm": "YES"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -31,6 +30,7 @@ from axis.specs.features import PanicRecoverySettings
 from axis.state import Database
 from axis.state.facts import latest
 from axis.state.feature_status import feature_status
+from tests.dbcheck import rows
 from tests.conftest import Axis
 from tests.fake_transport import FakeConnector, FakeTransport, run_here
 
@@ -118,16 +118,12 @@ def connect_to(axis: Axis, hosts: dict[str, FakeTransport], dead: frozenset[str]
     return connector.connected
 
 
-def _event_reasons(state_db: Path, host: str) -> list[str]:
-    db = sqlite3.connect(state_db)
-    try:
-        rows = db.execute("SELECT reason FROM events WHERE kind = 'Host' AND name = ? ORDER BY id", (host,))
-        return [reason for (reason,) in rows.fetchall()]
-    finally:
-        db.close()
+def _event_reasons(state_db: Path | str, host: str) -> list[str]:
+    return [reason for (reason,) in rows(state_db, "SELECT reason FROM events WHERE kind = 'Host' AND name = :host "
+                                                   "ORDER BY id", host=host)]
 
 
-def _states(state_db: Path) -> dict[str, dict[str, str]]:
+def _states(state_db: Path | str) -> dict[str, dict[str, str]]:
     db = Database(state_db)
     try:
         with db.read() as session:
@@ -326,7 +322,7 @@ def test_the_fan_out_runs_jobs_hosts_at_once_never_more(tmp_path):
 
 # --- the controller comes back to every host at resync -----------------------------------------
 
-def test_the_controller_passes_over_a_converged_host_again_every_resync(tmp_path, specs):
+def test_the_controller_passes_over_a_converged_host_again_every_resync(tmp_path, state_db, specs):
     """Mutation caught: a host never rescheduled after a successful pass (`due` not set to
     now + resync): drift made by hand would never be repaired."""
     resync = 0.3
@@ -340,7 +336,7 @@ def test_the_controller_passes_over_a_converged_host_again_every_resync(tmp_path
             return fake
 
     async def run() -> None:
-        controller = Controller(Database(tmp_path / "state.db"), Connector(), watch, resync=resync)
+        controller = Controller(Database(state_db), Connector(), watch, resync=resync)
         controller.apply_specs()
         stop = asyncio.Event()
         task = asyncio.create_task(controller.run(stop))

@@ -55,12 +55,12 @@ def pair(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("listen", ["0.0.0.0:42425", "[::]:42425"])
-def test_a_non_loopback_listener_without_tls_is_refused(listen: str, axis: Any, state_db: Path) -> None:
+def test_a_non_loopback_listener_without_tls_is_refused(listen: str, axis: Any, api_token_file: Path) -> None:
     r = axis("serve", "--listen", listen, "--allow-remote")
     assert r.code == 1 and r.out == ""
     assert r.err.count("\n") == 1 and r.err.startswith(f"error: refusing to serve {listen} over plain HTTP")
     assert all(option in r.err for option in ("--tls-cert", "--tls-key", "--insecure-http"))
-    assert not state_db.with_name(state_db.name + ".token").exists()  # refused before anything was made
+    assert not api_token_file.exists()  # refused before anything was made
 
 
 def test_clear_text_rule() -> None:
@@ -100,13 +100,13 @@ def localhost_elsewhere(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     (["--allow-remote"], "error: refusing to serve localhost:0 over plain HTTP"),
 ])
 def test_localhost_that_resolves_off_loopback_is_judged_by_its_bound_address(
-        axis: Any, state_db: Path, localhost_elsewhere: list[Any], extra: list[str], start: str) -> None:
+        axis: Any, api_token_file: Path, localhost_elsewhere: list[Any], extra: list[str], start: str) -> None:
     """The name `localhost` used to be trusted while the socket was bound to whatever it resolved to."""
     r = axis("serve", "--listen", "localhost:0", *extra)
     assert r.code == 1 and r.out == ""
     assert r.err.count("\n") == 1 and r.err.startswith(start), r.err
     assert localhost_elsewhere == []  # refused after binding, before listening
-    assert not state_db.with_name(state_db.name + ".token").exists()
+    assert not api_token_file.exists()
 
 
 def test_loopback_is_read_from_the_address_itself() -> None:
@@ -141,22 +141,22 @@ def _pair_errors(tmp_path: Path, cert: Path, key: Path) -> list[tuple[list[str],
     ]
 
 
-def test_an_unusable_certificate_or_key_is_one_line(axis: Any, state_db: Path, tmp_path: Path,
+def test_an_unusable_certificate_or_key_is_one_line(axis: Any, api_token_file: Path, tmp_path: Path,
                                                     pair: tuple[Path, Path]) -> None:
     for args, start in _pair_errors(tmp_path, *pair):
         r = axis("serve", "--listen", "127.0.0.1:0", *args)
         assert r.code == 1, (args, r.err)
         assert r.err.count("\n") == 1 and r.err.startswith(start), (args, r.err)
         assert "Traceback" not in r.err
-    assert not state_db.with_name(state_db.name + ".token").exists()
+    assert not api_token_file.exists()
 
 
-def test_a_real_server_over_tls_answers_an_authenticated_request(serving: Any, tmp_path: Path,
+def test_a_real_server_over_tls_answers_an_authenticated_request(serving: Any, tmp_path: Path, api_token_file: Path,
                                                                  pair: tuple[Path, Path]) -> None:
     cert, key = pair
     proc, url = serving("--tls-cert", str(cert), "--tls-key", str(key))
     assert url.startswith("https://127.0.0.1:")
-    headers = {"Authorization": f"Bearer {(tmp_path / 'state.db.token').read_text().strip()}"}
+    headers = {"Authorization": f"Bearer {api_token_file.read_text().strip()}"}
     trust = ssl.create_default_context(cafile=str(cert))  # this certificate and nothing else
     r = httpx.get(f"{url}/health", headers=headers, verify=trust)
     assert r.status_code == 200 and r.json()["status"] == "ok"
@@ -169,9 +169,9 @@ def test_a_real_server_over_tls_answers_an_authenticated_request(serving: Any, t
     assert stop_serve(proc)[0] == 0
 
 
-def test_loopback_without_tls_still_serves_plain_http(serving: Any, tmp_path: Path) -> None:
+def test_loopback_without_tls_still_serves_plain_http(serving: Any, api_token_file: Path) -> None:
     proc, url = serving()
     assert url.startswith("http://127.0.0.1:")
-    headers = {"Authorization": f"Bearer {(tmp_path / 'state.db.token').read_text().strip()}"}
+    headers = {"Authorization": f"Bearer {api_token_file.read_text().strip()}"}
     assert httpx.get(f"{url}/health", headers=headers).status_code == 200
     assert stop_serve(proc)[0] == 0

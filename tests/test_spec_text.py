@@ -74,7 +74,7 @@ def test_visible_escapes_every_refused_character_and_nothing_else() -> None:
     assert line == "specs/x.yaml:3: Host/web: quoted \\x9b and \\u202e"
 
 
-def test_table_output_escapes_what_a_host_reported(axis, state_db: Path) -> None:
+def test_table_output_escapes_what_a_host_reported(axis, state_db: Path | str) -> None:
     """A host's facts are the host's word: a GPU name with an OSC title sequence, a CSI and a
     bidi override reaches `get hosts -o wide` escaped."""
     data = golden_facts("debian12")

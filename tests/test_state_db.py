@@ -22,6 +22,7 @@ from axis.state.tables import Event
 from tests.legacydb import legacy_state_db
 
 
+@pytest.mark.sqlite_only("SQLite's WAL mode and busy timeout")
 def test_wal_and_busy_timeout(tmp_path: Path):
     db = Database(tmp_path / "s.db")
     with db.engine.connect() as conn:
@@ -94,6 +95,7 @@ def test_newer_legacy_schema_is_refused_clearly(tmp_path: Path, monkeypatch: pyt
         Database(path)
 
 
+@pytest.mark.sqlite_only("a file that is not a SQLite database")
 def test_not_a_database_is_a_state_error(tmp_path: Path):
     path = tmp_path / "s.db"
     path.write_bytes(b"this is not sqlite" * 100)
@@ -101,9 +103,10 @@ def test_not_a_database_is_a_state_error(tmp_path: Path):
         Database(path)
 
 
-def test_concurrent_read_modify_write_never_fails_busy(tmp_path: Path):
-    """BEGIN IMMEDIATE: 8 threads x 25 read-then-write transactions all succeed, none lost."""
-    path = tmp_path / "s.db"
+def test_concurrent_read_modify_write_never_fails_busy(state_db: Path | str):
+    """BEGIN IMMEDIATE (PostgreSQL: the write advisory lock): 8 threads x 25 read-then-write
+    transactions all succeed, none lost."""
+    path = state_db
     Database(path).close()
     errors: list[Exception] = []
 
@@ -131,8 +134,8 @@ def test_concurrent_read_modify_write_never_fails_busy(tmp_path: Path):
     assert messages == list(range(200))  # each transaction saw every earlier one: serialised
 
 
-def test_events_are_bounded(tmp_path: Path):
-    db = Database(tmp_path / "s.db")
+def test_events_are_bounded(state_db: Path | str):
+    db = Database(state_db)
     with db.write() as s:
         for i in range(30):
             record_event(s, "Host", "a", "Tick", str(i), now=float(i))
@@ -179,6 +182,7 @@ def test_schema_version_1_db_is_migrated_without_losing_rows(tmp_path: Path, mon
     db.close()
 
 
+@pytest.mark.sqlite_only("the apply lock file beside a SQLite DB (PostgreSQL: an advisory lock)")
 def test_apply_lock_serialises_applies_on_one_state_db(tmp_path: Path):
     """Found by tests/integration/test_crash_concurrency.py: two applies at once raced on the same
     hosts (one reported "still differs after apply"); now the second waits, and says so."""
@@ -204,6 +208,7 @@ def test_apply_lock_serialises_applies_on_one_state_db(tmp_path: Path):
     assert waits and "waiting for another axis apply" in waits[0] and str(os.getpid()) in waits[0]
 
 
+@pytest.mark.sqlite_only("the controller lock file beside a SQLite DB")
 def test_controller_pid_names_a_running_controller_only(tmp_path: Path):
     """`axis apply` asks this before converging: while a controller holds the DB's lock (here in this
     very process, as under `axis serve --watch`) its pid; before and after, None."""
@@ -216,6 +221,7 @@ def test_controller_pid_names_a_running_controller_only(tmp_path: Path):
     assert controller_pid(path) is None  # the file stays, the lock is gone
 
 
+@pytest.mark.sqlite_only("flock on the controller lock file beside a SQLite DB")
 def test_a_controller_starting_during_an_apply_probe_is_not_refused(tmp_path: Path):
     """Found in review: `controller_pid`'s momentary shared lock made a starting controller
     report "another axis controller is already running"; it now waits out such a probe."""

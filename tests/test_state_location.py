@@ -53,3 +53,9 @@ def test_postgresql_side_files_live_under_the_home_one_dir_per_database(tmp_path
     assert Location.of("postgresql://a:pw@db.lan:5433/fleet").side_file("token") == (
         tmp_path / ".axis" / "pg" / "db.lan_5433_fleet" / "token")
     assert Location.of("postgresql://axis@/fleet?host=/run/pg").side_dir.name == "run-pg_5432_fleet"
+
+
+@pytest.mark.parametrize("given", ["sqlite:///tmp/s.db", "mysql://axis@db.lan/fleet"])
+def test_another_kind_of_url_is_refused_not_taken_for_a_file_name(given: str):
+    with pytest.raises(ValueError, match="is not a state DB axis can use"):
+        Location.of(given)

@@ -28,8 +28,8 @@ def _source(db: Database, name: str = "fleet", *, interval: float = 60.0, now: f
                       interval=interval, verify=False, now=now)
 
 
-def test_upsert_keeps_suspension_history_and_revisions(tmp_path: Path):
-    db = Database(tmp_path / "s.db")
+def test_upsert_keeps_suspension_history_and_revisions(state_db: Path | str):
+    db = Database(state_db)
     _source(db)
     with db.write() as s:
         assert set_suspended(s, "fleet", True, now=110.0)
@@ -53,8 +53,8 @@ def test_upsert_keeps_suspension_history_and_revisions(tmp_path: Path):
         assert len(list_events(s, kind=SOURCE_KIND)) == 3
 
 
-def test_a_new_source_starts_with_no_revisions(tmp_path: Path):
-    db = Database(tmp_path / "s.db")
+def test_a_new_source_starts_with_no_revisions(state_db: Path | str):
+    db = Database(state_db)
     _source(db, "b")
     _source(db, "a")
     with db.read() as s:
@@ -66,8 +66,8 @@ def test_a_new_source_starts_with_no_revisions(tmp_path: Path):
         assert source_row(s, "nope") is None
 
 
-def test_suspend_and_resume_record_one_event_per_change(tmp_path: Path):
-    db = Database(tmp_path / "s.db")
+def test_suspend_and_resume_record_one_event_per_change(state_db: Path | str):
+    db = Database(state_db)
     _source(db)
     with db.write() as s:
         assert set_suspended(s, "fleet", True, now=1.0)
@@ -81,8 +81,8 @@ def test_suspend_and_resume_record_one_event_per_change(tmp_path: Path):
     assert events == [("SourceSuspended", "Normal", 1.0), ("SourceResumed", "Normal", 3.0)]
 
 
-def test_attempts_newest_first_and_bounded(tmp_path: Path):
-    db = Database(tmp_path / "s.db")
+def test_attempts_newest_first_and_bounded(state_db: Path | str):
+    db = Database(state_db)
     _source(db)
     _source(db, "other")
     with db.write() as s:
@@ -104,8 +104,8 @@ def test_attempts_newest_first_and_bounded(tmp_path: Path):
         assert row.last_applied == ""  # attempted is not applied
 
 
-def test_end_attempt_counts_hosts_and_ignores_a_trimmed_attempt(tmp_path: Path):
-    db = Database(tmp_path / "s.db")
+def test_end_attempt_counts_hosts_and_ignores_a_trimmed_attempt(state_db: Path | str):
+    db = Database(state_db)
     _source(db)
     with db.write() as s:
         attempt = begin_attempt(s, "fleet", REV1, now=1.0, note="force-push")
@@ -117,8 +117,8 @@ def test_end_attempt_counts_hosts_and_ignores_a_trimmed_attempt(tmp_path: Path):
         (REV1, 1.0, "HostsFailed", "1 of 3 hosts failed", 2, 1, "force-push", 5.0)
 
 
-def test_host_revision_follows_the_last_convergence_and_goes_with_its_host(tmp_path: Path):
-    db = Database(tmp_path / "s.db")
+def test_host_revision_follows_the_last_convergence_and_goes_with_its_host(state_db: Path | str):
+    db = Database(state_db)
     store(db, [host_spec("web-1"), host_spec("web-2")], now=1.0)
     with db.write() as s:
         record_host_revision(s, "web-1", "fleet", REV1, now=10.0)
@@ -135,6 +135,7 @@ def test_host_revision_follows_the_last_convergence_and_goes_with_its_host(tmp_p
         assert host_revisions(s).get("web-2") is not None
 
 
+@pytest.mark.sqlite_only("upgrades a SQLite file made at legacy schema 5")
 def test_schema_5_db_gains_the_source_tables_and_keeps_its_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     path = tmp_path / "five.db"
     legacy_state_db(path, 5, monkeypatch)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from axis.state import Database
 from axis.state.facts import Observation, store_observations
 from axis.state.objects import Change
 from tests.claimkit import facts, nightly_claims
+from tests.dbcheck import rows
 
 TOKEN = "store-only-token"
 
@@ -68,16 +68,13 @@ def _contacted(sock: socket.socket) -> bool:
     return True
 
 
-def _rows(state: Path) -> tuple[list[tuple[Any, ...]], dict[str, str]]:
-    """The lease rows and each claim's stored placement phase, straight from the SQLite file."""
-    with sqlite3.connect(state) as db:
-        leases = db.execute("SELECT claim, host, memory_bytes, acquired, renewed, expires FROM leases "
-                            "ORDER BY claim").fetchall()
-        phases = dict(db.execute("SELECT claim, phase FROM claim_status").fetchall())
-    return leases, phases
+def _rows(state: Path | str) -> tuple[list[tuple[Any, ...]], dict[str, str]]:
+    """The lease rows and each claim's stored placement phase, straight from the state DB."""
+    leases = rows(state, "SELECT claim, host, memory_bytes, acquired, renewed, expires FROM leases ORDER BY claim")
+    return leases, dict(rows(state, "SELECT claim, phase FROM claim_status"))
 
 
-def _observe(state: Path, *names: str) -> None:
+def _observe(state: Path | str, *names: str) -> None:
     """Facts for the hosts as if `axis status` had read them: each could hold both claims."""
     db = Database(state)
     with db.write() as session:
@@ -93,7 +90,7 @@ def _files(tmp_path: Path, port: int) -> Path:
     return root
 
 
-def test_no_converge_stores_only_and_a_converging_apply_binds(axis: Any, state_db: Path, tmp_path: Path,
+def test_no_converge_stores_only_and_a_converging_apply_binds(axis: Any, state_db: Path | str, tmp_path: Path,
                                                               sshd_stand_in: Stand) -> None:
     port, sshd = sshd_stand_in
     root = _files(tmp_path, port)
@@ -125,7 +122,7 @@ def test_no_converge_stores_only_and_a_converging_apply_binds(axis: Any, state_d
     assert phases == {"job-a": "Bound", "job-b": "Bound"}
 
 
-def test_no_converge_leaves_a_held_lease_as_it_was(axis: Any, state_db: Path, tmp_path: Path,
+def test_no_converge_leaves_a_held_lease_as_it_was(axis: Any, state_db: Path | str, tmp_path: Path,
                                                    sshd_stand_in: Stand) -> None:
     """A bound claim whose spec grows is re-checked (and its lease resized) by a converging pass;
     a store-only apply stores the new spec and leaves the lease untouched."""
@@ -146,13 +143,13 @@ def test_no_converge_leaves_a_held_lease_as_it_was(axis: Any, state_db: Path, tm
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
-    state = tmp_path / "api" / "state.db"
-    with TestClient(build_app(AppContext(state=state), TOKEN), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
-        yield c, state
+def client(state_db: Path | str) -> Iterator[tuple[TestClient, Path | str]]:
+    app = AppContext(state=state_db)
+    with TestClient(build_app(app, TOKEN), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        yield c, state_db
 
 
-def test_api_converge_false_stores_only_and_a_converging_apply_binds(client: tuple[TestClient, Path],
+def test_api_converge_false_stores_only_and_a_converging_apply_binds(client: tuple[TestClient, Path | str],
                                                                      sshd_stand_in: Stand) -> None:
     http, state = client
     port, sshd = sshd_stand_in

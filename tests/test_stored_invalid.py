@@ -10,7 +10,6 @@ that very object fails, with one line saying what to do.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from axis.api.app import build_app
 from axis.app.context import AppContext
 from axis.drivers.connector import SshOptions
 from tests.conftest import HOST
+from tests.dbcheck import columns, decoded, execute, rows
 from tests.factskit import FIXTURES
 
 CLAIMS = """
@@ -37,23 +37,29 @@ spec: {task: build it, ttl: 5m}
 
 
 @pytest.fixture
-def spoiled(axis, specs, state_db: Path) -> Path:
+def spoiled(axis, specs, state_db: Path | str) -> Path | str:
     """Two hosts and two claims applied, then rows rewritten as an older axis could have left them."""
     root = specs({"h.yaml": HOST.format(name="ok-1") + "---\n" + HOST.format(name="bad-1"), "c.yaml": CLAIMS})
     assert axis("apply", "--no-converge", "-f", str(root)).code == 0
-    db = sqlite3.connect(state_db)
-    spec = json.loads(db.execute("SELECT spec FROM objects WHERE name='bad-1'").fetchone()[0])
+    spec = _spec(state_db, "bad-1")
     spec["features"]["swapfile"]["size"] = str(2**62)  # over the 1 EiB maximum
-    db.execute("UPDATE objects SET spec=? WHERE name='bad-1'", (json.dumps(spec),))
-    db.execute("UPDATE objects SET spec=json_set(spec, '$.ttl', '99999999999999999999999d') WHERE name='huge'")
+    _set_spec(state_db, "bad-1", spec)
+    _set_spec(state_db, "huge", {**_spec(state_db, "huge"), "ttl": "99999999999999999999999d"})
     now = time.time()
-    db.execute("INSERT INTO leases (claim, host, memory_bytes, gpu, acquired, renewed, expires) "
-               "VALUES ('huge', 'ok-1', 1024, 0, ?, ?, ?)", (now, now, now + 8.64e27))
-    db.execute("INSERT INTO facts (host, collected_at, status, reason, data) VALUES ('ok-1', ?, 'complete', '', ?)",
-               (now, json.dumps({"memory": {"total_bytes": "many"}})))
-    db.commit()
-    db.close()
+    execute(state_db, "INSERT INTO leases (claim, host, memory_bytes, gpu, acquired, renewed, expires) "
+                      "VALUES ('huge', 'ok-1', 1024, :gpu, :now, :now, :expires)", gpu=False, now=now, expires=now + 8.64e27)
+    execute(state_db, "INSERT INTO facts (host, collected_at, status, reason, data) "
+                      "VALUES ('ok-1', :now, 'complete', '', :data)", now=now, data=json.dumps({"memory": {"total_bytes": "many"}}))
     return state_db
+
+
+def _spec(state: Path | str, name: str) -> dict:
+    [(spec,)] = rows(state, "SELECT spec FROM objects WHERE name = :name", name=name)
+    return decoded(spec)
+
+
+def _set_spec(state: Path | str, name: str, spec: dict) -> None:
+    execute(state, "UPDATE objects SET spec = :spec WHERE name = :name", spec=json.dumps(spec), name=name)
 
 
 def test_get_lists_every_object_and_marks_the_invalid_one(axis, spoiled):
@@ -100,21 +106,19 @@ def test_the_fleet_totals_skip_facts_this_axis_cannot_read(axis, spoiled):
     assert (totals["hosts"], totals["reachable"], totals["cores"]) == (1, 1, 0)  # bad-1 is no valid host
 
 
-def test_an_invalid_unleased_claim_does_not_stop_the_others_being_placed(axis, spoiled, state_db: Path):
+def test_an_invalid_unleased_claim_does_not_stop_the_others_being_placed(axis, spoiled, state_db: Path | str):
     """`aaa` sorts first and no longer validates; the pass still binds `good` and leaves `aaa`
     Pending with the reason."""
     from axis.reconcile.record import bind_claims
     from axis.state import Database
     from axis.state.claims import get_status
 
-    db = sqlite3.connect(state_db)
-    columns = [c[1] for c in db.execute("PRAGMA table_info(objects)") if c[1] not in ("id", "name")]
-    db.execute(f"INSERT INTO objects (name, {', '.join(columns)}) "  # huge's row again, as `aaa`
-               f"SELECT 'aaa', {', '.join(columns)} FROM objects WHERE name='huge'")
-    db.execute("INSERT INTO facts (host, collected_at, status, reason, data) VALUES ('ok-1', ?, 'complete', '', ?)",
-               (time.time(), (FIXTURES / "debian12.expected.json").read_text()))
-    db.commit()
-    db.close()
+    copied = ", ".join(c for c in columns(state_db, "objects") if c not in ("id", "name"))
+    execute(state_db, f"INSERT INTO objects (name, {copied}) "  # huge's row again, as `aaa`
+                      f"SELECT 'aaa', {copied} FROM objects WHERE name='huge'")
+    execute(state_db, "INSERT INTO facts (host, collected_at, status, reason, data) "
+                      "VALUES ('ok-1', :now, 'complete', '', :data)",
+            now=time.time(), data=(FIXTURES / "debian12.expected.json").read_text())
     state = Database(state_db)
     bind_claims(state, now=time.time())
     with state.read() as session:
@@ -132,7 +136,7 @@ def test_api_reads_answer_for_the_fleet(spoiled):
     assert client.post("/claims/huge/renew").status_code == 409
 
 
-def test_a_stored_tool_name_the_script_refuses_leaves_the_other_claims_tools(axis, specs, state_db: Path):
+def test_a_stored_tool_name_the_script_refuses_leaves_the_other_claims_tools(axis, specs, state_db: Path | str):
     """`tools: ["-x"]`, accepted by the spec before the rule was shared, made the facts script
     raise for every host; a DB that still holds it probes the other claims' tools."""
     from axis.drivers.facts.script import tool_list
@@ -143,10 +147,8 @@ def test_a_stored_tool_name_the_script_refuses_leaves_the_other_claims_tools(axi
     root = specs({"c.yaml": "apiVersion: axis/v1\nkind: Claim\nmetadata: {name: a}\nspec: {task: t, requires: {tools: [git]}}\n"
                             "---\napiVersion: axis/v1\nkind: Claim\nmetadata: {name: b}\nspec: {task: t, requires: {tools: [go]}}\n"})
     assert axis("apply", "--no-converge", "-f", str(root)).code == 0
-    db = sqlite3.connect(state_db)
-    db.execute("""UPDATE objects SET spec=json_set(spec, '$.requires.tools', json('["-x"]')) WHERE name='b'""")
-    db.commit()
-    db.close()
+    spec = _spec(state_db, "b")
+    _set_spec(state_db, "b", {**spec, "requires": {**spec["requires"], "tools": ["-x"]}})
     with Database(state_db).read() as session:
         tools = claim_tools(desired_claims(session))
     assert tools == ["git"]

@@ -59,7 +59,11 @@ def _root(
     given: Connector | None = ctx.obj
     connector = given if given is not None else SshOptions(
         ssh_config=ssh_config, known_hosts=known_hosts, policy=host_key_policy, connect_timeout=connect_timeout)
-    ctx.obj = AppContext(state=state_location(state), debug=debug, connector=connector)
+    try:
+        location = state_location(state)
+    except ValueError as exc:  # a URL axis cannot use: a usage error, shown with the usage line
+        raise typer.BadParameter(str(exc), param_hint="--state") from exc
+    ctx.obj = AppContext(state=location, debug=debug, connector=connector)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 
 
-def _is_url(text: str) -> bool:
-    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
-    return scheme in POSTGRES_SCHEMES
+def _scheme(text: str) -> str | None:
+    """The URL scheme of `text`, None for a path (which may hold ':' but not a scheme's '://')."""
+    head, sep, _ = text.partition("://")
+    return head.lower() if sep and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", head) else None
 
 
 @dataclass(frozen=True, repr=False)
@@ -45,8 +46,14 @@ class Location:
         """A location from a path, a path or URL string, or a location (returned as is)."""
         if isinstance(given, Location):
             return given
-        if isinstance(given, str) and _is_url(given):
+        if isinstance(given, Path):
+            return cls(path=given.expanduser())
+        scheme = _scheme(given)
+        if scheme in POSTGRES_SCHEMES:
             return cls(url=given)
+        if scheme is not None:  # sqlite:///..., mysql://...: not a file name either
+            raise ValueError(f"{scheme}:// is not a state DB axis can use: give a SQLite file's path, "
+                             "or a postgresql://user@host/db URL")
         return cls(path=Path(given).expanduser())
 
     @property
@@ -103,7 +110,7 @@ class Location:
 def state_location(explicit: str | Path | None = None) -> Location:
     """`--state`, then `AXIS_STATE`, then `~/.axis/state.db`."""
     if explicit:
-        return Location.of(str(explicit))
+        return Location.of(explicit)
     env = os.environ.get("AXIS_STATE")
     if env:
         return Location.of(env)

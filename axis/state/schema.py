@@ -21,8 +21,11 @@ from sqlalchemy import Connection
 HEAD = "0002"
 #: Where the revisions live; shipped as package data, no alembic.ini needed.
 SCRIPT_DIR = Path(__file__).with_name("alembic")
-#: `axis_meta.schema_version` of every Alembic-managed DB: an axis from before Alembic refuses it
-#: as "newer than this axis understands" instead of trying to create its tables again.
+#: The revision that is legacy schema 7: a pre-Alembic file brought to 7 is stamped with it.
+LEGACY_REVISION = "0001"
+#: `axis_meta.schema_version` of every Alembic-managed DB (revision 0001 writes the same): an axis
+#: from before Alembic refuses it as "newer than this axis understands" instead of trying to
+#: create its tables again.
 LEGACY_FENCE = "8"
 
 
@@ -40,10 +43,7 @@ def _tables(conn: Connection) -> set[str]:
     return {str(row[0]) for row in conn.exec_driver_sql(sql)}
 
 
-def current_revision(conn: Connection) -> str | None:
-    """The DB's Alembic revision, None before the first."""
-    if "alembic_version" not in _tables(conn):
-        return None
+def _revision(conn: Connection) -> str | None:
     row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
     return None if row is None else str(row[0])
 
@@ -51,17 +51,12 @@ def current_revision(conn: Connection) -> str | None:
 def upgrade(conn: Connection) -> None:
     """Bring the DB to HEAD inside the caller's write transaction (see the module's docstring)."""
     tables = _tables(conn)
-    revision = None
-    if "alembic_version" in tables:
-        revision = current_revision(conn)
-        if revision == HEAD:
-            return
-    elif "axis_meta" in tables and conn.dialect.name == "sqlite":
+    revision = _revision(conn) if "alembic_version" in tables else None
+    if "alembic_version" not in tables and "axis_meta" in tables and conn.dialect.name == "sqlite":
         _from_legacy(conn)
-        revision = "0001"
-        if revision == HEAD:
-            return
-    _alembic_upgrade(conn, revision)
+        revision = LEGACY_REVISION
+    if revision != HEAD:
+        _alembic_upgrade(conn, revision)
 
 
 def _from_legacy(conn: Connection) -> None:
@@ -71,7 +66,7 @@ def _from_legacy(conn: Connection) -> None:
     legacy_migrations.migrate(conn)
     conn.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
                          "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
-    conn.exec_driver_sql("INSERT INTO alembic_version (version_num) VALUES ('0001')")
+    conn.exec_driver_sql("INSERT INTO alembic_version (version_num) VALUES (?)", (LEGACY_REVISION,))
     conn.exec_driver_sql("UPDATE axis_meta SET value = ? WHERE key = 'schema_version'", (LEGACY_FENCE,))
 
 

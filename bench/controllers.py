@@ -62,7 +62,7 @@ class SimTransport(FakeTransport):
     log: IO[str] | None = None
     opened: float = 0.0
 
-    async def run(self, command: str, **kwargs: Any) -> RunResult:  # type: ignore[override]
+    async def run(self, command: str, **kwargs: Any) -> RunResult:
         await asyncio.sleep(self.latency)
         return await super().run(command, **kwargs)
 

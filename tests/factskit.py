@@ -66,7 +66,7 @@ def reframe(output: str, boundary: str) -> str:
     return output.replace(boundary_of(output), boundary)
 
 
-def parse(output: str, **kwargs) -> Facts:  # type: ignore[no-untyped-def]
+def parse(output: str, **kwargs) -> Facts:
     """parse_facts with the output's own boundary (for fixtures and outputs built here)."""
     return parse_facts(output, boundary_of(output), **kwargs)
 

@@ -247,7 +247,7 @@ def main() -> None:
             from tests.pgserver import PgServer
             server = PgServer.start()
             try:
-                figures = simulate(args, server.url(server.create_database("sim")), work)
+                figures = simulate(args, server.url(server.create_database()), work)
             finally:
                 server.stop()
     print(json.dumps(figures, indent=2))

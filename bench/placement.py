@@ -123,7 +123,7 @@ def main() -> None:
             from tests.pgserver import PgServer
             server = PgServer.start()
             stack.callback(server.stop)
-            run(args, server.socket_url(server.create_database("placement")))
+            run(args, server.socket_url(server.create_database()))
         else:
             run(args, str(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "state.db"))
 

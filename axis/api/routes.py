@@ -23,13 +23,13 @@ from axis import __version__
 from axis.api.apply import REQUEST_PATH, apply_yaml
 from axis.api.openapi import Endpoint, Param, document
 from axis.app import queries
+from axis.app.controller_members import ControllerList
 from axis.app.claims import lease_view
 from axis.app.context import AppContext, AppError, NotFound
 from axis.app.documents import (
     AppliedDocument,
     ClusterStatus,
     ControllerHealth,
-    ControllerList,
     EventList,
     Health,
     LeaseList,

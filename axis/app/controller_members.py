@@ -4,13 +4,36 @@ hosts it holds now. (`axis get controller`, singular, is the health its supervis
 
 from __future__ import annotations
 
+from typing_extensions import TypedDict
+
 from sqlmodel import Session
 
-from axis.app.documents import ControllerList, ControllerMember
 from axis.app.timefmt import iso
 from axis.specs import API_VERSION
 from axis.state.controllers import members, state_of
 from axis.state.ownership import holders, leader
+
+
+class ControllerMember(TypedDict):
+    """One `axis controller` process sharing the state DB (`axis get controllers`)."""
+
+    name: str
+    machine: str
+    pid: int
+    started: str
+    heartbeat: str
+    leaseSeconds: float
+    state: str  # Live | Stale (no heartbeat within its lease: dead or paused) | Stopped
+    leader: bool  # applies the specs, binds claims and follows jobs
+    hosts: list[str]
+
+
+class ControllerList(TypedDict):
+    """`axis get controllers -o json`, `GET /controllers`."""
+
+    apiVersion: str
+    kind: str
+    items: list[ControllerMember]
 
 
 def controllers_view(session: Session, now: float) -> ControllerList:

@@ -192,28 +192,6 @@ class HostController(TypedDict):
     expires: str
 
 
-class ControllerMember(TypedDict):
-    """One `axis controller` process sharing the state DB (`axis get controllers`)."""
-
-    name: str
-    machine: str
-    pid: int
-    started: str
-    heartbeat: str
-    leaseSeconds: float
-    state: str  # Live | Stale (no heartbeat within its lease: dead or paused) | Stopped
-    leader: bool  # applies the specs, binds claims and follows jobs
-    hosts: list[str]
-
-
-class ControllerList(TypedDict):
-    """`axis get controllers -o json`, `GET /controllers`."""
-
-    apiVersion: str
-    kind: str
-    items: list[ControllerMember]
-
-
 class ControllerHealth(TypedDict):
     """`axis get controller -o json`, `GET /controller`."""
 

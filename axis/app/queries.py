@@ -18,11 +18,10 @@ from sqlmodel import Session
 from axis.app.claims import lease_list_view, lease_view
 from axis.app.context import NotFound
 from axis.app.controller_health import controller_view
-from axis.app.controller_members import controllers_view
+from axis.app.controller_members import ControllerList, controllers_view
 from axis.app.documents import (
     ClusterStatus,
     ControllerHealth,
-    ControllerList,
     EventList,
     EventView,
     LeaseList,

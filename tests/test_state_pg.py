@@ -185,7 +185,8 @@ def test_apply_lock_waits_for_another_apply_and_names_it(pg_url: str):
 
 
 def test_no_controller_flock_on_postgresql(pg_url: str):
-    """Many controllers share a PostgreSQL state DB: no lock file answers there (the registry does)."""
+    """Many controllers share a PostgreSQL state DB: no lock file answers there (tests/test_pg_locks.py: the
+    presence lock and the registry do); with none of them, none runs."""
     assert controller_holder(Location.of(pg_url)) is None and controller_pid(Location.of(pg_url)) is None
 
 

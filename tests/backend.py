@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from axis.state import Database, Location
+from axis.state.lock import ControllerLock
+from axis.state.pg_locks import ControllerPresence
 from tests.ci import declare_left_out, declared_left_out, under_ci
 from tests.pgserver import PgServer, PgUnavailable
 
@@ -33,6 +35,13 @@ SQLITE_ONLY = "SQLite-only (about SQLite files themselves; run in the SQLite run
 
 def on_postgresql() -> bool:
     return BACKEND == "postgresql"
+
+
+def controller_stand_in(state: Path | str) -> ControllerLock | ControllerPresence:
+    """What a running controller holds on this backend (`acquire()`/`release()`, or `with`), so
+    that `axis apply`, `get controller` and `exec --detach` see one running without its loop: the
+    SQLite DB's one-controller flock, or PostgreSQL's shared presence lock."""
+    return ControllerPresence(state) if on_postgresql() else ControllerLock(state)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from tests.backend import controller_stand_in
 from tests.conftest import HOST
 from tests.dbcheck import rows
 
@@ -188,16 +189,14 @@ def test_example_files_are_valid_yaml_for_other_tools():
         assert list(YAML(typ="safe").load_all(file.read_text()))
 
 
-@pytest.mark.sqlite_only("a running controller is stood in for by holding the SQLite DB's controller lock file")
 def test_apply_beside_a_controller_stores_and_hands_the_hosts_over(axis, specs, state_db):
     """Found by tests/integration/test_crash_concurrency.py: an apply converging the hosts a
     controller was converging to other values failed its verify step ("still differs after apply").
     Now it stores, contacts no host (this one is unreachable: 192.0.2.1 is TEST-NET) and says who
-    converges; a dry run still plans on its own."""
-    from axis.state.lock import ControllerLock
-
+    converges; a dry run still plans on its own. The controller is stood in for by what it holds
+    (`controller_stand_in`), on either backend."""
     root = specs({"h.yaml": HOST.format(name="a").replace("a.lan", "192.0.2.1")})
-    with ControllerLock(state_db) as lock:
+    with controller_stand_in(state_db) as lock:
         r = axis("apply", "--no-wait", "-f", str(root))
         assert r.code == 0, r.out + r.err
         assert _actions(r.out) == {"host/a": "created"}

@@ -6,6 +6,7 @@ mount and a small tmpfs do)."""
 from __future__ import annotations
 
 import contextlib
+import socket
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -155,3 +156,40 @@ def test_get_of_an_unknown_kind_lists_every_accepted_word(axis):
         "error: unknown resource type 'bogus' (use host, profile, claim, source or controller)")
     for word in ("hosts", "profiles", "claims", "leases", "events", "sources", "controller"):  # and each listed word works
         assert axis("get", word).code == 0, word
+
+
+@pytest.mark.parametrize("given", ["postgresql://axis:qsecret@db.lan:abc/fleet", "postgresql://axis@h1:5432,h2:5432/fleet"])
+def test_a_state_url_with_a_bad_port_is_a_usage_error_naming_where_it_came_from(
+        given: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """Found in review: a bad port, or libpq's host list in the netloc, was "internal error:
+    ValueError"; from --state or from AXIS_STATE alike, it is a usage error (status 2) that says how
+    to write several hosts and shows no password."""
+    from axis.main import run
+    for args, env in ((["--state", given], None), ([], given)):
+        if env is None:
+            monkeypatch.delenv("AXIS_STATE", raising=False)
+        else:
+            monkeypatch.setenv("AXIS_STATE", env)
+        capsys.readouterr()
+        assert run([*args, "get", "hosts"]) == 2
+        err = capsys.readouterr().err
+        error = [line for line in err.splitlines() if line.startswith("Error:")]
+        assert len(error) == 1 and "internal error" not in err and "qsecret" not in err, err
+        assert error[0].startswith("Error: Invalid value for --state/AXIS_STATE: postgresql://axis")
+        assert "the port is not a number" in error[0] and "?host=h1,h2&port=p1,p2" in error[0]
+
+
+def test_a_password_given_in_the_url_query_is_not_shown_in_errors(capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch):
+    """Found in review: `?password=` was shown whole in the connection error."""
+    from axis.main import run
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.delenv("AXIS_STATE", raising=False)
+    capsys.readouterr()
+    assert run(["--state", f"postgresql://axis@127.0.0.1:{port}/fleet?password=qsecret&sslpassword=qsecret",
+                "get", "hosts"]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"error: postgresql://axis@127.0.0.1:{port}/fleet?password=***&sslpassword=***: ")
+    assert "qsecret" not in line and "is PostgreSQL running there?" in line

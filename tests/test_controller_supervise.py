@@ -30,8 +30,8 @@ from axis.specs import Host
 from axis.state import Database
 from axis.state.conditions import conditions_of
 from axis.state.events import list_events
-from axis.state.lock import ControllerLock
 from axis.state.objects import list_rows
+from tests.backend import controller_stand_in
 from tests.conftest import HOST
 
 CLAIM = """
@@ -610,7 +610,6 @@ def test_a_deleted_watch_directory_is_the_watchers_failure_not_a_spec_success(st
     assert asyncio.run(scenario()) == []
 
 
-@pytest.mark.sqlite_only("a running controller is stood in for by holding the SQLite DB's controller lock file")
 def test_the_controllers_conditions_and_events_are_shown_by_the_cli_and_the_api(axis, state_db):
     """A failing part's condition and reason, and the Warning event, were stored but nowhere shown:
     `axis get controller`, `axis describe controller` and `GET /controller` show them."""
@@ -620,7 +619,7 @@ def test_the_controllers_conditions_and_events_are_shown_by_the_cli_and_the_api(
     from axis.app.context import AppContext
 
     assert axis("get", "controller").err.startswith("No controller has recorded its health")
-    running = ControllerLock(state_db)  # as the controller's process holds it (see test_controller_liveness)
+    running = controller_stand_in(state_db)  # as the controller's process holds it (see test_controller_liveness)
     running.acquire()
     supervisor = Supervisor(Database(state_db))
     supervisor.begin()

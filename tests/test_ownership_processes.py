@@ -1,11 +1,9 @@
 """Members of one state DB in separate processes: four compete for ten hosts, one is SIGKILLed
-(the compare-and-set under real concurrency on SQLite and PostgreSQL), and on PostgreSQL a
-running controller is seen through its session advisory lock while its process lives."""
+(the compare-and-set under real concurrency on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -14,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from axis.state import Database
-from axis.state.lock import ControllerPresence, controller_holder, controller_pid
 from tests.test_ownership import store_hosts
 
 
@@ -88,34 +85,3 @@ def test_members_in_separate_processes_never_hold_a_host_at_once(backend: str, t
     for host in lost:
         again = min((s for n, _t, s, _e in by_host[host] if n != "p4" and s >= killed_at), default=None)
         assert again is not None and again - killed_at <= 2 * lease, (host, again and again - killed_at)
-
-
-def test_on_postgresql_a_controller_is_seen_running_while_its_process_lives(pg_url: str, tmp_path: Path):
-    """`controller_holder` (`axis apply` hands its hosts over to a running controller, `get
-    controller` says whether one runs, `exec --detach` warns when none does): on PostgreSQL the
-    first started of the controllers holding ControllerPresence, none as soon as they are gone,
-    SIGKILL included (its session lock dies with its connection)."""
-    Database(pg_url).close()
-    assert controller_holder(pg_url) is None
-    with ControllerPresence(pg_url), ControllerPresence(pg_url):  # two controllers in this process
-        holder = controller_holder(pg_url)
-        assert holder is not None and holder.pid == str(os.getpid()) and abs(holder.since - time.time()) < 60
-    assert controller_holder(pg_url) is None and controller_pid(pg_url) is None
-    ready = tmp_path / "ready"
-    proc = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
-                             "from axis.state.lock import ControllerPresence\n"
-                             "with ControllerPresence(sys.argv[1]):\n    Path(sys.argv[2]).touch()\n    time.sleep(60)",
-                             pg_url, str(ready)], cwd=Path(__file__).resolve().parent.parent)
-    try:
-        deadline = time.time() + 30
-        while not ready.exists():
-            assert proc.poll() is None and time.time() < deadline
-            time.sleep(0.05)
-        assert controller_pid(pg_url) == str(proc.pid)
-    finally:
-        proc.kill()
-        proc.wait(30)
-    deadline = time.time() + 5  # the server notices the closed connection at once; a moment to end the session
-    while controller_holder(pg_url) is not None:
-        assert time.time() < deadline, "the killed controller is still shown running"
-        time.sleep(0.05)

@@ -40,6 +40,31 @@ def test_a_password_is_never_shown():
     assert "s3cr" not in repr(location)
 
 
+@pytest.mark.parametrize(("given", "shown"), [
+    ("postgresql://axis@db.lan/fleet?password=qsecret", "postgresql://axis@db.lan/fleet?password=***"),
+    ("postgresql://axis@db.lan/fleet?sslmode=require&sslpassword=qsecret&host",
+     "postgresql://axis@db.lan/fleet?sslmode=require&sslpassword=***&host"),
+    ("postgresql://axis:qsecret@db.lan/fleet?Password=qsecret&pass%77ord=qsecret",
+     "postgresql://axis:***@db.lan/fleet?Password=***&pass%77ord=***")])
+def test_a_password_given_as_a_query_parameter_is_never_shown_either(given: str, shown: str):
+    """Found in review: libpq takes `?password=` (and `sslpassword=`, the client key's) as well as
+    the userinfo's; errors, repr, /health and the logs all show `str()`."""
+    location = Location.of(given)
+    assert str(location) == shown and "qsecret" not in repr(location)
+    assert "qsecret" in location.sqlalchemy_url  # only the engine gets it
+
+
+@pytest.mark.parametrize("given", ["postgresql://axis:qsecret@db.lan:abc/fleet", "postgresql://axis@db.lan:99999/fleet",
+                                   "postgresql://axis@h1:5432,h2:5432/fleet"])
+def test_a_bad_port_or_a_host_list_in_the_netloc_is_refused_saying_how_to_write_it(given: str):
+    """Found in review: these were an "internal error: ValueError" from the engine; libpq's list of
+    hosts is written in the query, which psycopg takes as it is."""
+    with pytest.raises(ValueError, match=r"the port is not a number .*\?host=h1,h2&port=p1,p2") as refused:
+        Location.of(given)
+    assert "qsecret" not in str(refused.value)
+    assert Location.of("postgresql://axis@/fleet?host=h1,h2&port=5432,5433").side_dir.name == "h1-h2_5432-5433_fleet"
+
+
 def test_a_url_without_a_database_is_refused():
     with pytest.raises(ValueError, match="names no database"):
         Location.of("postgresql://axis@db.lan/")

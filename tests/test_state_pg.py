@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -18,6 +21,7 @@ from starlette.testclient import TestClient
 from axis.api.app import build_app
 from axis.app.context import AppContext
 from axis.state import Database, Location, StateError, schema
+from axis.state.db import WRITE_LOCK_KEY
 from axis.state.events import list_events, record_event
 from axis.state.lock import ApplyLock, controller_holder, controller_pid
 from axis.state.tables import Event, Lease
@@ -132,6 +136,33 @@ def test_reads_are_one_read_only_snapshot_and_writes_hold_the_lock(pg_url: str):
     db.close()
 
 
+def test_a_writer_holding_the_lock_blocks_no_reader_and_another_writer_gives_up_saying_why(pg_url: str):
+    """Found in review: every open, reads included, waited without limit for the write lock (a
+    paused axis mid-transaction hung them all). Opening an up-to-date DB asks its revision in a
+    read, `get hosts` answers beside the writer, and a second writer fails after its `write_wait`
+    as SQLite's busy timeout does, saying what held it."""
+    Database(pg_url).close()  # at the schema head
+    with psycopg.connect(pg_url) as holder:  # a transaction holding the write lock, never ending
+        holder.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+        done = subprocess.run([sys.executable, "-m", "axis", "--state", pg_url, "get", "hosts"], capture_output=True,
+                              text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent)
+        assert done.returncode == 0 and "No hosts found" in done.stdout + done.stderr, done
+        db = Database(pg_url, write_wait=0.3)
+        started = time.monotonic()
+        with pytest.raises(StateError, match=r"lock timeout; another axis held the write lock for too long"):
+            with db.write() as session:
+                record_event(session, "Host", "a", "Tick", "never stored")
+        assert time.monotonic() - started < 5
+        with db.read() as session:
+            assert list_events(session) == []
+        db.close()
+        holder.rollback()
+    db = Database(pg_url, write_wait=0.3)
+    with db.write() as session:  # the lock let go: the same connection setting does not get in the way
+        record_event(session, "Host", "a", "Tick", "stored")
+    db.close()
+
+
 def test_apply_lock_waits_for_another_apply_and_names_it(pg_url: str):
     Database(pg_url).close()
     order: list[str] = []
@@ -154,7 +185,8 @@ def test_apply_lock_waits_for_another_apply_and_names_it(pg_url: str):
 
 
 def test_no_controller_flock_on_postgresql(pg_url: str):
-    """Many controllers share a PostgreSQL state DB: no lock file answers there (the registry does)."""
+    """Many controllers share a PostgreSQL state DB: no lock file answers there (tests/test_pg_locks.py: the
+    presence lock and the registry do); with none of them, none runs."""
     assert controller_holder(Location.of(pg_url)) is None and controller_pid(Location.of(pg_url)) is None
 
 

@@ -16,7 +16,8 @@ from axis.reconcile.controller import Controller
 from axis.reconcile.git_follow import GitSource
 from axis.reconcile.membership import Membership
 from axis.specs.units import parse_duration
-from axis.state.lock import ApplyLock, ControllerLock, ControllerPresence, LockHeld
+from axis.state.lock import ApplyLock, ControllerLock, LockHeld
+from axis.state.pg_locks import ControllerPresence
 
 logger = logging.getLogger(__name__)
 

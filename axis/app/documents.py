@@ -170,7 +170,7 @@ class ClusterStatus(TypedDict):
 
 class RunningController(TypedDict):
     pid: str
-    since: str
+    since: str | None  # None: PostgreSQL does not say (another role's session, not yet registered)
 
 
 class ControllerStatus(TypedDict):

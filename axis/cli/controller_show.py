@@ -38,8 +38,12 @@ def show_controller(ctx: typer.Context, name: str | None, output: Format, *, det
     status = view["status"]
     running, conditions, events = status["running"], status["conditions"], status["events"]
     now = time.time()
-    console().print(f"{'Running:':<14}" + (f"pid {visible(running['pid'])}, since {running['since']} "
-                                           f"({age(parse_iso(running['since']), now)} ago)" if running else "no"))
+    running_line = "no"
+    if running is not None:
+        since = running["since"]
+        running_line = f"pid {visible(running['pid'])}, since " + (
+            "unknown" if since is None else f"{since} ({age(parse_iso(since), now)} ago)")
+    console().print(f"{'Running:':<14}{running_line}")
     if not conditions:
         typer.echo("No controller has recorded its health in this state DB (run `axis controller --watch DIR` "
                    "or `axis serve --watch DIR`).", err=True)

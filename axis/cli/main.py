@@ -62,7 +62,7 @@ def _root(
     try:
         location = state_location(state)
     except ValueError as exc:  # a URL axis cannot use: a usage error, shown with the usage line
-        raise typer.BadParameter(str(exc), param_hint="--state") from exc
+        raise typer.BadParameter(str(exc), param_hint="--state/AXIS_STATE") from exc
     ctx.obj = AppContext(state=location, debug=debug, connector=connector)
 
 

@@ -14,7 +14,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import ColumnElement, and_, delete, insert, select, update
 import sqlmodel as models
 from sqlmodel import Session
 
@@ -66,11 +66,14 @@ def evict_others(session: Session, me: str, now: float) -> None:
                     .values(holder="", expires=0.0))
 
 
+def is_live(now: float) -> ColumnElement[bool]:
+    """The rows of the controllers live at `now`: a heartbeat within its own lease, not stopped."""
+    return and_(CONTROLLERS.c.stopped == 0.0, CONTROLLERS.c.heartbeat > now - CONTROLLERS.c.lease_seconds)
+
+
 def live_names(session: Session, now: float) -> list[str]:
     """The controllers that count in the division of the hosts, by name."""
-    query = select(CONTROLLERS.c.name).where(and_(CONTROLLERS.c.stopped == 0.0,
-                                                  CONTROLLERS.c.heartbeat > now - CONTROLLERS.c.lease_seconds))
-    return sorted(session.execute(query).scalars())
+    return sorted(session.execute(select(CONTROLLERS.c.name).where(is_live(now))).scalars())
 
 
 def members(session: Session) -> list[ControllerMember]:

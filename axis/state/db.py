@@ -11,6 +11,12 @@ never blocked, and at READ COMMITTED each writer sees every earlier writer's com
 the lock. So all read-then-write code (the lease ledger's bind among it) is as correct on
 PostgreSQL as on SQLite, in separate processes too. Reads are REPEATABLE READ, READ ONLY: one
 snapshot, as a SQLite read transaction is.
+
+A writer waits for the lock as long as SQLite's busy timeout (`write_wait`, 15 s; the server's
+`lock_timeout` bounds advisory locks too), then fails saying another axis held it too long: a
+paused or hung axis mid-transaction must not hang every other one. Opening checks the schema's
+revision in a read first and takes the write lock only when an upgrade is due, so a reader never
+waits for a writer at open either.
 """
 
 from __future__ import annotations
@@ -21,13 +27,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from axis.state.location import Location
-from axis.state.schema import SchemaError, upgrade
+from axis.state.schema import SchemaError, is_current, upgrade
 
 BUSY_TIMEOUT_MS = 15_000
 #: The PostgreSQL advisory lock every write transaction holds (the bytes of "axiswrit").
@@ -69,6 +76,8 @@ _POSTGRES_HINTS = [
                        r"Network is unreachable|No route to host"),
      "cannot reach the server: is PostgreSQL running there? check the host and port in --state/AXIS_STATE "
      "(or ?host=/socket/dir for a unix socket)"),
+    ({"55P03"}, re.compile(r"lock timeout"),
+     "another axis held the write lock for too long (a paused or hung axis?): run the command again"),
     ({"42501"}, re.compile(r"^permission denied"),
      "the user lacks a permission on this database: grant it CREATE and USAGE on its schema, or use its owner"),
 ]
@@ -104,22 +113,26 @@ def os_error(path: Path, doing: str, exc: OSError) -> StateError:
 class Database:
     """One state DB; sessions are short and explicit, never a hidden global."""
 
-    def __init__(self, location: Location | Path | str):
+    def __init__(self, location: Location | Path | str, *, write_wait: float = BUSY_TIMEOUT_MS / 1000):
+        """`write_wait`: seconds a write waits for another writer before failing (a StateError)."""
         self.location = Location.of(location)
         if self.location.path is not None:
             try:
                 self.location.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise os_error(self.location.path, "create its directory", exc) from exc
-            self.engine = _sqlite_engine(self.location.path)
+            self.engine = _sqlite_engine(self.location.path, write_wait)
             self._reading = self.engine.execution_options(axis_readonly=True)
         else:
-            self.engine = _postgres_engine(self.location)
+            self.engine = _postgres_engine(self.location, write_wait)
             self._reading = self.engine.execution_options(axis_readonly=True, isolation_level="REPEATABLE READ",
                                                           postgresql_readonly=True)
         try:
-            with self.engine.begin() as conn:
-                upgrade(conn)
+            with self._reading.connect() as conn:
+                due = not is_current(conn)
+            if due:
+                with self.engine.begin() as conn:
+                    upgrade(conn)
         except DBAPIError as exc:
             self.engine.dispose()
             raise db_error(self.location, exc) from exc
@@ -152,15 +165,15 @@ class Database:
         self.engine.dispose()
 
 
-def _sqlite_engine(path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+def _sqlite_engine(path: Path, write_wait: float) -> Engine:
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": write_wait})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:  # a DB-API connection: untyped
         dbapi_conn.isolation_level = None  # let the "begin" hook below own transactions
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout={round(write_wait * 1000)}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
@@ -173,11 +186,32 @@ def _sqlite_engine(path: Path) -> Engine:
     return engine
 
 
-def _postgres_engine(location: Location) -> Engine:
+#: libpq's connection options axis sets unless the URL gives its own: a server that does not
+#: answer fails the connection within seconds, and a peer gone without a word (a dead machine, a
+#: dropped NAT entry) is noticed within about a minute, not after the kernel's two hours.
+LIBPQ_DEFAULTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                  "keepalives_count": 3}
+
+
+def pg_connect_args(location: Location, application_name: str) -> dict[str, Any]:
+    """psycopg's connection arguments for every connection axis makes (the engine's and the lock
+    connections'): `LIBPQ_DEFAULTS` where the URL's query does not set them (SQLAlchemy would
+    put ours over the user's), and who connects, for pg_stat_activity."""
+    given = set(parse_qs(urlsplit(location.sqlalchemy_url).query))
+    return {"application_name": application_name} | {k: v for k, v in LIBPQ_DEFAULTS.items() if k not in given}
+
+
+def _postgres_engine(location: Location, write_wait: float) -> Engine:
     """psycopg 3; a pooled connection is checked before use (a restarted server's dead ones are
-    replaced, not failed on); the "begin" hook takes the write lock (see the module docstring)."""
+    replaced, not failed on); the "begin" hook takes the write lock (see the module docstring),
+    waiting at most `write_wait` seconds (the session's lock_timeout)."""
     engine = create_engine(location.sqlalchemy_url, pool_pre_ping=True,
-                           connect_args={"application_name": "axis", "connect_timeout": 10})
+                           connect_args=pg_connect_args(location, "axis"))
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:  # a DB-API connection: untyped
+        dbapi_conn.execute(f"SET lock_timeout = {round(write_wait * 1000)}")
+        dbapi_conn.commit()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

@@ -12,12 +12,14 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 #: The URL schemes that name a PostgreSQL database; all are opened with psycopg 3.
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
+#: libpq's query parameters that hold a secret: shown as `***`, as the userinfo's password is.
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
 
 
 def _scheme(text: str) -> str | None:
@@ -40,6 +42,11 @@ class Location:
             parts = urlsplit(self.url)
             if not parts.path.strip("/"):
                 raise ValueError(f"{self}: the URL names no database (postgresql://user@host/DATABASE)")
+            try:
+                parts.port  # noqa: B018  # parsed here, so a bad one is a usage error, not a crash later
+            except ValueError:
+                raise ValueError(f"{self}: the port is not a number from 0 to 65535; for several hosts (libpq's "
+                                 "failover list) write postgresql://user@/DATABASE?host=h1,h2&port=p1,p2") from None
 
     @classmethod
     def of(cls, given: Path | str | Location) -> Location:
@@ -66,11 +73,11 @@ class Location:
             return str(self.path)
         assert self.url is not None
         parts = urlsplit(self.url)
-        if parts.password is None:
-            return self.url
+        query = "&".join(f"{key}=***" if sep and unquote(key).lower() in SECRET_PARAMETERS else f"{key}{sep}{value}"
+                         for key, sep, value in (item.partition("=") for item in parts.query.split("&")))
         userinfo, _, hostport = parts.netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}" if ":" in userinfo else parts.netloc
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
 
     def __repr__(self) -> str:
         return f"Location({str(self)!r})"  # a traceback or debug print shows no password either

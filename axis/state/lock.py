@@ -1,10 +1,11 @@
-"""Locks on a state DB: one controller per SQLite DB, one apply at a time on either backend.
+"""Locks on a state DB: one controller per SQLite DB, one apply at a time on either backend, and
+whether a controller runs.
 
-On SQLite both are exclusive flocks on files beside the DB; on PostgreSQL the apply lock is a
-session advisory lock held on a connection of its own, and many controllers may run (their
-registry, not a lock, says who runs). Every one of them dies with its process (kill -9
-included), so a crashed holder never blocks the next one; the holder's pid is kept (in the
-file, or the lock connection's application_name) only to make the messages useful.
+On SQLite both locks are exclusive flocks on files beside the DB; on PostgreSQL the apply lock is
+a session advisory lock held on a connection of its own, and many controllers may run, each
+holding a shared one that says it runs (`axis.state.pg_locks`). Every one of them dies with its
+process (kill -9 included), so a crashed holder never blocks the next one; the holder's pid is
+kept (in the file, or the lock connection's application_name) only to make the messages useful.
 """
 
 from __future__ import annotations
@@ -16,12 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import NullPool
-
-from axis.state.db import db_error, os_error
+from axis.state.db import os_error
 from axis.state.location import Location
+from axis.state.pg_locks import LockSession, holders_sql, present_controller
 
 
 #: `controller_pid` holds a shared lock for a moment; a starting controller waits this long
@@ -107,20 +105,23 @@ class Holder:
     """The controller that holds the lock now."""
 
     pid: str
-    since: float  # when it took the lock: the lock file's mtime, its pid being written right then
+    #: when it took the lock (the lock file's mtime, its pid being written right then) or started;
+    #: None when PostgreSQL does not tell (another role's session, and no registry row yet)
+    since: float | None
 
 
 def controller_holder(state: Location | Path) -> Holder | None:
     """The controller reconciling this SQLite state DB now, or None when there is none (never
     started, stopped, or killed: the flock dies with the process, whatever it left in the DB).
-    On PostgreSQL the controller that started first of those holding `ControllerPresence` (many
-    may run), gone as soon as its process is (a session lock dies with its connection).
+    On PostgreSQL the first started of the running controllers (many may run): those holding
+    `ControllerPresence`, or live in the registry (`axis.state.pg_locks.present_controller`).
 
     A shared, non-blocking flock on the controller's lock file fails only while a controller
     holds it (in this process too: flock conflicts between open files, not processes)."""
     location = Location.of(state)
     if location.backend != "sqlite":
-        return _present_controller(location)
+        present = present_controller(location)
+        return Holder(*present) if present is not None else None
     path = location.side_file("controller.lock")
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -186,28 +187,14 @@ class ApplyLock:
     def _postgres_lock(self) -> Callable[[], None]:
         """Take the advisory lock (waiting, and saying so, while another apply holds it) on a
         connection of its own; what lets it go (closing that connection)."""
-        engine = create_engine(self.location.sqlalchemy_url, poolclass=NullPool,
-                               connect_args={"application_name": f"{_APPLY_NAME}{os.getpid()}"})
-        try:
-            conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            if not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({APPLY_LOCK_KEY})").scalar():
-                if self.on_wait is not None:
-                    name = conn.exec_driver_sql(
-                        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-                        f"AND l.classid = {APPLY_LOCK_KEY >> 32} AND l.objid = {APPLY_LOCK_KEY & 0xFFFFFFFF}").scalar()
-                    holder = str(name or "")
-                    self.on_wait(self._waiting(holder.removeprefix(_APPLY_NAME) if holder.startswith(_APPLY_NAME)
-                                               else "unknown"))
-                conn.exec_driver_sql(f"SELECT pg_advisory_lock({APPLY_LOCK_KEY})")
-        except DBAPIError as exc:
-            engine.dispose()
-            raise db_error(self.location, exc) from exc
-
-        def release() -> None:
-            conn.close()  # a session advisory lock ends with its session
-            engine.dispose()
-        return release
+        session = LockSession(self.location, f"{_APPLY_NAME}{os.getpid()}")
+        if not session.scalar(f"SELECT pg_try_advisory_lock({APPLY_LOCK_KEY})"):
+            if self.on_wait is not None:
+                holder = str(session.scalar(holders_sql(APPLY_LOCK_KEY, "a.application_name")) or "")
+                self.on_wait(self._waiting(holder.removeprefix(_APPLY_NAME) if holder.startswith(_APPLY_NAME)
+                                           else "unknown"))
+            session.scalar(f"SELECT pg_advisory_lock({APPLY_LOCK_KEY})")
+        return session.close  # a session advisory lock ends with its session
 
     def __exit__(self, *_exc: object) -> None:
         if self._fd is not None:
@@ -216,61 +203,3 @@ class ApplyLock:
         if self._release is not None:
             self._release()
             self._release = None
-
-
-#: The PostgreSQL session advisory lock every controller holds shared (the bytes of "axisctrl").
-CONTROLLER_LOCK_KEY = 0x617869736374726c
-#: A controller's lock connection's application_name: `<prefix><pid>`, for `controller_holder`.
-_CONTROLLER_NAME = "axis controller pid "
-
-
-class ControllerPresence:
-    """On PostgreSQL, where many controllers share the hosts, each one says that it runs by holding
-    `CONTROLLER_LOCK_KEY` shared on a connection of its own: the lock ends with the process (kill -9
-    included, as SQLite's flock does), so `axis apply`, `get controller` and `exec --detach` know
-    at once whether any controller runs; which host each one holds is the ownership table's."""
-
-    def __init__(self, state: Location | Path):
-        self.location = Location.of(state)
-        self._release: Callable[[], None] | None = None
-
-    def __enter__(self) -> ControllerPresence:
-        engine = create_engine(self.location.sqlalchemy_url, poolclass=NullPool,
-                               connect_args={"application_name": f"{_CONTROLLER_NAME}{os.getpid()}"})
-        try:
-            conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql(f"SELECT pg_advisory_lock_shared({CONTROLLER_LOCK_KEY})")
-        except DBAPIError as exc:
-            engine.dispose()
-            raise db_error(self.location, exc) from exc
-
-        def release() -> None:
-            conn.close()
-            engine.dispose()
-        self._release = release
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self._release is not None:
-            self._release()
-            self._release = None
-
-
-def _present_controller(location: Location) -> Holder | None:
-    """The first started of the controllers holding `ControllerPresence` on `location`, if any."""
-    engine = create_engine(location.sqlalchemy_url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            row = conn.exec_driver_sql(
-                "SELECT a.application_name, extract(epoch FROM a.backend_start) FROM pg_locks l "
-                "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-                f"AND l.objsubid = 1 AND l.classid = {CONTROLLER_LOCK_KEY >> 32} "
-                f"AND l.objid = {CONTROLLER_LOCK_KEY & 0xFFFFFFFF} ORDER BY a.backend_start LIMIT 1").first()
-    except DBAPIError as exc:
-        raise db_error(location, exc) from exc
-    finally:
-        engine.dispose()
-    if row is None:
-        return None
-    name = str(row[0] or "")
-    return Holder(name.removeprefix(_CONTROLLER_NAME) if name.startswith(_CONTROLLER_NAME) else "unknown", float(row[1]))

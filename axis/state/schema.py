@@ -3,8 +3,9 @@
 The schema is Alembic's (`axis/state/alembic/versions/`), on SQLite and PostgreSQL alike. Opening
 is cheap when nothing is due: one query compares `alembic_version` with `HEAD`, and Alembic is
 imported only when an upgrade runs (`python -X importtime -m axis get hosts` shows no alembic on
-an up-to-date DB). Everything happens inside the caller's write transaction (BEGIN IMMEDIATE on
-SQLite, the advisory write lock on PostgreSQL), so two first opens at once upgrade once.
+an up-to-date DB). That comparison runs in a read (`is_current`); an upgrade happens inside the
+caller's write transaction (BEGIN IMMEDIATE on SQLite, the advisory write lock on PostgreSQL),
+which asks again, so two first opens at once upgrade once.
 
 A SQLite file from before Alembic (`axis_meta.schema_version` 1..7, no `alembic_version`) is
 brought to 7 by the frozen legacy migrator, stamped 0001 (which is schema 7) and upgraded to
@@ -46,6 +47,12 @@ def _tables(conn: Connection) -> set[str]:
 def _revision(conn: Connection) -> str | None:
     row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
     return None if row is None else str(row[0])
+
+
+def is_current(conn: Connection) -> bool:
+    """Whether the DB is at HEAD already: asked in a read, before taking the write lock, so that
+    opening an up-to-date DB never waits for a writer."""
+    return "alembic_version" in _tables(conn) and _revision(conn) == HEAD
 
 
 def upgrade(conn: Connection) -> None:

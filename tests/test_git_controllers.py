@@ -19,7 +19,8 @@ from axis.sources.git import GitRemote
 from axis.specs import Host
 from axis.state import Database
 from axis.state.ownership import holders
-from axis.state.sources import host_revisions, recent_attempts
+from axis.state.conditions import conditions_of
+from axis.state.sources import host_revisions, recent_attempts, set_suspended
 from axis.state.tables import SourcePass
 from tests.fake_transport import FakeTransport
 from tests.gitrepo import Repo
@@ -123,3 +124,22 @@ def test_an_attempt_converges_once_every_host_passed_its_revision_whoever_holds_
     assert shown.code == 0
     assert next(line for line in shown.out.splitlines() if line.startswith("Revision:")).split()[1] == \
         revisions(db)[host]
+
+
+def test_a_controller_that_does_not_lead_stops_passing_a_suspended_source_and_writes_nothing_of_it(state_db, tmp_path):
+    db = Database(state_db)
+    repo = Repo(tmp_path / "repo")
+    commit(repo, 1)
+    source = GitSource("fleet", GitRemote(f"file://{repo.root}", "main"), "specs", 60.0, tmp_path / "cache")
+    a, b = (Controller(db, Hosts(), None, follow=source, resync=600, membership=Membership(db, n, lease=3.0))
+            for n in "ab")
+    a.load_watched()
+    b.load_watched()
+    assert a.membership.leader and not b.membership.leader
+    with db.write() as session:
+        set_suspended(session, "fleet", True, time.time())
+    b._notice_stored()  # raises if it wrote the source's status through the leader's fenced DB
+    assert b.source.suspended and not b.supervisor.failing()
+    a._notice_stored()
+    with db.read() as session:
+        assert {c.type: c.reason for c in conditions_of(session, "Source", "fleet")}["Ready"] == "Suspended"

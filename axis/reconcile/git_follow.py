@@ -102,8 +102,9 @@ class GitFollower:
             self.status.suspended = row.suspended
             self.status.applied_sha = split_revision(row.last_applied)[1]
 
-    def read_suspended(self) -> None:
-        """Re-read whether the source is suspended (the controller asks every second, too)."""
+    def read_suspended(self, *, show: bool = True) -> None:
+        """Re-read whether the source is suspended (the controller asks every second, too); `show`
+        writes the source's status on a change (the leader's: the others only stop their passes)."""
         with self.db.read() as session:
             row = source_row(session, self.source.name)
         suspended = bool(row and row.suspended)
@@ -112,12 +113,13 @@ class GitFollower:
                         "repaired" if suspended else "resumed", extra={"source": self.source.name,
                                                                        "suspended": suspended})
             self.status.suspended = suspended
-            self.status.show()
+            if show:
+                self.status.show()
 
     def look(self, leading: bool) -> None:
         """The controller's look every second: whether the source is suspended and, while it
         `leading`, the host passes stored since the last look (`count_passes`)."""
-        self.read_suspended()
+        self.read_suspended(show=leading)
         if leading:
             self.count_passes()
 

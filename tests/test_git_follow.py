@@ -181,7 +181,7 @@ def test_a_store_that_fails_ends_its_attempt_and_supersedes_nothing(follow, monk
     asyncio.run(follower.poll())
     repo.commit({"specs/b.yaml": HOST.format(name="b")})
 
-    def refuse(loaded, apply_set):
+    def refuse(loaded, apply_set, revision):
         raise RuntimeError("database is locked")
 
     monkeypatch.setattr(follower, "store", refuse)

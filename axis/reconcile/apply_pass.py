@@ -30,6 +30,7 @@ from axis.reconcile.record import bind_claims, record_spec_invalid
 from axis.specs import Host, HostProfile, Kind, Loaded, SpecErrors
 from axis.specs.effective import effective_features, matching_profiles
 from axis.state import Database
+from axis.state.sources import mark_applied
 from axis.state.objects import (
     Change,
     apply_objects,
@@ -130,11 +131,15 @@ class WatchedStored:
     fingerprint: tuple[int, float]
 
 
-def store_watched(db: Database, loaded: list[Loaded], apply_set: str) -> WatchedStored:
+def store_watched(db: Database, loaded: list[Loaded], apply_set: str,
+                  revision: tuple[str, str] | None = None) -> WatchedStored:
     """The controller's store: the whole watched set in one transaction, pruned as `axis apply
-    --prune -f DIR` would; converging is the controller's queue's work, so nothing is planned."""
+    --prune -f DIR` would; converging is the controller's queue's work, so nothing is planned.
+    `revision`: (git source, revision) these objects are, marked applied in the same transaction."""
     with db.write() as session:
         changes = apply_objects(session, loaded, prune=True, apply_sets=[apply_set])
+        if revision is not None:
+            mark_applied(session, *revision, time.time())
         hosts = {h.metadata.name for h in desired_hosts(session)[0]}
         return WatchedStored(changes, hosts, object_versions(session), objects_fingerprint(session))
 

@@ -10,7 +10,7 @@ and only the leader applies specs, follows git, binds claims and follows jobs.
 
 What the queue holds: the desired state, a watched spec path re-applied whole on every edit as
 `axis apply --prune` would (`apply_pass.store_watched`; an invalid edit is logged with file:line,
-the last good state stays) or a followed git source (`git_follow`, whose `source` hears of every
+the last good state stays) or a followed git source (`git_follow`, whose leader counts each stored
 host pass); and what other processes store, seen by a once-a-second look (`store_poll`). Stopping
 (`stop` set, e.g. by SIGTERM) starts no new pass or step, steps in flight finish; nor does a
 suspended git source start a pass.
@@ -71,9 +71,10 @@ class Controller:
         self.supervisor = Supervisor(db, follows_git=follow is not None)
         self._spec_retry: float | None = None  # when to re-read the specs after an apply that raised
         self._streaks = {part: 0 for part in (Part.SPECS, Part.CLAIMS, Part.STORE_POLL)}
-        self.follower = None if follow is None else GitFollower(db, follow, self.supervisor, self.store_loaded)
+        lead_db = self.membership.leader_db  # the leader's writes, fenced (Fenced once another leads)
+        self.follower = None if follow is None else GitFollower(lead_db, follow, self.supervisor, self.store_loaded)
         self.source: GitFollower | NoSource = self.follower or NoSource()  # what hears of host passes
-        self.job_watch = JobWatch(db, connector, self.supervisor, self._wake, jobs_at_once=jobs)
+        self.job_watch = JobWatch(lead_db, connector, self.supervisor, self._wake, jobs_at_once=jobs)
 
     async def run(self, stop: asyncio.Event) -> list[str]:
         """Reconcile until `stop`; the caller has stored the watched specs once (`load_watched`).
@@ -190,22 +191,23 @@ class Controller:
         try:
             loaded = load_specs([self.watch])
         except SpecErrors as exc:
-            report_spec_errors(self.db, exc)
+            report_spec_errors(self.membership.leader_db, exc)
             if self._known.first:
                 self._notice_stored()  # the first load: reconcile what was stored before, the last good state
             return []
         return self._store(loaded, str(self.watch.resolve()))[0]
 
-    def store_loaded(self, loaded: list[Loaded], apply_set: str) -> set[str]:
-        """Store a loaded revision of the git source; the hosts it made due."""
-        return self._store(loaded, apply_set)[1]
+    def store_loaded(self, loaded: list[Loaded], apply_set: str, revision: str) -> set[str]:
+        """Store a loaded revision of the git source (marked applied with it); the hosts it made due."""
+        return self._store(loaded, apply_set, (self.follower.source.name if self.follower else "", revision))[1]
 
-    def _store(self, loaded: list[Loaded], apply_set: str) -> tuple[list[Change], set[str]]:
-        """Store the whole watched set (prune included) and schedule what it changed; what others
-        stored since the last look is noticed first, before the store absorbs it."""
+    def _store(self, loaded: list[Loaded], apply_set: str, revision: tuple[str, str] | None = None
+               ) -> tuple[list[Change], set[str]]:
+        """Store the whole watched set (prune included) as the leader, fenced, and schedule what it
+        changed; what others stored since the last look is noticed first, before the store absorbs it."""
         if not self._known.first:
             self._notice_stored()
-        stored = store_watched(self.db, loaded, apply_set)
+        stored = store_watched(self.membership.leader_db, loaded, apply_set, revision)
         self._known.absorb(stored.versions, stored.fingerprint)
         names = stored.hosts
         changed = [c for c in stored.changes if c.action != "unchanged"]
@@ -221,7 +223,7 @@ class Controller:
         The first look, when the watched specs could not be loaded at start, takes every stored
         object: the last good desired state is reconciled until the specs load."""
         self._poll_due = time.time() + POLL_EVERY
-        self.source.read_suspended()  # seen within a second, even while the follower waits on git
+        self.source.look(self._leading)  # suspension seen within a second; the leader counts stored passes
         first = self._known.first
         with self.db.read() as session:
             changed = self._known.look(session)
@@ -286,7 +288,7 @@ class Controller:
 
     def _place_claims(self) -> None:
         now = time.time()
-        bind_claims(self.db, now, log=True)
+        bind_claims(self.membership.leader_db, now, log=True)
         self._claims_due = now + CLAIMS_EVERY
 
     def _idle_seconds(self) -> float:

@@ -40,7 +40,8 @@ from axis.sources.git import GitError, GitMirror
 from axis.specs import Loaded, SpecErrors
 from axis.specs.loader import load_specs
 from axis.state import Database
-from axis.state.sources import end_open_attempts, source_hosts, source_row, upsert_source
+from axis.state.sources import (end_open_attempts, last_pass_seq, passes_since, source_hosts, source_row,
+                                upsert_source)
 
 logger = logging.getLogger(__name__)
 
@@ -58,23 +59,22 @@ class _Refused(Exception):
 
 
 class GitFollower:
-    """Follows one source. `store(loaded, apply_set)` is the controller's store of a loaded
-    revision: it returns the hosts whose desired state it changed (and scheduled)."""
+    """Follows one source. `store(loaded, apply_set, revision)` is the controller's store of a
+    loaded revision, marked applied in the same transaction (a pass that plans from the stored
+    objects reads the revision they are): it returns the hosts whose desired state it changed
+    (and scheduled). `db`: the leader's (`Membership.leader_db`), its writes fenced."""
 
     def __init__(self, db: Database, source: GitSource, supervisor: Supervisor,
-                 store: Callable[[list[Loaded], str], set[str]]):
+                 store: Callable[[list[Loaded], str, str], set[str]]):
         self.db, self.source, self.supervisor, self.store = db, source, supervisor, store
         self.mirror = GitMirror(source.remote, source.cache)
         self.status = SourceStatus(db, source.name, source.remote.revision)
         self._seen = ""  # the last remote commit acted on: nothing is fetched until the ref moves
+        self._pass_seq = 0  # the newest stored host pass already counted (`count_passes`)
 
     @property
     def suspended(self) -> bool:
         return self.status.suspended
-
-    @property
-    def applied_sha(self) -> str:
-        return self.status.applied_sha
 
     def host_done(self, host: str, sha: str, *, changed: bool, failed: bool) -> None:
         self.status.host_done(host, sha, changed=changed, failed=failed)
@@ -83,8 +83,10 @@ class GitFollower:
         self.status.host_gone(host)
 
     def register(self) -> None:
-        """Store the source's settings and take up where the last controller on this DB left off:
-        the revision in force, whether it is suspended, its hosts; attempts left open are ended."""
+        """Store the source's settings and take up where the last controller on this DB left off
+        (at start, or on becoming the leader): the revision in force, whether it is suspended, its
+        hosts; attempts left open are ended, the revision in force is re-checked at the next poll,
+        and only host passes stored from now on are counted."""
         now = time.time()
         with self.db.write() as session:
             upsert_source(session, name=self.source.name, url=self.source.remote.display_url(),
@@ -94,12 +96,15 @@ class GitFollower:
                               "the controller stopped before its hosts finished", now)
             row = source_row(session, self.source.name)
             self.status.owned = source_hosts(session, self.source.apply_set)
+            self._pass_seq = last_pass_seq(session)
+        self._seen, self.status.attempt, self.status.passed = "", None, set()
         if row is not None:
             self.status.suspended = row.suspended
             self.status.applied_sha = split_revision(row.last_applied)[1]
 
-    def read_suspended(self) -> None:
-        """Re-read whether the source is suspended (the controller asks every second, too)."""
+    def read_suspended(self, *, show: bool = True) -> None:
+        """Re-read whether the source is suspended (the controller asks every second, too); `show`
+        writes the source's status on a change (the leader's: the others only stop their passes)."""
         with self.db.read() as session:
             row = source_row(session, self.source.name)
         suspended = bool(row and row.suspended)
@@ -108,7 +113,25 @@ class GitFollower:
                         "repaired" if suspended else "resumed", extra={"source": self.source.name,
                                                                        "suspended": suspended})
             self.status.suspended = suspended
-            self.status.show()
+            if show:
+                self.status.show()
+
+    def look(self, leading: bool) -> None:
+        """The controller's look every second: whether the source is suspended and, while it
+        `leading`, the host passes stored since the last look (`count_passes`)."""
+        self.read_suspended(show=leading)
+        if leading:
+            self.count_passes()
+
+    def count_passes(self) -> None:
+        """Count the passes over the source's hosts that any controller stored since the last
+        look toward the attempt and the health: level-triggered from the DB, so an attempt
+        converges once every host passed its revision, whichever controller holds the host."""
+        with self.db.read() as session:
+            passes = passes_since(session, self.source.name, self._pass_seq)
+        for done in passes:
+            self._pass_seq = max(self._pass_seq, done.seq)
+            self.host_done(done.host, split_revision(done.revision)[1], changed=done.changed, failed=done.failed)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop`. Fetch failures back off; anything unexpected (a DB that refuses a
@@ -180,7 +203,7 @@ class GitFollower:
             if self.status.suspended:  # suspended while git ran: nothing is stored; resume applies it
                 self.status.record.end(attempt, "Suspended", "suspended before it was stored")
                 return
-            due = self.store(loaded, self.source.apply_set)
+            due = self.store(loaded, self.source.apply_set, revision)
         except _Refused as exc:
             self._seen = sha
             self._refuse(attempt, revision, exc.reason, exc.errors)
@@ -196,7 +219,6 @@ class GitFollower:
             self.status.show()
             raise
         self._seen = sha
-        self.status.record.applied(revision)
         with self.db.read() as session:
             self.status.owned = source_hosts(session, self.source.apply_set)
         self.status.applied(attempt, sha, due | (self.status.owned - self.status.passed if restarted else set()))

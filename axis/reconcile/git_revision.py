@@ -12,6 +12,7 @@ from pathlib import Path
 from axis.sources.git import GitRemote
 from axis.specs import Loaded
 from axis.specs.errors import SpecError
+from axis.state.sources import apply_set_of
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class GitSource:
 
     @property
     def apply_set(self) -> str:
-        return f"git:{self.name}"
+        return apply_set_of(self.name)
 
 
 def split_revision(revision: str) -> tuple[str, str]:

@@ -31,6 +31,7 @@ from axis.specs.effective import EffectiveFeature
 from axis.state import Database
 from axis.state.feature_status import refused_steps
 from axis.state.objects import StoredSpecInvalid, desired_claims, get_row, to_model, valid_models
+from axis.state.sources import planned_revision, record_source_pass
 
 #: An apply's pass over one host must end within this many seconds (a controller's: PASS_TIMEOUT).
 APPLY_TIMEOUT = 900.0
@@ -100,7 +101,9 @@ async def reconcile_stored_host(db: Database, name: str, connector: Connector, *
                                 fence: Callable[[Session], None] | None = None) -> Reconciled | None:
     """The controller's pass over host `name`: planned from the DB, reconciled, recorded in its
     own transaction; None when the host is no longer stored (the queue drops it). `fence` runs
-    first in the record transaction: when it raises (`Fenced`), nothing of the pass is written."""
+    first in the record transaction: when it raises (`Fenced`), nothing of the pass is written.
+    A host a git source stored also gets its `SourcePass` (the revision planned, how it ended)
+    and its converged revision in that transaction, whichever controller holds it."""
     planned_at = time.time()  # before the read: the pass saw every commit made until then
     with db.read() as session:
         row = get_row(session, Kind.HOST, name)  # this host only: a pass over one host parses no other
@@ -108,16 +111,21 @@ async def reconcile_stored_host(db: Database, name: str, connector: Connector, *
             host = to_model(row, Host) if row is not None else None
         except StoredSpecInvalid:  # listed with its reason elsewhere; no pass plans from it
             host = None
-        if host is None:
+        if host is None or row is None:
             return None
         work = plan_work(session, [host], valid_models(session, HostProfile), planned_at=planned_at)[0]
         tools = claim_tools(desired_claims(session))
+        planned = planned_revision(session, row.apply_set)  # the git revision this desired state is
     reconciled = await reconcile_host(work, connector, dry_run=False, extra_tools=tools, timeout=PASS_TIMEOUT,
                                       stop=stop)
     with db.write() as session:
         if fence is not None:
             fence(session)
-        reconciled.record(session, time.time())
+        now = time.time()
+        reconciled.record(session, now)
+        if planned is not None:  # what the leader's follower counts toward the revision's attempt
+            record_source_pass(session, name, *planned, changed=reconciled.outcome.status == "changed",
+                               failed=reconciled.outcome.status == "failed", now=now)
     return reconciled
 
 

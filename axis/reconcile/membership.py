@@ -29,7 +29,7 @@ from sqlmodel import Session
 from axis.reconcile.supervisor import describe
 from axis.state import Database
 from axis.state.controllers import Member, beat, default_name, evict_others, live_names, mark_stopped
-from axis.state.ownership import Share, check_fence, release_all, share
+from axis.state.ownership import Share, check_fence, check_leader_fence, release_all, share
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ class Membership:
         self._deadline = -float("inf")
         self._due = -float("inf")
         self._was_leader: bool | None = None
+        #: the DB as the leader writes it: each write transaction checks first that this
+        #: controller still leads with the token its last tick was granted (else Fenced); a sole
+        #: controller's flock already keeps every other controller off the DB
+        self.leader_db = db if sole else db.fenced(lambda session: check_leader_fence(
+            session, self.name, self.share.leader_token if self.active else None, self.clock()))
 
     @property
     def name(self) -> str:

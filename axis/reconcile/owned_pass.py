@@ -1,5 +1,5 @@
 """A controller's pass over one host it owns, and what the queue does after it: when the host is
-due again (the pass's `Result`), what the git source hears, and a pass refused at its record
+due again (the pass's `Result`), a host gone from the git source, and a pass refused at its record
 because the host's ownership moved on while it ran (`Fenced`: nothing was written, the new
 holder reconciles the host; this controller leaves it until a tick grants it back)."""
 
@@ -29,8 +29,9 @@ logger = logging.getLogger("axis.reconcile.controller")
 
 async def converge_owned(db: Database, name: str, slot: Slot, connector: Connector, *, source: GitFollower | NoSource,
                          resync: float, fence: Callable[[Session], None], stop: asyncio.Event) -> bool:
-    """One pass over `name`, then when it is due again; a git source hears which of its commits
-    the pass planned and how it ended (a crashed pass: failed). False when the pass was fenced.
+    """One pass over `name`, then when it is due again; a git source hears of a host no longer
+    stored (what each pass planned and how it ended is stored with the pass, `reconcile_stored_host`,
+    and counted by the leader's follower). False when the pass was fenced.
 
     With --debug, one line per pass says when it began and ended on this machine's clock: what
     shows that two controllers never had a host in hand at once (tests/integration/test_failover_hosts)."""
@@ -45,22 +46,17 @@ async def converge_owned(db: Database, name: str, slot: Slot, connector: Connect
 
 async def _converge(db: Database, name: str, slot: Slot, connector: Connector, *, source: GitFollower | NoSource,
                     resync: float, fence: Callable[[Session], None], stop: asyncio.Event) -> bool:
-    planned = source.applied_sha
     try:
         reconciled = await reconcile_stored_host(db, name, connector, stop=stop, fence=fence)
     except Fenced as exc:
         logger.warning("%s: pass not recorded: %s", name, exc, extra={"host": name, "result": "fenced"})
         slot.due = time.time()
         return False
-    except Exception:
-        source.host_done(name, planned, changed=False, failed=True)
-        raise
     if reconciled is None:  # no longer stored (or unreadable): the next look at the DB drops its slot
         slot.due = math.inf
         source.host_gone(name)
         return True
     result = reconciled.result(resync)
-    source.host_done(name, planned, changed=reconciled.outcome.status == "changed", failed=bool(result.error))
     if result.error:
         delay = slot.failed()
         logger.warning("%s: failed: %s; retry in %ss", name, result.error, f"{delay:g}",

@@ -25,6 +25,7 @@ from axis.state.events import record_event
 from axis.state.facts import store_observations
 from axis.state.feature_status import FeatureRow, store_feature_status
 from axis.state.objects import get_row, list_rows
+from axis.state.sources import planned_revision, record_source_pass
 
 logger = logging.getLogger(__name__)
 
@@ -125,13 +126,16 @@ def record_claim_conditions(session: Session, now: float) -> None:
 
 def record_pass_crashed(session: Session, name: str, message: str, now: float, started: float) -> None:
     """A host pass that raised leaves the host Ready False (`ControllerError`), stamped with the
-    pass's start: `axis get hosts` shows it, and an apply waiting on the pass gets its answer."""
+    pass's start: `axis get hosts` shows it, and an apply waiting on the pass gets its answer;
+    a git source's host counts as failed for the revision in force."""
     row = get_row(session, Kind.HOST, name)
     if row is None:
         return
     for type, status in (("Converged", None), ("Ready", False)):
         set_condition(session, Kind.HOST, name, type, status, "ControllerError", f"the controller's pass: {message}",
                       generation=row.generation, now=now, probed=started)
+    if (planned := planned_revision(session, row.apply_set)) is not None:  # a failed pass of the revision in force
+        record_source_pass(session, name, *planned, changed=False, failed=True, now=now)
 
 
 def record_spec_invalid(session: Session, errors: list[str]) -> None:

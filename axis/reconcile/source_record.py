@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from axis.state import Database
 from axis.state.conditions import conditions_of, set_condition
 from axis.state.events import record_event
-from axis.state.sources import SOURCE_KIND, begin_attempt, end_attempt, mark_applied, record_host_revision
+from axis.state.sources import SOURCE_KIND, begin_attempt, end_attempt
 
 #: Ready reasons that stall the source until a new commit: the last good revision stays in force.
 STALLING = frozenset({"SpecInvalid", "VerificationFailed"})
@@ -77,10 +77,3 @@ class SourceRecorder:
         with self.db.write() as session:
             end_attempt(session, attempt, result, message, changed=changed, failed=failed, now=time.time())
 
-    def applied(self, revision: str) -> None:
-        with self.db.write() as session:
-            mark_applied(session, self.name, revision, time.time())
-
-    def host_converged(self, host: str, revision: str) -> None:
-        with self.db.write() as session:
-            record_host_revision(session, host, self.name, revision, time.time())

@@ -57,7 +57,6 @@ class SourceStatus:
         self.settled = SourceState(None, "Progressing", "waiting for the first fetch", reconciling=True)
         self.stall: SourceState | None = None  # the newest commit, refused
         self.fetch_error: SourceState | None = None  # the remote could not be read at the last poll
-        self._recorded: dict[str, str] = {}  # host -> the commit its last converged pass planned
         self._failing: set[str] = set()  # hosts whose last pass failed
 
     def current(self) -> SourceState:
@@ -93,15 +92,13 @@ class SourceStatus:
 
     def host_done(self, host: str, sha: str, *, changed: bool, failed: bool) -> None:
         """A host pass that planned commit `sha` ended: count it toward that revision's attempt and
-        the source's health. Called from the controller's host passes: a write that fails is
+        the source's health. Fed by the leader's follower from the stored passes (`SourcePass`,
+        which the pass's own transaction wrote with the host's revision): a write that fails is
         logged, never raised."""
         try:
             self.passed.add(host)
             if host not in self.owned:
                 return
-            if sha and not failed and self._recorded.get(host) != sha:
-                self.record.host_converged(host, self.revision_of(sha))
-                self._recorded[host] = sha
             (self._failing.add if failed else self._failing.discard)(host)
             a = self.attempt
             if a is None or a.sha != sha or host not in a.pending:
@@ -166,13 +163,9 @@ class NoSource:
     directory: nobody listens, nothing is ever suspended."""
 
     suspended = False
-    applied_sha = ""
-
-    def host_done(self, host: str, sha: str, *, changed: bool, failed: bool) -> None:
-        """Nothing to count."""
 
     def host_gone(self, host: str) -> None:
         """Nothing to count."""
 
-    def read_suspended(self) -> None:
-        """A directory cannot be suspended."""
+    def look(self, leading: bool) -> None:
+        """A directory cannot be suspended, and its host passes count toward nothing."""

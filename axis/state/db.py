@@ -21,9 +21,10 @@ waits for a writer at open either.
 
 from __future__ import annotations
 
+import copy
 import errno
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,7 @@ class Database:
     def __init__(self, location: Location | Path | str, *, write_wait: float = BUSY_TIMEOUT_MS / 1000):
         """`write_wait`: seconds a write waits for another writer before failing (a StateError)."""
         self.location = Location.of(location)
+        self._fence: Callable[[Session], None] | None = None
         if self.location.path is not None:
             try:
                 self.location.path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,6 +150,8 @@ class Database:
         try:
             with Session(self.engine, expire_on_commit=False) as session:
                 with session.begin():
+                    if self._fence is not None:
+                        self._fence(session)
                     yield session
         except DBAPIError as exc:
             raise db_error(self.location, exc) from exc
@@ -160,6 +164,15 @@ class Database:
                 yield session  # closing the session rolls the read transaction back
         except DBAPIError as exc:
             raise db_error(self.location, exc) from exc
+
+    def fenced(self, check: Callable[[Session], None]) -> Database:
+        """This DB (the same engine) whose every write transaction runs `check` first, after the
+        write lock: when it raises, the transaction writes nothing. The leader's work writes
+        through one (`Membership.leader_db`), so code that writes in several transactions of its
+        own (the claims pass, the jobs pass, the follower) is fenced whole without knowing it."""
+        twin = copy.copy(self)
+        twin._fence = check
+        return twin
 
     def close(self) -> None:
         self.engine.dispose()

@@ -44,10 +44,15 @@ class Fenced(Exception):
 
 @dataclass(frozen=True)
 class Share:
-    """What one tick left a controller holding: host → fencing token, and the leader role."""
+    """What one tick left a controller holding: host → fencing token, and the leader role's
+    token (None: it does not lead)."""
 
     hosts: dict[str, int] = field(default_factory=dict)
-    leader: bool = False
+    leader_token: int | None = None
+
+    @property
+    def leader(self) -> bool:
+        return self.leader_token is not None
 
 
 def rank(holder: str, name: str) -> int:
@@ -79,10 +84,11 @@ def share(session: Session, me: str, live: list[str], *, now: float, lease: floa
     while want > 0 and free:  # in batches: a first tick over 10,000 hosts is a few statements
         batch, free = free[:min(want, BATCH)], free[min(want, BATCH):]
         want -= _take(session, HOST, batch, me, now, lease)
-    leader = _take(session, ROLE, [LEADER], me, now, lease) == 1 or _holds(session, ROLE, LEADER, me)
-    tokens = session.execute(select(OWNERSHIP.c.name, OWNERSHIP.c.token)
-                             .where(and_(OWNERSHIP.c.scope == HOST, OWNERSHIP.c.holder == me))).all()  # after the takes
-    return Share({r.name: r.token for r in tokens}, leader)
+    _take(session, ROLE, [LEADER], me, now, lease)
+    tokens = session.execute(select(OWNERSHIP.c.scope, OWNERSHIP.c.name, OWNERSHIP.c.token)
+                             .where(OWNERSHIP.c.holder == me)).all()  # after the takes
+    return Share({r.name: r.token for r in tokens if r.scope == HOST},
+                 next((r.token for r in tokens if r.scope == ROLE and r.name == LEADER), None))
 
 
 def _host_rows(session: Session) -> dict[str, tuple[str, float]]:
@@ -121,11 +127,6 @@ def _give_back(session: Session, scope: str, names: list[str], me: str) -> None:
             OWNERSHIP.c.holder == me)).values(holder="", expires=0.0))
 
 
-def _holds(session: Session, scope: str, name: str, me: str) -> bool:
-    return session.execute(select(OWNERSHIP.c.holder).where(and_(
-        OWNERSHIP.c.scope == scope, OWNERSHIP.c.name == name))).scalar() == me
-
-
 def release_all(session: Session, me: str) -> None:
     """Give back every row `me` holds (a clean stop): the others take them at their next tick."""
     session.execute(update(OWNERSHIP).where(OWNERSHIP.c.holder == me).values(holder="", expires=0.0))
@@ -134,11 +135,24 @@ def release_all(session: Session, me: str) -> None:
 def check_fence(session: Session, host: str, me: str, token: int, now: float) -> None:
     """Raise Fenced unless `me` still holds `host` with `token`, unexpired at `now`; call it first
     in the transaction that records a pass, so that a refused pass writes nothing."""
+    _check(session, HOST, host, me, token, now)
+
+
+def check_leader_fence(session: Session, me: str, token: int | None, now: float) -> None:
+    """Raise Fenced unless `me` still holds the leader role with `token` (None: the last tick did
+    not grant it), unexpired at `now`: the leader's writes (spec stores, claims, jobs) call it
+    first, so a leader paused past its lease writes nothing over its successor's."""
+    if token is None:
+        raise Fenced(f"{LEADER}: {me} does not lead")
+    _check(session, ROLE, LEADER, me, token, now)
+
+
+def _check(session: Session, scope: str, name: str, me: str, token: int, now: float) -> None:
     row = session.execute(select(OWNERSHIP.c.holder, OWNERSHIP.c.token, OWNERSHIP.c.expires).where(
-        and_(OWNERSHIP.c.scope == HOST, OWNERSHIP.c.name == host))).first()
+        and_(OWNERSHIP.c.scope == scope, OWNERSHIP.c.name == name))).first()
     if row is None or row.holder != me or row.token != token or row.expires <= now:
         now_held = "nobody" if row is None or not row.holder else f"{row.holder} (token {row.token})"
-        raise Fenced(f"{host}: ownership moved on: {me} held it with token {token}, now {now_held}")
+        raise Fenced(f"{name}: ownership moved on: {me} held it with token {token}, now {now_held}")
 
 
 def holders(session: Session, now: float) -> dict[str, Ownership]:

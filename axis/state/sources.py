@@ -10,10 +10,11 @@ months stays small, and only the newest few are ever shown.
 
 from __future__ import annotations
 
+from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
 from axis.state.events import record_event
-from axis.state.tables import DesiredObject, HostRevision, SourceAttempt, SourceRow
+from axis.state.tables import DesiredObject, HostRevision, SourceAttempt, SourcePass, SourceRow
 
 SOURCE_KIND = "Source"
 
@@ -21,6 +22,13 @@ SOURCE_KIND = "Source"
 MAX_ATTEMPTS = 50
 
 PROGRESSING = "Progressing"
+
+#: The apply set a git source stores its objects under is this prefix and its name.
+APPLY_SET_PREFIX = "git:"
+
+
+def apply_set_of(source: str) -> str:
+    return APPLY_SET_PREFIX + source
 
 
 def upsert_source(session: Session, *, name: str, url: str, ref: str, path: str, interval: float,
@@ -158,5 +166,44 @@ def host_revisions(session: Session) -> dict[str, HostRevision]:
 
 
 def drop_host_revision(session: Session, host: str) -> None:
-    """A deleted host keeps no revision row (a host of the same name later starts afresh)."""
+    """A deleted host keeps no revision row nor pass (a host of the same name later starts afresh)."""
     session.exec(delete(HostRevision).where(col(HostRevision.host) == host))
+    session.exec(delete(SourcePass).where(col(SourcePass.host) == host))
+
+
+def planned_revision(session: Session, apply_set: str) -> tuple[str, str] | None:
+    """(source, revision in force) for a host stored under `apply_set`, when a git source stored
+    it and has applied a revision: read in the pass's planning transaction, it is the revision the
+    pass converges the host to (the source's store marks the revision applied in the transaction
+    that stores its objects)."""
+    if not apply_set.startswith(APPLY_SET_PREFIX):
+        return None
+    row = session.get(SourceRow, apply_set[len(APPLY_SET_PREFIX):])
+    return (row.name, row.last_applied) if row is not None and row.last_applied else None
+
+
+def record_source_pass(session: Session, host: str, source: str, revision: str, *, changed: bool, failed: bool,
+                       now: float) -> None:
+    """A pass over `host` that planned `revision` of `source` ended (in the pass's record
+    transaction, whichever controller ran it): its `SourcePass` row, and the host's revision
+    when the pass converged it to a revision other than the one recorded."""
+    seq = (session.exec(select(func.max(SourcePass.seq))).one() or 0) + 1
+    row = session.get(SourcePass, host) or SourcePass(host=host, source=source, revision=revision)
+    row.source, row.revision, row.changed, row.failed, row.passed_at, row.seq = \
+        source, revision, changed, failed, now, seq
+    session.add(row)
+    if not failed:
+        converged = session.get(HostRevision, host)
+        if converged is None or (converged.source, converged.revision) != (source, revision):
+            record_host_revision(session, host, source, revision, now)
+
+
+def last_pass_seq(session: Session) -> int:
+    """The newest `SourcePass.seq` (0: none): where a follower that starts leading begins to read."""
+    return int(session.exec(select(func.max(SourcePass.seq))).one() or 0)
+
+
+def passes_since(session: Session, source: str, seq: int) -> list[SourcePass]:
+    """The passes over `source`'s hosts recorded after `seq`, oldest first."""
+    return list(session.exec(select(SourcePass).where(SourcePass.source == source, col(SourcePass.seq) > seq)
+                             .order_by(col(SourcePass.seq))).all())

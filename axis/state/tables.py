@@ -205,6 +205,25 @@ class HostRevision(SQLModel, table=True):
     converged_at: float
 
 
+class SourcePass(SQLModel, table=True):
+    """The last pass over a host a git source stored, by whichever controller held the host: the
+    revision in force that the pass planned from (read with the host's spec) and how it ended.
+    `seq` rises with every row written (under the DB's one write lock), so the leading
+    controller's follower reads only what changed since its last look and settles its attempts
+    from what is stored, not from its own passes alone."""
+
+    __tablename__ = "source_passes"
+    __table_args__ = (Index("ix_source_passes_seq", "seq"),)
+
+    host: str = Field(primary_key=True)
+    source: str
+    revision: str
+    changed: bool = False
+    failed: bool = False
+    passed_at: float = 0.0
+    seq: int = Field(default=0, sa_column=Column(BIG, nullable=False))
+
+
 class Job(SQLModel, table=True):
     """A detached job (`axis exec --detach`) and how it ended; `ended` 0 and `exit_code` None
     while it runs. At most one job per claim is `Running` (a partial unique index), so a claim's

@@ -1,0 +1,71 @@
+"""A running controller whose grants change under it (`Controller.run` with an injected clock,
+one process, a fake connector): losing the leader role ends only the spec watcher, never the
+controller, and the watcher runs again when the role comes back."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from sqlmodel import select
+
+from axis.reconcile.controller import Controller
+from axis.reconcile.membership import Membership
+from axis.state import Database
+from axis.state.tables import DesiredObject
+from tests.conftest import HOST
+from tests.test_controller_shares import NAMES, Passes
+from tests.test_ownership import LEASE, Clock
+
+
+@pytest.fixture
+def watch(specs) -> Path:
+    return specs({f"{n}.yaml": HOST.format(name=n) for n in NAMES})
+
+
+def stored_hosts(db: Database) -> set[str]:
+    with db.read() as session:
+        return {o.name for o in session.exec(select(DesiredObject).where(DesiredObject.kind == "Host")).all()}
+
+
+async def until(condition, seconds: float = 10.0) -> bool:
+    """Whether `condition()` came true within `seconds` (looked at every 50 ms)."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return True
+        await asyncio.sleep(0.05)
+    return condition()
+
+
+def test_a_leader_that_loses_the_role_keeps_running_and_watches_again_when_it_leads(state_db, watch: Path):
+    db = Database(state_db)
+    clock = Clock()
+    a = Membership(db, "a", lease=LEASE, clock=clock.wall, monotonic=clock.mono)
+    controller = Controller(db, Passes("a", []), watch, resync=600, membership=a)
+    controller.load_watched()
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(controller.run(stop))
+        assert await until(lambda: controller.watcher.running)
+        clock.advance(LEASE + 1)  # a paused past its lease: b takes every host and the leader role
+        b = Membership(db, "b", lease=LEASE, clock=clock.wall, monotonic=clock.mono)
+        b.tick()
+        assert b.leader
+        assert await until(lambda: not controller.watcher.running)  # a's next tick: no longer the leader
+        await asyncio.sleep(0.5)
+        assert not running.done() and not stop.is_set()
+        b.leave()
+        clock.advance(LEASE / 3)  # a's next tick takes the role back
+        assert await until(lambda: a.leader and controller.watcher.running)
+        await asyncio.sleep(1.5)  # the file watch is watching (its first report is within a second)
+        (watch / "new.yaml").write_text(HOST.format(name="new"))
+        assert await until(lambda: "new" in stored_hosts(db))  # applied by the watcher, not a load
+        assert not running.done()
+        stop.set()
+        await running
+
+    asyncio.run(scenario())
+    assert stored_hosts(db) == {*NAMES, "new"}

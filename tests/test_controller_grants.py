@@ -1,6 +1,7 @@
 """A running controller whose grants change under it (`Controller.run` with an injected clock,
 one process, a fake connector): losing the leader role ends only the spec watcher, never the
-controller, and the watcher runs again when the role comes back."""
+controller, and the watcher runs again when the role comes back; a tick from any call site
+keeps the hosts with a pass in flight."""
 
 from __future__ import annotations
 
@@ -69,3 +70,34 @@ def test_a_leader_that_loses_the_role_keeps_running_and_watches_again_when_it_le
 
     asyncio.run(scenario())
     assert stored_hosts(db) == {*NAMES, "new"}
+
+
+def test_a_tick_from_a_spec_load_keeps_the_hosts_with_a_pass_in_flight(state_db, watch: Path):
+    """The review's scenario (H1): `a` holds every host, each with a pass in flight; `b` joins; a
+    spec load (`load_watched`, as on every edit) ticks `a`: it must keep those hosts, so `b`
+    never holds a host that `a` is passing."""
+    db = Database(state_db)
+    clock = Clock()
+    a = Membership(db, "a", lease=LEASE, clock=clock.wall, monotonic=clock.mono)
+    controller = Controller(db, Passes("a", []), watch, resync=600, membership=a)
+    controller.load_watched()
+    a.tick()
+    assert set(a.share.hosts) == set(NAMES)
+
+    async def scenario() -> None:
+        never = asyncio.Event()
+        for slot in controller._slots.values():
+            slot.task = asyncio.create_task(never.wait())  # a pass in flight
+        b = Membership(db, "b", lease=LEASE, clock=clock.wall, monotonic=clock.mono)
+        b.tick()
+        clock.advance(LEASE / 3)
+        controller.load_watched()  # a's tick is due: it runs from here
+        assert set(a.share.hosts) == set(NAMES)
+        clock.advance(LEASE / 3)
+        b.tick()
+        assert b.share.hosts == {}
+        for slot in controller._slots.values():
+            assert slot.task is not None
+            slot.task.cancel()
+
+    asyncio.run(scenario())

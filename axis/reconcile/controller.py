@@ -92,7 +92,7 @@ class Controller:
         broken: BaseException | None = None
         try:
             while not stop.is_set():
-                self.membership.tick_if_due(lambda: frozenset(n for n, s in self._slots.items() if s.task is not None))
+                self.membership.tick_if_due(self._busy)
                 self._lead()
                 self.watcher.check()
                 now = time.time()
@@ -151,7 +151,7 @@ class Controller:
         exists is not read at all (that would be an empty desired state): the watcher reports it.
         Following git, this only registers the source and reconciles what the state DB holds (the
         revision in force) until the follower's first fetch."""
-        self.membership.tick_if_due()
+        self.membership.tick_if_due(self._busy)
         self._leading = self.membership.leader
         if self.follower is not None and self._leading:
             self.follower.register()
@@ -162,6 +162,10 @@ class Controller:
         self._spec_retry = None
         if os.path.exists(self.watch):
             self._periodic(Part.SPECS, self.apply_specs)
+
+    def _busy(self) -> frozenset[str]:
+        """The hosts with a pass in flight, which every tick keeps (never two passes at once)."""
+        return frozenset(n for n, s in self._slots.items() if s.task is not None)
 
     def _periodic(self, part: Part, work: Callable[[], object]) -> None:
         """Run the spec apply, claims pass or DB poll; if it raises, record it, retry after a backoff."""

@@ -72,8 +72,9 @@ class Membership:
             self._was_leader = self.share.leader
         return self.share
 
-    def tick_if_due(self, busy: Callable[[], frozenset[str]] = frozenset) -> None:
-        """`tick` when it is due (`busy()`: the hosts with a pass in flight then); a tick that fails
+    def tick_if_due(self, busy: Callable[[], frozenset[str]]) -> None:
+        """`tick` when it is due (`busy()`: the hosts with a pass in flight then, asked of every
+        caller: a default would give those hosts away); a tick that fails
         (the DB unreachable) is logged and tried again at the next period, while what the last
         one granted runs out at its deadline."""
         if self.monotonic() < self._due:

@@ -1,23 +1,28 @@
 """A running controller whose grants change under it (`Controller.run` with an injected clock,
 one process, a fake connector): losing the leader role ends only the spec watcher, never the
 controller, and the watcher runs again when the role comes back; a tick from any call site
-keeps the hosts with a pass in flight."""
+keeps the hosts with a pass in flight; a pass whose grant lapses starts no further step."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from sqlmodel import select
 
+from axis.drivers.features.panic_recovery import PATH
 from axis.reconcile.controller import Controller
 from axis.reconcile.membership import Membership
+from axis.specs import Host
 from axis.state import Database
 from axis.state.tables import DesiredObject
 from tests.conftest import HOST
-from tests.test_controller_shares import NAMES, Passes
+from tests.fake_transport import FakeTransport
+from tests.test_controller_shares import NAMES, Passes, run_for
+from tests.test_converge_stop import FACTS
 from tests.test_ownership import LEASE, Clock
 
 
@@ -101,3 +106,49 @@ def test_a_tick_from_a_spec_load_keeps_the_hosts_with_a_pass_in_flight(state_db,
             slot.task.cancel()
 
     asyncio.run(scenario())
+
+
+class _LapseOnPut(FakeTransport):
+    """A pass of two steps (a file write, then `sysctl -p`): while the write is in flight, the
+    controller's grant lapses (`lapse()`) and the controller's loop gets time to see it."""
+
+    lapse: Callable[[], None] = staticmethod(lambda: None)
+
+    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False,
+                  expect: str | None = None) -> None:
+        self.lapse()
+        await asyncio.sleep(1.5)  # the loop looks at least once a second
+        await super().put(path, data, mode=mode, sudo=sudo, expect=expect)
+
+
+@dataclass
+class _Ssh:
+    transport: FakeTransport
+
+    async def connect(self, host: Host) -> FakeTransport:
+        return self.transport
+
+
+@pytest.mark.parametrize("how", ["another controller takes the host", "its tick fails"])
+def test_a_pass_whose_grant_lapses_starts_no_further_step(state_db, specs, how):
+    db = Database(state_db)
+    clock = Clock()
+    a = Membership(db, "a", lease=LEASE, clock=clock.wall, monotonic=clock.mono)
+    fake = _LapseOnPut("h0").script(r"sysctl -p", exit_status=0).script(r"", stdout=FACTS)
+    watch = specs({"h0.yaml": HOST.format(name="h0").replace("swapfile: {size: 32G}", "panicRecovery: {}")})
+    controller = Controller(db, _Ssh(fake), watch, resync=600, membership=a)
+    controller.load_watched()
+
+    def lapse() -> None:
+        clock.advance(LEASE)  # a paused past its lease
+        if how == "another controller takes the host":
+            Membership(db, "b", lease=LEASE, clock=clock.wall, monotonic=clock.mono).tick()
+        else:
+            def broken(busy: frozenset[str]) -> None:
+                raise OSError("the DB is gone")
+            a.tick = broken  # type: ignore[method-assign]
+
+    fake.lapse = lapse
+    asyncio.run(run_for([controller], 3.0))
+    assert list(fake.files) == [PATH]  # the write in flight completed
+    assert not any("sysctl -p" in c for c in fake.calls)  # the step after it never started

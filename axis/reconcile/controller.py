@@ -35,7 +35,7 @@ from axis.drivers.connector import Connector
 from axis.reconcile.apply_pass import report_spec_errors, store_watched
 from axis.reconcile.git_follow import GitFollower, GitSource
 from axis.reconcile.source_status import NoSource
-from axis.reconcile.host_slot import Slot
+from axis.reconcile.host_slot import Slot, Slots
 from axis.reconcile.job_watch import JobWatch
 from axis.reconcile.leader_watch import LeaderWatch
 from axis.reconcile.membership import Membership
@@ -64,7 +64,7 @@ class Controller:
         self.membership = membership or Membership(db, sole=True)
         self._leading = False  # the desired state was loaded as the leader (`load_watched`)
         self.resync, self.jobs = resync, jobs
-        self._slots: dict[str, Slot] = {}
+        self._slots = Slots()
         self._claims_due = 0.0
         self._poll_due = 0.0
         self._known = StorePoll()
@@ -89,17 +89,20 @@ class Controller:
         watcher: asyncio.Task[None] | None = None  # the leader's watcher, once ended
         stopper = asyncio.create_task(stop.wait())
         stopper.add_done_callback(lambda _task: self._wake.set())
+        stopper.add_done_callback(lambda _task: self._slots.halt())  # `stop` set, or the loop ended
         broken: BaseException | None = None
         try:
             while not stop.is_set():
-                self.membership.tick_if_due(self._busy)
+                self.membership.tick_if_due(self._slots.busy)
+                self._slots.lapse(self.membership.token)  # a pass whose grant lapsed starts no new step
                 self._lead()
                 self.watcher.check()
                 now = time.time()
                 for name, slot in self._slots.items() if not self.source.suspended else ():
                     if slot.task is None and (token := self.membership.token(name)) is not None and (
                             slot.due <= now or token != slot.token):  # due, or granted anew
-                        slot.token, slot.task = token, asyncio.create_task(self._host_pass(name, slot, gate, stop, token))
+                        slot.token, slot.halt = token, asyncio.Event()
+                        slot.task = asyncio.create_task(self._host_pass(name, slot, gate, slot.halt, token))
                 if self._spec_retry is not None and now >= self._spec_retry:
                     self.load_watched()
                 if now >= self._poll_due:
@@ -120,7 +123,7 @@ class Controller:
         finally:
             watcher = self.watcher.end()
             stopper.cancel()
-            running = [s.task for s in self._slots.values() if s.task is not None]
+            running = self._slots.running()
             if running:
                 logger.info("stopping: waiting for %d host pass(es) to finish their step in flight", len(running),
                             extra={"passes": len(running)})
@@ -151,7 +154,7 @@ class Controller:
         exists is not read at all (that would be an empty desired state): the watcher reports it.
         Following git, this only registers the source and reconciles what the state DB holds (the
         revision in force) until the follower's first fetch."""
-        self.membership.tick_if_due(self._busy)
+        self.membership.tick_if_due(self._slots.busy)
         self._leading = self.membership.leader
         if self.follower is not None and self._leading:
             self.follower.register()
@@ -162,10 +165,6 @@ class Controller:
         self._spec_retry = None
         if os.path.exists(self.watch):
             self._periodic(Part.SPECS, self.apply_specs)
-
-    def _busy(self) -> frozenset[str]:
-        """The hosts with a pass in flight, which every tick keeps (never two passes at once)."""
-        return frozenset(n for n, s in self._slots.items() if s.task is not None)
 
     def _periodic(self, part: Part, work: Callable[[], object]) -> None:
         """Run the spec apply, claims pass or DB poll; if it raises, record it, retry after a backoff."""

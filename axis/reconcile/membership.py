@@ -5,8 +5,9 @@ What a tick grants holds only until a local deadline, measured on this process's
 clock from the tick's start: the lease minus a third of it. A controller that was paused (SIGSTOP,
 a frozen VM) past its deadline starts no pass and does no leader's work until a tick renews
 its rows; a renewal of a row another controller took in the meantime changes nothing, so what
-it resumes with is only what it still holds. A pass already in flight is refused at its record
-(`Fenced`), never written over a newer holder's.
+it resumes with is only what it still holds. A pass already in flight starts no further step
+once the grant lapsed (`host_slot.Slot.lapse`) and is refused at its record (`Fenced`), never
+written over a newer holder's.
 
 On SQLite one controller runs at a time (its flock, `axis.state.lock.ControllerLock`): that one is
 `sole` and the same code runs, except that every other registered controller is known to be gone

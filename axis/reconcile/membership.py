@@ -13,8 +13,10 @@ On SQLite one controller runs at a time (its flock, `axis.state.lock.ControllerL
 `sole` and the same code runs, except that every other registered controller is known to be gone
 (a crashed one's rows are taken at once, not after its lease) and it holds every host.
 
-The clocks are injectable (`clock`: wall time stored in the DB; `monotonic`: the deadline), so
-tests and simulations run many members in one process with no real waiting.
+Leases are measured on the state DB's clock (`axis.state.controllers.lease_time`: on PostgreSQL
+the server's, read in the tick's and the fence's transaction), never on each machine's own. The
+clocks are injectable (`clock`: the lease clock instead of the DB's; `monotonic`: the deadline),
+so tests and simulations run many members in one process with no real waiting.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from sqlmodel import Session
 
 from axis.reconcile.supervisor import describe
 from axis.state import Database
-from axis.state.controllers import Member, beat, default_name, evict_others, live_names, mark_stopped
+from axis.state.controllers import Member, beat, default_name, evict_others, lease_time, live_names, mark_stopped
 from axis.state.ownership import Share, check_fence, release_all, share
 
 logger = logging.getLogger(__name__)
@@ -40,9 +42,10 @@ DEFAULT_LEASE = 15.0
 
 class Membership:
     def __init__(self, db: Database, name: str | None = None, *, lease: float = DEFAULT_LEASE,
-                 sole: bool = False, clock: Callable[[], float] = time.time,
+                 sole: bool = False, clock: Callable[[], float] | None = None,
                  monotonic: Callable[[], float] = time.monotonic):
-        """`sole`: this process holds the one-controller lock of the state DB (see above)."""
+        """`sole`: this process holds the one-controller lock of the state DB (see above);
+        `clock`: the lease clock (default: the state DB's, `lease_time`)."""
         self.db, self.lease, self.sole = db, lease, sole
         self.member = Member(name or default_name(), lease, os.getpid(), socket.gethostname())
         self.clock, self.monotonic = clock, monotonic
@@ -58,9 +61,10 @@ class Membership:
     def tick(self, busy: frozenset[str] = frozenset()) -> Share:
         """Heartbeat, renew, balance and the leader role in one write transaction; what it grants
         holds until lease − lease/3 after the tick began. `busy`: hosts with a pass in flight."""
-        started, now = self.monotonic(), self.clock()
+        started = self.monotonic()
         self._due = started + self.lease / 3
         with self.db.write() as session:
+            now = self.now(session)
             beat(session, self.member, now)
             if self.sole:
                 evict_others(session, self.name, now)
@@ -107,9 +111,13 @@ class Membership:
         """The fencing token `host` is held with, None when a pass over it must not start now."""
         return self.share.hosts.get(host) if self.active else None
 
+    def now(self, session: Session) -> float:
+        """Now on the lease clock, read in `session`'s transaction."""
+        return self.clock() if self.clock is not None else lease_time(session)
+
     def fence(self, host: str, token: int) -> Callable[[Session], None]:
         """The check a pass over `host` makes first in its record transaction (raises Fenced)."""
-        return lambda session: check_fence(session, host, self.name, token, self.clock())
+        return lambda session: check_fence(session, host, self.name, token, self.now(session))
 
     def leave(self) -> None:
         """Give back every host and the leader role, and say stopped: the others take over at their
@@ -118,7 +126,7 @@ class Membership:
         try:
             with self.db.write() as session:
                 release_all(session, self.name)
-                mark_stopped(session, self.name, self.clock())
+                mark_stopped(session, self.name, self.now(session))
         except Exception as exc:
             logger.warning("%s: could not give back its hosts: %s; they move when its lease runs out", self.name,
                            describe(exc), extra={"controller": self.name, "error": describe(exc)})

@@ -69,7 +69,7 @@ class Controller:
         self._poll_due = 0.0
         self._known = StorePoll()
         self._wake = asyncio.Event()
-        self.supervisor = Supervisor(db, follows_git=follow is not None)
+        self.supervisor = Supervisor(db, follows_git=follow is not None, member=self.membership.name)
         self._spec_retry: float | None = None  # when to re-read the specs after an apply that raised
         self._streaks = {part: 0 for part in (Part.SPECS, Part.CLAIMS, Part.STORE_POLL)}
         self.follower = None if follow is None else GitFollower(db, follow, self.supervisor, self.store_loaded)

@@ -178,3 +178,31 @@ def test_a_host_granted_anew_is_passed_at_once_not_at_its_next_resync(state_db, 
     first = asyncio.run(scenario())
     assert {host for _c, host, _s, _e in log[:first]} == set(NAMES)
     assert {host for _c, host, _s, _e in log[first:]} == set(NAMES)
+
+
+def test_a_controller_that_stops_while_another_runs_leaves_ready_to_it(state_db, watch):
+    """They share Controller/controller: the first to stop says so in an event, the one still
+    running keeps Ready; the last to stop writes Ready False Stopped."""
+    db = Database(state_db)
+    a, b = (Controller(db, Passes(n, []), watch, resync=600, membership=Membership(db, n, lease=3.0)) for n in "ab")
+    for c in (a, b):
+        c.load_watched()
+
+    def health() -> tuple[tuple[str, str], list[str]]:
+        with db.read() as session:
+            ready = session.exec(select(Condition).where(Condition.kind == "Controller", Condition.type == "Ready")).one()
+            stopped = session.exec(select(Event).where(Event.kind == "Controller", Event.reason == "Stopped")).all()
+        return (ready.status, ready.reason), [e.message for e in stopped]
+
+    async def scenario() -> None:
+        stop_a, stop_b = asyncio.Event(), asyncio.Event()
+        running = [asyncio.create_task(a.run(stop_a)), asyncio.create_task(b.run(stop_b))]
+        await asyncio.sleep(0.5)
+        stop_a.set()
+        await running[0]
+        assert health() == (("True", "Running"), ["controller a: stopped; 1 other controller(s) run on"])
+        stop_b.set()
+        await running[1]
+        assert health()[0] == ("False", "Stopped")
+
+    asyncio.run(scenario())

@@ -37,14 +37,14 @@ def make_controller(app: AppContext, desired: Path | GitSource, resync: str, job
         raise AppError(f"--resync: {exc}") from exc
     seconds = lease_seconds(lease)
     sole = app.state.backend == "sqlite"  # on PostgreSQL many controllers share the hosts
+    membership = Membership(app.db(), lease=seconds, sole=sole)
     if sole:
         try:
             stack.enter_context(ControllerLock(app.state))
         except LockHeld as exc:
             raise AppError(str(exc)) from exc
     else:
-        stack.enter_context(ControllerPresence(app.state))
-    membership = Membership(app.db(), lease=seconds, sole=sole)
+        membership.presence = stack.enter_context(ControllerPresence(app.state)).ensure
     if isinstance(desired, Path):
         loop = Controller(app.db(), app.connector, desired, resync=float(every), jobs=jobs, membership=membership)
     else:

@@ -19,6 +19,7 @@ from axis.app.observed import observed_view
 from axis.app.timefmt import iso
 from axis.specs import API_VERSION, Host, HostProfile, Kind, effective_features, matching_profiles
 from axis.state.conditions import conditions_of
+from axis.state.controllers import lease_time
 from axis.state.facts import latest
 from axis.state.feature_status import feature_status
 from axis.state.objects import StoredSpecInvalid, desired_hosts, to_model
@@ -102,7 +103,7 @@ def add_observed(session: Session, views: list[ObjectView]) -> None:
     for row in feature_status(session, names):
         features.setdefault(row.host, []).append(row)
     revisions = host_revisions(session)
-    held = holders(session, now)
+    held = holders(session, lease_time(session))  # the clock the leases are on
     for view in views:
         name = view["metadata"]["name"]
         o = observed_view(session, name, newest.get(name), now, spec_sudo=view["spec"].get("sudo") is True)

@@ -37,6 +37,7 @@ from axis.app.placement_document import PlacementDocument
 from axis.app.sources import SourceDocument, SourceList, not_found, source_list_view, source_view
 from axis.specs import Kind
 from axis.state import Database, leases
+from axis.state.controllers import lease_time
 from axis.state.events import list_events
 from axis.state.facts import latest
 from axis.state.lock import controller_holder
@@ -116,7 +117,7 @@ def controller(db: Database) -> ControllerHealth:
 def controllers(db: Database) -> ControllerList:
     """The controllers sharing the state DB, as `axis get controllers -o json`."""
     with db.read() as session:
-        return controllers_view(session, time.time())
+        return controllers_view(session, lease_time(session))  # the clock the leases are on
 
 
 def source_list(db: Database) -> SourceList:

@@ -35,13 +35,14 @@ from axis.drivers.connector import Connector
 from axis.reconcile.apply_pass import report_spec_errors, store_watched
 from axis.reconcile.git_follow import GitFollower, GitSource
 from axis.reconcile.source_status import NoSource
-from axis.reconcile.host_slot import Slot
+from axis.reconcile.host_slot import Slot, Slots
 from axis.reconcile.job_watch import JobWatch
+from axis.reconcile.leader_watch import LeaderWatch
 from axis.reconcile.membership import Membership
 from axis.reconcile.owned_pass import converge_owned, crash_record
 from axis.reconcile.record import bind_claims
 from axis.reconcile.spec_watch import SpecWatcher
-from axis.reconcile.supervisor import Part, Supervisor, describe, ended, restart_delay
+from axis.reconcile.supervisor import Part, Supervisor, describe, restart_delay
 from axis.specs import Kind, Loaded, SpecErrors
 from axis.specs.loader import load_specs
 from axis.reconcile.store_poll import POLL_EVERY, StorePoll
@@ -63,18 +64,20 @@ class Controller:
         self.membership = membership or Membership(db, sole=True)
         self._leading = False  # the desired state was loaded as the leader (`load_watched`)
         self.resync, self.jobs = resync, jobs
-        self._slots: dict[str, Slot] = {}
-        self._claims_due = 0.0
-        self._poll_due = 0.0
+        self._slots = Slots()
+        self._claims_due = self._poll_due = 0.0
         self._known = StorePoll()
         self._wake = asyncio.Event()
-        self.supervisor = Supervisor(db, follows_git=follow is not None)
+        self.supervisor = Supervisor(db, follows_git=follow is not None, member=self.membership.name)
         self._spec_retry: float | None = None  # when to re-read the specs after an apply that raised
         self._streaks = {part: 0 for part in (Part.SPECS, Part.CLAIMS, Part.STORE_POLL)}
         lead_db = self.membership.leader_db  # the leader's writes, fenced (Fenced once another leads)
         self.follower = None if follow is None else GitFollower(lead_db, follow, self.supervisor, self.store_loaded)
         self.source: GitFollower | NoSource = self.follower or NoSource()  # what hears of host passes
         self.job_watch = JobWatch(lead_db, connector, self.supervisor, self._wake, jobs_at_once=jobs)
+        self.watcher = LeaderWatch(self.follower.run if self.follower is not None else
+                                   SpecWatcher(watch or Path(), self.supervisor, self.load_watched).run,
+                                   "git follower" if self.follower else "spec watcher")
 
     async def run(self, stop: asyncio.Event) -> list[str]:
         """Reconcile until `stop`; the caller has stored the watched specs once (`load_watched`).
@@ -83,22 +86,23 @@ class Controller:
         exit status can say so. Raises when the scheduling loop itself broke."""
         self.supervisor.begin()
         gate = asyncio.Semaphore(self.jobs)
-        watcher: asyncio.Task[None] | None = None  # the leader's spec watcher or git follower
+        watcher: asyncio.Task[None] | None = None  # the leader's watcher, once ended
         stopper = asyncio.create_task(stop.wait())
         stopper.add_done_callback(lambda _task: self._wake.set())
+        stopper.add_done_callback(lambda _task: self._slots.halt())  # `stop` set, or the loop ended
         broken: BaseException | None = None
         try:
             while not stop.is_set():
-                self.membership.tick_if_due(lambda: frozenset(n for n, s in self._slots.items() if s.task is not None))
-                watcher = self._lead(watcher, stop)
-                if watcher is not None and watcher.done():  # it restarts itself forever: ending means its supervision broke
-                    raise RuntimeError(f"the {'git follower' if self.follower else 'spec watcher'}'s supervisor "
-                                       f"ended: {ended(watcher)}")
+                self.membership.tick_if_due(self._slots.busy)
+                self._slots.lapse(self.membership.token)  # a pass whose grant lapsed starts no new step
+                self._lead()
+                self.watcher.check()
                 now = time.time()
                 for name, slot in self._slots.items() if not self.source.suspended else ():
                     if slot.task is None and (token := self.membership.token(name)) is not None and (
                             slot.due <= now or token != slot.token):  # due, or granted anew
-                        slot.token, slot.task = token, asyncio.create_task(self._host_pass(name, slot, gate, stop, token))
+                        slot.token, slot.halt = token, asyncio.Event()
+                        slot.task = asyncio.create_task(self._host_pass(name, slot, gate, slot.halt, token))
                 if self._spec_retry is not None and now >= self._spec_retry:
                     self.load_watched()
                 if now >= self._poll_due:
@@ -117,10 +121,9 @@ class Controller:
             logger.debug("traceback", exc_info=exc)
             raise
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            watcher = self.watcher.end()
             stopper.cancel()
-            running = [s.task for s in self._slots.values() if s.task is not None]
+            running = self._slots.running()
             if running:
                 logger.info("stopping: waiting for %d host pass(es) to finish their step in flight", len(running),
                             extra={"passes": len(running)})
@@ -131,20 +134,17 @@ class Controller:
                 logger.info("stopped")
         return self.supervisor.failing()
 
-    def _lead(self, watcher: asyncio.Task[None] | None, stop: asyncio.Event) -> asyncio.Task[None] | None:
-        """What keeps the desired state current (the git follower or the spec path's watcher) runs
-        while this controller leads: started, after loading, when it becomes the leader, cancelled
-        when it no longer is; the others see what it stores through `store_poll`."""
-        if self.membership.leader and watcher is None:
+    def _lead(self) -> None:
+        """What keeps the desired state current (`self.watcher`) runs while this controller leads:
+        started, after loading, when it becomes the leader, ended when it no longer is (the
+        controller runs on); the others see what it stores through `store_poll`."""
+        if self.membership.leader and not self.watcher.running:
             if not self._leading:
                 self.load_watched()
-            return asyncio.create_task(self.follower.run(stop) if self.follower is not None else
-                                       SpecWatcher(self.watch or Path(), self.supervisor, self.load_watched).run(stop))
-        if not self.membership.leader and watcher is not None:
-            watcher.cancel()
+            self.watcher.start()
+        elif not self.membership.leader and self.watcher.running:
+            self.watcher.end()
             self._leading = False
-            return None
-        return watcher
 
     def load_watched(self) -> None:
         """A controller that does not lead only reconciles what the state DB holds. The leader:
@@ -154,7 +154,7 @@ class Controller:
         exists is not read at all (that would be an empty desired state): the watcher reports it.
         Following git, this only registers the source and reconciles what the state DB holds (the
         revision in force) until the follower's first fetch."""
-        self.membership.tick_if_due()
+        self.membership.tick_if_due(self._slots.busy)
         self._leading = self.membership.leader
         if self.follower is not None and self._leading:
             self.follower.register()

@@ -5,15 +5,18 @@ What a tick grants holds only until a local deadline, measured on this process's
 clock from the tick's start: the lease minus a third of it. A controller that was paused (SIGSTOP,
 a frozen VM) past its deadline starts no pass and does no leader's work until a tick renews
 its rows; a renewal of a row another controller took in the meantime changes nothing, so what
-it resumes with is only what it still holds. A pass already in flight is refused at its record
-(`Fenced`), never written over a newer holder's.
+it resumes with is only what it still holds. A pass already in flight starts no further step
+once the grant lapsed (`host_slot.Slot.lapse`) and is refused at its record (`Fenced`), never
+written over a newer holder's.
 
 On SQLite one controller runs at a time (its flock, `axis.state.lock.ControllerLock`): that one is
 `sole` and the same code runs, except that every other registered controller is known to be gone
 (a crashed one's rows are taken at once, not after its lease) and it holds every host.
 
-The clocks are injectable (`clock`: wall time stored in the DB; `monotonic`: the deadline), so
-tests and simulations run many members in one process with no real waiting.
+Leases are measured on the state DB's clock (`axis.state.controllers.lease_time`: on PostgreSQL
+the server's, read in the tick's and the fence's transaction), never on each machine's own. The
+clocks are injectable (`clock`: the lease clock instead of the DB's; `monotonic`: the deadline),
+so tests and simulations run many members in one process with no real waiting.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlmodel import Session
 
 from axis.reconcile.supervisor import describe
 from axis.state import Database
-from axis.state.controllers import Member, beat, default_name, evict_others, live_names, mark_stopped
+from axis.state.controllers import Member, beat, default_name, evict_others, lease_time, live_names, mark_stopped
 from axis.state.ownership import Share, check_fence, check_leader_fence, release_all, share
 
 logger = logging.getLogger(__name__)
@@ -39,12 +42,15 @@ DEFAULT_LEASE = 15.0
 
 class Membership:
     def __init__(self, db: Database, name: str | None = None, *, lease: float = DEFAULT_LEASE,
-                 sole: bool = False, clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic):
-        """`sole`: this process holds the one-controller lock of the state DB (see above)."""
+                 sole: bool = False, clock: Callable[[], float] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic, presence: Callable[[], object] = lambda: None):
+        """`sole`: this process holds the one-controller lock of the state DB (see above);
+        `clock`: the lease clock (default: the state DB's, `lease_time`); `presence`: called before
+        every due tick to keep this process seen as a running controller (on PostgreSQL,
+        `ControllerPresence.ensure`: its lock taken again when its connection was lost)."""
         self.db, self.lease, self.sole = db, lease, sole
         self.member = Member(name or default_name(), lease, os.getpid(), socket.gethostname())
-        self.clock, self.monotonic = clock, monotonic
+        self.clock, self.monotonic, self.presence = clock, monotonic, presence
         self.share = Share()
         self._deadline = -float("inf")
         self._due = -float("inf")
@@ -53,7 +59,7 @@ class Membership:
         #: controller still leads with the token its last tick was granted (else Fenced); a sole
         #: controller's flock already keeps every other controller off the DB
         self.leader_db = db if sole else db.fenced(lambda session: check_leader_fence(
-            session, self.name, self.share.leader_token if self.active else None, self.clock()))
+            session, self.name, self.share.leader_token if self.active else None, self.now(session)))
 
     @property
     def name(self) -> str:
@@ -62,9 +68,10 @@ class Membership:
     def tick(self, busy: frozenset[str] = frozenset()) -> Share:
         """Heartbeat, renew, balance and the leader role in one write transaction; what it grants
         holds until lease − lease/3 after the tick began. `busy`: hosts with a pass in flight."""
-        started, now = self.monotonic(), self.clock()
+        started = self.monotonic()
         self._due = started + self.lease / 3
         with self.db.write() as session:
+            now = self.now(session)
             beat(session, self.member, now)
             if self.sole:
                 evict_others(session, self.name, now)
@@ -77,12 +84,14 @@ class Membership:
             self._was_leader = self.share.leader
         return self.share
 
-    def tick_if_due(self, busy: Callable[[], frozenset[str]] = frozenset) -> None:
-        """`tick` when it is due (`busy()`: the hosts with a pass in flight then); a tick that fails
+    def tick_if_due(self, busy: Callable[[], frozenset[str]]) -> None:
+        """`tick` when it is due (`busy()`: the hosts with a pass in flight then, asked of every
+        caller: a default would give those hosts away); a tick that fails
         (the DB unreachable) is logged and tried again at the next period, while what the last
         one granted runs out at its deadline."""
         if self.monotonic() < self._due:
             return
+        self.presence()
         try:
             self.tick(busy())
         except Exception as exc:
@@ -110,9 +119,13 @@ class Membership:
         """The fencing token `host` is held with, None when a pass over it must not start now."""
         return self.share.hosts.get(host) if self.active else None
 
+    def now(self, session: Session) -> float:
+        """Now on the lease clock, read in `session`'s transaction."""
+        return self.clock() if self.clock is not None else lease_time(session)
+
     def fence(self, host: str, token: int) -> Callable[[Session], None]:
         """The check a pass over `host` makes first in its record transaction (raises Fenced)."""
-        return lambda session: check_fence(session, host, self.name, token, self.clock())
+        return lambda session: check_fence(session, host, self.name, token, self.now(session))
 
     def leave(self) -> None:
         """Give back every host and the leader role, and say stopped: the others take over at their
@@ -121,7 +134,7 @@ class Membership:
         try:
             with self.db.write() as session:
                 release_all(session, self.name)
-                mark_stopped(session, self.name, self.clock())
+                mark_stopped(session, self.name, self.now(session))
         except Exception as exc:
             logger.warning("%s: could not give back its hosts: %s; they move when its lease runs out", self.name,
                            describe(exc), extra={"controller": self.name, "error": describe(exc)})

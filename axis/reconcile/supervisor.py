@@ -19,9 +19,13 @@ cause (`restarted`: the watched directory renamed over) gets a Normal event and 
 Conditions are written on a change only, so a healthy controller writes nothing per pass;
 `lastTransitionTime` moves only on a flip.
 
-Where they live: the generic conditions table, kind `Controller`, name `controller` (one
-controller per state DB, see `ControllerLock`), one condition per part plus `Ready`. When
-recording itself fails (the DB is locked or broken) the log line still says what happened.
+Where they live: the generic conditions table, kind `Controller`, name `controller`, one
+condition per part plus `Ready`. On SQLite one controller runs per state DB (`ControllerLock`).
+On PostgreSQL the controllers sharing the DB share this record: a controller that stops or
+crashes while others still run leaves `Ready` to them and says so in an event only (a stop
+written over their Ready would read "stopped" while they run). Their part conditions still
+overwrite each other's; `axis get controllers` shows each one. When recording itself fails
+(the DB is locked or broken) the log line still says what happened.
 
 Reporting never raises: it runs in the parts' except blocks and in the scheduling loop, where an
 exception of its own (an exception whose message cannot be printed, a broken DB) would kill the
@@ -45,6 +49,7 @@ from sqlmodel import Session
 from axis.specs import Kind
 from axis.state import Database
 from axis.state.conditions import set_condition
+from axis.state.controllers import lease_time, live_names
 from axis.state.events import record_event
 
 logger = logging.getLogger(__name__)
@@ -141,9 +146,11 @@ class Failure:
 class Supervisor:
     """Records the health of the controller's parts (see the module docstring)."""
 
-    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time, follows_git: bool = False):
-        """The parts are the directory watcher's, or (`follows_git`) the git follower's instead."""
-        self.db, self.clock = db, clock
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time, follows_git: bool = False,
+                 member: str = ""):
+        """The parts are the directory watcher's, or (`follows_git`) the git follower's instead;
+        `member`: this controller's name among those sharing the state DB."""
+        self.db, self.clock, self.member = db, clock, member
         skip = Part.WATCHER if follows_git else Part.SOURCE
         self.parts = [part for part in Part if part is not skip]
         # part -> subject -> its latest failure; subject "" for the single parts, a host name
@@ -223,13 +230,22 @@ class Supervisor:
 
     @_never_raises
     def end(self, error: BaseException | None = None) -> None:
-        """The controller stops (`error`: because its own loop broke): `Ready` says so."""
+        """The controller stops (`error`: because its own loop broke): `Ready` says so, unless
+        other controllers still run on the state DB (module docstring): then an event only."""
         if error is None:
             reason, text = "Stopped", "stopped" + (f"; failing then: {'; '.join(self.failing())}" if self.failing() else "")
         else:
             reason, text = "Crashed", f"the controller loop itself failed: {describe(error)}"
-        self._record(lambda session, now: set_condition(session, KIND, NAME, "Ready", False, reason, text,
-                                                       generation=0, now=now))
+
+        def write(session: Session, now: float) -> None:
+            others = [name for name in live_names(session, lease_time(session)) if name != self.member]
+            if not others:
+                set_condition(session, KIND, NAME, "Ready", False, reason, text, generation=0, now=now)
+                return
+            record_event(session, KIND, NAME, reason, f"controller {self.member}: {text}; "
+                         f"{len(others)} other controller(s) run on", type="Warning" if error else "Normal", now=now)
+
+        self._record(write)
 
     def _summary(self, part: Part) -> str:
         failures = self._failing[part]

@@ -5,6 +5,9 @@ divide the hosts; `axis get controllers` shows them.
 A controller is live while its heartbeat is younger than its own lease and it has not stopped:
 its ownership rows expire at the same moment (both are written by the same tick), so a dead
 controller's hosts become free exactly when it stops counting in the division.
+
+Every lease is measured on one clock (`lease_time`): on PostgreSQL the server's, so controllers on
+machines whose clocks disagree cannot both hold one host or both lead.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import time
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, delete, insert, select, update
+from sqlalchemy import ColumnElement, and_, delete, insert, select, text, update
 import sqlmodel as models
 from sqlmodel import Session
 
@@ -25,6 +29,17 @@ OWNERSHIP = Ownership.__table__  # type: ignore[attr-defined]
 
 #: A stopped or dead controller's row is kept this long (seconds) for `axis get controllers`.
 FORGET_AFTER = 24 * 3600.0
+
+
+def lease_time(session: Session) -> float:
+    """Now (epoch seconds) on the clock leases are measured by. On PostgreSQL the server's, read
+    in the caller's transaction after its write lock was taken (clock_timestamp(), not the
+    transaction's start), so every controller, on whatever machine, compares expiries with the
+    same clock; a machine's own clock, skewed by more than the lease, would let it take a host
+    another controller still holds. On SQLite this machine's: every controller of the file runs here."""
+    if session.get_bind().dialect.name == "postgresql":
+        return float(session.execute(text("SELECT extract(epoch FROM clock_timestamp())")).scalar_one())
+    return time.time()
 
 
 def default_name() -> str:

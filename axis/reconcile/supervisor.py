@@ -51,6 +51,7 @@ from axis.state import Database
 from axis.state.conditions import set_condition
 from axis.state.controllers import lease_time, live_names
 from axis.state.events import record_event
+from axis.state.ownership import Fenced
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +169,11 @@ class Supervisor:
         """`part` (for host passes: its pass over host `subject`) raised `exc` unexpectedly; the
         caller retries in `retry_in` seconds. `also(session, message, now)` writes more in the
         same transaction (the host's own conditions). `reason`: a failure the part knows (e.g.
-        `WatchPathMissing`), recorded under that reason with the exception's message alone."""
+        `WatchPathMissing`), recorded under that reason with the exception's message alone. A
+        leader's write refused by its fence (another controller leads now) is no internal error:
+        it is recorded as `Fenced`, and the next tick stops this controller's leader work."""
+        if isinstance(exc, Fenced) and not reason:
+            reason = "Fenced"
         failure = Failure(describe(exc, typed=not reason), attempt, retry_in, reason)
         where = subject or part.value
         message = (f"{'' if reason else 'internal error: '}{failure.error}; "

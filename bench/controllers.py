@@ -23,12 +23,10 @@ import asyncio
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -44,6 +42,7 @@ from axis.state import Database  # noqa: E402
 from axis.state.tables import ControllerMember, FactsRecord, Ownership  # noqa: E402
 from tests.factskit import load  # noqa: E402
 from tests.fake_transport import FakeTransport  # noqa: E402
+from tests.passlog import overlaps, stop_all  # noqa: E402
 
 HOST = """apiVersion: axis/v1
 kind: Host
@@ -126,24 +125,6 @@ def _passes(work: Path) -> list[tuple[str, int, float, float]]:
     return rows
 
 
-def overlaps(passes: list[tuple[str, int, float, float]]) -> list[str]:
-    """Every pair of passes over one host by two controllers whose intervals intersect."""
-    by_host: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
-    for host, pid, opened, closed in passes:
-        by_host[host].append((opened, closed, pid))
-    found = []
-    for host, spans in by_host.items():
-        spans.sort()
-        latest_end, latest_pid = -math.inf, 0
-        for opened, closed, pid in spans:
-            if opened < latest_end and pid != latest_pid:
-                found.append(f"{host}: controller pid {pid} began at {opened:.3f} while pid {latest_pid} ran until "
-                             f"{latest_end:.3f}")
-            if closed > latest_end:
-                latest_end, latest_pid = closed, pid
-    return found
-
-
 def simulate(args: argparse.Namespace, state: str, work: Path) -> dict[str, Any]:
     watch = work / "specs"
     watch.mkdir()
@@ -184,14 +165,7 @@ def simulate(args: argparse.Namespace, state: str, work: Path) -> dict[str, Any]
         figures["shares_after"] = sorted(_holders(db).values())
         return figures
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs, 60)
         passes = _passes(work)
         figures["passes"] = len(passes)
         figures["overlaps"] = overlaps(passes)[:10]

@@ -7,7 +7,6 @@ controllers in a pass over the same host (each pass's begin and end, from each c
 from __future__ import annotations
 
 import json
-import math
 import signal
 import subprocess
 import time
@@ -21,6 +20,7 @@ from tests.ci import harness_unavailable
 from tests.integration.controlkit import AXIS, panic_conf, wait_for
 from tests.integration.fleetspecs import host_specs, say
 from tests.integration.hostreset import hosts_reset
+from tests.passlog import overlaps, stop_all
 from axis.drivers.features.panic_recovery import PATH as PANIC_CONF
 from axis.state import Database
 from axis.state.ownership import holders
@@ -58,24 +58,6 @@ def _passes(log: Path) -> list[tuple[str, float, float]]:
             continue
         if isinstance(record, dict) and "pass_began" in record:
             found.append((record["host"], float(record["pass_began"]), float(record["pass_ended"])))
-    return found
-
-
-def _overlaps(logs: list[Path]) -> list[str]:
-    """Passes over one host by two controllers whose spans intersect."""
-    spans: dict[str, list[tuple[float, float, int]]] = {}
-    for index, log in enumerate(logs):
-        for host, began, ended in _passes(log):
-            spans.setdefault(host, []).append((began, ended, index))
-    found = []
-    for host, passes in spans.items():
-        passes.sort()
-        until, by = -math.inf, -1
-        for began, ended, index in passes:
-            if began < until and index != by:
-                found.append(f"{host}: controller {index} began at {began:.3f}, controller {by} ran until {until:.3f}")
-            if ended > until:
-                until, by = ended, index
     return found
 
 
@@ -121,18 +103,12 @@ def test_a_killed_controllers_hosts_are_reconciled_by_the_others_within_twice_th
             say(f"failover: controller {victim} SIGKILLed holding {sorted(victim_hosts)}; drift on them repaired "
                 f"{took:.1f}s later (lease {LEASE:g}s)")
         finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-            for proc in procs:
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_all(procs, 30)
     passes = [_passes(log) for log in logs]
     assert all(passes), f"every controller logged its passes: {[len(p) for p in passes]}"
     assert {h for h, *_ in passes[0] + passes[1]} >= victim_hosts  # the survivors passed the victim's hosts
-    assert _overlaps(logs) == []
+    assert overlaps((host, index, began, ended) for index, found in enumerate(passes)
+                    for host, began, ended in found) == []
 
 
 def _count(owners: dict[str, Any]) -> dict[str, int]:

@@ -208,3 +208,15 @@ def test_the_sole_controller_of_a_sqlite_db_takes_a_crashed_ones_hosts_at_once(d
 
 #: One member in its own process: it ticks every lease/3 (real clocks) for `seconds` and writes a
 #: line per tick: wall time after it, and the hosts it holds with their tokens.
+
+
+def test_a_sole_controllers_grant_outlives_a_slow_tick(db: Database):
+    """The one controller of a SQLite file (its flock) keeps its grant between ticks however long
+    one took: nobody else can take its hosts, so its passes must not halt; after `leave`, none."""
+    clock = Clock()
+    sole = Membership(db, "only", lease=LEASE, sole=True, clock=clock.wall, monotonic=clock.mono)
+    sole.tick(frozenset())
+    clock.advance(3 * LEASE)  # the next tick waited that long for the write lock
+    assert sole.active and sole.leader and sole.token("h00") is not None
+    sole.leave()
+    assert not sole.active and sole.token("h00") is None

@@ -13,8 +13,9 @@ from axis.state import Database, schema
 from axis.state.events import list_events
 from axis.state.objects import delete_object
 from axis.state.sources import (MAX_ATTEMPTS, SOURCE_KIND, all_sources, begin_attempt, end_attempt,
-                                host_revisions, mark_applied, recent_attempts,
-                                record_host_revision, set_suspended, source_row, upsert_source)
+                                host_revisions, last_pass_seq, mark_applied, passes_since, recent_attempts,
+                                record_host_revision, record_source_pass, set_suspended, source_row,
+                                upsert_source)
 from tests.claimkit import host as host_spec
 from tests.claimkit import store
 from tests.legacydb import legacy_state_db
@@ -133,6 +134,24 @@ def test_host_revision_follows_the_last_convergence_and_goes_with_its_host(state
     with db.read() as s:
         assert host_revisions(s).get("web-1") is None
         assert host_revisions(s).get("web-2") is not None
+
+
+def test_the_pass_counter_never_goes_back_when_the_host_holding_it_is_deleted(state_db: Path | str):
+    """A leader reads the passes stored after the last seq it counted: a pass must never get a seq
+    at or below one already handed out, also after the host with the newest pass was pruned."""
+    db = Database(state_db)
+    store(db, [host_spec("web-1"), host_spec("web-2")], now=1.0)
+    with db.write() as s:
+        record_source_pass(s, "web-1", "fleet", REV1, changed=True, failed=False, now=10.0)
+        record_source_pass(s, "web-2", "fleet", REV1, changed=True, failed=False, now=11.0)
+    with db.read() as s:
+        counted = last_pass_seq(s)
+    with db.write() as s:
+        delete_object(s, Kind.HOST, "web-2", now=12.0)
+        record_source_pass(s, "web-1", "fleet", REV2, changed=True, failed=False, now=13.0)
+    with db.read() as s:
+        assert [(p.host, p.revision) for p in passes_since(s, "fleet", counted)] == [("web-1", REV2)]
+        assert host_revisions(s).get("web-2") is None
 
 
 @pytest.mark.sqlite_only("upgrades a SQLite file made at legacy schema 5")

@@ -67,11 +67,13 @@ class Membership:
 
     def tick(self, busy: frozenset[str] = frozenset()) -> Share:
         """Heartbeat, renew, balance and the leader role in one write transaction; what it grants
-        holds until lease − lease/3 after the tick began. `busy`: hosts with a pass in flight."""
-        started = self.monotonic()
-        self._due = started + self.lease / 3
+        holds until lease − lease/3 after `now` was read (on PostgreSQL, the server's clock under
+        the write lock: a tick that waited for the lock is not cut short by the wait). `busy`:
+        hosts with a pass in flight."""
+        self._due = self.monotonic() + self.lease / 3
         with self.db.write() as session:
             now = self.now(session)
+            started = self.monotonic()  # after `now`: this grant runs out before the rows it renews
             beat(session, self.member, now)
             if self.sole:
                 evict_others(session, self.name, now)
@@ -108,7 +110,11 @@ class Membership:
 
     @property
     def active(self) -> bool:
-        """Whether the last tick's grant is still in force (its local deadline has not passed)."""
+        """Whether the last tick's grant is still in force (its local deadline has not passed). A
+        sole controller's grant never runs out between ticks: no other controller can take its
+        hosts (its flock), so a slow tick must not halt its passes; it has none after `leave`."""
+        if self.sole:
+            return self._deadline > -float("inf")
         return self.monotonic() < self._deadline
 
     @property

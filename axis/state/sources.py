@@ -166,9 +166,11 @@ def host_revisions(session: Session) -> dict[str, HostRevision]:
 
 
 def drop_host_revision(session: Session, host: str) -> None:
-    """A deleted host keeps no revision row nor pass (a host of the same name later starts afresh)."""
+    """A deleted host keeps no revision row (a host of the same name later starts afresh). Its
+    last `SourcePass` row stays: the pass counter is the highest `seq` stored, and deleting the
+    row that holds it would hand that seq out again, to a pass a leader already counted past (a
+    host of the same name overwrites the row with its first pass)."""
     session.exec(delete(HostRevision).where(col(HostRevision.host) == host))
-    session.exec(delete(SourcePass).where(col(SourcePass.host) == host))
 
 
 def planned_revision(session: Session, apply_set: str) -> tuple[str, str] | None:

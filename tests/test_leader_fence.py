@@ -18,6 +18,7 @@ from axis.reconcile.git_revision import GitSource
 from axis.reconcile.membership import Membership
 from axis.reconcile.supervisor import Part
 from axis.sources.git import GitRemote
+from axis.specs import Loaded
 from axis.state import Database
 from axis.state import jobs
 from axis.state.ownership import Fenced
@@ -102,6 +103,31 @@ def test_a_leader_overtaken_records_no_jobs_end(leading):
                for line in controller.supervisor.failing())
     with db.read() as session:
         assert [j.job_id for j in jobs.all_running(session)] == ["job-000000000001"]
+
+
+def test_a_git_leader_cancelled_after_losing_the_role_mid_revision_ends_cancelled_not_fenced(state_db, tmp_path):
+    """The role is lost while a revision loads, then the follower is cancelled (its watcher ended):
+    the attempt's end cannot be written (Fenced) and the next leader ends it; the cancellation,
+    not that refusal, is what the follower's task ends with."""
+    db = Database(state_db)
+    clock = Clock()
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"specs/h0.yaml": HOST.format(name="h0")})
+    source = GitSource("fleet", GitRemote(f"file://{repo.root}", "main"), "specs", 60.0, tmp_path / "cache")
+    a = Membership(db, "a", lease=LEASE, clock=clock.wall, monotonic=clock.mono)
+    controller = Controller(db, FakeConnector({}), None, follow=source, resync=600, membership=a)
+    controller.load_watched()
+    follower = controller.follower
+    assert follower is not None
+
+    async def lost_then_cancelled(_sha: str) -> list[Loaded]:
+        overtaken(db, clock)
+        raise asyncio.CancelledError
+
+    follower._load = lost_then_cancelled  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(follower.poll())
+    assert stored(db) == set()
 
 
 def test_a_git_leader_overtaken_stores_no_revision_and_records_no_attempt(state_db, tmp_path):

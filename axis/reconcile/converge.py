@@ -123,7 +123,7 @@ async def _pass(name: str, transport: Transport, features: Mapping[str, Effectiv
     results = {p.feature: await run_steps(transport, p.steps, stop=stop) for p in plans if p.changes}
     if stop is not None and stop.is_set():
         done = sum(1 for rs in results.values() for r in rs if r.status == "done")
-        return HostOutcome(name, "failed", f"{name}: interrupted by shutdown after {done} step(s); "
+        return HostOutcome(name, "failed", f"{name}: interrupted by shutdown (or a lapsed hold on the host) after {done} step(s); "
                                            "the next pass continues", observation=to_observation(name, facts, None))
     facts, sections = await observe_features(transport, features, tools, timeout=60.0)
     remembered = {p.feature: {**refused.get(p.feature, {}),

@@ -40,6 +40,7 @@ from axis.sources.git import GitError, GitMirror
 from axis.specs import Loaded, SpecErrors
 from axis.specs.loader import load_specs
 from axis.state import Database
+from axis.state.ownership import Fenced
 from axis.state.sources import (end_open_attempts, last_pass_seq, passes_since, source_hosts, source_row,
                                 upsert_source)
 
@@ -209,7 +210,10 @@ class GitFollower:
             self._refuse(attempt, revision, exc.reason, exc.errors)
             return
         except asyncio.CancelledError:
-            self.status.record.end(attempt, "Interrupted", "the controller stopped")
+            # a leader that lost the role meanwhile may no longer write (Fenced): the next leader
+            # ends the attempt it left open; the cancellation itself must go on, not that refusal
+            with contextlib.suppress(Fenced):
+                self.status.record.end(attempt, "Interrupted", "the controller stopped")
             raise
         except Exception as exc:  # fetch trouble (retried with backoff) or a crash: end the attempt
             if isinstance(exc, GitError):

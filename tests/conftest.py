@@ -14,7 +14,7 @@ from hypothesis import settings
 from starlette.testclient import TestClient
 
 from axis.api.app import build_app
-from axis.api.token import default_token_path
+from axis.app.token import default_token_path
 from axis.app.context import AppContext
 from axis.app.log_output import log_to_stderr
 from axis.drivers.connector import Connector

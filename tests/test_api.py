@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from axis.api.app import build_app
 from axis.api.routes import ENDPOINTS, MAX_BODY
-from axis.api.token import TokenError, ensure_token
+from axis.app.token import TokenError, ensure_token
 from axis.app.context import AppContext
 from axis.placement.ledger import place_claims
 from axis.state.events import list_events

@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from axis.api.token import token_matches
+from axis.app.token import token_matches
 from axis.drivers import ssh as ssh_driver
 from axis.drivers.fan_out import fan_out
 from axis.drivers.features import panic_recovery

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from axis.api.openapi import Handler
 from axis.api.routes import ENDPOINTS, error
-from axis.api.token import token_matches
+from axis.app.token import token_matches
 from axis.app.context import AppContext
 from axis.state import StateError
 

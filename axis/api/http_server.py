@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from axis.api.tls import TlsFiles, refuse_clear_text, tls_files
-from axis.api.token import TokenError, default_token_path, ensure_token
+from axis.app.token import TokenError, default_token_path, ensure_token
 from axis.app.context import AppContext, AppError
 from axis.app.controller_start import exit_status, make_controller, stop_on_signals
 from axis.app.log_output import LogFormat

@@ -1,4 +1,5 @@
-"""The API's bearer token: made on first start, kept in a file only its owner can read.
+"""The bearer token of the API and of the controller's local socket (`axis.app.controller_socket`):
+made on first start, kept in a file only its owner can read.
 
 Anyone who can read the token can change the desired state of every host, so the file is
 created with mode 0600 in the same `open` call that creates it (never written first and
@@ -13,8 +14,10 @@ import os
 import secrets
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from axis.state import Location
+if TYPE_CHECKING:  # the command line reads the token without loading the state DB's modules
+    from axis.state import Location
 
 
 class TokenError(Exception):
@@ -33,7 +36,7 @@ def ensure_token(path: Path) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return _read(path)
+        return read_token(path)
     except OSError as exc:
         raise TokenError(f"{path}: cannot create the token file: {exc.strerror}") from exc
     token = secrets.token_urlsafe(32)
@@ -42,7 +45,8 @@ def ensure_token(path: Path) -> str:
     return token
 
 
-def _read(path: Path) -> str:
+def read_token(path: Path) -> str:
+    """The token in an existing file; TokenError if missing, unreadable, empty or readable by others."""
     try:
         mode = path.stat().st_mode
         text = path.read_text(encoding="ascii").strip()
@@ -60,4 +64,9 @@ def token_matches(header: str | None, token: str) -> bool:
     """Whether an `Authorization` header carries the token (`Bearer <token>`), compared in
     constant time so the answer's timing says nothing about how much of a guess was right."""
     scheme, _, given = (header or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    return scheme.lower() == "bearer" and same_token(given.strip(), token)
+
+
+def same_token(given: str, token: str) -> bool:
+    """`given` is the token, compared in constant time (the API's header and the socket's hello)."""
+    return hmac.compare_digest(given.encode(), token.encode())

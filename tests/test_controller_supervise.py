@@ -411,12 +411,15 @@ def test_started_on_specs_that_do_not_load_it_reconciles_the_stored_state(state_
     assert bool(failing) == (broken == "exception")
 
 
-def test_serve_watch_exits_1_when_a_part_of_its_loop_was_failing_at_stop():
+def test_serve_watch_exits_1_when_a_part_of_its_loop_was_failing_at_stop(tmp_path):
     """`axis serve --watch` says what `axis controller` says: the loop's failing parts make the
     exit status 1 (the server here ends at once, which stops the loop as a signal would)."""
     import socket
 
     from axis.api.http_server import _serve
+    from axis.app.context import AppContext
+
+    app = AppContext(state=tmp_path / "state.db")  # the loop's local socket is served beside it
 
     class Server:
         async def serve(self, sockets: list[socket.socket]) -> None:
@@ -425,15 +428,16 @@ def test_serve_watch_exits_1_when_a_part_of_its_loop_was_failing_at_stop():
     class Loop:
         def __init__(self, failing: list[str]):
             self.failing = failing
+            self.db = self.connector = None  # what the socket would serve with: nothing asks it here
 
         async def run(self, stop: asyncio.Event) -> list[str]:
             await stop.wait()
             return self.failing
 
     with socket.socket() as sock:
-        assert asyncio.run(_serve(Server(), sock, Loop(["SpecWatcher: OSError: x"]))) == 1  # type: ignore[arg-type]
-        assert asyncio.run(_serve(Server(), sock, Loop([]))) == 0  # type: ignore[arg-type]
-        assert asyncio.run(_serve(Server(), sock, None)) == 0
+        assert asyncio.run(_serve(app, Server(), sock, Loop(["SpecWatcher: OSError: x"]))) == 1  # type: ignore[arg-type]
+        assert asyncio.run(_serve(app, Server(), sock, Loop([]))) == 0  # type: ignore[arg-type]
+        assert asyncio.run(_serve(app, Server(), sock, None)) == 0
 
 
 PROFILE = """

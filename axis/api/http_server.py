@@ -25,7 +25,7 @@ from typing import Any
 from axis.api.tls import TlsFiles, refuse_clear_text, tls_files
 from axis.app.token import TokenError, default_token_path, ensure_token
 from axis.app.context import AppContext, AppError
-from axis.app.controller_start import exit_status, make_controller, stop_on_signals
+from axis.app.controller_start import exit_status, make_controller, run_controller, stop_on_signals
 from axis.app.log_output import LogFormat
 from axis.app.serve_options import DEFAULT_LISTEN, ServeOptions
 from axis.reconcile.controller import Controller
@@ -66,7 +66,7 @@ def serve_http(app: AppContext, options: ServeOptions) -> int:
         if tls is None and not loopback:
             logger.warning("warning: plain HTTP off loopback (--insecure-http): "
                            "the bearer token crosses the network readable")
-        return asyncio.run(_serve(_server(app, token, tls, options.log_format, options.allow_exec), sock, loop))
+        return asyncio.run(_serve(app, _server(app, token, tls, options.log_format, options.allow_exec), sock, loop))
 
 
 def _refuse_remote(listen: str, *, loopback: bool, allow_remote: bool, tls: TlsFiles | None,
@@ -101,8 +101,8 @@ def _server(app: AppContext, token: str, tls: TlsFiles | None, log_format: LogFo
                                  ssl_keyfile=str(tls.key) if tls else None, **logs))
 
 
-async def _serve(server: Any, sock: socket.socket, loop: Controller | None) -> int:
-    """Run the API (and the loop) until a signal; the exit status: 130 when a second signal cut
+async def _serve(app: AppContext, server: Any, sock: socket.socket, loop: Controller | None) -> int:
+    """Run the API (and the loop, with its local socket) until a signal; the exit status: 130 when a second signal cut
     the wait short, 1 when a part of the loop was failing then (as `axis controller`), else 0."""
     stop = asyncio.Event()
 
@@ -121,7 +121,7 @@ async def _serve(server: Any, sock: socket.socket, loop: Controller | None) -> i
 
     stop_on_signals(stop, first=first, second=second)
     try:
-        _, *looped = await asyncio.gather(http(), *([loop.run(stop)] if loop else []))
+        _, *looped = await asyncio.gather(http(), *([run_controller(app, loop, stop)] if loop else []))
     except asyncio.CancelledError:
         return 130
     return exit_status(looped[0] if looped else [])

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from axis.app.context import AppContext, AppError
+from axis.app.controller_socket import serving
 from axis.reconcile.controller import Controller
 from axis.reconcile.git_follow import GitSource
 from axis.reconcile.membership import Membership
@@ -64,6 +65,15 @@ def make_controller(app: AppContext, desired: Path | GitSource, resync: str, job
                     extra={"git": url, "ref": desired.remote.ref, "path": desired.path, "interval": desired.interval,
                            "source": desired.name, "resync": every, "jobs": jobs, "state": str(app.state)})
     return loop
+
+
+async def run_controller(app: AppContext, controller: Controller, stop: asyncio.Event) -> list[str]:
+    """`controller.run(stop)` with the local socket served beside it, on the same loop and with the
+    connector its passes use, so that the command line's `status`, `on`, `diff` and `exec` on
+    this state DB use the controller's connections (`axis.app.controller_socket`); the socket
+    file is gone once this returns."""
+    async with serving(app, controller.db, controller.connector):
+        return await controller.run(stop)
 
 
 def lease_seconds(lease: str) -> float:

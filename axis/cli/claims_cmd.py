@@ -6,6 +6,7 @@ each other; `exec` passes the clock itself, because its lease renewals happen ov
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import sys
 import time
@@ -18,6 +19,7 @@ from axis.app.jobs import start_job
 from axis.app.operations import exec_on_claim, rank_task
 from axis.cli.claims_view import context_block, explain_lines, placement_table
 from axis.cli.context import app_context
+from axis.cli.controller_path import host_connector
 from axis.cli.output import Format, emit, print_table, stream
 from axis.drivers.transport import TransportError
 from axis.hostcmd.claim_exec import ExecLost, ExecRefused
@@ -105,6 +107,7 @@ def exec_(
     line = command[0] if len(command) == 1 else shlex.join(command)
     if not line.strip():
         raise AppError("empty command")
+    app = dataclasses.replace(app, connector=host_connector(app))  # a running controller's connections
     if no_cap:
         print(f"axis: --no-cap: claim {claim}'s memory is not enforced; running without a cap",
               file=sys.stderr, flush=True)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import typer
 
-from axis.app.context import AppError
-from axis.app.controller_start import exit_status, make_controller, stop_on_signals
+from axis.app.context import AppContext, AppError
+from axis.app.controller_start import exit_status, make_controller, run_controller, stop_on_signals
 from axis.app.git_source import git_source
 from axis.app.log_output import LogFormat, log_to_stderr
 from axis.cli.context import app_context
@@ -59,7 +59,7 @@ def controller(
     with contextlib.ExitStack() as stack:
         loop = make_controller(app, desired, resync, jobs, stack, lease=lease)
         try:
-            failing = asyncio.run(_run(loop))
+            failing = asyncio.run(_run(app, loop))
         except asyncio.CancelledError:
             logger.warning("cancelled the steps in flight")
             raise typer.Exit(130) from None
@@ -69,8 +69,8 @@ def controller(
         raise typer.Exit(status)
 
 
-async def _run(controller: Controller) -> list[str]:
+async def _run(app: AppContext, controller: Controller) -> list[str]:
     stop = asyncio.Event()
     stop_on_signals(stop, first=lambda: logger.info(
         "signal received: finishing the steps in flight (signal again to cancel them)"))
-    return await controller.run(stop)
+    return await run_controller(app, controller, stop)

@@ -9,6 +9,7 @@ of the fleet gives a CI job both the comment and the document.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from enum import StrEnum
@@ -20,6 +21,7 @@ from axis.app.apply import plan_specs
 from axis.app.context import AppError
 from axis.app.plan_document import plan_data, plan_document
 from axis.cli.context import app_context
+from axis.cli.controller_path import host_connector
 from axis.cli.output import Format, emit
 from axis.cli.plan_view import print_diff
 from axis.cli.progress import fleet_progress
@@ -46,6 +48,7 @@ def diff(
     """Show the steps `axis apply` would run on each host; exit 0 none, 2 pending, 1 error."""
     app = app_context(ctx)
     loaded = load_specs(filename)
+    app = dataclasses.replace(app, connector=host_connector(app))  # a running controller's connections
     applied = plan_specs(app, loaded, apply_sets=[str(p.resolve()) for p in filename], jobs=jobs,
                          progress=fleet_progress)
     if output == DiffFormat.table:

@@ -17,6 +17,7 @@ import typer
 
 from axis.app.context import AppError
 from axis.cli.context import app_context
+from axis.cli.controller_path import host_connector
 from axis.cli.output import Format, emit
 from axis.cli.progress import fleet_progress
 from axis.cli.targets import select_hosts
@@ -48,6 +49,7 @@ def on(
     width = max(len(h.metadata.name) for h in hosts)
 
     printers = {h.metadata.name: _Prefixer(h.metadata.name, width) for h in hosts}
+    connector = host_connector(app)
 
     def done(host: Host, tick: Callable[[], None]) -> None:
         printers[host.metadata.name].flush()
@@ -56,7 +58,7 @@ def on(
     async def batch(tick: Callable[[], None]) -> list[CommandOutcome]:
         deadline = asyncio.get_running_loop().time() + timeout
         return await fan_out(
-            hosts, lambda h: run_command(h, app.connector, line, deadline=deadline,
+            hosts, lambda h: run_command(h, connector, line, deadline=deadline,
                                          on_output=printers[h.metadata.name] if streaming else None),
             jobs=jobs, on_done=lambda h, _o: done(h, tick))
 

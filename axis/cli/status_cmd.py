@@ -1,18 +1,17 @@
-"""`axis facts` (this machine) and `axis status` (every host, fresh or `--cached`)."""
+"""`axis facts` (this machine) and `axis status` (every host, fresh or `--cached`).
+
+With a controller running on the state DB, `axis status` asks it for the document (it observes
+the hosts over its open connections and stores what it saw) and only renders it here: that path
+loads neither the state DB's modules nor SSH's, which the direct path imports when it runs.
+"""
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 
-from axis.app.observe import observe_hosts
-from axis.app.observed import summary
-from axis.app.queries import cluster_status
 from axis.cli.context import app_context
+from axis.cli.controller_path import warm_status
 from axis.cli.output import Format, emit, print_table
-from axis.cli.progress import fleet_progress
-from axis.drivers.facts import collect_local
 from axis.specs.units import human_size
 
 
@@ -20,6 +19,11 @@ def facts(
     output: Format = typer.Option(Format.table, "-o", "--output", help="table, json or yaml"),
 ) -> None:
     """Facts of this machine, gathered by the same script axis runs on every host (no SSH)."""
+    import asyncio
+
+    from axis.app.observed import summary
+    from axis.drivers.facts import collect_local
+
     local = asyncio.run(collect_local())
     if output in (Format.json, Format.yaml):
         emit(local.model_dump(mode="json"), output)
@@ -47,9 +51,16 @@ def status(
 ) -> None:
     """Cluster snapshot: every host's status and facts, and cluster totals."""
     app = app_context(ctx)
-    if not cached:
-        observe_hosts(app, jobs=jobs, timeout=timeout, progress=lambda total: fleet_progress(total, "observing"))
-    snapshot = cluster_status(app.db())
+    snapshot = None if cached else warm_status(app, jobs=jobs, timeout=timeout)
+    if snapshot is None:
+        from axis.app.queries import cluster_status
+
+        if not cached:
+            from axis.app.observe import observe_hosts
+            from axis.cli.progress import fleet_progress
+
+            observe_hosts(app, jobs=jobs, timeout=timeout, progress=lambda total: fleet_progress(total, "observing"))
+        snapshot = cluster_status(app.db())
     rows, totals = snapshot["hosts"], snapshot["totals"]
     if output in (Format.json, Format.yaml):
         emit(snapshot, output)

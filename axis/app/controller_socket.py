@@ -1,0 +1,224 @@
+"""The controller's local socket: `axis status`, `on`, `diff` and `exec` run on a state DB whose
+controller is running use its connections instead of opening their own (`axis.app.controller_wire`
+says what travels; `axis.app.controller_client` and `axis.app.controller_relay` are the callers).
+
+Served on the controller's event loop with the connector its passes use, beside the loop, for as
+long as it runs (`serving`). Who may use it is the API's rule: the token in the API's token file,
+compared in constant time; the socket is also mode 0600 and only a caller of this process's user
+(or root) is served, so the socket gives no one a host the token and their own SSH keys do not.
+
+One controller per state DB serves it: the first to take the lock file beside the socket. A
+second one (possible on PostgreSQL) logs that and runs without a socket; a socket file left by a
+controller that died (nobody holds the lock) is replaced. The file is removed when the loop stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import socket
+import struct
+import tempfile
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from axis.app.context import AppContext
+from axis.app.controller_wire import MAX_LINE, WireError, decode, encode, socket_path, ssh_identity
+from axis.app.documents import ClusterStatus
+from axis.app.queries import cluster_status
+from axis.app.relay_session import Send, relay
+from axis.app.token import TokenError, default_token_path, ensure_token, same_token
+from axis.drivers.connector import Connector
+from axis.reconcile.observe import claim_tools, observe_fleet
+from axis.specs import Host
+from axis.state import Database
+from axis.state.facts import store_observations
+from axis.state.objects import desired_claims, desired_hosts
+
+logger = logging.getLogger(__name__)
+
+#: The longest path a unix socket can be bound to (sun_path less its NUL, Linux).
+MAX_PATH = 107
+
+
+class ControllerSocket:
+    """The server: `ping`, `status` and relayed `connect`s, counted per op in `served` (which
+    `ping` answers with, so a test or a person can see that work went through the controller)."""
+
+    def __init__(self, db: Database, connector: Connector, token: str, ssh: dict[str, str | None] | None):
+        self.db, self.connector, self.token, self.ssh = db, connector, token, ssh
+        self.served: Counter[str] = Counter()
+        self._clients: set[asyncio.Task[Any]] = set()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One connection: the hello, checked, then its op; closed at the end whatever happened."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
+        lock = asyncio.Lock()
+
+        async def send(message: dict[str, Any]) -> None:
+            async with lock:
+                writer.write(encode(message))
+                await writer.drain()
+
+        try:
+            refused = _peer_refused(writer)
+            try:
+                first = decode(await reader.readline())
+            except (WireError, ValueError) as exc:  # ValueError: longer than the reader's limit
+                refused = refused or f"bad hello: {exc}"
+                first = {}
+            token = first.get("token")
+            if not refused and not (isinstance(token, str) and same_token(token, self.token)):
+                refused = "wrong token"
+            if not refused and (self.ssh is None or first.get("ssh") != self.ssh):
+                refused = f"this controller reaches hosts with other SSH options ({self.ssh})"
+            if refused:
+                logger.warning("local socket: refused a request: %s", refused, extra={"refused": refused})
+                await send({"refused": refused})
+                return
+            await self._serve(first, reader, writer, send)
+        except ConnectionError:
+            pass  # the caller went away
+        finally:
+            self._clients.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _serve(self, first: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     send: Send) -> None:
+        op = first.get("op")
+        if op == "ping":
+            await send({"ok": True, "pid": os.getpid(), "served": dict(self.served)})
+        elif op == "status":
+            try:
+                jobs, timeout = int(first.get("jobs", 32)), float(first.get("timeout", 30.0))
+            except (TypeError, ValueError) as exc:
+                await send({"refused": f"bad status request: {exc}"})
+                return
+            self.served["status"] += 1
+            try:
+                document = await self.status(jobs=max(1, jobs), timeout=timeout)
+            except Exception as exc:  # the command line then observes the hosts itself
+                logger.exception("local socket: status failed: %s", exc)
+                await send({"refused": f"the controller could not answer: {type(exc).__name__}: {exc}"})
+                return
+            await send({"ok": True, "status": document})
+        elif op == "connect":
+            try:
+                host = Host.model_validate(first.get("host"))
+            except ValidationError as exc:
+                await send({"refused": f"bad host: {exc.errors()[0].get('msg')}"})
+                return
+            self.served["connect"] += 1
+            logger.debug("local socket: relaying the command line's work on %s", host.metadata.name,
+                         extra={"host": host.metadata.name})
+            await relay(self.connector, host, reader, writer, send)
+        else:
+            await send({"refused": f"unknown op {str(op)[:40]!r}"})
+
+    async def status(self, *, jobs: int, timeout: float) -> ClusterStatus:
+        """What `axis status` prints: every desired host observed now through this controller's
+        connections and stored, then the snapshot built by the direct path's own builder. The DB's
+        reads and writes run in a worker thread, off the controller's loop."""
+        def targets() -> tuple[list[Host], list[str]]:
+            with self.db.read() as session:
+                return desired_hosts(session)[0], claim_tools(desired_claims(session))
+
+        hosts, tools = await asyncio.to_thread(targets)
+        if hosts:
+            observations = await observe_fleet(hosts, self.connector, jobs=jobs, timeout=timeout, extra_tools=tools)
+
+            def store() -> None:
+                with self.db.write() as session:
+                    store_observations(session, observations)
+
+            await asyncio.to_thread(store)
+        return await asyncio.to_thread(cluster_status, self.db)
+
+    async def close_clients(self) -> None:
+        """Cancel the connections being served (the loop is stopping) and wait for them."""
+        for task in list(self._clients):
+            task.cancel()
+        await asyncio.gather(*self._clients, return_exceptions=True)
+
+
+def _peer_refused(writer: asyncio.StreamWriter) -> str | None:
+    """Why the caller is refused by who it is: only this process's user, or root, is served
+    (the 0600 mode says so too; this holds whatever the file's mode became)."""
+    sock = writer.get_extra_info("socket")
+    if sock is None or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return None if uid in (0, os.geteuid()) else f"caller's uid {uid} is not this controller's"
+
+
+@contextlib.asynccontextmanager
+async def serving(app: AppContext, db: Database, connector: Connector) -> AsyncIterator[ControllerSocket | None]:
+    """Serve the socket of `app`'s state DB on the running loop with `connector` (the one the
+    controller's passes use) while the body runs; None, logged, where this controller cannot or
+    must not serve it (another one does, no token, a path too long): the command line then
+    reaches hosts itself, as without a controller."""
+    path = socket_path(app.state)
+    try:
+        token = ensure_token(default_token_path(app.state))
+    except TokenError as exc:
+        logger.warning("no local socket for the command line: %s", exc)
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        sock = _bind(path, stack)
+        if sock is None:
+            yield None
+            return
+        server = ControllerSocket(db, connector, token, ssh_identity(app.connector))
+        listener = await asyncio.start_unix_server(server.handle, sock=sock, limit=MAX_LINE)
+        logger.info("local socket %s: the command line uses this controller's connections", path,
+                    extra={"socket": str(path)})
+        try:
+            yield server
+        finally:
+            listener.close()
+            await server.close_clients()
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def _bind(path: Path, stack: contextlib.ExitStack) -> socket.socket | None:
+    """The listening socket at `path`, mode 0600, holding the lock beside it until `stack` closes;
+    None (logged) when another controller holds the lock or the path is too long."""
+    if max(len(os.fsencode(path)), len(os.fsencode(path.parent)) + 22) > MAX_PATH:  # 22: the private dir's "/.axis-sock-XXXXXXXX/s"
+        logger.warning("no local socket for the command line: %s is longer than a unix socket path may be", path)
+        return None
+    lock = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    stack.callback(os.close, lock)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        logger.warning("another controller serves the local socket %s; this one runs without it", path,
+                       extra={"socket": str(path)})
+        return None
+    # Bound in a fresh 0700 directory, made 0600, then renamed into place: never reachable with
+    # looser permissions, and a socket file left by a controller that died is replaced at once.
+    private = Path(tempfile.mkdtemp(prefix=".axis-sock-", dir=path.parent))
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stack.callback(sock.close)
+    try:
+        sock.bind(str(private / "s"))
+        os.chmod(private / "s", 0o600)
+        sock.listen(64)
+        os.rename(private / "s", path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            (private / "s").unlink()
+        private.rmdir()
+    return sock

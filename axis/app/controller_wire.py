@@ -1,0 +1,84 @@
+"""The controller's local socket, as both ends see it: where it is, how a message is framed, and
+what the first message of every connection (the hello) carries.
+
+Framing: one JSON object per line, UTF-8. JSON escapes every newline inside a string, so no data
+(a command's output, a file written to a host) can end a message early or forge the next one; a
+line longer than MAX_LINE, one that is not a JSON object, or one cut off by the end of the stream
+is refused (`WireError`), and the side that gets it closes the connection.
+
+The hello: `{"token": ..., "ssh": ..., "op": ...}` plus the op's arguments. `token` is the API's
+(`axis.app.token`, compared in constant time, as the API compares it); `ssh` says how the caller
+reaches hosts (`ssh_identity`): a controller whose SSH options differ (another ssh_config, another
+known_hosts, another host-key policy) refuses, and the command line reaches the hosts itself, so
+the socket never makes a host resolve or a key count differently than the command line would.
+Ops: `ping` (is it there, is it ours), `status` (observe every host, answer the status document)
+and `connect` (a transport relayed over this connection: `axis.app.controller_relay`).
+
+Imports only the standard library: `axis status` reads a warm controller's answer without
+loading the state DB's or SSH's modules.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from axis.state import Location
+
+#: The longest line either end accepts (a relayed file write's base64, a status document).
+MAX_LINE = 16 * 1024 * 1024
+#: The socket's name among the state DB's side files (next to the token).
+SOCKET_NAME = "controller.sock"
+
+
+class WireError(Exception):
+    """A line that is not one well-formed message; the message says what was wrong."""
+
+
+def socket_path(state: Location) -> Path:
+    """The controller's socket for this state DB: `<state DB>.controller.sock` (PostgreSQL: in its
+    side directory), one per state DB, beside the token."""
+    return state.side_file(SOCKET_NAME)
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One message as one line."""
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    """The message on one line (as read, newline included); WireError when it is none."""
+    if len(line) > MAX_LINE:
+        raise WireError(f"message longer than {MAX_LINE} bytes")
+    if not line.endswith(b"\n"):
+        raise WireError("message cut off (no newline at the end)")
+    try:
+        message = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WireError(f"not JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise WireError(f"not a JSON object but {type(message).__name__}")
+    return message
+
+
+def ssh_identity(connector: object) -> dict[str, str | None] | None:
+    """What decides which machine a host name reaches and which host keys are trusted: the
+    ssh_config and known_hosts files (absolute: the two processes' working directories differ)
+    and the host-key policy. None for a connector that is not SSH's (tests' fake hosts), which
+    never goes through a controller. Duck-typed on `axis.drivers.connector.SshOptions`, whose
+    module loads asyncssh."""
+    try:
+        config, known, policy = (getattr(connector, name) for name in ("ssh_config", "known_hosts", "policy"))
+    except AttributeError:
+        return None
+    return {"ssh_config": os.path.abspath(config) if config is not None else None,
+            "known_hosts": os.path.abspath(known) if known is not None else None,
+            "policy": str(policy.value if hasattr(policy, "value") else policy)}
+
+
+def hello(token: str, ssh: dict[str, str | None], op: str, **arguments: Any) -> dict[str, Any]:
+    """The first message of a connection."""
+    return {"token": token, "ssh": ssh, "op": op, **arguments}

@@ -52,7 +52,7 @@ class ControllerSocket:
     """The server: `ping`, `status` and relayed `connect`s, counted per op in `served` (which
     `ping` answers with, so a test or a person can see that work went through the controller)."""
 
-    def __init__(self, db: Database, connector: Connector, token: str, ssh: dict[str, str | None] | None):
+    def __init__(self, db: Database, connector: Connector, token: str, ssh: dict[str, str | None]):
         self.db, self.connector, self.token, self.ssh = db, connector, token, ssh
         self.served: Counter[str] = Counter()
         self._clients: set[asyncio.Task[Any]] = set()
@@ -79,7 +79,7 @@ class ControllerSocket:
             token = first.get("token")
             if not refused and not (isinstance(token, str) and same_token(token, self.token)):
                 refused = "wrong token"
-            if not refused and (self.ssh is None or first.get("ssh") != self.ssh):
+            if not refused and first.get("ssh") != self.ssh:
                 refused = f"this controller reaches hosts with other SSH options ({self.ssh})"
             if refused:
                 logger.warning("local socket: refused a request: %s", refused, extra={"refused": refused})
@@ -166,9 +166,14 @@ def _peer_refused(writer: asyncio.StreamWriter) -> str | None:
 async def serving(app: AppContext, db: Database, connector: Connector) -> AsyncIterator[ControllerSocket | None]:
     """Serve the socket of `app`'s state DB on the running loop with `connector` (the one the
     controller's passes use) while the body runs; None, logged, where this controller cannot or
-    must not serve it (another one does, no token, a path too long): the command line then
-    reaches hosts itself, as without a controller."""
+    must not serve it (another one does, no token, a path too long, hosts not reached over SSH):
+    the command line then reaches hosts itself, as without a controller."""
     path = socket_path(app.state)
+    ssh = ssh_identity(app.connector)
+    if ssh is None:  # hosts reached otherwise (tests' fakes): no command line could match it
+        logger.debug("no local socket: hosts are not reached over SSH")
+        yield None
+        return
     try:
         token = ensure_token(default_token_path(app.state))
     except TokenError as exc:
@@ -180,7 +185,7 @@ async def serving(app: AppContext, db: Database, connector: Connector) -> AsyncI
         if sock is None:
             yield None
             return
-        server = ControllerSocket(db, connector, token, ssh_identity(app.connector))
+        server = ControllerSocket(db, connector, token, ssh)
         listener = await asyncio.start_unix_server(server.handle, sock=sock, limit=MAX_LINE)
         logger.info("local socket %s: the command line uses this controller's connections", path,
                     extra={"socket": str(path)})

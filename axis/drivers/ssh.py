@@ -150,6 +150,11 @@ class SSHTransport(ClosedOnExit):
                                  f"command still running after {timeout:g}s; killed") from None
         except (asyncssh.Error, OSError) as exc:
             raise _classify(self.name, exc) from exc
+        except asyncio.CancelledError:
+            # Its caller gave up (a relayed command whose command line went away, a pass halted):
+            # the channel closes now, as it would with the connection, even where a pool keeps that.
+            process.close()
+            raise
         return RunResult(_exit_code(process), out, err)
 
 

@@ -1,10 +1,13 @@
 """`axis status`, `on`, `diff` and `exec` on real hosts, first with no controller running, then
 with one on the same state DB, then after it stopped: the same output and exit codes each time;
 with the controller, every host's work went through its local socket (its counters say so),
-and an interrupted `exec` still stops its job on the host through it."""
+and an interrupted `exec` still stops its job on the host through it. A cancelled command
+closes its channel on a connection that stays open (the relay's cancel)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import signal
@@ -17,6 +20,7 @@ import pytest
 from axis.app.controller_client import ControllerClient
 from axis.app.controller_wire import socket_path
 from axis.drivers.connector import SshOptions
+from axis.specs import Host
 from axis.state import Location
 from tests.integration.controlkit import AXIS, controller_workdir, panic_conf, wait_for
 from tests.integration.fleetspecs import host_specs
@@ -122,3 +126,32 @@ def test_commands_answer_the_same_through_a_running_controller(fleet: Any, tmp_p
         fallback = _axis(fleet, work.state, "--debug", "on", fleet.hosts[0].name, "--", "echo back")
         assert (fallback.returncode, fallback.stdout) == (0, f"[{fleet.hosts[0].name}] back\n")
         assert "axis: direct connections: no controller socket" in fallback.stderr
+
+
+def test_a_cancelled_command_closes_its_channel_and_leaves_the_connection(fleet: Any) -> None:
+    """A command whose caller gave up (a relayed one whose command line went away) has its SSH
+    channel closed at once, as the end of the command line's own connection would close it, also
+    where the connection is kept for more work: a command still writing then ends (SIGPIPE)."""
+    host = fleet.hosts[0]
+    spec = Host.model_validate({"apiVersion": "axis/v1", "kind": "Host", "metadata": {"name": host.name},
+                                "spec": {"address": host.name}})
+    running = lambda: host.exec("pgrep -f '[a]xis-channel-test'", check=False).returncode == 0  # noqa: E731
+
+    async def scenario() -> None:
+        async with await SshOptions(ssh_config=fleet.ssh_config).connect(spec) as transport:
+            writer = asyncio.create_task(transport.run("while :; do echo axis-channel-test; sleep 0.1; done"))
+            for _ in range(100):
+                if await asyncio.to_thread(running):
+                    break
+                await asyncio.sleep(0.1)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            for _ in range(100):
+                if not await asyncio.to_thread(running):
+                    break
+                await asyncio.sleep(0.1)
+            assert not running(), "the command's channel is still open"
+            assert (await transport.run("echo still")).stdout == "still\n"  # the connection is kept
+
+    asyncio.run(scenario())

@@ -266,3 +266,13 @@ def test_warm_status_renders_the_controllers_document_and_loads_no_db_nor_ssh(ap
     cached = subprocess.run([sys.executable, "-m", "axis", "status", "--cached", "-o", "json"], capture_output=True,
                             text=True, env=env, timeout=60)
     assert json.loads(done.stdout) == json.loads(cached.stdout)
+
+
+def test_a_connection_that_never_says_hello_is_closed(app: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(controller_socket, "HELLO_TIMEOUT", 0.2)
+    with socket_served(app, FakeConnector({})):
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(socket_path(app.state)))
+            sock.settimeout(30)
+            with sock.makefile("rb") as answers:
+                assert json.loads(answers.readline()) == {"refused": "no hello within 0.2s"}

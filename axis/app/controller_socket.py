@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 #: The longest path a unix socket can be bound to (sun_path less its NUL, Linux).
 MAX_PATH = 107
+#: Seconds a connection may take to say hello (a stray one is not served forever).
+HELLO_TIMEOUT = 10.0
 
 
 class ControllerSocket:
@@ -72,10 +74,13 @@ class ControllerSocket:
         try:
             refused = _peer_refused(writer)
             try:
-                first = decode(await reader.readline())
+                async with asyncio.timeout(HELLO_TIMEOUT):
+                    first = decode(await reader.readline())
             except (WireError, ValueError) as exc:  # ValueError: longer than the reader's limit
                 refused = refused or f"bad hello: {exc}"
                 first = {}
+            except TimeoutError:
+                refused, first = refused or f"no hello within {HELLO_TIMEOUT:g}s", {}
             token = first.get("token")
             if not refused and not (isinstance(token, str) and same_token(token, self.token)):
                 refused = "wrong token"

@@ -12,7 +12,6 @@ import typer
 from axis.cli.context import app_context
 from axis.cli.controller_path import warm_status
 from axis.cli.output import Format, emit, print_table
-from axis.specs.units import human_size
 
 
 def facts(
@@ -23,6 +22,7 @@ def facts(
 
     from axis.app.observed import summary
     from axis.drivers.facts import collect_local
+    from axis.specs.units import human_size
 
     local = asyncio.run(collect_local())
     if output in (Format.json, Format.yaml):
@@ -65,6 +65,8 @@ def status(
     if output in (Format.json, Format.yaml):
         emit(snapshot, output)
         return
+    from axis.specs.units import human_size  # pydantic's: a warm `-o json` never loads it
+
     print_table(["NAME", "STATUS", "OS", "CORES", "LOAD", "RAM", "PRESSURE", "GPU", "DISK", "AGE", "REASON"],
                 [[r["name"], r["status"], *(r["summary"].get(k) for k in ("os", "cores", "load", "ram", "pressure", "gpu", "disk")),
                   r["age"], r["reason"]] for r in rows])

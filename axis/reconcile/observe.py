@@ -29,10 +29,13 @@ def claim_tools(claims: Iterable[Claim]) -> list[str]:
 
 async def run_facts_script(transport: Transport, extra_tools: Iterable[str] = (),
                            probes: Mapping[str, str] | None = None,
-                           timeout: float = 30.0) -> tuple[Facts, ScriptOutput]:
-    """The facts script (with the features' `probes` as extra sections) in one round trip on an
-    open connection: the facts, and the output split once into sections (the drivers read theirs)."""
-    script = build_script(extra_tools, probes)  # a fresh boundary, sent on stdin: never in argv
+                           timeout: float = 30.0, *, root_probes: Mapping[str, str] | None = None,
+                           root_shell: str = "") -> tuple[Facts, ScriptOutput]:
+    """The facts script (with the features' `probes` as extra sections, and `root_probes` run by
+    one `root_shell`: see `build_script`) in one round trip on an open connection: the facts, and
+    the output split once into sections (the drivers read theirs)."""
+    # a fresh boundary, sent on stdin: never in argv
+    script = build_script(extra_tools, probes, root_sections=root_probes, root_shell=root_shell)
     result = await transport.run("sh -s", input=script.text, timeout=timeout)
     out = split_sections(result.stdout, script.boundary)
     return facts_from(out, stderr=result.stderr), out

@@ -1,8 +1,8 @@
 """Feature probes read with the steps' privilege, and an unreadable probe fails its feature alone.
 
-Through `converge_host` with a scripted transport: the facts script a host is sent wraps every
-probe marked `as_root` in `sudo -n sh -c` exactly when the steps would be (non-root login, host
-with `sudo: true`), and never otherwise; a probe that could not read its file makes that
+Through `converge_host` with a scripted transport: the facts script a host is sent runs every
+probe marked `as_root` in one root shell under `sudo -n` exactly when the steps would be
+(non-root login, host with `sudo: true`), and never otherwise; a probe that could not read its file makes that
 feature `failed` (nothing run for it, the host's words as the reason) while the other features
 of the host are planned and applied as usual.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from axis.drivers.facts.script import ROOT_GROUP
 from axis.drivers.features import DRIVERS
 from axis.drivers.features.panic_recovery import PATH as PANIC_FILE
 from axis.drivers.features.swapfile import FSTAB
@@ -70,12 +71,15 @@ def test_file_probes_run_with_the_steps_privilege(login_is_root, sudo_allowed, w
     fake = FakeTransport("h", login_is_root=login_is_root, sudo_allowed=sudo_allowed).script(r"", stdout=_output(True))
     _pass(fake, dry_run=True)
     script = fake.calls[0]
+    root_shell = privileged("sh -s", login_is_root=False, sudo_allowed=True)
+    as_root = script.split(f"\n{root_shell} <<", 1)[1] if wrapped else ""
     for name, feature in FEATURES.items():
         for section_name, probe in DRIVERS[name].probes(feature.settings).items():
-            sent = privileged(probe.command, login_is_root=False, sudo_allowed=True) \
-                if wrapped and probe.as_root else probe.command
-            assert f"_axis_section {section_name} sh -c {shlex.quote(sent)}\n" in script, section_name
+            line = f"_axis_section {section_name} _axis_probe {shlex.quote(probe.command)}\n"
+            assert line in script, section_name
+            assert (line in as_root) is (wrapped and probe.as_root), section_name
     assert ("sudo -n sh -c" in script) is wrapped
+    assert script.count("sudo -n sh -c") == (1 if wrapped else 0)  # one sudo for all the root probes
 
 
 def test_an_unreadable_fstab_fails_swapfile_alone_in_a_dry_run():
@@ -104,8 +108,8 @@ def test_an_unreadable_fstab_writes_nothing_of_swapfile_while_the_rest_converges
 
 def test_sudo_asking_for_a_password_in_a_probe_fails_the_host_before_any_step():
     """sudo's refusal is the host's problem, not one feature's: said in plain words, nothing run."""
-    fake = (FakeTransport("h", login_is_root=False, sudo_allowed=True)
-            .script(r"", stdout=_output(False, "sudo: a password is required")))
+    refused = with_sections(CAPTURE, [section(B, ROOT_GROUP, "", 1, ["sudo: a password is required"])])
+    fake = FakeTransport("h", login_is_root=False, sudo_allowed=True).script(r"", stdout=refused)
     outcome = _pass(fake, dry_run=False)
     assert outcome.status == "failed" and outcome.features == []
     assert outcome.reason.startswith("h: sudo needs a password: `sudo -n` asked for a password")

@@ -7,8 +7,6 @@ import asyncio
 import typer
 
 from axis.app.observe import observe_hosts
-from axis.app.observed import summary
-from axis.app.queries import cluster_status
 from axis.cli.context import app_context
 from axis.cli.output import Format, emit, print_table
 from axis.cli.progress import fleet_progress
@@ -20,6 +18,8 @@ def facts(
     output: Format = typer.Option(Format.table, "-o", "--output", help="table, json or yaml"),
 ) -> None:
     """Facts of this machine, gathered by the same script axis runs on every host (no SSH)."""
+    from axis.app.observed import summary
+
     local = asyncio.run(collect_local())
     if output in (Format.json, Format.yaml):
         emit(local.model_dump(mode="json"), output)
@@ -46,6 +46,9 @@ def status(
     timeout: float = typer.Option(30.0, "--timeout", help="seconds per host, connect included"),
 ) -> None:
     """Cluster snapshot: every host's status and facts, and cluster totals."""
+    # imported after the fresh observation's connections are open (axis.app.observe.AFTER_OBSERVING)
+    from axis.app.queries import cluster_status
+
     app = app_context(ctx)
     if not cached:
         observe_hosts(app, jobs=jobs, timeout=timeout, progress=lambda total: fleet_progress(total, "observing"))

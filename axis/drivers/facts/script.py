@@ -159,7 +159,9 @@ def _root_group(marker: str, root_shell: str, root_sections: Mapping[str, str]) 
     delimiter = f"_AXIS_ROOT_{secrets.token_hex(8)}"
     if delimiter in inner.splitlines():  # pragma: no cover - 64 random bits
         raise ValueError("root probes' here-document delimiter found in the probes")
-    return (f"_axis_root_probes() {{\n{root_shell} <<'{delimiter}'\n{inner}{delimiter}\n}}\n"
+    # the function's body is a subshell: whatever the root shell's command line does (an `exit`),
+    # the facts script goes on
+    return (f"_axis_root_probes() (\n{root_shell} <<'{delimiter}'\n{inner}{delimiter}\n)\n"
             f"_axis_group {ROOT_GROUP} _axis_root_probes\n")
 
 

@@ -80,7 +80,8 @@ _axis_probe() { ( eval "$1" ); }
 _axis_cat() { for _axis_f in "$@"; do [ -r "$_axis_f" ] && { cat "$_axis_f"; return; }; done; printf '%s not readable\n' "$1" >&2; return 1; }
 # _axis_read: _axis_cat for small files with the shell's own `read` (no process; a last line
 # without a newline is kept). Not for /proc/sys (the shell reads a byte at a time, and those
-# files answer only a read from offset 0) nor for files whose read may fail (PSI): cat there.
+# files answer only a read from offset 0), for files whose read may fail (PSI), nor for files
+# that can be large (/proc/mounts: tens of KiB on a container host, a syscall per byte): cat there.
 _axis_read() {
   for _axis_f in "$@"; do
     [ -r "$_axis_f" ] || continue
@@ -233,7 +234,7 @@ else
   _axis_section os_release _axis_read /etc/os-release /usr/lib/os-release
   _axis_section cpu _axis_cpu
   _axis_section loadavg _axis_read /proc/loadavg
-  _axis_section meminfo _axis_cat /proc/meminfo
+  _axis_section meminfo _axis_read /proc/meminfo
   _axis_section psi _axis_cat /proc/pressure/memory
   _axis_section cgroup_memory _axis_cgroup_memory
   _axis_section swaps _axis_read /proc/swaps

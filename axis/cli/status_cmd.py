@@ -46,12 +46,12 @@ def status(
     timeout: float = typer.Option(30.0, "--timeout", help="seconds per host, connect included"),
 ) -> None:
     """Cluster snapshot: every host's status and facts, and cluster totals."""
-    # imported after the fresh observation's connections are open (axis.app.observe.AFTER_OBSERVING)
-    from axis.app.queries import cluster_status
-
     app = app_context(ctx)
     if not cached:
         observe_hosts(app, jobs=jobs, timeout=timeout, progress=lambda total: fleet_progress(total, "observing"))
+    # imported here: a fresh observation loads it while its hosts answer (axis.app.observe.AFTER_OBSERVING)
+    from axis.app.queries import cluster_status
+
     snapshot = cluster_status(app.db())
     rows, totals = snapshot["hosts"], snapshot["totals"]
     if output in (Format.json, Format.yaml):

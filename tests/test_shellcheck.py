@@ -1,8 +1,8 @@
 """Every shell text axis sends to a host, through shellcheck (`-s sh`, warnings and errors).
 
 The shipped `.sh` files as they are in the package (what an editor's shellcheck reads), the
-facts script as built with every feature's probes, the job runner and its protocol's commands, the disk clean-up script (cron job and `axis clean`), each probe on its own (they run as `sh -c` with
-a quoted string that shellcheck would not look into from outside), and the wrappers every
+facts script as built with every feature's probes, the job runner and its protocol's commands, the disk clean-up script (cron job and `axis clean`), each probe on its own (they run from
+a quoted string, `_axis_probe`, that shellcheck would not look into from outside), the root probes' script, and the wrappers every
 command passes through (sudo, the kill-on-timeout pid file, atomic writes). CI installs
 shellcheck (`.ci/run`); without it these tests skip and say how to get it.
 """

@@ -25,8 +25,11 @@ contents, tool output) that anyone with an account may shape; a FUSE mount at
 marker carrying this run's boundary counts (``sections.py``); anything else is data. The host
 cannot forge one: the boundary is drawn fresh for each run, after the host is chosen, and
 exists only in the script the caller sends on the shell's stdin (``sh -s``: never the SSH
-command line, which any user on the host could read in ``ps`` while the script runs) and in
-an unexported shell variable (never in a probe's argv or environment). The markers are printed
+command line, which any user on the host could read in ``ps`` while the script runs), in the
+here-document that feeds the root probes' script to its one root shell's stdin (a pipe in dash,
+a file only the login user can read in bash), and in an unexported shell variable (never in a
+probe's argv or environment: probes run in subshells, their commands get no unexported
+variable). The markers are printed
 with ``printf "$_axis_m"``: that is no argv only because ``printf`` is a shell builtin, so the
 script first checks that it is one (``command -V printf``: dash, bash, busybox ash, zsh and
 ksh93 say "printf is a shell builtin") and refuses to run otherwise, with the reason on stderr

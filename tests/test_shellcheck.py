@@ -1,8 +1,8 @@
 """Every shell text axis sends to a host, through shellcheck (`-s sh`, warnings and errors).
 
 The shipped `.sh` files as they are in the package (what an editor's shellcheck reads), the
-facts script as built with every feature's probes, the job runner and its protocol's commands, the disk clean-up script (cron job and `axis clean`), each probe on its own (they run as `sh -c` with
-a quoted string that shellcheck would not look into from outside), and the wrappers every
+facts script as built with every feature's probes, the job runner and its protocol's commands, the disk clean-up script (cron job and `axis clean`), each probe on its own (they run from
+a quoted string, `_axis_probe`, that shellcheck would not look into from outside), the root probes' script, and the wrappers every
 command passes through (sudo, the kill-on-timeout pid file, atomic writes). CI installs
 shellcheck (`.ci/run`); without it these tests skip and say how to get it.
 """
@@ -54,7 +54,8 @@ def _shellcheck(text: str, tmp_path: Path, label: str) -> str:
     return found.stdout + found.stderr
 
 
-SHIPPED = [files("axis.drivers.facts").joinpath("facts.sh"), files("axis.drivers.features").joinpath("disk_cleanup.sh"),
+SHIPPED = [files("axis.drivers.facts").joinpath("facts.sh"), files("axis.drivers.facts").joinpath("facts_root.sh"),
+           files("axis.drivers.features").joinpath("disk_cleanup.sh"),
            files("axis.drivers.jobs").joinpath("runner.sh")]
 
 
@@ -68,6 +69,15 @@ def test_each_shipped_shell_file_is_clean_as_it_is(shipped):
 def test_the_facts_script_with_every_feature_probe_is_clean(tmp_path):
     assert _shellcheck(build_script(["ollama", "my-tool"], _probes()).text, tmp_path, "facts") == ""
     assert _shellcheck(build_script(["ollama"], _probes(sudo=True)).text, tmp_path, "facts-sudo") == ""
+
+
+def test_the_root_probes_script_is_clean(tmp_path):
+    """What the one root shell of a sudo host reads (a here-document, which shellcheck does not
+    look into from the facts script): the root probes' script with every root probe."""
+    script = build_script(["ollama"], {}, root_sections=_probes(), root_shell="sudo -n sh -c 'sh -s'").text
+    assert _shellcheck(script, tmp_path, "facts-root") == ""
+    inner = script.split("<<'_AXIS_ROOT_", 1)[1].split("\n", 1)[1].rsplit("\n_AXIS_ROOT_", 1)[0]
+    assert "_axis_probe" in inner and _shellcheck(inner, tmp_path, "root-probes") == ""
 
 
 @pytest.mark.parametrize("section", sorted(_probes()))

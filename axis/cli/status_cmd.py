@@ -53,13 +53,14 @@ def status(
     app = app_context(ctx)
     snapshot = None if cached else warm_status(app, jobs=jobs, timeout=timeout)
     if snapshot is None:
-        from axis.app.queries import cluster_status
-
         if not cached:
             from axis.app.observe import observe_hosts
             from axis.cli.progress import fleet_progress
 
             observe_hosts(app, jobs=jobs, timeout=timeout, progress=lambda total: fleet_progress(total, "observing"))
+        # imported here: a fresh observation loads it while its hosts answer (axis.app.observe.AFTER_OBSERVING)
+        from axis.app.queries import cluster_status
+
         snapshot = cluster_status(app.db())
     rows, totals = snapshot["hosts"], snapshot["totals"]
     if output in (Format.json, Format.yaml):

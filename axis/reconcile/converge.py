@@ -15,9 +15,11 @@ from typing import Literal
 
 from axis.drivers.connector import Connector, with_connection
 from axis.drivers.facts import Facts
+from axis.drivers.facts.script import ROOT_GROUP
 from axis.drivers.facts.sections import Section
 from axis.drivers.features import Plan
 from axis.drivers.features.execute import StepResult, run_steps
+from axis.drivers.features.probes import ABSENT_EXIT
 from axis.drivers.transport import ErrorKind, RunResult, Transport, TransportError, sudo_refusal
 from axis.reconcile.observe import run_facts_script, to_observation
 from axis.reconcile.plan import feature_probes, plan_host
@@ -28,6 +30,9 @@ from axis.state.facts import Observation
 #: A controller pass over one host must end within this many seconds, and so does one converge
 #: given no timeout (an apply's: host_pass.APPLY_TIMEOUT).
 PASS_TIMEOUT = 600.0
+
+#: The root shell the root probes run in, as `transport.as_root` wraps it: itself when no sudo applies.
+_SHELL = "sh -s"
 
 FeatureState = Literal["in-sync", "pending", "applied", "refused", "failed", "not-applicable"]
 
@@ -65,19 +70,32 @@ class HostOutcome:
 async def observe_features(transport: Transport, features: Mapping[str, EffectiveFeature],
                            extra_tools: list[str], timeout: float) -> tuple[Facts, dict[str, Section]]:
     """Facts and every feature's probes, in one script and one round trip. A probe marked
-    `as_root` runs with the steps' privilege (`sudo -n` when the host allows it): a root-only
-    file is then read by whoever will write it. When sudo itself refuses (it wants a password),
-    the host fails with that reason, as a refused step would make it: no feature can be read."""
+    `as_root` runs with the steps' privilege: a root-only file is then read by whoever will
+    write it. Where that takes `sudo -n` (`transport.as_root`), all of them run in one root shell
+    (one sudo per host and pass, not one per probe). When sudo itself refuses (it wants a
+    password), the host fails with that reason, as a refused step would make it: no feature can
+    be read. A root probe that did not run because that shell failed otherwise is unreadable
+    with the shell's own words, never absent."""
     wanted = feature_probes(features)
-    probes = {name: transport.as_root(p.command) if p.as_root else p.command for name, p in wanted.items()}
-    facts, out = await run_facts_script(transport, extra_tools, probes, timeout)
+    root_shell = transport.as_root(_SHELL)
+    rooted = {n: p.command for n, p in wanted.items() if p.as_root} if root_shell != _SHELL else {}
+    plain = {n: p.command for n, p in wanted.items() if n not in rooted}
+    facts, out = await run_facts_script(transport, extra_tools, plain, timeout, root_probes=rooted,
+                                        root_shell=root_shell)
     sections = out.sections
-    for name in (n for n, p in wanted.items() if probes[n] != p.command):  # the ones sent through sudo
-        section = sections.get(name)
-        if section is not None and section.rc not in (0, None):
-            refused = sudo_refusal(transport.name, RunResult(section.rc, "", "\n".join(section.stderr)))
-            if refused is not None:
-                raise refused
+    if not rooted:
+        return facts, sections
+    group = sections.get(ROOT_GROUP)
+    if group is not None and group.rc not in (0, None):
+        refused = sudo_refusal(transport.name, RunResult(group.rc, "", "\n".join(group.stderr)))
+        if refused is not None:
+            raise refused
+    # what the root shell said stands for each probe it never printed; its exit status only where
+    # it cannot read as a probe's own "absent"
+    rc = group.rc if group is not None and group.rc not in (0, ABSENT_EXIT) else None
+    for name in rooted:
+        if name not in sections:
+            sections[name] = Section(name, stderr=list(group.stderr) if group is not None else [], rc=rc)
     return facts, sections
 
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from axis.drivers.connector import Connector
 from axis.drivers.fan_out import fan_out
@@ -30,6 +30,7 @@ from axis.specs import Host, HostProfile, Kind, effective_features
 from axis.specs.effective import EffectiveFeature
 from axis.state import Database
 from axis.state.feature_status import refused_steps
+from axis.state.tables import Condition
 from axis.state.objects import StoredSpecInvalid, desired_claims, get_row, to_model, valid_models
 from axis.state.sources import planned_revision, record_source_pass
 
@@ -140,7 +141,13 @@ async def converge_fleet(db: Database, connector: Connector, work: list[HostWork
     passes = await fan_out(work, one, jobs=jobs, on_done=(lambda _w, r: on_done(r.outcome)) if on_done else None)
     if not dry_run:
         now = time.time()
-        with db.write() as session:
+        with db.write() as session, session.no_autoflush:
+            # every host's conditions in one query, held (the session only keeps rows weakly) so
+            # that `set_condition` finds each in the session instead of asking the DB 3x per host
+            names = [r.work.host.metadata.name for r in passes]
+            held = session.exec(select(Condition).where(Condition.kind == Kind.HOST,
+                                                        col(Condition.name).in_(names))).all()
             for reconciled in passes:
                 reconciled.record(session, now)
+            del held
     return [r.outcome for r in passes]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from axis.drivers.connector import Connector, with_connection
 from axis.drivers.facts import Facts, build_script, facts_from
@@ -16,7 +17,9 @@ from axis.drivers.facts.sections import ScriptOutput, split_sections
 from axis.drivers.fan_out import fan_out
 from axis.drivers.transport import ErrorKind, Transport, TransportError
 from axis.specs import Claim, Host
-from axis.state.facts import Observation
+
+if TYPE_CHECKING:  # the state DB's modules (SQLAlchemy's tables) load on the first outcome, see to_observation
+    from axis.state.facts import Observation
 
 #: A host that cannot be reached at all, as opposed to one that answered badly.
 _UNREACHABLE = {ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT}
@@ -29,10 +32,13 @@ def claim_tools(claims: Iterable[Claim]) -> list[str]:
 
 async def run_facts_script(transport: Transport, extra_tools: Iterable[str] = (),
                            probes: Mapping[str, str] | None = None,
-                           timeout: float = 30.0) -> tuple[Facts, ScriptOutput]:
-    """The facts script (with the features' `probes` as extra sections) in one round trip on an
-    open connection: the facts, and the output split once into sections (the drivers read theirs)."""
-    script = build_script(extra_tools, probes)  # a fresh boundary, sent on stdin: never in argv
+                           timeout: float = 30.0, *, root_probes: Mapping[str, str] | None = None,
+                           root_shell: str = "") -> tuple[Facts, ScriptOutput]:
+    """The facts script (with the features' `probes` as extra sections, and `root_probes` run by
+    one `root_shell`: see `build_script`) in one round trip on an open connection: the facts, and
+    the output split once into sections (the drivers read theirs)."""
+    # a fresh boundary, sent on stdin: never in argv
+    script = build_script(extra_tools, probes, root_sections=root_probes, root_shell=root_shell)
     result = await transport.run("sh -s", input=script.text, timeout=timeout)
     out = split_sections(result.stdout, script.boundary)
     return facts_from(out, stderr=result.stderr), out
@@ -44,6 +50,11 @@ async def gather_facts(transport: Transport, extra_tools: Iterable[str] = (), ti
 
 
 def to_observation(host: str, facts: Facts | None, error: Exception | None) -> Observation:
+    """The outcome of one host's observation, as stored. Imported here, not at the top: `axis
+    status` opens its connections first and loads the state DB's table modules while they are in
+    flight (`axis.app.observe`)."""
+    from axis.state.facts import Observation
+
     now = time.time()
     if facts is not None:
         reason = "; ".join(f"{k}: {v}" for k, v in sorted(facts.missing.items())) if facts.status == "partial" else ""

@@ -18,28 +18,70 @@ _axis_need() { _axis_has "$1" || { printf '%s not found\n' "$1" >&2; return 127;
 # _axis_t SECONDS CMD...: bound an external command that is known to hang.
 _axis_t() { _axis_s=$1; shift; if _axis_has timeout; then timeout "$_axis_s" "$@"; else "$@"; fi; }
 # _axis_section NAME CMD...: stdout verbatim, then stderr (prefixed), then the exit status.
+# Each section's stderr is kept apart from its stdout and printed after it, framed line by line.
+# Where the script could open one (below), it goes to a file on /dev/shm (tmpfs: a full disk
+# cannot lose it), written through fd 5 and read back through fd 6, and unlinked at once: the
+# probe then runs in this shell, with no subshell per section (a fork each, a fifth of the script's
+# CPU on a host). Elsewhere (macOS, no /dev/shm, name taken) a command substitution captures it.
+_axis_e=/dev/shm/.axis-facts-@ERRFILE@
+_axis_fd=
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  _axis_mask=$(umask); umask 077; set -C  # noclobber: never a file (or link) someone else put there
+  if { command exec 5>"$_axis_e"; } 2>/dev/null; then
+    { command exec 6<"$_axis_e"; } 2>/dev/null && _axis_fd=1
+    rm -f -- "$_axis_e"
+    [ -n "$_axis_fd" ] || exec 5>&-
+  fi
+  set +C; umask "$_axis_mask"
+fi
+# _axis_stderr NAME: frame at most 20 non-empty lines of the section's stderr (read on stdin).
+_axis_stderr() {
+  _axis_n=0
+  while IFS= read -r _axis_l || [ -n "$_axis_l" ]; do
+    [ -n "$_axis_l" ] && [ "$_axis_n" -lt 20 ] && printf '%s:stderr:%s %s\n' "$_axis_m" "$1" "$_axis_l"
+    _axis_n=$((_axis_n + 1))
+  done
+}
+# _axis_capture CMD...: run CMD with its stdout straight out, its exit status in $_axis_rc and
+# its stderr kept for `_axis_errors NAME`, which frames it.
+if [ -n "$_axis_fd" ]; then
+  _axis_capture() { "$@" 2>&5 4>&- 5>&- 6<&-; _axis_rc=$?; }
+  _axis_errors() { _axis_stderr "$1" <&6; }
+else
+  _axis_capture() {
+    _axis_err=$( { "$@" 2>&1 1>&4 4>&-; printf '@@rc=%s' "$?"; } )
+    _axis_rc=${_axis_err##*@@rc=}
+    _axis_err=${_axis_err%@@rc=*}
+  }
+  _axis_errors() { [ -z "$_axis_err" ] || printf '%s\n' "$_axis_err" | _axis_stderr "$1"; }
+fi
 _axis_section() {
   _axis_name=$1; shift
   printf '%s:section:%s\n' "$_axis_m" "$_axis_name"
-  _axis_err=$( { "$@" </dev/null 2>&1 1>&4 4>&-; printf '@@rc=%s' "$?"; } )
-  _axis_rc=${_axis_err##*@@rc=}
-  _axis_err=${_axis_err%@@rc=*}
+  _axis_capture "$@" </dev/null
   # Always one newline after the stdout: the markers below start a line even when the probe's
   # last line had none, and the parser removes exactly this newline again.
   printf '\n'
-  if [ -n "$_axis_err" ]; then
-    _axis_n=0
-    printf '%s\n' "$_axis_err" | while IFS= read -r _axis_l; do
-      [ -n "$_axis_l" ] && [ "$_axis_n" -lt 20 ] && printf '%s:stderr:%s %s\n' "$_axis_m" "$_axis_name" "$_axis_l"
-      _axis_n=$((_axis_n + 1))
-    done
-  fi
+  _axis_errors "$_axis_name"
   printf '%s:end:%s rc=%s\n' "$_axis_m" "$_axis_name" "$_axis_rc"
 }
+# _axis_group NAME CMD...: CMD prints whole sections itself (the root probes, through one sudo);
+# then a section NAME of its own, without stdout, carries CMD's exit status and stderr (sudo's).
+_axis_group() {
+  _axis_name=$1; shift
+  _axis_capture "$@"
+  printf '%s:section:%s\n\n' "$_axis_m" "$_axis_name"
+  _axis_errors "$_axis_name"
+  printf '%s:end:%s rc=%s\n' "$_axis_m" "$_axis_name" "$_axis_rc"
+}
+# _axis_probe COMMAND: a feature driver's probe, in a subshell of its own (it may `exit`, set
+# variables, define functions) rather than a new `sh -c`: a fork, no exec.
+_axis_probe() { ( eval "$1" ); }
 _axis_cat() { for _axis_f in "$@"; do [ -r "$_axis_f" ] && { cat "$_axis_f"; return; }; done; printf '%s not readable\n' "$1" >&2; return 1; }
 # _axis_read: _axis_cat for small files with the shell's own `read` (no process; a last line
 # without a newline is kept). Not for /proc/sys (the shell reads a byte at a time, and those
-# files answer only a read from offset 0) nor for files whose read may fail (PSI): cat there.
+# files answer only a read from offset 0), for files whose read may fail (PSI), nor for files
+# that can be large (/proc/mounts: tens of KiB on a container host, a syscall per byte): cat there.
 _axis_read() {
   for _axis_f in "$@"; do
     [ -r "$_axis_f" ] || continue
@@ -94,12 +136,26 @@ _axis_cpu() {
   # one awk for the count and the first two model lines (was two greps: a process each)
   awk '/^processor/ { n++ } m < 2 && /^(model name|Hardware|Model|cpu model)[ \t]*:/ { print; m++ }
        END { printf "processors: %d\n", n }' /proc/cpuinfo
-  _axis_has lscpu && lscpu 2>/dev/null | sed -n -E '/^(Model name|Vendor ID|Socket\(s\)|Core\(s\) per socket|Thread\(s\) per core):/s/^/lscpu /p'
+  # lscpu's lines picked by the shell (was `| sed`: a pipe and a process more)
+  _axis_has lscpu || return 0
+  _axis_o=$(lscpu 2>/dev/null)
+  set -f; _axis_ifs=$IFS; IFS='
+'
+  for _axis_l in $_axis_o; do
+    case $_axis_l in
+      "Model name:"* | "Vendor ID:"* | "Socket(s):"* | "Core(s) per socket:"* | "Thread(s) per core:"*)
+        printf 'lscpu %s\n' "$_axis_l" ;;
+    esac
+  done
+  IFS=$_axis_ifs; set +f
   return 0
 }
+# one-line cgroup files (kernfs, read from any offset): the shell's `read`, no process
 _axis_cgroup_memory() {
-  if [ -r /sys/fs/cgroup/memory.max ]; then printf 'v2 %s\n' "$(cat /sys/fs/cgroup/memory.max)"
-  elif [ -r /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then printf 'v1 %s\n' "$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
+  _axis_l=
+  if [ -r /sys/fs/cgroup/memory.max ]; then IFS= read -r _axis_l < /sys/fs/cgroup/memory.max; printf 'v2 %s\n' "$_axis_l"
+  elif [ -r /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+    IFS= read -r _axis_l < /sys/fs/cgroup/memory/memory.limit_in_bytes; printf 'v1 %s\n' "$_axis_l"
   else echo 'no cgroup memory limit file' >&2; return 1; fi
 }
 _axis_lspci() {
@@ -132,7 +188,11 @@ _axis_virt() {
   fi
   [ -e /.dockerenv ] && echo 'dockerenv: yes'
   [ -e /run/.containerenv ] && echo 'containerenv: yes'
-  grep -qi microsoft /proc/sys/kernel/osrelease 2>/dev/null && echo 'wsl: yes'
+  # /proc/sys/kernel/osrelease is `uname -r`, already in $_axis_u (was a grep of that file)
+  set -f; set -- $_axis_u; set +f
+  if [ $# -eq 4 ]; then
+    case $3 in *[Mm][Ii][Cc][Rr][Oo][Ss][Oo][Ff][Tt]*) echo 'wsl: yes' ;; esac
+  else grep -qi microsoft /proc/sys/kernel/osrelease 2>/dev/null && echo 'wsl: yes'; fi
   # sysfs and seq_file files are read with the shell's own `read`: no process per hint.
   grep -qE '^flags.* hypervisor' /proc/cpuinfo 2>/dev/null && echo 'cpu-flag: hypervisor'
   if [ -r /sys/class/dmi/id/product_name ]; then
@@ -174,7 +234,7 @@ else
   _axis_section os_release _axis_read /etc/os-release /usr/lib/os-release
   _axis_section cpu _axis_cpu
   _axis_section loadavg _axis_read /proc/loadavg
-  _axis_section meminfo _axis_cat /proc/meminfo
+  _axis_section meminfo _axis_read /proc/meminfo
   _axis_section psi _axis_cat /proc/pressure/memory
   _axis_section cgroup_memory _axis_cgroup_memory
   _axis_section swaps _axis_read /proc/swaps
@@ -187,4 +247,5 @@ else
   _axis_section lspci _axis_lspci
 fi
 @EXTRA_SECTIONS@
+@ROOT_SECTIONS@
 printf '%s:done\n' "$_axis_m"

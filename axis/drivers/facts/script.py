@@ -25,8 +25,11 @@ contents, tool output) that anyone with an account may shape; a FUSE mount at
 marker carrying this run's boundary counts (``sections.py``); anything else is data. The host
 cannot forge one: the boundary is drawn fresh for each run, after the host is chosen, and
 exists only in the script the caller sends on the shell's stdin (``sh -s``: never the SSH
-command line, which any user on the host could read in ``ps`` while the script runs) and in
-an unexported shell variable (never in a probe's argv or environment). The markers are printed
+command line, which any user on the host could read in ``ps`` while the script runs), in the
+here-document that feeds the root probes' script to its one root shell's stdin (a pipe in dash,
+a file only the login user can read in bash), and in an unexported shell variable (never in a
+probe's argv or environment: probes run in subshells, their commands get no unexported
+variable). The markers are printed
 with ``printf "$_axis_m"``: that is no argv only because ``printf`` is a shell builtin, so the
 script first checks that it is one (``command -V printf``: dash, bash, busybox ash, zsh and
 ksh93 say "printf is a shell builtin") and refuses to run otherwise, with the reason on stderr
@@ -96,6 +99,12 @@ MACOS_SYSCTLS: tuple[str, ...] = (
 #: The script's text (`facts.sh` beside this module): its `@NAME@` placeholders are filled by
 #: `build_script`, each value quoted or checked first.
 _TEMPLATE = read_shell_file("axis.drivers.facts", "facts.sh")
+#: The root probes' script (`facts_root.sh`): fed by the facts script to one root shell.
+_ROOT_TEMPLATE = read_shell_file("axis.drivers.facts", "facts_root.sh")
+
+#: The section that carries the exit status and stderr of the one root shell the root probes run
+#: in (`sudo -n`'s own refusal ends up there); its stdout is always empty.
+ROOT_GROUP = "root-probes"
 
 
 @dataclass(frozen=True)
@@ -140,24 +149,55 @@ def tool_list(extra_tools: Iterable[str] = ()) -> list[str]:
     return out
 
 
-def build_script(extra_tools: Iterable[str] = (), extra_sections: Mapping[str, str] | None = None) -> FactsScript:
+def _probe_lines(sections: Mapping[str, str]) -> str:
+    return "".join(f"_axis_section {_section_name(name)} _axis_probe {shlex.quote(command)}\n"
+                   for name, command in sections.items())
+
+
+def _root_group(marker: str, root_shell: str, root_sections: Mapping[str, str]) -> str:
+    """The shell function that feeds the root probes' script to `root_shell` on its stdin (a
+    here-document: never an argv), and the `_axis_group` call that runs it. The here-document's
+    delimiter is drawn fresh, like the boundary, so no probe line can end it early."""
+    inner = fill(_ROOT_TEMPLATE, {"@MARKER@": marker, "@SECTIONS@\n": _probe_lines(root_sections)})
+    delimiter = f"_AXIS_ROOT_{secrets.token_hex(8)}"
+    if delimiter in inner.splitlines():  # pragma: no cover - 64 random bits
+        raise ValueError("root probes' here-document delimiter found in the probes")
+    # the function's body is a subshell: whatever the root shell's command line does (an `exit`),
+    # the facts script goes on
+    return (f"_axis_root_probes() (\n{root_shell} <<'{delimiter}'\n{inner}{delimiter}\n)\n"
+            f"_axis_group {ROOT_GROUP} _axis_root_probes\n")
+
+
+def build_script(extra_tools: Iterable[str] = (), extra_sections: Mapping[str, str] | None = None, *,
+                 root_sections: Mapping[str, str] | None = None, root_shell: str = "") -> FactsScript:
     """Build one run's facts script, framed with a fresh boundary; ``extra_tools`` are probed
     with ``command -v`` too.
 
     ``extra_sections`` maps a section name to a shell command line (the feature drivers'
-    probes): each runs as ``sh -c`` in its own section, so the features are observed in the
-    same round trip as the facts. Raises ``ValueError`` on a bad tool or section name.
+    probes): each runs in a subshell of the script (``_axis_probe``: a fork, not a new ``sh``)
+    in its own section, so the features are observed in the same round trip as the facts.
+    ``root_sections`` are probes that need root, run by ``root_shell`` (a command line that
+    starts ``sh -s`` as root, e.g. ``sudo -n sh -c 'sh -s'``): one root shell for all of them
+    (a ``sudo`` per probe cost each probe a sudo's start-up, PAM and sudoers, on the host),
+    framed like the others, followed by the ``ROOT_GROUP`` section with that shell's own exit
+    status and stderr. Raises ``ValueError`` on a bad tool or section name, or root sections
+    without a root shell.
     Build a new script for every run: a boundary used twice could have been seen by the host.
     """
+    if root_sections and not root_shell:
+        raise ValueError("root probes need the command line of a root shell")
     boundary = new_boundary()
+    marker = shlex.quote(marker_prefix(boundary))
     tools = " ".join(shlex.quote(t) for t in tool_list(extra_tools))
-    extra = "".join(f"_axis_section {_section_name(name)} sh -c {shlex.quote(command)}\n"
-                    for name, command in (extra_sections or {}).items())
     return FactsScript(fill(_TEMPLATE, {
         "@VERSION@": str(SCRIPT_VERSION),
-        "@MARKER@": shlex.quote(marker_prefix(boundary)),
+        "@MARKER@": marker,
+        # the name of the run's stderr file (see facts.sh): not the boundary, which must never
+        # appear in a path; guessing it only makes that run capture stderr the old way
+        "@ERRFILE@": secrets.token_hex(8),
         "@NVIDIA_QUERY@": NVIDIA_QUERY,
         "@TOOLS@": tools,
         "@SYSCTLS@": " ".join(shlex.quote(s) for s in MACOS_SYSCTLS),
-        "@EXTRA_SECTIONS@\n": extra,
+        "@EXTRA_SECTIONS@\n": _probe_lines(extra_sections or {}),
+        "@ROOT_SECTIONS@\n": _root_group(marker, root_shell, root_sections) if root_sections else "",
     }), boundary)

@@ -58,7 +58,10 @@ def write_repository(root: Path, force: bool) -> Written:
     a refusal leaves `root` as it was."""
     if root.exists() and not root.is_dir():
         raise InitError(f"{root} exists and is not a directory")
-    present = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    try:
+        present = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    except OSError as exc:
+        raise InitError(f"{root}: cannot read the directory: {exc.strerror or exc}") from exc
     if not force and set(present) - _EMPTY_ENOUGH:
         shown = ", ".join(present[:5]) + (", ..." if len(present) > 5 else "")
         raise InitError(f"{root} is not empty ({shown}): use --force to add only the files that are missing "
@@ -89,10 +92,12 @@ def git_init(root: Path) -> str:
     git = shutil.which("git")
     if git is None:
         return "git not found: run `git init` here once it is installed"
-    inside = subprocess.run([git, "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True)
+    inside = subprocess.run([git, "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True,
+                            timeout=60)
     if inside.returncode == 0:
         return f"already inside the git repository {inside.stdout.strip()}: no `git init`"
-    made = subprocess.run([git, "init", "--quiet", "--initial-branch=main"], cwd=root, capture_output=True, text=True)
+    made = subprocess.run([git, "init", "--quiet", "--initial-branch=main"], cwd=root, capture_output=True, text=True,
+                          timeout=60)
     if made.returncode != 0:
         return f"git init failed: {(made.stderr or made.stdout).strip()}"
     return "initialised an empty git repository (branch main)"

@@ -79,6 +79,11 @@ class Servers:
 # and unknown commands), so `axis status` does not pay for the YAML loader, the scorer,
 # `axis clean`'s host logic or the HTTP API, which all commands importing everything did
 # (tests/test_cli_startup.py checks `get`, `describe` and `status --cached`).
+def _init() -> ModuleType:
+    from axis.cli import init_cmd
+    return init_cmd
+
+
 def _apply() -> ModuleType:
     from axis.cli import apply_cmd
     return apply_cmd
@@ -141,6 +146,7 @@ def _clean() -> ModuleType:
 
 #: Commands in help order: name, the loader of its module, the command's function there.
 COMMANDS: tuple[tuple[str, Callable[[], ModuleType], str], ...] = (
+    ("init", _init, "init"),
     ("apply", _apply, "apply"),
     ("diff", _diff, "diff"),
     ("controller", _controller, "controller"),

@@ -15,7 +15,8 @@ import os
 import re
 from pathlib import Path
 
-from .system import HarnessUnavailable, remove_tree, run
+from .buildlog import BuildProgress
+from .system import HarnessUnavailable, remove_tree, run, stream
 
 PACKAGES = (
     "openssh-server", "systemd", "systemd-sysv", "dbus", "sudo", "python3", "procps",
@@ -74,7 +75,8 @@ def base_key(suite: str) -> str:
 
 
 def ensure_base() -> Path:
-    """Path of the ready base root filesystem, building it first if it is not cached.
+    """Path of the ready base root filesystem, building it first if it is not cached (saying
+    so on stderr, with progress lines: see buildlog).
 
     An flock serialises concurrent builders (two pytest runs, pytest + CLI)."""
     suite = os_suite()
@@ -82,28 +84,36 @@ def ensure_base() -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     final = cache / base_key(suite)
     with open(cache / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            BuildProgress().say(f"waiting for another process building the base in {cache}")
+            fcntl.flock(lock, fcntl.LOCK_EX)
         if not final.is_dir():
-            _build(suite, final)
+            _build(suite, apt_mirror(suite), final)
     return final
 
 
-def _build(suite: str, final: Path) -> None:
+def _build(suite: str, mirror: str, final: Path) -> None:
+    progress = BuildProgress()
+    progress.say(f"building the base root filesystem once (about a minute): debootstrap {suite} from {mirror}")
     for stale in final.parent.glob(".build-*"):
         remove_tree(stale)  # leftovers of a killed build; we hold the lock
     tmp = final.parent / f".build-{final.name}-{os.getpid()}"
     debs = final.parent / "debs"
     debs.mkdir(exist_ok=True)
     cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
-           f"--cache-dir={debs}", suite, str(tmp), apt_mirror(suite)]
+           f"--cache-dir={debs}", suite, str(tmp), mirror]
     try:
-        proc = run(cmd, check=False, timeout=1800)
-        if proc.returncode != 0:
+        code, output = stream(cmd, progress.line, progress.waiting, timeout=1800)
+        if code != 0:
             log = tmp / "debootstrap" / "debootstrap.log"
-            tail = log.read_text()[-2000:] if log.exists() else proc.stderr[-2000:]
-            raise HarnessUnavailable(f"debootstrap failed ({proc.returncode}): {tail}")
+            tail = log.read_text()[-2000:] if log.exists() else "\n".join(output)[-2000:]
+            raise HarnessUnavailable(f"debootstrap failed ({code}): {tail}")
+        progress.stage_started("adding the test users and the sshd settings")
         _customize(tmp)
         tmp.rename(final)
+        progress.say(f"base ready: {final}")
     finally:
         remove_tree(tmp)
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import selectors
 import shutil
 import subprocess
 import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -51,6 +54,38 @@ def run(cmd: list[str], check: bool = True, input: str | None = None,
     if check and proc.returncode != 0:
         raise CommandFailed(proc.returncode, cmd, proc.stdout, proc.stderr)
     return proc
+
+
+def stream(cmd: list[str], on_line: Callable[[str], None], on_wait: Callable[[], None],
+           timeout: float) -> tuple[int, list[str]]:
+    """Run a command, its stdout and stderr merged, calling `on_line` with each output line as it
+    comes and `on_wait` at least once a second (for a progress line while the command says
+    nothing); return its exit status and its last 40 lines. Past `timeout` seconds it is killed
+    and TimeoutExpired raised, as `run` does."""
+    deadline = time.monotonic() + timeout
+    tail: deque[str] = deque(maxlen=40)
+    pending = b""
+    with subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc, \
+            selectors.DefaultSelector() as selector:
+        assert proc.stdout is not None
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        while True:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise subprocess.TimeoutExpired(cmd, timeout)
+            if selector.select(1.0):
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                *lines, pending = (pending + chunk).split(b"\n")
+                for raw in lines:
+                    tail.append(raw.decode(errors="replace"))
+                    on_line(tail[-1])
+            on_wait()
+        if pending:
+            tail.append(pending.decode(errors="replace"))
+            on_line(tail[-1])
+        return proc.wait(max(0.0, deadline - time.monotonic())), list(tail)
 
 
 def release(lock: IO[str]) -> None:

@@ -73,6 +73,8 @@ def write(drafts: list[Draft], out: Path, *, force: bool) -> list[Path]:
     `out`, the loader refuses one, or `out` cannot be written."""
     targets = [out / file_name(d) for d in drafts]
     taken = [t for t in targets if t.exists() or t.is_symlink()]
+    if any(t.is_dir() for t in taken):  # a rename cannot replace it: found now, before any file moves
+        raise ImportFailed([Problem(str(t), 0, "is a directory; move it away") for t in taken if t.is_dir()])
     if taken and not force:
         raise ImportFailed([Problem(str(t), 0, "exists; pass --force to overwrite it") for t in taken])
     texts = [render(d) for d in drafts]

@@ -50,15 +50,16 @@ def _emit(make: Callable[[], list[Draft]], out: Path, force: bool, stdout: bool)
 @import_app.command("pool")
 def pool(
     file: Path | None = typer.Argument(None, help="pool's roster [default: $POOL_STATE, else ~/.pool/pool.json]"),
-    exclude: list[str] = typer.Option(["pi5-akida"], "--exclude",
-                                      help="a host whose name contains this was left out of pool's fan-outs "
-                                           "and init: fanout false, no pool-init profile (repeatable)"),
+    exclude: list[str] | None = typer.Option(None, "--exclude",
+                                             help="a host whose name contains this was left out of pool's "
+                                                  "fan-outs and init: fanout false, no pool-init profile "
+                                                  "(repeatable; replaces pool's own: pi5-akida)"),
     out: Path = _OUT, force: bool = _FORCE, stdout: bool = _STDOUT,
 ) -> None:
     """Hosts from pool's pool.json, and a `pool-init` HostProfile with the eight features
     `pool init` set up on them."""
-    from axis.adopt.pool import default_file, import_pool
-    _emit(lambda: import_pool(file or default_file(), exclude), out, force, stdout)
+    from axis.adopt.pool import POOL_EXCLUDED, default_file, import_pool
+    _emit(lambda: import_pool(file or default_file(), exclude or POOL_EXCLUDED), out, force, stdout)
 
 
 @import_app.command("axis-nodes")

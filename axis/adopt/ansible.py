@@ -49,15 +49,12 @@ _TRUE, _FALSE = ("true", "yes", "on", "1", "y", "t"), ("false", "no", "off", "0"
 def import_ansible(path: Path) -> list[Draft]:
     """The Hosts of the inventory at `path`; ImportFailed with every problem (file:line)."""
     problems: list[Problem] = []
-    if path.suffix in _YAML_SUFFIXES:
-        inventory = read_yaml_inventory(str(path), read_yaml(path), problems)
-    else:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ImportFailed([Problem(str(path), 0, f"cannot read: {getattr(exc, 'strerror', None) or exc}")]) from None
-        inventory = read_ini(path, text, problems)
-    depth = _depths(inventory, problems)
+    inventory = _read(path, problems)
+    parents: dict[str, list[str]] = {name: [] for name in inventory.groups}
+    for group in inventory.groups.values():
+        for child in group.children:
+            parents[child].append(group.name)
+    depth = _depths(inventory, parents, problems)
     for group in inventory.groups.values():
         if group.name not in ("all", "ungrouped") and not _label_ok(group.name):
             problems.append(Problem(group.path, group.line, f"group {group.name!r} cannot be an axis label name "
@@ -68,7 +65,7 @@ def import_ansible(path: Path) -> list[Draft]:
     group_files = {name: _var_files(path.parent / "group_vars", name, problems) for name in inventory.groups}
     drafts = []
     for host, (where, line) in inventory.host_origin.items():
-        groups = sorted(_groups_of(inventory, host), key=lambda g: (depth[g.name], _priority(g), g.name))
+        groups = sorted(_groups_of(inventory, parents, host), key=lambda g: (depth[g.name], _priority(g), g.name))
         merged: dict[str, Var] = {}
         for group in groups:
             merged.update(group.vars)
@@ -86,6 +83,17 @@ def import_ansible(path: Path) -> list[Draft]:
     return drafts
 
 
+def _read(path: Path, problems: list[Problem]) -> Inventory:
+    """The inventory at `path`, read as YAML or INI by its name, as Ansible picks the plugin."""
+    if path.suffix in _YAML_SUFFIXES:
+        return read_yaml_inventory(str(path), read_yaml(path), problems)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImportFailed([Problem(str(path), 0, f"cannot read: {getattr(exc, 'strerror', None) or exc}")]) from None
+    return read_ini(path, text, problems)
+
+
 def _label_ok(group: str) -> bool:
     try:
         Metadata.model_validate({"name": "x", "labels": {f"{LABEL_PREFIX}{group}": "true"}})
@@ -94,13 +102,9 @@ def _label_ok(group: str) -> bool:
     return True
 
 
-def _depths(inventory: Inventory, problems: list[Problem]) -> dict[str, int]:
+def _depths(inventory: Inventory, parents: dict[str, list[str]], problems: list[Problem]) -> dict[str, int]:
     """Each group's depth below `all` (the longest way down, as Ansible counts it); a group that
     is its own ancestor is a problem."""
-    parents: dict[str, list[str]] = {name: [] for name in inventory.groups}
-    for group in inventory.groups.values():
-        for child in group.children:
-            parents[child].append(group.name)
     depth: dict[str, int] = {}
 
     def walk(name: str, trail: tuple[str, ...]) -> int:
@@ -119,20 +123,16 @@ def _depths(inventory: Inventory, problems: list[Problem]) -> dict[str, int]:
     return depth
 
 
-def _groups_of(inventory: Inventory, host: str) -> list[Group]:
+def _groups_of(inventory: Inventory, parents: dict[str, list[str]], host: str) -> list[Group]:
     """`all` and every group that lists `host`, with their ancestors."""
-    parents: dict[str, list[str]] = {}
-    for group in inventory.groups.values():
-        for child in group.children:
-            parents.setdefault(child, []).append(group.name)
     found: dict[str, Group] = {"all": inventory.groups["all"]}
     todo = [g.name for g in inventory.groups.values() if host in g.hosts]
     while todo:
         name = todo.pop()
         if name not in found:
             found[name] = inventory.groups[name]
-            todo += parents.get(name, [])
-    if len(found) > 2:
+            todo += parents[name]
+    if any(name not in ("all", "ungrouped") for name in found):
         found.pop("ungrouped", None)  # Ansible keeps in `ungrouped` only hosts of no other group
     return list(found.values())
 

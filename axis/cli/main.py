@@ -144,6 +144,11 @@ def _clean() -> ModuleType:
     return clean_cmd
 
 
+def _import() -> ModuleType:
+    from axis.cli import import_cmd
+    return import_cmd
+
+
 #: Commands in help order: name, the loader of its module, the command's function there.
 COMMANDS: tuple[tuple[str, Callable[[], ModuleType], str], ...] = (
     ("init", _init, "init"),
@@ -166,6 +171,7 @@ COMMANDS: tuple[tuple[str, Callable[[], ModuleType], str], ...] = (
     ("status", _status, "status"),
     ("on", _on, "on"),
     ("clean", _clean, "clean"),
+    ("import", _import, "import_app"),  # a group: a typer app of subcommands
 )
 #: The commands that run a server (after the others in help): `serve`, and the `mcp` group.
 SERVER_COMMANDS = ("serve", "mcp")
@@ -180,7 +186,8 @@ def register(only: str | None = None, servers: Servers | None = None) -> None:
     app.registered_groups.clear()
     for name, load, attr in COMMANDS:
         if only is None or name == only:
-            app.command(name=name)(getattr(load(), attr))
+            target = getattr(load(), attr)
+            app.add_typer(target, name=name) if isinstance(target, typer.Typer) else app.command(name=name)(target)
     if servers is None:
         return
     if only in (None, "serve"):

@@ -1,0 +1,79 @@
+"""`axis import ssh-config` on an ssh_config with Include, Match and ProxyJump: the aliases are
+resolved by the real `ssh -G` (local: it connects nowhere), run with -F on the test's file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.adoptkit import copied, error_lines, hosts_json, objects
+
+pytestmark = pytest.mark.skipif(shutil.which("ssh") is None, reason="needs the OpenSSH client")
+
+
+def _config(tmp_path: Path) -> Path:
+    """The fixture with its Include pointing at its own conf.d (OpenSSH reads a relative Include
+    under the real ~/.ssh, whatever $HOME says)."""
+    root = copied("ssh", tmp_path)
+    config = root / "config"
+    config.write_text(config.read_text().replace("@DIR@", str(root)))
+    return config
+
+
+def test_aliases_become_hosts_as_openssh_resolves_them(axis, tmp_path):
+    config, out = _config(tmp_path), tmp_path / "specs"
+    result = axis("import", "ssh-config", str(config), "--out", str(out))
+    assert result.code == 0, result.err
+    found = objects(out)
+    # wildcard and negated patterns are no hosts; an alias twice is one host; Include is followed
+    assert sorted(found) == ["Host/bastion", "Host/ci-runner-01", "Host/ci-runner-02", "Host/gpu-box",
+                             "Host/ubu-1", "Host/ubu-2"]
+    assert found["Host/ubu-1"]["spec"] == {"address": "ubu-1", "user": "ops", "port": 22, "sudo": False,
+                                           "description": "ssh ubu-1: 10.0.0.11 via bastion"}
+    # `Match host` sees the name after HostName, as in OpenSSH
+    assert found["Host/gpu-box"]["spec"]["user"] == "gpuadmin"
+    assert found["Host/gpu-box"]["spec"]["port"] == 2222
+    assert found["Host/bastion"]["spec"]["port"] == 2202
+    assert found["Host/ci-runner-02"]["spec"]["address"] == "CI_Runner_02"  # the alias, as written
+    assert f"imported from {config.parent / 'conf.d' / 'work.conf'}:1" in (out / "host-ci-runner-01.yaml").read_text()
+    assert axis("apply", "--no-converge", "-f", str(out)).code == 0
+    assert len(hosts_json(axis)) == 6
+
+
+def test_match_picks_aliases_and_sudo_sets_it(axis, tmp_path):
+    result = axis("import", "ssh-config", str(_config(tmp_path)), "--match", "ubu-*", "--sudo", "--stdout")
+    assert result.code == 0, result.err
+    assert result.out.count("kind: Host") == 2
+    assert result.out.count("sudo: true") == 2
+
+
+def test_a_config_openssh_refuses_is_reported_at_the_alias(axis, tmp_path):
+    config = _config(tmp_path)
+    config.write_text(config.read_text().replace("    Port 2222", "    Port 2222\n    Frobnicate yes"))
+    result = axis("import", "ssh-config", str(config), "--out", str(tmp_path / "specs"))
+    assert result.code == 1
+    # OpenSSH's own words, at the line it names, once (it stops `ssh -G` for every alias alike)
+    assert error_lines(result.err) == [f"error: {config}:24: OpenSSH refuses it: Bad configuration option: frobnicate"]
+    assert not (tmp_path / "specs").exists()
+
+
+def test_an_alias_openssh_cannot_resolve_is_reported_at_its_host_line(axis, tmp_path):
+    config = tmp_path / "config"
+    config.write_text("Host ok\n    HostName 10.0.0.1\n\nHost broken\n    HostName h%q\n    ProxyJump ssh://u@:x\n")
+    result = axis("import", "ssh-config", str(config), "--stdout")
+    assert result.code == 1
+    assert error_lines(result.err) == [f"error: {config}:6: OpenSSH refuses it: Invalid ProxyJump \"ssh://u@:x\""]
+    config.write_text(config.read_text().replace("    ProxyJump ssh://u@:x\n", ""))
+    result = axis("import", "ssh-config", str(config), "--stdout")
+    assert result.code == 1
+    assert error_lines(result.err) == [f"error: {config}:4: Host: ssh -G broken: "
+                                       "vdollar_percent_expand: unknown key %q percent_expand: failed"]
+
+
+def test_a_config_without_aliases_is_an_error(axis, tmp_path):
+    config = tmp_path / "config"
+    config.write_text("Host *\n    User me\n")
+    result = axis("import", "ssh-config", str(config), "--stdout")
+    assert error_lines(result.err) == [f"error: {config}: no Host alias without wildcards in this file or its Includes"]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from axis.app.context import AppContext, AppError
+from axis.drivers.pool import ConnectionPool
 from axis.reconcile.controller import Controller
 from axis.reconcile.git_follow import GitSource
 from axis.reconcile.membership import Membership
@@ -22,13 +23,18 @@ from axis.state.pg_locks import ControllerPresence
 logger = logging.getLogger(__name__)
 
 MIN_LEASE, MAX_LEASE = 3.0, 3600.0
+#: A host's kept connection (`axis.drivers.pool`) closes after this long unused, or after two
+#: resync periods when that is longer: a connection outlives the wait between two passes.
+IDLE_CLOSE = 300.0
 
 
 def make_controller(app: AppContext, desired: Path | GitSource, resync: str, jobs: int,
                     stack: contextlib.ExitStack, *, lease: str = "15s") -> Controller:
     """The loop on a watched spec path or a followed git source, holding the one-controller-per-DB
     lock (SQLite) until `stack` closes (also `axis serve --watch`). `lease`: how long what a
-    membership tick grants lasts (`axis.reconcile.membership`)."""
+    membership tick grants lasts (`axis.reconcile.membership`). The loop's passes and job watch
+    share one kept connection per host (a `ConnectionPool` over the app's connector, closed when
+    the loop stops), so a resync pass runs its command without a new SSH handshake."""
     if isinstance(desired, Path) and not desired.exists():
         raise AppError(f"{desired}: no such file or directory")
     try:
@@ -45,10 +51,11 @@ def make_controller(app: AppContext, desired: Path | GitSource, resync: str, job
             raise AppError(str(exc)) from exc
     else:
         membership.presence = stack.enter_context(ControllerPresence(app.state)).ensure
+    pool = ConnectionPool(app.connector, idle_close=max(IDLE_CLOSE, 2.0 * every))
     if isinstance(desired, Path):
-        loop = Controller(app.db(), app.connector, desired, resync=float(every), jobs=jobs, membership=membership)
+        loop = Controller(app.db(), pool, desired, resync=float(every), jobs=jobs, membership=membership)
     else:
-        loop = Controller(app.db(), app.connector, None, follow=desired, resync=float(every), jobs=jobs,
+        loop = Controller(app.db(), pool, None, follow=desired, resync=float(every), jobs=jobs,
                           membership=membership)
     # An apply that started before the lock above converges its hosts itself: wait for it, then
     # store the watched specs; every apply from now on sees the controller and hands over to it.

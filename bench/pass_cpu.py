@@ -18,6 +18,11 @@ host passes, so it is what the controller itself spends per pass; the hosts' ssh
 Cold and warm are measured in turns, R times each, and the medians reported with the machine's
 load averages before the first and after the last measurement (the figures are noisy on a busy
 machine). Prints one JSON object with --json, else a line of text.
+
+`warm_split_cpu_ms` says where a host pass's CPU goes (per host, medians of the same rounds): `handshake` is
+a connect and close (what a warm pass no longer pays), `command` one `true` on a kept connection, `converge` the
+pass without its state DB reads and writes (the facts script with the probes on a kept connection, parsing,
+planning), `plan_and_record` the rest of a warm pass (reading the desired state, recording the pass).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from axis.drivers.connector import Connector, SshOptions  # noqa: E402
 from axis.drivers.pool import ConnectionPool  # noqa: E402
-from axis.reconcile.host_pass import reconcile_stored_host  # noqa: E402
+from axis.reconcile.converge import converge_host  # noqa: E402
+from axis.reconcile.host_pass import HostWork, plan_work, reconcile_stored_host  # noqa: E402
+from axis.specs import Host, HostProfile, Kind  # noqa: E402
 from axis.state import Database  # noqa: E402
+from axis.state.objects import get_row, to_model, valid_models  # noqa: E402
 from bench.timing import BenchError  # noqa: E402
 
 
@@ -84,10 +93,12 @@ def measure(fleet: Any, work: Path, *, passes: int, repeats: int, jobs: int) -> 
     load_before = os.getloadavg()
     cold: list[tuple[float, float]] = []
     warm: list[tuple[float, float]] = []
+    splits: list[dict[str, float]] = []
     try:
         for _ in range(repeats):
             cold.append(asyncio.run(_timed(db, names, ssh, passes, jobs)))
             warm.append(asyncio.run(_timed_warm(db, names, ssh, passes, jobs)))
+            splits.append(asyncio.run(_split(db, names, ssh, passes)))
     finally:
         db.close()
     load_after = os.getloadavg()
@@ -98,6 +109,8 @@ def measure(fleet: Any, work: Path, *, passes: int, repeats: int, jobs: int) -> 
             "warm_cpu_ms_per_host_pass": round(warm_cpu, 2), "ratio": round(cold_cpu / warm_cpu, 2),
             "cold_wall_ms_per_pass": round(statistics.median(w for _, w in cold) / passes * 1000, 1),
             "warm_wall_ms_per_pass": round(statistics.median(w for _, w in warm) / passes * 1000, 1),
+            "warm_split_cpu_ms": {part: round(statistics.median(s[part] for s in splits), 2) for part in splits[0]}
+            | {"plan_and_record": round(warm_cpu - statistics.median(s["converge"] for s in splits), 2)},
             "load": [round(x, 2) for x in (*load_before, *load_after)], "repeats": repeats, "jobs": jobs,
             "cold_cpu_ms_samples": [round(c / host_passes * 1000, 2) for c, _ in cold],
             "warm_cpu_ms_samples": [round(c / host_passes * 1000, 2) for c, _ in warm]}
@@ -148,6 +161,39 @@ async def _timed_warm(db: Database, names: list[str], ssh: SshOptions, passes: i
         if pool.counts["opened"] != len(names):
             raise BenchError(f"warm passes opened {pool.counts['opened']} connection(s) for {len(names)} hosts")
         return took
+    finally:
+        await pool.aclose()
+
+
+async def _split(db: Database, names: list[str], ssh: SshOptions, passes: int) -> dict[str, float]:
+    """CPU ms per host of a connect and close, of a command on a kept connection, and of the
+    converge alone, each over `passes` rounds of every host at once (`warm_split_cpu_ms`)."""
+    with db.read() as session:
+        hosts = [to_model(row, Host) for name in names if (row := get_row(session, Kind.HOST, name)) is not None]
+        works = plan_work(session, hosts, valid_models(session, HostProfile), planned_at=time.time())
+    pool = ConnectionPool(ssh)
+
+    async def handshake(host: Host) -> None:
+        async with await ssh.connect(host):
+            pass
+
+    async def command(host: Host) -> None:
+        async with await pool.connect(host) as transport:
+            await transport.run("true")
+
+    async def converges(work: HostWork) -> None:
+        await converge_host(work.host, work.features, pool, dry_run=False, refused=work.refused)
+
+    async def cpu_ms(one: Callable[[Any], Awaitable[None]], items: list[Any]) -> float:
+        await asyncio.gather(*(one(item) for item in items))  # untimed: the pool's connections opened
+        started = time.process_time()
+        for _ in range(passes):
+            await asyncio.gather(*(one(item) for item in items))
+        return (time.process_time() - started) / (passes * len(items)) * 1000
+
+    try:
+        return {"handshake": await cpu_ms(handshake, hosts), "command": await cpu_ms(command, hosts),
+                "converge": await cpu_ms(converges, works)}
     finally:
         await pool.aclose()
 

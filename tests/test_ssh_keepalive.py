@@ -44,3 +44,34 @@ def test_keepalive_timeout_is_reported_in_plain_words():
 def test_other_lost_connections_keep_their_own_reason():
     err = _classify("web-1", asyncssh.ConnectionLost("Connection reset by peer"))
     assert err.kind is ErrorKind.UNREACHABLE and err.detail == "connection lost: Connection reset by peer"
+
+
+class _Conn:
+    """The few asyncssh connection calls SSHTransport makes for a kept connection."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.keepalive: tuple[float, int] | None = None
+
+    def get_extra_info(self, name: str) -> str:
+        return "root"
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+    def set_keepalive(self, interval: float, count_max: int) -> None:
+        self.keepalive = (interval, count_max)
+
+
+def test_a_kept_connection_keeps_alive_slowly_while_idle_and_says_why_it_was_lost():
+    conn = _Conn()
+    client = ssh_driver._WatchedClient("web-1", [], ssh_driver.HostKeyPolicy.STRICT)
+    transport = ssh_driver.SSHTransport(Target(name="web-1", address="web-1.lan"), conn, client)  # type: ignore[arg-type]
+    transport.keep_idle(True)
+    assert conn.keepalive == (ssh_driver.IDLE_KEEPALIVE_INTERVAL, KEEPALIVE_MISSES)
+    transport.keep_idle(False)  # in use: a host lost mid-command is found within SILENCE_LIMIT again
+    assert conn.keepalive == (KEEPALIVE_INTERVAL, KEEPALIVE_MISSES)
+    assert transport.lost() is None
+    client.connection_lost(asyncssh.ConnectionLost("Connection reset by peer"))
+    conn.closed = True
+    assert transport.lost() == "connection lost: Connection reset by peer"

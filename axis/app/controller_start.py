@@ -13,6 +13,7 @@ from pathlib import Path
 
 from axis.app.context import AppContext, AppError
 from axis.app.controller_socket import serving
+from axis.drivers.pool import ConnectionPool
 from axis.reconcile.controller import Controller
 from axis.reconcile.git_follow import GitSource
 from axis.reconcile.membership import Membership
@@ -23,13 +24,18 @@ from axis.state.pg_locks import ControllerPresence
 logger = logging.getLogger(__name__)
 
 MIN_LEASE, MAX_LEASE = 3.0, 3600.0
+#: A host's kept connection (`axis.drivers.pool`) closes after this long unused, or after two
+#: resync periods when that is longer: a connection outlives the wait between two passes.
+IDLE_CLOSE = 300.0
 
 
 def make_controller(app: AppContext, desired: Path | GitSource, resync: str, jobs: int,
                     stack: contextlib.ExitStack, *, lease: str = "15s") -> Controller:
     """The loop on a watched spec path or a followed git source, holding the one-controller-per-DB
     lock (SQLite) until `stack` closes (also `axis serve --watch`). `lease`: how long what a
-    membership tick grants lasts (`axis.reconcile.membership`)."""
+    membership tick grants lasts (`axis.reconcile.membership`). The loop's passes and job watch
+    share one kept connection per host (a `ConnectionPool` over the app's connector, closed when
+    the loop stops), so a resync pass runs its command without a new SSH handshake."""
     if isinstance(desired, Path) and not desired.exists():
         raise AppError(f"{desired}: no such file or directory")
     try:
@@ -46,10 +52,11 @@ def make_controller(app: AppContext, desired: Path | GitSource, resync: str, job
             raise AppError(str(exc)) from exc
     else:
         membership.presence = stack.enter_context(ControllerPresence(app.state)).ensure
+    pool = ConnectionPool(app.connector, idle_close=max(IDLE_CLOSE, 2.0 * every))
     if isinstance(desired, Path):
-        loop = Controller(app.db(), app.connector, desired, resync=float(every), jobs=jobs, membership=membership)
+        loop = Controller(app.db(), pool, desired, resync=float(every), jobs=jobs, membership=membership)
     else:
-        loop = Controller(app.db(), app.connector, None, follow=desired, resync=float(every), jobs=jobs,
+        loop = Controller(app.db(), pool, None, follow=desired, resync=float(every), jobs=jobs,
                           membership=membership)
     # An apply that started before the lock above converges its hosts itself: wait for it, then
     # store the watched specs; every apply from now on sees the controller and hands over to it.
@@ -71,9 +78,13 @@ async def run_controller(app: AppContext, controller: Controller, stop: asyncio.
     """`controller.run(stop)` with the local socket served beside it, on the same loop and with the
     connector its passes use, so that the command line's `status`, `on`, `diff` and `exec` on
     this state DB use the controller's connections (`axis.app.controller_socket`); the socket
-    file is gone once this returns."""
-    async with serving(app, controller.db, controller.connector):
-        return await controller.run(stop)
+    file is gone and the kept connections closed once this returns."""
+    try:
+        async with serving(app, controller.db, controller.connector):
+            return await controller.run(stop)
+    finally:  # after the socket: a relayed call in flight ends cancelled, not on a closed pool
+        if isinstance(controller.connector, ConnectionPool):
+            await controller.connector.aclose()
 
 
 def lease_seconds(lease: str) -> float:

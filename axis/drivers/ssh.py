@@ -36,6 +36,11 @@ from axis.drivers.transport import (ClosedOnExit, ErrorKind, OutputCallback, Run
 #: (15 s x 3 took 60 s to notice a host gone; 5 s x 2 left only 5 s of margin.)
 KEEPALIVE_INTERVAL, KEEPALIVE_MISSES = 3.0, 3
 SILENCE_LIMIT = KEEPALIVE_INTERVAL * (KEEPALIVE_MISSES + 1)
+#: The keepalive interval of a connection kept open with nothing running on it (the controller's
+#: `axis.drivers.pool` between passes): a keepalive every 3 s on each idle connection cost the
+#: controller more CPU than its passes; every 30 s still keeps NAT and firewall state and finds a
+#: host gone between passes within two minutes. A connection in use is back on KEEPALIVE_INTERVAL.
+IDLE_KEEPALIVE_INTERVAL = 30.0
 _CHUNK = 1 << 16
 
 #: Ciphers tried first unless ssh_config sets `Ciphers`: asyncssh's own first choice,
@@ -72,13 +77,28 @@ if getattr(asyncssh.config, "shlex", None) is shlex:
     asyncssh.config.shlex = _MemoShlex()  # type: ignore[assignment]
 
 
+class _WatchedClient(PolicyClient):
+    """`PolicyClient` that also remembers why its connection ended, for a kept connection that
+    the host closed while nobody used it (sshd restarted, the session killed): whoever finds it
+    closed (`SSHTransport.lost`) says why."""
+
+    def __init__(self, name: str, files: list[Path], policy: HostKeyPolicy):
+        super().__init__(name, files, policy)
+        self.name = name
+        self.lost: str | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = _classify(self.name, exc).detail if exc is not None else "closed"
+
+
 class SSHTransport(ClosedOnExit):
     """An open, authenticated connection to one host."""
 
-    def __init__(self, target: Target, conn: asyncssh.SSHClientConnection):
+    def __init__(self, target: Target, conn: asyncssh.SSHClientConnection, client: _WatchedClient | None = None):
         self.name = target.name
         self.target = target
         self._conn = conn
+        self._client = client
         self.login_user: str = conn.get_extra_info("username") or ""
 
     @property
@@ -130,6 +150,18 @@ class SSHTransport(ClosedOnExit):
         self._conn.close()
         await self._conn.wait_closed()
 
+    def lost(self) -> str | None:
+        """None while the connection is open, else why it closed (a kept connection is then
+        opened anew, `axis.drivers.pool`)."""
+        if not self._conn.is_closed():
+            return None
+        return (self._client.lost if self._client is not None else None) or "closed"
+
+    def keep_idle(self, idle: bool) -> None:
+        """Keepalives every IDLE_KEEPALIVE_INTERVAL while nothing runs on the connection, every
+        KEEPALIVE_INTERVAL (a host lost mid-command fails within SILENCE_LIMIT) while it is used."""
+        self._conn.set_keepalive(IDLE_KEEPALIVE_INTERVAL if idle else KEEPALIVE_INTERVAL, KEEPALIVE_MISSES)
+
     async def _exec(self, line: str, stdin: bytes | None, timeout: float | None,
                     on_output: OutputCallback | None) -> RunResult:
         try:
@@ -171,7 +203,7 @@ async def connect(target: Target, *, known_hosts: Path | None = None,
     except (asyncssh.Error, OSError, ValueError) as exc:
         raise TransportError(ErrorKind.ERROR, target.name, f"ssh_config: {exc}") from exc
     files = known_hosts_files(known_hosts, options.known_hosts)
-    client = PolicyClient(target.name, files, policy)
+    client = _WatchedClient(target.name, files, policy)
     extra: dict[str, Any] = {} if options.config.get("Ciphers") else {"encryption_algs": PREFERRED_CIPHERS}
     if options.tunnel or options.config.has_match_final() or (options.canonicalize_hostname and
                                                               options.canonical_domains):
@@ -192,7 +224,7 @@ async def connect(target: Target, *, known_hosts: Path | None = None,
         raise (client.refusal or TransportError(ErrorKind.HOST_KEY_UNKNOWN, target.name, str(exc))) from exc
     except (asyncssh.Error, OSError) as exc:
         raise _classify(target.name, exc, target.address) from exc
-    return SSHTransport(target, conn)
+    return SSHTransport(target, conn, client)
 
 
 async def _drain(stream: asyncssh.SSHReader[bytes], name: str, on_output: OutputCallback | None) -> str:

@@ -1,24 +1,22 @@
 """The loop behind `axis controller`: keep the desired state current, reconcile every host.
 
-Mainly the level-triggered work queue around `host_pass.reconcile_host` (also `axis apply`'s): a
-`host_slot.Slot` per host, serial per host, hosts concurrently up to `jobs`, so a slow or dead host
-never holds up the others. The pass's `Result` says when a host is due again: after `resync`
-seconds (drift is repaired) or, after a temporary error, a backoff of 5 s doubling to 5 minutes.
-Claims are bound, expired leases swept and detached jobs followed (`job_watch`) every few seconds.
-Several controllers may share one state DB (`membership`): each passes only the hosts it owns,
-and only the leader applies specs, follows git, binds claims and follows jobs.
+Mainly the level-triggered work queue around `host_pass.reconcile_host` (also `axis apply`'s): a `host_slot.Slot`
+per host, serial per host, hosts concurrently up to `jobs`, so a slow or dead host never holds up the others. The
+pass's `Result` says when a host is due again: after `resync` seconds (drift is repaired) or, after a temporary
+error, a backoff of 5 s doubling to 5 minutes. Claims are bound, expired leases swept and detached jobs followed
+(`job_watch`) every few seconds. Several controllers may share one state DB (`membership`): each passes only the
+hosts it owns, and only the leader applies specs, follows git, binds claims and follows jobs.
 
-What the queue holds: the desired state, a watched spec path re-applied whole on every edit as
-`axis apply --prune` would (`apply_pass.store_watched`; an invalid edit is logged with file:line,
-the last good state stays) or a followed git source (`git_follow`, whose leader counts each stored
-host pass); and what other processes store, seen by a once-a-second look (`store_poll`). Stopping
-(`stop` set, e.g. by SIGTERM) starts no new pass or step, steps in flight finish; nor does a
-suspended git source start a pass.
+What the queue holds: the desired state, a watched spec path re-applied whole on every edit as `axis apply --prune`
+would (`apply_pass.store_watched`; an invalid edit is logged with file:line, the last good state stays) or a
+followed git source (`git_follow`, whose leader counts each stored host pass); and what other processes store, seen
+by a once-a-second look (`store_poll`). Stopping (`stop` set, e.g. by SIGTERM) starts no new pass or step, steps in
+flight finish; nor does a suspended git source start a pass.
 
-Every part is supervised (`axis.reconcile.supervisor`): an unexpected exception is logged, recorded
-(Warning event, the part's condition on Controller/controller), the part runs again after a capped
-backoff. Only the scheduling loop cannot restart: if it breaks, `run` raises and the process exits
-non-zero. Each log line carries its facts (host, result, object...) as `extra`: the JSON log's keys.
+Every part is supervised (`axis.reconcile.supervisor`): an unexpected exception is logged, recorded (Warning event,
+the part's condition on Controller/controller), the part runs again after a capped backoff. Only the scheduling loop
+cannot restart: if it breaks, `run` raises and the process exits non-zero. Each log line carries its facts (host,
+result, object...) as `extra`: the JSON log's keys.
 """
 
 from __future__ import annotations
@@ -63,11 +61,9 @@ class Controller:
         self.db, self.connector, self.watch = db, connector, watch
         self.membership = membership or Membership(db, sole=True)
         self._leading = False  # the desired state was loaded as the leader (`load_watched`)
-        self.resync, self.jobs = resync, jobs
-        self._slots = Slots()
+        self.resync, self.jobs, self._slots = resync, jobs, Slots()
         self._claims_due = self._poll_due = 0.0
-        self._known = StorePoll()
-        self._wake = asyncio.Event()
+        self._known, self._wake = StorePoll(), asyncio.Event()
         self.supervisor = Supervisor(db, follows_git=follow is not None, member=self.membership.name)
         self._spec_retry: float | None = None  # when to re-read the specs after an apply that raised
         self._streaks = {part: 0 for part in (Part.SPECS, Part.CLAIMS, Part.STORE_POLL)}

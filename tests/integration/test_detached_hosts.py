@@ -174,8 +174,10 @@ def test_in_a_systemd_service_that_caps_nothing_the_watchdog_caps_the_job_and_th
     eater, _ = _detach(work, "python3", "-c", "import time; b = bytearray(384 << 20); time.sleep(30)")
     started = _axis(work, "get", "events", "-o", "json")
     unit = f"axis-job-{eater}.service"
-    assert (f"memory cap: watchdog systemd accepted MemoryMax but its cgroup /system.slice/{unit} enforces no "
-            f"limit (memory.max: absent)") in json.loads(started.stdout)["items"][-1]["message"], started.stdout
+    # the job's start event, not necessarily the last one: the controller may have seen the job killed already
+    begun = [e["message"] for e in json.loads(started.stdout)["items"] if e["reason"] == "JobStarted"]
+    assert len(begun) == 1 and (f"memory cap: watchdog systemd accepted MemoryMax but its cgroup /system.slice/{unit} "
+                                f"enforces no limit (memory.max: absent)") in begun[0], started.stdout
     wait_for(lambda: _claim(work).get("phase") == "OOMKilled", 30, "the overrun in the service to be recorded")
     assert _claim(work)["job"]["exitCode"] == 137
     [(eater_host,)] = query(work.state, "SELECT host FROM jobs WHERE job_id=?", eater)

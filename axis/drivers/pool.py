@@ -1,0 +1,300 @@
+"""Warm connections: the controller's `Connector` that keeps one connection per host open across passes, so that a
+no-op resync pass costs one command on an open connection instead of a TCP and SSH handshake (key exchange, host
+key check, public-key authentication) every time.
+
+`ConnectionPool(inner)` is itself a Connector. `connect(host)` hands out a `Lease` on the host's kept connection,
+opened through `inner` when there is none; leaving the lease's `async with` gives the connection back instead of
+closing it. A host pass, the job watch and requests relayed for the CLI may hold leases on one host at once: SSH
+multiplexes their commands as channels of the one connection, at most `max_sessions` at a time, the others waiting
+for a free one (OpenSSH's MaxSessions, 10 by default, counts a channel until the server has closed it, and a
+timed-out command briefly takes two: its own and the one that kills it).
+
+Not reused (the next `connect` opens another, the reason logged): a connection on which a command failed for a
+reason other than the command's own answer (connection lost, timed out, channel refused, cancelled mid-command,
+which may leave its channel open on the host), closed when its last lease ends; one the host closed while it sat
+idle (sshd restarted, the session killed); one opened for another address, user, port or sudo of the host.
+
+A host whose connect fails is not tried again for a backoff (`backoff_first` seconds, doubling per failure in a row
+up to `backoff_max`): a `connect` meanwhile raises at once the last failure's TransportError, the wait left added to
+its words, so neither a dead host nor the callers hitting it (passes, job watch, the CLI through the controller)
+pay a connect timeout each time, and no caller waits for the backoff to end.
+
+Connections nobody leased for `idle_close` seconds are closed; past `max_open` open ones, the least recently used
+idle one is closed (a leased one never is: the surplus is closed as its leases end). `aclose()` closes everything.
+The pool lives on one event loop, the controller's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Protocol, TypeVar, runtime_checkable
+
+from axis.drivers.connector import Connector, target_for
+from axis.drivers.transport import ClosedOnExit, ErrorKind, OutputCallback, RunResult, Target, Transport, TransportError
+from axis.specs import Host
+
+logger = logging.getLogger(__name__)
+R = TypeVar("R")
+
+#: A command's own answers: the connection that carried them is healthy and stays kept.
+_ANSWERS = frozenset({ErrorKind.COMMAND_FAILED, ErrorKind.SUDO})
+#: Seconds a close may take (a host gone silent never answers the disconnect).
+_CLOSE_WITHIN = 5.0
+
+
+@runtime_checkable
+class KeptTransport(Protocol):
+    """What the pool asks of a transport it keeps, where the transport can tell (the SSH one)."""
+
+    def lost(self) -> str | None:
+        """None while the connection is open, else why it closed."""
+
+    def keep_idle(self, idle: bool) -> None:
+        """Told when the connection goes idle (no lease) and back in use."""
+
+
+@dataclass(eq=False)
+class _Kept:
+    """One open connection: to whom (`target`), its leases, when it was last handed back."""
+
+    target: Target
+    transport: Transport
+    sessions: asyncio.Semaphore
+    leases: int = 0
+    last_used: int = 0  # the pool's use counter: the lowest is the least recently used
+    retired: bool = False
+    closed: bool = False
+    idle_timer: asyncio.TimerHandle | None = None
+
+
+@dataclass
+class _Failures:
+    """A host's failed connects in a row (to `target`): the last error and when the next try may happen."""
+
+    target: Target
+    count: int
+    error: TransportError
+    retry_at: float
+
+
+@dataclass
+class ConnectionPool:
+    """A Connector that keeps one connection per host open across passes (module docstring).
+
+    `counts` says what it did: connections opened (`opened`), leases served by a kept one
+    (`reused`), connections retired after a failure or found closed (`dropped`), closed for the
+    cap (`evicted`) or after idling (`idle_closed`), and connects that failed (`failed`)."""
+
+    inner: Connector
+    _: KW_ONLY
+    max_open: int = 256
+    idle_close: float = 300.0
+    max_sessions: int = 4
+    backoff_first: float = 1.0
+    backoff_max: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._kept: dict[str, _Kept] = {}
+        self._retired: set[_Kept] = set()  # retired, still leased: closed when the last lease ends
+        self._failures: dict[str, _Failures] = {}  # by host name
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self._uses = itertools.count(1)
+        self._closed = False
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._kept) + len(self._retired)
+
+    async def connect(self, host: Host) -> Transport:
+        """A lease on `host`'s kept connection, opened now if it has none (or none fit to reuse);
+        raises TransportError as the inner connector does, or at once during a backoff."""
+        target = target_for(host)
+        name = target.name
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            if self._closed:
+                raise TransportError(ErrorKind.ERROR, name, "the connection pool is closed (the controller is stopping)")
+            kept = self._kept.get(name)
+            if kept is not None and kept.target != target:
+                logger.info("%s: its address, user, port or sudo changed; opening a new connection", name,
+                            extra={"host": name})
+                self._retire(kept)
+            elif kept is not None and isinstance(kept.transport, KeptTransport) and (why := kept.transport.lost()):
+                logger.info("%s: its kept SSH connection was closed (%s); reconnecting", name, why,
+                            extra={"host": name, "reason": why})
+                self.counts["dropped"] += 1
+                self._retire(kept)
+            elif kept is not None:
+                self.counts["reused"] += 1
+                return self._lease(kept)
+            lease = self._lease(await self._open(host, target))
+            self._evict_over_cap()
+            return lease
+
+    async def _open(self, host: Host, target: Target) -> _Kept:
+        name = target.name
+        failed = self._failures.get(name)
+        if failed is not None and failed.target != target:  # another address: its own first try
+            failed = None
+        if failed is not None and (left := failed.retry_at - self.clock()) > 0:
+            raise TransportError(failed.error.kind, name, f"{failed.error.detail} (not tried again for {left:.1f}s "
+                                                          f"after {failed.count} failed connect(s) in a row)")
+        try:
+            transport = await self.inner.connect(host)
+        except TransportError as exc:
+            count = failed.count + 1 if failed is not None else 1
+            delay = min(self.backoff_max, self.backoff_first * 2 ** min(count - 1, 30))
+            self._failures[name] = _Failures(target, count, exc, self.clock() + delay)
+            self.counts["failed"] += 1
+            raise
+        self._failures.pop(name, None)
+        if failed is not None:
+            logger.info("%s: connected again after %d failed connect(s)", name, failed.count,
+                        extra={"host": name, "failed_connects": failed.count})
+        self.counts["opened"] += 1
+        kept = _Kept(target, transport, asyncio.Semaphore(self.max_sessions))
+        self._kept[name] = kept
+        return kept
+
+    def _lease(self, kept: _Kept) -> Lease:
+        _stop_timer(kept)
+        if kept.leases == 0 and isinstance(kept.transport, KeptTransport):
+            kept.transport.keep_idle(False)
+        kept.leases += 1
+        return Lease(self, kept)
+
+    def _release(self, kept: _Kept) -> None:
+        """A lease ended: close a retired connection once unleased, else keep it idle."""
+        kept.leases -= 1
+        kept.last_used = next(self._uses)
+        if kept.leases > 0:
+            return
+        if kept.retired or self._closed:
+            self._retired.discard(kept)
+            self._close(kept)
+            return
+        if isinstance(kept.transport, KeptTransport):
+            kept.transport.keep_idle(True)
+        kept.idle_timer = asyncio.get_running_loop().call_later(self.idle_close, self._expire, kept)
+        self._evict_over_cap()
+
+    def _failed(self, kept: _Kept, error: BaseException) -> None:
+        """A command on `kept` ended with `error`: retire the connection unless it was the
+        command's own answer."""
+        if kept.retired or (isinstance(error, TransportError) and error.kind in _ANSWERS):
+            return
+        reason = str(error) if isinstance(error, TransportError) else (
+            "a command was cancelled mid-way" if isinstance(error, asyncio.CancelledError)
+            else f"{type(error).__name__}: {error}")
+        logger.warning("%s: dropping its kept SSH connection: %s; the next use reconnects", kept.target.name, reason,
+                       extra={"host": kept.target.name, "reason": reason})
+        self.counts["dropped"] += 1
+        self._retire(kept)
+
+    def _retire(self, kept: _Kept) -> None:
+        """Never hand `kept` out again; closed now if unleased, else when its last lease ends."""
+        kept.retired = True
+        if self._kept.get(kept.target.name) is kept:
+            del self._kept[kept.target.name]
+        if kept.leases > 0:
+            self._retired.add(kept)
+        else:
+            self._close(kept)
+
+    def _expire(self, kept: _Kept) -> None:
+        kept.idle_timer = None
+        if kept.leases == 0 and self._kept.get(kept.target.name) is kept:
+            logger.debug("%s: closing its SSH connection, unused for %gs", kept.target.name, self.idle_close,
+                         extra={"host": kept.target.name})
+            self.counts["idle_closed"] += 1
+            self._retire(kept)
+
+    def _evict_over_cap(self) -> None:
+        """Past `max_open`, close the least recently used idle connections."""
+        idle = sorted((k for k in self._kept.values() if k.leases == 0), key=lambda k: k.last_used)
+        for kept in idle[:max(0, self.open_connections - self.max_open)]:
+            logger.debug("%s: closing its idle SSH connection: %d open, at most %d kept", kept.target.name,
+                         self.open_connections, self.max_open, extra={"host": kept.target.name})
+            self.counts["evicted"] += 1
+            self._retire(kept)
+
+    def _close(self, kept: _Kept) -> None:
+        if kept.closed:
+            return
+        kept.closed = True
+        _stop_timer(kept)
+        task = asyncio.get_running_loop().create_task(_close_quietly(kept.transport))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def aclose(self) -> None:
+        """Close every connection, leased or not; a later `connect` raises."""
+        self._closed = True
+        everything = [*self._kept.values(), *self._retired]
+        self._kept.clear()
+        self._retired.clear()
+        for kept in everything:  # a leased one too: its lease's next command fails
+            kept.retired = True
+            self._close(kept)
+        await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+class Lease(ClosedOnExit):
+    """A host's kept connection lent for one piece of work: the connection's Transport, except
+    that closing it (leaving `async with`) gives the connection back to the pool."""
+
+    def __init__(self, pool: ConnectionPool, kept: _Kept):
+        self.name: str = kept.transport.name
+        self._pool, self._kept = pool, kept
+        self._returned = False
+
+    async def run(self, command: str, *, input: str | None = None, timeout: float | None = None,
+                  sudo: bool = False, check: bool = False,
+                  on_output: OutputCallback | None = None) -> RunResult:
+        return await self._session(lambda t: t.run(command, input=input, timeout=timeout, sudo=sudo, check=check,
+                                                   on_output=on_output))
+
+    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False,
+                  expect: str | None = None) -> None:
+        await self._session(lambda t: t.put(path, data, mode=mode, sudo=sudo, expect=expect))
+
+    async def _session(self, work: Callable[[Transport], Awaitable[R]]) -> R:
+        """`work` on the connection once one of its `max_sessions` is free; a failure that is not
+        the command's own answer retires the connection (`ConnectionPool._failed`)."""
+        async with self._kept.sessions:
+            try:
+                return await work(self._kept.transport)
+            except BaseException as exc:
+                self._pool._failed(self._kept, exc)
+                raise
+
+    def as_root(self, command: str) -> str:
+        return self._kept.transport.as_root(command)
+
+    async def close(self) -> None:
+        """Give the connection back (once)."""
+        if not self._returned:
+            self._returned = True
+            self._pool._release(self._kept)
+
+
+def _stop_timer(kept: _Kept) -> None:
+    if kept.idle_timer is not None:
+        kept.idle_timer.cancel()
+        kept.idle_timer = None
+
+
+async def _close_quietly(transport: Transport) -> None:
+    """Close, within _CLOSE_WITHIN seconds; a connection already gone is no error here."""
+    with contextlib.suppress(Exception, TimeoutError):
+        async with asyncio.timeout(_CLOSE_WITHIN):
+            await transport.close()

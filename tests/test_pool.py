@@ -296,6 +296,28 @@ def test_a_new_address_is_tried_at_once_whatever_the_old_one_s_backoff() -> None
     assert asyncio.run(go()).tries == 2
 
 
+def test_a_connect_asked_now_tries_a_host_in_its_backoff_and_the_socket_asks_so() -> None:
+    """The command line through the controller's socket gets a real try, as directly: the same
+    words for an unreachable host, and a host that came back is not reported as still failing."""
+    from axis.app.controller_socket import TryingNow
+
+    async def go() -> Opener:
+        opener = Opener(refuse={"a"})
+        pool = ConnectionPool(opener, backoff_first=60.0)
+        with pytest.raises(TransportError) as first:
+            await pool.connect(host("a"))
+        with pytest.raises(TransportError) as again:
+            await TryingNow(pool).connect(host("a"))
+        assert str(again.value) == str(first.value)  # tried, not "not tried again for ..."
+        opener.refuse.clear()
+        with pytest.raises(TransportError, match="not tried again"):
+            await pool.connect(host("a"))  # the controller's own passes still wait
+        await use(TryingNow(pool), host("a"))
+        return opener
+
+    assert asyncio.run(go()).tries == 3
+
+
 def test_commands_on_one_connection_run_at_most_max_sessions_at_once() -> None:
     async def go() -> Kept:
         opener = Opener()

@@ -24,6 +24,7 @@ import struct
 import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ from axis.app.queries import cluster_status
 from axis.app.relay_session import Send, relay
 from axis.app.token import TokenError, default_token_path, ensure_token, same_token
 from axis.drivers.connector import Connector
+from axis.drivers.pool import ConnectionPool
+from axis.drivers.transport import Transport
 from axis.reconcile.observe import claim_tools, observe_fleet
 from axis.specs import Host
 from axis.state import Database
@@ -157,6 +160,18 @@ class ControllerSocket:
         await asyncio.gather(*self._clients, return_exceptions=True)
 
 
+@dataclass(frozen=True)
+class TryingNow:
+    """The controller's pool as the command line gets it: a host in its reconnect backoff is tried
+    at once, as a direct connect would, so a host that just came back is not reported as still
+    failing, and an unreachable one is told in the same words as without a controller."""
+
+    pool: ConnectionPool
+
+    async def connect(self, host: Host) -> Transport:
+        return await self.pool.connect(host, now=True)
+
+
 def _peer_refused(writer: asyncio.StreamWriter) -> str | None:
     """Why the caller is refused by who it is: only this process's user, or root, is served
     (the 0600 mode says so too; this holds whatever the file's mode became)."""
@@ -190,6 +205,8 @@ async def serving(app: AppContext, db: Database, connector: Connector) -> AsyncI
         if sock is None:
             yield None
             return
+        if isinstance(connector, ConnectionPool):
+            connector = TryingNow(connector)
         server = ControllerSocket(db, connector, token, ssh)
         listener = await asyncio.start_unix_server(server.handle, sock=sock, limit=MAX_LINE)
         logger.info("local socket %s: the command line uses this controller's connections", path,

@@ -115,9 +115,9 @@ class ConnectionPool:
     def open_connections(self) -> int:
         return len(self._kept) + len(self._retired)
 
-    async def connect(self, host: Host) -> Transport:
-        """A lease on `host`'s kept connection, opened now if it has none (or none fit to reuse);
-        raises TransportError as the inner connector does, or at once during a backoff."""
+    async def connect(self, host: Host, *, now: bool = False) -> Transport:
+        """A lease on `host`'s kept connection, opened now if it has none (or none fit to reuse); raises
+        TransportError as the inner connector does, or at once during a backoff (unless `now`: a real try)."""
         target = target_for(host)
         name = target.name
         async with self._locks.setdefault(name, asyncio.Lock()):
@@ -136,16 +136,16 @@ class ConnectionPool:
             elif kept is not None:
                 self.counts["reused"] += 1
                 return self._lease(kept)
-            lease = self._lease(await self._open(host, target))
+            lease = self._lease(await self._open(host, target, now))
             self._evict_over_cap()
             return lease
 
-    async def _open(self, host: Host, target: Target) -> _Kept:
+    async def _open(self, host: Host, target: Target, now: bool) -> _Kept:
         name = target.name
         failed = self._failures.get(name)
         if failed is not None and failed.target != target:  # another address: its own first try
             failed = None
-        if failed is not None and (left := failed.retry_at - self.clock()) > 0:
+        if failed is not None and not now and (left := failed.retry_at - self.clock()) > 0:
             raise TransportError(failed.error.kind, name, f"{failed.error.detail} (not tried again for {left:.1f}s "
                                                           f"after {failed.count} failed connect(s) in a row)")
         try:

@@ -14,15 +14,17 @@ import typer
 
 from axis import __version__
 from axis.app.context import AppContext, AppError
-from axis.drivers.connector import Connector, SshOptions
-from axis.drivers.hostkeys import HostKeyPolicy
+from axis.drivers.connector import SshOptions
+from axis.drivers.host_key_policy import HostKeyPolicy
 from axis.drivers.transport import TransportError
-from axis.specs import SpecErrors
-from axis.state import StateError, state_location
+from axis.specs.errors import SpecErrors
+from axis.state.errors import StateError
+from axis.state.location import state_location
 
 if TYPE_CHECKING:  # the modules themselves are imported when their command runs (`register`)
     from axis.cli.mcp_cmd import McpServer
     from axis.cli.serve_cmd import HttpServer
+    from axis.drivers.connector import Connector
 
 app = typer.Typer(
     name="axis", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Any
 
 from axis.specs import Host
-from axis.state import facts as facts_store
-from axis.state.leases import leased_by_host
-from axis.state.objects import valid_models
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 GiB = 1 << 30
 
@@ -139,6 +137,10 @@ def _is_local(reported: str | None, local_hostname: str | None) -> bool:
 
 def load_candidates(session: Session, *, now: float, local_hostname: str | None = None) -> list[Candidate]:
     """Every desired host with its newest facts and live leases: three queries, any fleet size."""
+    from axis.state import facts as facts_store  # the ORM's: `axis get hosts` uses only the rules above
+    from axis.state.leases import leased_by_host
+    from axis.state.objects import valid_models
+
     hosts = valid_models(session, Host)
     newest = facts_store.latest(session)
     leased = leased_by_host(session, now=now)

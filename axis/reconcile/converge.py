@@ -24,12 +24,12 @@ from axis.reconcile.plan import feature_probes, plan_host
 from axis.specs import Host
 from axis.specs.effective import EffectiveFeature
 from axis.state.facts import Observation
+from axis.reconcile.feature_state import FeatureState
 
 #: A controller pass over one host must end within this many seconds, and so does one converge
 #: given no timeout (an apply's: host_pass.APPLY_TIMEOUT).
 PASS_TIMEOUT = 600.0
 
-FeatureState = Literal["in-sync", "pending", "applied", "refused", "failed", "not-applicable"]
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import SQLModel, select
 
 from axis.app.context import AppContext
+from axis.placement.candidates import load_candidates, read_candidates
 from axis.specs import Kind
 from axis.state import Database, StateError, claims, jobs, leases, ownership
 from axis.state.conditions import set_condition
@@ -91,6 +92,21 @@ def test_the_snapshot_reads_what_the_orm_reads(state_db: Path | str) -> None:
         assert [_columns(r) for r in mine[table]] == [_columns(r) for r in rows], table
         assert rows, table  # every table was read with a row in it
     assert isinstance(mine["leases"][0].gpu, bool) and isinstance(mine["objects"][0].labels, dict)
+
+
+def test_placement_reads_the_same_candidates_both_ways(state_db: Path | str) -> None:
+    """The ledger's bind ranks through the ORM, `axis place` through the snapshot: same hosts,
+    same facts, same leased memory (a live lease and an expired one among them)."""
+    db = _filled(state_db)
+    with db.write() as s:
+        leases.grant(s, claim="old", host="web-1", memory=2**31, gpu=False, ttl=1, now=T0 - 100)
+    for now in (T0, T0 + 10_000):
+        with db.read() as s:
+            orm = load_candidates(s, now=now, local_hostname="web-1")
+        with db.snapshot() as snap:
+            assert read_candidates(snap, now=now, local_hostname="web-1") == orm
+    assert [c.name for c in orm] == ["web-1", "web-2"] and orm[0].leased == 0  # all expired by then
+    db.close()
 
 
 def test_a_new_db_is_created_by_the_orm_path_first(tmp_path: Path, request: pytest.FixtureRequest) -> None:

@@ -20,7 +20,7 @@ from axis.app.observed import observed_view
 from axis.app.timefmt import iso
 from axis.specs import API_VERSION, Host, HostProfile, Kind, effective_features, matching_profiles
 from axis.state.snapshot import ConditionRow, FeatureStatusRow, ObjectRow, Snapshot
-from axis.state.stored_specs import M, StoredSpecInvalid, to_model
+from axis.state.stored_specs import StoredSpecInvalid, to_model, valid
 
 if TYPE_CHECKING:
     from axis.state.tables import Condition
@@ -81,7 +81,7 @@ def object_views(snap: Snapshot, kind: Kind, rows: list[ObjectRow]) -> list[Obje
     """Objects as `get -o json` shows them: spec plus status (observation, conditions, placement)."""
     # only hosts and profiles show effective features and matched hosts: claims need neither
     if kind in (Kind.HOST, Kind.HOST_PROFILE):
-        hosts, profiles = valid_models(snap, Host), valid_models(snap, HostProfile)
+        hosts, profiles = valid(snap.objects(Kind.HOST), Host), valid(snap.objects(Kind.HOST_PROFILE), HostProfile)
     else:
         hosts, profiles = [], []
     views = views_for(kind, rows, hosts, profiles)
@@ -91,18 +91,6 @@ def object_views(snap: Snapshot, kind: Kind, rows: list[ObjectRow]) -> list[Obje
         add_claim_status(snap, views, rows, time.time())
     add_conditions(snap, kind, views)
     return views
-
-
-def valid_models(snap: Snapshot, model: type[M]) -> list[M]:
-    """Every stored Host or HostProfile that still validates, in name order: one invalid object
-    does not stop the others (the rule of `axis.state.objects.valid_models` on the ORM's rows)."""
-    out: list[M] = []
-    for row in snap.objects(Kind.HOST if model is Host else Kind.HOST_PROFILE):
-        try:
-            out.append(to_model(row, model))
-        except StoredSpecInvalid:
-            continue
-    return out
 
 
 def add_observed(snap: Snapshot, views: list[ObjectView]) -> None:

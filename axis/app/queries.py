@@ -30,11 +30,12 @@ from axis.app.documents import (
     Observation,
 )
 from axis.app.events import event_list_view, event_view
-from axis.app.objects import list_view, object_views, valid_models
+from axis.app.objects import list_view, object_views
 from axis.app.observed import cluster_totals, observed_view
 from axis.specs import Host, Kind
 from axis.state.dbapi import SnapshotSource
 from axis.state.snapshot import Snapshot
+from axis.state.stored_specs import valid
 
 if TYPE_CHECKING:  # the controller's and the sources' documents still read through the ORM
     from axis.app.controller_members import ControllerList
@@ -78,7 +79,7 @@ def cluster_status(source: SnapshotSource) -> ClusterStatus:
     """The snapshot `axis status --cached -o json` prints: every host's observation and totals."""
     now = time.time()
     with source.snapshot() as snap:
-        hosts = valid_models(snap, Host)
+        hosts = valid(snap.objects(Kind.HOST), Host)
         newest = snap.latest_facts([h.metadata.name for h in hosts])
         rows = [observed_view(snap, h.metadata.name, newest.get(h.metadata.name), now, spec_sudo=h.spec.sudo)
                 for h in hosts]
@@ -144,11 +145,11 @@ def source_one(db: Database, name: str) -> SourceDocument:
         return source_view(session, row)
 
 
-def placement(db: Database, task: str) -> PlacementDocument:
+def placement(source: SnapshotSource, task: str) -> PlacementDocument:
     """Advisory ranking of the hosts for a task, as `axis place TASK -o json`; takes no lease.
     AppError for a task that is no valid claim task."""
-    from axis.app.operations import rank_task  # the scorer, only for a ranking: reading commands start without it
-    return rank_task(db, task, now=time.time()).doc
+    from axis.app.ranking import rank_task  # the scorer, only for a ranking: reading commands start without it
+    return rank_task(source, task, now=time.time()).doc
 
 
 def _views(snap: Snapshot, kind: Kind, name: str | None,

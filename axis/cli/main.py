@@ -91,7 +91,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("delete", "get_cmd", "delete"),
     ("suspend", "sources_cmd", "suspend"),
     ("resume", "sources_cmd", "resume"),
-    ("place", "claims_cmd", "place"),
+    ("place", "place_cmd", "place"),
     ("renew", "claims_cmd", "renew"),
     ("release", "claims_cmd", "release"),
     ("exec", "claims_cmd", "exec_"),

@@ -21,7 +21,7 @@ from axis.state.phases import PENDING
 from axis.state.conditions import drop_conditions
 from axis.state.events import record_event, trim_events
 from axis.state.sources import drop_host_revision
-from axis.state.stored_specs import M, StoredSpecInvalid, to_model
+from axis.state.stored_specs import M, valid
 from axis.state.tables import DesiredObject, FactsRecord, FeatureStatus
 
 Action = Literal["created", "configured", "unchanged", "pruned", "deleted"]
@@ -142,16 +142,8 @@ def object_versions(session: Session) -> dict[tuple[str, str], float]:
 
 
 def valid_models(session: Session, model: type[M]) -> list[M]:
-    """Every stored object of `model`'s kind that still validates, in name order: one invalid
-    object does not stop the others."""
-    kind = next(k for k, m in MODELS.items() if m is model)
-    out: list[M] = []
-    for row in list_rows(session, kind):
-        try:
-            out.append(to_model(row, model))
-        except StoredSpecInvalid:
-            continue
-    return out
+    """Every stored object of `model`'s kind that still validates, in name order."""
+    return valid(list_rows(session, next(k for k, m in MODELS.items() if m is model)), model)
 
 
 def desired_hosts(session: Session) -> tuple[list[Host], list[HostProfile]]:

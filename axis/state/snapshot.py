@@ -227,6 +227,11 @@ class Snapshot:
         """Every lease, live or expired but not yet swept, by host then claim."""
         return self._select(LeaseRow, tail=" ORDER BY host, claim")
 
+    def leased_by_host(self, now: float) -> dict[str, int]:
+        """Memory held by live leases, per host (one query)."""
+        rows = self._all("SELECT host, sum(memory_bytes) FROM leases WHERE expires > ? GROUP BY host", (now,))
+        return {host: int(total) for host, total in rows}
+
     def claim_statuses(self) -> dict[str, ClaimStatusRow]:
         return {row.claim: row for row in self._select(ClaimStatusRow)}
 

@@ -4,6 +4,7 @@ reading commands get (`axis.state.snapshot.ObjectRow`), so both are judged by on
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
@@ -56,3 +57,15 @@ def to_model(row: StoredObject, model: type[M]) -> M:
         raise StoredSpecInvalid(f"stored {row.kind} {row.name!r} is no longer valid ({field + ': ' if field else ''}"
                                 f"{message}); fix it in {row.source_path}:{row.source_line} and apply it "
                                 f"again, or `axis delete {row.kind.lower()} {row.name}`") from None
+
+
+def valid(rows: Iterable[StoredObject], model: type[M]) -> list[M]:
+    """The models of the `rows` (of `model`'s kind) that still validate, in the rows' order: one
+    invalid object does not stop the others. The ORM's rows and the snapshot's alike."""
+    out: list[M] = []
+    for row in rows:
+        try:
+            out.append(to_model(row, model))
+        except StoredSpecInvalid:
+            continue
+    return out

@@ -11,6 +11,7 @@ and these drift apart).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -219,8 +220,6 @@ class Snapshot:
         server's on PostgreSQL, this machine's on SQLite."""
         if self._postgres:
             return float(self._all("SELECT extract(epoch FROM clock_timestamp())")[0][0])
-        import time
-
         return time.time()
 
     def leases(self) -> list[LeaseRow]:

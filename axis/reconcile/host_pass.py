@@ -31,7 +31,8 @@ from axis.specs.effective import EffectiveFeature
 from axis.state import Database
 from axis.state.feature_status import refused_steps
 from axis.state.tables import Condition
-from axis.state.objects import StoredSpecInvalid, desired_claims, get_row, to_model, valid_models
+from axis.state.objects import desired_claims, get_row, valid_models
+from axis.state.stored_specs import StoredSpecInvalid, to_model
 from axis.state.sources import planned_revision, record_source_pass
 
 #: An apply's pass over one host must end within this many seconds (a controller's: PASS_TIMEOUT).

@@ -7,7 +7,7 @@ once instead of having swapon retried on every pass. A change of settings forget
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, delete, select
@@ -40,11 +40,3 @@ def store_feature_status(session: Session, host: str, rows: Iterable[FeatureRow]
         session.add(FeatureStatus(host=host, feature=row.feature, state=row.state, reason=row.reason,
                                   message=row.message, observed_generation=generation, updated_at=now,
                                   settings_hash=row.settings_hash, refused=row.refused))
-
-
-def feature_status(session: Session, hosts: Collection[str] | None = None) -> list[FeatureStatus]:
-    """Every host's feature rows (or only `hosts`'), by host then feature: one query for a listing."""
-    query = select(FeatureStatus).order_by(col(FeatureStatus.host), col(FeatureStatus.feature))
-    if hosts is not None:
-        query = query.where(col(FeatureStatus.host).in_(hosts))
-    return list(session.exec(query).all())

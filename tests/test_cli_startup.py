@@ -83,7 +83,7 @@ def test_reading_commands_need_no_orm_nor_ssh(tmp_path: Path, state_db: Path | s
     for args in (["get", "hosts"], ["get", "hosts", "-o", "wide"], ["get", "host", "box", "-o", "json"],
                  ["get", "profiles"], ["get", "claims"], ["get", "leases"], ["get", "events"],
                  ["get", "events", "-o", "yaml"], ["describe", "host", "box"], ["describe", "claim", "job"],
-                 ["place", "make -j8 build"], ["place", "make -j8 build", "-o", "json"],
+                 ["place", "make -j8 build"], ["place", "make -j8 build", "-o", "json"], ["status", "--cached"],
                  ["--help"], ["--version"], ["get", "--help"]):
         done = subprocess.run([sys.executable, "-c", PROBE_ORM, "--state", state, *args], capture_output=True,
                               text=True, check=True)

@@ -18,16 +18,17 @@ from typing import Any, TypeVar
 
 from axis.app.context import AppContext
 from axis.reconcile.observe import claim_tools, observe_fleet
-from axis.state.objects import desired_claims, desired_hosts
+from axis.specs import Claim, Host, Kind
+from axis.state.stored_specs import valid
 
 T = TypeVar("T")
 
 #: What `axis status` needs once its hosts have answered: storing the observations (the state
 #: DB's tables) and building the snapshot it shows. SQLAlchemy and SQLModel come first, each on
-#: its own turn: the read of the desired hosts loads them today, but a read path without them
-#: leaves ~0.3 s of imports to this list, and one long import would hold the loop all that time.
-AFTER_OBSERVING = ("sqlalchemy", "sqlalchemy.orm", "sqlmodel", "axis.state.tables", "axis.state.facts",
-                   "axis.app.queries")
+#: its own turn: the desired hosts are read without them (`AppContext.snapshot`), which leaves
+#: ~0.3 s of imports to this list, and one long import would hold the loop all that time.
+AFTER_OBSERVING = ("sqlalchemy", "sqlalchemy.orm", "sqlmodel", "axis.state.tables", "axis.state.db",
+                   "axis.state.facts", "axis.app.queries")
 
 #: Turns of the event loop the fan-out gets before the first import: enough for its tasks to be
 #: created and each to reach its first network wait (the TCP connect).
@@ -41,10 +42,9 @@ def observe_hosts(app: AppContext, *, jobs: int, timeout: float, progress: Progr
     """Observe every desired host (at most `jobs` at once, `timeout` seconds each, connect
     included) with the tools the claims ask about, then store every observation in one write.
     Nothing happens when no host is desired."""
-    db = app.db()
-    with db.read() as session:
-        hosts, _ = desired_hosts(session)
-        tools = claim_tools(desired_claims(session))
+    with app.snapshot() as snap:  # no SQLAlchemy yet: it loads while the hosts answer
+        hosts = valid(snap.objects(Kind.HOST), Host)
+        tools = claim_tools(valid(snap.objects(Kind.CLAIM), Claim))
     if not hosts:
         return
     with progress(len(hosts)) as tick:
@@ -53,7 +53,7 @@ def observe_hosts(app: AppContext, *, jobs: int, timeout: float, progress: Progr
                           on_done=lambda h, o: tick()), AFTER_OBSERVING))
     from axis.state.facts import store_observations  # loaded by now (AFTER_OBSERVING)
 
-    with db.write() as session:
+    with app.db().write() as session:
         store_observations(session, observations)
 
 

@@ -61,7 +61,7 @@ def status(
         # imported here: a fresh observation loads it while its hosts answer (axis.app.observe.AFTER_OBSERVING)
         from axis.app.queries import cluster_status
 
-        snapshot = cluster_status(app.db())
+        snapshot = cluster_status(app)
     rows, totals = snapshot["hosts"], snapshot["totals"]
     if output in (Format.json, Format.yaml):
         emit(snapshot, output)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import time
@@ -35,14 +36,19 @@ class Figure:
     def median(self) -> float:
         return statistics.median(self.samples)
 
+    @property
+    def best(self) -> float:
+        return min(self.samples)
+
     def as_json(self) -> dict[str, Any]:
         out = {"command": self.command, "unit": self.unit, "median": round(self.median, 4),
                "min": round(min(self.samples), 4), "max": round(max(self.samples), 4),
                "samples": [round(s, 4) for s in self.samples], "load1_before": self.load}
         if self.cpu_client:
             out["cpu_seconds_client_median"] = round(statistics.median(self.cpu_client), 3)
-            out["cpu_seconds_hosts_median"] = round(statistics.median(self.cpu_hosts), 3)
             out["cpu_seconds_client"] = [round(c, 3) for c in self.cpu_client]
+        if self.cpu_hosts:
+            out["cpu_seconds_hosts_median"] = round(statistics.median(self.cpu_hosts), 3)
             out["cpu_seconds_hosts"] = [round(c, 3) for c in self.cpu_hosts]
         return {**out, **self.extra}
 
@@ -64,6 +70,26 @@ def checked(cmd: list[str], **kwargs: Any) -> tuple[float, subprocess.CompletedP
     return took, proc
 
 
+def checked_stoppable(cmd: list[str], *, timeout: float, grace: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """`checked` for a script that starts test hosts of its own: it runs in a session of its own
+    (a Ctrl-C at the terminal reaches only the bench), and when the bench is interrupted or the
+    timeout passes, it gets one SIGINT and `grace` seconds to stop its hosts before SIGKILL."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+        raise
+    if proc.returncode != 0:
+        raise BenchError(f"`{' '.join(cmd)}` exited {proc.returncode}:\n{(err.strip() or out.strip())[-2000:]}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def load1() -> float:
     """The 1-minute load average, recorded with every sample: the hosts share these cores."""
     return round(os.getloadavg()[0], 2)
@@ -76,12 +102,12 @@ def children_cpu() -> float:
 
 
 def measure(figures: list[tuple[Figure, Callable[[], float]]], reps: int, *,
-            hosts_cpu: Callable[[], float], warmup: bool = True) -> None:
+            hosts_cpu: Callable[[], float] | None, warmup: bool = True) -> None:
     """Warm every tool up once, then `reps` rounds, each tool once per round (interleaved).
 
-    Besides wall time, each run's CPU seconds: the tool's own processes (client) and everything
-    that ran inside the test hosts (sshd, shells, probes). On this shared 2-core machine the wall
-    time follows the load; the CPU seconds barely do."""
+    Besides wall time, each run's CPU seconds: the tool's own processes (client) and, with
+    `hosts_cpu`, everything that ran inside the test hosts (sshd, shells, probes). On this shared
+    2-core machine the wall time follows the load; the CPU seconds barely do."""
     if warmup:
         for figure, once in figures:
             print(f"  warm-up: {figure.name}", flush=True)
@@ -89,12 +115,15 @@ def measure(figures: list[tuple[Figure, Callable[[], float]]], reps: int, *,
     for rep in range(reps):
         for figure, once in figures:
             figure.load.append(load1())
-            client, hosts = children_cpu(), hosts_cpu()
+            client, hosts = children_cpu(), hosts_cpu() if hosts_cpu else 0.0
             figure.samples.append(once())
-            time.sleep(0.2)  # let the hosts finish closing the sessions before reading their CPU
+            if hosts_cpu:
+                time.sleep(0.2)  # let the hosts finish closing the sessions before reading their CPU
             figure.cpu_client.append(children_cpu() - client)
-            figure.cpu_hosts.append(hosts_cpu() - hosts)
-            print(f"  rep {rep + 1}/{reps}: {figure.name:26s} {figure.samples[-1]:7.3f} {figure.unit}"
-                  f"   cpu: client {figure.cpu_client[-1]:6.2f} s, hosts {figure.cpu_hosts[-1]:6.2f} s"
-                  f"   (load {figure.load[-1]})", flush=True)
+            in_hosts = ""
+            if hosts_cpu:
+                figure.cpu_hosts.append(hosts_cpu() - hosts)
+                in_hosts = f", hosts {figure.cpu_hosts[-1]:6.2f} s"
+            print(f"  rep {rep + 1}/{reps}: {figure.name:28s} {figure.samples[-1]:7.3f} {figure.unit}"
+                  f"   cpu: client {figure.cpu_client[-1]:6.2f} s{in_hosts}   (load {figure.load[-1]})", flush=True)
 

@@ -31,6 +31,9 @@ class Figure:
     cpu_client: list[float] = field(default_factory=list)  # CPU seconds of the tool's processes
     cpu_hosts: list[float] = field(default_factory=list)  # CPU seconds used inside the test hosts
     extra: dict[str, Any] = field(default_factory=dict)
+    #: CPU seconds so far of a running process that does this tool's work for it (the warm
+    #: group's controller), counted into cpu_client: its children's CPU alone would miss it.
+    server_cpu: Callable[[], float] | None = field(default=None, repr=False)
 
     @property
     def median(self) -> float:
@@ -101,13 +104,21 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a running process so far (all its threads, and its children it waited for)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(figures: list[tuple[Figure, Callable[[], float]]], reps: int, *,
             hosts_cpu: Callable[[], float] | None, warmup: bool = True) -> None:
     """Warm every tool up once, then `reps` rounds, each tool once per round (interleaved).
 
-    Besides wall time, each run's CPU seconds: the tool's own processes (client) and, with
-    `hosts_cpu`, everything that ran inside the test hosts (sshd, shells, probes). On this shared
-    2-core machine the wall time follows the load; the CPU seconds barely do."""
+    Besides wall time, each run's CPU seconds: the tool's own processes (client: the finished
+    children, plus the figure's `server_cpu`) and, with `hosts_cpu`, everything that ran inside
+    the test hosts (sshd, shells, probes). On this shared 2-core machine the wall time follows
+    the load; the CPU seconds barely do."""
     if warmup:
         for figure, once in figures:
             print(f"  warm-up: {figure.name}", flush=True)
@@ -115,11 +126,13 @@ def measure(figures: list[tuple[Figure, Callable[[], float]]], reps: int, *,
     for rep in range(reps):
         for figure, once in figures:
             figure.load.append(load1())
-            client, hosts = children_cpu(), hosts_cpu() if hosts_cpu else 0.0
+            server_cpu = figure.server_cpu or (lambda: 0.0)
+            client = children_cpu() + server_cpu()
+            hosts = hosts_cpu() if hosts_cpu else 0.0
             figure.samples.append(once())
             if hosts_cpu:
                 time.sleep(0.2)  # let the hosts finish closing the sessions before reading their CPU
-            figure.cpu_client.append(children_cpu() - client)
+            figure.cpu_client.append(children_cpu() + server_cpu() - client)
             in_hosts = ""
             if hosts_cpu:
                 figure.cpu_hosts.append(hosts_cpu() - hosts)

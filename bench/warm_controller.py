@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from bench.timing import BenchError
+from bench.timing import BenchError, process_cpu
 
 #: Longer than any bench run: the controller's own resync passes must not run during a timed
 #: command (they would compete for the same 2 cores); the commands' passes are what is timed.
@@ -51,6 +51,15 @@ class WarmController:
         from axis.state.location import Location
 
         return Location.of(self.state).side_file("controller.sock")
+
+    def cpu_seconds(self) -> float:
+        """The controller's CPU seconds so far (0 once it has stopped)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return 0.0
+        try:
+            return process_cpu(self.proc.pid)
+        except (OSError, ValueError):  # it exited between the poll and the read
+            return 0.0
 
     def _wait_ready(self) -> None:
         """Until the controller holds the state's controller lock: from then on a CLI command

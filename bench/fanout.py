@@ -82,17 +82,19 @@ def measure_warm(tools: Tools, reps: int, *, peers: bool) -> dict[str, Figure]:
                                 tools.state, tools.setup.work / "controller.log")
     try:
         with controller:
-            print(f"  axis controller running (pid {controller.proc.pid if controller.proc else '?'}); "
-                  f"its socket {'is there' if controller.socket.exists() else 'is not there (direct path)'}",
-                  flush=True)
+            print(f"  axis controller running (pid {controller.proc.pid if controller.proc else '?'})", flush=True)
             for key in ("axis_status_warm", "axis_apply_warm"):  # the controller does their work: its CPU is theirs
                 next(fig for k, fig, _ in runs if k == key).server_cpu = controller.cpu_seconds
             figures = _measured(runs, tools, reps)
             socket = controller.socket.exists()
+            path = tools.status_path()
     finally:
         tools.close_masters(tools.warm_control)
+    print(f"  the controller's socket {'was' if socket else 'was not'} there; `axis --debug status`: {path}",
+          flush=True)
     for key in ("axis_status_warm", "axis_apply_warm"):
         figures[key].extra["controller_socket"] = socket
+    figures["axis_status_warm"].extra["status_path"] = path
     for key, masters in ansible_masters.items():
         if key in figures:
             # Live masters before each run, the warm-up's first: N from then on means every host warm.

@@ -93,8 +93,13 @@ def measure_pass_cpu(hosts: int, *, prefix: str, net: int) -> dict[str, Figure] 
     except (IndexError, ValueError, KeyError, TypeError) as exc:
         raise BenchError(f"bench/pass_cpu.py printed something unexpected ({exc}):\n{proc.stdout[-2000:]}") from exc
     command = f"python bench/pass_cpu.py --hosts {hosts} --json ({result.get('passes', '?')} passes each)"
-    figures = {"pass_cpu_cold": Figure("controller CPU/host pass, cold", command, unit="ms", samples=[cold], load=[load]),
-               "pass_cpu_warm": Figure("controller CPU/host pass, warm", command, unit="ms", samples=[warm], load=[load])}
+    # Its repeats' samples when it gives them (median [min-max] in the table), else its medians alone.
+    cold_samples = [float(x) for x in result.get("cold_cpu_ms_samples") or [cold]]
+    warm_samples = [float(x) for x in result.get("warm_cpu_ms_samples") or [warm]]
+    figures = {"pass_cpu_cold": Figure("controller CPU/host pass, cold", command, unit="ms", samples=cold_samples,
+                                       load=[load]),
+               "pass_cpu_warm": Figure("controller CPU/host pass, warm", command, unit="ms", samples=warm_samples,
+                                       load=[load])}
     figures["pass_cpu_cold"].extra["pass_cpu"] = result
     print(f"  cold {cold:.2f} ms, warm {warm:.2f} ms of controller CPU per host pass "
           f"({cold / warm if warm else float('inf'):.1f}x less warm; load {load})", flush=True)

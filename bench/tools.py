@@ -63,6 +63,13 @@ class Tools:
         self.axis_facts = rows[0]["facts"]
         return took
 
+    def status_path(self) -> str:
+        """Which way `axis status` reached the hosts, in its own `--debug` words (a controller's
+        connections or its own), or that it said nothing (a build without the controller's socket)."""
+        _, proc = run([self.axis, "--debug", *self.axis_cmd("status", "-o", "json")[1:]])
+        said = [line.removeprefix("axis: ") for line in proc.stderr.splitlines() if line.startswith("axis: ")]
+        return "; ".join(said) or f"nothing said (exit {proc.returncode}): its own connections"
+
     def _ansible_env(self, control: Path) -> dict[str, str]:
         return {**os.environ, "ANSIBLE_CONFIG": str(self.ansible["cfg"]),
                 "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control), "ANSIBLE_NOCOLOR": "1",

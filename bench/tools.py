@@ -135,8 +135,9 @@ class Tools:
         return took
 
     def axis_apply_handed(self) -> float:
-        """`axis apply` beside a running controller: it hands every host to the controller and
-        waits for its pass (the warm path); every host must come back Ready."""
+        """`axis apply` beside a running controller (the warm path): it stores, hands every host to
+        the controller and waits for its answer, which for a host the apply did not change is its
+        last pass (axis.reconcile.handover: no host is contacted); every host must come back Ready."""
         took, proc = checked(self.axis_cmd("apply", "-f", str(self.specs), "--jobs", str(self.setup.n), "-o", "json"))
         handed = json.loads(proc.stdout).get("handedOver") or []
         ready = [h["name"] for h in handed if h["ready"]]

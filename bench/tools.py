@@ -47,8 +47,9 @@ class Tools:
 
     def floor(self) -> float:
         """The floor (bench/floor.py): one asyncssh connection and `true` per host, all at once."""
-        took, _ = checked([sys.executable, str(ROOT / "bench" / "floor.py"), "--ssh-config",
-                           str(self.setup.ssh_config), *(alias for alias, _ in self.setup.hosts)])
+        took, _ = checked([sys.executable, str(ROOT / "bench" / "floor.py"), "--user", "root",
+                           "--identity", str(self.setup.identity), "--known-hosts", str(self.setup.known_hosts),
+                           *(address for _, address in self.setup.hosts)])
         return took
 
     # -- facts

@@ -1,5 +1,7 @@
-"""Figures 3 and 4, which need no test hosts: placement (bench/placement.py) and the controller's
-memory (bench/rss.py), each run as a subprocess of its own and read back from what it prints."""
+"""The figures another bench script measures, each run as a subprocess of its own and read back
+from what it prints: placement (bench/placement.py) and the controller's memory (bench/rss.py),
+which need no test hosts, and the controller's CPU per no-op host pass cold and warm
+(bench/pass_cpu.py, which starts test hosts of its own: run while the bench's fleet is down)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import ROOT
-from bench.timing import BenchError, Figure, checked, load1
+from bench.timing import BenchError, Figure, checked, checked_stoppable, load1
+
+PASS_CPU = ROOT / "bench" / "pass_cpu.py"
 
 
 def placement_run() -> dict[str, float]:
@@ -72,3 +76,31 @@ def measure_memory(work: Path, facts: dict[str, Any] | None, reps: int) -> Figur
               f"{result['hosts']} hosts, {result['facts']} Facts models, {result['candidates']} candidates, "
               f"~{result['facts_json_bytes_per_host']} B of facts JSON per host)", flush=True)
     return rss
+
+
+def measure_pass_cpu(hosts: int, *, prefix: str, net: int) -> dict[str, Figure] | str:
+    """The controller's CPU milliseconds per no-op host pass, cold (a fresh connection per pass)
+    and warm (kept connections), from one run of bench/pass_cpu.py on `hosts` test hosts of its
+    own, its passes being the repetitions; or why it is not available (no such script yet)."""
+    if not PASS_CPU.exists():
+        return f"not available: {PASS_CPU.relative_to(ROOT)} is absent"
+    load = load1()
+    proc = checked_stoppable([sys.executable, str(PASS_CPU), "--hosts", str(hosts), "--prefix", prefix,
+                              "--net", str(net), "--json"], timeout=1800)
+    try:
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        cold, warm = float(result["cold_cpu_ms_per_host_pass"]), float(result["warm_cpu_ms_per_host_pass"])
+    except (IndexError, ValueError, KeyError, TypeError) as exc:
+        raise BenchError(f"bench/pass_cpu.py printed something unexpected ({exc}):\n{proc.stdout[-2000:]}") from exc
+    command = f"python bench/pass_cpu.py --hosts {hosts} --json ({result.get('passes', '?')} passes each)"
+    # Its repeats' samples when it gives them (median [min-max] in the table), else its medians alone.
+    cold_samples = [float(x) for x in result.get("cold_cpu_ms_samples") or [cold]]
+    warm_samples = [float(x) for x in result.get("warm_cpu_ms_samples") or [warm]]
+    figures = {"pass_cpu_cold": Figure("controller CPU/host pass, cold", command, unit="ms", samples=cold_samples,
+                                       load=[load]),
+               "pass_cpu_warm": Figure("controller CPU/host pass, warm", command, unit="ms", samples=warm_samples,
+                                       load=[load])}
+    figures["pass_cpu_cold"].extra["pass_cpu"] = result
+    print(f"  cold {cold:.2f} ms, warm {warm:.2f} ms of controller CPU per host pass "
+          f"({cold / warm if warm else float('inf'):.1f}x less warm; load {load})", flush=True)
+    return figures

@@ -1,6 +1,7 @@
-"""The tools on the test fleet, one timed and checked run each (figures 1 and 2): axis, the
-OpenSSH floor, Ansible and pyinfra. Every run's answer is checked, so a tool that failed or
-did less than asked can never produce a fast figure."""
+"""The tools on the test fleet, one timed and checked run each: axis (cold, or warm beside a
+controller), the asyncssh floor (bench/floor.py), `ssh HOST true`, Ansible (cold, or warm on its
+ControlPersist masters) and pyinfra. Every run's answer is checked, so a tool that failed or did
+less than asked can never produce a fast figure."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import ROOT
 from bench.fleet import Setup, write_axis_specs
 from bench.peers import PYINFRA_FACTS, write_ansible, write_pyinfra
-from bench.timing import BenchError, Figure, checked, measure, run
+from bench.timing import BenchError, checked, run
 
 
 class Tools:
@@ -36,14 +38,24 @@ class Tools:
         self.peers = peers / "bin"
         self.axis_facts: dict[str, Any] | None = None
         self._control_dirs = 0
+        #: The warm ControlPath directory: Ansible's masters stay in it across runs (its real warm path).
+        self.warm_control = self.ansible["dir"] / "cp-warm"
 
     def axis_cmd(self, *args: str) -> list[str]:
         """`axis` on the bench's state DB, reaching the hosts through the fleet's ssh_config."""
         return [self.axis, "--state", str(self.state), "--ssh-config", str(self.setup.ssh_config), *args]
 
-    # -- figure 1: facts
+    def floor(self) -> float:
+        """The floor (bench/floor.py): one asyncssh connection and `true` per host, all at once."""
+        took, _ = checked([sys.executable, str(ROOT / "bench" / "floor.py"), "--user", "root",
+                           "--identity", str(self.setup.identity), "--known-hosts", str(self.setup.known_hosts),
+                           *(address for _, address in self.setup.hosts)])
+        return took
+
+    # -- facts
     def axis_status(self) -> float:
-        """Fresh facts of every host; keeps the first host's facts for figure 4's synthetic fleet."""
+        """Fresh facts of every host (cold, or through a running controller: the same document);
+        keeps the first host's facts for the memory figure's synthetic fleet."""
         took, proc = checked(self.axis_cmd("status", "-o", "json", "--jobs", str(self.setup.n)))
         rows = json.loads(proc.stdout)["hosts"]
         bad = [f"{r['name']}: {r['status']} {r['reason'] or ''}" for r in rows if r["status"] != "complete"]
@@ -52,34 +64,49 @@ class Tools:
         self.axis_facts = rows[0]["facts"]
         return took
 
-    def _ansible_env(self) -> dict[str, str]:
-        # A fresh ControlPath directory per run: every run opens its connections cold, as axis
-        # does; ansible's own ControlPersist still reuses them between the steps of a run.
-        self._control_dirs += 1
-        control = self.ansible["dir"] / f"cp{self._control_dirs}"
-        control.mkdir()
+    def status_path(self) -> str:
+        """Which way `axis status` reached the hosts, in its own `--debug` words (a controller's
+        connections or its own), or that it said nothing (a build without the controller's socket)."""
+        _, proc = run([self.axis, "--debug", *self.axis_cmd("status", "-o", "json")[1:]])
+        said = [line.removeprefix("axis: ") for line in proc.stderr.splitlines() if line.startswith("axis: ")]
+        return "; ".join(said) or f"nothing said (exit {proc.returncode}): its own connections"
+
+    def _ansible_env(self, control: Path) -> dict[str, str]:
         return {**os.environ, "ANSIBLE_CONFIG": str(self.ansible["cfg"]),
                 "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control), "ANSIBLE_NOCOLOR": "1",
                 "PATH": f"{self.peers}:{os.environ.get('PATH', '')}"}
 
-    def _close_masters(self, env: dict[str, str]) -> None:
-        """Stop the ControlPersist masters a run left (they would linger for 60 s)."""
-        for sock in Path(env["ANSIBLE_SSH_CONTROL_PATH_DIR"]).iterdir():
+    def close_masters(self, control: Path) -> None:
+        """Stop the ControlPersist masters left in `control` (they would linger for 60 s)."""
+        for sock in control.iterdir() if control.is_dir() else ():
             run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "bench"], timeout=10)
 
-    def _ansible(self, cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
-        """One timed, checked Ansible command, connecting cold; its masters closed afterwards."""
-        env = self._ansible_env()
+    def _ansible(self, cmd: list[str], *, warm: bool,
+                 masters: list[int] | None) -> tuple[float, subprocess.CompletedProcess[str]]:
+        """One timed, checked Ansible command with its default ControlPersist (60 s). Cold: a fresh
+        ControlPath directory, so it connects anew as a first run does (ControlPersist still reuses
+        the connections between the steps of the run), its masters closed afterwards. Warm: the
+        one kept directory, whose masters the previous run left; how many were alive before the
+        run is appended to `masters` (N after the warm-up: every host reached warm)."""
+        if warm:
+            control = self.warm_control
+            control.mkdir(exist_ok=True)
+            if masters is not None:
+                masters.append(sum(1 for p in control.iterdir() if p.is_socket()))
+            return checked(cmd, env=self._ansible_env(control), cwd=self.ansible["dir"])
+        self._control_dirs += 1
+        control = self.ansible["dir"] / f"cp{self._control_dirs}"
+        control.mkdir()
         try:
-            return checked(cmd, env=env, cwd=self.ansible["dir"])
+            return checked(cmd, env=self._ansible_env(control), cwd=self.ansible["dir"])
         finally:
-            self._close_masters(env)
+            self.close_masters(control)
 
-    def ansible_setup(self, subset: str | None = None) -> float:
+    def ansible_setup(self, subset: str | None = None, *, warm: bool = False, masters: list[int] | None = None) -> float:
         cmd = [str(self.peers / "ansible"), "all", "-m", "setup", "-f", str(self.setup.n)]
         if subset:
             cmd += ["-a", f"gather_subset={subset}"]
-        took, proc = self._ansible(cmd)
+        took, proc = self._ansible(cmd, warm=warm, masters=masters)
         ok = proc.stdout.count("| SUCCESS")
         if ok != self.setup.n:
             raise BenchError(f"ansible setup: {ok}/{self.setup.n} hosts SUCCESS:\n{proc.stdout[-2000:]}")
@@ -98,8 +125,9 @@ class Tools:
                              f"{proc.stderr[-2000:]}")
         return took
 
-    # -- figure 2: no-op converge
+    # -- no-op converge
     def axis_apply(self, *, expect_unchanged: bool = True) -> float:
+        """`axis apply` converging the hosts itself (no controller runs): every host unchanged."""
         took, proc = checked(self.axis_cmd("apply", "-f", str(self.specs), "--jobs", str(self.setup.n), "-o", "json"))
         hosts = json.loads(proc.stdout)["hosts"]
         states = {h["status"] for h in hosts}
@@ -107,8 +135,21 @@ class Tools:
             raise BenchError(f"axis apply: {len(hosts)} hosts, statuses {sorted(states)} (wanted unchanged)")
         return took
 
+    def axis_apply_handed(self) -> float:
+        """`axis apply` beside a running controller (the warm path): it stores, hands every host to
+        the controller and waits for its answer, which for a host the apply did not change is its
+        last pass (axis.reconcile.handover: no host is contacted); every host must come back Ready."""
+        took, proc = checked(self.axis_cmd("apply", "-f", str(self.specs), "--jobs", str(self.setup.n), "-o", "json"))
+        handed = json.loads(proc.stdout).get("handedOver") or []
+        ready = [h["name"] for h in handed if h["ready"]]
+        if len(ready) != self.setup.n:
+            raise BenchError(f"axis apply beside the controller: {len(ready)}/{self.setup.n} hosts handed over "
+                             f"and Ready: {handed}")
+        return took
+
     def ssh_fanout(self) -> float:
-        """The floor: `ssh HOST true` to every host at once, each an OpenSSH process of its own."""
+        """`ssh HOST true` to every host at once, each an OpenSSH process of its own (for
+        information: slower than the floor, which is one process)."""
         started = time.perf_counter()
         procs = [subprocess.Popen(["ssh", "-F", str(self.setup.ssh_config), alias, "true"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -120,38 +161,12 @@ class Tools:
             raise BenchError(f"ssh true: {len(failed)} hosts failed: {failed[0].strip()}")
         return took
 
-    def ansible_check(self) -> float:
+    def ansible_check(self, *, warm: bool = False, masters: list[int] | None = None) -> float:
         cmd = [str(self.peers / "ansible-playbook"), "--check", "-f", str(self.setup.n), str(self.ansible["playbook"])]
-        took, proc = self._ansible(cmd)
+        took, proc = self._ansible(cmd, warm=warm, masters=masters)
         recap = re.findall(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout, re.M)
         good = [h for h, ok, changed, unreachable, failed in recap if (ok, changed, unreachable, failed) == ("1", "0", "0", "0")]
         if len(good) != self.setup.n:
             raise BenchError(f"ansible-playbook --check: {len(good)}/{self.setup.n} hosts ok and unchanged:\n"
                              f"{proc.stdout[-2000:]}")
         return took
-
-
-def measure_facts(tools: Tools, reps: int) -> dict[str, Figure]:
-    """Figure 1: fresh facts of every host, axis against Ansible's setup module and pyinfra."""
-    n = tools.setup.n
-    fs = [(Figure("axis status", f"axis status -o json --jobs {n}"), tools.axis_status),
-          (Figure("ansible -m setup", f"ansible all -m setup -f {n}"), tools.ansible_setup),
-          (Figure("ansible setup min", f"ansible all -m setup -a gather_subset=min -f {n}"),
-           lambda: tools.ansible_setup("min")),
-          (Figure(f"pyinfra {len(PYINFRA_FACTS)} facts",
-                  f"pyinfra inventory.py fact {' '.join(PYINFRA_FACTS)} --parallel {n}"),
-           tools.pyinfra_facts)]
-    measure(fs, reps, hosts_cpu=tools.setup.hosts_cpu)
-    return dict(zip(("axis_status", "ansible_setup", "ansible_setup_min", "pyinfra_facts"), (fig for fig, _ in fs), strict=True))
-
-
-def measure_noop(tools: Tools, reps: int) -> dict[str, Figure]:
-    """Figure 2: a converge that has nothing to do, against the ssh floor and `ansible-playbook --check`."""
-    n = tools.setup.n
-    tools.axis_apply(expect_unchanged=False)
-    fs = [(Figure("axis apply", f"axis apply -f specs --jobs {n} -o json"), tools.axis_apply),
-          (Figure("ssh true fan-out", f"ssh -F ssh_config HOST true, all {n} at once"), tools.ssh_fanout),
-          (Figure("ansible-playbook --check", f"ansible-playbook --check -f {n} (copy, gather_facts: false)"),
-           tools.ansible_check)]
-    measure(fs, reps, hosts_cpu=tools.setup.hosts_cpu)
-    return dict(zip(("axis_apply", "ssh_true", "ansible_check"), (fig for fig, _ in fs), strict=True))

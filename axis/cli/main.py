@@ -15,6 +15,7 @@ import typer
 
 from axis import __version__
 from axis.app.context import AppContext, AppError
+from axis.cli.help_types import use_value_types
 from axis.drivers.connector import SshOptions
 from axis.drivers.host_key_policy import HostKeyPolicy
 from axis.drivers.transport import TransportError
@@ -32,6 +33,7 @@ app = typer.Typer(
     help="Declarative reconciler for a small fleet of machines reached over SSH.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+use_value_types()  # flags without `<bool>`, repeated values without `<list[…]>`, in every help
 
 
 def _version(value: bool) -> None:

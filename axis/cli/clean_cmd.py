@@ -12,6 +12,7 @@ fails alone with its reason; the exit code is 1 if any host failed or a step on 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +44,8 @@ def clean(
     app = app_context(ctx)
     with app.db().read() as session:
         stored, profiles = desired_hosts(session)
-        hosts = select_hosts(stored, target, selector)
+        selection = select_hosts(stored, target, selector)
+    hosts = selection.hosts
     settings = {h.metadata.name: host_settings(h, profiles) for h in hosts}
 
     async def batch(tick: Callable[[], None]) -> list[HostClean]:
@@ -61,6 +63,8 @@ def clean(
         if dry_run or output == Format.wide:
             _print_steps(results)
         _print_summary(results, dry_run, wide=output == Format.wide)
+        if note := selection.left_out_note("clean"):
+            print(note, file=sys.stderr)
     if any(r.failed for r in results):
         raise typer.Exit(1)
 

@@ -2,7 +2,8 @@
 MCP servers (and their web stack and SDK) only when `axis serve` or `axis mcp serve` runs. The
 commands that only read the state DB load neither the YAML loader (and ruamel) nor the scorer,
 nor SQLAlchemy, SQLModel, Alembic, asyncssh or asyncio: they read one plain DB-API snapshot
-(`axis.state.snapshot`), and `--help`/`--version` read no DB at all."""
+(`axis.state.snapshot`), and `--help`/`--version` read no DB at all. (Shell completion's answers,
+which read names the same way: tests/test_cli_completion.py.)"""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def test_reading_commands_need_no_orm_nor_ssh(tmp_path: Path, state_db: Path | s
                  ["get", "profiles"], ["get", "claims"], ["get", "leases"], ["get", "events"],
                  ["get", "events", "-o", "yaml"], ["describe", "host", "box"], ["describe", "claim", "job"],
                  ["place", "make -j8 build"], ["place", "make -j8 build", "-o", "json"], ["status", "--cached"],
-                 ["--help"], ["--version"], ["get", "--help"]):
+                 ["--help"], ["--version"], ["get", "--help"], ["completion", "bash"]):
         done = subprocess.run([sys.executable, "-c", PROBE_ORM, "--state", state, *args], capture_output=True,
                               text=True, check=True)
         line = next(x for x in done.stdout.splitlines() if x.startswith("LOADED"))

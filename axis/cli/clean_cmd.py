@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 
+from axis.cli.completion import fanout_targets
 from axis.cli.context import app_context
 from axis.cli.output import Format, emit, print_table
 from axis.cli.progress import fleet_progress
@@ -30,7 +31,8 @@ from axis.state.objects import desired_hosts
 
 def clean(
     ctx: typer.Context,
-    target: str = typer.Argument(..., help="a host name, or `all` (hosts with fanout: true)"),
+    target: str = typer.Argument(..., help="a host name, or `all` (hosts with fanout: true)",
+                                autocompletion=fanout_targets),
     selector: str | None = typer.Option(None, "-l", "--selector", help="only hosts whose labels match"),
     deep: bool = typer.Option(False, "--deep", help="also the deep tier (model/build caches, docker prune) "
                                                     "whatever the disk usage"),

@@ -11,6 +11,7 @@ from axis.app.context import AppError
 from axis.app.documents import JobView
 from axis.app.objects import object_views
 from axis.app.timefmt import age, parse_iso
+from axis.cli.completion import object_names, resource_words
 from axis.cli.context import app_context
 from axis.cli.controller_show import conditions_table, show_controller
 from axis.cli.kinds import CONTROLLER, CONTROLLERS, DESCRIBE, EVENT, SOURCE, resolve_kind
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
 
 def describe(
     ctx: typer.Context,
-    resource: str = typer.Argument(..., help="host, profile, claim, source or controller"),
-    name: str | None = typer.Argument(None, help="the object's name (not needed for the controller)"),
+    resource: str = typer.Argument(..., help="host, profile, claim, source or controller",
+                                  autocompletion=resource_words),
+    name: str | None = typer.Argument(None, help="the object's name (not needed for the controller)",
+                                      autocompletion=object_names),
 ) -> None:
     """Everything about one object: spec, effective features, generation, recent events (for the
     controller: its parts' conditions and its recent events)."""

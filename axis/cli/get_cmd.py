@@ -16,6 +16,7 @@ from axis.app.events import event_list_view, event_view
 from axis.app.objects import list_view
 from axis.app.queries import find_objects, lease_views
 from axis.app.timefmt import age, iso
+from axis.cli.completion import object_names, resource_words
 from axis.cli.claims_view import claim_table, lease_table
 from axis.cli.context import app_context
 from axis.cli.controller_show import show_controller, show_controllers
@@ -35,9 +36,10 @@ SUDO_DEFAULT: bool = HostSpec.model_fields["sudo"].default
 
 def get(
     ctx: typer.Context,
-    resource: str = typer.Argument(..., help="hosts, profiles, claims, leases, events, sources, controller (its "
+    resource: str = typer.Argument(..., autocompletion=resource_words,
+                                   help="hosts, profiles, claims, leases, events, sources, controller (its "
                                    "health) or controllers (those sharing the state DB)"),
-    name: str | None = typer.Argument(None, help="one object by name"),
+    name: str | None = typer.Argument(None, help="one object by name", autocompletion=object_names),
     output: Format = typer.Option(Format.table, "-o", "--output", help="table, wide, json or yaml"),
     selector: str | None = typer.Option(None, "-l", "--selector", help="label selector, e.g. role=worker,gpu"),
     watch: bool = typer.Option(False, "--watch", "-w", help="events: keep following the log (Ctrl-C stops)"),
@@ -99,8 +101,8 @@ def get(
 
 def delete(
     ctx: typer.Context,
-    resource: str = typer.Argument(..., help="host, profile or claim"),
-    name: str = typer.Argument(...),
+    resource: str = typer.Argument(..., help="host, profile or claim", autocompletion=resource_words),
+    name: str = typer.Argument(..., autocompletion=object_names),
 ) -> None:
     """Delete one object from the desired state (a claim's lease is released with it)."""
     kind = resolve_kind(resource, DELETE)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import typer
 
 from axis.app.context import AppError
+from axis.cli.completion import fanout_targets
 from axis.cli.context import app_context
 from axis.cli.controller_path import host_connector
 from axis.cli.output import Format, emit
@@ -29,7 +30,8 @@ from axis.state.objects import desired_hosts
 
 def on(
     ctx: typer.Context,
-    target: str = typer.Argument(..., help="a host name, or `all` (hosts with fanout: true)"),
+    target: str = typer.Argument(..., help="a host name, or `all` (hosts with fanout: true)",
+                                autocompletion=fanout_targets),
     command: list[str] = typer.Argument(..., help="the command, after `--`; one argument is a shell line, "
                                                   "several are quoted exactly as given"),
     selector: str | None = typer.Option(None, "-l", "--selector", help="only hosts whose labels match"),

@@ -19,6 +19,6 @@ class Shell(StrEnum):
 def completion(shell: Shell = typer.Argument(..., help="bash, zsh or fish")) -> None:
     """Print the shell's completion script: `eval "$(axis completion bash)"` in ~/.bashrc,
     `eval "$(axis completion zsh)"` in ~/.zshrc, `axis completion fish | source` in fish's config."""
-    from typer._completion_shared import get_completion_script
+    from typer.completion import get_completion_script
 
     typer.echo(get_completion_script(prog_name="axis", complete_var=COMPLETE_VAR, shell=shell.value))

@@ -126,6 +126,19 @@ def test_place_ranks_hosts_with_reasons_and_takes_no_lease(axis, fleet):
         "ubu-1": ["missing tool ollama"]}
 
 
+def test_place_exits_3_when_no_host_fits_in_every_output(axis, fleet):
+    """"No host fits" is its own exit code (axis.cli.place_cmd.EXIT_NO_HOST_FITS), not 0 nor 1."""
+    task = "cargo build the rust crate"  # no host has cargo
+    r = axis("place", task)
+    assert (r.code, r.out.splitlines()[0]) == (3, f"no host fits: {task}"), r.err
+    assert "REJECTED" in r.out and r.err == ""
+    doc = axis("place", task, "-o", "json")
+    assert doc.code == 3 and json.loads(doc.out)["best"] is None
+    assert axis("place", task, "-o", "yaml").code == 3
+    assert axis("place", "--context", task).code == 3
+    assert axis("place", "--explain", "run ollama inference on a 7b model").code == 0
+
+
 def test_place_explain_and_context(axis, fleet):
     out = axis("place", "--explain", "docker build the web image").out
     assert 'tools: docker ← "docker"' in out and 'memory: 1.0Gi ← "build"' in out

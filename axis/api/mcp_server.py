@@ -64,7 +64,8 @@ def build_server(app: AppContext, *, allow_exec: bool = False) -> MCPServer:
     def rank_hosts(task: str) -> dict[str, Any]:
         """Rank the hosts for a task described in words, e.g. "run ollama inference on a 7b model":
         what it needs (inferred tools, memory, GPU), the best host, each eligible host's fit score
-        with its terms, and why every other host was rejected. Advisory: no capacity is reserved."""
+        with its terms, and why every other host was rejected; best is null when no host fits (where
+        `axis place` exits 3). Advisory: no capacity is reserved."""
         return _answer(queries.placement, db, task)
 
     @server.tool(annotations=READ_ONLY)

@@ -17,6 +17,7 @@ import typer
 from axis.app.context import AppContext, AppError
 from axis.app.jobs import start_job
 from axis.app.operations import exec_on_claim
+from axis.cli.completion import claim_names
 from axis.cli.context import app_context
 from axis.cli.controller_path import host_connector
 from axis.cli.output import stream
@@ -33,7 +34,7 @@ EXIT_CONNECTION_LOST = 255
 
 def renew(
     ctx: typer.Context,
-    claim: str = typer.Argument(..., help="claim name"),
+    claim: str = typer.Argument(..., help="claim name", autocompletion=claim_names),
     ttl: str | None = typer.Option(None, "--ttl", help="new time to live from now, e.g. 30m [default: the claim's ttl]"),
 ) -> None:
     """Extend a claim's lease; an unbound claim (Pending, Expired, Released) is placed again now."""
@@ -47,7 +48,7 @@ def renew(
                f"expires in {format_duration(int(lease.expires - now))}")
 
 
-def release(ctx: typer.Context, claim: str = typer.Argument(..., help="claim name")) -> None:
+def release(ctx: typer.Context, claim: str = typer.Argument(..., help="claim name", autocompletion=claim_names)) -> None:
     """Free a claim's lease now; the claim stays Released until renewed or its spec changes."""
     try:
         lease = release_lease(app_context(ctx).db(), claim, now=time.time())
@@ -58,7 +59,7 @@ def release(ctx: typer.Context, claim: str = typer.Argument(..., help="claim nam
 
 def exec_(
     ctx: typer.Context,
-    claim: str = typer.Argument(..., help="a bound claim"),
+    claim: str = typer.Argument(..., help="a bound claim", autocompletion=claim_names),
     command: list[str] = typer.Argument(..., help="the command, after `--`; one argument is a shell line, "
                                                   "several are quoted exactly as given"),
     force: bool = typer.Option(False, "--force", help="run even if the host's available memory is below the claim's"),

@@ -12,11 +12,13 @@ fails alone with its reason; the exit code is 1 if any host failed or a step on 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import typer
 
+from axis.cli.completion import fanout_targets
 from axis.cli.context import app_context
 from axis.cli.output import Format, emit, print_table
 from axis.cli.progress import fleet_progress
@@ -29,7 +31,8 @@ from axis.state.objects import desired_hosts
 
 def clean(
     ctx: typer.Context,
-    target: str = typer.Argument(..., help="a host name, or `all` (hosts with fanout: true)"),
+    target: str = typer.Argument(..., help="a host name, or `all` (hosts with fanout: true)",
+                                autocompletion=fanout_targets),
     selector: str | None = typer.Option(None, "-l", "--selector", help="only hosts whose labels match"),
     deep: bool = typer.Option(False, "--deep", help="also the deep tier (model/build caches, docker prune) "
                                                     "whatever the disk usage"),
@@ -43,7 +46,8 @@ def clean(
     app = app_context(ctx)
     with app.db().read() as session:
         stored, profiles = desired_hosts(session)
-        hosts = select_hosts(stored, target, selector)
+        selection = select_hosts(stored, target, selector)
+    hosts = selection.hosts
     settings = {h.metadata.name: host_settings(h, profiles) for h in hosts}
 
     async def batch(tick: Callable[[], None]) -> list[HostClean]:
@@ -61,6 +65,8 @@ def clean(
         if dry_run or output == Format.wide:
             _print_steps(results)
         _print_summary(results, dry_run, wide=output == Format.wide)
+        if note := selection.left_out_note("clean"):
+            print(note, file=sys.stderr)
     if any(r.failed for r in results):
         raise typer.Exit(1)
 

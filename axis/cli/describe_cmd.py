@@ -11,12 +11,12 @@ from axis.app.context import AppError
 from axis.app.documents import JobView
 from axis.app.objects import object_views
 from axis.app.timefmt import age, parse_iso
+from axis.cli.completion import object_names, resource_words
 from axis.cli.context import app_context
 from axis.cli.controller_show import conditions_table, show_controller
 from axis.cli.kinds import CONTROLLER, CONTROLLERS, DESCRIBE, EVENT, SOURCE, resolve_kind
-from axis.cli.output import Format, console, dump, indent, indented_table
+from axis.cli.output import Format, console, describe_width, dump, field_line, indent, indented_table
 from axis.specs import Kind
-from axis.specs.text import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 
 def describe(
     ctx: typer.Context,
-    resource: str = typer.Argument(..., help="host, profile, claim, source or controller"),
-    name: str | None = typer.Argument(None, help="the object's name (not needed for the controller)"),
+    resource: str = typer.Argument(..., help="host, profile, claim, source or controller",
+                                  autocompletion=resource_words),
+    name: str | None = typer.Argument(None, help="the object's name (not needed for the controller)",
+                                      autocompletion=object_names),
 ) -> None:
     """Everything about one object: spec, effective features, generation, recent events (for the
     controller: its parts' conditions and its recent events)."""
@@ -62,15 +64,16 @@ def describe(
         fields.append(("Controller:", f"{held['name']} (token {held['token']}, until {held['expires']})" if held
                        else "<none> (no controller holds it now)"))
     for label, value in fields:
-        out.print(f"{label:<14}{visible(str(value))}")
+        out.print(field_line(label, value))
     out.print("Spec:")
-    out.print(indent(dump(view["spec"], Format.yaml)))
+    width = describe_width()
+    out.print(indent(dump(view["spec"], Format.yaml, width=None if width is None else width - 2)))
     if view.get("status", {}).get("invalid"):
-        out.print(f"{'Invalid:':<14}{view['status']['invalid']}")
+        out.print(field_line("Invalid:", view["status"]["invalid"]))
     elif kind == Kind.HOST:
         enforcement = view["status"]["observed"]["summary"].get("memoryEnforcement")
         if enforcement:  # how `axis exec` caps a job's memory on this host
-            out.print(f"{'Memory cap:':<14}{visible(enforcement)}")
+            out.print(field_line("Memory cap:", enforcement))
         feats = view["status"]["effectiveFeatures"]
         states = {f["feature"]: f for f in view["status"]["features"]}
         out.print("Effective features:")
@@ -79,14 +82,14 @@ def describe(
              states[n]["state"] if n in states else "unknown", states[n]["message"] if n in states else ""]
             for n, f in feats.items()]) if feats else "  <none>")
     elif kind == Kind.HOST_PROFILE:
-        out.print(f"{'Matches:':<14}{', '.join(view['status']['matchedHosts']) or '<no host>'}")
+        out.print(field_line("Matches:", ", ".join(view["status"]["matchedHosts"]) or "<no host>"))
     elif kind == Kind.CLAIM:
         placed = view["status"]
         for label, value in (("Phase:", placed.get("phase")), ("Host:", placed.get("host")),
                              ("Memory:", placed.get("memory")), ("Expires:", placed.get("expiresIn")),
                              ("Reason:", placed.get("reason"))):
             if value:
-                out.print(f"{label:<14}{visible(str(value))}")
+                out.print(field_line(label, value))
         if "job" in placed:
             _show_job(out, placed["job"], now)
     conditions = status.get("conditions", [])
@@ -107,7 +110,7 @@ def _show_job(out: Console, job: JobView, now: float) -> None:
                          ("Started:", f"{job['started']} ({age(parse_iso(job['started']), now)} ago)"),
                          ("Ended:", ended), ("Message:", job["message"])):
         if value is not None:
-            out.print(f"  {label:<12}{visible(str(value))}")
+            out.print(field_line(label, value, indent_by=2))
 
 
 def _flow(data: dict[str, Any] | None) -> str:

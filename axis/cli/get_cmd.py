@@ -10,12 +10,13 @@ from typing import Any
 import typer
 
 from axis.app.context import AppContext, AppError
-from axis.app.documents import ObjectStatus
+from axis.app.documents import ObjectStatus, ObjectView
 from axis.app.claims import lease_list_view
 from axis.app.events import event_list_view, event_view
 from axis.app.objects import list_view
 from axis.app.queries import find_objects, lease_views
 from axis.app.timefmt import age, iso
+from axis.cli.completion import object_names, resource_words
 from axis.cli.claims_view import claim_table, lease_table
 from axis.cli.context import app_context
 from axis.cli.controller_show import show_controller, show_controllers
@@ -29,18 +30,26 @@ from axis.state.snapshot import EventRow
 
 #: What a host whose spec leaves `fanout` out gets (the stored spec holds what was written).
 FANOUT_DEFAULT: bool = HostSpec.model_fields["fanout"].default
+#: What a host whose spec leaves `sudo` out gets.
+SUDO_DEFAULT: bool = HostSpec.model_fields["sudo"].default
 
 
 def get(
     ctx: typer.Context,
-    resource: str = typer.Argument(..., help="hosts, profiles, claims, leases, events, sources, controller (its "
+    resource: str = typer.Argument(..., autocompletion=resource_words,
+                                   help="hosts, profiles, claims, leases, events, sources, controller (its "
                                    "health) or controllers (those sharing the state DB)"),
-    name: str | None = typer.Argument(None, help="one object by name"),
+    name: str | None = typer.Argument(None, help="one object by name", autocompletion=object_names),
     output: Format = typer.Option(Format.table, "-o", "--output", help="table, wide, json or yaml"),
     selector: str | None = typer.Option(None, "-l", "--selector", help="label selector, e.g. role=worker,gpu"),
     watch: bool = typer.Option(False, "--watch", "-w", help="events: keep following the log (Ctrl-C stops)"),
 ) -> None:
-    """List objects (or one by name) with their effective state."""
+    """List objects (or one by name) with their effective state.
+
+    In `get hosts`, SUDO is how privileged steps run there: root (the login is root), yes
+    (passwordless sudo), password (sudo asks one: axis cannot use it), no; until the host is
+    observed, its spec's `sudo`. FEATURES lists the effective features: `-name` is one set to
+    false (axis removes it from the host), `name(state)` one that is not in sync (e.g. refused)."""
     kind = resolve_kind(resource, GET)
     if kind in (LEASE, SOURCE, CONTROLLER, CONTROLLERS):  # the ledger, sources, controllers: not desired objects
         for flag, given in (("-l/--selector", selector is not None), ("-w/--watch", watch)):
@@ -71,11 +80,11 @@ def get(
     if kind == Kind.HOST and wide:
         headers = ["NAME", "ADDRESS", "STATUS", "AGE", "LOAD", "RAM", "GPU", "DISK", "SUDO", "FANOUT", "DESCRIPTION"]
         body = [[v["metadata"]["name"], _address(v["spec"]), v["status"]["observed"]["status"], v["status"]["observed"]["age"],
-                 *(v["status"]["observed"]["summary"].get(k) for k in ("load", "ram", "gpu", "disk", "sudo")),
+                 *(v["status"]["observed"]["summary"].get(k) for k in ("load", "ram", "gpu", "disk")), _sudo(v),
                  _yes(v["spec"].get("fanout", FANOUT_DEFAULT)), v["spec"].get("description")] for v in views]
     elif kind == Kind.HOST:
         headers = ["NAME", "ADDRESS", "STATUS", "SUDO", "FANOUT", "FEATURES", "GEN"]
-        body = [[v["metadata"]["name"], _address(v["spec"]), v["status"]["observed"]["status"], _yes(v["spec"].get("sudo")),
+        body = [[v["metadata"]["name"], _address(v["spec"]), v["status"]["observed"]["status"], _sudo(v),
                  _yes(v["spec"].get("fanout", FANOUT_DEFAULT)), _features(v["status"]), v["metadata"]["generation"]]
                 for v in views]
     elif kind == Kind.HOST_PROFILE:
@@ -92,8 +101,8 @@ def get(
 
 def delete(
     ctx: typer.Context,
-    resource: str = typer.Argument(..., help="host, profile or claim"),
-    name: str = typer.Argument(...),
+    resource: str = typer.Argument(..., help="host, profile or claim", autocompletion=resource_words),
+    name: str = typer.Argument(..., autocompletion=object_names),
 ) -> None:
     """Delete one object from the desired state (a claim's lease is released with it)."""
     kind = resolve_kind(resource, DELETE)
@@ -153,6 +162,16 @@ def _features(status: ObjectStatus) -> str:
         mark = f"({state})" if state not in (None, "in-sync", "applied") else ""
         return (name if settings is not False else f"-{name}") + mark
     return ",".join(one(n, f["settings"]) for n, f in status["effectiveFeatures"].items()) or "-"
+
+
+def _sudo(view: ObjectView) -> str:
+    """How privileged steps run on the host, the same in `get hosts` and `-o wide`: as observed
+    (root: the login is root; yes: passwordless sudo; password: sudo asks one; no: no sudo),
+    else, until the host is observed, what its spec says (sudo: yes/no; unset is no)."""
+    seen = view["status"]["observed"]["summary"].get("sudo")
+    if seen and seen != "-":
+        return str(seen)
+    return _yes(view["spec"].get("sudo", SUDO_DEFAULT))
 
 
 def _match(spec: dict[str, Any]) -> str:

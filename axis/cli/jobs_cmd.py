@@ -10,6 +10,7 @@ import typer
 
 from axis.app.context import AppError
 from axis.app.jobs import job_logs, stop
+from axis.cli.completion import claim_names
 from axis.cli.context import app_context
 from axis.cli.output import stream
 from axis.hostcmd.claim_exec import ExecRefused
@@ -17,7 +18,7 @@ from axis.hostcmd.claim_exec import ExecRefused
 
 def logs(
     ctx: typer.Context,
-    claim: str = typer.Argument(..., help="a claim that ran a detached job"),
+    claim: str = typer.Argument(..., help="a claim that ran a detached job", autocompletion=claim_names),
     follow: bool = typer.Option(False, "-f", "--follow", help="keep streaming until the job ends"),
 ) -> None:
     """Print the output (stdout and stderr together) of the claim's newest detached job."""
@@ -28,7 +29,7 @@ def logs(
     raise typer.Exit(code)
 
 
-def stop_(ctx: typer.Context, claim: str = typer.Argument(..., help="a claim whose detached job runs")) -> None:
+def stop_(ctx: typer.Context, claim: str = typer.Argument(..., help="a claim whose detached job runs", autocompletion=claim_names)) -> None:
     """Stop the claim's running detached job (TERM, then KILL after a grace); its lease is released."""
     try:
         ending = stop(app_context(ctx), claim, clock=time.time)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ import typer
 
 from axis import __version__
 from axis.app.context import AppContext, AppError
+from axis.cli.completion import COMPLETE_VAR, completed_command
+from axis.cli.help_types import use_value_types
 from axis.drivers.connector import SshOptions
 from axis.drivers.host_key_policy import HostKeyPolicy
 from axis.drivers.transport import TransportError
@@ -32,6 +35,7 @@ app = typer.Typer(
     help="Declarative reconciler for a small fleet of machines reached over SSH.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+use_value_types()  # flags without `<bool>`, repeated values without `<list[…]>`, in every help
 
 
 def _version(value: bool) -> None:
@@ -103,6 +107,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("status", "status_cmd", "status"),
     ("on", "on_cmd", "on"),
     ("clean", "clean_cmd", "clean"),
+    ("completion", "completion_cmd", "completion"),
 )
 #: Command groups (a typer app of subcommands), after the commands: name, module, the app there.
 #: Their modules import only typer at the top, so listing them in help imports them.
@@ -172,8 +177,13 @@ def run(argv: list[str] | None = None, servers: Servers | None = None, connector
     a `connector`, every host is reached through it rather than over SSH (tests' fake hosts)."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    completing = COMPLETE_VAR in os.environ  # a <TAB>: the words are in the environment, not args
     try:
-        register(invoked_command(args), servers)
+        register(completed_command(dict(os.environ), invoked_command) if completing else invoked_command(args),
+                 servers)
+        if completing:  # typer's bash/zsh/fish answers, which `axis completion SHELL`'s scripts ask for
+            from typer.completion import completion_init
+            completion_init()
         result = app(args=args, prog_name="axis", standalone_mode=False, obj=connector)
         return result if isinstance(result, int) else 0
     except typer.Exit as exc:

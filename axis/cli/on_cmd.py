@@ -16,6 +16,7 @@ from collections.abc import Callable
 import typer
 
 from axis.app.context import AppError
+from axis.cli.completion import fanout_targets
 from axis.cli.context import app_context
 from axis.cli.controller_path import host_connector
 from axis.cli.output import Format, emit
@@ -29,7 +30,8 @@ from axis.state.objects import desired_hosts
 
 def on(
     ctx: typer.Context,
-    target: str = typer.Argument(..., help="a host name, or `all` (hosts with fanout: true)"),
+    target: str = typer.Argument(..., help="a host name, or `all` (hosts with fanout: true)",
+                                autocompletion=fanout_targets),
     command: list[str] = typer.Argument(..., help="the command, after `--`; one argument is a shell line, "
                                                   "several are quoted exactly as given"),
     selector: str | None = typer.Option(None, "-l", "--selector", help="only hosts whose labels match"),
@@ -41,7 +43,8 @@ def on(
     """Run a command on one host or on every host, output prefixed by host name."""
     app = app_context(ctx)
     with app.db().read() as session:
-        hosts = select_hosts(desired_hosts(session)[0], target, selector)
+        selection = select_hosts(desired_hosts(session)[0], target, selector)
+    hosts = selection.hosts
     line = command[0] if len(command) == 1 else shlex.join(command)
     if not line.strip():
         raise AppError("empty command")
@@ -67,10 +70,12 @@ def on(
         outcomes = asyncio.run(batch(tick))
     worst = max((o.exit_status for o in outcomes), default=0)
     if not streaming:
-        emit([{"host": o.host, "exitStatus": o.exit_status, "stdout": o.stdout, "stderr": o.stderr,
-               "error": o.error} for o in outcomes], output)
+        emit([*({"host": o.host, "exitStatus": o.exit_status, "stdout": o.stdout, "stderr": o.stderr,
+                 "error": o.error, "leftOut": None} for o in outcomes),
+              *({"host": name, "exitStatus": None, "stdout": "", "stderr": "", "error": None,
+                 "leftOut": "fanout: false (name it to include it)"} for name in selection.left_out)], output)
     else:
-        _summary(outcomes, width, time.monotonic() - started)
+        _summary(outcomes, width, time.monotonic() - started, selection.left_out_note("on"))
     if worst:
         raise typer.Exit(worst)
 
@@ -95,9 +100,11 @@ class _Prefixer:
                 self(stream, "\n")
 
 
-def _summary(outcomes: list[CommandOutcome], width: int, seconds: float) -> None:
+def _summary(outcomes: list[CommandOutcome], width: int, seconds: float, left_out: str | None) -> None:
     failed = [o for o in outcomes if o.exit_status]
     for o in outcomes:
         state = "ok" if not o.exit_status else (o.error or f"exit {o.exit_status}")
         print(f"{o.host.ljust(width)}  {o.exit_status:>3}  {state}", file=sys.stderr)
     print(f"{len(outcomes) - len(failed)}/{len(outcomes)} hosts ok in {seconds:.1f}s", file=sys.stderr)
+    if left_out:
+        print(left_out, file=sys.stderr)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import sys
+import textwrap
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -33,14 +36,15 @@ def console(stderr: bool = False) -> Console:
                    emoji=False, markup=False)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, wrap_last: bool = False) -> Table:
     """A plain table; every cell's controls and bidi overrides escaped (`axis.specs.text`): the
-    cells hold what specs, hosts and their facts said, and none may drive the terminal."""
+    cells hold what specs, hosts and their facts said, and none may drive the terminal. With
+    `wrap_last`, the last column (a message) wraps inside its column to fit the console's width."""
     from rich.table import Table
 
     t = Table(box=None, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 3, 0, 0))
-    for header in headers:
-        t.add_column(header, no_wrap=True, overflow="fold")
+    for i, header in enumerate(headers):
+        t.add_column(header, no_wrap=not (wrap_last and i == len(headers) - 1), overflow="fold")
     for row in rows:
         t.add_row(*("-" if v is None or v == "" else visible(str(v)) for v in row))
     return t
@@ -50,13 +54,16 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     console().print(table(headers, rows))
 
 
-def dump(data: Any, fmt: Format) -> str:
+def dump(data: Any, fmt: Format, *, width: int | None = None) -> str:
+    """`data` as JSON or YAML; `width`: where YAML folds long lines (describe's terminal)."""
     if fmt == Format.json:
         return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
+    if width is not None:
+        yaml.width = width
     # ruamel initialises this to None (untyped) and reads it as a bool.
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     # A StrEnum (a Kind) is its string in every document, as json.dumps writes it.
@@ -74,11 +81,37 @@ def indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
+def describe_width() -> int | None:
+    """The width `describe`'s lines wrap to: the terminal's (shutil.get_terminal_size, which
+    honours COLUMNS); None, no wrapping, when stdout is no terminal and COLUMNS names no width,
+    so that piped output keeps a line per field and per row, as tables do."""
+    if not sys.stdout.isatty() and not os.environ.get("COLUMNS", "").isdigit():
+        return None
+    return shutil.get_terminal_size().columns
+
+
+def field_line(label: str, value: object, indent_by: int = 0) -> str:
+    """`Label:       value` as `describe` prints it, a long value wrapped to the terminal with
+    its continuation lines under the value's first character."""
+    first = " " * indent_by + f"{label:<{14 - indent_by}}"
+    text = visible(str(value))
+    width = describe_width()
+    if width is None or len(first) + len(text) <= width:
+        return first + text
+    return textwrap.fill(text, width, initial_indent=first, subsequent_indent=" " * len(first),
+                         break_on_hyphens=False)
+
+
 def indented_table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
-    """A table indented under a `describe` section title."""
-    out = console()
+    """A table indented under a `describe` section title; its last column (the message) wraps
+    so that the table fits the terminal (`describe_width`)."""
+    from rich.console import Console
+
+    width = describe_width()
+    out = console() if width is None else Console(file=sys.stdout, width=max(width - 2, 20), highlight=False,
+                                                  emoji=False, markup=False)
     with out.capture() as cap:
-        out.print(table(headers, rows))
+        out.print(table(headers, rows, wrap_last=width is not None))
     return indent(cap.get().rstrip("\n"))
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,6 +12,15 @@ from axis.app.ranking import rank_task
 from axis.cli.claims_view import context_block, explain_lines, placement_table
 from axis.cli.context import app_context
 from axis.cli.output import Format, emit, print_table
+
+#: `axis place`'s exit code when no host fits the task, whatever `-o` says (0 a host fits, 1 an
+#: error): a script can tell "nowhere to run it" from a failure without reading the output; no
+#: other axis command exits 3 (diff's 2 is "changes pending").
+EXIT_NO_HOST_FITS = 3
+
+if TYPE_CHECKING:
+    from axis.app.placement_document import PlacementDocument
+    from axis.placement.scorer import Placement
 
 
 def place(
@@ -20,9 +30,16 @@ def place(
     context: bool = typer.Option(False, "--context", help="print a compact block to paste into an agent's prompt"),
     output: Format = typer.Option(Format.table, "-o", "--output", help="table, json or yaml"),
 ) -> None:
-    """Rank the hosts for a task (advisory: no lease is taken), with a reason for every rejected host."""
+    """Rank the hosts for a task (advisory: no lease is taken), with a reason for every rejected host.
+    Exit 0 a host fits, 3 no host fits (-o json: "best" is null), 1 error."""
     ranking = rank_task(app_context(ctx), task, now=time.time())
-    doc, placement = ranking.doc, ranking.placement
+    _show(ranking.doc, ranking.placement, task, explain=explain, context=context, output=output)
+    if ranking.placement.best is None:
+        raise typer.Exit(EXIT_NO_HOST_FITS)
+
+
+def _show(doc: PlacementDocument, placement: Placement, task: str, *, explain: bool, context: bool,
+          output: Format) -> None:
     if output in (Format.json, Format.yaml):
         emit(doc, output)
         return

@@ -1,0 +1,83 @@
+"""What a person reads: `describe` wraps to the terminal (tables stay tables, a piped describe
+and -o json/yaml do not change), and `get hosts` and `get hosts -o wide` agree on SUDO."""
+
+from __future__ import annotations
+
+import json
+from axis.state import Database
+from axis.state.facts import Observation, store_observations
+from tests.factskit import golden_facts
+
+LONG = "a machine under the stairs whose description goes on well past any terminal's eighty columns"
+SPECS = {"hosts.yaml": f"""
+    apiVersion: axis/v1
+    kind: Host
+    metadata: {{name: root-box, labels: {{owner: someone-with-a-long-name, zone: basement-rack-two, role: worker}}}}
+    spec: {{address: 192.0.2.1, description: "{LONG}"}}
+    ---
+    apiVersion: axis/v1
+    kind: Host
+    metadata: {{name: ops-box}}
+    spec: {{address: 192.0.2.2, user: ops}}
+    ---
+    apiVersion: axis/v1
+    kind: Host
+    metadata: {{name: new-sudo}}
+    spec: {{address: 192.0.2.3, sudo: true}}
+    ---
+    apiVersion: axis/v1
+    kind: Host
+    metadata: {{name: new-plain}}
+    spec: {{address: 192.0.2.4}}
+    ---
+    apiVersion: axis/v1
+    kind: HostProfile
+    metadata: {{name: base}}
+    spec: {{features: {{earlyoom: {{}}, watchdog: false}}}}
+"""}
+
+
+def _fleet(axis, specs, state_db) -> None:  # type: ignore[no-untyped-def]
+    assert axis("apply", "--no-converge", "-f", str(specs(SPECS))).code == 0
+    with Database(state_db).write() as session:
+        # debian12 logs in as root; debian12-testhost as ops, with passwordless sudo
+        store_observations(session, [Observation(name, "complete", "", golden_facts(fixture), 1.0)
+                                     for name, fixture in (("root-box", "debian12"), ("ops-box", "debian12-testhost"))])
+
+
+def _column(out: str, header: str) -> dict[str, str]:
+    lines = out.splitlines()
+    at = lines[0].index(header)
+    return {line.split()[0]: line[at:].split()[0] for line in lines[1:]}
+
+
+def test_get_hosts_and_wide_agree_on_sudo(axis, specs, state_db):  # type: ignore[no-untyped-def]
+    _fleet(axis, specs, state_db)
+    table, wide = axis("get", "hosts").out, axis("get", "hosts", "-o", "wide").out
+    # observed where observed (ops-box's spec leaves sudo out: the host's passwordless sudo wins), else the spec
+    expected = {"root-box": "root", "ops-box": "yes", "new-sudo": "yes", "new-plain": "no"}
+    assert _column(table, "SUDO") == _column(wide, "SUDO") == expected
+    assert _column(table, "FEATURES")["new-plain"] == "earlyoom,-watchdog"
+
+
+def test_get_help_explains_sudo_and_the_feature_markers(axis):  # type: ignore[no-untyped-def]
+    out = " ".join(axis("get", "--help").out.replace("│", " ").split())
+    assert "`-name` is one set to false (axis removes it from the host)" in out
+    assert "root (the login is root), yes (passwordless sudo)" in out
+
+
+def test_describe_wraps_to_the_terminal_and_keeps_its_tables(axis, specs, state_db, monkeypatch):  # type: ignore[no-untyped-def]
+    _fleet(axis, specs, state_db)
+    monkeypatch.delenv("COLUMNS", raising=False)  # piped (capsys is no terminal): one line per field
+    piped = axis("describe", "host", "root-box").out
+    assert "Labels:       owner=someone-with-a-long-name, role=worker, zone=basement-rack-two\n" in piped
+    monkeypatch.setenv("COLUMNS", "60")
+    lines = axis("describe", "host", "root-box").out.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 60, "\n".join(lines)
+    labels = lines.index("Labels:       owner=someone-with-a-long-name, role=worker,")
+    assert lines[labels + 1] == " " * 14 + "zone=basement-rack-two"
+    features = lines.index("Effective features:")
+    assert lines[features + 1].split() == ["FEATURE", "SETTINGS", "FROM", "STATE", "MESSAGE"]
+    assert [line.split()[:2] for line in lines[features + 2:features + 4]] == [["earlyoom", "{}"], ["watchdog", "remove"]]
+    doc = json.loads(axis("get", "host", "root-box", "-o", "json").out)
+    assert doc["spec"]["description"] == LONG

@@ -3,11 +3,14 @@ resolved by the real `ssh -G` (local: it connects nowhere), run with -F on the t
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 from pathlib import Path
 
 import pytest
 
+from axis.adopt import ssh_config
 from tests.adoptkit import copied, error_lines, hosts_json, objects
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh") is None, reason="needs the OpenSSH client")
@@ -77,3 +80,42 @@ def test_a_config_without_aliases_is_an_error(axis, tmp_path):
     config.write_text("Host *\n    User me\n")
     result = axis("import", "ssh-config", str(config), "--stdout")
     assert error_lines(result.err) == [f"error: {config}: no Host alias without wildcards in this file or its Includes"]
+
+
+def test_without_a_file_the_login_homes_config_is_read_and_passed_to_ssh(axis, tmp_path, monkeypatch):
+    """OpenSSH takes ~ from the passwd database, not $HOME: with HOME elsewhere, the aliases and
+    their resolution still come from one file, the login home's ~/.ssh/config (given to `ssh -F`,
+    so `ssh -G` reads it and not another one)."""
+    elsewhere, login = tmp_path / "elsewhere", tmp_path / "login"
+    (elsewhere / ".ssh").mkdir(parents=True)
+    (elsewhere / ".ssh" / "config").write_text("Host decoy\n    User wrong\n")
+    (login / ".ssh").mkdir(parents=True)
+    (login / ".ssh" / "config").write_text("Host alpha\n    HostName 10.0.0.5\n    User alice\n    Port 2200\n")
+    monkeypatch.setenv("HOME", str(elsewhere))
+    monkeypatch.setattr(ssh_config, "login_home", lambda: login)
+    result = axis("import", "ssh-config", "--stdout")
+    assert result.code == 0, result.err
+    assert "kind: Host" in result.out and "decoy" not in result.out
+    assert "  address: alpha\n  user: alice\n  port: 2200\n" in result.out
+
+
+def test_include_paths_are_under_the_login_home_as_openssh_expands_them(tmp_path, monkeypatch):
+    login = tmp_path / "login"
+    (login / ".ssh" / "conf.d").mkdir(parents=True)
+    (login / ".ssh" / "conf.d" / "a.conf").write_text("Host relative\n")
+    (login / ".ssh" / "tilde.conf").write_text("Host tilde\n")
+    config = tmp_path / "config"
+    config.write_text("Include conf.d/*.conf\nInclude ~/.ssh/tilde.conf\nHost own\n")
+    monkeypatch.setenv("HOME", str(tmp_path / "elsewhere"))
+    monkeypatch.setattr(ssh_config, "login_home", lambda: login)
+    problems: list = []
+    assert [alias for alias, _, _ in ssh_config.aliases(config, problems)] == ["relative", "tilde", "own"]
+    assert problems == []
+    assert ssh_config.included("conf.d/x") == f"{login}/.ssh/conf.d/x"
+    assert ssh_config.included("/etc/ssh/x") == "/etc/ssh/x"
+
+
+def test_the_login_home_is_the_passwd_entrys_not_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert ssh_config.login_home() == Path(pwd.getpwuid(os.getuid()).pw_dir)
+    assert ssh_config.default_file() == ssh_config.login_home() / ".ssh" / "config"

@@ -1,10 +1,13 @@
 """`axis import ssh-config`: a Host for each alias of an ssh_config, resolved by OpenSSH itself.
 
 The aliases are the names of `Host` lines without wildcards (`*`, `?`) or negation (`!`), in the
-file and in every file it `Include`s (globs expanded; a relative path is under ~/.ssh, as
-OpenSSH reads a user's config). Each alias is then resolved by `ssh -G ALIAS` (`-F FILE` when a
-file is given): OpenSSH evaluates Include, Match and ProxyJump itself and connects nowhere. The
-spec keeps the alias as its address (axis reads the same ssh_config when it connects) and takes
+file and in every file it `Include`s (globs expanded; `~` and a relative path are under the login
+user's home from the passwd database, as OpenSSH reads a user's config: not under $HOME). Each
+alias is then resolved by `ssh -F FILE -G ALIAS`, FILE being the default ~/.ssh/config of that
+same home when none is given: the aliases and their resolution come from one file whatever $HOME
+says (OpenSSH itself never reads $HOME's), and neither reads /etc/ssh/ssh_config, as asyncssh,
+which axis connects with, does not. OpenSSH evaluates Include, Match and ProxyJump itself and
+connects nowhere. The spec keeps the alias as its address (axis reads the same ssh_config when it connects) and takes
 the user and port OpenSSH resolved, so axis logs in as `ssh ALIAS` does; the resolved host name
 and jump host are said in the description.
 """
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import os
+import pwd
 import re
 import shlex
 import subprocess
@@ -33,9 +38,24 @@ _LINE = re.compile(r"(?P<keyword>[^\s=]+)\s*(?:=\s*|\s+|$)(?P<rest>.*)", re.DOTA
 _AT_LINE = re.compile(r"(?P<file>[^\n]+?):? line (?P<line>\d+): (?P<message>[^\n]+)")
 
 
+def login_home() -> Path:
+    """The home directory OpenSSH uses: the passwd entry of the user running it, never $HOME."""
+    return Path(pwd.getpwuid(os.getuid()).pw_dir)
+
+
 def default_file() -> Path:
-    """The user's ssh_config."""
-    return Path.home() / ".ssh" / "config"
+    """The user's ssh_config, as `ssh` without -F reads it."""
+    return login_home() / ".ssh" / "config"
+
+
+def included(pattern: str) -> str:
+    """An Include argument as OpenSSH expands it in a user's config: `~/` is the login home, `~user/`
+    that user's home, and a relative path is under the login home's .ssh (glob characters kept)."""
+    if pattern == "~" or pattern.startswith("~/"):
+        pattern = str(login_home()) + pattern[1:]
+    elif pattern.startswith("~"):
+        pattern = os.path.expanduser(pattern)  # `~user`: the passwd database, as OpenSSH's tilde_expand
+    return pattern if os.path.isabs(pattern) else str(login_home() / ".ssh" / pattern)
 
 
 def aliases(path: Path, problems: list[Problem], depth: int = 0) -> list[tuple[str, str, int]]:
@@ -55,10 +75,8 @@ def aliases(path: Path, problems: list[Problem], depth: int = 0) -> list[tuple[s
                 problems.append(Problem(str(path), number, f"Include nested deeper than {MAX_DEPTH} files"))
                 continue
             for pattern in args:
-                target = Path(pattern).expanduser()
-                target = target if target.is_absolute() else Path.home() / ".ssh" / target
-                for included in sorted(glob.glob(str(target))):
-                    found += aliases(Path(included), problems, depth + 1)
+                for path_found in sorted(glob.glob(included(pattern))):
+                    found += aliases(Path(path_found), problems, depth + 1)
     return found
 
 
@@ -75,9 +93,9 @@ def _split(raw: str) -> tuple[str, list[str]]:
         return keyword.lower(), rest.split()
 
 
-def resolve(alias: str, config: Path | None) -> dict[str, str] | str:
-    """`ssh -G alias` as a mapping of the first value of each keyword, or OpenSSH's error text."""
-    command = ["ssh", *(["-F", str(config)] if config is not None else []), "-G", "--", alias]
+def resolve(alias: str, config: Path) -> dict[str, str] | str:
+    """`ssh -F config -G alias` as a mapping of the first value of each keyword, or OpenSSH's error text."""
+    command = ["ssh", "-F", str(config), "-G", "--", alias]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=SSH_G_TIMEOUT,
                               stdin=subprocess.DEVNULL, check=False)
@@ -95,8 +113,8 @@ def resolve(alias: str, config: Path | None) -> dict[str, str] | str:
 
 
 def import_ssh_config(config: Path | None, match: str | None = None, *, sudo: bool = False) -> list[Draft]:
-    """A Host per alias of `config` (default ~/.ssh/config, read by ssh without -F) that matches the
-    glob `match`; ImportFailed (file:line) for an alias that is no axis name or OpenSSH refuses."""
+    """A Host per alias of `config` (default: `default_file()`) that matches the glob `match`;
+    ImportFailed (file:line) for an alias that is no axis name or OpenSSH refuses."""
     file = config or default_file()
     problems: list[Problem] = []
     found = aliases(file, problems)
@@ -111,7 +129,7 @@ def import_ssh_config(config: Path | None, match: str | None = None, *, sudo: bo
         except ValueError as exc:
             problems.append(Problem(path, number, str(exc), "Host"))
             continue
-        resolved = resolve(alias, config)
+        resolved = resolve(alias, file)
         if isinstance(resolved, str):
             refused = _AT_LINE.match(resolved)
             problem = (Problem(refused["file"], int(refused["line"]), f"OpenSSH refuses it: {refused['message']}")

@@ -45,8 +45,10 @@ _PROFILE_NOTES = [
     "axis writes its own files beside pool's: /etc/cron.daily/axis-disk-cleanup (remove pool's",
     "/etc/cron.daily/disk-cleanup, or both run) and /etc/sysctl.d/60-axis-recovery.conf (pool's",
     "60-pool-recovery.conf set kernel.panic_on_oom, a key Linux does not have). pool made a 32 GB",
-    "/swapfile-pool when swap was under 30 GB; axis adds /swapfile only where swap is under 32G,",
-    "so a host with pool's file gets none. noSleep applies to macOS hosts, the others to Linux",
+    "/swapfile-pool where swap was under 30 GB; axis adds a 32G /swapfile where the other swap is",
+    "under 32G, each swap area allowed 1 MiB short (the kernel leaves its header page out of",
+    "SwapTotal), so a host with pool's file gets none, and one with 30 to 32G of swap, which pool",
+    "left alone, gets axis's. noSleep applies to macOS hosts, the others to Linux",
     "(axis reports the rest as not applicable).",
 ]
 _KEYS = {"name", "ssh", "sudo", "os", "description"}

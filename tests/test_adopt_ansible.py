@@ -101,3 +101,18 @@ def test_host_ranges_expand_as_ansible_does():
     assert expand("n[0:10:5]-[1:2]") == ["n0-1", "n0-2", "n5-1", "n5-2", "n10-1", "n10-2"]
     with pytest.raises(ValueError, match="both ends numbers"):
         expand("x[1:b]")
+
+
+def test_the_older_ssh_spellings_win_when_both_are_set_and_ansible_sudo_is_ignored(axis, tmp_path):
+    """As ansible-core resolves them: ansible_ssh_host/_port/_user beat ansible_host/_port/_user
+    (whichever level set each), and ansible_sudo does nothing (only ansible_become does)."""
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[web]\n"
+                         "web1 ansible_host=10.0.0.1 ansible_ssh_host=10.0.0.2 ansible_port=22 ansible_ssh_port=2222 "
+                         "ansible_user=new ansible_sudo=yes\n"
+                         "[web:vars]\nansible_ssh_user=old\n")
+    out = tmp_path / "specs"
+    found = _import(axis, inventory, out)
+    assert found["Host/web1"]["spec"] == {"address": "10.0.0.2", "user": "old", "port": 2222}
+    assert f"# ansible_sudo ({inventory}:2) left out: ansible-core ignores it (only ansible_become makes it use " \
+           "sudo)\n" in (out / "host-web1.yaml").read_text()

@@ -9,8 +9,9 @@ host's own vars, then host_vars/ files (group_vars/ and host_vars/ beside the in
 NAME, NAME.yml, NAME.yaml or NAME.json, or a directory NAME/ of such files).
 
 Of the result, ansible_host (the address; the inventory name when unset), ansible_port,
-ansible_user and ansible_become make the spec (their ansible_ssh_* and ansible_sudo spellings
-too). Other `ansible_*` connection variables change how a host is reached and axis has no field
+ansible_user and ansible_become make the spec; so do the older ansible_ssh_host, ansible_ssh_port
+and ansible_ssh_user, which win when both spellings are set (Ansible's MAGIC_VARIABLE_MAPPING lists
+them first). ansible_sudo is ignored, as ansible-core ignores it, and said in a comment. Other `ansible_*` connection variables change how a host is reached and axis has no field
 for them: each is an error at its line, naming where axis takes it instead (~/.ssh/config), except
 those that leave an SSH login as it is (interpreters, become as root by sudo). Variables without
 the `ansible_` prefix belong to playbooks and are left alone.
@@ -33,10 +34,13 @@ from axis.specs.yaml_nodes import node_line
 
 LABEL_PREFIX = "ansible-group/"
 _YAML_SUFFIXES = (".yml", ".yaml", ".json")
-#: Spec fields and the variables that set them (later names are Ansible's older spellings).
-_FIELDS = {"address": ("ansible_host", "ansible_ssh_host"), "user": ("ansible_user", "ansible_ssh_user"),
-           "port": ("ansible_port", "ansible_ssh_port"), "sudo": ("ansible_become", "ansible_sudo")}
-_MAPPED = {var for names in _FIELDS.values() for var in names}
+#: Spec fields and the variables that set them, the one Ansible prefers first: of both spellings
+#: ansible-core takes the older ansible_ssh_* (PlayContext's MAGIC_VARIABLE_MAPPING order).
+_FIELDS = {"address": ("ansible_ssh_host", "ansible_host"), "user": ("ansible_ssh_user", "ansible_user"),
+           "port": ("ansible_ssh_port", "ansible_port"), "sudo": ("ansible_become",)}
+#: Variables ansible-core no longer reads: left out of the spec as Ansible leaves them, with a note.
+_IGNORED = {"ansible_sudo": "ansible-core ignores it (only ansible_become makes it use sudo)"}
+_MAPPED = {var for names in _FIELDS.values() for var in names} | set(_IGNORED)
 #: Variables that leave an SSH login and sudo as axis does them: value → acceptable (None: any).
 _HARMLESS: dict[str, tuple[str, ...] | None] = {
     "ansible_connection": ("ssh", "smart", "paramiko", "paramiko_ssh"), "ansible_become_method": ("sudo",),
@@ -201,7 +205,10 @@ def _host(host: str, where: str, line: int, merged: dict[str, Var], labels: dict
         problems.append(Problem(where, line, str(exc)))
     if len(problems) > found:
         return None
-    return named(Draft("Host", name, spec, where, line, labels), host)
+    draft = named(Draft("Host", name, spec, where, line, labels), host)
+    draft.notes += [f"{key} ({merged[key].path}:{merged[key].line}) left out: {why}"
+                    for key, why in _IGNORED.items() if key in merged]
+    return draft
 
 
 def _converted(spec_field: str, value: Any) -> Any:

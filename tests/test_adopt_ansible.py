@@ -116,3 +116,23 @@ def test_the_older_ssh_spellings_win_when_both_are_set_and_ansible_sudo_is_ignor
     assert found["Host/web1"]["spec"] == {"address": "10.0.0.2", "user": "old", "port": 2222}
     assert f"# ansible_sudo ({inventory}:2) left out: ansible-core ignores it (only ansible_become makes it use " \
            "sudo)\n" in (out / "host-web1.yaml").read_text()
+
+
+def test_vars_files_are_found_as_ansible_finds_them(axis, tmp_path):
+    """Only the first of NAME, NAME.yml, NAME.yaml, NAME.json is read (a directory NAME/ counts as
+    NAME); in a directory, hidden and backup files are skipped and subdirectories are walked."""
+    root = copied("ansible", tmp_path)
+    group_vars, host_vars = root / "group_vars", root / "host_vars"
+    (group_vars / "webservers.yml").write_text("ansible_user: after-the-directory\n")  # webservers/ comes first
+    (group_vars / "webservers" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1\x00\xff")
+    (group_vars / "webservers" / "main.yml~").write_text("ansible_become: maybe\n")
+    (group_vars / "webservers" / "deeper").mkdir()
+    (group_vars / "webservers" / "deeper" / "ports.yml").write_text("ansible_port: 2200\n")
+    (group_vars / "dbservers.yaml").write_text("ansible_user: dbadmin\n")
+    (group_vars / "dbservers.json").write_text('{"ansible_user": "after-the-yaml"}\n')
+    (host_vars / "web02.example.net").write_text("ansible_user: plain-name-first\n")
+    found = _import(axis, root / "hosts.ini", tmp_path / "specs")
+    assert found["Host/web01-example-net"]["spec"] == {"address": "web01.example.net", "user": "deploy",
+                                                       "port": 2200, "sudo": True}
+    assert found["Host/db-1"]["spec"]["user"] == "dbadmin"
+    assert found["Host/web02-example-net"]["spec"]["user"] == "plain-name-first"

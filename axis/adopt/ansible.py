@@ -5,8 +5,9 @@ A host belongs to the groups that list it and to their parents through `children
 group but `all` and `ungrouped` becomes the label `ansible-group/NAME: "true"`. Its vars are
 merged in Ansible's order of precedence: the inventory's group vars, then group_vars/ files (both
 from `all` to the deepest group; at one depth by ansible_group_priority, then name), then the
-host's own vars, then host_vars/ files (group_vars/ and host_vars/ beside the inventory: a file
-NAME, NAME.yml, NAME.yaml or NAME.json, or a directory NAME/ of such files).
+host's own vars, then host_vars/ files (group_vars/ and host_vars/ beside the inventory: the
+first that exists of NAME, NAME.yml, NAME.yaml and NAME.json, a directory NAME/ meaning its files,
+hidden and backup files skipped, as Ansible takes them).
 
 Of the result, ansible_host (the address; the inventory name when unset), ansible_port,
 ansible_user and ansible_become make the spec; so do the older ansible_ssh_host, ansible_ssh_port
@@ -19,6 +20,7 @@ the `ansible_` prefix belong to playbooks and are left alone.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -147,12 +149,17 @@ def _priority(group: Group) -> int:
 
 
 def _var_files(directory: Path, name: str, problems: list[Problem]) -> dict[str, Var]:
-    """The vars of group_vars/NAME or host_vars/NAME (a file, with or without a YAML/JSON suffix,
-    or a directory of such files in name order)."""
-    files = [directory / f"{name}{suffix}" for suffix in ("", *_YAML_SUFFIXES)]
-    found = [f for f in files if f.is_file()]
-    if (directory / name).is_dir():
-        found += sorted(f for f in (directory / name).rglob("*") if f.is_file() and f.suffix in ("", *_YAML_SUFFIXES))
+    """The vars of group_vars/NAME or host_vars/NAME, found as Ansible's DataLoader.find_vars_files
+    finds them: only the first of NAME, NAME.yml, NAME.yaml and NAME.json that exists, a directory
+    among them standing for every file below it (`_dir_files`)."""
+    found: list[Path] = []
+    for candidate in (directory / f"{name}{suffix}" for suffix in ("", *_YAML_SUFFIXES)):
+        if candidate.is_dir():
+            found = _dir_files(candidate, problems)
+            break
+        if candidate.exists():
+            found = [candidate]
+            break
     merged: dict[str, Var] = {}
     for file in found:
         try:
@@ -176,6 +183,25 @@ def _var_files(directory: Path, name: str, problems: list[Problem]) -> dict[str,
             continue
         merged.update({str(k): Var(v, str(file), node_line(data, k)) for k, v in data.items()})
     return merged
+
+
+def _dir_files(directory: Path, problems: list[Problem]) -> list[Path]:
+    """The vars files in a group_vars/ or host_vars/ directory as Ansible takes them: names in
+    sorted order, each subdirectory without a suffix in its place; hidden names (`.DS_Store`) and
+    backups (`main.yml~`) skipped; files without a suffix or with .yml, .yaml or .json."""
+    try:
+        names = sorted(entry.name for entry in directory.iterdir())
+    except OSError as exc:
+        problems.append(Problem(str(directory), 0, f"cannot read the directory: {exc.strerror or exc}"))
+        return []
+    found: list[Path] = []
+    for entry in (directory / n for n in names if not n.startswith(".") and not n.endswith("~")):
+        suffix = os.path.splitext(entry.name)[1]
+        if entry.is_dir() and not suffix:
+            found += _dir_files(entry, problems)
+        elif entry.is_file() and suffix in ("", *_YAML_SUFFIXES):
+            found.append(entry)
+    return found
 
 
 def _host(host: str, where: str, line: int, merged: dict[str, Var], labels: dict[str, str],

@@ -162,8 +162,11 @@ def test_a_new_directory_becomes_a_git_repository_whose_ignores_keep_the_state_o
     assert "initialised an empty git repository (branch main)" in r.out
     assert _git(repo, "symbolic-ref", "--short", "HEAD").stdout.strip() == "main"
     state = ["fleet.db", "fleet.db-wal", "fleet.db-shm", "fleet.db.token", "fleet.db.apply.lock",
-              "fleet.db.controller.lock", "fleet.db.sources/main/x", "plan.json", "plan.md", "plan.err"]
-    kept = ["specs/hosts.yaml", "README.md", ".gitignore", ".github/workflows/axis-plan.yml"]
+             "fleet.db.controller.lock", "fleet.db.controller.sock", "fleet.db.controller.sock.lock",
+             "fleet.db.sources/main/x", "plan.json", "plan.md", "plan.err"]
+    # a spec whose host name has `.db.` in it is the fleet's, not state
+    kept = ["specs/hosts.yaml", "specs/pg1.db.example.net.yaml", "specs/host-pg1.db.yaml", "README.md",
+            ".gitignore", ".github/workflows/axis-plan.yml"]
     ignored = _git(repo, "check-ignore", "--no-index", *state, *kept).stdout.split()
     assert ignored == state
 

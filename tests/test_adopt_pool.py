@@ -113,6 +113,18 @@ def test_an_object_already_defined_in_the_output_directory_is_an_error(axis, tmp
     assert [p.name for p in out.iterdir()] == ["fleet.yaml"]
 
 
+def test_a_spec_file_that_does_not_load_hides_no_other_files_objects(axis, tmp_path):
+    out = tmp_path / "specs"
+    out.mkdir()
+    (out / "broken.yaml").write_text("apiVersion: axis/v1\nkind: Host\nmetadata: {name: [\n")
+    (out / "fleet.yaml").write_text("apiVersion: axis/v1\nkind: Host\nmetadata: {name: mini}\nspec: {address: m}\n")
+    result = axis("import", "pool", str(FIXTURES / "pool.json"), "--out", str(out))
+    assert result.code == 1
+    assert error_lines(result.err) == [f"error: {out / 'fleet.yaml'}:1: Host 'mini' is already defined here; "
+                                       f"the import from {FIXTURES / 'pool.json'}:6 would define it twice"]
+    assert sorted(p.name for p in out.iterdir()) == ["broken.yaml", "fleet.yaml"]
+
+
 def test_axis_nodes_become_hosts_with_role_labels(axis, tmp_path):
     out = tmp_path / "specs"
     result = axis("import", "axis-nodes", str(FIXTURES / "nodes.yaml"), "--out", str(out))

@@ -23,7 +23,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from axis.adopt.drafts import Draft, ImportFailed, Problem
 from axis.specs.errors import SpecError, SpecErrors
-from axis.specs.loader import load_specs
+from axis.specs.loader import load_specs, spec_files
 
 #: Mappings short enough to read on one line, as the examples write them (`{role: worker}`).
 _FLOW_KEYS = ("labels", "matchLabels")
@@ -120,14 +120,22 @@ def _refused(error: SpecError, draft: Draft | None) -> Problem:
 
 def _clashes(drafts: list[Draft], out: Path, replaced: set[Path]) -> None:
     """An object that the specs already in `out` define in another file would be loaded twice by
-    `axis apply -f OUT`: say where. Specs there that do not load are left to `axis apply` to report."""
-    try:
-        existing = load_specs([out])
-    except SpecErrors:
+    `axis apply -f OUT`: say where. Each file there is loaded on its own, so that one which does not
+    load (left to `axis apply` to report) hides no other file's objects; in such a file itself no
+    object is seen."""
+    if not out.is_dir():
         return
     new = {(d.kind, d.name): d for d in drafts}
-    problems = [Problem(item.path, item.line, f"{item.obj.kind} {item.obj.metadata.name!r} is already defined "
-                        f"here; the import from {new[item.key].origin} would define it twice")
-                for item in existing if item.key in new and Path(item.path) not in replaced]
+    problems = []
+    for file in spec_files(out):
+        if file in replaced:
+            continue
+        try:
+            existing = load_specs([file])
+        except SpecErrors:
+            continue
+        problems += [Problem(item.path, item.line, f"{item.obj.kind} {item.obj.metadata.name!r} is already defined "
+                             f"here; the import from {new[item.key].origin} would define it twice")
+                     for item in existing if item.key in new]
     if problems:
         raise ImportFailed(problems)

@@ -33,7 +33,8 @@ def test_aliases_become_hosts_as_openssh_resolves_them(axis, tmp_path):
     # wildcard and negated patterns are no hosts; an alias twice is one host; Include is followed
     assert sorted(found) == ["Host/bastion", "Host/ci-runner-01", "Host/ci-runner-02", "Host/gpu-box",
                              "Host/ubu-1", "Host/ubu-2"]
-    assert found["Host/ubu-1"]["spec"] == {"address": "ubu-1", "user": "ops", "port": 22, "sudo": False,
+    # port 22 is OpenSSH's default: left to ssh_config (see test_defaults_are_left_to_ssh_config)
+    assert found["Host/ubu-1"]["spec"] == {"address": "ubu-1", "user": "ops", "sudo": False,
                                            "description": "ssh ubu-1: 10.0.0.11 via bastion"}
     # `Match host` sees the name after HostName, as in OpenSSH
     assert found["Host/gpu-box"]["spec"]["user"] == "gpuadmin"
@@ -119,3 +120,21 @@ def test_the_login_home_is_the_passwd_entrys_not_home(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert ssh_config.login_home() == Path(pwd.getpwuid(os.getuid()).pw_dir)
     assert ssh_config.default_file() == ssh_config.login_home() / ".ssh" / "config"
+
+
+def test_defaults_are_left_to_ssh_config(axis, tmp_path):
+    """`ssh -G` prints a user and port for every alias: the login name and 22 when the config sets
+    none. Pinned in the spec they would override a User or Port added to ssh_config later."""
+    config = tmp_path / "config"
+    config.write_text(f"Host plain\n    HostName 10.0.0.7\n\nHost own-name\n    User {ssh_config.login_name()}\n"
+                      "    Port 22\n\nHost other\n    User deploy\n    Port 2022\n")
+    out = tmp_path / "specs"
+    result = axis("import", "ssh-config", str(config), "--out", str(out))
+    assert result.code == 0, result.err
+    found = objects(out)
+    assert found["Host/plain"]["spec"] == {"address": "plain", "sudo": False, "description": "ssh plain: 10.0.0.7"}
+    assert "user" not in found["Host/own-name"]["spec"] and "port" not in found["Host/own-name"]["spec"]
+    assert (found["Host/other"]["spec"]["user"], found["Host/other"]["spec"]["port"]) == ("deploy", 2022)
+    assert f"# user and port as `ssh -G plain` resolves them, left out where they are OpenSSH's defaults " \
+           f"({ssh_config.login_name()}, 22): there ssh_config decides when axis connects\n" in \
+           (out / "host-plain.yaml").read_text()

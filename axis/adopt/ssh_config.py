@@ -8,8 +8,10 @@ same home when none is given: the aliases and their resolution come from one fil
 says (OpenSSH itself never reads $HOME's), and neither reads /etc/ssh/ssh_config, as asyncssh,
 which axis connects with, does not. OpenSSH evaluates Include, Match and ProxyJump itself and
 connects nowhere. The spec keeps the alias as its address (axis reads the same ssh_config when it connects) and takes
-the user and port OpenSSH resolved, so axis logs in as `ssh ALIAS` does; the resolved host name
-and jump host are said in the description.
+the user and port OpenSSH resolved where they are not OpenSSH's defaults (the login name, 22), so
+axis logs in as `ssh ALIAS` does: `ssh -G` prints both always, and pinning a default in the spec
+would override a User or Port added to ssh_config later. The resolved host name and jump host are
+said in the description.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from axis.adopt.drafts import Draft, ImportFailed, Problem, axis_name, named, un
 
 #: The most Include levels followed, as OpenSSH's READCONF_MAX_DEPTH.
 MAX_DEPTH = 16
+#: The port OpenSSH connects to when ssh_config sets none.
+DEFAULT_PORT = 22
 #: Seconds `ssh -G` may take for one alias (a `Match exec` runs a command).
 SSH_G_TIMEOUT = 30.0
 
@@ -41,6 +45,11 @@ _AT_LINE = re.compile(r"(?P<file>[^\n]+?):? line (?P<line>\d+): (?P<message>[^\n
 def login_home() -> Path:
     """The home directory OpenSSH uses: the passwd entry of the user running it, never $HOME."""
     return Path(pwd.getpwuid(os.getuid()).pw_dir)
+
+
+def login_name() -> str:
+    """The user OpenSSH logs in as when ssh_config sets none: the passwd name of the user running it."""
+    return pwd.getpwuid(os.getuid()).pw_name
 
 
 def default_file() -> Path:
@@ -148,12 +157,15 @@ def import_ssh_config(config: Path | None, match: str | None = None, *, sudo: bo
 
 def _host(name: str, alias: str, resolved: dict[str, str], path: str, line: int, sudo: bool) -> Draft:
     spec: dict[str, Any] = {"address": alias}
-    if resolved.get("user"):
-        spec["user"] = resolved["user"]
-    if resolved.get("port", "22").isdigit():
-        spec["port"] = int(resolved.get("port", "22"))
+    user, port = resolved.get("user"), resolved.get("port", str(DEFAULT_PORT))
+    if user and user != login_name():
+        spec["user"] = user
+    if port.isdigit() and int(port) != DEFAULT_PORT:
+        spec["port"] = int(port)
     spec["sudo"] = sudo
     target = resolved.get("hostname", alias)
     jump = resolved.get("proxyjump", "none")
     spec["description"] = f"ssh {alias}: {target}" + (f" via {jump}" if jump and jump != "none" else "")
-    return Draft("Host", name, spec, path, line)
+    note = (f"user and port as `ssh -G {alias}` resolves them, left out where they are OpenSSH's defaults "
+            f"({login_name()}, {DEFAULT_PORT}): there ssh_config decides when axis connects")
+    return Draft("Host", name, spec, path, line, notes=[note])

@@ -44,6 +44,9 @@ def test_aliases_become_hosts_as_openssh_resolves_them(axis, tmp_path):
     assert f"imported from {config.parent / 'conf.d' / 'work.conf'}:1" in (out / "host-ci-runner-01.yaml").read_text()
     assert axis("apply", "--no-converge", "-f", str(out)).code == 0
     assert len(hosts_json(axis)) == 6
+    # the addresses are aliases of this file: every later command must read it
+    assert f"next: `axis --ssh-config {config} diff -f {out}` shows what applying them would change; every " \
+           f"axis command that reaches these hosts needs `--ssh-config {config}`" in result.err
 
 
 def test_match_picks_aliases_and_sudo_sets_it(axis, tmp_path):
@@ -138,3 +141,11 @@ def test_defaults_are_left_to_ssh_config(axis, tmp_path):
     assert f"# user and port as `ssh -G plain` resolves them, left out where they are OpenSSH's defaults " \
            f"({ssh_config.login_name()}, 22): there ssh_config decides when axis connects\n" in \
            (out / "host-plain.yaml").read_text()
+
+
+def test_the_default_file_needs_no_option_unless_home_points_elsewhere(monkeypatch, tmp_path):
+    """axis connects through asyncssh, which reads $HOME's ~/.ssh/config: that file needs no
+    --ssh-config; the login home's, when $HOME is another directory, does."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert ssh_config.connect_option(tmp_path / ".ssh" / "config") is None
+    assert ssh_config.connect_option(Path("/etc/my ssh/config")) == "--ssh-config '/etc/my ssh/config'"

@@ -12,6 +12,10 @@ the user and port OpenSSH resolved where they are not OpenSSH's defaults (the lo
 axis logs in as `ssh ALIAS` does: `ssh -G` prints both always, and pinning a default in the spec
 would override a User or Port added to ssh_config later. The resolved host name and jump host are
 said in the description.
+
+Because the address is an alias, axis must read the same file when it connects: an ssh_config
+other than the one axis reads by default ($HOME's ~/.ssh/config) is named to every later command,
+`axis --ssh-config FILE ...` (or AXIS_SSH_CONFIG); `connect_option` says when.
 """
 
 from __future__ import annotations
@@ -55,6 +59,14 @@ def login_name() -> str:
 def default_file() -> Path:
     """The user's ssh_config, as `ssh` without -F reads it."""
     return login_home() / ".ssh" / "config"
+
+
+def connect_option(file: Path) -> str | None:
+    """`--ssh-config FILE` (quoted for a shell) when axis, connecting later without the option,
+    would read another file than `file`: asyncssh reads $HOME's ~/.ssh/config; else None."""
+    if file.absolute() == (Path.home() / ".ssh" / "config").absolute():
+        return None
+    return f"--ssh-config {shlex.quote(str(file))}"
 
 
 def included(pattern: str) -> str:

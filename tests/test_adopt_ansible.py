@@ -136,3 +136,12 @@ def test_vars_files_are_found_as_ansible_finds_them(axis, tmp_path):
                                                        "port": 2200, "sudo": True}
     assert found["Host/db-1"]["spec"]["user"] == "dbadmin"
     assert found["Host/web02-example-net"]["spec"]["user"] == "plain-name-first"
+
+
+def test_an_inventory_without_hosts_is_an_error_and_creates_nothing(axis, tmp_path):
+    inventory, out = tmp_path / "hosts.ini", tmp_path / "specs"
+    inventory.write_text("[web]\n[web:vars]\nansible_user=deploy\n")
+    result = axis("import", "ansible", str(inventory), "--out", str(out))
+    assert (result.code, error_lines(result.err)) == (1, [f"error: {inventory}: no hosts in this inventory: "
+                                                          "nothing to import"])
+    assert not out.exists()

@@ -175,3 +175,16 @@ def test_help_lists_import_and_loads_no_importer():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "│ import " in done.stdout
     assert done.stdout.splitlines()[-1] == "ADOPT 0 []"
+
+
+def test_an_empty_roster_is_an_error_and_creates_nothing(axis, tmp_path):
+    """An import of nothing is a wrong file, not a success: exit 1, no --out directory made."""
+    out = tmp_path / "specs"
+    pool, nodes = tmp_path / "pool.json", tmp_path / "nodes.yaml"
+    pool.write_text('{"hosts": []}\n')
+    nodes.write_text("nodes: []\n")
+    result = axis("import", "pool", str(pool), "--out", str(out))
+    assert (result.code, error_lines(result.err)) == (1, [f"error: {pool}:1: hosts: no hosts: nothing to import"])
+    result = axis("import", "axis-nodes", str(nodes), "--out", str(out))
+    assert (result.code, error_lines(result.err)) == (1, [f"error: {nodes}:1: nodes: no nodes: nothing to import"])
+    assert not out.exists()

@@ -149,3 +149,11 @@ def test_the_default_file_needs_no_option_unless_home_points_elsewhere(monkeypat
     monkeypatch.setenv("HOME", str(tmp_path))
     assert ssh_config.connect_option(tmp_path / ".ssh" / "config") is None
     assert ssh_config.connect_option(Path("/etc/my ssh/config")) == "--ssh-config '/etc/my ssh/config'"
+
+
+def test_a_match_that_matches_no_alias_is_an_error_and_creates_nothing(axis, tmp_path):
+    config, out = _config(tmp_path), tmp_path / "specs"
+    result = axis("import", "ssh-config", str(config), "--match", "zz*", "--out", str(out))
+    assert result.code == 1
+    assert error_lines(result.err) == [f"error: {config}: no alias matches 'zz*'"]
+    assert not out.exists()

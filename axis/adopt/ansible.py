@@ -83,6 +83,8 @@ def import_ansible(path: Path) -> list[Draft]:
         draft = _host(host, where, line, merged, labels, problems)
         if draft is not None:
             drafts.append(draft)
+    if not inventory.host_origin:
+        problems.append(Problem(str(path), 0, "no hosts in this inventory: nothing to import"))
     problems += unique(drafts)
     if problems:
         raise ImportFailed(problems)

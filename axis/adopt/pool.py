@@ -74,6 +74,8 @@ def import_pool(path: Path, excluded: Sequence[str] = POOL_EXCLUDED) -> list[Dra
         draft = _host(entry, where, node_line(data["hosts"], index), excluded, problems)
         if draft is not None:
             drafts.append(draft)
+    if not data["hosts"]:
+        problems.append(Problem(where, node_line(data, "hosts"), "no hosts: nothing to import", "hosts"))
     problems += unique(drafts)
     if problems:
         raise ImportFailed(problems)

@@ -161,6 +161,8 @@ def import_ssh_config(config: Path | None, match: str | None = None, *, sudo: bo
         drafts.append(named(_host(name, alias, resolved, path, number, sudo), alias))
     if not found and not problems:
         problems.append(Problem(str(file), 0, "no Host alias without wildcards in this file or its Includes"))
+    elif found and not seen:  # an import of nothing is a mistyped --match, not a success
+        problems.append(Problem(str(file), 0, f"no alias matches {match!r}"))
     problems += unique(drafts)
     if problems:
         raise ImportFailed(problems)

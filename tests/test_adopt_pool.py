@@ -188,3 +188,20 @@ def test_an_empty_roster_is_an_error_and_creates_nothing(axis, tmp_path):
     result = axis("import", "axis-nodes", str(nodes), "--out", str(out))
     assert (result.code, error_lines(result.err)) == (1, [f"error: {nodes}:1: nodes: no nodes: nothing to import"])
     assert not out.exists()
+
+
+def test_the_profile_notes_say_what_axis_does_otherwise_and_where_each_feature_applies(tmp_path):
+    """The notes' platforms are the drivers' (`oses`); pool's leftovers that would fight axis's
+    files are named, and so is what axis's tailscale does not do that pool's install.sh did."""
+    from axis.adopt.pool import INIT_FEATURES, import_pool
+    from axis.adopt.writer import render
+    from axis.drivers.features import DRIVERS
+
+    said = {"noSleep": {"macos"}, "tailscale": {"linux", "macos"}}
+    assert {name: set(DRIVERS[name].oses) for name in INIT_FEATURES} == \
+        {name: said.get(name, {"linux"}) for name in INIT_FEATURES}
+    profile = render(next(d for d in import_pool(FIXTURES / "pool.json") if d.kind == "HostProfile"))
+    text = " ".join(line.lstrip("# ").strip() for line in profile.splitlines() if line.startswith("#"))
+    assert "noSleep applies to macOS hosts only, tailscale to Linux and macOS, the other six to Linux only" in text
+    assert "Remove pool's 60-pool-recovery.conf: it sorts after axis's file, so at boot its settings win" in text
+    assert "pool's install.sh added tailscale's apt repository; axis adds none" in text

@@ -3,9 +3,11 @@ and what `axis apply --no-converge` then makes of the files, unchanged."""
 
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.adoptkit import FIXTURES, copied, error_lines, hosts_json, objects
 
@@ -205,3 +207,22 @@ def test_the_profile_notes_say_what_axis_does_otherwise_and_where_each_feature_a
     assert "noSleep applies to macOS hosts only, tailscale to Linux and macOS, the other six to Linux only" in text
     assert "Remove pool's 60-pool-recovery.conf: it sorts after axis's file, so at boot its settings win" in text
     assert "pool's install.sh added tailscale's apt repository; axis adds none" in text
+
+
+def test_a_rename_that_fails_midway_names_the_files_already_written(axis, tmp_path, monkeypatch):
+    """The files are renamed into place one by one: a failure between two says which are there."""
+    out = tmp_path / "specs"
+    real_replace, calls = Path.replace, []
+
+    def replace(self, target):
+        calls.append(target)
+        if len(calls) == 2:
+            raise OSError(errno.EIO, "Input/output error", str(target))
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    result = axis("import", "pool", str(FIXTURES / "pool.json"), "--out", str(out))
+    assert result.code == 1
+    assert error_lines(result.err) == [f"error: {out / 'host-ubu-2.yaml'}: cannot write: Input/output error"]
+    assert f"1 error(s); written before it failed: {out / 'host-ubu-1.yaml'}" in result.err
+    assert sorted(p.name for p in out.iterdir()) == ["host-ubu-1.yaml"]  # and the staging directory is gone

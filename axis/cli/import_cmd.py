@@ -41,7 +41,9 @@ def _emit(make: Callable[[], list[Draft]], out: Path, force: bool, stdout: bool,
     except ImportFailed as exc:
         for problem in exc.problems:
             typer.echo(f"error: {problem}", err=True)
-        typer.echo(f"{len(exc.problems)} error(s); nothing was written", err=True)
+        done = (f"written before it failed: {', '.join(str(p) for p in exc.written)}" if exc.written
+                else "nothing was written")
+        typer.echo(f"{len(exc.problems)} error(s); {done}", err=True)
         raise typer.Exit(1) from None
     for path in written:
         typer.echo(f"wrote {path}")

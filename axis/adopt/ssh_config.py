@@ -3,15 +3,15 @@
 The aliases are the names of `Host` lines without wildcards (`*`, `?`) or negation (`!`), in the
 file and in every file it `Include`s (globs expanded; `~` and a relative path are under the login
 user's home from the passwd database, as OpenSSH reads a user's config: not under $HOME). Each
-alias is then resolved by `ssh -F FILE -G ALIAS`, FILE being the default ~/.ssh/config of that
-same home when none is given: the aliases and their resolution come from one file whatever $HOME
-says (OpenSSH itself never reads $HOME's), and neither reads /etc/ssh/ssh_config, as asyncssh,
-which axis connects with, does not. OpenSSH evaluates Include, Match and ProxyJump itself and
-connects nowhere. The spec keeps the alias as its address (axis reads the same ssh_config when it connects) and takes
-the user and port OpenSSH resolved where they are not OpenSSH's defaults (the login name, 22), so
-axis logs in as `ssh ALIAS` does: `ssh -G` prints both always, and pinning a default in the spec
-would override a User or Port added to ssh_config later. The resolved host name and jump host are
-said in the description.
+alias is then resolved by `ssh -F FILE -G ALIAS`, FILE being the ~/.ssh/config of that same home
+when none is given: the aliases and their resolution come from one file whatever $HOME says
+(OpenSSH never reads $HOME's), and /etc/ssh/ssh_config is left out (`-F` skips it), as asyncssh,
+which axis connects with, leaves it out. OpenSSH evaluates Include, Match and ProxyJump itself and
+connects nowhere. The spec keeps the alias as its address (axis reads the same ssh_config when it
+connects) and takes the user and port OpenSSH resolved where they are not OpenSSH's defaults (the
+login name, 22), so axis logs in as `ssh ALIAS` does: `ssh -G` prints both always, and pinning a
+default in the spec would override a User or Port added to ssh_config later. The resolved host
+name and jump host are said in the description.
 
 Because the address is an alias, axis must read the same file when it connects: an ssh_config
 other than the one axis reads by default ($HOME's ~/.ssh/config) is named to every later command,

@@ -25,7 +25,8 @@ _FORCE = typer.Option(False, "--force", help="overwrite spec files that already 
 _STDOUT = typer.Option(False, "--stdout", help="print the specs instead of writing files")
 
 
-def _emit(make: Callable[[], list[Draft]], out: Path, force: bool, stdout: bool, root_option: str | None = None) -> None:
+def _emit(make: Callable[[], list[Draft]], out: Path, force: bool, stdout: bool,
+          root_option: str | None = None) -> None:
     """Run an importer, then print or write what it made; its problems one line each, exit 1.
     `root_option` is an axis option every later command needs to reach the hosts (said in the hint)."""
     from axis.adopt.drafts import ImportFailed
@@ -94,7 +95,8 @@ def ansible(
 
 @import_app.command("ssh-config")
 def ssh_config(
-    file: Path | None = typer.Argument(None, help="ssh_config file, passed to `ssh -F` [default: ~/.ssh/config]"),
+    file: Path | None = typer.Argument(None, help="ssh_config file, passed to `ssh -F` [default: ~/.ssh/config "
+                                                  "of your passwd home, as ssh reads it]"),
     match: str | None = typer.Option(None, "--match", help="only aliases matching this glob (`web-*`)"),
     sudo: bool = typer.Option(False, "--sudo", help="the hosts' users may run sudo: sudo true on every host"),
     out: Path = _OUT, force: bool = _FORCE, stdout: bool = _STDOUT,

@@ -101,3 +101,47 @@ def test_host_ranges_expand_as_ansible_does():
     assert expand("n[0:10:5]-[1:2]") == ["n0-1", "n0-2", "n5-1", "n5-2", "n10-1", "n10-2"]
     with pytest.raises(ValueError, match="both ends numbers"):
         expand("x[1:b]")
+
+
+def test_the_older_ssh_spellings_win_when_both_are_set_and_ansible_sudo_is_ignored(axis, tmp_path):
+    """As ansible-core resolves them: ansible_ssh_host/_port/_user beat ansible_host/_port/_user
+    (whichever level set each), and ansible_sudo does nothing (only ansible_become does)."""
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[web]\n"
+                         "web1 ansible_host=10.0.0.1 ansible_ssh_host=10.0.0.2 ansible_port=22 ansible_ssh_port=2222 "
+                         "ansible_user=new ansible_sudo=yes\n"
+                         "[web:vars]\nansible_ssh_user=old\n")
+    out = tmp_path / "specs"
+    found = _import(axis, inventory, out)
+    assert found["Host/web1"]["spec"] == {"address": "10.0.0.2", "user": "old", "port": 2222}
+    assert f"# ansible_sudo ({inventory}:2) left out: ansible-core ignores it (only ansible_become makes it use " \
+           "sudo)\n" in (out / "host-web1.yaml").read_text()
+
+
+def test_vars_files_are_found_as_ansible_finds_them(axis, tmp_path):
+    """Only the first of NAME, NAME.yml, NAME.yaml, NAME.json is read (a directory NAME/ counts as
+    NAME); in a directory, hidden and backup files are skipped and subdirectories are walked."""
+    root = copied("ansible", tmp_path)
+    group_vars, host_vars = root / "group_vars", root / "host_vars"
+    (group_vars / "webservers.yml").write_text("ansible_user: after-the-directory\n")  # webservers/ comes first
+    (group_vars / "webservers" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1\x00\xff")
+    (group_vars / "webservers" / "main.yml~").write_text("ansible_become: maybe\n")
+    (group_vars / "webservers" / "deeper").mkdir()
+    (group_vars / "webservers" / "deeper" / "ports.yml").write_text("ansible_port: 2200\n")
+    (group_vars / "dbservers.yaml").write_text("ansible_user: dbadmin\n")
+    (group_vars / "dbservers.json").write_text('{"ansible_user": "after-the-yaml"}\n')
+    (host_vars / "web02.example.net").write_text("ansible_user: plain-name-first\n")
+    found = _import(axis, root / "hosts.ini", tmp_path / "specs")
+    assert found["Host/web01-example-net"]["spec"] == {"address": "web01.example.net", "user": "deploy",
+                                                       "port": 2200, "sudo": True}
+    assert found["Host/db-1"]["spec"]["user"] == "dbadmin"
+    assert found["Host/web02-example-net"]["spec"]["user"] == "plain-name-first"
+
+
+def test_an_inventory_without_hosts_is_an_error_and_creates_nothing(axis, tmp_path):
+    inventory, out = tmp_path / "hosts.ini", tmp_path / "specs"
+    inventory.write_text("[web]\n[web:vars]\nansible_user=deploy\n")
+    result = axis("import", "ansible", str(inventory), "--out", str(out))
+    assert (result.code, error_lines(result.err)) == (1, [f"error: {inventory}: no hosts in this inventory: "
+                                                          "nothing to import"])
+    assert not out.exists()

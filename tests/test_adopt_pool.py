@@ -3,9 +3,11 @@ and what `axis apply --no-converge` then makes of the files, unchanged."""
 
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.adoptkit import FIXTURES, copied, error_lines, hosts_json, objects
 
@@ -113,6 +115,18 @@ def test_an_object_already_defined_in_the_output_directory_is_an_error(axis, tmp
     assert [p.name for p in out.iterdir()] == ["fleet.yaml"]
 
 
+def test_a_spec_file_that_does_not_load_hides_no_other_files_objects(axis, tmp_path):
+    out = tmp_path / "specs"
+    out.mkdir()
+    (out / "broken.yaml").write_text("apiVersion: axis/v1\nkind: Host\nmetadata: {name: [\n")
+    (out / "fleet.yaml").write_text("apiVersion: axis/v1\nkind: Host\nmetadata: {name: mini}\nspec: {address: m}\n")
+    result = axis("import", "pool", str(FIXTURES / "pool.json"), "--out", str(out))
+    assert result.code == 1
+    assert error_lines(result.err) == [f"error: {out / 'fleet.yaml'}:1: Host 'mini' is already defined here; "
+                                       f"the import from {FIXTURES / 'pool.json'}:6 would define it twice"]
+    assert sorted(p.name for p in out.iterdir()) == ["broken.yaml", "fleet.yaml"]
+
+
 def test_axis_nodes_become_hosts_with_role_labels(axis, tmp_path):
     out = tmp_path / "specs"
     result = axis("import", "axis-nodes", str(FIXTURES / "nodes.yaml"), "--out", str(out))
@@ -163,3 +177,52 @@ def test_help_lists_import_and_loads_no_importer():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "│ import " in done.stdout
     assert done.stdout.splitlines()[-1] == "ADOPT 0 []"
+
+
+def test_an_empty_roster_is_an_error_and_creates_nothing(axis, tmp_path):
+    """An import of nothing is a wrong file, not a success: exit 1, no --out directory made."""
+    out = tmp_path / "specs"
+    pool, nodes = tmp_path / "pool.json", tmp_path / "nodes.yaml"
+    pool.write_text('{"hosts": []}\n')
+    nodes.write_text("nodes: []\n")
+    result = axis("import", "pool", str(pool), "--out", str(out))
+    assert (result.code, error_lines(result.err)) == (1, [f"error: {pool}:1: hosts: no hosts: nothing to import"])
+    result = axis("import", "axis-nodes", str(nodes), "--out", str(out))
+    assert (result.code, error_lines(result.err)) == (1, [f"error: {nodes}:1: nodes: no nodes: nothing to import"])
+    assert not out.exists()
+
+
+def test_the_profile_notes_say_what_axis_does_otherwise_and_where_each_feature_applies(tmp_path):
+    """The notes' platforms are the drivers' (`oses`); pool's leftovers that would fight axis's
+    files are named, and so is what axis's tailscale does not do that pool's install.sh did."""
+    from axis.adopt.pool import INIT_FEATURES, import_pool
+    from axis.adopt.writer import render
+    from axis.drivers.features import DRIVERS
+
+    said = {"noSleep": {"macos"}, "tailscale": {"linux", "macos"}}
+    assert {name: set(DRIVERS[name].oses) for name in INIT_FEATURES} == \
+        {name: said.get(name, {"linux"}) for name in INIT_FEATURES}
+    profile = render(next(d for d in import_pool(FIXTURES / "pool.json") if d.kind == "HostProfile"))
+    text = " ".join(line.lstrip("# ").strip() for line in profile.splitlines() if line.startswith("#"))
+    assert "noSleep applies to macOS hosts only, tailscale to Linux and macOS, the other six to Linux only" in text
+    assert "Remove pool's 60-pool-recovery.conf: it sorts after axis's file, so at boot its settings win" in text
+    assert "pool's install.sh added tailscale's apt repository; axis adds none" in text
+
+
+def test_a_rename_that_fails_midway_names_the_files_already_written(axis, tmp_path, monkeypatch):
+    """The files are renamed into place one by one: a failure between two says which are there."""
+    out = tmp_path / "specs"
+    real_replace, calls = Path.replace, []
+
+    def replace(self, target):
+        calls.append(target)
+        if len(calls) == 2:
+            raise OSError(errno.EIO, "Input/output error", str(target))
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    result = axis("import", "pool", str(FIXTURES / "pool.json"), "--out", str(out))
+    assert result.code == 1
+    assert error_lines(result.err) == [f"error: {out / 'host-ubu-2.yaml'}: cannot write: Input/output error"]
+    assert f"1 error(s); written before it failed: {out / 'host-ubu-1.yaml'}" in result.err
+    assert sorted(p.name for p in out.iterdir()) == ["host-ubu-1.yaml"]  # and the staging directory is gone

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import axis as axis_package
+from axis.cli import init_cmd
 from axis.cli.init_cmd import TEMPLATES, template_text, write_repository
 from axis.drivers.transport import ClosedOnExit, OutputCallback, RunResult
 from axis.specs import MODELS, Kind
@@ -162,8 +163,11 @@ def test_a_new_directory_becomes_a_git_repository_whose_ignores_keep_the_state_o
     assert "initialised an empty git repository (branch main)" in r.out
     assert _git(repo, "symbolic-ref", "--short", "HEAD").stdout.strip() == "main"
     state = ["fleet.db", "fleet.db-wal", "fleet.db-shm", "fleet.db.token", "fleet.db.apply.lock",
-              "fleet.db.controller.lock", "fleet.db.sources/main/x", "plan.json", "plan.md", "plan.err"]
-    kept = ["specs/hosts.yaml", "README.md", ".gitignore", ".github/workflows/axis-plan.yml"]
+             "fleet.db.controller.lock", "fleet.db.controller.sock", "fleet.db.controller.sock.lock",
+             "fleet.db.sources/main/x", "plan.json", "plan.md", "plan.err"]
+    # a spec whose host name has `.db.` in it is the fleet's, not state
+    kept = ["specs/hosts.yaml", "specs/pg1.db.example.net.yaml", "specs/host-pg1.db.yaml", "README.md",
+            ".gitignore", ".github/workflows/axis-plan.yml"]
     ignored = _git(repo, "check-ignore", "--no-index", *state, *kept).stdout.split()
     assert ignored == state
 
@@ -194,3 +198,49 @@ def test_the_command_module_imports_no_state_ssh_or_yaml_layer() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.stdout.split() == []
+
+
+def _fake_git(bin_dir: Path, body: str) -> None:
+    """A `git` first on PATH that runs `body` (sh) before anything else it does."""
+    bin_dir.mkdir()
+    script = bin_dir / "git"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+
+
+@needs_git
+def test_a_git_older_than_2_28_still_gets_branch_main(axis, tmp_path: Path, monkeypatch) -> None:
+    """git < 2.28 has no `init --initial-branch` (it exits 129): HEAD is pointed at main instead."""
+    real = shutil.which("git")
+    _fake_git(tmp_path / "bin", 'for a in "$@"; do case $a in --initial-branch*) echo "error: unknown option '
+              f"\\`$a'\" >&2; exit 129;; esac; done\nexec {real} \"$@\"")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    repo = tmp_path / "fleet"
+    r = axis("init", str(repo))
+    assert r.code == 0, r.err
+    assert "initialised an empty git repository (branch main)" in r.out
+    assert _git(repo, "symbolic-ref", "--short", "HEAD").stdout.strip() == "main"
+
+
+def test_a_git_that_hangs_is_one_line_not_a_traceback(axis, tmp_path: Path, monkeypatch) -> None:
+    _fake_git(tmp_path / "bin", f"exec {shutil.which('sleep')} 30")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setattr(init_cmd, "GIT_TIMEOUT", 0.3)
+    r = axis("init", str(tmp_path / "fleet"))
+    assert r.code == 0, r.err
+    assert f"git did not answer within 0.3 s ({tmp_path / 'bin' / 'git'} rev-parse --show-toplevel): run `git init` " \
+           "here yourself" in r.out.splitlines()
+    assert (tmp_path / "fleet" / "specs" / "hosts.yaml").is_file()
+
+
+@needs_git
+def test_a_directory_below_a_repositorys_top_level_gets_a_warning(axis, tmp_path: Path) -> None:
+    """GitHub runs workflows only from the top level's .github/workflows."""
+    _git(tmp_path, "init", "--quiet")
+    inside = tmp_path / "fleet"
+    r = axis("init", str(inside))
+    assert r.code == 0, r.err
+    assert f"already inside the git repository {tmp_path}: no `git init`" in r.out
+    assert f"warning: {inside} is not that repository's top level: GitHub runs only the workflows in " \
+           f"{tmp_path / '.github/workflows'}" in r.err
+    assert "warning" not in axis("init", "--force", str(tmp_path)).err  # the top level itself: no warning

@@ -2,6 +2,6 @@
 
 Each source has its own module that reads its format and returns `Draft`s (axis.adopt.drafts);
 axis.adopt.writer renders them as commented YAML, proves them with the spec loader `axis apply`
-uses, and writes them all or none. Only axis.specs is used: an import contacts no host and
+uses, and writes them only when every one is proven, each file whole. Only axis.specs is used: an import contacts no host and
 opens no state DB.
 """

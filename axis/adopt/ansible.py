@@ -5,12 +5,14 @@ A host belongs to the groups that list it and to their parents through `children
 group but `all` and `ungrouped` becomes the label `ansible-group/NAME: "true"`. Its vars are
 merged in Ansible's order of precedence: the inventory's group vars, then group_vars/ files (both
 from `all` to the deepest group; at one depth by ansible_group_priority, then name), then the
-host's own vars, then host_vars/ files (group_vars/ and host_vars/ beside the inventory: a file
-NAME, NAME.yml, NAME.yaml or NAME.json, or a directory NAME/ of such files).
+host's own vars, then host_vars/ files (group_vars/ and host_vars/ beside the inventory: the
+first that exists of NAME, NAME.yml, NAME.yaml and NAME.json, a directory NAME/ meaning its files,
+hidden and backup files skipped, as Ansible takes them).
 
 Of the result, ansible_host (the address; the inventory name when unset), ansible_port,
-ansible_user and ansible_become make the spec (their ansible_ssh_* and ansible_sudo spellings
-too). Other `ansible_*` connection variables change how a host is reached and axis has no field
+ansible_user and ansible_become make the spec; so do the older ansible_ssh_host, ansible_ssh_port
+and ansible_ssh_user, which win when both spellings are set (Ansible's MAGIC_VARIABLE_MAPPING lists
+them first). ansible_sudo is ignored, as ansible-core ignores it, and said in a comment. Other `ansible_*` connection variables change how a host is reached and axis has no field
 for them: each is an error at its line, naming where axis takes it instead (~/.ssh/config), except
 those that leave an SSH login as it is (interpreters, become as root by sudo). Variables without
 the `ansible_` prefix belong to playbooks and are left alone.
@@ -18,6 +20,7 @@ the `ansible_` prefix belong to playbooks and are left alone.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +36,13 @@ from axis.specs.yaml_nodes import node_line
 
 LABEL_PREFIX = "ansible-group/"
 _YAML_SUFFIXES = (".yml", ".yaml", ".json")
-#: Spec fields and the variables that set them (later names are Ansible's older spellings).
-_FIELDS = {"address": ("ansible_host", "ansible_ssh_host"), "user": ("ansible_user", "ansible_ssh_user"),
-           "port": ("ansible_port", "ansible_ssh_port"), "sudo": ("ansible_become", "ansible_sudo")}
-_MAPPED = {var for names in _FIELDS.values() for var in names}
+#: Spec fields and the variables that set them, the one Ansible prefers first: of both spellings
+#: ansible-core takes the older ansible_ssh_* (PlayContext's MAGIC_VARIABLE_MAPPING order).
+_FIELDS = {"address": ("ansible_ssh_host", "ansible_host"), "user": ("ansible_ssh_user", "ansible_user"),
+           "port": ("ansible_ssh_port", "ansible_port"), "sudo": ("ansible_become",)}
+#: Variables ansible-core no longer reads: left out of the spec as Ansible leaves them, with a note.
+_IGNORED = {"ansible_sudo": "ansible-core ignores it (only ansible_become makes it use sudo)"}
+_MAPPED = {var for names in _FIELDS.values() for var in names} | set(_IGNORED)
 #: Variables that leave an SSH login and sudo as axis does them: value → acceptable (None: any).
 _HARMLESS: dict[str, tuple[str, ...] | None] = {
     "ansible_connection": ("ssh", "smart", "paramiko", "paramiko_ssh"), "ansible_become_method": ("sudo",),
@@ -77,6 +83,8 @@ def import_ansible(path: Path) -> list[Draft]:
         draft = _host(host, where, line, merged, labels, problems)
         if draft is not None:
             drafts.append(draft)
+    if not inventory.host_origin:
+        problems.append(Problem(str(path), 0, "no hosts in this inventory: nothing to import"))
     problems += unique(drafts)
     if problems:
         raise ImportFailed(problems)
@@ -143,12 +151,17 @@ def _priority(group: Group) -> int:
 
 
 def _var_files(directory: Path, name: str, problems: list[Problem]) -> dict[str, Var]:
-    """The vars of group_vars/NAME or host_vars/NAME (a file, with or without a YAML/JSON suffix,
-    or a directory of such files in name order)."""
-    files = [directory / f"{name}{suffix}" for suffix in ("", *_YAML_SUFFIXES)]
-    found = [f for f in files if f.is_file()]
-    if (directory / name).is_dir():
-        found += sorted(f for f in (directory / name).rglob("*") if f.is_file() and f.suffix in ("", *_YAML_SUFFIXES))
+    """The vars of group_vars/NAME or host_vars/NAME, found as Ansible's DataLoader.find_vars_files
+    finds them: only the first of NAME, NAME.yml, NAME.yaml and NAME.json that exists, a directory
+    among them standing for every file below it (`_dir_files`)."""
+    found: list[Path] = []
+    for candidate in (directory / f"{name}{suffix}" for suffix in ("", *_YAML_SUFFIXES)):
+        if candidate.is_dir():
+            found = _dir_files(candidate, problems)
+            break
+        if candidate.exists():
+            found = [candidate]
+            break
     merged: dict[str, Var] = {}
     for file in found:
         try:
@@ -172,6 +185,25 @@ def _var_files(directory: Path, name: str, problems: list[Problem]) -> dict[str,
             continue
         merged.update({str(k): Var(v, str(file), node_line(data, k)) for k, v in data.items()})
     return merged
+
+
+def _dir_files(directory: Path, problems: list[Problem]) -> list[Path]:
+    """The vars files in a group_vars/ or host_vars/ directory as Ansible takes them: names in
+    sorted order, each subdirectory without a suffix in its place; hidden names (`.DS_Store`) and
+    backups (`main.yml~`) skipped; files without a suffix or with .yml, .yaml or .json."""
+    try:
+        names = sorted(entry.name for entry in directory.iterdir())
+    except OSError as exc:
+        problems.append(Problem(str(directory), 0, f"cannot read the directory: {exc.strerror or exc}"))
+        return []
+    found: list[Path] = []
+    for entry in (directory / n for n in names if not n.startswith(".") and not n.endswith("~")):
+        suffix = os.path.splitext(entry.name)[1]
+        if entry.is_dir() and not suffix:
+            found += _dir_files(entry, problems)
+        elif entry.is_file() and suffix in ("", *_YAML_SUFFIXES):
+            found.append(entry)
+    return found
 
 
 def _host(host: str, where: str, line: int, merged: dict[str, Var], labels: dict[str, str],
@@ -201,7 +233,10 @@ def _host(host: str, where: str, line: int, merged: dict[str, Var], labels: dict
         problems.append(Problem(where, line, str(exc)))
     if len(problems) > found:
         return None
-    return named(Draft("Host", name, spec, where, line, labels), host)
+    draft = named(Draft("Host", name, spec, where, line, labels), host)
+    draft.notes += [f"{key} ({merged[key].path}:{merged[key].line}) left out: {why}"
+                    for key, why in _IGNORED.items() if key in merged]
+    return draft
 
 
 def _converted(spec_field: str, value: Any) -> Any:

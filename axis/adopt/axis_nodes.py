@@ -37,6 +37,8 @@ def import_axis_nodes(path: Path) -> list[Draft]:
         draft = _node(entry, where, node_line(data["nodes"], index), problems)
         if draft is not None:
             drafts.append(draft)
+    if not data["nodes"]:
+        problems.append(Problem(where, node_line(data, "nodes"), "no nodes: nothing to import", "nodes"))
     problems += unique(drafts)
     if problems:
         raise ImportFailed(problems)

@@ -30,10 +30,12 @@ class Problem:
 
 
 class ImportFailed(Exception):
-    """Every problem found in one import; nothing is written when it is raised."""
+    """Every problem found in one import. Nothing is written when it is raised, but for `written`:
+    the files a write that failed midway had renamed into place (axis.adopt.writer)."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], written: list[Path] | None = None):
         self.problems = problems
+        self.written = written or []
         super().__init__("\n".join(str(p) for p in problems))
 
 

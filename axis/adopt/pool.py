@@ -42,12 +42,22 @@ INIT_FEATURES: dict[str, dict[str, Any]] = {
 }
 _PROFILE_NOTES = [
     "The eight features `pool init` set up, with pool's settings; `axis diff` shows what is missing.",
-    "axis writes its own files beside pool's: /etc/cron.daily/axis-disk-cleanup (remove pool's",
-    "/etc/cron.daily/disk-cleanup, or both run) and /etc/sysctl.d/60-axis-recovery.conf (pool's",
-    "60-pool-recovery.conf set kernel.panic_on_oom, a key Linux does not have). pool made a 32 GB",
-    "/swapfile-pool when swap was under 30 GB; axis adds /swapfile only where swap is under 32G,",
-    "so a host with pool's file gets none. noSleep applies to macOS hosts, the others to Linux",
-    "(axis reports the rest as not applicable).",
+    "Where axis does it otherwise than pool:",
+    "- diskCleanup: axis writes /etc/cron.daily/axis-disk-cleanup; remove pool's",
+    "  /etc/cron.daily/disk-cleanup, or both run.",
+    "- panicRecovery: axis writes /etc/sysctl.d/60-axis-recovery.conf with vm.panic_on_oom (pool's",
+    "  kernel.panic_on_oom is a key Linux does not have). Remove pool's 60-pool-recovery.conf: it",
+    "  sorts after axis's file, so at boot its settings win over axis's.",
+    "- swapfile: pool made a 32 GB /swapfile-pool where swap was under 30 GB; axis adds a 32G",
+    "  /swapfile where the other swap is under 32G, each swap area allowed 1 MiB short (the kernel",
+    "  leaves its header page out of SwapTotal): a host with pool's file gets none, and one with",
+    "  30 to 32G of swap, which pool left alone, gets axis's.",
+    "- tailscale: pool's install.sh added tailscale's apt repository; axis adds none and installs",
+    "  the package from the host's own package sources (a host pool set up keeps the repository",
+    "  pool added; on a new Debian host the install fails with apt's message). `tailscale up`",
+    "  stays manual.",
+    "noSleep applies to macOS hosts only, tailscale to Linux and macOS, the other six to Linux only",
+    "(axis reports a feature as not applicable on a host of another system).",
 ]
 _KEYS = {"name", "ssh", "sudo", "os", "description"}
 _SSH_URI = re.compile(r"ssh://(?:(?P<user>[^@/]+)@)?(?P<host>[^:/]+|\[[^\]/]+\])(?::(?P<port>\d+))?/?")
@@ -72,6 +82,8 @@ def import_pool(path: Path, excluded: Sequence[str] = POOL_EXCLUDED) -> list[Dra
         draft = _host(entry, where, node_line(data["hosts"], index), excluded, problems)
         if draft is not None:
             drafts.append(draft)
+    if not data["hosts"]:
+        problems.append(Problem(where, node_line(data, "hosts"), "no hosts: nothing to import", "hosts"))
     problems += unique(drafts)
     if problems:
         raise ImportFailed(problems)

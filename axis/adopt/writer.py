@@ -1,4 +1,4 @@
-"""Drafts as commented YAML, proven by the loader `axis apply` uses, then written all or none.
+"""Drafts as commented YAML, proven by the loader `axis apply` uses, then written, each file whole.
 
 Each object gets its own file, `<kind>-<name>.yaml` (`host-ubu-1.yaml`,
 `hostprofile-pool-init.yaml`): one object per file keeps a later edit's diff to its host, and the
@@ -6,7 +6,10 @@ kind in the name keeps a Host and a HostProfile of one name apart. The files are
 from a temporary directory exactly as `axis apply -f` would load them; only when every object
 loads, no file would be overwritten without `--force` and no object is already defined in the
 output directory are they written, each to a hidden directory inside the output directory, then
-renamed into place (a rename on one file system: a file is whole or absent, never half-written).
+renamed into place one by one (a rename on one file system: a file is whole or absent, never
+half-written). Every file is written before the first rename, so a full disk or a refused write
+leaves the output directory as it was; only a rename that fails midway (the directory changed
+under the import) leaves the files renamed before it, and the error names them (`written`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from axis.adopt.drafts import Draft, ImportFailed, Problem
 from axis.specs.errors import SpecError, SpecErrors
-from axis.specs.loader import load_specs
+from axis.specs.loader import load_specs, spec_files
 
 #: Mappings short enough to read on one line, as the examples write them (`{role: worker}`).
 _FLOW_KEYS = ("labels", "matchLabels")
@@ -68,9 +71,10 @@ def check(drafts: list[Draft]) -> None:
 
 
 def write(drafts: list[Draft], out: Path, *, force: bool) -> list[Path]:
-    """Write every draft to its file in `out` (made if missing), or nothing: ImportFailed when a
-    file exists (without `force`), an object would be loaded twice beside the specs already in
-    `out`, the loader refuses one, or `out` cannot be written."""
+    """Write every draft to its file in `out` (made if missing). ImportFailed, before any file is
+    written, when a file exists (without `force`), an object would be loaded twice beside the specs
+    already in `out`, the loader refuses one, or `out` cannot be written; when a rename fails
+    midway, ImportFailed with the files renamed before it as its `written`."""
     targets = [out / file_name(d) for d in drafts]
     taken = [t for t in targets if t.exists() or t.is_symlink()]
     if any(t.is_dir() for t in taken):  # a rename cannot replace it: found now, before any file moves
@@ -80,6 +84,7 @@ def write(drafts: list[Draft], out: Path, *, force: bool) -> list[Path]:
     texts = [render(d) for d in drafts]
     _prove(drafts, texts)
     _clashes(drafts, out, set(targets))
+    renamed: list[Path] = []
     try:
         out.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=".axis-import-", dir=out))  # beside the targets: one file system
@@ -89,10 +94,12 @@ def write(drafts: list[Draft], out: Path, *, force: bool) -> list[Path]:
                 path.write_text(text, encoding="utf-8")
             for path, target in zip(staged, targets, strict=True):
                 path.replace(target)
+                renamed.append(target)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     except OSError as exc:
-        raise ImportFailed([Problem(str(exc.filename or out), 0, f"cannot write: {exc.strerror or exc}")]) from None
+        raise ImportFailed([Problem(str(exc.filename or out), 0, f"cannot write: {exc.strerror or exc}")],
+                           written=renamed) from None
     return targets
 
 
@@ -120,14 +127,22 @@ def _refused(error: SpecError, draft: Draft | None) -> Problem:
 
 def _clashes(drafts: list[Draft], out: Path, replaced: set[Path]) -> None:
     """An object that the specs already in `out` define in another file would be loaded twice by
-    `axis apply -f OUT`: say where. Specs there that do not load are left to `axis apply` to report."""
-    try:
-        existing = load_specs([out])
-    except SpecErrors:
+    `axis apply -f OUT`: say where. Each file there is loaded on its own, so that one which does not
+    load (left to `axis apply` to report) hides no other file's objects; in such a file itself no
+    object is seen."""
+    if not out.is_dir():
         return
     new = {(d.kind, d.name): d for d in drafts}
-    problems = [Problem(item.path, item.line, f"{item.obj.kind} {item.obj.metadata.name!r} is already defined "
-                        f"here; the import from {new[item.key].origin} would define it twice")
-                for item in existing if item.key in new and Path(item.path) not in replaced]
+    problems = []
+    for file in spec_files(out):
+        if file in replaced:
+            continue
+        try:
+            existing = load_specs([file])
+        except SpecErrors:
+            continue
+        problems += [Problem(item.path, item.line, f"{item.obj.kind} {item.obj.metadata.name!r} is already defined "
+                             f"here; the import from {new[item.key].origin} would define it twice")
+                     for item in existing if item.key in new]
     if problems:
         raise ImportFailed(problems)

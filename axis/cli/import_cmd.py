@@ -25,8 +25,10 @@ _FORCE = typer.Option(False, "--force", help="overwrite spec files that already 
 _STDOUT = typer.Option(False, "--stdout", help="print the specs instead of writing files")
 
 
-def _emit(make: Callable[[], list[Draft]], out: Path, force: bool, stdout: bool) -> None:
-    """Run an importer, then print or write what it made; its problems one line each, exit 1."""
+def _emit(make: Callable[[], list[Draft]], out: Path, force: bool, stdout: bool,
+          root_option: str | None = None) -> None:
+    """Run an importer, then print or write what it made; its problems one line each, exit 1.
+    `root_option` is an axis option every later command needs to reach the hosts (said in the hint)."""
     from axis.adopt.drafts import ImportFailed
     from axis.adopt.writer import check, stream, write
 
@@ -40,11 +42,17 @@ def _emit(make: Callable[[], list[Draft]], out: Path, force: bool, stdout: bool)
     except ImportFailed as exc:
         for problem in exc.problems:
             typer.echo(f"error: {problem}", err=True)
-        typer.echo(f"{len(exc.problems)} error(s); nothing was written", err=True)
+        done = (f"written before it failed: {', '.join(str(p) for p in exc.written)}" if exc.written
+                else "nothing was written")
+        typer.echo(f"{len(exc.problems)} error(s); {done}", err=True)
         raise typer.Exit(1) from None
     for path in written:
         typer.echo(f"wrote {path}")
-    typer.echo(f"next: `axis diff -f {out}` shows what applying them would change", err=True)
+    if root_option is None:
+        typer.echo(f"next: `axis diff -f {out}` shows what applying them would change", err=True)
+    else:
+        typer.echo(f"next: `axis {root_option} diff -f {out}` shows what applying them would change; every axis "
+                   f"command that reaches these hosts needs `{root_option}`", err=True)
 
 
 @import_app.command("pool")
@@ -87,12 +95,15 @@ def ansible(
 
 @import_app.command("ssh-config")
 def ssh_config(
-    file: Path | None = typer.Argument(None, help="ssh_config file, passed to `ssh -F` [default: ~/.ssh/config]"),
+    file: Path | None = typer.Argument(None, help="ssh_config file, passed to `ssh -F` [default: ~/.ssh/config "
+                                                  "of your passwd home, as ssh reads it]"),
     match: str | None = typer.Option(None, "--match", help="only aliases matching this glob (`web-*`)"),
     sudo: bool = typer.Option(False, "--sudo", help="the hosts' users may run sudo: sudo true on every host"),
     out: Path = _OUT, force: bool = _FORCE, stdout: bool = _STDOUT,
 ) -> None:
     """Hosts from the aliases of an ssh_config (each `Host` name without wildcards), each resolved
-    by `ssh -G` as OpenSSH would (Include, Match, ProxyJump); the alias stays the address."""
-    from axis.adopt.ssh_config import import_ssh_config
-    _emit(lambda: import_ssh_config(file, match, sudo=sudo), out, force, stdout)
+    by `ssh -G` as OpenSSH would (Include, Match, ProxyJump); the alias stays the address, so later
+    axis commands need `axis --ssh-config FILE` when a FILE is given."""
+    from axis.adopt.ssh_config import connect_option, default_file, import_ssh_config
+    _emit(lambda: import_ssh_config(file, match, sudo=sudo), out, force, stdout,
+          connect_option(file or default_file()))

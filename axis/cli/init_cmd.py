@@ -29,6 +29,8 @@ TEMPLATES: tuple[tuple[str, str], ...] = (
     ("README.md", "README.md"),
 )
 
+#: Seconds each git command may take (a hung credential helper or file system must not hang init).
+GIT_TIMEOUT = 60.0
 #: Entries a directory may hold and still count as empty: a fresh clone of an empty repository.
 _EMPTY_ENOUGH = frozenset({".git"})
 
@@ -86,21 +88,41 @@ def write_repository(root: Path, force: bool) -> Written:
     return done
 
 
-def git_init(root: Path) -> str:
-    """`git init` `root` when git is installed and `root` is in no repository yet; one line
-    saying what happened (a failed `git init` is reported, not raised: the files are written)."""
+def git_init(root: Path) -> tuple[str, str | None]:
+    """`git init` `root` when git is installed and `root` is in no repository yet: one line saying
+    what happened, and a warning when `root` is below another repository's top level (GitHub would
+    not run the workflow there). A failed or hung git is reported, not raised: the files are written."""
     git = shutil.which("git")
     if git is None:
-        return "git not found: run `git init` here once it is installed"
-    inside = subprocess.run([git, "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True,
-                            timeout=60)
+        return "git not found: run `git init` here once it is installed", None
+    try:
+        return _git_init(git, root)
+    except subprocess.TimeoutExpired as exc:
+        return (f"git did not answer within {GIT_TIMEOUT:g} s ({' '.join(map(str, exc.cmd))}): "
+                "run `git init` here yourself"), None
+
+
+def _git_init(git: str, root: Path) -> tuple[str, str | None]:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([git, *args], cwd=root, capture_output=True, text=True, timeout=GIT_TIMEOUT,
+                              stdin=subprocess.DEVNULL, check=False)
+
+    inside = run("rev-parse", "--show-toplevel")
     if inside.returncode == 0:
-        return f"already inside the git repository {inside.stdout.strip()}: no `git init`"
-    made = subprocess.run([git, "init", "--quiet", "--initial-branch=main"], cwd=root, capture_output=True, text=True,
-                          timeout=60)
-    if made.returncode != 0:
-        return f"git init failed: {(made.stderr or made.stdout).strip()}"
-    return "initialised an empty git repository (branch main)"
+        top = Path(inside.stdout.strip())
+        said = f"already inside the git repository {top}: no `git init`"
+        if top.resolve() == root.resolve():
+            return said, None
+        return said, (f"{root} is not that repository's top level: GitHub runs only the workflows in "
+                      f"{top / '.github/workflows'}, and axis-plan.yml reads specs/ at the top level; move the "
+                      "files there or adapt the workflow's paths")
+    # `git init --initial-branch` needs git 2.28; pointing HEAD at main before the first commit
+    # names the branch alike on any git
+    for args in (("init", "--quiet"), ("symbolic-ref", "HEAD", "refs/heads/main")):
+        made = run(*args)
+        if made.returncode != 0:
+            return f"git {args[0]} failed: {(made.stderr or made.stdout).strip()}", None
+    return "initialised an empty git repository (branch main)", None
 
 
 def init(
@@ -118,5 +140,8 @@ def init(
         typer.echo(f"created  {directory / rel}")
     for rel in done.skipped:
         typer.echo(f"skipped  {directory / rel} (exists, left as it is)")
-    typer.echo(git_init(directory))
+    said, warning = git_init(directory)
+    typer.echo(said)
+    if warning is not None:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"next: edit {directory / 'specs/hosts.yaml'}, then run the three commands in {directory / 'README.md'}")

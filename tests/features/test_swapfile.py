@@ -128,6 +128,28 @@ def test_enough_swap_already_creates_nothing_and_says_why():
     assert D.plan(S, state, facts).notes == ["swap already 64.0Gi ≥ 32.0Gi: no swap file needed"]
 
 
+def test_swap_the_kernel_shows_without_its_header_page_counts_as_its_full_size():
+    """A 32 GiB swap file (pool's) is 32 GiB - 4 KiB in SwapTotal: enough, no second file. The
+    slack is per area: two 16 GiB files, each a page short, are enough too; 2 MiB short is not."""
+    facts, sections = debian()
+    state = D.observe(sections)
+
+    def with_areas(*sizes):
+        areas = [SwapDeviceFacts(path=f"/swapfile-{i}", type="file", size_bytes=size, used_bytes=0, priority=-2)
+                 for i, size in enumerate(sizes)]
+        return facts_with(facts, swaps=areas, swap=SwapFacts(total_bytes=sum(sizes), used_bytes=0))
+
+    page = 4096
+    one = with_areas(32 * G - page)
+    assert D.plan(S, state, one).steps == []
+    assert D.plan(S, state, one).notes == ["swap already 32.0Gi ≥ 32.0Gi: no swap file needed"]
+    assert D.plan(S, state, with_areas(16 * G - page, 16 * G - page)).steps == []
+    unknown_areas = facts_with(facts, swaps=None, swap=SwapFacts(total_bytes=32 * G - page, used_bytes=0))
+    assert D.plan(S, state, unknown_areas).notes[0] == "swap already 32.0Gi ≥ 32.0Gi: no swap file needed"
+    short = D.plan(S, state, with_areas(32 * G - 2 * 2**20)).steps
+    assert ("+", "create swap file /swapfile (32Gi)") in summaries(short)
+
+
 def test_a_file_axis_did_not_make_is_left_alone():
     facts, sections = debian()
     sections = {**sections, "swapfile.files": section("swapfile.files", [f"{2 * G}\tregular file\t/swapfile"])}

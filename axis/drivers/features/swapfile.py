@@ -1,7 +1,10 @@
 """swapfile: a swap file of `size` at `path`, its /etc/fstab line, and `vm.swappiness`.
 
 Nothing is created when the host already has at least `size` of swap without axis's own file
-(facts.swap minus the file axis made): the plan is empty and its note says why. The file is
+(facts.swap minus the file axis made): the plan is empty and its note says why. The kernel counts
+a swap area without its header page (a 32 GiB file is 32 GiB - 4 KiB in SwapTotal), so each
+active area may fall short of `size` by up to HEADER_SLACK: a host that another tool gave a
+32 GiB file is not given a second one. The file is
 built beside its final path (fallocate, dd when the filesystem cannot fallocate; chmod 600;
 mkswap) and renamed into place, so a half-made file never sits at `path`. A file of the wrong
 size is recreated (swapoff first, a live step). `swapon`, `swapoff` and `sysctl -p` are live
@@ -40,6 +43,9 @@ MARKER = f"{STATE_DIR}/swapfile.path"
 FSTAB_MARK = f"{MANAGED_MARK}: swapfile"
 _MARK = FSTAB_MARK.encode()
 MIB = 2**20
+#: How far below its size one swap area may show in SwapTotal and still count as that size: the
+#: kernel leaves out the header page (4 KiB; 64 KiB on some arm64 kernels). 1 MiB covers any page.
+HEADER_SLACK = MIB
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,14 @@ def _active(facts: Facts) -> dict[str, int]:
     return {d.path: d.size_bytes for d in facts.swaps or []}
 
 
+def _header_slack(facts: Facts, mine: str | None) -> int:
+    """HEADER_SLACK for each active swap area besides axis's own file (one area when /proc/swaps
+    is unknown but SwapTotal is not)."""
+    if facts.swaps is None:
+        return HEADER_SLACK
+    return HEADER_SLACK * sum(1 for device in facts.swaps if device.path != mine)
+
+
 def _in_proc_swaps(q: str) -> str:
     return f"awk 'NR > 1 {{ print $1 }}' /proc/swaps | grep -qxF -- {q}"
 
@@ -226,7 +240,8 @@ class Swapfile(FeatureDriver[SwapfileSettings, State]):
                 skip = f"{path} exists and axis did not make it: left alone (choose another path)"
             elif facts.swap is None:
                 skip = f"current swap unknown ({facts.missing.get('swap', 'no facts')}): no swap file made"
-            elif (other := facts.swap.total_bytes - active.get(mine or "", 0)) >= settings.size:
+            elif (other := facts.swap.total_bytes - active.get(mine or "", 0)) + _header_slack(facts, mine) \
+                    >= settings.size:
                 skip = f"swap already {human_size(other)} ≥ {human_size(settings.size)}: no swap file needed"
         if skip is not None:
             if fstab is not None:

@@ -82,7 +82,8 @@ def _fake(output: str) -> FakeTransport:
 def _dump(db: Database) -> dict[str, Any]:
     """Every row a pass writes, in a stable order, ids left out (they only order the rows)."""
     queries = {
-        "facts": "SELECT host, collected_at, status, reason, data FROM facts ORDER BY host, id",
+        # an observation without facts holds the JSON null, not SQL NULL (`latest_with_data` asks)
+        "facts": "SELECT host, collected_at, status, reason, data, data IS NULL AS sql_null FROM facts ORDER BY host, id",
         "conditions": "SELECT kind, name, type, status, reason, message, last_transition, observed_generation, "
                       "last_probe FROM conditions ORDER BY kind, name, type",
         "feature_status": "SELECT host, feature, state, reason, message, observed_generation, updated_at, "
@@ -98,6 +99,8 @@ def _dump(db: Database) -> dict[str, Any]:
                 for key in ("data", "refused"):
                     if isinstance(item.get(key), str):
                         item[key] = json.loads(item[key])
+                if "sql_null" in item:
+                    item["sql_null"] = bool(item["sql_null"])
                 if isinstance(item.get("data"), dict):
                     item["data"].pop("collected_at", None)
                 rows.append(item)

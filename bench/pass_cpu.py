@@ -48,7 +48,8 @@ from axis.reconcile.converge import converge_host  # noqa: E402
 from axis.reconcile.host_pass import HostWork, plan_work, reconcile_stored_host  # noqa: E402
 from axis.specs import Host, HostProfile, Kind  # noqa: E402
 from axis.state import Database  # noqa: E402
-from axis.state.objects import get_row, to_model, valid_models  # noqa: E402
+from axis.state.objects import get_row, valid_models  # noqa: E402
+from axis.state.stored_specs import to_model  # noqa: E402
 from bench.timing import BenchError  # noqa: E402
 
 

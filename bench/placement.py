@@ -35,7 +35,8 @@ from axis.placement.scorer import Index  # noqa: E402
 from axis.specs import Claim, Host, Kind, Loaded  # noqa: E402
 from axis.state import Database  # noqa: E402
 from axis.state.facts import Observation, store_observations  # noqa: E402
-from axis.state.objects import apply_objects, list_rows, to_model  # noqa: E402
+from axis.state.objects import apply_objects, list_rows  # noqa: E402
+from axis.state.stored_specs import to_model  # noqa: E402
 
 GiB = 1 << 30
 TOOLS = ("go", "python3", "git", "docker", "ollama", "node", "swift", "cargo", "gcc", "nvidia-smi")

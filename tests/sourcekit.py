@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from axis.state import Database
 from axis.state.conditions import set_condition
-from axis.state.sources import (SOURCE_KIND, begin_attempt, end_attempt, mark_applied, record_host_revision,
+from axis.state.object_kinds import SOURCE_KIND
+from axis.state.sources import (begin_attempt, end_attempt, mark_applied, record_host_revision,
                                 upsert_source)
 
 GOOD = "main@sha1:" + "a1b2c3d4e5" * 4

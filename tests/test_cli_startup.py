@@ -1,6 +1,8 @@
 """The command line stays cheap to start: a command imports its own module only, and the HTTP and
 MCP servers (and their web stack and SDK) only when `axis serve` or `axis mcp serve` runs. The
-commands that only read the state DB load neither the YAML loader (and ruamel) nor the scorer."""
+commands that only read the state DB load neither the YAML loader (and ruamel) nor the scorer,
+nor SQLAlchemy, SQLModel, Alembic, asyncssh or asyncio: they read one plain DB-API snapshot
+(`axis.state.snapshot`), and `--help`/`--version` read no DB at all."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.backend import on_postgresql
 
 #: Runs a command line, then lists the server modules (`axis.api`, its web stack, the MCP SDK) it
 #: loaded, and, with READING=1 in its environment, also the spec loader, ruamel and the scorer.
@@ -55,6 +59,57 @@ def test_reading_commands_load_no_yaml_loader_nor_scorer(tmp_path: Path, state_d
         if args[0] == "describe":  # it prints the spec as YAML: ruamel's emitter, never the loader
             loaded = [m for m in loaded if m.split(".")[0] != "ruamel"]
         assert loaded == [], (args, loaded)
+
+
+#: Prints, with the command's exit code, the top-level packages from NOT_READING it loaded.
+NOT_READING = ("sqlalchemy", "sqlmodel", "alembic", "asyncssh", "asyncio")
+PROBE_ORM = f"""
+import sys
+from axis.main import run
+code = run(sys.argv[1:])
+print("LOADED", code, " ".join(sorted({{m.split(".")[0] for m in sys.modules}} & set({NOT_READING!r}))))
+"""
+
+
+def test_reading_commands_need_no_orm_nor_ssh(tmp_path: Path, state_db: Path | str) -> None:
+    """On an existing state DB (either backend: psycopg is what PostgreSQL is read with)."""
+    state = str(state_db)
+    spec = tmp_path / "hosts.yaml"
+    spec.write_text("apiVersion: axis/v1\nkind: Host\nmetadata: {name: box}\nspec: {address: 192.0.2.1}\n---\n"
+                    "apiVersion: axis/v1\nkind: HostProfile\nmetadata: {name: base}\nspec: {features: {earlyoom: {}}}\n"
+                    "---\napiVersion: axis/v1\nkind: Claim\nmetadata: {name: job}\nspec: {task: make -j8 build}\n")
+    subprocess.run([sys.executable, "-m", "axis", "--state", state, "apply", "--no-converge", "-f", str(spec)],
+                   capture_output=True, check=True)
+    for args in (["get", "hosts"], ["get", "hosts", "-o", "wide"], ["get", "host", "box", "-o", "json"],
+                 ["get", "profiles"], ["get", "claims"], ["get", "leases"], ["get", "events"],
+                 ["get", "events", "-o", "yaml"], ["describe", "host", "box"], ["describe", "claim", "job"],
+                 ["place", "make -j8 build"], ["place", "make -j8 build", "-o", "json"],
+                 ["--help"], ["--version"], ["get", "--help"]):
+        done = subprocess.run([sys.executable, "-c", PROBE_ORM, "--state", state, *args], capture_output=True,
+                              text=True, check=True)
+        line = next(x for x in done.stdout.splitlines() if x.startswith("LOADED"))
+        code, *loaded = line.split(" ")[1:]
+        if on_postgresql() and not {"--help", "--version"} & set(args):  # psycopg, which reads it, imports asyncio
+            loaded = [m for m in loaded if m != "asyncio"]
+        assert (code, [m for m in loaded if m]) == ("0", []), (args, line, done.stderr[-500:])
+
+
+def test_help_lists_every_command_as_the_commands_themselves_say(capsys: pytest.CaptureFixture[str]) -> None:
+    """`axis --help` reads the command list from the modules' source (without importing them):
+    exactly the help that registering the commands themselves prints."""
+    import importlib
+
+    from axis.cli.main import COMMANDS, app, run
+
+    assert run(["--help"]) == 0
+    light = capsys.readouterr().out
+    app.registered_commands.clear()
+    for name, module, attr in COMMANDS:
+        app.command(name=name)(getattr(importlib.import_module(f"axis.cli.{module}"), attr))
+    typer_main = importlib.import_module("typer.main")
+    with pytest.raises(SystemExit):
+        typer_main.get_command(app)(["--help"], prog_name="axis")
+    assert capsys.readouterr().out == light
 
 
 def test_serve_help_does_not_start_the_web_stack(tmp_path: Path) -> None:

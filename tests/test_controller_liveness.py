@@ -103,7 +103,7 @@ def test_a_lock_file_this_user_cannot_read_is_one_line_naming_it(axis, state_db,
     """A root controller's lock file is 0600: another user asking `get controller` gets the
     file and what to do, not a traceback (and the API a JSON error, not a text 500)."""
     from axis.state import lock
-    from axis.state.db import StateError
+    from axis.state.errors import StateError
 
     lock_path = state_db.with_name(state_db.name + ".controller.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)

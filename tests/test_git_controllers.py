@@ -20,7 +20,7 @@ from axis.specs import Host
 from axis.state import Database
 from axis.state.ownership import holders
 from axis.state.conditions import conditions_of
-from axis.state.sources import host_revisions, recent_attempts, set_suspended
+from axis.state.sources import recent_attempts, set_suspended
 from axis.state.tables import SourcePass
 from tests.fake_transport import FakeTransport
 from tests.gitrepo import Repo
@@ -56,8 +56,8 @@ def attempts(db: Database) -> list[tuple[str, str]]:
 
 
 def revisions(db: Database) -> dict[str, str]:
-    with db.read() as session:
-        return {host: row.revision for host, row in host_revisions(session).items()}
+    with db.snapshot() as snap:
+        return {host: row.revision for host, row in snap.host_revisions().items()}
 
 
 def held(db: Database) -> dict[str, str]:

@@ -13,7 +13,7 @@ from axis.drivers.jobs.state import JobState
 from axis.placement.job_lease import STARTING, Ending, ending_of, record_end, renew_for_job
 from axis.placement.ledger import place_claims, release, renew
 from axis.specs import Kind
-from axis.state import Database, jobs, leases
+from axis.state import Database, jobs, leases, phases
 from axis.state.claims import get_status
 from axis.state.events import list_events
 from axis.state.objects import get_row
@@ -58,7 +58,7 @@ def test_the_migration_keeps_one_running_job_per_claim(db, state_db):
     with pytest.raises(UNIQUE_VIOLATION, match="(?i)unique"):  # the index itself, not only the check before it
         execute(state_db, "INSERT INTO jobs (job_id, claim, host, line, started, state, message, ended, stop_requested)"
                           " VALUES ('train-x', 'train', 'ubu-1', 'x', 1, 'Running', '', 0, 0)")
-    record_end(db, first, Ending(jobs.SUCCEEDED, 0, "exited 0"), now=T0 + 3)
+    record_end(db, first, Ending(phases.SUCCEEDED, 0, "exited 0"), now=T0 + 3)
     renew(db, "train", now=T0 + 4)
     _start(db, job_id="train-000000000003", now=T0 + 5)  # the claim's next job, once the first ended
     with db.read() as session:
@@ -122,7 +122,7 @@ def test_a_job_renews_no_lease_of_its_claim_on_another_host(db):
     with db.read() as session:
         job = jobs.get(session, job_id)
     assert job is not None and renew_for_job(db, job, now=T0 + 20) is None
-    assert record_end(db, job_id, Ending(jobs.FAILED, 1, "exited 1"), now=T0 + 21)
+    assert record_end(db, job_id, Ending(phases.FAILED, 1, "exited 1"), now=T0 + 21)
     with db.read() as session:
         assert leases.find(session, "train") is not None  # the other host's lease is not this job's
         status = get_status(session, "train")
@@ -130,17 +130,17 @@ def test_a_job_renews_no_lease_of_its_claim_on_another_host(db):
 
 
 @pytest.mark.parametrize(("ending", "event_type", "event"), [
-    (Ending(jobs.SUCCEEDED, 0, "exited 0"), "Normal", "JobSucceeded"),
-    (Ending(jobs.FAILED, 2, "exited 2"), "Warning", "JobFailed"),
-    (Ending(jobs.OOM_KILLED, 137, "killed: used more than its claim's memory (3.0Gi of 1.0Gi)"), "Warning",
+    (Ending(phases.SUCCEEDED, 0, "exited 0"), "Normal", "JobSucceeded"),
+    (Ending(phases.FAILED, 2, "exited 2"), "Warning", "JobFailed"),
+    (Ending(phases.OOM_KILLED, 137, "killed: used more than its claim's memory (3.0Gi of 1.0Gi)"), "Warning",
      "OOMKilled"),
-    (Ending(jobs.STOPPED, 143, "stopped by `axis stop` (exit 143)"), "Normal", "JobStopped"),
-    (Ending(jobs.LOST, None, "ended without recording an exit status"), "Warning", "JobLost"),
+    (Ending(phases.STOPPED, 143, "stopped by `axis stop` (exit 143)"), "Normal", "JobStopped"),
+    (Ending(phases.LOST, None, "ended without recording an exit status"), "Warning", "JobLost"),
 ])
 def test_a_job_that_ends_releases_its_lease_and_sets_the_claims_phase(db, ending, event_type, event):
     job_id = _start(db)
     assert record_end(db, job_id, ending, now=T0 + 9)
-    assert not record_end(db, job_id, Ending(jobs.FAILED, 1, "exited 1"), now=T0 + 10)  # the first ending wins
+    assert not record_end(db, job_id, Ending(phases.FAILED, 1, "exited 1"), now=T0 + 10)  # the first ending wins
     with db.read() as session:
         assert leases.find(session, "train") is None
         status = get_status(session, "train")
@@ -170,7 +170,7 @@ def test_get_and_describe_show_the_running_job_and_how_it_ended(db):
     assert running["reason"] == f"job {job_id} runs (detached; `axis logs train`, `axis stop train`)"
     assert running["job"] == {"id": job_id, "host": "ubu-1", "command": "python train.py", "state": "Running",
                               "exitCode": None, "started": "2023-11-14T22:13:21Z", "ended": None, "message": None}
-    record_end(db, job_id, Ending(jobs.FAILED, 3, "exited 3"), now=T0 + 9)
+    record_end(db, job_id, Ending(phases.FAILED, 3, "exited 3"), now=T0 + 9)
     ended = status(T0 + 10)
     assert (ended["phase"], ended["host"], ended["expires"]) == ("Failed", None, None)
     assert ended["job"]["state"] == "Failed" and ended["job"]["exitCode"] == 3

@@ -22,14 +22,14 @@ from axis.app.token import token_matches
 from axis.drivers import ssh as ssh_driver
 from axis.drivers.fan_out import fan_out
 from axis.drivers.features import panic_recovery
-from axis.drivers.hostkeys import HostKeyPolicy, PolicyClient
+from axis.drivers.host_key_policy import HostKeyPolicy
+from axis.drivers.hostkeys import PolicyClient
 from axis.drivers.transport import ErrorKind, RunResult, Target, TransportError, command_failed
 from axis.reconcile.controller import Controller
 from axis.specs import Host
 from axis.specs.features import PanicRecoverySettings
 from axis.state import Database
 from axis.state.facts import latest
-from axis.state.feature_status import feature_status
 from tests.dbcheck import rows
 from tests.conftest import Axis
 from tests.fake_transport import FakeConnector, FakeTransport, run_here
@@ -126,9 +126,9 @@ def _event_reasons(state_db: Path | str, host: str) -> list[str]:
 def _states(state_db: Path | str) -> dict[str, dict[str, str]]:
     db = Database(state_db)
     try:
-        with db.read() as session:
+        with db.snapshot() as snap:
             out: dict[str, dict[str, str]] = {}
-            for row in feature_status(session):
+            for row in snap.feature_status():
                 out.setdefault(row.host, {})[row.feature] = row.state
             return out
     finally:

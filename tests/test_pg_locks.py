@@ -19,7 +19,7 @@ from psycopg import sql
 
 from axis.state import Database, Location
 from axis.state.controllers import Member, beat, mark_stopped
-from axis.state.db import LIBPQ_DEFAULTS, pg_connect_args
+from axis.state.dbapi import LIBPQ_DEFAULTS, pg_connect_args
 from axis.state.lock import ApplyLock, controller_holder, controller_pid
 from axis.state.pg_locks import CONTROLLER_NAME, ControllerPresence, LockSession
 from tests.pgserver import PgServer

@@ -15,7 +15,8 @@ from axis.app.queries import object_one, source_list, source_one
 from axis.app.sources import short_revision
 from axis.specs import Kind
 from axis.state.events import list_events
-from axis.state.sources import SOURCE_KIND, begin_attempt, source_row
+from axis.state.object_kinds import SOURCE_KIND
+from axis.state.sources import begin_attempt, source_row
 from tests import dbcheck
 from tests.claimkit import host, store
 from tests.sourcekit import BROKEN, GOOD, URL, stalled_source

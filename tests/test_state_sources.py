@@ -12,8 +12,10 @@ from axis.specs import Kind
 from axis.state import Database, schema
 from axis.state.events import list_events
 from axis.state.objects import delete_object
-from axis.state.sources import (MAX_ATTEMPTS, SOURCE_KIND, all_sources, begin_attempt, end_attempt,
-                                host_revisions, last_pass_seq, mark_applied, passes_since, recent_attempts,
+from axis.state.snapshot import HostRevisionRow
+from axis.state.object_kinds import SOURCE_KIND
+from axis.state.sources import (MAX_ATTEMPTS, all_sources, begin_attempt, end_attempt,
+                                last_pass_seq, mark_applied, passes_since, recent_attempts,
                                 record_host_revision, record_source_pass, set_suspended, source_row,
                                 upsert_source)
 from tests.claimkit import host as host_spec
@@ -126,14 +128,14 @@ def test_host_revision_follows_the_last_convergence_and_goes_with_its_host(state
         record_host_revision(s, "web-1", "fleet", REV2, now=20.0)
         record_host_revision(s, "web-2", "fleet", REV1, now=30.0)
     with db.read() as s:
-        row = host_revisions(s).get("web-1")
+        row = _revisions(db).get("web-1")
         assert row is not None and (row.source, row.revision, row.converged_at) == ("fleet", REV2, 20.0)
-        assert sorted(host_revisions(s)) == ["web-1", "web-2"]
+        assert sorted(_revisions(db)) == ["web-1", "web-2"]
     with db.write() as s:
         delete_object(s, Kind.HOST, "web-1", now=40.0)
     with db.read() as s:
-        assert host_revisions(s).get("web-1") is None
-        assert host_revisions(s).get("web-2") is not None
+        assert _revisions(db).get("web-1") is None
+        assert _revisions(db).get("web-2") is not None
 
 
 def test_the_pass_counter_never_goes_back_when_the_host_holding_it_is_deleted(state_db: Path | str):
@@ -151,7 +153,7 @@ def test_the_pass_counter_never_goes_back_when_the_host_holding_it_is_deleted(st
         record_source_pass(s, "web-1", "fleet", REV2, changed=True, failed=False, now=13.0)
     with db.read() as s:
         assert [(p.host, p.revision) for p in passes_since(s, "fleet", counted)] == [("web-1", REV2)]
-        assert host_revisions(s).get("web-2") is None
+        assert _revisions(db).get("web-2") is None
 
 
 @pytest.mark.sqlite_only("upgrades a SQLite file made at legacy schema 5")
@@ -179,4 +181,9 @@ def test_schema_5_db_gains_the_source_tables_and_keeps_its_rows(tmp_path: Path, 
         record_host_revision(s, "web-1", "fleet", REV1, now=5.0)
     with db.read() as s:
         assert [r.name for r in all_sources(s)] == ["fleet"]
-        assert host_revisions(s).get("web-1") is not None
+        assert _revisions(db).get("web-1") is not None
+
+
+def _revisions(db: Database) -> dict[str, HostRevisionRow]:
+    with db.snapshot() as snap:
+        return snap.host_revisions()

@@ -11,7 +11,8 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from axis.drivers.hostkeys import HostKeyPolicy, PolicyClient, known_hosts_files
+from axis.drivers.host_key_policy import HostKeyPolicy
+from axis.drivers.hostkeys import PolicyClient, known_hosts_files
 from axis.drivers.transport import (ErrorKind, RunResult, TransportError, atomic_write_command,
                                     privileged, sudo_refusal)
 from axis.reconcile.observe import gather_facts, to_observation

@@ -50,7 +50,7 @@ from axis.specs.bounded_yaml import MAX_SPEC_BYTES
 from axis.specs.loader import decode_spec_bytes
 from axis.specs.units import parse_duration
 from axis.state import Database
-from axis.state.objects import StoredSpecInvalid
+from axis.state.stored_specs import StoredSpecInvalid
 
 #: Largest request body accepted: the loader's limit for a spec file (a spec set is a few KiB).
 MAX_BODY = MAX_SPEC_BYTES

@@ -5,38 +5,40 @@ job that runs under it), Bound, Pending, or what the last placement pass or job 
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from axis.app.documents import JobView, LeaseList, LeaseView, ObjectStatus, ObjectView
 from axis.app.timefmt import iso
 from axis.placement.infer import infer
 from axis.specs import API_VERSION, Claim
 from axis.specs.units import format_duration, human_size
-from axis.state import jobs, leases
-from axis.state.claims import BOUND, EXPIRED, PENDING, statuses
-from axis.state.objects import StoredSpecInvalid, to_model
-from axis.state.tables import ClaimStatus, DesiredObject, Job, Lease
+from axis.state.phases import BOUND, EXPIRED, PENDING, RUNNING
+from axis.state.snapshot import ClaimStatusRow, JobRow, LeaseRow, ObjectRow, Snapshot
+from axis.state.stored_specs import StoredSpecInvalid, to_model
+
+if TYPE_CHECKING:
+    from axis.state.tables import Lease
 
 
-def add_claim_status(session: Session, views: list[ObjectView], rows: list[DesiredObject], now: float) -> None:
+def add_claim_status(snap: Snapshot, views: list[ObjectView], rows: list[ObjectRow], now: float) -> None:
     """Put each claim's placement (phase, host, memory, expiry, reason, newest job) under `status`."""
-    seen = statuses(session)
-    held = {lease.claim: lease for lease in leases.all_leases(session)}
-    newest = jobs.latest_by_claim(session)
+    seen = snap.claim_statuses()
+    held = {lease.claim: lease for lease in snap.leases()}
+    newest = snap.newest_jobs()
     for view, row in zip(views, rows, strict=True):
         view["status"] = claim_status(row, seen.get(row.name), held.get(row.name), now, newest.get(row.name))
 
 
-def claim_status(row: DesiredObject, status: ClaimStatus | None, lease: Lease | None, now: float,
-                 job: Job | None = None) -> ObjectStatus:
+def claim_status(row: ObjectRow, status: ClaimStatusRow | None, lease: LeaseRow | None, now: float,
+                 job: JobRow | None = None) -> ObjectStatus:
     """A claim's phase from its lease (which wins: a lease past `now` is Expired even before a
     pass sweeps it; a live one whose detached job runs is Running) and else from the last
     placement pass or job ending, with the reason people read; its newest job under `job`."""
-    running = job is not None and job.state == jobs.RUNNING
+    running = job is not None and job.state == RUNNING
     if lease is not None and lease.expires <= now:
         phase, reason = EXPIRED, "lease expired; its memory is freed by the next pass"
     elif lease is not None and running and job is not None and job.host == lease.host:
-        phase, reason = jobs.RUNNING, f"job {job.job_id} runs (detached; `axis logs {row.name}`, `axis stop {row.name}`)"
+        phase, reason = RUNNING, f"job {job.job_id} runs (detached; `axis logs {row.name}`, `axis stop {row.name}`)"
     elif lease is not None:
         phase, reason = BOUND, ""
         if status is not None and status.observed_generation != row.generation:
@@ -60,14 +62,14 @@ def claim_status(row: DesiredObject, status: ClaimStatus | None, lease: Lease | 
     return view
 
 
-def job_view(job: Job) -> JobView:
+def job_view(job: JobRow) -> JobView:
     """A detached job as `describe claim` and `-o json` show it."""
     return {"id": job.job_id, "host": job.host, "command": job.line, "state": job.state, "exitCode": job.exit_code,
             "started": iso(job.started), "ended": iso(job.ended) if job.ended else None,
             "message": job.message or None}
 
 
-def lease_view(lease: Lease, now: float) -> LeaseView:
+def lease_view(lease: LeaseRow | Lease, now: float) -> LeaseView:
     return {"claim": lease.claim, "host": lease.host, "memory": human_size(lease.memory_bytes), "gpu": lease.gpu,
             "acquired": iso(lease.acquired), "renewed": iso(lease.renewed), "expires": iso(lease.expires),
             "expiresIn": _until(lease.expires, now)}

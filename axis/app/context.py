@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from axis.drivers.connector import Connector, SshOptions
-from axis.state import Database, Location
+from axis.drivers.connector import SshOptions
+from axis.state.dbapi import direct_snapshot
+from axis.state.location import Location
+from axis.state.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from axis.drivers.connector import Connector
+    from axis.state.db import Database
 
 
 class AppError(Exception):
@@ -35,6 +44,23 @@ class AppContext:
         self.state = Location.of(self.state)
 
     def db(self) -> Database:
+        """The state DB through SQLAlchemy, opened (created, upgraded) on first use: imported
+        only by the commands that write or need the ORM; the reading ones use `snapshot`."""
         if self._db is None:
+            from axis.state.db import Database
+
             self._db = Database(self.state)
         return self._db
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """One consistent read for the documents (`axis get`, `describe`, `place`): plain DB-API
+        on a connection of its own, without SQLAlchemy, unless the DB does not exist yet or is
+        not at the schema's head: then `db()` creates or upgrades it, as every command always did."""
+        if self._db is None:
+            with direct_snapshot(self.state) as snap:
+                if snap is not None:
+                    yield snap
+                    return
+        with self.db().snapshot() as snap:
+            yield snap

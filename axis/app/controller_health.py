@@ -13,8 +13,7 @@ from axis.app.documents import ConditionView, ControllerHealth, ControllerStatus
 from axis.app.events import event_view
 from axis.app.objects import condition_view
 from axis.app.timefmt import iso, parse_iso
-from axis.reconcile.supervisor import KIND as CONTROLLER_KIND
-from axis.reconcile.supervisor import NAME as CONTROLLER_NAME
+from axis.state.object_kinds import CONTROLLER_KIND, CONTROLLER_NAME
 from axis.specs import API_VERSION
 from axis.state.conditions import conditions_of
 from axis.state.events import list_events

@@ -14,8 +14,8 @@ from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
-from axis.drivers.features.base import Op
-from axis.reconcile.converge import FeatureState
+from axis.drivers.plan_ops import Op
+from axis.reconcile.feature_state import FeatureState
 
 
 class ObjectMetadata(TypedDict):

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from axis.app.context import AppContext, AppError
 from axis.drivers.connector import SshOptions
-from axis.drivers.hostkeys import HostKeyPolicy
+from axis.drivers.host_key_policy import HostKeyPolicy
 from axis.reconcile.git_follow import GitSource
 from axis.sources.git import GitError, GitRemote
 from axis.sources.git_snapshot import repo_path

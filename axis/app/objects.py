@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 
-from sqlmodel import Session
+from typing import TYPE_CHECKING
+
 from typing_extensions import TypedDict
 
 from axis.app.claims import add_claim_status
@@ -18,14 +19,11 @@ from axis.app.documents import ConditionView, ObjectList, ObjectMetadata, Object
 from axis.app.observed import observed_view
 from axis.app.timefmt import iso
 from axis.specs import API_VERSION, Host, HostProfile, Kind, effective_features, matching_profiles
-from axis.state.conditions import conditions_of
-from axis.state.controllers import lease_time
-from axis.state.facts import latest
-from axis.state.feature_status import feature_status
-from axis.state.objects import StoredSpecInvalid, desired_hosts, to_model
-from axis.state.ownership import holders
-from axis.state.sources import host_revisions
-from axis.state.tables import Condition, DesiredObject, FeatureStatus
+from axis.state.snapshot import ConditionRow, FeatureStatusRow, ObjectRow, Snapshot
+from axis.state.stored_specs import StoredSpecInvalid, to_model, valid
+
+if TYPE_CHECKING:
+    from axis.state.tables import Condition
 
 
 class _Labels(TypedDict, total=False):
@@ -34,7 +32,7 @@ class _Labels(TypedDict, total=False):
     labels: dict[str, str]
 
 
-def object_view(row: DesiredObject, status: ObjectStatus | None = None) -> ObjectView:
+def object_view(row: ObjectRow, status: ObjectStatus | None = None) -> ObjectView:
     labels: _Labels = {"labels": dict(sorted(row.labels.items()))} if row.labels else {}
     metadata: ObjectMetadata = {"name": row.name, **labels, "generation": row.generation,
                                 "creationTimestamp": iso(row.created_at), "source": f"{row.source_path}:{row.source_line}"}
@@ -55,7 +53,7 @@ def profile_status(profile: HostProfile, hosts: list[Host]) -> ObjectStatus:
     return {"matchedHosts": sorted(h.metadata.name for h in hosts if profile.spec.selector.matches(h.metadata.labels))}
 
 
-def views_for(kind: Kind, rows: list[DesiredObject], hosts: list[Host], profiles: list[HostProfile]) -> list[ObjectView]:
+def views_for(kind: Kind, rows: list[ObjectRow], hosts: list[Host], profiles: list[HostProfile]) -> list[ObjectView]:
     """Full objects with their computed status, in name order."""
     out = []
     for row in rows:
@@ -79,34 +77,37 @@ def list_view(items: list[ObjectView]) -> ObjectList:
     return {"apiVersion": API_VERSION, "kind": "List", "items": items}
 
 
-def object_views(session: Session, kind: Kind, rows: list[DesiredObject]) -> list[ObjectView]:
+def object_views(snap: Snapshot, kind: Kind, rows: list[ObjectRow]) -> list[ObjectView]:
     """Objects as `get -o json` shows them: spec plus status (observation, conditions, placement)."""
     # only hosts and profiles show effective features and matched hosts: claims need neither
-    hosts, profiles = desired_hosts(session) if kind in (Kind.HOST, Kind.HOST_PROFILE) else ([], [])
+    if kind in (Kind.HOST, Kind.HOST_PROFILE):
+        hosts, profiles = valid(snap.objects(Kind.HOST), Host), valid(snap.objects(Kind.HOST_PROFILE), HostProfile)
+    else:
+        hosts, profiles = [], []
     views = views_for(kind, rows, hosts, profiles)
     if kind == Kind.HOST:
-        add_observed(session, views)
+        add_observed(snap, views)
     elif kind == Kind.CLAIM:
-        add_claim_status(session, views, rows, time.time())
-    add_conditions(session, kind, views)
+        add_claim_status(snap, views, rows, time.time())
+    add_conditions(snap, kind, views)
     return views
 
 
-def add_observed(session: Session, views: list[ObjectView]) -> None:
+def add_observed(snap: Snapshot, views: list[ObjectView]) -> None:
     """Put each host's latest observation (facts summary, status, age) under status.observed, its
     features' states under status.features, the git revision that last converged it, and the
     controller that holds it now."""
     now = time.time()
     names = [v["metadata"]["name"] for v in views]
-    newest = latest(session, names)
-    features: dict[str, list[FeatureStatus]] = {}
-    for row in feature_status(session, names):
+    newest = snap.latest_facts(names)
+    features: dict[str, list[FeatureStatusRow]] = {}
+    for row in snap.feature_status(names):
         features.setdefault(row.host, []).append(row)
-    revisions = host_revisions(session)
-    held = holders(session, lease_time(session))  # the clock the leases are on
+    revisions = snap.host_revisions()
+    held = snap.holders(snap.lease_time())  # the clock the leases are on
     for view in views:
         name = view["metadata"]["name"]
-        o = observed_view(session, name, newest.get(name), now, spec_sudo=view["spec"].get("sudo") is True)
+        o = observed_view(snap, name, newest.get(name), now, spec_sudo=view["spec"].get("sudo") is True)
         view["status"]["observed"] = {"status": o["status"], "reason": o["reason"], "observedAt": o["observedAt"],
                                       "age": o["age"], "factsAt": o["factsAt"], "summary": o["summary"]}
         view["status"]["features"] = [
@@ -122,10 +123,10 @@ def add_observed(session: Session, views: list[ObjectView]) -> None:
             view["status"]["controller"] = {"name": owner.holder, "token": owner.token, "expires": iso(owner.expires)}
 
 
-def add_conditions(session: Session, kind: Kind, views: list[ObjectView]) -> None:
+def add_conditions(snap: Snapshot, kind: Kind, views: list[ObjectView]) -> None:
     """status.conditions and status.observedGeneration, Kubernetes-style, where a pass set them."""
-    by_name: dict[str, list[Condition]] = {}
-    for c in conditions_of(session, kind):
+    by_name: dict[str, list[ConditionRow]] = {}
+    for c in snap.conditions(kind):
         by_name.setdefault(c.name, []).append(c)
     for view in views:
         found = by_name.get(view["metadata"]["name"])
@@ -136,7 +137,7 @@ def add_conditions(session: Session, kind: Kind, views: list[ObjectView]) -> Non
         status["conditions"] = [condition_view(c) for c in found]
 
 
-def condition_view(c: Condition) -> ConditionView:
+def condition_view(c: ConditionRow | Condition) -> ConditionView:
     return {"type": c.type, "status": c.status, "reason": c.reason, "message": c.message,
             "lastTransitionTime": iso(c.last_transition), "lastProbeTime": iso(c.last_probe) if c.last_probe else None,
             "observedGeneration": c.observed_generation}

@@ -7,15 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from sqlmodel import Session
 
 from axis.app.documents import ClusterTotals, Observation
 from axis.app.timefmt import age, iso
 from axis.drivers.facts import Facts
 from axis.placement.candidates import enforcement_in_force
 from axis.specs.units import human_size
-from axis.state.facts import latest_with_data
-from axis.state.tables import FactsRecord
+from axis.state.snapshot import FactsRow, Snapshot
 
 
 def _used_total(used: int | None, total: int | None) -> str:
@@ -74,12 +72,12 @@ def load_facts(data: dict[str, Any] | None) -> Facts | None:
         return None
 
 
-def observed_view(session: Session, name: str, record: FactsRecord | None, now: float, *,
+def observed_view(snap: Snapshot, name: str, record: FactsRow | None, now: float, *,
                   spec_sudo: bool) -> Observation:
     """A host's latest observation, with the numbers from the newest pass that carried facts:
     an unreachable host still shows what it looked like, and `age`/`factsAt` say how old that is.
     `spec_sudo`: the Host's `spec.sudo` (what `axis exec` may use there)."""
-    good = record if record is not None and record.data else latest_with_data(session, name)
+    good = record if record is not None and record.data else snap.latest_facts_with_data(name)
     parsed = load_facts(good.data) if good is not None else None
     return {
         "name": name,

@@ -1,6 +1,6 @@
 """What a front end does to the desired state and the claims, beside apply (`axis.app.apply`):
-delete an object, rank the hosts for a task, run a command on a claim's host, suspend or resume
-a git source.
+delete an object, run a command on a claim's host, suspend or resume a git source (ranking the
+hosts for a task is `axis.app.ranking`).
 
 Renewing and releasing a lease are the ledger's own operations (`axis.placement.ledger.renew`,
 `release`), which both front ends call directly; there is no app function for them, because one
@@ -14,23 +14,14 @@ only says which front end calls it; the rule itself already lives once, in the l
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from axis.app.placement_document import PlacementDocument, placement_doc
-from pydantic import ValidationError
 
-from axis.app.context import AppContext, AppError, NotFound
+from axis.app.context import AppContext, NotFound
 from axis.app.sources import SourceDocument, not_found, source_view
 from axis.hostcmd.claim_exec import ExecResult, bound_target, run_bound
-from axis.placement.candidates import load_candidates
-from axis.placement.infer import infer
-from axis.placement.scorer import Placement, rank
 from axis.specs import Kind
-from axis.specs.errors import problem_text
-from axis.specs.models import ClaimSpec
 from axis.state import Database
 from axis.state.objects import delete_object, get_row
 from axis.state.sources import set_suspended, source_row
@@ -48,31 +39,6 @@ def require_claim(db: Database, name: str) -> None:
     with db.read() as session:
         if get_row(session, Kind.CLAIM, name) is None:
             raise NotFound(f"{Kind.CLAIM} {name!r} not found")
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """The hosts ranked for a task: the document every front end shows, and the placement it
-    was made from (for the command line's `--context` block)."""
-
-    doc: PlacementDocument
-    placement: Placement
-
-
-def rank_task(db: Database, task: str, *, now: float) -> Ranking:
-    """Advisory ranking of the hosts for `task` on the newest stored facts; takes no lease.
-    AppError, in one line that says what to write instead, for a task that is no valid claim task."""
-    try:
-        spec = ClaimSpec(task=task)
-    except ValidationError as exc:
-        problem = "; ".join(problem_text(e) for e in exc.errors())
-        raise AppError(f"invalid task {task[:60]!r}: {problem}; say what the task does, "
-                       'e.g. axis place "build the kernel with make -j8"') from None
-    inference = infer(spec)
-    with db.read() as session:
-        hosts = load_candidates(session, now=now, local_hostname=socket.gethostname())
-    placement = rank(inference.need, hosts)
-    return Ranking(placement_doc(task, inference, placement), placement)
 
 
 def exec_on_claim(app: AppContext, claim: str, line: str, *, clock: Callable[[], float], force: bool,

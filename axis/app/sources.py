@@ -20,7 +20,8 @@ from axis.app.timefmt import iso
 from axis.reconcile.git_revision import split_revision
 from axis.specs import API_VERSION
 from axis.state.conditions import conditions_of
-from axis.state.sources import SOURCE_KIND, recent_attempts
+from axis.state.object_kinds import SOURCE_KIND
+from axis.state.sources import recent_attempts
 from axis.state.tables import SourceAttempt, SourceRow
 
 #: How many attempts a document shows (the state keeps more, bounded).

@@ -1,4 +1,4 @@
-"""`axis place`, `axis renew`, `axis release` and `axis exec`.
+"""`axis renew`, `axis release` and `axis exec` (`axis place` is `place_cmd`).
 
 Every command reads the clock once and passes `now` down, so a command's decisions agree with
 each other; `exec` passes the clock itself, because its lease renewals happen over time.
@@ -16,11 +16,10 @@ import typer
 
 from axis.app.context import AppContext, AppError
 from axis.app.jobs import start_job
-from axis.app.operations import exec_on_claim, rank_task
-from axis.cli.claims_view import context_block, explain_lines, placement_table
+from axis.app.operations import exec_on_claim
 from axis.cli.context import app_context
 from axis.cli.controller_path import host_connector
-from axis.cli.output import Format, emit, print_table, stream
+from axis.cli.output import stream
 from axis.drivers.transport import TransportError
 from axis.hostcmd.claim_exec import ExecLost, ExecRefused
 from axis.placement.ledger import LedgerError, release as release_lease, renew as renew_lease
@@ -30,33 +29,6 @@ from axis.specs.units import format_duration, human_size, parse_duration
 #: and `ssh` use them), so a script can tell them from the command's own exit codes.
 EXIT_NOT_STARTED = 125
 EXIT_CONNECTION_LOST = 255
-
-
-def place(
-    ctx: typer.Context,
-    task: str = typer.Argument(..., help='what the task does, e.g. "run ollama inference on a 7b model"'),
-    explain: bool = typer.Option(False, "--explain", help="show what was inferred from the task and each fit score's terms"),
-    context: bool = typer.Option(False, "--context", help="print a compact block to paste into an agent's prompt"),
-    output: Format = typer.Option(Format.table, "-o", "--output", help="table, json or yaml"),
-) -> None:
-    """Rank the hosts for a task (advisory: no lease is taken), with a reason for every rejected host."""
-    ranking = rank_task(app_context(ctx).db(), task, now=time.time())
-    doc, placement = ranking.doc, ranking.placement
-    if output in (Format.json, Format.yaml):
-        emit(doc, output)
-        return
-    if context:
-        typer.echo(context_block(doc, placement))
-        return
-    if explain:
-        typer.echo("\n".join(explain_lines(doc)) + "\n")
-    best = placement.best
-    typer.echo(f"best: {best.host.name} (fit {best.score}/100)" if best else f"no host fits: {task}")
-    if placement.ranked:
-        print_table(*placement_table(doc))
-    if placement.rejected:
-        typer.echo("")
-        print_table(["REJECTED", "REASON"], [[r.host, "; ".join(r.reasons)] for r in placement.rejected])
 
 
 def renew(

@@ -15,7 +15,7 @@ from axis.app.queries import controller, controllers
 from axis.app.timefmt import age, parse_iso
 from axis.cli.context import app_context
 from axis.cli.output import Format, console, emit, indented_table, print_table
-from axis.reconcile.supervisor import NAME as CONTROLLER_NAME
+from axis.state.object_kinds import CONTROLLER_NAME
 from axis.specs.text import visible
 
 

@@ -17,8 +17,6 @@ from axis.cli.kinds import CONTROLLER, CONTROLLERS, DESCRIBE, EVENT, SOURCE, res
 from axis.cli.output import Format, console, dump, indent, indented_table
 from axis.specs import Kind
 from axis.specs.text import visible
-from axis.state.events import list_events
-from axis.state.objects import get_row
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -42,12 +40,12 @@ def describe(
         from axis.cli.sources_cmd import describe_source
         return describe_source(ctx, name)
     desired = Kind(kind)  # what is left are the kinds of desired objects
-    with app_context(ctx).db().read() as session:
-        row = get_row(session, desired, name)
+    with app_context(ctx).snapshot() as snap:
+        row = snap.object(desired, name)
         if row is None:
             raise AppError(f"{kind} {name!r} not found")
-        events = list_events(session, kind=kind, name=name, limit=20)
-        view = object_views(session, desired, [row])[0]
+        events = snap.events(kind=kind, name=name, limit=20)
+        view = object_views(snap, desired, [row])[0]
     out = console()
     meta = view["metadata"]
     now = time.time()

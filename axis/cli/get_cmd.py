@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from axis.app.context import AppError
+from axis.app.context import AppContext, AppError
 from axis.app.documents import ObjectStatus
 from axis.app.claims import lease_list_view
 from axis.app.events import event_list_view, event_view
@@ -25,9 +25,7 @@ from axis.cli.selectors import LabelSelector
 from axis.specs import Kind
 from axis.specs.models import HostSpec
 from axis.specs.text import visible
-from axis.state import Database
-from axis.state.events import list_events
-from axis.state.tables import Event
+from axis.state.snapshot import EventRow
 
 #: What a host whose spec leaves `fanout` out gets (the stored spec holds what was written).
 FANOUT_DEFAULT: bool = HostSpec.model_fields["fanout"].default
@@ -58,14 +56,14 @@ def get(
         return show_controller(ctx, name, output, detailed=False)
     labels = _selector(selector)
     if kind == EVENT and watch:
-        return _follow_events(app_context(ctx).db(), name)
+        return _follow_events(app_context(ctx), name)
     if watch:
         raise AppError("--watch follows events only: axis get events --watch")
     if kind == EVENT:
-        with app_context(ctx).db().read() as session:
-            _print_events(list_events(session, name=name, limit=None if output != Format.table else 200), output)
+        with app_context(ctx).snapshot() as snap:
+            _print_events(snap.events(name=name, limit=None if output != Format.table else 200), output)
         return
-    views = find_objects(app_context(ctx).db(), Kind(kind), name, labels.matches)  # the kinds of desired objects
+    views = find_objects(app_context(ctx), Kind(kind), name, labels.matches)  # the kinds of desired objects
     if output in (Format.json, Format.yaml):
         emit(views[0] if name else list_view(views), output)
         return
@@ -113,7 +111,7 @@ def _selector(text: str | None) -> LabelSelector:
         raise AppError(str(exc)) from exc
 
 
-def _print_events(events: list[Event], output: Format) -> None:
+def _print_events(events: list[EventRow], output: Format) -> None:
     if output in (Format.json, Format.yaml):
         emit(event_list_view([event_view(e) for e in events]), output)
         return
@@ -122,16 +120,16 @@ def _print_events(events: list[Event], output: Format) -> None:
                 [[age(e.time, now), e.type, f"{e.kind.lower()}/{e.name}", e.reason, e.message] for e in events])
 
 
-def _follow_events(db: Database, name: str | None, poll: float = 0.5) -> None:
+def _follow_events(app: AppContext, name: str | None, poll: float = 0.5) -> None:
     """Print the recent events, then every new one as it is written (one line each, like kubectl -w)."""
-    with db.read() as session:
-        events = list_events(session, name=name, limit=20)
+    with app.snapshot() as snap:
+        events = snap.events(name=name, limit=20)
     _print_events(events, Format.table)
     last = events[-1].id if events else 0
     while True:
         time.sleep(poll)
-        with db.read() as session:
-            fresh = list_events(session, name=name, after_id=last or 0)
+        with app.snapshot() as snap:
+            fresh = snap.events(name=name, after_id=last or 0)
         for e in fresh:
             typer.echo(visible(f"{iso(e.time)}  {e.type:<7}  {e.kind.lower()}/{e.name}  {e.reason}  {e.message}"))
             last = e.id
@@ -168,7 +166,7 @@ def _yes(value: object) -> str:
 
 def get_leases(ctx: typer.Context, name: str | None, output: Format) -> None:
     """`axis get leases [CLAIM]`: every lease, live or expired but not yet swept."""
-    views = lease_views(app_context(ctx).db(), name)
+    views = lease_views(app_context(ctx), name)
     if name and not views:
         raise AppError(f"claim {name!r} holds no lease")
     if output in (Format.json, Format.yaml):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from axis.app.context import AppError
-from axis.reconcile.supervisor import KIND as CONTROLLER
 from axis.specs import Kind
-from axis.state.sources import SOURCE_KIND as SOURCE
+from axis.state.object_kinds import CONTROLLER_KIND as CONTROLLER
+from axis.state.object_kinds import SOURCE_KIND as SOURCE
 
 #: Not desired objects: the ledger's rows, the event log and the controllers sharing the state DB
 #: (the controller's kind, whose health `get controller` shows, is the supervisor's).

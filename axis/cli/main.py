@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.util
 import sys
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import typer
 
 from axis import __version__
 from axis.app.context import AppContext, AppError
-from axis.drivers.connector import Connector, SshOptions
-from axis.drivers.hostkeys import HostKeyPolicy
+from axis.drivers.connector import SshOptions
+from axis.drivers.host_key_policy import HostKeyPolicy
 from axis.drivers.transport import TransportError
-from axis.specs import SpecErrors
-from axis.state import StateError, state_location
+from axis.specs.errors import SpecErrors
+from axis.state.errors import StateError
+from axis.state.location import state_location
 
 if TYPE_CHECKING:  # the modules themselves are imported when their command runs (`register`)
     from axis.cli.mcp_cmd import McpServer
     from axis.cli.serve_cmd import HttpServer
+    from axis.drivers.connector import Connector
 
 app = typer.Typer(
     name="axis", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -75,103 +78,36 @@ class Servers:
     mcp: McpServer
 
 
-# One loader per command module: a module is imported only when its command runs (or for help
-# and unknown commands), so `axis status` does not pay for the YAML loader, the scorer,
-# `axis clean`'s host logic or the HTTP API, which all commands importing everything did
-# (tests/test_cli_startup.py checks `get`, `describe` and `status --cached`).
-def _init() -> ModuleType:
-    from axis.cli import init_cmd
-    return init_cmd
-
-
-def _apply() -> ModuleType:
-    from axis.cli import apply_cmd
-    return apply_cmd
-
-
-def _diff() -> ModuleType:
-    from axis.cli import diff_cmd
-    return diff_cmd
-
-
-def _controller() -> ModuleType:
-    from axis.cli import controller_cmd
-    return controller_cmd
-
-
-def _get() -> ModuleType:
-    from axis.cli import get_cmd
-    return get_cmd
-
-
-def _describe() -> ModuleType:
-    from axis.cli import describe_cmd
-    return describe_cmd
-
-
-def _claims() -> ModuleType:
-    from axis.cli import claims_cmd
-    return claims_cmd
-
-
-def _sources() -> ModuleType:
-    from axis.cli import sources_cmd
-    return sources_cmd
-
-
-def _jobs() -> ModuleType:
-    from axis.cli import jobs_cmd
-    return jobs_cmd
-
-
-def _schema() -> ModuleType:
-    from axis.cli import schema_cmd
-    return schema_cmd
-
-
-def _status() -> ModuleType:
-    from axis.cli import status_cmd
-    return status_cmd
-
-
-def _on() -> ModuleType:
-    from axis.cli import on_cmd
-    return on_cmd
-
-
-def _clean() -> ModuleType:
-    from axis.cli import clean_cmd
-    return clean_cmd
-
-
-def _import() -> ModuleType:
-    from axis.cli import import_cmd
-    return import_cmd
-
-
-#: Commands in help order: name, the loader of its module, the command's function there.
-COMMANDS: tuple[tuple[str, Callable[[], ModuleType], str], ...] = (
-    ("init", _init, "init"),
-    ("apply", _apply, "apply"),
-    ("diff", _diff, "diff"),
-    ("controller", _controller, "controller"),
-    ("get", _get, "get"),
-    ("describe", _describe, "describe"),
-    ("delete", _get, "delete"),
-    ("suspend", _sources, "suspend"),
-    ("resume", _sources, "resume"),
-    ("place", _claims, "place"),
-    ("renew", _claims, "renew"),
-    ("release", _claims, "release"),
-    ("exec", _claims, "exec_"),
-    ("logs", _jobs, "logs"),
-    ("stop", _jobs, "stop_"),
-    ("schema", _schema, "schema"),
-    ("facts", _status, "facts"),
-    ("status", _status, "status"),
-    ("on", _on, "on"),
-    ("clean", _clean, "clean"),
-    ("import", _import, "import_app"),  # a group: a typer app of subcommands
+#: Commands in help order: name, the module that holds it, the command's function there. A module
+#: is imported only when its command runs, so `axis status` does not pay for the YAML loader, the
+#: scorer, `axis clean`'s host logic or the HTTP API, which all commands importing everything
+#: did (tests/test_cli_startup.py checks which modules each command imports).
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("init", "init_cmd", "init"),
+    ("apply", "apply_cmd", "apply"),
+    ("diff", "diff_cmd", "diff"),
+    ("controller", "controller_cmd", "controller"),
+    ("get", "get_cmd", "get"),
+    ("describe", "describe_cmd", "describe"),
+    ("delete", "get_cmd", "delete"),
+    ("suspend", "sources_cmd", "suspend"),
+    ("resume", "sources_cmd", "resume"),
+    ("place", "place_cmd", "place"),
+    ("renew", "claims_cmd", "renew"),
+    ("release", "claims_cmd", "release"),
+    ("exec", "claims_cmd", "exec_"),
+    ("logs", "jobs_cmd", "logs"),
+    ("stop", "jobs_cmd", "stop_"),
+    ("schema", "schema_cmd", "schema"),
+    ("facts", "status_cmd", "facts"),
+    ("status", "status_cmd", "status"),
+    ("on", "on_cmd", "on"),
+    ("clean", "clean_cmd", "clean"),
+)
+#: Command groups (a typer app of subcommands), after the commands: name, module, the app there.
+#: Their modules import only typer at the top, so listing them in help imports them.
+GROUPS: tuple[tuple[str, str, str], ...] = (
+    ("import", "import_cmd", "import_app"),
 )
 #: The commands that run a server (after the others in help): `serve`, and the `mcp` group.
 SERVER_COMMANDS = ("serve", "mcp")
@@ -180,14 +116,20 @@ _VALUE_OPTIONS = frozenset({"--state", "--ssh-config", "--known-hosts", "--host-
 
 
 def register(only: str | None = None, servers: Servers | None = None) -> None:
-    """(Re)build the app's commands: all of them, or only the command named `only`; `serve` and
-    `mcp` only with `servers` to run."""
+    """(Re)build the app's commands: only the command named `only`, imported; or, for help and
+    errors (`only` None), every command as its name and help text, read from its module's source
+    without importing it (importing them all would cost `axis --help` most of a second, and a
+    command that runs is registered alone); `serve` and `mcp` only with `servers` to run."""
     app.registered_commands.clear()
     app.registered_groups.clear()
-    for name, load, attr in COMMANDS:
-        if only is None or name == only:
-            target = getattr(load(), attr)
-            app.add_typer(target, name=name) if isinstance(target, typer.Typer) else app.command(name=name)(target)
+    for name, module, attr in COMMANDS:
+        if only == name:
+            app.command(name=name)(getattr(importlib.import_module(f"axis.cli.{module}"), attr))
+        elif only is None:
+            app.command(name=name, help=_docstring(module, attr))(_listed_only)
+    for name, module, attr in GROUPS:
+        if only in (None, name):
+            app.add_typer(getattr(importlib.import_module(f"axis.cli.{module}"), attr), name=name)
     if servers is None:
         return
     if only in (None, "serve"):
@@ -198,9 +140,23 @@ def register(only: str | None = None, servers: Servers | None = None) -> None:
         app.add_typer(mcp_group(servers.mcp), name="mcp")
 
 
+def _docstring(module: str, function: str) -> str | None:
+    """The docstring of `function` in `axis.cli.<module>`, as `inspect.getdoc` gives it (typer's
+    help text), from the module's source."""
+    spec = importlib.util.find_spec(f"axis.cli.{module}")
+    assert spec is not None and spec.origin is not None  # a module of this package
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    found = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function)
+    return ast.get_docstring(found)
+
+
+def _listed_only() -> None:
+    """Never runs: `register` lists commands this way only when none is invoked (help, a typo)."""
+
+
 def invoked_command(args: list[str]) -> str | None:
     """The command `args` runs, if it is one of axis's; None for help, --version or a typo."""
-    known = {name for name, _, _ in COMMANDS} | set(SERVER_COMMANDS)
+    known = {name for name, _, _ in (*COMMANDS, *GROUPS)} | set(SERVER_COMMANDS)
     words = iter(args)
     for word in words:
         if word in _VALUE_OPTIONS:

@@ -17,7 +17,7 @@ from axis.cli.output import Format, console, emit, indented_table, print_table
 from axis.specs.text import visible
 from axis.specs.units import format_duration
 from axis.state.events import list_events
-from axis.state.sources import SOURCE_KIND
+from axis.state.object_kinds import SOURCE_KIND
 
 
 def get_sources(ctx: typer.Context, name: str | None, output: Format) -> None:

@@ -9,16 +9,17 @@ is the real one (a Host spec's address, user, port and sudo as a transport Targe
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from axis.drivers.hostkeys import HostKeyPolicy
-from axis.drivers.ssh import SSHTransport, connect
+from axis.drivers.host_key_policy import HostKeyPolicy
 from axis.drivers.transport import Target, Transport
-from axis.specs import Host
+
+if TYPE_CHECKING:  # every command builds SshOptions; asyncssh is imported when one first connects
+    from axis.drivers.ssh import SSHTransport
+    from axis.specs import Host
 
 R = TypeVar("R")
 
@@ -39,6 +40,8 @@ class SshOptions:
     connect_timeout: float = 10.0
 
     async def connect(self, host: Host) -> SSHTransport:
+        from axis.drivers.ssh import connect
+
         return await connect(target_for(host), known_hosts=self.known_hosts, policy=self.policy,
                              ssh_config=self.ssh_config, connect_timeout=self.connect_timeout)
 
@@ -56,6 +59,8 @@ async def with_connection(host: Host, connector: Connector, deadline: float,
     With a `grace`, the work's own command timeout (the seconds left) fires first and kills the
     command on the host; the deadline plus grace is the backstop.
     """
+    import asyncio  # here: a command that reaches no host does not import it
+
     loop = asyncio.get_running_loop()
     async with asyncio.timeout_at(deadline + grace):
         async with await connector.connect(host) as transport:

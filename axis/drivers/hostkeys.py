@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
 
 import asyncssh
 
+from axis.drivers.host_key_policy import HostKeyPolicy
 from axis.drivers.transport import ErrorKind, TransportError
 
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
-
-
-class HostKeyPolicy(StrEnum):
-    STRICT = "strict"
-    ACCEPT_NEW = "accept-new"
 
 
 def known_hosts_files(explicit: Path | None, from_config: object) -> list[Path]:

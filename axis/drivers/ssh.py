@@ -20,7 +20,8 @@ from typing import Any
 import asyncssh
 import asyncssh.config
 
-from axis.drivers.hostkeys import HostKeyPolicy, PolicyClient, known_hosts_files, load_trusted
+from axis.drivers.host_key_policy import HostKeyPolicy
+from axis.drivers.hostkeys import PolicyClient, known_hosts_files, load_trusted
 from axis.drivers.transport import (ClosedOnExit, ErrorKind, OutputCallback, RunResult, Target, TransportError,
                                     atomic_write_command, command_failed, kill_command, killable,
                                     privileged, sudo_refusal)

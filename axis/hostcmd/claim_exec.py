@@ -41,7 +41,8 @@ from axis.state import Database, jobs, leases
 from axis.state import facts as facts_store
 from axis.state.claims import get_status
 from axis.state.events import record_event
-from axis.state.objects import get_row, to_model
+from axis.state.objects import get_row
+from axis.state.stored_specs import to_model
 
 #: Seconds a stop of an abandoned job may take on each connection tried (the stop itself waits
 #: up to 5 s between TERM and KILL).

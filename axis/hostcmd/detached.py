@@ -31,7 +31,8 @@ from axis.reconcile.job_watch import reset_failed_unit
 from axis.specs import Host, Kind
 from axis.state import Database, jobs
 from axis.state.events import record_event
-from axis.state.objects import get_row, to_model
+from axis.state.objects import get_row
+from axis.state.stored_specs import to_model
 from axis.state.tables import Job as JobRow
 
 #: Seconds a host gets to start the job, stop it or say how it stands (the job itself has none).

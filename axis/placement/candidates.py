@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlmodel import Session
+from axis.specs import Host, Kind
+from axis.state.stored_specs import valid
 
-from axis.specs import Host
-from axis.state import facts as facts_store
-from axis.state.leases import leased_by_host
-from axis.state.objects import valid_models
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from axis.state.snapshot import Snapshot
 
 GiB = 1 << 30
 
@@ -138,10 +139,38 @@ def _is_local(reported: str | None, local_hostname: str | None) -> bool:
 
 
 def load_candidates(session: Session, *, now: float, local_hostname: str | None = None) -> list[Candidate]:
-    """Every desired host with its newest facts and live leases: three queries, any fleet size."""
-    hosts = valid_models(session, Host)
-    newest = facts_store.latest(session)
-    leased = leased_by_host(session, now=now)
+    """Every desired host with its newest facts and live leases: three queries, any fleet size;
+    through the ORM, in the caller's transaction (the ledger's bind)."""
+    from axis.state import facts as facts_store
+    from axis.state.leases import leased_by_host
+    from axis.state.objects import valid_models
+
+    return candidates_of(valid_models(session, Host), facts_store.latest(session), leased_by_host(session, now=now),
+                         local_hostname)
+
+
+def read_candidates(snap: Snapshot, *, now: float, local_hostname: str | None = None) -> list[Candidate]:
+    """What `load_candidates` reads, from a plain DB-API snapshot (`axis place`, the API's
+    ranking): the same three queries without the ORM (a test compares the two)."""
+    hosts = valid(snap.objects(Kind.HOST), Host)
+    return candidates_of(hosts, snap.latest_facts([h.metadata.name for h in hosts]), snap.leased_by_host(now),
+                         local_hostname)
+
+
+class StoredFacts(Protocol):
+    """What a candidate reads of a host's newest observation: a FactsRecord or a FactsRow."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def data(self) -> dict[str, Any] | None: ...
+
+
+def candidates_of(hosts: list[Host], newest: Mapping[str, StoredFacts], leased: Mapping[str, int],
+                  local_hostname: str | None) -> list[Candidate]:
+    """Each host with its newest observation and the memory its live leases hold."""
     out = []
     for host in hosts:
         record = newest.get(host.metadata.name)

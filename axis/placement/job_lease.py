@@ -15,7 +15,7 @@ from axis.drivers.jobs.state import JobState
 from axis.placement.ledger import extend_live
 from axis.specs import Kind
 from axis.specs.units import human_size
-from axis.state import Database, jobs, leases
+from axis.state import Database, jobs, leases, phases
 from axis.state.claims import set_status
 from axis.state.events import record_event
 from axis.state.objects import get_row
@@ -26,9 +26,9 @@ from axis.state.tables import Job, Lease
 STARTING = 60.0
 
 #: The event each ending records on the claim, and its type.
-_EVENTS = {jobs.SUCCEEDED: ("JobSucceeded", "Normal"), jobs.FAILED: ("JobFailed", "Warning"),
-           jobs.OOM_KILLED: ("OOMKilled", "Warning"), jobs.STOPPED: ("JobStopped", "Normal"),
-           jobs.LOST: ("JobLost", "Warning")}
+_EVENTS = {phases.SUCCEEDED: ("JobSucceeded", "Normal"), phases.FAILED: ("JobFailed", "Warning"),
+           phases.OOM_KILLED: ("OOMKilled", "Warning"), phases.STOPPED: ("JobStopped", "Normal"),
+           phases.LOST: ("JobLost", "Warning")}
 
 
 @dataclass(frozen=True)
@@ -59,18 +59,18 @@ def ending_of(state: JobState, *, stop_requested: bool, since_start: float = mat
     if since_start < STARTING and state.exit is None and (state.missing or state.pgid is None):
         return None
     if state.oom_used is not None and state.oom_cap is not None:
-        return Ending(jobs.OOM_KILLED, state.exit, oom_message(state.oom_used, state.oom_cap))
+        return Ending(phases.OOM_KILLED, state.exit, oom_message(state.oom_used, state.oom_cap))
     if stop_requested:
-        return Ending(jobs.STOPPED, state.exit, "stopped by `axis stop`"
+        return Ending(phases.STOPPED, state.exit, "stopped by `axis stop`"
                       + (f" (exit {state.exit})" if state.exit is not None else ""))
     if state.missing:
-        return Ending(jobs.LOST, None, "its directory is gone from the host (~/.axis/jobs)")
+        return Ending(phases.LOST, None, "its directory is gone from the host (~/.axis/jobs)")
     if state.exit is None:
-        return Ending(jobs.LOST, None, "ended without recording an exit status (its runner was killed, "
+        return Ending(phases.LOST, None, "ended without recording an exit status (its runner was killed, "
                                        "or the host rebooted)")
     if state.exit == 0:
-        return Ending(jobs.SUCCEEDED, 0, "exited 0")
-    return Ending(jobs.FAILED, state.exit, f"exited {state.exit}")
+        return Ending(phases.SUCCEEDED, 0, "exited 0")
+    return Ending(phases.FAILED, state.exit, f"exited {state.exit}")
 
 
 def renew_for_job(db: Database, job: Job, *, now: float) -> Lease | None:
@@ -93,7 +93,7 @@ def record_end(db: Database, job_id: str, ending: Ending, *, now: float) -> bool
     False when the job had ended already (someone else recorded it first)."""
     with db.write() as session:
         job = jobs.get(session, job_id)
-        if job is None or job.state != jobs.RUNNING:
+        if job is None or job.state != phases.RUNNING:
             return False
         jobs.finish(session, job, state=ending.state, exit_code=ending.exit_code, message=ending.message, ended=now)
         reason, kind = _EVENTS[ending.state]

@@ -36,9 +36,11 @@ from axis.placement.infer import Need, infer
 from axis.placement.scorer import Index, memory_reason, static_reasons
 from axis.specs import Claim, Kind
 from axis.state import Database, leases
-from axis.state.claims import BOUND, EXPIRED, PENDING, RELEASED, get_status, set_status, statuses
+from axis.state.claims import get_status, set_status, statuses
+from axis.state.phases import BOUND, EXPIRED, PENDING, RELEASED
 from axis.state.events import record_event
-from axis.state.objects import StoredSpecInvalid, get_row, list_rows, to_model
+from axis.state.objects import get_row, list_rows
+from axis.state.stored_specs import StoredSpecInvalid, to_model
 from axis.state.tables import ClaimStatus, DesiredObject, Lease
 
 

@@ -26,6 +26,7 @@ from axis.reconcile.plan import feature_probes, plan_host
 from axis.specs import Host
 from axis.specs.effective import EffectiveFeature
 from axis.state.facts import Observation
+from axis.reconcile.feature_state import FeatureState
 
 #: A controller pass over one host must end within this many seconds, and so does one converge
 #: given no timeout (an apply's: host_pass.APPLY_TIMEOUT).
@@ -33,8 +34,6 @@ PASS_TIMEOUT = 600.0
 
 #: The root shell the root probes run in, as `transport.as_root` wraps it: itself when no sudo applies.
 _SHELL = "sh -s"
-
-FeatureState = Literal["in-sync", "pending", "applied", "refused", "failed", "not-applicable"]
 
 
 @dataclass

@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import and_, or_, select
+from sqlmodel import Session
 
 from axis.drivers.connector import Connector
 from axis.drivers.fan_out import fan_out
@@ -31,7 +31,8 @@ from axis.specs import Claim, Host, HostProfile, Kind, effective_features
 from axis.specs.effective import EffectiveFeature
 from axis.state import Database
 from axis.state.feature_status import refused_steps
-from axis.state.objects import M, StoredSpecInvalid, get_row, to_model
+from axis.state.objects import get_row
+from axis.state.stored_specs import StoredSpecInvalid, to_model, valid
 from axis.state.tables import DesiredObject
 from axis.state.sources import planned_revision, record_source_pass
 
@@ -67,15 +68,18 @@ def _host_work(session: Session, host: Host, profiles: list[HostProfile], genera
                     planned_at)
 
 
-def _plan_stored_host(session: Session, name: str, planned_at: float) -> tuple[HostWork, list[str], DesiredObject] | None:
-    """What the controller's pass over `name` plans from, read in one query (the host's row, every
-    profile's and claim's) where it took four: the work, the tools claims ask for, the host's row;
-    None when the host is not stored or no longer validates (listed with its reason elsewhere).
-    Profiles and claims that no longer validate are left out, as `valid_models` does."""
-    rows = session.exec(select(DesiredObject).where(
-        or_(and_(col(DesiredObject.kind) == Kind.HOST, col(DesiredObject.name) == name),
-            col(DesiredObject.kind).in_([Kind.HOST_PROFILE, Kind.CLAIM])))
-        .order_by(col(DesiredObject.name))).all()
+def _plan_stored_host(session: Session, name: str, planned_at: float) -> tuple[HostWork, list[str], str] | None:
+    """What the controller's pass over `name` plans from, read in one query of plain rows (the
+    host's, every profile's and claim's) where it took four ORM ones: the work, the tools claims
+    ask for, and the host's apply set; None when the host is not stored or no longer validates
+    (listed with its reason elsewhere). Profiles and claims that no longer validate are left out."""
+    table = DesiredObject.__table__  # type: ignore[attr-defined]  # SQLModel's table: not in its stubs
+    rows = session.connection().execute(
+        select(table.c.kind, table.c.name, table.c.labels, table.c.spec, table.c.source_path, table.c.source_line,
+               table.c.generation, table.c.apply_set)
+        .where(or_(and_(table.c.kind == Kind.HOST, table.c.name == name),
+                   table.c.kind.in_([Kind.HOST_PROFILE, Kind.CLAIM])))
+        .order_by(table.c.name)).all()
     row = next((r for r in rows if r.kind == Kind.HOST), None)
     if row is None:
         return None
@@ -83,20 +87,9 @@ def _plan_stored_host(session: Session, name: str, planned_at: float) -> tuple[H
         host = to_model(row, Host)
     except StoredSpecInvalid:
         return None
-    profiles = _valid(rows, Kind.HOST_PROFILE, HostProfile)
-    tools = claim_tools(_valid(rows, Kind.CLAIM, Claim))
-    return _host_work(session, host, profiles, row.generation, planned_at), tools, row
-
-
-def _valid(rows: Iterable[DesiredObject], kind: Kind, model: type[M]) -> list[M]:
-    out = []
-    for row in rows:
-        if row.kind == kind:
-            try:
-                out.append(to_model(row, model))
-            except StoredSpecInvalid:
-                continue
-    return out
+    profiles = valid((r for r in rows if r.kind == Kind.HOST_PROFILE), HostProfile)
+    tools = claim_tools(valid((r for r in rows if r.kind == Kind.CLAIM), Claim))
+    return _host_work(session, host, profiles, row.generation, planned_at), tools, row.apply_set
 
 
 @dataclass(frozen=True)
@@ -148,8 +141,8 @@ async def reconcile_stored_host(db: Database, name: str, connector: Connector, *
         planning = _plan_stored_host(session, name, planned_at)  # this host only: a pass over one parses no other
         if planning is None:
             return None
-        work, tools, row = planning
-        planned = planned_revision(session, row.apply_set)  # the git revision this desired state is
+        work, tools, apply_set = planning
+        planned = planned_revision(session, apply_set)  # the git revision this desired state is
     reconciled = await reconcile_host(work, connector, dry_run=False, extra_tools=tools, timeout=PASS_TIMEOUT,
                                       stop=stop)
     with db.write() as session:

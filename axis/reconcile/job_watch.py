@@ -33,8 +33,9 @@ from axis.drivers.transport import Transport, TransportError
 from axis.placement.job_lease import Ending, ending_of, record_end, renew_for_job
 from axis.reconcile.supervisor import Part, Supervisor, restart_delay
 from axis.specs import Host, Kind
-from axis.state import Database, jobs, leases
-from axis.state.objects import get_row, to_model
+from axis.state import Database, jobs, leases, phases
+from axis.state.objects import get_row
+from axis.state.stored_specs import to_model
 from axis.state.tables import Job
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ JOBS_MIN = 0.5
 #: Seconds a host gets to connect and answer for its jobs.
 HOST_TIMEOUT = 30.0
 
-_LEASE_GONE = Ending(jobs.STOPPED, None, "stopped by the controller: its claim holds no live lease on the host "
+_LEASE_GONE = Ending(phases.STOPPED, None, "stopped by the controller: its claim holds no live lease on the host "
                                          "any more (released, expired or deleted), so its memory is not reserved")
 
 
@@ -61,7 +62,7 @@ async def check_jobs(db: Database, connector: Connector, *, clock: Callable[[], 
     for job in running:
         row = hosts[job.host]
         if row is None:  # a deleted host released the lease; nothing can reach the job any more
-            record_end(db, job.job_id, Ending(jobs.LOST, None, f"its host {job.host} was deleted from the specs"),
+            record_end(db, job.job_id, Ending(phases.LOST, None, f"its host {job.host} was deleted from the specs"),
                        now=clock())
         else:
             by_host.setdefault(job.host, (to_model(row, Host), []))[1].append(job)
@@ -99,7 +100,7 @@ async def _follow(db: Database, transport: Transport, job: Job, state: JobState,
         if after.running:  # not stopped yet: the next look stops it again
             return
         seen = ending_of(after, stop_requested=True)
-        ending = seen if seen is not None and seen.state == jobs.OOM_KILLED else replace(_LEASE_GONE, exit_code=after.exit)
+        ending = seen if seen is not None and seen.state == phases.OOM_KILLED else replace(_LEASE_GONE, exit_code=after.exit)
     if record_end(db, job.job_id, ending, now=clock()):
         logger.info("claim/%s: job %s %s", job.claim, job.job_id, ending.message,
                     extra={"claim": job.claim, "job": job.job_id, "host": job.host, "phase": ending.state})

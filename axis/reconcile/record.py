@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from axis.placement.ledger import Outcome, place_claims
 from axis.reconcile.converge import HostOutcome
-from axis.reconcile.supervisor import KIND as CONTROLLER_KIND, NAME as CONTROLLER_NAME
+from axis.state.object_kinds import CONTROLLER_KIND, CONTROLLER_NAME
 from axis.specs import Kind, spec_hash
 from axis.specs.effective import EffectiveFeature
 from axis.state import Database

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from axis.state import Database
 from axis.state.conditions import conditions_of, set_condition
 from axis.state.events import record_event
-from axis.state.sources import SOURCE_KIND, begin_attempt, end_attempt
+from axis.state.object_kinds import SOURCE_KIND
+from axis.state.sources import begin_attempt, end_attempt
 
 #: Ready reasons that stall the source until a new commit: the last good revision stays in force.
 STALLING = frozenset({"SpecInvalid", "VerificationFailed"})

@@ -51,11 +51,10 @@ from axis.state import Database
 from axis.state.conditions import set_condition
 from axis.state.controllers import lease_time, live_names
 from axis.state.events import record_event
+from axis.state.object_kinds import CONTROLLER_KIND as KIND, CONTROLLER_NAME as NAME
 from axis.state.ownership import Fenced
 
 logger = logging.getLogger(__name__)
-
-KIND, NAME = "Controller", "controller"
 RESTART_BASE, RESTART_CAP = 1.0, 60.0
 #: From this many failures in a row a part is reported as crash-looping rather than restarting.
 CRASH_LOOP = 3

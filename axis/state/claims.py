@@ -11,7 +11,6 @@ from sqlmodel import Session, select
 
 from axis.state.tables import ClaimStatus
 
-PENDING, BOUND, EXPIRED, RELEASED = "Pending", "Bound", "Expired", "Released"
 
 _UPSERT = text("""INSERT INTO claim_status (claim, phase, host, reason, observed_generation, updated_at)
     VALUES (:claim, :phase, :host, :reason, :generation, :now)

@@ -7,11 +7,11 @@ once instead of having swapon retried on every pass. A change of settings forget
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import insert
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, delete, select
 
 from axis.state.tables import FeatureStatus
 
@@ -50,10 +50,3 @@ def store_feature_status(session: Session, host: str, rows: Iterable[FeatureRow]
     if values:
         conn.execute(insert(_TABLE), values)
 
-
-def feature_status(session: Session, hosts: Collection[str] | None = None) -> list[FeatureStatus]:
-    """Every host's feature rows (or only `hosts`'), by host then feature: one query for a listing."""
-    query = select(FeatureStatus).order_by(col(FeatureStatus.host), col(FeatureStatus.feature))
-    if hosts is not None:
-        query = query.where(col(FeatureStatus.host).in_(hosts))
-    return list(session.exec(query).all())

@@ -10,12 +10,8 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from axis.state.phases import RUNNING
 from axis.state.tables import Job
-
-RUNNING = "Running"
-SUCCEEDED, FAILED, OOM_KILLED, STOPPED, LOST = "Succeeded", "Failed", "OOMKilled", "Stopped", "Lost"
-#: How a job can end; each is also the phase its claim takes when it does.
-ENDED = (SUCCEEDED, FAILED, OOM_KILLED, STOPPED, LOST)
 
 
 class JobRunning(Exception):
@@ -56,14 +52,6 @@ def latest(session: Session, claim: str) -> Job | None:
     """The claim's newest job, running or ended (what `axis logs` shows)."""
     return session.exec(select(Job).where(Job.claim == claim)
                         .order_by(col(Job.started).desc(), col(Job.job_id).desc())).first()
-
-
-def latest_by_claim(session: Session) -> dict[str, Job]:
-    """Each claim's newest job (one query; the claims' documents show it)."""
-    newest: dict[str, Job] = {}
-    for job in session.exec(select(Job).order_by(col(Job.claim), col(Job.started), col(Job.job_id))).all():
-        newest[job.claim] = job
-    return newest
 
 
 def all_running(session: Session) -> list[Job]:

@@ -92,6 +92,13 @@ class Location:
         return "postgresql+psycopg://" + self.url.split("://", 1)[1]
 
     @property
+    def libpq_url(self) -> str:
+        """The URL psycopg opens without SQLAlchemy (`axis.state.dbapi`): the given one under
+        libpq's own scheme (password included: never show it)."""
+        assert self.url is not None
+        return "postgresql://" + self.url.split("://", 1)[1]
+
+    @property
     def side_dir(self) -> Path:
         """Where local side files live (git source caches, the API token, SQLite's lock files):
         beside a SQLite file; for PostgreSQL `~/.axis/pg/<host>_<port>_<db>/`, one per database."""

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from axis.state.db import os_error
+from axis.state.errors import os_error
 from axis.state.location import Location
 from axis.state.pg_locks import LockSession, holders_sql, present_controller
 

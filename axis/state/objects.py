@@ -9,24 +9,20 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Literal
 
-from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
-from axis.specs import API_VERSION, MODELS, Claim, Host, HostProfile, Kind, Loaded, spec_data, spec_hash
-from axis.specs.errors import field_path, problem_text
+from axis.specs import MODELS, Claim, Host, HostProfile, Kind, Loaded, spec_data, spec_hash
 from axis.state import leases
-from axis.state.claims import PENDING, drop_status, set_status
+from axis.state.claims import drop_status, set_status
+from axis.state.phases import PENDING
 from axis.state.conditions import drop_conditions
-from axis.state.db import StateError
 from axis.state.events import record_event, trim_events
 from axis.state.sources import drop_host_revision
+from axis.state.stored_specs import M, valid
 from axis.state.tables import DesiredObject, FactsRecord, FeatureStatus
-
-#: A spec model class: `to_model` returns an instance of the class it is given.
-M = TypeVar("M", Host, HostProfile, Claim)
 
 Action = Literal["created", "configured", "unchanged", "pruned", "deleted"]
 
@@ -145,42 +141,9 @@ def object_versions(session: Session) -> dict[tuple[str, str], float]:
     return {(kind, name): updated for kind, name, updated in rows}
 
 
-class StoredSpecInvalid(StateError):
-    """A stored object that this axis no longer accepts (stored by an older one, before a bound
-    was added, or edited in the DB). It stays that object's problem: lists skip it, views show
-    why, and only commands about that object fail, with this message."""
-
-
-def to_model(row: DesiredObject, model: type[M]) -> M:
-    """Rebuild the validated spec model of class `model` (the one `row.kind` names) from a stored
-    row (the row holds canonical data); StoredSpecInvalid when it no longer validates."""
-    try:
-        return model.model_validate({
-            "apiVersion": API_VERSION, "kind": row.kind,
-            "metadata": {"name": row.name, "labels": row.labels}, "spec": row.spec,
-        })
-    except (ValidationError, TypeError) as exc:
-        if isinstance(exc, ValidationError):
-            first = exc.errors()[0]
-            field, message = field_path(first["loc"]), problem_text(first)
-        else:
-            field, message = "", str(exc)
-        raise StoredSpecInvalid(f"stored {row.kind} {row.name!r} is no longer valid ({field + ': ' if field else ''}"
-                                f"{message}); fix it in {row.source_path}:{row.source_line} and apply it "
-                                f"again, or `axis delete {row.kind.lower()} {row.name}`") from None
-
-
 def valid_models(session: Session, model: type[M]) -> list[M]:
-    """Every stored object of `model`'s kind that still validates, in name order: one invalid
-    object does not stop the others."""
-    kind = next(k for k, m in MODELS.items() if m is model)
-    out: list[M] = []
-    for row in list_rows(session, kind):
-        try:
-            out.append(to_model(row, model))
-        except StoredSpecInvalid:
-            continue
-    return out
+    """Every stored object of `model`'s kind that still validates, in name order."""
+    return valid(list_rows(session, next(k for k, m in MODELS.items() if m is model)), model)
 
 
 def desired_hosts(session: Session) -> tuple[list[Host], list[HostProfile]]:

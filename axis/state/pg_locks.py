@@ -24,7 +24,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from axis.state.controllers import CONTROLLERS, is_live
-from axis.state.db import StateError, db_error, pg_connect_args
+from axis.state.dbapi import pg_connect_args
+from axis.state.errors import StateError, db_error
 from axis.state.location import Location
 
 logger = logging.getLogger(__name__)

@@ -15,8 +15,10 @@ head, in that same transaction.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
+if TYPE_CHECKING:  # the check needs plain DB-API only: the read-only commands ask it without SQLAlchemy
+    from sqlalchemy import Connection
 
 #: The newest revision in `alembic/versions/` (a test checks it is the script directory's head).
 HEAD = "0003"
@@ -34,31 +36,42 @@ class SchemaError(RuntimeError):
     """The DB's schema is not one this axis can upgrade from; the message says what to do."""
 
 
-def _tables(conn: Connection) -> set[str]:
-    """Which of the version-keeping tables exist."""
-    if conn.dialect.name == "sqlite":
+def _tables(conn: Any, backend: str) -> set[str]:
+    """Which of the version-keeping tables exist (`conn`: a DB-API connection)."""
+    if backend == "sqlite":
         sql = "SELECT name FROM sqlite_master WHERE type='table' AND name IN ('alembic_version', 'axis_meta')"
     else:
         sql = ("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
                "AND table_name IN ('alembic_version', 'axis_meta')")
-    return {str(row[0]) for row in conn.exec_driver_sql(sql)}
+    return {str(row[0]) for row in _rows(conn, sql)}
 
 
-def _revision(conn: Connection) -> str | None:
-    row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
-    return None if row is None else str(row[0])
+def _revision(conn: Any) -> str | None:
+    rows = _rows(conn, "SELECT version_num FROM alembic_version")
+    return str(rows[0][0]) if rows else None
 
 
-def is_current(conn: Connection) -> bool:
+def _rows(conn: Any, sql: str) -> list[Any]:
+    cursor = conn.cursor()
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def is_current(conn: Any, backend: str) -> bool:
     """Whether the DB is at HEAD already: asked in a read, before taking the write lock, so that
-    opening an up-to-date DB never waits for a writer."""
-    return "alembic_version" in _tables(conn) and _revision(conn) == HEAD
+    opening an up-to-date DB never waits for a writer. `conn` is a DB-API connection (sqlite3's
+    or psycopg's, the engine's own or `axis.state.dbapi`'s), `backend` its Location's."""
+    return "alembic_version" in _tables(conn, backend) and _revision(conn) == HEAD
 
 
 def upgrade(conn: Connection) -> None:
     """Bring the DB to HEAD inside the caller's write transaction (see the module's docstring)."""
-    tables = _tables(conn)
-    revision = _revision(conn) if "alembic_version" in tables else None
+    raw = conn.connection.dbapi_connection  # in the caller's transaction
+    tables = _tables(raw, conn.dialect.name)
+    revision = _revision(raw) if "alembic_version" in tables else None
     if "alembic_version" not in tables and "axis_meta" in tables and conn.dialect.name == "sqlite":
         _from_legacy(conn)
         revision = LEGACY_REVISION

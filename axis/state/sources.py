@@ -14,9 +14,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
 from axis.state.events import record_event
+from axis.state.object_kinds import SOURCE_KIND
 from axis.state.tables import DesiredObject, HostRevision, SourceAttempt, SourcePass, SourceRow
-
-SOURCE_KIND = "Source"
 
 #: The attempts kept per source; `describe source` shows the newest five.
 MAX_ATTEMPTS = 50
@@ -158,11 +157,6 @@ def record_host_revision(session: Session, host: str, source: str, revision: str
         return
     row.source, row.revision, row.converged_at = source, revision, now
     session.add(row)
-
-
-def host_revisions(session: Session) -> dict[str, HostRevision]:
-    """Every host's converging revision, for a host list built in one read."""
-    return {row.host: row for row in session.exec(select(HostRevision)).all()}
 
 
 def drop_host_revision(session: Session, host: str) -> None:

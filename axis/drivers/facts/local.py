@@ -6,7 +6,6 @@ exactly what a remote sweep would see, and the local run doubles as a live test 
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -25,6 +24,8 @@ async def collect_local(extra_tools: Iterable[str] = (), *,
     A timeout kills the shell and parses the partial output (the result will say the
     output was cut off) rather than raising.
     """
+    import asyncio  # running: already imported by its event loop; `axis get` reads Facts without it
+
     script = build_script(extra_tools)
     env = dict(os.environ, LC_ALL="C", LANG="C")
     started = datetime.now(UTC)

@@ -38,6 +38,7 @@ from axis.drivers.facts import Facts
 from axis.drivers.facts.sections import Section
 from axis.drivers.transport import content_digest
 from axis.specs.features import FeatureSettings
+from axis.drivers.plan_ops import Op
 
 #: The first line of every file axis writes: removal only touches files that carry it.
 MANAGED_MARK = "# managed by axis"
@@ -45,7 +46,6 @@ MANAGED_MARK = "# managed by axis"
 #: exactly that and leaves what was there before axis.
 STATE_DIR = "/var/lib/axis"
 
-Op = Literal["+", "~", "-"]
 
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from axis.drivers.features.panic_recovery import PATH, render
 from axis.reconcile.host_pass import converge_fleet, plan_work, reconcile_stored_host
@@ -147,3 +147,29 @@ def test_passes_leave_the_rows_the_golden_dump_holds(state_db, axis, specs, monk
     finally:
         db.close()
     assert got == json.loads(GOLDEN.read_text())[way]
+
+
+def test_a_controller_pass_reads_its_desired_state_in_one_query_and_asks_nothing_before_writing(state_db, axis, specs):
+    """The warm pass's statements: one read of the stored objects (the host's, the profiles', the
+    claims'), no read of the conditions it sets (one upsert) nor of the facts it trims."""
+    root = specs({"hosts.yaml": _SPECS})
+    assert axis("apply", "--no-converge", "-f", str(root)).code == 0
+    db = Database(state_db)
+    connector = FakeConnector({"insync": _fake(_IN_SYNC)})
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.split()))
+
+    try:
+        asyncio.run(reconcile_stored_host(db, "insync", connector))  # the first pass creates the conditions
+        event.listen(db.engine, "before_cursor_execute", seen)
+        reconciled = asyncio.run(reconcile_stored_host(db, "insync", connector))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+        db.close()
+    assert reconciled is not None and reconciled.outcome.status == "unchanged"
+    selects = [s for s in statements if s.upper().startswith("SELECT") and "pg_advisory" not in s]
+    assert len([s for s in selects if "FROM objects" in s]) == 1
+    assert not [s for s in selects if "FROM conditions" in s or s.startswith("SELECT facts.id")]
+    assert len([s for s in statements if "INTO conditions" in s]) == 1

@@ -19,20 +19,21 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlalchemy import and_, or_, select
+from sqlmodel import Session
 
 from axis.drivers.connector import Connector
 from axis.drivers.fan_out import fan_out
 from axis.reconcile.converge import PASS_TIMEOUT, HostOutcome, converge_host
 from axis.reconcile.observe import claim_tools
 from axis.reconcile.record import record_outcome, settings_hashes
-from axis.specs import Host, HostProfile, Kind, effective_features
+from axis.specs import Claim, Host, HostProfile, Kind, effective_features
 from axis.specs.effective import EffectiveFeature
 from axis.state import Database
 from axis.state.feature_status import refused_steps
-from axis.state.tables import Condition
-from axis.state.objects import desired_claims, get_row, valid_models
-from axis.state.stored_specs import StoredSpecInvalid, to_model
+from axis.state.objects import get_row
+from axis.state.stored_specs import StoredSpecInvalid, to_model, valid
+from axis.state.tables import DesiredObject
 from axis.state.sources import planned_revision, record_source_pass
 
 #: An apply's pass over one host must end within this many seconds (a controller's: PASS_TIMEOUT).
@@ -55,11 +56,40 @@ def plan_work(session: Session, hosts: Iterable[Host], profiles: list[HostProfil
     """What each host should be, with its generation and the steps it refused before."""
     work = []
     for host in hosts:
-        features = effective_features(host, profiles)
         row = get_row(session, Kind.HOST, host.metadata.name)
-        work.append(HostWork(host, features, row.generation if row else 0,
-                             refused_steps(session, host.metadata.name, settings_hashes(features)), planned_at))
+        work.append(_host_work(session, host, profiles, row.generation if row else 0, planned_at))
     return work
+
+
+def _host_work(session: Session, host: Host, profiles: list[HostProfile], generation: int,
+               planned_at: float) -> HostWork:
+    features = effective_features(host, profiles)
+    return HostWork(host, features, generation, refused_steps(session, host.metadata.name, settings_hashes(features)),
+                    planned_at)
+
+
+def _plan_stored_host(session: Session, name: str, planned_at: float) -> tuple[HostWork, list[str], str] | None:
+    """What the controller's pass over `name` plans from, read in one query of plain rows (the
+    host's, every profile's and claim's) where it took four ORM ones: the work, the tools claims
+    ask for, and the host's apply set; None when the host is not stored or no longer validates
+    (listed with its reason elsewhere). Profiles and claims that no longer validate are left out."""
+    table = DesiredObject.__table__  # type: ignore[attr-defined]  # SQLModel's table: not in its stubs
+    rows = session.connection().execute(
+        select(table.c.kind, table.c.name, table.c.labels, table.c.spec, table.c.source_path, table.c.source_line,
+               table.c.generation, table.c.apply_set)
+        .where(or_(and_(table.c.kind == Kind.HOST, table.c.name == name),
+                   table.c.kind.in_([Kind.HOST_PROFILE, Kind.CLAIM])))
+        .order_by(table.c.name)).all()
+    row = next((r for r in rows if r.kind == Kind.HOST), None)
+    if row is None:
+        return None
+    try:
+        host = to_model(row, Host)
+    except StoredSpecInvalid:
+        return None
+    profiles = valid((r for r in rows if r.kind == Kind.HOST_PROFILE), HostProfile)
+    tools = claim_tools(valid((r for r in rows if r.kind == Kind.CLAIM), Claim))
+    return _host_work(session, host, profiles, row.generation, planned_at), tools, row.apply_set
 
 
 @dataclass(frozen=True)
@@ -108,16 +138,11 @@ async def reconcile_stored_host(db: Database, name: str, connector: Connector, *
     and its converged revision in that transaction, whichever controller holds it."""
     planned_at = time.time()  # before the read: the pass saw every commit made until then
     with db.read() as session:
-        row = get_row(session, Kind.HOST, name)  # this host only: a pass over one host parses no other
-        try:
-            host = to_model(row, Host) if row is not None else None
-        except StoredSpecInvalid:  # listed with its reason elsewhere; no pass plans from it
-            host = None
-        if host is None or row is None:
+        planning = _plan_stored_host(session, name, planned_at)  # this host only: a pass over one parses no other
+        if planning is None:
             return None
-        work = plan_work(session, [host], valid_models(session, HostProfile), planned_at=planned_at)[0]
-        tools = claim_tools(desired_claims(session))
-        planned = planned_revision(session, row.apply_set)  # the git revision this desired state is
+        work, tools, apply_set = planning
+        planned = planned_revision(session, apply_set)  # the git revision this desired state is
     reconciled = await reconcile_host(work, connector, dry_run=False, extra_tools=tools, timeout=PASS_TIMEOUT,
                                       stop=stop)
     with db.write() as session:
@@ -142,13 +167,7 @@ async def converge_fleet(db: Database, connector: Connector, work: list[HostWork
     passes = await fan_out(work, one, jobs=jobs, on_done=(lambda _w, r: on_done(r.outcome)) if on_done else None)
     if not dry_run:
         now = time.time()
-        with db.write() as session, session.no_autoflush:
-            # every host's conditions in one query, held (the session only keeps rows weakly) so
-            # that `set_condition` finds each in the session instead of asking the DB 3x per host
-            names = [r.work.host.metadata.name for r in passes]
-            held = session.exec(select(Condition).where(Condition.kind == Kind.HOST,
-                                                        col(Condition.name).in_(names))).all()
+        with db.write() as session:
             for reconciled in passes:
                 reconciled.record(session, now)
-            del held
     return [r.outcome for r in passes]

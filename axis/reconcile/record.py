@@ -20,7 +20,7 @@ from axis.specs import Kind, spec_hash
 from axis.specs.effective import EffectiveFeature
 from axis.state import Database
 from axis.state.claims import statuses
-from axis.state.conditions import set_condition
+from axis.state.conditions import put_conditions, set_condition
 from axis.state.events import record_event
 from axis.state.facts import store_observations
 from axis.state.feature_status import FeatureRow, store_feature_status
@@ -71,7 +71,8 @@ def _reason(state: str) -> str:
 
 
 def _host_conditions(session: Session, outcome: HostOutcome, generation: int, now: float, probed: float) -> None:
-    """Reachable, Converged and Ready, from this pass alone (level-triggered, rebuildable)."""
+    """Reachable, Converged and Ready, from this pass alone (level-triggered, rebuildable): one
+    upsert of the three (`put_conditions`)."""
     obs = outcome.observation
     reachable = obs is not None and obs.status in ("complete", "partial")
     if obs is not None and reachable:
@@ -79,10 +80,9 @@ def _host_conditions(session: Session, outcome: HostOutcome, generation: int, no
     else:
         r_reason = "Unreachable" if obs is not None and obs.status == "unreachable" else "Error"
         r_msg = outcome.reason
-    set_condition(session, Kind.HOST, outcome.host, "Reachable", reachable, r_reason, r_msg, generation=generation, now=now,
-                  probed=probed)
     failed = [f for f in outcome.features if f.state == "failed"]
     refused = [f.feature for f in outcome.features if f.state == "refused"]
+    converged: bool | None
     if not reachable or (outcome.status == "failed" and not outcome.features):
         converged, c_reason, c_msg = None, "HostNotObserved", outcome.reason
     elif failed:
@@ -92,11 +92,12 @@ def _host_conditions(session: Session, outcome: HostOutcome, generation: int, no
         converged, c_reason, c_msg = True, "InSyncWithRefusals", "host refused live steps of: " + ", ".join(refused)
     else:
         converged, c_reason, c_msg = True, "InSync", ""
-    set_condition(session, Kind.HOST, outcome.host, "Converged", converged, c_reason, c_msg, generation=generation, now=now,
-                  probed=probed)
     ready = reachable and converged is True
-    set_condition(session, Kind.HOST, outcome.host, "Ready", ready, "Ready" if ready else "NotReady",
-                  "" if ready else (c_msg or r_msg), generation=generation, now=now, probed=probed)
+    put_conditions(session, Kind.HOST, outcome.host, [
+        ("Reachable", reachable, r_reason, r_msg),
+        ("Converged", converged, c_reason, c_msg),
+        ("Ready", ready, "Ready" if ready else "NotReady", "" if ready else (c_msg or r_msg)),
+    ], generation=generation, now=now, probed=probed)
 
 
 def bind_claims(db: Database, now: float, *, log: bool = False) -> list[Outcome]:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, insert
 from sqlmodel import Session, col, delete, select
 
 from axis.state.tables import FactsRecord
+
+_TABLE = FactsRecord.__table__  # type: ignore[attr-defined]  # SQLModel's table: not in its stubs
 
 #: Observations kept per host; older ones are dropped as new ones arrive.
 HISTORY = 20
@@ -29,19 +32,29 @@ class Observation:
 
 
 def store_observations(session: Session, observations: Iterable[Observation], *, keep: int = HISTORY) -> None:
-    """Insert a pass's observations in the caller's transaction and trim each host's history."""
-    hosts = set()
-    for obs in observations:
-        session.add(FactsRecord(host=obs.host, collected_at=obs.collected_at, status=obs.status,
-                                reason=obs.reason, data=obs.data))
-        hosts.add(obs.host)
-    session.flush()
-    for host in hosts:
-        cutoff = session.exec(select(FactsRecord.id).where(FactsRecord.host == host)
-                              .order_by(col(FactsRecord.id).desc()).offset(keep).limit(1)).first()
-        if cutoff is not None:
-            session.exec(delete(FactsRecord).where(col(FactsRecord.host) == host,
-                                                   col(FactsRecord.id) <= cutoff))
+    """Insert a pass's observations in the caller's transaction and trim each host's history.
+
+    Plain statements, not the ORM's unit of work: one INSERT for all of them and one DELETE per
+    host (that finds its own cutoff), run on every host pass of a controller."""
+    rows = [{"host": obs.host, "collected_at": obs.collected_at, "status": obs.status, "reason": obs.reason,
+             "data": obs.data} for obs in observations]
+    if not rows:
+        return
+    conn = session.connection()
+    conn.execute(insert(_TABLE), rows)
+    trim = _trim(keep)
+    for host in dict.fromkeys(row["host"] for row in rows):
+        conn.execute(trim, {"host": host})
+
+
+@cache
+def _trim(keep: int) -> Any:
+    """Delete a host's observations older than its `keep` newest: everything up to the newest
+    one past them (none past them: the subquery is NULL and nothing matches)."""
+    host: Any = bindparam("host")
+    cutoff = (select(_TABLE.c.id).where(_TABLE.c.host == host).order_by(_TABLE.c.id.desc())
+              .offset(keep).limit(1).scalar_subquery())
+    return delete(_TABLE).where(_TABLE.c.host == host, _TABLE.c.id <= cutoff)
 
 
 def latest(session: Session, hosts: Iterable[str] | None = None) -> dict[str, FactsRecord]:

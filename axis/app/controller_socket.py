@@ -31,7 +31,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from axis.app.context import AppContext
-from axis.app.controller_wire import MAX_LINE, WireError, decode, encode, socket_path, ssh_identity
+from axis.app.controller_wire import (HEARTBEAT, MAX_LINE, WORKING, WireError, decode, encode, socket_path,
+                                     ssh_identity)
 from axis.app.documents import ClusterStatus
 from axis.app.queries import cluster_status
 from axis.app.relay_session import Send, relay
@@ -114,12 +115,19 @@ class ControllerSocket:
                 await send({"refused": f"bad status request: {exc}"})
                 return
             self.served["status"] += 1
+            working = asyncio.create_task(self.status(jobs=max(1, jobs), timeout=timeout))
             try:
-                document = await self.status(jobs=max(1, jobs), timeout=timeout)
+                while not (await asyncio.wait({working}, timeout=HEARTBEAT))[0]:
+                    await send(WORKING)  # a busy controller, not a stuck one, to the command line
+                document = working.result()
+            except ConnectionError:
+                raise  # the command line went away
             except Exception as exc:  # the command line then observes the hosts itself
                 logger.exception("local socket: status failed: %s", exc)
                 await send({"refused": f"the controller could not answer: {type(exc).__name__}: {exc}"})
                 return
+            finally:
+                working.cancel()  # done, or nobody waits for it any more
             await send({"ok": True, "status": document})
         elif op == "connect":
             try:

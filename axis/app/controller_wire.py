@@ -11,7 +11,8 @@ The hello: `{"token": ..., "ssh": ..., "op": ...}` plus the op's arguments. `tok
 reaches hosts (`ssh_identity`): a controller whose SSH options differ (another ssh_config, another
 known_hosts, another host-key policy) refuses, and the command line reaches the hosts itself, so
 the socket never makes a host resolve or a key count differently than the command line would.
-Ops: `ping` (is it there, is it ours), `status` (observe every host, answer the status document)
+Ops: `ping` (is it there, is it ours), `status` (observe every host, answer the status document;
+`WORKING` every `HEARTBEAT` seconds until then)
 and `connect` (a transport relayed over this connection: `axis.app.controller_relay`).
 
 Imports only the standard library: `axis status` reads a warm controller's answer without
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
 
 #: The longest line either end accepts (a relayed file write's base64, a status document).
 MAX_LINE = 16 * 1024 * 1024
+#: What the controller sends every HEARTBEAT seconds while it works on an answer (`status`), so
+#: the command line can tell a busy controller from a stopped or stuck one.
+WORKING: dict[str, Any] = {"working": True}
+HEARTBEAT = 1.0
 #: The socket's name among the state DB's side files (next to the token).
 SOCKET_NAME = "controller.sock"
 

@@ -5,16 +5,19 @@ is not ours. Every such case is NoController, so the command reaches the hosts i
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 
 import pytest
 
-from axis.app import controller_client, controller_socket
+from axis.app import controller_client, controller_socket, controller_wire
 from axis.app.context import AppContext
 from axis.app.controller_client import ControllerClient, NoController
+from axis.app.controller_relay import RelayConnector
 from axis.app.controller_wire import socket_path
 from axis.app.token import default_token_path, ensure_token
-from tests.fake_transport import FakeConnector
+from axis.specs import Host
+from tests.fake_transport import FakeConnector, FakeTransport
 from tests.socketkit import socket_served
 
 
@@ -51,3 +54,38 @@ def test_a_busy_controller_is_waited_for(app: AppContext, monkeypatch: pytest.Mo
     with socket_served(app, FakeConnector({})):
         answer = ControllerClient.of(app.state, app.connector).ask("status", jobs=4, timeout=30.0)
     assert answer["status"] == {"observed": "yes"}
+
+
+def test_a_socket_file_of_another_user_gets_no_token(app: AppContext) -> None:
+    """A user who can write the state DB's directory could bind the socket while no controller
+    runs: theirs is not used (and a file that is no socket neither)."""
+    with _listening(app):
+        path = socket_path(app.state)
+        os.chown(path, 12345, 12345)
+        with pytest.raises(NoController, match="belongs to uid 12345"):
+            ControllerClient.of(app.state, app.connector)
+    path.unlink()
+    path.write_text("not a socket")
+    with pytest.raises(NoController, match="is not a socket"):
+        ControllerClient.of(app.state, app.connector)
+
+
+def test_a_peer_of_another_user_gets_no_token(app: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process serving the socket is asked who it is (SO_PEERCRED) before the hello leaves;
+    one of another user is not talked to, by the blocking client or by relayed connects."""
+    fake = FakeTransport("a").script("^true", "")
+    with socket_served(app, FakeConnector({})) as server:
+        assert server is not None
+        client = ControllerClient.of(app.state, app.connector)
+        monkeypatch.setattr(controller_wire, "peer_uid", lambda sock: 12345)
+        with pytest.raises(NoController, match="not sending the token.*uid 12345"):
+            client.ask("ping")
+        relay = RelayConnector(client, FakeConnector({"a": fake}))
+        assert asyncio.run(relay.connect(_host("a"))) is fake  # reached directly
+        monkeypatch.undo()
+        assert server.served == {}
+
+
+def _host(name: str) -> Host:
+    return Host.model_validate({"apiVersion": "axis/v1", "kind": "Host", "metadata": {"name": name},
+                                "spec": {"address": "192.0.2.1"}})

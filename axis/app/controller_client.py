@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from axis.app.controller_wire import (MAX_LINE, WORKING, WireError, decode, encode, hello, socket_path,
-                                     ssh_identity)
+from axis.app.controller_wire import (MAX_LINE, WORKING, WireError, decode, encode, hello, peer_refused,
+                                     socket_file_refused, socket_path, ssh_identity)
 from axis.app.token import TokenError, default_token_path, read_token
 
 if TYPE_CHECKING:
@@ -44,11 +44,11 @@ class ControllerClient:
     @classmethod
     def of(cls, state: Location, connector: object) -> ControllerClient:
         """The client for `state`'s controller; NoController when there is no socket file (no
-        controller ever served it, or it stopped), no usable token, or hosts are not reached
-        over SSH (tests' fake hosts)."""
+        controller ever served it, or it stopped), one that is not a socket of this user's or
+        root's, no usable token, or hosts are not reached over SSH (tests' fake hosts)."""
         path = socket_path(state)
-        if not path.exists():
-            raise NoController(f"no controller socket at {path}")
+        if (refused := socket_file_refused(path)) is not None:
+            raise NoController(refused)
         ssh = ssh_identity(connector)
         if ssh is None:
             raise NoController("hosts are not reached over SSH")
@@ -70,6 +70,8 @@ class ControllerClient:
             sock.settimeout(CONNECT_TIMEOUT)
             try:
                 sock.connect(str(self.path))
+                if (refused := peer_refused(sock)) is not None:  # before the token leaves
+                    raise NoController(f"not sending the token on {self.path}: {refused}")
                 sock.sendall(encode(self.hello(op, **arguments)))
                 with sock.makefile("rb") as answers:  # the timeout stays: each line within it
                     while (answer := decode(answers.readline(MAX_LINE + 1))) == WORKING:

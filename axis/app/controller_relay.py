@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from axis.app.controller_client import ControllerClient
-from axis.app.controller_wire import MAX_LINE, WireError, decode, encode
+from axis.app.controller_wire import MAX_LINE, WireError, decode, encode, peer_refused, socket_file_refused
 from axis.drivers.connector import Connector
 from axis.drivers.transport import (ClosedOnExit, ErrorKind, OutputCallback, RunResult, Transport,
                                     TransportError, privileged)
@@ -50,9 +50,14 @@ class RelayConnector:
 
     async def connect(self, host: Host) -> Transport:
         name = host.metadata.name
+        if socket_file_refused(self.client.path) is not None:  # gone, or someone else's since
+            return await self.fallback.connect(host)
         try:
             reader, writer = await asyncio.open_unix_connection(str(self.client.path), limit=MAX_LINE)
         except OSError:  # the controller stopped since this command asked it
+            return await self.fallback.connect(host)
+        if peer_refused(writer.get_extra_info("socket")) is not None:  # the token goes to no one else
+            writer.close()
             return await self.fallback.connect(host)
         try:
             writer.write(encode(self.client.hello("connect", host=host.model_dump(mode="json"))))

@@ -20,7 +20,6 @@ import fcntl
 import logging
 import os
 import socket
-import struct
 import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -31,8 +30,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from axis.app.context import AppContext
-from axis.app.controller_wire import (HEARTBEAT, MAX_LINE, WORKING, WireError, decode, encode, socket_path,
-                                     ssh_identity)
+from axis.app.controller_wire import (HEARTBEAT, MAX_LINE, WORKING, WireError, decode, encode, peer_refused,
+                                     socket_path, ssh_identity)
 from axis.app.documents import ClusterStatus
 from axis.app.queries import cluster_status
 from axis.app.relay_session import Send, relay
@@ -76,7 +75,7 @@ class ControllerSocket:
                 await writer.drain()
 
         try:
-            refused = _peer_refused(writer)
+            refused = peer_refused(writer.get_extra_info("socket"))
             try:
                 async with asyncio.timeout(HELLO_TIMEOUT):
                     first = decode(await reader.readline())
@@ -178,16 +177,6 @@ class TryingNow:
 
     async def connect(self, host: Host) -> Transport:
         return await self.pool.connect(host, now=True)
-
-
-def _peer_refused(writer: asyncio.StreamWriter) -> str | None:
-    """Why the caller is refused by who it is: only this process's user, or root, is served
-    (the 0600 mode says so too; this holds whatever the file's mode became)."""
-    sock = writer.get_extra_info("socket")
-    if sock is None or not hasattr(socket, "SO_PEERCRED"):
-        return None
-    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
-    return None if uid in (0, os.geteuid()) else f"caller's uid {uid} is not this controller's"
 
 
 @contextlib.asynccontextmanager

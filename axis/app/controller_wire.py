@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import stat
+import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +50,49 @@ def socket_path(state: Location) -> Path:
     """The controller's socket for this state DB: `<state DB>.controller.sock` (PostgreSQL: in its
     side directory), one per state DB, beside the token."""
     return state.side_file(SOCKET_NAME)
+
+
+def trusted_uid(uid: int) -> bool:
+    """Whether a process of `uid` may be trusted with our token, or trust us with its: our own
+    user's or root's (who can read the token anyway)."""
+    return uid in (0, os.geteuid())
+
+
+def socket_file_refused(path: Path) -> str | None:
+    """Why the file at `path` is no socket to send our token to: missing, not a socket (not
+    followed if a link), or owned by a user who is neither us nor root (who could have bound it
+    while no controller ran, to receive the token and every relayed command); None when it is."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return f"no controller socket at {path}"
+    except OSError as exc:
+        return f"cannot look at {path}: {exc.strerror or exc}"
+    if not stat.S_ISSOCK(info.st_mode):
+        return f"{path} is not a socket"
+    if not trusted_uid(info.st_uid):
+        return f"{path} belongs to uid {info.st_uid}, neither this user nor root"
+    return None
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a connected unix socket (SO_PEERCRED on Linux,
+    LOCAL_PEERCRED on the BSDs and macOS); None where the system offers no way to ask."""
+    if hasattr(socket, "SO_PEERCRED"):
+        size = struct.calcsize("3i")
+        _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, size))
+        return int(uid)
+    if hasattr(socket, "LOCAL_PEERCRED"):  # struct xucred: version, uid, groups; SOL_LOCAL is 0
+        data = sock.getsockopt(0, socket.LOCAL_PEERCRED, struct.calcsize("IIh16I"))
+        return int(struct.unpack_from("II", data)[1])
+    return None
+
+
+def peer_refused(sock: socket.socket | None) -> str | None:
+    """Why the other end of `sock` is not to be talked to: a process of neither this user nor
+    root. Both ends ask it: the controller of its caller, the command line of the controller."""
+    uid = peer_uid(sock) if sock is not None else None
+    return None if uid is None or trusted_uid(uid) else f"the other end's uid {uid} is neither this user nor root"
 
 
 def encode(message: dict[str, Any]) -> bytes:

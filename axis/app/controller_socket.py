@@ -219,11 +219,22 @@ async def serving(app: AppContext, db: Database, connector: Connector) -> AsyncI
 
 def _bind(path: Path, stack: contextlib.ExitStack) -> socket.socket | None:
     """The listening socket at `path`, mode 0600, holding the lock beside it until `stack` closes;
-    None (logged) when another controller holds the lock or the path is too long."""
+    None (logged) when another controller holds the lock, the path is too long, or the directory
+    will not have it (permissions, a full disk, a link where the lock file goes): the controller
+    runs without a socket rather than not at all."""
     if max(len(os.fsencode(path)), len(os.fsencode(path.parent)) + 22) > MAX_PATH:  # 22: the private dir's "/.axis-sock-XXXXXXXX/s"
         logger.warning("no local socket for the command line: %s is longer than a unix socket path may be", path)
         return None
-    lock = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        return _bind_locked(path, stack)
+    except OSError as exc:
+        logger.warning("no local socket for the command line at %s: %s", path, exc,
+                       extra={"socket": str(path), "error": str(exc)})
+        return None
+
+
+def _bind_locked(path: Path, stack: contextlib.ExitStack) -> socket.socket | None:
+    lock = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     stack.callback(os.close, lock)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

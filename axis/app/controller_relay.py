@@ -95,8 +95,8 @@ class RelayTransport(ClosedOnExit):
             while "out" in (message := await answer()):
                 stream, text = str(message["out"]), str(message.get("text", ""))
                 streams.setdefault(stream, []).append(text)
-                if on_output is not None:
-                    on_output(stream, text)
+                if on_output is not None and (paced := on_output(stream, text)) is not None:
+                    await paced
         output = ("".join(streams["stdout"]), "".join(streams["stderr"]))
         if "error" in message:
             raise transport_error(message["error"], self.name, output)

@@ -1,0 +1,72 @@
+"""The controller's half of a relayed transport where the command line misbehaves or the
+transport does: a command line that takes no output (suspended) holds the command back instead
+of filling the controller's memory; a transport that fails unexpectedly still answers the call."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from typing import Any
+
+import pytest
+
+from axis.app import relay_session
+from axis.app.context import AppContext
+from axis.app.controller_client import ControllerClient
+from axis.app.controller_wire import encode, socket_path
+from axis.drivers.transport import OutputCallback, RunResult
+from axis.specs import Host
+from tests.fake_transport import FakeConnector, FakeTransport
+from tests.socketkit import socket_served
+
+CHUNK = "x" * 8192
+
+
+class Flooding(FakeTransport):
+    """A command that prints CHUNKs until its output callback asks it to wait (`paced_after`)."""
+
+    paced_after: int | None = None
+    paced = threading.Event()
+
+    async def run(self, command: str, *, on_output: OutputCallback | None = None, **_: Any) -> RunResult:
+        assert on_output is not None
+        for count in range(1, 4096):  # 32 MiB: far past the cap and every socket buffer
+            if (wait := on_output("stdout", CHUNK)) is not None:
+                self.paced_after = count
+                self.paced.set()
+                await wait
+                break
+        return RunResult(0, "", "")
+
+
+def _host(name: str) -> Host:
+    return Host.model_validate({"apiVersion": "axis/v1", "kind": "Host", "metadata": {"name": name},
+                                "spec": {"address": "192.0.2.1"}})
+
+
+def _call(app: AppContext, request: dict[str, Any]) -> tuple[socket.socket, Any]:
+    """A raw relayed connection to host a with one call sent; the socket and its line reader."""
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(str(socket_path(app.state)))
+    client = ControllerClient.of(app.state, app.connector)
+    sock.sendall(encode(client.hello("connect", host=_host("a").model_dump(mode="json"))))
+    lines = sock.makefile("rb")
+    assert json.loads(lines.readline())["ok"] is True
+    sock.sendall(encode({"id": 1, **request}))
+    return sock, lines
+
+
+def test_a_command_line_that_takes_no_output_holds_the_command_back(app: AppContext,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(relay_session, "MAX_UNSENT", 64 * 1024)
+    flooding = Flooding("a")
+    with socket_served(app, FakeConnector({"a": flooding})):
+        sock, lines = _call(app, {"op": "run", "command": "yes"})
+        with sock, lines:
+            assert flooding.paced.wait(30), "the relay never asked the command to wait"
+            texts = []
+            while "out" in (message := json.loads(lines.readline())):
+                texts.append(message["text"])
+    assert message == {"id": 1, "exit": 0}
+    assert flooding.paced_after is not None and texts == [CHUNK] * flooding.paced_after

@@ -171,12 +171,14 @@ class ControllerSocket:
 class TryingNow:
     """The controller's pool as the command line gets it: a host in its reconnect backoff is tried
     at once, as a direct connect would, so a host that just came back is not reported as still
-    failing, and an unreachable one is told in the same words as without a controller."""
+    failing, and an unreachable one is told in the same words as without a controller; its calls
+    have their own budget of session slots and never retire the controller's kept connection
+    (`ConnectionPool.connect(relayed=True)`)."""
 
     pool: ConnectionPool
 
     async def connect(self, host: Host) -> Transport:
-        return await self.pool.connect(host, now=True)
+        return await self.pool.connect(host, now=True, relayed=True)
 
 
 @contextlib.asynccontextmanager

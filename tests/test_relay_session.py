@@ -4,6 +4,7 @@ of filling the controller's memory; a transport that fails unexpectedly still an
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -11,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from axis.app import relay_session
+from axis.app import controller_relay, relay_session
 from axis.app.context import AppContext
 from axis.app.controller_client import ControllerClient
+from axis.app.controller_relay import RelayConnector
 from axis.app.controller_wire import encode, socket_path
 from axis.drivers.transport import OutputCallback, RunResult
 from axis.specs import Host
@@ -70,3 +72,23 @@ def test_a_command_line_that_takes_no_output_holds_the_command_back(app: AppCont
                 texts.append(message["text"])
     assert message == {"id": 1, "exit": 0}
     assert flooding.paced_after is not None and texts == [CHUNK] * flooding.paced_after
+
+
+def test_a_file_too_large_for_one_message_is_written_over_a_direct_connection(
+        app: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_LINE in base64 the controller would refuse the line (and the command line see a
+    lost connection): such a put goes over the command line's own connection to the host."""
+    monkeypatch.setattr(controller_relay, "MAX_LINE", 4096)
+    in_controller, direct = FakeTransport("a").script("^true", ""), FakeTransport("a")
+
+    async def scenario() -> None:
+        relay = RelayConnector(ControllerClient.of(app.state, app.connector), FakeConnector({"a": direct}))
+        async with await relay.connect(_host("a")) as transport:
+            await transport.put("/etc/small", b"s" * 100)
+            await transport.put("/etc/large", b"L" * 8192, mode=0o600)
+        assert direct.closed
+
+    with socket_served(app, FakeConnector({"a": in_controller})):
+        asyncio.run(scenario())
+    assert in_controller.files == {"/etc/small": (b"s" * 100, 0o644)}
+    assert direct.files == {"/etc/large": (b"L" * 8192, 0o600)}

@@ -27,6 +27,10 @@ from axis.drivers.transport import (ClosedOnExit, ErrorKind, OutputCallback, Run
 from axis.specs import Host
 
 
+#: A put's message less its data, path and expected checksum (escaped, each character at most 6).
+_PUT_ROOM = 256
+
+
 def transport_error(data: Any, host: str, output: tuple[str, str] = ("", "")) -> TransportError:
     """The TransportError the controller's transport raised, rebuilt: same kind, host and detail,
     and for a failed command its result (the output is what was streamed before)."""
@@ -67,7 +71,8 @@ class RelayConnector:
             writer.close()
             raise TransportError(ErrorKind.UNREACHABLE, name, f"the controller's relay failed: {exc}") from exc
         if answer.get("ok"):
-            return RelayTransport(name, reader, writer, wraps_root=bool(answer.get("wraps_root")))
+            return RelayTransport(name, reader, writer, wraps_root=bool(answer.get("wraps_root")),
+                                  direct=lambda: self.fallback.connect(host))
         writer.close()
         if "error" in answer:
             raise transport_error(answer["error"], name)
@@ -76,11 +81,16 @@ class RelayConnector:
 
 class RelayTransport(ClosedOnExit):
     """One host's transport in the controller, over one socket connection; calls run
-    concurrently, each answer tagged with its call's id."""
+    concurrently, each answer tagged with its call's id. A file too large for one message (past
+    MAX_LINE once in base64) is written over a direct connection (`direct`, opened for it)."""
 
-    def __init__(self, name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, wraps_root: bool):
+    def __init__(self, name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, wraps_root: bool,
+                 direct: Callable[[], Awaitable[Transport]]):
         self.name = name
         self._reader, self._writer, self._wraps_root = reader, writer, wraps_root
+        self._connect_direct = direct
+        self._direct: Transport | None = None
+        self._opening_direct = asyncio.Lock()
         self._ids = itertools.count(1)
         self._calls: dict[int, asyncio.Queue[dict[str, Any] | None]] = {}
         self._lost = ""  # why the connection ended, once it has
@@ -104,6 +114,12 @@ class RelayTransport(ClosedOnExit):
 
     async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False,
                   expect: str | None = None) -> None:
+        if _PUT_ROOM + 4 * -(-len(data) // 3) + 6 * (len(path) + len(expect or "")) > MAX_LINE:
+            async with self._opening_direct:  # the line would be refused: no message is cut in two
+                if self._direct is None:
+                    self._direct = await self._connect_direct()
+            await self._direct.put(path, data, mode=mode, sudo=sudo, expect=expect)
+            return
         async with self._calling({"op": "put", "path": path, "data": base64.b64encode(data).decode(),
                                   "mode": mode, "sudo": sudo, "expect": expect}) as answer:
             message = await answer()
@@ -120,6 +136,8 @@ class RelayTransport(ClosedOnExit):
             await self._writer.wait_closed()
         self._listener.cancel()
         await asyncio.gather(self._listener, return_exceptions=True)
+        if self._direct is not None:
+            await self._direct.close()
 
     @contextlib.asynccontextmanager
     async def _calling(self, request: dict[str, Any]) -> AsyncIterator[Callable[[], Awaitable[dict[str, Any]]]]:

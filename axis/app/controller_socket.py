@@ -33,17 +33,15 @@ from axis.app.context import AppContext
 from axis.app.controller_wire import (HEARTBEAT, MAX_LINE, WORKING, WireError, decode, encode, peer_refused,
                                      socket_path, ssh_identity)
 from axis.app.documents import ClusterStatus
+from axis.app.observe import observe_and_store
 from axis.app.queries import cluster_status
 from axis.app.relay_session import Send, relay
 from axis.app.token import TokenError, default_token_path, ensure_token, same_token
 from axis.drivers.connector import Connector
 from axis.drivers.pool import ConnectionPool
 from axis.drivers.transport import Transport
-from axis.reconcile.observe import claim_tools, observe_fleet
 from axis.specs import Host
 from axis.state import Database
-from axis.state.facts import store_observations
-from axis.state.objects import desired_claims, desired_hosts
 
 logger = logging.getLogger(__name__)
 
@@ -143,21 +141,11 @@ class ControllerSocket:
 
     async def status(self, *, jobs: int, timeout: float) -> ClusterStatus:
         """What `axis status` prints: every desired host observed now through this controller's
-        connections and stored, then the snapshot built by the direct path's own builder. The DB's
-        reads and writes run in a worker thread, off the controller's loop."""
-        def targets() -> tuple[list[Host], list[str]]:
-            with self.db.read() as session:
-                return desired_hosts(session)[0], claim_tools(desired_claims(session))
-
-        hosts, tools = await asyncio.to_thread(targets)
-        if hosts:
-            observations = await observe_fleet(hosts, self.connector, jobs=jobs, timeout=timeout, extra_tools=tools)
-
-            def store() -> None:
-                with self.db.write() as session:
-                    store_observations(session, observations)
-
-            await asyncio.to_thread(store)
+        connections and stored, as the direct path does (the same `observe_and_store`), then the
+        snapshot built by the direct path's own builder. The DB's reads and writes run in a worker
+        thread, off the controller's loop."""
+        await observe_and_store(self.db.snapshot, self.db.write, self.connector, jobs=jobs, timeout=timeout,
+                                blocking=asyncio.to_thread)
         return await asyncio.to_thread(cluster_status, self.db)
 
     async def close_clients(self) -> None:

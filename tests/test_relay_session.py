@@ -17,7 +17,7 @@ from axis.app.context import AppContext
 from axis.app.controller_client import ControllerClient
 from axis.app.controller_relay import RelayConnector
 from axis.app.controller_wire import encode, socket_path
-from axis.drivers.transport import OutputCallback, RunResult
+from axis.drivers.transport import ErrorKind, OutputCallback, RunResult, TransportError
 from axis.specs import Host
 from tests.fake_transport import FakeConnector, FakeTransport
 from tests.socketkit import socket_served
@@ -92,3 +92,57 @@ def test_a_file_too_large_for_one_message_is_written_over_a_direct_connection(
         asyncio.run(scenario())
     assert in_controller.files == {"/etc/small": (b"s" * 100, 0o644)}
     assert direct.files == {"/etc/large": (b"L" * 8192, 0o600)}
+
+
+class Endless(FakeTransport):
+    """A command that prints one line, then runs until cancelled (`cancelled`), or fails at once
+    with a bug of the transport's (`bug`)."""
+
+    cancelled = threading.Event()
+    bug: Exception | None = None
+
+    async def run(self, command: str, *, on_output: OutputCallback | None = None, **_: Any) -> RunResult:
+        if self.bug is not None:
+            raise self.bug
+        assert on_output is not None
+        on_output("stdout", "first\n")
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        return RunResult(0, "", "")
+
+
+def test_a_caller_whose_output_fails_cancels_the_command_in_the_controller(app: AppContext) -> None:
+    """`axis on h 'yes' | head -1`: the pipe closes, printing fails, and the command must not go
+    on running in the controller."""
+    endless = Endless("a")
+
+    def printing(stream: str, text: str) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    async def scenario() -> None:
+        relay = RelayConnector(ControllerClient.of(app.state, app.connector), FakeConnector({}))
+        async with await relay.connect(_host("a")) as transport:
+            with pytest.raises(BrokenPipeError):
+                await transport.run("yes", on_output=printing)
+            assert await asyncio.to_thread(endless.cancelled.wait, 30)  # while the connection is still open
+
+    with socket_served(app, FakeConnector({"a": endless})):
+        asyncio.run(scenario())
+
+
+def test_an_unexpected_error_of_the_transport_still_answers_the_call(app: AppContext) -> None:
+    broken = Endless("a")
+    broken.bug = RuntimeError("a bug")
+
+    async def scenario() -> None:
+        relay = RelayConnector(ControllerClient.of(app.state, app.connector), FakeConnector({}))
+        async with await relay.connect(_host("a")) as transport:
+            with pytest.raises(TransportError) as failed:
+                await transport.run("true")
+        assert failed.value.kind is ErrorKind.ERROR and "RuntimeError: a bug" in str(failed.value)
+
+    with socket_served(app, FakeConnector({"a": broken})):
+        asyncio.run(scenario())

@@ -142,8 +142,9 @@ class RelayTransport(ClosedOnExit):
     @contextlib.asynccontextmanager
     async def _calling(self, request: dict[str, Any]) -> AsyncIterator[Callable[[], Awaitable[dict[str, Any]]]]:
         """Send a call; yield what returns its messages one by one, up to its answer (`exit`,
-        `done` or `error`); UNREACHABLE once the connection is lost. Cancelled, it cancels the
-        call in the controller."""
+        `done` or `error`); UNREACHABLE once the connection is lost. Cancelled, or left by an
+        error of the caller's (its output callback failed), it cancels the call in the controller,
+        so that no command goes on running there for nobody."""
         call = next(self._ids)
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._calls[call] = queue
@@ -164,7 +165,7 @@ class RelayTransport(ClosedOnExit):
                 self._lost = self._lost or str(exc)
                 queue.put_nowait(None)
             yield answer
-        except asyncio.CancelledError:
+        except BaseException:  # cancelled, or the caller's output failed (`| head` gone: BrokenPipeError)
             with contextlib.suppress(OSError):
                 self._writer.write(encode({"id": call, "op": "cancel"}))
             raise

@@ -125,6 +125,11 @@ async def _call(transport: Transport, call: int, message: dict[str, Any], writer
         except (KeyError, TypeError, ValueError) as exc:  # arguments the transport refused, or none
             answer = {"id": call, "error": error_data(TransportError(ErrorKind.ERROR, transport.name,
                                                                       f"bad relayed call: {exc}"))}
+        except Exception as exc:  # a bug of the transport's: the call is answered all the same
+            logger.exception("relay for %s: the transport failed: %s", transport.name, exc,
+                             extra={"host": transport.name})
+            answer = {"id": call, "error": error_data(TransportError(
+                ErrorKind.ERROR, transport.name, f"the controller's transport failed: {type(exc).__name__}: {exc}"))}
         await send(answer)
     except ConnectionError:
         pass  # nobody to answer: the command line is gone, and the loop above cancels the rest

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,16 @@ def test_a_peer_of_another_user_gets_no_token(app: AppContext, monkeypatch: pyte
 def _host(name: str) -> Host:
     return Host.model_validate({"apiVersion": "axis/v1", "kind": "Host", "metadata": {"name": name},
                                 "spec": {"address": "192.0.2.1"}})
+
+
+def test_a_user_whose_default_ssh_files_differ_is_not_served(app: AppContext, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Root's ~/.ssh/config and known_hosts are not the controller user's, though both leave the
+    options at their defaults: the command line then reaches the hosts itself."""
+    monkeypatch.setenv("HOME", str(tmp_path / "controller-user"))
+    with socket_served(app, FakeConnector({})):
+        monkeypatch.setenv("HOME", str(tmp_path / "root"))
+        with pytest.raises(NoController, match="other SSH options"):
+            ControllerClient.of(app.state, app.connector).ask("ping")
+        monkeypatch.setenv("HOME", str(tmp_path / "controller-user"))
+        assert ControllerClient.of(app.state, app.connector).ask("ping")["ok"] is True

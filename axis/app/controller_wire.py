@@ -38,6 +38,9 @@ MAX_LINE = 16 * 1024 * 1024
 #: the command line can tell a busy controller from a stopped or stuck one.
 WORKING: dict[str, Any] = {"working": True}
 HEARTBEAT = 1.0
+#: The files asyncssh reads when none is given (`axis.drivers.connector.SshOptions`'s None).
+DEFAULT_SSH_CONFIG = "~/.ssh/config"
+DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 #: The socket's name among the state DB's side files (next to the token).
 SOCKET_NAME = "controller.sock"
 
@@ -118,15 +121,17 @@ def decode(line: bytes) -> dict[str, Any]:
 def ssh_identity(connector: object) -> dict[str, str | None] | None:
     """What decides which machine a host name reaches and which host keys are trusted: the
     ssh_config and known_hosts files (absolute: the two processes' working directories differ)
-    and the host-key policy. None for a connector that is not SSH's (tests' fake hosts), which
+    and the host-key policy. The files asyncssh reads by default are resolved for this user (a
+    root command line's ~/.ssh is not the controller user's), so two users never compare equal
+    by both leaving them unset. None for a connector that is not SSH's (tests' fake hosts), which
     never goes through a controller. Duck-typed on `axis.drivers.connector.SshOptions`, whose
     module loads asyncssh."""
     try:
         config, known, policy = (getattr(connector, name) for name in ("ssh_config", "known_hosts", "policy"))
     except AttributeError:
         return None
-    return {"ssh_config": os.path.abspath(config) if config is not None else None,
-            "known_hosts": os.path.abspath(known) if known is not None else None,
+    return {"ssh_config": os.path.abspath(os.path.expanduser(config if config is not None else DEFAULT_SSH_CONFIG)),
+            "known_hosts": os.path.abspath(os.path.expanduser(known if known is not None else DEFAULT_KNOWN_HOSTS)),
             "policy": str(policy.value if hasattr(policy, "value") else policy)}
 
 

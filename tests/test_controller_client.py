@@ -5,6 +5,7 @@ is not ours. Every such case is NoController, so the command reaches the hosts i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 from pathlib import Path
@@ -15,7 +16,7 @@ from axis.app import controller_client, controller_socket, controller_wire
 from axis.app.context import AppContext
 from axis.app.controller_client import ControllerClient, NoController
 from axis.app.controller_relay import RelayConnector
-from axis.app.controller_wire import socket_path
+from axis.app.controller_wire import socket_path, ssh_identity
 from axis.app.token import default_token_path, ensure_token
 from axis.specs import Host
 from tests.fake_transport import FakeConnector, FakeTransport
@@ -96,10 +97,10 @@ def test_a_user_whose_default_ssh_files_differ_is_not_served(app: AppContext, tm
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Root's ~/.ssh/config and known_hosts are not the controller user's, though both leave the
     options at their defaults: the command line then reaches the hosts itself."""
-    monkeypatch.setenv("HOME", str(tmp_path / "controller-user"))
-    with socket_served(app, FakeConnector({})):
-        monkeypatch.setenv("HOME", str(tmp_path / "root"))
+    with socket_served(app, FakeConnector({})):  # the controller user's ~: this process's
+        client = ControllerClient.of(app.state, app.connector)
+        assert client.ask("ping")["ok"] is True
+        monkeypatch.setenv("HOME", str(tmp_path / "root"))  # another ~ (PostgreSQL's socket path is under ~: kept)
+        as_root = dataclasses.replace(client, ssh=ssh_identity(app.connector))
         with pytest.raises(NoController, match="other SSH options"):
-            ControllerClient.of(app.state, app.connector).ask("ping")
-        monkeypatch.setenv("HOME", str(tmp_path / "controller-user"))
-        assert ControllerClient.of(app.state, app.connector).ask("ping")["ok"] is True
+            as_root.ask("ping")

@@ -66,8 +66,9 @@ class FakeTransport(ClosedOnExit):
         if (boundary := script_boundary(line)) is not None and has_boundary(result.stdout):
             result = RunResult(result.exit_status, reframe(result.stdout, boundary), result.stderr)
         if on_output is not None:
-            on_output("stdout", result.stdout)
-            on_output("stderr", result.stderr)
+            for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+                if (paced := on_output(stream, text)) is not None:
+                    await paced
         if sudo and (refused := sudo_refusal(self.name, result)) is not None:
             raise refused
         if check and not result.ok:

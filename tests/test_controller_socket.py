@@ -208,9 +208,11 @@ def test_a_cancelled_or_abandoned_call_stops_in_the_controller(app: AppContext) 
                 with pytest.raises(asyncio.CancelledError):
                     await call
                 await _until(lambda: blocking.cancelled == ["sleep 1"])
-                asyncio.create_task(transport.run("sleep 2"))
+                second = asyncio.create_task(transport.run("sleep 2"))
                 await started()
             await _until(lambda: blocking.cancelled == ["sleep 1", "sleep 2"])  # the command line went away
+            with pytest.raises(TransportError, match="connection lost"):  # and its own call ended
+                await second
 
         asyncio.run(scenario())
 

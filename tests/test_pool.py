@@ -1,92 +1,19 @@
 """The controller's kept connections (`axis.drivers.pool`, issue 21 "Warm path"): what is reused,
 what is dropped and reopened, and when nobody waits. No host is contacted: the fake connector
-opens a fresh fake transport per connect and counts them. No timing is asserted here (figures:
-bench/pass_cpu.py); the backoff runs on a fake clock.
+opens a fresh fake transport per connect and counts them (`tests.poolkit`). No timing is asserted
+here (figures: bench/pass_cpu.py); the backoff runs on a fake clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from axis.app.context import AppContext
-from axis.app.controller_start import make_controller, run_controller
 from axis.drivers.pool import ConnectionPool
 from axis.drivers.transport import ErrorKind, RunResult, TransportError
-from axis.specs import Host
-from tests.factskit import load
-from tests.fake_transport import FakeTransport
-
-
-def host(name: str = "a", **spec: Any) -> Host:
-    return Host.model_validate({"apiVersion": "axis/v1", "kind": "Host", "metadata": {"name": name},
-                                "spec": {"address": f"{name}.lan", **spec}})
-
-
-@dataclass
-class Kept(FakeTransport):
-    """A fake connection that can be lost (`lost_because`) and hears when it goes idle."""
-
-    lost_because: str | None = None
-    idle: list[bool] = field(default_factory=list)
-    fail_with: BaseException | None = None  # the next run raises this
-    in_flight: int = 0
-    most_in_flight: int = 0
-    release: asyncio.Event | None = None  # runs wait for it when set
-
-    def lost(self) -> str | None:
-        return self.lost_because
-
-    def keep_idle(self, idle: bool) -> None:
-        self.idle.append(idle)
-
-    async def run(self, command: str, **kwargs: Any) -> RunResult:
-        self.calls.append(command)
-        if self.fail_with is not None:
-            error, self.fail_with = self.fail_with, None
-            raise error
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            if self.release is not None:
-                await self.release.wait()
-            return RunResult(0, "ok\n", "")
-        finally:
-            self.in_flight -= 1
-
-
-@dataclass
-class Opener:
-    """A Connector that opens a new `Kept` per connect (`opened`); hosts in `refuse` are refused."""
-
-    opened: list[Kept] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)
-    tries: int = 0
-
-    async def connect(self, host: Host) -> Kept:
-        self.tries += 1
-        if host.metadata.name in self.refuse:
-            raise TransportError(ErrorKind.UNREACHABLE, host.metadata.name, "connection refused by host")
-        self.opened.append(Kept(host.metadata.name))
-        return self.opened[-1]
-
-
-async def use(pool: ConnectionPool, target: Host, command: str = "true") -> RunResult:
-    async with await pool.connect(target) as lease:
-        return await lease.run(command)
-
-
-async def settle() -> None:
-    """Let the pool's background closes run."""
-    for _ in range(5):
-        await asyncio.sleep(0)
+from tests.poolkit import Opener, host, settle, use
 
 
 def test_a_host_s_connection_is_opened_once_and_reused_by_every_lease() -> None:
@@ -260,132 +187,3 @@ def test_failed_reconnects_back_off_doubling_and_report_the_reason_without_waiti
                     refused]
     assert opener.tries == 5 and len(opener.opened) == 1
     assert "a: connected again after 4 failed connect(s)" in caplog.messages
-
-
-def test_a_changed_address_user_port_or_sudo_opens_a_new_connection_never_the_old_one() -> None:
-    async def go() -> Opener:
-        opener = Opener()
-        pool = ConnectionPool(opener)
-        await use(pool, host("a"))
-        for changed in ({"address": "a2.lan"}, {"address": "a2.lan", "user": "ops"},
-                        {"address": "a2.lan", "user": "ops", "port": 2222},
-                        {"address": "a2.lan", "user": "ops", "port": 2222, "sudo": True}):
-            await use(pool, host("a", **changed))
-            await use(pool, host("a", **changed))
-        await settle()
-        return opener
-
-    opener = asyncio.run(go())
-    assert len(opener.opened) == 5  # one per spec, each used twice
-    assert [k.closed for k in opener.opened] == [True, True, True, True, False]
-    assert [len(k.calls) for k in opener.opened] == [1, 2, 2, 2, 2]
-
-
-def test_a_new_address_is_tried_at_once_whatever_the_old_one_s_backoff() -> None:
-    async def go() -> Opener:
-        opener = Opener(refuse={"a"})
-        pool = ConnectionPool(opener, backoff_first=60.0)
-        with pytest.raises(TransportError):
-            await pool.connect(host("a"))
-        opener.refuse.clear()
-        with pytest.raises(TransportError, match="not tried again"):
-            await pool.connect(host("a"))
-        await use(pool, host("a", address="fixed.lan"))  # the spec fixed: no wait
-        return opener
-
-    assert asyncio.run(go()).tries == 2
-
-
-def test_a_connect_asked_now_tries_a_host_in_its_backoff_and_the_socket_asks_so() -> None:
-    """The command line through the controller's socket gets a real try, as directly: the same
-    words for an unreachable host, and a host that came back is not reported as still failing."""
-    from axis.app.controller_socket import TryingNow
-
-    async def go() -> Opener:
-        opener = Opener(refuse={"a"})
-        pool = ConnectionPool(opener, backoff_first=60.0)
-        with pytest.raises(TransportError) as first:
-            await pool.connect(host("a"))
-        with pytest.raises(TransportError) as again:
-            await TryingNow(pool).connect(host("a"))
-        assert str(again.value) == str(first.value)  # tried, not "not tried again for ..."
-        opener.refuse.clear()
-        with pytest.raises(TransportError, match="not tried again"):
-            await pool.connect(host("a"))  # the controller's own passes still wait
-        await use(TryingNow(pool), host("a"))
-        return opener
-
-    assert asyncio.run(go()).tries == 3
-
-
-def test_commands_on_one_connection_run_at_most_max_sessions_at_once() -> None:
-    async def go() -> Kept:
-        opener = Opener()
-        pool = ConnectionPool(opener, max_sessions=2)
-        await use(pool, host("a"))
-        kept = opener.opened[0]
-        kept.release = asyncio.Event()
-        runs = [asyncio.create_task(use(pool, host("a"))) for _ in range(5)]
-        await settle()
-        assert kept.in_flight == 2
-        kept.release.set()
-        await asyncio.gather(*runs)
-        return kept
-
-    kept = asyncio.run(go())
-    assert kept.most_in_flight == 2 and len(kept.calls) == 6
-
-
-def test_aclose_closes_every_connection_leased_or_not_and_refuses_later_connects() -> None:
-    async def go() -> Opener:
-        opener = Opener()
-        pool = ConnectionPool(opener)
-        await use(pool, host("a"))
-        lease = await pool.connect(host("b"))
-        await pool.aclose()
-        assert all(k.closed for k in opener.opened) and pool.open_connections == 0
-        await lease.close()  # a lease ending after the close changes nothing
-        with pytest.raises(TransportError, match="the connection pool is closed"):
-            await pool.connect(host("a"))
-        return opener
-
-    assert len(asyncio.run(go()).opened) == 2
-
-
-# --- the controller's passes go through one pool ----------------------------------------------
-
-HOST_SPEC = "apiVersion: axis/v1\nkind: Host\nmetadata: {name: a}\nspec: {address: a.lan}\n"
-
-
-def test_the_controller_s_passes_share_one_connection_closed_when_it_stops(
-        tmp_path: Path, state_db: Path | str) -> None:
-    """make_controller wraps the app's connector in a pool: passes over a converged host after
-    the first open no connection; stopping the loop (run_controller) closes it. On both backends (`state_db`)."""
-    (tmp_path / "specs").mkdir()
-    (tmp_path / "specs" / "a.yaml").write_text(HOST_SPEC)
-    fake = FakeTransport("a").script(r"", stdout=load("debian12"))
-    connects: list[str] = []
-
-    class Connector:
-        async def connect(self, target: Host) -> FakeTransport:
-            connects.append(target.metadata.name)
-            return fake
-
-    async def run(loop: Any, passes: Callable[[], int]) -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(run_controller(app, loop, stop))
-        for _ in range(1200):  # generous: a loaded machine; ends at the third pass
-            if passes() >= 3 or task.done():
-                break
-            await asyncio.sleep(0.05)
-        assert not fake.closed
-        stop.set()
-        assert await task == []
-
-    app = AppContext(state=state_db, connector=Connector())
-    with contextlib.ExitStack() as stack:
-        loop = make_controller(app, tmp_path / "specs", "1s", 4, stack)
-        assert isinstance(loop.connector, ConnectionPool) and loop.connector.inner is app.connector
-        asyncio.run(run(loop, lambda: len(fake.calls)))
-    app.db().close()
-    assert len(fake.calls) >= 3 and connects == ["a"] and fake.closed

@@ -15,13 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from axis.app.controller_wire import MAX_LINE, WireError, decode, encode, hello, socket_path, ssh_identity
+from axis.app.controller_wire import (MAX_LINE, WORKING, WireError, decode, encode, hello, peer_refused,
+                                     socket_file_refused, socket_path, ssh_identity)
 from axis.app.token import TokenError, default_token_path, read_token
 
 if TYPE_CHECKING:
     from axis.state import Location
 
-#: Seconds to reach the socket and send the hello (the answer may take as long as the hosts do).
+#: Seconds to reach the socket and send the hello, and the longest silence after it: `ping`
+#: answers at once, and while `status` observes the hosts the controller says it is still working
+#: every `HEARTBEAT` seconds, so a controller that is stopped (Ctrl-Z) or stuck, whose socket the
+#: kernel still accepts on, costs this long and then the command reaches the hosts itself.
 CONNECT_TIMEOUT = 5.0
 
 
@@ -40,11 +44,11 @@ class ControllerClient:
     @classmethod
     def of(cls, state: Location, connector: object) -> ControllerClient:
         """The client for `state`'s controller; NoController when there is no socket file (no
-        controller ever served it, or it stopped), no usable token, or hosts are not reached
-        over SSH (tests' fake hosts)."""
+        controller ever served it, or it stopped), one that is not a socket of this user's or
+        root's, no usable token, or hosts are not reached over SSH (tests' fake hosts)."""
         path = socket_path(state)
-        if not path.exists():
-            raise NoController(f"no controller socket at {path}")
+        if (refused := socket_file_refused(path)) is not None:
+            raise NoController(refused)
         ssh = ssh_identity(connector)
         if ssh is None:
             raise NoController("hosts are not reached over SSH")
@@ -66,10 +70,15 @@ class ControllerClient:
             sock.settimeout(CONNECT_TIMEOUT)
             try:
                 sock.connect(str(self.path))
+                if (refused := peer_refused(sock)) is not None:  # before the token leaves
+                    raise NoController(f"not sending the token on {self.path}: {refused}")
                 sock.sendall(encode(self.hello(op, **arguments)))
-                sock.settimeout(None)
-                with sock.makefile("rb") as answers:
-                    answer = decode(answers.readline(MAX_LINE + 1))
+                with sock.makefile("rb") as answers:  # the timeout stays: each line within it
+                    while (answer := decode(answers.readline(MAX_LINE + 1))) == WORKING:
+                        pass
+            except TimeoutError as exc:
+                raise NoController(f"the controller on {self.path} did not answer within "
+                                   f"{CONNECT_TIMEOUT:g}s (stopped or stuck?)") from exc
             except OSError as exc:
                 raise NoController(f"no controller answers on {self.path}: {exc.strerror or exc}") from exc
             except WireError as exc:

@@ -20,11 +20,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from axis.app.controller_client import ControllerClient
-from axis.app.controller_wire import MAX_LINE, WireError, decode, encode
+from axis.app.controller_wire import MAX_LINE, WireError, decode, encode, peer_refused, socket_file_refused
 from axis.drivers.connector import Connector
 from axis.drivers.transport import (ClosedOnExit, ErrorKind, OutputCallback, RunResult, Transport,
                                     TransportError, privileged)
 from axis.specs import Host
+
+
+#: A put's message less its data, path and expected checksum (escaped, each character at most 6).
+_PUT_ROOM = 256
 
 
 def transport_error(data: Any, host: str, output: tuple[str, str] = ("", "")) -> TransportError:
@@ -50,9 +54,14 @@ class RelayConnector:
 
     async def connect(self, host: Host) -> Transport:
         name = host.metadata.name
+        if socket_file_refused(self.client.path) is not None:  # gone, or someone else's since
+            return await self.fallback.connect(host)
         try:
             reader, writer = await asyncio.open_unix_connection(str(self.client.path), limit=MAX_LINE)
         except OSError:  # the controller stopped since this command asked it
+            return await self.fallback.connect(host)
+        if peer_refused(writer.get_extra_info("socket")) is not None:  # the token goes to no one else
+            writer.close()
             return await self.fallback.connect(host)
         try:
             writer.write(encode(self.client.hello("connect", host=host.model_dump(mode="json"))))
@@ -62,7 +71,8 @@ class RelayConnector:
             writer.close()
             raise TransportError(ErrorKind.UNREACHABLE, name, f"the controller's relay failed: {exc}") from exc
         if answer.get("ok"):
-            return RelayTransport(name, reader, writer, wraps_root=bool(answer.get("wraps_root")))
+            return RelayTransport(name, reader, writer, wraps_root=bool(answer.get("wraps_root")),
+                                  direct=lambda: self.fallback.connect(host))
         writer.close()
         if "error" in answer:
             raise transport_error(answer["error"], name)
@@ -71,11 +81,16 @@ class RelayConnector:
 
 class RelayTransport(ClosedOnExit):
     """One host's transport in the controller, over one socket connection; calls run
-    concurrently, each answer tagged with its call's id."""
+    concurrently, each answer tagged with its call's id. A file too large for one message (past
+    MAX_LINE once in base64) is written over a direct connection (`direct`, opened for it)."""
 
-    def __init__(self, name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, wraps_root: bool):
+    def __init__(self, name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, wraps_root: bool,
+                 direct: Callable[[], Awaitable[Transport]]):
         self.name = name
         self._reader, self._writer, self._wraps_root = reader, writer, wraps_root
+        self._connect_direct = direct
+        self._direct: Transport | None = None
+        self._opening_direct = asyncio.Lock()
         self._ids = itertools.count(1)
         self._calls: dict[int, asyncio.Queue[dict[str, Any] | None]] = {}
         self._lost = ""  # why the connection ended, once it has
@@ -90,8 +105,8 @@ class RelayTransport(ClosedOnExit):
             while "out" in (message := await answer()):
                 stream, text = str(message["out"]), str(message.get("text", ""))
                 streams.setdefault(stream, []).append(text)
-                if on_output is not None:
-                    on_output(stream, text)
+                if on_output is not None and (paced := on_output(stream, text)) is not None:
+                    await paced
         output = ("".join(streams["stdout"]), "".join(streams["stderr"]))
         if "error" in message:
             raise transport_error(message["error"], self.name, output)
@@ -99,6 +114,12 @@ class RelayTransport(ClosedOnExit):
 
     async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False,
                   expect: str | None = None) -> None:
+        if _PUT_ROOM + 4 * -(-len(data) // 3) + 6 * (len(path) + len(expect or "")) > MAX_LINE:
+            async with self._opening_direct:  # the line would be refused: no message is cut in two
+                if self._direct is None:
+                    self._direct = await self._connect_direct()
+            await self._direct.put(path, data, mode=mode, sudo=sudo, expect=expect)
+            return
         async with self._calling({"op": "put", "path": path, "data": base64.b64encode(data).decode(),
                                   "mode": mode, "sudo": sudo, "expect": expect}) as answer:
             message = await answer()
@@ -115,12 +136,15 @@ class RelayTransport(ClosedOnExit):
             await self._writer.wait_closed()
         self._listener.cancel()
         await asyncio.gather(self._listener, return_exceptions=True)
+        if self._direct is not None:
+            await self._direct.close()
 
     @contextlib.asynccontextmanager
     async def _calling(self, request: dict[str, Any]) -> AsyncIterator[Callable[[], Awaitable[dict[str, Any]]]]:
         """Send a call; yield what returns its messages one by one, up to its answer (`exit`,
-        `done` or `error`); UNREACHABLE once the connection is lost. Cancelled, it cancels the
-        call in the controller."""
+        `done` or `error`); UNREACHABLE once the connection is lost. Cancelled, or left by an
+        error of the caller's (its output callback failed), it cancels the call in the controller,
+        so that no command goes on running there for nobody."""
         call = next(self._ids)
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._calls[call] = queue
@@ -141,7 +165,7 @@ class RelayTransport(ClosedOnExit):
                 self._lost = self._lost or str(exc)
                 queue.put_nowait(None)
             yield answer
-        except asyncio.CancelledError:
+        except BaseException:  # cancelled, or the caller's output failed (`| head` gone: BrokenPipeError)
             with contextlib.suppress(OSError):
                 self._writer.write(encode({"id": call, "op": "cancel"}))
             raise

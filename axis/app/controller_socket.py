@@ -20,7 +20,6 @@ import fcntl
 import logging
 import os
 import socket
-import struct
 import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -31,19 +30,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from axis.app.context import AppContext
-from axis.app.controller_wire import MAX_LINE, WireError, decode, encode, socket_path, ssh_identity
+from axis.app.controller_wire import (HEARTBEAT, MAX_LINE, WORKING, WireError, decode, encode, peer_refused,
+                                     socket_path, ssh_identity)
 from axis.app.documents import ClusterStatus
+from axis.app.observe import observe_and_store
 from axis.app.queries import cluster_status
 from axis.app.relay_session import Send, relay
 from axis.app.token import TokenError, default_token_path, ensure_token, same_token
 from axis.drivers.connector import Connector
 from axis.drivers.pool import ConnectionPool
 from axis.drivers.transport import Transport
-from axis.reconcile.observe import claim_tools, observe_fleet
 from axis.specs import Host
 from axis.state import Database
-from axis.state.facts import store_observations
-from axis.state.objects import desired_claims, desired_hosts
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +73,7 @@ class ControllerSocket:
                 await writer.drain()
 
         try:
-            refused = _peer_refused(writer)
+            refused = peer_refused(writer.get_extra_info("socket"))
             try:
                 async with asyncio.timeout(HELLO_TIMEOUT):
                     first = decode(await reader.readline())
@@ -114,12 +112,19 @@ class ControllerSocket:
                 await send({"refused": f"bad status request: {exc}"})
                 return
             self.served["status"] += 1
+            working = asyncio.create_task(self.status(jobs=max(1, jobs), timeout=timeout))
             try:
-                document = await self.status(jobs=max(1, jobs), timeout=timeout)
+                while not (await asyncio.wait({working}, timeout=HEARTBEAT))[0]:
+                    await send(WORKING)  # a busy controller, not a stuck one, to the command line
+                document = working.result()
+            except ConnectionError:
+                raise  # the command line went away
             except Exception as exc:  # the command line then observes the hosts itself
                 logger.exception("local socket: status failed: %s", exc)
                 await send({"refused": f"the controller could not answer: {type(exc).__name__}: {exc}"})
                 return
+            finally:
+                working.cancel()  # done, or nobody waits for it any more
             await send({"ok": True, "status": document})
         elif op == "connect":
             try:
@@ -136,21 +141,11 @@ class ControllerSocket:
 
     async def status(self, *, jobs: int, timeout: float) -> ClusterStatus:
         """What `axis status` prints: every desired host observed now through this controller's
-        connections and stored, then the snapshot built by the direct path's own builder. The DB's
-        reads and writes run in a worker thread, off the controller's loop."""
-        def targets() -> tuple[list[Host], list[str]]:
-            with self.db.read() as session:
-                return desired_hosts(session)[0], claim_tools(desired_claims(session))
-
-        hosts, tools = await asyncio.to_thread(targets)
-        if hosts:
-            observations = await observe_fleet(hosts, self.connector, jobs=jobs, timeout=timeout, extra_tools=tools)
-
-            def store() -> None:
-                with self.db.write() as session:
-                    store_observations(session, observations)
-
-            await asyncio.to_thread(store)
+        connections and stored, as the direct path does (the same `observe_and_store`), then the
+        snapshot built by the direct path's own builder. The DB's reads and writes run in a worker
+        thread, off the controller's loop."""
+        await observe_and_store(self.db.snapshot, self.db.write, self.connector, jobs=jobs, timeout=timeout,
+                                blocking=asyncio.to_thread)
         return await asyncio.to_thread(cluster_status, self.db)
 
     async def close_clients(self) -> None:
@@ -164,22 +159,14 @@ class ControllerSocket:
 class TryingNow:
     """The controller's pool as the command line gets it: a host in its reconnect backoff is tried
     at once, as a direct connect would, so a host that just came back is not reported as still
-    failing, and an unreachable one is told in the same words as without a controller."""
+    failing, and an unreachable one is told in the same words as without a controller; its calls
+    have their own budget of session slots and never retire the controller's kept connection
+    (`ConnectionPool.connect(relayed=True)`)."""
 
     pool: ConnectionPool
 
     async def connect(self, host: Host) -> Transport:
-        return await self.pool.connect(host, now=True)
-
-
-def _peer_refused(writer: asyncio.StreamWriter) -> str | None:
-    """Why the caller is refused by who it is: only this process's user, or root, is served
-    (the 0600 mode says so too; this holds whatever the file's mode became)."""
-    sock = writer.get_extra_info("socket")
-    if sock is None or not hasattr(socket, "SO_PEERCRED"):
-        return None
-    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
-    return None if uid in (0, os.geteuid()) else f"caller's uid {uid} is not this controller's"
+        return await self.pool.connect(host, now=True, relayed=True)
 
 
 @contextlib.asynccontextmanager
@@ -222,11 +209,22 @@ async def serving(app: AppContext, db: Database, connector: Connector) -> AsyncI
 
 def _bind(path: Path, stack: contextlib.ExitStack) -> socket.socket | None:
     """The listening socket at `path`, mode 0600, holding the lock beside it until `stack` closes;
-    None (logged) when another controller holds the lock or the path is too long."""
+    None (logged) when another controller holds the lock, the path is too long, or the directory
+    will not have it (permissions, a full disk, a link where the lock file goes): the controller
+    runs without a socket rather than not at all."""
     if max(len(os.fsencode(path)), len(os.fsencode(path.parent)) + 22) > MAX_PATH:  # 22: the private dir's "/.axis-sock-XXXXXXXX/s"
         logger.warning("no local socket for the command line: %s is longer than a unix socket path may be", path)
         return None
-    lock = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        return _bind_locked(path, stack)
+    except OSError as exc:
+        logger.warning("no local socket for the command line at %s: %s", path, exc,
+                       extra={"socket": str(path), "error": str(exc)})
+        return None
+
+
+def _bind_locked(path: Path, stack: contextlib.ExitStack) -> socket.socket | None:
+    lock = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     stack.callback(os.close, lock)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -9,7 +9,9 @@ Messages after the `connect` answer, each with the call's `id`:
   `{"done": true}` (put), or `{"error": {kind, host, detail, exit?}}` for a TransportError, with
   the exit status of a failed command's result (its output is what was streamed before).
 
-Calls run concurrently, as on an SSH connection. A cancelled call, and every call in flight when
+Output the command line does not take (suspended, slow) pauses the reading of that command's
+channel past `MAX_UNSENT` bytes (back-pressure, not an error). Calls run concurrently, as on an
+SSH connection. A cancelled call, and every call in flight when
 the command line goes away (done, interrupted, killed: its end of the socket closes), is cancelled
 here, which closes its SSH channel as the command line's own connection closing would have; then
 the transport is left (`async with`), which a pooled connector takes back.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,6 +33,10 @@ from axis.specs import Host
 
 logger = logging.getLogger(__name__)
 
+#: Bytes of a call's output the command line may leave untaken (suspended with Ctrl-Z, slow)
+#: before the command's SSH channel is read no more: SSH's flow control then holds the command
+#: back, as it would on the command line's own connection, and the controller's memory is bounded.
+MAX_UNSENT = 8 * 1024 * 1024
 #: Sends one message and waits until it is written.
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -92,8 +99,11 @@ def _forget(calls: dict[int, asyncio.Task[None]], call: int) -> Callable[[asynci
 async def _call(transport: Transport, call: int, message: dict[str, Any], writer: asyncio.StreamWriter,
                 send: Send) -> None:
     """One run or put; its answer (or TransportError) goes back tagged with `call`."""
-    def output(stream: str, text: str) -> None:  # written at once, in order; drained with the answer
+    def output(stream: str, text: str) -> Awaitable[None] | None:
+        """Written at once, in order; past MAX_UNSENT not yet taken by the command line (one that
+        is suspended, or slow), the command's channel is read no more until it is drained."""
         writer.write(encode({"id": call, "out": stream, "text": text}))
+        return _drained(writer) if writer.transport.get_write_buffer_size() > MAX_UNSENT else None
 
     try:
         try:
@@ -115,9 +125,21 @@ async def _call(transport: Transport, call: int, message: dict[str, Any], writer
         except (KeyError, TypeError, ValueError) as exc:  # arguments the transport refused, or none
             answer = {"id": call, "error": error_data(TransportError(ErrorKind.ERROR, transport.name,
                                                                       f"bad relayed call: {exc}"))}
+        except Exception as exc:  # a bug of the transport's: the call is answered all the same
+            logger.exception("relay for %s: the transport failed: %s", transport.name, exc,
+                             extra={"host": transport.name})
+            answer = {"id": call, "error": error_data(TransportError(
+                ErrorKind.ERROR, transport.name, f"the controller's transport failed: {type(exc).__name__}: {exc}"))}
         await send(answer)
     except ConnectionError:
         pass  # nobody to answer: the command line is gone, and the loop above cancels the rest
+
+
+async def _drained(writer: asyncio.StreamWriter) -> None:
+    """Wait until the command line has taken its output; one that went away is no error of the
+    host's connection (the relay loop cancels its calls)."""
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
 
 
 def _text(message: dict[str, Any], key: str) -> str:

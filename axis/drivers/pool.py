@@ -5,14 +5,14 @@ key check, public-key authentication) every time.
 `ConnectionPool(inner)` is itself a Connector. `connect(host)` hands out a `Lease` on the host's kept connection,
 opened through `inner` when there is none; leaving the lease's `async with` gives the connection back instead of
 closing it. A host pass, the job watch and requests relayed for the CLI may hold leases on one host at once: SSH
-multiplexes their commands as channels of the one connection, at most `max_sessions` at a time, the others waiting
-for a free one (OpenSSH's MaxSessions, 10 by default, counts a channel until the server has closed it, and a
-timed-out command briefly takes two: its own and the one that kills it).
+multiplexes their commands as channels of the one connection, at most `max_sessions` of the controller's own and
+`max_relayed` of the CLI's at a time (two budgets: `axis.drivers.pool_lease`), the others waiting for a free one.
 
 Not reused (the next `connect` opens another, the reason logged): a connection on which a command failed for a
 reason other than the command's own answer (connection lost, timed out, channel refused, cancelled mid-command,
 which may leave its channel open on the host), closed when its last lease ends; one the host closed while it sat
-idle (sshd restarted, the session killed); one opened for another address, user, port or sudo of the host.
+idle (sshd restarted, the session killed); one opened for another address, user, port or sudo of the host (for a
+relayed connect whose spec of the host is not the kept one's: a connection of its own, closed after it, instead).
 
 A host whose connect fails is not tried again for a backoff (`backoff_first` seconds, doubling per failure in a row
 up to `backoff_max`): a `connect` meanwhile raises at once the last failure's TransportError, the wait left added to
@@ -32,46 +32,20 @@ import itertools
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Protocol, TypeVar, runtime_checkable
 
 from axis.drivers.connector import Connector, target_for
-from axis.drivers.transport import ClosedOnExit, ErrorKind, OutputCallback, RunResult, Target, Transport, TransportError
+from axis.drivers.pool_lease import KeptConnection, KeptTransport, Lease
+from axis.drivers.transport import ErrorKind, Target, Transport, TransportError
 from axis.specs import Host
 
 logger = logging.getLogger(__name__)
-R = TypeVar("R")
 
 #: A command's own answers: the connection that carried them is healthy and stays kept.
 _ANSWERS = frozenset({ErrorKind.COMMAND_FAILED, ErrorKind.SUDO})
 #: Seconds a close may take (a host gone silent never answers the disconnect).
 _CLOSE_WITHIN = 5.0
-
-
-@runtime_checkable
-class KeptTransport(Protocol):
-    """What the pool asks of a transport it keeps, where the transport can tell (the SSH one)."""
-
-    def lost(self) -> str | None:
-        """None while the connection is open, else why it closed."""
-
-    def keep_idle(self, idle: bool) -> None:
-        """Told when the connection goes idle (no lease) and back in use."""
-
-
-@dataclass(eq=False)
-class _Kept:
-    """One open connection: to whom (`target`), its leases, when it was last handed back."""
-
-    target: Target
-    transport: Transport
-    sessions: asyncio.Semaphore
-    leases: int = 0
-    last_used: int = 0  # the pool's use counter: the lowest is the least recently used
-    retired: bool = False
-    closed: bool = False
-    idle_timer: asyncio.TimerHandle | None = None
 
 
 @dataclass
@@ -90,21 +64,23 @@ class ConnectionPool:
 
     `counts` says what it did: connections opened (`opened`), leases served by a kept one
     (`reused`), connections retired after a failure or found closed (`dropped`), closed for the
-    cap (`evicted`) or after idling (`idle_closed`), and connects that failed (`failed`)."""
+    cap (`evicted`) or after idling (`idle_closed`), connects that failed (`failed`), and relayed
+    connects given a connection of their own (`unkept`)."""
 
     inner: Connector
     _: KW_ONLY
     max_open: int = 256
     idle_close: float = 300.0
     max_sessions: int = 4
+    max_relayed: int = 3
     backoff_first: float = 1.0
     backoff_max: float = 30.0
     clock: Callable[[], float] = time.monotonic
     counts: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
-        self._kept: dict[str, _Kept] = {}
-        self._retired: set[_Kept] = set()  # retired, still leased: closed when the last lease ends
+        self._kept: dict[str, KeptConnection] = {}
+        self._retired: set[KeptConnection] = set()  # retired, still leased: closed when the last lease ends
         self._failures: dict[str, _Failures] = {}  # by host name
         self._locks: dict[str, asyncio.Lock] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -115,32 +91,45 @@ class ConnectionPool:
     def open_connections(self) -> int:
         return len(self._kept) + len(self._retired)
 
-    async def connect(self, host: Host, *, now: bool = False) -> Transport:
+    async def connect(self, host: Host, *, now: bool = False, relayed: bool = False) -> Transport:
         """A lease on `host`'s kept connection, opened now if it has none (or none fit to reuse); raises
-        TransportError as the inner connector does, or at once during a backoff (unless `now`: a real try)."""
+        TransportError as the inner connector does, or at once during a backoff (unless `now`: a real try).
+        `relayed`: for the command line (the controller's socket): its own budget of session slots, and
+        where its spec of the host (address, user, port, sudo) is not the kept connection's, a connection
+        of its own, not kept, rather than retiring the one the controller's passes use."""
         target = target_for(host)
         name = target.name
         async with self._locks.setdefault(name, asyncio.Lock()):
             if self._closed:
                 raise TransportError(ErrorKind.ERROR, name, "the connection pool is closed (the controller is stopping)")
             kept = self._kept.get(name)
-            if kept is not None and kept.target != target:
-                logger.info("%s: its address, user, port or sudo changed; opening a new connection", name,
-                            extra={"host": name})
-                self._retire(kept)
-            elif kept is not None and isinstance(kept.transport, KeptTransport) and (why := kept.transport.lost()):
-                logger.info("%s: its kept SSH connection was closed (%s); reconnecting", name, why,
-                            extra={"host": name, "reason": why})
-                self.counts["dropped"] += 1
-                self._retire(kept)
-            elif kept is not None:
-                self.counts["reused"] += 1
-                return self._lease(kept)
-            lease = self._lease(await self._open(host, target, now))
-            self._evict_over_cap()
-            return lease
+            if not (relayed and kept is not None and kept.target != target):
+                return await self._kept_lease(host, target, kept, now, relayed)
+        logger.info("%s: the command line's address, user, port or sudo are not the controller's; a connection "
+                    "of its own, not kept", name, extra={"host": name})
+        self.counts["unkept"] += 1
+        return await self.inner.connect(host)
 
-    async def _open(self, host: Host, target: Target, now: bool) -> _Kept:
+    async def _kept_lease(self, host: Host, target: Target, kept: KeptConnection | None, now: bool,
+                          relayed: bool) -> Lease:
+        name = target.name
+        if kept is not None and kept.target != target:
+            logger.info("%s: its address, user, port or sudo changed; opening a new connection", name,
+                        extra={"host": name})
+            self._retire(kept)
+        elif kept is not None and isinstance(kept.transport, KeptTransport) and (why := kept.transport.lost()):
+            logger.info("%s: its kept SSH connection was closed (%s); reconnecting", name, why,
+                        extra={"host": name, "reason": why})
+            self.counts["dropped"] += 1
+            self._retire(kept)
+        elif kept is not None:
+            self.counts["reused"] += 1
+            return self._lease(kept, relayed)
+        lease = self._lease(await self._open(host, target, now), relayed)
+        self._evict_over_cap()
+        return lease
+
+    async def _open(self, host: Host, target: Target, now: bool) -> KeptConnection:
         name = target.name
         failed = self._failures.get(name)
         if failed is not None and failed.target != target:  # another address: its own first try
@@ -161,18 +150,18 @@ class ConnectionPool:
             logger.info("%s: connected again after %d failed connect(s)", name, failed.count,
                         extra={"host": name, "failed_connects": failed.count})
         self.counts["opened"] += 1
-        kept = _Kept(target, transport, asyncio.Semaphore(self.max_sessions))
+        kept = KeptConnection(target, transport, asyncio.Semaphore(self.max_sessions), asyncio.Semaphore(self.max_relayed))
         self._kept[name] = kept
         return kept
 
-    def _lease(self, kept: _Kept) -> Lease:
+    def _lease(self, kept: KeptConnection, relayed: bool) -> Lease:
         _stop_timer(kept)
         if kept.leases == 0 and isinstance(kept.transport, KeptTransport):
             kept.transport.keep_idle(False)
         kept.leases += 1
-        return Lease(self, kept)
+        return Lease(kept, kept.relayed if relayed else kept.sessions, on_failure=self._failed, on_return=self._release)
 
-    def _release(self, kept: _Kept) -> None:
+    def _release(self, kept: KeptConnection) -> None:
         """A lease ended: close a retired connection once unleased, else keep it idle."""
         kept.leases -= 1
         kept.last_used = next(self._uses)
@@ -187,7 +176,7 @@ class ConnectionPool:
         kept.idle_timer = asyncio.get_running_loop().call_later(self.idle_close, self._expire, kept)
         self._evict_over_cap()
 
-    def _failed(self, kept: _Kept, error: BaseException) -> None:
+    def _failed(self, kept: KeptConnection, error: BaseException) -> None:
         """A command on `kept` ended with `error`: retire the connection unless it was the
         command's own answer."""
         if kept.retired or (isinstance(error, TransportError) and error.kind in _ANSWERS):
@@ -200,7 +189,7 @@ class ConnectionPool:
         self.counts["dropped"] += 1
         self._retire(kept)
 
-    def _retire(self, kept: _Kept) -> None:
+    def _retire(self, kept: KeptConnection) -> None:
         """Never hand `kept` out again; closed now if unleased, else when its last lease ends."""
         kept.retired = True
         if self._kept.get(kept.target.name) is kept:
@@ -210,7 +199,7 @@ class ConnectionPool:
         else:
             self._close(kept)
 
-    def _expire(self, kept: _Kept) -> None:
+    def _expire(self, kept: KeptConnection) -> None:
         kept.idle_timer = None
         if kept.leases == 0 and self._kept.get(kept.target.name) is kept:
             logger.debug("%s: closing its SSH connection, unused for %gs", kept.target.name, self.idle_close,
@@ -227,7 +216,7 @@ class ConnectionPool:
             self.counts["evicted"] += 1
             self._retire(kept)
 
-    def _close(self, kept: _Kept) -> None:
+    def _close(self, kept: KeptConnection) -> None:
         if kept.closed:
             return
         kept.closed = True
@@ -248,46 +237,7 @@ class ConnectionPool:
         await asyncio.gather(*self._closing, return_exceptions=True)
 
 
-class Lease(ClosedOnExit):
-    """A host's kept connection lent for one piece of work: the connection's Transport, except
-    that closing it (leaving `async with`) gives the connection back to the pool."""
-
-    def __init__(self, pool: ConnectionPool, kept: _Kept):
-        self.name: str = kept.transport.name
-        self._pool, self._kept = pool, kept
-        self._returned = False
-
-    async def run(self, command: str, *, input: str | None = None, timeout: float | None = None,
-                  sudo: bool = False, check: bool = False,
-                  on_output: OutputCallback | None = None) -> RunResult:
-        return await self._session(lambda t: t.run(command, input=input, timeout=timeout, sudo=sudo, check=check,
-                                                   on_output=on_output))
-
-    async def put(self, path: str, data: bytes, *, mode: int = 0o644, sudo: bool = False,
-                  expect: str | None = None) -> None:
-        await self._session(lambda t: t.put(path, data, mode=mode, sudo=sudo, expect=expect))
-
-    async def _session(self, work: Callable[[Transport], Awaitable[R]]) -> R:
-        """`work` on the connection once one of its `max_sessions` is free; a failure that is not
-        the command's own answer retires the connection (`ConnectionPool._failed`)."""
-        async with self._kept.sessions:
-            try:
-                return await work(self._kept.transport)
-            except BaseException as exc:
-                self._pool._failed(self._kept, exc)
-                raise
-
-    def as_root(self, command: str) -> str:
-        return self._kept.transport.as_root(command)
-
-    async def close(self) -> None:
-        """Give the connection back (once)."""
-        if not self._returned:
-            self._returned = True
-            self._pool._release(self._kept)
-
-
-def _stop_timer(kept: _Kept) -> None:
+def _stop_timer(kept: KeptConnection) -> None:
     if kept.idle_timer is not None:
         kept.idle_timer.cancel()
         kept.idle_timer = None

@@ -234,13 +234,13 @@ async def _drain(stream: asyncssh.SSHReader[bytes], name: str, on_output: Output
     while chunk := await stream.read(_CHUNK):
         text = decoder.decode(chunk)
         parts.append(text)
-        if on_output is not None and text:
-            on_output(name, text)
+        if on_output is not None and text and (paced := on_output(name, text)) is not None:
+            await paced  # the reader is behind: read no more from the channel until it catches up
     tail = decoder.decode(b"", final=True)
     if tail:
         parts.append(tail)
-        if on_output is not None:
-            on_output(name, tail)
+        if on_output is not None and (paced := on_output(name, tail)) is not None:
+            await paced
     return "".join(parts)
 
 

@@ -14,14 +14,17 @@ import hashlib
 from abc import ABC, abstractmethod
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
-#: Streamed output: called with ("stdout" | "stderr", text chunk) as it arrives.
-OutputCallback = Callable[[str, str], None]
+#: Streamed output: called with ("stdout" | "stderr", text chunk) as it arrives. What it returns,
+#: when not None, is awaited before more output is read: a reader that falls behind (the relay to a
+#: suspended command line, `axis.app.relay_session`) then slows the command down through SSH's flow
+#: control, as its own connection would, instead of having its output buffered without bound.
+OutputCallback = Callable[[str, str], Awaitable[None] | None]
 
 
 class ErrorKind(StrEnum):

@@ -243,6 +243,8 @@ async def _keep_renewed(db: Database, target: BoundClaim, clock: Callable[[], fl
     while True:
         await asyncio.sleep(every)
         if extend_live(db, target.claim, now=clock(), host=target.host.metadata.name) is None:
-            on_output("stderr", f"axis: the lease of claim {target.claim!r} ended while the command ran "
-                                "(released or expired); its memory is no longer reserved\n")
+            paced = on_output("stderr", f"axis: the lease of claim {target.claim!r} ended while the command ran "
+                                        "(released or expired); its memory is no longer reserved\n")
+            if paced is not None:
+                await paced
             return

@@ -15,7 +15,9 @@ from bench.tools import Tools
 #: A claim for `get claims` to list: bound to a fleet host when applied (24 h: outlives the run).
 CLAIM = ("apiVersion: axis/v1\nkind: Claim\nmetadata: {name: bench-ci}\n"
          "spec:\n  task: run the test suite\n  ttl: 24h\n")
-PLACE_TASK = "run ollama inference on a 7b model"
+#: A task the test hosts fit (the bench's claim is bound with it): `place` exits 3 when none fits,
+#: and a timed run must exit 0.
+PLACE_TASK = "run the test suite"
 
 #: (figure key, the command's words after `axis`, whether it runs on the bench's state DB:
 #: `--state` and `--ssh-config` first, as every bench command is given them).

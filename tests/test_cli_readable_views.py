@@ -90,3 +90,17 @@ def test_describe_wraps_to_the_terminal_and_keeps_its_tables(axis, specs, state_
     assert [line.split()[:2] for line in lines[features + 2:features + 4]] == [["earlyoom", "{}"], ["watchdog", "remove"]]
     doc = json.loads(axis("get", "host", "root-box", "-o", "json").out)
     assert doc["spec"]["description"] == LONG
+
+
+def test_describe_tables_carry_no_escape_codes_on_a_terminal(monkeypatch):  # type: ignore[no-untyped-def]
+    # the captured table is printed again through a console that counts escape codes as
+    # characters: with them, a full-width header row spilled onto a second line on a terminal
+    from axis.cli.output import indented_table
+
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich colours as on a terminal
+    monkeypatch.setenv("COLUMNS", "50")
+    text = indented_table(["TYPE", "REASON", "AGE", "MESSAGE"], [["Warning", "Refused", "3m", "x" * 60]])
+    assert "\x1b" not in text
+    lines = text.splitlines()
+    assert lines[0].split() == ["TYPE", "REASON", "AGE", "MESSAGE"]
+    assert max(len(line.rstrip()) for line in lines) <= 50, text

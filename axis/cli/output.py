@@ -104,12 +104,14 @@ def field_line(label: str, value: object, indent_by: int = 0) -> str:
 
 def indented_table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
     """A table indented under a `describe` section title; its last column (the message) wraps
-    so that the table fits the terminal (`describe_width`)."""
+    so that the table fits the terminal (`describe_width`). Captured without colour: the text is
+    printed again through a console that would count escape codes as characters and spill a
+    full-width row onto a second line."""
     from rich.console import Console
 
     width = describe_width()
-    out = console() if width is None else Console(file=sys.stdout, width=max(width - 2, 20), highlight=False,
-                                                  emoji=False, markup=False)
+    out = Console(file=sys.stdout, width=400 if width is None else max(width - 2, 20), soft_wrap=width is None,
+                  color_system=None, highlight=False, emoji=False, markup=False)
     with out.capture() as cap:
         out.print(table(headers, rows, wrap_last=width is not None))
     return indent(cap.get().rstrip("\n"))

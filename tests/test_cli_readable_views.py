@@ -98,9 +98,27 @@ def test_describe_tables_carry_no_escape_codes_on_a_terminal(monkeypatch):  # ty
     from axis.cli.output import indented_table
 
     monkeypatch.setenv("FORCE_COLOR", "1")  # rich colours as on a terminal
-    monkeypatch.setenv("COLUMNS", "50")
+    monkeypatch.setenv("COLUMNS", "60")
     text = indented_table(["TYPE", "REASON", "AGE", "MESSAGE"], [["Warning", "Refused", "3m", "x" * 60]])
     assert "\x1b" not in text
     lines = text.splitlines()
     assert lines[0].split() == ["TYPE", "REASON", "AGE", "MESSAGE"]
-    assert max(len(line.rstrip()) for line in lines) <= 50, text
+    assert max(len(line.rstrip()) for line in lines) <= 60, text
+
+
+def test_describe_at_80_columns_keeps_every_cell_whole(monkeypatch):  # type: ignore[no-untyped-def]
+    # wide fixed columns at 80 columns: rich cut them and squeezed the message out; now the
+    # table runs wide (as piped) when the message would get under MESSAGE_MIN_WIDTH
+    from axis.cli.output import MESSAGE_MIN_WIDTH, indented_table
+
+    monkeypatch.setenv("COLUMNS", "80")
+    refused = "refused: the host's package manager is locked by another process (dpkg frontend lock held by pid 4242)"
+    row = ["unattended-upgrades", "{schedule: daily, reboot: false}", "profile/base-hardening", "refused", refused]
+    text = indented_table(["FEATURE", "SETTINGS", "FROM", "STATE", "MESSAGE"], [row])
+    for cell in row:
+        assert cell in text, text
+    # a narrow table still wraps its message to the terminal, at least MESSAGE_MIN_WIDTH wide
+    text = indented_table(["TYPE", "MESSAGE"], [["Warning", refused]])
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 80
+    assert " ".join(line[2 + len("Warning") + 3:].strip() for line in text.splitlines()[1:]) == refused
+    assert MESSAGE_MIN_WIDTH >= 24

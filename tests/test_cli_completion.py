@@ -81,6 +81,24 @@ def test_zsh_and_fish_complete_names_too(stored: str) -> None:
     assert (fish.returncode, fish.stdout.split()) == (0, ["job"]), fish.stderr
 
 
+def test_names_the_specs_refuse_are_never_offered(stored: str, tmp_path: Path) -> None:
+    # zsh evaluates the words it is handed: a name written by other means than `axis apply` (a
+    # shared server, a copied file) must not run a command on <TAB>
+    from axis.state.dbapi import connect
+    from axis.state.location import state_location
+
+    conn = connect(state_location(stored))
+    try:
+        conn.execute(f"UPDATE objects SET name = 'b$(touch {tmp_path}/pwned)' WHERE name = 'bench'")
+        conn.commit()
+    finally:
+        conn.close()
+    for shell in ("bash", "zsh", "fish"):
+        done = _complete(shell, "axis describe host ", stored)
+        assert done.returncode == 0 and "box" in done.stdout, (shell, done.stderr)
+        assert "pwned" not in done.stdout and "$(" not in done.stdout, (shell, done.stdout)
+
+
 def test_no_db_no_names_and_no_error(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "state.db"
     for shell in ("bash", "zsh", "fish"):

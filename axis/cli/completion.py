@@ -19,7 +19,10 @@ COMPLETE_VAR = "_AXIS_COMPLETE"
 
 def _names(ctx: typer.Context, kind: str, incomplete: str) -> list[str]:
     """The names of `kind` in the state DB that `--state`/AXIS_STATE names, that start with
-    `incomplete`, sorted; [] whatever goes wrong (completion must stay silent)."""
+    `incomplete`, sorted; [] whatever goes wrong (completion must stay silent). Only names the
+    specs accept (DNS labels): zsh evaluates the words it is handed, and a DB written by other
+    means than `axis apply` (a shared server, a copied file) may hold `b$(touch X)`."""
+    from axis.specs.names import DNS_LABEL_RE
     from axis.state.dbapi import direct_snapshot
     from axis.state.location import state_location
 
@@ -28,7 +31,7 @@ def _names(ctx: typer.Context, kind: str, incomplete: str) -> list[str]:
             names = [] if snap is None else [row.name for row in snap.objects(kind)]
     except Exception:  # noqa: BLE001 - a <TAB> shows no names rather than an error
         return []
-    return sorted(n for n in names if n.startswith(incomplete))
+    return sorted(n for n in names if n.startswith(incomplete) and DNS_LABEL_RE.fullmatch(n))
 
 
 def host_names(ctx: typer.Context, incomplete: str) -> list[str]:

@@ -110,6 +110,23 @@ def test_no_db_no_names_and_no_error(tmp_path: Path) -> None:
     assert (bad.returncode, bad.stdout.split(), bad.stderr) == (0, ["all"], "")
 
 
+def test_a_server_that_does_not_answer_holds_a_tab_for_seconds_only() -> None:
+    # the kernel accepts the connection, nobody speaks: libpq waits for connect_timeout (10 s for
+    # commands); completion's is CONNECT_TIMEOUT_S, whatever the URL says
+    import socket
+    import time
+
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(8)
+        url = f"postgresql://nobody@127.0.0.1:{mute.getsockname()[1]}/none?connect_timeout=30"
+        started = time.monotonic()
+        done = _complete("bash", "axis on ", url)
+        took = time.monotonic() - started
+    assert (done.returncode, done.stdout.split(), done.stderr) == (0, ["all"], "")
+    assert took < 8, took
+
+
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_prints_each_shells_script(shell: str, capsys: pytest.CaptureFixture[str]) -> None:
     from axis.cli.main import run

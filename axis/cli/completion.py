@@ -15,6 +15,9 @@ from axis.specs import Kind
 #: The command whose argument is completed is the only one registered (`axis.cli.main.run`): the
 #: environment variable click's completion scripts set for `axis`, which says a <TAB> is asked.
 COMPLETE_VAR = "_AXIS_COMPLETE"
+#: How long a <TAB> waits for a PostgreSQL server to answer, in seconds (libpq's minimum is 2):
+#: one that does not answer would otherwise hold every <TAB> for the 10 s commands wait.
+CONNECT_TIMEOUT_S = 2
 
 
 def _names(ctx: typer.Context, kind: str, incomplete: str) -> list[str]:
@@ -27,7 +30,8 @@ def _names(ctx: typer.Context, kind: str, incomplete: str) -> list[str]:
     from axis.state.location import state_location
 
     try:
-        with direct_snapshot(state_location(ctx.find_root().params.get("state"))) as snap:
+        location = state_location(ctx.find_root().params.get("state"))
+        with direct_snapshot(location, connect_timeout=CONNECT_TIMEOUT_S) as snap:
             names = [] if snap is None else [row.name for row in snap.objects(kind)]
     except Exception:  # noqa: BLE001 - a <TAB> shows no names rather than an error
         return []

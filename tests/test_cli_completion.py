@@ -127,6 +127,22 @@ def test_a_server_that_does_not_answer_holds_a_tab_for_seconds_only() -> None:
     assert took < 8, took
 
 
+def test_version_offers_no_completion() -> None:
+    # --version is eager: it ran while completing and its line came back as the <TAB>'s words
+    done = _complete("bash", "axis --version ")
+    assert (done.returncode, done.stderr) == (0, "") and "axis" not in done.stdout.split(), done.stdout
+
+
+def test_an_empty_complete_variable_is_no_tab(capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # `_AXIS_COMPLETE=` (set, empty) made every command answer as a <TAB> with no command registered
+    from axis.cli.main import run
+
+    monkeypatch.setenv("_AXIS_COMPLETE", "")
+    assert run(["completion", "bash"]) == 0
+    assert "_AXIS_COMPLETE=complete_bash" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_prints_each_shells_script(shell: str, capsys: pytest.CaptureFixture[str]) -> None:
     from axis.cli.main import run

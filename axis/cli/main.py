@@ -174,7 +174,8 @@ def invoked_command(args: list[str]) -> str | None:
 
 
 def run(argv: list[str] | None = None, servers: Servers | None = None, connector: Connector | None = None) -> int:
-    """Run one command line: exit 0 ok, 1 error (diff uses 2 for pending changes via typer.Exit).
+    """Run one command line: exit 0 ok, 1 error (via typer.Exit: diff's 2, changes pending;
+    place's 3, no host fits; on, exec and logs pass the remote command's status through).
     Without `servers` (a command line built without the API) there is no `serve` or `mcp`; with
     a `connector`, every host is reached through it rather than over SSH (tests' fake hosts)."""
     args = sys.argv[1:] if argv is None else argv

@@ -124,6 +124,15 @@ def test_clean_all_skips_fanout_false_and_each_failing_host_fails_alone(axis, fl
     assert transports["a"].closed
 
 
+def test_clean_all_names_the_hosts_it_left_out_on_stderr_in_every_output(axis, fleet):
+    note = "left out 1 host(s) with fanout: false: c (name one to include it: axis clean c ...)"
+    assert axis("clean", "all").err.splitlines()[-1] == note
+    done = axis("clean", "all", "-o", "json")
+    assert done.err.splitlines()[-1] == note
+    assert sorted(d["host"] for d in json.loads(done.out)) == ["a", "b", "d"]   # stdout: the hosts cleaned
+    assert "left out" not in axis("clean", "c", "-o", "json").err
+
+
 def test_the_script_sent_is_the_hosts_cron_script_run_as_root_over_stdin(axis, fleet):
     transports, _ = fleet
     assert axis("clean", "a").code == 0

@@ -81,6 +81,24 @@ def test_zsh_and_fish_complete_names_too(stored: str) -> None:
     assert (fish.returncode, fish.stdout.split()) == (0, ["job"]), fish.stderr
 
 
+def test_names_the_specs_refuse_are_never_offered(stored: str, tmp_path: Path) -> None:
+    # zsh evaluates the words it is handed: a name written by other means than `axis apply` (a
+    # shared server, a copied file) must not run a command on <TAB>
+    from axis.state.dbapi import connect
+    from axis.state.location import state_location
+
+    conn = connect(state_location(stored))
+    try:
+        conn.execute(f"UPDATE objects SET name = 'b$(touch {tmp_path}/pwned)' WHERE name = 'bench'")
+        conn.commit()
+    finally:
+        conn.close()
+    for shell in ("bash", "zsh", "fish"):
+        done = _complete(shell, "axis describe host ", stored)
+        assert done.returncode == 0 and "box" in done.stdout, (shell, done.stderr)
+        assert "pwned" not in done.stdout and "$(" not in done.stdout, (shell, done.stdout)
+
+
 def test_no_db_no_names_and_no_error(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "state.db"
     for shell in ("bash", "zsh", "fish"):
@@ -90,6 +108,39 @@ def test_no_db_no_names_and_no_error(tmp_path: Path) -> None:
     assert not missing.parent.exists()  # completing never creates a state DB
     bad = _complete("bash", "axis on ", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
     assert (bad.returncode, bad.stdout.split(), bad.stderr) == (0, ["all"], "")
+
+
+def test_a_server_that_does_not_answer_holds_a_tab_for_seconds_only() -> None:
+    # the kernel accepts the connection, nobody speaks: libpq waits for connect_timeout (10 s for
+    # commands); completion's is CONNECT_TIMEOUT_S, whatever the URL says
+    import socket
+    import time
+
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(8)
+        url = f"postgresql://nobody@127.0.0.1:{mute.getsockname()[1]}/none?connect_timeout=30"
+        started = time.monotonic()
+        done = _complete("bash", "axis on ", url)
+        took = time.monotonic() - started
+    assert (done.returncode, done.stdout.split(), done.stderr) == (0, ["all"], "")
+    assert took < 8, took
+
+
+def test_version_offers_no_completion() -> None:
+    # --version is eager: it ran while completing and its line came back as the <TAB>'s words
+    done = _complete("bash", "axis --version ")
+    assert (done.returncode, done.stderr) == (0, "") and "axis" not in done.stdout.split(), done.stdout
+
+
+def test_an_empty_complete_variable_is_no_tab(capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # `_AXIS_COMPLETE=` (set, empty) made every command answer as a <TAB> with no command registered
+    from axis.cli.main import run
+
+    monkeypatch.setenv("_AXIS_COMPLETE", "")
+    assert run(["completion", "bash"]) == 0
+    assert "_AXIS_COMPLETE=complete_bash" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])

@@ -45,3 +45,22 @@ def test_flags_show_no_type_and_repeated_values_their_own(capsys: pytest.Capture
 def test_groups_are_the_import_group_only() -> None:
     """The parametrized list above covers every group's commands: only `import` has any."""
     assert [name for name, _, _ in GROUPS] == ["import"]
+
+
+def test_a_typer_without_display_type_keeps_its_own_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    # display_type is typer's own, not public: a typer that drops it must not break every command
+    from typer.core import TyperArgument, TyperOption
+
+    from axis.cli import help_types
+
+    class Option(TyperOption):
+        display_type = None  # type: ignore[assignment]
+
+    monkeypatch.setattr(help_types, "TyperOption", Option)
+    argument_before = TyperArgument.display_type
+    monkeypatch.setattr(TyperArgument, "display_type", argument_before)  # restored after the test
+    help_types.use_value_types()
+    assert Option.display_type is None
+    # each class is wrapped around its own display_type (one round more wraps it again, harmlessly)
+    assert TyperArgument.display_type is not argument_before
+    assert TyperArgument.display_type.__closure__[0].cell_contents is argument_before  # type: ignore[index]

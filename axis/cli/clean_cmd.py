@@ -65,8 +65,8 @@ def clean(
         if dry_run or output == Format.wide:
             _print_steps(results)
         _print_summary(results, dry_run, wide=output == Format.wide)
-        if note := selection.left_out_note("clean"):
-            print(note, file=sys.stderr)
+    if note := selection.left_out_note("clean"):  # on stderr in every output mode
+        print(note, file=sys.stderr)
     if any(r.failed for r in results):
         raise typer.Exit(1)
 

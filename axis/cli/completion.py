@@ -15,20 +15,27 @@ from axis.specs import Kind
 #: The command whose argument is completed is the only one registered (`axis.cli.main.run`): the
 #: environment variable click's completion scripts set for `axis`, which says a <TAB> is asked.
 COMPLETE_VAR = "_AXIS_COMPLETE"
+#: How long a <TAB> waits for a PostgreSQL server to answer, in seconds (libpq's minimum is 2):
+#: one that does not answer would otherwise hold every <TAB> for the 10 s commands wait.
+CONNECT_TIMEOUT_S = 2
 
 
 def _names(ctx: typer.Context, kind: str, incomplete: str) -> list[str]:
     """The names of `kind` in the state DB that `--state`/AXIS_STATE names, that start with
-    `incomplete`, sorted; [] whatever goes wrong (completion must stay silent)."""
+    `incomplete`, sorted; [] whatever goes wrong (completion must stay silent). Only names the
+    specs accept (DNS labels): zsh evaluates the words it is handed, and a DB written by other
+    means than `axis apply` (a shared server, a copied file) may hold `b$(touch X)`."""
+    from axis.specs.names import DNS_LABEL_RE
     from axis.state.dbapi import direct_snapshot
     from axis.state.location import state_location
 
     try:
-        with direct_snapshot(state_location(ctx.find_root().params.get("state"))) as snap:
+        location = state_location(ctx.find_root().params.get("state"))
+        with direct_snapshot(location, connect_timeout=CONNECT_TIMEOUT_S) as snap:
             names = [] if snap is None else [row.name for row in snap.objects(kind)]
     except Exception:  # noqa: BLE001 - a <TAB> shows no names rather than an error
         return []
-    return sorted(n for n in names if n.startswith(incomplete))
+    return sorted(n for n in names if n.startswith(incomplete) and DNS_LABEL_RE.fullmatch(n))
 
 
 def host_names(ctx: typer.Context, incomplete: str) -> list[str]:

@@ -46,9 +46,10 @@ def get(
 ) -> None:
     """List objects (or one by name) with their effective state.
 
-    In `get hosts`, SUDO is how privileged steps run there: root (the login is root), yes
-    (passwordless sudo), password (sudo asks one: axis cannot use it), no; until the host is
-    observed, its spec's `sudo`. FEATURES lists the effective features: `-name` is one set to
+    In `get hosts`, SUDO is how privileged steps run there: root (the login is root); no when
+    the spec leaves `sudo` out or false (`no (sudo available)`: the host has passwordless sudo
+    that the spec does not allow); with `sudo: true`, yes (passwordless sudo), password (sudo
+    asks one: axis cannot use it) or no as observed, and yes until the host is observed. FEATURES lists the effective features: `-name` is one set to
     false (axis removes it from the host), `name(state)` one that is not in sync (e.g. refused)."""
     kind = resolve_kind(resource, GET)
     if kind in (LEASE, SOURCE, CONTROLLER, CONTROLLERS):  # the ledger, sources, controllers: not desired objects
@@ -165,13 +166,17 @@ def _features(status: ObjectStatus) -> str:
 
 
 def _sudo(view: ObjectView) -> str:
-    """How privileged steps run on the host, the same in `get hosts` and `-o wide`: as observed
-    (root: the login is root; yes: passwordless sudo; password: sudo asks one; no: no sudo),
-    else, until the host is observed, what its spec says (sudo: yes/no; unset is no)."""
+    """How privileged steps run on the host, the same in `get hosts` and `-o wide`. A root login
+    is root (observed); else steps use `sudo -n` only where the spec says `sudo: true`, so a host
+    whose spec does not is `no`, even with passwordless sudo (shown as `no (sudo available)`);
+    where it does, the observed sudo (yes, password: sudo asks one, no), else, until the host is
+    observed, yes."""
     seen = view["status"]["observed"]["summary"].get("sudo")
-    if seen and seen != "-":
-        return str(seen)
-    return _yes(view["spec"].get("sudo", SUDO_DEFAULT))
+    if seen == "root":
+        return "root"
+    if not view["spec"].get("sudo", SUDO_DEFAULT):
+        return "no (sudo available)" if seen == "yes" else "no"
+    return str(seen) if seen and seen != "-" else "yes"
 
 
 def _match(spec: dict[str, Any]) -> str:

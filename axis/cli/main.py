@@ -38,8 +38,10 @@ app = typer.Typer(
 use_value_types()  # flags without `<bool>`, repeated values without `<list[…]>`, in every help
 
 
-def _version(value: bool) -> None:
-    if value:
+def _version(ctx: typer.Context, value: bool) -> None:
+    """`--version`: eager, so it runs while a <TAB> is completed too (resilient parsing): then
+    it prints nothing, or `axis --version <TAB>` would offer the version line."""
+    if value and not ctx.resilient_parsing:
         typer.echo(f"axis {__version__}")
         raise typer.Exit()
 
@@ -172,12 +174,14 @@ def invoked_command(args: list[str]) -> str | None:
 
 
 def run(argv: list[str] | None = None, servers: Servers | None = None, connector: Connector | None = None) -> int:
-    """Run one command line: exit 0 ok, 1 error (diff uses 2 for pending changes via typer.Exit).
+    """Run one command line: exit 0 ok, 1 error (via typer.Exit: diff's 2, changes pending;
+    place's 3, no host fits; on, exec and logs pass the remote command's status through).
     Without `servers` (a command line built without the API) there is no `serve` or `mcp`; with
     a `connector`, every host is reached through it rather than over SSH (tests' fake hosts)."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    completing = COMPLETE_VAR in os.environ  # a <TAB>: the words are in the environment, not args
+    # a <TAB>: the words are in the environment, not args; set but empty is no <TAB>, as for click
+    completing = bool(os.environ.get(COMPLETE_VAR))
     try:
         register(completed_command(dict(os.environ), invoked_command) if completing else invoked_command(args),
                  servers)

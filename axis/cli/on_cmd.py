@@ -69,13 +69,13 @@ def on(
     with fleet_progress(len(hosts), "running") as tick:
         outcomes = asyncio.run(batch(tick))
     worst = max((o.exit_status for o in outcomes), default=0)
-    if not streaming:
-        emit([*({"host": o.host, "exitStatus": o.exit_status, "stdout": o.stdout, "stderr": o.stderr,
-                 "error": o.error, "leftOut": None} for o in outcomes),
-              *({"host": name, "exitStatus": None, "stdout": "", "stderr": "", "error": None,
-                 "leftOut": "fanout: false (name it to include it)"} for name in selection.left_out)], output)
+    if not streaming:  # the hosts run, only: `jq 'select(.exitStatus != 0)'` reads no left-out host
+        emit([{"host": o.host, "exitStatus": o.exit_status, "stdout": o.stdout, "stderr": o.stderr,
+               "error": o.error} for o in outcomes], output)
     else:
-        _summary(outcomes, width, time.monotonic() - started, selection.left_out_note("on"))
+        _summary(outcomes, width, time.monotonic() - started)
+    if note := selection.left_out_note("on"):  # on stderr in every output mode
+        print(note, file=sys.stderr)
     if worst:
         raise typer.Exit(worst)
 
@@ -100,11 +100,9 @@ class _Prefixer:
                 self(stream, "\n")
 
 
-def _summary(outcomes: list[CommandOutcome], width: int, seconds: float, left_out: str | None) -> None:
+def _summary(outcomes: list[CommandOutcome], width: int, seconds: float) -> None:
     failed = [o for o in outcomes if o.exit_status]
     for o in outcomes:
         state = "ok" if not o.exit_status else (o.error or f"exit {o.exit_status}")
         print(f"{o.host.ljust(width)}  {o.exit_status:>3}  {state}", file=sys.stderr)
     print(f"{len(outcomes) - len(failed)}/{len(outcomes)} hosts ok in {seconds:.1f}s", file=sys.stderr)
-    if left_out:
-        print(left_out, file=sys.stderr)

@@ -19,6 +19,13 @@ if TYPE_CHECKING:  # rich and ruamel are imported where used: `-o json` needs ne
     from rich.table import Table
 
 
+#: Spaces between a table's columns.
+COLUMN_GAP = 3
+#: The narrowest a wrapped last column (describe's MESSAGE) gets; where the other columns leave
+#: less, the table runs wide instead: rich would otherwise cut them and squeeze the message out.
+MESSAGE_MIN_WIDTH = 26
+
+
 class Format(StrEnum):
     table = "table"
     wide = "wide"
@@ -42,12 +49,17 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, wrap_last: b
     `wrap_last`, the last column (a message) wraps inside its column to fit the console's width."""
     from rich.table import Table
 
-    t = Table(box=None, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 3, 0, 0))
+    t = Table(box=None, show_edge=False, pad_edge=False, header_style="bold", padding=(0, COLUMN_GAP, 0, 0))
     for i, header in enumerate(headers):
-        t.add_column(header, no_wrap=not (wrap_last and i == len(headers) - 1), overflow="fold")
+        last = wrap_last and i == len(headers) - 1
+        t.add_column(header, no_wrap=not last, overflow="fold", min_width=MESSAGE_MIN_WIDTH if last else None)
     for row in rows:
-        t.add_row(*("-" if v is None or v == "" else visible(str(v)) for v in row))
+        t.add_row(*_cells(row))
     return t
+
+
+def _cells(row: Sequence[Any]) -> list[str]:
+    return ["-" if v is None or v == "" else visible(str(v)) for v in row]
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -104,12 +116,22 @@ def field_line(label: str, value: object, indent_by: int = 0) -> str:
 
 def indented_table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
     """A table indented under a `describe` section title; its last column (the message) wraps
-    so that the table fits the terminal (`describe_width`)."""
+    so that the table fits the terminal (`describe_width`), unless the other columns leave it
+    less than `MESSAGE_MIN_WIDTH`: then each row is one line, however wide. Captured without colour: the text is
+    printed again through a console that would count escape codes as characters and spill a
+    full-width row onto a second line."""
     from rich.console import Console
 
+    from rich.cells import cell_len
+
     width = describe_width()
-    out = console() if width is None else Console(file=sys.stdout, width=max(width - 2, 20), highlight=False,
-                                                  emoji=False, markup=False)
+    if width is not None:  # the columns before the message, at their full width, leave it room?
+        texts = [headers, *(_cells(row) for row in rows)]
+        fixed = sum(max(cell_len(str(r[i])) for r in texts) + COLUMN_GAP for i in range(len(headers) - 1))
+        if fixed + MESSAGE_MIN_WIDTH > width - 2:
+            width = None  # no: one line per row, as piped, rather than cut cells
+    out = Console(file=sys.stdout, width=400 if width is None else max(width - 2, 20), soft_wrap=width is None,
+                  color_system=None, highlight=False, emoji=False, markup=False)
     with out.capture() as cap:
         out.print(table(headers, rows, wrap_last=width is not None))
     return indent(cap.get().rstrip("\n"))

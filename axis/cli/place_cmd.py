@@ -14,8 +14,9 @@ from axis.cli.context import app_context
 from axis.cli.output import Format, emit, print_table
 
 #: `axis place`'s exit code when no host fits the task, whatever `-o` says (0 a host fits, 1 an
-#: error): a script can tell "nowhere to run it" from a failure without reading the output; no
-#: other axis command exits 3 (diff's 2 is "changes pending").
+#: error): a script can tell "nowhere to run it" from a failure without reading the output. No
+#: other axis command gives 3 a meaning of its own (diff's 2 is "changes pending"), but `on`,
+#: `exec` and `logs` pass the remote command's status through, which may be 3.
 EXIT_NO_HOST_FITS = 3
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import Annotated, Final, Literal, get_args
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from axis.specs.features import Features
-from axis.specs.names import check_host_word, check_tool_name
+from axis.specs.names import DNS_LABEL_RE, check_host_word, check_tool_name
 from axis.specs.units import Duration, Size
 
 ApiVersion = Literal["axis/v1"]
@@ -35,8 +35,6 @@ class Kind(StrEnum):
 
 KINDS: Final = tuple(Kind)
 
-# fullmatch, not match: `$` also matches before a final newline, so `name: "web\n"` passed
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
@@ -44,7 +42,7 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 def dns_label(name: str) -> str:
     """`name`, or ValueError when it is not a DNS-1123 label (also a git source's name)."""
-    if not _DNS_LABEL.fullmatch(name):
+    if not DNS_LABEL_RE.fullmatch(name):
         raise ValueError(f"{name!r} is not a DNS-1123 label (lowercase letters, digits and '-', "
                          "starting and ending with a letter or digit, at most 63 characters)")
     return name

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import re
 
+#: An object's name (Host, HostProfile, Claim, a git source): a DNS-1123 label. Use fullmatch:
+#: `$` also matches before a final newline, so `name: "web\n"` passed. Shell completion offers
+#: only names that match it: zsh evaluates the words it is handed.
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
 #: A tool looked up with `command -v NAME` on every host: a plain file name of 1-64 letters,
 #: digits, '.', '_', '+' or '-', not starting with '-' (`command -v -x` reads an option).
 TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9._+][A-Za-z0-9._+-]{0,63}$")

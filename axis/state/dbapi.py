@@ -36,18 +36,22 @@ def pg_connect_args(location: Location, application_name: str) -> dict[str, Any]
     return {"application_name": application_name} | {k: v for k, v in LIBPQ_DEFAULTS.items() if k not in given}
 
 
-def connect(location: Location) -> Any:
+def connect(location: Location, *, connect_timeout: int | None = None) -> Any:
     """A new DB-API connection (sqlite3's or psycopg's: untyped, as DB-API is) for reads; the
     caller closes it. SQLite: autocommit mode, so the caller's BEGIN starts its transaction, and
     the same busy timeout as the engine's. The driver's errors are the caller's to word
-    (`driver_errors`, `axis.state.errors.db_error`)."""
+    (`driver_errors`, `axis.state.errors.db_error`). `connect_timeout`: PostgreSQL's, in seconds,
+    over the URL's and `LIBPQ_DEFAULTS`' (shell completion waits on it at every <TAB>)."""
     if location.path is not None:
         import sqlite3
 
         return sqlite3.connect(location.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     import psycopg
 
-    return psycopg.connect(location.libpq_url, **pg_connect_args(location, "axis"))
+    args = pg_connect_args(location, "axis")
+    if connect_timeout is not None:
+        args["connect_timeout"] = connect_timeout
+    return psycopg.connect(location.libpq_url, **args)
 
 
 def driver_errors(location: Location) -> tuple[type[Exception], ...]:
@@ -69,16 +73,16 @@ class SnapshotSource(Protocol):
 
 
 @contextmanager
-def direct_snapshot(location: Location) -> Iterator[Snapshot | None]:
+def direct_snapshot(location: Location, *, connect_timeout: int | None = None) -> Iterator[Snapshot | None]:
     """A snapshot on a connection of its own; None (nothing read) when the DB must be created or
     upgraded first, which only `axis.state.db.Database` does. A failing call is a StateError
-    worded as the engine's are (`db_error`)."""
+    worded as the engine's are (`db_error`). `connect_timeout`: as `connect`'s."""
     if location.path is not None and not location.path.exists():
         yield None
         return
     errors = driver_errors(location)
     try:
-        conn = connect(location)
+        conn = connect(location, connect_timeout=connect_timeout)
     except errors as exc:
         raise db_error(location, exc) from exc
     try:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 
-from axis.adopt.drafts import Draft, ImportFailed, Problem, axis_name, named, read_yaml, unique
+from axis.adopt.drafts import Draft, Problem, axis_name, listed_drafts, named
 from axis.specs.yaml_nodes import node_line
 
 _KEYS = ("name", "hostname", "ssh_user", "ssh_port", "role", "timeout_sec")
@@ -26,23 +26,8 @@ def default_file() -> Path:
 
 def import_axis_nodes(path: Path) -> list[Draft]:
     """The Hosts of AXIS's `nodes:` list at `path`; ImportFailed with every problem (file:line)."""
-    data = read_yaml(path)
-    where = str(path)
-    if not isinstance(data, CommentedMap) or not isinstance(data.get("nodes"), CommentedSeq):
-        raise ImportFailed([Problem(where, node_line(data), "expected `nodes:` with a list of nodes, as AXIS reads it")])
-    problems = [Problem(where, node_line(data, k), "unknown key (AXIS's nodes.yaml has only `nodes`)", str(k))
-                for k in data if k != "nodes"]
-    drafts = []
-    for index, entry in enumerate(data["nodes"]):
-        draft = _node(entry, where, node_line(data["nodes"], index), problems)
-        if draft is not None:
-            drafts.append(draft)
-    if not data["nodes"]:
-        problems.append(Problem(where, node_line(data, "nodes"), "no nodes: nothing to import", "nodes"))
-    problems += unique(drafts)
-    if problems:
-        raise ImportFailed(problems)
-    return drafts
+    return listed_drafts(path, "nodes", _node, expected="expected `nodes:` with a list of nodes, as AXIS reads it",
+                         only="AXIS's nodes.yaml has only `nodes`")
 
 
 def _node(entry: Any, where: str, at: int, problems: list[Problem]) -> Draft | None:

@@ -5,14 +5,17 @@ the importers share (the spec loader's bounded one, so an inventory line is alwa
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from axis.specs.bounded_yaml import MAX_SPEC_BYTES, bounded_yaml
 from axis.specs.models import API_VERSION, dns_label
+from axis.specs.yaml_nodes import node_line
 
 
 @dataclass(frozen=True)
@@ -125,3 +128,29 @@ def read_yaml(path: Path) -> Any:
     except YAMLError as exc:
         raise ImportFailed([Problem(str(path), 0, f"cannot parse: {exc}")]) from None
 
+
+#: Converts one list entry (its file, its line, the problems so far) to a Draft, or None with problems added.
+Convert = Callable[[Any, str, int, list[Problem]], Draft | None]
+
+
+def listed_drafts(path: Path, key: str, convert: Convert, *, expected: str, only: str) -> list[Draft]:
+    """The drafts of the list under `key` in the YAML/JSON mapping at `path` (pool's roster, AXIS's
+    nodes), every entry converted; ImportFailed with every problem (file:line): not that shape
+    (`expected`), another top-level key (`only` says which one the tool has), an empty list, an
+    entry `convert` refused, two entries with one name."""
+    data = read_yaml(path)
+    where = str(path)
+    if not isinstance(data, CommentedMap) or not isinstance(data.get(key), CommentedSeq):
+        raise ImportFailed([Problem(where, node_line(data), expected)])
+    problems = [Problem(where, node_line(data, k), f"unknown key ({only})", str(k)) for k in data if k != key]
+    drafts = []
+    for index, entry in enumerate(data[key]):
+        draft = convert(entry, where, node_line(data[key], index), problems)
+        if draft is not None:
+            drafts.append(draft)
+    if not data[key]:
+        problems.append(Problem(where, node_line(data, key), f"no {key}: nothing to import", key))
+    problems += unique(drafts)
+    if problems:
+        raise ImportFailed(problems)
+    return drafts

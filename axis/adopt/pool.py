@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 
-from axis.adopt.drafts import Draft, ImportFailed, Problem, axis_name, named, read_yaml, unique
+from axis.adopt.drafts import Draft, Problem, axis_name, listed_drafts, named
 from axis.specs.yaml_nodes import node_line
 
 #: pool's own exclusion: every host whose name contains it (anima-only, @D s8).
@@ -71,26 +71,12 @@ def default_file() -> Path:
 def import_pool(path: Path, excluded: Sequence[str] = POOL_EXCLUDED) -> list[Draft]:
     """The Hosts of pool's roster at `path` and the `pool-init` HostProfile; ImportFailed with
     every problem (file:line) when any entry cannot be imported."""
-    data = read_yaml(path)
-    where = str(path)
-    if not isinstance(data, CommentedMap) or not isinstance(data.get("hosts"), CommentedSeq):
-        raise ImportFailed([Problem(where, node_line(data), 'expected {"hosts": [...]}, as pool writes it')])
-    problems = [Problem(where, node_line(data, k), "unknown key (pool.json has only \"hosts\")", str(k))
-                for k in data if k != "hosts"]
-    drafts = []
-    for index, entry in enumerate(data["hosts"]):
-        draft = _host(entry, where, node_line(data["hosts"], index), excluded, problems)
-        if draft is not None:
-            drafts.append(draft)
-    if not data["hosts"]:
-        problems.append(Problem(where, node_line(data, "hosts"), "no hosts: nothing to import", "hosts"))
-    problems += unique(drafts)
-    if problems:
-        raise ImportFailed(problems)
+    drafts = listed_drafts(path, "hosts", lambda entry, where, at, problems: _host(entry, where, at, excluded, problems),
+                           expected='expected {"hosts": [...]}, as pool writes it', only='pool.json has only "hosts"')
     if any(INIT_LABEL in d.labels for d in drafts):
         drafts.append(Draft("HostProfile", PROFILE, {"selector": {"matchLabels": {INIT_LABEL: "true"}},
                                                      "features": INIT_FEATURES},
-                            where, 0, notes=list(_PROFILE_NOTES)))
+                            str(path), 0, notes=list(_PROFILE_NOTES)))
     return drafts
 
 

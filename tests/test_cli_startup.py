@@ -126,3 +126,21 @@ def test_the_cli_without_servers_has_no_server_commands(tmp_path: Path, capsys: 
 
     assert run(["--state", str(tmp_path / "state.db"), "serve"]) == 2
     assert "No such command 'serve'" in capsys.readouterr().err
+
+
+def test_version_and_help_load_no_pydantic(tmp_path: Path) -> None:
+    """`axis --version` and `axis --help` build no spec model: every module the command line imports
+    at its start (completion's included) keeps pydantic out, which costs them ~70 ms."""
+    probe = PROBE_ORM.replace(repr(NOT_READING), repr(("pydantic", *NOT_READING)))
+    for args in (["--version"], ["--help"]):
+        done = subprocess.run([sys.executable, "-c", probe, "--state", str(tmp_path / "state.db"), *args],
+                              capture_output=True, text=True, check=True)
+        line = next(x for x in done.stdout.splitlines() if x.startswith("LOADED"))
+        assert line.split(" ")[1:] == ["0", ""], (args, line)
+
+
+def test_completion_names_the_kinds_the_specs_have() -> None:
+    from axis.cli import completion
+    from axis.specs import Kind
+
+    assert (completion.HOST, completion.HOST_PROFILE, completion.CLAIM) == (Kind.HOST, Kind.HOST_PROFILE, Kind.CLAIM)

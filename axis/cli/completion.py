@@ -10,11 +10,12 @@ from collections.abc import Callable
 
 import typer
 
-from axis.specs import Kind
-
 #: The command whose argument is completed is the only one registered (`axis.cli.main.run`): the
 #: environment variable click's completion scripts set for `axis`, which says a <TAB> is asked.
 COMPLETE_VAR = "_AXIS_COMPLETE"
+#: The kinds whose names are completed (axis.specs.Kind's values: importing it would load pydantic
+#: for every command, `axis --version` included, since the command line imports this module).
+HOST, HOST_PROFILE, CLAIM = "Host", "HostProfile", "Claim"
 #: How long a <TAB> waits for a PostgreSQL server to answer, in seconds (libpq's minimum is 2):
 #: one that does not answer would otherwise hold every <TAB> for the 10 s commands wait.
 CONNECT_TIMEOUT_S = 2
@@ -40,7 +41,7 @@ def _names(ctx: typer.Context, kind: str, incomplete: str) -> list[str]:
 
 def host_names(ctx: typer.Context, incomplete: str) -> list[str]:
     """A host's name."""
-    return _names(ctx, Kind.HOST, incomplete)
+    return _names(ctx, HOST, incomplete)
 
 
 def fanout_targets(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -50,7 +51,7 @@ def fanout_targets(ctx: typer.Context, incomplete: str) -> list[str]:
 
 def claim_names(ctx: typer.Context, incomplete: str) -> list[str]:
     """A claim's name (`axis renew|release|exec|logs|stop`)."""
-    return _names(ctx, Kind.CLAIM, incomplete)
+    return _names(ctx, CLAIM, incomplete)
 
 
 def object_names(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -62,7 +63,7 @@ def object_names(ctx: typer.Context, incomplete: str) -> list[str]:
         kind = resolve_kind(str(resource), GET)
     except Exception:  # noqa: BLE001 - no resource yet, or one that names no desired kind
         return []
-    return _names(ctx, kind, incomplete) if kind in set(Kind) else []
+    return _names(ctx, kind, incomplete) if kind in (HOST, HOST_PROFILE, CLAIM) else []
 
 
 def resource_words(ctx: typer.Context, incomplete: str) -> list[str]:

@@ -116,7 +116,14 @@ def test_commands_answer_the_same_through_a_running_controller(fleet: Any, tmp_p
         assert interrupted.stdout is not None and interrupted.stdout.readline() == "started\n"
         bound = next(h for h in fleet.hosts if h.exec("pgrep -f '[s]leep 600'", check=False).returncode == 0)
         interrupted.send_signal(signal.SIGINT)
-        assert interrupted.wait(timeout=60) == 130
+        try:
+            code = interrupted.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # say what it was doing, and leave no `sleep 600` to the next tests
+            interrupted.kill()
+            bound.exec("pkill -f '[s]leep 600'", check=False)
+            pytest.fail(f"exec still running 60 s after SIGINT; its stderr: {interrupted.communicate()[1][-2000:]}\n"
+                        f"controller log: {work.log.read_text()[-3000:]}")
+        assert code == 130
         assert bound.exec("pgrep -f '[s]leep 600'", check=False).returncode == 1  # the job was stopped
         assert _served(fleet, work.state)["connect"] > after["connect"]
 

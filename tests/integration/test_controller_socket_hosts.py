@@ -113,7 +113,10 @@ def test_commands_answer_the_same_through_a_running_controller(fleet: Any, tmp_p
 
         interrupted = subprocess.Popen([*AXIS, "--state", str(work.state), "--ssh-config", str(fleet.ssh_config),
                                         "exec", "job", "--", "echo started; sleep 600"],
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                       # Ctrl-C's default: pytest started in the background by a
+                                       # script (`.ci/run &`) ignores SIGINT, and so would its children
+                                       preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         assert interrupted.stdout is not None and interrupted.stdout.readline() == "started\n"
         bound = next(h for h in fleet.hosts if h.exec("pgrep -f '[s]leep 600'", check=False).returncode == 0)
         interrupted.send_signal(signal.SIGINT)

@@ -189,20 +189,17 @@ def test_tests_deselected_or_dropped_fail_under_ci_only(gate: pytest.Pytester, m
 
 
 def test_ci_script_exports_ci_true_before_running_the_tests() -> None:
-    """.ci/run runs the README's test commands (through .ci/tests) after exporting CI=true: every
-    test on SQLite, then the unit tests on PostgreSQL."""
+    """.ci/run runs exactly the README's two test commands after exporting CI=true: every test on
+    SQLite, then the unit tests on PostgreSQL."""
     lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert "export CI=true" in lines
-    runs = [i for i, line in enumerate(lines) if ("pytest" in line or ".ci/tests" in line) and not line.startswith("#")]
+    runs = [i for i, line in enumerate(lines) if "pytest" in line and not line.startswith("#")]
     assert runs and lines.index("export CI=true") < runs[0]
-    assert lines[runs[0]] == "bash .ci/tests"
-    tests = [line.strip() for line in (ROOT / ".ci" / "tests").read_text().splitlines()]
-    assert [line for line in tests if "pytest" in line and not line.startswith("#")] == [
+    assert [lines[i] for i in runs] == [
         "python3 -m pytest -q || status=1",
         "AXIS_TEST_BACKEND=postgresql python3 -m pytest -q --ignore=tests/integration || status=1"]
     readme = (ROOT / "README.md").read_text()  # the README shows the same two commands, each a line of its own
-    assert "```sh\n" + "".join(line.removesuffix(" || status=1") + "\n" for line in tests if "pytest" in line
-                                and not line.startswith("#")) + "```" in readme
+    assert "```sh\n" + "".join(lines[i].removesuffix(" || status=1") + "\n" for i in runs) + "```" in readme
 
 
 def test_plain_pytest_collects_the_modules_that_import_tests_helpers(tmp_path: Path) -> None:

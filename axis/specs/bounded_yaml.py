@@ -11,10 +11,12 @@ scanner tracks (its stale-key check is quadratic in it: 3,000 `[` took 3 s), the
 integer (Python's str() and int() raise past 4,300), and the size of the text itself
 (`MAX_SPEC_BYTES` and `MAX_LINES`, checked by the loader before parsing).
 
-The budgets are also what bound the time: ruamel is pure Python and spends ~50 µs on each node
-(~70 µs on each document, ~5 µs on each comment line) on a busy 2-core machine, so a file of
-MAX_NODES nodes, the largest it reads, is answered in about half a second; the old 100,000
-nodes took 5-7 s. A fleet of 200 hosts and 50 claims written like the examples is ~8,800 nodes
+The budgets are also what bound the time: ruamel is pure Python and spends ~40 µs on each node
+(~60 µs on each node of small documents, ~4 µs on each comment line) on an idle 2-core machine,
+so a file of MAX_NODES nodes, the largest it reads, is answered in about 0.4 s; the old 100,000
+nodes took 5-7 s. That is with the plain scanner (round-trip's comment gathering cost a third
+more), the loader's properties cached and the garbage collector paused: CI, busy, measured up
+to 0.99 s of CPU against a 1 s budget before those. A fleet of 200 hosts and 50 claims written like the examples is ~8,800 nodes
 (measured on the homelab example's hosts and claims repeated: 8,775; tests/test_spec_text.py).
 
 Only the tags of plain JSON values are read (`!!str`, `!!int`, ...): `!!binary` made bytes that
@@ -29,6 +31,10 @@ such as its `assert` on a repeated `!!omap` key, is a spec error at that line, n
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -38,7 +44,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, ScalarEvent
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.parser import RoundTripParser
-from ruamel.yaml.scanner import RoundTripScanner
+from ruamel.yaml.scanner import Scanner
 
 #: Largest spec file or request body read at all (a fleet's specs are a few KiB).
 MAX_SPEC_BYTES = 1 << 20
@@ -66,8 +72,14 @@ class Refused(MarkedYAMLError):
     refused at `problem_mark`; the loader prints its message without "invalid YAML"."""
 
 
-class _Scanner(RoundTripScanner):
-    """Refuses flow collections nested deeper than MAX_DEPTH as the scanner meets them."""
+class _Scanner(Scanner):
+    """Refuses flow collections nested deeper than MAX_DEPTH as the scanner meets them.
+
+    Not ruamel's RoundTripScanner: that one gathers the comments around every token (a third of
+    the loader's time), and a spec's comments are never read back; line numbers come from the
+    nodes' marks either way."""
+
+    reader = cached_property(lambda self: self.loader.reader)  # ruamel's is a property, per call
 
     def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:  # noqa: N803 - ruamel's name
         if self.flow_level >= MAX_DEPTH:
@@ -78,24 +90,44 @@ class _Scanner(RoundTripScanner):
 
 class _Parser(RoundTripParser):
     """The composer's only way to the parser and scanner: any exception of theirs that is not a
-    YAML error (a bug of ruamel's) is a spec error where the reader has got to."""
+    YAML error (a bug of ruamel's) is a spec error where the reader has got to.
+
+    Each call is guarded inline (no helper, no `super()`): these run three times per node."""
+
+    scanner = cached_property(lambda self: self.loader.scanner)
 
     def check_event(self, *choices: Any) -> bool:
-        return self._guarded(super().check_event, *choices)
-
-    def peek_event(self) -> Any:
-        return self._guarded(super().peek_event)
-
-    def get_event(self) -> Any:
-        return self._guarded(super().get_event)
-
-    def _guarded(self, call: Any, *args: Any) -> Any:
         try:
-            return call(*args)
+            return RoundTripParser.check_event(self, *choices)
         except YAMLError:
             raise
         except Exception as exc:  # noqa: BLE001 - not BaseException: Ctrl-C and exit still stop the load
-            raise _unexpected(exc, "read the text here", self.scanner.reader.get_mark()) from exc
+            raise self._unexpected(exc) from exc
+
+    def peek_event(self) -> Any:
+        try:
+            return RoundTripParser.peek_event(self)
+        except YAMLError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - as in check_event
+            raise self._unexpected(exc) from exc
+
+    def get_event(self) -> Any:
+        try:
+            return RoundTripParser.get_event(self)
+        except YAMLError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - as in check_event
+            raise self._unexpected(exc) from exc
+
+    def _unexpected(self, exc: Exception) -> Refused:
+        """`exc` at the next token, or where the reader is if the scanner cannot say (it may
+        stop at the end of the line before that token)."""
+        try:
+            mark = self.scanner.peek_token().start_mark
+        except Exception:  # noqa: BLE001 - the scanner may be what failed
+            mark = self.scanner.reader.get_mark()
+        return _unexpected(exc, "read the text here", mark)
 
 
 class _Composer(Composer):
@@ -109,6 +141,10 @@ class _Composer(Composer):
         self.chars = 0
         self.deepest = 0
         self._anchored: dict[int, tuple[int, int, int]] = {}  # id(node) -> nodes, chars, height
+
+    # ruamel's are properties that look the loader up on every event; one loader reads one text
+    parser = cached_property(lambda self: self.loader.parser)
+    resolver = cached_property(lambda self: self.loader.resolver)
 
     def compose_document(self) -> Any:
         self.documents += 1
@@ -239,6 +275,21 @@ def _first_clause(exc: Exception) -> str:
     return str(exc).split(";")[0] or type(exc).__name__
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a text is read: reading allocates ~10 objects
+    per node and keeps them all, so the collector's passes (which also walk the whole process's
+    heap, large in a server or a test run) find nothing; ~10% of a wide file's time. The state it
+    was in is restored, so nesting or a caller that had it off is unaffected."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def bounded_yaml() -> YAML:
     """A fresh round-trip loader with the limits above (one per text: the budget is per file)."""
     yaml = YAML(typ="rt")
@@ -249,5 +300,5 @@ def bounded_yaml() -> YAML:
     return yaml
 
 
-__all__ = ["ALLOWED_TAGS", "Refused", "MAX_CHARS", "MAX_DEPTH", "MAX_DOCUMENTS", "MAX_INT_DIGITS", "MAX_LINES",
+__all__ = ["ALLOWED_TAGS", "Refused", "collector_paused", "MAX_CHARS", "MAX_DEPTH", "MAX_DOCUMENTS", "MAX_INT_DIGITS", "MAX_LINES",
            "MAX_NODES", "MAX_SPEC_BYTES", "bounded_yaml"]

@@ -17,7 +17,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
-from axis.specs.bounded_yaml import MAX_LINES, MAX_SPEC_BYTES, Refused, bounded_yaml
+from axis.specs.bounded_yaml import MAX_LINES, MAX_SPEC_BYTES, Refused, bounded_yaml, collector_paused
 from axis.specs.errors import SpecError, SpecErrors, field_path, problem_text
 from axis.specs.features import OFF_TAG, ON_TAG
 from axis.specs.models import API_VERSION, KINDS, MODELS, Kind, Loaded
@@ -141,6 +141,11 @@ def _load_text(text: str, path: str, apply_set: str, errors: list[SpecError]) ->
     if (too_long := _too_many_lines(text, path)) is not None:
         errors.append(too_long)
         return []
+    with collector_paused():
+        return _read_documents(text, path, apply_set, errors)
+
+
+def _read_documents(text: str, path: str, apply_set: str, errors: list[SpecError]) -> list[Loaded]:
     yaml = bounded_yaml()
     out: list[Loaded] = []
     try:

@@ -80,14 +80,12 @@ def exec_(
     line = command[0] if len(command) == 1 else shlex.join(command)
     if not line.strip():
         raise AppError("empty command")
+    app = dataclasses.replace(app, connector=host_connector(app))  # a running controller's connections
     if no_cap:
         print(f"axis: --no-cap: claim {claim}'s memory is not enforced; running without a cap",
               file=sys.stderr, flush=True)
-    if detach:  # starting a job: through a running controller's connections
-        _detach(dataclasses.replace(app, connector=host_connector(app)), claim, line, force=force, no_cap=no_cap)
-    # A command run in the foreground keeps a connection of its own: relayed through the
-    # controller, an exec interrupted with Ctrl-C was seen not to end (CI, twice), a hang that is
-    # not understood yet; a direct one ends and stops its job (tests/integration).
+    if detach:
+        _detach(app, claim, line, force=force, no_cap=no_cap)
     try:
         result = exec_on_claim(app, claim, line, clock=time.time, force=force, on_output=stream, cap=not no_cap)
     except (ExecRefused, TransportError) as exc:

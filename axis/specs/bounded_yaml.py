@@ -88,37 +88,30 @@ class _Scanner(Scanner):
         super().fetch_flow_collection_start(TokenClass, to_push)
 
 
-class _Parser(RoundTripParser):
-    """The composer's only way to the parser and scanner: any exception of theirs that is not a
-    YAML error (a bug of ruamel's) is a spec error where the reader has got to.
+def _guarded(method: Any) -> Any:
+    """`method` of the parser, with any exception that is not a YAML error made a spec error."""
 
-    Each call is guarded inline (no helper, no `super()`): these run three times per node."""
-
-    scanner = cached_property(lambda self: self.loader.scanner)
-
-    def check_event(self, *choices: Any) -> bool:
+    def guarded(self: _Parser, *args: Any) -> Any:
         try:
-            return RoundTripParser.check_event(self, *choices)
+            return method(self, *args)
         except YAMLError:
             raise
         except Exception as exc:  # noqa: BLE001 - not BaseException: Ctrl-C and exit still stop the load
             raise self._unexpected(exc) from exc
+    return guarded
 
-    def peek_event(self) -> Any:
-        try:
-            return RoundTripParser.peek_event(self)
-        except YAMLError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - as in check_event
-            raise self._unexpected(exc) from exc
 
-    def get_event(self) -> Any:
-        try:
-            return RoundTripParser.get_event(self)
-        except YAMLError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - as in check_event
-            raise self._unexpected(exc) from exc
+class _Parser(RoundTripParser):
+    """The composer's only way to the parser and scanner: any exception of theirs that is not a
+    YAML error (a bug of ruamel's) is a spec error where the reader has got to.
+
+    These run three times per node: each is guarded in one frame (no helper call, no `super()`)."""
+
+    scanner = cached_property(lambda self: self.loader.scanner)
+
+    check_event = _guarded(RoundTripParser.check_event)
+    peek_event = _guarded(RoundTripParser.peek_event)
+    get_event = _guarded(RoundTripParser.get_event)
 
     def _unexpected(self, exc: Exception) -> Refused:
         """`exc` at the next token, or where the reader is if the scanner cannot say (it may

@@ -75,3 +75,31 @@ def test_a_kept_connection_keeps_alive_slowly_while_idle_and_says_why_it_was_los
     client.connection_lost(asyncssh.ConnectionLost("Connection reset by peer"))
     conn.closed = True
     assert transport.lost() == "connection lost: Connection reset by peer"
+
+
+class _ClosingConn(_Conn):
+    """A connection that went away as a command's channel was being opened (asyncssh's words)."""
+
+    async def create_process(self, *_args: object, **_kwargs: object) -> None:
+        raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, "SSH connection closed")
+
+
+@pytest.mark.parametrize("why", [None, asyncssh.ConnectionLost("Server not responding to keepalive")])
+def test_a_connection_closed_under_a_starting_command_is_lost_not_a_refusal(why):
+    """A kept connection whose link was cut: the next command's channel fails to open because
+    the connection closed. That is the host unreachable (with why, when asyncssh said), never
+    "the host refused a session channel" (an Error condition the dashboard's test once saw)."""
+    client = ssh_driver._WatchedClient("web-1", [], ssh_driver.HostKeyPolicy.STRICT)
+    if why is not None:
+        client.connection_lost(why)
+    transport = ssh_driver.SSHTransport(Target(name="web-1", address="web-1.lan"), _ClosingConn(), client)  # type: ignore[arg-type]
+    with pytest.raises(TransportError) as info:
+        asyncio.run(transport.run("true"))
+    assert info.value.kind is ErrorKind.UNREACHABLE
+    assert info.value.detail == ("connection lost: it closed as a command started" if why is None else
+                                 "connection lost: no answer to keepalives for 12s (host down or network gone)")
+
+
+def test_a_channel_the_host_refuses_is_still_a_refusal():
+    err = _classify("web-1", asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "no sessions"))
+    assert err.kind is ErrorKind.ERROR and err.detail == "the host refused a session channel: no sessions"

@@ -167,6 +167,14 @@ class SSHTransport(ClosedOnExit):
                     on_output: OutputCallback | None) -> RunResult:
         try:
             process = await self._conn.create_process(line, encoding=None)
+        except asyncssh.ChannelOpenError as exc:
+            if exc.code == asyncssh.OPEN_CONNECT_FAILED and exc.reason == _CLOSED_UNDER_US:
+                # asyncssh's words for a connection that went away as the channel opened (a kept
+                # connection whose link was cut): the connection was lost, the host refused nothing
+                why = self._client.lost if self._client is not None else None
+                raise TransportError(ErrorKind.UNREACHABLE, self.name,
+                                     why or "connection lost: it closed as a command started") from exc
+            raise _classify(self.name, exc) from exc
         except (asyncssh.Error, OSError) as exc:
             raise _classify(self.name, exc) from exc
         try:
@@ -254,6 +262,10 @@ def _exit_code(process: asyncssh.SSHClientProcess[bytes]) -> int:
         except KeyError:
             pass
     return 255
+
+
+#: asyncssh's reason in a ChannelOpenError raised because its connection has closed.
+_CLOSED_UNDER_US = "SSH connection closed"
 
 
 def _classify(name: str, exc: BaseException, address: str = "") -> TransportError:

@@ -194,6 +194,10 @@ class Snapshot:
         found = self._select(FactsRow, f"host = ? AND {json_type} = 'object'", (host,), " ORDER BY id DESC LIMIT 1")
         return found[0] if found else None
 
+    def facts_history(self, host: str) -> list[FactsRow]:
+        """A host's stored observations, oldest first (the state keeps a bounded number)."""
+        return self._select(FactsRow, "host = ?", (host,), " ORDER BY id")
+
     def feature_status(self, hosts: Collection[str] | None = None) -> list[FeatureStatusRow]:
         """Every host's feature rows (or only `hosts`'), by host then feature."""
         if hosts is None:

@@ -12,8 +12,8 @@ from axis.app.fleet_overview import Sample
 from axis.specs.units import human_size
 
 #: The SVG's coordinate box and the room kept for the axis labels.
-WIDTH, HEIGHT = 600, 170
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 26
+WIDTH, HEIGHT = 420, 160
+LEFT, RIGHT, TOP, BOTTOM = 54, 10, 10, 24
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from axis.specs.units import human_size
 #: The conditions the fleet table shows, in its column order.
 HOST_CONDITIONS = ("Ready", "Reachable", "Converged")
 #: The static assets by file name, with their content types.
-ASSETS = {"dashboard.css": "text/css; charset=utf-8", "dashboard.js": "text/javascript; charset=utf-8"}
+ASSETS = {"dashboard.css": "text/css; charset=utf-8", "dashboard.js": "text/javascript; charset=utf-8",
+          "favicon.svg": "image/svg+xml"}
 
 
 @dataclass(frozen=True)

@@ -212,9 +212,13 @@ ROUTES = [
 ]
 
 
+async def _no_page(request: Request, _exc: Exception) -> Response:
+    return _message(request, 404, "Not found", f"There is no page at {request.url.path}.")
+
+
 def dashboard_app(app: AppContext, auth: DashboardAuth) -> Starlette:
     """The dashboard's ASGI app over `app`'s state DB, signing browsers in with `auth`."""
-    web = Starlette(routes=ROUTES)
+    web = Starlette(routes=ROUTES, exception_handlers={404: _no_page})
     web.state.axis = app
     web.state.dashboard = auth
     return web

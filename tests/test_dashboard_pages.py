@@ -77,6 +77,9 @@ def test_the_fleet_page_shows_hosts_conditions_features_claims_leases_sources_ev
     bar = re.search(r'<div class="lease-bar[^"]*" data-host="(ubu-\d)" data-used="(\d+)" data-allocatable="(\d+)"',
                     page[page.index('data-used="1073741824"') - 80:])
     assert bar and int(bar.group(2)) == 1 << 30 and int(bar.group(3)) > 1 << 30
+    down_bar = re.search(r'data-host="ubu-3" data-used="0" data-allocatable="(\d+)"', page)
+    assert down_bar and int(down_bar.group(1)) > 0  # a host down now keeps the capacity it was last seen with
+    assert 'data-host="ubu-4" data-used="0" data-allocatable=""' in page  # its facts carry no memory
     assert 'data-source="fleet"' in page and "main@0123456" in page and 'data-result="Converged"' in page
     assert page.index("Host/ubu-3") < page.index("Host/ubu-1")  # events newest first (ubu-3's came last)
 

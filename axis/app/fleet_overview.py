@@ -140,21 +140,9 @@ def _capacity(snap: Snapshot, names: list[str], now: float) -> list[HostCapacity
     """Each host's leased memory (live leases) against its allocatable memory, by its newest
     facts that carried numbers (an unreachable host keeps the capacity it was last seen with)."""
     leased = snap.leased_by_host(now)
-    newest = snap.latest_facts(names)
-    out = []
-    for name in names:
-        record = newest.get(name)
-        if record is None or not record.data:
-            record = snap.latest_facts_with_data(name) if record is not None else None
-        total = _memory_total(record)
-        out.append(HostCapacity(name, leased.get(name, 0), None if total is None else max(0, total - HEADROOM)))
-    return out
-
-
-def _memory_total(record: FactsRow | None) -> int | None:
-    memory = (record.data or {}).get("memory") if record is not None else None
-    total = memory.get("total_bytes") if isinstance(memory, dict) else None
-    return total if isinstance(total, int) else None
+    totals = snap.memory_totals()
+    return [HostCapacity(name, leased.get(name, 0), max(0, totals[name] - HEADROOM) if name in totals else None)
+            for name in names]
 
 
 def _sample(record: FactsRow) -> Sample | None:

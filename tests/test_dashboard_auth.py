@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ from axis.app.context import AppContext
 from tests.claimkit import host, store
 from tests.conftest import API_TOKEN
 from tests.factskit import golden_facts
+from tests.test_serve_tls import make_pair
 
 PAGES = ("/", "/ui/fleet", "/host/a", "/ui/host/a")
 
@@ -158,26 +160,36 @@ def test_every_answer_carries_the_security_headers(browser: TestClient, auth: Da
         assert r.headers["cache-control"] in ("no-store", "no-cache")
 
 
-def test_axis_serve_prints_a_one_time_login_link(state_db: Path | str, tmp_path: Path) -> None:
-    """`axis serve` as a user starts it: one `dashboard: URL` line on stdout, not the token."""
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_axis_serve_prints_a_one_time_login_link(tls: bool, state_db: Path | str, tmp_path: Path) -> None:
+    """`axis serve` as a user starts it: one `dashboard: URL` line on stdout, not the token; over
+    TLS the link is https and the cookie Secure."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     env.pop("AXIS_STATE", None)
     token_file = tmp_path / "token"
+    args: list[str] = []
+    if tls:
+        cert, key = make_pair(tmp_path)
+        args = ["--tls-cert", str(cert), "--tls-key", str(key)]
     proc = subprocess.Popen([sys.executable, "-m", "axis", "--state", str(state_db), "serve", "--listen",
-                             "127.0.0.1:0", "--token-file", str(token_file)],
+                             "127.0.0.1:0", "--token-file", str(token_file), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    scheme = "https" if tls else "http"
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=args[1]) if tls else True
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        found = re.fullmatch(r"dashboard: (http://127\.0\.0\.1:\d+)/login/([A-Za-z0-9_-]{40,})\n", line)
+        found = re.fullmatch(rf"dashboard: ({scheme}://127\.0\.0\.1:\d+)/login/([A-Za-z0-9_-]{{40,}})\n", line)
         assert found, line
         base, code = found.groups()
         assert code not in token_file.read_text()
-        with httpx.Client(base_url=base, follow_redirects=True) as web:
-            first = web.get(f"/login/{code}")  # follows the 303 to / with the cookie
+        with httpx.Client(base_url=base, verify=verify) as web:
+            signed_in = web.get(f"/login/{code}")
+            assert signed_in.status_code == 303 and signed_in.headers["location"] == "/"
+            assert ("secure" in _cookie_flags(signed_in)) is tls
+            first = web.get("/")
             assert first.status_code == 200 and 'id="hosts"' in first.text
-            assert [r.status_code for r in first.history] == [303]
-        with httpx.Client(base_url=base, follow_redirects=True) as web:
+        with httpx.Client(base_url=base, verify=verify) as web:
             assert web.get(f"/login/{code}").status_code == 401
             assert web.get("/").status_code == 401
     finally:

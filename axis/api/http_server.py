@@ -1,5 +1,6 @@
 """The HTTP server behind `axis serve`: the local API on uvicorn, loopback only unless asked, behind
-a bearer token.
+a bearer token, and beside it the read-only dashboard (`axis.api.dashboard`), which a browser
+signs in to with the one-time link printed on stdout.
 
 A non-loopback listener also needs TLS (`--tls-cert/--tls-key`) unless `--insecure-http` says
 plain HTTP is meant: the token travels with every request (see `axis.api.tls`). Whether a listener

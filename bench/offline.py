@@ -1,6 +1,6 @@
 """The figures another bench script measures, each run as a subprocess of its own and read back
-from what it prints: placement (bench/placement.py) and the controller's memory (bench/rss.py),
-which need no test hosts, and the controller's CPU per no-op host pass cold and warm
+from what it prints: placement (bench/placement.py), the controller's memory (bench/rss.py) and
+the dashboard at 200 hosts (bench/dashboard.py), which need no test hosts, and the controller's CPU per no-op host pass cold and warm
 (bench/pass_cpu.py, which starts test hosts of its own: run while the bench's fleet is down)."""
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from bench import ROOT
 from bench.timing import BenchError, Figure, checked, checked_stoppable, load1
 
 PASS_CPU = ROOT / "bench" / "pass_cpu.py"
+#: The fleet size the dashboard is measured at (the issue's question: how the page behaves at 200 hosts).
+DASHBOARD_HOSTS = 200
 
 
 def placement_run() -> dict[str, float]:
@@ -103,4 +105,29 @@ def measure_pass_cpu(hosts: int, *, prefix: str, net: int) -> dict[str, Figure] 
     figures["pass_cpu_cold"].extra["pass_cpu"] = result
     print(f"  cold {cold:.2f} ms, warm {warm:.2f} ms of controller CPU per host pass "
           f"({cold / warm if warm else float('inf'):.1f}x less warm; load {load})", flush=True)
+    return figures
+
+
+def measure_dashboard(reps: int) -> dict[str, Figure]:
+    """The dashboard's fleet page, its live fragment (changed and unchanged) and a host's page at
+    DASHBOARD_HOSTS stored hosts: milliseconds per request over loopback HTTP from one run of
+    bench/dashboard.py (at least 5 timed requests each), with their plain and gzipped sizes."""
+    runs = max(reps, 5)
+    load = load1()
+    _, proc = checked([sys.executable, str(ROOT / "bench" / "dashboard.py"), "--hosts", str(DASHBOARD_HOSTS),
+                       "--runs", str(runs)], timeout=900)
+    try:
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        http = result["http"]
+    except (IndexError, ValueError, KeyError) as exc:
+        raise BenchError(f"bench/dashboard.py printed something unexpected ({exc}):\n{proc.stdout[-2000:]}") from exc
+    figures = {}
+    for key, what in (("page", "GET /"), ("fragment", "GET /ui/fleet"), ("unchanged", "GET /ui/fleet (304)"),
+                      ("host", "GET /host/NAME")):
+        fig = Figure(f"dashboard {key} ({DASHBOARD_HOSTS} hosts)", f"python bench/dashboard.py --hosts {DASHBOARD_HOSTS}: {what}", unit="ms",
+                     samples=[float(x) for x in http[key]["samples_ms"]], load=[load])
+        fig.extra.update(bytes=http[key]["bytes"], gzip_bytes=http[key]["gzip_bytes"], status=http[key]["status"])
+        figures[f"dashboard_{key}"] = fig
+        print(f"  {what}: {fig.median:.1f} ms, {fig.extra['bytes']} B (gzip {fig.extra['gzip_bytes']} B)", flush=True)
+    figures["dashboard_page"].extra["fleet_page_split"] = result["fleet_page_split"]
     return figures

@@ -129,6 +129,11 @@ def build_rows(f: dict[str, Figure], meta: dict[str, Any]) -> list[Row]:
         rows.append(limit_row("placement with ledger writes", f["placement_ledger"], None, ""))
     if "rss" in f:
         rows.append(limit_row("memory: peak RSS", f["rss"], RSS_MAX, "< 150 MB at 1,000 hosts"))
+    for key in ("dashboard_page", "dashboard_fragment", "dashboard_unchanged", "dashboard_host"):
+        if key in f:  # no goal: how the page behaves at 200 hosts, with its size over the wire
+            extra = f[key].extra
+            rows.append(Row(f[key].name, fmt(f[key]), f"{extra['bytes']} B, gzip {extra['gzip_bytes']} B", "-",
+                            "(for information)", ""))
     return rows
 
 

@@ -28,6 +28,8 @@ Run by hand as root, with the project's virtualenv active (not part of pytest). 
             of its own once the bench's are down; reported "not available" without the script);
    placement  bench/placement.py (10,000 claims over 1,000 synthetic hosts), as a subprocess;
    memory   bench/rss.py: peak RSS of a process holding 1,000 hosts with facts;
+   dashboard  bench/dashboard.py: the dashboard's fleet page, its live fragment and a host's page
+            at 200 stored hosts (milliseconds per request, bytes plain and gzipped);
    (`--skip peers` leaves pyinfra, Ansible and `ssh true` out of cold and warm);
 4. prints a table (each of issue 21's goals with PASS/FAIL, and figures for information) and
    writes JSON with every sample, the date, the commit and the load.
@@ -47,7 +49,7 @@ uses (see tests/sshhosts/README.md).
 # them), peers.py (the peers' virtualenv and inventories), tools.py (each tool's checked run),
 # floor.py (the floor itself), fanout.py (the cold and warm groups), warm_controller.py (the
 # controller of the warm group), startup.py (CLI start-up), offline.py (the figures other
-# scripts measure: pass CPU, placement, memory), report.py (table and JSON).
+# scripts measure: pass CPU, placement, memory, dashboard), report.py (table and JSON).
 
 from __future__ import annotations
 
@@ -68,14 +70,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import ROOT  # noqa: E402
 from bench.fanout import measure_cold, measure_warm  # noqa: E402
 from bench.fleet import Setup, start_fleet  # noqa: E402
-from bench.offline import measure_memory, measure_pass_cpu, measure_placement  # noqa: E402
+from bench.offline import measure_dashboard, measure_memory, measure_pass_cpu, measure_placement  # noqa: E402
 from bench.peers import PEERS_VENV, ensure_peers  # noqa: E402
 from bench.report import report  # noqa: E402
 from bench.startup import measure_startup, prepare_state  # noqa: E402
 from bench.timing import BenchError, Figure, checked, run  # noqa: E402
 from bench.tools import Tools  # noqa: E402
 
-GROUPS = ("cold", "warm", "peers", "startup", "passcpu", "placement", "memory")
+GROUPS = ("cold", "warm", "peers", "startup", "passcpu", "placement", "memory", "dashboard")
 
 
 def _on_signal(signum: int, _frame: Any) -> None:
@@ -159,6 +161,9 @@ def main() -> int:
         if "memory" not in skip:
             print("memory (bench/rss.py: 1,000 hosts with facts held as the controller does)", flush=True)
             figures["rss"] = measure_memory(work, tools.axis_facts if tools else None, args.reps)
+        if "dashboard" not in skip:
+            print("dashboard (bench/dashboard.py: fleet page, fragment and host page at 200 stored hosts)", flush=True)
+            figures.update(measure_dashboard(args.reps))
     except KeyboardInterrupt:
         print("\ninterrupted: stopping the test hosts", file=sys.stderr)
         return 130

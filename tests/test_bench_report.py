@@ -56,3 +56,12 @@ def test_skipped_figures_give_no_rows_and_a_missing_script_is_not_available() ->
     assert (row.axis, row.result) == (meta["pass_cpu_unavailable"], "n/a")
     # axis without its reference: no ratio row can be built, and none is invented
     assert verdicts({"axis_status": fig("axis status", 1.0)}) == []
+
+
+def test_dashboard_figures_are_shown_with_their_sizes_for_information() -> None:
+    page = fig("dashboard page (200 hosts)", 70.0, 65.0, 90.0, unit="ms")
+    page.extra.update(bytes=331000, gzip_bytes=11600)
+    [row] = build_rows({"dashboard_page": page}, {})
+    assert (row.figure, row.axis, row.peer) == ("dashboard page (200 hosts)", "70.00 ms [65.00-90.00]",
+                                                "331000 B, gzip 11600 B")
+    assert (row.target, row.result) == ("(for information)", "")

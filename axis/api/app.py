@@ -12,6 +12,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from axis.api.dashboard.auth import DashboardAuth
+from axis.api.dashboard.routes import dashboard_app, is_dashboard_path
 from axis.api.openapi import Handler
 from axis.api.routes import ENDPOINTS, error
 from axis.app.token import token_matches
@@ -22,13 +24,19 @@ from axis.state import StateError
 class BearerAuth:
     """Refuse every request without `Authorization: Bearer <token>` (401), before routing and
     before any body is read: /health and /openapi.json included, so that nothing about the
-    fleet, not even which axis runs here, is told to a caller without the token."""
+    fleet, not even which axis runs here, is told to a caller without the token. The dashboard's
+    paths (`is_dashboard_path`) go to the dashboard's own app, which checks a session cookie: a
+    browser never holds the token, and a cookie opens nothing of the JSON API."""
 
-    def __init__(self, app: ASGIApp, token: str):
+    def __init__(self, app: ASGIApp, token: str, dashboard: ASGIApp):
         self.app = app
         self.token = token
+        self.dashboard = dashboard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_dashboard_path(scope["path"]):
+            await self.dashboard(scope, receive, send)
+            return
         if scope["type"] != "lifespan":
             header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
             if not token_matches(header, self.token):
@@ -69,11 +77,14 @@ def guarded(handler: Handler) -> Handler:
     return run
 
 
-def build_app(app: AppContext, token: str, *, allow_exec: bool = False) -> ASGIApp:
+def build_app(app: AppContext, token: str, *, allow_exec: bool = False,
+              dashboard: DashboardAuth | None = None) -> ASGIApp:
     """The API over `app`'s state DB and SSH options; every request must carry `token`; only with
-    `allow_exec` does `POST /claims/{name}/exec` run commands (`axis serve --allow-exec`)."""
+    `allow_exec` does `POST /claims/{name}/exec` run commands (`axis serve --allow-exec`). The
+    dashboard's pages beside it sign browsers in with `dashboard`'s login codes (a new one, with
+    no code issued, when not given) or the token."""
     web = Starlette(routes=[Route(e.path, guarded(e.handler), methods=[e.method]) for e in ENDPOINTS],
                     exception_handlers={HTTPException: _http_error})
     web.state.axis = app
     web.state.allow_exec = allow_exec
-    return BearerAuth(web, token)
+    return BearerAuth(web, token, dashboard_app(app, dashboard or DashboardAuth(token)))

@@ -1,5 +1,6 @@
 """The HTTP server behind `axis serve`: the local API on uvicorn, loopback only unless asked, behind
-a bearer token.
+a bearer token, and beside it the read-only dashboard (`axis.api.dashboard`), which a browser
+signs in to with the one-time link printed on stdout.
 
 A non-loopback listener also needs TLS (`--tls-cert/--tls-key`) unless `--insecure-http` says
 plain HTTP is meant: the token travels with every request (see `axis.api.tls`). Whether a listener
@@ -20,7 +21,7 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from axis.api.tls import TlsFiles, refuse_clear_text, tls_files
 from axis.app.token import TokenError, default_token_path, ensure_token
@@ -29,6 +30,9 @@ from axis.app.controller_start import exit_status, make_controller, run_controll
 from axis.app.log_output import LogFormat
 from axis.app.serve_options import DEFAULT_LISTEN, ServeOptions
 from axis.reconcile.controller import Controller
+
+if TYPE_CHECKING:
+    from axis.api.dashboard.auth import DashboardAuth
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +64,15 @@ def serve_http(app: AppContext, options: ServeOptions) -> int:
         url = f"{scheme}://{shown}:{sock.getsockname()[1]}"
         logger.info("axis API listening on %s (bearer token in %s)", url, path,
                     extra={"url": url, "token_file": str(path), "tls": tls is not None})
+        dashboard = _dashboard_link(token, url)
         if options.allow_exec:
             logger.warning("exec is on (--allow-exec): a holder of the token can run commands on claims' hosts "
                            "through POST /claims/{name}/exec")
         if tls is None and not loopback:
             logger.warning("warning: plain HTTP off loopback (--insecure-http): "
                            "the bearer token crosses the network readable")
-        return asyncio.run(_serve(app, _server(app, token, tls, options.log_format, options.allow_exec), sock, loop))
+        server = _server(app, token, tls, options.log_format, options.allow_exec, dashboard)
+        return asyncio.run(_serve(app, server, sock, loop))
 
 
 def _refuse_remote(listen: str, *, loopback: bool, allow_remote: bool, tls: TlsFiles | None,
@@ -79,7 +85,20 @@ def _refuse_remote(listen: str, *, loopback: bool, allow_remote: bool, tls: TlsF
     refuse_clear_text(listen, loopback=loopback, tls=tls, insecure_http=insecure_http)
 
 
-def _server(app: AppContext, token: str, tls: TlsFiles | None, log_format: LogFormat, allow_exec: bool) -> Any:
+def _dashboard_link(token: str, url: str) -> DashboardAuth:
+    """The dashboard's sign-in, with a one-time login link printed on stdout (`dashboard: URL`),
+    the only place it goes: the log (stderr, often kept) says where the dashboard is, not its code."""
+    from axis.api.dashboard.auth import CODE_TTL, DashboardAuth
+
+    dashboard = DashboardAuth(token)
+    print(f"dashboard: {url}/login/{dashboard.issue_code()}", flush=True)
+    logger.info("dashboard at %s/ (one-time login link on stdout, valid %d min)", url, CODE_TTL // 60,
+                extra={"dashboard": f"{url}/"})
+    return dashboard
+
+
+def _server(app: AppContext, token: str, tls: TlsFiles | None, log_format: LogFormat, allow_exec: bool,
+            dashboard: DashboardAuth) -> Any:
     """A uvicorn server for the API, over TLS when `tls` is given; Starlette and uvicorn are
     imported only now (module docstring). In JSON, uvicorn leaves its loggers as they are, which
     `axis.app.log_output` has sent to stderr as JSON lines; otherwise it logs in its own format."""
@@ -96,7 +115,7 @@ def _server(app: AppContext, token: str, tls: TlsFiles | None, log_format: LogFo
             yield
 
     logs: dict[str, Any] = {"log_config": None} if log_format is LogFormat.json else {}
-    return Server(uvicorn.Config(build_app(app, token, allow_exec=allow_exec), log_level="warning", access_log=False, lifespan="off",
+    return Server(uvicorn.Config(build_app(app, token, allow_exec=allow_exec, dashboard=dashboard), log_level="warning", access_log=False, lifespan="off",
                                  ssl_certfile=str(tls.cert) if tls else None,
                                  ssl_keyfile=str(tls.key) if tls else None, **logs))
 

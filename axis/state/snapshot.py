@@ -188,11 +188,33 @@ class Snapshot:
                             tuple(hosts))
         return {row.host: row for row in rows}
 
+    @property
+    def _has_data(self) -> str:
+        """SQL: the row's facts are an object (an unreachable pass stores JSON null)."""
+        return f"{'json_typeof(data)' if self._postgres else 'json_type(data)'} = 'object'"
+
     def latest_facts_with_data(self, host: str) -> FactsRow | None:
         """The newest observation that carried facts (an unreachable pass stores JSON null)."""
-        json_type = "json_typeof(data)" if self._postgres else "json_type(data)"
-        found = self._select(FactsRow, f"host = ? AND {json_type} = 'object'", (host,), " ORDER BY id DESC LIMIT 1")
+        found = self._select(FactsRow, f"host = ? AND {self._has_data}", (host,), " ORDER BY id DESC LIMIT 1")
         return found[0] if found else None
+
+    def memory_totals(self) -> dict[str, int]:
+        """Each host's total memory by its newest observation, or by the newest that carried facts
+        where the newest did not (an unreachable pass): the JSON is read in the DB, since decoding
+        every host's facts would cost more than the page they feed."""
+        total = "(data->'memory'->>'total_bytes')::bigint" if self._postgres else "json_extract(data, '$.memory.total_bytes')"
+        newest = self._all(f"SELECT host, {total}, {self._has_data} FROM facts "
+                           f"WHERE id IN (SELECT max(id) FROM facts GROUP BY host)")
+        totals = {host: value for host, value, has_data in newest if has_data}
+        for host in (host for host, _, has_data in newest if not has_data):
+            found = self._all(f"SELECT {total} FROM facts WHERE host = ? AND {self._has_data} ORDER BY id DESC LIMIT 1",
+                              (host,))
+            totals[host] = found[0][0] if found else None
+        return {host: int(value) for host, value in totals.items() if value is not None}
+
+    def facts_history(self, host: str) -> list[FactsRow]:
+        """A host's stored observations, oldest first (the state keeps a bounded number)."""
+        return self._select(FactsRow, "host = ?", (host,), " ORDER BY id")
 
     def feature_status(self, hosts: Collection[str] | None = None) -> list[FeatureStatusRow]:
         """Every host's feature rows (or only `hosts`'), by host then feature."""

@@ -129,11 +129,31 @@ def cell(host: str, condition: str) -> str:
     return f"document.querySelector('#hosts tr.host[data-host=\"{host}\"] td.cond[data-cond=\"{condition}\"]')"
 
 
+def colours(chrome: Chrome, host: str, condition: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """The computed background colours of `host`'s `condition` cell and of the badge in it (the
+    cell is tinted, the badge saturated), as (r, g, b)."""
+    found = chrome.execute_script(f"const c = {cell(host, condition)};"
+                                  "return [c, c.querySelector('.badge')].map(e => getComputedStyle(e).backgroundColor)")
+    return rgb(found[0]), rgb(found[1])
+
+
 def rgb(css: str) -> tuple[int, int, int]:
     """`rgb(r, g, b)` or `rgba(r, g, b, a)` as three ints."""
     found = re.fullmatch(r"rgba?\((\d+), (\d+), (\d+)(?:, [\d.]+)?\)", css)
     assert found, css
     return int(found[1]), int(found[2]), int(found[3])
+
+
+def hue_of(colour: tuple[int, int, int], *, strong: bool) -> str:
+    """"red", "green" or "other": the channel that leads both others (by 50 when `strong`: a
+    saturated colour; else by 10: a tint)."""
+    red, green, blue = colour
+    lead = 50 if strong else 10
+    if red > max(green, blue) + lead:
+        return "red"
+    if green > max(red, blue) + lead:
+        return "green"
+    return "other"
 
 
 def shows_no_fleet(chrome: Chrome, board: Board) -> None:
@@ -193,12 +213,10 @@ def test_the_fleet_page_lists_every_host_with_its_conditions(board: Board, brows
         wait(browser, f"{cell(name, 'Ready')}.dataset.status === 'True'", timeout=60)
         for condition in CONDITIONS:
             found = browser.execute_script(f"const c = {cell(name, condition)};"
-                                           "return [c.dataset.status, c.textContent, c.title,"
-                                           " getComputedStyle(c).backgroundColor]")
-            status, text, title, background = found
-            assert status == "True" and "True" in text, (name, condition, found)
-            red, green, blue = rgb(background)
-            assert green > red + 40 and green > blue, (name, condition, background)  # green
+                                           "return [c.dataset.status, c.textContent, c.title]")
+            assert found[0] == "True" and "True" in found[1], (name, condition, found)
+            tint, badge = colours(browser, name, condition)
+            assert (hue_of(tint, strong=False), hue_of(badge, strong=True)) == ("green", "green"), (tint, badge)
         # the host refuses panicRecovery's live step, and says why: in its own words on the page
         feature = browser.find_element(By.CSS_SELECTOR, f'tr.host[data-host="{name}"] .feature[data-feature="panicRecovery"]')
         assert feature.get_attribute("data-state") == "refused", feature.get_attribute("outerHTML")
@@ -231,11 +249,12 @@ def test_a_host_going_down_turns_red_without_a_reload(board: Board, browser: Chr
     assert int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-refreshed") or 0) > refreshed
     for condition in ("Reachable", "Ready"):
         wait(browser, f"{cell(victim.name, condition)}.dataset.status === 'False'", timeout=10)
-        background = browser.execute_script(f"return getComputedStyle({cell(victim.name, condition)}).backgroundColor")
-        red, green, blue = rgb(background)
-        assert red > 150 and red > green + 60 and red > blue + 60, (condition, background)  # red
-        assert "Unreachable" in browser.execute_script(f"const c = {cell(victim.name, 'Reachable')};"
-                                                        "return c.textContent + c.title")
+        tint, badge = colours(browser, victim.name, condition)
+        assert (hue_of(tint, strong=False), hue_of(badge, strong=True)) == ("red", "red"), (condition, tint, badge)
+    reason, why = browser.execute_script(f"const c = {cell(victim.name, 'Reachable')};"
+                                         "return [c.querySelector('.reason').textContent, c.title]")
+    assert reason in ("Unreachable", "Error") and victim.name in why, (reason, why)  # the pass's words, as title
+    say(f"dashboard: {victim.name} shown as {why!r}")
     for other in board.fleet.hosts[1:]:
         assert browser.execute_script(f"return {cell(other.name, 'Reachable')}.dataset.status") == "True"
     say(f"dashboard: a host down {screenshot(browser, 'fleet-host-down')}")

@@ -19,7 +19,7 @@ from axis.state.events import record_event
 from axis.state.facts import Observation, store_observations
 from axis.state.feature_status import FeatureRow, store_feature_status
 from axis.state.objects import apply_objects
-from axis.state.sources import begin_attempt, end_attempt, mark_applied, upsert_source
+from axis.state.sources import begin_attempt, end_attempt, mark_applied, record_host_revision, upsert_source
 from tests.factskit import load, parse
 
 #: Captured facts outputs the hosts take their facts from, in turn.
@@ -87,6 +87,8 @@ def fill_fleet(db: Database, names: Sequence[str], *, now: float, history: int =
         attempt = begin_attempt(session, "fleet", REVISION, start)
         end_attempt(session, attempt, "Converged", f"{len(names)} hosts converged", changed=len(names), now=start + 5)
         mark_applied(session, "fleet", REVISION, start + 5)
+        for name in names:
+            record_host_revision(session, name, "fleet", REVISION, start + 5)
     place_claims(db, now=now)
 
 

@@ -16,14 +16,16 @@ import pytest
 
 from tests.backend import on_postgresql
 
-#: Runs a command line, then lists the server modules (`axis.api`, its web stack, the MCP SDK) it
-#: loaded, and, with READING=1 in its environment, also the spec loader, ruamel and the scorer.
+#: Runs a command line, then lists the server modules (`axis.api`, its web stack, the dashboard's
+#: templates and reads, the MCP SDK) it loaded, and, with READING=1 in its environment, also the
+#: spec loader, ruamel and the scorer.
 PROBE = """
 import os, sys
 from axis.main import run
 code = run(sys.argv[1:])
 heavy = {"axis.specs.loader", "axis.specs.bounded_yaml", "axis.placement.scorer"} if os.environ.get("READING") else set()
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in {"starlette", "uvicorn", "mcp"} or m.startswith("axis.api")
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in {"starlette", "uvicorn", "mcp", "jinja2"}
+                or m.startswith("axis.api") or m == "axis.app.fleet_overview"
                 or m in heavy or (heavy and m.split(".")[0] == "ruamel"))
 print("LOADED", code, " ".join(loaded))
 """

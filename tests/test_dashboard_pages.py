@@ -4,10 +4,13 @@ while nothing changed, the plots drawn from the stored facts history, 404 for an
 
 from __future__ import annotations
 
+import fnmatch
 import html
 import re
 import time
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from markupsafe import escape
@@ -15,6 +18,7 @@ from starlette.testclient import TestClient
 
 from axis.api.app import build_app
 from axis.api.dashboard.auth import DashboardAuth
+from axis.api.dashboard import render as dashboard_render
 from axis.api.dashboard.plots import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, host_plots
 from axis.app.context import AppContext
 from axis.app.fleet_overview import Sample
@@ -146,7 +150,8 @@ def test_a_host_page_plots_its_facts_history(browser: TestClient, app: AppContex
     assert all(TOP <= y <= HEIGHT - BOTTOM for y in ys) and ys[-1] < ys[0]  # the disk fills up: the line rises
     for section in ("host-head", "plots", "facts", "features", "host-leases", "passes", "events"):
         assert f'<section id="{section}"' in page
-    assert "Intel(R) Xeon(R) Processor" in page or "Xeon" in page
+    assert "Intel(R) Xeon(R) Processor" in page
+    assert "revision <code>main@0123456</code> of fleet" in page  # the git revision that converged it
     down = browser.get("/host/ubu-3").text
     assert 'data-observed="unreachable"' in down and "ubu-3: unreachable: connection refused" in down
     assert 'data-points="19"' in down  # the down pass carried no numbers: the plots show the 19 before it
@@ -185,3 +190,18 @@ def test_an_empty_state_renders(app: AppContext) -> None:
         page = c.get("/")
         assert page.status_code == 200
         assert "No hosts yet" in page.text and "No claims." in page.text and "No git source" in page.text
+
+
+def test_templates_and_assets_are_package_data() -> None:
+    """A wheel ships only what `[tool.setuptools.package-data]` names: a template it missed would
+    break an installed `axis serve` while a checkout works (as tests/test_shell_files.py checks
+    for the scripts)."""
+    package = Path(dashboard_render.__file__).parent
+    root = package.parent.parent.parent
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "axis.api.dashboard"]
+    shipped = [p.relative_to(package).as_posix() for p in package.rglob("*")
+               if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts]
+    assert len(shipped) >= 10
+    assert all(any(fnmatch.fnmatch(name, glob) for glob in globs) for name in shipped), shipped
+    assert set(dashboard_render.assets()) == {n.removeprefix("static/") for n in shipped if n.startswith("static/")}

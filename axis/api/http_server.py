@@ -62,8 +62,9 @@ def serve_http(app: AppContext, options: ServeOptions) -> int:
         shown = f"[{host}]" if ":" in host else host
         scheme = "https" if tls else "http"
         url = f"{scheme}://{shown}:{sock.getsockname()[1]}"
-        logger.info("axis API listening on %s (bearer token in %s)", url, path,
-                    extra={"url": url, "token_file": str(path), "tls": tls is not None})
+        logger.info("axis API listening on %s (bearer token in %s); dashboard at %s/ (one-time login link on "
+                    "stdout)", url, path, url,
+                    extra={"url": url, "token_file": str(path), "tls": tls is not None, "dashboard": f"{url}/"})
         dashboard = _dashboard_link(token, url)
         if options.allow_exec:
             logger.warning("exec is on (--allow-exec): a holder of the token can run commands on claims' hosts "
@@ -87,13 +88,11 @@ def _refuse_remote(listen: str, *, loopback: bool, allow_remote: bool, tls: TlsF
 
 def _dashboard_link(token: str, url: str) -> DashboardAuth:
     """The dashboard's sign-in, with a one-time login link printed on stdout (`dashboard: URL`),
-    the only place it goes: the log (stderr, often kept) says where the dashboard is, not its code."""
-    from axis.api.dashboard.auth import CODE_TTL, DashboardAuth
+    the only place its code goes: the log (stderr, often kept) says where the dashboard is."""
+    from axis.api.dashboard.auth import DashboardAuth
 
     dashboard = DashboardAuth(token)
     print(f"dashboard: {url}/login/{dashboard.issue_code()}", flush=True)
-    logger.info("dashboard at %s/ (one-time login link on stdout, valid %d min)", url, CODE_TTL // 60,
-                extra={"dashboard": f"{url}/"})
     return dashboard
 
 

@@ -18,6 +18,7 @@ from axis.app.context import NotFound
 from axis.app.documents import EventView, LeaseView, ObjectView
 from axis.app.events import event_view
 from axis.app.objects import object_views
+from axis.app.queries import source_list
 from axis.app.observed import load_facts, observed_view
 from axis.placement.candidates import HEADROOM
 from axis.specs import Kind
@@ -97,9 +98,8 @@ class HostDetail:
 
 
 def fleet_overview(db: Database) -> FleetOverview:
-    """Everything the fleet page shows, from one snapshot (and the sources' own read)."""
-    from axis.app.queries import source_list  # the sources' documents read through the ORM
-
+    """Everything the fleet page shows, from one snapshot (and the sources' own read, through
+    the ORM as `axis get sources` reads them)."""
     now = time.time()
     with db.snapshot() as snap:
         hosts = object_views(snap, Kind.HOST, snap.objects(Kind.HOST))

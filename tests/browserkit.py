@@ -4,6 +4,8 @@
   desktop window; `phone()` turns it into a 390x844 touch screen (the page's viewport meta
   tag then applies, as on a phone). Without chromium or chromedriver the test skips with the
   reason, and fails under CI=true (tests/ci.py: no test passes by being skipped there).
+- `wait()`, `status_in_page()`: a JavaScript condition polled, a status fetched by the page itself;
+  `rgb()`, `hue_of()`: a computed colour read as red, green or neither.
 - `start_dashboard()`: `axis serve` in a child process on a free loopback port, its stdout
   and stderr in files (a pipe nobody drains would stop a chatty server once full), and the
   one-time login link read from its `dashboard: URL` line.
@@ -28,11 +30,13 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.ci import under_ci
 
@@ -81,6 +85,38 @@ def desktop(chrome: webdriver.Chrome) -> None:
     """Undo `phone()`."""
     chrome.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     chrome.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": False})
+
+
+def wait(chrome: webdriver.Chrome, what: str, timeout: float = 30) -> Any:
+    """Poll the page's JavaScript expression `what` until it is truthy; its value."""
+    return WebDriverWait(chrome, timeout, poll_frequency=0.2).until(
+        lambda c: c.execute_script(f"return {what}"), f"timed out after {timeout}s waiting for `{what}`")
+
+
+def status_in_page(chrome: webdriver.Chrome, url: str) -> int:
+    """The HTTP status of `url` fetched by the page itself, with its cookies."""
+    return int(chrome.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0], {credentials: 'same-origin', redirect: 'manual'}).then(r => done(r.status));", url))
+
+
+def rgb(css: str) -> tuple[int, int, int]:
+    """`rgb(r, g, b)` or `rgba(r, g, b, a)` as three ints."""
+    found = re.fullmatch(r"rgba?\((\d+), (\d+), (\d+)(?:, [\d.]+)?\)", css)
+    assert found, css
+    return int(found[1]), int(found[2]), int(found[3])
+
+
+def hue_of(colour: tuple[int, int, int], *, strong: bool) -> str:
+    """"red", "green" or "other": the channel that leads both others (by 50 when `strong`: a
+    saturated colour; else by 10: a tint)."""
+    red, green, blue = colour
+    lead = 50 if strong else 10
+    if red > max(green, blue) + lead:
+        return "red"
+    if green > max(red, blue) + lead:
+        return "green"
+    return "other"
 
 
 def screenshot_dir() -> Path:

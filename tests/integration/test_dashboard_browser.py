@@ -12,7 +12,6 @@ tests/artifacts/)."""
 
 from __future__ import annotations
 
-import re
 import secrets
 import subprocess
 import time
@@ -25,12 +24,12 @@ from typing import Any
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from axis.app.token import default_token_path, read_token
 from axis.drivers.features.panic_recovery import PATH as PANIC_CONF
 from axis.state import Location
-from tests.browserkit import Dashboard, chromium, desktop, fetch, phone, screenshot, start_dashboard
+from tests.browserkit import (Dashboard, chromium, desktop, fetch, hue_of, phone, rgb, screenshot, start_dashboard,
+                              status_in_page, wait)
 from tests.integration.controlkit import AXIS, query
 from tests.integration.fleetspecs import host_specs, say
 from tests.integration.hostreset import hosts_reset
@@ -100,19 +99,6 @@ def browser() -> Iterator[Chrome]:
         yield chrome
 
 
-def wait(chrome: Chrome, what: str, timeout: float = 30) -> Any:
-    """Poll the page's JavaScript expression `what` until it is truthy; its value."""
-    return WebDriverWait(chrome, timeout, poll_frequency=0.2).until(
-        lambda c: c.execute_script(f"return {what}"), f"timed out after {timeout}s waiting for `{what}`")
-
-
-def status_in_page(chrome: Chrome, url: str) -> int:
-    """The HTTP status of `url` fetched by the page itself, with its cookies."""
-    return int(chrome.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "fetch(arguments[0], {credentials: 'same-origin', redirect: 'manual'}).then(r => done(r.status));", url))
-
-
 def sign_in(chrome: Chrome, board: Board) -> None:
     """A fresh session through the 401 page's form (the API token pasted): on the fleet page."""
     chrome.delete_all_cookies()
@@ -135,25 +121,6 @@ def colours(chrome: Chrome, host: str, condition: str) -> tuple[tuple[int, int, 
     found = chrome.execute_script(f"const c = {cell(host, condition)};"
                                   "return [c, c.querySelector('.badge')].map(e => getComputedStyle(e).backgroundColor)")
     return rgb(found[0]), rgb(found[1])
-
-
-def rgb(css: str) -> tuple[int, int, int]:
-    """`rgb(r, g, b)` or `rgba(r, g, b, a)` as three ints."""
-    found = re.fullmatch(r"rgba?\((\d+), (\d+), (\d+)(?:, [\d.]+)?\)", css)
-    assert found, css
-    return int(found[1]), int(found[2]), int(found[3])
-
-
-def hue_of(colour: tuple[int, int, int], *, strong: bool) -> str:
-    """"red", "green" or "other": the channel that leads both others (by 50 when `strong`: a
-    saturated colour; else by 10: a tint)."""
-    red, green, blue = colour
-    lead = 50 if strong else 10
-    if red > max(green, blue) + lead:
-        return "red"
-    if green > max(red, blue) + lead:
-        return "green"
-    return "other"
 
 
 def shows_no_fleet(chrome: Chrome, board: Board) -> None:

@@ -1,0 +1,279 @@
+"""The dashboard in a real browser (issue 23): headless chromium (tests/browserkit.py) against
+`axis serve --watch` on a state DB that `axis apply` filled from the real test hosts, its
+controller re-observing them every 2 s while the page is open.
+
+Without a session the pages answer 401 and show nothing of the fleet; the one-time login link
+works once and leaves a session cookie (HttpOnly, SameSite=Strict) and no code in the address
+bar; the fleet page lists the hosts with their conditions; a host whose link goes down turns
+red on the open page, with no reload; a hostile description is shown as text and runs nothing;
+a host's page plots its facts history; at phone size nothing overflows sideways.
+Screenshots of the fleet page, a host page and the phone view go to $AXIS_SCREENSHOTS (else
+tests/artifacts/)."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium.webdriver import Chrome
+from selenium.webdriver.common.by import By
+
+from axis.app.token import default_token_path, read_token
+from axis.drivers.features.panic_recovery import PATH as PANIC_CONF
+from axis.state import Location
+from tests.browserkit import (Dashboard, chromium, desktop, fetch, hue_of, phone, rgb, screenshot, start_dashboard,
+                              status_in_page, wait)
+from tests.integration.controlkit import AXIS, query
+from tests.integration.fleetspecs import host_specs, say
+from tests.integration.hostreset import hosts_reset
+
+pytestmark = pytest.mark.hosts
+
+#: The description of one host: a script, and an attribute breakout with an event handler.
+HOSTILE = '<script>window.__pwned=1</script>"><img src=x onerror="window.__pwned=2">'
+CLAIM = """
+apiVersion: axis/v1
+kind: Claim
+metadata: {name: job}
+spec: {task: print a greeting, requires: {memory: 64Mi, tools: []}, ttl: 30m}
+"""
+CONDITIONS = ("Ready", "Reachable", "Converged")
+#: The controller passes every RESYNC; a cut link is given up after 12 s of silence (SILENCE_LIMIT).
+RESYNC = "2s"
+
+
+@dataclass
+class Board:
+    """The served dashboard, its state DB and API token, and the fleet it shows."""
+
+    dashboard: Dashboard
+    state: Path
+    token: str
+    fleet: Any
+
+    @property
+    def hostile(self) -> str:
+        """The host whose description is HOSTILE."""
+        return str(self.fleet.hosts[-1].name)
+
+
+@pytest.fixture(scope="module")
+def board(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
+    """The test hosts applied (panicRecovery, which the namespaced hosts refuse live, and one
+    claim), then `axis serve --watch` on the same specs and state DB, stopped cleanly at the end."""
+    work = tmp_path_factory.mktemp("dashboard")
+    specs, state = work / "specs", work / "state.db"
+    specs.mkdir()
+    features = "{panicRecovery: {panicSeconds: 5}}"
+    (specs / "hosts.yaml").write_text("---\n".join(
+        host_specs(fleet, hosts=[host], features=features,
+                   description=HOSTILE if host is fleet.hosts[-1] else f"test host {host.name}")
+        for host in fleet.hosts))
+    (specs / "claim.yaml").write_text(CLAIM)
+    ssh = ("--ssh-config", str(fleet.ssh_config))
+    with hosts_reset(fleet, f"rm -f {PANIC_CONF}"):
+        applied = subprocess.run([*AXIS, "--state", str(state), *ssh, "apply", "-f", str(specs)],
+                                 capture_output=True, text=True, timeout=120)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        began = time.monotonic()
+        dashboard = start_dashboard(state, work / "logs", axis_args=ssh,
+                                    serve_args=("--watch", str(specs), "--resync", RESYNC))
+        say(f"dashboard: axis serve --watch printed its login link in {time.monotonic() - began:.1f}s")
+        try:
+            yield Board(dashboard, state, read_token(default_token_path(Location(path=state))), fleet)
+        finally:
+            code = dashboard.stop()
+        assert code == 0, dashboard.log()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Chrome]:
+    with chromium() as chrome:
+        yield chrome
+
+
+def sign_in(chrome: Chrome, board: Board) -> None:
+    """A fresh session through the 401 page's form (the API token pasted): on the fleet page."""
+    chrome.delete_all_cookies()
+    chrome.get(board.dashboard.url("/"))
+    field = chrome.find_element(By.CSS_SELECTOR, "form input:not([type=hidden]):not([type=submit])")
+    field.send_keys(board.token)
+    field.submit()
+    wait(chrome, "document.querySelectorAll('#hosts tr.host').length")
+    assert chrome.current_url == board.dashboard.url("/")
+
+
+def cell(host: str, condition: str) -> str:
+    """JavaScript: the condition cell of `host`'s row."""
+    return f"document.querySelector('#hosts tr.host[data-host=\"{host}\"] td.cond[data-cond=\"{condition}\"]')"
+
+
+def colours(chrome: Chrome, host: str, condition: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """The computed background colours of `host`'s `condition` cell and of the badge in it (the
+    cell is tinted, the badge saturated), as (r, g, b)."""
+    found = chrome.execute_script(f"const c = {cell(host, condition)};"
+                                  "return [c, c.querySelector('.badge')].map(e => getComputedStyle(e).backgroundColor)")
+    return rgb(found[0]), rgb(found[1])
+
+
+def shows_no_fleet(chrome: Chrome, board: Board) -> None:
+    """The page in the browser holds no host row and no host's name."""
+    assert not chrome.find_elements(By.CSS_SELECTOR, "tr.host, svg.plot")
+    source = chrome.page_source
+    assert not [h.name for h in board.fleet.hosts if h.name in source], source
+
+
+def test_without_a_session_every_page_is_401_and_shows_no_fleet_data(board: Board, browser: Chrome) -> None:
+    host = board.fleet.hosts[0].name
+    for path in ("/", f"/host/{host}", "/ui/fleet", f"/ui/host/{host}"):
+        answer = fetch(board.dashboard.url(path))
+        assert answer.status == 401, (path, answer)
+        assert answer.headers["content-type"].startswith("text/html"), answer.headers
+        assert not [h.name for h in board.fleet.hosts if h.name in answer.body], (path, answer.body)
+    # the JSON API keeps its bearer token
+    assert fetch(board.dashboard.url("/hosts")).status == 401
+    assert fetch(board.dashboard.url("/hosts"), headers={"Authorization": f"Bearer {board.token}"}).status == 200
+    # a wrong token in the form is no way in
+    wrong = fetch(board.dashboard.url("/login"), data=urllib.parse.urlencode({"token": "wrong"}).encode(),
+                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert wrong.status == 401 and "set-cookie" not in wrong.headers, wrong
+
+    browser.delete_all_cookies()
+    browser.get(board.dashboard.url("/"))
+    shows_no_fleet(browser, board)
+    assert status_in_page(browser, "/") == 401
+
+
+def test_the_login_link_works_once_and_leaves_an_httponly_cookie_and_no_code(board: Board, browser: Chrome) -> None:
+    login, code = board.dashboard.login, board.dashboard.login.rsplit("/", 1)[1]
+    browser.delete_all_cookies()
+    browser.get(login)
+    wait(browser, "document.querySelectorAll('#hosts tr.host').length")
+    assert browser.current_url == board.dashboard.url("/")  # redirected: the code left the address bar
+    assert code not in browser.current_url and code not in browser.execute_script("return location.href")
+    cookie = browser.get_cookie("axis_session")
+    assert cookie is not None, browser.get_cookies()
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict", cookie
+    assert code not in cookie["value"] and board.token not in cookie["value"]
+    assert "axis_session" not in browser.execute_script("return document.cookie")  # out of the page's scripts' reach
+    assert status_in_page(browser, "/") == 200
+
+    assert fetch(login).status == 401  # used: the link is good once
+    browser.delete_all_cookies()
+    browser.get(login)
+    shows_no_fleet(browser, board)
+
+
+def test_the_fleet_page_lists_every_host_with_its_conditions(board: Board, browser: Chrome) -> None:
+    sign_in(browser, board)
+    names = sorted(h.name for h in board.fleet.hosts)
+    assert sorted(browser.execute_script(
+        "return [...document.querySelectorAll('#hosts tr.host')].map(r => r.dataset.host)")) == names
+    for name in names:
+        wait(browser, f"{cell(name, 'Ready')}.dataset.status === 'True'", timeout=60)
+        for condition in CONDITIONS:
+            found = browser.execute_script(f"const c = {cell(name, condition)};"
+                                           "return [c.dataset.status, c.textContent, c.title]")
+            assert found[0] == "True" and "True" in found[1], (name, condition, found)
+            tint, badge = colours(browser, name, condition)
+            assert (hue_of(tint, strong=False), hue_of(badge, strong=True)) == ("green", "green"), (tint, badge)
+        # the host refuses panicRecovery's live step, and says why: in its own words on the page
+        feature = browser.find_element(By.CSS_SELECTOR, f'tr.host[data-host="{name}"] .feature[data-feature="panicRecovery"]')
+        assert feature.get_attribute("data-state") == "refused", feature.get_attribute("outerHTML")
+        assert "permission denied" in feature.text, feature.text
+    bound = query(board.state, "SELECT host FROM leases WHERE claim = 'job'")
+    assert bound, "the claim was never bound"
+    claim = browser.find_element(By.CSS_SELECTOR, '#claims tr.claim[data-claim="job"]')
+    assert "Bound" in claim.text and bound[0][0] in claim.text, claim.text
+    bar = browser.find_element(By.CSS_SELECTOR, f'#leases .lease-bar[data-host="{bound[0][0]}"]')
+    assert int(bar.get_attribute("data-used") or 0) == 64 * 2**20 < int(bar.get_attribute("data-allocatable") or 0)
+    assert "live" in browser.find_element(By.TAG_NAME, "body").text
+    say(f"dashboard: fleet page {screenshot(browser, 'fleet')}")
+
+
+def test_a_host_going_down_turns_red_without_a_reload(board: Board, browser: Chrome) -> None:
+    sign_in(browser, board)
+    victim = board.fleet.hosts[0]
+    wait(browser, f"{cell(victim.name, 'Reachable')}.dataset.status === 'True'", timeout=60)
+    sentinel = secrets.token_hex(8)
+    browser.execute_script("window.__axisSentinel = arguments[0]", sentinel)
+    refreshed = int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-refreshed") or 0)
+
+    victim.link_down()
+    cut = time.monotonic()
+    wait(browser, f"{cell(victim.name, 'Reachable')}.dataset.status === 'False'", timeout=90)
+    say(f"dashboard: {victim.name}'s link cut, its Reachable cell red {time.monotonic() - cut:.1f}s later "
+        f"(resync {RESYNC}, keepalives give up after 12 s of silence)")
+
+    assert browser.execute_script("return window.__axisSentinel") == sentinel  # the same page: no reload
+    assert int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-refreshed") or 0) > refreshed
+    for condition in ("Reachable", "Ready"):
+        wait(browser, f"{cell(victim.name, condition)}.dataset.status === 'False'", timeout=10)
+        tint, badge = colours(browser, victim.name, condition)
+        assert (hue_of(tint, strong=False), hue_of(badge, strong=True)) == ("red", "red"), (condition, tint, badge)
+    reason, why = browser.execute_script(f"const c = {cell(victim.name, 'Reachable')};"
+                                         "return [c.querySelector('.reason').textContent, c.title]")
+    assert reason in ("Unreachable", "Error") and victim.name in why, (reason, why)  # the pass's words, as title
+    say(f"dashboard: {victim.name} shown as {why!r}")
+    for other in board.fleet.hosts[1:]:
+        assert browser.execute_script(f"return {cell(other.name, 'Reachable')}.dataset.status") == "True"
+    say(f"dashboard: a host down {screenshot(browser, 'fleet-host-down')}")
+
+
+def test_a_hostile_description_is_shown_as_text_and_runs_nothing(board: Board, browser: Chrome) -> None:
+    sign_in(browser, board)
+    refreshed = int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-refreshed") or 0)
+    # a live update swapped the sections at least once: the swapped HTML is checked too
+    wait(browser, f"Number(document.body.dataset.refreshed) > {refreshed}", timeout=30)
+    description = browser.find_element(By.CSS_SELECTOR, f'#hosts tr.host[data-host="{board.hostile}"] td.description')
+    assert (description.get_attribute("textContent") or "").strip() == HOSTILE
+    assert browser.execute_script("return document.querySelectorAll('img[src=\"x\"], [onerror]').length") == 0
+    assert browser.execute_script("return [...document.scripts].every(s => s.src && !s.textContent.trim())")
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+
+    browser.get(board.dashboard.url(f"/host/{board.hostile}"))
+    wait(browser, "document.querySelectorAll('svg.plot').length")
+    assert HOSTILE in browser.find_element(By.TAG_NAME, "body").text
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+    assert browser.execute_script("return document.querySelectorAll('img[src=\"x\"], [onerror]').length") == 0
+
+
+def test_a_host_page_plots_its_facts_history(board: Board, browser: Chrome) -> None:
+    host = board.fleet.hosts[1].name
+    wait_rows = time.monotonic() + 60  # the controller adds an observation every resync
+    while query(board.state, "SELECT count(*) FROM facts WHERE host = ?", host)[0][0] < 3:
+        assert time.monotonic() < wait_rows, "fewer than 3 observations of the host after 60 s"
+        time.sleep(0.5)
+    sign_in(browser, board)
+    browser.find_element(By.CSS_SELECTOR, f'#hosts tr.host[data-host="{host}"] a').click()
+    wait(browser, "document.querySelectorAll('svg.plot').length")
+    assert browser.current_url == board.dashboard.url(f"/host/{host}")
+    for metric in ("load", "memory", "disk"):
+        plot = browser.find_element(By.CSS_SELECTOR, f'svg.plot[data-metric="{metric}"]')
+        points = browser.execute_script("const l = arguments[0].querySelector('polyline');"
+                                        "return l ? l.points.numberOfItems : 0", plot)
+        assert points >= 2, (metric, plot.get_attribute("outerHTML"))
+        box = plot.rect
+        assert box["width"] > 100 and box["height"] > 40, (metric, box)  # drawn, not collapsed
+    say(f"dashboard: host page {screenshot(browser, 'host')}")
+
+
+def test_at_phone_size_nothing_overflows_sideways(board: Board, browser: Chrome) -> None:
+    sign_in(browser, board)
+    phone(browser)
+    try:
+        browser.refresh()
+        wait(browser, "document.querySelectorAll('#hosts tr.host').length")
+        assert browser.execute_script("return window.innerWidth") == 390
+        widths = browser.execute_script("return [document.documentElement.scrollWidth, document.body.scrollWidth]")
+        assert max(widths) <= 390, widths
+        say(f"dashboard: phone view {screenshot(browser, 'phone')}")
+    finally:
+        desktop(browser)

@@ -187,7 +187,8 @@ def test_the_fleet_page_lists_every_host_with_its_conditions(board: Board, brows
         # the host refuses panicRecovery's live step, and says why: in its own words on the page
         feature = browser.find_element(By.CSS_SELECTOR, f'tr.host[data-host="{name}"] .feature[data-feature="panicRecovery"]')
         assert feature.get_attribute("data-state") == "refused", feature.get_attribute("outerHTML")
-        assert "permission denied" in feature.text, feature.text
+        words = feature.get_attribute("textContent") or ""  # on one line, cut with an ellipsis
+        assert "permission denied" in words and "permission denied" in (feature.get_attribute("title") or ""), words
     bound = query(board.state, "SELECT host FROM leases WHERE claim = 'job'")
     assert bound, "the claim was never bound"
     claim = browser.find_element(By.CSS_SELECTOR, '#claims tr.claim[data-claim="job"]')

@@ -73,8 +73,8 @@ def fill_fleet(db: Database, names: Sequence[str], *, now: float, history: int =
                                          ("nightly", "nightly batch build", "1Gi"))]
     start = now - (history - 1) * PASS_EVERY
     with db.write() as session:
-        apply_objects(session, [Loaded(o, "specs/fleet.yaml", i + 1, "specs") for i, o in enumerate([*hosts, *claims])],
-                      now=start)
+        objects: list[Host | Claim] = [*hosts, *claims]
+        apply_objects(session, [Loaded(o, "specs/fleet.yaml", i + 1, "specs") for i, o in enumerate(objects)], now=start)
         for step in range(history):
             at = start + step * PASS_EVERY
             store_observations(session, [_observation(name, templates[i % len(templates)], step, at, rng,

@@ -20,7 +20,7 @@ from axis.app.events import event_view
 from axis.app.objects import object_views
 from axis.app.queries import source_list
 from axis.app.observed import load_facts, observed_view
-from axis.placement.candidates import HEADROOM
+from axis.placement.candidates import HEADROOM, memory_capacity
 from axis.specs import Kind
 from axis.state.phases import BOUND, RUNNING
 from axis.state.snapshot import FactsRow, Snapshot
@@ -140,8 +140,9 @@ def _capacity(snap: Snapshot, names: list[str], now: float) -> list[HostCapacity
     """Each host's leased memory (live leases) against its allocatable memory, by its newest
     facts that carried numbers (an unreachable host keeps the capacity it was last seen with)."""
     leased = snap.leased_by_host(now)
-    totals = snap.memory_totals()
-    return [HostCapacity(name, leased.get(name, 0), max(0, totals[name] - HEADROOM) if name in totals else None)
+    totals = snap.memory_totals(names)
+    return [HostCapacity(name, leased.get(name, 0),
+                         max(0, memory_capacity(*totals[name]) - HEADROOM) if name in totals else None)
             for name in names]
 
 

@@ -91,6 +91,12 @@ def _base(host: Host, leased: int) -> Candidate:
                      leased=leased)
 
 
+def memory_capacity(total: int, cgroup_limit: int | None) -> int:
+    """The memory a host can give its claims: a container sees the machine's RAM but may only
+    use its cgroup's limit (placement and the dashboard's lease bars both count this)."""
+    return cgroup_limit if cgroup_limit and cgroup_limit < total else total
+
+
 def candidate(host: Host, status: str | None, reason: str, data: Mapping[str, Any] | None, *,
               leased: int = 0, local_hostname: str | None = None) -> Candidate:
     """A host with its newest observation (`status` None: never observed)."""
@@ -103,10 +109,8 @@ def candidate(host: Host, status: str | None, reason: str, data: Mapping[str, An
     if not memory or not memory.get("total_bytes"):
         why = (data.get("missing") or {}).get("memory", "not reported")
         return _with_problem(base, f"memory total unknown ({why}): capacity cannot be checked")
-    total, available = memory["total_bytes"], memory["available_bytes"]
-    limit = memory.get("cgroup_limit_bytes")
-    if limit and limit < total:  # a container sees the machine's RAM but may only use its limit
-        total, available = limit, min(available, limit)
+    total = memory_capacity(memory["total_bytes"], memory.get("cgroup_limit_bytes"))
+    available = min(memory["available_bytes"], total)
     tools = data.get("tools") or {}
     gpus = data.get("gpus") or []
     mode, why = enforcement_of(data, host)

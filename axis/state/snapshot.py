@@ -198,19 +198,30 @@ class Snapshot:
         found = self._select(FactsRow, f"host = ? AND {self._has_data}", (host,), " ORDER BY id DESC LIMIT 1")
         return found[0] if found else None
 
-    def memory_totals(self) -> dict[str, int]:
-        """Each host's total memory by its newest observation, or by the newest that carried facts
-        where the newest did not (an unreachable pass): the JSON is read in the DB, since decoding
-        every host's facts would cost more than the page they feed."""
-        total = "(data->'memory'->>'total_bytes')::bigint" if self._postgres else "json_extract(data, '$.memory.total_bytes')"
-        newest = self._all(f"SELECT host, {total}, {self._has_data} FROM facts "
-                           f"WHERE id IN (SELECT max(id) FROM facts GROUP BY host)")
-        totals = {host: value for host, value, has_data in newest if has_data}
-        for host in (host for host, _, has_data in newest if not has_data):
-            found = self._all(f"SELECT {total} FROM facts WHERE host = ? AND {self._has_data} ORDER BY id DESC LIMIT 1",
-                              (host,))
-            totals[host] = found[0][0] if found else None
-        return {host: int(value) for host, value in totals.items() if value is not None}
+    def memory_totals(self, hosts: Collection[str] | None = None) -> dict[str, tuple[int, int | None]]:
+        """Each host's (total memory, cgroup memory limit or None) by its newest observation, or
+        by the newest that carried facts where the newest did not (an unreachable pass), or only
+        `hosts`': read in the DB (decoding every host's facts would cost more than the page they
+        feed), newest rows by the index first, then one query for the hosts whose newest was empty."""
+        if self._postgres:
+            total, limit = ("(data->'memory'->>'total_bytes')::bigint", "(data->'memory'->>'cgroup_limit_bytes')::bigint")
+        else:
+            total, limit = "json_extract(data, '$.memory.total_bytes')", "json_extract(data, '$.memory.cgroup_limit_bytes')"
+
+        def newest(among: Collection[str] | None, with_data: bool) -> list[Any]:
+            where = [f"host IN ({', '.join('?' * len(among))})"] if among is not None else []
+            where += [self._has_data] if with_data else []
+            return self._all(f"SELECT host, {total}, {limit}, {self._has_data} FROM facts WHERE id IN (SELECT max(id) "
+                             f"FROM facts{' WHERE ' + ' AND '.join(where) if where else ''} GROUP BY host)",
+                             tuple(among) if among is not None else ())
+
+        if hosts is not None and not hosts:
+            return {}
+        rows = newest(hosts, with_data=False)
+        empty = [host for host, _, _, has_data in rows if not has_data]
+        rows = [row for row in rows if row[3]] + (newest(empty, with_data=True) if empty else [])
+        return {host: (int(value), int(cap) if cap is not None else None) for host, value, cap, _ in rows
+                if value is not None}
 
     def facts_history(self, host: str) -> list[FactsRow]:
         """A host's stored observations, oldest first (the state keeps a bounded number)."""

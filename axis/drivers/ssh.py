@@ -168,7 +168,7 @@ class SSHTransport(ClosedOnExit):
         try:
             process = await self._conn.create_process(line, encoding=None)
         except asyncssh.ChannelOpenError as exc:
-            if exc.code == asyncssh.OPEN_CONNECT_FAILED and exc.reason == _CLOSED_UNDER_US:
+            if exc.code == asyncssh.OPEN_CONNECT_FAILED and (exc.reason == _CLOSED_UNDER_US or self._conn.is_closed()):
                 # asyncssh's words for a connection that went away as the channel opened (a kept
                 # connection whose link was cut): the connection was lost, the host refused nothing
                 why = self._client.lost if self._client is not None else None

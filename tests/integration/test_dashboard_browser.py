@@ -3,10 +3,11 @@
 controller re-observing them every 2 s while the page is open (tests/integration/boardkit.py).
 
 Without a session the pages answer 401 and show nothing of the fleet; the one-time login link
-works once and leaves a session cookie (HttpOnly, SameSite=Strict) and no code in the address
-bar; the fleet page lists the hosts with their conditions; a host whose link goes down turns
-red on the open page, with no reload; a hostile description is shown as text and runs nothing;
-a host's page plots its facts history; at phone size nothing overflows sideways.
+works once and leaves a session cookie (HttpOnly, SameSite=Strict, named for the port) and no code
+in the address bar, also when clicked on another site's page; the fleet page lists the hosts with
+their conditions; a host whose link goes down turns red on the open page, with no reload; a
+hostile description is shown as text and runs nothing; a host's page plots its facts history; at
+phone size nothing overflows sideways.
 Screenshots of the fleet page, a host page and the phone view go to $AXIS_SCREENSHOTS (else
 tests/artifacts/)."""
 
@@ -16,13 +17,15 @@ import secrets
 import time
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 
-from tests.browserkit import chromium, desktop, fetch, hue_of, phone, screenshot, status_in_page, wait
+from tests.browserkit import (chromium, desktop, elsewhere, fetch, hue_of, phone, screenshot, start_dashboard,
+                              status_in_page, wait)
 from tests.integration.boardkit import (HOSTILE, RESYNC, Board, cell, colours, served_board, shows_no_fleet,
                                         sign_in)
 from tests.integration.controlkit import query
@@ -52,6 +55,7 @@ def test_without_a_session_every_page_is_401_and_shows_no_fleet_data(board: Boar
         assert answer.status == 401, (path, answer)
         assert answer.headers["content-type"].startswith("text/html"), answer.headers
         assert not [h.name for h in board.fleet.hosts if h.name in answer.body], (path, answer.body)
+        assert str(board.state) not in answer.body and "read-only view of" not in answer.body  # nor where, nor which
     # the JSON API keeps its bearer token
     assert fetch(board.dashboard.url("/hosts")).status == 401
     assert fetch(board.dashboard.url("/hosts"), headers={"Authorization": f"Bearer {board.token}"}).status == 200
@@ -71,10 +75,11 @@ def test_the_login_link_works_once_and_leaves_an_httponly_cookie_and_no_code(boa
     browser.delete_all_cookies()
     browser.get(login)
     wait(browser, "document.querySelectorAll('#hosts tr.host').length")
-    assert browser.current_url == board.dashboard.url("/")  # redirected: the code left the address bar
+    assert browser.current_url == board.dashboard.url("/")  # moved on: the code left the address bar
     assert code not in browser.current_url and code not in browser.execute_script("return location.href")
-    cookie = browser.get_cookie("axis_session")
-    assert cookie is not None, browser.get_cookies()
+    name = f"axis_session_{board.dashboard.port}"  # one per port: another `axis serve` here keeps its own
+    cookie = browser.get_cookie(name)
+    assert cookie is not None and [c["name"] for c in browser.get_cookies()] == [name], browser.get_cookies()
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict", cookie
     assert code not in cookie["value"] and board.token not in cookie["value"]
     assert "axis_session" not in browser.execute_script("return document.cookie")  # out of the page's scripts' reach
@@ -84,6 +89,34 @@ def test_the_login_link_works_once_and_leaves_an_httponly_cookie_and_no_code(boa
     browser.delete_all_cookies()
     browser.get(login)
     shows_no_fleet(browser, board)
+
+
+def test_the_login_link_clicked_on_another_sites_page_signs_in(board: Board, browser: Chrome,
+                                                                 tmp_path: Path) -> None:
+    """A link in a chat or a wiki: a cross-site navigation, on whose redirects a browser sends no
+    Strict cookie; the link's page moves on by itself, same-site, and lands signed in. A second
+    `axis serve` on this machine, so the first one's session (another port's cookie) must
+    survive it."""
+    sign_in(browser, board)
+    other = start_dashboard(board.state, tmp_path / "logs")
+    try:
+        with elsewhere(f'<p>the dashboard: <a id="link" href="{other.login}">open it</a></p>') as page:
+            assert urllib.parse.urlsplit(page).hostname == "localhost"  # another site than 127.0.0.1
+            browser.get(page)
+            browser.find_element(By.ID, "link").click()
+            wait(browser, "document.querySelectorAll('#hosts tr.host').length")
+        assert browser.current_url == other.url("/"), browser.current_url  # the code left the address bar
+        assert sorted(browser.execute_script(
+            "return [...document.querySelectorAll('#hosts tr.host')].map(r => r.dataset.host)")) == sorted(
+            h.name for h in board.fleet.hosts)
+        assert status_in_page(browser, "/ui/fleet") == 200
+        cookies = sorted(c["name"] for c in browser.get_cookies())
+        assert cookies == sorted(f"axis_session_{d.port}" for d in (board.dashboard, other)), cookies
+        browser.get(board.dashboard.url("/"))  # the first server: still signed in
+        wait(browser, "document.querySelectorAll('#hosts tr.host').length")
+        assert fetch(other.login).status == 401  # spent by the click
+    finally:
+        assert other.stop() == 0, other.log()
 
 
 def test_the_fleet_page_lists_every_host_with_its_conditions(board: Board, browser: Chrome) -> None:

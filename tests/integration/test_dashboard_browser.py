@@ -5,18 +5,21 @@ controller re-observing them every 2 s while the page is open (tests/integration
 Without a session the pages answer 401 and show nothing of the fleet; the one-time login link
 works once and leaves a session cookie (HttpOnly, SameSite=Strict, named for the port) and no code
 in the address bar, also when clicked on another site's page; the fleet page lists the hosts with
-their conditions; a host whose link goes down turns red on the open page, with no reload; a
-hostile description is shown as text and runs nothing; a host's page plots its facts history; at
-phone size nothing overflows sideways.
-Screenshots of the fleet page, a host page and the phone view go to $AXIS_SCREENSHOTS (else
-tests/artifacts/)."""
+their conditions; a host whose link goes down turns red on the open page, with no reload; the
+live marker tells UTC and stops polling once signed out; a hostile description is shown as text
+and runs nothing; a host's page plots its facts history; at phone size nothing overflows
+sideways. Screenshots of the fleet page, a host page and the phone
+view go to $AXIS_SCREENSHOTS (else tests/artifacts/).
+"""
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 import urllib.parse
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +120,37 @@ def test_the_login_link_clicked_on_another_sites_page_signs_in(board: Board, bro
         assert fetch(other.login).status == 401  # spent by the click
     finally:
         assert other.stop() == 0, other.log()
+
+
+def test_the_live_marker_tells_utc_and_stops_polling_once_signed_out(board: Board, browser: Chrome) -> None:
+    """Every time on the page is UTC, the marker's too, whatever the browser's zone (India's
+    here: 5 h 30 off); a 401 stops the polling and says so, instead of asking every 2 s forever."""
+    browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Kolkata"})
+    try:
+        sign_in(browser, board)
+        assert browser.execute_script("return new Date().getTimezoneOffset()") == -330
+        refreshed = int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-refreshed") or 0)
+        wait(browser, f"Number(document.body.dataset.refreshed) > {refreshed}", timeout=30)
+        marker = browser.find_element(By.ID, "live").text
+        found = re.fullmatch(r"updated (\d\d):(\d\d):(\d\d) UTC · live", marker)
+        assert found, marker
+        now = datetime.now(UTC)
+        off = (int(found[1]) * 3600 + int(found[2]) * 60 + int(found[3])
+               - (now.hour * 3600 + now.minute * 60 + now.second)) % 86400
+        assert min(off, 86400 - off) <= 10, (marker, now)
+
+        # the page's polls counted (its script calls the global fetch each time)
+        browser.execute_script("window.__polls = 0; const fetch = window.fetch;"
+                               "window.fetch = (...args) => { window.__polls++; return fetch(...args); }")
+        browser.delete_all_cookies()  # the session is gone (a restart, an expiry, a sign-out elsewhere)
+        wait(browser, "document.getElementById('live').dataset.state === 'signed-out'", timeout=10)
+        assert "signed out" in browser.find_element(By.ID, "live").text
+        asked = browser.execute_script("return window.__polls")
+        assert asked >= 1  # the poll that met the 401 went through the count
+        time.sleep(5)  # two and a half polling periods
+        assert browser.execute_script("return window.__polls") == asked
+    finally:
+        browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ""})
 
 
 def test_the_fleet_page_lists_every_host_with_its_conditions(board: Board, browser: Chrome) -> None:

@@ -5,11 +5,15 @@ controller re-observing them every 2 s while the page is open (tests/integration
 Without a session the pages answer 401 and show nothing of the fleet; the one-time login link
 works once and leaves a session cookie (HttpOnly, SameSite=Strict, named for the port) and no code
 in the address bar, also when clicked on another site's page; the fleet page lists the hosts with
-their conditions; a host whose link goes down turns red on the open page, with no reload; the
-live marker tells UTC and stops polling once signed out; a hostile description is shown as text
-and runs nothing; a host's page plots its facts history; at phone size nothing overflows
-sideways. Screenshots of the fleet page, a host page and the phone
+their conditions; a host whose link goes down turns red on the open page, with no reload, and
+green again once it is back; the live marker tells UTC and stops polling once signed out; a
+hostile description is shown as text and runs nothing; a host's page plots its facts history; at
+phone size nothing overflows sideways. Screenshots of the fleet page, a host page and the phone
 view go to $AXIS_SCREENSHOTS (else tests/artifacts/).
+
+The tests do not depend on their order: each signs in afresh (`sign_in`, the token in the form),
+only one spends the printed login link, and the one that cuts a host's link waits for the host
+to be shown reachable again before it ends.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from tests.integration.boardkit import (HOSTILE, RESYNC, Board, cell, colours, s
                                         sign_in)
 from tests.integration.controlkit import query
 from tests.integration.fleetspecs import say
+from tests.sshhosts.host import TestHost
 
 pytestmark = pytest.mark.hosts
 
@@ -190,11 +195,22 @@ def test_a_host_going_down_turns_red_without_a_reload(board: Board, browser: Chr
     refreshed = int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-refreshed") or 0)
 
     victim.link_down()
-    cut = time.monotonic()
-    wait(browser, f"{cell(victim.name, 'Reachable')}.dataset.status === 'False'", timeout=90)
-    say(f"dashboard: {victim.name}'s link cut, its Reachable cell red {time.monotonic() - cut:.1f}s later "
-        f"(resync {RESYNC}, keepalives give up after 12 s of silence)")
+    try:
+        cut = time.monotonic()
+        wait(browser, f"{cell(victim.name, 'Reachable')}.dataset.status === 'False'", timeout=90)
+        say(f"dashboard: {victim.name}'s link cut, its Reachable cell red {time.monotonic() - cut:.1f}s later "
+            f"(resync {RESYNC}, keepalives give up after 12 s of silence)")
+        shown_down(board, browser, victim, sentinel, refreshed)
+    finally:  # the next test, whichever it is, sees the whole fleet up
+        victim.link_up()
+        back = time.monotonic()
+        wait(browser, f"{cell(victim.name, 'Reachable')}.dataset.status === 'True'", timeout=90)
+        say(f"dashboard: {victim.name}'s link back, its Reachable cell green {time.monotonic() - back:.1f}s later")
 
+
+def shown_down(board: Board, browser: Chrome, victim: TestHost, sentinel: str, refreshed: int) -> None:
+    """The open page (the same one: no reload) shows `victim` unreachable, in red, in the pass's
+    words, and every other host still reachable."""
     assert browser.execute_script("return window.__axisSentinel") == sentinel  # the same page: no reload
     assert int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-refreshed") or 0) > refreshed
     for condition in ("Reachable", "Ready"):

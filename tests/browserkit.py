@@ -11,6 +11,8 @@
   one-time login link read from its `dashboard: URL` line.
 - `fetch()`: a plain HTTP request that follows no redirect, for the status codes and headers
   a browser hides.
+- `elsewhere()`: a page of another site (http://localhost:PORT, while the dashboard is on
+  127.0.0.1), to follow a link from as from a chat or a wiki.
 - `screenshot()`: the whole page as PNG into $AXIS_SCREENSHOTS, else tests/artifacts/.
 """
 
@@ -18,12 +20,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.server
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -152,6 +156,10 @@ class Dashboard:
     def url(self, path: str = "/") -> str:
         return self.base + path
 
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
+
     def log(self) -> str:
         """What it printed so far, stdout then stderr: for an assertion's message."""
         return self.out.read_text(errors="replace") + self.err.read_text(errors="replace")
@@ -216,3 +224,32 @@ def fetch(url: str, *, headers: dict[str, str] | None = None, data: bytes | None
         for name, value in response.headers.items():
             found[name.lower()] = f"{found[name.lower()]}\n{value}" if name.lower() in found else value
         return Answer(response.status, found, response.read().decode(errors="replace"))
+
+
+@contextlib.contextmanager
+def elsewhere(page: str) -> Iterator[str]:
+    """`page` (HTML) served at the URL yielded, http://localhost:PORT/, from a thread on
+    127.0.0.1: to a browser another site than the dashboard's 127.0.0.1 (a site is the host
+    name, whatever the port), as a chat or a wiki holding the login link would be."""
+    body = page.encode()
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:  # quiet: no line per request on stderr
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

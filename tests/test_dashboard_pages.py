@@ -111,7 +111,14 @@ def test_the_page_loads_nothing_from_elsewhere(browser: TestClient) -> None:
         text = TestClient(browser.app).get(f"/ui/static/{asset}").text  # no session needed
         assert "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text
         assert "url(" not in text and "@import" not in text
-    assert TestClient(browser.app).get("/ui/static/../auth.py").status_code == 404
+    # a way out of static/, sent as written: httpx would resolve a plain `../` before sending it
+    for escape_path in ("/ui/static/%2e%2e%2fauth.py", "/ui/static/..%2fauth.py", "/ui/static/%2e%2e/auth.py",
+                        "/ui/static/..%2f..%2fdashboard%2fauth.py", "/ui/static/..%5cauth.py"):
+        r = TestClient(browser.app).get(escape_path)
+        assert r.status_code == 404, escape_path
+        assert "one-time login codes" not in r.text and "import" not in r.text, escape_path  # nothing of auth.py
+    assert "There is no page at /ui/static/../auth.py" in TestClient(browser.app).get(
+        "/ui/static/%2e%2e%2fauth.py").text  # the server saw the `../`: the request tested something
 
 
 def test_fragments_are_304_until_the_fleet_changes(browser: TestClient, app: AppContext, now: float) -> None:

@@ -1,23 +1,29 @@
 """The dashboard in a real browser (issue 23): headless chromium (tests/browserkit.py) against
 `axis serve --watch` on a state DB that `axis apply` filled from the real test hosts, its
-controller re-observing them every 2 s while the page is open.
+controller re-observing them every 2 s while the page is open (tests/integration/boardkit.py).
 
 Without a session the pages answer 401 and show nothing of the fleet; the one-time login link
-works once and leaves a session cookie (HttpOnly, SameSite=Strict) and no code in the address
-bar; the fleet page lists the hosts with their conditions; a host whose link goes down turns
-red on the open page, with no reload; a hostile description is shown as text and runs nothing;
-a host's page plots its facts history; at phone size nothing overflows sideways.
-Screenshots of the fleet page, a host page and the phone view go to $AXIS_SCREENSHOTS (else
-tests/artifacts/)."""
+works once and leaves a session cookie (HttpOnly, SameSite=Strict, named for the port) and no code
+in the address bar, also when clicked on another site's page; the fleet page lists the hosts with
+their conditions; a host whose link goes down turns red on the open page, with no reload, and
+green again once it is back; the live marker tells UTC and stops polling once signed out; a
+hostile description is shown as text and runs nothing; a host's page plots its facts history; at
+phone size nothing overflows sideways. Screenshots of the fleet page, a host page and the phone
+view go to $AXIS_SCREENSHOTS (else tests/artifacts/).
+
+The tests do not depend on their order: each signs in afresh (`sign_in`, the token in the form),
+only one spends the printed login link, and the one that cuts a host's link waits for the host
+to be shown reachable again before it ends.
+"""
 
 from __future__ import annotations
 
+import re
 import secrets
-import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,109 +31,29 @@ import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 
-from axis.app.token import default_token_path, read_token
-from axis.drivers.features.panic_recovery import PATH as PANIC_CONF
-from axis.state import Location
-from tests.browserkit import (Dashboard, chromium, desktop, fetch, hue_of, phone, rgb, screenshot, start_dashboard,
+from tests.browserkit import (chromium, desktop, elsewhere, fetch, hue_of, phone, screenshot, start_dashboard,
                               status_in_page, wait)
-from tests.integration.controlkit import AXIS, query
-from tests.integration.fleetspecs import host_specs, say
-from tests.integration.hostreset import hosts_reset
+from tests.integration.boardkit import (HOSTILE, RESYNC, Board, cell, colours, served_board, shows_no_fleet,
+                                        sign_in)
+from tests.integration.controlkit import query
+from tests.integration.fleetspecs import say
+from tests.sshhosts.host import TestHost
 
 pytestmark = pytest.mark.hosts
 
-#: The description of one host: a script, and an attribute breakout with an event handler.
-HOSTILE = '<script>window.__pwned=1</script>"><img src=x onerror="window.__pwned=2">'
-CLAIM = """
-apiVersion: axis/v1
-kind: Claim
-metadata: {name: job}
-spec: {task: print a greeting, requires: {memory: 64Mi, tools: []}, ttl: 30m}
-"""
 CONDITIONS = ("Ready", "Reachable", "Converged")
-#: The controller passes every RESYNC; a cut link is given up after 12 s of silence (SILENCE_LIMIT).
-RESYNC = "2s"
-
-
-@dataclass
-class Board:
-    """The served dashboard, its state DB and API token, and the fleet it shows."""
-
-    dashboard: Dashboard
-    state: Path
-    token: str
-    fleet: Any
-
-    @property
-    def hostile(self) -> str:
-        """The host whose description is HOSTILE."""
-        return str(self.fleet.hosts[-1].name)
 
 
 @pytest.fixture(scope="module")
 def board(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
-    """The test hosts applied (panicRecovery, which the namespaced hosts refuse live, and one
-    claim), then `axis serve --watch` on the same specs and state DB, stopped cleanly at the end."""
-    work = tmp_path_factory.mktemp("dashboard")
-    specs, state = work / "specs", work / "state.db"
-    specs.mkdir()
-    features = "{panicRecovery: {panicSeconds: 5}}"
-    (specs / "hosts.yaml").write_text("---\n".join(
-        host_specs(fleet, hosts=[host], features=features,
-                   description=HOSTILE if host is fleet.hosts[-1] else f"test host {host.name}")
-        for host in fleet.hosts))
-    (specs / "claim.yaml").write_text(CLAIM)
-    ssh = ("--ssh-config", str(fleet.ssh_config))
-    with hosts_reset(fleet, f"rm -f {PANIC_CONF}"):
-        applied = subprocess.run([*AXIS, "--state", str(state), *ssh, "apply", "-f", str(specs)],
-                                 capture_output=True, text=True, timeout=120)
-        assert applied.returncode == 0, applied.stdout + applied.stderr
-        began = time.monotonic()
-        dashboard = start_dashboard(state, work / "logs", axis_args=ssh,
-                                    serve_args=("--watch", str(specs), "--resync", RESYNC))
-        say(f"dashboard: axis serve --watch printed its login link in {time.monotonic() - began:.1f}s")
-        try:
-            yield Board(dashboard, state, read_token(default_token_path(Location(path=state))), fleet)
-        finally:
-            code = dashboard.stop()
-        assert code == 0, dashboard.log()
+    with served_board(fleet, tmp_path_factory.mktemp("dashboard")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Chrome]:
     with chromium() as chrome:
         yield chrome
-
-
-def sign_in(chrome: Chrome, board: Board) -> None:
-    """A fresh session through the 401 page's form (the API token pasted): on the fleet page."""
-    chrome.delete_all_cookies()
-    chrome.get(board.dashboard.url("/"))
-    field = chrome.find_element(By.CSS_SELECTOR, "form input:not([type=hidden]):not([type=submit])")
-    field.send_keys(board.token)
-    field.submit()
-    wait(chrome, "document.querySelectorAll('#hosts tr.host').length")
-    assert chrome.current_url == board.dashboard.url("/")
-
-
-def cell(host: str, condition: str) -> str:
-    """JavaScript: the condition cell of `host`'s row."""
-    return f"document.querySelector('#hosts tr.host[data-host=\"{host}\"] td.cond[data-cond=\"{condition}\"]')"
-
-
-def colours(chrome: Chrome, host: str, condition: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-    """The computed background colours of `host`'s `condition` cell and of the badge in it (the
-    cell is tinted, the badge saturated), as (r, g, b)."""
-    found = chrome.execute_script(f"const c = {cell(host, condition)};"
-                                  "return [c, c.querySelector('.badge')].map(e => getComputedStyle(e).backgroundColor)")
-    return rgb(found[0]), rgb(found[1])
-
-
-def shows_no_fleet(chrome: Chrome, board: Board) -> None:
-    """The page in the browser holds no host row and no host's name."""
-    assert not chrome.find_elements(By.CSS_SELECTOR, "tr.host, svg.plot")
-    source = chrome.page_source
-    assert not [h.name for h in board.fleet.hosts if h.name in source], source
 
 
 def test_without_a_session_every_page_is_401_and_shows_no_fleet_data(board: Board, browser: Chrome) -> None:
@@ -137,6 +63,7 @@ def test_without_a_session_every_page_is_401_and_shows_no_fleet_data(board: Boar
         assert answer.status == 401, (path, answer)
         assert answer.headers["content-type"].startswith("text/html"), answer.headers
         assert not [h.name for h in board.fleet.hosts if h.name in answer.body], (path, answer.body)
+        assert str(board.state) not in answer.body and "read-only view of" not in answer.body  # nor where, nor which
     # the JSON API keeps its bearer token
     assert fetch(board.dashboard.url("/hosts")).status == 401
     assert fetch(board.dashboard.url("/hosts"), headers={"Authorization": f"Bearer {board.token}"}).status == 200
@@ -156,10 +83,11 @@ def test_the_login_link_works_once_and_leaves_an_httponly_cookie_and_no_code(boa
     browser.delete_all_cookies()
     browser.get(login)
     wait(browser, "document.querySelectorAll('#hosts tr.host').length")
-    assert browser.current_url == board.dashboard.url("/")  # redirected: the code left the address bar
+    assert browser.current_url == board.dashboard.url("/")  # moved on: the code left the address bar
     assert code not in browser.current_url and code not in browser.execute_script("return location.href")
-    cookie = browser.get_cookie("axis_session")
-    assert cookie is not None, browser.get_cookies()
+    name = f"axis_session_{board.dashboard.port}"  # one per port: another `axis serve` here keeps its own
+    cookie = browser.get_cookie(name)
+    assert cookie is not None and [c["name"] for c in browser.get_cookies()] == [name], browser.get_cookies()
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict", cookie
     assert code not in cookie["value"] and board.token not in cookie["value"]
     assert "axis_session" not in browser.execute_script("return document.cookie")  # out of the page's scripts' reach
@@ -169,6 +97,65 @@ def test_the_login_link_works_once_and_leaves_an_httponly_cookie_and_no_code(boa
     browser.delete_all_cookies()
     browser.get(login)
     shows_no_fleet(browser, board)
+
+
+def test_the_login_link_clicked_on_another_sites_page_signs_in(board: Board, browser: Chrome,
+                                                                 tmp_path: Path) -> None:
+    """A link in a chat or a wiki: a cross-site navigation, on whose redirects a browser sends no
+    Strict cookie; the link's page moves on by itself, same-site, and lands signed in. A second
+    `axis serve` on this machine, so the first one's session (another port's cookie) must
+    survive it."""
+    sign_in(browser, board)
+    other = start_dashboard(board.state, tmp_path / "logs")
+    try:
+        with elsewhere(f'<p>the dashboard: <a id="link" href="{other.login}">open it</a></p>') as page:
+            assert urllib.parse.urlsplit(page).hostname == "localhost"  # another site than 127.0.0.1
+            browser.get(page)
+            browser.find_element(By.ID, "link").click()
+            wait(browser, "document.querySelectorAll('#hosts tr.host').length")
+        assert browser.current_url == other.url("/"), browser.current_url  # the code left the address bar
+        assert sorted(browser.execute_script(
+            "return [...document.querySelectorAll('#hosts tr.host')].map(r => r.dataset.host)")) == sorted(
+            h.name for h in board.fleet.hosts)
+        assert status_in_page(browser, "/ui/fleet") == 200
+        cookies = sorted(c["name"] for c in browser.get_cookies())
+        assert cookies == sorted(f"axis_session_{d.port}" for d in (board.dashboard, other)), cookies
+        browser.get(board.dashboard.url("/"))  # the first server: still signed in
+        wait(browser, "document.querySelectorAll('#hosts tr.host').length")
+        assert fetch(other.login).status == 401  # spent by the click
+    finally:
+        assert other.stop() == 0, other.log()
+
+
+def test_the_live_marker_tells_utc_and_stops_polling_once_signed_out(board: Board, browser: Chrome) -> None:
+    """Every time on the page is UTC, the marker's too, whatever the browser's zone (India's
+    here: 5 h 30 off); a 401 stops the polling and says so, instead of asking every 2 s forever."""
+    browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Kolkata"})
+    try:
+        sign_in(browser, board)
+        assert browser.execute_script("return new Date().getTimezoneOffset()") == -330
+        refreshed = int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-refreshed") or 0)
+        wait(browser, f"Number(document.body.dataset.refreshed) > {refreshed}", timeout=30)
+        marker = browser.find_element(By.ID, "live").text
+        found = re.fullmatch(r"updated (\d\d):(\d\d):(\d\d) UTC · live", marker)
+        assert found, marker
+        now = datetime.now(UTC)
+        off = (int(found[1]) * 3600 + int(found[2]) * 60 + int(found[3])
+               - (now.hour * 3600 + now.minute * 60 + now.second)) % 86400
+        assert min(off, 86400 - off) <= 10, (marker, now)
+
+        # the page's polls counted (its script calls the global fetch each time)
+        browser.execute_script("window.__polls = 0; const fetch = window.fetch;"
+                               "window.fetch = (...args) => { window.__polls++; return fetch(...args); }")
+        browser.delete_all_cookies()  # the session is gone (a restart, an expiry, a sign-out elsewhere)
+        wait(browser, "document.getElementById('live').dataset.state === 'signed-out'", timeout=10)
+        assert "signed out" in browser.find_element(By.ID, "live").text
+        asked = browser.execute_script("return window.__polls")
+        assert asked >= 1  # the poll that met the 401 went through the count
+        time.sleep(5)  # two and a half polling periods
+        assert browser.execute_script("return window.__polls") == asked
+    finally:
+        browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ""})
 
 
 def test_the_fleet_page_lists_every_host_with_its_conditions(board: Board, browser: Chrome) -> None:
@@ -208,11 +195,22 @@ def test_a_host_going_down_turns_red_without_a_reload(board: Board, browser: Chr
     refreshed = int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-refreshed") or 0)
 
     victim.link_down()
-    cut = time.monotonic()
-    wait(browser, f"{cell(victim.name, 'Reachable')}.dataset.status === 'False'", timeout=90)
-    say(f"dashboard: {victim.name}'s link cut, its Reachable cell red {time.monotonic() - cut:.1f}s later "
-        f"(resync {RESYNC}, keepalives give up after 12 s of silence)")
+    try:
+        cut = time.monotonic()
+        wait(browser, f"{cell(victim.name, 'Reachable')}.dataset.status === 'False'", timeout=90)
+        say(f"dashboard: {victim.name}'s link cut, its Reachable cell red {time.monotonic() - cut:.1f}s later "
+            f"(resync {RESYNC}, keepalives give up after 12 s of silence)")
+        shown_down(board, browser, victim, sentinel, refreshed)
+    finally:  # the next test, whichever it is, sees the whole fleet up
+        victim.link_up()
+        back = time.monotonic()
+        wait(browser, f"{cell(victim.name, 'Reachable')}.dataset.status === 'True'", timeout=90)
+        say(f"dashboard: {victim.name}'s link back, its Reachable cell green {time.monotonic() - back:.1f}s later")
 
+
+def shown_down(board: Board, browser: Chrome, victim: TestHost, sentinel: str, refreshed: int) -> None:
+    """The open page (the same one: no reload) shows `victim` unreachable, in red, in the pass's
+    words, and every other host still reachable."""
     assert browser.execute_script("return window.__axisSentinel") == sentinel  # the same page: no reload
     assert int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-refreshed") or 0) > refreshed
     for condition in ("Reachable", "Ready"):

@@ -20,11 +20,19 @@ from axis.app.token import same_token
 #: How long a printed login code may be used, and a session lasts, in seconds.
 CODE_TTL = 10 * 60
 SESSION_TTL = 12 * 60 * 60
-#: The session cookie's name.
-COOKIE = "axis_session"
 #: At most this many live sessions; the oldest one is dropped to make room (a loop of logins with
 #: the token cannot grow the server's memory without end).
 MAX_SESSIONS = 1000
+
+
+def cookie_name(port: int, *, tls: bool) -> str:
+    """The session cookie's name for a dashboard the browser reaches on `port`: browsers keep
+    cookies per host, not per port, so two `axis serve` on one machine (or two forwarded to one
+    laptop's ports) would otherwise overwrite each other's cookie and sign each other out. Over
+    TLS the `__Host-` prefix makes the browser refuse the cookie unless it is Secure, has Path=/
+    and no Domain, so no other site or plain-HTTP page can plant or widen it."""
+    name = f"axis_session_{port}"
+    return f"__Host-{name}" if tls else name
 
 
 class DashboardAuth:

@@ -2,7 +2,8 @@
 // URL (data-fragment on <body>) with the ETag of the last answer; on 200 it swaps each section
 // (element with an id at the fragment's top level) in place; 304 means nothing changed.
 // The HTML it inserts was rendered and escaped by the server; the page's CSP forbids inline
-// script, so nothing in it can run.
+// script, so nothing in it can run. Its "updated" time is UTC, as every time the server renders.
+// A 401 ends the polling: the session is gone, and asking again every 2 s would not bring it back.
 (function () {
   "use strict";
   var INTERVAL_MS = 2000;
@@ -12,12 +13,13 @@
   var etag = body.getAttribute("data-etag");  // the sections the page was rendered with
   var timer = null;
   var inflight = false;
+  var stopped = false;  // signed out: no more polls
   if (!url) { return; }
 
   function two(n) { return (n < 10 ? "0" : "") + n; }
   function now() {
     var d = new Date();
-    return two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds());
+    return two(d.getUTCHours()) + ":" + two(d.getUTCMinutes()) + ":" + two(d.getUTCSeconds()) + " UTC";
   }
   function mark(state, text) {
     if (!live) { return; }
@@ -45,7 +47,7 @@
     fetch(url, { headers: headers, credentials: "same-origin", cache: "no-store" })
       .then(function (r) {
         if (r.status === 304) { return null; }
-        if (r.status === 401) { throw new Error("signed out"); }
+        if (r.status === 401) { stopped = true; throw new Error("signed out"); }
         if (!r.ok) { throw new Error("HTTP " + r.status); }
         etag = r.headers.get("ETag");
         return r.text();
@@ -54,15 +56,18 @@
         if (html !== null) { apply(html); }
         mark("live", "updated " + now() + " · live");
       })
-      .catch(function (err) {
-        mark("offline", (err && err.message === "signed out" ? "signed out · reload to sign in" : "offline") +
-             " · since " + now());
+      .catch(function () {
+        mark(stopped ? "signed-out" : "offline",
+             (stopped ? "signed out · reload to sign in" : "offline") + " · since " + now());
       })
-      .then(function () { inflight = false; timer = window.setTimeout(poll, INTERVAL_MS); });
+      .then(function () {
+        inflight = false;
+        if (!stopped) { timer = window.setTimeout(poll, INTERVAL_MS); }
+      });
   }
 
   document.addEventListener("visibilitychange", function () {
-    if (!document.hidden && !inflight) { window.clearTimeout(timer); poll(); }
+    if (!document.hidden && !inflight && !stopped) { window.clearTimeout(timer); poll(); }
   });
   mark("live", "updated " + now() + " · live");
   timer = window.setTimeout(poll, INTERVAL_MS);

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from axis.app.claims import lease_view
 from axis.app.context import NotFound
-from axis.app.documents import EventView, LeaseView, ObjectView
+from axis.app.documents import ConditionView, EventView, LeaseView, ObjectView
 from axis.app.events import event_view
 from axis.app.objects import object_views
 from axis.app.queries import source_list
@@ -110,8 +110,8 @@ def fleet_overview(db: Database) -> FleetOverview:
         events: list[EventView] = [{"id": e.id, **event_view(e)} for e in reversed(snap.events(limit=FLEET_EVENTS))]
     summary = FleetSummary(
         hosts=len(hosts),
-        ready=sum(1 for h in hosts if _condition(h, "Ready") == "True"),
-        reachable=sum(1 for h in hosts if _condition(h, "Reachable") == "True"),
+        ready=sum(1 for h in hosts if _status(h, "Ready") == "True"),
+        reachable=sum(1 for h in hosts if _status(h, "Reachable") == "True"),
         claims=len(claims),
         bound=sum(1 for c in claims if c.get("status", {}).get("phase") in (BOUND, RUNNING)))
     return FleetOverview(summary, hosts, claims, leases, capacity, source_list(db)["items"], events)
@@ -158,8 +158,11 @@ def _sample(record: FactsRow) -> Sample | None:
                   disk_size_bytes=disk.size_bytes if disk else None)
 
 
-def _condition(view: ObjectView, kind: str) -> str | None:
-    for c in view.get("status", {}).get("conditions", []):
-        if c["type"] == kind:
-            return c["status"]
-    return None
+def condition_of(view: ObjectView, kind: str) -> ConditionView | None:
+    """The object's condition `kind`, or None when no pass has set it yet."""
+    return next((c for c in view.get("status", {}).get("conditions", []) if c["type"] == kind), None)
+
+
+def _status(view: ObjectView, kind: str) -> str | None:
+    found = condition_of(view, kind)
+    return found["status"] if found else None

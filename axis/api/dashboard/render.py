@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader
 
 from axis import __version__
 from axis.app.documents import ConditionView, ObjectView
+from axis.app.fleet_overview import condition_of
 from axis.app.sources import short_revision
 from axis.app.timefmt import iso, parse_iso
 from axis.specs.units import human_size
@@ -66,9 +67,9 @@ def asset_url(name: str) -> str:
 
 def condition(view: ObjectView, kind: str) -> ConditionView:
     """The object's condition `kind`, or an Unknown one when no pass has set it yet."""
-    for c in view.get("status", {}).get("conditions", []):
-        if c["type"] == kind:
-            return c
+    found = condition_of(view, kind)
+    if found is not None:
+        return found
     return {"type": kind, "status": "Unknown", "reason": "NotObserved", "message": "no pass has set it yet",
             "lastTransitionTime": "", "lastProbeTime": None, "observedGeneration": 0}
 

@@ -48,8 +48,11 @@ def serve_command(run_server: HttpServer) -> Callable[..., None]:
         """Serve the local HTTP API (loopback only by default, bearer token on every request; HTTPS
         with --tls-cert/--tls-key, required off loopback unless --insecure-http).
 
-        Read hosts, facts, claims, leases, events and status; apply a YAML body; renew or release a
-        claim; with --allow-exec, run a command on a claim's host. SIGTERM/SIGINT stop it cleanly (with --watch, the loop's steps in flight finish)."""
+        Read hosts, facts, claims, leases, events and status; apply a YAML body; renew or release a claim; with --allow-exec, run a command on a claim's host.
+
+        A read-only dashboard of the fleet at /, live: open the one-time `dashboard:` link it prints on stdout.
+
+        SIGTERM/SIGINT stop it cleanly (with --watch, the loop's steps in flight finish)."""
         app = app_context(ctx)
         log_to_stderr(log_format, debug=app.debug)
         options = ServeOptions(listen=listen, allow_remote=allow_remote, tls_cert=tls_cert, tls_key=tls_key,

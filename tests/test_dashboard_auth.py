@@ -110,6 +110,8 @@ def test_the_login_link_works_once_and_moves_on_by_itself(browser: TestClient, a
     assert "secure" not in _cookie_flags(r)  # plain HTTP on loopback: a Secure cookie would never come back
     assert browser.get("/").status_code == 200
     assert browser.get("/ui/fleet").status_code == 200
+    back = browser.get(f"/login/{code}", follow_redirects=False)  # Back to the spent link, signed in
+    assert back.status_code == 303 and back.headers["location"] == "/" and "set-cookie" not in back.headers
 
     with TestClient(browser.app) as other:  # the link a second time, from anywhere: spent
         again = other.get(f"/login/{code}", follow_redirects=False)

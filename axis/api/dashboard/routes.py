@@ -57,7 +57,11 @@ def _cookie(request: Request) -> str:
     header's, else the scheme's default): the port the browser keys its cookies by, which an SSH
     forward or a proxy may make other than the one `axis serve` bound."""
     tls = request.url.scheme == "https"
-    return cookie_name(request.url.port or (443 if tls else 80), tls=tls)
+    try:
+        port = request.url.port
+    except ValueError:  # a Host header no browser sends (`x:abc`), on a Starlette that does not vet it
+        port = None
+    return cookie_name(port or (443 if tls else 80), tls=tls)
 
 
 def _session(request: Request) -> str | None:
@@ -179,6 +183,8 @@ async def login_link(request: Request) -> Response:
     cookie from every redirect in that chain, so `/` would answer signed out. The refresh is a
     new navigation started by this page, same-site; the code leaves the address bar with it."""
     session = _auth(request).redeem_code(request.path_params["code"])
+    if session is None and _auth(request).valid(_session(request)):  # Back to a spent link, signed in
+        return RedirectResponse("/", status_code=303)
     if session is None:
         return _sign_in_page(request, "This login link was used already, has expired, or is not one of this "
                                       "server's (a restart of `axis serve` prints a new one).")

@@ -78,10 +78,11 @@ def test_a_kept_connection_keeps_alive_slowly_while_idle_and_says_why_it_was_los
 
 
 class _ClosingConn(_Conn):
-    """A connection that went away as a command's channel was being opened: in asyncssh's words,
-    or (`closed`) in others that a later asyncssh might use, the connection then closed."""
+    """A connection that went away as a command's channel was being opened (asyncssh sets its
+    close event before the opener resumes), in asyncssh's words or others a later one might use;
+    `closed=False`: the channel failed on a connection still open."""
 
-    def __init__(self, reason: str = "SSH connection closed", *, closed: bool = False) -> None:
+    def __init__(self, reason: str = "SSH connection closed", *, closed: bool = True) -> None:
         super().__init__()
         self.reason, self.closed = reason, closed
 
@@ -90,7 +91,7 @@ class _ClosingConn(_Conn):
 
 
 @pytest.mark.parametrize("why", [None, asyncssh.ConnectionLost("Server not responding to keepalive")])
-@pytest.mark.parametrize("conn", [_ClosingConn(), _ClosingConn("Connection gone", closed=True)])
+@pytest.mark.parametrize("conn", [_ClosingConn(), _ClosingConn("Connection gone")])
 def test_a_connection_closed_under_a_starting_command_is_lost_not_a_refusal(why, conn):
     """A kept connection whose link was cut: the next command's channel fails to open because
     the connection closed. That is the host unreachable (with why, when asyncssh said), never
@@ -110,7 +111,7 @@ def test_a_channel_the_host_refuses_is_still_a_refusal():
     err = _classify("web-1", asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "no sessions"))
     assert err.kind is ErrorKind.ERROR and err.detail == "the host refused a session channel: no sessions"
     transport = ssh_driver.SSHTransport(Target(name="web-1", address="web-1.lan"),  # type: ignore[arg-type]
-                                        _ClosingConn("open failed"), None)
+                                        _ClosingConn("open failed", closed=False), None)
     with pytest.raises(TransportError) as info:  # OPEN_CONNECT_FAILED on a connection still open
         asyncio.run(transport.run("true"))
     assert info.value.kind is ErrorKind.ERROR and info.value.detail == "the host refused a session channel: open failed"

@@ -168,12 +168,10 @@ class SSHTransport(ClosedOnExit):
         try:
             process = await self._conn.create_process(line, encoding=None)
         except asyncssh.ChannelOpenError as exc:
-            if exc.code == asyncssh.OPEN_CONNECT_FAILED and (exc.reason == _CLOSED_UNDER_US or self._conn.is_closed()):
-                # asyncssh's words for a connection that went away as the channel opened (a kept
-                # connection whose link was cut): the connection was lost, the host refused nothing
-                why = self._client.lost if self._client is not None else None
-                raise TransportError(ErrorKind.UNREACHABLE, self.name,
-                                     why or "connection lost: it closed as a command started") from exc
+            # a connection that went away as the channel opened (a kept connection whose link was
+            # cut): the connection was lost, with its reason; the host refused nothing
+            if exc.code == asyncssh.OPEN_CONNECT_FAILED and (why := self.lost()) is not None:
+                raise TransportError(ErrorKind.UNREACHABLE, self.name, _lost_words(why)) from exc
             raise _classify(self.name, exc) from exc
         except (asyncssh.Error, OSError) as exc:
             raise _classify(self.name, exc) from exc
@@ -264,8 +262,9 @@ def _exit_code(process: asyncssh.SSHClientProcess[bytes]) -> int:
     return 255
 
 
-#: asyncssh's reason in a ChannelOpenError raised because its connection has closed.
-_CLOSED_UNDER_US = "SSH connection closed"
+def _lost_words(why: str) -> str:
+    """`SSHTransport.lost()`'s reason as the words of a lost connection ("closed" alone says nothing)."""
+    return why if why != "closed" else "connection lost: it closed as a command started"
 
 
 def _classify(name: str, exc: BaseException, address: str = "") -> TransportError:

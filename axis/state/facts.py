@@ -57,13 +57,10 @@ def _trim(keep: int) -> Any:
     return delete(_TABLE).where(_TABLE.c.host == host, _TABLE.c.id <= cutoff)
 
 
-def latest(session: Session, hosts: Iterable[str] | None = None) -> dict[str, FactsRecord]:
+def latest(session: Session) -> dict[str, FactsRecord]:
     """The newest observation of each host (one query, whatever the fleet size)."""
     newest = select(func.max(FactsRecord.id)).group_by(FactsRecord.host)
-    query = select(FactsRecord).where(col(FactsRecord.id).in_(newest))
-    if hosts is not None:
-        query = query.where(col(FactsRecord.host).in_(list(hosts)))
-    return {row.host: row for row in session.exec(query).all()}
+    return {row.host: row for row in session.exec(select(FactsRecord).where(col(FactsRecord.id).in_(newest))).all()}
 
 
 def latest_with_data(session: Session, host: str) -> FactsRecord | None:
@@ -75,7 +72,3 @@ def latest_with_data(session: Session, host: str) -> FactsRecord | None:
                                                   json_type(FactsRecord.data) == "object")
                         .order_by(col(FactsRecord.id).desc()).limit(1)).first()
 
-
-def history(session: Session, host: str) -> list[FactsRecord]:
-    return list(session.exec(select(FactsRecord).where(FactsRecord.host == host)
-                             .order_by(col(FactsRecord.id))).all())

@@ -20,7 +20,7 @@ from axis.app.events import event_view
 from axis.app.objects import object_views
 from axis.app.queries import source_list
 from axis.app.observed import load_facts, observed_view
-from axis.placement.candidates import HEADROOM, memory_capacity
+from axis.placement.candidates import lease_cap, memory_capacity
 from axis.specs import Kind
 from axis.state.phases import BOUND, RUNNING
 from axis.state.snapshot import FactsRow, Snapshot
@@ -142,7 +142,7 @@ def _capacity(snap: Snapshot, names: list[str], now: float) -> list[HostCapacity
     leased = snap.leased_by_host(now)
     totals = snap.memory_totals(names)
     return [HostCapacity(name, leased.get(name, 0),
-                         max(0, memory_capacity(*totals[name]) - HEADROOM) if name in totals else None)
+                         lease_cap(memory_capacity(*totals[name])) if name in totals else None)
             for name in names]
 
 

@@ -48,8 +48,7 @@ class Candidate:
 
     @property
     def cap(self) -> int:
-        """What leases may hold in total: capacity minus the headroom."""
-        return max(0, self.total - HEADROOM)
+        return lease_cap(self.total)
 
     @property
     def allocatable(self) -> int:
@@ -89,6 +88,11 @@ def _base(host: Host, leased: int) -> Candidate:
     """The host as its spec and the ledger describe it, before its facts are read."""
     return Candidate(name=host.metadata.name, labels=dict(host.metadata.labels), fanout=host.spec.fanout,
                      leased=leased)
+
+
+def lease_cap(capacity: int) -> int:
+    """What leases may hold in total on a host of `capacity` (`memory_capacity`): it minus the headroom."""
+    return max(0, capacity - HEADROOM)
 
 
 def memory_capacity(total: int, cgroup_limit: int | None) -> int:

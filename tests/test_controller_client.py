@@ -18,7 +18,7 @@ from axis.app.controller_client import ControllerClient, NoController
 from axis.app.controller_relay import RelayConnector
 from axis.app.controller_wire import socket_path, ssh_identity
 from axis.app.token import default_token_path, ensure_token
-from axis.specs import Host
+from tests.poolkit import host
 from tests.fake_transport import FakeConnector, FakeTransport
 from tests.socketkit import socket_served
 
@@ -83,14 +83,9 @@ def test_a_peer_of_another_user_gets_no_token(app: AppContext, monkeypatch: pyte
         with pytest.raises(NoController, match="not sending the token.*uid 12345"):
             client.ask("ping")
         relay = RelayConnector(client, FakeConnector({"a": fake}))
-        assert asyncio.run(relay.connect(_host("a"))) is fake  # reached directly
+        assert asyncio.run(relay.connect(host("a"))) is fake  # reached directly
         monkeypatch.undo()
         assert server.served == {}
-
-
-def _host(name: str) -> Host:
-    return Host.model_validate({"apiVersion": "axis/v1", "kind": "Host", "metadata": {"name": name},
-                                "spec": {"address": "192.0.2.1"}})
 
 
 def test_a_user_whose_default_ssh_files_differ_is_not_served(app: AppContext, tmp_path: Path,

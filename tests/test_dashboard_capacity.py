@@ -8,9 +8,9 @@ import time
 from axis.app.context import AppContext
 from axis.app.fleet_overview import fleet_overview, host_detail
 from axis.placement.candidates import HEADROOM, candidate
-from axis.specs import Host
 from axis.state.facts import Observation, store_observations
 from tests.dashboardkit import captured_facts, fill_fleet, host_facts
+from tests.poolkit import host
 
 LIMIT = 2 << 30
 
@@ -27,9 +27,7 @@ def test_a_containers_lease_bar_is_its_cgroup_limit_as_placement_counts_it(app: 
         store_observations(session, [Observation("ct-1", facts["status"], "", facts, now)])
 
     capacity = {c.host: c.allocatable_bytes for c in fleet_overview(app.db()).capacity}
-    host = Host.model_validate({"apiVersion": "axis/v1", "kind": "Host", "metadata": {"name": "ct-1"},
-                                "spec": {"address": "ct-1.lan"}})
-    placed = candidate(host, facts["status"], "", facts)
+    placed = candidate(host("ct-1"), facts["status"], "", facts)
     assert capacity["ct-1"] == placed.total - HEADROOM == LIMIT - HEADROOM
     assert host_detail(app.db(), "ct-1").capacity.allocatable_bytes == LIMIT - HEADROOM
     assert capacity["vm-1"] is not None and capacity["vm-1"] > LIMIT  # no limit: the machine's RAM

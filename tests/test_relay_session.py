@@ -8,6 +8,7 @@ import asyncio
 import json
 import socket
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -18,18 +19,19 @@ from axis.app.controller_client import ControllerClient
 from axis.app.controller_relay import RelayConnector
 from axis.app.controller_wire import encode, socket_path
 from axis.drivers.transport import ErrorKind, OutputCallback, RunResult, TransportError
-from axis.specs import Host
 from tests.fake_transport import FakeConnector, FakeTransport
+from tests.poolkit import host
 from tests.socketkit import socket_served
 
 CHUNK = "x" * 8192
 
 
+@dataclass
 class Flooding(FakeTransport):
     """A command that prints CHUNKs until its output callback asks it to wait (`paced_after`)."""
 
     paced_after: int | None = None
-    paced = threading.Event()
+    paced: threading.Event = field(default_factory=threading.Event)  # this instance's, not the class's
 
     async def run(self, command: str, *, on_output: OutputCallback | None = None, **_: Any) -> RunResult:
         assert on_output is not None
@@ -42,17 +44,12 @@ class Flooding(FakeTransport):
         return RunResult(0, "", "")
 
 
-def _host(name: str) -> Host:
-    return Host.model_validate({"apiVersion": "axis/v1", "kind": "Host", "metadata": {"name": name},
-                                "spec": {"address": "192.0.2.1"}})
-
-
 def _call(app: AppContext, request: dict[str, Any]) -> tuple[socket.socket, Any]:
     """A raw relayed connection to host a with one call sent; the socket and its line reader."""
     sock = socket.socket(socket.AF_UNIX)
     sock.connect(str(socket_path(app.state)))
     client = ControllerClient.of(app.state, app.connector)
-    sock.sendall(encode(client.hello("connect", host=_host("a").model_dump(mode="json"))))
+    sock.sendall(encode(client.hello("connect", host=host("a").model_dump(mode="json"))))
     lines = sock.makefile("rb")
     assert json.loads(lines.readline())["ok"] is True
     sock.sendall(encode({"id": 1, **request}))
@@ -83,7 +80,7 @@ def test_a_file_too_large_for_one_message_is_written_over_a_direct_connection(
 
     async def scenario() -> None:
         relay = RelayConnector(ControllerClient.of(app.state, app.connector), FakeConnector({"a": direct}))
-        async with await relay.connect(_host("a")) as transport:
+        async with await relay.connect(host("a")) as transport:
             await transport.put("/etc/small", b"s" * 100)
             await transport.put("/etc/large", b"L" * 8192, mode=0o600)
         assert direct.closed
@@ -94,11 +91,12 @@ def test_a_file_too_large_for_one_message_is_written_over_a_direct_connection(
     assert direct.files == {"/etc/large": (b"L" * 8192, 0o600)}
 
 
+@dataclass
 class Endless(FakeTransport):
     """A command that prints one line, then runs until cancelled (`cancelled`), or fails at once
     with a bug of the transport's (`bug`)."""
 
-    cancelled = threading.Event()
+    cancelled: threading.Event = field(default_factory=threading.Event)  # this instance's, not the class's
     bug: Exception | None = None
 
     async def run(self, command: str, *, on_output: OutputCallback | None = None, **_: Any) -> RunResult:
@@ -124,7 +122,7 @@ def test_a_caller_whose_output_fails_cancels_the_command_in_the_controller(app: 
 
     async def scenario() -> None:
         relay = RelayConnector(ControllerClient.of(app.state, app.connector), FakeConnector({}))
-        async with await relay.connect(_host("a")) as transport:
+        async with await relay.connect(host("a")) as transport:
             with pytest.raises(BrokenPipeError):
                 await transport.run("yes", on_output=printing)
             assert await asyncio.to_thread(endless.cancelled.wait, 30)  # while the connection is still open
@@ -139,7 +137,7 @@ def test_an_unexpected_error_of_the_transport_still_answers_the_call(app: AppCon
 
     async def scenario() -> None:
         relay = RelayConnector(ControllerClient.of(app.state, app.connector), FakeConnector({}))
-        async with await relay.connect(_host("a")) as transport:
+        async with await relay.connect(host("a")) as transport:
             with pytest.raises(TransportError) as failed:
                 await transport.run("true")
         assert failed.value.kind is ErrorKind.ERROR and "RuntimeError: a bug" in str(failed.value)

@@ -136,9 +136,10 @@ def _follow_events(app: AppContext, name: str | None, poll: float = 0.5) -> None
         events = snap.events(name=name, limit=20)
     _print_events(events, Format.table)
     last = events[-1].id if events else 0
+    db = app.db()  # the polls on the engine's pooled connection, not a new one (and schema check) each
     while True:
         time.sleep(poll)
-        with app.snapshot() as snap:
+        with db.snapshot() as snap:
             fresh = snap.events(name=name, after_id=last or 0)
         for e in fresh:
             typer.echo(visible(f"{iso(e.time)}  {e.type:<7}  {e.kind.lower()}/{e.name}  {e.reason}  {e.message}"))

@@ -110,21 +110,34 @@ def test_no_db_no_names_and_no_error(tmp_path: Path) -> None:
     assert (bad.returncode, bad.stdout.split(), bad.stderr) == (0, ["all"], "")
 
 
-def test_a_server_that_does_not_answer_holds_a_tab_for_seconds_only() -> None:
+def test_a_server_that_does_not_answer_holds_a_tab_for_seconds_only(monkeypatch: pytest.MonkeyPatch) -> None:
     # the kernel accepts the connection, nobody speaks: libpq waits for connect_timeout (10 s for
-    # commands); completion's is CONNECT_TIMEOUT_S, whatever the URL says
+    # commands); completion's is CONNECT_TIMEOUT_S, whatever the URL says (psycopg's keyword
+    # arguments override the URL's): asked of the driver here, no clock in a unit test
     import socket
-    import time
+    from types import SimpleNamespace
+
+    import psycopg
+
+    from axis.cli import completion
 
     with socket.socket() as mute:
         mute.bind(("127.0.0.1", 0))
         mute.listen(8)
         url = f"postgresql://nobody@127.0.0.1:{mute.getsockname()[1]}/none?connect_timeout=30"
-        started = time.monotonic()
-        done = _complete("bash", "axis on ", url)
-        took = time.monotonic() - started
-    assert (done.returncode, done.stdout.split(), done.stderr) == (0, ["all"], "")
-    assert took < 8, took
+        done = _complete("bash", "axis on ", url)  # the real <TAB>: answered, silent
+        assert (done.returncode, done.stdout.split(), done.stderr) == (0, ["all"], "")
+
+        asked: list[object] = []
+
+        def connect(conninfo: str, **kwargs: object) -> None:
+            asked.append(kwargs.get("connect_timeout"))
+            raise psycopg.OperationalError("timeout expired")
+
+        monkeypatch.setattr(psycopg, "connect", connect)
+        ctx = SimpleNamespace(find_root=lambda: SimpleNamespace(params={"state": url}))
+        assert completion.host_names(ctx, "") == []  # type: ignore[arg-type]
+    assert asked == [completion.CONNECT_TIMEOUT_S] and completion.CONNECT_TIMEOUT_S <= 2
 
 
 def test_version_offers_no_completion() -> None:

@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import ROOT  # noqa: E402
+from tests.browserkit import start_dashboard  # noqa: E402
 
 
 def fill(state: Path, hosts: int, history: int) -> list[str]:
@@ -64,21 +62,6 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[dict[str, Any], Any]:
         samples.append((time.perf_counter() - started) * 1000)
     return {"median_ms": round(statistics.median(samples), 2), "min_ms": round(min(samples), 2),
             "max_ms": round(max(samples), 2), "samples_ms": [round(s, 2) for s in samples]}, result
-
-
-def serve(state: Path) -> tuple[subprocess.Popen[str], str]:
-    """`axis serve` on `state`, and its login link (the `dashboard: URL` line on its stdout)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("AXIS_STATE", None)
-    proc = subprocess.Popen([sys.executable, "-m", "axis", "--state", str(state), "serve", "--listen", "127.0.0.1:0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    found = re.fullmatch(r"dashboard: (\S+)\n", line)
-    if not found:
-        proc.kill()
-        raise SystemExit(f"axis serve printed no login link: {line!r}")
-    return proc, found.group(1)
 
 
 def over_http(link: str, names: list[str], runs: int) -> dict[str, Any]:
@@ -132,12 +115,11 @@ def main() -> int:
     started = time.perf_counter()
     names = fill(state, args.hosts, args.history)
     filled = time.perf_counter() - started
-    proc, link = serve(state)
+    board = start_dashboard(state, work / "logs")  # as the browser tests start it (tests/browserkit)
     try:
-        http = over_http(link, names, args.runs)
+        http = over_http(board.login, names, args.runs)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        board.stop()
     split = in_process(state, args.runs)
     result = {"hosts": args.hosts, "history": args.history, "runs": args.runs, "fill_seconds": round(filled, 1),
               "state_db_bytes": state.stat().st_size, "http": http, "fleet_page_split": split,

@@ -176,7 +176,7 @@ class Dashboard:
         return self.proc.returncode
 
 
-def start_dashboard(state: Path, logs: Path, *, axis_args: Sequence[str] = (),
+def start_dashboard(state: Path | str, logs: Path, *, axis_args: Sequence[str] = (),
                     serve_args: Sequence[str] = ()) -> Dashboard:
     """`axis --state STATE AXIS_ARGS serve --listen 127.0.0.1:0 SERVE_ARGS` as a user starts it;
     returned once its `dashboard: URL` line is out (30 s at most), stdout and stderr in `logs`/."""

@@ -5,11 +5,8 @@ keeps its bearer token and ignores the cookie."""
 
 from __future__ import annotations
 
-import os
 import re
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from http.cookiejar import CookieJar
@@ -26,6 +23,7 @@ from axis.app.context import AppContext
 from tests.claimkit import host, store
 from tests.conftest import API_TOKEN
 from tests.factskit import golden_facts
+from tests.browserkit import start_dashboard
 from tests.test_serve_tls import make_pair
 
 PAGES = ("/", "/ui/fleet", "/host/a", "/ui/host/a")
@@ -211,22 +209,18 @@ def test_the_json_api_keeps_its_bearer_token_and_ignores_the_cookie(browser: Tes
 def test_axis_serve_prints_a_one_time_login_link(tls: bool, state_db: Path | str, tmp_path: Path) -> None:
     """`axis serve` as a user starts it: one `dashboard: URL` line on stdout, not the token; over
     TLS the link is https and the cookie Secure."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    env.pop("AXIS_STATE", None)
     token_file = tmp_path / "token"
     args: list[str] = []
     if tls:
         cert, key = make_pair(tmp_path)
         args = ["--tls-cert", str(cert), "--tls-key", str(key)]
-    proc = subprocess.Popen([sys.executable, "-m", "axis", "--state", str(state_db), "serve", "--listen",
-                             "127.0.0.1:0", "--token-file", str(token_file), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # as a service starts it (stdout a file, no PYTHONUNBUFFERED): the line must be flushed unaided
+    board = start_dashboard(state_db, tmp_path / "logs", serve_args=["--token-file", str(token_file), *args])
     scheme = "https" if tls else "http"
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=args[1]) if tls else True
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        found = re.fullmatch(rf"dashboard: ({scheme}://127\.0\.0\.1:\d+)/login/([A-Za-z0-9_-]{{40,}})\n", line)
+        line = board.out.read_text().splitlines()[0]
+        found = re.fullmatch(rf"dashboard: ({scheme}://127\.0\.0\.1:\d+)/login/([A-Za-z0-9_-]{{40,}})", line)
         assert found, line
         base, code = found.groups()
         assert code not in token_file.read_text()
@@ -242,6 +236,6 @@ def test_axis_serve_prints_a_one_time_login_link(tls: bool, state_db: Path | str
             assert web.get(f"/login/{code}").status_code == 401
             assert web.get("/").status_code == 401
     finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=30)
+        board.stop()
+    err = board.err.read_text()
     assert code not in err  # the log says where the dashboard is, never its code

@@ -20,7 +20,7 @@ from axis.app.observed import observed_view
 from axis.app.timefmt import iso
 from axis.specs import API_VERSION, Host, HostProfile, Kind, effective_features, matching_profiles
 from axis.state.snapshot import ConditionRow, FeatureStatusRow, ObjectRow, Snapshot
-from axis.state.stored_specs import StoredSpecInvalid, to_model, valid
+from axis.state.stored_specs import StoredSpecInvalid, snapshot_hosts, to_model
 
 if TYPE_CHECKING:
     from axis.state.tables import Condition
@@ -81,7 +81,7 @@ def object_views(snap: Snapshot, kind: Kind, rows: list[ObjectRow]) -> list[Obje
     """Objects as `get -o json` shows them: spec plus status (observation, conditions, placement)."""
     # only hosts and profiles show effective features and matched hosts: claims need neither
     if kind in (Kind.HOST, Kind.HOST_PROFILE):
-        hosts, profiles = valid(snap.objects(Kind.HOST), Host), valid(snap.objects(Kind.HOST_PROFILE), HostProfile)
+        hosts, profiles = snapshot_hosts(snap)
     else:
         hosts, profiles = [], []
     views = views_for(kind, rows, hosts, profiles)

@@ -26,7 +26,7 @@ from axis.cli.targets import select_hosts
 from axis.drivers.fan_out import fan_out
 from axis.hostcmd.clean import HostClean, clean_host, host_settings
 from axis.specs.units import human_size
-from axis.state.objects import desired_hosts
+from axis.state.stored_specs import snapshot_hosts
 
 
 def clean(
@@ -44,9 +44,9 @@ def clean(
 ) -> None:
     """Run the disk clean-up now on one host or every host and report the space freed."""
     app = app_context(ctx)
-    with app.db().read() as session:
-        stored, profiles = desired_hosts(session)
-        selection = select_hosts(stored, target, selector)
+    with app.snapshot() as snap:
+        stored, profiles = snapshot_hosts(snap)
+    selection = select_hosts(stored, target, selector)
     hosts = selection.hosts
     settings = {h.metadata.name: host_settings(h, profiles) for h in hosts}
 

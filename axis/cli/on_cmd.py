@@ -25,7 +25,7 @@ from axis.cli.targets import select_hosts
 from axis.drivers.fan_out import fan_out
 from axis.hostcmd.command import CommandOutcome, run_command
 from axis.specs import Host
-from axis.state.objects import desired_hosts
+from axis.state.stored_specs import snapshot_hosts
 
 
 def on(
@@ -42,8 +42,8 @@ def on(
 ) -> None:
     """Run a command on one host or on every host, output prefixed by host name."""
     app = app_context(ctx)
-    with app.db().read() as session:
-        selection = select_hosts(desired_hosts(session)[0], target, selector)
+    with app.snapshot() as snap:
+        selection = select_hosts(snapshot_hosts(snap)[0], target, selector)
     hosts = selection.hosts
     line = command[0] if len(command) == 1 else shlex.join(command)
     if not line.strip():

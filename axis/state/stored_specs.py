@@ -5,13 +5,16 @@ reading commands get (`axis.state.snapshot.ObjectRow`), so both are judged by on
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from axis.specs import API_VERSION, Claim, Host, HostProfile
+from axis.specs import API_VERSION, Claim, Host, HostProfile, Kind
 from axis.specs.errors import field_path, problem_text
 from axis.state.errors import StateError
+
+if TYPE_CHECKING:
+    from axis.state.snapshot import Snapshot
 
 #: A spec model class: `to_model` returns an instance of the class it is given.
 M = TypeVar("M", Host, HostProfile, Claim)
@@ -69,3 +72,9 @@ def valid(rows: Iterable[StoredObject], model: type[M]) -> list[M]:
         except StoredSpecInvalid:
             continue
     return out
+
+
+def snapshot_hosts(snap: Snapshot) -> tuple[list[Host], list[HostProfile]]:
+    """All stored hosts and profiles that validate, read from a snapshot: what
+    `axis.state.objects.desired_hosts` reads through the ORM, for commands that need no SQLAlchemy."""
+    return valid(snap.objects(Kind.HOST), Host), valid(snap.objects(Kind.HOST_PROFILE), HostProfile)
